@@ -1,0 +1,1 @@
+//! rabt-adapter-saudi-post

@@ -1,0 +1,325 @@
+//! The request and task state machines. States change only through [`TaskState::apply`]
+//! and [`RequestStatus::advance`], which refuse illegal transitions, so a completed task
+//! can never be completed a second time.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::Outcome;
+
+/// A transition that the state machine does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("illegal transition: {event} in state {from}")]
+pub struct IllegalTransition {
+    /// The state the record was in.
+    pub from: &'static str,
+    /// What was attempted.
+    pub event: &'static str,
+}
+
+/// The stored status of a task, without its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    /// Waiting in a queue for a worker (first attempt or a scheduled retry).
+    Queued,
+    /// A worker is calling the agency.
+    Running,
+    /// The agency accepted the call and will answer by callback.
+    AwaitingCallback,
+    /// Terminal: the task has its outcome.
+    Completed,
+}
+
+impl TaskStatus {
+    /// The wire and storage name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "QUEUED",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::AwaitingCallback => "AWAITING_CALLBACK",
+            TaskStatus::Completed => "COMPLETED",
+        }
+    }
+
+    /// Parses a storage name.
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        [
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::AwaitingCallback,
+            TaskStatus::Completed,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A task's state, with the outcome once it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// See [`TaskStatus::Queued`].
+    Queued,
+    /// See [`TaskStatus::Running`].
+    Running,
+    /// See [`TaskStatus::AwaitingCallback`].
+    AwaitingCallback,
+    /// See [`TaskStatus::Completed`].
+    Completed(Outcome),
+}
+
+/// Something that happens to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEvent {
+    /// A worker took the task and is about to call the agency. Allowed again while
+    /// running: a worker that died mid-call leaves the task running, and the
+    /// redelivered message starts it anew.
+    Started,
+    /// The agency answered (synchronously, or by callback).
+    Answered(Outcome),
+    /// A transient failure; the task waits in a retry queue.
+    RetryScheduled,
+    /// The agency accepted the call and will call back.
+    Submitted,
+    /// The task's deadline passed without an answer.
+    DeadlinePassed,
+}
+
+impl TaskEvent {
+    const fn name(self) -> &'static str {
+        match self {
+            TaskEvent::Started => "start",
+            TaskEvent::Answered(_) => "answer",
+            TaskEvent::RetryScheduled => "retry",
+            TaskEvent::Submitted => "submit",
+            TaskEvent::DeadlinePassed => "deadline",
+        }
+    }
+}
+
+impl TaskState {
+    /// Rebuilds a state from its stored parts. A completed status needs an outcome,
+    /// and only a completed status may have one.
+    pub fn from_parts(status: TaskStatus, outcome: Option<Outcome>) -> Option<TaskState> {
+        match (status, outcome) {
+            (TaskStatus::Queued, None) => Some(TaskState::Queued),
+            (TaskStatus::Running, None) => Some(TaskState::Running),
+            (TaskStatus::AwaitingCallback, None) => Some(TaskState::AwaitingCallback),
+            (TaskStatus::Completed, Some(o)) => Some(TaskState::Completed(o)),
+            _ => None,
+        }
+    }
+
+    /// The status without the outcome.
+    pub const fn status(self) -> TaskStatus {
+        match self {
+            TaskState::Queued => TaskStatus::Queued,
+            TaskState::Running => TaskStatus::Running,
+            TaskState::AwaitingCallback => TaskStatus::AwaitingCallback,
+            TaskState::Completed(_) => TaskStatus::Completed,
+        }
+    }
+
+    /// The outcome, once completed.
+    pub const fn outcome(self) -> Option<Outcome> {
+        match self {
+            TaskState::Completed(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Whether the task has its final outcome.
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, TaskState::Completed(_))
+    }
+
+    /// The state after `event`, or why it cannot happen.
+    pub fn apply(self, event: TaskEvent) -> Result<TaskState, IllegalTransition> {
+        use TaskEvent as E;
+        use TaskState as S;
+        match (self, event) {
+            (S::Queued | S::Running, E::Started) => Ok(S::Running),
+            (S::Running | S::AwaitingCallback, E::Answered(outcome)) => Ok(S::Completed(outcome)),
+            (S::Running, E::RetryScheduled) => Ok(S::Queued),
+            (S::Running, E::Submitted) => Ok(S::AwaitingCallback),
+            (S::Queued | S::Running | S::AwaitingCallback, E::DeadlinePassed) => {
+                Ok(S::Completed(Outcome::Timeout))
+            }
+            (
+                S::Queued | S::AwaitingCallback | S::Completed(_),
+                E::Started | E::RetryScheduled | E::Submitted,
+            )
+            | (S::Queued | S::Completed(_), E::Answered(_))
+            | (S::Completed(_), E::DeadlinePassed) => Err(IllegalTransition {
+                from: self.status().as_str(),
+                event: event.name(),
+            }),
+        }
+    }
+}
+
+/// The lifecycle of a cooperative's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RequestStatus {
+    /// Stored and queued; no agency has been called yet.
+    Accepted,
+    /// At least one of its tasks has started.
+    Running,
+    /// Terminal: every task has its outcome (or the deadline passed) and the request
+    /// has its verdict.
+    Completed,
+}
+
+impl RequestStatus {
+    /// The wire and storage name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Accepted => "ACCEPTED",
+            RequestStatus::Running => "RUNNING",
+            RequestStatus::Completed => "COMPLETED",
+        }
+    }
+
+    /// Parses a storage name.
+    pub fn parse(s: &str) -> Option<RequestStatus> {
+        [
+            RequestStatus::Accepted,
+            RequestStatus::Running,
+            RequestStatus::Completed,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// Moves forward to `next`. Requests only move forward; staying `Running` is
+    /// allowed (every task start reports it), anything out of `Completed` is not.
+    pub fn advance(self, next: RequestStatus) -> Result<RequestStatus, IllegalTransition> {
+        use RequestStatus as R;
+        match (self, next) {
+            (R::Accepted, R::Running | R::Completed) | (R::Running, R::Running | R::Completed) => {
+                Ok(next)
+            }
+            (R::Accepted, R::Accepted) | (R::Running, R::Accepted) | (R::Completed, _) => {
+                Err(IllegalTransition {
+                    from: self.as_str(),
+                    event: next.as_str(),
+                })
+            }
+        }
+    }
+
+    /// Whether the request has its verdict.
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, RequestStatus::Completed)
+    }
+}
+
+impl fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATES: [TaskState; 5] = [
+        TaskState::Queued,
+        TaskState::Running,
+        TaskState::AwaitingCallback,
+        TaskState::Completed(Outcome::Ok),
+        TaskState::Completed(Outcome::Timeout),
+    ];
+    const EVENTS: [TaskEvent; 6] = [
+        TaskEvent::Started,
+        TaskEvent::Answered(Outcome::Ok),
+        TaskEvent::Answered(Outcome::NotFound),
+        TaskEvent::RetryScheduled,
+        TaskEvent::Submitted,
+        TaskEvent::DeadlinePassed,
+    ];
+
+    #[test]
+    fn happy_paths() {
+        let done = TaskState::Queued
+            .apply(TaskEvent::Started)
+            .and_then(|s| s.apply(TaskEvent::Answered(Outcome::Ok)))
+            .unwrap();
+        assert_eq!(done, TaskState::Completed(Outcome::Ok));
+
+        let retried = TaskState::Queued
+            .apply(TaskEvent::Started)
+            .and_then(|s| s.apply(TaskEvent::RetryScheduled))
+            .and_then(|s| s.apply(TaskEvent::Started))
+            .and_then(|s| s.apply(TaskEvent::Submitted))
+            .and_then(|s| s.apply(TaskEvent::Answered(Outcome::Mismatch)))
+            .unwrap();
+        assert_eq!(retried.outcome(), Some(Outcome::Mismatch));
+    }
+
+    #[test]
+    fn nothing_leaves_a_completed_task() {
+        for state in STATES.iter().filter(|s| s.is_terminal()) {
+            for event in EVENTS {
+                assert!(state.apply(event).is_err(), "{state:?} + {event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn deadline_times_out_any_open_task() {
+        for state in STATES.iter().filter(|s| !s.is_terminal()) {
+            assert_eq!(
+                state.apply(TaskEvent::DeadlinePassed),
+                Ok(TaskState::Completed(Outcome::Timeout))
+            );
+        }
+    }
+
+    #[test]
+    fn a_queued_task_cannot_be_answered_without_starting() {
+        let err = TaskState::Queued
+            .apply(TaskEvent::Answered(Outcome::Ok))
+            .unwrap_err();
+        assert_eq!(err.from, "QUEUED");
+    }
+
+    #[test]
+    fn stored_parts_round_trip() {
+        for state in STATES {
+            assert_eq!(
+                TaskState::from_parts(state.status(), state.outcome()),
+                Some(state)
+            );
+            assert_eq!(
+                TaskStatus::parse(state.status().as_str()),
+                Some(state.status())
+            );
+        }
+        assert_eq!(TaskState::from_parts(TaskStatus::Completed, None), None);
+        assert_eq!(
+            TaskState::from_parts(TaskStatus::Queued, Some(Outcome::Ok)),
+            None
+        );
+    }
+
+    #[test]
+    fn requests_only_move_forward() {
+        use RequestStatus as R;
+        assert_eq!(R::Accepted.advance(R::Running), Ok(R::Running));
+        assert_eq!(R::Running.advance(R::Completed), Ok(R::Completed));
+        assert_eq!(R::Accepted.advance(R::Completed), Ok(R::Completed));
+        assert!(R::Completed.advance(R::Running).is_err());
+        assert!(R::Completed.advance(R::Completed).is_err());
+        assert!(R::Running.advance(R::Accepted).is_err());
+    }
+}
