@@ -1,1 +1,196 @@
-//! rabt-adapter
+//! The contract between Rabt and one agency: the [`Adapter`] trait, what an adapter may
+//! answer ([`Answer`]) and how it may fail ([`AdapterError`], which says whether a retry
+//! can help).
+//!
+//! Adapters (one crate each under `adapters/`) depend on this crate and `rabt-core` only:
+//! never on the queue, the store or the API. The worker hands an adapter one
+//! [`ServiceCall`] at a time and records what comes back.
+//!
+//! Layout:
+//! - this file: the trait and its types.
+//! - [`http`]: the shared HTTP client (reqwest + rustls, timeouts) and the
+//!   classification of transport failures and status codes.
+//! - [`sandbox`]: the deterministic fictional world every simulator serves.
+//! - [`simulator`]: fault knobs shared by every agency simulator.
+//! - [`conformance`]: the test kit every adapter runs against its simulator.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use rabt_core::{Agency, Outcome, ServiceName, TaskId};
+
+pub mod conformance;
+pub mod http;
+pub mod sandbox;
+pub mod simulator;
+
+/// A boxed future, so that adapters can live behind `Arc<dyn Adapter>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One call to one service of an agency, on behalf of one task.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceCall<'a> {
+    /// The task being run; adapters send it to the agency as their request id where the
+    /// protocol has one, so the agency can deduplicate a retried call.
+    pub task: TaskId,
+    /// Which service of this adapter's agency.
+    pub service: &'a ServiceName,
+    /// The task's input, already valid against the service's input schema.
+    pub input: &'a serde_json::Value,
+    /// 1 for the first call, 2 for the first retry…
+    pub attempt: u32,
+    /// How long this call may take, at most; the adapter's HTTP timeout.
+    pub timeout: Duration,
+    /// The W3C `traceparent` of the task, to forward to the agency.
+    pub traceparent: Option<&'a str>,
+}
+
+/// What an agency answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A final answer.
+    Final {
+        /// `Ok`, `NotFound`, `Mismatch` or `InvalidInput`: a definite answer.
+        outcome: Outcome,
+        /// The service's output, valid against its output schema (`null` when the
+        /// agency said nothing more than the outcome).
+        data: serde_json::Value,
+        /// The agency's own reference for this call (Yakeen `logId`, Qiwa
+        /// `TransactionId`…), for support cases.
+        upstream_ref: Option<String>,
+    },
+    /// The agency accepted the call and will answer by callback, quoting
+    /// `upstream_ref`.
+    Submitted {
+        /// The agency's reference, which its callback will quote.
+        upstream_ref: String,
+    },
+}
+
+/// Why a call did not produce an [`Answer`].
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The agency is unavailable or overloaded (5xx, 429, connection refused or reset).
+    /// Retrying later can help; `retry_after` is the agency's own hint.
+    #[error("agency unavailable: {reason}")]
+    Unavailable {
+        /// What happened, for logs (never contains credentials or personal data).
+        reason: String,
+        /// The agency's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// No answer within the call's timeout. Retrying can help.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The agency answered something that does not follow its own protocol. Retrying
+    /// can help (a broken node behind a load balancer), but rarely does.
+    #[error("malformed answer from the agency: {0}")]
+    Malformed(String),
+    /// The agency refused the call for a reason a retry cannot fix: it rejected our
+    /// credentials, or it rejected the input although our schema accepted it.
+    #[error("agency refused the call ({outcome}): {reason}")]
+    Refused {
+        /// `InvalidInput` when the agency rejected the input, `UpstreamError` for
+        /// anything else (credentials, permissions, unknown operation).
+        outcome: Outcome,
+        /// What the agency said.
+        reason: String,
+    },
+    /// The adapter does not serve this service. A wiring bug, never retried.
+    #[error("service {0} is not served by this adapter")]
+    UnsupportedService(ServiceName),
+}
+
+impl AdapterError {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AdapterError::Unavailable { .. }
+            | AdapterError::Timeout(_)
+            | AdapterError::Malformed(_) => true,
+            AdapterError::Refused { .. } | AdapterError::UnsupportedService(_) => false,
+        }
+    }
+
+    /// The agency's `Retry-After` hint, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AdapterError::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The outcome a task ends with when this is its last error.
+    pub fn final_outcome(&self) -> Outcome {
+        match self {
+            AdapterError::Timeout(_) => Outcome::Timeout,
+            AdapterError::Refused { outcome, .. } => *outcome,
+            AdapterError::Unavailable { .. }
+            | AdapterError::Malformed(_)
+            | AdapterError::UnsupportedService(_) => Outcome::UpstreamError,
+        }
+    }
+
+    /// A short, stable label for metrics and the audit log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AdapterError::Unavailable { .. } => "unavailable",
+            AdapterError::Timeout(_) => "timeout",
+            AdapterError::Malformed(_) => "malformed",
+            AdapterError::Refused { .. } => "refused",
+            AdapterError::UnsupportedService(_) => "unsupported_service",
+        }
+    }
+}
+
+/// One agency, as Rabt's worker sees it: it serves some services and answers calls.
+///
+/// An implementation translates a [`ServiceCall`] into the agency's own wire protocol
+/// and its answer back into an [`Answer`], classifying every failure into an
+/// [`AdapterError`]. It holds no state about tasks: the worker records outcomes, and a
+/// retried call must be safe to make again.
+pub trait Adapter: Send + Sync + fmt::Debug + 'static {
+    /// The agency this adapter speaks to.
+    fn agency(&self) -> Agency;
+
+    /// The catalogue services it serves, e.g. `["post.address.verify"]`.
+    fn services(&self) -> &'static [&'static str];
+
+    /// Calls the agency once.
+    fn call<'a>(&'a self, call: ServiceCall<'a>) -> BoxFuture<'a, Result<Answer, AdapterError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_errors_and_their_final_outcomes() {
+        let unavailable = AdapterError::Unavailable {
+            reason: "503".into(),
+            retry_after: Some(Duration::from_secs(3)),
+            source: None,
+        };
+        assert!(unavailable.is_retryable());
+        assert_eq!(unavailable.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(unavailable.final_outcome(), Outcome::UpstreamError);
+
+        let timeout = AdapterError::Timeout(Duration::from_secs(1));
+        assert!(timeout.is_retryable());
+        assert_eq!(timeout.final_outcome(), Outcome::Timeout);
+
+        let refused = AdapterError::Refused {
+            outcome: Outcome::InvalidInput,
+            reason: "bad id".into(),
+        };
+        assert!(!refused.is_retryable());
+        assert_eq!(refused.final_outcome(), Outcome::InvalidInput);
+    }
+}

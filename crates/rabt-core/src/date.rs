@@ -67,7 +67,7 @@ impl HijriDate {
             Hijri::new_umm_al_qura(),
         )
         .map_err(|_| DateError::Invalid(text.clone(), Calendar::Hijri))?;
-        let gregorian = iso_to_naive(&hijri.to_iso()).ok_or(DateError::OutOfRange(text))?;
+        let gregorian = iso_to_naive(&hijri.to_calendar(Iso)).ok_or(DateError::OutOfRange(text))?;
         Ok(Self {
             year,
             month,

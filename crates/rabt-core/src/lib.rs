@@ -12,6 +12,7 @@
 //! - [`agency`]: the closed set of agencies.
 //! - [`service`]: service names such as `post.address.verify`.
 //! - [`ids`]: prefixed ids of our own records (`req_…`, `task_…`, `coop_…`).
+//! - [`message`]: the versioned messages on the broker (tasks and events).
 //! - [`state`]: the request and task state machines.
 //! - [`outcome`]: an agency's answer ([`Outcome`]) and a request's [`Verdict`].
 //! - [`retry`]: the retry policy and its backoff.
@@ -23,6 +24,7 @@ pub mod agency;
 pub mod date;
 pub mod ident;
 pub mod ids;
+pub mod message;
 pub mod outcome;
 pub mod retry;
 pub mod service;
@@ -35,6 +37,7 @@ pub use ident::{
     ShortAddress, UnifiedNumber,
 };
 pub use ids::{CooperativeId, IdError, RequestId, TaskId};
+pub use message::{Event, EventV1, TaskMessage};
 pub use outcome::{Outcome, Verdict};
 pub use retry::{InvalidRetryPolicy, RetryPolicy};
 pub use service::{ServiceName, ServiceNameError};

@@ -1,0 +1,129 @@
+//! What travels on the broker. Messages carry ids only, never personal data: the
+//! database is the source of truth, and a worker reads the task it is given.
+//!
+//! Each message is a versioned enum (`{"v": 1, ...}`). A variant is never removed or
+//! changed while messages of it may still sit in a queue; a new shape is a new version.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agency::Agency;
+use crate::ids::{CooperativeId, RequestId, TaskId};
+use crate::outcome::Verdict;
+use crate::service::ServiceName;
+
+/// A unit of work for the worker of one agency, published to `rabt.tasks` with the
+/// agency as routing key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub enum TaskMessage {
+    /// Version 1.
+    #[serde(rename = "1")]
+    V1 {
+        /// The task to run.
+        task: TaskId,
+        /// Its request.
+        request: RequestId,
+        /// The agency whose queue carries it.
+        agency: Agency,
+        /// The service to call.
+        service: ServiceName,
+    },
+}
+
+impl TaskMessage {
+    /// The task this message is about.
+    pub fn task_id(&self) -> TaskId {
+        match self {
+            TaskMessage::V1 { task, .. } => *task,
+        }
+    }
+
+    /// The agency whose queue carries it.
+    pub fn agency(&self) -> Agency {
+        match self {
+            TaskMessage::V1 { agency, .. } => *agency,
+        }
+    }
+}
+
+/// Something that happened, published to the `rabt.events` topic exchange. Listeners
+/// (`Prefer: wait`, the dashboard, the webhook notifier) treat events as hints and read
+/// the database for the truth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub enum Event {
+    /// Version 1.
+    #[serde(rename = "1")]
+    V1(EventV1),
+}
+
+/// The events of version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventV1 {
+    /// Every task of a request ended and the request has its verdict.
+    RequestCompleted {
+        /// The request.
+        request: RequestId,
+        /// Whose request it is.
+        cooperative: CooperativeId,
+        /// Its verdict.
+        verdict: Verdict,
+    },
+}
+
+impl Event {
+    /// The routing key on `rabt.events`: `request.completed.<cooperative id>`.
+    pub fn routing_key(&self) -> String {
+        match self {
+            Event::V1(EventV1::RequestCompleted { cooperative, .. }) => {
+                format!("request.completed.{cooperative}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_message_wire_form_is_versioned() {
+        let task = TaskId::new();
+        let request = RequestId::new();
+        let msg = TaskMessage::V1 {
+            task,
+            request,
+            agency: Agency::SaudiPost,
+            service: ServiceName::parse("post.address.verify").unwrap(),
+        };
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["v"], "1");
+        assert_eq!(json["agency"], "saudi-post");
+        assert_eq!(json["task"], task.to_string());
+        assert_eq!(serde_json::from_value::<TaskMessage>(json).unwrap(), msg);
+    }
+
+    #[test]
+    fn unknown_versions_do_not_decode() {
+        let json = r#"{"v":"9","task":"task_0193b3c1e6f87c2a9d4e5f60718293a4"}"#;
+        assert!(serde_json::from_str::<TaskMessage>(json).is_err());
+    }
+
+    #[test]
+    fn events_route_by_cooperative() {
+        let cooperative = CooperativeId::new();
+        let event = Event::V1(EventV1::RequestCompleted {
+            request: RequestId::new(),
+            cooperative,
+            verdict: Verdict::Pass,
+        });
+        assert_eq!(
+            event.routing_key(),
+            format!("request.completed.{cooperative}")
+        );
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(json.contains(r#""type":"request_completed""#), "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+    }
+}
