@@ -1,1 +1,271 @@
-//! sandbox (being written)
+//! The one deterministic fictional world that every agency simulator serves.
+//!
+//! A [`World`] is generated from a seed by our own [`SandboxRng`], never from the
+//! clock, so the same seed gives the same world on every machine and every run;
+//! [`World::standard`] uses the fixed seed [`World::STANDARD_SEED`]. Places and names
+//! are real (regions, cities, districts, streets, in Arabic and English); which building
+//! sits where is fictional.
+//!
+//! The golden fixtures of DESIGN.md are in every world, whatever the seed: `RRRD2929`
+//! (building 2929 on King Fahd Road, Al Olaya, Riyadh) is fixed field by field, and
+//! `ZZZZ9999` can never be generated because no region letter is `Z`.
+//!
+//! Growing the world: each kind of record draws from its own stream
+//! ([`SandboxRng::stream`] with a label such as `"people"`), so adding people,
+//! cooperatives, licences, memberships or labor files never moves an existing address.
+//! New records that need an address (a cooperative's headquarters, a person's home)
+//! pick one from [`World::addresses`], so every simulator tells the same story.
+//!
+//! Short addresses read as region letter, city letter, two-letter district code and
+//! the building number: `RRRD2929` is Riyadh region, Riyadh city, Al Olaya, building
+//! 2929.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use rabt_core::{AdditionalNumber, BuildingNumber, PostalCode, ShortAddress};
+
+mod address;
+mod places;
+mod rng;
+
+pub use address::{Address, Bilingual, Coordinates};
+pub use rng::SandboxRng;
+
+/// The golden fixtures of DESIGN.md that every world contains (or, for the "missing"
+/// ones, never contains).
+pub mod golden {
+    /// A short address every world has: building 2929 in Riyadh.
+    pub const SHORT_ADDRESS_FOUND: &str = "RRRD2929";
+    /// Its building number.
+    pub const BUILDING_NUMBER: &str = "2929";
+    /// Its postal code (Al Olaya, Riyadh).
+    pub const POSTAL_CODE: &str = "12211";
+    /// Its additional number.
+    pub const ADDITIONAL_NUMBER: &str = "7312";
+    /// A short address no world has.
+    pub const SHORT_ADDRESS_MISSING: &str = "ZZZZ9999";
+}
+
+/// The fictional world: every record the simulators answer from.
+pub struct World {
+    seed: u64,
+    addresses: Vec<Address>,
+    by_short_address: HashMap<ShortAddress, usize>,
+    by_numbers: HashMap<(BuildingNumber, PostalCode, AdditionalNumber), usize>,
+}
+
+impl World {
+    /// The seed of [`World::standard`]: "RABT" in ASCII.
+    pub const STANDARD_SEED: u64 = 0x5241_4254;
+
+    /// The world every simulator serves unless told otherwise.
+    pub fn standard() -> World {
+        World::generate(Self::STANDARD_SEED)
+    }
+
+    /// The world of `seed`. The same seed always gives the same world.
+    pub fn generate(seed: u64) -> World {
+        let addresses = address::generate(seed);
+        let by_short_address = addresses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.short_address.clone(), i))
+            .collect();
+        let by_numbers = addresses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let key = (
+                    a.building_number.clone(),
+                    a.postal_code.clone(),
+                    a.additional_number.clone(),
+                );
+                (key, i)
+            })
+            .collect();
+        World {
+            seed,
+            addresses,
+            by_short_address,
+            by_numbers,
+        }
+    }
+
+    /// The seed this world was generated from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Every National Address, the golden ones first.
+    pub fn addresses(&self) -> &[Address] {
+        &self.addresses
+    }
+
+    /// The address with this short address, if the world has one.
+    pub fn address_by_short_address(&self, short: &ShortAddress) -> Option<&Address> {
+        self.by_short_address
+            .get(short)
+            .and_then(|&i| self.addresses.get(i))
+    }
+
+    /// The address with these three numbers (what SPL's address-verify checks).
+    pub fn address_by_numbers(
+        &self,
+        building: &BuildingNumber,
+        postal_code: &PostalCode,
+        additional: &AdditionalNumber,
+    ) -> Option<&Address> {
+        let key = (building.clone(), postal_code.clone(), additional.clone());
+        self.by_numbers
+            .get(&key)
+            .and_then(|&i| self.addresses.get(i))
+    }
+}
+
+impl fmt::Debug for World {
+    // The full world is thousands of records: a log line needs only what identifies it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("World")
+            .field("seed", &self.seed)
+            .field("addresses", &self.addresses.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn short(s: &str) -> ShortAddress {
+        ShortAddress::parse(s).unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_world_other_seed_other_world() {
+        let a = World::generate(99);
+        let b = World::generate(99);
+        assert_eq!(a.addresses(), b.addresses());
+        let c = World::generate(100);
+        assert_ne!(a.addresses(), c.addresses());
+        assert_eq!(World::standard().seed(), World::STANDARD_SEED);
+    }
+
+    #[test]
+    fn golden_short_addresses_in_every_world() {
+        for seed in [World::STANDARD_SEED, 0, 1, u64::MAX] {
+            let world = World::generate(seed);
+            let found = world
+                .address_by_short_address(&short(golden::SHORT_ADDRESS_FOUND))
+                .unwrap();
+            assert_eq!(found.building_number.as_str(), golden::BUILDING_NUMBER);
+            assert_eq!(found.postal_code.as_str(), golden::POSTAL_CODE);
+            assert_eq!(found.additional_number.as_str(), golden::ADDITIONAL_NUMBER);
+            assert_eq!(found.city.en, "Riyadh");
+            assert_eq!(found.city.ar, "الرياض");
+            assert_eq!(found.district.en, "Al Olaya");
+            assert_eq!(found.street.en, "King Fahd Road");
+            assert!(
+                world
+                    .address_by_short_address(&short(golden::SHORT_ADDRESS_MISSING))
+                    .is_none()
+            );
+        }
+    }
+
+    #[test]
+    fn golden_numbers_find_the_golden_address() {
+        let world = World::standard();
+        let found = world
+            .address_by_numbers(
+                &BuildingNumber::parse(golden::BUILDING_NUMBER).unwrap(),
+                &PostalCode::parse(golden::POSTAL_CODE).unwrap(),
+                &AdditionalNumber::parse(golden::ADDITIONAL_NUMBER).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(found.short_address.as_str(), golden::SHORT_ADDRESS_FOUND);
+    }
+
+    #[test]
+    fn addresses_are_unique_by_both_keys() {
+        let world = World::standard();
+        let n = world.addresses().len();
+        assert!(
+            n > 1000,
+            "a world of {n} addresses is too small to be useful"
+        );
+        assert_eq!(world.by_short_address.len(), n);
+        assert_eq!(world.by_numbers.len(), n);
+    }
+
+    #[test]
+    fn every_field_has_a_valid_format() {
+        let world = World::standard();
+        for a in world.addresses() {
+            // Round trip through rabt-core's parsers: the records hold canonical text.
+            assert_eq!(
+                ShortAddress::parse(a.short_address.as_str()).unwrap(),
+                a.short_address
+            );
+            assert!(BuildingNumber::parse(a.building_number.as_str()).is_ok());
+            assert!(AdditionalNumber::parse(a.additional_number.as_str()).is_ok());
+            assert!(PostalCode::parse(a.postal_code.as_str()).is_ok());
+            assert!(
+                a.short_address
+                    .as_str()
+                    .ends_with(a.building_number.as_str())
+            );
+            for name in [&a.street, &a.district, &a.city, &a.region] {
+                assert!(!name.ar.is_empty() && !name.en.is_empty());
+                assert!(
+                    name.ar
+                        .chars()
+                        .any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))
+                );
+                assert!(name.en.is_ascii());
+            }
+        }
+    }
+
+    #[test]
+    fn coordinates_lie_inside_saudi_arabia_and_near_their_district() {
+        let world = World::standard();
+        for a in world.addresses() {
+            assert!((16.0..32.5).contains(&a.location.lat), "{a:?}");
+            assert!((34.5..56.0).contains(&a.location.lng), "{a:?}");
+        }
+        let cities: HashSet<&str> = world
+            .addresses()
+            .iter()
+            .map(|a| a.city.en.as_str())
+            .collect();
+        for city in [
+            "Riyadh", "Jeddah", "Dammam", "Madinah", "Buraydah", "Abha", "Tabuk",
+        ] {
+            assert!(cities.contains(city), "{city} missing");
+        }
+    }
+
+    #[test]
+    fn postal_codes_follow_the_city() {
+        // The first digit of a Saudi postal code names the zone: 1 Riyadh, 2 Makkah,
+        // 3 Eastern Province, 4 Madinah and Tabuk, 5 Qassim and Hail, 6 Asir.
+        let world = World::standard();
+        for a in world.addresses() {
+            let zone = a.postal_code.as_str().as_bytes()[0];
+            let expected: &[u8] = match a.region.en.as_str() {
+                "Riyadh Region" => b"1",
+                "Makkah Region" => b"2",
+                "Eastern Province" => b"3",
+                "Madinah Region" | "Tabuk Region" => b"4",
+                "Qassim Region" | "Hail Region" => b"5",
+                "Asir Region" => b"6",
+                other => panic!("unexpected region {other}"),
+            };
+            assert!(expected.contains(&zone), "{a:?}");
+        }
+    }
+}

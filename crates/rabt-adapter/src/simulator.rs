@@ -1,1 +1,411 @@
-//! simulator (being written)
+//! What every agency simulator shares: fault knobs, call statistics, and a server that
+//! listens on a port of its own.
+//!
+//! A simulator's handlers call [`KnobsHandle::intercept`] first: it counts the call,
+//! waits the configured latency, and tells the handler which fault to answer with, if
+//! any. Each agency renders a fault in its own style (Saudi Post answers a rate limit
+//! with 403, others with 429); [`InjectedFault::default_response`] is the plain HTTP
+//! rendering. Tests and operators turn the knobs over HTTP (`/_sim/knobs`) or through
+//! the handle.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::http::REQUEST_ID;
+use crate::sandbox::SandboxRng;
+
+/// How long a simulated [`Fault::Timeout`] hangs: longer than any client timeout.
+pub const HANG: Duration = Duration::from_secs(3600);
+
+/// The longest latency the knobs accept, so a typo cannot wedge a test run for days.
+pub const MAX_LATENCY: Duration = Duration::from_secs(600);
+
+/// How long [`ShutdownHandle::shutdown`] waits for the server to close before it
+/// aborts it.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// A fault every call answers with, whatever it asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// Answer normally.
+    #[default]
+    None,
+    /// Answer 500.
+    ServerError,
+    /// Never answer within any client's timeout (hang for [`HANG`]).
+    Timeout,
+    /// Refuse as rate limited, with `Retry-After: retry_after` seconds.
+    RateLimit {
+        /// The `Retry-After` to send, in seconds.
+        retry_after: u64,
+    },
+    /// Answer 200 with a body that does not follow the agency's protocol.
+    Malformed,
+}
+
+/// The fault knobs of one simulator. JSON form (`/_sim/knobs`):
+/// `{"latency_ms": 0, "error_rate": 0.0, "fault": {"kind": "none"}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Knobs {
+    /// Added before every answer.
+    #[serde(rename = "latency_ms", with = "millis")]
+    pub latency: Duration,
+    /// The share of calls (0 to 1) answered with a server error, drawn from the
+    /// simulator's seeded generator.
+    pub error_rate: f64,
+    /// A fault every call answers with.
+    pub fault: Fault,
+}
+
+impl Knobs {
+    /// Why these knobs cannot be used, if they cannot.
+    pub fn problem(&self) -> Option<String> {
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            return Some(format!(
+                "error_rate must be within 0..=1, got {}",
+                self.error_rate
+            ));
+        }
+        if self.latency > MAX_LATENCY {
+            return Some(format!(
+                "latency_ms must be at most {}",
+                MAX_LATENCY.as_millis()
+            ));
+        }
+        None
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// What a simulator has served since it started (or since the last reset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Agency calls served (the `/_sim/` routes are not counted).
+    pub calls: u64,
+    /// Distinct `X-Request-Id` values seen: fewer than `calls` means retried or
+    /// repeated calls for the same task.
+    pub distinct_request_ids: u64,
+    /// Calls that came without an `X-Request-Id`.
+    pub calls_without_request_id: u64,
+}
+
+/// The fault [`KnobsHandle::intercept`] tells a handler to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectedFault {
+    /// A server error.
+    ServerError,
+    /// A rate-limit refusal with this `Retry-After` in seconds.
+    RateLimit {
+        /// Seconds.
+        retry_after: u64,
+    },
+    /// A 200 whose body breaks the protocol.
+    Malformed,
+}
+
+impl InjectedFault {
+    /// The plain HTTP rendering: 500, 429 with `Retry-After`, or a truncated JSON body.
+    pub fn default_response(self) -> Response {
+        match self {
+            InjectedFault::ServerError => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({"error": "simulated server error"})),
+            )
+                .into_response(),
+            InjectedFault::RateLimit { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, HeaderValue::from(retry_after))],
+                Json(serde_json::json!({"error": "simulated rate limit"})),
+            )
+                .into_response(),
+            InjectedFault::Malformed => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                MALFORMED_BODY,
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// A body cut off mid-way, as a broken node behind a load balancer sends.
+pub const MALFORMED_BODY: &str = "{\"success\": tru";
+
+#[derive(Debug, Default)]
+struct CallLog {
+    calls: u64,
+    without_request_id: u64,
+    request_ids: HashSet<String>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    knobs: RwLock<Knobs>,
+    log: Mutex<CallLog>,
+    rng: Mutex<SandboxRng>,
+}
+
+/// A simulator's knobs and statistics, shared between its handlers, its `/_sim/`
+/// routes and the test that drives it. Cloning shares.
+#[derive(Debug, Clone)]
+pub struct KnobsHandle {
+    shared: Arc<Shared>,
+}
+
+impl Default for KnobsHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KnobsHandle {
+    /// Knobs at rest (no latency, no errors), with the default error-rate seed.
+    pub fn new() -> Self {
+        Self::with_seed(0x5349_4d55) // "SIMU"
+    }
+
+    /// Knobs at rest whose `error_rate` draws come from `seed`, so a run is repeatable.
+    pub fn with_seed(seed: u64) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                knobs: RwLock::new(Knobs::default()),
+                log: Mutex::new(CallLog::default()),
+                rng: Mutex::new(SandboxRng::stream(seed, "error-rate")),
+            }),
+        }
+    }
+
+    /// The current knobs.
+    pub fn knobs(&self) -> Knobs {
+        // A panic while holding the lock cannot leave `Knobs` half written (it is
+        // `Copy` and replaced whole), so a poisoned lock is still good to read.
+        *self
+            .shared
+            .knobs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the knobs. An `error_rate` outside 0..=1 is clamped (NaN counts as 0)
+    /// and a latency above [`MAX_LATENCY`] is cut to it; the HTTP route refuses both.
+    pub fn set(&self, mut knobs: Knobs) {
+        knobs.error_rate = if knobs.error_rate.is_nan() {
+            0.0
+        } else {
+            knobs.error_rate.clamp(0.0, 1.0)
+        };
+        knobs.latency = knobs.latency.min(MAX_LATENCY);
+        *self
+            .shared
+            .knobs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = knobs;
+    }
+
+    /// What has been served so far.
+    pub fn stats(&self) -> Stats {
+        let log = self.log();
+        Stats {
+            calls: log.calls,
+            distinct_request_ids: u64::try_from(log.request_ids.len()).unwrap_or(u64::MAX),
+            calls_without_request_id: log.without_request_id,
+        }
+    }
+
+    /// Whether some call carried this `X-Request-Id`.
+    pub fn saw_request_id(&self, id: &str) -> bool {
+        self.log().request_ids.contains(id)
+    }
+
+    /// Forgets every call served so far.
+    pub fn reset_stats(&self) {
+        *self.log() = CallLog::default();
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, CallLog> {
+        // The log holds counters only; a panic mid-update loses at most one count.
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every simulator handler calls this first: it counts the call, waits the
+    /// latency, and returns the fault to answer with (or `None` to answer normally).
+    /// Under [`Fault::Timeout`] it hangs for [`HANG`] before answering a server error.
+    pub async fn intercept(&self, headers: &HeaderMap) -> Option<InjectedFault> {
+        self.record(headers);
+        let knobs = self.knobs();
+        if !knobs.latency.is_zero() {
+            tokio::time::sleep(knobs.latency).await;
+        }
+        match knobs.fault {
+            Fault::None => {}
+            Fault::ServerError => return Some(InjectedFault::ServerError),
+            Fault::Timeout => {
+                tokio::time::sleep(HANG).await;
+                return Some(InjectedFault::ServerError);
+            }
+            Fault::RateLimit { retry_after } => {
+                return Some(InjectedFault::RateLimit { retry_after });
+            }
+            Fault::Malformed => return Some(InjectedFault::Malformed),
+        }
+        let roll = self
+            .shared
+            .rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unit();
+        (roll < knobs.error_rate).then_some(InjectedFault::ServerError)
+    }
+
+    fn record(&self, headers: &HeaderMap) {
+        let mut log = self.log();
+        log.calls += 1;
+        match headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+            Some(id) => {
+                log.request_ids.insert(id.to_owned());
+            }
+            None => log.without_request_id += 1,
+        }
+    }
+}
+
+/// `GET`/`PUT /_sim/knobs` (JSON [`Knobs`]), `GET /_sim/stats` ([`Stats`]) and
+/// `DELETE /_sim/stats` (reset). Merge into a simulator's router.
+pub fn knobs_routes(handle: KnobsHandle) -> Router {
+    Router::new()
+        .route("/_sim/knobs", get(get_knobs).put(put_knobs))
+        .route("/_sim/stats", get(get_stats).delete(reset_stats))
+        .with_state(handle)
+}
+
+async fn get_knobs(State(handle): State<KnobsHandle>) -> Json<Knobs> {
+    Json(handle.knobs())
+}
+
+async fn put_knobs(State(handle): State<KnobsHandle>, Json(knobs): Json<Knobs>) -> Response {
+    match knobs.problem() {
+        Some(problem) => (StatusCode::UNPROCESSABLE_ENTITY, problem).into_response(),
+        None => {
+            tracing::info!(?knobs, "simulator knobs changed");
+            handle.set(knobs);
+            Json(handle.knobs()).into_response()
+        }
+    }
+}
+
+async fn get_stats(State(handle): State<KnobsHandle>) -> Json<Stats> {
+    Json(handle.stats())
+}
+
+async fn reset_stats(State(handle): State<KnobsHandle>) -> StatusCode {
+    handle.reset_stats();
+    StatusCode::NO_CONTENT
+}
+
+/// Stops a spawned simulator: [`ShutdownHandle::shutdown`] gracefully, or by dropping
+/// the handle. Either way, calls still in flight (one hanging under
+/// [`Fault::Timeout`], say) are answered 503 at once rather than held for the hour.
+#[derive(Debug)]
+pub struct ShutdownHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting calls, cuts the ones in flight, and waits (briefly) for the
+    /// server to close.
+    pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}
+
+impl Drop for ShutdownHandle {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        self.task.abort();
+    }
+}
+
+/// Serves `router` on `127.0.0.1` at a port the system picks.
+pub async fn spawn(router: Router) -> io::Result<(SocketAddr, ShutdownHandle)> {
+    spawn_at(SocketAddr::from(([127, 0, 0, 1], 0)), router).await
+}
+
+/// Serves `router` at `addr` (for `rabt simulate`, which puts each agency on a known
+/// port).
+pub async fn spawn_at(
+    addr: SocketAddr,
+    router: Router,
+) -> io::Result<(SocketAddr, ShutdownHandle)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    // axum runs each connection in a task of its own, out of our reach, and a graceful
+    // shutdown waits for in-flight calls: race every call against the stop signal so
+    // that a hanging call ends when the simulator does.
+    let on_stop = stopped.clone();
+    let router = router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let mut stopped = on_stop.clone();
+            async move {
+                tokio::select! {
+                    response = next.run(request) => response,
+                    _ = stopped.wait_for(|stop| *stop) => {
+                        StatusCode::SERVICE_UNAVAILABLE.into_response()
+                    }
+                }
+            }
+        },
+    ));
+    let task = tokio::spawn(async move {
+        let mut stopped = stopped;
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                // An error means the handle is gone, which also means stop.
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok((local, ShutdownHandle { stop, task }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+#[path = "simulator/tests.rs"]
+mod tests;
