@@ -247,27 +247,27 @@ fn describe_sizes_and_forms(kind: &ValidationErrorKind, s: &Subject) -> Localize
     use ValidationErrorKind as K;
     match kind {
         K::MinLength { limit } => s.says(
-            &format!("{{s}} must be at least {limit} characters long"),
+            &format!("{{s}} must be at least {} long", count(*limit, "character")),
             &format!("{{s}} يجب ألا يقل عدد أحرفه عن {limit}"),
         ),
         K::MaxLength { limit } => s.says(
-            &format!("{{s}} must be at most {limit} characters long"),
+            &format!("{{s}} must be at most {} long", count(*limit, "character")),
             &format!("{{s}} يجب ألا يزيد عدد أحرفه على {limit}"),
         ),
         K::MinItems { limit } => s.says(
-            &format!("{{s}} must have at least {limit} items"),
+            &format!("{{s}} must have at least {}", count(*limit, "item")),
             &format!("{{s}} يجب ألا يقل عدد عناصره عن {limit}"),
         ),
         K::MaxItems { limit } => s.says(
-            &format!("{{s}} must have at most {limit} items"),
+            &format!("{{s}} must have at most {}", count(*limit, "item")),
             &format!("{{s}} يجب ألا يزيد عدد عناصره على {limit}"),
         ),
         K::MinProperties { limit } => s.says(
-            &format!("{{s}} must have at least {limit} fields"),
+            &format!("{{s}} must have at least {}", count(*limit, "field")),
             &format!("{{s}} يجب ألا يقل عدد حقوله عن {limit}"),
         ),
         K::MaxProperties { limit } => s.says(
-            &format!("{{s}} must have at most {limit} fields"),
+            &format!("{{s}} must have at most {}", count(*limit, "field")),
             &format!("{{s}} يجب ألا يزيد عدد حقوله على {limit}"),
         ),
         K::UniqueItems => s.says("{s} must not repeat an item", "{s} يجب ألا تتكرر عناصره"),
@@ -291,6 +291,15 @@ fn describe_sizes_and_forms(kind: &ValidationErrorKind, s: &Subject) -> Localize
                 &format!("{{s}} غير صالح (`{keyword}`)"),
             )
         }
+    }
+}
+
+/// `1 item`, `2 items`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

@@ -16,10 +16,13 @@
 //! source's schema declares, a child reads only children it waits for, the waits have
 //! no cycle, and the longest chain of deadlines fits in the composite's own.
 //!
-//! Running a composite is the worker's job: it starts each child once those in its
-//! `after` have finished, builds its input with [`Child::build_input`] (a required
-//! value that is absent makes the child `INVALID_INPUT`), and computes the verdict from
-//! the required children's outcomes.
+//! Running a composite is the worker's job. The intended semantics: a child starts
+//! once every child in its `after` has answered `OK`; if one of them did not, the child
+//! is not run and takes that outcome (a registry `TIMEOUT` leaves the verdict
+//! `PARTIAL`, a registry `NOT_FOUND` makes it `FAIL`). Its input is built with
+//! [`Child::build_input`]; a required value that is absent from an `OK` answer makes
+//! the child `INVALID_INPUT`. The verdict comes from the required children's outcomes
+//! (`rabt_core::Verdict::from_checks`).
 
 mod check;
 

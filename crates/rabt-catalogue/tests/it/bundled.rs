@@ -129,3 +129,11 @@ fn titles_and_policies_are_filled() {
         }
     }
 }
+
+#[test]
+fn the_catalogue_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<rabt_catalogue::Catalogue>();
+    shareable::<rabt_catalogue::Schema>();
+    shareable::<rabt_catalogue::CatalogueError>();
+}

@@ -263,7 +263,7 @@ fn board_members_are_checked_element_by_element() {
         &json!({"unifiedNumber": "7000000001", "board": []}),
     );
     assert_eq!(pointers(&v), vec![("/board", "minItems")]);
-    assert_eq!(v[0].message.en, "`board` must have at least 1 items");
+    assert_eq!(v[0].message.en, "`board` must have at least 1 item");
 }
 
 #[test]
