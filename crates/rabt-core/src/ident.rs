@@ -113,7 +113,7 @@ fn luhn_valid(digits: &str) -> bool {
         .enumerate()
         .map(|(i, b)| {
             let d = u32::from(b - b'0');
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 let doubled = d * 2;
                 doubled / 10 + doubled % 10
             } else {
@@ -121,7 +121,7 @@ fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 identifier!(
