@@ -287,8 +287,11 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
+    /// (Gregorian y, m, d) and the same day in the Umm al-Qura calendar (y, m, d).
+    type Pair = ((i32, u32, u32), (u16, u8, u8));
+
     /// First days of months as published in the Umm al-Qura calendar.
-    const KNOWN: [((i32, u32, u32), (u16, u8, u8)); 5] = [
+    const KNOWN: [Pair; 5] = [
         ((2024, 3, 11), (1445, 9, 1)),  // 1 Ramadan 1445
         ((2024, 7, 7), (1446, 1, 1)),   // 1 Muharram 1446
         ((2025, 3, 1), (1446, 9, 1)),   // 1 Ramadan 1446
