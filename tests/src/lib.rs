@@ -1,1 +1,286 @@
-//! rabt-tests
+//! The harness of Rabt's end-to-end tests: runs the real `rabt` binary as separate
+//! processes against the PostgreSQL and RabbitMQ that `tests/services.sh` started, each
+//! test in its own database and its own RabbitMQ vhost, on free ports.
+//!
+//! Nothing here fakes a part of Rabt: tests talk HTTP to the processes, and read the
+//! database only to count what happened.
+
+#![forbid(unsafe_code)]
+
+mod deployment;
+pub use deployment::{Deployment, Wiring};
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::Value;
+use sqlx::Connection;
+
+/// The environment variable naming a service, or a panic that says how to get it.
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite with tests/run.sh, which starts PostgreSQL and RabbitMQ and exports it (or `eval \"$(tests/services.sh start)\"`)")
+    })
+}
+
+/// The `rabt` binary under test: `$RABT_BIN`, else the workspace's debug build.
+pub fn rabt_bin() -> PathBuf {
+    let path = std::env::var_os("RABT_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/rabt")
+    });
+    assert!(
+        path.exists(),
+        "{} does not exist: build it with `cargo build -p rabt` (tests/run.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A random lower-case hex suffix for names.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or fails after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A fresh PostgreSQL database on the test cluster; returns its URL.
+pub async fn fresh_database() -> anyhow::Result<String> {
+    let admin_url = required_env("RABT_TEST_DATABASE_URL");
+    let name = unique("rabt_e2e_");
+    let mut conn = sqlx::PgConnection::connect(&admin_url).await.context("connecting to the test PostgreSQL")?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+    conn.close().await?;
+    let base = admin_url.rsplit_once('/').map(|(base, _)| base).ok_or_else(|| anyhow!("bad database URL"))?;
+    Ok(format!("{base}/{name}"))
+}
+
+/// A fresh RabbitMQ vhost on the test broker (through the management API); returns
+/// the AMQP URL of that vhost.
+pub async fn fresh_vhost() -> anyhow::Result<String> {
+    let api = required_env("RABT_TEST_RABBITMQ_API");
+    let amqp = required_env("RABT_TEST_AMQP_URL");
+    let vhost = unique("rabt-e2e-");
+    let client = reqwest::Client::new();
+    let (user, password, base) = split_credentials(&api)?;
+    client
+        .put(format!("{base}/vhosts/{vhost}"))
+        .basic_auth(&user, Some(&password))
+        .send()
+        .await?
+        .error_for_status()?;
+    client
+        .put(format!("{base}/permissions/{vhost}/{user}"))
+        .basic_auth(&user, Some(&password))
+        .json(&serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let root = amqp.rsplit_once('/').map(|(root, _)| root).ok_or_else(|| anyhow!("bad AMQP URL"))?;
+    Ok(format!("{root}/{vhost}"))
+}
+
+/// Splits `http://user:pass@host:port/api` into user, password and a URL without them.
+fn split_credentials(url: &str) -> anyhow::Result<(String, String, String)> {
+    let mut parsed = reqwest::Url::parse(url)?;
+    let user = parsed.username().to_owned();
+    let password = parsed.password().unwrap_or_default().to_owned();
+    parsed.set_username("").map_err(|_| anyhow!("bad URL"))?;
+    parsed.set_password(None).map_err(|_| anyhow!("bad URL"))?;
+    Ok((user, password, parsed.as_str().trim_end_matches('/').to_owned()))
+}
+
+/// A running `rabt` process, killed when dropped. Its output goes to a log file whose
+/// path failures print.
+#[derive(Debug)]
+pub struct Rabt {
+    child: Option<Child>,
+    /// The process's combined output.
+    pub log: PathBuf,
+}
+
+impl Rabt {
+    /// Starts `rabt <args>` with extra environment variables.
+    pub fn spawn(name: &str, args: &[&str], env: &[(&str, &str)], log_dir: &Path) -> anyhow::Result<Rabt> {
+        let log = log_dir.join(format!("{name}.log"));
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let child = Command::new(rabt_bin())
+            .args(args)
+            .envs(env.iter().copied())
+            .env("RABT_LOG", "info,rabt_worker=debug")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("starting rabt {}", args.join(" ")))?;
+        Ok(Rabt { child: Some(child), log })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    /// SIGKILL: the process dies at once, mid-work.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits up to `timeout` for a clean exit; returns whether it exited 0.
+    pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<bool> {
+        let Some(mut child) = self.child.take() else { return Ok(false) };
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status.success());
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The last `lines` lines of the log, for failure messages.
+    pub fn tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Rabt {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `rabt <args>` to completion and returns its standard output.
+pub fn run_rabt(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<String> {
+    let output = Command::new(rabt_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "rabt {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A cooperative's HTTP client for one Rabt API.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// e.g. `http://127.0.0.1:8080`.
+    pub base_url: String,
+    api_key: String,
+}
+
+impl Client {
+    /// A client with this API key.
+    pub fn new(base_url: &str, api_key: &str) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("an HTTP client"),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+        }
+    }
+
+    /// The underlying reqwest client, for requests the helpers do not cover.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// `POST /v1/requests` with a fresh idempotency key and optional `Prefer: wait`.
+    pub async fn submit(&self, body: &Value, wait: Option<u64>) -> anyhow::Result<(u16, Value)> {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/requests", self.base_url))
+            .bearer_auth(&self.api_key)
+            .header("Idempotency-Key", unique("key-"))
+            .json(body);
+        if let Some(seconds) = wait {
+            request = request.header("Prefer", format!("wait={seconds}"));
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// `GET <path>` with the API key.
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Polls `GET /v1/requests/{id}` until the request is COMPLETED.
+    pub async fn completed(&self, id: &str, timeout: Duration) -> anyhow::Result<Value> {
+        eventually(timeout, &format!("request {id} to complete"), || async {
+            match self.get(&format!("/v1/requests/{id}")).await {
+                Ok((200, body)) if body["status"] == "COMPLETED" => Some(body),
+                _ => None,
+            }
+        })
+        .await
+    }
+
+    /// Waits until `GET /readyz` answers 200.
+    pub async fn ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        eventually(timeout, "the API to be ready", || async {
+            let response = self.http.get(format!("{}/readyz", self.base_url)).send().await.ok()?;
+            (response.status().as_u16() == 200).then_some(())
+        })
+        .await
+    }
+}

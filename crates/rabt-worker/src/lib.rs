@@ -1,1 +1,154 @@
-//! rabt-worker
+//! Rabt's worker: consumes the tasks of some agencies, calls each agency through its
+//! adapter, records outcomes and verdicts, and acknowledges a message only after its
+//! outcome is committed. Also home of the outbox relay (run by api and worker
+//! processes alike) and of the deadline sweeper.
+//!
+//! It depends on the store, the queue, the catalogue and the adapter contract; it
+//! never names an agency's wire protocol (adapters do) or HTTP routes (the API does).
+//!
+//! Layout:
+//! - [`Worker`]: one consumer per agency, a task per delivery, bounded by prefetch.
+//! - `process`: one delivery, from message to ack.
+//! - [`relay`]: the transactional outbox relay.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rabt_adapter::Adapter;
+use rabt_catalogue::Catalogue;
+use rabt_core::Agency;
+use rabt_queue::Transport;
+use rabt_store::Store;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+mod process;
+pub mod relay;
+
+pub use relay::{OutboxRelay, RelaySettings};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Unacknowledged deliveries per agency, and so tasks in flight per agency. Quorum
+    /// queues do poorly with a prefetch under ~10 (RabbitMQ's flow-control guide).
+    pub prefetch: u16,
+    /// The longest one agency call may take (a task's remaining time may cut it shorter).
+    pub call_timeout: Duration,
+    /// How often to look for tasks past their deadline.
+    pub deadline_sweep: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            prefetch: 32,
+            call_timeout: Duration::from_secs(10),
+            deadline_sweep: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A worker for the agencies it has adapters for.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Store,
+    transport: Transport,
+    catalogue: Arc<Catalogue>,
+    adapters: Arc<BTreeMap<Agency, Arc<dyn Adapter>>>,
+    outbox_wake: Arc<Notify>,
+    settings: WorkerSettings,
+}
+
+impl Worker {
+    /// A worker serving the agencies of `adapters`.
+    pub fn new(
+        store: Store,
+        transport: Transport,
+        catalogue: Arc<Catalogue>,
+        adapters: Vec<Arc<dyn Adapter>>,
+        outbox_wake: Arc<Notify>,
+        settings: WorkerSettings,
+    ) -> Self {
+        let adapters = adapters.into_iter().map(|a| (a.agency(), a)).collect();
+        Self {
+            store,
+            transport,
+            catalogue,
+            adapters: Arc::new(adapters),
+            outbox_wake,
+            settings,
+        }
+    }
+
+    /// The agencies this worker serves.
+    pub fn agencies(&self) -> Vec<Agency> {
+        self.adapters.keys().copied().collect()
+    }
+
+    /// Consumes until `shutdown`, then stops taking work and lets in-flight tasks finish
+    /// (bounded by the call timeout). Deliveries never started go back to the broker
+    /// when the connection closes.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut loops = JoinSet::new();
+        for agency in self.agencies() {
+            loops.spawn(self.clone().consume(agency, shutdown.clone()));
+        }
+        loops.spawn(self.clone().sweep_deadlines(shutdown.clone()));
+        while loops.join_next().await.is_some() {}
+    }
+
+    async fn consume(self, agency: Agency, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        let mut consumer = loop {
+            match self.transport.consume(agency, self.settings.prefetch).await {
+                Ok(consumer) => break consumer,
+                Err(err) => {
+                    tracing::warn!(%agency, error = %err, "cannot consume; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        tracing::info!(%agency, prefetch = self.settings.prefetch, "consuming tasks");
+        let mut in_flight = JoinSet::new();
+        loop {
+            let delivery = tokio::select! {
+                () = shutdown.cancelled() => break,
+                delivery = consumer.next() => delivery,
+            };
+            let Some(delivery) = delivery else { break };
+            let worker = self.clone();
+            in_flight.spawn(async move { worker.handle(delivery).await });
+            while in_flight.try_join_next().is_some() {}
+        }
+        tracing::info!(%agency, in_flight = in_flight.len(), "stopped consuming; finishing tasks in flight");
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    /// Ends tasks whose deadline passed without an answer (`TIMEOUT`), so a request
+    /// whose agency never answers still gets its verdict.
+    async fn sweep_deadlines(self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.settings.deadline_sweep) => {}
+            }
+            match self.store.expire_overdue_tasks(chrono::Utc::now(), 500).await {
+                Ok(completed) if !completed.is_empty() => {
+                    tracing::info!(requests = completed.len(), "deadlines passed; requests completed with TIMEOUT checks");
+                    self.outbox_wake.notify_one();
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "deadline sweep failed"),
+            }
+        }
+    }
+}

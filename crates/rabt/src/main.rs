@@ -1,1 +1,169 @@
-fn main() {}
+//! `rabt`: the gateway's one binary. `rabt demo` runs everything in one process with
+//! no services; `rabt serve` runs api and worker roles against PostgreSQL and RabbitMQ;
+//! `rabt simulate` serves the agency simulators; `rabt migrate`, `rabt coop` and
+//! `rabt operator` administer the database.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod admin;
+mod agencies;
+mod config;
+mod demo;
+mod logging;
+mod runtime;
+mod serve;
+mod simulate;
+
+/// Rabt (ربط): one API between Saudi cooperative societies and the government agencies
+/// they depend on.
+#[derive(Debug, Parser)]
+#[command(name = "rabt", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Everything in one process, nothing to install: SQLite, the in-process queue, the
+    /// agency simulators and a demo cooperative. Runs until Ctrl-C.
+    Demo {
+        /// Where the API listens (port 0 picks a free port; see demo-credentials.json).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Where the database and demo-credentials.json are kept.
+        #[arg(long, default_value = "./rabt-demo")]
+        state_dir: PathBuf,
+    },
+    /// Production mode: api and/or worker roles against PostgreSQL and RabbitMQ. Any
+    /// number of processes may share them.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// What this process does.
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
+    /// The six agency simulators, standalone, on --listen-base + 0..5 (interior, health,
+    /// labor, municipal, chambers, saudi-post), for sandbox testing.
+    Simulate {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The first port (default: simulate.listen_base of the configuration).
+        #[arg(long)]
+        listen_base: Option<u16>,
+    },
+    /// Creates or upgrades the database schema.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Onboards and lists cooperatives.
+    Coop {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        command: CoopCommand,
+    },
+    /// Creates operator tokens (for the operator API and dashboard).
+    Operator {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// Prints the OpenAPI document of the REST API.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// A TOML file laid over the built-in defaults (deploy/rabt.toml documents every key).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    /// The REST API (and the outbox relay).
+    Api,
+    /// The agency workers (and the outbox relay and deadline sweeper).
+    Worker,
+    /// Both.
+    All,
+}
+
+#[derive(Debug, Subcommand)]
+enum CoopCommand {
+    /// Onboards a cooperative and prints its API key, once.
+    Add {
+        /// The cooperative's name.
+        #[arg(long)]
+        name: String,
+        /// Its unified number (7xxxxxxxxx).
+        #[arg(long)]
+        unified_number: String,
+        /// Services it may call, comma separated (e.g. post.address.verify).
+        #[arg(long, value_delimiter = ',', required = true)]
+        services: Vec<String>,
+    },
+    /// Lists cooperatives.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Creates an operator and prints their token, once.
+    Add {
+        /// The operator's name.
+        #[arg(long)]
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("rabt: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("rabt: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    // One TLS provider for the whole process, before any client is built.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    match cli.command {
+        Command::Demo { listen, state_dir } => demo::run(listen, state_dir).await,
+        Command::Serve { config, role } => serve::run(&load(&config)?, role).await,
+        Command::Simulate { config, listen_base } => simulate::run(&load(&config)?, listen_base).await,
+        Command::Migrate { config } => admin::migrate(&load(&config)?).await,
+        Command::Coop { config, command } => admin::coop(&load(&config)?, command).await,
+        Command::Operator { config, command } => admin::operator(&load(&config)?, command).await,
+        Command::Openapi => admin::openapi(),
+    }
+}
+
+fn load(arg: &ConfigArg) -> anyhow::Result<config::Config> {
+    let config = config::Config::load(arg.config.as_deref())?;
+    logging::init(&config.log_filter, config.log_json);
+    Ok(config)
+}

@@ -1,0 +1,174 @@
+//! The body of `POST /v1/requests`: `{"service", "input", "reference", "notify_url"}`,
+//! checked field by field so that every mistake is reported with its JSON Pointer.
+
+use serde_json::{Map, Value};
+
+use crate::problem::FieldError;
+
+/// The longest `reference` a cooperative may attach.
+pub const MAX_REFERENCE_LEN: usize = 128;
+/// The longest `notify_url`.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// A well-formed request body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// The service name as sent (looked up in the catalogue next).
+    pub service: String,
+    /// The service's input (validated against its schema next).
+    pub input: Value,
+    /// The cooperative's own reference.
+    pub reference: Option<String>,
+    /// Where to send the signed completion notification.
+    pub notify_url: Option<String>,
+}
+
+const FIELDS: [&str; 4] = ["service", "input", "reference", "notify_url"];
+
+/// Checks the body's shape; every offending field is reported.
+pub fn parse(body: &Value) -> Result<Envelope, Vec<FieldError>> {
+    let Some(map) = body.as_object() else {
+        return Err(vec![FieldError::at(
+            "",
+            "the body must be a JSON object",
+            "يجب أن يكون محتوى الطلب كائن JSON",
+        )]);
+    };
+    let mut errors = Vec::new();
+    for key in map.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
+        errors.push(FieldError::at(
+            format!("/{}", escape(key)),
+            format!("unknown field `{key}` (allowed: service, input, reference, notify_url)"),
+            format!("الحقل `{key}` غير معروف (المسموح: service وinput وreference وnotify_url)"),
+        ));
+    }
+    let service = required_string(map, "service", &mut errors);
+    let input = match map.get("input") {
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(_) => {
+            errors.push(FieldError::at("/input", "`input` must be a JSON object", "يجب أن يكون `input` كائن JSON"));
+            None
+        }
+        None => {
+            errors.push(missing("input"));
+            None
+        }
+    };
+    let reference = optional_string(map, "reference", MAX_REFERENCE_LEN, &mut errors);
+    let notify_url = optional_string(map, "notify_url", MAX_URL_LEN, &mut errors);
+    if let Some(url) = &notify_url {
+        check_url(url, &mut errors);
+    }
+    match (service, input) {
+        (Some(service), Some(input)) if errors.is_empty() => Ok(Envelope {
+            service,
+            input,
+            reference,
+            notify_url,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn missing(field: &str) -> FieldError {
+    FieldError::at(
+        format!("/{field}"),
+        format!("missing required field `{field}`"),
+        format!("الحقل المطلوب `{field}` مفقود"),
+    )
+}
+
+fn required_string(map: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    match map.get(field) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(_) => {
+            errors.push(FieldError::at(
+                format!("/{field}"),
+                format!("`{field}` must be a non-empty string"),
+                format!("يجب أن يكون `{field}` نصًا غير فارغ"),
+            ));
+            None
+        }
+        None => {
+            errors.push(missing(field));
+            None
+        }
+    }
+}
+
+fn optional_string(
+    map: &Map<String, Value>,
+    field: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match map.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= max => Some(s.clone()),
+        Some(_) => {
+            errors.push(FieldError::at(
+                format!("/{field}"),
+                format!("`{field}` must be a string of 1 to {max} characters"),
+                format!("يجب أن يكون `{field}` نصًا من 1 إلى {max} حرفًا"),
+            ));
+            None
+        }
+    }
+}
+
+/// A notify URL must be an absolute http(s) URL with a host. (Whether its host may be
+/// reached — the SSRF rules — is checked when notifying.)
+fn check_url(url: &str, errors: &mut Vec<FieldError>) {
+    let ok = url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty()))
+        .is_some();
+    if !ok {
+        errors.push(FieldError::at(
+            "/notify_url",
+            "`notify_url` must be an absolute https:// URL",
+            "يجب أن يكون `notify_url` عنوان https:// كاملًا",
+        ));
+    }
+}
+
+/// Escapes a key for a JSON Pointer (RFC 6901 §3).
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pointers(body: Value) -> Vec<String> {
+        parse(&body).unwrap_err().into_iter().filter_map(|e| e.pointer).collect()
+    }
+
+    #[test]
+    fn a_good_body_parses() {
+        let env = parse(&json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}, "reference": "inv-1"})).unwrap();
+        assert_eq!(env.service, "post.address.verify");
+        assert_eq!(env.reference.as_deref(), Some("inv-1"));
+        assert_eq!(env.notify_url, None);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_pointer() {
+        assert_eq!(pointers(json!([])), vec![""]);
+        assert_eq!(pointers(json!({})), vec!["/service", "/input"]);
+        assert_eq!(
+            pointers(json!({"service": 3, "input": "x", "extra/field": 1, "reference": ""})),
+            vec!["/extra~1field", "/service", "/input", "/reference"]
+        );
+        assert_eq!(
+            pointers(json!({"service": "s", "input": {}, "notify_url": "ftp://example.org/x"})),
+            vec!["/notify_url"]
+        );
+        assert_eq!(
+            pointers(json!({"service": "s", "input": {}, "reference": "r".repeat(129)})),
+            vec!["/reference"]
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! The OpenAPI 3.1 document of the REST API, generated from the catalogue so the two
+//! cannot drift: each service's input schema (bundled: one self-contained JSON Schema
+//! 2020-12 document) becomes a variant of the request body. Served at `/openapi.json`
+//! and committed as `schemas/openapi.json` (a test keeps the file current).
+
+use axum::Json;
+use axum::extract::State;
+use rabt_catalogue::Catalogue;
+use serde_json::{Map, Value, json};
+
+use crate::problem::ProblemKind;
+use crate::state::AppState;
+
+/// `GET /openapi.json`.
+pub async fn serve(State(state): State<AppState>) -> Json<Value> {
+    Json(document(state.catalogue()))
+}
+
+/// The OpenAPI document for this catalogue.
+pub fn document(catalogue: &Catalogue) -> Value {
+    let mut schemas = Map::new();
+    let mut variants = Vec::new();
+    for service in catalogue.services() {
+        let name = service.name.as_str();
+        schemas.insert(format!("{name}.input"), service.input().bundled().clone());
+        schemas.insert(format!("{name}.output"), service.output().bundled().clone());
+        variants.push(json!({
+            "title": name,
+            "properties": {
+                "service": { "const": name },
+                "input": { "$ref": format!("#/components/schemas/{name}.input") },
+            },
+        }));
+    }
+    let names: Vec<&str> = catalogue.services().map(|s| s.name.as_str()).collect();
+    schemas.insert("NewRequest".into(), new_request(&names, variants));
+    schemas.insert("Accepted".into(), accepted());
+    schemas.insert("Request".into(), request());
+    schemas.insert("Problem".into(), problem());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rabt — cooperative ↔ government integration gateway",
+            "version": "1",
+            "description": "One API for Saudi cooperative societies to reach Interior, Health, Labor, Municipal, the Chambers of Commerce and Saudi Post. Errors are application/problem+json (RFC 9457) in Arabic or English by Accept-Language.",
+        },
+        "security": [{ "apiKey": [] }],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "The cooperative's API key (rabt_…)." } },
+            "schemas": schemas,
+            "responses": problem_responses(),
+        },
+    })
+}
+
+fn new_request(names: &[&str], variants: Vec<Value>) -> Value {
+    json!({
+        "type": "object",
+        "required": ["service", "input"],
+        "additionalProperties": false,
+        "properties": {
+            "service": { "type": "string", "enum": names },
+            "input": { "type": "object" },
+            "reference": { "type": "string", "minLength": 1, "maxLength": 128, "description": "The cooperative's own reference." },
+            "notify_url": { "type": "string", "format": "uri", "maxLength": 2048, "description": "Where to POST the signed completion notification." },
+        },
+        "oneOf": variants,
+    })
+}
+
+fn accepted() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "status", "links"],
+        "properties": {
+            "id": { "type": "string", "pattern": "^req_[0-9a-f]{32}$" },
+            "status": { "const": "ACCEPTED" },
+            "links": { "type": "object", "properties": { "self": { "type": "string" } } },
+        },
+    })
+}
+
+fn request() -> Value {
+    let outcome = json!({ "enum": ["OK", "NOT_FOUND", "MISMATCH", "INVALID_INPUT", "UPSTREAM_ERROR", "TIMEOUT", null] });
+    json!({
+        "type": "object",
+        "required": ["id", "service", "status", "checks", "links"],
+        "properties": {
+            "id": { "type": "string" },
+            "service": { "type": "string" },
+            "status": { "enum": ["ACCEPTED", "RUNNING", "COMPLETED"] },
+            "verdict": { "enum": ["PASS", "FAIL", "PARTIAL", null] },
+            "outcome": outcome,
+            "data": { "description": "The single check's data, for single-agency services (see the service's output schema)." },
+            "reference": { "type": ["string", "null"] },
+            "createdAt": { "type": "string", "format": "date-time" },
+            "updatedAt": { "type": "string", "format": "date-time" },
+            "completedAt": { "type": ["string", "null"], "format": "date-time" },
+            "deadlineAt": { "type": "string", "format": "date-time" },
+            "checks": { "type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "id": { "type": "string" }, "service": { "type": "string" }, "agency": { "type": "string" },
+                    "required": { "type": "boolean" },
+                    "status": { "enum": ["QUEUED", "RUNNING", "AWAITING_CALLBACK", "COMPLETED"] },
+                    "outcome": outcome, "data": {}, "attempts": { "type": "integer" },
+                    "upstreamRef": { "type": ["string", "null"] }, "error": { "type": ["string", "null"] },
+                    "latencyMs": { "type": ["integer", "null"] },
+                },
+            } },
+            "links": { "type": "object" },
+        },
+    })
+}
+
+fn problem() -> Value {
+    json!({
+        "type": "object",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": { "type": "string", "description": "urn:rabt:problem:<slug>, stable." },
+            "title": { "type": "string", "description": "In Arabic or English, by Accept-Language." },
+            "status": { "type": "integer" },
+            "detail": { "type": "string" },
+            "errors": { "type": "array", "items": { "type": "object", "properties": {
+                "pointer": { "type": "string", "description": "JSON Pointer (RFC 6901) of the offending field in the body." },
+                "parameter": { "type": "string", "description": "The offending query parameter." },
+                "detail": { "type": "string" },
+            } } },
+        },
+    })
+}
+
+fn problem_responses() -> Value {
+    let kinds = [
+        ProblemKind::Unauthorized,
+        ProblemKind::ServiceForbidden,
+        ProblemKind::NotFound,
+        ProblemKind::IdempotencyKeyMissing,
+        ProblemKind::IdempotencyConflict,
+        ProblemKind::UnsupportedMediaType,
+        ProblemKind::PayloadTooLarge,
+        ProblemKind::ValidationFailed,
+        ProblemKind::Unavailable,
+    ];
+    let mut responses = Map::new();
+    for kind in kinds {
+        responses.insert(
+            kind.slug().to_owned(),
+            json!({
+                "description": kind.titles().0,
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
+            }),
+        );
+    }
+    Value::Object(responses)
+}
+
+fn problem_ref(slug: &str) -> Value {
+    json!({ "$ref": format!("#/components/responses/{slug}") })
+}
+
+fn paths() -> Value {
+    let json_body = |schema: &str| json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } });
+    json!({
+        "/v1/requests": {
+            "post": {
+                "summary": "Ask a service of an agency",
+                "parameters": [
+                    { "name": "Idempotency-Key", "in": "header", "required": true, "schema": { "type": "string", "maxLength": 255 },
+                      "description": "Unique per request; send the same key when retrying. Same key and body: the first response is replayed. Same key, other body: 422. Keys are kept at least 24 hours." },
+                    { "name": "Prefer", "in": "header", "schema": { "type": "string", "example": "wait=5" },
+                      "description": "wait=N (N ≤ 30): answer 200 with the result if it is ready within N seconds." },
+                ],
+                "requestBody": { "required": true, "content": json_body("NewRequest") },
+                "responses": {
+                    "200": { "description": "Completed within the Prefer: wait time.", "content": json_body("Request") },
+                    "202": { "description": "Accepted; poll the Location.", "content": json_body("Accepted") },
+                    "400": problem_ref("idempotency-key-missing"),
+                    "401": problem_ref("unauthorized"),
+                    "403": problem_ref("service-forbidden"),
+                    "409": problem_ref("idempotency-conflict"),
+                    "413": problem_ref("payload-too-large"),
+                    "415": problem_ref("unsupported-media-type"),
+                    "422": problem_ref("validation-failed"),
+                    "503": problem_ref("unavailable"),
+                },
+            },
+            "get": {
+                "summary": "The caller's requests, newest first",
+                "parameters": [
+                    { "name": "service", "in": "query", "schema": { "type": "string" } },
+                    { "name": "status", "in": "query", "schema": { "enum": ["ACCEPTED", "RUNNING", "COMPLETED"] } },
+                    { "name": "reference", "in": "query", "schema": { "type": "string" } },
+                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } },
+                    { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "From the `next` link." },
+                ],
+                "responses": { "200": { "description": "A page of requests." }, "400": problem_ref("validation-failed"), "401": problem_ref("unauthorized") },
+            },
+        },
+        "/v1/requests/{id}": {
+            "get": {
+                "summary": "A request with every check",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "The request.", "content": json_body("Request") }, "401": problem_ref("unauthorized"), "404": problem_ref("not-found") },
+            },
+        },
+        "/v1/services": {
+            "get": { "summary": "The services this caller may use", "responses": { "200": { "description": "Services." }, "401": problem_ref("unauthorized") } },
+        },
+        "/v1/services/{name}": {
+            "get": {
+                "summary": "One service with its input and output schemas",
+                "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "The service." }, "401": problem_ref("unauthorized"), "404": problem_ref("not-found") },
+            },
+        },
+        "/healthz": { "get": { "summary": "Alive", "security": [], "responses": { "200": { "description": "The process runs." } } } },
+        "/readyz": { "get": { "summary": "Ready: database and broker reachable", "security": [], "responses": { "200": { "description": "Ready." }, "503": problem_ref("unavailable") } } },
+        "/openapi.json": { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1." } } } },
+    })
+}

@@ -1,0 +1,354 @@
+//! Errors as `application/problem+json` (RFC 9457): a stable `type` per kind of
+//! problem, a `title` in Arabic or English by `Accept-Language`, a `detail`, and for
+//! validation errors the JSON Pointer of every offending field.
+//!
+//! Handlers return [`ApiError`]. Its response carries the [`Problem`] in an extension;
+//! [`localize`] (a middleware on every route) renders it in the caller's language.
+//! Internal errors are logged with their cause and answered with a bare 500: causes
+//! never reach a response body.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::header::{CONTENT_LANGUAGE, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::lang::Lang;
+
+/// The kinds of problem, each with a stable type URI, a status and titles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// No API key, or one that is unknown or revoked.
+    Unauthorized,
+    /// The cooperative may not use this service.
+    ServiceForbidden,
+    /// No such resource (or one that belongs to another cooperative).
+    NotFound,
+    /// The method is not allowed on this path.
+    MethodNotAllowed,
+    /// `POST /v1/requests` without an `Idempotency-Key`.
+    IdempotencyKeyMissing,
+    /// An `Idempotency-Key` that is empty, too long or not printable ASCII.
+    IdempotencyKeyInvalid,
+    /// The key was used before with a different body.
+    IdempotencyKeyReused,
+    /// The first request with this key is still being processed.
+    IdempotencyConflict,
+    /// The body is not JSON.
+    MalformedJson,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The body exceeds the limit.
+    PayloadTooLarge,
+    /// The body is JSON but breaks the contract (see `errors`).
+    ValidationFailed,
+    /// A query parameter is wrong (see `errors`).
+    InvalidQuery,
+    /// The service is not in the catalogue.
+    UnknownService,
+    /// The service is in the catalogue but not callable in this deployment yet.
+    ServiceNotAvailable,
+    /// A dependency (database, broker) is down; retry later.
+    Unavailable,
+    /// A bug.
+    Internal,
+}
+
+impl ProblemKind {
+    /// The stable slug in the type URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemKind::Unauthorized => "unauthorized",
+            ProblemKind::ServiceForbidden => "service-forbidden",
+            ProblemKind::NotFound => "not-found",
+            ProblemKind::MethodNotAllowed => "method-not-allowed",
+            ProblemKind::IdempotencyKeyMissing => "idempotency-key-missing",
+            ProblemKind::IdempotencyKeyInvalid => "idempotency-key-invalid",
+            ProblemKind::IdempotencyKeyReused => "idempotency-key-reused",
+            ProblemKind::IdempotencyConflict => "idempotency-conflict",
+            ProblemKind::MalformedJson => "malformed-json",
+            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
+            ProblemKind::PayloadTooLarge => "payload-too-large",
+            ProblemKind::ValidationFailed => "validation-failed",
+            ProblemKind::InvalidQuery => "invalid-query",
+            ProblemKind::UnknownService => "unknown-service",
+            ProblemKind::ServiceNotAvailable => "service-not-available",
+            ProblemKind::Unavailable => "unavailable",
+            ProblemKind::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemKind::ServiceForbidden => StatusCode::FORBIDDEN,
+            ProblemKind::NotFound => StatusCode::NOT_FOUND,
+            ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::IdempotencyKeyMissing
+            | ProblemKind::IdempotencyKeyInvalid
+            | ProblemKind::MalformedJson
+            | ProblemKind::InvalidQuery => StatusCode::BAD_REQUEST,
+            ProblemKind::IdempotencyConflict => StatusCode::CONFLICT,
+            ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::IdempotencyKeyReused
+            | ProblemKind::ValidationFailed
+            | ProblemKind::UnknownService
+            | ProblemKind::ServiceNotAvailable => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The title in English and Arabic.
+    pub fn titles(self) -> (&'static str, &'static str) {
+        match self {
+            ProblemKind::Unauthorized => ("Missing or invalid API key", "مفتاح الواجهة البرمجية مفقود أو غير صالح"),
+            ProblemKind::ServiceForbidden => ("This cooperative may not use this service", "لا يحق لهذه الجمعية استخدام هذه الخدمة"),
+            ProblemKind::NotFound => ("Not found", "غير موجود"),
+            ProblemKind::MethodNotAllowed => ("Method not allowed", "الطريقة غير مسموح بها"),
+            ProblemKind::IdempotencyKeyMissing => ("The Idempotency-Key header is required", "ترويسة Idempotency-Key مطلوبة"),
+            ProblemKind::IdempotencyKeyInvalid => ("The Idempotency-Key header is invalid", "ترويسة Idempotency-Key غير صالحة"),
+            ProblemKind::IdempotencyKeyReused => (
+                "This Idempotency-Key was already used with a different request",
+                "استُخدم مفتاح عدم التكرار هذا من قبل مع طلب مختلف",
+            ),
+            ProblemKind::IdempotencyConflict => (
+                "A request with this Idempotency-Key is still being processed",
+                "طلب بمفتاح عدم التكرار نفسه ما زال قيد المعالجة",
+            ),
+            ProblemKind::MalformedJson => ("The request body is not valid JSON", "محتوى الطلب ليس JSON صالحًا"),
+            ProblemKind::UnsupportedMediaType => ("The request body must be application/json", "يجب أن يكون محتوى الطلب بصيغة application/json"),
+            ProblemKind::PayloadTooLarge => ("The request body is too large", "محتوى الطلب أكبر من المسموح"),
+            ProblemKind::ValidationFailed => ("The request is not valid", "الطلب غير صالح"),
+            ProblemKind::InvalidQuery => ("A query parameter is not valid", "أحد معاملات الاستعلام غير صالح"),
+            ProblemKind::UnknownService => ("Unknown service", "خدمة غير معروفة"),
+            ProblemKind::ServiceNotAvailable => ("This service is not available yet", "هذه الخدمة غير متاحة بعد"),
+            ProblemKind::Unavailable => ("Temporarily unavailable, retry later", "الخدمة غير متاحة مؤقتًا، أعد المحاولة لاحقًا"),
+            ProblemKind::Internal => ("Internal error", "خطأ داخلي"),
+        }
+    }
+
+    /// The type URI.
+    pub fn type_uri(self) -> String {
+        format!("urn:rabt:problem:{}", self.slug())
+    }
+}
+
+/// One offending field or parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    /// JSON Pointer into the request body (`/input/idNumber`), or `None` for a query
+    /// parameter.
+    pub pointer: Option<String>,
+    /// The query parameter, when the problem is in the query string.
+    pub parameter: Option<String>,
+    /// What is wrong, in English.
+    pub detail_en: String,
+    /// What is wrong, in Arabic.
+    pub detail_ar: String,
+}
+
+impl FieldError {
+    /// An error at a JSON Pointer of the body.
+    pub fn at(pointer: impl Into<String>, en: impl Into<String>, ar: impl Into<String>) -> Self {
+        Self {
+            pointer: Some(pointer.into()),
+            parameter: None,
+            detail_en: en.into(),
+            detail_ar: ar.into(),
+        }
+    }
+
+    /// An error in a query parameter.
+    pub fn parameter(name: impl Into<String>, en: impl Into<String>, ar: impl Into<String>) -> Self {
+        Self {
+            pointer: None,
+            parameter: Some(name.into()),
+            detail_en: en.into(),
+            detail_ar: ar.into(),
+        }
+    }
+}
+
+/// A problem, before it is rendered in a language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// What kind.
+    pub kind: ProblemKind,
+    /// The detail in English and Arabic.
+    pub detail: Option<(String, String)>,
+    /// The offending fields.
+    pub errors: Vec<FieldError>,
+    /// Seconds to wait, for 503.
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// The JSON body in `lang`.
+    pub fn body(&self, lang: Lang) -> Value {
+        let (title_en, title_ar) = self.kind.titles();
+        let mut body = json!({
+            "type": self.kind.type_uri(),
+            "title": lang.pick(title_en, title_ar),
+            "status": self.kind.status().as_u16(),
+        });
+        if let Some((en, ar)) = &self.detail {
+            body["detail"] = json!(lang.pick(en, ar));
+        }
+        if !self.errors.is_empty() {
+            let errors: Vec<Value> = self
+                .errors
+                .iter()
+                .map(|e| {
+                    let mut item = json!({ "detail": lang.pick(&e.detail_en, &e.detail_ar) });
+                    if let Some(pointer) = &e.pointer {
+                        item["pointer"] = json!(pointer);
+                    }
+                    if let Some(parameter) = &e.parameter {
+                        item["parameter"] = json!(parameter);
+                    }
+                    item
+                })
+                .collect();
+            body["errors"] = Value::Array(errors);
+        }
+        body
+    }
+
+    fn render(&self, lang: Lang) -> Response {
+        let mut response = (self.kind.status(), Json(self.body(lang))).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
+        if self.kind == ProblemKind::Unauthorized {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rabt\""));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+/// The error type of every handler.
+#[derive(Debug)]
+pub struct ApiError(Box<Problem>);
+
+impl ApiError {
+    /// A problem of `kind` with no detail.
+    pub fn new(kind: ProblemKind) -> Self {
+        Self(Box::new(Problem {
+            kind,
+            detail: None,
+            errors: Vec::new(),
+            retry_after: None,
+        }))
+    }
+
+    /// Adds a detail in both languages.
+    pub fn detail(mut self, en: impl Into<String>, ar: impl Into<String>) -> Self {
+        self.0.detail = Some((en.into(), ar.into()));
+        self
+    }
+
+    /// Adds offending fields.
+    pub fn errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.0.errors = errors;
+        self
+    }
+
+    /// A 503 asking the caller to come back after `seconds`.
+    pub fn unavailable(seconds: u64) -> Self {
+        let mut err = Self::new(ProblemKind::Unavailable);
+        err.0.retry_after = Some(seconds);
+        err
+    }
+
+    /// A 500 for a bug or an unexpected failure. The cause is logged here, with the
+    /// context, and never sent to the caller.
+    pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "{context}");
+        Self::new(ProblemKind::Internal)
+    }
+
+    /// The problem inside.
+    pub fn problem(&self) -> &Problem {
+        &self.0
+    }
+}
+
+impl From<ProblemKind> for ApiError {
+    fn from(kind: ProblemKind) -> Self {
+        ApiError::new(kind)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.render(Lang::En)
+    }
+}
+
+/// Middleware: renders any problem in the caller's language, and turns axum's own bare
+/// 404/405 answers into problems so that every error has the same shape.
+pub async fn localize(request: Request, next: Next) -> Response {
+    let lang = Lang::negotiate(request.headers());
+    let response = next.run(request).await;
+    if let Some(problem) = response.extensions().get::<Problem>() {
+        return problem.render(lang);
+    }
+    match response.status() {
+        StatusCode::NOT_FOUND if is_bare(&response) => ApiError::new(ProblemKind::NotFound).0.render(lang),
+        StatusCode::METHOD_NOT_ALLOWED if is_bare(&response) => {
+            ApiError::new(ProblemKind::MethodNotAllowed).0.render(lang)
+        }
+        _ => response,
+    }
+}
+
+/// Whether a response is one of axum's own, without a content type.
+fn is_bare(response: &Response) -> bool {
+    response.headers().get(CONTENT_TYPE).is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_follows_rfc_9457_in_both_languages() {
+        let problem = ApiError::new(ProblemKind::ValidationFailed)
+            .detail("bad input", "مدخل غير صالح")
+            .errors(vec![FieldError::at("/input/idNumber", "fails its check digit", "رقم التحقق غير صحيح")]);
+        let en = problem.problem().body(Lang::En);
+        assert_eq!(en["type"], "urn:rabt:problem:validation-failed");
+        assert_eq!(en["status"], 422);
+        assert_eq!(en["title"], "The request is not valid");
+        assert_eq!(en["errors"][0]["pointer"], "/input/idNumber");
+        let ar = problem.problem().body(Lang::Ar);
+        assert_eq!(ar["title"], "الطلب غير صالح");
+        assert_eq!(ar["errors"][0]["detail"], "رقم التحقق غير صحيح");
+    }
+
+    #[test]
+    fn every_kind_is_a_client_error_except_outages_and_bugs() {
+        use ProblemKind::*;
+        let kinds = [
+            Unauthorized, ServiceForbidden, NotFound, MethodNotAllowed, IdempotencyKeyMissing,
+            IdempotencyKeyInvalid, IdempotencyKeyReused, IdempotencyConflict, MalformedJson,
+            UnsupportedMediaType, PayloadTooLarge, ValidationFailed, InvalidQuery, UnknownService,
+            ServiceNotAvailable, Unavailable, Internal,
+        ];
+        for kind in kinds {
+            let server_side = matches!(kind, Unavailable | Internal);
+            assert_eq!(kind.status().is_server_error(), server_side, "{kind:?}");
+            let (en, ar) = kind.titles();
+            assert!(!en.is_empty() && !ar.is_empty());
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The query string of `GET /v1/requests`.
+
+use rabt_core::{RequestId, RequestStatus, ServiceName};
+
+use crate::problem::{ApiError, FieldError, ProblemKind};
+
+/// The default page size.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// The largest page size.
+pub const MAX_LIMIT: u32 = 100;
+
+/// The parsed parameters of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListParams {
+    /// Only this service.
+    pub service: Option<ServiceName>,
+    /// Only this status.
+    pub status: Option<RequestStatus>,
+    /// Only this cooperative reference.
+    pub reference: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// Requests older than this one (the `next` link carries it).
+    pub cursor: Option<RequestId>,
+}
+
+impl ListParams {
+    /// Parses the query; an unknown parameter or a bad value is a 400 naming it.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let mut params = ListParams {
+            service: None,
+            status: None,
+            reference: None,
+            limit: DEFAULT_LIMIT,
+            cursor: None,
+        };
+        let mut errors = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let bad = |en: &str, ar: &str| FieldError::parameter(name.as_ref(), en, ar);
+            match name.as_ref() {
+                "service" => match ServiceName::parse(&value) {
+                    Ok(s) => params.service = Some(s),
+                    Err(_) => errors.push(bad("not a service name", "ليس اسم خدمة")),
+                },
+                "status" => match RequestStatus::parse(&value) {
+                    Some(s) => params.status = Some(s),
+                    None => errors.push(bad(
+                        "must be ACCEPTED, RUNNING or COMPLETED",
+                        "يجب أن تكون ACCEPTED أو RUNNING أو COMPLETED",
+                    )),
+                },
+                "reference" if !value.is_empty() && value.chars().count() <= 128 => {
+                    params.reference = Some(value.into_owned());
+                }
+                "reference" => errors.push(bad("must be 1 to 128 characters", "يجب أن يكون من 1 إلى 128 حرفًا")),
+                "limit" => match value.parse::<u32>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => params.limit = n,
+                    _ => errors.push(bad("must be an integer from 1 to 100", "يجب أن يكون عددًا صحيحًا من 1 إلى 100")),
+                },
+                "cursor" => match RequestId::parse(&value) {
+                    Ok(id) => params.cursor = Some(id),
+                    Err(_) => errors.push(bad(
+                        "must be the cursor of a `next` link",
+                        "يجب أن يكون المؤشر المأخوذ من رابط `next`",
+                    )),
+                },
+                other => errors.push(FieldError::parameter(
+                    other,
+                    "unknown parameter (allowed: service, status, reference, limit, cursor)",
+                    "معامل غير معروف (المسموح: service وstatus وreference وlimit وcursor)",
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(params)
+        } else {
+            Err(ApiError::new(ProblemKind::InvalidQuery).errors(errors))
+        }
+    }
+
+    /// The link to the page after the one ending with `last`.
+    pub fn next_link(&self, last: RequestId) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(service) = &self.service {
+            query.append_pair("service", service.as_str());
+        }
+        if let Some(status) = self.status {
+            query.append_pair("status", status.as_str());
+        }
+        if let Some(reference) = &self.reference {
+            query.append_pair("reference", reference);
+        }
+        query.append_pair("limit", &self.limit.to_string());
+        query.append_pair("cursor", &last.to_string());
+        format!("/v1/requests?{}", query.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_round_trips_through_the_next_link() {
+        let params = ListParams::parse("service=post.address.verify&status=COMPLETED&limit=5").unwrap();
+        assert_eq!(params.limit, 5);
+        assert_eq!(params.status, Some(RequestStatus::Completed));
+        let last = RequestId::new();
+        let link = params.next_link(last);
+        let again = ListParams::parse(link.trim_start_matches("/v1/requests?")).unwrap();
+        assert_eq!(again.cursor, Some(last));
+        assert_eq!(again.service, params.service);
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        for query in ["limit=0", "limit=101", "limit=x", "status=DONE", "cursor=abc", "sort=asc", "service=Bad"] {
+            let err = ListParams::parse(query).unwrap_err();
+            let problem = err.problem();
+            assert_eq!(problem.kind, ProblemKind::InvalidQuery, "{query}");
+            assert!(problem.errors[0].parameter.is_some(), "{query}");
+        }
+        assert_eq!(ListParams::parse("").unwrap().limit, DEFAULT_LIMIT);
+    }
+}

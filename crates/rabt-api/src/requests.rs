@@ -1,0 +1,288 @@
+//! `POST /v1/requests`, `GET /v1/requests/{id}`, `GET /v1/requests`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use rabt_catalogue::{Service, ServiceKind};
+use rabt_core::{RequestId, RequestStatus, ServiceName, TaskId};
+use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, NewTask, RequestRecord};
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::envelope::{self, Envelope};
+use crate::idempotency;
+use crate::problem::{ApiError, FieldError, ProblemKind};
+use crate::query;
+use crate::state::{AppState, store_error};
+use crate::view;
+use crate::wait::preferred_wait;
+
+/// `POST /v1/requests`: authenticate, check the key, the body, the service and its
+/// input, then store the request, its tasks, the idempotency record, the outbox rows and
+/// the audit entries in one transaction. Nothing is written unless every check passed.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(cooperative): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let key = idempotency::key(&headers)?;
+    let body = read_json(&headers, body)?;
+    let envelope = envelope::parse(&body).map_err(validation_failed)?;
+    let service = resolve_service(&state, &cooperative, &envelope)?;
+    if let Err(violations) = service.validate_input(&envelope.input) {
+        let errors = violations
+            .into_iter()
+            .map(|v| FieldError::at(format!("/input{}", v.pointer), v.message.en, v.message.ar))
+            .collect();
+        return Err(validation_failed(errors));
+    }
+    ensure_callable(&state, service)?;
+
+    let id = RequestId::new();
+    let wait = preferred_wait(&headers, state.settings().max_wait);
+    // Registered before the request exists, so its completion cannot be missed.
+    let waiter = wait.map(|_| state.waiters().register(id));
+    let new = new_request(id, cooperative.id, service, envelope, key, idempotency::body_digest(&body), &headers)?;
+    match state.store().accept_request(&new).await.map_err(|e| store_error("accepting a request", e))? {
+        Accepted::Created => {
+            tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
+            state.wake_outbox();
+        }
+        Accepted::Existing { request, body_hash, response_status, response_body } => {
+            return replay(&new.idempotency.body_hash, request, &body_hash, response_status, response_body);
+        }
+    }
+    if let (Some(waiter), Some(wait)) = (waiter, wait) {
+        waiter.wait(wait).await;
+        let record = state
+            .store()
+            .get_request(cooperative.id, id)
+            .await
+            .map_err(|e| store_error("reading a request after waiting", e))?;
+        if let Some(record) = record.filter(|r| r.status == RequestStatus::Completed) {
+            let mut response = completed_response(&record);
+            let applied = format!("wait={}", wait.as_secs());
+            if let Ok(value) = HeaderValue::from_str(&applied) {
+                response.headers_mut().insert("preference-applied", value);
+            }
+            return Ok(response);
+        }
+    }
+    Ok(accepted_response(id, new.idempotency.response_body))
+}
+
+/// The body as JSON: `application/json` and well formed, within the size limit.
+fn read_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::new(ProblemKind::UnsupportedMediaType).detail(
+            "send the body with `Content-Type: application/json`",
+            "أرسل المحتوى مع الترويسة `Content-Type: application/json`",
+        ));
+    }
+    let bytes = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ProblemKind::PayloadTooLarge),
+        _ => ApiError::new(ProblemKind::MalformedJson).detail(rejection.body_text(), "تعذرت قراءة محتوى الطلب"),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(ProblemKind::MalformedJson).detail(
+            format!("line {}, column {}: {e}", e.line(), e.column()),
+            format!("السطر {}، العمود {}: صيغة JSON غير صحيحة", e.line(), e.column()),
+        )
+    })
+}
+
+fn validation_failed(errors: Vec<FieldError>) -> ApiError {
+    ApiError::new(ProblemKind::ValidationFailed).errors(errors)
+}
+
+/// The catalogue entry of the requested service, if this cooperative may call it here.
+fn resolve_service<'a>(
+    state: &'a AppState,
+    cooperative: &rabt_store::Cooperative,
+    envelope: &Envelope,
+) -> Result<&'a Service, ApiError> {
+    let unknown = || {
+        ApiError::new(ProblemKind::UnknownService).errors(vec![FieldError::at(
+            "/service",
+            format!("`{}` is not in the catalogue; GET /v1/services lists yours", envelope.service),
+            format!("الخدمة `{}` غير موجودة في الدليل؛ اطلب GET /v1/services لعرض خدماتك", envelope.service),
+        )])
+    };
+    let name = ServiceName::parse(&envelope.service).map_err(|_| unknown())?;
+    let service = state.catalogue().service(name.as_str()).ok_or_else(unknown)?;
+    if !cooperative.services.contains(&name) {
+        return Err(ApiError::new(ProblemKind::ServiceForbidden).errors(vec![FieldError::at(
+            "/service",
+            format!("this cooperative has no access to `{name}`"),
+            format!("لا تملك هذه الجمعية صلاحية استخدام `{name}`"),
+        )]));
+    }
+    Ok(service)
+}
+
+/// Refuses a service that is in the catalogue but has no adapter in this deployment.
+/// Checked after the input, so a cooperative can already test its inputs against it.
+fn ensure_callable(state: &AppState, service: &Service) -> Result<(), ApiError> {
+    if state.is_callable(&service.name) && !matches!(service.kind, ServiceKind::Composite(_)) {
+        return Ok(());
+    }
+    let name = &service.name;
+    Err(ApiError::new(ProblemKind::ServiceNotAvailable).errors(vec![FieldError::at(
+        "/service",
+        format!("`{name}` is in the catalogue but its agency is not connected in this deployment yet"),
+        format!("الخدمة `{name}` موجودة في الدليل لكن جهتها غير مربوطة في هذا النشر بعد"),
+    )]))
+}
+
+fn new_request(
+    id: RequestId,
+    cooperative: rabt_core::CooperativeId,
+    service: &Service,
+    envelope: Envelope,
+    key: String,
+    body_hash: String,
+    headers: &HeaderMap,
+) -> Result<NewRequest, ApiError> {
+    let agency = service
+        .agency()
+        .ok_or_else(|| ApiError::internal("building tasks", &"composite services are not callable"))?;
+    let now = Utc::now();
+    let deadline_at = now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
+    let response_body = view::accepted(id).to_string();
+    let traceparent = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() == 55)
+        .map(str::to_owned);
+    Ok(NewRequest {
+        id,
+        cooperative,
+        service: service.name.clone(),
+        tasks: vec![NewTask {
+            id: TaskId::new(),
+            agency,
+            service: service.name.clone(),
+            input: envelope.input.clone(),
+            required: true,
+            deadline_at,
+        }],
+        input: envelope.input,
+        reference: envelope.reference,
+        notify_url: envelope.notify_url,
+        created_at: now,
+        deadline_at,
+        idempotency: IdempotencyRecord {
+            key,
+            body_hash,
+            response_status: StatusCode::ACCEPTED.as_u16(),
+            response_body,
+        },
+        traceparent,
+    })
+}
+
+/// The answer to a reused key: the stored response if the body is the same, 422 if not.
+fn replay(
+    digest: &str,
+    request: RequestId,
+    stored_digest: &str,
+    status: u16,
+    body: String,
+) -> Result<Response, ApiError> {
+    if digest != stored_digest {
+        return Err(ApiError::new(ProblemKind::IdempotencyKeyReused).detail(
+            format!("the key was first used for request {request}; use a new key for a new request"),
+            format!("استُخدم المفتاح أولًا للطلب {request}؛ استخدم مفتاحًا جديدًا لكل طلب جديد"),
+        ));
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
+    let mut response = accepted_response(request, body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(response)
+}
+
+fn accepted_response(id: RequestId, body: String) -> Response {
+    let mut response = (
+        StatusCode::ACCEPTED,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response();
+    if let Ok(location) = HeaderValue::from_str(&view::request_path(id)) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+}
+
+fn completed_response(record: &RequestRecord) -> Response {
+    let mut response = (StatusCode::OK, Json(view::full(record))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&view::request_path(record.id)) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+}
+
+/// `GET /v1/requests/{id}`: the request with every check. Another cooperative's id, or
+/// text that is not a request id, is a 404: ids of others are not confirmed to exist.
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(cooperative): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = RequestId::parse(&id).map_err(|_| ApiError::new(ProblemKind::NotFound))?;
+    let record = state
+        .store()
+        .get_request(cooperative.id, id)
+        .await
+        .map_err(|e| store_error("reading a request", e))?
+        .ok_or_else(|| ApiError::new(ProblemKind::NotFound))?;
+    Ok(Json(view::full(&record)).into_response())
+}
+
+/// `GET /v1/requests?service=&status=&reference=&limit=&cursor=`: the caller's own
+/// requests, newest first, a page at a time.
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(cooperative): Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = query::ListParams::parse(raw.as_deref().unwrap_or(""))?;
+    let query = ListQuery {
+        service: params.service.clone(),
+        status: params.status,
+        reference: params.reference.clone(),
+        before: params.cursor,
+        limit: params.limit + 1,
+    };
+    let mut items = state
+        .store()
+        .list_requests(cooperative.id, &query)
+        .await
+        .map_err(|e| store_error("listing requests", e))?;
+    let more = items.len() > params.limit as usize;
+    items.truncate(params.limit as usize);
+    let next = match (more, items.last()) {
+        (true, Some(last)) => Value::String(params.next_link(last.id)),
+        _ => Value::Null,
+    };
+    let items: Vec<Value> = items.iter().map(view::summary).collect();
+    Ok(Json(json!({ "items": items, "links": { "next": next } })).into_response())
+}

@@ -1,0 +1,119 @@
+//! What every handler shares.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rabt_catalogue::Catalogue;
+use rabt_core::ServiceName;
+use rabt_queue::Transport;
+use rabt_store::{Store, StoreError};
+use tokio::sync::Notify;
+
+use crate::problem::{ApiError, ProblemKind};
+use crate::wait::Waiters;
+
+/// Settings of the API.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// The longest `Prefer: wait` honoured.
+    pub max_wait: Duration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            body_limit: 256 * 1024,
+            max_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The shared state of the API: cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    catalogue: Arc<Catalogue>,
+    callable: BTreeSet<ServiceName>,
+    transport: Transport,
+    waiters: Waiters,
+    outbox_wake: Arc<Notify>,
+    settings: ApiSettings,
+}
+
+impl AppState {
+    /// The state. `callable` names the services whose adapters run in this deployment;
+    /// `outbox_wake` is notified after every commit that wrote to the outbox, so the
+    /// relay publishes at once instead of at its next poll.
+    pub fn new(
+        store: Store,
+        catalogue: Arc<Catalogue>,
+        callable: BTreeSet<ServiceName>,
+        transport: Transport,
+        outbox_wake: Arc<Notify>,
+        settings: ApiSettings,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            catalogue,
+            callable,
+            transport,
+            waiters: Waiters::default(),
+            outbox_wake,
+            settings,
+        }))
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The service catalogue.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.0.catalogue
+    }
+
+    /// Whether a service can be called in this deployment.
+    pub fn is_callable(&self, service: &ServiceName) -> bool {
+        self.0.callable.contains(service)
+    }
+
+    /// The broker transport.
+    pub fn transport(&self) -> &Transport {
+        &self.0.transport
+    }
+
+    /// The requests waited for by `Prefer: wait`.
+    pub fn waiters(&self) -> &Waiters {
+        &self.0.waiters
+    }
+
+    /// Tells the outbox relay there is something to publish.
+    pub fn wake_outbox(&self) {
+        self.0.outbox_wake.notify_one();
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ApiSettings {
+        &self.0.settings
+    }
+}
+
+/// Maps a store failure to a response: a lost race is a 409, an unreachable database a
+/// 503 the caller may retry, anything else a logged 500.
+pub fn store_error(context: &str, err: StoreError) -> ApiError {
+    match err {
+        StoreError::Conflict(_) => ApiError::new(ProblemKind::IdempotencyConflict),
+        err if err.is_unavailable() => {
+            tracing::warn!(error = %err, "{context}: database unavailable");
+            ApiError::unavailable(2)
+        }
+        err => ApiError::internal(context, &err),
+    }
+}

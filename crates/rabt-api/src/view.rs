@@ -1,0 +1,88 @@
+//! How requests look to a cooperative: the JSON of `GET /v1/requests/{id}` and of the
+//! list, built from the store's records.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rabt_core::RequestId;
+use rabt_store::{RequestRecord, RequestSummary, TaskView};
+use serde_json::{Value, json};
+
+/// The path of a request.
+pub fn request_path(id: RequestId) -> String {
+    format!("/v1/requests/{id}")
+}
+
+/// The answer to `POST /v1/requests` before the request completes (202).
+pub fn accepted(id: RequestId) -> Value {
+    json!({
+        "id": id.to_string(),
+        "status": "ACCEPTED",
+        "links": { "self": request_path(id) },
+    })
+}
+
+fn time(t: DateTime<Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn opt_time(t: Option<DateTime<Utc>>) -> Value {
+    t.map(time).unwrap_or(Value::Null)
+}
+
+/// One check (task) of a request.
+fn check(task: &TaskView) -> Value {
+    json!({
+        "id": task.id.to_string(),
+        "service": task.service.as_str(),
+        "agency": task.agency.as_str(),
+        "required": task.required,
+        "status": task.state.status().as_str(),
+        "outcome": task.state.outcome().map(|o| o.as_str()),
+        "data": task.data.clone().unwrap_or(Value::Null),
+        "attempts": task.attempts,
+        "upstreamRef": task.upstream_ref,
+        "error": task.last_error,
+        "createdAt": time(task.created_at),
+        "startedAt": opt_time(task.started_at),
+        "completedAt": opt_time(task.completed_at),
+        "deadlineAt": time(task.deadline_at),
+        "latencyMs": task.latency_ms,
+    })
+}
+
+/// The full representation of a request. A request of a single-agency service also
+/// carries its one check's `outcome` and `data` at the top, so the common case reads
+/// `response.outcome` without digging into `checks`.
+pub fn full(record: &RequestRecord) -> Value {
+    let mut body = json!({
+        "id": record.id.to_string(),
+        "service": record.service.as_str(),
+        "status": record.status.as_str(),
+        "verdict": record.verdict.map(|v| v.as_str()),
+        "reference": record.reference,
+        "createdAt": time(record.created_at),
+        "updatedAt": time(record.updated_at),
+        "completedAt": opt_time(record.completed_at),
+        "deadlineAt": time(record.deadline_at),
+        "checks": record.tasks.iter().map(check).collect::<Vec<_>>(),
+        "links": { "self": request_path(record.id) },
+    });
+    if let [only] = record.tasks.as_slice() {
+        body["outcome"] = json!(only.state.outcome().map(|o| o.as_str()));
+        body["data"] = only.data.clone().unwrap_or(Value::Null);
+    }
+    body
+}
+
+/// A line of `GET /v1/requests`.
+pub fn summary(item: &RequestSummary) -> Value {
+    json!({
+        "id": item.id.to_string(),
+        "service": item.service.as_str(),
+        "status": item.status.as_str(),
+        "verdict": item.verdict.map(|v| v.as_str()),
+        "reference": item.reference,
+        "createdAt": time(item.created_at),
+        "completedAt": opt_time(item.completed_at),
+        "links": { "self": request_path(item.id) },
+    })
+}

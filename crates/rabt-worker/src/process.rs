@@ -1,0 +1,229 @@
+//! One delivery, from message to acknowledgement: read the task, start it, call the
+//! agency, record the outcome (or schedule a retry), and only then ack.
+//!
+//! The database decides whether work is new: a redelivered message whose task already
+//! completed is acked without calling the agency again, and completing a task is a
+//! conditional update that applies at most once.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rabt_adapter::{AdapterError, Answer, ServiceCall};
+use rabt_core::{Outcome, TaskMessage, TaskState};
+use rabt_queue::{Delivery, OutgoingMessage};
+use rabt_store::{Completion, StartResult, StoreError, TaskCompletion, TaskRecord};
+
+/// Why a delivery could not be handled now; it is requeued.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProcessError {
+    /// The database failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The retry could not be published.
+    #[error("publishing the retry: {0}")]
+    Queue(#[from] rabt_queue::QueueError),
+}
+
+use crate::Worker;
+
+/// What to do with a delivery once its task is handled.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Disposition {
+    /// Done (or a duplicate): remove it from the queue.
+    Ack,
+    /// It can never be processed: park it in the agency's dead-letter queue.
+    DeadLetter(&'static str),
+}
+
+impl Worker {
+    /// Handles one delivery; never panics and never leaves it unanswered.
+    pub(crate) async fn handle(&self, delivery: Delivery) {
+        let message = match serde_json::from_slice::<TaskMessage>(delivery.body()) {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::warn!(%err, message_id = ?delivery.message_id(), "undecodable task message");
+                settle(delivery, Disposition::DeadLetter("undecodable message")).await;
+                return;
+            }
+        };
+        match self.process(&message).await {
+            Ok(disposition) => settle(delivery, disposition).await,
+            Err(err) => {
+                // The database is unreachable or failed: the outcome is not recorded, so
+                // the message must come back. A short pause keeps an outage from spinning.
+                tracing::warn!(task = %message.task_id(), error = %err, "cannot record the task; requeueing it");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Err(err) = delivery.requeue().await {
+                    tracing::debug!(%err, "requeue failed; the broker redelivers after the channel closes");
+                }
+            }
+        }
+    }
+
+    async fn process(&self, message: &TaskMessage) -> Result<Disposition, ProcessError> {
+        let id = message.task_id();
+        let Some(task) = self.store.task_for_work(id).await? else {
+            tracing::warn!(task = %id, "message for an unknown task");
+            return Ok(Disposition::DeadLetter("unknown task"));
+        };
+        if matches!(task.state, TaskState::Completed(_) | TaskState::AwaitingCallback) {
+            tracing::debug!(task = %id, state = ?task.state, "duplicate delivery of a handled task");
+            return Ok(Disposition::Ack);
+        }
+        let attempt = match self.store.start_task(id, Utc::now()).await? {
+            StartResult::Started { attempt } => attempt,
+            StartResult::AlreadyCompleted | StartResult::AwaitingCallback => return Ok(Disposition::Ack),
+            StartResult::NotFound => return Ok(Disposition::DeadLetter("unknown task")),
+        };
+        let remaining = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
+        if remaining.is_zero() {
+            let error = "the deadline passed before the agency could be called";
+            self.complete(&task, Outcome::Timeout, None, None, Some(error), None).await?;
+            return Ok(Disposition::Ack);
+        }
+        let timeout = remaining.min(self.settings.call_timeout);
+        let started = Instant::now();
+        let result = self.call(&task, attempt, timeout).await;
+        let latency = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        match result {
+            Ok(Answer::Final { outcome, data, upstream_ref }) => {
+                self.complete(&task, outcome, Some(data), upstream_ref, None, Some(latency)).await?;
+            }
+            Ok(Answer::Submitted { upstream_ref }) => {
+                tracing::error!(task = %id, %upstream_ref, "agency answered by callback, which this build cannot correlate yet");
+                let error = "the agency answered asynchronously; callbacks are not supported by this build";
+                self.complete(&task, Outcome::UpstreamError, None, Some(upstream_ref), Some(error), Some(latency)).await?;
+            }
+            Err(err) => return self.failed(&task, attempt, err, latency).await,
+        }
+        Ok(Disposition::Ack)
+    }
+
+    /// Calls the adapter, and checks its answer against the service's output schema:
+    /// an agency's answer is untrusted input too.
+    async fn call(&self, task: &TaskRecord, attempt: u32, timeout: Duration) -> Result<Answer, AdapterError> {
+        let adapter = self
+            .adapters
+            .get(&task.agency)
+            .ok_or_else(|| AdapterError::UnsupportedService(task.service.clone()))?;
+        let call = ServiceCall {
+            task: task.id,
+            service: &task.service,
+            input: &task.input,
+            attempt,
+            timeout,
+            traceparent: task.traceparent.as_deref(),
+        };
+        // The adapter applies the timeout to its HTTP calls; this outer bound catches an
+        // adapter that does not.
+        let answer = tokio::time::timeout(timeout + Duration::from_secs(1), adapter.call(call))
+            .await
+            .map_err(|_| AdapterError::Timeout(timeout))??;
+        if let Answer::Final { data, .. } = &answer {
+            if let Some(service) = self.catalogue.service(task.service.as_str()) {
+                if let Err(violations) = service.validate_output(data) {
+                    let first = violations.first().map(|v| format!("{}: {}", v.pointer, v.message.en));
+                    return Err(AdapterError::Malformed(format!(
+                        "answer breaks the output schema ({})",
+                        first.unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        Ok(answer)
+    }
+
+    /// A failed call: retry later if the error allows it and there is time, else end
+    /// the task with the error's outcome.
+    async fn failed(
+        &self,
+        task: &TaskRecord,
+        attempt: u32,
+        err: AdapterError,
+        latency: i64,
+    ) -> Result<Disposition, ProcessError> {
+        let policy = self.catalogue.service(task.service.as_str()).map(|s| s.retry).unwrap_or_default();
+        let delay = policy.delay(attempt, rand::random::<f64>(), err.retry_after());
+        let time_left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
+        if err.is_retryable() && policy.allows_another_after(attempt) && delay < time_left {
+            tracing::info!(task = %task.id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "agency call failed; retrying later");
+            if self.store.schedule_retry(task.id, err.kind(), Utc::now()).await? {
+                let message = retry_message(task, attempt);
+                // If this fails the task is QUEUED in the database and the requeued
+                // original runs it again.
+                self.transport.publish_delayed(&message, delay).await?;
+            }
+            return Ok(Disposition::Ack);
+        }
+        tracing::info!(task = %task.id, attempt, error = %err, "agency call failed for good");
+        let message = err.to_string();
+        self.complete(task, err.final_outcome(), None, None, Some(&message), Some(latency)).await?;
+        Ok(Disposition::Ack)
+    }
+
+    async fn complete(
+        &self,
+        task: &TaskRecord,
+        outcome: Outcome,
+        data: Option<serde_json::Value>,
+        upstream_ref: Option<String>,
+        error: Option<&str>,
+        latency_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let completion = TaskCompletion {
+            task: task.id,
+            outcome,
+            data,
+            upstream_ref,
+            error: error.map(str::to_owned),
+            latency_ms,
+            completed_at: Utc::now(),
+        };
+        match self.store.complete_task(&completion).await? {
+            Completion::Applied { request_completed } => {
+                tracing::info!(task = %task.id, request = %task.request, %outcome, "task completed");
+                if let Some(done) = request_completed {
+                    tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
+                    self.outbox_wake.notify_one();
+                }
+            }
+            Completion::AlreadyCompleted => {
+                tracing::debug!(task = %task.id, "task was already completed; result not applied again");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The task's message again, for the retry tier, with the attempt that failed.
+fn retry_message(task: &TaskRecord, attempt: u32) -> OutgoingMessage {
+    let message = TaskMessage::V1 {
+        task: task.id,
+        request: task.request,
+        agency: task.agency,
+        service: task.service.clone(),
+    };
+    let mut headers = vec![("x-rabt-attempt".to_owned(), attempt.to_string())];
+    if let Some(traceparent) = &task.traceparent {
+        headers.push(("traceparent".to_owned(), traceparent.clone()));
+    }
+    OutgoingMessage {
+        exchange: rabt_queue::TASKS_EXCHANGE.to_owned(),
+        routing_key: task.agency.as_str().to_owned(),
+        message_id: task.id.to_string(),
+        body: serde_json::to_vec(&message).unwrap_or_default(),
+        headers,
+    }
+}
+
+async fn settle(delivery: Delivery, disposition: Disposition) {
+    let result = match disposition {
+        Disposition::Ack => delivery.ack().await,
+        Disposition::DeadLetter(reason) => delivery.dead_letter(reason).await,
+    };
+    if let Err(err) = result {
+        // The channel is gone: the broker redelivers, and the task's state in the
+        // database turns the redelivery into a plain ack.
+        tracing::debug!(%err, "could not settle a delivery");
+    }
+}

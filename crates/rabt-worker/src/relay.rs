@@ -1,0 +1,130 @@
+//! The outbox relay: publishes what the database committed, then deletes it.
+//!
+//! Every write that must reach the broker (a new task, a completion event) is an outbox
+//! row written in the same transaction as the state it announces. The relay claims rows
+//! with a lease, publishes them with publisher confirms, and deletes them only once the
+//! broker confirmed. A crash anywhere in between leaves the rows, whose lease expires,
+//! and a relay (this one after a restart, or another process's) publishes them again:
+//! at-least-once, and consumers are idempotent by task id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rabt_queue::{OutgoingMessage, Transport};
+use rabt_store::{OutboxRow, Store};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How the relay paces itself.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// Rows per claim and per confirmed batch.
+    pub batch_size: u32,
+    /// How long a claim holds rows before another relay may take them.
+    pub lease: Duration,
+    /// How often to look for rows when nobody wakes the relay (rows left by crashed
+    /// processes, rows of other processes' expired leases).
+    pub poll_interval: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 256,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The relay of one process.
+#[derive(Debug, Clone)]
+pub struct OutboxRelay {
+    store: Store,
+    transport: Transport,
+    wake: Arc<Notify>,
+    settings: RelaySettings,
+}
+
+impl OutboxRelay {
+    /// A relay; notify `wake` after committing outbox rows to have them published at once.
+    pub fn new(store: Store, transport: Transport, wake: Arc<Notify>, settings: RelaySettings) -> Self {
+        Self {
+            store,
+            transport,
+            wake,
+            settings,
+        }
+    }
+
+    /// Publishes until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            match self.drain().await {
+                Ok(()) => failures = 0,
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    // One line per outage, not per retry: log the first and every 30th.
+                    if failures == 1 || failures % 30 == 0 {
+                        tracing::warn!(error = %err, failures, "outbox relay cannot publish; rows stay in the outbox");
+                    }
+                }
+            }
+            let pause = if failures == 0 {
+                self.settings.poll_interval
+            } else {
+                Duration::from_millis(200 * u64::from(failures.min(10)))
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Publishes batches until the outbox has nothing claimable.
+    pub async fn drain(&self) -> Result<(), RelayError> {
+        loop {
+            let rows = self
+                .store
+                .claim_outbox(self.settings.batch_size, self.settings.lease)
+                .await
+                .map_err(RelayError::Store)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let full_batch = rows.len() as u32 == self.settings.batch_size;
+            let messages: Vec<OutgoingMessage> = rows.iter().map(to_message).collect();
+            self.transport.publish(&messages).await.map_err(RelayError::Queue)?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            self.store.delete_outbox(&ids).await.map_err(RelayError::Store)?;
+            tracing::debug!(published = ids.len(), "outbox batch confirmed");
+            if !full_batch {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn to_message(row: &OutboxRow) -> OutgoingMessage {
+    OutgoingMessage {
+        exchange: row.exchange.clone(),
+        routing_key: row.routing_key.clone(),
+        message_id: row.message_id.clone(),
+        body: row.body.clone(),
+        headers: row.headers.clone(),
+    }
+}
+
+/// Why a relay round failed; the rows stay and are retried.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The database failed.
+    #[error("outbox store: {0}")]
+    Store(#[source] rabt_store::StoreError),
+    /// The broker did not confirm.
+    #[error("publishing: {0}")]
+    Queue(#[source] rabt_queue::QueueError),
+}

@@ -1,0 +1,140 @@
+//! Administration commands: `migrate`, `coop add|list`, `operator add`, `openapi`.
+
+use anyhow::{Context, anyhow, bail};
+use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
+use rabt_catalogue::Catalogue;
+use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
+use rabt_store::{NewCooperative, OperatorRole, Store};
+
+use crate::config::Config;
+use crate::runtime::open_store;
+use crate::{CoopCommand, OperatorCommand};
+
+async fn store(config: &Config) -> anyhow::Result<Store> {
+    open_store(config.database_url.expose(), 2).await
+}
+
+/// `rabt migrate`.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    store(config).await?;
+    println!("database schema is up to date");
+    Ok(())
+}
+
+/// Checks service names against the catalogue.
+pub fn services(names: &[String]) -> anyhow::Result<Vec<ServiceName>> {
+    let catalogue = Catalogue::bundled().context("the built-in service catalogue is invalid")?;
+    names
+        .iter()
+        .map(|name| {
+            let name = name.trim();
+            catalogue
+                .service(name)
+                .map(|s| s.name.clone())
+                .ok_or_else(|| {
+                    let known: Vec<String> = catalogue.services().map(|s| s.name.to_string()).collect();
+                    anyhow!("unknown service `{name}`; the catalogue has: {}", known.join(", "))
+                })
+        })
+        .collect()
+}
+
+/// Onboards a cooperative and returns its new API key.
+pub async fn add_cooperative(
+    store: &Store,
+    name: &str,
+    unified_number: UnifiedNumber,
+    services: Vec<ServiceName>,
+) -> anyhow::Result<(CooperativeId, String)> {
+    let id = CooperativeId::new();
+    store
+        .create_cooperative(&NewCooperative {
+            id,
+            name: name.to_owned(),
+            unified_number,
+            services,
+        })
+        .await
+        .context("cannot create the cooperative")?;
+    let key = generate_secret(API_KEY_PREFIX);
+    store
+        .add_api_key(id, &hash_secret(&key), "created by rabt coop add")
+        .await
+        .context("cannot store the API key")?;
+    Ok((id, key))
+}
+
+/// `rabt coop add|list`.
+pub async fn coop(config: &Config, command: CoopCommand) -> anyhow::Result<()> {
+    let store = store(config).await?;
+    match command {
+        CoopCommand::Add {
+            name,
+            unified_number,
+            services: names,
+        } => {
+            if name.trim().is_empty() {
+                bail!("--name must not be empty");
+            }
+            let unified_number = UnifiedNumber::parse(&unified_number).map_err(|e| anyhow!("--unified-number: {e}"))?;
+            let services = services(&names)?;
+            let (id, key) = add_cooperative(&store, name.trim(), unified_number, services).await?;
+            println!("cooperative: {id}");
+            println!("api key:     {key}");
+            println!("Keep this key now: it is stored only as a digest and cannot be shown again.");
+        }
+        CoopCommand::List => {
+            let cooperatives = store.list_cooperatives().await.context("cannot list cooperatives")?;
+            println!("{:<37} {:<11} {:<7} {:<40} services", "id", "unified", "active", "name");
+            for coop in cooperatives {
+                let services: Vec<&str> = coop.services.iter().map(ServiceName::as_str).collect();
+                println!(
+                    "{:<37} {:<11} {:<7} {:<40} {}",
+                    coop.id.to_string(),
+                    coop.unified_number.as_str(),
+                    if coop.active { "yes" } else { "no" },
+                    coop.name,
+                    services.join(",")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses an operator role.
+pub fn role(name: &str) -> anyhow::Result<OperatorRole> {
+    match name {
+        "viewer" => Ok(OperatorRole::Viewer),
+        "operator" => Ok(OperatorRole::Operator),
+        "admin" => Ok(OperatorRole::Admin),
+        other => bail!("unknown role `{other}` (viewer, operator or admin)"),
+    }
+}
+
+/// `rabt operator add`.
+pub async fn operator(config: &Config, command: OperatorCommand) -> anyhow::Result<()> {
+    let store = store(config).await?;
+    match command {
+        OperatorCommand::Add { name, role: role_name } => {
+            let role = role(&role_name)?;
+            let token = generate_secret(OPERATOR_TOKEN_PREFIX);
+            store
+                .create_operator(name.trim(), role, &hash_secret(&token))
+                .await
+                .context("cannot create the operator")?;
+            println!("operator: {} ({role_name})", name.trim());
+            println!("token:    {token}");
+            println!("Keep this token now: it is stored only as a digest and cannot be shown again.");
+        }
+    }
+    Ok(())
+}
+
+/// `rabt openapi`.
+pub fn openapi() -> anyhow::Result<()> {
+    let catalogue = Catalogue::bundled().context("the built-in service catalogue is invalid")?;
+    let document = rabt_api::openapi::document(&catalogue);
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    Ok(())
+}

@@ -1,0 +1,441 @@
+//! Configuration: the commented defaults of `deploy/rabt.toml` (built in), then the
+//! file given with `--config`, then `RABT_…` environment variables; parsed into raw
+//! structs that refuse unknown keys (naming the key path), then validated into typed
+//! settings before anything is built.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use rabt_core::Agency;
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// The shipped defaults, with their comments: `deploy/rabt.toml`.
+pub const DEFAULTS: &str = include_str!("../../../deploy/rabt.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    api: RawApi,
+    database: RawDatabase,
+    queue: RawQueue,
+    worker: RawWorker,
+    outbox: RawOutbox,
+    shutdown: RawShutdown,
+    log: RawLog,
+    simulate: RawSimulate,
+    agencies: BTreeMap<String, RawAgency>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    listen: String,
+    body_limit_bytes: usize,
+    max_wait_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+    max_connections: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    amqp_url: String,
+    delivery_limit: u32,
+    retry_tiers_ms: Vec<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorker {
+    agencies: Vec<String>,
+    prefetch: u16,
+    call_timeout_ms: u64,
+    deadline_sweep_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    batch_size: u32,
+    lease_ms: u64,
+    poll_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShutdown {
+    grace_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    filter: String,
+    format: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSimulate {
+    listen_base: u16,
+    seed: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgency {
+    url: String,
+    api_key: String,
+    timeout_ms: u64,
+}
+
+/// A credential: never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's text, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it was left empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+/// One agency's connection.
+#[derive(Debug, Clone)]
+pub struct AgencyConfig {
+    /// Its base URL.
+    pub url: url::Url,
+    /// The credential Rabt sends (and `rabt simulate` accepts).
+    pub api_key: Secret,
+    /// The HTTP timeout of one call.
+    pub timeout: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// API listen address.
+    pub listen: SocketAddr,
+    /// Body limit in bytes.
+    pub body_limit: usize,
+    /// Longest `Prefer: wait`.
+    pub max_wait: Duration,
+    /// Database URL (may hold a password: never log it whole).
+    pub database_url: Secret,
+    /// Connections per process.
+    pub max_connections: u32,
+    /// Broker URL; `None` for the embedded transport.
+    pub amqp_url: Option<Secret>,
+    /// Deliveries before dead-lettering.
+    pub delivery_limit: u32,
+    /// Retry tier waits.
+    pub retry_tiers: Vec<Duration>,
+    /// Agencies this worker serves; empty = all with adapters.
+    pub worker_agencies: Vec<Agency>,
+    /// Worker prefetch per agency.
+    pub prefetch: u16,
+    /// Longest agency call.
+    pub call_timeout: Duration,
+    /// Deadline sweep period.
+    pub deadline_sweep: Duration,
+    /// Outbox batch size.
+    pub outbox_batch: u32,
+    /// Outbox lease.
+    pub outbox_lease: Duration,
+    /// Outbox poll period.
+    pub outbox_poll: Duration,
+    /// Shutdown grace.
+    pub shutdown_grace: Duration,
+    /// Log filter.
+    pub log_filter: String,
+    /// Log as JSON lines.
+    pub log_json: bool,
+    /// First simulator port.
+    pub simulate_base: u16,
+    /// Seed of the simulators' world.
+    pub seed: u64,
+    /// Every agency's connection.
+    pub agencies: BTreeMap<Agency, AgencyConfig>,
+}
+
+impl Config {
+    /// Loads defaults, then `file`, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let user = match file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the configuration file {}", path.display()))?,
+            ),
+            None => None,
+        };
+        Config::from_sources(user.as_deref(), &env)
+            .with_context(|| match file {
+                Some(path) => format!("invalid configuration (defaults + {} + RABT_* variables)", path.display()),
+                None => "invalid configuration (defaults + RABT_* variables)".to_owned(),
+            })
+    }
+
+    /// Builds the configuration from the text of a user file and environment pairs.
+    pub fn from_sources(user: Option<&str>, env: &[(String, String)]) -> anyhow::Result<Config> {
+        let mut table: Table = toml::from_str(DEFAULTS).context("the built-in defaults do not parse")?;
+        if let Some(text) = user {
+            let overlay: Table = toml::from_str(text).context("the file is not valid TOML")?;
+            merge(&mut table, overlay, "")?;
+        }
+        apply_env(&mut table, env)?;
+        let raw: Raw = serde_path_to_error::deserialize(Value::Table(table)).map_err(|err| {
+            let path = err.path().to_string();
+            anyhow!("at `{path}`: {}", err.inner())
+        })?;
+        validate(raw)
+    }
+}
+
+/// Lays `overlay` over `base`: tables merge key by key, other values replace. A key
+/// whose type differs from the default's is an error naming it.
+fn merge(base: &mut Table, overlay: Table, prefix: &str) -> anyhow::Result<()> {
+    for (key, value) in overlay {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(existing)), Value::Table(incoming)) => merge(existing, incoming, &path)?,
+            (Some(existing), incoming) if existing.type_str() != incoming.type_str() => {
+                bail!("`{path}` must be a {}, not a {}", existing.type_str(), incoming.type_str())
+            }
+            (_, incoming) => {
+                base.insert(key, incoming);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The environment variables of the configuration contract.
+fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> {
+    let mut set = |path: &[&str], value: &str| set_path(table, path, Value::String(value.to_owned()));
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("RABT_") else { continue };
+        match rest {
+            "LISTEN" => set(&["api", "listen"], value),
+            "DATABASE_URL" => set(&["database", "url"], value),
+            "AMQP_URL" => set(&["queue", "amqp_url"], value),
+            "LOG" => set(&["log", "filter"], value),
+            "LOG_FORMAT" => set(&["log", "format"], value),
+            _ => {
+                if let Some(agency_var) = rest.strip_prefix("AGENCY_") {
+                    let (agency, field) = Agency::ALL
+                        .iter()
+                        .find_map(|a| {
+                            let field = agency_var.strip_prefix(a.env_name())?.strip_prefix('_')?;
+                            Some((a.as_str(), field))
+                        })
+                        .ok_or_else(|| anyhow!("`{name}` names no agency (INTERIOR, HEALTH, LABOR, MUNICIPAL, CHAMBERS, SAUDI_POST)"))?;
+                    match field {
+                        "URL" => set(&["agencies", agency, "url"], value),
+                        "API_KEY" => set(&["agencies", agency, "api_key"], value),
+                        _ => bail!("`{name}`: unknown agency setting (URL or API_KEY)"),
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_path(table: &mut Table, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut current = table;
+    for part in parents {
+        let entry = current
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        let Value::Table(next) = entry else { return };
+        current = next;
+    }
+    current.insert((*last).to_owned(), value);
+}
+
+fn ms(value: u64, key: &str) -> anyhow::Result<Duration> {
+    if value == 0 {
+        bail!("`{key}` must be positive");
+    }
+    Ok(Duration::from_millis(value))
+}
+
+fn validate(raw: Raw) -> anyhow::Result<Config> {
+    let listen = raw
+        .api
+        .listen
+        .parse()
+        .map_err(|_| anyhow!("`api.listen` must be an address like 127.0.0.1:8080, got `{}`", raw.api.listen))?;
+    let database_url = raw.database.url;
+    if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        bail!("`database.url` must start with sqlite: or postgres://");
+    }
+    let amqp_url = match raw.queue.amqp_url.as_str() {
+        "" => None,
+        url if url.starts_with("amqp://") || url.starts_with("amqps://") => Some(Secret(url.to_owned())),
+        _ => bail!("`queue.amqp_url` must start with amqp:// or amqps:// (or be empty for the embedded transport)"),
+    };
+    let mut agencies = BTreeMap::new();
+    for (name, agency) in raw.agencies {
+        let key = name
+            .parse::<Agency>()
+            .map_err(|e| anyhow!("`agencies.{name}`: {e}"))?;
+        let url = url::Url::parse(&agency.url).map_err(|e| anyhow!("`agencies.{name}.url`: {e}"))?;
+        let timeout = ms(agency.timeout_ms, &format!("agencies.{name}.timeout_ms"))?;
+        agencies.insert(key, AgencyConfig { url, api_key: Secret(agency.api_key), timeout });
+    }
+    let worker_agencies = raw
+        .worker
+        .agencies
+        .iter()
+        .map(|a| a.parse::<Agency>().map_err(|e| anyhow!("`worker.agencies`: {e}")))
+        .collect::<anyhow::Result<_>>()?;
+    let retry_tiers = raw
+        .queue
+        .retry_tiers_ms
+        .iter()
+        .map(|t| ms(*t, "queue.retry_tiers_ms"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if retry_tiers.is_empty() {
+        bail!("`queue.retry_tiers_ms` needs at least one tier");
+    }
+    let log_json = match raw.log.format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => bail!("`log.format` must be \"text\" or \"json\", got `{other}`"),
+    };
+    if raw.worker.prefetch == 0 {
+        bail!("`worker.prefetch` must be positive");
+    }
+    Ok(Config {
+        listen,
+        body_limit: raw.api.body_limit_bytes,
+        max_wait: Duration::from_secs(raw.api.max_wait_seconds),
+        database_url: Secret(database_url),
+        max_connections: raw.database.max_connections.max(1),
+        amqp_url,
+        delivery_limit: raw.queue.delivery_limit.max(1),
+        retry_tiers,
+        worker_agencies,
+        prefetch: raw.worker.prefetch,
+        call_timeout: ms(raw.worker.call_timeout_ms, "worker.call_timeout_ms")?,
+        deadline_sweep: ms(raw.worker.deadline_sweep_ms, "worker.deadline_sweep_ms")?,
+        outbox_batch: raw.outbox.batch_size.max(1),
+        outbox_lease: ms(raw.outbox.lease_ms, "outbox.lease_ms")?,
+        outbox_poll: ms(raw.outbox.poll_ms, "outbox.poll_ms")?,
+        shutdown_grace: Duration::from_millis(raw.shutdown.grace_ms),
+        log_filter: raw.log.filter,
+        log_json,
+        simulate_base: raw.simulate.listen_base,
+        seed: raw.simulate.seed,
+        agencies,
+    })
+}
+
+/// A URL with its password replaced by `***`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<unparseable url>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_alone_are_valid() {
+        let config = Config::from_sources(None, &[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.amqp_url.is_none());
+        assert_eq!(config.agencies.len(), 6);
+        assert_eq!(config.agencies[&Agency::SaudiPost].url.as_str(), "http://127.0.0.1:9105/");
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let file = "[api]\nlisten = \"0.0.0.0:9000\"\n[database]\nurl = \"postgres://db/rabt\"\n";
+        let config = Config::from_sources(
+            Some(file),
+            &env(&[
+                ("RABT_DATABASE_URL", "postgres://other/rabt"),
+                ("RABT_AMQP_URL", "amqp://guest:pw@localhost:5672/%2f"),
+                ("RABT_AGENCY_SAUDI_POST_URL", "http://127.0.0.1:1234"),
+                ("RABT_AGENCY_SAUDI_POST_API_KEY", "k"),
+                ("RABT_TEST_SOMETHING", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.database_url.expose(), "postgres://other/rabt");
+        assert!(config.amqp_url.is_some());
+        let post = &config.agencies[&Agency::SaudiPost];
+        assert_eq!(post.url.port(), Some(1234));
+        assert_eq!(post.api_key.expose(), "k");
+        assert_eq!(format!("{:?}", post.api_key), "***");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::from_sources(Some("[api]\nlisen = \"x\"\n"), &[]).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("api") && text.contains("lisen"), "{text}");
+
+        let err = Config::from_sources(Some("[agencies.post]\nurl = \"http://x\"\napi_key = \"\"\ntimeout_ms = 1\n"), &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("agencies.post"), "{err:#}");
+
+        let err = Config::from_sources(Some("[queue]\ndelivery_limit = \"ten\"\n"), &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("queue.delivery_limit"), "{err:#}");
+
+        let err = Config::from_sources(None, &env(&[("RABT_AGENCY_POST_URL", "http://x")])).unwrap_err();
+        assert!(format!("{err:#}").contains("RABT_AGENCY_POST_URL"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let err = Config::from_sources(Some("[api]\nlisten = \"localhost\"\n"), &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("api.listen"));
+        let err = Config::from_sources(None, &env(&[("RABT_AMQP_URL", "http://x")])).unwrap_err();
+        assert!(format!("{err:#}").contains("queue.amqp_url"));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("amqp://guest:secret@host:5672/%2f"), "amqp://guest:***@host:5672/%2f");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,160 @@
+//! `rabt demo`: the whole gateway in one process with nothing to install — SQLite in
+//! the state directory, the in-process transport, every agency simulator of this build
+//! on a free local port, and a demo cooperative with access to every callable service.
+//! Its credentials go to `<state-dir>/demo-credentials.json`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use rabt_adapter::sandbox::World;
+use rabt_adapter::simulator::KnobsHandle;
+use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
+use rabt_core::{Agency, CooperativeId, ServiceName, UnifiedNumber};
+use rabt_queue::Transport;
+use rabt_store::{OperatorRole, Store};
+use serde_json::json;
+
+use crate::agencies::{self, Connection};
+use crate::config::Config;
+use crate::runtime::{self, Roles};
+use crate::{admin, logging};
+
+/// The demo cooperative's (fictional) unified number.
+const DEMO_UNIFIED_NUMBER: &str = "7000000100";
+
+/// Runs the demo until Ctrl-C.
+pub async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
+    let config = Config::from_sources(None, &[])?;
+    logging::init(&config.log_filter, false);
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
+    let state_dir = state_dir.canonicalize()?;
+    let shutdown = runtime::shutdown_on_signals();
+
+    let database = format!("sqlite://{}?mode=rwc", state_dir.join("rabt.db").display());
+    let store = runtime::open_store(&database, 4).await?;
+    let transport = Transport::embedded(runtime::queue_settings(&config));
+    let requeued = store.requeue_open_tasks().await.context("cannot re-queue open tasks")?;
+    if requeued > 0 {
+        tracing::info!(requeued, "re-queued tasks left open by the previous run");
+    }
+
+    // Each simulator gets a fresh random credential, known only to this process.
+    let world = Arc::new(World::generate(config.seed));
+    let mut adapters = Vec::new();
+    let mut simulators = Vec::new();
+    for agency in Agency::ALL {
+        let key = generate_secret("sim_");
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let Some((address, handle)) =
+            agencies::simulator(agency, world.clone(), &key, KnobsHandle::with_seed(config.seed), any_port).await?
+        else {
+            continue;
+        };
+        let connection = Connection {
+            url: url::Url::parse(&format!("http://{address}/"))?,
+            api_key: key,
+            timeout: config.agencies.get(&agency).map(|a| a.timeout).unwrap_or(config.call_timeout),
+        };
+        if let Some(adapter) = agencies::adapter(agency, &connection)? {
+            adapters.push(adapter);
+        }
+        tracing::info!(%agency, %address, "simulator listening");
+        simulators.push(handle);
+    }
+    let callable = runtime::callable(&adapters);
+
+    // Access to the whole catalogue: services without an adapter yet still validate
+    // their inputs, then answer `service-not-available`.
+    let catalogue = rabt_catalogue::Catalogue::bundled()?;
+    let everything = catalogue.services().map(|s| s.name.clone()).collect();
+    let (cooperative, api_key) = demo_cooperative(&store, everything).await?;
+    let operator_token = generate_secret(OPERATOR_TOKEN_PREFIX);
+    store
+        .create_operator(&format!("demo-{}", &operator_token[OPERATOR_TOKEN_PREFIX.len()..][..6]), OperatorRole::Admin, &hash_secret(&operator_token))
+        .await
+        .context("cannot create the demo operator")?;
+
+    let listener = runtime::bind(listen).await?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let credentials = state_dir.join("demo-credentials.json");
+    write_credentials(&credentials, &base_url, &api_key, &operator_token, cooperative, &callable)?;
+    print_banner(&base_url, &credentials, &callable);
+
+    let roles = Roles {
+        api: Some(listener),
+        adapters,
+        callable,
+    };
+    let result = runtime::run(&config, store, transport, roles, shutdown).await;
+    for handle in simulators {
+        handle.shutdown().await;
+    }
+    result
+}
+
+/// The demo cooperative (created on the first run) and a fresh API key for it.
+async fn demo_cooperative(store: &Store, services: Vec<ServiceName>) -> anyhow::Result<(CooperativeId, String)> {
+    let unified = UnifiedNumber::parse(DEMO_UNIFIED_NUMBER)?;
+    let existing = store
+        .list_cooperatives()
+        .await?
+        .into_iter()
+        .find(|c| c.unified_number == unified);
+    match existing {
+        Some(coop) => {
+            let key = generate_secret(API_KEY_PREFIX);
+            store.add_api_key(coop.id, &hash_secret(&key), "rabt demo").await?;
+            Ok((coop.id, key))
+        }
+        None => admin::add_cooperative(store, "Rabt Demo Cooperative / جمعية ربط التجريبية", unified, services).await,
+    }
+}
+
+fn write_credentials(
+    path: &Path,
+    base_url: &str,
+    api_key: &str,
+    operator_token: &str,
+    cooperative: CooperativeId,
+    services: &std::collections::BTreeSet<ServiceName>,
+) -> anyhow::Result<()> {
+    let body = json!({
+        "base_url": base_url,
+        "api_key": api_key,
+        "operator_token": operator_token,
+        "cooperative_id": cooperative.to_string(),
+        "services": services.iter().map(ServiceName::as_str).collect::<Vec<_>>(),
+    });
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(serde_json::to_string_pretty(&body)?.as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(())
+}
+
+fn print_banner(base_url: &str, credentials: &Path, services: &std::collections::BTreeSet<ServiceName>) {
+    let services: Vec<&str> = services.iter().map(ServiceName::as_str).collect();
+    println!();
+    println!("Rabt demo is running at {base_url}");
+    println!("Credentials: {}", credentials.display());
+    println!("Callable services: {}", services.join(", "));
+    println!();
+    println!("Try it (a short address the Saudi Post simulator knows):");
+    println!();
+    println!("  KEY=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"api_key\"])')", credentials.display());
+    println!("  curl -s -X POST {base_url}/v1/requests \\");
+    println!("    -H \"Authorization: Bearer $KEY\" -H \"Idempotency-Key: $(date +%s%N)\" \\");
+    println!("    -H 'Prefer: wait=5' -H 'Content-Type: application/json' \\");
+    println!("    -d '{{\"service\":\"post.address.verify\",\"input\":{{\"shortAddress\":\"RRRD2929\"}}}}'");
+    println!();
+    println!("Stop with Ctrl-C.");
+}

@@ -1,0 +1,175 @@
+//! Wiring shared by `demo` and `serve`: the database, the transport, the API and the
+//! workers, and a clean shutdown on SIGTERM or Ctrl-C.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rabt_adapter::Adapter;
+use rabt_api::{ApiSettings, AppState};
+use rabt_catalogue::Catalogue;
+use rabt_core::ServiceName;
+use rabt_queue::{Settings as QueueSettings, Transport};
+use rabt_store::Store;
+use rabt_worker::{OutboxRelay, RelaySettings, Worker, WorkerSettings};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, redact_url};
+
+/// Connects to the database and brings its schema up to date (migrations are
+/// idempotent and safe to run from several processes at once).
+pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+    let store = Store::connect(url, max_connections)
+        .await
+        .with_context(|| format!("cannot connect to the database {}", redact_url(url)))?;
+    store.migrate().await.context("cannot migrate the database schema")?;
+    Ok(store)
+}
+
+/// The queue settings of a configuration.
+pub fn queue_settings(config: &Config) -> QueueSettings {
+    QueueSettings {
+        delivery_limit: config.delivery_limit,
+        retry_tiers: config.retry_tiers.clone(),
+        ..QueueSettings::default()
+    }
+}
+
+/// The services the given adapters make callable.
+pub fn callable(adapters: &[Arc<dyn Adapter>]) -> BTreeSet<ServiceName> {
+    adapters
+        .iter()
+        .flat_map(|a| a.services().iter())
+        .filter_map(|s| ServiceName::parse(s).ok())
+        .collect()
+}
+
+/// A token cancelled on SIGTERM or Ctrl-C.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops this process");
+                    let _ = ctrl_c.await;
+                    cancel.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down: no new work is taken");
+        cancel.cancel();
+    });
+    token
+}
+
+/// What one process runs.
+pub struct Roles {
+    /// Serve the API on this listener.
+    pub api: Option<TcpListener>,
+    /// Run workers with these adapters.
+    pub adapters: Vec<Arc<dyn Adapter>>,
+    /// The services callable in this deployment (for the API).
+    pub callable: BTreeSet<ServiceName>,
+}
+
+/// Runs the API and/or workers, with the outbox relay, until `shutdown`; then gives
+/// work in flight the configured grace period.
+pub async fn run(
+    config: &Config,
+    store: Store,
+    transport: Transport,
+    roles: Roles,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let catalogue = Arc::new(Catalogue::bundled().context("the built-in service catalogue is invalid")?);
+    let wake = Arc::new(Notify::new());
+    let mut tasks = JoinSet::new();
+
+    let relay = OutboxRelay::new(
+        store.clone(),
+        transport.clone(),
+        wake.clone(),
+        RelaySettings {
+            batch_size: config.outbox_batch,
+            lease: config.outbox_lease,
+            poll_interval: config.outbox_poll,
+        },
+    );
+    tasks.spawn(relay.run(shutdown.clone()));
+
+    if !roles.adapters.is_empty() {
+        let worker = Worker::new(
+            store.clone(),
+            transport.clone(),
+            catalogue.clone(),
+            roles.adapters,
+            wake.clone(),
+            WorkerSettings {
+                prefetch: config.prefetch,
+                call_timeout: config.call_timeout,
+                deadline_sweep: config.deadline_sweep,
+            },
+        );
+        tracing::info!(agencies = ?worker.agencies(), "worker started");
+        tasks.spawn(worker.run(shutdown.clone()));
+    }
+
+    if let Some(listener) = roles.api {
+        let state = AppState::new(
+            store,
+            catalogue,
+            roles.callable,
+            transport.clone(),
+            wake,
+            ApiSettings {
+                body_limit: config.body_limit,
+                max_wait: config.max_wait,
+            },
+        );
+        let api_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(err) = rabt_api::serve(listener, state, api_shutdown).await {
+                tracing::error!(%err, "the API server failed");
+            }
+        });
+    }
+
+    shutdown.cancelled().await;
+    let drained = tokio::time::timeout(config.shutdown_grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(grace_ms = config.shutdown_grace.as_millis() as u64, "grace period over; abandoning work in flight (it will be redelivered)");
+        tasks.abort_all();
+    }
+    transport.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds the API listener, with a clear error.
+pub async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
+}
+
+/// How long to wait for a broker at start-up before giving up.
+pub const BROKER_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

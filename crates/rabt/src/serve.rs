@@ -1,0 +1,54 @@
+//! `rabt serve`: production mode.
+
+use anyhow::{Context, bail};
+use rabt_queue::Transport;
+
+use crate::Role;
+use crate::agencies;
+use crate::config::{Config, redact_url};
+use crate::runtime::{self, BROKER_CONNECT_TIMEOUT, Roles};
+
+/// Runs the given role until SIGTERM.
+pub async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
+    let shutdown = runtime::shutdown_on_signals();
+    let store = runtime::open_store(config.database_url.expose(), config.max_connections).await?;
+    let transport = match &config.amqp_url {
+        Some(url) => {
+            tracing::info!(broker = %redact_url(url.expose()), "connecting to RabbitMQ");
+            tokio::time::timeout(BROKER_CONNECT_TIMEOUT, Transport::amqp(url.expose(), runtime::queue_settings(config)))
+                .await
+                .with_context(|| format!("no broker within {BROKER_CONNECT_TIMEOUT:?} at {}", redact_url(url.expose())))?
+                .with_context(|| format!("cannot connect to RabbitMQ at {}", redact_url(url.expose())))?
+        }
+        None => {
+            if role != Role::All {
+                bail!("the embedded transport (queue.amqp_url empty) only works in one process: use --role all, or set RABT_AMQP_URL");
+            }
+            let transport = Transport::embedded(runtime::queue_settings(config));
+            // The in-process queue died with the last process: re-queue what was open.
+            let requeued = store.requeue_open_tasks().await.context("cannot re-queue open tasks")?;
+            if requeued > 0 {
+                tracing::info!(requeued, "re-queued tasks left open by the previous run");
+            }
+            transport
+        }
+    };
+    let adapters = if role == Role::Api {
+        Vec::new()
+    } else {
+        agencies::build_adapters(config, &config.worker_agencies)?
+    };
+    let api = if role == Role::Worker {
+        None
+    } else {
+        let listener = runtime::bind(config.listen).await?;
+        tracing::info!(address = %listener.local_addr()?, "API listening");
+        Some(listener)
+    };
+    let roles = Roles {
+        api,
+        adapters,
+        callable: agencies::callable_services(),
+    };
+    runtime::run(config, store, transport, roles, shutdown).await
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: the `rabt` binary as a cooperative and an operator would run it.
+//! `demo` needs nothing; `serve` and `kill_worker` need the PostgreSQL and RabbitMQ that
+//! tests/run.sh starts.
+
+mod demo;
+mod kill_worker;
+mod serve;

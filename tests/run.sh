@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this) and as the README tells a
+# newcomer to run it on a fresh machine:
+#   1. installs RabbitMQ and PostgreSQL from Debian when they are missing,
+#   2. checks formatting and clippy (-D warnings),
+#   3. builds the workspace once (one shared target dir),
+#   4. starts a private PostgreSQL and RabbitMQ on free ports under a temp folder,
+#   5. runs every test with cargo-nextest (unit, API, store on SQLite and PostgreSQL,
+#      queue on RabbitMQ, end-to-end `rabt demo` and `rabt serve`),
+#   6. stops the services by PID, whatever happened.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+step() { echo; echo "==> [$((SECONDS - start))s] $*"; }
+
+step "services: installing what is missing"
+tests/services.sh install
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "building"
+cargo build --workspace --bins --locked
+cargo nextest run --workspace --locked --no-run
+
+services_dir=$(mktemp -d /tmp/rabt-test-services.XXXXXX)
+trap 'tests/services.sh stop "$services_dir" || true' EXIT
+step "starting PostgreSQL and RabbitMQ in $services_dir"
+eval "$(tests/services.sh start "$services_dir")"
+export RABT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rabt"
+
+step "tests"
+cargo nextest run --workspace --locked --profile ci "$@"
+
+step "all green in $((SECONDS - start))s"
