@@ -1,1 +1,52 @@
-//! rabt-store
+//! Rabt's database: the source of truth for every request and task. It stores
+//! cooperatives and their API keys, operators, requests, tasks, idempotency keys,
+//! callbacks seen, the transactional outbox and the append-only audit log, on SQLite
+//! (the embedded mode, `rabt demo`) or PostgreSQL (production, shared by any number of
+//! `rabt serve` processes), behind one [`Store`] type.
+//!
+//! SQL is written once, in the subset both backends understand, through sqlx's Any
+//! driver: timestamps are BIGINT unix milliseconds, ids and enum names TEXT, JSON TEXT,
+//! booleans INTEGER 0/1. Only row locking (`FOR UPDATE`, `SKIP LOCKED`) and the
+//! migration files are spelled per dialect. Every write path is one transaction and is
+//! correct under concurrency: row locks and conditional updates on PostgreSQL (READ
+//! COMMITTED), one writer at a time (`BEGIN IMMEDIATE`) on SQLite.
+//!
+//! This crate depends on rabt-core only; it never names the broker, HTTP or an agency
+//! adapter. Messages for the broker are rows in the outbox, published by someone else.
+//!
+//! Layout:
+//! - [`connect`]: [`Store`], [`Dialect`], connection settings, write transactions.
+//! - [`migrate`]: the embedded migrations (`migrations/{postgres,sqlite}/`) and their
+//!   runner.
+//! - [`cooperatives`]: cooperatives, API keys, operators.
+//! - [`accept`]: the accept path (request + tasks + outbox + audit, idempotent).
+//! - [`reads`]: a cooperative's view of its requests.
+//! - [`tasks`]: the worker path: start, retry, submit, callbacks seen.
+//! - [`complete`]: answers, deadlines, verdicts and completion events.
+//! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
+//! - [`audit`]: the append-only audit log.
+//! - `codec`: how values map to columns; `error`: [`StoreError`].
+
+#![forbid(unsafe_code)]
+
+pub mod accept;
+pub mod audit;
+mod codec;
+pub mod complete;
+pub mod connect;
+pub mod cooperatives;
+mod error;
+pub mod migrate;
+pub mod outbox;
+pub mod reads;
+pub mod tasks;
+
+pub use accept::{Accepted, IdempotencyRecord, NewRequest, NewTask};
+pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry};
+pub use complete::{Completion, RequestCompleted, TaskCompletion};
+pub use connect::{Dialect, Store};
+pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
+pub use error::StoreError;
+pub use outbox::{EVENTS_EXCHANGE, OutboxRow, TASKS_EXCHANGE, TRACEPARENT_HEADER};
+pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
+pub use tasks::{StartResult, TaskRecord};

@@ -1,0 +1,244 @@
+//! The accept path: a cooperative's request, its tasks, their outbox messages and the
+//! audit entries are written in one transaction, guarded by the idempotency key.
+
+use chrono::{DateTime, Utc};
+use rabt_core::{
+    Agency, CooperativeId, RequestId, RequestStatus, ServiceName, TaskId, TaskMessage, TaskStatus,
+};
+use serde_json::json;
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::codec::{get_parsed, millis, now};
+use crate::connect::{Store, WriteTx};
+use crate::error::StoreError;
+use crate::outbox::insert_task_message;
+
+/// A request the API has validated, with the tasks it fans out to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRequest {
+    /// Its id.
+    pub id: RequestId,
+    /// Whose request it is.
+    pub cooperative: CooperativeId,
+    /// The service asked for.
+    pub service: ServiceName,
+    /// The validated input (personal data: stored here and in task inputs only).
+    pub input: serde_json::Value,
+    /// The cooperative's own reference.
+    pub reference: Option<String>,
+    /// Where to notify the cooperative of the result.
+    pub notify_url: Option<String>,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+    /// When it must have its verdict.
+    pub deadline_at: DateTime<Utc>,
+    /// The idempotency key and the response to replay for it.
+    pub idempotency: IdempotencyRecord,
+    /// Its tasks, in display order; at least one.
+    pub tasks: Vec<NewTask>,
+    /// The W3C trace context of the HTTP request, carried on to the queue.
+    pub traceparent: Option<String>,
+}
+
+/// What is remembered for an idempotency key: the body it came with and the response
+/// that was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The `Idempotency-Key` header.
+    pub key: String,
+    /// A digest of the request body, to tell a replay from a reused key.
+    pub body_hash: String,
+    /// The HTTP status answered.
+    pub response_status: u16,
+    /// The response body answered.
+    pub response_body: String,
+}
+
+/// One call to one agency service, to be queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    /// Its id.
+    pub id: TaskId,
+    /// The agency to call.
+    pub agency: Agency,
+    /// The agency service to call.
+    pub service: ServiceName,
+    /// The task's input.
+    pub input: serde_json::Value,
+    /// Whether its outcome counts in the verdict.
+    pub required: bool,
+    /// When it times out.
+    pub deadline_at: DateTime<Utc>,
+}
+
+/// The result of [`Store::accept_request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// The request was stored and its tasks queued.
+    Created,
+    /// The key was used before by this cooperative; nothing was written. The API
+    /// replays the stored response if the body hashes match, else answers 422.
+    Existing {
+        /// The request the key created.
+        request: RequestId,
+        /// The digest of the body it came with.
+        body_hash: String,
+        /// The status answered then.
+        response_status: u16,
+        /// The body answered then.
+        response_body: String,
+    },
+}
+
+impl Store {
+    /// Stores a request in one transaction: its idempotency key, the request
+    /// (ACCEPTED), its tasks (QUEUED), one outbox message per task and the audit
+    /// entries. If the cooperative already used the key, writes nothing and returns
+    /// [`Accepted::Existing`]. Concurrent calls with one key: exactly one creates.
+    pub async fn accept_request(&self, new: &NewRequest) -> Result<Accepted, StoreError> {
+        if new.tasks.is_empty() {
+            return Err(StoreError::EmptyRequest);
+        }
+        let mut tx = self.begin_write().await?;
+        if !claim_key(&mut tx, new).await? {
+            let existing = existing_key(tx.conn(), new).await?;
+            tx.rollback().await?;
+            return Ok(existing);
+        }
+        let at = now();
+        insert_request(tx.conn(), new).await?;
+        let mut request_audit =
+            NewAuditEntry::new(Actor::Cooperative(new.cooperative), "request.accepted");
+        request_audit.request = Some(new.id);
+        request_audit.detail = json!({
+            "service": new.service.as_str(),
+            "tasks": new.tasks.len(),
+        });
+        insert_audit(tx.conn(), &request_audit, at).await?;
+        for (ordinal, task) in new.tasks.iter().enumerate() {
+            insert_task(tx.conn(), new, ordinal, task).await?;
+            let message = TaskMessage::V1 {
+                task: task.id,
+                request: new.id,
+                agency: task.agency,
+                service: task.service.clone(),
+            };
+            insert_task_message(tx.conn(), &message, new.traceparent.as_deref(), at).await?;
+            let mut queued = NewAuditEntry::new(Actor::System, "task.queued");
+            queued.request = Some(new.id);
+            queued.task = Some(task.id);
+            queued.detail = json!({
+                "agency": task.agency.as_str(),
+                "service": task.service.as_str(),
+            });
+            insert_audit(tx.conn(), &queued, at).await?;
+        }
+        tx.commit().await?;
+        Ok(Accepted::Created)
+    }
+}
+
+/// Inserts the idempotency record unless the key exists; true if this call claimed it.
+/// On PostgreSQL a concurrent insert of the same key waits here for the other
+/// transaction to end, then does nothing (or claims the key if the other rolled back).
+async fn claim_key(tx: &mut WriteTx, new: &NewRequest) -> Result<bool, StoreError> {
+    let idem = &new.idempotency;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (cooperative_id, idem_key, request_id, body_hash, \
+         response_status, response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (cooperative_id, idem_key) DO NOTHING",
+    )
+    .bind(new.cooperative.to_string())
+    .bind(idem.key.as_str())
+    .bind(new.id.to_string())
+    .bind(idem.body_hash.as_str())
+    .bind(i64::from(idem.response_status))
+    .bind(idem.response_body.as_str())
+    .bind(millis(new.created_at))
+    .execute(tx.conn())
+    .await;
+    match inserted {
+        Ok(done) => Ok(done.rows_affected() == 1),
+        Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            Err(StoreError::NotFound {
+                what: "cooperative",
+            })
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn existing_key(conn: &mut AnyConnection, new: &NewRequest) -> Result<Accepted, StoreError> {
+    let row = sqlx::query(
+        "SELECT request_id, body_hash, response_status, response_body FROM idempotency_keys \
+         WHERE cooperative_id = $1 AND idem_key = $2",
+    )
+    .bind(new.cooperative.to_string())
+    .bind(new.idempotency.key.as_str())
+    .fetch_optional(conn)
+    .await?
+    // The key conflicted a moment ago; if it is gone now, it was pruned in between.
+    .ok_or(StoreError::Conflict(sqlx::Error::RowNotFound))?;
+    let status: i64 = row.try_get("response_status")?;
+    Ok(Accepted::Existing {
+        request: get_parsed(&row, "request_id")?,
+        body_hash: row.try_get("body_hash")?,
+        response_status: u16::try_from(status).map_err(|_| StoreError::Corrupt {
+            column: "response_status",
+            value: status.to_string(),
+        })?,
+        response_body: row.try_get("response_body")?,
+    })
+}
+
+async fn insert_request(conn: &mut AnyConnection, new: &NewRequest) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO requests (id, cooperative_id, service, status, input, reference, \
+         notify_url, traceparent, pending_tasks, created_at, updated_at, deadline_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
+    )
+    .bind(new.id.to_string())
+    .bind(new.cooperative.to_string())
+    .bind(new.service.as_str())
+    .bind(RequestStatus::Accepted.as_str())
+    .bind(serde_json::to_string(&new.input)?)
+    .bind(new.reference.clone())
+    .bind(new.notify_url.clone())
+    .bind(new.traceparent.clone())
+    .bind(new.tasks.len() as i64)
+    .bind(millis(new.created_at))
+    .bind(millis(new.deadline_at))
+    .execute(conn)
+    .await
+    .map_err(StoreError::duplicate_as("request"))?;
+    Ok(())
+}
+
+async fn insert_task(
+    conn: &mut AnyConnection,
+    request: &NewRequest,
+    ordinal: usize,
+    task: &NewTask,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO tasks (id, request_id, ordinal, agency, service, input, required, \
+         status, attempts, created_at, deadline_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)",
+    )
+    .bind(task.id.to_string())
+    .bind(request.id.to_string())
+    .bind(ordinal as i64)
+    .bind(task.agency.as_str())
+    .bind(task.service.as_str())
+    .bind(serde_json::to_string(&task.input)?)
+    .bind(i64::from(task.required))
+    .bind(TaskStatus::Queued.as_str())
+    .bind(millis(request.created_at))
+    .bind(millis(task.deadline_at))
+    .execute(conn)
+    .await
+    .map_err(StoreError::duplicate_as("task"))?;
+    Ok(())
+}

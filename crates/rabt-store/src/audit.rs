@@ -1,0 +1,231 @@
+//! The append-only audit log. Every state change writes its entry in the same
+//! transaction; database triggers refuse UPDATE and DELETE on both backends.
+//!
+//! Entries hold ids, outcomes, latencies and error kinds, never personal data: callers
+//! put a keyed digest in `detail` where an operator must be able to search for a person.
+
+use chrono::{DateTime, Utc};
+use rabt_core::{Agency, CooperativeId, RequestId, TaskId};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::codec::{get_opt_parsed, get_time, millis, page_limit};
+use crate::connect::Store;
+use crate::error::StoreError;
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A cooperative, through its API key.
+    Cooperative(CooperativeId),
+    /// An agency: its answer or callback.
+    Agency(Agency),
+    /// An operator, by name.
+    Operator(String),
+    /// Rabt itself (workers, the deadline sweeper, start-up).
+    System,
+}
+
+impl Actor {
+    fn kind(&self) -> &'static str {
+        match self {
+            Actor::Cooperative(_) => "cooperative",
+            Actor::Agency(_) => "agency",
+            Actor::Operator(_) => "operator",
+            Actor::System => "system",
+        }
+    }
+
+    fn id(&self) -> Option<String> {
+        match self {
+            Actor::Cooperative(id) => Some(id.to_string()),
+            Actor::Agency(agency) => Some(agency.as_str().to_owned()),
+            Actor::Operator(name) => Some(name.clone()),
+            Actor::System => None,
+        }
+    }
+
+    fn from_columns(kind: String, id: Option<String>) -> Result<Actor, StoreError> {
+        let corrupt = |value: String| StoreError::Corrupt {
+            column: "actor",
+            value,
+        };
+        match (kind.as_str(), id) {
+            ("cooperative", Some(id)) => {
+                id.parse().map(Actor::Cooperative).map_err(|_| corrupt(id))
+            }
+            ("agency", Some(id)) => id.parse().map(Actor::Agency).map_err(|_| corrupt(id)),
+            ("operator", Some(name)) => Ok(Actor::Operator(name)),
+            ("system", None) => Ok(Actor::System),
+            (_, _) => Err(corrupt(kind)),
+        }
+    }
+}
+
+/// An entry to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEntry {
+    /// Who.
+    pub actor: Actor,
+    /// What, as a dotted verb (`request.accepted`, `task.completed`, `operator.replay`…).
+    pub action: String,
+    /// The request concerned.
+    pub request: Option<RequestId>,
+    /// The task concerned.
+    pub task: Option<TaskId>,
+    /// The outcome, where there is one (`OK`, `MISMATCH`…, or an error kind).
+    pub outcome: Option<String>,
+    /// How long the agency took, where it was called.
+    pub latency_ms: Option<i64>,
+    /// Anything else, without personal data.
+    pub detail: serde_json::Value,
+}
+
+impl NewAuditEntry {
+    /// An entry with no request, task, outcome or latency and an empty detail object.
+    pub fn new(actor: Actor, action: impl Into<String>) -> NewAuditEntry {
+        NewAuditEntry {
+            actor,
+            action: action.into(),
+            request: None,
+            task: None,
+            outcome: None,
+            latency_ms: None,
+            detail: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// Position in the log, increasing.
+    pub seq: i64,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub action: String,
+    /// The request concerned.
+    pub request: Option<RequestId>,
+    /// The task concerned.
+    pub task: Option<TaskId>,
+    /// The outcome.
+    pub outcome: Option<String>,
+    /// The agency's latency.
+    pub latency_ms: Option<i64>,
+    /// Anything else.
+    pub detail: serde_json::Value,
+}
+
+/// A search of the log, oldest first. All filters are optional and combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only entries about this request.
+    pub request: Option<RequestId>,
+    /// Only entries about this task.
+    pub task: Option<TaskId>,
+    /// Only entries with this action.
+    pub action: Option<String>,
+    /// Only entries after this sequence number (the cursor of the previous page).
+    pub after_seq: Option<i64>,
+    /// Page size, clamped to 1..=1000.
+    pub limit: u32,
+}
+
+/// The largest page [`Store::audit_log`] returns.
+const MAX_AUDIT_PAGE: u32 = 1000;
+
+impl Store {
+    /// Appends one entry (for actions outside the store's own transactions: agency
+    /// calls, operator actions).
+    pub async fn record_audit(&self, entry: &NewAuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        insert_audit(tx.conn(), entry, Utc::now()).await?;
+        tx.commit().await
+    }
+
+    /// Reads the log, oldest first.
+    ///
+    /// On PostgreSQL, sequence numbers are handed out before commit, so an entry with
+    /// a lower `seq` can become visible after one with a higher `seq`. A reader that
+    /// tails the log with `after_seq` should stay a little behind the newest entry.
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, at, actor_kind, actor_id, action, request_id, task_id, outcome, \
+             latency_ms, detail FROM audit_log WHERE 1 = 1",
+        );
+        let mut binds: Vec<String> = Vec::new();
+        let mut filter = |column: &str, value: String| {
+            binds.push(value);
+            sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+        };
+        if let Some(request) = query.request {
+            filter("request_id", request.to_string());
+        }
+        if let Some(task) = query.task {
+            filter("task_id", task.to_string());
+        }
+        if let Some(action) = &query.action {
+            filter("action", action.clone());
+        }
+        let after = query.after_seq.unwrap_or(0);
+        sql.push_str(&format!(
+            " AND seq > ${} ORDER BY seq LIMIT ${}",
+            binds.len() + 1,
+            binds.len() + 2
+        ));
+        // The SQL is assembled from fixed fragments only; every value is bound.
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for value in binds {
+            q = q.bind(value);
+        }
+        let rows = q
+            .bind(after)
+            .bind(page_limit(query.limit, MAX_AUDIT_PAGE))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}
+
+/// Appends an entry inside the caller's transaction.
+pub(crate) async fn insert_audit(
+    conn: &mut AnyConnection,
+    entry: &NewAuditEntry,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_kind, actor_id, action, request_id, task_id, \
+         outcome, latency_ms, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(millis(at))
+    .bind(entry.actor.kind())
+    .bind(entry.actor.id())
+    .bind(entry.action.as_str())
+    .bind(entry.request.map(|r| r.to_string()))
+    .bind(entry.task.map(|t| t.to_string()))
+    .bind(entry.outcome.clone())
+    .bind(entry.latency_ms)
+    .bind(serde_json::to_string(&entry.detail)?)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn audit_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
+    let detail: String = row.try_get("detail")?;
+    Ok(AuditEntry {
+        seq: row.try_get("seq")?,
+        at: get_time(row, "at")?,
+        actor: Actor::from_columns(row.try_get("actor_kind")?, row.try_get("actor_id")?)?,
+        action: row.try_get("action")?,
+        request: get_opt_parsed(row, "request_id")?,
+        task: get_opt_parsed(row, "task_id")?,
+        outcome: row.try_get("outcome")?,
+        latency_ms: row.try_get("latency_ms")?,
+        detail: serde_json::from_str(&detail)?,
+    })
+}

@@ -1,0 +1,307 @@
+//! A task gets its outcome, from an agency's answer or from its deadline, and when it
+//! was the request's last open task the request gets its verdict and an event, all in
+//! one transaction.
+//!
+//! The request's `pending_tasks` counter is decremented with `UPDATE … RETURNING`; on
+//! PostgreSQL that row lock serialises the completions of one request's tasks, so
+//! exactly one of them sees the counter reach zero and completes the request.
+
+use chrono::{DateTime, Utc};
+use rabt_core::{
+    CooperativeId, Event, EventV1, Outcome, RequestId, RequestStatus, TaskEvent, TaskId, TaskState,
+    Verdict,
+};
+use serde_json::json;
+use sqlx::AnyConnection;
+
+use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
+use crate::connect::{Store, WriteTx};
+use crate::error::StoreError;
+use crate::outbox::insert_event;
+use crate::tasks::{LockedTask, task_audit};
+
+/// An agency's answer to a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskCompletion {
+    /// The task.
+    pub task: TaskId,
+    /// What the answer means.
+    pub outcome: Outcome,
+    /// The service output.
+    pub data: Option<serde_json::Value>,
+    /// The agency's own reference, if it gave one.
+    pub upstream_ref: Option<String>,
+    /// The error behind an `UPSTREAM_ERROR` or `INVALID_INPUT`, kept on the task.
+    pub error: Option<String>,
+    /// How long the agency took.
+    pub latency_ms: Option<i64>,
+    /// When the answer came.
+    pub completed_at: DateTime<Utc>,
+}
+
+/// The result of [`Store::complete_task`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The task has its outcome now.
+    Applied {
+        /// Set when this was the request's last open task: the request has its
+        /// verdict (exactly once per request).
+        request_completed: Option<RequestCompleted>,
+    },
+    /// The task had its outcome already; nothing changed (a late answer to a task
+    /// that timed out is recorded beside it, see [`crate::LateAnswer`]).
+    AlreadyCompleted,
+}
+
+/// A request that just got its verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestCompleted {
+    /// The request.
+    pub request: RequestId,
+    /// Whose request it is.
+    pub cooperative: CooperativeId,
+    /// Its verdict.
+    pub verdict: Verdict,
+}
+
+/// How a task ends, whatever ended it.
+struct Finish<'a> {
+    outcome: Outcome,
+    data: Option<&'a serde_json::Value>,
+    upstream_ref: Option<&'a str>,
+    error: Option<&'a str>,
+    latency_ms: Option<i64>,
+    at: DateTime<Utc>,
+    actor: Actor,
+}
+
+/// The largest batch [`Store::expire_overdue_tasks`] handles per call.
+const MAX_EXPIRE: u32 = 1000;
+
+impl Store {
+    /// Records an agency's answer. [`StoreError::NotFound`] for an unknown task,
+    /// [`StoreError::IllegalTransition`] for a task that was never started.
+    pub async fn complete_task(
+        &self,
+        completion: &TaskCompletion,
+    ) -> Result<Completion, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let task = self
+            .lock_task(tx.conn(), completion.task)
+            .await?
+            .ok_or(StoreError::NotFound { what: "task" })?;
+        if let TaskState::Completed(outcome) = task.state {
+            if outcome == Outcome::Timeout
+                && completion.outcome.is_answer()
+                && !task.has_late_answer
+            {
+                record_late_answer(&mut tx, &task, completion).await?;
+                tx.commit().await?;
+            }
+            return Ok(Completion::AlreadyCompleted);
+        }
+        let next = task.state.apply(TaskEvent::Answered(completion.outcome))?;
+        let finish = Finish {
+            outcome: next.outcome().unwrap_or(completion.outcome),
+            data: completion.data.as_ref(),
+            upstream_ref: completion.upstream_ref.as_deref(),
+            error: completion.error.as_deref(),
+            latency_ms: completion.latency_ms,
+            at: completion.completed_at,
+            actor: Actor::Agency(task.agency),
+        };
+        let result = finish_task(&mut tx, &task, &finish).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Times out up to `limit` open tasks whose deadline has passed, through the same
+    /// path as an answer (so verdicts and events follow). Returns the requests that
+    /// got their verdict. Each task is its own transaction; a task that another
+    /// process completed meanwhile is skipped.
+    pub async fn expire_overdue_tasks(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<RequestCompleted>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM tasks WHERE status <> 'COMPLETED' AND deadline_at <= $1 \
+             ORDER BY deadline_at LIMIT $2",
+        )
+        .bind(millis(now))
+        .bind(page_limit(limit, MAX_EXPIRE))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut completed = Vec::new();
+        for row in &rows {
+            let id: TaskId = get_parsed(row, "id")?;
+            let mut tx = self.begin_write().await?;
+            let Some(task) = self.lock_task(tx.conn(), id).await? else {
+                continue;
+            };
+            let Ok(next) = task.state.apply(TaskEvent::DeadlinePassed) else {
+                continue;
+            };
+            let finish = Finish {
+                outcome: next.outcome().unwrap_or(Outcome::Timeout),
+                data: None,
+                upstream_ref: None,
+                error: Some("deadline passed"),
+                latency_ms: None,
+                at: now,
+                actor: Actor::System,
+            };
+            let result = finish_task(&mut tx, &task, &finish).await?;
+            tx.commit().await?;
+            if let Completion::Applied {
+                request_completed: Some(done),
+            } = result
+            {
+                completed.push(done);
+            }
+        }
+        Ok(completed)
+    }
+}
+
+/// Completes a locked, open task and, if it was the last one, its request.
+async fn finish_task(
+    tx: &mut WriteTx,
+    task: &LockedTask,
+    finish: &Finish<'_>,
+) -> Result<Completion, StoreError> {
+    let data = finish.data.map(serde_json::to_string).transpose()?;
+    let updated = sqlx::query(
+        "UPDATE tasks SET status = 'COMPLETED', outcome = $1, data = $2, \
+         upstream_ref = COALESCE($3, upstream_ref), last_error = COALESCE($4, last_error), \
+         latency_ms = $5, completed_at = $6 WHERE id = $7 AND status <> 'COMPLETED'",
+    )
+    .bind(finish.outcome.as_str())
+    .bind(data)
+    .bind(finish.upstream_ref)
+    .bind(finish.error)
+    .bind(finish.latency_ms)
+    .bind(millis(finish.at))
+    .bind(task.id.to_string())
+    .execute(tx.conn())
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(Completion::AlreadyCompleted);
+    }
+    let mut entry = task_audit(task, finish.actor.clone(), "task.completed");
+    entry.outcome = Some(finish.outcome.as_str().to_owned());
+    entry.latency_ms = finish.latency_ms;
+    insert_audit(tx.conn(), &entry, finish.at).await?;
+
+    let row = sqlx::query(
+        "UPDATE requests SET pending_tasks = pending_tasks - 1, updated_at = $1 WHERE id = $2 \
+         RETURNING pending_tasks, status, cooperative_id, traceparent",
+    )
+    .bind(millis(finish.at))
+    .bind(task.request.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    let pending: i64 = sqlx::Row::try_get(&row, "pending_tasks")?;
+    if pending > 0 {
+        return Ok(Completion::Applied {
+            request_completed: None,
+        });
+    }
+    let request = ClosingRequest {
+        id: task.request,
+        cooperative: get_parsed(&row, "cooperative_id")?,
+        status: get_enum(&row, "status", RequestStatus::parse)?,
+        traceparent: sqlx::Row::try_get(&row, "traceparent")?,
+    };
+    let done = complete_request(tx.conn(), &request, finish.at).await?;
+    Ok(Completion::Applied {
+        request_completed: Some(done),
+    })
+}
+
+struct ClosingRequest {
+    id: RequestId,
+    cooperative: CooperativeId,
+    status: RequestStatus,
+    traceparent: Option<String>,
+}
+
+/// Gives a request whose tasks all have their outcome its verdict, audits it and
+/// queues the event.
+async fn complete_request(
+    conn: &mut AnyConnection,
+    request: &ClosingRequest,
+    at: DateTime<Utc>,
+) -> Result<RequestCompleted, StoreError> {
+    let next = request.status.advance(RequestStatus::Completed)?;
+    let rows = sqlx::query("SELECT outcome, required FROM tasks WHERE request_id = $1")
+        .bind(request.id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    let checks = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                get_enum(row, "outcome", Outcome::parse)?,
+                get_bool(row, "required")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let verdict = Verdict::from_checks(checks);
+    sqlx::query(
+        "UPDATE requests SET status = $1, verdict = $2, completed_at = $3, updated_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(next.as_str())
+    .bind(verdict.as_str())
+    .bind(millis(at))
+    .bind(request.id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    let mut entry = NewAuditEntry::new(Actor::System, "request.completed");
+    entry.request = Some(request.id);
+    entry.outcome = Some(verdict.as_str().to_owned());
+    insert_audit(conn, &entry, at).await?;
+    let event = Event::V1(EventV1::RequestCompleted {
+        request: request.id,
+        cooperative: request.cooperative,
+        verdict,
+    });
+    let message_id = format!("{}.completed", request.id);
+    insert_event(conn, &event, message_id, request.traceparent.as_deref(), at).await?;
+    Ok(RequestCompleted {
+        request: request.id,
+        cooperative: request.cooperative,
+        verdict,
+    })
+}
+
+/// Keeps the first answer that arrives after a task timed out, beside its outcome.
+async fn record_late_answer(
+    tx: &mut WriteTx,
+    task: &LockedTask,
+    completion: &TaskCompletion,
+) -> Result<(), StoreError> {
+    let data = completion
+        .data
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    sqlx::query(
+        "UPDATE tasks SET late_outcome = $1, late_data = $2, late_at = $3 \
+         WHERE id = $4 AND late_outcome IS NULL",
+    )
+    .bind(completion.outcome.as_str())
+    .bind(data)
+    .bind(millis(completion.completed_at))
+    .bind(task.id.to_string())
+    .execute(tx.conn())
+    .await?;
+    let mut entry = task_audit(task, Actor::Agency(task.agency), "task.late_answer");
+    entry.outcome = Some(completion.outcome.as_str().to_owned());
+    entry.latency_ms = completion.latency_ms;
+    entry.detail = json!({ "verdict_unchanged": true });
+    insert_audit(tx.conn(), &entry, completion.completed_at).await?;
+    Ok(())
+}

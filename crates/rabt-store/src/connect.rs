@@ -1,0 +1,260 @@
+//! Opening the database: the [`Store`] handle, its [`Dialect`], connection settings per
+//! backend, and the write transactions every mutation goes through.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Connection, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::error::StoreError;
+
+/// Which SQL database a [`Store`] talks to. Queries are written once in the subset both
+/// understand; the dialect picks the few statements that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite, for the embedded mode (`rabt demo`): one process, one file.
+    Sqlite,
+    /// PostgreSQL, for production: many `rabt serve` processes share it.
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect a database URL names, judged by its scheme.
+    pub fn of_url(url: &str) -> Result<Dialect, StoreError> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => Ok(Dialect::Sqlite),
+            "postgres" | "postgresql" => Ok(Dialect::Postgres),
+            other => Err(StoreError::UnsupportedUrl {
+                scheme: other.chars().take(32).collect(),
+            }),
+        }
+    }
+}
+
+/// Rabt's database: requests, tasks, idempotency keys, callbacks seen, the outbox, the
+/// audit log, cooperatives and operators. Cheap to clone (a pool handle).
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    dialect: Dialect,
+    /// SQLite has one writer at a time; taking this lock before `BEGIN IMMEDIATE` makes
+    /// this process's writers queue in order instead of spinning on SQLITE_BUSY. `None`
+    /// on PostgreSQL, where row locks do the job.
+    writers: Option<Arc<Mutex<()>>>,
+}
+
+impl fmt::Debug for Store {
+    // The pool's own Debug output includes its connect options, which hold the URL and
+    // its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect)
+            .field("connections", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a pool of at most `max_connections` connections to `url`: `sqlite://path`
+    /// (the file is created if missing), `sqlite::memory:` (one private in-memory
+    /// database, for tests and demos) or `postgres://…`. Does not migrate; call
+    /// [`Store::migrate`].
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let max_connections = max_connections.max(1);
+        match Dialect::of_url(url)? {
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect(url)
+                    .await?;
+                Ok(Store {
+                    pool,
+                    dialect: Dialect::Postgres,
+                    writers: None,
+                })
+            }
+            Dialect::Sqlite => connect_sqlite(url, max_connections).await,
+        }
+    }
+
+    /// The backend in use.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Starts a transaction that will write. On SQLite it holds this process's writer
+    /// lock and starts with `BEGIN IMMEDIATE`, so it owns the database's write lock
+    /// before its first read and can never fail half-way with SQLITE_BUSY_SNAPSHOT. On
+    /// PostgreSQL it is a plain READ COMMITTED transaction; the statements take the row
+    /// locks they need.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let writer = match &self.writers {
+            Some(lock) => Some(Arc::clone(lock).lock_owned().await),
+            None => None,
+        };
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            _writer: writer,
+        })
+    }
+
+    /// Picks the statement spelled for this dialect, where the two differ (mostly
+    /// PostgreSQL's row locks, which SQLite does without: its write transaction
+    /// already excludes every other writer).
+    pub(crate) fn by_dialect(&self, postgres: &'static str, sqlite: &'static str) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => postgres,
+            Dialect::Sqlite => sqlite,
+        }
+    }
+}
+
+/// A write transaction; rolled back if dropped without [`WriteTx::commit`].
+pub(crate) struct WriteTx {
+    // Field order matters: the transaction is dropped (rolled back) before the writer
+    // lock is released.
+    tx: Transaction<'static, Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// The connection to run statements on.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Commits, then releases the writer lock.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back, then releases the writer lock.
+    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    let in_memory = is_sqlite_memory(url);
+    let url = with_create_mode(url);
+    if !in_memory {
+        // journal_mode=WAL is stored in the file, but switching needs an exclusive lock
+        // that busy_timeout does not wait for: do it once, on a single connection,
+        // before the pool opens several.
+        let mut conn = AnyConnection::connect(&url).await?;
+        sqlx::raw_sql("PRAGMA journal_mode = WAL")
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+    }
+    let mut options = AnyPoolOptions::new().after_connect(|conn, _meta| {
+        Box::pin(async move {
+            // synchronous=NORMAL is durable across application crashes in WAL mode and
+            // loses at most the last transactions on power loss; FULL would fsync every
+            // commit. Foreign keys are off by default in SQLite. busy_timeout: how long
+            // to wait for another process's write lock before failing with BUSY.
+            sqlx::raw_sql(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000",
+            )
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+    });
+    options = if in_memory {
+        // The Any driver opens every connection from the URL, and each `:memory:`
+        // connection is a database of its own: keep exactly one, forever.
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        options
+            .max_connections(max_connections)
+            .idle_timeout(Duration::from_secs(600))
+    };
+    let pool = options.connect(&url).await?;
+    Ok(Store {
+        pool,
+        dialect: Dialect::Sqlite,
+        writers: Some(Arc::new(Mutex::new(()))),
+    })
+}
+
+/// Whether a SQLite URL names an in-memory database.
+fn is_sqlite_memory(url: &str) -> bool {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory")
+}
+
+/// Adds `mode=rwc` (create the file if missing) unless the URL chooses a mode.
+fn with_create_mode(url: &str) -> String {
+    if is_sqlite_memory(url) {
+        return url.to_owned();
+    }
+    match url.split_once('?') {
+        Some((_, query)) if query.split('&').any(|pair| pair.starts_with("mode=")) => {
+            url.to_owned()
+        }
+        Some(_) => format!("{url}&mode=rwc"),
+        None => format!("{url}?mode=rwc"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports a failure
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialects_follow_the_scheme() {
+        assert_eq!(
+            Dialect::of_url("sqlite://rabt.db").unwrap(),
+            Dialect::Sqlite
+        );
+        assert_eq!(Dialect::of_url("sqlite::memory:").unwrap(), Dialect::Sqlite);
+        assert_eq!(
+            Dialect::of_url("postgres://u:secret@h/db").unwrap(),
+            Dialect::Postgres
+        );
+        let err = Dialect::of_url("mysql://u:secret@h/db").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_files_are_created_unless_a_mode_is_given() {
+        assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            with_create_mode("sqlite://a.db?cache=private"),
+            "sqlite://a.db?cache=private&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
+        assert_eq!(with_create_mode("sqlite::memory:"), "sqlite::memory:");
+        assert!(is_sqlite_memory("sqlite://:memory:"));
+        assert!(is_sqlite_memory("sqlite://x?mode=memory"));
+        assert!(!is_sqlite_memory("sqlite://memory.db"));
+    }
+}

@@ -1,0 +1,223 @@
+//! The transactional outbox: messages are written in the same transaction as the state
+//! change they announce, and a relay publishes them afterwards (at least once) and
+//! deletes them when the broker confirmed.
+//!
+//! A relay claims rows with a lease instead of holding a transaction open while it
+//! publishes; a relay that dies leaves its rows to be claimed again when the lease runs
+//! out.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rabt_core::{Event, TaskMessage};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::codec::{get_count, get_parsed, millis, page_limit};
+use crate::connect::Store;
+use crate::error::StoreError;
+
+/// The exchange tasks are published to (routing key: the agency's wire name).
+pub const TASKS_EXCHANGE: &str = "rabt.tasks";
+/// The exchange events are published to (routing key: [`Event::routing_key`]).
+pub const EVENTS_EXCHANGE: &str = "rabt.events";
+/// The message header that carries the W3C trace context.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
+/// A message waiting to be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// The row's id, for [`Store::delete_outbox`].
+    pub id: i64,
+    /// The exchange to publish to.
+    pub exchange: String,
+    /// The routing key.
+    pub routing_key: String,
+    /// The AMQP message id: receivers deduplicate on it (the task id for tasks).
+    pub message_id: String,
+    /// The message body (JSON).
+    pub body: Vec<u8>,
+    /// Message headers, such as `traceparent`.
+    pub headers: Vec<(String, String)>,
+    /// How many times the row has been claimed, this claim included.
+    pub attempts: u32,
+}
+
+/// The largest batch [`Store::claim_outbox`] returns.
+const MAX_CLAIM: u32 = 1000;
+/// Rows per DELETE statement (well under every bind-parameter limit).
+const DELETE_CHUNK: usize = 500;
+
+const CLAIM_POSTGRES: &str = "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 \
+     WHERE id IN (SELECT id FROM outbox WHERE lease_until <= $2 ORDER BY id LIMIT $3 \
+                  FOR UPDATE SKIP LOCKED) \
+     RETURNING id, exchange, routing_key, message_id, body, headers, attempts";
+const CLAIM_SQLITE: &str = "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 \
+     WHERE id IN (SELECT id FROM outbox WHERE lease_until <= $2 ORDER BY id LIMIT $3) \
+     RETURNING id, exchange, routing_key, message_id, body, headers, attempts";
+
+impl Store {
+    /// Claims up to `limit` rows whose lease has run out (new rows at once) for
+    /// `lease`, in id order. Concurrent claimers never get the same row: on PostgreSQL
+    /// locked rows are skipped, on SQLite claims are serialised.
+    pub async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let until = now
+            .checked_add_signed(lease)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let sql = self.by_dialect(CLAIM_POSTGRES, CLAIM_SQLITE);
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(sql)
+            .bind(millis(until))
+            .bind(millis(now))
+            .bind(page_limit(limit, MAX_CLAIM))
+            .fetch_all(tx.conn())
+            .await?;
+        tx.commit().await?;
+        let mut claimed = rows
+            .iter()
+            .map(outbox_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING gives no order guarantee.
+        claimed.sort_by_key(|row| row.id);
+        Ok(claimed)
+    }
+
+    /// Deletes rows the broker confirmed. Unknown ids are ignored.
+    pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        for chunk in ids.chunks(DELETE_CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "DELETE FROM outbox WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            // Only numbered placeholders are interpolated; the ids are bound. Not kept
+            // as a prepared statement: each batch size would be another one.
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            let mut tx = self.begin_write().await?;
+            q.execute(tx.conn()).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Queues again every task that is QUEUED or RUNNING and has no message waiting in
+    /// the outbox; returns how many. The embedded mode calls this at start-up, because
+    /// its in-memory queue does not survive the process. Duplicates are harmless:
+    /// workers are idempotent by task id.
+    pub async fn requeue_open_tasks(&self) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(
+            "SELECT t.id, t.request_id, t.agency, t.service, r.traceparent \
+             FROM tasks t JOIN requests r ON r.id = t.request_id \
+             WHERE t.status IN ('QUEUED', 'RUNNING') \
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = t.id) \
+             ORDER BY t.id",
+        )
+        .fetch_all(tx.conn())
+        .await?;
+        for row in &rows {
+            let traceparent: Option<String> = row.try_get("traceparent")?;
+            let message = TaskMessage::V1 {
+                task: get_parsed(row, "id")?,
+                request: get_parsed(row, "request_id")?,
+                agency: get_parsed(row, "agency")?,
+                service: get_parsed(row, "service")?,
+            };
+            insert_task_message(tx.conn(), &message, traceparent.as_deref(), now).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+}
+
+/// Writes the outbox row that publishes a task to its agency's queue.
+pub(crate) async fn insert_task_message(
+    conn: &mut AnyConnection,
+    message: &TaskMessage,
+    traceparent: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let outgoing = Outgoing {
+        exchange: TASKS_EXCHANGE,
+        routing_key: message.agency().as_str().to_owned(),
+        message_id: message.task_id().to_string(),
+        body: serde_json::to_vec(message)?,
+        traceparent,
+    };
+    insert_outbox(conn, &outgoing, now).await
+}
+
+/// Writes the outbox row that publishes an event.
+pub(crate) async fn insert_event(
+    conn: &mut AnyConnection,
+    event: &Event,
+    message_id: String,
+    traceparent: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let outgoing = Outgoing {
+        exchange: EVENTS_EXCHANGE,
+        routing_key: event.routing_key(),
+        message_id,
+        body: serde_json::to_vec(event)?,
+        traceparent,
+    };
+    insert_outbox(conn, &outgoing, now).await
+}
+
+struct Outgoing<'a> {
+    exchange: &'static str,
+    routing_key: String,
+    message_id: String,
+    body: Vec<u8>,
+    traceparent: Option<&'a str>,
+}
+
+async fn insert_outbox(
+    conn: &mut AnyConnection,
+    outgoing: &Outgoing<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let headers: Vec<(&str, &str)> = outgoing
+        .traceparent
+        .map(|tp| (TRACEPARENT_HEADER, tp))
+        .into_iter()
+        .collect();
+    sqlx::query(
+        "INSERT INTO outbox (exchange, routing_key, message_id, body, headers, attempts, \
+         lease_until, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
+    )
+    .bind(outgoing.exchange)
+    .bind(outgoing.routing_key.as_str())
+    .bind(outgoing.message_id.as_str())
+    .bind(outgoing.body.clone())
+    .bind(serde_json::to_string(&headers)?)
+    .bind(millis(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn outbox_from_row(row: &AnyRow) -> Result<OutboxRow, StoreError> {
+    let headers: String = row.try_get("headers")?;
+    Ok(OutboxRow {
+        id: row.try_get("id")?,
+        exchange: row.try_get("exchange")?,
+        routing_key: row.try_get("routing_key")?,
+        message_id: row.try_get("message_id")?,
+        body: row.try_get("body")?,
+        headers: serde_json::from_str(&headers)?,
+        attempts: get_count(row, "attempts")?,
+    })
+}

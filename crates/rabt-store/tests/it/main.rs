@@ -1,0 +1,19 @@
+//! The store's one test suite. Every test runs twice, on SQLite and on PostgreSQL
+//! (`<test>::sqlite`, `<test>::postgres`), each time on a database of its own.
+//! PostgreSQL comes from `RABT_TEST_DATABASE_URL`; without it those tests fail, naming
+//! the variable.
+
+// A panic is how a test reports a failure.
+#![allow(clippy::unwrap_used)]
+
+mod fixtures;
+mod harness;
+
+mod accept;
+mod admin;
+mod concurrency;
+mod expire;
+mod lifecycle;
+mod outbox;
+mod reads;
+mod schema;
