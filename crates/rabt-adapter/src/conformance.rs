@@ -276,82 +276,78 @@ fn request_ids_carried(knobs: &KnobsHandle, task: TaskId) -> Result<(), String> 
 
 type Check = (&'static str, Result<(), String>);
 
-async fn fault_checks<'a>(kit: &'a Kit, case: &'a Case) -> Vec<Check> {
+/// A check that one call under some knobs fails with the expected, retryable error.
+struct ErrorCheck {
+    name: &'static str,
+    knobs: Knobs,
+    timeout: Duration,
+    expected: fn(&AdapterError) -> bool,
+}
+
+fn error_checks(call_timeout: Duration) -> [ErrorCheck; 5] {
     let fault = |fault| Knobs {
         fault,
         ..Knobs::default()
     };
-    vec![
-        (
-            "server error is retryable Unavailable",
-            expect_error(
-                kit,
-                case,
-                fault(Fault::ServerError),
-                kit.call_timeout,
-                |e| matches!(e, AdapterError::Unavailable { .. }),
-            )
-            .await,
-        ),
-        (
-            "error_rate 1.0 is retryable Unavailable",
-            expect_error(
-                kit,
-                case,
-                Knobs {
-                    error_rate: 1.0,
-                    ..Knobs::default()
-                },
-                kit.call_timeout,
-                |e| matches!(e, AdapterError::Unavailable { .. }),
-            )
-            .await,
-        ),
-        (
-            "a hanging agency is a retryable Timeout",
-            timeout_check(kit, case).await,
-        ),
-        (
-            "a malformed answer is retryable Malformed",
-            expect_error(kit, case, fault(Fault::Malformed), kit.call_timeout, |e| {
-                matches!(e, AdapterError::Malformed(_))
-            })
-            .await,
-        ),
-        (
-            "a rate limit is Unavailable with Retry-After",
-            expect_error(
-                kit,
-                case,
-                fault(Fault::RateLimit { retry_after: 7 }),
-                kit.call_timeout,
-                |e| {
-                    matches!(e, AdapterError::Unavailable { .. })
-                        && e.retry_after() == Some(Duration::from_secs(7))
-                },
-            )
-            .await,
-        ),
-        (
-            "wrong credentials are Refused, not retryable",
-            wrong_credentials(kit, case).await,
-        ),
-        ("latency is respected", latency_check(kit, case).await),
-        (
-            "latency beyond the call timeout is a Timeout",
-            expect_error(
-                kit,
-                case,
-                Knobs {
-                    latency: Duration::from_secs(5),
-                    ..Knobs::default()
-                },
-                SHORT_TIMEOUT,
-                |e| matches!(e, AdapterError::Timeout(_)),
-            )
-            .await,
-        ),
+    [
+        ErrorCheck {
+            name: "server error is retryable Unavailable",
+            knobs: fault(Fault::ServerError),
+            timeout: call_timeout,
+            expected: |e| matches!(e, AdapterError::Unavailable { .. }),
+        },
+        ErrorCheck {
+            name: "error_rate 1.0 is retryable Unavailable",
+            knobs: Knobs {
+                error_rate: 1.0,
+                ..Knobs::default()
+            },
+            timeout: call_timeout,
+            expected: |e| matches!(e, AdapterError::Unavailable { .. }),
+        },
+        ErrorCheck {
+            name: "a malformed answer is retryable Malformed",
+            knobs: fault(Fault::Malformed),
+            timeout: call_timeout,
+            expected: |e| matches!(e, AdapterError::Malformed(_)),
+        },
+        ErrorCheck {
+            name: "a rate limit is Unavailable with Retry-After",
+            knobs: fault(Fault::RateLimit { retry_after: 7 }),
+            timeout: call_timeout,
+            expected: |e| {
+                matches!(e, AdapterError::Unavailable { .. })
+                    && e.retry_after() == Some(Duration::from_secs(7))
+            },
+        },
+        ErrorCheck {
+            name: "latency beyond the call timeout is a Timeout",
+            knobs: Knobs {
+                latency: Duration::from_secs(5),
+                ..Knobs::default()
+            },
+            timeout: SHORT_TIMEOUT,
+            expected: |e| matches!(e, AdapterError::Timeout(_)),
+        },
     ]
+}
+
+async fn fault_checks(kit: &Kit, case: &Case) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for check in error_checks(kit.call_timeout) {
+        let result = expect_error(kit, case, check.knobs, check.timeout, check.expected).await;
+        checks.push((check.name, result));
+    }
+    checks.push((
+        "a hanging agency is a retryable Timeout",
+        timeout_check(kit, case).await,
+    ));
+    checks.push((
+        "wrong credentials are Refused, not retryable",
+        wrong_credentials(kit, case).await,
+    ));
+    checks.push(("latency is respected", latency_check(kit, case).await));
+    checks
 }
 
 /// Calls once under `knobs` and checks the error with `expected`, which must also be
@@ -361,7 +357,7 @@ async fn expect_error(
     case: &Case,
     knobs: Knobs,
     timeout: Duration,
-    expected: impl Fn(&AdapterError) -> bool,
+    expected: fn(&AdapterError) -> bool,
 ) -> Result<(), String> {
     let stage = stage(kit, Credentials::Valid, knobs).await?;
     let task = TaskId::new();

@@ -234,7 +234,6 @@ pub fn unavailable(status: StatusCode, headers: &HeaderMap, reason: &str) -> Ada
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use reqwest::header::HeaderValue;
 

@@ -406,6 +406,5 @@ pub async fn spawn_at(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 #[path = "simulator/tests.rs"]
 mod tests;
