@@ -5,7 +5,7 @@ use std::time::Duration;
 use rabt_adapter::AdapterError;
 use rabt_adapter::http::{REQUEST_ID, Secret, TRACEPARENT, classify_send_error, unavailable};
 use rabt_core::{AdditionalNumber, BuildingNumber, Outcome, PostalCode, ShortAddress, TaskId};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
@@ -98,12 +98,20 @@ impl SplClient {
         language: Language,
         params: &[(&str, &str)],
     ) -> Result<T, AdapterError> {
+        let mut api_key =
+            HeaderValue::from_str(self.api_key.expose()).map_err(|_| AdapterError::Refused {
+                outcome: Outcome::UpstreamError,
+                // `SaudiPostAdapter::new` refuses such keys; kept total all the same.
+                reason: "the configured SPL API key is not a valid header value".to_owned(),
+            })?;
+        // Keeps the key out of reqwest's and hyper's debug output.
+        api_key.set_sensitive(true);
         let mut request = self
             .http
             .get(self.url(path, language, params))
             // A header rather than SPL's alternative query parameter: URLs end up in
             // logs, headers do not.
-            .header("api_key", self.api_key.expose())
+            .header("api_key", api_key)
             .header(REQUEST_ID, ctx.task.to_string())
             .timeout(ctx.timeout);
         if let Some(traceparent) = ctx.traceparent {

@@ -73,6 +73,9 @@ pub enum SaudiPostError {
     /// The base URL cannot be SPL's.
     #[error("the saudi-post base URL must be http(s) without query or fragment, got `{0}`")]
     BaseUrl(String),
+    /// The API key is empty or cannot travel in an HTTP header.
+    #[error("the saudi-post API key must be non-empty visible ASCII")]
+    ApiKey,
     /// The HTTP client could not be built.
     #[error(transparent)]
     Client(#[from] ClientConfigError),
@@ -113,6 +116,10 @@ impl SaudiPostAdapter {
                 url.path()
             );
             return Err(SaudiPostError::BaseUrl(shown));
+        }
+        let key = config.api_key.expose();
+        if key.is_empty() || reqwest::header::HeaderValue::from_str(key).is_err() {
+            return Err(SaudiPostError::ApiKey);
         }
         let http = build_client(&HttpClientConfig {
             timeout: config.timeout,
@@ -192,6 +199,20 @@ mod tests {
         }
         let err = SaudiPostAdapter::new(config("https://user:pw@example.com/?q=1")).unwrap_err();
         assert!(!err.to_string().contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn an_unusable_key_is_a_configuration_error() {
+        for key in ["", "line\nbreak"] {
+            let bad = SaudiPostConfig {
+                api_key: Secret::new(key),
+                ..config("https://example.com")
+            };
+            assert!(matches!(
+                SaudiPostAdapter::new(bad),
+                Err(SaudiPostError::ApiKey)
+            ));
+        }
     }
 
     #[test]
