@@ -28,7 +28,13 @@ async fn start_demo() -> Demo {
     let state = dir.join("state");
     let process = Rabt::spawn(
         "demo",
-        &["demo", "--listen", "127.0.0.1:0", "--state-dir", state.to_str().unwrap()],
+        &[
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
         &[],
         &dir,
     )
@@ -39,7 +45,10 @@ async fn start_demo() -> Demo {
     })
     .await
     .unwrap_or_else(|e| panic!("{e}\n{}", process.tail(40)));
-    let client = Client::new(credentials["base_url"].as_str().unwrap(), credentials["api_key"].as_str().unwrap());
+    let client = Client::new(
+        credentials["base_url"].as_str().unwrap(),
+        credentials["api_key"].as_str().unwrap(),
+    );
     client.ready(Duration::from_secs(30)).await.unwrap();
     Demo {
         _process: process,
@@ -57,9 +66,19 @@ fn read_json(path: &Path) -> Option<Value> {
 async fn demo_writes_its_credentials() {
     let demo = start_demo().await;
     for field in ["base_url", "api_key", "operator_token"] {
-        assert!(demo.credentials[field].as_str().is_some_and(|s| !s.is_empty()), "{field}");
+        assert!(
+            demo.credentials[field]
+                .as_str()
+                .is_some_and(|s| !s.is_empty()),
+            "{field}"
+        );
     }
-    assert!(demo.credentials["api_key"].as_str().unwrap().starts_with("rabt_"));
+    assert!(
+        demo.credentials["api_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("rabt_")
+    );
 }
 
 #[tokio::test]
@@ -68,7 +87,10 @@ async fn demo_verifies_a_known_short_address_within_the_wait() {
     let started = Instant::now();
     let (status, body) = demo
         .client
-        .submit(&json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}}), Some(5))
+        .submit(
+            &json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}}),
+            Some(5),
+        )
         .await
         .unwrap();
     let elapsed = started.elapsed();
@@ -83,11 +105,21 @@ async fn demo_verifies_a_known_short_address_within_the_wait() {
     assert_eq!(data["city"]["en"], "Riyadh");
     assert_eq!(data["city"]["ar"], "الرياض");
     for field in ["district", "street"] {
-        assert!(data[field]["ar"].as_str().is_some_and(|s| !s.is_empty()), "{field} in Arabic: {data}");
-        assert!(data[field]["en"].as_str().is_some_and(|s| !s.is_empty()), "{field} in English: {data}");
+        assert!(
+            data[field]["ar"].as_str().is_some_and(|s| !s.is_empty()),
+            "{field} in Arabic: {data}"
+        );
+        assert!(
+            data[field]["en"].as_str().is_some_and(|s| !s.is_empty()),
+            "{field} in English: {data}"
+        );
     }
     assert_eq!(data["postalCode"].as_str().map(str::len), Some(5), "{data}");
-    assert_eq!(data["additionalNumber"].as_str().map(str::len), Some(4), "{data}");
+    assert_eq!(
+        data["additionalNumber"].as_str().map(str::len),
+        Some(4),
+        "{data}"
+    );
     assert_eq!(body["checks"][0]["attempts"], 1);
 }
 
@@ -96,7 +128,10 @@ async fn demo_answers_not_found_for_an_unknown_short_address() {
     let demo = start_demo().await;
     let (status, body) = demo
         .client
-        .submit(&json!({"service": "post.address.verify", "input": {"shortAddress": "ZZZZ9999"}}), Some(5))
+        .submit(
+            &json!({"service": "post.address.verify", "input": {"shortAddress": "ZZZZ9999"}}),
+            Some(5),
+        )
         .await
         .unwrap();
     assert_eq!(status, 200, "{body}");
@@ -106,12 +141,19 @@ async fn demo_answers_not_found_for_an_unknown_short_address() {
     // Without waiting, the same question is accepted and can be polled.
     let (status, accepted) = demo
         .client
-        .submit(&json!({"service": "post.address.verify", "input": {"shortAddress": "ZZZZ9999"}}), None)
+        .submit(
+            &json!({"service": "post.address.verify", "input": {"shortAddress": "ZZZZ9999"}}),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["id"].as_str().unwrap();
-    let done = demo.client.completed(id, Duration::from_secs(30)).await.unwrap();
+    let done = demo
+        .client
+        .completed(id, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(done["outcome"], "NOT_FOUND");
 }
 
@@ -128,7 +170,11 @@ fn bad_cases(key: &str) -> Vec<Bad> {
     let auth = ("Authorization", format!("Bearer {key}"));
     let json_type = ("Content-Type", "application/json".to_owned());
     let idem = || ("Idempotency-Key", rabt_tests::unique("k-"));
-    let good = |input: Value| json!({"service": "post.address.verify", "input": input}).to_string().into_bytes();
+    let good = |input: Value| {
+        json!({"service": "post.address.verify", "input": input})
+            .to_string()
+            .into_bytes()
+    };
     let std_headers = || vec![auth.clone(), json_type.clone(), idem()];
     vec![
         Bad { what: "no API key", body: good(json!({"shortAddress": "RRRD2929"})), headers: vec![json_type.clone(), idem()], status: 401, pointer: None },
@@ -148,31 +194,64 @@ fn bad_cases(key: &str) -> Vec<Bad> {
     ]
 }
 
+async fn stored_requests(client: &Client) -> usize {
+    let (status, body) = client.get("/v1/requests?limit=100").await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["items"].as_array().map(Vec::len).unwrap_or(0)
+}
+
 #[tokio::test]
 async fn demo_rejects_every_malformed_input_precisely_and_writes_nothing() {
     let demo = start_demo().await;
-    let before = demo.client.get("/v1/requests?limit=100").await.unwrap().1["items"].as_array().unwrap().len();
+    let before = stored_requests(&demo.client).await;
     let key = demo.credentials["api_key"].as_str().unwrap();
     for case in bad_cases(key) {
-        let mut request = demo.client.http().post(format!("{}/v1/requests", demo.client.base_url)).body(case.body);
+        let mut request = demo
+            .client
+            .http()
+            .post(format!("{}/v1/requests", demo.client.base_url))
+            .body(case.body);
         for (name, value) in &case.headers {
             request = request.header(*name, value);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, case.status, "{}: {body}", case.what);
         assert_eq!(content_type, "application/problem+json", "{}", case.what);
         assert_eq!(body["status"], case.status, "{}", case.what);
-        assert!(body["type"].as_str().unwrap().starts_with("urn:rabt:problem:"), "{}", case.what);
-        assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "{}", case.what);
+        assert!(
+            body["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:rabt:problem:"),
+            "{}",
+            case.what
+        );
+        assert!(
+            body["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{}",
+            case.what
+        );
         if let Some(pointer) = case.pointer {
-            let pointers: Vec<&str> = body["errors"].as_array().unwrap_or(&Vec::new()).iter().filter_map(|e| e["pointer"].as_str()).collect();
-            assert!(pointers.contains(&pointer), "{}: expected pointer {pointer} in {body}", case.what);
+            let none = Vec::new();
+            let errors = body["errors"].as_array().unwrap_or(&none);
+            let pointers: Vec<&str> = errors
+                .iter()
+                .filter_map(|e| e["pointer"].as_str())
+                .collect();
+            assert!(
+                pointers.contains(&pointer),
+                "{}: expected pointer {pointer} in {body}",
+                case.what
+            );
         }
     }
-    let after = demo.client.get("/v1/requests?limit=100").await.unwrap().1["items"].as_array().unwrap().len();
+    let after = stored_requests(&demo.client).await;
     assert_eq!(before, after, "a rejected request was stored");
 }
 
@@ -198,12 +277,21 @@ async fn demo_idempotency_replays_and_refuses_a_different_body() {
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
-    let other = post(json!({"service": "post.address.verify", "input": {"shortAddress": "ZZZZ9999"}}), "same-key-1").await.unwrap();
+    let other = post(
+        json!({"service": "post.address.verify", "input": {"shortAddress": "ZZZZ9999"}}),
+        "same-key-1",
+    )
+    .await
+    .unwrap();
     assert_eq!(other.status().as_u16(), 422);
     let problem: Value = other.json().await.unwrap();
     assert_eq!(problem["type"], "urn:rabt:problem:idempotency-key-reused");
-    let listed = demo.client.get("/v1/requests?limit=100").await.unwrap().1;
-    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "one request for one key");
+    let (_, listed) = demo.client.get("/v1/requests?limit=100").await.unwrap();
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        1,
+        "one request for one key"
+    );
 }
 
 #[tokio::test]
@@ -212,7 +300,10 @@ async fn demo_speaks_arabic_when_asked_and_hides_other_ids() {
     let response = demo
         .client
         .http()
-        .get(format!("{}/v1/requests/req_0193b3c1e6f87c2a9d4e5f60718293a4", demo.client.base_url))
+        .get(format!(
+            "{}/v1/requests/req_0193b3c1e6f87c2a9d4e5f60718293a4",
+            demo.client.base_url
+        ))
         .bearer_auth(demo.credentials["api_key"].as_str().unwrap())
         .header("Accept-Language", "ar-SA,ar;q=0.9,en;q=0.5")
         .send()

@@ -6,19 +6,26 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use rabt_tests::{Deployment, eventually};
 use serde_json::json;
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{PgPool, Row};
 
 const REQUESTS: usize = 1000;
 
-async fn count(db: &mut PgConnection, sql: &str) -> i64 {
-    sqlx::query(sql).fetch_one(db).await.unwrap().get::<i64, _>(0)
+async fn count(db: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(db)
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
 }
 
 #[tokio::test]
 async fn killing_the_worker_loses_nothing_and_applies_nothing_twice() {
     // No worker yet: the 1,000 requests are accepted and wait in RabbitMQ.
     let mut deployment = Deployment::start(0, "post.address.verify").await.unwrap();
-    deployment.set_knobs(json!({"latency_ms": 40})).await.unwrap();
+    deployment
+        .set_knobs(json!({"latency_ms": 40}))
+        .await
+        .unwrap();
     let client = deployment.client.clone();
     let accepted: Vec<(usize, String)> = futures_util::stream::iter(0..REQUESTS)
         .map(|i| {
@@ -36,39 +43,69 @@ async fn killing_the_worker_loses_nothing_and_applies_nothing_twice() {
         .await;
     assert_eq!(accepted.len(), REQUESTS);
 
-    let mut db = PgConnection::connect(&deployment.wiring.database_url).await.unwrap();
+    let db = PgPool::connect(&deployment.wiring.database_url)
+        .await
+        .unwrap();
     let completed_sql = "SELECT count(*) FROM requests WHERE status = 'COMPLETED'";
-    let mut worker = deployment.wiring.spawn("worker-a", &["serve", "--role", "worker"]).unwrap();
-    eventually(Duration::from_secs(120), "the first 100 completions", || {
-        let db = &mut db;
-        async move { (count(db, completed_sql).await >= 100).then_some(()) }
-    })
+    let mut worker = deployment
+        .wiring
+        .spawn("worker-a", &["serve", "--role", "worker"])
+        .unwrap();
+    eventually(
+        Duration::from_secs(120),
+        "the first 100 completions",
+        || {
+            let db = db.clone();
+            async move { (count(&db, completed_sql).await >= 100).then_some(()) }
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("{e}\n{}", worker.tail(30)));
     worker.kill();
-    let at_kill = count(&mut db, completed_sql).await;
+    let at_kill = count(&db, completed_sql).await;
     println!("completed when the worker was killed: {at_kill} of {REQUESTS}");
-    assert!(at_kill < REQUESTS as i64, "the kill came too late to test anything");
+    assert!(
+        at_kill < REQUESTS as i64,
+        "the kill came too late to test anything"
+    );
 
-    let restarted = deployment.wiring.spawn("worker-b", &["serve", "--role", "worker"]).unwrap();
-    eventually(Duration::from_secs(240), "every request to complete", || {
-        let db = &mut db;
-        async move { (count(db, completed_sql).await == REQUESTS as i64).then_some(()) }
-    })
+    let restarted = deployment
+        .wiring
+        .spawn("worker-b", &["serve", "--role", "worker"])
+        .unwrap();
+    eventually(
+        Duration::from_secs(240),
+        "every request to complete",
+        || {
+            let db = db.clone();
+            async move { (count(&db, completed_sql).await == REQUESTS as i64).then_some(()) }
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("{e}\n{}", restarted.tail(30)));
     deployment.workers.push(restarted);
 
     // Exactly once: one completion per task and per request in the audit log, and each
     // request's verdict is the one its input calls for.
-    let twice = count(&mut db, "SELECT count(*) FROM (SELECT task_id FROM audit_log WHERE action = 'task.completed' GROUP BY task_id HAVING count(*) > 1) AS d").await;
+    let twice = count(&db, "SELECT count(*) FROM (SELECT task_id FROM audit_log WHERE action = 'task.completed' GROUP BY task_id HAVING count(*) > 1) AS d").await;
     assert_eq!(twice, 0, "a task's result was applied twice");
-    let tasks_done = count(&mut db, "SELECT count(DISTINCT task_id) FROM audit_log WHERE action = 'task.completed'").await;
+    let tasks_done = count(
+        &db,
+        "SELECT count(DISTINCT task_id) FROM audit_log WHERE action = 'task.completed'",
+    )
+    .await;
     assert_eq!(tasks_done, REQUESTS as i64);
-    let requests_done = count(&mut db, "SELECT count(*) FROM audit_log WHERE action = 'request.completed'").await;
-    assert_eq!(requests_done, REQUESTS as i64, "a request completed twice or never");
+    let requests_done = count(
+        &db,
+        "SELECT count(*) FROM audit_log WHERE action = 'request.completed'",
+    )
+    .await;
+    assert_eq!(
+        requests_done, REQUESTS as i64,
+        "a request completed twice or never"
+    );
     let wrong = count(
-        &mut db,
+        &db,
         "SELECT count(*) FROM requests WHERE NOT ((verdict = 'PASS' AND CAST(substr(reference, 3) AS INTEGER) % 2 = 0) OR (verdict = 'FAIL' AND CAST(substr(reference, 3) AS INTEGER) % 2 = 1))",
     )
     .await;

@@ -15,7 +15,12 @@ async fn serve_answers_through_rabbitmq_and_postgresql_and_stops_cleanly() {
         .submit(&json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}, "reference": "hq"}), Some(10))
         .await
         .unwrap();
-    assert_eq!(status, 200, "{body}\nworker log:\n{}", deployment.workers[0].tail(30));
+    assert_eq!(
+        status,
+        200,
+        "{body}\nworker log:\n{}",
+        deployment.workers[0].tail(30)
+    );
     assert_eq!(body["outcome"], "OK");
     assert_eq!(body["data"]["city"]["ar"], "الرياض");
     assert_eq!(body["data"]["city"]["en"], "Riyadh");
@@ -29,14 +34,23 @@ async fn serve_answers_through_rabbitmq_and_postgresql_and_stops_cleanly() {
     assert_eq!(body["outcome"], "OK", "verify by numbers: {body}");
 
     let (status, body) = client
-        .submit(&json!({"service": "post.address.verify", "input": {"shortAddress": "ZZZZ9999"}}), None)
+        .submit(
+            &json!({"service": "post.address.verify", "input": {"shortAddress": "ZZZZ9999"}}),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(status, 202);
-    let done = client.completed(body["id"].as_str().unwrap(), Duration::from_secs(30)).await.unwrap();
+    let done = client
+        .completed(body["id"].as_str().unwrap(), Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(done["outcome"], "NOT_FOUND");
 
-    let (status, listed) = client.get("/v1/requests?service=post.address.verify&limit=2").await.unwrap();
+    let (status, listed) = client
+        .get("/v1/requests?service=post.address.verify&limit=2")
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     assert_eq!(listed["items"].as_array().unwrap().len(), 2);
     let next = listed["links"]["next"].as_str().expect("a next page");
@@ -45,8 +59,18 @@ async fn serve_answers_through_rabbitmq_and_postgresql_and_stops_cleanly() {
     assert!(rest["links"]["next"].is_null());
 
     // SIGTERM: both roles finish what they hold and exit 0.
-    let worker_clean = deployment.workers[0].terminate(Duration::from_secs(30)).unwrap();
+    let worker_clean = deployment.workers[0]
+        .terminate(Duration::from_secs(30))
+        .unwrap();
     let api_clean = deployment.api.terminate(Duration::from_secs(30)).unwrap();
-    assert!(worker_clean, "worker did not exit cleanly:\n{}", deployment.workers[0].tail(20));
-    assert!(api_clean, "api did not exit cleanly:\n{}", deployment.api.tail(20));
+    assert!(
+        worker_clean,
+        "worker did not exit cleanly:\n{}",
+        deployment.workers[0].tail(20)
+    );
+    assert!(
+        api_clean,
+        "api did not exit cleanly:\n{}",
+        deployment.api.tail(20)
+    );
 }

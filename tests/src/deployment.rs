@@ -85,10 +85,24 @@ impl Deployment {
             api_port: free_port(),
             agency_key: unique("agency-key-"),
         };
-        let simulators = wiring.spawn("simulate", &["simulate", "--listen-base", &wiring.simulate_base.to_string()])?;
+        let simulators = wiring.spawn(
+            "simulate",
+            &[
+                "simulate",
+                "--listen-base",
+                &wiring.simulate_base.to_string(),
+            ],
+        )?;
         wiring.run(&["migrate"])?;
         let out = wiring.run(&[
-            "coop", "add", "--name", "Test Cooperative", "--unified-number", "7000000001", "--services", services,
+            "coop",
+            "add",
+            "--name",
+            "Test Cooperative",
+            "--unified-number",
+            "7000000001",
+            "--services",
+            services,
         ])?;
         let key = out
             .lines()
@@ -130,7 +144,12 @@ impl Deployment {
 
     /// The Saudi Post simulator's call statistics.
     pub async fn simulator_stats(&self) -> anyhow::Result<serde_json::Value> {
-        Ok(reqwest::get(format!("{}/_sim/stats", self.wiring.saudi_post_url())).await?.json().await?)
+        Ok(
+            reqwest::get(format!("{}/_sim/stats", self.wiring.saudi_post_url()))
+                .await?
+                .json()
+                .await?,
+        )
     }
 
     async fn simulator_ready(&self) -> anyhow::Result<()> {
@@ -138,6 +157,7 @@ impl Deployment {
             self.simulator_stats().await.ok()
         })
         .await
+        .map(drop)
         .with_context(|| format!("simulate log:\n{}", self.simulators.tail(20)))
     }
 }
@@ -146,7 +166,9 @@ impl Deployment {
 fn free_base_port() -> u16 {
     loop {
         let base = free_port();
-        if base < 60000 && (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+        if base < 60000
+            && (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
             return base;
         }
     }

@@ -28,9 +28,9 @@ pub fn required_env(name: &str) -> String {
 
 /// The `rabt` binary under test: `$RABT_BIN`, else the workspace's debug build.
 pub fn rabt_bin() -> PathBuf {
-    let path = std::env::var_os("RABT_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/rabt")
-    });
+    let path = std::env::var_os("RABT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/rabt"));
     assert!(
         path.exists(),
         "{} does not exist: build it with `cargo build -p rabt` (tests/run.sh does)",
@@ -74,10 +74,18 @@ where
 pub async fn fresh_database() -> anyhow::Result<String> {
     let admin_url = required_env("RABT_TEST_DATABASE_URL");
     let name = unique("rabt_e2e_");
-    let mut conn = sqlx::PgConnection::connect(&admin_url).await.context("connecting to the test PostgreSQL")?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .context("connecting to the test PostgreSQL")?;
+    // The name is ours (a UUID), not input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
-    let base = admin_url.rsplit_once('/').map(|(base, _)| base).ok_or_else(|| anyhow!("bad database URL"))?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .ok_or_else(|| anyhow!("bad database URL"))?;
     Ok(format!("{base}/{name}"))
 }
 
@@ -102,7 +110,10 @@ pub async fn fresh_vhost() -> anyhow::Result<String> {
         .send()
         .await?
         .error_for_status()?;
-    let root = amqp.rsplit_once('/').map(|(root, _)| root).ok_or_else(|| anyhow!("bad AMQP URL"))?;
+    let root = amqp
+        .rsplit_once('/')
+        .map(|(root, _)| root)
+        .ok_or_else(|| anyhow!("bad AMQP URL"))?;
     Ok(format!("{root}/{vhost}"))
 }
 
@@ -113,7 +124,11 @@ fn split_credentials(url: &str) -> anyhow::Result<(String, String, String)> {
     let password = parsed.password().unwrap_or_default().to_owned();
     parsed.set_username("").map_err(|_| anyhow!("bad URL"))?;
     parsed.set_password(None).map_err(|_| anyhow!("bad URL"))?;
-    Ok((user, password, parsed.as_str().trim_end_matches('/').to_owned()))
+    Ok((
+        user,
+        password,
+        parsed.as_str().trim_end_matches('/').to_owned(),
+    ))
 }
 
 /// A running `rabt` process, killed when dropped. Its output goes to a log file whose
@@ -127,9 +142,17 @@ pub struct Rabt {
 
 impl Rabt {
     /// Starts `rabt <args>` with extra environment variables.
-    pub fn spawn(name: &str, args: &[&str], env: &[(&str, &str)], log_dir: &Path) -> anyhow::Result<Rabt> {
+    pub fn spawn(
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log_dir: &Path,
+    ) -> anyhow::Result<Rabt> {
         let log = log_dir.join(format!("{name}.log"));
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let child = Command::new(rabt_bin())
             .args(args)
             .envs(env.iter().copied())
@@ -139,7 +162,10 @@ impl Rabt {
             .stderr(out)
             .spawn()
             .with_context(|| format!("starting rabt {}", args.join(" ")))?;
-        Ok(Rabt { child: Some(child), log })
+        Ok(Rabt {
+            child: Some(child),
+            log,
+        })
     }
 
     /// The process id.
@@ -157,8 +183,12 @@ impl Rabt {
 
     /// SIGTERM, then waits up to `timeout` for a clean exit; returns whether it exited 0.
     pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<bool> {
-        let Some(mut child) = self.child.take() else { return Ok(false) };
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+        let Some(mut child) = self.child.take() else {
+            return Ok(false);
+        };
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait()? {
@@ -175,7 +205,9 @@ impl Rabt {
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// The last `lines` lines of the log, for failure messages.
@@ -278,7 +310,12 @@ impl Client {
     /// Waits until `GET /readyz` answers 200.
     pub async fn ready(&self, timeout: Duration) -> anyhow::Result<()> {
         eventually(timeout, "the API to be ready", || async {
-            let response = self.http.get(format!("{}/readyz", self.base_url)).send().await.ok()?;
+            let response = self
+                .http
+                .get(format!("{}/readyz", self.base_url))
+                .send()
+                .await
+                .ok()?;
             (response.status().as_u16() == 200).then_some(())
         })
         .await

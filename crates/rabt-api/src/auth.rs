@@ -53,7 +53,10 @@ pub struct Caller(pub Cooperative);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let key = bearer_token(parts).ok_or_else(|| {
             ApiError::new(ProblemKind::Unauthorized).detail(
                 "send your API key as `Authorization: Bearer <key>`",
@@ -66,8 +69,10 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(|e| crate::state::store_error("authenticating a cooperative", e))?;
         cooperative.map(Caller).ok_or_else(|| {
-            ApiError::new(ProblemKind::Unauthorized)
-                .detail("the API key is unknown or revoked", "مفتاح الواجهة البرمجية غير معروف أو ملغى")
+            ApiError::new(ProblemKind::Unauthorized).detail(
+                "the API key is unknown or revoked",
+                "مفتاح الواجهة البرمجية غير معروف أو ملغى",
+            )
         })
     }
 }
@@ -77,7 +82,8 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= 256).then_some(token)
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= 256)
+        .then_some(token)
 }
 
 #[cfg(test)]

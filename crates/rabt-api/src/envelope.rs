@@ -6,13 +6,13 @@ use serde_json::{Map, Value};
 use crate::problem::FieldError;
 
 /// The longest `reference` a cooperative may attach.
-pub const MAX_REFERENCE_LEN: usize = 128;
+pub(crate) const MAX_REFERENCE_LEN: usize = 128;
 /// The longest `notify_url`.
-pub const MAX_URL_LEN: usize = 2048;
+pub(crate) const MAX_URL_LEN: usize = 2048;
 
 /// A well-formed request body.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     /// The service name as sent (looked up in the catalogue next).
     pub service: String,
     /// The service's input (validated against its schema next).
@@ -26,7 +26,7 @@ pub struct Envelope {
 const FIELDS: [&str; 4] = ["service", "input", "reference", "notify_url"];
 
 /// Checks the body's shape; every offending field is reported.
-pub fn parse(body: &Value) -> Result<Envelope, Vec<FieldError>> {
+pub(crate) fn parse(body: &Value) -> Result<Envelope, Vec<FieldError>> {
     let Some(map) = body.as_object() else {
         return Err(vec![FieldError::at(
             "",
@@ -46,7 +46,11 @@ pub fn parse(body: &Value) -> Result<Envelope, Vec<FieldError>> {
     let input = match map.get("input") {
         Some(v @ Value::Object(_)) => Some(v.clone()),
         Some(_) => {
-            errors.push(FieldError::at("/input", "`input` must be a JSON object", "يجب أن يكون `input` كائن JSON"));
+            errors.push(FieldError::at(
+                "/input",
+                "`input` must be a JSON object",
+                "يجب أن يكون `input` كائن JSON",
+            ));
             None
         }
         None => {
@@ -78,7 +82,11 @@ fn missing(field: &str) -> FieldError {
     )
 }
 
-fn required_string(map: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+fn required_string(
+    map: &Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
     match map.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(_) => {
@@ -121,7 +129,9 @@ fn optional_string(
 fn check_url(url: &str, errors: &mut Vec<FieldError>) {
     let ok = url::Url::parse(url)
         .ok()
-        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty()))
+        .filter(|u| {
+            matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty())
+        })
         .is_some();
     if !ok {
         errors.push(FieldError::at(
@@ -133,7 +143,7 @@ fn check_url(url: &str, errors: &mut Vec<FieldError>) {
 }
 
 /// Escapes a key for a JSON Pointer (RFC 6901 §3).
-pub fn escape(key: &str) -> String {
+pub(crate) fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
@@ -143,7 +153,11 @@ mod tests {
     use serde_json::json;
 
     fn pointers(body: Value) -> Vec<String> {
-        parse(&body).unwrap_err().into_iter().filter_map(|e| e.pointer).collect()
+        parse(&body)
+            .unwrap_err()
+            .into_iter()
+            .filter_map(|e| e.pointer)
+            .collect()
     }
 
     #[test]

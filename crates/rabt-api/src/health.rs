@@ -13,13 +13,13 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// `GET /healthz`.
-pub async fn healthz() -> Json<serde_json::Value> {
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: 200 when the database answers within two seconds and the broker is
 /// connected; otherwise 503 saying which is down.
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let database = matches!(
         tokio::time::timeout(Duration::from_secs(2), state.store().ping()).await,
         Ok(Ok(()))

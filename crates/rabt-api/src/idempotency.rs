@@ -12,14 +12,14 @@ use crate::auth::hex;
 use crate::problem::{ApiError, ProblemKind};
 
 /// The header.
-pub const HEADER: &str = "idempotency-key";
+pub(crate) const HEADER: &str = "idempotency-key";
 /// The longest key accepted (Stripe's limit, which clients already respect).
-pub const MAX_KEY_LEN: usize = 255;
+pub(crate) const MAX_KEY_LEN: usize = 255;
 
 /// The key of a request: present, 1–255 printable ASCII characters. The draft defines
 /// the header as a structured-field string (`"…"`); the quotes are optional here,
 /// since most clients send the bare key.
-pub fn key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn key(headers: &HeaderMap) -> Result<String, ApiError> {
     let value = headers.get(HEADER).ok_or_else(|| {
         ApiError::new(ProblemKind::IdempotencyKeyMissing).detail(
             "send a unique Idempotency-Key header (e.g. a UUID) with every POST, and the same key when you retry it",
@@ -47,7 +47,7 @@ pub fn key(headers: &HeaderMap) -> Result<String, ApiError> {
 /// The hex SHA-256 of a JSON document in canonical form (object keys sorted, no
 /// insignificant whitespace), so that a retry whose client re-serialised the body with
 /// its keys in another order still counts as the same request.
-pub fn body_digest(body: &Value) -> String {
+pub(crate) fn body_digest(body: &Value) -> String {
     let mut canonical = String::with_capacity(256);
     write_canonical(body, &mut canonical);
     hex(&Sha256::digest(canonical.as_bytes()))
@@ -108,7 +108,9 @@ mod tests {
 
     #[test]
     fn digest_ignores_key_order_and_whitespace() {
-        let a: Value = serde_json::from_str(r#"{"service":"s","input":{"b":1,"a":[1,{"y":2,"x":"ü"}]}}"#).unwrap();
+        let a: Value =
+            serde_json::from_str(r#"{"service":"s","input":{"b":1,"a":[1,{"y":2,"x":"ü"}]}}"#)
+                .unwrap();
         let b = json!({"input": {"a": [1, {"x": "ü", "y": 2}], "b": 1}, "service": "s"});
         assert_eq!(body_digest(&a), body_digest(&b));
         let c = json!({"input": {"a": [{"x": "ü", "y": 2}, 1], "b": 1}, "service": "s"});

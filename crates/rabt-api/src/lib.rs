@@ -85,7 +85,11 @@ pub async fn serve(
 
 /// Wakes waiters when their request completes: subscribes to `request.completed.#` on
 /// `rabt.events` and re-subscribes after a broker outage.
-pub async fn forward_completions(transport: Transport, waiters: Waiters, shutdown: CancellationToken) {
+pub async fn forward_completions(
+    transport: Transport,
+    waiters: Waiters,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
         match transport.subscribe_events("request.completed.#").await {
@@ -98,7 +102,9 @@ pub async fn forward_completions(transport: Transport, waiters: Waiters, shutdow
                     };
                     let Some(body) = next else { break };
                     match serde_json::from_slice::<Event>(&body) {
-                        Ok(Event::V1(EventV1::RequestCompleted { request, .. })) => waiters.notify(request),
+                        Ok(Event::V1(EventV1::RequestCompleted { request, .. })) => {
+                            waiters.notify(request)
+                        }
                         Err(err) => tracing::warn!(%err, "undecodable event on rabt.events"),
                     }
                 }

@@ -106,12 +106,24 @@ impl ProblemKind {
     /// The title in English and Arabic.
     pub fn titles(self) -> (&'static str, &'static str) {
         match self {
-            ProblemKind::Unauthorized => ("Missing or invalid API key", "مفتاح الواجهة البرمجية مفقود أو غير صالح"),
-            ProblemKind::ServiceForbidden => ("This cooperative may not use this service", "لا يحق لهذه الجمعية استخدام هذه الخدمة"),
+            ProblemKind::Unauthorized => (
+                "Missing or invalid API key",
+                "مفتاح الواجهة البرمجية مفقود أو غير صالح",
+            ),
+            ProblemKind::ServiceForbidden => (
+                "This cooperative may not use this service",
+                "لا يحق لهذه الجمعية استخدام هذه الخدمة",
+            ),
             ProblemKind::NotFound => ("Not found", "غير موجود"),
             ProblemKind::MethodNotAllowed => ("Method not allowed", "الطريقة غير مسموح بها"),
-            ProblemKind::IdempotencyKeyMissing => ("The Idempotency-Key header is required", "ترويسة Idempotency-Key مطلوبة"),
-            ProblemKind::IdempotencyKeyInvalid => ("The Idempotency-Key header is invalid", "ترويسة Idempotency-Key غير صالحة"),
+            ProblemKind::IdempotencyKeyMissing => (
+                "The Idempotency-Key header is required",
+                "ترويسة Idempotency-Key مطلوبة",
+            ),
+            ProblemKind::IdempotencyKeyInvalid => (
+                "The Idempotency-Key header is invalid",
+                "ترويسة Idempotency-Key غير صالحة",
+            ),
             ProblemKind::IdempotencyKeyReused => (
                 "This Idempotency-Key was already used with a different request",
                 "استُخدم مفتاح عدم التكرار هذا من قبل مع طلب مختلف",
@@ -120,14 +132,32 @@ impl ProblemKind {
                 "A request with this Idempotency-Key is still being processed",
                 "طلب بمفتاح عدم التكرار نفسه ما زال قيد المعالجة",
             ),
-            ProblemKind::MalformedJson => ("The request body is not valid JSON", "محتوى الطلب ليس JSON صالحًا"),
-            ProblemKind::UnsupportedMediaType => ("The request body must be application/json", "يجب أن يكون محتوى الطلب بصيغة application/json"),
-            ProblemKind::PayloadTooLarge => ("The request body is too large", "محتوى الطلب أكبر من المسموح"),
+            ProblemKind::MalformedJson => (
+                "The request body is not valid JSON",
+                "محتوى الطلب ليس JSON صالحًا",
+            ),
+            ProblemKind::UnsupportedMediaType => (
+                "The request body must be application/json",
+                "يجب أن يكون محتوى الطلب بصيغة application/json",
+            ),
+            ProblemKind::PayloadTooLarge => (
+                "The request body is too large",
+                "محتوى الطلب أكبر من المسموح",
+            ),
             ProblemKind::ValidationFailed => ("The request is not valid", "الطلب غير صالح"),
-            ProblemKind::InvalidQuery => ("A query parameter is not valid", "أحد معاملات الاستعلام غير صالح"),
+            ProblemKind::InvalidQuery => (
+                "A query parameter is not valid",
+                "أحد معاملات الاستعلام غير صالح",
+            ),
             ProblemKind::UnknownService => ("Unknown service", "خدمة غير معروفة"),
-            ProblemKind::ServiceNotAvailable => ("This service is not available yet", "هذه الخدمة غير متاحة بعد"),
-            ProblemKind::Unavailable => ("Temporarily unavailable, retry later", "الخدمة غير متاحة مؤقتًا، أعد المحاولة لاحقًا"),
+            ProblemKind::ServiceNotAvailable => (
+                "This service is not available yet",
+                "هذه الخدمة غير متاحة بعد",
+            ),
+            ProblemKind::Unavailable => (
+                "Temporarily unavailable, retry later",
+                "الخدمة غير متاحة مؤقتًا، أعد المحاولة لاحقًا",
+            ),
             ProblemKind::Internal => ("Internal error", "خطأ داخلي"),
         }
     }
@@ -164,7 +194,11 @@ impl FieldError {
     }
 
     /// An error in a query parameter.
-    pub fn parameter(name: impl Into<String>, en: impl Into<String>, ar: impl Into<String>) -> Self {
+    pub fn parameter(
+        name: impl Into<String>,
+        en: impl Into<String>,
+        ar: impl Into<String>,
+    ) -> Self {
         Self {
             pointer: None,
             parameter: Some(name.into()),
@@ -222,10 +256,16 @@ impl Problem {
     fn render(&self, lang: Lang) -> Response {
         let mut response = (self.kind.status(), Json(self.body(lang))).into_response();
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         headers.insert(CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
         if self.kind == ProblemKind::Unauthorized {
-            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rabt\""));
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"rabt\""),
+            );
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
@@ -303,7 +343,9 @@ pub async fn localize(request: Request, next: Next) -> Response {
         return problem.render(lang);
     }
     match response.status() {
-        StatusCode::NOT_FOUND if is_bare(&response) => ApiError::new(ProblemKind::NotFound).0.render(lang),
+        StatusCode::NOT_FOUND if is_bare(&response) => {
+            ApiError::new(ProblemKind::NotFound).0.render(lang)
+        }
         StatusCode::METHOD_NOT_ALLOWED if is_bare(&response) => {
             ApiError::new(ProblemKind::MethodNotAllowed).0.render(lang)
         }
@@ -324,7 +366,11 @@ mod tests {
     fn body_follows_rfc_9457_in_both_languages() {
         let problem = ApiError::new(ProblemKind::ValidationFailed)
             .detail("bad input", "مدخل غير صالح")
-            .errors(vec![FieldError::at("/input/idNumber", "fails its check digit", "رقم التحقق غير صحيح")]);
+            .errors(vec![FieldError::at(
+                "/input/idNumber",
+                "fails its check digit",
+                "رقم التحقق غير صحيح",
+            )]);
         let en = problem.problem().body(Lang::En);
         assert_eq!(en["type"], "urn:rabt:problem:validation-failed");
         assert_eq!(en["status"], 422);
@@ -339,10 +385,23 @@ mod tests {
     fn every_kind_is_a_client_error_except_outages_and_bugs() {
         use ProblemKind::*;
         let kinds = [
-            Unauthorized, ServiceForbidden, NotFound, MethodNotAllowed, IdempotencyKeyMissing,
-            IdempotencyKeyInvalid, IdempotencyKeyReused, IdempotencyConflict, MalformedJson,
-            UnsupportedMediaType, PayloadTooLarge, ValidationFailed, InvalidQuery, UnknownService,
-            ServiceNotAvailable, Unavailable, Internal,
+            Unauthorized,
+            ServiceForbidden,
+            NotFound,
+            MethodNotAllowed,
+            IdempotencyKeyMissing,
+            IdempotencyKeyInvalid,
+            IdempotencyKeyReused,
+            IdempotencyConflict,
+            MalformedJson,
+            UnsupportedMediaType,
+            PayloadTooLarge,
+            ValidationFailed,
+            InvalidQuery,
+            UnknownService,
+            ServiceNotAvailable,
+            Unavailable,
+            Internal,
         ];
         for kind in kinds {
             let server_side = matches!(kind, Unavailable | Internal);

@@ -5,13 +5,13 @@ use rabt_core::{RequestId, RequestStatus, ServiceName};
 use crate::problem::{ApiError, FieldError, ProblemKind};
 
 /// The default page size.
-pub const DEFAULT_LIMIT: u32 = 20;
+pub(crate) const DEFAULT_LIMIT: u32 = 20;
 /// The largest page size.
-pub const MAX_LIMIT: u32 = 100;
+pub(crate) const MAX_LIMIT: u32 = 100;
 
 /// The parsed parameters of a list.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     /// Only this service.
     pub service: Option<ServiceName>,
     /// Only this status.
@@ -26,7 +26,7 @@ pub struct ListParams {
 
 impl ListParams {
     /// Parses the query; an unknown parameter or a bad value is a 400 naming it.
-    pub fn parse(query: &str) -> Result<Self, ApiError> {
+    pub(crate) fn parse(query: &str) -> Result<Self, ApiError> {
         let mut params = ListParams {
             service: None,
             status: None,
@@ -52,10 +52,16 @@ impl ListParams {
                 "reference" if !value.is_empty() && value.chars().count() <= 128 => {
                     params.reference = Some(value.into_owned());
                 }
-                "reference" => errors.push(bad("must be 1 to 128 characters", "يجب أن يكون من 1 إلى 128 حرفًا")),
+                "reference" => errors.push(bad(
+                    "must be 1 to 128 characters",
+                    "يجب أن يكون من 1 إلى 128 حرفًا",
+                )),
                 "limit" => match value.parse::<u32>() {
                     Ok(n) if (1..=MAX_LIMIT).contains(&n) => params.limit = n,
-                    _ => errors.push(bad("must be an integer from 1 to 100", "يجب أن يكون عددًا صحيحًا من 1 إلى 100")),
+                    _ => errors.push(bad(
+                        "must be an integer from 1 to 100",
+                        "يجب أن يكون عددًا صحيحًا من 1 إلى 100",
+                    )),
                 },
                 "cursor" => match RequestId::parse(&value) {
                     Ok(id) => params.cursor = Some(id),
@@ -79,7 +85,7 @@ impl ListParams {
     }
 
     /// The link to the page after the one ending with `last`.
-    pub fn next_link(&self, last: RequestId) -> String {
+    pub(crate) fn next_link(&self, last: RequestId) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         if let Some(service) = &self.service {
             query.append_pair("service", service.as_str());
@@ -102,7 +108,8 @@ mod tests {
 
     #[test]
     fn parses_and_round_trips_through_the_next_link() {
-        let params = ListParams::parse("service=post.address.verify&status=COMPLETED&limit=5").unwrap();
+        let params =
+            ListParams::parse("service=post.address.verify&status=COMPLETED&limit=5").unwrap();
         assert_eq!(params.limit, 5);
         assert_eq!(params.status, Some(RequestStatus::Completed));
         let last = RequestId::new();
@@ -114,7 +121,15 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        for query in ["limit=0", "limit=101", "limit=x", "status=DONE", "cursor=abc", "sort=asc", "service=Bad"] {
+        for query in [
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "status=DONE",
+            "cursor=abc",
+            "sort=asc",
+            "service=Bad",
+        ] {
             let err = ListParams::parse(query).unwrap_err();
             let problem = err.problem();
             assert_eq!(problem.kind, ProblemKind::InvalidQuery, "{query}");

@@ -25,7 +25,7 @@ use crate::wait::preferred_wait;
 /// `POST /v1/requests`: authenticate, check the key, the body, the service and its
 /// input, then store the request, its tasks, the idempotency record, the outbox rows and
 /// the audit entries in one transaction. Nothing is written unless every check passed.
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(cooperative): Caller,
     headers: HeaderMap,
@@ -48,14 +48,38 @@ pub async fn create(
     let wait = preferred_wait(&headers, state.settings().max_wait);
     // Registered before the request exists, so its completion cannot be missed.
     let waiter = wait.map(|_| state.waiters().register(id));
-    let new = new_request(id, cooperative.id, service, envelope, key, idempotency::body_digest(&body), &headers)?;
-    match state.store().accept_request(&new).await.map_err(|e| store_error("accepting a request", e))? {
+    let new = new_request(
+        id,
+        cooperative.id,
+        service,
+        envelope,
+        key,
+        idempotency::body_digest(&body),
+        &headers,
+    )?;
+    match state
+        .store()
+        .accept_request(&new)
+        .await
+        .map_err(|e| store_error("accepting a request", e))?
+    {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
             state.wake_outbox();
         }
-        Accepted::Existing { request, body_hash, response_status, response_body } => {
-            return replay(&new.idempotency.body_hash, request, &body_hash, response_status, response_body);
+        Accepted::Existing {
+            request,
+            body_hash,
+            response_status,
+            response_body,
+        } => {
+            return replay(
+                &new.idempotency.body_hash,
+                request,
+                &body_hash,
+                response_status,
+                response_body,
+            );
         }
     }
     if let (Some(waiter), Some(wait)) = (waiter, wait) {
@@ -85,7 +109,8 @@ fn read_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
         .and_then(|v| v.split(';').next())
         .map(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false);
     if !is_json {
@@ -96,12 +121,17 @@ fn read_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
     }
     let bytes = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ProblemKind::PayloadTooLarge),
-        _ => ApiError::new(ProblemKind::MalformedJson).detail(rejection.body_text(), "تعذرت قراءة محتوى الطلب"),
+        _ => ApiError::new(ProblemKind::MalformedJson)
+            .detail(rejection.body_text(), "تعذرت قراءة محتوى الطلب"),
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(ProblemKind::MalformedJson).detail(
             format!("line {}, column {}: {e}", e.line(), e.column()),
-            format!("السطر {}، العمود {}: صيغة JSON غير صحيحة", e.line(), e.column()),
+            format!(
+                "السطر {}، العمود {}: صيغة JSON غير صحيحة",
+                e.line(),
+                e.column()
+            ),
         )
     })
 }
@@ -119,18 +149,29 @@ fn resolve_service<'a>(
     let unknown = || {
         ApiError::new(ProblemKind::UnknownService).errors(vec![FieldError::at(
             "/service",
-            format!("`{}` is not in the catalogue; GET /v1/services lists yours", envelope.service),
-            format!("الخدمة `{}` غير موجودة في الدليل؛ اطلب GET /v1/services لعرض خدماتك", envelope.service),
+            format!(
+                "`{}` is not in the catalogue; GET /v1/services lists yours",
+                envelope.service
+            ),
+            format!(
+                "الخدمة `{}` غير موجودة في الدليل؛ اطلب GET /v1/services لعرض خدماتك",
+                envelope.service
+            ),
         )])
     };
     let name = ServiceName::parse(&envelope.service).map_err(|_| unknown())?;
-    let service = state.catalogue().service(name.as_str()).ok_or_else(unknown)?;
+    let service = state
+        .catalogue()
+        .service(name.as_str())
+        .ok_or_else(unknown)?;
     if !cooperative.services.contains(&name) {
-        return Err(ApiError::new(ProblemKind::ServiceForbidden).errors(vec![FieldError::at(
-            "/service",
-            format!("this cooperative has no access to `{name}`"),
-            format!("لا تملك هذه الجمعية صلاحية استخدام `{name}`"),
-        )]));
+        return Err(
+            ApiError::new(ProblemKind::ServiceForbidden).errors(vec![FieldError::at(
+                "/service",
+                format!("this cooperative has no access to `{name}`"),
+                format!("لا تملك هذه الجمعية صلاحية استخدام `{name}`"),
+            )]),
+        );
     }
     Ok(service)
 }
@@ -158,11 +199,12 @@ fn new_request(
     body_hash: String,
     headers: &HeaderMap,
 ) -> Result<NewRequest, ApiError> {
-    let agency = service
-        .agency()
-        .ok_or_else(|| ApiError::internal("building tasks", &"composite services are not callable"))?;
+    let agency = service.agency().ok_or_else(|| {
+        ApiError::internal("building tasks", &"composite services are not callable")
+    })?;
     let now = Utc::now();
-    let deadline_at = now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
+    let deadline_at =
+        now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
     let response_body = view::accepted(id).to_string();
     let traceparent = headers
         .get("traceparent")
@@ -206,7 +248,9 @@ fn replay(
 ) -> Result<Response, ApiError> {
     if digest != stored_digest {
         return Err(ApiError::new(ProblemKind::IdempotencyKeyReused).detail(
-            format!("the key was first used for request {request}; use a new key for a new request"),
+            format!(
+                "the key was first used for request {request}; use a new key for a new request"
+            ),
             format!("استُخدم المفتاح أولًا للطلب {request}؛ استخدم مفتاحًا جديدًا لكل طلب جديد"),
         ));
     }
@@ -242,7 +286,7 @@ fn completed_response(record: &RequestRecord) -> Response {
 
 /// `GET /v1/requests/{id}`: the request with every check. Another cooperative's id, or
 /// text that is not a request id, is a 404: ids of others are not confirmed to exist.
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Caller(cooperative): Caller,
     Path(id): Path<String>,
@@ -259,7 +303,7 @@ pub async fn get(
 
 /// `GET /v1/requests?service=&status=&reference=&limit=&cursor=`: the caller's own
 /// requests, newest first, a page at a time.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(cooperative): Caller,
     RawQuery(raw): RawQuery,

@@ -35,7 +35,10 @@ fn summary(state: &AppState, service: &Service) -> Value {
 }
 
 /// `GET /v1/services`: the services this cooperative has access to.
-pub async fn list(State(state): State<AppState>, Caller(cooperative): Caller) -> Json<Value> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Caller(cooperative): Caller,
+) -> Json<Value> {
     let items: Vec<Value> = state
         .catalogue()
         .services()
@@ -47,7 +50,7 @@ pub async fn list(State(state): State<AppState>, Caller(cooperative): Caller) ->
 
 /// `GET /v1/services/{name}`: one service with its input and output schemas and retry
 /// policy (each schema bundled into one self-contained document). A service the cooperative has no access to is a 404, like an unknown one.
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Caller(cooperative): Caller,
     Path(name): Path<String>,

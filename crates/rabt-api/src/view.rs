@@ -7,12 +7,12 @@ use rabt_store::{RequestRecord, RequestSummary, TaskView};
 use serde_json::{Value, json};
 
 /// The path of a request.
-pub fn request_path(id: RequestId) -> String {
+pub(crate) fn request_path(id: RequestId) -> String {
     format!("/v1/requests/{id}")
 }
 
 /// The answer to `POST /v1/requests` before the request completes (202).
-pub fn accepted(id: RequestId) -> Value {
+pub(crate) fn accepted(id: RequestId) -> Value {
     json!({
         "id": id.to_string(),
         "status": "ACCEPTED",
@@ -52,7 +52,7 @@ fn check(task: &TaskView) -> Value {
 /// The full representation of a request. A request of a single-agency service also
 /// carries its one check's `outcome` and `data` at the top, so the common case reads
 /// `response.outcome` without digging into `checks`.
-pub fn full(record: &RequestRecord) -> Value {
+pub(crate) fn full(record: &RequestRecord) -> Value {
     let mut body = json!({
         "id": record.id.to_string(),
         "service": record.service.as_str(),
@@ -74,7 +74,7 @@ pub fn full(record: &RequestRecord) -> Value {
 }
 
 /// A line of `GET /v1/requests`.
-pub fn summary(item: &RequestSummary) -> Value {
+pub(crate) fn summary(item: &RequestSummary) -> Value {
     json!({
         "id": item.id.to_string(),
         "service": item.service.as_str(),

@@ -58,7 +58,9 @@ impl Waiters {
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
         // A panic while holding this lock cannot leave the map inconsistent (every
         // operation is a single insert or remove), so a poisoned lock is still usable.
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -96,7 +98,7 @@ impl Drop for Waiter {
 /// The wait asked for with `Prefer: wait=N`, capped at `max`; `None` when not asked
 /// (or asked for 0, or `respond-async`). Unparseable preferences are ignored, as RFC
 /// 7240 §2 asks.
-pub fn preferred_wait(headers: &HeaderMap, max: Duration) -> Option<Duration> {
+pub(crate) fn preferred_wait(headers: &HeaderMap, max: Duration) -> Option<Duration> {
     let mut wait = None;
     for value in headers.get_all("prefer") {
         let Ok(text) = value.to_str() else { continue };
@@ -104,13 +106,16 @@ pub fn preferred_wait(headers: &HeaderMap, max: Duration) -> Option<Duration> {
             if token.eq_ignore_ascii_case("respond-async") {
                 return None;
             }
-            let Some((name, seconds)) = token.split_once('=') else { continue };
+            let Some((name, seconds)) = token.split_once('=') else {
+                continue;
+            };
             if name.trim().eq_ignore_ascii_case("wait") {
                 wait = seconds.trim().trim_matches('"').parse::<u64>().ok();
             }
         }
     }
-    wait.filter(|s| *s > 0).map(|s| Duration::from_secs(s).min(max))
+    wait.filter(|s| *s > 0)
+        .map(|s| Duration::from_secs(s).min(max))
 }
 
 #[cfg(test)]
@@ -127,12 +132,18 @@ mod tests {
     #[test]
     fn parses_prefer_wait() {
         assert_eq!(prefer("wait=5"), Some(Duration::from_secs(5)));
-        assert_eq!(prefer("return=minimal, wait=10"), Some(Duration::from_secs(10)));
+        assert_eq!(
+            prefer("return=minimal, wait=10"),
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(prefer("wait=100"), Some(Duration::from_secs(30)));
         assert_eq!(prefer("wait=0"), None);
         assert_eq!(prefer("wait=soon"), None);
         assert_eq!(prefer("respond-async, wait=5"), None);
-        assert_eq!(preferred_wait(&HeaderMap::new(), Duration::from_secs(30)), None);
+        assert_eq!(
+            preferred_wait(&HeaderMap::new(), Duration::from_secs(30)),
+            None
+        );
     }
 
     #[tokio::test]

@@ -91,6 +91,21 @@ impl StoreError {
         matches!(self, StoreError::Conflict(_))
     }
 
+    /// Whether the database is unreachable or overloaded (connection refused or lost,
+    /// no free connection in time): the caller may answer 503 and retry later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
+
     /// Maps a unique violation to [`StoreError::Duplicate`], anything else as usual.
     pub(crate) fn duplicate_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |err| match &err {

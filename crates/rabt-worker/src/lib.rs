@@ -141,9 +141,16 @@ impl Worker {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(self.settings.deadline_sweep) => {}
             }
-            match self.store.expire_overdue_tasks(chrono::Utc::now(), 500).await {
+            match self
+                .store
+                .expire_overdue_tasks(chrono::Utc::now(), 500)
+                .await
+            {
                 Ok(completed) if !completed.is_empty() => {
-                    tracing::info!(requests = completed.len(), "deadlines passed; requests completed with TIMEOUT checks");
+                    tracing::info!(
+                        requests = completed.len(),
+                        "deadlines passed; requests completed with TIMEOUT checks"
+                    );
                     self.outbox_wake.notify_one();
                 }
                 Ok(_) => {}

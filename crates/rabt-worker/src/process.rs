@@ -66,19 +66,25 @@ impl Worker {
             tracing::warn!(task = %id, "message for an unknown task");
             return Ok(Disposition::DeadLetter("unknown task"));
         };
-        if matches!(task.state, TaskState::Completed(_) | TaskState::AwaitingCallback) {
+        if matches!(
+            task.state,
+            TaskState::Completed(_) | TaskState::AwaitingCallback
+        ) {
             tracing::debug!(task = %id, state = ?task.state, "duplicate delivery of a handled task");
             return Ok(Disposition::Ack);
         }
         let attempt = match self.store.start_task(id, Utc::now()).await? {
             StartResult::Started { attempt } => attempt,
-            StartResult::AlreadyCompleted | StartResult::AwaitingCallback => return Ok(Disposition::Ack),
+            StartResult::AlreadyCompleted | StartResult::AwaitingCallback => {
+                return Ok(Disposition::Ack);
+            }
             StartResult::NotFound => return Ok(Disposition::DeadLetter("unknown task")),
         };
         let remaining = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if remaining.is_zero() {
             let error = "the deadline passed before the agency could be called";
-            self.complete(&task, Outcome::Timeout, None, None, Some(error), None).await?;
+            self.complete(&task, Outcome::Timeout, None, None, Some(error), None)
+                .await?;
             return Ok(Disposition::Ack);
         }
         let timeout = remaining.min(self.settings.call_timeout);
@@ -86,13 +92,34 @@ impl Worker {
         let result = self.call(&task, attempt, timeout).await;
         let latency = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         match result {
-            Ok(Answer::Final { outcome, data, upstream_ref }) => {
-                self.complete(&task, outcome, Some(data), upstream_ref, None, Some(latency)).await?;
+            Ok(Answer::Final {
+                outcome,
+                data,
+                upstream_ref,
+            }) => {
+                self.complete(
+                    &task,
+                    outcome,
+                    Some(data),
+                    upstream_ref,
+                    None,
+                    Some(latency),
+                )
+                .await?;
             }
             Ok(Answer::Submitted { upstream_ref }) => {
                 tracing::error!(task = %id, %upstream_ref, "agency answered by callback, which this build cannot correlate yet");
-                let error = "the agency answered asynchronously; callbacks are not supported by this build";
-                self.complete(&task, Outcome::UpstreamError, None, Some(upstream_ref), Some(error), Some(latency)).await?;
+                let error =
+                    "the agency answered asynchronously; callbacks are not supported by this build";
+                self.complete(
+                    &task,
+                    Outcome::UpstreamError,
+                    None,
+                    Some(upstream_ref),
+                    Some(error),
+                    Some(latency),
+                )
+                .await?;
             }
             Err(err) => return self.failed(&task, attempt, err, latency).await,
         }
@@ -101,7 +128,12 @@ impl Worker {
 
     /// Calls the adapter, and checks its answer against the service's output schema:
     /// an agency's answer is untrusted input too.
-    async fn call(&self, task: &TaskRecord, attempt: u32, timeout: Duration) -> Result<Answer, AdapterError> {
+    async fn call(
+        &self,
+        task: &TaskRecord,
+        attempt: u32,
+        timeout: Duration,
+    ) -> Result<Answer, AdapterError> {
         let adapter = self
             .adapters
             .get(&task.agency)
@@ -122,7 +154,9 @@ impl Worker {
         if let Answer::Final { data, .. } = &answer {
             if let Some(service) = self.catalogue.service(task.service.as_str()) {
                 if let Err(violations) = service.validate_output(data) {
-                    let first = violations.first().map(|v| format!("{}: {}", v.pointer, v.message.en));
+                    let first = violations
+                        .first()
+                        .map(|v| format!("{}: {}", v.pointer, v.message.en));
                     return Err(AdapterError::Malformed(format!(
                         "answer breaks the output schema ({})",
                         first.unwrap_or_default()
@@ -142,12 +176,20 @@ impl Worker {
         err: AdapterError,
         latency: i64,
     ) -> Result<Disposition, ProcessError> {
-        let policy = self.catalogue.service(task.service.as_str()).map(|s| s.retry).unwrap_or_default();
+        let policy = self
+            .catalogue
+            .service(task.service.as_str())
+            .map(|s| s.retry)
+            .unwrap_or_default();
         let delay = policy.delay(attempt, rand::random::<f64>(), err.retry_after());
         let time_left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if err.is_retryable() && policy.allows_another_after(attempt) && delay < time_left {
             tracing::info!(task = %task.id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "agency call failed; retrying later");
-            if self.store.schedule_retry(task.id, err.kind(), Utc::now()).await? {
+            if self
+                .store
+                .schedule_retry(task.id, err.kind(), Utc::now())
+                .await?
+            {
                 let message = retry_message(task, attempt);
                 // If this fails the task is QUEUED in the database and the requeued
                 // original runs it again.
@@ -157,7 +199,15 @@ impl Worker {
         }
         tracing::info!(task = %task.id, attempt, error = %err, "agency call failed for good");
         let message = err.to_string();
-        self.complete(task, err.final_outcome(), None, None, Some(&message), Some(latency)).await?;
+        self.complete(
+            task,
+            err.final_outcome(),
+            None,
+            None,
+            Some(&message),
+            Some(latency),
+        )
+        .await?;
         Ok(Disposition::Ack)
     }
 

@@ -48,7 +48,12 @@ pub struct OutboxRelay {
 
 impl OutboxRelay {
     /// A relay; notify `wake` after committing outbox rows to have them published at once.
-    pub fn new(store: Store, transport: Transport, wake: Arc<Notify>, settings: RelaySettings) -> Self {
+    pub fn new(
+        store: Store,
+        transport: Transport,
+        wake: Arc<Notify>,
+        settings: RelaySettings,
+    ) -> Self {
         Self {
             store,
             transport,
@@ -97,9 +102,15 @@ impl OutboxRelay {
             }
             let full_batch = rows.len() as u32 == self.settings.batch_size;
             let messages: Vec<OutgoingMessage> = rows.iter().map(to_message).collect();
-            self.transport.publish(&messages).await.map_err(RelayError::Queue)?;
+            self.transport
+                .publish(&messages)
+                .await
+                .map_err(RelayError::Queue)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            self.store.delete_outbox(&ids).await.map_err(RelayError::Store)?;
+            self.store
+                .delete_outbox(&ids)
+                .await
+                .map_err(RelayError::Store)?;
             tracing::debug!(published = ids.len(), "outbox batch confirmed");
             if !full_batch {
                 return Ok(());

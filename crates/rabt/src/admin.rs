@@ -15,14 +15,14 @@ async fn store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// `rabt migrate`.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
     store(config).await?;
     println!("database schema is up to date");
     Ok(())
 }
 
 /// Checks service names against the catalogue.
-pub fn services(names: &[String]) -> anyhow::Result<Vec<ServiceName>> {
+pub(crate) fn services(names: &[String]) -> anyhow::Result<Vec<ServiceName>> {
     let catalogue = Catalogue::bundled().context("the built-in service catalogue is invalid")?;
     names
         .iter()
@@ -32,15 +32,19 @@ pub fn services(names: &[String]) -> anyhow::Result<Vec<ServiceName>> {
                 .service(name)
                 .map(|s| s.name.clone())
                 .ok_or_else(|| {
-                    let known: Vec<String> = catalogue.services().map(|s| s.name.to_string()).collect();
-                    anyhow!("unknown service `{name}`; the catalogue has: {}", known.join(", "))
+                    let known: Vec<String> =
+                        catalogue.services().map(|s| s.name.to_string()).collect();
+                    anyhow!(
+                        "unknown service `{name}`; the catalogue has: {}",
+                        known.join(", ")
+                    )
                 })
         })
         .collect()
 }
 
 /// Onboards a cooperative and returns its new API key.
-pub async fn add_cooperative(
+pub(crate) async fn add_cooperative(
     store: &Store,
     name: &str,
     unified_number: UnifiedNumber,
@@ -65,7 +69,7 @@ pub async fn add_cooperative(
 }
 
 /// `rabt coop add|list`.
-pub async fn coop(config: &Config, command: CoopCommand) -> anyhow::Result<()> {
+pub(crate) async fn coop(config: &Config, command: CoopCommand) -> anyhow::Result<()> {
     let store = store(config).await?;
     match command {
         CoopCommand::Add {
@@ -76,7 +80,8 @@ pub async fn coop(config: &Config, command: CoopCommand) -> anyhow::Result<()> {
             if name.trim().is_empty() {
                 bail!("--name must not be empty");
             }
-            let unified_number = UnifiedNumber::parse(&unified_number).map_err(|e| anyhow!("--unified-number: {e}"))?;
+            let unified_number = UnifiedNumber::parse(&unified_number)
+                .map_err(|e| anyhow!("--unified-number: {e}"))?;
             let services = services(&names)?;
             let (id, key) = add_cooperative(&store, name.trim(), unified_number, services).await?;
             println!("cooperative: {id}");
@@ -84,8 +89,14 @@ pub async fn coop(config: &Config, command: CoopCommand) -> anyhow::Result<()> {
             println!("Keep this key now: it is stored only as a digest and cannot be shown again.");
         }
         CoopCommand::List => {
-            let cooperatives = store.list_cooperatives().await.context("cannot list cooperatives")?;
-            println!("{:<37} {:<11} {:<7} {:<40} services", "id", "unified", "active", "name");
+            let cooperatives = store
+                .list_cooperatives()
+                .await
+                .context("cannot list cooperatives")?;
+            println!(
+                "{:<37} {:<11} {:<7} {:<40} services",
+                "id", "unified", "active", "name"
+            );
             for coop in cooperatives {
                 let services: Vec<&str> = coop.services.iter().map(ServiceName::as_str).collect();
                 println!(
@@ -103,7 +114,7 @@ pub async fn coop(config: &Config, command: CoopCommand) -> anyhow::Result<()> {
 }
 
 /// Parses an operator role.
-pub fn role(name: &str) -> anyhow::Result<OperatorRole> {
+pub(crate) fn role(name: &str) -> anyhow::Result<OperatorRole> {
     match name {
         "viewer" => Ok(OperatorRole::Viewer),
         "operator" => Ok(OperatorRole::Operator),
@@ -113,10 +124,13 @@ pub fn role(name: &str) -> anyhow::Result<OperatorRole> {
 }
 
 /// `rabt operator add`.
-pub async fn operator(config: &Config, command: OperatorCommand) -> anyhow::Result<()> {
+pub(crate) async fn operator(config: &Config, command: OperatorCommand) -> anyhow::Result<()> {
     let store = store(config).await?;
     match command {
-        OperatorCommand::Add { name, role: role_name } => {
+        OperatorCommand::Add {
+            name,
+            role: role_name,
+        } => {
             let role = role(&role_name)?;
             let token = generate_secret(OPERATOR_TOKEN_PREFIX);
             store
@@ -125,14 +139,16 @@ pub async fn operator(config: &Config, command: OperatorCommand) -> anyhow::Resu
                 .context("cannot create the operator")?;
             println!("operator: {} ({role_name})", name.trim());
             println!("token:    {token}");
-            println!("Keep this token now: it is stored only as a digest and cannot be shown again.");
+            println!(
+                "Keep this token now: it is stored only as a digest and cannot be shown again."
+            );
         }
     }
     Ok(())
 }
 
 /// `rabt openapi`.
-pub fn openapi() -> anyhow::Result<()> {
+pub(crate) fn openapi() -> anyhow::Result<()> {
     let catalogue = Catalogue::bundled().context("the built-in service catalogue is invalid")?;
     let document = rabt_api::openapi::document(&catalogue);
     println!("{}", serde_json::to_string_pretty(&document)?);

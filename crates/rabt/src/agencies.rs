@@ -18,7 +18,7 @@ use crate::config::Config;
 
 /// How to reach one agency.
 #[derive(Debug, Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// Base URL.
     pub url: url::Url,
     /// Credential.
@@ -28,15 +28,19 @@ pub struct Connection {
 }
 
 /// The services of an agency's adapter, or `None` if this build has no adapter for it.
-pub fn services_of(agency: Agency) -> Option<&'static [&'static str]> {
+pub(crate) fn services_of(agency: Agency) -> Option<&'static [&'static str]> {
     match agency {
         Agency::SaudiPost => Some(saudi_post::SERVICES),
-        Agency::Interior | Agency::Health | Agency::Labor | Agency::Municipal | Agency::Chambers => None,
+        Agency::Interior
+        | Agency::Health
+        | Agency::Labor
+        | Agency::Municipal
+        | Agency::Chambers => None,
     }
 }
 
 /// Every service callable in this build.
-pub fn callable_services() -> BTreeSet<ServiceName> {
+pub(crate) fn callable_services() -> BTreeSet<ServiceName> {
     Agency::ALL
         .into_iter()
         .filter_map(services_of)
@@ -46,7 +50,10 @@ pub fn callable_services() -> BTreeSet<ServiceName> {
 }
 
 /// The adapter of `agency`, or `None` if this build has none.
-pub fn adapter(agency: Agency, connection: &Connection) -> anyhow::Result<Option<Arc<dyn Adapter>>> {
+pub(crate) fn adapter(
+    agency: Agency,
+    connection: &Connection,
+) -> anyhow::Result<Option<Arc<dyn Adapter>>> {
     Ok(match agency {
         Agency::SaudiPost => Some(Arc::new(
             saudi_post::SaudiPostAdapter::new(saudi_post::SaudiPostConfig {
@@ -56,12 +63,16 @@ pub fn adapter(agency: Agency, connection: &Connection) -> anyhow::Result<Option
             })
             .context("cannot build the saudi-post adapter")?,
         )),
-        Agency::Interior | Agency::Health | Agency::Labor | Agency::Municipal | Agency::Chambers => None,
+        Agency::Interior
+        | Agency::Health
+        | Agency::Labor
+        | Agency::Municipal
+        | Agency::Chambers => None,
     })
 }
 
 /// Serves the simulator of `agency` on `address`, or `None` if this build has none.
-pub async fn simulator(
+pub(crate) async fn simulator(
     agency: Agency,
     world: Arc<World>,
     api_key: &str,
@@ -69,8 +80,14 @@ pub async fn simulator(
     address: SocketAddr,
 ) -> anyhow::Result<Option<(SocketAddr, ShutdownHandle)>> {
     let router = match agency {
-        Agency::SaudiPost => saudi_post::simulator::router(world, Secret::new(api_key.to_owned()), knobs),
-        Agency::Interior | Agency::Health | Agency::Labor | Agency::Municipal | Agency::Chambers => return Ok(None),
+        Agency::SaudiPost => {
+            saudi_post::simulator::router(world, Secret::new(api_key.to_owned()), knobs)
+        }
+        Agency::Interior
+        | Agency::Health
+        | Agency::Labor
+        | Agency::Municipal
+        | Agency::Chambers => return Ok(None),
     };
     let served = spawn_at(address, router)
         .await
@@ -80,9 +97,15 @@ pub async fn simulator(
 
 /// The adapters for a worker: the agencies listed (all with adapters when empty), each
 /// with its configured URL and credential.
-pub fn build_adapters(config: &Config, only: &[Agency]) -> anyhow::Result<Vec<Arc<dyn Adapter>>> {
+pub(crate) fn build_adapters(
+    config: &Config,
+    only: &[Agency],
+) -> anyhow::Result<Vec<Arc<dyn Adapter>>> {
     let wanted: Vec<Agency> = if only.is_empty() {
-        Agency::ALL.into_iter().filter(|a| services_of(*a).is_some()).collect()
+        Agency::ALL
+            .into_iter()
+            .filter(|a| services_of(*a).is_some())
+            .collect()
     } else {
         only.to_vec()
     };

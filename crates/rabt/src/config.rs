@@ -14,7 +14,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 /// The shipped defaults, with their comments: `deploy/rabt.toml`.
-pub const DEFAULTS: &str = include_str!("../../../deploy/rabt.toml");
+pub(crate) const DEFAULTS: &str = include_str!("../../../deploy/rabt.toml");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,16 +100,16 @@ struct RawAgency {
 
 /// A credential: never printed.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
     /// The secret's text, for the one place that sends it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// Whether it was left empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -122,7 +122,7 @@ impl std::fmt::Debug for Secret {
 
 /// One agency's connection.
 #[derive(Debug, Clone)]
-pub struct AgencyConfig {
+pub(crate) struct AgencyConfig {
     /// Its base URL.
     pub url: url::Url,
     /// The credential Rabt sends (and `rabt simulate` accepts).
@@ -133,7 +133,7 @@ pub struct AgencyConfig {
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// API listen address.
     pub listen: SocketAddr,
     /// Body limit in bytes.
@@ -180,25 +180,30 @@ pub struct Config {
 
 impl Config {
     /// Loads defaults, then `file`, then the environment.
-    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+    pub(crate) fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let user = match file {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the configuration file {}", path.display()))?,
-            ),
+            Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the configuration file {}", path.display())
+            })?),
             None => None,
         };
-        Config::from_sources(user.as_deref(), &env)
-            .with_context(|| match file {
-                Some(path) => format!("invalid configuration (defaults + {} + RABT_* variables)", path.display()),
-                None => "invalid configuration (defaults + RABT_* variables)".to_owned(),
-            })
+        Config::from_sources(user.as_deref(), &env).with_context(|| match file {
+            Some(path) => format!(
+                "invalid configuration (defaults + {} + RABT_* variables)",
+                path.display()
+            ),
+            None => "invalid configuration (defaults + RABT_* variables)".to_owned(),
+        })
     }
 
     /// Builds the configuration from the text of a user file and environment pairs.
-    pub fn from_sources(user: Option<&str>, env: &[(String, String)]) -> anyhow::Result<Config> {
-        let mut table: Table = toml::from_str(DEFAULTS).context("the built-in defaults do not parse")?;
+    pub(crate) fn from_sources(
+        user: Option<&str>,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Config> {
+        let mut table: Table =
+            toml::from_str(DEFAULTS).context("the built-in defaults do not parse")?;
         if let Some(text) = user {
             let overlay: Table = toml::from_str(text).context("the file is not valid TOML")?;
             merge(&mut table, overlay, "")?;
@@ -216,11 +221,21 @@ impl Config {
 /// whose type differs from the default's is an error naming it.
 fn merge(base: &mut Table, overlay: Table, prefix: &str) -> anyhow::Result<()> {
     for (key, value) in overlay {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match (base.get_mut(&key), value) {
-            (Some(Value::Table(existing)), Value::Table(incoming)) => merge(existing, incoming, &path)?,
+            (Some(Value::Table(existing)), Value::Table(incoming)) => {
+                merge(existing, incoming, &path)?
+            }
             (Some(existing), incoming) if existing.type_str() != incoming.type_str() => {
-                bail!("`{path}` must be a {}, not a {}", existing.type_str(), incoming.type_str())
+                bail!(
+                    "`{path}` must be a {}, not a {}",
+                    existing.type_str(),
+                    incoming.type_str()
+                )
             }
             (_, incoming) => {
                 base.insert(key, incoming);
@@ -232,9 +247,12 @@ fn merge(base: &mut Table, overlay: Table, prefix: &str) -> anyhow::Result<()> {
 
 /// The environment variables of the configuration contract.
 fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> {
-    let mut set = |path: &[&str], value: &str| set_path(table, path, Value::String(value.to_owned()));
+    let mut set =
+        |path: &[&str], value: &str| set_path(table, path, Value::String(value.to_owned()));
     for (name, value) in env {
-        let Some(rest) = name.strip_prefix("RABT_") else { continue };
+        let Some(rest) = name.strip_prefix("RABT_") else {
+            continue;
+        };
         match rest {
             "LISTEN" => set(&["api", "listen"], value),
             "DATABASE_URL" => set(&["database", "url"], value),
@@ -263,7 +281,9 @@ fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> 
 }
 
 fn set_path(table: &mut Table, path: &[&str], value: Value) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut current = table;
     for part in parents {
         let entry = current
@@ -286,34 +306,53 @@ fn ms(value: u64, key: &str) -> anyhow::Result<Duration> {
 }
 
 fn validate(raw: Raw) -> anyhow::Result<Config> {
-    let listen = raw
-        .api
-        .listen
-        .parse()
-        .map_err(|_| anyhow!("`api.listen` must be an address like 127.0.0.1:8080, got `{}`", raw.api.listen))?;
+    let listen = raw.api.listen.parse().map_err(|_| {
+        anyhow!(
+            "`api.listen` must be an address like 127.0.0.1:8080, got `{}`",
+            raw.api.listen
+        )
+    })?;
     let database_url = raw.database.url;
-    if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+    if !(database_url.starts_with("sqlite:")
+        || database_url.starts_with("postgres://")
+        || database_url.starts_with("postgresql://"))
+    {
         bail!("`database.url` must start with sqlite: or postgres://");
     }
     let amqp_url = match raw.queue.amqp_url.as_str() {
         "" => None,
-        url if url.starts_with("amqp://") || url.starts_with("amqps://") => Some(Secret(url.to_owned())),
-        _ => bail!("`queue.amqp_url` must start with amqp:// or amqps:// (or be empty for the embedded transport)"),
+        url if url.starts_with("amqp://") || url.starts_with("amqps://") => {
+            Some(Secret(url.to_owned()))
+        }
+        _ => bail!(
+            "`queue.amqp_url` must start with amqp:// or amqps:// (or be empty for the embedded transport)"
+        ),
     };
     let mut agencies = BTreeMap::new();
     for (name, agency) in raw.agencies {
         let key = name
             .parse::<Agency>()
             .map_err(|e| anyhow!("`agencies.{name}`: {e}"))?;
-        let url = url::Url::parse(&agency.url).map_err(|e| anyhow!("`agencies.{name}.url`: {e}"))?;
+        let url =
+            url::Url::parse(&agency.url).map_err(|e| anyhow!("`agencies.{name}.url`: {e}"))?;
         let timeout = ms(agency.timeout_ms, &format!("agencies.{name}.timeout_ms"))?;
-        agencies.insert(key, AgencyConfig { url, api_key: Secret(agency.api_key), timeout });
+        agencies.insert(
+            key,
+            AgencyConfig {
+                url,
+                api_key: Secret(agency.api_key),
+                timeout,
+            },
+        );
     }
     let worker_agencies = raw
         .worker
         .agencies
         .iter()
-        .map(|a| a.parse::<Agency>().map_err(|e| anyhow!("`worker.agencies`: {e}")))
+        .map(|a| {
+            a.parse::<Agency>()
+                .map_err(|e| anyhow!("`worker.agencies`: {e}"))
+        })
         .collect::<anyhow::Result<_>>()?;
     let retry_tiers = raw
         .queue
@@ -358,7 +397,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
 }
 
 /// A URL with its password replaced by `***`, for logs.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));
@@ -374,7 +413,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -383,7 +425,10 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert!(config.amqp_url.is_none());
         assert_eq!(config.agencies.len(), 6);
-        assert_eq!(config.agencies[&Agency::SaudiPost].url.as_str(), "http://127.0.0.1:9105/");
+        assert_eq!(
+            config.agencies[&Agency::SaudiPost].url.as_str(),
+            "http://127.0.0.1:9105/"
+        );
     }
 
     #[test]
@@ -415,14 +460,26 @@ mod tests {
         let text = format!("{err:#}");
         assert!(text.contains("api") && text.contains("lisen"), "{text}");
 
-        let err = Config::from_sources(Some("[agencies.post]\nurl = \"http://x\"\napi_key = \"\"\ntimeout_ms = 1\n"), &[]).unwrap_err();
+        let err = Config::from_sources(
+            Some("[agencies.post]\nurl = \"http://x\"\napi_key = \"\"\ntimeout_ms = 1\n"),
+            &[],
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("agencies.post"), "{err:#}");
 
-        let err = Config::from_sources(Some("[queue]\ndelivery_limit = \"ten\"\n"), &[]).unwrap_err();
-        assert!(format!("{err:#}").contains("queue.delivery_limit"), "{err:#}");
+        let err =
+            Config::from_sources(Some("[queue]\ndelivery_limit = \"ten\"\n"), &[]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("queue.delivery_limit"),
+            "{err:#}"
+        );
 
-        let err = Config::from_sources(None, &env(&[("RABT_AGENCY_POST_URL", "http://x")])).unwrap_err();
-        assert!(format!("{err:#}").contains("RABT_AGENCY_POST_URL"), "{err:#}");
+        let err =
+            Config::from_sources(None, &env(&[("RABT_AGENCY_POST_URL", "http://x")])).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("RABT_AGENCY_POST_URL"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -435,7 +492,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("amqp://guest:secret@host:5672/%2f"), "amqp://guest:***@host:5672/%2f");
+        assert_eq!(
+            redact_url("amqp://guest:secret@host:5672/%2f"),
+            "amqp://guest:***@host:5672/%2f"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

@@ -26,7 +26,7 @@ use crate::{admin, logging};
 const DEMO_UNIFIED_NUMBER: &str = "7000000100";
 
 /// Runs the demo until Ctrl-C.
-pub async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
+pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
     let config = Config::from_sources(None, &[])?;
     logging::init(&config.log_filter, false);
     std::fs::create_dir_all(&state_dir)
@@ -37,7 +37,10 @@ pub async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
     let database = format!("sqlite://{}?mode=rwc", state_dir.join("rabt.db").display());
     let store = runtime::open_store(&database, 4).await?;
     let transport = Transport::embedded(runtime::queue_settings(&config));
-    let requeued = store.requeue_open_tasks().await.context("cannot re-queue open tasks")?;
+    let requeued = store
+        .requeue_open_tasks()
+        .await
+        .context("cannot re-queue open tasks")?;
     if requeued > 0 {
         tracing::info!(requeued, "re-queued tasks left open by the previous run");
     }
@@ -49,15 +52,25 @@ pub async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
     for agency in Agency::ALL {
         let key = generate_secret("sim_");
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        let Some((address, handle)) =
-            agencies::simulator(agency, world.clone(), &key, KnobsHandle::with_seed(config.seed), any_port).await?
+        let Some((address, handle)) = agencies::simulator(
+            agency,
+            world.clone(),
+            &key,
+            KnobsHandle::with_seed(config.seed),
+            any_port,
+        )
+        .await?
         else {
             continue;
         };
         let connection = Connection {
             url: url::Url::parse(&format!("http://{address}/"))?,
             api_key: key,
-            timeout: config.agencies.get(&agency).map(|a| a.timeout).unwrap_or(config.call_timeout),
+            timeout: config
+                .agencies
+                .get(&agency)
+                .map(|a| a.timeout)
+                .unwrap_or(config.call_timeout),
         };
         if let Some(adapter) = agencies::adapter(agency, &connection)? {
             adapters.push(adapter);
@@ -74,14 +87,28 @@ pub async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
     let (cooperative, api_key) = demo_cooperative(&store, everything).await?;
     let operator_token = generate_secret(OPERATOR_TOKEN_PREFIX);
     store
-        .create_operator(&format!("demo-{}", &operator_token[OPERATOR_TOKEN_PREFIX.len()..][..6]), OperatorRole::Admin, &hash_secret(&operator_token))
+        .create_operator(
+            &format!(
+                "demo-{}",
+                &operator_token[OPERATOR_TOKEN_PREFIX.len()..][..6]
+            ),
+            OperatorRole::Admin,
+            &hash_secret(&operator_token),
+        )
         .await
         .context("cannot create the demo operator")?;
 
     let listener = runtime::bind(listen).await?;
     let base_url = format!("http://{}", listener.local_addr()?);
     let credentials = state_dir.join("demo-credentials.json");
-    write_credentials(&credentials, &base_url, &api_key, &operator_token, cooperative, &callable)?;
+    write_credentials(
+        &credentials,
+        &base_url,
+        &api_key,
+        &operator_token,
+        cooperative,
+        &callable,
+    )?;
     print_banner(&base_url, &credentials, &callable);
 
     let roles = Roles {
@@ -97,7 +124,10 @@ pub async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
 }
 
 /// The demo cooperative (created on the first run) and a fresh API key for it.
-async fn demo_cooperative(store: &Store, services: Vec<ServiceName>) -> anyhow::Result<(CooperativeId, String)> {
+async fn demo_cooperative(
+    store: &Store,
+    services: Vec<ServiceName>,
+) -> anyhow::Result<(CooperativeId, String)> {
     let unified = UnifiedNumber::parse(DEMO_UNIFIED_NUMBER)?;
     let existing = store
         .list_cooperatives()
@@ -107,10 +137,20 @@ async fn demo_cooperative(store: &Store, services: Vec<ServiceName>) -> anyhow::
     match existing {
         Some(coop) => {
             let key = generate_secret(API_KEY_PREFIX);
-            store.add_api_key(coop.id, &hash_secret(&key), "rabt demo").await?;
+            store
+                .add_api_key(coop.id, &hash_secret(&key), "rabt demo")
+                .await?;
             Ok((coop.id, key))
         }
-        None => admin::add_cooperative(store, "Rabt Demo Cooperative / جمعية ربط التجريبية", unified, services).await,
+        None => {
+            admin::add_cooperative(
+                store,
+                "Rabt Demo Cooperative / جمعية ربط التجريبية",
+                unified,
+                services,
+            )
+            .await
+        }
     }
 }
 
@@ -141,7 +181,11 @@ fn write_credentials(
     Ok(())
 }
 
-fn print_banner(base_url: &str, credentials: &Path, services: &std::collections::BTreeSet<ServiceName>) {
+fn print_banner(
+    base_url: &str,
+    credentials: &Path,
+    services: &std::collections::BTreeSet<ServiceName>,
+) {
     let services: Vec<&str> = services.iter().map(ServiceName::as_str).collect();
     println!();
     println!("Rabt demo is running at {base_url}");
@@ -150,11 +194,16 @@ fn print_banner(base_url: &str, credentials: &Path, services: &std::collections:
     println!();
     println!("Try it (a short address the Saudi Post simulator knows):");
     println!();
-    println!("  KEY=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"api_key\"])')", credentials.display());
+    println!(
+        "  KEY=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"api_key\"])')",
+        credentials.display()
+    );
     println!("  curl -s -X POST {base_url}/v1/requests \\");
     println!("    -H \"Authorization: Bearer $KEY\" -H \"Idempotency-Key: $(date +%s%N)\" \\");
     println!("    -H 'Prefer: wait=5' -H 'Content-Type: application/json' \\");
-    println!("    -d '{{\"service\":\"post.address.verify\",\"input\":{{\"shortAddress\":\"RRRD2929\"}}}}'");
+    println!(
+        "    -d '{{\"service\":\"post.address.verify\",\"input\":{{\"shortAddress\":\"RRRD2929\"}}}}'"
+    );
     println!();
     println!("Stop with Ctrl-C.");
 }

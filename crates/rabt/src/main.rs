@@ -132,7 +132,10 @@ enum OperatorCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("rabt: cannot start the async runtime: {err}");
@@ -154,7 +157,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo { listen, state_dir } => demo::run(listen, state_dir).await,
         Command::Serve { config, role } => serve::run(&load(&config)?, role).await,
-        Command::Simulate { config, listen_base } => simulate::run(&load(&config)?, listen_base).await,
+        Command::Simulate {
+            config,
+            listen_base,
+        } => simulate::run(&load(&config)?, listen_base).await,
         Command::Migrate { config } => admin::migrate(&load(&config)?).await,
         Command::Coop { config, command } => admin::coop(&load(&config)?, command).await,
         Command::Operator { config, command } => admin::operator(&load(&config)?, command).await,

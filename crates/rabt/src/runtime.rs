@@ -22,16 +22,19 @@ use crate::config::{Config, redact_url};
 
 /// Connects to the database and brings its schema up to date (migrations are
 /// idempotent and safe to run from several processes at once).
-pub async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store> {
     let store = Store::connect(url, max_connections)
         .await
         .with_context(|| format!("cannot connect to the database {}", redact_url(url)))?;
-    store.migrate().await.context("cannot migrate the database schema")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database schema")?;
     Ok(store)
 }
 
 /// The queue settings of a configuration.
-pub fn queue_settings(config: &Config) -> QueueSettings {
+pub(crate) fn queue_settings(config: &Config) -> QueueSettings {
     QueueSettings {
         delivery_limit: config.delivery_limit,
         retry_tiers: config.retry_tiers.clone(),
@@ -40,7 +43,7 @@ pub fn queue_settings(config: &Config) -> QueueSettings {
 }
 
 /// The services the given adapters make callable.
-pub fn callable(adapters: &[Arc<dyn Adapter>]) -> BTreeSet<ServiceName> {
+pub(crate) fn callable(adapters: &[Arc<dyn Adapter>]) -> BTreeSet<ServiceName> {
     adapters
         .iter()
         .flat_map(|a| a.services().iter())
@@ -49,14 +52,16 @@ pub fn callable(adapters: &[Arc<dyn Adapter>]) -> BTreeSet<ServiceName> {
 }
 
 /// A token cancelled on SIGTERM or Ctrl-C.
-pub fn shutdown_on_signals() -> CancellationToken {
+pub(crate) fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            let mut term = match tokio::signal::unix::signal(
+                tokio::signal::unix::SignalKind::terminate(),
+            ) {
                 Ok(term) => term,
                 Err(err) => {
                     tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops this process");
@@ -79,7 +84,7 @@ pub fn shutdown_on_signals() -> CancellationToken {
 }
 
 /// What one process runs.
-pub struct Roles {
+pub(crate) struct Roles {
     /// Serve the API on this listener.
     pub api: Option<TcpListener>,
     /// Run workers with these adapters.
@@ -90,14 +95,15 @@ pub struct Roles {
 
 /// Runs the API and/or workers, with the outbox relay, until `shutdown`; then gives
 /// work in flight the configured grace period.
-pub async fn run(
+pub(crate) async fn run(
     config: &Config,
     store: Store,
     transport: Transport,
     roles: Roles,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let catalogue = Arc::new(Catalogue::bundled().context("the built-in service catalogue is invalid")?);
+    let catalogue =
+        Arc::new(Catalogue::bundled().context("the built-in service catalogue is invalid")?);
     let wake = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
 
@@ -156,7 +162,10 @@ pub async fn run(
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(grace_ms = config.shutdown_grace.as_millis() as u64, "grace period over; abandoning work in flight (it will be redelivered)");
+        tracing::warn!(
+            grace_ms = config.shutdown_grace.as_millis() as u64,
+            "grace period over; abandoning work in flight (it will be redelivered)"
+        );
         tasks.abort_all();
     }
     transport.close().await;
@@ -165,11 +174,11 @@ pub async fn run(
 }
 
 /// Binds the API listener, with a clear error.
-pub async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))
 }
 
 /// How long to wait for a broker at start-up before giving up.
-pub const BROKER_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const BROKER_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

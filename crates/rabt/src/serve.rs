@@ -9,24 +9,39 @@ use crate::config::{Config, redact_url};
 use crate::runtime::{self, BROKER_CONNECT_TIMEOUT, Roles};
 
 /// Runs the given role until SIGTERM.
-pub async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
+pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
     let shutdown = runtime::shutdown_on_signals();
     let store = runtime::open_store(config.database_url.expose(), config.max_connections).await?;
     let transport = match &config.amqp_url {
         Some(url) => {
             tracing::info!(broker = %redact_url(url.expose()), "connecting to RabbitMQ");
-            tokio::time::timeout(BROKER_CONNECT_TIMEOUT, Transport::amqp(url.expose(), runtime::queue_settings(config)))
-                .await
-                .with_context(|| format!("no broker within {BROKER_CONNECT_TIMEOUT:?} at {}", redact_url(url.expose())))?
-                .with_context(|| format!("cannot connect to RabbitMQ at {}", redact_url(url.expose())))?
+            tokio::time::timeout(
+                BROKER_CONNECT_TIMEOUT,
+                Transport::amqp(url.expose(), runtime::queue_settings(config)),
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "no broker within {BROKER_CONNECT_TIMEOUT:?} at {}",
+                    redact_url(url.expose())
+                )
+            })?
+            .with_context(|| {
+                format!("cannot connect to RabbitMQ at {}", redact_url(url.expose()))
+            })?
         }
         None => {
             if role != Role::All {
-                bail!("the embedded transport (queue.amqp_url empty) only works in one process: use --role all, or set RABT_AMQP_URL");
+                bail!(
+                    "the embedded transport (queue.amqp_url empty) only works in one process: use --role all, or set RABT_AMQP_URL"
+                );
             }
             let transport = Transport::embedded(runtime::queue_settings(config));
             // The in-process queue died with the last process: re-queue what was open.
-            let requeued = store.requeue_open_tasks().await.context("cannot re-queue open tasks")?;
+            let requeued = store
+                .requeue_open_tasks()
+                .await
+                .context("cannot re-queue open tasks")?;
             if requeued > 0 {
                 tracing::info!(requeued, "re-queued tasks left open by the previous run");
             }
