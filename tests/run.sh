@@ -34,7 +34,8 @@ cargo nextest run --workspace --locked --no-run
 services_dir=$(mktemp -d /tmp/rabt-test-services.XXXXXX)
 trap 'tests/services.sh stop "$services_dir" || true' EXIT
 step "starting PostgreSQL and RabbitMQ in $services_dir"
-eval "$(tests/services.sh start "$services_dir")"
+tests/services.sh start "$services_dir" >"$services_dir/exports.sh"
+source "$services_dir/exports.sh"
 export RABT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rabt"
 
 step "tests"

@@ -63,7 +63,8 @@ start_postgres() {
 rabbitmq_env() {
   local dir=$1
   export HOME="$dir/rmq"
-  export RABBITMQ_NODENAME="rabt-test-$(basename "$dir")@localhost"
+  # Erlang node names allow letters, digits, '-' and '_' only.
+  export RABBITMQ_NODENAME="rabt-test-$(basename "$dir" | tr -c 'a-zA-Z0-9_\n' '_')@localhost"
   export RABBITMQ_NODE_PORT RABBITMQ_DIST_PORT ERL_EPMD_PORT
   RABBITMQ_NODE_PORT=$(cat "$dir/rmq/amqp_port")
   RABBITMQ_DIST_PORT=$(cat "$dir/rmq/dist_port")
@@ -84,10 +85,16 @@ launch_rabbitmq() {
   )
   (
     rabbitmq_env "$dir"
-    # await_startup fails at once while the node has not registered yet: retry it.
-    if ! wait_for 120 "$RMQ_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" await_startup --timeout 60; then
-      log "RabbitMQ did not start; its log:"; tail -n 40 "$dir/rmq/server.out" >&2; exit 1
-    fi
+    local wrapper deadline=$((SECONDS + 120))
+    wrapper=$(cat "$dir/rmq/wrapper.pid")
+    # await_startup fails at once while the node has not registered yet: retry it, and
+    # give up at once if the node died.
+    until "$RMQ_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" await_startup --timeout 60 >/dev/null 2>&1; do
+      if ! kill -0 "$wrapper" 2>/dev/null || ((SECONDS >= deadline)); then
+        log "RabbitMQ did not start; its log:"; tail -n 40 "$dir/rmq/server.out" >&2; exit 1
+      fi
+      sleep 0.5
+    done
   )
 }
 

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test with its line
+
 //! End-to-end tests: the `rabt` binary as a cooperative and an operator would run it.
 //! `demo` needs nothing; `serve` and `kill_worker` need the PostgreSQL and RabbitMQ that
 //! tests/run.sh starts.

@@ -173,3 +173,20 @@ fn free_base_port() -> u16 {
         }
     }
 }
+
+impl Drop for Deployment {
+    /// Keeps the logs of a failed test (their folder is in the failure message) and
+    /// removes those of a passed one.
+    fn drop(&mut self) {
+        self.simulators.kill();
+        self.api.kill();
+        for worker in &mut self.workers {
+            worker.kill();
+        }
+        if std::thread::panicking() {
+            eprintln!("logs of this deployment: {}", self.wiring.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.wiring.dir);
+        }
+    }
+}

@@ -151,18 +151,17 @@ impl Worker {
         let answer = tokio::time::timeout(timeout + Duration::from_secs(1), adapter.call(call))
             .await
             .map_err(|_| AdapterError::Timeout(timeout))??;
-        if let Answer::Final { data, .. } = &answer {
-            if let Some(service) = self.catalogue.service(task.service.as_str()) {
-                if let Err(violations) = service.validate_output(data) {
-                    let first = violations
-                        .first()
-                        .map(|v| format!("{}: {}", v.pointer, v.message.en));
-                    return Err(AdapterError::Malformed(format!(
-                        "answer breaks the output schema ({})",
-                        first.unwrap_or_default()
-                    )));
-                }
-            }
+        let service = self.catalogue.service(task.service.as_str());
+        if let (Answer::Final { data, .. }, Some(service)) = (&answer, service)
+            && let Err(violations) = service.validate_output(data)
+        {
+            let first = violations
+                .first()
+                .map(|v| format!("{}: {}", v.pointer, v.message.en));
+            return Err(AdapterError::Malformed(format!(
+                "answer breaks the output schema ({})",
+                first.unwrap_or_default()
+            )));
         }
         Ok(answer)
     }

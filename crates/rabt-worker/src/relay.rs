@@ -71,7 +71,7 @@ impl OutboxRelay {
                 Err(err) => {
                     failures = failures.saturating_add(1);
                     // One line per outage, not per retry: log the first and every 30th.
-                    if failures == 1 || failures % 30 == 0 {
+                    if failures == 1 || failures.is_multiple_of(30) {
                         tracing::warn!(error = %err, failures, "outbox relay cannot publish; rows stay in the outbox");
                     }
                 }
