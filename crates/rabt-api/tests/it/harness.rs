@@ -1,0 +1,210 @@
+//! One API with two onboarded cooperatives, and helpers to call it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use rabt_api::auth::{API_KEY_PREFIX, generate_secret, hash_secret};
+use rabt_api::{ApiSettings, AppState};
+use rabt_catalogue::Catalogue;
+use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
+use rabt_queue::{Settings, Transport};
+use rabt_store::{NewCooperative, Store};
+use serde_json::Value;
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+pub struct Harness {
+    pub state: AppState,
+    pub store: Store,
+    pub transport: Transport,
+    /// Cooperative A: post.address.verify and interior.identity.verify.
+    pub key: String,
+    pub cooperative: CooperativeId,
+    /// Cooperative B: post.address.verify only.
+    pub other_key: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let transport = Transport::embedded(Settings::default());
+        let catalogue = Arc::new(Catalogue::bundled().unwrap());
+        let (cooperative, key) = onboard(
+            &store,
+            "7000000001",
+            &["post.address.verify", "interior.identity.verify"],
+        )
+        .await;
+        let (_, other_key) = onboard(&store, "7000000002", &["post.address.verify"]).await;
+        let callable: BTreeSet<ServiceName> =
+            [ServiceName::parse("post.address.verify").unwrap()].into();
+        let state = AppState::new(
+            store.clone(),
+            catalogue,
+            callable,
+            transport.clone(),
+            Arc::new(Notify::new()),
+            ApiSettings::default(),
+        );
+        Harness {
+            state,
+            store,
+            transport,
+            key,
+            cooperative,
+            other_key,
+        }
+    }
+
+    pub fn app(&self) -> Router {
+        rabt_api::app(self.state.clone())
+    }
+
+    /// Sends a request; `body` is sent as given, with `headers`.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .app()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `POST /v1/requests` as cooperative A with an idempotency key.
+    pub async fn post(&self, idempotency_key: &str, body: &Value) -> Reply {
+        self.send(
+            Method::POST,
+            "/v1/requests",
+            &[
+                ("authorization", &format!("Bearer {}", self.key)),
+                ("idempotency-key", idempotency_key),
+                ("content-type", "application/json"),
+            ],
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// `GET` as cooperative A.
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.get_as(&self.key.clone(), uri).await
+    }
+
+    /// `GET` with a given key.
+    pub async fn get_as(&self, key: &str, uri: &str) -> Reply {
+        self.send(
+            Method::GET,
+            uri,
+            &[("authorization", &format!("Bearer {key}"))],
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// How many requests cooperative A has.
+    pub async fn stored_requests(&self) -> usize {
+        let reply = self.get("/v1/requests?limit=100").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["items"].as_array().unwrap().len()
+    }
+
+    /// How many audit entries exist in all.
+    pub async fn audit_entries(&self) -> usize {
+        self.store
+            .audit_log(&rabt_store::AuditQuery {
+                request: None,
+                task: None,
+                action: None,
+                after_seq: None,
+                limit: 1000,
+            })
+            .await
+            .unwrap()
+            .len()
+    }
+}
+
+async fn onboard(store: &Store, unified: &str, services: &[&str]) -> (CooperativeId, String) {
+    let id = CooperativeId::new();
+    store
+        .create_cooperative(&NewCooperative {
+            id,
+            name: format!("Cooperative {unified}"),
+            unified_number: UnifiedNumber::parse(unified).unwrap(),
+            services: services
+                .iter()
+                .map(|s| ServiceName::parse(s).unwrap())
+                .collect(),
+        })
+        .await
+        .unwrap();
+    let key = generate_secret(API_KEY_PREFIX);
+    store
+        .add_api_key(id, &hash_secret(&key), "test")
+        .await
+        .unwrap();
+    (id, key)
+}
+
+/// The problem type slug of a reply.
+pub fn problem_type(reply: &Reply) -> &str {
+    assert_eq!(
+        reply
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "{}",
+        reply.body
+    );
+    reply.body["type"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("urn:rabt:problem:")
+}
+
+/// The JSON Pointers of a problem's errors.
+pub fn pointers(reply: &Reply) -> Vec<String> {
+    reply.body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["pointer"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
