@@ -17,25 +17,25 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
-pub struct Harness {
-    pub state: AppState,
-    pub store: Store,
-    pub transport: Transport,
+pub(crate) struct Harness {
+    pub(crate) state: AppState,
+    pub(crate) store: Store,
+    pub(crate) transport: Transport,
     /// Cooperative A: post.address.verify and interior.identity.verify.
-    pub key: String,
-    pub cooperative: CooperativeId,
+    pub(crate) key: String,
+    pub(crate) cooperative: CooperativeId,
     /// Cooperative B: post.address.verify only.
-    pub other_key: String,
+    pub(crate) other_key: String,
 }
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
 }
 
 impl Harness {
-    pub async fn new() -> Harness {
+    pub(crate) async fn new() -> Harness {
         let store = Store::connect("sqlite::memory:", 1).await.unwrap();
         store.migrate().await.unwrap();
         let transport = Transport::embedded(Settings::default());
@@ -67,12 +67,12 @@ impl Harness {
         }
     }
 
-    pub fn app(&self) -> Router {
+    pub(crate) fn app(&self) -> Router {
         rabt_api::app(self.state.clone())
     }
 
     /// Sends a request; `body` is sent as given, with `headers`.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         uri: &str,
@@ -104,7 +104,7 @@ impl Harness {
     }
 
     /// `POST /v1/requests` as cooperative A with an idempotency key.
-    pub async fn post(&self, idempotency_key: &str, body: &Value) -> Reply {
+    pub(crate) async fn post(&self, idempotency_key: &str, body: &Value) -> Reply {
         self.send(
             Method::POST,
             "/v1/requests",
@@ -119,12 +119,12 @@ impl Harness {
     }
 
     /// `GET` as cooperative A.
-    pub async fn get(&self, uri: &str) -> Reply {
+    pub(crate) async fn get(&self, uri: &str) -> Reply {
         self.get_as(&self.key.clone(), uri).await
     }
 
     /// `GET` with a given key.
-    pub async fn get_as(&self, key: &str, uri: &str) -> Reply {
+    pub(crate) async fn get_as(&self, key: &str, uri: &str) -> Reply {
         self.send(
             Method::GET,
             uri,
@@ -135,14 +135,14 @@ impl Harness {
     }
 
     /// How many requests cooperative A has.
-    pub async fn stored_requests(&self) -> usize {
+    pub(crate) async fn stored_requests(&self) -> usize {
         let reply = self.get("/v1/requests?limit=100").await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.body["items"].as_array().unwrap().len()
     }
 
     /// How many audit entries exist in all.
-    pub async fn audit_entries(&self) -> usize {
+    pub(crate) async fn audit_entries(&self) -> usize {
         self.store
             .audit_log(&rabt_store::AuditQuery {
                 request: None,
@@ -180,7 +180,7 @@ async fn onboard(store: &Store, unified: &str, services: &[&str]) -> (Cooperativ
 }
 
 /// The problem type slug of a reply.
-pub fn problem_type(reply: &Reply) -> &str {
+pub(crate) fn problem_type(reply: &Reply) -> &str {
     assert_eq!(
         reply
             .headers
@@ -197,7 +197,7 @@ pub fn problem_type(reply: &Reply) -> &str {
 }
 
 /// The JSON Pointers of a problem's errors.
-pub fn pointers(reply: &Reply) -> Vec<String> {
+pub(crate) fn pointers(reply: &Reply) -> Vec<String> {
     reply.body["errors"]
         .as_array()
         .map(|errors| {

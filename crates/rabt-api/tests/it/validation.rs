@@ -48,7 +48,9 @@ async fn every_malformed_request_is_refused_precisely_and_nothing_is_written() {
             ("idempotency-key", key.to_owned()),
         ]
     };
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<u8>, StatusCode, &str, Option<&str>)> = vec![
+    // (what, headers, body, expected status, expected problem type, expected pointer)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>, StatusCode, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         ("no idempotency key", vec![("authorization", auth.clone()), ("content-type", "application/json".into())], ADDRESS.into(), StatusCode::BAD_REQUEST, "idempotency-key-missing", None),
         ("idempotency key with a space", std("has space"), ADDRESS.into(), StatusCode::BAD_REQUEST, "idempotency-key-invalid", None),
         ("not JSON", std("k1"), b"{\"service\":".to_vec(), StatusCode::BAD_REQUEST, "malformed-json", None),
