@@ -49,7 +49,14 @@ async fn every_malformed_request_is_refused_precisely_and_nothing_is_written() {
         ]
     };
     // (what, headers, body, expected status, expected problem type, expected pointer)
-    type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>, StatusCode, &'a str, Option<&'a str>);
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, String)>,
+        Vec<u8>,
+        StatusCode,
+        &'a str,
+        Option<&'a str>,
+    );
     let cases: Vec<Case> = vec![
         ("no idempotency key", vec![("authorization", auth.clone()), ("content-type", "application/json".into())], ADDRESS.into(), StatusCode::BAD_REQUEST, "idempotency-key-missing", None),
         ("idempotency key with a space", std("has space"), ADDRESS.into(), StatusCode::BAD_REQUEST, "idempotency-key-invalid", None),
