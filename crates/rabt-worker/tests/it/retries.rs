@@ -1,0 +1,110 @@
+//! Failures a retry can fix go through the retry tiers, bounded by the catalogue's
+//! retry policy (the bundled one for `post.address.verify`: 5 attempts, backoff from
+//! 1 s). With the test tiers of 200 ms and 1 s, each retry comes back after about 1 s.
+
+use rabt_core::{Outcome, TaskState, Verdict};
+
+use crate::agency::{Reply, SERVICE, address_input, found_address};
+use crate::rig::{Pairing, Rig, count, entries, pairing_test, worker_settings};
+
+pairing_test!(an_unavailable_agency_is_retried_through_the_tiers);
+async fn an_unavailable_agency_is_retried_through_the_tiers(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    rig.start_worker(worker_settings());
+    let new = rig.new_request(address_input());
+    rig.agency
+        .script(new.tasks[0].id, [Reply::Unavailable, Reply::Found]);
+    let sent = rig.submit(&new).await;
+
+    let record = rig.completed(sent.request).await;
+    assert_eq!(record.verdict, Some(Verdict::Pass));
+    let task = &record.tasks[0];
+    assert_eq!(task.state, TaskState::Completed(Outcome::Ok));
+    assert_eq!(task.attempts, 2);
+    assert_eq!(task.data.as_ref(), Some(&found_address()));
+    assert_eq!(task.last_error.as_deref(), Some("unavailable"));
+    let attempts: Vec<u32> = rig
+        .agency
+        .calls(sent.task)
+        .iter()
+        .map(|c| c.attempt)
+        .collect();
+    assert_eq!(attempts, [1, 2]);
+
+    let audit = rig.audit(sent.request).await;
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "request.accepted",
+            "task.queued",
+            "task.started",
+            "task.retry_scheduled",
+            "task.started",
+            "task.completed",
+            "request.completed"
+        ]
+    );
+    rig.finish().await;
+}
+
+pairing_test!(an_agency_that_never_recovers_ends_upstream_error);
+async fn an_agency_that_never_recovers_ends_upstream_error(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    rig.start_worker(worker_settings());
+    let new = rig.new_request(address_input());
+    rig.agency.script(new.tasks[0].id, [Reply::Unavailable]);
+    let sent = rig.submit(&new).await;
+
+    let record = rig.completed(sent.request).await;
+    assert_eq!(record.verdict, Some(Verdict::Partial));
+    let task = &record.tasks[0];
+    assert_eq!(task.state, TaskState::Completed(Outcome::UpstreamError));
+    let calls = rig.agency.calls(sent.task);
+    assert_eq!(calls.len() as u32, task.attempts, "one call per attempt");
+    // The 30 s deadline leaves room for every retry the policy allows (about 1 s each
+    // through the test tiers), so the policy, not the deadline, ends it.
+    let policy = rig.catalogue.service(SERVICE).unwrap().retry;
+    assert_eq!(task.attempts, policy.max_attempts());
+    let attempts: Vec<u32> = calls.iter().map(|c| c.attempt).collect();
+    assert_eq!(attempts, (1..=policy.max_attempts()).collect::<Vec<_>>());
+
+    let audit = rig.audit(sent.request).await;
+    assert_eq!(
+        count(&audit, "task.retry_scheduled") as u32,
+        policy.max_attempts() - 1
+    );
+    assert_eq!(count(&audit, "task.started") as u32, policy.max_attempts());
+    let completed = entries(&audit, "task.completed");
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].outcome.as_deref(), Some("UPSTREAM_ERROR"));
+    rig.finish().await;
+}
+
+pairing_test!(an_answer_that_breaks_the_output_schema_is_retried_not_recorded);
+async fn an_answer_that_breaks_the_output_schema_is_retried_not_recorded(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    rig.start_worker(worker_settings());
+    let new = rig.new_request(address_input());
+    rig.agency
+        .script(new.tasks[0].id, [Reply::BreaksSchema, Reply::Found]);
+    let sent = rig.submit(&new).await;
+
+    let record = rig.completed(sent.request).await;
+    let task = &record.tasks[0];
+    assert_eq!(task.state, TaskState::Completed(Outcome::Ok));
+    assert_eq!(
+        task.attempts, 2,
+        "the bad answer was not taken as the outcome"
+    );
+    assert_eq!(task.data.as_ref(), Some(&found_address()));
+    assert_eq!(task.last_error.as_deref(), Some("malformed"));
+    assert_eq!(rig.agency.calls(sent.task).len(), 2);
+    let audit = rig.audit(sent.request).await;
+    assert_eq!(count(&audit, "task.retry_scheduled"), 1);
+    assert_eq!(count(&audit, "task.completed"), 1);
+    rig.finish().await;
+}

@@ -1,0 +1,413 @@
+//! A deployment in miniature: a store, a transport, a cooperative, the scripted agency,
+//! and the relay and worker the test starts. Requests go in through
+//! [`Store::accept_request`] exactly as the API sends them; results are read back through
+//! the store (requests, tasks, audit log, outbox claims) and the transport (queue depth,
+//! dead letters, events), never from the worker's insides.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rabt_catalogue::Catalogue;
+use rabt_core::{
+    Agency, CooperativeId, RequestId, RequestStatus, ServiceName, TaskId, TaskMessage,
+    UnifiedNumber,
+};
+use rabt_queue::{OutgoingMessage, Transport};
+use rabt_store::{
+    Accepted, AuditEntry, AuditQuery, IdempotencyRecord, NewCooperative, NewRequest, NewTask,
+    OutboxRow, RequestRecord, Store,
+};
+use rabt_worker::{OutboxRelay, RelaySettings, Worker, WorkerSettings};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::agency::{SERVICE, ScriptedAgency};
+use crate::services::{self, DEADLINE, Database, POLL, Vhost, eventually, within};
+
+/// A service of an agency the test worker has no adapter for.
+pub(crate) const OTHER_AGENCY_SERVICE: &str = "interior.identity.verify";
+
+/// The trace context every test request arrives with.
+pub(crate) const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Which database runs with which transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pairing {
+    /// The embedded mode (`rabt demo`).
+    SqliteEmbedded,
+    /// Production (`rabt serve`).
+    PostgresRabbitmq,
+}
+
+/// Runs the test function `name(pairing: Pairing)` on both pairings, as the tests
+/// `name::sqlite_embedded` and `name::postgres_rabbitmq`.
+macro_rules! pairing_test {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_embedded() {
+                super::$name($crate::rig::Pairing::SqliteEmbedded).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_rabbitmq() {
+                super::$name($crate::rig::Pairing::PostgresRabbitmq).await
+            }
+        }
+    };
+}
+pub(crate) use pairing_test;
+
+/// The worker's settings in these tests. The deadline sweeper is effectively off
+/// (its first round is an hour away), so a timeout is the worker's own doing unless a
+/// test turns the sweeper on.
+pub(crate) fn worker_settings() -> WorkerSettings {
+    WorkerSettings {
+        prefetch: 8,
+        call_timeout: Duration::from_secs(10),
+        deadline_sweep: Duration::from_secs(3600),
+    }
+}
+
+/// The relay's settings in these tests. A zero lease keeps every row the relay has not
+/// deleted yet claimable, so [`Rig::outbox_drained`] sees a row a relay claimed and never
+/// deleted, instead of missing it for the length of a lease.
+pub(crate) fn relay_settings() -> RelaySettings {
+    RelaySettings {
+        batch_size: 64,
+        lease: Duration::ZERO,
+        poll_interval: Duration::from_millis(100),
+    }
+}
+
+/// A request and its one task, as accepted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Submitted {
+    pub(crate) request: RequestId,
+    pub(crate) task: TaskId,
+}
+
+struct Running {
+    what: &'static str,
+    stop: CancellationToken,
+    handle: JoinHandle<()>,
+}
+
+/// One test's deployment. Call [`Rig::finish`] at the end of a test; a test that
+/// panics earlier still has its database and vhost removed.
+pub(crate) struct Rig {
+    pub(crate) store: Store,
+    pub(crate) transport: Transport,
+    pub(crate) agency: Arc<ScriptedAgency>,
+    pub(crate) catalogue: Arc<Catalogue>,
+    pub(crate) cooperative: CooperativeId,
+    wake: Arc<Notify>,
+    running: Vec<Running>,
+    // Last, so they outlive the handles above: dropping them removes the database and
+    // the vhost.
+    _database: Database,
+    _vhost: Option<Vhost>,
+}
+
+impl Rig {
+    /// A fresh database and broker with one cooperative; nothing running yet.
+    pub(crate) async fn new(pairing: Pairing) -> Rig {
+        let ((store, database), (transport, vhost)) = match pairing {
+            Pairing::SqliteEmbedded => (Database::sqlite().await, (services::embedded(), None)),
+            Pairing::PostgresRabbitmq => {
+                let (transport, vhost) = services::rabbitmq().await;
+                (Database::postgres().await, (transport, Some(vhost)))
+            }
+        };
+        let cooperative = onboard(&store).await;
+        Rig {
+            store,
+            transport,
+            agency: Arc::new(ScriptedAgency::default()),
+            catalogue: Arc::new(Catalogue::bundled().unwrap()),
+            cooperative,
+            wake: Arc::new(Notify::new()),
+            running: Vec::new(),
+            _database: database,
+            _vhost: vhost,
+        }
+    }
+
+    /// A worker for the scripted agency, as `rabt serve` builds it.
+    pub(crate) fn worker(&self, settings: WorkerSettings) -> Worker {
+        Worker::new(
+            self.store.clone(),
+            self.transport.clone(),
+            self.catalogue.clone(),
+            vec![self.agency.clone()],
+            self.wake.clone(),
+            settings,
+        )
+    }
+
+    /// Runs a worker until the rig finishes.
+    pub(crate) fn start_worker(&mut self, settings: WorkerSettings) {
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(self.worker(settings).run(stop.clone()));
+        self.running.push(Running {
+            what: "worker",
+            stop,
+            handle,
+        });
+    }
+
+    /// Runs an outbox relay until the rig finishes.
+    pub(crate) fn start_relay(&mut self) {
+        let relay = OutboxRelay::new(
+            self.store.clone(),
+            self.transport.clone(),
+            self.wake.clone(),
+            relay_settings(),
+        );
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(relay.run(stop.clone()));
+        self.running.push(Running {
+            what: "relay",
+            stop,
+            handle,
+        });
+    }
+
+    /// Stops what runs, closes the transport; the database and vhost go on drop.
+    pub(crate) async fn finish(mut self) {
+        stop_all(std::mem::take(&mut self.running)).await;
+        within("closing the transport", self.transport.close()).await;
+    }
+
+    /// A request for `post.address.verify` with `input`, built as the API builds it.
+    pub(crate) fn new_request(&self, input: Value) -> NewRequest {
+        self.request_for(SERVICE, input)
+    }
+
+    /// A request for `service` with `input`, built as the API builds it: the input
+    /// checked against the service's schema, the service's deadline, one required task
+    /// for its agency, an idempotency record and the caller's trace context.
+    pub(crate) fn request_for(&self, service: &str, input: Value) -> NewRequest {
+        let service = self.catalogue.service(service).unwrap();
+        service
+            .validate_input(&input)
+            .unwrap_or_else(|v| panic!("a test input the API would refuse: {v:?}"));
+        let now = Utc::now();
+        let deadline_at = now + chrono::Duration::from_std(service.deadline).unwrap();
+        let id = RequestId::new();
+        NewRequest {
+            id,
+            cooperative: self.cooperative,
+            service: service.name.clone(),
+            tasks: vec![NewTask {
+                id: TaskId::new(),
+                agency: service.agency().unwrap(),
+                service: service.name.clone(),
+                input: input.clone(),
+                required: true,
+                deadline_at,
+            }],
+            input,
+            reference: Some("worker-test".to_owned()),
+            notify_url: None,
+            created_at: now,
+            deadline_at,
+            idempotency: IdempotencyRecord {
+                key: format!("key-{id}"),
+                body_hash: format!("digest-of-{id}"),
+                response_status: 202,
+                response_body: json!({"id": id.to_string(), "status": "ACCEPTED"}).to_string(),
+            },
+            traceparent: Some(TRACEPARENT.to_owned()),
+        }
+    }
+
+    /// Accepts `new` and wakes the relay, as the API does after committing.
+    pub(crate) async fn submit(&self, new: &NewRequest) -> Submitted {
+        let accepted = self.store.accept_request(new).await.unwrap();
+        assert_eq!(accepted, Accepted::Created);
+        self.wake.notify_one();
+        Submitted {
+            request: new.id,
+            task: new.tasks[0].id,
+        }
+    }
+
+    /// A request as its cooperative reads it.
+    pub(crate) async fn record(&self, request: RequestId) -> RequestRecord {
+        self.store
+            .get_request(self.cooperative, request)
+            .await
+            .unwrap()
+            .expect("the request exists")
+    }
+
+    /// Waits for the request's verdict.
+    pub(crate) async fn completed(&self, request: RequestId) -> RequestRecord {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let record = self.record(request).await;
+            if record.status == RequestStatus::Completed {
+                return record;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "request not completed within {DEADLINE:?}; last seen: {record:#?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Every audit entry about the request, oldest first.
+    pub(crate) async fn audit(&self, request: RequestId) -> Vec<AuditEntry> {
+        let query = AuditQuery {
+            request: Some(request),
+            limit: 1000,
+            ..AuditQuery::default()
+        };
+        self.store.audit_log(&query).await.unwrap()
+    }
+
+    /// Claims what a relay could claim now, with a zero lease so that it stays
+    /// claimable: a look at the outbox through the store's own interface.
+    pub(crate) async fn claimable_outbox(&self) -> Vec<OutboxRow> {
+        self.store.claim_outbox(1000, Duration::ZERO).await.unwrap()
+    }
+
+    /// Waits until the relay published and deleted every outbox row.
+    ///
+    /// On PostgreSQL a claim skips rows another claim holds locked at that moment, so
+    /// one empty look while a relay runs proves little. Once a look is empty, the
+    /// relays are stopped (each finishes its round) and the outbox is looked at again
+    /// with nobody else claiming, then they start again. The relays' zero lease keeps
+    /// a row they claimed but did not delete visible to that look.
+    pub(crate) async fn outbox_drained(&mut self) {
+        eventually("the outbox drained", || async {
+            self.claimable_outbox().await.is_empty().then_some(())
+        })
+        .await;
+        let relays = self.stop("relay").await;
+        let left = self.claimable_outbox().await;
+        assert!(left.is_empty(), "rows left in the outbox: {left:#?}");
+        for _ in 0..relays {
+            self.start_relay();
+        }
+    }
+
+    /// Stops everything of one kind that runs; returns how many there were.
+    async fn stop(&mut self, what: &str) -> usize {
+        let (stopping, running): (Vec<Running>, Vec<Running>) =
+            self.running.drain(..).partition(|r| r.what == what);
+        self.running = running;
+        let count = stopping.len();
+        stop_all(stopping).await;
+        count
+    }
+
+    /// Publishes a message to Saudi Post's task queue by hand.
+    pub(crate) async fn publish_raw(&self, message_id: &str, body: Vec<u8>) {
+        let message = OutgoingMessage::task(Agency::SaudiPost, message_id, body);
+        self.transport.publish(&[message]).await.unwrap();
+    }
+
+    /// Publishes a task's message again, as a relay that published it twice would.
+    pub(crate) async fn publish_again(&self, submitted: Submitted) {
+        let message = TaskMessage::V1 {
+            task: submitted.task,
+            request: submitted.request,
+            agency: Agency::SaudiPost,
+            service: ServiceName::parse(SERVICE).unwrap(),
+        };
+        let outgoing = OutgoingMessage::task(
+            Agency::SaudiPost,
+            submitted.task.to_string(),
+            serde_json::to_vec(&message).unwrap(),
+        )
+        .with_header("traceparent", TRACEPARENT);
+        self.transport.publish(&[outgoing]).await.unwrap();
+    }
+
+    /// Waits for `count` dead letters in Saudi Post's dead-letter queue and returns
+    /// their `(message id, reason)`, sorted.
+    pub(crate) async fn dead_letters(&self, count: usize) -> Vec<(String, String)> {
+        let mut letters: Vec<(String, String)> =
+            match self.transport.dead_letters(Agency::SaudiPost) {
+                // The embedded broker lets us look without taking.
+                Some(_) => eventually("dead letters", || async {
+                    let letters = self.transport.dead_letters(Agency::SaudiPost)?;
+                    (letters.len() >= count).then_some(letters)
+                })
+                .await
+                .into_iter()
+                .map(|d| (d.message_id, d.reason))
+                .collect(),
+                // RabbitMQ: read them as the operator's tools do. Each is held unsettled
+                // until all are read (a dropped delivery goes back to the queue and would
+                // be read twice), then they all go back.
+                None => {
+                    let mut consumer = self
+                        .transport
+                        .consume_dead_letters(Agency::SaudiPost, 100)
+                        .await
+                        .unwrap();
+                    let mut held = Vec::new();
+                    for _ in 0..count {
+                        held.push(within("a dead letter", consumer.next()).await.unwrap());
+                    }
+                    held.iter()
+                        .map(|d| {
+                            let id = d.message_id().unwrap_or_default().to_owned();
+                            (id, d.dead_reason().unwrap_or_default().to_owned())
+                        })
+                        .collect()
+                }
+            };
+        letters.sort();
+        letters
+    }
+
+    /// Messages in Saudi Post's dead-letter queue now.
+    pub(crate) async fn dead_letter_count(&self) -> u32 {
+        self.transport.depth(Agency::SaudiPost).await.unwrap().dead
+    }
+}
+
+/// Cancels, then waits for each (a relay ends after its current round, a worker after
+/// its calls in flight).
+async fn stop_all(running: Vec<Running>) {
+    for r in &running {
+        r.stop.cancel();
+    }
+    for r in running {
+        within(&format!("stopping the {}", r.what), r.handle)
+            .await
+            .unwrap();
+    }
+}
+
+/// How many entries have `action`.
+pub(crate) fn count(entries: &[AuditEntry], action: &str) -> usize {
+    entries.iter().filter(|e| e.action == action).count()
+}
+
+/// The entries with `action`.
+pub(crate) fn entries<'a>(entries: &'a [AuditEntry], action: &str) -> Vec<&'a AuditEntry> {
+    entries.iter().filter(|e| e.action == action).collect()
+}
+
+/// A cooperative allowed to call the test services.
+async fn onboard(store: &Store) -> CooperativeId {
+    let digits = rand::random::<u64>() % 1_000_000_000;
+    let new = NewCooperative {
+        id: CooperativeId::new(),
+        name: "جمعية اختبار العامل التعاونية".to_owned(),
+        unified_number: UnifiedNumber::parse(&format!("7{digits:09}")).unwrap(),
+        services: [SERVICE, OTHER_AGENCY_SERVICE]
+            .map(|s| ServiceName::parse(s).unwrap())
+            .to_vec(),
+    };
+    store.create_cooperative(&new).await.unwrap().id
+}

@@ -1,0 +1,40 @@
+//! A graceful stop: no new work is taken, and the call in flight finishes and is
+//! recorded before `run` returns.
+
+use rabt_core::{Outcome, TaskState, Verdict};
+use tokio_util::sync::CancellationToken;
+
+use crate::agency::{Reply, address_input};
+use crate::rig::{Pairing, Rig, count, pairing_test, worker_settings};
+use crate::services::{eventually, within};
+
+pairing_test!(stopping_lets_the_call_in_flight_finish_and_be_recorded);
+async fn stopping_lets_the_call_in_flight_finish_and_be_recorded(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(rig.worker(worker_settings()).run(stop.clone()));
+    let new = rig.new_request(address_input());
+    // The agency answers only once the worker has been told to stop.
+    rig.agency
+        .script(new.tasks[0].id, [Reply::FoundAfter(stop.clone())]);
+    let sent = rig.submit(&new).await;
+
+    eventually("the agency call in flight", || async {
+        (!rig.agency.calls(sent.task).is_empty()).then_some(())
+    })
+    .await;
+    let running = rig.record(sent.request).await;
+    assert_eq!(running.tasks[0].state, TaskState::Running);
+    stop.cancel();
+    within("the worker stopping", worker).await.unwrap();
+
+    // Read once, without polling: `run` returned, so the outcome is recorded.
+    let record = rig.record(sent.request).await;
+    assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
+    assert_eq!(record.verdict, Some(Verdict::Pass));
+    assert_eq!(rig.agency.calls(sent.task).len(), 1);
+    let audit = rig.audit(sent.request).await;
+    assert_eq!(count(&audit, "task.completed"), 1);
+    rig.finish().await;
+}
