@@ -104,6 +104,18 @@ impl Transport {
         }
     }
 
+    /// How long a task published with [`Transport::publish_delayed`]`(_, delay)` really
+    /// waits: the retry tier it lands in (the smallest not shorter than `delay`, or the
+    /// longest). Callers deciding whether a retry still fits a deadline must use this,
+    /// not the raw backoff.
+    pub fn retry_delay(&self, delay: Duration) -> Duration {
+        let settings = match &self.inner {
+            Inner::Amqp(shared) => &shared.settings,
+            Inner::Embedded(broker) => broker.settings(),
+        };
+        settings.tier_for(delay).unwrap_or(delay)
+    }
+
     /// True for the in-process broker.
     pub fn is_embedded(&self) -> bool {
         matches!(self.inner, Inner::Embedded(_))

@@ -14,7 +14,7 @@ pub struct Settings {
     /// How often a task queue may hand the same message back (requeue, or a consumer
     /// that died) before it is dead-lettered to `rabt.dead.<agency>`. Default 10.
     pub delivery_limit: u32,
-    /// The delays of the retry tiers, e.g. 1 s, 5 s, 30 s, 2 min, 10 min (the default).
+    /// The delays of the retry tiers: 1 s, 2 s, 5 s, 10 s, 30 s, 2 min, 10 min by default.
     /// [`crate::Transport::publish_delayed`] picks the smallest tier not shorter than the
     /// delay asked for.
     pub retry_tiers: Vec<Duration>,
@@ -29,7 +29,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             delivery_limit: 10,
-            retry_tiers: [1, 5, 30, 120, 600]
+            retry_tiers: [1, 2, 5, 10, 30, 120, 600]
                 .into_iter()
                 .map(Duration::from_secs)
                 .collect(),
@@ -90,12 +90,20 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_brief() {
+    fn defaults_match_deploy_rabt_toml() {
         let s = Settings::default();
         assert_eq!(s.delivery_limit, 10);
         assert_eq!(
             s.retry_tiers,
-            vec![secs(1), secs(5), secs(30), secs(120), secs(600)]
+            vec![
+                secs(1),
+                secs(2),
+                secs(5),
+                secs(10),
+                secs(30),
+                secs(120),
+                secs(600)
+            ]
         );
         assert_eq!(s.heartbeat, secs(10));
         assert_eq!(s.publish_timeout, secs(10));
@@ -107,7 +115,8 @@ mod tests {
         let s = Settings::default();
         assert_eq!(s.tier_for(Duration::ZERO), Some(secs(1)));
         assert_eq!(s.tier_for(secs(1)), Some(secs(1)));
-        assert_eq!(s.tier_for(Duration::from_millis(1_001)), Some(secs(5)));
+        assert_eq!(s.tier_for(Duration::from_millis(1_001)), Some(secs(2)));
+        assert_eq!(s.tier_for(Duration::from_millis(4_500)), Some(secs(5)));
         assert_eq!(s.tier_for(secs(31)), Some(secs(120)));
         assert_eq!(
             s.tier_for(secs(3_600)),

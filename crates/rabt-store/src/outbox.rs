@@ -91,12 +91,26 @@ impl Store {
 
     /// Deletes rows the broker confirmed. Unknown ids are ignored.
     pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        self.for_outbox_rows("DELETE FROM outbox WHERE id IN", ids)
+            .await
+    }
+
+    /// Gives claimed rows back at once (their publish failed), so that the next relay
+    /// round — of this process or another — takes them without waiting out the lease.
+    pub async fn release_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        self.for_outbox_rows("UPDATE outbox SET lease_until = 0 WHERE id IN", ids)
+            .await
+    }
+
+    /// Runs `statement (<ids>)` over the rows, a chunk of ids per transaction.
+    async fn for_outbox_rows(
+        &self,
+        statement: &'static str,
+        ids: &[i64],
+    ) -> Result<(), StoreError> {
         for chunk in ids.chunks(DELETE_CHUNK) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "DELETE FROM outbox WHERE id IN ({})",
-                placeholders.join(", ")
-            );
+            let sql = format!("{statement} ({})", placeholders.join(", "));
             // Only numbered placeholders are interpolated; the ids are bound. Not kept
             // as a prepared statement: each batch size would be another one.
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);

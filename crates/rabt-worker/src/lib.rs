@@ -62,6 +62,8 @@ pub struct Worker {
     adapters: Arc<BTreeMap<Agency, Arc<dyn Adapter>>>,
     outbox_wake: Arc<Notify>,
     settings: WorkerSettings,
+    /// Cancelled when the worker stops; waits on the database give up then.
+    stop: CancellationToken,
 }
 
 impl Worker {
@@ -82,6 +84,7 @@ impl Worker {
             adapters: Arc::new(adapters),
             outbox_wake,
             settings,
+            stop: CancellationToken::new(),
         }
     }
 
@@ -94,11 +97,15 @@ impl Worker {
     /// (bounded by the call timeout). Deliveries never started go back to the broker
     /// when the connection closes.
     pub async fn run(self, shutdown: CancellationToken) {
+        let worker = Worker {
+            stop: shutdown.clone(),
+            ..self
+        };
         let mut loops = JoinSet::new();
-        for agency in self.agencies() {
-            loops.spawn(self.clone().consume(agency, shutdown.clone()));
+        for agency in worker.agencies() {
+            loops.spawn(worker.clone().consume(agency, shutdown.clone()));
         }
-        loops.spawn(self.clone().sweep_deadlines(shutdown.clone()));
+        loops.spawn(worker.clone().sweep_deadlines(shutdown.clone()));
         while loops.join_next().await.is_some() {}
     }
 

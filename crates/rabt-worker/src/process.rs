@@ -5,7 +5,10 @@
 //! completed is acked without calling the agency again, and completing a task is a
 //! conditional update that applies at most once.
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
 
 use chrono::Utc;
 use rabt_adapter::{AdapterError, Answer, ServiceCall};
@@ -36,7 +39,39 @@ pub(crate) enum Disposition {
 }
 
 impl Worker {
-    /// Handles one delivery; never panics and never leaves it unanswered.
+    /// Runs a database operation, waiting out an outage: while the database is
+    /// unreachable (or a transaction lost a race) the operation is retried with a capped
+    /// backoff, and the delivery stays unacknowledged with the broker — so an outage
+    /// neither burns the message's delivery limit nor loses it. Gives up only when the
+    /// worker stops.
+    pub(crate) async fn with_db<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut pause = Duration::from_millis(100);
+        let mut failures = 0u32;
+        loop {
+            match op().await {
+                Err(err)
+                    if (err.is_unavailable() || err.is_conflict()) && !self.stop.is_cancelled() =>
+                {
+                    failures += 1;
+                    if failures == 1 || failures.is_multiple_of(20) {
+                        tracing::warn!(error = %err, failures, "{what}: database unavailable; holding the task and retrying");
+                    }
+                    tokio::select! {
+                        () = self.stop.cancelled() => return Err(err),
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Handles one delivery and always settles it (ack, dead-letter or requeue).
     pub(crate) async fn handle(&self, delivery: Delivery) {
         let message = match serde_json::from_slice::<TaskMessage>(delivery.body()) {
             Ok(message) => message,
@@ -49,8 +84,9 @@ impl Worker {
         match self.process(&message).await {
             Ok(disposition) => settle(delivery, disposition).await,
             Err(err) => {
-                // The database is unreachable or failed: the outcome is not recorded, so
-                // the message must come back. A short pause keeps an outage from spinning.
+                // The store failed for good, or the worker is stopping mid-outage: the
+                // outcome is not recorded, so the message must come back. A short pause
+                // keeps a persistent failure from spinning through the delivery limit.
                 tracing::warn!(task = %message.task_id(), error = %err, "cannot record the task; requeueing it");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 if let Err(err) = delivery.requeue().await {
@@ -62,7 +98,10 @@ impl Worker {
 
     async fn process(&self, message: &TaskMessage) -> Result<Disposition, ProcessError> {
         let id = message.task_id();
-        let Some(task) = self.store.task_for_work(id).await? else {
+        let Some(task) = self
+            .with_db("reading a task", || self.store.task_for_work(id))
+            .await?
+        else {
             tracing::warn!(task = %id, "message for an unknown task");
             return Ok(Disposition::DeadLetter("unknown task"));
         };
@@ -73,7 +112,10 @@ impl Worker {
             tracing::debug!(task = %id, state = ?task.state, "duplicate delivery of a handled task");
             return Ok(Disposition::Ack);
         }
-        let attempt = match self.store.start_task(id, Utc::now()).await? {
+        let attempt = match self
+            .with_db("starting a task", || self.store.start_task(id, Utc::now()))
+            .await?
+        {
             StartResult::Started { attempt } => attempt,
             StartResult::AlreadyCompleted | StartResult::AwaitingCallback => {
                 return Ok(Disposition::Ack);
@@ -148,9 +190,20 @@ impl Worker {
         };
         // The adapter applies the timeout to its HTTP calls; this outer bound catches an
         // adapter that does not.
-        let answer = tokio::time::timeout(timeout + Duration::from_secs(1), adapter.call(call))
-            .await
-            .map_err(|_| AdapterError::Timeout(timeout))??;
+        let guarded = AssertUnwindSafe(adapter.call(call)).catch_unwind();
+        let answer = match tokio::time::timeout(timeout + Duration::from_secs(1), guarded).await {
+            Err(_) => return Err(AdapterError::Timeout(timeout)),
+            // A panicking adapter is a bug of ours, not the agency's: end the task rather
+            // than redeliver it until the delivery limit.
+            Ok(Err(_panic)) => {
+                tracing::error!(task = %task.id, agency = %task.agency, "the adapter panicked");
+                return Err(AdapterError::Refused {
+                    outcome: Outcome::UpstreamError,
+                    reason: "the adapter failed unexpectedly (a bug in Rabt, logged)".to_owned(),
+                });
+            }
+            Ok(Ok(result)) => result?,
+        };
         let service = self.catalogue.service(task.service.as_str());
         if let (Answer::Final { data, .. }, Some(service)) = (&answer, service)
             && let Err(violations) = service.validate_output(data)
@@ -180,15 +233,22 @@ impl Worker {
             .service(task.service.as_str())
             .map(|s| s.retry)
             .unwrap_or_default();
-        let delay = policy.delay(attempt, rand::random::<f64>(), err.retry_after());
+        // The broker holds a retry for its tier's whole wait, which may be longer than
+        // the backoff: decide on the wait that will really happen.
+        let delay = self.transport.retry_delay(policy.delay(
+            attempt,
+            rand::random::<f64>(),
+            err.retry_after(),
+        ));
         let time_left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if err.is_retryable() && policy.allows_another_after(attempt) && delay < time_left {
             tracing::info!(task = %task.id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "agency call failed; retrying later");
-            if self
-                .store
-                .schedule_retry(task.id, err.kind(), Utc::now())
-                .await?
-            {
+            let scheduled = self
+                .with_db("scheduling a retry", || {
+                    self.store.schedule_retry(task.id, err.kind(), Utc::now())
+                })
+                .await?;
+            if scheduled {
                 let message = retry_message(task, attempt);
                 // If this fails the task is QUEUED in the database and the requeued
                 // original runs it again.
@@ -228,7 +288,12 @@ impl Worker {
             latency_ms,
             completed_at: Utc::now(),
         };
-        match self.store.complete_task(&completion).await? {
+        match self
+            .with_db("recording an outcome", || {
+                self.store.complete_task(&completion)
+            })
+            .await?
+        {
             Completion::Applied { request_completed } => {
                 tracing::info!(task = %task.id, request = %task.request, %outcome, "task completed");
                 if let Some(done) = request_completed {

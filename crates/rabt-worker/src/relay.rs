@@ -31,7 +31,7 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             batch_size: 256,
-            lease: Duration::from_secs(30),
+            lease: Duration::from_secs(15),
             poll_interval: Duration::from_secs(1),
         }
     }
@@ -102,11 +102,16 @@ impl OutboxRelay {
             }
             let full_batch = rows.len() as u32 == self.settings.batch_size;
             let messages: Vec<OutgoingMessage> = rows.iter().map(to_message).collect();
-            self.transport
-                .publish(&messages)
-                .await
-                .map_err(RelayError::Queue)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            if let Err(err) = self.transport.publish(&messages).await {
+                // Give the rows back now rather than after the lease, so they go out as
+                // soon as the broker is back. (Some may have been delivered: consumers
+                // are idempotent by task id.)
+                if let Err(release) = self.store.release_outbox(&ids).await {
+                    tracing::debug!(error = %release, "cannot release outbox rows; they wait out their lease");
+                }
+                return Err(RelayError::Queue(err));
+            }
             self.store
                 .delete_outbox(&ids)
                 .await

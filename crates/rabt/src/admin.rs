@@ -7,6 +7,7 @@ use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
 use rabt_store::{NewCooperative, OperatorRole, Store};
 
 use crate::config::Config;
+use crate::logging::print;
 use crate::runtime::open_store;
 use crate::{CoopCommand, OperatorCommand};
 
@@ -17,7 +18,7 @@ async fn store(config: &Config) -> anyhow::Result<Store> {
 /// `rabt migrate`.
 pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
     store(config).await?;
-    println!("database schema is up to date");
+    print("database schema is up to date")?;
     Ok(())
 }
 
@@ -84,29 +85,29 @@ pub(crate) async fn coop(config: &Config, command: CoopCommand) -> anyhow::Resul
                 .map_err(|e| anyhow!("--unified-number: {e}"))?;
             let services = services(&names)?;
             let (id, key) = add_cooperative(&store, name.trim(), unified_number, services).await?;
-            println!("cooperative: {id}");
-            println!("api key:     {key}");
-            println!("Keep this key now: it is stored only as a digest and cannot be shown again.");
+            print(&format!("cooperative: {id}"))?;
+            print(&format!("api key:     {key}"))?;
+            print("Keep this key now: it is stored only as a digest and cannot be shown again.")?;
         }
         CoopCommand::List => {
             let cooperatives = store
                 .list_cooperatives()
                 .await
                 .context("cannot list cooperatives")?;
-            println!(
+            print(&format!(
                 "{:<37} {:<11} {:<7} {:<40} services",
                 "id", "unified", "active", "name"
-            );
+            ))?;
             for coop in cooperatives {
                 let services: Vec<&str> = coop.services.iter().map(ServiceName::as_str).collect();
-                println!(
+                print(&format!(
                     "{:<37} {:<11} {:<7} {:<40} {}",
                     coop.id.to_string(),
                     coop.unified_number.as_str(),
                     if coop.active { "yes" } else { "no" },
                     coop.name,
                     services.join(",")
-                );
+                ))?;
             }
         }
     }
@@ -137,11 +138,9 @@ pub(crate) async fn operator(config: &Config, command: OperatorCommand) -> anyho
                 .create_operator(name.trim(), role, &hash_secret(&token))
                 .await
                 .context("cannot create the operator")?;
-            println!("operator: {} ({role_name})", name.trim());
-            println!("token:    {token}");
-            println!(
-                "Keep this token now: it is stored only as a digest and cannot be shown again."
-            );
+            print(&format!("operator: {} ({role_name})", name.trim()))?;
+            print(&format!("token:    {token}"))?;
+            print("Keep this token now: it is stored only as a digest and cannot be shown again.")?;
         }
     }
     Ok(())
@@ -151,6 +150,6 @@ pub(crate) async fn operator(config: &Config, command: OperatorCommand) -> anyho
 pub(crate) fn openapi() -> anyhow::Result<()> {
     let catalogue = Catalogue::bundled().context("the built-in service catalogue is invalid")?;
     let document = rabt_api::openapi::document(&catalogue);
-    println!("{}", serde_json::to_string_pretty(&document)?);
+    print(&serde_json::to_string_pretty(&document)?)?;
     Ok(())
 }

@@ -432,6 +432,12 @@ mod tests {
     }
 
     #[test]
+    fn the_default_seed_is_the_standard_world() {
+        let config = Config::from_sources(None, &[]).unwrap();
+        assert_eq!(config.seed, rabt_adapter::sandbox::World::STANDARD_SEED);
+    }
+
+    #[test]
     fn file_then_environment_override_defaults() {
         let file = "[api]\nlisten = \"0.0.0.0:9000\"\n[database]\nurl = \"postgres://db/rabt\"\n";
         let config = Config::from_sources(

@@ -187,23 +187,24 @@ fn print_banner(
     services: &std::collections::BTreeSet<ServiceName>,
 ) {
     let services: Vec<&str> = services.iter().map(ServiceName::as_str).collect();
-    println!();
-    println!("Rabt demo is running at {base_url}");
-    println!("Credentials: {}", credentials.display());
-    println!("Callable services: {}", services.join(", "));
-    println!();
-    println!("Try it (a short address the Saudi Post simulator knows):");
-    println!();
-    println!(
-        "  KEY=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"api_key\"])')",
-        credentials.display()
+    let credentials = credentials.display();
+    let banner = format!(
+        r#"
+Rabt demo is running at {base_url}
+Credentials: {credentials}
+Callable services: {services}
+
+Try it (a short address the Saudi Post simulator knows):
+
+  KEY=$(python3 -c 'import json;print(json.load(open("{credentials}"))["api_key"])')
+  curl -s -X POST {base_url}/v1/requests \
+    -H "Authorization: Bearer $KEY" -H "Idempotency-Key: $(date +%s%N)" \
+    -H 'Prefer: wait=5' -H 'Content-Type: application/json' \
+    -d '{{"service":"post.address.verify","input":{{"shortAddress":"RRRD2929"}}}}'
+
+Stop with Ctrl-C."#,
+        services = services.join(", ")
     );
-    println!("  curl -s -X POST {base_url}/v1/requests \\");
-    println!("    -H \"Authorization: Bearer $KEY\" -H \"Idempotency-Key: $(date +%s%N)\" \\");
-    println!("    -H 'Prefer: wait=5' -H 'Content-Type: application/json' \\");
-    println!(
-        "    -d '{{\"service\":\"post.address.verify\",\"input\":{{\"shortAddress\":\"RRRD2929\"}}}}'"
-    );
-    println!();
-    println!("Stop with Ctrl-C.");
+    // The banner is a courtesy: a closed stdout must not stop the demo.
+    let _ = crate::logging::print(&banner);
 }

@@ -1,4 +1,8 @@
-//! Logs: human-readable text by default, JSON lines for log collectors.
+//! Logs: human-readable text by default, JSON lines for log collectors. Logs go to
+//! standard error, so that what a command prints (a new API key, the OpenAPI document)
+//! is alone on standard output; colours only when standard error is a terminal.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -9,6 +13,8 @@ pub(crate) fn init(filter: &str, json: bool) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(true);
     // A second init (tests, or demo after config) keeps the first subscriber.
     let _ = if json {
@@ -16,4 +22,15 @@ pub(crate) fn init(filter: &str, json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// Writes `text` and a newline to standard output. A closed pipe (`rabt openapi | head`)
+/// ends the output quietly instead of panicking as `println!` would.
+pub(crate) fn print(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 mod admin;
 mod agencies;
@@ -25,6 +25,10 @@ mod simulate;
 #[derive(Debug, Parser)]
 #[command(name = "rabt", version, about, long_about = None)]
 struct Cli {
+    /// A TOML file laid over the built-in defaults (deploy/rabt.toml documents every
+    /// key). Accepted before or after the subcommand. `demo` ignores it.
+    #[arg(long, short = 'c', global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,8 +48,6 @@ enum Command {
     /// Production mode: api and/or worker roles against PostgreSQL and RabbitMQ. Any
     /// number of processes may share them.
     Serve {
-        #[command(flatten)]
-        config: ConfigArg,
         /// What this process does.
         #[arg(long, value_enum, default_value_t = Role::All)]
         role: Role,
@@ -53,40 +55,24 @@ enum Command {
     /// The six agency simulators, standalone, on --listen-base + 0..5 (interior, health,
     /// labor, municipal, chambers, saudi-post), for sandbox testing.
     Simulate {
-        #[command(flatten)]
-        config: ConfigArg,
         /// The first port (default: simulate.listen_base of the configuration).
         #[arg(long)]
         listen_base: Option<u16>,
     },
     /// Creates or upgrades the database schema.
-    Migrate {
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Migrate,
     /// Onboards and lists cooperatives.
     Coop {
-        #[command(flatten)]
-        config: ConfigArg,
         #[command(subcommand)]
         command: CoopCommand,
     },
     /// Creates operator tokens (for the operator API and dashboard).
     Operator {
-        #[command(flatten)]
-        config: ConfigArg,
         #[command(subcommand)]
         command: OperatorCommand,
     },
     /// Prints the OpenAPI document of the REST API.
     Openapi,
-}
-
-#[derive(Debug, Args)]
-struct ConfigArg {
-    /// A TOML file laid over the built-in defaults (deploy/rabt.toml documents every key).
-    #[arg(long, short = 'c')]
-    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,22 +140,20 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // One TLS provider for the whole process, before any client is built.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let config = cli.config;
     match cli.command {
         Command::Demo { listen, state_dir } => demo::run(listen, state_dir).await,
-        Command::Serve { config, role } => serve::run(&load(&config)?, role).await,
-        Command::Simulate {
-            config,
-            listen_base,
-        } => simulate::run(&load(&config)?, listen_base).await,
-        Command::Migrate { config } => admin::migrate(&load(&config)?).await,
-        Command::Coop { config, command } => admin::coop(&load(&config)?, command).await,
-        Command::Operator { config, command } => admin::operator(&load(&config)?, command).await,
+        Command::Serve { role } => serve::run(&load(config)?, role).await,
+        Command::Simulate { listen_base } => simulate::run(&load(config)?, listen_base).await,
+        Command::Migrate => admin::migrate(&load(config)?).await,
+        Command::Coop { command } => admin::coop(&load(config)?, command).await,
+        Command::Operator { command } => admin::operator(&load(config)?, command).await,
         Command::Openapi => admin::openapi(),
     }
 }
 
-fn load(arg: &ConfigArg) -> anyhow::Result<config::Config> {
-    let config = config::Config::load(arg.config.as_deref())?;
+fn load(file: Option<PathBuf>) -> anyhow::Result<config::Config> {
+    let config = config::Config::load(file.as_deref())?;
     logging::init(&config.log_filter, config.log_json);
     Ok(config)
 }

@@ -82,6 +82,11 @@ pub(crate) struct Broker {
 }
 
 impl Broker {
+    /// The settings it runs with.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub(crate) fn new(settings: Settings) -> Arc<Broker> {
         let mut state = State::default();
         for agency in Agency::ALL {
