@@ -57,6 +57,27 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Every kind, for documentation and tests.
+    pub const ALL: [ProblemKind; 17] = [
+        ProblemKind::Unauthorized,
+        ProblemKind::ServiceForbidden,
+        ProblemKind::NotFound,
+        ProblemKind::MethodNotAllowed,
+        ProblemKind::IdempotencyKeyMissing,
+        ProblemKind::IdempotencyKeyInvalid,
+        ProblemKind::IdempotencyKeyReused,
+        ProblemKind::IdempotencyConflict,
+        ProblemKind::MalformedJson,
+        ProblemKind::UnsupportedMediaType,
+        ProblemKind::PayloadTooLarge,
+        ProblemKind::ValidationFailed,
+        ProblemKind::InvalidQuery,
+        ProblemKind::UnknownService,
+        ProblemKind::ServiceNotAvailable,
+        ProblemKind::Unavailable,
+        ProblemKind::Internal,
+    ];
+
     /// The stable slug in the type URI.
     pub fn slug(self) -> &'static str {
         match self {
@@ -382,28 +403,21 @@ mod tests {
     }
 
     #[test]
+    fn the_api_guide_documents_every_problem_type() {
+        let guide = include_str!("../../../docs/api.md");
+        for kind in ProblemKind::ALL {
+            let slug = kind.slug();
+            assert!(
+                guide.contains(&format!("| `{slug}` |")),
+                "docs/api.md does not list `{slug}`"
+            );
+        }
+    }
+
+    #[test]
     fn every_kind_is_a_client_error_except_outages_and_bugs() {
-        use ProblemKind::*;
-        let kinds = [
-            Unauthorized,
-            ServiceForbidden,
-            NotFound,
-            MethodNotAllowed,
-            IdempotencyKeyMissing,
-            IdempotencyKeyInvalid,
-            IdempotencyKeyReused,
-            IdempotencyConflict,
-            MalformedJson,
-            UnsupportedMediaType,
-            PayloadTooLarge,
-            ValidationFailed,
-            InvalidQuery,
-            UnknownService,
-            ServiceNotAvailable,
-            Unavailable,
-            Internal,
-        ];
-        for kind in kinds {
+        use ProblemKind::{Internal, Unavailable};
+        for kind in ProblemKind::ALL {
             let server_side = matches!(kind, Unavailable | Internal);
             assert_eq!(kind.status().is_server_error(), server_side, "{kind:?}");
             let (en, ar) = kind.titles();
