@@ -37,7 +37,7 @@
 use std::time::Duration;
 
 use rabt_adapter::http::{ClientConfigError, HttpClientConfig, Secret, build_client};
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, ServiceCall};
+use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::Agency;
 use reqwest::Url;
 
@@ -158,6 +158,12 @@ impl Adapter for SaudiPostAdapter {
 
     fn services(&self) -> &'static [&'static str] {
         SERVICES
+    }
+
+    fn callback(&self, _body: &serde_json::Value) -> Result<Vec<CallbackAnswer>, AdapterError> {
+        Err(AdapterError::BadCallback(
+            "SPL answers synchronously and never calls back".to_owned(),
+        ))
     }
 
     fn call<'a>(&'a self, call: ServiceCall<'a>) -> BoxFuture<'a, Result<Answer, AdapterError>> {

@@ -46,6 +46,10 @@ pub enum Expect {
     Ok,
     /// A final `NOT_FOUND`.
     NotFound,
+    /// A final `MISMATCH` (the agency's record contradicts the input).
+    Mismatch,
+    /// For agencies that answer by callback: accepted, with the agency's reference.
+    Submitted,
 }
 
 /// One input for one service, and what the sandbox answers to it.
@@ -150,13 +154,20 @@ pub async fn run(kit: Kit) -> Report {
         let name = format!("{} {:?} {}", case.service, case.expect, case.input);
         record(name, expected_answer(&kit, case).await);
     }
-    match kit.cases.iter().find(|c| c.expect == Expect::Ok) {
+    match kit
+        .cases
+        .iter()
+        .find(|c| matches!(c.expect, Expect::Ok | Expect::Submitted))
+    {
         Some(case) => {
             for (name, result) in fault_checks(&kit, case).await {
                 record(name.to_owned(), result);
             }
         }
-        None => record("fault checks".into(), Err("no Ok case given".into())),
+        None => record(
+            "fault checks".into(),
+            Err("no Ok or Submitted case given".into()),
+        ),
     }
     record("unreachable agency".into(), unreachable_agency(&kit).await);
     record(
@@ -236,12 +247,21 @@ async fn expected_answer(kit: &Kit, case: &Case) -> Result<(), String> {
     let answer = call(&*stage.adapter, case, task, kit.call_timeout)
         .await
         .map_err(|e| format!("expected an answer, got error {e:?}"))?;
+    let expected = match (case.expect, &answer) {
+        (Expect::Submitted, Answer::Submitted { upstream_ref }) if !upstream_ref.is_empty() => {
+            return request_ids_carried(&stage.knobs, task);
+        }
+        (Expect::Submitted, _) => {
+            return Err(format!(
+                "expected Submitted with a reference, got {answer:?}"
+            ));
+        }
+        (Expect::Ok, _) => Outcome::Ok,
+        (Expect::NotFound, _) => Outcome::NotFound,
+        (Expect::Mismatch, _) => Outcome::Mismatch,
+    };
     let Answer::Final { outcome, data, .. } = answer else {
         return Err(format!("expected a final answer, got {answer:?}"));
-    };
-    let expected = match case.expect {
-        Expect::Ok => Outcome::Ok,
-        Expect::NotFound => Outcome::NotFound,
     };
     if outcome != expected {
         return Err(format!(

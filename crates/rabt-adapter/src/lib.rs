@@ -13,8 +13,12 @@
 //! - [`sandbox`]: the deterministic fictional world every simulator serves.
 //! - [`simulator`]: fault knobs shared by every agency simulator.
 //! - [`conformance`]: the test kit every adapter runs against its simulator.
+//! - [`callback`]: how a simulator of an asynchronous agency calls Rabt back (signed with
+//!   Standard Webhooks, see [`rabt_webhook`]).
 
 #![forbid(unsafe_code)]
+
+pub use rabt_webhook as webhook;
 
 use std::fmt;
 use std::future::Future;
@@ -23,6 +27,7 @@ use std::time::Duration;
 
 use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 
+pub mod callback;
 pub mod conformance;
 pub mod http;
 pub mod sandbox;
@@ -106,6 +111,10 @@ pub enum AdapterError {
     /// The adapter does not serve this service. A wiring bug, never retried.
     #[error("service {0} is not served by this adapter")]
     UnsupportedService(ServiceName),
+    /// A callback came for an agency that never calls back, or its body is not what the
+    /// agency's callbacks look like (after Rabt's schema check passed). Never retried.
+    #[error("unusable callback: {0}")]
+    BadCallback(String),
 }
 
 impl AdapterError {
@@ -115,7 +124,9 @@ impl AdapterError {
             AdapterError::Unavailable { .. }
             | AdapterError::Timeout(_)
             | AdapterError::Malformed(_) => true,
-            AdapterError::Refused { .. } | AdapterError::UnsupportedService(_) => false,
+            AdapterError::Refused { .. }
+            | AdapterError::UnsupportedService(_)
+            | AdapterError::BadCallback(_) => false,
         }
     }
 
@@ -134,7 +145,8 @@ impl AdapterError {
             AdapterError::Refused { outcome, .. } => *outcome,
             AdapterError::Unavailable { .. }
             | AdapterError::Malformed(_)
-            | AdapterError::UnsupportedService(_) => Outcome::UpstreamError,
+            | AdapterError::UnsupportedService(_)
+            | AdapterError::BadCallback(_) => Outcome::UpstreamError,
         }
     }
 
@@ -146,6 +158,7 @@ impl AdapterError {
             AdapterError::Malformed(_) => "malformed",
             AdapterError::Refused { .. } => "refused",
             AdapterError::UnsupportedService(_) => "unsupported_service",
+            AdapterError::BadCallback(_) => "bad_callback",
         }
     }
 }
@@ -165,6 +178,24 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
 
     /// Calls the agency once.
     fn call<'a>(&'a self, call: ServiceCall<'a>) -> BoxFuture<'a, Result<Answer, AdapterError>>;
+
+    /// Reads a callback the agency sent to `POST /v1/callbacks/{agency}`: the answers it
+    /// carries, each for the agency reference an earlier [`Answer::Submitted`] returned.
+    /// Rabt has already checked the signature, the timestamp, replays and the agency's
+    /// callback schema. An agency that never calls back answers
+    /// [`AdapterError::BadCallback`] (explicitly: there is no default).
+    fn callback(&self, body: &serde_json::Value) -> Result<Vec<CallbackAnswer>, AdapterError>;
+}
+
+/// One answer carried by an agency's callback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackAnswer {
+    /// The reference the agency gave when it accepted the call.
+    pub upstream_ref: String,
+    /// `Ok`, `NotFound`, `Mismatch` or `InvalidInput`.
+    pub outcome: Outcome,
+    /// The service's output, valid against its output schema.
+    pub data: serde_json::Value,
 }
 
 #[cfg(test)]

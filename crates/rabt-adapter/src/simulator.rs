@@ -57,7 +57,8 @@ pub enum Fault {
 }
 
 /// The fault knobs of one simulator. JSON form (`/_sim/knobs`):
-/// `{"latency_ms": 0, "error_rate": 0.0, "fault": {"kind": "none"}}`.
+/// `{"latency_ms": 0, "error_rate": 0.0, "fault": {"kind": "none"}, "callback_delay_ms": 0,
+/// "never_call_back": false}`; every field may be left out (then it is the default).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Knobs {
@@ -69,6 +70,13 @@ pub struct Knobs {
     pub error_rate: f64,
     /// A fault every call answers with.
     pub fault: Fault,
+    /// For agencies that answer by callback: how long after accepting a call the
+    /// simulator calls back.
+    #[serde(rename = "callback_delay_ms", with = "millis")]
+    pub callback_delay: Duration,
+    /// For agencies that answer by callback: accept calls but never call back (to see
+    /// Rabt end the task `TIMEOUT` at its deadline).
+    pub never_call_back: bool,
 }
 
 impl Knobs {
@@ -78,6 +86,12 @@ impl Knobs {
             return Some(format!(
                 "error_rate must be within 0..=1, got {}",
                 self.error_rate
+            ));
+        }
+        if self.callback_delay > MAX_LATENCY {
+            return Some(format!(
+                "callback_delay_ms must be at most {}",
+                MAX_LATENCY.as_millis()
             ));
         }
         if self.latency > MAX_LATENCY {

@@ -17,7 +17,7 @@ use rabt_adapter::http::{
     HttpClientConfig, REQUEST_ID, Secret, build_client, classify_send_error, unavailable,
 };
 use rabt_adapter::simulator::KnobsHandle;
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, ServiceCall};
+use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, Outcome, ServiceName};
 use serde_json::{Value, json};
 
@@ -122,6 +122,12 @@ impl Adapter for ToyAdapter {
 
     fn services(&self) -> &'static [&'static str] {
         &[SERVICE]
+    }
+
+    fn callback(&self, _body: &serde_json::Value) -> Result<Vec<CallbackAnswer>, AdapterError> {
+        Err(AdapterError::BadCallback(
+            "the toy agency answers synchronously and never calls back".to_owned(),
+        ))
     }
 
     fn call<'a>(&'a self, call: ServiceCall<'a>) -> BoxFuture<'a, Result<Answer, AdapterError>> {

@@ -54,6 +54,7 @@ async fn knobs_round_trip_over_http() {
         latency: Duration::from_millis(25),
         error_rate: 0.0,
         fault: Fault::RateLimit { retry_after: 4 },
+        ..Knobs::default()
     };
     assert_eq!(handle.knobs(), expected);
 
@@ -62,7 +63,8 @@ async fn knobs_round_trip_over_http() {
     assert_eq!(
         json,
         serde_json::json!({"latency_ms": 25, "error_rate": 0.0,
-                           "fault": {"kind": "rate_limit", "retry_after": 4}})
+                           "fault": {"kind": "rate_limit", "retry_after": 4},
+                           "callback_delay_ms": 0, "never_call_back": false})
     );
 }
 
@@ -185,6 +187,7 @@ async fn setting_out_of_range_knobs_in_code_clamps_them() {
         latency: Duration::from_secs(100_000),
         error_rate: f64::NAN,
         fault: Fault::None,
+        ..Knobs::default()
     });
     assert_eq!(handle.knobs().latency, MAX_LATENCY);
     assert_eq!(handle.knobs().error_rate, 0.0);

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, ServiceCall};
+use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -104,6 +104,12 @@ impl Adapter for ScriptedAgency {
 
     fn services(&self) -> &'static [&'static str] {
         &[SERVICE]
+    }
+
+    fn callback(&self, _body: &serde_json::Value) -> Result<Vec<CallbackAnswer>, AdapterError> {
+        Err(AdapterError::BadCallback(
+            "the scripted agency answers synchronously and never calls back".to_owned(),
+        ))
     }
 
     fn call<'a>(&'a self, call: ServiceCall<'a>) -> BoxFuture<'a, Result<Answer, AdapterError>> {
