@@ -23,29 +23,66 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use rabt_core::{AdditionalNumber, BuildingNumber, PostalCode, ShortAddress};
+use rabt_core::{
+    AdditionalNumber, BuildingNumber, NationalId, PostalCode, ShortAddress, UnifiedNumber,
+};
+
+/// Declares a closed enum of wire names: `Serialize` as the names given, `as_str()` and
+/// `ALL`, so the wire name is written in exactly one place.
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $wire:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        pub enum $name {
+            $($(#[$variant_meta])* #[serde(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name, as the agencies and Rabt's schemas write it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+        }
+    };
+}
 
 mod address;
+pub mod cases;
+mod cooperatives;
+mod dates;
+mod fixed;
+pub mod golden;
+mod institutions;
+mod names;
+mod people;
 mod places;
+mod records;
+mod registry;
 mod rng;
+#[cfg(test)]
+mod world_tests;
 
 pub use address::{Address, Bilingual, Coordinates};
+pub use cooperatives::{BoardRole, BoardSeat, Cooperative, CooperativeKind, CooperativeStatus};
+pub use people::{FourPartName, Gender, Nationality, Person};
+pub use records::{
+    Activity, CertificateStatus, ChamberMembership, Fitness, HealthCertificate, LaborFile,
+    LicenceKind, LicenceStatus, MembershipClass, MunicipalLicence, NitaqatBand,
+    SaudizationCertificate,
+};
 pub use rng::SandboxRng;
 
-/// The golden fixtures of DESIGN.md that every world contains (or, for the "missing"
-/// ones, never contains).
-pub mod golden {
-    /// A short address every world has: building 2929 in Riyadh.
-    pub const SHORT_ADDRESS_FOUND: &str = "RRRD2929";
-    /// Its building number.
-    pub const BUILDING_NUMBER: &str = "2929";
-    /// Its postal code (Al Olaya, Riyadh).
-    pub const POSTAL_CODE: &str = "12211";
-    /// Its additional number.
-    pub const ADDITIONAL_NUMBER: &str = "7788";
-    /// A short address no world has.
-    pub const SHORT_ADDRESS_MISSING: &str = "ZZZZ9999";
-}
+use registry::{Index, Records};
 
 /// The fictional world: every record the simulators answer from.
 pub struct World {
@@ -53,6 +90,8 @@ pub struct World {
     addresses: Vec<Address>,
     by_short_address: HashMap<ShortAddress, usize>,
     by_numbers: HashMap<(BuildingNumber, PostalCode, AdditionalNumber), usize>,
+    records: Records,
+    index: Index,
 }
 
 impl World {
@@ -86,11 +125,17 @@ impl World {
                 (key, i)
             })
             .collect();
+        let mut records = Records::default();
+        fixed::add(&mut records);
+        people::generate(seed, &mut records.people);
+        let index = Index::build(&records);
         World {
             seed,
             addresses,
             by_short_address,
             by_numbers,
+            records,
+            index,
         }
     }
 
@@ -123,6 +168,118 @@ impl World {
             .get(&key)
             .and_then(|&i| self.addresses.get(i))
     }
+
+    /// Every person, the fixed ones ([`golden`], [`cases`]) first.
+    pub fn people(&self) -> &[Person] {
+        &self.records.people
+    }
+
+    /// The person with this national ID or iqama.
+    pub fn person(&self, id: &NationalId) -> Option<&Person> {
+        at(&self.records.people, self.index.person.get(id))
+    }
+
+    /// Every cooperative, the fixed ones first.
+    pub fn cooperatives(&self) -> &[Cooperative] {
+        &self.records.cooperatives
+    }
+
+    /// The cooperative with this unified number.
+    pub fn cooperative(&self, unified: &UnifiedNumber) -> Option<&Cooperative> {
+        at(
+            &self.records.cooperatives,
+            self.index.cooperative.get(unified),
+        )
+    }
+
+    /// Every municipal licence and building permit.
+    pub fn licences(&self) -> &[MunicipalLicence] {
+        &self.records.licences
+    }
+
+    /// The licence or building permit with this unified licence number.
+    pub fn licence(&self, number: &str) -> Option<&MunicipalLicence> {
+        at(&self.records.licences, self.index.licence.get(number))
+    }
+
+    /// Every chamber membership.
+    pub fn memberships(&self) -> &[ChamberMembership] {
+        &self.records.memberships
+    }
+
+    /// The membership with this number in this chamber.
+    pub fn membership(
+        &self,
+        chamber_code: u16,
+        membership_number: &str,
+    ) -> Option<&ChamberMembership> {
+        let key = (chamber_code, membership_number.to_owned());
+        at(&self.records.memberships, self.index.membership.get(&key))
+    }
+
+    /// The chamber membership of this establishment, if it has one.
+    pub fn membership_of(&self, holder: &UnifiedNumber) -> Option<&ChamberMembership> {
+        at(
+            &self.records.memberships,
+            self.index.membership_of.get(holder),
+        )
+    }
+
+    /// Every labour file.
+    pub fn labor_files(&self) -> &[LaborFile] {
+        &self.records.labor_files
+    }
+
+    /// This establishment's labour file (`None`: not in Nitaqat, `E0000949`).
+    pub fn labor_file(&self, holder: &UnifiedNumber) -> Option<&LaborFile> {
+        at(&self.records.labor_files, self.index.labor_file.get(holder))
+    }
+
+    /// The labour file of establishment number `labor_office_id-sequence_number`.
+    pub fn labor_file_by_number(
+        &self,
+        labor_office_id: u16,
+        sequence_number: u32,
+    ) -> Option<&LaborFile> {
+        let key = (labor_office_id, sequence_number);
+        let position = self.index.labor_file_by_number.get(&key);
+        at(&self.records.labor_files, position)
+    }
+
+    /// Every health certificate of the world.
+    pub fn all_health_certificates(&self) -> &[HealthCertificate] {
+        &self.records.health_certificates
+    }
+
+    /// The certificate this worker holds for this establishment licence.
+    pub fn health_certificate(
+        &self,
+        establishment_licence: &str,
+        person: &NationalId,
+    ) -> Option<&HealthCertificate> {
+        let key = (establishment_licence.to_owned(), person.clone());
+        let position = self.index.health_certificate.get(&key);
+        at(&self.records.health_certificates, position)
+    }
+
+    /// Every certificate issued for this establishment licence, in the world's order.
+    pub fn health_certificates(&self, establishment_licence: &str) -> Vec<&HealthCertificate> {
+        self.index
+            .health_by_licence
+            .get(establishment_licence)
+            .map(|positions| {
+                positions
+                    .iter()
+                    .filter_map(|&i| self.records.health_certificates.get(i))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The record at an index position, if any.
+fn at<'a, T>(items: &'a [T], position: Option<&usize>) -> Option<&'a T> {
+    position.and_then(|&i| items.get(i))
 }
 
 impl fmt::Debug for World {
@@ -131,6 +288,8 @@ impl fmt::Debug for World {
         f.debug_struct("World")
             .field("seed", &self.seed)
             .field("addresses", &self.addresses.len())
+            .field("people", &self.records.people.len())
+            .field("cooperatives", &self.records.cooperatives.len())
             .finish_non_exhaustive()
     }
 }
