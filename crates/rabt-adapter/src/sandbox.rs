@@ -58,12 +58,16 @@ macro_rules! wire_enum {
 
 mod address;
 pub mod cases;
+#[cfg(test)]
+mod consistency_tests;
 mod cooperatives;
 mod dates;
 mod fixed;
+mod generate;
 pub mod golden;
 mod institutions;
 mod names;
+mod paperwork;
 mod people;
 mod places;
 mod records;
@@ -128,6 +132,7 @@ impl World {
         let mut records = Records::default();
         fixed::add(&mut records);
         people::generate(seed, &mut records.people);
+        generate::establishments(seed, &addresses, &mut records);
         let index = Index::build(&records);
         World {
             seed,

@@ -12,16 +12,12 @@ use rabt_core::{Calendar, DateError, DualDate, HijriDate};
 use super::rng::SandboxRng;
 
 /// 1 Muharram 1458 is 29 February 2036: a Hijri year from here on is "still to come".
-#[allow(dead_code)] // the generator's, in the next commit
 pub(crate) const FIRST_VALID_HIJRI_YEAR: u16 = 1458;
 /// 1445 AH ended on 6 July 2024: a Hijri year up to here has passed.
-#[allow(dead_code)] // the generator's, in the next commit
 pub(crate) const LAST_PAST_HIJRI_YEAR: u16 = 1445;
 /// The first Gregorian year of things still valid.
-#[allow(dead_code)] // the generator's, in the next commit
 pub(crate) const FIRST_VALID_GREGORIAN_YEAR: u16 = 2036;
 /// The last Gregorian year of things already expired.
-#[allow(dead_code)] // the generator's, in the next commit
 pub(crate) const LAST_PAST_GREGORIAN_YEAR: u16 = 2024;
 
 /// A day of the Umm al-Qura calendar, in both calendars.

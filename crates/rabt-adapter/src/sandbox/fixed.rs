@@ -318,7 +318,7 @@ fn licences(def: &CoopDef, coop: &Cooperative, city: &CityInstitutions) -> Vec<M
         status: l.status,
         holder: coop.unified_number.clone(),
         holder_name: coop.name.clone(),
-        activities: activities(institutions::activities(coop.kind)),
+        activities: institutions::to_activities(institutions::activities(coop.kind)),
         issued_at,
         expires_at,
         municipality: city.municipality.into(),
@@ -329,22 +329,13 @@ fn licences(def: &CoopDef, coop: &Cooperative, city: &CityInstitutions) -> Vec<M
         number: (*number).to_owned(),
         kind: LicenceKind::BuildingPermit,
         status: *status,
-        activities: activities(institutions::BUILDING_PERMIT_ACTIVITIES),
+        activities: institutions::to_activities(institutions::BUILDING_PERMIT_ACTIVITIES),
         linked_permits: Vec::new(),
         ..commercial.clone()
     });
     let mut all: Vec<MunicipalLicence> = permits.collect();
     all.insert(0, commercial);
     all
-}
-
-pub(super) fn activities(defs: &[institutions::ActivityDef]) -> Vec<Activity> {
-    defs.iter()
-        .map(|(code, name)| Activity {
-            code: (*code).to_owned(),
-            name: (*name).into(),
-        })
-        .collect()
 }
 
 fn membership(

@@ -5,6 +5,7 @@
 
 use super::cooperatives::CooperativeKind;
 use super::places::StaticName;
+use super::records::Activity;
 
 const fn n(ar: &'static str, en: &'static str) -> StaticName {
     StaticName { ar, en }
@@ -23,7 +24,6 @@ pub(crate) struct CityInstitutions {
     /// The MHRSD labour office of its establishments.
     pub(crate) labor_office_id: u16,
     /// The first four digits of its legacy CR numbers.
-    #[allow(dead_code)] // the generator's, in the next commit
     pub(crate) cr_prefix: &'static str,
 }
 
@@ -173,7 +173,6 @@ pub(crate) fn riyadh() -> Option<&'static CityInstitutions> {
 }
 
 /// Cities on the coast, where fisheries cooperatives are: Jeddah, Dammam, Al Khobar.
-#[allow(dead_code)] // the generator's, in the next commit
 pub(crate) const COASTAL_CITY_IDS: &[u32] = &[18, 13, 31];
 
 /// An ISIC4 activity as a static table writes it.
@@ -280,6 +279,16 @@ pub(crate) fn activities(kind: CooperativeKind) -> &'static [ActivityDef] {
     }
 }
 
+/// The activities of a table, as records hold them.
+pub(crate) fn to_activities(defs: &[ActivityDef]) -> Vec<Activity> {
+    defs.iter()
+        .map(|(code, name)| Activity {
+            code: (*code).to_owned(),
+            name: (*name).into(),
+        })
+        .collect()
+}
+
 /// The professions of food-handling workers (ISCO-08), which health certificates name.
 pub(crate) const FOOD_PROFESSIONS: &[ActivityDef] = &[
     ("5120", n("طباخ", "Cook")),
@@ -295,4 +304,78 @@ pub(crate) fn food_profession(occupation_code: &str) -> Option<&'static Activity
     FOOD_PROFESSIONS
         .iter()
         .find(|(code, _)| *code == occupation_code)
+}
+
+/// How a cooperative's name says its kind: "جمعية النخيل التعاونية الزراعية" /
+/// "Al Nakheel Agricultural Cooperative Society". Empty for OTHER and NEIGHBOURHOOD
+/// (neighbourhood cooperatives are named after their district).
+pub(crate) fn kind_in_name(kind: CooperativeKind) -> StaticName {
+    match kind {
+        CooperativeKind::MultiPurpose => n("متعددة الأغراض", "Multi-Purpose"),
+        CooperativeKind::Agricultural => n("الزراعية", "Agricultural"),
+        CooperativeKind::Consumer => n("الاستهلاكية", "Consumer"),
+        CooperativeKind::Fisheries => n("لصيد الأسماك", "Fisheries"),
+        CooperativeKind::Housing => n("للإسكان", "Housing"),
+        CooperativeKind::Services => n("للخدمات", "Services"),
+        CooperativeKind::Transport => n("للنقل", "Transport"),
+        CooperativeKind::Productive => n("الإنتاجية", "Productive"),
+        CooperativeKind::Neighbourhood | CooperativeKind::Other => n("", ""),
+    }
+}
+
+/// Words cooperatives are named with (النخيل "the palms", الوفاء "loyalty"…).
+pub(crate) const COOPERATIVE_WORDS: &[StaticName] = &[
+    n("النخيل", "Al Nakheel"),
+    n("الوفاء", "Al Wafa"),
+    n("الخير", "Al Khair"),
+    n("البركة", "Al Baraka"),
+    n("التعاون", "Al Taawun"),
+    n("الأمل", "Al Amal"),
+    n("النماء", "Al Namaa"),
+    n("الريادة", "Al Riyada"),
+    n("الفجر", "Al Fajr"),
+    n("الهدى", "Al Huda"),
+    n("الإخاء", "Al Ikha"),
+    n("السنابل", "Al Sanabel"),
+    n("الواحة", "Al Waha"),
+    n("الساحل", "Al Sahel"),
+    n("الشروق", "Al Shurooq"),
+    n("الرواد", "Al Ruwad"),
+    n("الأصالة", "Al Asala"),
+    n("العطاء", "Al Ataa"),
+    n("التكافل", "Al Takaful"),
+    n("الوئام", "Al Wiam"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::places::REGIONS;
+
+    #[test]
+    fn every_city_of_the_places_has_its_institutions() {
+        let cities: Vec<u32> = REGIONS
+            .iter()
+            .flat_map(|r| r.cities.iter().map(|c| c.id))
+            .collect();
+        assert_eq!(cities.len(), CITIES.len());
+        for id in cities {
+            let city = of_city(id).unwrap();
+            assert_eq!(city.cr_prefix.len(), 4);
+            assert!((1..=999).contains(&city.chamber_code));
+        }
+        for id in COASTAL_CITY_IDS {
+            assert!(of_city(*id).is_some());
+        }
+    }
+
+    #[test]
+    fn every_kind_has_activities_and_food_professions_are_isco_codes() {
+        for kind in CooperativeKind::ALL {
+            assert!(!activities(*kind).is_empty(), "{kind:?}");
+        }
+        for (code, _) in FOOD_PROFESSIONS {
+            assert!(code.len() == 4 && food_profession(code).is_some());
+        }
+    }
 }
