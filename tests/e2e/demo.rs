@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rabt_tests::{Client, Rabt, eventually};
+use rabt_test_support::{TempDir, eventually, unique};
+use rabt_tests::{Client, Rabt};
 use serde_json::{Value, json};
 
 struct Demo {
@@ -13,19 +14,9 @@ struct Demo {
     _dir: TempDir,
 }
 
-/// A temporary directory removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 async fn start_demo() -> Demo {
-    let dir = std::env::temp_dir().join(rabt_tests::unique("rabt-demo-"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let state = dir.join("state");
+    let dir = TempDir::create("rabt-demo-").unwrap();
+    let state = dir.path().join("state");
     let process = Rabt::spawn(
         "demo",
         &[
@@ -36,7 +27,7 @@ async fn start_demo() -> Demo {
             state.to_str().unwrap(),
         ],
         &[],
-        &dir,
+        dir.path(),
     )
     .unwrap();
     let file = state.join("demo-credentials.json");
@@ -54,7 +45,7 @@ async fn start_demo() -> Demo {
         _process: process,
         client,
         credentials,
-        _dir: TempDir(dir),
+        _dir: dir,
     }
 }
 
@@ -169,7 +160,7 @@ struct Bad {
 fn bad_cases(key: &str) -> Vec<Bad> {
     let auth = ("Authorization", format!("Bearer {key}"));
     let json_type = ("Content-Type", "application/json".to_owned());
-    let idem = || ("Idempotency-Key", rabt_tests::unique("k-"));
+    let idem = || ("Idempotency-Key", unique("k-"));
     let good = |input: Value| {
         json!({"service": "post.address.verify", "input": input})
             .to_string()

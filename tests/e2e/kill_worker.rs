@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rabt_tests::{Deployment, eventually};
+use rabt_test_support::eventually;
+use rabt_tests::Deployment;
 use serde_json::json;
 use sqlx::{PgPool, Row};
 

@@ -1,12 +1,14 @@
 //! A production-shaped deployment for tests: `rabt simulate`, then `rabt serve` api and
-//! worker processes sharing a fresh PostgreSQL database and a fresh RabbitMQ vhost.
+//! worker processes sharing a fresh PostgreSQL database and a fresh RabbitMQ vhost,
+//! both removed when the deployment is dropped, after its processes are killed.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use rabt_test_support::{TempDatabase, TempVhost, eventually, unique};
 
-use crate::{Client, Rabt, free_port, fresh_database, fresh_vhost, run_rabt, unique};
+use crate::{Client, Rabt, free_port, run_rabt};
 
 /// Where a deployment's processes find each other.
 #[derive(Debug, Clone)]
@@ -69,6 +71,9 @@ pub struct Deployment {
     pub api: Rabt,
     /// `rabt serve --role worker` processes.
     pub workers: Vec<Rabt>,
+    // Dropped after `Drop::drop` killed the processes above.
+    _database: TempDatabase,
+    _vhost: TempVhost,
 }
 
 impl Deployment {
@@ -77,10 +82,13 @@ impl Deployment {
     pub async fn start(workers: usize, services: &str) -> anyhow::Result<Deployment> {
         let dir = std::env::temp_dir().join(unique("rabt-e2e-"));
         std::fs::create_dir_all(&dir)?;
+        // On an early return below, dropping these removes them again.
+        let database = TempDatabase::create("rabt_e2e_").await?;
+        let vhost = TempVhost::create("rabt-e2e-").await?;
         let wiring = Wiring {
             dir,
-            database_url: fresh_database().await?,
-            amqp_url: fresh_vhost().await?,
+            database_url: database.url.clone(),
+            amqp_url: vhost.amqp_url.clone(),
             simulate_base: free_base_port(),
             api_port: free_port(),
             agency_key: unique("agency-key-"),
@@ -121,6 +129,8 @@ impl Deployment {
             simulators,
             api,
             workers,
+            _database: database,
+            _vhost: vhost,
         };
         deployment
             .client
@@ -153,7 +163,7 @@ impl Deployment {
     }
 
     async fn simulator_ready(&self) -> anyhow::Result<()> {
-        crate::eventually(Duration::from_secs(30), "the simulator", || async {
+        eventually(Duration::from_secs(30), "the simulator", || async {
             self.simulator_stats().await.ok()
         })
         .await

@@ -1,6 +1,7 @@
 //! The harness of Rabt's end-to-end tests: runs the real `rabt` binary as separate
 //! processes against the PostgreSQL and RabbitMQ that `tests/services.sh` started, each
-//! test in its own database and its own RabbitMQ vhost, on free ports.
+//! test in its own database and its own RabbitMQ vhost (rabt-test-support's guards,
+//! removed when the test ends), on free ports.
 //!
 //! Nothing here fakes a part of Rabt: tests talk HTTP to the processes, and read the
 //! database only to count what happened.
@@ -15,16 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
+use rabt_test_support::{eventually, unique};
 use serde_json::Value;
-use sqlx::Connection;
-
-/// The environment variable naming a service, or a panic that says how to get it.
-pub fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the suite with tests/run.sh, which starts PostgreSQL and RabbitMQ and exports it (or `eval \"$(tests/services.sh start)\"`)")
-    })
-}
 
 /// The `rabt` binary under test: `$RABT_BIN`, else the workspace's debug build.
 pub fn rabt_bin() -> PathBuf {
@@ -45,90 +39,6 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-/// A random lower-case hex suffix for names.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
-}
-
-/// Polls `check` every 50 ms until it returns `Some`, or fails after `timeout`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return Ok(value);
-        }
-        if Instant::now() >= deadline {
-            bail!("timed out after {timeout:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A fresh PostgreSQL database on the test cluster; returns its URL.
-pub async fn fresh_database() -> anyhow::Result<String> {
-    let admin_url = required_env("RABT_TEST_DATABASE_URL");
-    let name = unique("rabt_e2e_");
-    let mut conn = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .context("connecting to the test PostgreSQL")?;
-    // The name is ours (a UUID), not input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await?;
-    conn.close().await?;
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .ok_or_else(|| anyhow!("bad database URL"))?;
-    Ok(format!("{base}/{name}"))
-}
-
-/// A fresh RabbitMQ vhost on the test broker (through the management API); returns
-/// the AMQP URL of that vhost.
-pub async fn fresh_vhost() -> anyhow::Result<String> {
-    let api = required_env("RABT_TEST_RABBITMQ_API");
-    let amqp = required_env("RABT_TEST_AMQP_URL");
-    let vhost = unique("rabt-e2e-");
-    let client = reqwest::Client::new();
-    let (user, password, base) = split_credentials(&api)?;
-    client
-        .put(format!("{base}/vhosts/{vhost}"))
-        .basic_auth(&user, Some(&password))
-        .send()
-        .await?
-        .error_for_status()?;
-    client
-        .put(format!("{base}/permissions/{vhost}/{user}"))
-        .basic_auth(&user, Some(&password))
-        .json(&serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}))
-        .send()
-        .await?
-        .error_for_status()?;
-    let root = amqp
-        .rsplit_once('/')
-        .map(|(root, _)| root)
-        .ok_or_else(|| anyhow!("bad AMQP URL"))?;
-    Ok(format!("{root}/{vhost}"))
-}
-
-/// Splits `http://user:pass@host:port/api` into user, password and a URL without them.
-fn split_credentials(url: &str) -> anyhow::Result<(String, String, String)> {
-    let mut parsed = reqwest::Url::parse(url)?;
-    let user = parsed.username().to_owned();
-    let password = parsed.password().unwrap_or_default().to_owned();
-    parsed.set_username("").map_err(|_| anyhow!("bad URL"))?;
-    parsed.set_password(None).map_err(|_| anyhow!("bad URL"))?;
-    Ok((
-        user,
-        password,
-        parsed.as_str().trim_end_matches('/').to_owned(),
-    ))
 }
 
 /// A running `rabt` process, killed when dropped. Its output goes to a log file whose
@@ -298,13 +208,14 @@ impl Client {
 
     /// Polls `GET /v1/requests/{id}` until the request is COMPLETED.
     pub async fn completed(&self, id: &str, timeout: Duration) -> anyhow::Result<Value> {
-        eventually(timeout, &format!("request {id} to complete"), || async {
+        let completed = eventually(timeout, &format!("request {id} to complete"), || async {
             match self.get(&format!("/v1/requests/{id}")).await {
                 Ok((200, body)) if body["status"] == "COMPLETED" => Some(body),
                 _ => None,
             }
         })
-        .await
+        .await?;
+        Ok(completed)
     }
 
     /// Waits until `GET /readyz` answers 200.
@@ -318,6 +229,7 @@ impl Client {
                 .ok()?;
             (response.status().as_u16() == 200).then_some(())
         })
-        .await
+        .await?;
+        Ok(())
     }
 }

@@ -8,10 +8,12 @@ use rabt_queue::{
     Consumer, Delivery, OutgoingMessage, QueueError, Settings, Transport, dead_queue, retry_queue,
     task_queue,
 };
+use rabt_test_support::TempVhost;
+use rabt_test_support::must::{eventually, within};
 use serde_json::{Value, json};
 
 use crate::proxy::SilentProxy;
-use crate::support::{Fixture, Vhost, eventually, test_settings, within};
+use crate::support::{Fixture, Management, fresh_vhost, test_settings};
 
 async fn next(consumer: &mut Consumer) -> Delivery {
     within("the next delivery", consumer.next())
@@ -23,7 +25,7 @@ fn task(agency: Agency, id: &str) -> OutgoingMessage {
     OutgoingMessage::task(agency, id, b"{}".to_vec())
 }
 
-async fn exchange(vhost: &Vhost, name: &str) -> Value {
+async fn exchange(vhost: &TempVhost, name: &str) -> Value {
     eventually(&format!("exchange {name}"), || {
         vhost.get(&["exchanges", &vhost.name, name])
     })
@@ -182,7 +184,7 @@ async fn publish_fails_fast_while_disconnected_and_the_topology_comes_back() {
 
     // Refuse new connections, then cut the current one: the transport stays down.
     let limit = ["vhost-limits", vhost.name.as_str(), "max-connections"];
-    vhost.put(&limit, json!({"value": 0})).await;
+    vhost.put(&limit, json!({"value": 0})).await.unwrap();
     vhost.kill_connections().await;
     eventually("the transport notices", || async {
         (!t.is_ready()).then_some(())
@@ -200,8 +202,9 @@ async fn publish_fails_fast_while_disconnected_and_the_topology_comes_back() {
     // An operator deletes a queue meanwhile; the reconnect declares it again.
     vhost
         .delete(&["queues", &vhost.name, &task_queue(Agency::Chambers)])
-        .await;
-    vhost.delete(&limit).await;
+        .await
+        .unwrap();
+    vhost.delete(&limit).await.unwrap();
     eventually("ready again", || async { t.is_ready().then_some(()) }).await;
     let queue = vhost.queue(&task_queue(Agency::Chambers)).await;
     assert_eq!(queue["type"], "quorum");
@@ -252,8 +255,8 @@ async fn a_bad_url_is_an_error_without_the_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_connection_is_found_by_heartbeats_and_replaced() {
-    let vhost = Vhost::create().await;
-    let mut url = reqwest::Url::parse(&vhost.amqp_url()).unwrap();
+    let vhost = fresh_vhost().await;
+    let mut url = reqwest::Url::parse(&vhost.amqp_url).unwrap();
     let upstream = url.socket_addrs(|| Some(5672)).unwrap()[0];
     let proxy = SilentProxy::start(upstream).await;
     url.set_port(Some(proxy.addr.port())).unwrap();
@@ -286,7 +289,7 @@ async fn changed_queue_arguments_are_a_topology_error_naming_the_queue() {
         delivery_limit: 7,
         ..test_settings()
     };
-    let error = Transport::amqp(&fixture.vhost().amqp_url(), changed)
+    let error = Transport::amqp(&fixture.vhost().amqp_url, changed)
         .await
         .unwrap_err();
     match &error {

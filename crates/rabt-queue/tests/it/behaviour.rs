@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use rabt_core::Agency;
 use rabt_queue::{Consumer, Delivery, OutgoingMessage, QueueError, Transport};
-
-use crate::support::{eventually, within};
+use rabt_test_support::must::{eventually, within};
 
 /// Runs each scenario on both transports.
 macro_rules! on_both_transports {

@@ -4,8 +4,9 @@
 use futures_util::FutureExt;
 use rabt_core::Agency;
 use rabt_queue::{OutgoingMessage, QueueError, Transport};
+use rabt_test_support::must::within;
 
-use crate::support::{test_settings, within};
+use crate::support::test_settings;
 
 fn task(agency: Agency, id: &str) -> OutgoingMessage {
     OutgoingMessage::task(agency, id, b"{}".to_vec())

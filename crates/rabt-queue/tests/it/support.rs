@@ -1,15 +1,13 @@
-//! Test fixtures: a fresh RabbitMQ vhost per test (through the management API), the
-//! transports under test, and deadline helpers.
+//! Test fixtures: the transports under test, each RabbitMQ one in a fresh vhost of its
+//! own (rabt-test-support's [`TempVhost`]), and what these tests read through the
+//! management API. Waits are rabt-test-support's `must` ones, bounded by its deadline.
 
-use std::future::Future;
 use std::time::Duration;
 
 use rabt_queue::{Settings, Transport};
-use reqwest::{Client, Url};
-use serde_json::{Value, json};
-
-/// Every wait in these tests is bounded by this deadline (never a fixed sleep).
-pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
+use rabt_test_support::TempVhost;
+use rabt_test_support::must::{eventually, within};
+use serde_json::Value;
 
 /// Settings small enough for tests: a delivery limit of 2 and short retry tiers.
 pub(crate) fn test_settings() -> Settings {
@@ -20,138 +18,32 @@ pub(crate) fn test_settings() -> Settings {
     }
 }
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: these tests need the real RabbitMQ. Run \
-             `source /tmp/rabt-dev-services/env.sh` (development) or `tests/services.sh start`."
-        )
-    })
+/// A fresh vhost for one test, deleted when dropped.
+pub(crate) async fn fresh_vhost() -> TempVhost {
+    TempVhost::create("rabt-queue-test-").await.unwrap()
 }
 
-/// Awaits `future`, failing the test if it takes longer than [`DEADLINE`].
-pub(crate) async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: not done within {DEADLINE:?}"))
-}
-
-/// Polls `check` until it returns `Some`, failing the test after [`DEADLINE`].
-pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    within(what, async {
-        loop {
-            if let Some(value) = check().await {
-                return value;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-}
-
-/// A RabbitMQ vhost of its own, deleted when dropped.
-pub(crate) struct Vhost {
-    pub(crate) name: String,
-    api: Url,
-    client: Client,
-}
-
-impl Vhost {
-    pub(crate) async fn create() -> Vhost {
-        let api = Url::parse(&env("RABT_TEST_RABBITMQ_API"))
-            .expect("RABT_TEST_RABBITMQ_API is not a URL");
-        let vhost = Vhost {
-            name: format!("rabt-queue-test-{}", uuid::Uuid::new_v4().simple()),
-            api,
-            client: Client::new(),
-        };
-        vhost.put(&["vhosts", &vhost.name], json!({})).await;
-        let user = vhost.api.username().to_owned();
-        vhost
-            .put(
-                &["permissions", &vhost.name, &user],
-                json!({"configure": ".*", "write": ".*", "read": ".*"}),
-            )
-            .await;
-        vhost
-    }
-
-    /// The AMQP URL of this vhost, from RABT_TEST_AMQP_URL.
-    pub(crate) fn amqp_url(&self) -> String {
-        let mut url =
-            Url::parse(&env("RABT_TEST_AMQP_URL")).expect("RABT_TEST_AMQP_URL is not a URL");
-        url.set_path("");
-        url.path_segments_mut()
-            .expect("an amqp URL has a path")
-            .push(&self.name);
-        url.to_string()
-    }
-
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.api.clone();
-        url.path_segments_mut()
-            .expect("the management API URL has a path")
-            .pop_if_empty()
-            .extend(segments);
-        url
-    }
-
-    /// GETs a management API resource; `None` while it does not exist (yet). The
-    /// future owns its request, so it may outlive `segments`.
-    pub(crate) fn get(&self, segments: &[&str]) -> impl Future<Output = Option<Value>> + use<> {
-        let request = self.client.get(self.url(segments));
-        async move {
-            let response = request.send().await.ok()?;
-            if !response.status().is_success() {
-                return None;
-            }
-            response.json().await.ok()
-        }
-    }
-
-    pub(crate) async fn put(&self, segments: &[&str], body: Value) {
-        let response = self
-            .client
-            .put(self.url(segments))
-            .json(&body)
-            .send()
-            .await
-            .expect("management API unreachable");
-        assert!(
-            response.status().is_success(),
-            "PUT {segments:?}: {}",
-            response.status()
-        );
-    }
-
-    pub(crate) async fn delete(&self, segments: &[&str]) {
-        let response = self
-            .client
-            .delete(self.url(segments))
-            .send()
-            .await
-            .expect("management API unreachable");
-        assert!(
-            response.status().is_success() || response.status() == 404,
-            "DELETE {segments:?}: {}",
-            response.status()
-        );
-    }
-
+/// What these tests read and do through the management API of their vhost.
+pub(crate) trait Management {
     /// A queue's description, once the management API knows it.
-    pub(crate) async fn queue(&self, name: &str) -> Value {
+    async fn queue(&self, name: &str) -> Value;
+
+    /// The names of the vhost's client connections (waits for at least one).
+    async fn connections(&self) -> Vec<String>;
+
+    /// Force-closes every client connection of the vhost, as a broker restart would.
+    async fn kill_connections(&self);
+}
+
+impl Management for TempVhost {
+    async fn queue(&self, name: &str) -> Value {
         eventually(&format!("queue {name} in the management API"), || {
             self.get(&["queues", &self.name, name])
         })
         .await
     }
 
-    /// The names of the vhost's client connections (waits for at least one).
-    pub(crate) async fn connections(&self) -> Vec<String> {
+    async fn connections(&self) -> Vec<String> {
         eventually("a connection in the management API", || async {
             let list = self.get(&["vhosts", &self.name, "connections"]).await?;
             let names: Vec<String> = list
@@ -164,28 +56,9 @@ impl Vhost {
         .await
     }
 
-    /// Force-closes every client connection of the vhost, as a broker restart would.
-    pub(crate) async fn kill_connections(&self) {
+    async fn kill_connections(&self) {
         for name in self.connections().await {
-            self.delete(&["connections", &name]).await;
-        }
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        // Drop cannot await: delete on a thread of its own with a small runtime.
-        let url = self.url(&["vhosts", &self.name]);
-        let client = self.client.clone();
-        let deleting = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the vhost cleanup");
-            runtime.block_on(async { client.delete(url).send().await.map(|_| ()) })
-        });
-        if !matches!(deleting.join(), Ok(Ok(()))) {
-            eprintln!("could not delete test vhost {}", self.name);
+            self.delete(&["connections", &name]).await.unwrap();
         }
     }
 }
@@ -193,7 +66,7 @@ impl Drop for Vhost {
 /// A transport under test, with its vhost when it is RabbitMQ.
 pub(crate) struct Fixture {
     pub(crate) transport: Transport,
-    pub(crate) vhost: Option<Vhost>,
+    pub(crate) vhost: Option<TempVhost>,
 }
 
 impl Fixture {
@@ -205,8 +78,8 @@ impl Fixture {
     }
 
     pub(crate) async fn amqp(settings: Settings) -> Fixture {
-        let vhost = Vhost::create().await;
-        let transport = within("connecting", Transport::amqp(&vhost.amqp_url(), settings))
+        let vhost = fresh_vhost().await;
+        let transport = within("connecting", Transport::amqp(&vhost.amqp_url, settings))
             .await
             .expect("connecting to the test vhost");
         Fixture {
@@ -215,7 +88,7 @@ impl Fixture {
         }
     }
 
-    pub(crate) fn vhost(&self) -> &Vhost {
+    pub(crate) fn vhost(&self) -> &TempVhost {
         self.vhost.as_ref().expect("an AMQP fixture")
     }
 

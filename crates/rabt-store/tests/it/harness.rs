@@ -1,14 +1,10 @@
 //! A fresh database per test, on each backend: a SQLite file in a temporary folder, or
-//! a PostgreSQL database created from `RABT_TEST_DATABASE_URL`. Both are removed when
-//! the test ends, pass or fail.
-
-use std::path::PathBuf;
+//! a PostgreSQL database created from `RABT_TEST_DATABASE_URL` (rabt-test-support's
+//! guards). Both are removed when the test ends, pass or fail.
 
 use rabt_store::Store;
-use sqlx::{AnyPool, AssertSqlSafe, Connection, Row};
-
-/// The variable naming the PostgreSQL server the tests create their databases on.
-const PG_VAR: &str = "RABT_TEST_DATABASE_URL";
+use rabt_test_support::{Backend, TempAnyDatabase};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 /// Connections per test store: enough for the concurrency tests to contend.
 const POOL_SIZE: u32 = 10;
@@ -37,80 +33,48 @@ pub(crate) use backend_test;
 pub(crate) struct TestDb {
     pub(crate) store: Store,
     raw: AnyPool,
-    url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
+    // Last, so that the pools above are dropped first (on PostgreSQL the drop also
+    // ends any connection still open).
+    database: TempAnyDatabase,
 }
 
 impl TestDb {
     pub(crate) async fn sqlite() -> TestDb {
-        TestDb::sqlite_with(true).await
+        TestDb::create(Backend::Sqlite, true).await
     }
 
     pub(crate) async fn postgres() -> TestDb {
-        TestDb::postgres_with(true).await
+        TestDb::create(Backend::Postgres, true).await
     }
 
     /// Another database on the same backend, without tables.
     pub(crate) async fn empty_sibling(&self) -> TestDb {
-        match self.cleanup {
-            Cleanup::Sqlite(_) => TestDb::sqlite_with(false).await,
-            Cleanup::Postgres { .. } => TestDb::postgres_with(false).await,
-        }
+        TestDb::create(self.database.backend(), false).await
     }
 
-    async fn sqlite_with(migrate: bool) -> TestDb {
-        let dir = std::env::temp_dir().join(format!("rabt-store-{}", random_name()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("rabt.db").display());
-        TestDb::open(url, Cleanup::Sqlite(dir), migrate).await
-    }
-
-    async fn postgres_with(migrate: bool) -> TestDb {
-        let admin_url = std::env::var(PG_VAR).unwrap_or_else(|_| {
-            panic!(
-                "{PG_VAR} is not set: the store tests need a PostgreSQL server \
-                 (`eval \"$(tests/services.sh start)\"` exports it)"
-            )
-        });
-        let name = format!("rabt_test_{}", random_name());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {PG_VAR}: {e}"));
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
+    async fn create(backend: Backend, migrate: bool) -> TestDb {
+        let database = TempAnyDatabase::create(backend, "rabt_test_")
             .await
             .unwrap();
-        admin.close().await.unwrap();
-        let url = with_database(&admin_url, &name);
-        TestDb::open(url, Cleanup::Postgres { admin_url, name }, migrate).await
-    }
-
-    async fn open(url: String, cleanup: Cleanup, migrate: bool) -> TestDb {
-        let store = Store::connect(&url, POOL_SIZE).await.unwrap();
+        let store = Store::connect(database.url(), POOL_SIZE).await.unwrap();
         if migrate {
             store.migrate().await.unwrap();
         }
         let raw = sqlx::any::AnyPoolOptions::new()
             .max_connections(2)
-            .connect(&url)
+            .connect(database.url())
             .await
             .unwrap();
         TestDb {
             store,
             raw,
-            url,
-            cleanup,
+            database,
         }
     }
 
     /// The database URL (for a second `Store` on the same database).
     pub(crate) fn url(&self) -> &str {
-        &self.url
+        self.database.url()
     }
 
     /// Rows in `table`, counted behind the store's back.
@@ -139,80 +103,4 @@ impl TestDb {
             .await
             .map(|done| done.rows_affected())
     }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::Sqlite(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                // Drop runs inside the test's runtime, which must not block on itself:
-                // drop the database from a thread with a runtime of its own.
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                let dropped = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    runtime.block_on(async {
-                        let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        sqlx::raw_sql(AssertSqlSafe(sql))
-                            .execute(&mut admin)
-                            .await?;
-                        admin.close().await
-                    })?;
-                    Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-                })
-                .join();
-                if let Ok(Err(e)) = dropped {
-                    eprintln!("could not drop test database {}: {e}", self.name_for_log());
-                }
-            }
-        }
-    }
-}
-
-impl TestDb {
-    fn name_for_log(&self) -> &str {
-        match &self.cleanup {
-            Cleanup::Postgres { name, .. } => name,
-            Cleanup::Sqlite(_) => "sqlite",
-        }
-    }
-}
-
-fn random_name() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// The server URL with its database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
-    }
-}
-
-#[test]
-fn database_names_are_replaced() {
-    assert_eq!(
-        with_database("postgres://u:p@h:5432/postgres", "x"),
-        "postgres://u:p@h:5432/x"
-    );
-    assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
-    assert_eq!(
-        with_database("postgres://h/db?sslmode=disable", "x"),
-        "postgres://h/x?sslmode=disable"
-    );
 }

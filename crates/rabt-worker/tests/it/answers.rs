@@ -3,12 +3,12 @@
 
 use rabt_core::{Agency, Event, EventV1, Outcome, RequestStatus, TaskState, Verdict};
 use rabt_store::Actor;
+use rabt_test_support::must::within;
 
 use crate::agency::{Call, Reply, address_input, found_address};
 use crate::rig::{
     Pairing, Rig, Submitted, TRACEPARENT, count, entries, pairing_test, worker_settings,
 };
-use crate::services::within;
 
 pairing_test!(an_accepted_request_is_answered_once_and_completed);
 async fn an_accepted_request_is_answered_once_and_completed(pairing: Pairing) {

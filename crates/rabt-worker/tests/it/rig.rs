@@ -18,6 +18,8 @@ use rabt_store::{
     Accepted, AuditEntry, AuditQuery, IdempotencyRecord, NewCooperative, NewRequest, NewTask,
     OutboxRow, RequestRecord, Store,
 };
+use rabt_test_support::must::{eventually, within};
+use rabt_test_support::{Backend, DEADLINE, TempAnyDatabase, TempVhost};
 use rabt_worker::{OutboxRelay, RelaySettings, Worker, WorkerSettings};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -25,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::agency::{SERVICE, ScriptedAgency};
-use crate::services::{self, DEADLINE, Database, POLL, Vhost, eventually, within};
+use crate::services;
 
 /// A service of an agency the test worker has no adapter for.
 pub(crate) const OTHER_AGENCY_SERVICE: &str = "interior.identity.verify";
@@ -83,6 +85,9 @@ pub(crate) fn relay_settings() -> RelaySettings {
     }
 }
 
+/// How often [`Rig::completed`] looks at a request.
+const POLL: Duration = Duration::from_millis(25);
+
 /// A request and its one task, as accepted.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Submitted {
@@ -108,18 +113,22 @@ pub(crate) struct Rig {
     running: Vec<Running>,
     // Last, so they outlive the handles above: dropping them removes the database and
     // the vhost.
-    _database: Database,
-    _vhost: Option<Vhost>,
+    _database: TempAnyDatabase,
+    _vhost: Option<TempVhost>,
 }
 
 impl Rig {
     /// A fresh database and broker with one cooperative; nothing running yet.
     pub(crate) async fn new(pairing: Pairing) -> Rig {
         let ((store, database), (transport, vhost)) = match pairing {
-            Pairing::SqliteEmbedded => (Database::sqlite().await, (services::embedded(), None)),
+            Pairing::SqliteEmbedded => (
+                services::database(Backend::Sqlite).await,
+                (services::embedded(), None),
+            ),
             Pairing::PostgresRabbitmq => {
                 let (transport, vhost) = services::rabbitmq().await;
-                (Database::postgres().await, (transport, Some(vhost)))
+                let database = services::database(Backend::Postgres).await;
+                (database, (transport, Some(vhost)))
             }
         };
         let cooperative = onboard(&store).await;

@@ -2,11 +2,11 @@
 //! recorded before `run` returns.
 
 use rabt_core::{Outcome, TaskState, Verdict};
+use rabt_test_support::must::{eventually, within};
 use tokio_util::sync::CancellationToken;
 
 use crate::agency::{Reply, address_input};
 use crate::rig::{Pairing, Rig, count, pairing_test, worker_settings};
-use crate::services::{eventually, within};
 
 pairing_test!(stopping_lets_the_call_in_flight_finish_and_be_recorded);
 async fn stopping_lets_the_call_in_flight_finish_and_be_recorded(pairing: Pairing) {
