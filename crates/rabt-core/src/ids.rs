@@ -96,6 +96,12 @@ prefixed_id!(
     "task"
 );
 prefixed_id!(
+    /// A callback an agency sent to Rabt (`cb_…`).
+    CallbackId,
+    "cb_",
+    "callback"
+);
+prefixed_id!(
     /// A cooperative onboarded to Rabt (`coop_…`).
     CooperativeId,
     "coop_",

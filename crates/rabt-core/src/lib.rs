@@ -36,7 +36,7 @@ pub use ident::{
     AdditionalNumber, BuildingNumber, IdKind, IdentifierError, Mobile, NationalId, PostalCode,
     ShortAddress, UnifiedNumber,
 };
-pub use ids::{CooperativeId, IdError, RequestId, TaskId};
+pub use ids::{CallbackId, CooperativeId, IdError, RequestId, TaskId};
 pub use message::{Event, EventV1, TaskMessage};
 pub use outcome::{Outcome, Verdict};
 pub use retry::{InvalidRetryPolicy, RetryPolicy};

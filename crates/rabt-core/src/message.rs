@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::agency::Agency;
-use crate::ids::{CooperativeId, RequestId, TaskId};
+use crate::ids::{CallbackId, CooperativeId, RequestId, TaskId};
 use crate::outcome::Verdict;
 use crate::service::ServiceName;
 
@@ -28,20 +28,38 @@ pub enum TaskMessage {
         /// The service to call.
         service: ServiceName,
     },
+    /// A callback the agency sent, verified and stored by the API, for the agency's
+    /// worker to read with its adapter and apply.
+    #[serde(rename = "callback-1")]
+    CallbackV1 {
+        /// The stored callback.
+        callback: CallbackId,
+        /// The agency whose queue carries it.
+        agency: Agency,
+    },
 }
 
 impl TaskMessage {
-    /// The task this message is about.
-    pub fn task_id(&self) -> TaskId {
+    /// The task to run, for a task message.
+    pub fn task_id(&self) -> Option<TaskId> {
         match self {
-            TaskMessage::V1 { task, .. } => *task,
+            TaskMessage::V1 { task, .. } => Some(*task),
+            TaskMessage::CallbackV1 { .. } => None,
         }
     }
 
     /// The agency whose queue carries it.
     pub fn agency(&self) -> Agency {
         match self {
-            TaskMessage::V1 { agency, .. } => *agency,
+            TaskMessage::V1 { agency, .. } | TaskMessage::CallbackV1 { agency, .. } => *agency,
+        }
+    }
+
+    /// What it is about, for logs: `task_…` or `cb_…`.
+    pub fn subject(&self) -> String {
+        match self {
+            TaskMessage::V1 { task, .. } => task.to_string(),
+            TaskMessage::CallbackV1 { callback, .. } => callback.to_string(),
         }
     }
 }
@@ -101,6 +119,20 @@ mod tests {
         assert_eq!(json["v"], "1");
         assert_eq!(json["agency"], "saudi-post");
         assert_eq!(json["task"], task.to_string());
+        assert_eq!(serde_json::from_value::<TaskMessage>(json).unwrap(), msg);
+    }
+
+    #[test]
+    fn callback_messages_have_their_own_version_tag() {
+        let callback = CallbackId::new();
+        let msg = TaskMessage::CallbackV1 {
+            callback,
+            agency: Agency::Municipal,
+        };
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["v"], "callback-1");
+        assert_eq!(json["callback"], callback.to_string());
+        assert_eq!(msg.task_id(), None);
         assert_eq!(serde_json::from_value::<TaskMessage>(json).unwrap(), msg);
     }
 

@@ -22,6 +22,9 @@ pub struct IllegalTransition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskStatus {
+    /// A check of a composite request waiting for the checks it depends on (its input
+    /// comes from their answers).
+    Blocked,
     /// Waiting in a queue for a worker (first attempt or a scheduled retry).
     Queued,
     /// A worker is calling the agency.
@@ -36,6 +39,7 @@ impl TaskStatus {
     /// The wire and storage name.
     pub const fn as_str(self) -> &'static str {
         match self {
+            TaskStatus::Blocked => "BLOCKED",
             TaskStatus::Queued => "QUEUED",
             TaskStatus::Running => "RUNNING",
             TaskStatus::AwaitingCallback => "AWAITING_CALLBACK",
@@ -46,6 +50,7 @@ impl TaskStatus {
     /// Parses a storage name.
     pub fn parse(s: &str) -> Option<TaskStatus> {
         [
+            TaskStatus::Blocked,
             TaskStatus::Queued,
             TaskStatus::Running,
             TaskStatus::AwaitingCallback,
@@ -65,6 +70,8 @@ impl fmt::Display for TaskStatus {
 /// A task's state, with the outcome once it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskState {
+    /// See [`TaskStatus::Blocked`].
+    Blocked,
     /// See [`TaskStatus::Queued`].
     Queued,
     /// See [`TaskStatus::Running`].
@@ -78,6 +85,11 @@ pub enum TaskState {
 /// Something that happens to a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskEvent {
+    /// The checks a blocked task depends on answered, and its input is known.
+    Released,
+    /// A blocked task will never run, because a check it depends on did not answer
+    /// `OK`: it ends with that check's outcome.
+    Skipped(Outcome),
     /// A worker took the task and is about to call the agency. Allowed again while
     /// running: a worker that died mid-call leaves the task running, and the
     /// redelivered message starts it anew.
@@ -95,6 +107,8 @@ pub enum TaskEvent {
 impl TaskEvent {
     const fn name(self) -> &'static str {
         match self {
+            TaskEvent::Released => "release",
+            TaskEvent::Skipped(_) => "skip",
             TaskEvent::Started => "start",
             TaskEvent::Answered(_) => "answer",
             TaskEvent::RetryScheduled => "retry",
@@ -109,6 +123,7 @@ impl TaskState {
     /// and only a completed status may have one.
     pub fn from_parts(status: TaskStatus, outcome: Option<Outcome>) -> Option<TaskState> {
         match (status, outcome) {
+            (TaskStatus::Blocked, None) => Some(TaskState::Blocked),
             (TaskStatus::Queued, None) => Some(TaskState::Queued),
             (TaskStatus::Running, None) => Some(TaskState::Running),
             (TaskStatus::AwaitingCallback, None) => Some(TaskState::AwaitingCallback),
@@ -120,6 +135,7 @@ impl TaskState {
     /// The status without the outcome.
     pub const fn status(self) -> TaskStatus {
         match self {
+            TaskState::Blocked => TaskStatus::Blocked,
             TaskState::Queued => TaskStatus::Queued,
             TaskState::Running => TaskStatus::Running,
             TaskState::AwaitingCallback => TaskStatus::AwaitingCallback,
@@ -145,18 +161,24 @@ impl TaskState {
         use TaskEvent as E;
         use TaskState as S;
         match (self, event) {
+            (S::Blocked, E::Released) => Ok(S::Queued),
+            (S::Blocked, E::Skipped(outcome)) => Ok(S::Completed(outcome)),
             (S::Queued | S::Running, E::Started) => Ok(S::Running),
             (S::Running | S::AwaitingCallback, E::Answered(outcome)) => Ok(S::Completed(outcome)),
             (S::Running, E::RetryScheduled) => Ok(S::Queued),
             (S::Running, E::Submitted) => Ok(S::AwaitingCallback),
-            (S::Queued | S::Running | S::AwaitingCallback, E::DeadlinePassed) => {
+            (S::Blocked | S::Queued | S::Running | S::AwaitingCallback, E::DeadlinePassed) => {
                 Ok(S::Completed(Outcome::Timeout))
             }
             (
-                S::Queued | S::AwaitingCallback | S::Completed(_),
+                S::Queued | S::Running | S::AwaitingCallback | S::Completed(_),
+                E::Released | E::Skipped(_),
+            )
+            | (
+                S::Blocked | S::Queued | S::AwaitingCallback | S::Completed(_),
                 E::Started | E::RetryScheduled | E::Submitted,
             )
-            | (S::Queued | S::Completed(_), E::Answered(_))
+            | (S::Blocked | S::Queued | S::Completed(_), E::Answered(_))
             | (S::Completed(_), E::DeadlinePassed) => Err(IllegalTransition {
                 from: self.status().as_str(),
                 event: event.name(),
@@ -232,14 +254,17 @@ impl fmt::Display for RequestStatus {
 mod tests {
     use super::*;
 
-    const STATES: [TaskState; 5] = [
+    const STATES: [TaskState; 6] = [
+        TaskState::Blocked,
         TaskState::Queued,
         TaskState::Running,
         TaskState::AwaitingCallback,
         TaskState::Completed(Outcome::Ok),
         TaskState::Completed(Outcome::Timeout),
     ];
-    const EVENTS: [TaskEvent; 6] = [
+    const EVENTS: [TaskEvent; 8] = [
+        TaskEvent::Released,
+        TaskEvent::Skipped(Outcome::NotFound),
         TaskEvent::Started,
         TaskEvent::Answered(Outcome::Ok),
         TaskEvent::Answered(Outcome::NotFound),
@@ -282,6 +307,32 @@ mod tests {
                 state.apply(TaskEvent::DeadlinePassed),
                 Ok(TaskState::Completed(Outcome::Timeout))
             );
+        }
+    }
+
+    #[test]
+    fn a_blocked_task_is_released_or_skipped_and_nothing_else() {
+        assert_eq!(
+            TaskState::Blocked.apply(TaskEvent::Released),
+            Ok(TaskState::Queued)
+        );
+        assert_eq!(
+            TaskState::Blocked.apply(TaskEvent::Skipped(Outcome::Timeout)),
+            Ok(TaskState::Completed(Outcome::Timeout))
+        );
+        for event in [
+            TaskEvent::Started,
+            TaskEvent::Answered(Outcome::Ok),
+            TaskEvent::Submitted,
+        ] {
+            assert!(TaskState::Blocked.apply(event).is_err(), "{event:?}");
+        }
+        for state in [
+            TaskState::Queued,
+            TaskState::Running,
+            TaskState::AwaitingCallback,
+        ] {
+            assert!(state.apply(TaskEvent::Released).is_err(), "{state:?}");
         }
     }
 

@@ -1,0 +1,1 @@
+//! The chambers agency (being written; see docs/adding-an-agency.md).

@@ -1,0 +1,1 @@
+//! The health agency (being written; see docs/adding-an-agency.md).

@@ -1,0 +1,1 @@
+//! The interior agency (being written; see docs/adding-an-agency.md).

@@ -1,0 +1,1 @@
+//! The labor agency (being written; see docs/adding-an-agency.md).

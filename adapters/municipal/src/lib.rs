@@ -1,0 +1,1 @@
+//! The municipal agency (being written; see docs/adding-an-agency.md).
