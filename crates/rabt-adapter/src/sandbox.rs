@@ -3,22 +3,41 @@
 //! A [`World`] is generated from a seed by our own [`SandboxRng`], never from the
 //! clock, so the same seed gives the same world on every machine and every run;
 //! [`World::standard`] uses the fixed seed [`World::STANDARD_SEED`]. Places and names
-//! are real (regions, cities, districts, streets, in Arabic and English); which building
-//! sits where is fictional.
+//! are real (regions, cities, districts, streets, people's names, in Arabic and
+//! English); which building sits where, and who is who, is fictional.
 //!
-//! The golden fixtures of DESIGN.md are in every world, whatever the seed: `RRRD2929`
-//! (building 2929 on King Fahd Road, Al Olaya, Riyadh) is fixed field by field, and
-//! `ZZZZ9999` can never be generated because no region letter is `Z`.
+//! The world holds National Addresses (Saudi Post), people (Interior), cooperatives and
+//! their labour files (MHRSD), municipal licences (Balady), chamber memberships and
+//! food workers' health certificates, consistent with each other: every board member,
+//! licence holder and worker is a record of the same world, every headquarters one of
+//! its addresses. The golden fixtures of DESIGN.md ([`golden`]) and one deliberate case
+//! for every kind of answer ([`cases`]) are in every world, whatever the seed:
+//! `RRRD2929` is fixed field by field, and `ZZZZ9999` can never be generated because no
+//! region letter is `Z`. docs/sandbox.md lists them, checked by a test.
+//!
+//! The world never reads the clock, yet validity must not change between test runs:
+//! whatever is still valid expires in 2036 or later, whatever has expired did so in 2024
+//! or earlier, so any "today" from 2025 to 2035 gives the same answers.
 //!
 //! Growing the world: each kind of record draws from its own stream
-//! ([`SandboxRng::stream`] with a label such as `"people"`), so adding people,
-//! cooperatives, licences, memberships or labor files never moves an existing address.
-//! New records that need an address (a cooperative's headquarters, a person's home)
-//! pick one from [`World::addresses`], so every simulator tells the same story.
+//! ([`SandboxRng::stream`] with a label such as `"people"`), so adding a kind of record,
+//! or more records of one kind, never moves the others. Fixed records use identifiers
+//! the generator never draws (IDs `10…`/`20…`, unified numbers `70…`).
 //!
 //! Short addresses read as region letter, city letter, two-letter district code and
 //! the building number: `RRRD2929` is Riyadh region, Riyadh city, Al Olaya, building
 //! 2929.
+//!
+//! Layout:
+//! - this file: [`World`] and its lookups.
+//! - `golden`, `cases`: the fixed fixtures as constants; `fixed`: their records.
+//! - `address`, `places`: addresses and the real places they are drawn from.
+//! - `people`, `names`: people and the names they are drawn from.
+//! - `cooperatives`, `records`: the cooperative registry and the other agencies'
+//!   records (licences, memberships, labour files, health certificates).
+//! - `generate`, `paperwork`, `institutions`: the generated cooperatives, their
+//!   records, and each city's municipality, chamber and labour office.
+//! - `dates`, `rng`, `registry`: both-calendar dates, the generator, the indexes.
 
 use std::collections::HashMap;
 use std::fmt;

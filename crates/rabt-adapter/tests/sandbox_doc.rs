@@ -12,6 +12,10 @@ use rabt_adapter::sandbox::{Address, World, golden};
 use rabt_core::{AdditionalNumber, BuildingNumber, PostalCode, ShortAddress};
 use serde_json::{Value, json};
 
+// The per-agency tables, in a file of their own to keep this one short.
+#[path = "sandbox_doc/agencies.rs"]
+mod agencies;
+
 fn read(relative: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

@@ -367,3 +367,44 @@ fn generated_cooperatives_spread_over_kinds_and_regions_and_follow_the_seed() {
         "the fixed ones move"
     );
 }
+
+#[test]
+fn generated_identifiers_keep_out_of_the_fixed_ranges() {
+    for seed in SEEDS {
+        let world = World::generate(seed);
+        let fixed_coops = world
+            .cooperatives()
+            .iter()
+            .take_while(|c| c.unified_number.as_str().starts_with("70"));
+        let fixed_licences: HashSet<&str> = fixed_coops
+            .flat_map(|c| {
+                world
+                    .licences()
+                    .iter()
+                    .filter(move |l| l.holder == c.unified_number)
+            })
+            .map(|l| l.number.as_str())
+            .collect();
+        for p in world.people().iter().filter(|p| !is_fixed(&p.id)) {
+            assert!(!p.id.as_str().starts_with("10") && !p.id.as_str().starts_with("20"));
+        }
+        assert_eq!(
+            world.people().iter().filter(|p| is_fixed(&p.id)).count(),
+            10
+        );
+        for l in world.licences() {
+            let reserved = l.number.starts_with("40") || l.number.starts_with("50");
+            assert_eq!(
+                reserved,
+                fixed_licences.contains(l.number.as_str()),
+                "{}",
+                l.number
+            );
+        }
+        let fixed = world
+            .cooperatives()
+            .iter()
+            .filter(|c| c.unified_number.as_str().starts_with("70"));
+        assert_eq!(fixed.count(), 14);
+    }
+}
