@@ -153,6 +153,24 @@ fn expired_hijri(rng: &mut SandboxRng, after: u16) -> Option<DualDate> {
     dates::random_day(rng, Calendar::Hijri, (from, dates::LAST_PAST_HIJRI_YEAR)).ok()
 }
 
+/// Issued after registration and before 2025; expiring in 2036 or later unless EXPIRED.
+fn licence_dates(
+    rng: &mut SandboxRng,
+    coop: &Cooperative,
+    status: LicenceStatus,
+) -> Option<(DualDate, DualDate)> {
+    let registered = coop.registered_at.hijri.year();
+    let issued_year = dates::random_year(rng, (registered, 1444));
+    let issued_at = dates::random_day(rng, Calendar::Hijri, (issued_year, issued_year)).ok()?;
+    let expires_at = match status {
+        LicenceStatus::Expired => expired_hijri(rng, issued_year)?,
+        LicenceStatus::Active | LicenceStatus::Suspended | LicenceStatus::Cancelled => {
+            still_valid_hijri(rng)?
+        }
+    };
+    Some((issued_at, expires_at))
+}
+
 /// The commercial licence, then a housing society's building permit.
 fn licences(
     rng: &mut SandboxRng,
@@ -167,18 +185,7 @@ fn licences(
         (_, 91..96) => LicenceStatus::Suspended,
         _ => LicenceStatus::Cancelled,
     };
-    let registered = coop.registered_at.hijri.year();
-    let issued_year = dates::random_year(rng, (registered, 1444));
-    let Ok(issued_at) = dates::random_day(rng, Calendar::Hijri, (issued_year, issued_year)) else {
-        return Vec::new();
-    };
-    let expires_at = match status {
-        LicenceStatus::Expired => expired_hijri(rng, issued_year),
-        LicenceStatus::Active | LicenceStatus::Suspended | LicenceStatus::Cancelled => {
-            still_valid_hijri(rng)
-        }
-    };
-    let Some(expires_at) = expires_at else {
+    let Some((issued_at, expires_at)) = licence_dates(rng, coop, status) else {
         return Vec::new();
     };
     let number = |rng: &mut SandboxRng, lead: u32| {
