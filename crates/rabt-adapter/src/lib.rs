@@ -10,6 +10,9 @@
 //! - this file: the trait and its types.
 //! - [`http`]: the shared HTTP client (reqwest + rustls, timeouts) and the
 //!   classification of transport failures and status codes.
+//! - [`oauth2`]: OAuth2 client credentials: a token cache shared by an adapter's tasks,
+//!   refreshed shortly before expiry and once on a 401, one fetch for all concurrent
+//!   callers.
 //! - [`sandbox`]: the deterministic fictional world every simulator serves.
 //! - [`simulator`]: fault knobs shared by every agency simulator.
 //! - [`conformance`]: the test kit every adapter runs against its simulator.
@@ -30,6 +33,7 @@ use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 pub mod callback;
 pub mod conformance;
 pub mod http;
+pub mod oauth2;
 pub mod sandbox;
 pub mod simulator;
 
