@@ -12,6 +12,7 @@
 //!   `idempotency`: keys and body digests; `wait`: `Prefer: wait`; `query`: list
 //!   parameters; `view`: the JSON of requests.
 //! - `services`: the catalogue as this caller sees it; `openapi`: the OpenAPI document.
+//! - `callbacks`: agencies' signed callbacks.
 //! - [`auth`]: API keys; [`problem`]: RFC 9457 errors in Arabic and English; `lang`:
 //!   `Accept-Language`; `health`: probes; [`state`]: what handlers share.
 
@@ -22,7 +23,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 use rabt_core::{Event, EventV1};
 use rabt_queue::Transport;
 use tokio::net::TcpListener;
@@ -30,7 +31,9 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 pub mod auth;
+mod callbacks;
 mod envelope;
+mod fanout;
 mod health;
 mod idempotency;
 mod lang;
@@ -52,6 +55,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/requests", get(requests::list).post(requests::create))
         .route("/v1/requests/{id}", get(requests::get))
+        .route("/v1/callbacks/{agency}", post(callbacks::receive))
         .route("/v1/services", get(services::list))
         .route("/v1/services/{name}", get(services::get))
         .route("/openapi.json", get(openapi::serve))

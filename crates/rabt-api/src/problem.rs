@@ -50,6 +50,10 @@ pub enum ProblemKind {
     UnknownService,
     /// The service is in the catalogue but not callable in this deployment yet.
     ServiceNotAvailable,
+    /// An agency callback whose signature or timestamp does not verify.
+    CallbackUnverified,
+    /// An agency callback whose reference matches no task waiting for this agency.
+    CallbackUnknownReference,
     /// A dependency (database, broker) is down; retry later.
     Unavailable,
     /// A bug.
@@ -58,7 +62,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 17] = [
+    pub const ALL: [ProblemKind; 19] = [
         ProblemKind::Unauthorized,
         ProblemKind::ServiceForbidden,
         ProblemKind::NotFound,
@@ -74,6 +78,8 @@ impl ProblemKind {
         ProblemKind::InvalidQuery,
         ProblemKind::UnknownService,
         ProblemKind::ServiceNotAvailable,
+        ProblemKind::CallbackUnverified,
+        ProblemKind::CallbackUnknownReference,
         ProblemKind::Unavailable,
         ProblemKind::Internal,
     ];
@@ -96,6 +102,8 @@ impl ProblemKind {
             ProblemKind::InvalidQuery => "invalid-query",
             ProblemKind::UnknownService => "unknown-service",
             ProblemKind::ServiceNotAvailable => "service-not-available",
+            ProblemKind::CallbackUnverified => "callback-unverified",
+            ProblemKind::CallbackUnknownReference => "callback-unknown-reference",
             ProblemKind::Unavailable => "unavailable",
             ProblemKind::Internal => "internal",
         }
@@ -104,7 +112,7 @@ impl ProblemKind {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemKind::Unauthorized | ProblemKind::CallbackUnverified => StatusCode::UNAUTHORIZED,
             ProblemKind::ServiceForbidden => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -118,7 +126,8 @@ impl ProblemKind {
             ProblemKind::IdempotencyKeyReused
             | ProblemKind::ValidationFailed
             | ProblemKind::UnknownService
-            | ProblemKind::ServiceNotAvailable => StatusCode::UNPROCESSABLE_ENTITY,
+            | ProblemKind::ServiceNotAvailable
+            | ProblemKind::CallbackUnknownReference => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -174,6 +183,14 @@ impl ProblemKind {
             ProblemKind::ServiceNotAvailable => (
                 "This service is not available yet",
                 "هذه الخدمة غير متاحة بعد",
+            ),
+            ProblemKind::CallbackUnverified => (
+                "The callback's signature or timestamp does not verify",
+                "تعذر التحقق من توقيع رد الجهة أو من وقته",
+            ),
+            ProblemKind::CallbackUnknownReference => (
+                "The callback's reference matches no request waiting for this agency",
+                "مرجع رد الجهة لا يطابق أي طلب ينتظر ردها",
             ),
             ProblemKind::Unavailable => (
                 "Temporarily unavailable, retry later",

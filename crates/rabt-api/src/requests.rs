@@ -8,13 +8,14 @@ use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use rabt_catalogue::{Service, ServiceKind};
-use rabt_core::{RequestId, RequestStatus, ServiceName, TaskId};
-use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, NewTask, RequestRecord};
+use rabt_catalogue::{Catalogue, Service};
+use rabt_core::{RequestId, RequestStatus, ServiceName};
+use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord};
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::envelope::{self, Envelope};
+use crate::fanout;
 use crate::idempotency;
 use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::query;
@@ -49,6 +50,7 @@ pub(crate) async fn create(
     // Registered before the request exists, so its completion cannot be missed.
     let waiter = wait.map(|_| state.waiters().register(id));
     let new = new_request(
+        state.catalogue(),
         id,
         cooperative.id,
         service,
@@ -90,7 +92,7 @@ pub(crate) async fn create(
             .await
             .map_err(|e| store_error("reading a request after waiting", e))?;
         if let Some(record) = record.filter(|r| r.status == RequestStatus::Completed) {
-            let mut response = completed_response(&record);
+            let mut response = completed_response(&record, state.catalogue());
             let applied = format!("wait={}", wait.as_secs());
             if let Ok(value) = HeaderValue::from_str(&applied) {
                 response.headers_mut().insert("preference-applied", value);
@@ -179,7 +181,7 @@ fn resolve_service<'a>(
 /// Refuses a service that is in the catalogue but has no adapter in this deployment.
 /// Checked after the input, so a cooperative can already test its inputs against it.
 fn ensure_callable(state: &AppState, service: &Service) -> Result<(), ApiError> {
-    if state.is_callable(&service.name) && !matches!(service.kind, ServiceKind::Composite(_)) {
+    if fanout::callable(state.catalogue(), service, |name| state.is_callable(name)) {
         return Ok(());
     }
     let name = &service.name;
@@ -190,7 +192,9 @@ fn ensure_callable(state: &AppState, service: &Service) -> Result<(), ApiError> 
     )]))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn new_request(
+    catalogue: &Catalogue,
     id: RequestId,
     cooperative: rabt_core::CooperativeId,
     service: &Service,
@@ -199,9 +203,6 @@ fn new_request(
     body_hash: String,
     headers: &HeaderMap,
 ) -> Result<NewRequest, ApiError> {
-    let agency = service.agency().ok_or_else(|| {
-        ApiError::internal("building tasks", &"composite services are not callable")
-    })?;
     let now = Utc::now();
     let deadline_at =
         now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
@@ -211,18 +212,12 @@ fn new_request(
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() == 55)
         .map(str::to_owned);
+    let tasks = fanout::tasks(catalogue, service, &envelope.input, now, deadline_at)?;
     Ok(NewRequest {
         id,
         cooperative,
         service: service.name.clone(),
-        tasks: vec![NewTask {
-            id: TaskId::new(),
-            agency,
-            service: service.name.clone(),
-            input: envelope.input.clone(),
-            required: true,
-            deadline_at,
-        }],
+        tasks,
         input: envelope.input,
         reference: envelope.reference,
         notify_url: envelope.notify_url,
@@ -276,8 +271,8 @@ fn accepted_response(id: RequestId, body: String) -> Response {
     response
 }
 
-fn completed_response(record: &RequestRecord) -> Response {
-    let mut response = (StatusCode::OK, Json(view::full(record))).into_response();
+fn completed_response(record: &RequestRecord, catalogue: &Catalogue) -> Response {
+    let mut response = (StatusCode::OK, Json(view::full(record, catalogue))).into_response();
     if let Ok(location) = HeaderValue::from_str(&view::request_path(record.id)) {
         response.headers_mut().insert(LOCATION, location);
     }
@@ -298,7 +293,7 @@ pub(crate) async fn get(
         .await
         .map_err(|e| store_error("reading a request", e))?
         .ok_or_else(|| ApiError::new(ProblemKind::NotFound))?;
-    Ok(Json(view::full(&record)).into_response())
+    Ok(Json(view::full(&record, state.catalogue())).into_response())
 }
 
 /// `GET /v1/requests?service=&status=&reference=&limit=&cursor=`: the caller's own

@@ -1,11 +1,11 @@
 //! What every handler shares.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rabt_catalogue::Catalogue;
-use rabt_core::ServiceName;
+use rabt_core::{Agency, ServiceName};
 use rabt_queue::Transport;
 use rabt_store::{Store, StoreError};
 use tokio::sync::Notify;
@@ -20,6 +20,9 @@ pub struct ApiSettings {
     pub body_limit: usize,
     /// The longest `Prefer: wait` honoured.
     pub max_wait: Duration,
+    /// Per agency, the secrets its callbacks may be signed with (several during a
+    /// rotation). An agency without secrets cannot call back: there is no default.
+    pub callback_secrets: BTreeMap<Agency, Vec<rabt_webhook::Secret>>,
 }
 
 impl Default for ApiSettings {
@@ -27,6 +30,7 @@ impl Default for ApiSettings {
         Self {
             body_limit: 256 * 1024,
             max_wait: Duration::from_secs(30),
+            callback_secrets: BTreeMap::new(),
         }
     }
 }
@@ -97,6 +101,16 @@ impl AppState {
     /// Tells the outbox relay there is something to publish.
     pub fn wake_outbox(&self) {
         self.0.outbox_wake.notify_one();
+    }
+
+    /// The secrets `agency`'s callbacks may be signed with (empty: none accepted).
+    pub fn callback_secrets(&self, agency: Agency) -> &[rabt_webhook::Secret] {
+        self.0
+            .settings
+            .callback_secrets
+            .get(&agency)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The settings.

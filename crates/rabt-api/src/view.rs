@@ -2,6 +2,8 @@
 //! list, built from the store's records.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use rabt_catalogue::Catalogue;
+use rabt_catalogue::composite::CompositeSpec;
 use rabt_core::RequestId;
 use rabt_store::{RequestRecord, RequestSummary, TaskView};
 use serde_json::{Value, json};
@@ -28,9 +30,11 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Value {
     t.map(time).unwrap_or(Value::Null)
 }
 
-/// One check (task) of a request.
-fn check(task: &TaskView) -> Value {
-    json!({
+/// One check (task) of a request. Checks of a composite also name their child
+/// (`check`, e.g. `municipalLicense`), its title and, for a child run per element, the
+/// element's `index`; a late answer (after the check timed out) is shown beside it.
+fn check(task: &TaskView, catalogue: &Catalogue, composite: Option<&CompositeSpec>) -> Value {
+    let mut check = json!({
         "id": task.id.to_string(),
         "service": task.service.as_str(),
         "agency": task.agency.as_str(),
@@ -46,13 +50,74 @@ fn check(task: &TaskView) -> Value {
         "completedAt": opt_time(task.completed_at),
         "deadlineAt": time(task.deadline_at),
         "latencyMs": task.latency_ms,
-    })
+    });
+    if let Some(child) = &task.child {
+        check["check"] = json!(child);
+        if let Some(index) = task.index {
+            check["index"] = json!(index);
+        }
+        if let Some(title) = composite.and_then(|c| c.child(child)).map(|c| &c.title) {
+            check["title"] = json!({ "en": title.en, "ar": title.ar });
+        }
+    } else if let Some(service) = catalogue.service(task.service.as_str()) {
+        check["title"] = json!({ "en": service.title.en, "ar": service.title.ar });
+    }
+    if let Some(late) = &task.late {
+        check["late"] = json!({
+            "outcome": late.outcome.as_str(),
+            "data": late.data,
+            "at": time(late.at),
+        });
+    }
+    check
+}
+
+/// A completed composite's output, as its output schema describes: the verdict and
+/// every check's outcome and data.
+fn composite_output(
+    record: &RequestRecord,
+    verdict: rabt_core::Verdict,
+    spec: &CompositeSpec,
+) -> Value {
+    let checks: Vec<Value> = record
+        .tasks
+        .iter()
+        .map(|task| {
+            let mut check = json!({
+                "check": task.child.as_deref().unwrap_or_default(),
+                "service": task.service.as_str(),
+                "required": task.required,
+                "outcome": task.state.outcome().map(|o| o.as_str()),
+                "late": task.late.is_some(),
+            });
+            if let Some(index) = task.index {
+                check["index"] = json!(index);
+            }
+            if let Some(title) = task
+                .child
+                .as_deref()
+                .and_then(|c| spec.child(c))
+                .map(|c| &c.title)
+            {
+                check["title"] = json!({ "en": title.en, "ar": title.ar });
+            }
+            if let Some(data @ Value::Object(_)) = &task.data {
+                check["data"] = data.clone();
+            }
+            check
+        })
+        .collect();
+    json!({ "verdict": verdict.as_str(), "checks": checks })
 }
 
 /// The full representation of a request. A request of a single-agency service also
 /// carries its one check's `outcome` and `data` at the top, so the common case reads
-/// `response.outcome` without digging into `checks`.
-pub(crate) fn full(record: &RequestRecord) -> Value {
+/// `response.outcome` without digging into `checks`; a completed composite carries its
+/// output (verdict and every check) as `data`.
+pub(crate) fn full(record: &RequestRecord, catalogue: &Catalogue) -> Value {
+    let composite = catalogue
+        .service(record.service.as_str())
+        .and_then(|s| s.composite());
     let mut body = json!({
         "id": record.id.to_string(),
         "service": record.service.as_str(),
@@ -63,12 +128,18 @@ pub(crate) fn full(record: &RequestRecord) -> Value {
         "updatedAt": time(record.updated_at),
         "completedAt": opt_time(record.completed_at),
         "deadlineAt": time(record.deadline_at),
-        "checks": record.tasks.iter().map(check).collect::<Vec<_>>(),
+        "checks": record.tasks.iter().map(|t| check(t, catalogue, composite)).collect::<Vec<_>>(),
         "links": { "self": request_path(record.id) },
     });
-    if let [only] = record.tasks.as_slice() {
-        body["outcome"] = json!(only.state.outcome().map(|o| o.as_str()));
-        body["data"] = only.data.clone().unwrap_or(Value::Null);
+    match (composite, record.verdict) {
+        (Some(spec), Some(verdict)) => body["data"] = composite_output(record, verdict, spec),
+        (Some(_), None) => body["data"] = Value::Null,
+        (None, _) => {
+            if let [only] = record.tasks.as_slice() {
+                body["outcome"] = json!(only.state.outcome().map(|o| o.as_str()));
+                body["data"] = only.data.clone().unwrap_or(Value::Null);
+            }
+        }
     }
     body
 }

@@ -71,6 +71,33 @@ pub struct NewTask {
     pub required: bool,
     /// When it times out.
     pub deadline_at: DateTime<Utc>,
+    /// For a check of a composite request: the catalogue's child id and, for a child
+    /// run once per element of an input array, the element's index.
+    pub child: Option<(String, Option<u32>)>,
+    /// A check that waits for the checks it depends on (status BLOCKED, no message
+    /// queued, its input set when it is released).
+    pub blocked: bool,
+}
+
+impl NewTask {
+    /// A task queued at once, outside any composite.
+    pub fn queued(
+        agency: Agency,
+        service: ServiceName,
+        input: serde_json::Value,
+        deadline_at: DateTime<Utc>,
+    ) -> NewTask {
+        NewTask {
+            id: TaskId::new(),
+            agency,
+            service,
+            input,
+            required: true,
+            deadline_at,
+            child: None,
+            blocked: false,
+        }
+    }
 }
 
 /// The result of [`Store::accept_request`].
@@ -94,8 +121,8 @@ pub enum Accepted {
 
 impl Store {
     /// Stores a request in one transaction: its idempotency key, the request
-    /// (ACCEPTED), its tasks (QUEUED), one outbox message per task and the audit
-    /// entries. If the cooperative already used the key, writes nothing and returns
+    /// (ACCEPTED), its tasks (QUEUED, or BLOCKED for composite checks that wait for
+    /// others), one outbox message per queued task and the audit entries. If the cooperative already used the key, writes nothing and returns
     /// [`Accepted::Existing`]. Concurrent calls with one key: exactly one creates.
     pub async fn accept_request(&self, new: &NewRequest) -> Result<Accepted, StoreError> {
         if new.tasks.is_empty() {
@@ -119,14 +146,21 @@ impl Store {
         insert_audit(tx.conn(), &request_audit, at).await?;
         for (ordinal, task) in new.tasks.iter().enumerate() {
             insert_task(tx.conn(), new, ordinal, task).await?;
-            let message = TaskMessage::V1 {
-                task: task.id,
-                request: new.id,
-                agency: task.agency,
-                service: task.service.clone(),
+            if !task.blocked {
+                let message = TaskMessage::V1 {
+                    task: task.id,
+                    request: new.id,
+                    agency: task.agency,
+                    service: task.service.clone(),
+                };
+                insert_task_message(tx.conn(), &message, new.traceparent.as_deref(), at).await?;
+            }
+            let action = if task.blocked {
+                "task.blocked"
+            } else {
+                "task.queued"
             };
-            insert_task_message(tx.conn(), &message, new.traceparent.as_deref(), at).await?;
-            let mut queued = NewAuditEntry::new(Actor::System, "task.queued");
+            let mut queued = NewAuditEntry::new(Actor::System, action);
             queued.request = Some(new.id);
             queued.task = Some(task.id);
             queued.detail = json!({
@@ -224,8 +258,8 @@ async fn insert_task(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO tasks (id, request_id, ordinal, agency, service, input, required, \
-         status, attempts, created_at, deadline_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)",
+         status, attempts, created_at, deadline_at, child, item_index) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12)",
     )
     .bind(task.id.to_string())
     .bind(request.id.to_string())
@@ -234,9 +268,22 @@ async fn insert_task(
     .bind(task.service.as_str())
     .bind(serde_json::to_string(&task.input)?)
     .bind(i64::from(task.required))
-    .bind(TaskStatus::Queued.as_str())
+    .bind(
+        if task.blocked {
+            TaskStatus::Blocked
+        } else {
+            TaskStatus::Queued
+        }
+        .as_str(),
+    )
     .bind(millis(request.created_at))
     .bind(millis(task.deadline_at))
+    .bind(task.child.as_ref().map(|(child, _)| child.clone()))
+    .bind(
+        task.child
+            .as_ref()
+            .and_then(|(_, index)| index.map(i64::from)),
+    )
     .execute(conn)
     .await
     .map_err(StoreError::duplicate_as("task"))?;

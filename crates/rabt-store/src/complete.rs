@@ -66,14 +66,24 @@ pub struct RequestCompleted {
 }
 
 /// How a task ends, whatever ended it.
-struct Finish<'a> {
-    outcome: Outcome,
-    data: Option<&'a serde_json::Value>,
-    upstream_ref: Option<&'a str>,
-    error: Option<&'a str>,
-    latency_ms: Option<i64>,
-    at: DateTime<Utc>,
-    actor: Actor,
+pub(crate) struct Finish<'a> {
+    pub(crate) outcome: Outcome,
+    pub(crate) data: Option<&'a serde_json::Value>,
+    pub(crate) upstream_ref: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) latency_ms: Option<i64>,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) actor: Actor,
+}
+
+/// What [`Store::expire_overdue_tasks`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// The requests that had a task timed out (composite requests may now release or
+    /// skip the checks that waited for it).
+    pub requests: Vec<RequestId>,
+    /// The requests that got their verdict.
+    pub completed: Vec<RequestCompleted>,
 }
 
 /// The largest batch [`Store::expire_overdue_tasks`] handles per call.
@@ -117,14 +127,13 @@ impl Store {
     }
 
     /// Times out up to `limit` open tasks whose deadline has passed, through the same
-    /// path as an answer (so verdicts and events follow). Returns the requests that
-    /// got their verdict. Each task is its own transaction; a task that another
-    /// process completed meanwhile is skipped.
+    /// path as an answer (so verdicts and events follow). Each task is its own
+    /// transaction; a task that another process completed meanwhile is skipped.
     pub async fn expire_overdue_tasks(
         &self,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<RequestCompleted>, StoreError> {
+    ) -> Result<Expired, StoreError> {
         let rows = sqlx::query(
             "SELECT id FROM tasks WHERE status <> 'COMPLETED' AND deadline_at <= $1 \
              ORDER BY deadline_at LIMIT $2",
@@ -133,7 +142,7 @@ impl Store {
         .bind(page_limit(limit, MAX_EXPIRE))
         .fetch_all(&self.pool)
         .await?;
-        let mut completed = Vec::new();
+        let mut expired = Expired::default();
         for row in &rows {
             let id: TaskId = get_parsed(row, "id")?;
             let mut tx = self.begin_write().await?;
@@ -154,19 +163,19 @@ impl Store {
             };
             let result = finish_task(&mut tx, &task, &finish).await?;
             tx.commit().await?;
-            if let Completion::Applied {
-                request_completed: Some(done),
-            } = result
-            {
-                completed.push(done);
+            if let Completion::Applied { request_completed } = result {
+                if !expired.requests.contains(&task.request) {
+                    expired.requests.push(task.request);
+                }
+                expired.completed.extend(request_completed);
             }
         }
-        Ok(completed)
+        Ok(expired)
     }
 }
 
 /// Completes a locked, open task and, if it was the last one, its request.
-async fn finish_task(
+pub(crate) async fn finish_task(
     tx: &mut WriteTx,
     task: &LockedTask,
     finish: &Finish<'_>,

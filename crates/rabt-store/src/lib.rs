@@ -21,8 +21,11 @@
 //! - [`cooperatives`]: cooperatives, API keys, operators.
 //! - [`accept`]: the accept path (request + tasks + outbox + audit, idempotent).
 //! - [`reads`]: a cooperative's view of its requests.
-//! - [`tasks`]: the worker path: start, retry, submit, callbacks seen.
+//! - [`tasks`]: the worker path: start, retry, submit.
 //! - [`complete`]: answers, deadlines, verdicts and completion events.
+//! - [`compose`]: releasing or skipping the checks of a composite request that waited
+//!   for others.
+//! - [`callbacks`]: agency callbacks accepted by the API and applied by workers.
 //! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
 //! - [`audit`]: the append-only audit log.
 //! - `codec`: how values map to columns; `error`: [`StoreError`].
@@ -31,8 +34,10 @@
 
 pub mod accept;
 pub mod audit;
+pub mod callbacks;
 mod codec;
 pub mod complete;
+pub mod compose;
 pub mod connect;
 pub mod cooperatives;
 mod error;
@@ -43,7 +48,8 @@ pub mod tasks;
 
 pub use accept::{Accepted, IdempotencyRecord, NewRequest, NewTask};
 pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry};
-pub use complete::{Completion, RequestCompleted, TaskCompletion};
+pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
+pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
 pub use connect::{Dialect, Store};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
 pub use error::StoreError;

@@ -27,12 +27,26 @@ impl Migration {
 }
 
 /// Every migration, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "composites_and_callbacks",
+        postgres: include_str!("../migrations/postgres/0002_composites_and_callbacks.sql"),
+        sqlite: include_str!("../migrations/sqlite/0002_composites_and_callbacks.sql"),
+    },
+];
+
+/// How many migrations this build knows (a fully migrated database has this many rows
+/// in `rabt_schema_migrations`).
+pub fn known_migrations() -> usize {
+    MIGRATIONS.len()
+}
 
 /// The key of the PostgreSQL advisory lock that serialises `rabt serve` processes
 /// migrating at the same start-up ("rabtmigr" in ASCII).

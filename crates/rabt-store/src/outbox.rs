@@ -165,7 +165,7 @@ pub(crate) async fn insert_task_message(
     let outgoing = Outgoing {
         exchange: TASKS_EXCHANGE,
         routing_key: message.agency().as_str().to_owned(),
-        message_id: message.task_id().to_string(),
+        message_id: message.subject(),
         body: serde_json::to_vec(message)?,
         traceparent,
     };

@@ -11,8 +11,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::codec::{
-    get_bool, get_count, get_enum, get_opt_enum, get_opt_json, get_opt_time, get_parsed, get_time,
-    page_limit,
+    get_bool, get_count, get_enum, get_json, get_opt_enum, get_opt_json, get_opt_time, get_parsed,
+    get_time, page_limit,
 };
 use crate::connect::Store;
 use crate::error::StoreError;
@@ -42,6 +42,9 @@ pub struct RequestRecord {
     pub completed_at: Option<DateTime<Utc>>,
     /// When it must have its verdict.
     pub deadline_at: DateTime<Utc>,
+    /// The validated input (personal data: for workers composing checks, never shown
+    /// back in lists or logs).
+    pub input: serde_json::Value,
     /// Its tasks, in creation order.
     pub tasks: Vec<TaskView>,
 }
@@ -80,6 +83,10 @@ pub struct TaskView {
     /// An answer that arrived after the task had timed out: shown, but it does not
     /// change the outcome or the verdict.
     pub late: Option<LateAnswer>,
+    /// For a check of a composite request: the catalogue's child id.
+    pub child: Option<String>,
+    /// For a child run once per element of an input array: the element's index.
+    pub index: Option<u32>,
 }
 
 /// An agency's answer that came after its task timed out.
@@ -138,21 +145,39 @@ impl Store {
         cooperative: CooperativeId,
         id: RequestId,
     ) -> Result<Option<RequestRecord>, StoreError> {
+        self.read_request(id, Some(cooperative)).await
+    }
+
+    /// A request with its checks, whoever it belongs to: for workers and operators,
+    /// never for a cooperative's call.
+    pub async fn request_for_work(
+        &self,
+        id: RequestId,
+    ) -> Result<Option<RequestRecord>, StoreError> {
+        self.read_request(id, None).await
+    }
+
+    async fn read_request(
+        &self,
+        id: RequestId,
+        cooperative: Option<CooperativeId>,
+    ) -> Result<Option<RequestRecord>, StoreError> {
         // One statement, so the request and its tasks come from one snapshot on both
-        // backends.
+        // backends. `$2 IS NULL` lets one prepared statement serve both callers.
         let rows = sqlx::query(
             "SELECT r.id, r.cooperative_id, r.service, r.status, r.verdict, r.reference, \
-             r.notify_url, r.created_at, r.updated_at, r.completed_at, r.deadline_at, \
+             r.notify_url, r.created_at, r.updated_at, r.completed_at, r.deadline_at, r.input, \
              t.id AS task_id, t.agency, t.service AS task_service, t.status AS task_status, \
              t.outcome, t.data, t.attempts, t.upstream_ref, t.last_error, t.required, \
              t.created_at AS task_created_at, t.started_at, \
              t.completed_at AS task_completed_at, t.latency_ms, \
-             t.deadline_at AS task_deadline_at, t.late_outcome, t.late_data, t.late_at \
+             t.deadline_at AS task_deadline_at, t.late_outcome, t.late_data, t.late_at, \
+             t.child, t.item_index \
              FROM requests r JOIN tasks t ON t.request_id = r.id \
-             WHERE r.id = $1 AND r.cooperative_id = $2 ORDER BY t.ordinal",
+             WHERE r.id = $1 AND (r.cooperative_id = $2 OR $2 IS NULL) ORDER BY t.ordinal",
         )
         .bind(id.to_string())
-        .bind(cooperative.to_string())
+        .bind(cooperative.map(|c| c.to_string()))
         .fetch_all(&self.pool)
         .await?;
         let Some(first) = rows.first() else {
@@ -171,6 +196,7 @@ impl Store {
             updated_at: get_time(first, "updated_at")?,
             completed_at: get_opt_time(first, "completed_at")?,
             deadline_at: get_time(first, "deadline_at")?,
+            input: get_json(first, "input")?,
             tasks,
         }))
     }
@@ -266,5 +292,15 @@ fn task_view(row: &AnyRow) -> Result<TaskView, StoreError> {
         latency_ms: row.try_get("latency_ms")?,
         deadline_at: get_time(row, "task_deadline_at")?,
         late,
+        child: row.try_get("child")?,
+        index: row
+            .try_get::<Option<i64>, _>("item_index")?
+            .map(|i| {
+                u32::try_from(i).map_err(|_| StoreError::Corrupt {
+                    column: "item_index",
+                    value: i.to_string(),
+                })
+            })
+            .transpose()?,
     })
 }

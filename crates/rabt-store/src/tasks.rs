@@ -41,6 +41,8 @@ pub struct TaskRecord {
     pub deadline_at: DateTime<Utc>,
     /// The trace context of the request that created it.
     pub traceparent: Option<String>,
+    /// For a check of a composite request: the catalogue's child id.
+    pub child: Option<String>,
 }
 
 /// The result of [`Store::start_task`].
@@ -64,7 +66,7 @@ macro_rules! select_task_record {
     ($rest:literal) => {
         concat!(
             "SELECT t.id, t.request_id, r.cooperative_id, t.agency, t.service, t.input, \
-             t.status, t.outcome, t.attempts, t.deadline_at, r.traceparent \
+             t.status, t.outcome, t.attempts, t.deadline_at, r.traceparent, t.child \
              FROM tasks t JOIN requests r ON r.id = t.request_id ",
             $rest
         )
@@ -133,7 +135,9 @@ impl Store {
                 return match task.state {
                     TaskState::Completed(_) => Ok(StartResult::AlreadyCompleted),
                     TaskState::AwaitingCallback => Ok(StartResult::AwaitingCallback),
-                    TaskState::Queued | TaskState::Running => Err(refused.into()),
+                    TaskState::Blocked | TaskState::Queued | TaskState::Running => {
+                        Err(refused.into())
+                    }
                 };
             }
         };
@@ -223,28 +227,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Remembers an agency callback's `webhook-id`; true the first time, false for a
-    /// repeat (acknowledge it, do not apply it again).
-    pub async fn record_callback(
-        &self,
-        agency: Agency,
-        webhook_id: &str,
-        received_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "INSERT INTO callbacks_seen (agency, webhook_id, received_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (agency, webhook_id) DO NOTHING",
-        )
-        .bind(agency.as_str())
-        .bind(webhook_id)
-        .bind(millis(received_at))
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Reads a task inside a write transaction, locking its row on PostgreSQL.
     pub(crate) async fn lock_task(
         &self,
@@ -290,5 +272,6 @@ fn task_record(row: &AnyRow) -> Result<TaskRecord, StoreError> {
         attempts: get_count(row, "attempts")?,
         deadline_at: get_time(row, "deadline_at")?,
         traceparent: row.try_get("traceparent")?,
+        child: row.try_get("child")?,
     })
 }

@@ -9,6 +9,8 @@
 //! Layout:
 //! - [`Worker`]: one consumer per agency, a task per delivery, bounded by prefetch.
 //! - `process`: one delivery, from message to ack.
+//! - `compose`: releasing or skipping the checks of composite requests.
+//! - `callback`: applying an agency's callback through its adapter.
 //! - [`relay`]: the transactional outbox relay.
 
 #![forbid(unsafe_code)]
@@ -26,6 +28,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+mod callback;
+mod compose;
 mod process;
 pub mod relay;
 
@@ -153,14 +157,21 @@ impl Worker {
                 .expire_overdue_tasks(chrono::Utc::now(), 500)
                 .await
             {
-                Ok(completed) if !completed.is_empty() => {
-                    tracing::info!(
-                        requests = completed.len(),
-                        "deadlines passed; requests completed with TIMEOUT checks"
-                    );
-                    self.outbox_wake.notify_one();
+                Ok(expired) => {
+                    if !expired.completed.is_empty() {
+                        tracing::info!(
+                            requests = expired.completed.len(),
+                            "deadlines passed; requests completed with TIMEOUT checks"
+                        );
+                        self.outbox_wake.notify_one();
+                    }
+                    // Checks that waited for a timed-out check are skipped now.
+                    for request in expired.requests {
+                        if let Err(err) = self.compose(request).await {
+                            tracing::warn!(%request, error = %err, "cannot settle a composite's checks after a timeout");
+                        }
+                    }
                 }
-                Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "deadline sweep failed"),
             }
         }

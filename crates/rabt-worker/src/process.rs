@@ -12,7 +12,7 @@ use futures_util::FutureExt;
 
 use chrono::Utc;
 use rabt_adapter::{AdapterError, Answer, ServiceCall};
-use rabt_core::{Outcome, TaskMessage, TaskState};
+use rabt_core::{Outcome, TaskId, TaskMessage, TaskState};
 use rabt_queue::{Delivery, OutgoingMessage};
 use rabt_store::{Completion, StartResult, StoreError, TaskCompletion, TaskRecord};
 
@@ -81,13 +81,17 @@ impl Worker {
                 return;
             }
         };
-        match self.process(&message).await {
+        let result = match &message {
+            TaskMessage::V1 { task, .. } => self.process(*task).await,
+            TaskMessage::CallbackV1 { callback, .. } => self.apply_callback(*callback).await,
+        };
+        match result {
             Ok(disposition) => settle(delivery, disposition).await,
             Err(err) => {
                 // The store failed for good, or the worker is stopping mid-outage: the
                 // outcome is not recorded, so the message must come back. A short pause
                 // keeps a persistent failure from spinning through the delivery limit.
-                tracing::warn!(task = %message.task_id(), error = %err, "cannot record the task; requeueing it");
+                tracing::warn!(subject = %message.subject(), error = %err, "cannot record the outcome; requeueing the message");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 if let Err(err) = delivery.requeue().await {
                     tracing::debug!(%err, "requeue failed; the broker redelivers after the channel closes");
@@ -96,8 +100,7 @@ impl Worker {
         }
     }
 
-    async fn process(&self, message: &TaskMessage) -> Result<Disposition, ProcessError> {
-        let id = message.task_id();
+    async fn process(&self, id: TaskId) -> Result<Disposition, ProcessError> {
         let Some(task) = self
             .with_db("reading a task", || self.store.task_for_work(id))
             .await?
@@ -150,18 +153,14 @@ impl Worker {
                 .await?;
             }
             Ok(Answer::Submitted { upstream_ref }) => {
-                tracing::error!(task = %id, %upstream_ref, "agency answered by callback, which this build cannot correlate yet");
-                let error =
-                    "the agency answered asynchronously; callbacks are not supported by this build";
-                self.complete(
-                    &task,
-                    Outcome::UpstreamError,
-                    None,
-                    Some(upstream_ref),
-                    Some(error),
-                    Some(latency),
-                )
-                .await?;
+                // The agency answers later, by callback quoting this reference; the
+                // deadline sweeper ends the task TIMEOUT if it never does.
+                let recorded = self
+                    .with_db("recording a submission", || {
+                        self.store.submit_task(id, &upstream_ref, Utc::now())
+                    })
+                    .await?;
+                tracing::info!(task = %id, %upstream_ref, recorded, latency_ms = latency, "agency accepted the call; awaiting its callback");
             }
             Err(err) => return self.failed(&task, attempt, err, latency).await,
         }
@@ -270,7 +269,7 @@ impl Worker {
         Ok(Disposition::Ack)
     }
 
-    async fn complete(
+    pub(crate) async fn complete(
         &self,
         task: &TaskRecord,
         outcome: Outcome,
@@ -299,6 +298,9 @@ impl Worker {
                 if let Some(done) = request_completed {
                     tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
                     self.outbox_wake.notify_one();
+                } else if task.child.is_some() {
+                    // A check of a composite: the checks waiting for it may go now.
+                    self.compose(task.request).await?;
                 }
             }
             Completion::AlreadyCompleted => {

@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use rabt_core::{Agency, Outcome, RequestStatus, TaskState, Verdict};
-use rabt_store::{AuditQuery, Completion, RequestCompleted};
+use rabt_store::{AuditQuery, Completion, Expired, RequestCompleted};
 
 use crate::fixtures::{answer, cooperative, now, request, run_task};
 use crate::harness::{TestDb, backend_test};
@@ -20,13 +20,13 @@ async fn overdue_tasks_time_out_and_complete_their_request(db: TestDb) {
     db.store.accept_request(&new).await.unwrap();
     let expire = |now| db.store.expire_overdue_tasks(now, 100);
 
-    assert!(expire(at(5)).await.unwrap().is_empty());
+    assert_eq!(expire(at(5)).await.unwrap(), Expired::default());
     run_task(&db.store, new.tasks[0].id, Outcome::Ok).await;
     // Waiting for a callback, and still queued: both time out.
     let waiting = new.tasks[1].id;
     db.store.start_task(waiting, now()).await.unwrap();
     db.store.submit_task(waiting, "ref-1", now()).await.unwrap();
-    assert!(expire(at(15)).await.unwrap().is_empty());
+    assert_eq!(expire(at(15)).await.unwrap(), Expired::default());
 
     let done = expire(at(25)).await.unwrap();
     let partial = RequestCompleted {
@@ -34,8 +34,13 @@ async fn overdue_tasks_time_out_and_complete_their_request(db: TestDb) {
         cooperative: coop.id,
         verdict: Verdict::Partial,
     };
-    assert_eq!(done, vec![partial]);
-    assert!(expire(at(30)).await.unwrap().is_empty());
+    assert_eq!(done.completed, vec![partial]);
+    assert_eq!(
+        done.requests,
+        vec![new.id],
+        "the request whose tasks timed out"
+    );
+    assert_eq!(expire(at(30)).await.unwrap(), Expired::default());
 
     let record = db
         .store
@@ -68,9 +73,15 @@ async fn expiry_respects_its_limit(db: TestDb) {
             .expire_overdue_tasks(t0, 2)
             .await
             .unwrap()
+            .completed
             .is_empty()
     );
-    let done = db.store.expire_overdue_tasks(t0, 2).await.unwrap();
+    let done = db
+        .store
+        .expire_overdue_tasks(t0, 2)
+        .await
+        .unwrap()
+        .completed;
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].verdict, Verdict::Partial);
 }

@@ -58,6 +58,8 @@ pub(crate) fn request(cooperative: CooperativeId, key: &str, agencies: &[Agency]
             input: json!({"idNumber": "1000000008"}),
             required: true,
             deadline_at: created_at + Duration::seconds(60),
+            child: None,
+            blocked: false,
         })
         .collect();
     NewRequest {

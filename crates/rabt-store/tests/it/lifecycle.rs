@@ -266,26 +266,3 @@ async fn unknown_tasks_are_reported(db: TestDb) {
     );
 }
 backend_test!(unknown_tasks_are_reported);
-
-async fn repeated_callbacks_are_recognised(db: TestDb) {
-    let at = now();
-    assert!(
-        db.store
-            .record_callback(Agency::Health, "msg_1", at)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !db.store
-            .record_callback(Agency::Health, "msg_1", at)
-            .await
-            .unwrap()
-    );
-    assert!(
-        db.store
-            .record_callback(Agency::Municipal, "msg_1", at)
-            .await
-            .unwrap()
-    );
-}
-backend_test!(repeated_callbacks_are_recognised);

@@ -11,6 +11,8 @@ mod harness;
 
 mod accept;
 mod admin;
+mod callbacks;
+mod compose;
 mod concurrency;
 mod expire;
 mod lifecycle;

@@ -27,7 +27,7 @@ async fn poison_messages_are_dead_lettered_and_the_worker_carries_on(pairing: Pa
         agency: Agency::SaudiPost,
         service: ServiceName::parse("post.address.verify").unwrap(),
     };
-    let unknown_id = unknown.task_id().to_string();
+    let unknown_id = unknown.subject();
     rig.publish_raw(&unknown_id, serde_json::to_vec(&unknown).unwrap())
         .await;
 

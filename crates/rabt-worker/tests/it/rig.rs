@@ -218,6 +218,8 @@ impl Rig {
                 input: input.clone(),
                 required: true,
                 deadline_at,
+                child: None,
+                blocked: false,
             }],
             input,
             reference: Some("worker-test".to_owned()),

@@ -1,0 +1,196 @@
+//! `POST /v1/callbacks/{agency}`: an agency answering later (a municipal inspection, a
+//! batch of health certificates). Before anything is stored, the callback must carry a
+//! valid Standard Webhooks signature made with one of the agency's current secrets,
+//! a timestamp within five minutes, a body valid against the agency's callback schema,
+//! and a `reference` that names a task of this agency. A callback that fails a check is
+//! refused with a problem and an audit entry, and changes nothing else; a repeated
+//! `webhook-id` is acknowledged and not applied again. Accepted callbacks are stored
+//! with an outbox message; the agency's worker applies them through its adapter.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use rabt_core::{Agency, CallbackId};
+use rabt_store::{Actor, CallbackAccepted, NewAuditEntry, NewCallback};
+use rabt_webhook::SignedHeaders;
+use serde_json::{Value, json};
+
+use crate::problem::{ApiError, FieldError, ProblemKind};
+use crate::state::{AppState, store_error};
+
+/// `POST /v1/callbacks/{agency}`.
+pub(crate) async fn receive(
+    State(state): State<AppState>,
+    Path(agency): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    // An agency Rabt holds no secret for cannot call back: nothing could verify it.
+    let agency: Agency = agency
+        .parse()
+        .map_err(|_| ApiError::new(ProblemKind::NotFound))?;
+    let secrets = state.callback_secrets(agency);
+    if secrets.is_empty() {
+        return Err(ApiError::new(ProblemKind::NotFound));
+    }
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ProblemKind::PayloadTooLarge),
+        _ => ApiError::new(ProblemKind::MalformedJson),
+    })?;
+    let signed = signed_headers(&headers);
+    let verified = signed
+        .as_ref()
+        .map_err(|missing| missing.clone())
+        .and_then(|signed| {
+            rabt_webhook::verify(
+                secrets,
+                signed,
+                &body,
+                Utc::now().timestamp(),
+                rabt_webhook::DEFAULT_TOLERANCE,
+            )
+            .map_err(|err| err.to_string())
+        });
+    if let Err(reason) = verified {
+        reject(
+            &state,
+            agency,
+            "signature",
+            signed.ok().map(|s| s.id),
+            &reason,
+        )
+        .await?;
+        return Err(ApiError::new(ProblemKind::CallbackUnverified).detail(reason.clone(), reason));
+    }
+    // Verified: from here on the sender is the agency.
+    let Ok(signed) = signed else {
+        return Err(ApiError::new(ProblemKind::CallbackUnverified));
+    };
+    let document: Value = match serde_json::from_slice(&body) {
+        Ok(document) => document,
+        Err(err) => {
+            reject(
+                &state,
+                agency,
+                "malformed",
+                Some(signed.id),
+                &err.to_string(),
+            )
+            .await?;
+            return Err(ApiError::new(ProblemKind::MalformedJson)
+                .detail(err.to_string(), "محتوى الرد ليس JSON صالحًا"));
+        }
+    };
+    if let Some(schema) = state.catalogue().callback_schema(agency)
+        && let Err(violations) = schema.validate(&document)
+    {
+        reject(
+            &state,
+            agency,
+            "schema",
+            Some(signed.id),
+            "the body breaks the callback schema",
+        )
+        .await?;
+        let errors = violations
+            .into_iter()
+            .map(|v| FieldError::at(v.pointer, v.message.en, v.message.ar))
+            .collect();
+        return Err(ApiError::new(ProblemKind::ValidationFailed).errors(errors));
+    }
+    let reference = document
+        .get("reference")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let task = state
+        .store()
+        .task_by_upstream_ref(agency, &reference)
+        .await
+        .map_err(|e| store_error("correlating a callback", e))?;
+    let Some(task) = task else {
+        reject(
+            &state,
+            agency,
+            "unknown_reference",
+            Some(signed.id),
+            "no task has this reference",
+        )
+        .await?;
+        return Err(
+            ApiError::new(ProblemKind::CallbackUnknownReference).errors(vec![FieldError::at(
+                "/reference",
+                "no request of this agency is waiting for this reference",
+                "لا يوجد طلب لدى هذه الجهة ينتظر هذا المرجع",
+            )]),
+        );
+    };
+    let callback = NewCallback {
+        id: CallbackId::new(),
+        agency,
+        webhook_id: signed.id,
+        reference,
+        task: task.id,
+        request: task.request,
+        body: document,
+        received_at: Utc::now(),
+    };
+    let accepted = state
+        .store()
+        .accept_callback(&callback)
+        .await
+        .map_err(|e| store_error("storing a callback", e))?;
+    let status = match accepted {
+        CallbackAccepted::New => {
+            tracing::info!(%agency, callback = %callback.id, task = %task.id, "callback accepted");
+            state.wake_outbox();
+            "accepted"
+        }
+        CallbackAccepted::Duplicate => {
+            tracing::info!(%agency, webhook_id = %callback.webhook_id, "repeated callback acknowledged, not applied again");
+            "duplicate"
+        }
+    };
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": status }))).into_response())
+}
+
+/// The three Standard Webhooks headers, or which one is missing.
+fn signed_headers(headers: &HeaderMap) -> Result<SignedHeaders, String> {
+    let get = |name: &'static str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 1024)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("missing or unreadable `{name}` header"))
+    };
+    Ok(SignedHeaders {
+        id: get(rabt_webhook::ID_HEADER)?,
+        timestamp: get(rabt_webhook::TIMESTAMP_HEADER)?,
+        signature: get(rabt_webhook::SIGNATURE_HEADER)?,
+    })
+}
+
+/// Audits a refused callback. The body is never logged or audited (it may hold
+/// personal data); the reason and the webhook-id are.
+async fn reject(
+    state: &AppState,
+    agency: Agency,
+    reason: &str,
+    webhook_id: Option<String>,
+    detail: &str,
+) -> Result<(), ApiError> {
+    tracing::warn!(%agency, reason, detail, "callback refused");
+    let mut entry = NewAuditEntry::new(Actor::Agency(agency), "callback.rejected");
+    entry.outcome = Some(reason.to_owned());
+    entry.detail = json!({ "webhook_id": webhook_id, "why": detail });
+    state
+        .store()
+        .record_audit(&entry)
+        .await
+        .map_err(|e| store_error("auditing a refused callback", e))
+}

@@ -1,0 +1,187 @@
+//! Composite requests: blocked checks are released or skipped exactly once.
+
+use chrono::Duration;
+use rabt_core::{Agency, Outcome, RequestStatus, TaskState, Verdict};
+use rabt_store::{AuditQuery, Completion};
+use serde_json::json;
+
+use crate::fixtures::{cooperative, now, request, run_task};
+use crate::harness::{TestDb, backend_test};
+
+/// A composite-like request: a root check, then two checks blocked on it (the second
+/// one run per element, index 1).
+fn composite(cooperative: rabt_core::CooperativeId) -> rabt_store::NewRequest {
+    let mut new = request(
+        cooperative,
+        "k",
+        &[Agency::Labor, Agency::SaudiPost, Agency::Interior],
+    );
+    new.tasks[0].child = Some(("registry".into(), None));
+    new.tasks[1].child = Some(("hqAddress".into(), None));
+    new.tasks[1].blocked = true;
+    new.tasks[1].input = serde_json::Value::Null;
+    new.tasks[2].child = Some(("boardIdentity".into(), Some(1)));
+    new.tasks[2].blocked = true;
+    new
+}
+
+async fn blocked_checks_wait_without_a_message(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    assert_eq!(db.count("outbox").await, 1, "only the root check is queued");
+    let record = db
+        .store
+        .get_request(coop.id, new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let states: Vec<_> = record.tasks.iter().map(|t| t.state).collect();
+    assert_eq!(
+        states,
+        [TaskState::Queued, TaskState::Blocked, TaskState::Blocked]
+    );
+    assert_eq!(record.tasks[0].child.as_deref(), Some("registry"));
+    assert_eq!(record.tasks[2].child.as_deref(), Some("boardIdentity"));
+    assert_eq!(record.tasks[2].index, Some(1));
+    assert_eq!(record.tasks[1].index, None);
+    let work = db.store.request_for_work(new.id).await.unwrap().unwrap();
+    assert_eq!(work.input, new.input, "workers see the request's input");
+    let blocked = db
+        .store
+        .audit_log(&AuditQuery {
+            request: Some(new.id),
+            task: None,
+            action: Some("task.blocked".into()),
+            after_seq: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(blocked.len(), 2);
+}
+backend_test!(blocked_checks_wait_without_a_message);
+
+async fn a_blocked_check_is_released_once(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    let task = new.tasks[1].id;
+    let input = json!({"shortAddress": "RRRD2929"});
+    let deadline = now() + Duration::seconds(30);
+    assert!(
+        db.store
+            .release_task(task, &input, deadline, now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .release_task(task, &input, deadline, now())
+            .await
+            .unwrap(),
+        "released twice"
+    );
+    assert_eq!(db.count("outbox").await, 2);
+    let record = db.store.task_for_work(task).await.unwrap().unwrap();
+    assert_eq!(record.state, TaskState::Queued);
+    assert_eq!(record.input, input);
+    assert_eq!(record.deadline_at, deadline);
+    assert_eq!(record.child.as_deref(), Some("hqAddress"));
+    // A released check runs like any other.
+    assert!(matches!(
+        run_task(&db.store, task, Outcome::Ok).await,
+        Completion::Applied { .. }
+    ));
+}
+backend_test!(a_blocked_check_is_released_once);
+
+async fn skipped_checks_complete_the_request(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    run_task(&db.store, new.tasks[0].id, Outcome::NotFound).await;
+    let reason = "not run: registry answered NOT_FOUND";
+    let first = db
+        .store
+        .skip_task(new.tasks[1].id, Outcome::NotFound, reason, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Completion::Applied {
+            request_completed: None
+        }
+    );
+    let last = db
+        .store
+        .skip_task(new.tasks[2].id, Outcome::NotFound, reason, now())
+        .await
+        .unwrap();
+    let Completion::Applied {
+        request_completed: Some(done),
+    } = last
+    else {
+        panic!("the last skip completes the request: {last:?}");
+    };
+    assert_eq!(done.verdict, Verdict::Fail);
+    let again = db
+        .store
+        .skip_task(new.tasks[2].id, Outcome::NotFound, reason, now())
+        .await
+        .unwrap();
+    assert_eq!(again, Completion::AlreadyCompleted);
+    let record = db
+        .store
+        .get_request(coop.id, new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, RequestStatus::Completed);
+    assert_eq!(record.tasks[1].last_error.as_deref(), Some(reason));
+    // A queued or completed task is never skipped.
+    assert_eq!(
+        db.store
+            .skip_task(new.tasks[0].id, Outcome::Timeout, reason, now())
+            .await
+            .unwrap(),
+        Completion::AlreadyCompleted
+    );
+}
+backend_test!(skipped_checks_complete_the_request);
+
+async fn an_overdue_blocked_check_times_out(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let mut new = composite(coop.id);
+    let t0 = now();
+    new.tasks[1].deadline_at = t0;
+    db.store.accept_request(&new).await.unwrap();
+    let expired = db.store.expire_overdue_tasks(t0, 10).await.unwrap();
+    assert_eq!(expired.requests, vec![new.id]);
+    let record = db
+        .store
+        .task_for_work(new.tasks[1].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.state, TaskState::Completed(Outcome::Timeout));
+}
+backend_test!(an_overdue_blocked_check_times_out);
+
+async fn concurrent_releases_apply_once(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    let task = new.tasks[1].id;
+    let input = json!({"shortAddress": "RRRD2929"});
+    let deadline = now() + Duration::seconds(30);
+    let attempts = (0..8).map(|_| db.store.release_task(task, &input, deadline, now()));
+    let results = futures_util::future::join_all(attempts).await;
+    let released = results
+        .into_iter()
+        .filter(|r| matches!(r, Ok(true)))
+        .count();
+    assert_eq!(released, 1);
+    assert_eq!(db.count("outbox").await, 2, "one message per release");
+}
+backend_test!(concurrent_releases_apply_once);

@@ -1,0 +1,176 @@
+//! Composite requests (e.g. `cooperative.establishment.check`): when a check ends, the
+//! checks waiting for it are released with the input its answer gives them, or skipped
+//! with its outcome when it did not answer `OK`. The catalogue declares who waits for
+//! whom and how inputs are built; nothing here knows a particular composite.
+//!
+//! Deciding is idempotent: every decision is a conditional update of a BLOCKED task, so
+//! several workers finishing sibling checks at once each apply a decision at most once.
+
+use chrono::Utc;
+use rabt_catalogue::composite::Child;
+use rabt_core::{Outcome, RequestId, TaskState};
+use rabt_store::{RequestRecord, StoreError, TaskView};
+use serde_json::Value;
+
+use crate::Worker;
+
+/// What to do with one blocked check.
+enum Decision {
+    /// Its dependencies have not all ended.
+    Wait,
+    /// Run it with this input.
+    Release(Value),
+    /// It can never run: end it with this outcome.
+    Skip(Outcome, String),
+}
+
+impl Worker {
+    /// Releases or skips every blocked check of `request` whose dependencies ended,
+    /// repeating while skips unblock further checks.
+    pub(crate) async fn compose(&self, request: RequestId) -> Result<(), StoreError> {
+        loop {
+            let Some(record) = self
+                .with_db("reading a composite request", || {
+                    self.store.request_for_work(request)
+                })
+                .await?
+            else {
+                return Ok(());
+            };
+            let Some(spec) = self
+                .catalogue
+                .service(record.service.as_str())
+                .and_then(|s| s.composite())
+            else {
+                return Ok(());
+            };
+            let mut skipped = false;
+            let mut released = false;
+            for task in record
+                .tasks
+                .iter()
+                .filter(|t| t.state == TaskState::Blocked)
+            {
+                let Some(child) = task.child.as_deref().and_then(|id| spec.child(id)) else {
+                    let reason =
+                        "its catalogue declaration is gone (a catalogue change?)".to_owned();
+                    self.skip(task, Outcome::UpstreamError, &reason).await?;
+                    skipped = true;
+                    continue;
+                };
+                match self.decide(&record, task, child) {
+                    Decision::Wait => {}
+                    Decision::Skip(outcome, reason) => {
+                        self.skip(task, outcome, &reason).await?;
+                        skipped = true;
+                    }
+                    Decision::Release(input) => {
+                        let deadline = (Utc::now()
+                            + chrono::Duration::from_std(child.deadline)
+                                .unwrap_or(chrono::Duration::MAX))
+                        .min(record.deadline_at);
+                        let done = self
+                            .with_db("releasing a check", || {
+                                self.store
+                                    .release_task(task.id, &input, deadline, Utc::now())
+                            })
+                            .await?;
+                        if done {
+                            tracing::info!(request = %request, task = %task.id, check = %child.id, "check released");
+                        }
+                        released |= done;
+                    }
+                }
+            }
+            if released {
+                self.outbox_wake.notify_one();
+            }
+            // A skip completes a check, which may unblock others.
+            if !skipped {
+                return Ok(());
+            }
+        }
+    }
+
+    fn decide(&self, record: &RequestRecord, task: &TaskView, child: &Child) -> Decision {
+        let parents: Vec<&TaskView> = record
+            .tasks
+            .iter()
+            .filter(|t| t.child.as_ref().is_some_and(|c| child.after.contains(c)))
+            .collect();
+        if parents.iter().any(|p| !p.state.is_terminal()) {
+            return Decision::Wait;
+        }
+        if let Some(failed) = parents
+            .iter()
+            .find(|p| p.state.outcome() != Some(Outcome::Ok))
+        {
+            let outcome = failed.state.outcome().unwrap_or(Outcome::UpstreamError);
+            let name = failed.child.as_deref().unwrap_or("a check");
+            return Decision::Skip(outcome, format!("not run: `{name}` answered {outcome}"));
+        }
+        let output_of = |id: &str| {
+            parents
+                .iter()
+                .find(|p| p.child.as_deref() == Some(id))
+                .and_then(|p| p.data.as_ref())
+        };
+        let item = match child.items(&record.input, output_of) {
+            Ok(Some(items)) => match task.index.and_then(|i| items.get(i as usize)) {
+                Some(item) => Some(item),
+                None => {
+                    return Decision::Skip(
+                        Outcome::InvalidInput,
+                        format!("not run: no element {:?} to check", task.index),
+                    );
+                }
+            },
+            Ok(None) => None,
+            Err(missing) => {
+                return Decision::Skip(Outcome::InvalidInput, format!("not run: {missing}"));
+            }
+        };
+        let input = match child.build_input(&record.input, item, output_of) {
+            Ok(input) => input,
+            Err(missing) => {
+                return Decision::Skip(Outcome::InvalidInput, format!("not run: {missing}"));
+            }
+        };
+        // An input built from an agency's answer is checked like a cooperative's.
+        if let Some(service) = self.catalogue.service(child.service.as_str())
+            && let Err(violations) = service.validate_input(&input)
+        {
+            let first = violations
+                .first()
+                .map(|v| format!("{}: {}", v.pointer, v.message.en))
+                .unwrap_or_default();
+            return Decision::Skip(
+                Outcome::InvalidInput,
+                format!("not run: its input is invalid ({first})"),
+            );
+        }
+        Decision::Release(input)
+    }
+
+    async fn skip(
+        &self,
+        task: &TaskView,
+        outcome: Outcome,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .with_db("skipping a check", || {
+                self.store.skip_task(task.id, outcome, reason, Utc::now())
+            })
+            .await?;
+        if let rabt_store::Completion::Applied {
+            request_completed: Some(done),
+        } = result
+        {
+            tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
+            self.outbox_wake.notify_one();
+        }
+        tracing::info!(task = %task.id, %outcome, reason, "check skipped");
+        Ok(())
+    }
+}
