@@ -88,6 +88,7 @@ struct RawLog {
 struct RawSimulate {
     listen_base: u16,
     seed: u64,
+    callback_url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,6 +97,7 @@ struct RawAgency {
     url: String,
     api_key: String,
     timeout_ms: u64,
+    callback_secrets: Vec<String>,
 }
 
 /// A credential: never printed.
@@ -129,6 +131,8 @@ pub(crate) struct AgencyConfig {
     pub api_key: Secret,
     /// The HTTP timeout of one call.
     pub timeout: Duration,
+    /// The secrets the agency's callbacks are signed with (empty: it cannot call back).
+    pub callback_secrets: Vec<rabt_webhook::Secret>,
 }
 
 /// The validated configuration.
@@ -174,6 +178,8 @@ pub(crate) struct Config {
     pub simulate_base: u16,
     /// Seed of the simulators' world.
     pub seed: u64,
+    /// Where `rabt simulate`'s asynchronous agencies call back (Rabt's API).
+    pub simulate_callback_url: url::Url,
     /// Every agency's connection.
     pub agencies: BTreeMap<Agency, AgencyConfig>,
 }
@@ -247,9 +253,9 @@ fn merge(base: &mut Table, overlay: Table, prefix: &str) -> anyhow::Result<()> {
 
 /// The environment variables of the configuration contract.
 fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> {
-    let mut set =
-        |path: &[&str], value: &str| set_path(table, path, Value::String(value.to_owned()));
     for (name, value) in env {
+        let mut set =
+            |path: &[&str], value: &str| set_path(table, path, Value::String(value.to_owned()));
         let Some(rest) = name.strip_prefix("RABT_") else {
             continue;
         };
@@ -259,6 +265,7 @@ fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> 
             "AMQP_URL" => set(&["queue", "amqp_url"], value),
             "LOG" => set(&["log", "filter"], value),
             "LOG_FORMAT" => set(&["log", "format"], value),
+            "SIMULATE_CALLBACK_URL" => set(&["simulate", "callback_url"], value),
             _ => {
                 if let Some(agency_var) = rest.strip_prefix("AGENCY_") {
                     let (agency, field) = Agency::ALL
@@ -271,7 +278,21 @@ fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> 
                     match field {
                         "URL" => set(&["agencies", agency, "url"], value),
                         "API_KEY" => set(&["agencies", agency, "api_key"], value),
-                        _ => bail!("`{name}`: unknown agency setting (URL or API_KEY)"),
+                        "CALLBACK_SECRETS" => {
+                            let secrets = value
+                                .split([',', ' '])
+                                .filter(|s| !s.is_empty())
+                                .map(|s| Value::String(s.to_owned()))
+                                .collect();
+                            set_path(
+                                table,
+                                &["agencies", agency, "callback_secrets"],
+                                Value::Array(secrets),
+                            );
+                        }
+                        _ => bail!(
+                            "`{name}`: unknown agency setting (URL, API_KEY or CALLBACK_SECRETS)"
+                        ),
                     }
                 }
             }
@@ -336,12 +357,21 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         let url =
             url::Url::parse(&agency.url).map_err(|e| anyhow!("`agencies.{name}.url`: {e}"))?;
         let timeout = ms(agency.timeout_ms, &format!("agencies.{name}.timeout_ms"))?;
+        let callback_secrets = agency
+            .callback_secrets
+            .iter()
+            .map(|s| {
+                rabt_webhook::Secret::parse(s)
+                    .map_err(|e| anyhow!("`agencies.{name}.callback_secrets`: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         agencies.insert(
             key,
             AgencyConfig {
                 url,
                 api_key: Secret(agency.api_key),
                 timeout,
+                callback_secrets,
             },
         );
     }
@@ -392,6 +422,8 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         log_json,
         simulate_base: raw.simulate.listen_base,
         seed: raw.simulate.seed,
+        simulate_callback_url: url::Url::parse(&raw.simulate.callback_url)
+            .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
         agencies,
     })
 }
@@ -494,6 +526,38 @@ mod tests {
         assert!(format!("{err:#}").contains("api.listen"));
         let err = Config::from_sources(None, &env(&[("RABT_AMQP_URL", "http://x")])).unwrap_err();
         assert!(format!("{err:#}").contains("queue.amqp_url"));
+    }
+
+    #[test]
+    fn callback_secrets_come_from_the_environment_and_are_checked() {
+        let secret = rabt_webhook::Secret::generate().expose();
+        let other = rabt_webhook::Secret::generate().expose();
+        let config = Config::from_sources(
+            None,
+            &env(&[(
+                "RABT_AGENCY_MUNICIPAL_CALLBACK_SECRETS",
+                &format!("{secret},{other}"),
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.agencies[&Agency::Municipal].callback_secrets.len(),
+            2
+        );
+        assert!(config.agencies[&Agency::Health].callback_secrets.is_empty());
+        let err = Config::from_sources(
+            None,
+            &env(&[("RABT_AGENCY_HEALTH_CALLBACK_SECRETS", "whsec_nope")]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("agencies.health.callback_secrets"),
+            "{err:#}"
+        );
+        assert!(
+            !format!("{err:#}").contains("nope"),
+            "secrets never echo back"
+        );
     }
 
     #[test]

@@ -146,6 +146,12 @@ pub(crate) async fn run(
             ApiSettings {
                 body_limit: config.body_limit,
                 max_wait: config.max_wait,
+                callback_secrets: config
+                    .agencies
+                    .iter()
+                    .filter(|(_, a)| !a.callback_secrets.is_empty())
+                    .map(|(agency, a)| (*agency, a.callback_secrets.clone()))
+                    .collect(),
             },
         );
         let api_shutdown = shutdown.clone();
