@@ -1,0 +1,293 @@
+//! Balady's licence verification as an axum app, answering from the sandbox [`World`]
+//! and calling Rabt back after a simulated inspection.
+//!
+//! `POST /api/v1/licenses/verification-requests` checks, in this order: the fault knobs
+//! of [`rabt_adapter::simulator`] (rendered in Balady's error style: 500
+//! `INTERNAL_ERROR`, 429 `RATE_LIMITED` with `Retry-After`), the `X-API-Key` (401), the
+//! content type (415), the body (400 with a code per field), and a reused
+//! `X-Request-Id` (the same body gets the same reference again and no second
+//! inspection; another body gets 409). It then answers `202` with a fresh reference and
+//! hands the inspection's result to the [`CallbackSender`], which POSTs it, signed,
+//! after the knobs' `callback_delay_ms`, or never under `never_call_back`.
+//!
+//! What the inspection finds ([`inspection`]): the world's licence of that number and
+//! type, or `NOT_FOUND`; an `ACTIVE` licence is inspected `COMPLIANT`, a `SUSPENDED`
+//! one `NON_COMPLIANT`, an `EXPIRED` or `CANCELLED` one is `NOT_INSPECTED`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset, Utc};
+use rabt_adapter::callback::CallbackSender;
+use rabt_adapter::http::{REQUEST_ID, Secret};
+use rabt_adapter::sandbox::World;
+use rabt_adapter::simulator::{InjectedFault, KnobsHandle, knobs_routes};
+use rabt_core::UnifiedNumber;
+use serde::Deserialize;
+
+use crate::input::LicenceNumber;
+use crate::wire::{
+    API_KEY_HEADER, BaladyAcceptance, BaladyError, BaladyLicenseType, BaladyRequestStatus,
+    BaladyVerificationRequest, VERIFICATION_REQUESTS_PATH,
+};
+
+pub mod inspection;
+
+/// How many request ids the simulator remembers for replays: enough for any test or
+/// demo, bounded so a long-running simulator does not grow without end.
+const REMEMBERED_REQUESTS: usize = 10_000;
+
+/// Riyadh's offset from UTC, in which Balady writes its instants.
+const RIYADH_OFFSET_SECONDS: i32 = 3 * 3600;
+
+#[derive(Debug)]
+struct Sim {
+    world: Arc<World>,
+    api_key: Secret,
+    knobs: KnobsHandle,
+    callbacks: CallbackSender,
+    requests: Mutex<Remembered>,
+}
+
+/// The requests accepted so far, by `X-Request-Id`, oldest forgotten first.
+#[derive(Debug, Default)]
+struct Remembered {
+    by_request_id: HashMap<String, (BaladyVerificationRequest, BaladyAcceptance)>,
+    order: VecDeque<String>,
+}
+
+impl Remembered {
+    fn remember(
+        &mut self,
+        id: String,
+        request: BaladyVerificationRequest,
+        accepted: BaladyAcceptance,
+    ) {
+        if self.order.len() >= REMEMBERED_REQUESTS
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.by_request_id.remove(&oldest);
+        }
+        self.order.push_back(id.clone());
+        self.by_request_id.insert(id, (request, accepted));
+    }
+}
+
+/// The simulator's router: Balady's verification endpoint and the `/_sim/` knob routes.
+///
+/// `callbacks` must be built on the same `knobs` handle, so that `callback_delay_ms`
+/// and `never_call_back` turned on `/_sim/knobs` apply to it.
+pub fn router(
+    world: Arc<World>,
+    api_key: Secret,
+    knobs: KnobsHandle,
+    callbacks: CallbackSender,
+) -> Router {
+    let sim = Arc::new(Sim {
+        world,
+        api_key,
+        knobs: knobs.clone(),
+        callbacks,
+        requests: Mutex::new(Remembered::default()),
+    });
+    Router::new()
+        .route(VERIFICATION_REQUESTS_PATH, post(submit))
+        .with_state(sim)
+        .merge(knobs_routes(knobs))
+}
+
+async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(fault) = sim.knobs.intercept(&headers).await {
+        return fault_response(fault);
+    }
+    let key = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok());
+    if key != Some(sim.api_key.expose()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "مفتاح الواجهة مفقود أو غير صالح",
+            "The X-API-Key header is missing or not valid.",
+        );
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "يجب أن يكون الطلب بصيغة JSON",
+            "The request must be application/json.",
+        );
+    }
+    let request = match parse_request(&body) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    accept(&sim, request_id, request)
+}
+
+/// Accepts a request (or replays the acceptance of the same request id) and schedules
+/// the callback.
+fn accept(sim: &Sim, request_id: Option<String>, request: BaladyVerificationRequest) -> Response {
+    // The lock is held across the check and the insert so that two concurrent
+    // submissions of one request id cannot both order an inspection. A panic while
+    // holding it cannot leave the map half updated in a way that matters here.
+    let mut remembered = sim.requests.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(id) = &request_id
+        && let Some((earlier, accepted)) = remembered.by_request_id.get(id)
+    {
+        if *earlier == request {
+            return (StatusCode::ACCEPTED, Json(accepted.clone())).into_response();
+        }
+        return error(
+            StatusCode::CONFLICT,
+            "DUPLICATE_REQUEST_ID",
+            "معرّف الطلب مستخدم لطلب آخر",
+            "This X-Request-Id was used for another request.",
+        );
+    }
+    let now = riyadh_now();
+    let accepted = BaladyAcceptance {
+        reference: inspection::new_reference(),
+        status: BaladyRequestStatus::PendingInspection,
+        received_at: now,
+    };
+    let callback = inspection::callback_for(&sim.world, &request, &accepted.reference, now);
+    match serde_json::to_value(&callback) {
+        Ok(body) => sim.callbacks.send_later(body),
+        Err(err) => {
+            tracing::error!(error = %err, "simulator: the callback cannot be written");
+            return fault_response(InjectedFault::ServerError);
+        }
+    }
+    if let Some(id) = request_id {
+        remembered.remember(id, request, accepted.clone());
+    }
+    (StatusCode::ACCEPTED, Json(accepted)).into_response()
+}
+
+/// The body as Balady reads it; leniently typed so that each bad field gets its code.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRequest {
+    license_number: Option<serde_json::Value>,
+    license_type: Option<serde_json::Value>,
+    unified_number: Option<serde_json::Value>,
+}
+
+fn parse_request(body: &[u8]) -> Result<BaladyVerificationRequest, Box<Response>> {
+    let bad = |code, ar, en| Box::new(error(StatusCode::BAD_REQUEST, code, ar, en));
+    let raw: RawRequest = serde_json::from_slice(body).map_err(|_| {
+        bad(
+            "INVALID_REQUEST",
+            "جسم الطلب ليس كائن JSON صالحًا",
+            "The request body is not a valid JSON object.",
+        )
+    })?;
+    let license_number = raw
+        .license_number
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(LicenceNumber::parse)
+        .ok_or_else(|| {
+            bad(
+                "INVALID_LICENSE_NUMBER",
+                "رقم الرخصة الموحد يجب أن يكون من 8 إلى 20 رقمًا",
+                "licenseNumber must be 8 to 20 digits.",
+            )
+        })?;
+    let license_type = match &raw.license_type {
+        None => BaladyLicenseType::Commercial,
+        Some(value) => value
+            .as_str()
+            .and_then(BaladyLicenseType::parse)
+            .ok_or_else(|| {
+                bad(
+                    "INVALID_LICENSE_TYPE",
+                    "نوع الرخصة يجب أن يكون COMMERCIAL أو BUILDING_PERMIT",
+                    "licenseType must be COMMERCIAL or BUILDING_PERMIT.",
+                )
+            })?,
+    };
+    let unified_number = match &raw.unified_number {
+        None => None,
+        Some(value) => Some(
+            value
+                .as_str()
+                .and_then(|s| UnifiedNumber::parse(s).ok())
+                .ok_or_else(|| {
+                    bad(
+                        "INVALID_UNIFIED_NUMBER",
+                        "الرقم الموحد للمنشأة يجب أن يبدأ بـ 7 ويتكون من 10 أرقام",
+                        "unifiedNumber must be 7 followed by nine digits.",
+                    )
+                })?
+                .to_string(),
+        ),
+    };
+    Ok(BaladyVerificationRequest {
+        license_number: license_number.to_string(),
+        license_type,
+        unified_number,
+    })
+}
+
+/// Now, in Riyadh time, to the second (as Balady writes instants).
+fn riyadh_now() -> DateTime<FixedOffset> {
+    let now = Utc::now();
+    let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    match FixedOffset::east_opt(RIYADH_OFFSET_SECONDS) {
+        Some(riyadh) => now.with_timezone(&riyadh),
+        None => now.fixed_offset(),
+    }
+}
+
+fn error(status: StatusCode, code: &str, ar: &str, en: &str) -> Response {
+    let body = BaladyError {
+        error_code: code.to_owned(),
+        error_message_ar: ar.to_owned(),
+        error_message_en: en.to_owned(),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Balady's renderings of the injected faults.
+fn fault_response(fault: InjectedFault) -> Response {
+    match fault {
+        InjectedFault::ServerError => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "حدث خطأ أثناء معالجة الطلب",
+            "An error occurred while processing the request.",
+        ),
+        InjectedFault::RateLimit { retry_after } => {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "تم تجاوز الحد المسموح من الطلبات",
+                "Too many requests.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+        InjectedFault::Malformed => fault.default_response(),
+    }
+}
+
+#[cfg(test)]
+#[path = "simulator/tests.rs"]
+mod tests;

@@ -1,0 +1,67 @@
+//! The shared conformance kit against the Balady simulator: every case is accepted
+//! (`Submitted`), since the answer comes later by callback; the callbacks themselves go
+//! to a fake Rabt endpoint, and tests/golden.rs reads them.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rabt_adapter::conformance::{Credentials, Expect, Kit, run};
+use rabt_adapter::sandbox::{cases, golden};
+use rabt_adapter_municipal::LICENSE_VERIFY;
+use rabt_catalogue::Catalogue;
+use rabt_core::{Agency, ServiceName};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn municipal_passes_the_conformance_kit() {
+    let receiver = Arc::new(common::Receiver::start().await);
+    let catalogue = Arc::new(Catalogue::bundled().unwrap());
+    let service = ServiceName::parse(LICENSE_VERIFY).unwrap();
+    let sim_receiver = receiver.clone();
+    let kit = Kit::new(
+        Agency::Municipal,
+        move |knobs| common::simulator(&sim_receiver, &knobs),
+        |base, credentials| {
+            let key = match credentials {
+                Credentials::Valid => common::KEY,
+                Credentials::Wrong => "not-the-key",
+            };
+            Arc::new(common::adapter(base, key))
+        },
+        move |service: &ServiceName, output: &Value| {
+            catalogue
+                .service(service.as_str())
+                .ok_or_else(|| format!("{service} is not in the catalogue"))?
+                .validate_output(output)
+                .map_err(|violations| format!("{violations:?}"))
+        },
+    )
+    .case(
+        service.clone(),
+        json!({"licenseNumber": golden::COOP_COMPLIANT_LICENCE, "licenseType": "COMMERCIAL",
+               "unifiedNumber": golden::COOP_COMPLIANT}),
+        Expect::Submitted,
+    )
+    .case(
+        service.clone(),
+        json!({"licenseNumber": golden::COOP_EXPIRED_LICENCE_LICENCE}),
+        Expect::Submitted,
+    )
+    .case(
+        service,
+        json!({"licenseNumber": cases::LICENCE_IN_NO_WORLD}),
+        Expect::Submitted,
+    );
+    let report = run(kit).await;
+    assert!(report.passed.len() >= 14, "{:#?}", report.passed);
+    // The kit's accepted calls did call Rabt back, each signed with the agency's secret.
+    let deadline = std::time::Instant::now() + common::CALLBACK_DEADLINE;
+    while receiver.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no callback arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(receiver.refused(), 0);
+}
