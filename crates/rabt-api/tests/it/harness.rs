@@ -36,6 +36,11 @@ pub(crate) struct Reply {
 
 impl Harness {
     pub(crate) async fn new() -> Harness {
+        Harness::with(&["post.address.verify"], ApiSettings::default()).await
+    }
+
+    /// A harness where `callable` services have adapters, with these settings.
+    pub(crate) async fn with(callable: &[&str], settings: ApiSettings) -> Harness {
         let store = Store::connect("sqlite::memory:", 1).await.unwrap();
         store.migrate().await.unwrap();
         let transport = Transport::embedded(Settings::default());
@@ -47,15 +52,17 @@ impl Harness {
         )
         .await;
         let (_, other_key) = onboard(&store, "7000000002", &["post.address.verify"]).await;
-        let callable: BTreeSet<ServiceName> =
-            [ServiceName::parse("post.address.verify").unwrap()].into();
+        let callable: BTreeSet<ServiceName> = callable
+            .iter()
+            .map(|s| ServiceName::parse(s).unwrap())
+            .collect();
         let state = AppState::new(
             store.clone(),
             catalogue,
             callable,
             transport.clone(),
             Arc::new(Notify::new()),
-            ApiSettings::default(),
+            settings,
         );
         Harness {
             state,
@@ -65,6 +72,30 @@ impl Harness {
             cooperative,
             other_key,
         }
+    }
+
+    /// Onboards another cooperative with these services; its id and key.
+    pub(crate) async fn onboard(
+        &self,
+        unified: &str,
+        services: &[&str],
+    ) -> (CooperativeId, String) {
+        onboard(&self.store, unified, services).await
+    }
+
+    /// `POST /v1/requests` with this key.
+    pub(crate) async fn post_as(&self, key: &str, idempotency_key: &str, body: &Value) -> Reply {
+        self.send(
+            Method::POST,
+            "/v1/requests",
+            &[
+                ("authorization", &format!("Bearer {key}")),
+                ("idempotency-key", idempotency_key),
+                ("content-type", "application/json"),
+            ],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     pub(crate) fn app(&self) -> Router {

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test with its line
 
+mod callbacks;
+mod composite;
 mod harness;
 mod openapi;
 mod requests;
