@@ -7,6 +7,8 @@
 //! `webhook-id` is acknowledged and not applied again. Accepted callbacks are stored
 //! with an outbox message; the agency's worker applies them through its adapter.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -107,12 +109,7 @@ pub(crate) async fn receive(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let task = state
-        .store()
-        .task_by_upstream_ref(agency, &reference)
-        .await
-        .map_err(|e| store_error("correlating a callback", e))?;
-    let Some(task) = task else {
+    let Some(task) = correlate(&state, agency, &reference).await? else {
         reject(
             &state,
             agency,
@@ -156,6 +153,32 @@ pub(crate) async fn receive(
         }
     };
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": status }))).into_response())
+}
+
+/// How long an unknown reference is looked up again before the callback is refused. A
+/// fast agency can call back before the worker that submitted the call has committed
+/// the reference the agency gave it (it does so right after the agency's answer).
+const REFERENCE_GRACE: Duration = Duration::from_secs(3);
+const REFERENCE_POLL: Duration = Duration::from_millis(100);
+
+/// The task waiting for `reference`, looked up until [`REFERENCE_GRACE`] has passed.
+async fn correlate(
+    state: &AppState,
+    agency: Agency,
+    reference: &str,
+) -> Result<Option<rabt_store::TaskRecord>, ApiError> {
+    let deadline = tokio::time::Instant::now() + REFERENCE_GRACE;
+    loop {
+        let task = state
+            .store()
+            .task_by_upstream_ref(agency, reference)
+            .await
+            .map_err(|e| store_error("correlating a callback", e))?;
+        if task.is_some() || tokio::time::Instant::now() >= deadline {
+            return Ok(task);
+        }
+        tokio::time::sleep(REFERENCE_POLL).await;
+    }
 }
 
 /// The three Standard Webhooks headers, or which one is missing.

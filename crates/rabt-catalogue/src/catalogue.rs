@@ -70,6 +70,30 @@ impl Catalogue {
         self.services.values()
     }
 
+    /// Replaces a deadline, for operators whose agencies are slower or faster than the
+    /// catalogue assumes (and for tests): `key` is a service name, or
+    /// `<composite>/<child>` for one check of a composite. A composite's own deadline
+    /// stays an upper bound for its checks.
+    pub fn set_deadline(&mut self, key: &str, deadline: Duration) -> Result<(), CatalogueError> {
+        let unknown = || CatalogueError::UnknownDeadline {
+            key: key.to_owned(),
+        };
+        if deadline.is_zero() {
+            return Err(unknown());
+        }
+        match key.split_once('/') {
+            None => self.services.get_mut(key).ok_or_else(unknown)?.deadline = deadline,
+            Some((composite, child)) => {
+                let service = self.services.get_mut(composite).ok_or_else(unknown)?;
+                let ServiceKind::Composite(spec) = &mut service.kind else {
+                    return Err(unknown());
+                };
+                spec.child_mut(child).ok_or_else(unknown)?.deadline = deadline;
+            }
+        }
+        Ok(())
+    }
+
     /// The schema of the callback bodies an agency POSTs to `/v1/callbacks/{agency}`;
     /// `None` for an agency that answers synchronously.
     pub fn callback_schema(&self, agency: Agency) -> Option<&Schema> {

@@ -9,6 +9,14 @@ use crate::violation::Violation;
 /// A catalogue that cannot be loaded, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
+    /// A deadline override names no service and no check of a composite.
+    #[error(
+        "no service or composite check `{key}` to set a deadline for (use `<service>` or `<composite>/<check>`)"
+    )]
+    UnknownDeadline {
+        /// The key given.
+        key: String,
+    },
     /// A file is not JSON.
     #[error("{file}: not valid JSON: {source}")]
     Json {

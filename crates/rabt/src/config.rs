@@ -28,6 +28,7 @@ struct Raw {
     log: RawLog,
     simulate: RawSimulate,
     agencies: BTreeMap<String, RawAgency>,
+    deadlines: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +183,8 @@ pub(crate) struct Config {
     pub simulate_callback_url: url::Url,
     /// Every agency's connection.
     pub agencies: BTreeMap<Agency, AgencyConfig>,
+    /// Deadline overrides: a service name or `<composite>/<check>`, and its deadline.
+    pub deadlines: BTreeMap<String, Duration>,
 }
 
 impl Config {
@@ -422,6 +425,13 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         log_json,
         simulate_base: raw.simulate.listen_base,
         seed: raw.simulate.seed,
+        deadlines: raw
+            .deadlines
+            .iter()
+            .map(|(key, ms_value)| {
+                Ok((key.clone(), ms(*ms_value, &format!("deadlines.\"{key}\""))?))
+            })
+            .collect::<anyhow::Result<_>>()?,
         simulate_callback_url: url::Url::parse(&raw.simulate.callback_url)
             .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
         agencies,

@@ -33,6 +33,18 @@ pub(crate) async fn open_store(url: &str, max_connections: u32) -> anyhow::Resul
     Ok(store)
 }
 
+/// The service catalogue, with the configuration's deadline overrides applied.
+pub(crate) fn catalogue(config: &Config) -> anyhow::Result<Arc<Catalogue>> {
+    let mut catalogue =
+        Catalogue::bundled().context("the built-in service catalogue is invalid")?;
+    for (key, deadline) in &config.deadlines {
+        catalogue
+            .set_deadline(key, *deadline)
+            .with_context(|| format!("`deadlines.\"{key}\"`"))?;
+    }
+    Ok(Arc::new(catalogue))
+}
+
 /// The queue settings of a configuration.
 pub(crate) fn queue_settings(config: &Config) -> QueueSettings {
     QueueSettings {
@@ -102,8 +114,7 @@ pub(crate) async fn run(
     roles: Roles,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let catalogue =
-        Arc::new(Catalogue::bundled().context("the built-in service catalogue is invalid")?);
+    let catalogue = catalogue(config)?;
     let wake = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
 

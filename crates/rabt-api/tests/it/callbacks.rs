@@ -287,6 +287,50 @@ async fn unknown_references_and_bad_bodies_are_refused_and_audited() {
 }
 
 #[tokio::test]
+async fn a_callback_faster_than_the_submission_record_is_still_matched() {
+    let s = setup().await;
+    // A second municipal task whose reference is recorded only after the callback came.
+    let (_, key) =
+        s.h.onboard("7000000006", &["municipal.license.verify"])
+            .await;
+    let reply = s
+        .h
+        .post_as(&key, "m2", &json!({"service": "municipal.license.verify", "input": {"licenseNumber": "4000067890"}}))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    let rows =
+        s.h.store
+            .claim_outbox(10, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+    let task = serde_json::from_slice::<TaskMessage>(&rows[0].body)
+        .unwrap()
+        .task_id()
+        .unwrap();
+    s.h.store.start_task(task, Utc::now()).await.unwrap();
+    let store = s.h.store.clone();
+    let late_record = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        store
+            .submit_task(task, "INSP-0002", Utc::now())
+            .await
+            .unwrap()
+    });
+    let reply = post(
+        &s.h,
+        "municipal",
+        &s.secret,
+        "race",
+        Utc::now().timestamp(),
+        body("INSP-0002").to_string().as_bytes(),
+    )
+    .await;
+    assert!(late_record.await.unwrap());
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert_eq!(reply.body["status"], "accepted");
+}
+
+#[tokio::test]
 async fn agencies_without_secrets_cannot_call_back() {
     let s = setup().await;
     let now = Utc::now().timestamp();

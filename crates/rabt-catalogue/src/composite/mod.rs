@@ -238,6 +238,11 @@ pub struct CompositeSpec {
 }
 
 impl CompositeSpec {
+    /// The child with this id, to change (deadline overrides).
+    pub(crate) fn child_mut(&mut self, id: &str) -> Option<&mut Child> {
+        self.children.iter_mut().find(|c| c.id == id)
+    }
+
     /// Every child, each after all those it waits for (otherwise in declaration order).
     pub fn children(&self) -> &[Child] {
         &self.children

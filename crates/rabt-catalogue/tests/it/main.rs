@@ -5,6 +5,7 @@
 
 mod bundled;
 mod composite;
+mod deadlines;
 mod examples;
 mod inputs;
 mod outputs;
