@@ -1,1 +1,226 @@
-//! The health agency (being written; see docs/adding-an-agency.md).
+//! The Ministry of Health's health certificates of food-handling workers (MOH / Balady),
+//! as Rabt's `health.certificates.verify` service.
+//!
+//! The ministry works by batch and answers later. The adapter submits one
+//! establishment licence and its workers (`POST /api/v1/health-certificates/batches`,
+//! REST JSON, `X-API-Key` header, the task id as `X-Request-Id`); the ministry accepts
+//! with `202` and a reference, and the adapter answers [`Answer::Submitted`] with that
+//! reference. When the ministry has checked every worker it POSTs one signed callback
+//! for the whole batch to Rabt's `/v1/callbacks/health` (schemas/callbacks/health.json);
+//! Rabt checks the signature and the schema and hands the body to
+//! [`Adapter::callback`], which maps it to one [`CallbackAnswer`] for that reference.
+//!
+//! Outcomes:
+//! - every worker holds a certificate for the establishment that is VALID, FIT and not
+//!   expired on the day the ministry completed the batch → `OK`, `allValid: true`;
+//! - some worker has no certificate there, or an EXPIRED, CANCELLED, UNFIT or past-due
+//!   one → `MISMATCH`, `allValid: false`, with every worker's detail;
+//! - the ministry knows no such establishment licence: it refuses the batch at once
+//!   (`404 ESTABLISHMENT_NOT_FOUND`) → a final `NOT_FOUND` without a callback.
+//!
+//! Errors: 400 (and 413) for a batch it refuses, 401 / 403 for the key, 409 for a
+//! request id reused with another batch, 429 with `Retry-After`, 5xx when it fails;
+//! bodies `{"code", "messageEn", "messageAr"}`. A batch holds at most
+//! [`MAX_WORKERS`] workers.
+//!
+//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
+//! store or the API.
+//!
+//! Layout:
+//! - this file: the adapter, its configuration and its error.
+//! - [`batch`](crate::batch) (private): the service's input as a batch.
+//! - [`client`](crate::client) (private): the HTTP call and the mapping of the
+//!   ministry's status codes.
+//! - [`wire`]: the ministry's own types, named as it names them, and the translation of
+//!   its callback.
+//! - [`output`]: the service's output, as the catalogue's schema describes it.
+//! - [`simulator`]: the ministry as an axum app serving the sandbox world, calling back
+//!   through a [`rabt_adapter::callback::CallbackSender`], with fault knobs.
+
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use rabt_adapter::http::{ClientConfigError, HttpClientConfig, Secret, build_client};
+use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
+use rabt_core::{Agency, Outcome};
+use reqwest::Url;
+use serde::Deserialize;
+
+mod batch;
+mod client;
+pub mod output;
+pub mod simulator;
+pub mod wire;
+
+pub use batch::MAX_WORKERS;
+
+use client::{CallContext, MohClient, Submission};
+use wire::{BatchResult, MohBatchCallback};
+
+/// The one service of this agency.
+pub const CERTIFICATES_VERIFY: &str = "health.certificates.verify";
+
+/// The services this adapter serves.
+pub const SERVICES: &[&str] = &[CERTIFICATES_VERIFY];
+
+/// How to reach the ministry.
+#[derive(Debug, Clone)]
+pub struct HealthConfig {
+    /// The ministry's API root in production; a simulator's root URL in tests.
+    pub base_url: Url,
+    /// The ministry's API key.
+    pub api_key: Secret,
+    /// The longest one submission may take; a task's own timeout may be shorter.
+    pub timeout: Duration,
+}
+
+/// What can go wrong in this crate besides a call's [`AdapterError`].
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    /// The base URL cannot be the ministry's.
+    #[error("the health base URL must be http(s) without query or fragment, got `{0}`")]
+    BaseUrl(String),
+    /// The API key is empty or cannot travel in an HTTP header.
+    #[error("the health API key must be non-empty visible ASCII")]
+    ApiKey,
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] ClientConfigError),
+    /// A field of the ministry's document breaks its own format.
+    #[error("MOH's {field} is not {expected}: `{value}`")]
+    Field {
+        /// The ministry's name of the field.
+        field: &'static str,
+        /// What it should be.
+        expected: &'static str,
+        /// What it was (truncated; empty where it could be personal data).
+        value: String,
+    },
+    /// The two calendars of a date name different days.
+    #[error("MOH's {field} is {gregorian} in one calendar and {hijri} in the other")]
+    DatesDisagree {
+        /// The ministry's name of the date.
+        field: &'static str,
+        /// The Gregorian half.
+        gregorian: String,
+        /// The Hijri half.
+        hijri: String,
+    },
+}
+
+/// The adapter: the ministry's batch API behind `health.certificates.verify`.
+#[derive(Debug)]
+pub struct HealthAdapter {
+    client: MohClient,
+    timeout: Duration,
+}
+
+impl HealthAdapter {
+    /// Validates the configuration and builds the client.
+    pub fn new(config: HealthConfig) -> Result<Self, HealthError> {
+        let url = &config.base_url;
+        let scheme_ok = matches!(url.scheme(), "http" | "https");
+        if !scheme_ok || url.cannot_be_a_base() || url.query().is_some() || url.fragment().is_some()
+        {
+            // Only scheme, host and path: a URL's user info could be a credential.
+            let shown = format!(
+                "{}://{}{}",
+                url.scheme(),
+                url.host_str().unwrap_or(""),
+                url.path()
+            );
+            return Err(HealthError::BaseUrl(shown));
+        }
+        let key = config.api_key.expose();
+        if key.is_empty() || reqwest::header::HeaderValue::from_str(key).is_err() {
+            return Err(HealthError::ApiKey);
+        }
+        let http = build_client(&HttpClientConfig {
+            timeout: config.timeout,
+            ..HttpClientConfig::default()
+        })?;
+        Ok(Self {
+            client: MohClient {
+                http,
+                base: config.base_url,
+                api_key: config.api_key,
+            },
+            timeout: config.timeout,
+        })
+    }
+
+    async fn certificates_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
+        let batch = batch::Batch::parse(call.input)?;
+        let ctx = CallContext {
+            task: call.task,
+            timeout: call.timeout.min(self.timeout),
+            traceparent: call.traceparent,
+        };
+        match self.client.submit(ctx, &batch.request()).await? {
+            Submission::EstablishmentNotFound => Ok(Answer::Final {
+                outcome: Outcome::NotFound,
+                // The ministry said nothing about the workers: there is no output.
+                data: serde_json::Value::Null,
+                upstream_ref: None,
+            }),
+            Submission::Accepted(accepted) => {
+                // An acceptance of another batch would be answered by a callback about
+                // other workers.
+                if accepted.establishment_license_number != batch.licence
+                    || accepted.workers_count != batch.workers.len()
+                {
+                    return Err(AdapterError::Malformed(
+                        "MOH accepted a batch other than the one submitted".to_owned(),
+                    ));
+                }
+                Ok(Answer::Submitted {
+                    upstream_ref: accepted.reference,
+                })
+            }
+        }
+    }
+}
+
+impl Adapter for HealthAdapter {
+    fn agency(&self) -> Agency {
+        Agency::Health
+    }
+
+    fn services(&self) -> &'static [&'static str] {
+        SERVICES
+    }
+
+    fn call<'a>(&'a self, call: ServiceCall<'a>) -> BoxFuture<'a, Result<Answer, AdapterError>> {
+        Box::pin(async move {
+            match call.service.as_str() {
+                CERTIFICATES_VERIFY => self.certificates_verify(call).await,
+                _ => Err(AdapterError::UnsupportedService(call.service.clone())),
+            }
+        })
+    }
+
+    fn callback(&self, body: &serde_json::Value) -> Result<Vec<CallbackAnswer>, AdapterError> {
+        callback_answer(body).map(|answer| vec![answer])
+    }
+}
+
+/// Maps one callback body to the answer it carries: `OK` when every worker holds a
+/// valid certificate, else `MISMATCH` (see the crate docs).
+pub fn callback_answer(body: &serde_json::Value) -> Result<CallbackAnswer, AdapterError> {
+    let callback = MohBatchCallback::deserialize(body)
+        .map_err(|e| AdapterError::BadCallback(format!("not a MOH batch callback: {e}")))?;
+    let result =
+        BatchResult::try_from(callback).map_err(|e| AdapterError::BadCallback(e.to_string()))?;
+    let data = serde_json::to_value(&result.output)
+        .map_err(|e| AdapterError::BadCallback(format!("output not serialisable: {e}")))?;
+    Ok(CallbackAnswer {
+        upstream_ref: result.reference,
+        outcome: result.outcome,
+        data,
+    })
+}
+
+#[cfg(test)]
+#[path = "lib_tests.rs"]
+mod tests;
