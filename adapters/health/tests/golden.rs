@@ -227,3 +227,18 @@ async fn the_callback_waits_for_the_callback_delay() {
     assert!(callback.at.duration_since(started) >= delay);
     assert!(callback.id.starts_with("msg_"), "{}", callback.id);
 }
+
+#[test]
+fn the_wire_fixtures_follow_the_catalogues_schemas() {
+    let catalogue = Catalogue::bundled().unwrap();
+    let callback = catalogue.callback_schema(Agency::Health).unwrap();
+    callback
+        .validate(&fixture("callback-4000067890.json"))
+        .unwrap();
+    let service = catalogue.service(CERTIFICATES_VERIFY).unwrap();
+    service
+        .validate_output(&fixture("output-4000067890.json"))
+        .unwrap();
+    let input = input(cases::FOOD_LICENCE, &FOOD_WORKERS);
+    service.validate_input(&input).unwrap();
+}
