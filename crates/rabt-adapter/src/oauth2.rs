@@ -8,9 +8,10 @@
 //! - **Single flight.** The cache sits behind a `tokio` `RwLock`. Callers read a fresh
 //!   token under the read lock; a caller that finds none takes the write lock and checks
 //!   again before fetching, so fifty tasks that find the token expired at once cause one
-//!   token request, and the other forty-nine wait for its result. A fetch that is
-//!   cancelled (its task timed out) releases the lock with the cache unchanged, and the
-//!   next waiter fetches.
+//!   token request, and the other forty-nine wait for its result, success or failure
+//!   (a refused client or a failing endpoint is asked once, not fifty times in a row).
+//!   A fetch that times out or is cancelled with its task is not shared: the next
+//!   waiter fetches for itself.
 //! - **Refresh on 401, once.** A token can die before its time (revoked, or the server
 //!   restarted). [`TokenCache::send`] answers an API's 401 by refreshing the token and
 //!   sending the request again, once. Tokens carry a generation number: a refresh for a
@@ -24,19 +25,22 @@
 //! - **Secrets.** The client secret is a [`Secret`] and the access token is printed as
 //!   `***`; both travel only in `Authorization` headers marked sensitive. Error reasons
 //!   quote the endpoint's RFC 6749 `error` code, never a body.
+//!
+//! Layout: this file, the cache; `grant`, the token request and the reading of the
+//! endpoint's answer.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rabt_core::{Outcome, TaskId};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
+use rabt_core::TaskId;
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
-use serde::Deserialize;
 use tokio::sync::RwLock;
 
 use crate::AdapterError;
-use crate::http::{REQUEST_ID, Secret, TRACEPARENT, classify_send_error, unavailable};
+use crate::http::{REQUEST_ID, Secret, TRACEPARENT, classify_send_error};
+
+mod grant;
 
 /// The most a token is given up before its `expires_in` runs out.
 pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(30);
@@ -130,6 +134,15 @@ impl fmt::Debug for AccessToken {
 struct State {
     current: Option<Cached>,
     generation: u64,
+    /// The last fetch, if it failed, for the callers that were waiting for it.
+    failure: Option<Failure>,
+}
+
+/// A failed fetch: which one (counting finished fetches) and its error.
+#[derive(Debug)]
+struct Failure {
+    fetch: u64,
+    error: AdapterError,
 }
 
 #[derive(Debug)]
@@ -146,6 +159,40 @@ impl State {
             .filter(|c| Instant::now() < c.refresh_at)
             .map(|c| c.token.clone())
     }
+
+    /// The error of a fetch that failed after the caller came (`seen` fetches had
+    /// finished then): the caller waited for that fetch, and shares its result.
+    fn failed_since(&self, seen: u64, timeout: Duration) -> Option<AdapterError> {
+        self.failure
+            .as_ref()
+            .filter(|f| f.fetch > seen)
+            .map(|f| duplicate(&f.error, timeout))
+    }
+}
+
+/// A copy of a shared error (sources are not `Clone`, and are dropped).
+fn duplicate(err: &AdapterError, timeout: Duration) -> AdapterError {
+    match err {
+        AdapterError::Unavailable {
+            reason,
+            retry_after,
+            ..
+        } => AdapterError::Unavailable {
+            reason: reason.clone(),
+            retry_after: *retry_after,
+            source: None,
+        },
+        AdapterError::Timeout(_) => AdapterError::Timeout(timeout),
+        AdapterError::Malformed(reason) => AdapterError::Malformed(reason.clone()),
+        AdapterError::Refused { outcome, reason } => AdapterError::Refused {
+            outcome: *outcome,
+            reason: reason.clone(),
+        },
+        AdapterError::UnsupportedService(service) => {
+            AdapterError::UnsupportedService(service.clone())
+        }
+        AdapterError::BadCallback(reason) => AdapterError::BadCallback(reason.clone()),
+    }
 }
 
 /// The access token of one client, shared by every task of an adapter.
@@ -154,6 +201,9 @@ pub struct TokenCache {
     credentials: ClientCredentials,
     state: RwLock<State>,
     requests: AtomicU64,
+    /// Fetches finished (succeeded or failed); read without the lock by callers about
+    /// to wait for it.
+    finished: AtomicU64,
 }
 
 impl fmt::Debug for TokenCache {
@@ -204,6 +254,7 @@ impl TokenCache {
             credentials,
             state: RwLock::new(State::default()),
             requests: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
         })
     }
 
@@ -225,13 +276,17 @@ impl TokenCache {
     /// A fresh token: the cached one, or one fetched now (once for all concurrent
     /// callers).
     pub async fn token(&self, ctx: CallContext<'_>) -> Result<AccessToken, AdapterError> {
+        let seen = self.finished.load(Ordering::Acquire);
         if let Some(token) = self.state.read().await.fresh() {
             return Ok(token);
         }
         let mut state = self.state.write().await;
-        // Whoever held the lock before us may have fetched one already.
+        // Whoever held the lock before us may have fetched one already, or failed to.
         if let Some(token) = state.fresh() {
             return Ok(token);
+        }
+        if let Some(err) = state.failed_since(seen, ctx.timeout) {
+            return Err(err);
         }
         self.fetch_into(&mut state, ctx).await
     }
@@ -243,11 +298,15 @@ impl TokenCache {
         stale: &AccessToken,
         ctx: CallContext<'_>,
     ) -> Result<AccessToken, AdapterError> {
+        let seen = self.finished.load(Ordering::Acquire);
         let mut state = self.state.write().await;
         if let Some(token) = state.fresh()
             && token.generation != stale.generation
         {
             return Ok(token);
+        }
+        if let Some(err) = state.failed_since(seen, ctx.timeout) {
+            return Err(err);
         }
         self.fetch_into(&mut state, ctx).await
     }
@@ -288,7 +347,9 @@ impl TokenCache {
             .map_err(|e| classify_send_error(e, ctx.timeout))
     }
 
-    /// Fetches a token and caches it; on failure the cache is left as it was.
+    /// Fetches a token and caches it. On failure the token is left as it was, and the
+    /// error kept for the callers already waiting (a timeout excepted: it says more
+    /// about the caller's time left than about the endpoint).
     async fn fetch_into(
         &self,
         state: &mut State,
@@ -298,7 +359,20 @@ impl TokenCache {
         // Counted from before the request: the server's clock starts later, so the
         // cache gives the token up first.
         let requested_at = Instant::now();
-        let grant = self.request_token(ctx).await?;
+        let result = grant::request_token(&self.http, &self.credentials, ctx).await;
+        // A cancelled fetch never comes here: it is neither counted nor shared.
+        let fetch = self.finished.fetch_add(1, Ordering::AcqRel) + 1;
+        let grant = match result {
+            Ok(grant) => grant,
+            Err(error) => {
+                state.failure = (!matches!(error, AdapterError::Timeout(_))).then(|| Failure {
+                    fetch,
+                    error: duplicate(&error, ctx.timeout),
+                });
+                return Err(error);
+            }
+        };
+        state.failure = None;
         let lifetime = grant
             .expires_in
             .map_or(UNSTATED_LIFETIME, |s| Duration::from_secs(s.seconds()))
@@ -319,43 +393,6 @@ impl TokenCache {
         );
         Ok(token)
     }
-
-    async fn request_token(&self, ctx: CallContext<'_>) -> Result<Grant, AdapterError> {
-        // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined for
-        // HTTP Basic.
-        let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
-        let id: String = encode(&self.credentials.client_id);
-        let secret: String = encode(self.credentials.client_secret.expose());
-        let request = self
-            .http
-            .post(self.credentials.token_url.clone())
-            .basic_auth(id, Some(secret))
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(ACCEPT, "application/json")
-            .body(grant_form(self.credentials.scope.as_deref()));
-        let response = with_context(request, ctx)
-            .send()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
-        check_token_status(status, &headers, &body)?;
-        Grant::parse(&body)
-    }
-}
-
-/// The form of a client-credentials grant (RFC 6749 §4.4.2).
-fn grant_form(scope: Option<&str>) -> String {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "client_credentials");
-    if let Some(scope) = scope {
-        form.append_pair("scope", scope);
-    }
-    form.finish()
 }
 
 /// Adds what every call to an agency carries.
@@ -378,94 +415,6 @@ fn valid_scope(scope: &str) -> bool {
                     .bytes()
                     .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
         })
-}
-
-/// Maps the token endpoint's status: 2xx goes on; 400, 401 and 403 refuse our client
-/// (RFC 6749 §5.2); 404 means the URL is wrong; 429 and 5xx are "later".
-pub(crate) fn check_token_status(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), AdapterError> {
-    let refused = |why: &str| AdapterError::Refused {
-        outcome: Outcome::UpstreamError,
-        reason: format!("{why} ({})", oauth_error_code(body)),
-    };
-    match status.as_u16() {
-        200..=299 => Ok(()),
-        400 | 401 | 403 => Err(refused("the token endpoint refused our client credentials")),
-        404 => Err(refused("there is no token endpoint at the configured URL")),
-        429 => Err(unavailable(status, headers, "token endpoint rate limit")),
-        500..=599 => Err(unavailable(status, headers, "the token endpoint failed")),
-        0..=199 | 300..=399 | 402 | 405..=428 | 430..=499 | 600.. => Err(AdapterError::Malformed(
-            format!("the token endpoint answered HTTP {}", status.as_u16()),
-        )),
-    }
-}
-
-/// The RFC 6749 `error` code of an error body, cut short; never the body itself.
-fn oauth_error_code(body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        error: String,
-    }
-    serde_json::from_slice::<ErrorBody>(body)
-        .map(|e| e.error.chars().take(40).collect())
-        .unwrap_or_else(|_| "no RFC 6749 error code".to_owned())
-}
-
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Deserialize)]
-struct Grant {
-    access_token: String,
-    token_type: String,
-    #[serde(default)]
-    expires_in: Option<Seconds>,
-}
-
-/// `expires_in` as a number, as RFC 6749 says, or as a string, as some servers send it.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Seconds {
-    Number(u64),
-    Text(String),
-}
-
-impl Seconds {
-    fn seconds(&self) -> u64 {
-        match self {
-            Seconds::Number(n) => *n,
-            // Unreadable text is treated as unstated, by `Grant::parse`'s check.
-            Seconds::Text(t) => t.trim().parse().unwrap_or(0),
-        }
-    }
-}
-
-impl Grant {
-    fn parse(body: &[u8]) -> Result<Grant, AdapterError> {
-        let mut grant: Grant = serde_json::from_slice(body).map_err(|e| {
-            // serde's message names a field or a position, never the token.
-            AdapterError::Malformed(format!("the token endpoint answered unreadable JSON: {e}"))
-        })?;
-        if !grant.token_type.eq_ignore_ascii_case("bearer") {
-            let shown: String = grant.token_type.chars().take(20).collect();
-            return Err(AdapterError::Malformed(format!(
-                "the token endpoint issued a `{shown}` token, not a Bearer token"
-            )));
-        }
-        let token = grant.access_token.as_bytes();
-        if token.is_empty() || !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
-            return Err(AdapterError::Malformed(
-                "the token endpoint issued an empty or unprintable access token".to_owned(),
-            ));
-        }
-        if let Some(Seconds::Text(text)) = &grant.expires_in
-            && text.trim().parse::<u64>().is_err()
-        {
-            grant.expires_in = None;
-        }
-        Ok(grant)
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rabt_core::Outcome;
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use super::*;
 use crate::http::{HttpClientConfig, build_client};
@@ -25,6 +27,8 @@ enum Mode {
     Body(&'static str),
     /// Never answer in time.
     Hang,
+    /// Wait for a permit, then fail with 503.
+    Gated(Arc<Semaphore>),
 }
 
 #[derive(Debug)]
@@ -73,6 +77,15 @@ async fn token(State(server): State<Shared>, headers: HeaderMap, form: String) -
         )
             .into_response(),
         Mode::Body(body) => (StatusCode::OK, body).into_response(),
+        Mode::Gated(gate) => {
+            let _permit = gate.acquire().await.unwrap();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "4")],
+                Json(json!({"error": "temporarily_unavailable"})),
+            )
+                .into_response()
+        }
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::OK.into_response()
@@ -293,6 +306,35 @@ async fn token_endpoint_errors_are_classified() {
     let s = setup(Mode::Fail(302, "x")).await;
     let err = s.cache.token(ctx(TaskId::new())).await.unwrap_err();
     assert!(matches!(err, AdapterError::Malformed(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn callers_waiting_for_a_failed_fetch_share_its_error() {
+    let gate = Arc::new(Semaphore::new(0));
+    let s = setup(Mode::Gated(gate.clone())).await;
+    let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let (cache, waiting) = (s.cache.clone(), waiting.clone());
+            tokio::spawn(async move {
+                // The count and the cache's look at its fetches happen in one poll.
+                waiting.fetch_add(1, Ordering::SeqCst);
+                cache.token(ctx(TaskId::new())).await
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while waiting.load(Ordering::SeqCst) < 50 {
+        assert!(Instant::now() < deadline, "the callers never started");
+        tokio::task::yield_now().await;
+    }
+    gate.add_permits(1);
+    for call in calls {
+        let err = call.await.unwrap().unwrap_err();
+        assert!(matches!(err, AdapterError::Unavailable { .. }), "{err:?}");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(4)));
+    }
+    assert_eq!(s.cache.token_requests(), 1);
 }
 
 #[tokio::test]
