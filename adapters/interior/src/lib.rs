@@ -1,1 +1,264 @@
-//! The interior agency (being written; see docs/adding-an-agency.md).
+//! The Ministry of Interior through Elm's Yakeen, as Rabt's `interior.identity.verify`
+//! and `interior.mobile.verify` services.
+//!
+//! Yakeen is a SOAP 1.1 service, one per client (`Yakeen4Rabt` at
+//! `/Yakeen4Rabt/Yakeen4Rabt`), whose credentials (`userName`, `password`,
+//! `chargeCode`) travel inside each request's body beside the caller's
+//! `referenceNumber` (Rabt sends the task id). Citizens (IDs starting with 1) are asked
+//! with `getCitizenInfo(nin, dateOfBrith)` and a Hijri birth month `MM-YYYY`; residents
+//! (2) with `getAlienInfoByIqama(iqamaNumber, dateOfBirth)` and a Gregorian one. Every
+//! call is charged. Refusals are SOAP faults (HTTP 500) carrying
+//! `Yakeen4RabtFault/commonErrorObject{ErrorCode, ErrorMessage, Type}`; [`fault`] has
+//! the code table and what each code means.
+//!
+//! Mobile ownership is asked of Elm's REST "Yakeen lite" API ([`lite`]), the interface
+//! Elm publishes for it, with its own gateway credentials (`APP-ID`, `APP-KEY`,
+//! `SERVICE_KEY`, `ORGANIZATION-NUMBER`).
+//!
+//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
+//! store or the API.
+//!
+//! Layout:
+//! - this file: the adapter, its configuration and its error.
+//! - [`soap`]: the SOAP 1.1 envelope, its namespaces and faults (quick-xml).
+//! - [`wire`]: Yakeen's operations and results, and their translation.
+//! - [`fault`]: Yakeen's error codes and their meaning.
+//! - [`lite`]: Yakeen lite's types and codes.
+//! - [`output`]: the services' outputs, as the catalogue's schemas describe them.
+//! - [`names`]: comparing Arabic names; [`nationality`]: names of nationality codes.
+//! - `client`, `identity`, `mobile` (private): the calls, and each service's input
+//!   and answer.
+//! - [`simulator`]: Yakeen and Yakeen lite as one axum app serving the sandbox world.
+
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use rabt_adapter::http::{ClientConfigError, HttpClientConfig, Secret, build_client};
+use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
+use rabt_core::{Agency, UnifiedNumber};
+use reqwest::Url;
+
+mod client;
+pub mod fault;
+mod identity;
+pub mod lite;
+mod mobile;
+pub mod names;
+pub mod nationality;
+pub mod output;
+pub mod simulator;
+pub mod soap;
+pub mod wire;
+
+pub use client::YAKEEN_PATH;
+use client::{CallContext, YakeenClient};
+
+/// Verify an identity with Yakeen.
+pub const IDENTITY_VERIFY: &str = "interior.identity.verify";
+/// Verify mobile ownership with Yakeen lite.
+pub const MOBILE_VERIFY: &str = "interior.mobile.verify";
+
+/// The services this adapter serves.
+pub const SERVICES: &[&str] = &[IDENTITY_VERIFY, MOBILE_VERIFY];
+
+/// Rabt's account on Yakeen's SOAP service.
+#[derive(Debug, Clone)]
+pub struct YakeenCredentials {
+    /// `userName`.
+    pub user_name: String,
+    /// `password`.
+    pub password: Secret,
+    /// `chargeCode`: the billing code each call is charged to.
+    pub charge_code: Secret,
+}
+
+/// Rabt's subscription to Yakeen lite.
+#[derive(Debug, Clone)]
+pub struct YakeenLiteCredentials {
+    /// `APP-ID`: the application's id on Elm's gateway.
+    pub app_id: String,
+    /// `APP-KEY`: its key.
+    pub app_key: Secret,
+    /// `SERVICE_KEY`: the subscription to the ownership service.
+    pub service_key: Secret,
+    /// `ORGANIZATION-NUMBER`: the subscriber's unified number.
+    pub organization_number: UnifiedNumber,
+}
+
+/// How to reach Yakeen and Yakeen lite.
+#[derive(Debug, Clone)]
+pub struct InteriorConfig {
+    /// Yakeen's host (`https://yakeen.eserve.com.sa` in production, a simulator's root
+    /// URL in tests); the adapter appends [`YAKEEN_PATH`].
+    pub base_url: Url,
+    /// Yakeen lite's host (`https://yakeen-lite.api.elm.sa`); `None` means the same
+    /// host as `base_url`, as the simulator serves both.
+    pub lite_base_url: Option<Url>,
+    /// The SOAP service's credentials.
+    pub yakeen: YakeenCredentials,
+    /// Yakeen lite's credentials.
+    pub lite: YakeenLiteCredentials,
+    /// The longest one call may take; a task's own timeout may be shorter.
+    pub timeout: Duration,
+}
+
+/// What can go wrong in this crate besides a call's [`AdapterError`].
+#[derive(Debug, thiserror::Error)]
+pub enum InteriorError {
+    /// A base URL cannot be Yakeen's.
+    #[error("the interior base URL must be http(s) without query or fragment, got `{0}`")]
+    BaseUrl(String),
+    /// A credential is empty or cannot travel where it must.
+    #[error("the interior {0} must be non-empty visible ASCII")]
+    Credential(&'static str),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] ClientConfigError),
+    /// A document is not well-formed XML.
+    #[error("not well-formed XML")]
+    XmlSyntax(#[from] quick_xml::Error),
+    /// A document does not have the shape of its type.
+    #[error("an XML document of an unexpected shape")]
+    XmlRead(#[from] quick_xml::DeError),
+    /// A value could not be written as XML.
+    #[error("could not write XML")]
+    XmlWrite(#[from] quick_xml::SeError),
+    /// A SOAP 1.2 envelope, where Yakeen speaks SOAP 1.1.
+    #[error("a SOAP 1.2 envelope where SOAP 1.1 is spoken")]
+    Soap12,
+    /// A document is not the SOAP 1.1 envelope expected.
+    #[error("not the SOAP envelope expected: {0}")]
+    Envelope(&'static str),
+    /// A field of Yakeen's answer breaks its own format.
+    #[error("Yakeen's {field} is not {expected}: `{value}`")]
+    Field {
+        /// Yakeen's name of the field.
+        field: &'static str,
+        /// What it should be.
+        expected: &'static str,
+        /// What it was (truncated).
+        value: String,
+    },
+}
+
+/// The adapter: Yakeen behind `interior.identity.verify`, Yakeen lite behind
+/// `interior.mobile.verify`.
+#[derive(Debug)]
+pub struct InteriorAdapter {
+    client: YakeenClient,
+    timeout: Duration,
+}
+
+/// Checks a base URL, showing only scheme, host and path when it is refused: a URL's
+/// user info could be a credential.
+fn checked_url(url: &Url) -> Result<(), InteriorError> {
+    let scheme_ok = matches!(url.scheme(), "http" | "https");
+    if scheme_ok && !url.cannot_be_a_base() && url.query().is_none() && url.fragment().is_none() {
+        return Ok(());
+    }
+    let shown = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.path()
+    );
+    Err(InteriorError::BaseUrl(shown))
+}
+
+/// A credential that can travel in an XML text node or an HTTP header: non-empty,
+/// visible ASCII (spaces allowed inside).
+fn checked_credential(value: &str, what: &'static str) -> Result<(), InteriorError> {
+    let visible = value.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+    if value.trim().is_empty() || !visible {
+        return Err(InteriorError::Credential(what));
+    }
+    Ok(())
+}
+
+impl InteriorAdapter {
+    /// Validates the configuration and builds the client.
+    pub fn new(config: InteriorConfig) -> Result<Self, InteriorError> {
+        checked_url(&config.base_url)?;
+        let lite_base = config
+            .lite_base_url
+            .unwrap_or_else(|| config.base_url.clone());
+        checked_url(&lite_base)?;
+        let (yakeen, lite) = (&config.yakeen, &config.lite);
+        checked_credential(&yakeen.user_name, "Yakeen userName")?;
+        checked_credential(yakeen.password.expose(), "Yakeen password")?;
+        checked_credential(yakeen.charge_code.expose(), "Yakeen chargeCode")?;
+        checked_credential(&lite.app_id, "Yakeen lite APP-ID")?;
+        checked_credential(lite.app_key.expose(), "Yakeen lite APP-KEY")?;
+        checked_credential(lite.service_key.expose(), "Yakeen lite SERVICE_KEY")?;
+        let http = build_client(&HttpClientConfig {
+            timeout: config.timeout,
+            ..HttpClientConfig::default()
+        })?;
+        Ok(Self {
+            client: YakeenClient {
+                http,
+                endpoint: client::join(&config.base_url, YAKEEN_PATH),
+                lite_base,
+                yakeen: config.yakeen,
+                lite: config.lite,
+            },
+            timeout: config.timeout,
+        })
+    }
+
+    fn context<'a>(&self, call: &ServiceCall<'a>) -> CallContext<'a> {
+        CallContext {
+            task: call.task,
+            timeout: call.timeout.min(self.timeout),
+            traceparent: call.traceparent,
+        }
+    }
+
+    async fn identity_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
+        let query = identity::IdentityQuery::parse(call.input)?;
+        let ctx = self.context(&call);
+        // reqwest bounds the HTTP call; this bounds reading and mapping as well.
+        tokio::time::timeout(ctx.timeout, identity::run(&self.client, ctx, &query))
+            .await
+            .unwrap_or(Err(AdapterError::Timeout(ctx.timeout)))
+    }
+
+    async fn mobile_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
+        let query = mobile::MobileQuery::parse(call.input)?;
+        let ctx = self.context(&call);
+        tokio::time::timeout(ctx.timeout, mobile::run(&self.client, ctx, &query))
+            .await
+            .unwrap_or(Err(AdapterError::Timeout(ctx.timeout)))
+    }
+}
+
+impl Adapter for InteriorAdapter {
+    fn agency(&self) -> Agency {
+        Agency::Interior
+    }
+
+    fn services(&self) -> &'static [&'static str] {
+        SERVICES
+    }
+
+    fn callback(&self, _body: &serde_json::Value) -> Result<Vec<CallbackAnswer>, AdapterError> {
+        Err(AdapterError::BadCallback(
+            "Yakeen answers synchronously and never calls back".to_owned(),
+        ))
+    }
+
+    fn call<'a>(&'a self, call: ServiceCall<'a>) -> BoxFuture<'a, Result<Answer, AdapterError>> {
+        Box::pin(async move {
+            match call.service.as_str() {
+                IDENTITY_VERIFY => self.identity_verify(call).await,
+                MOBILE_VERIFY => self.mobile_verify(call).await,
+                _ => Err(AdapterError::UnsupportedService(call.service.clone())),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "lib_tests.rs"]
+mod tests;
