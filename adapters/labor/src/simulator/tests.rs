@@ -196,7 +196,7 @@ async fn establishments_are_found_by_office_and_sequence_too() {
 }
 
 #[tokio::test]
-async fn the_token_endpoint_speaks_rfc_6749() {
+async fn the_token_endpoint_grants_tokens() {
     let app = app();
     let form = "grant_type=client_credentials&scope=IntegrationScope";
     let (status, headers, body) =
@@ -215,7 +215,12 @@ async fn the_token_endpoint_speaks_rfc_6749() {
         StatusCode::OK
     );
     assert_eq!(app.tokens.issued(), 2);
+}
 
+#[tokio::test]
+async fn the_token_endpoint_refuses_as_rfc_6749_says() {
+    let app = app();
+    let form = "grant_type=client_credentials&scope=IntegrationScope";
     let (status, headers, body) =
         send(&app.router, token_request(Some(&basic(ID, "wrong")), form)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -263,7 +268,7 @@ async fn the_token_endpoint_speaks_rfc_6749() {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_scope"))
     );
-    assert_eq!(app.tokens.issued(), 2);
+    assert_eq!(app.tokens.issued(), 0);
 }
 
 #[tokio::test]
