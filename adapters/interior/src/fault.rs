@@ -2,10 +2,22 @@
 //!
 //! Yakeen answers every refusal with a SOAP fault whose detail is
 //! `Yakeen4RabtFault/commonErrorObject{ErrorCode, ErrorMessage, Type}`. Elm does not
-//! publish its code list; this table is the sandbox's (docs/sandbox.md), shaped after
-//! what integrators report: business answers (not found, birth date mismatch),
-//! validation of the input, security (credentials, charge code) and technical failures.
-//! The table is written once, here, and both the adapter and the simulator use it.
+//! publish its code list; this table is Rabt's, shaped after what integrators report:
+//! business answers (not found, birth date mismatch), validation of the input, security
+//! (credentials, charge code) and technical failures. When Elm's real codes are known,
+//! this table is the one place to change: it is written once, here, and both the
+//! adapter and the simulator use it.
+//!
+//! | code | type | meaning | the task |
+//! |---|---|---|---|
+//! | 1 | BUSINESS | no person holds this ID | `NOT_FOUND` |
+//! | 2 | BUSINESS | not born in the month given | `MISMATCH` |
+//! | 3, 4, 5 | VALIDATION | bad ID, bad birth date, citizen/resident operation mixed up | `INVALID_INPUT` |
+//! | 6 | VALIDATION | a mandatory field missing (our envelope and the WSDL disagree) | `UPSTREAM_ERROR` |
+//! | 10, 11, 12 | SECURITY | credentials, charge code, authorisation | `UPSTREAM_ERROR` |
+//! | 13 | TECHNICAL | rate limit (with `Retry-After`) | retried |
+//! | 99 | TECHNICAL | internal error | retried |
+//! | other | | unknown: not retried, since every call is charged | `UPSTREAM_ERROR` |
 
 use std::time::Duration;
 

@@ -7,7 +7,8 @@
 //! `MISMATCH` with the full record and `expectedNameMatches: false`: the caller has
 //! shown it knows the ID and the birth month, which is what Yakeen itself asks before
 //! it gives the name, so the record tells it nothing it could not ask for without a
-//! name, and lets it correct its own.
+//! name, and lets it correct its own. `expectedNameMatches` is left out of the
+//! `NOT_FOUND` and birth-month `MISMATCH` answers: Yakeen gave no name to compare.
 
 use rabt_adapter::{AdapterError, Answer};
 use rabt_core::{BirthMonth, Calendar, IdKind, NationalId, Outcome};

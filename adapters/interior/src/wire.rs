@@ -1,5 +1,5 @@
 //! Yakeen's own SOAP types, named as its WSDL names them, and their translation into
-//! [`IdentityRecord`].
+//! [`IdentityRecord`](crate::output::IdentityRecord).
 //!
 //! Two operations: `getCitizenInfo(nin, dateOfBrith)` for citizens (the misspelling is
 //! Yakeen's) with a Hijri `MM-YYYY`, and `getAlienInfoByIqama(iqamaNumber,
