@@ -9,6 +9,7 @@
 //! the handle.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -18,6 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::Listener;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -388,6 +390,17 @@ pub async fn spawn_at(
     router: Router,
 ) -> io::Result<(SocketAddr, ShutdownHandle)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    serve_on(listener, router)
+}
+
+/// Serves `router` on any axum [`Listener`]: a TLS listener, for the simulator of an
+/// agency that requires mutual TLS, where [`spawn_at`] serves plain TCP. Must be called
+/// within a Tokio runtime; the returned handle stops the server as [`spawn_at`]'s does.
+pub fn serve_on<L>(listener: L, router: Router) -> io::Result<(L::Addr, ShutdownHandle)>
+where
+    L: Listener,
+    L::Addr: fmt::Debug,
+{
     let local = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     // axum runs each connection in a task of its own, out of our reach, and a graceful
