@@ -90,6 +90,7 @@ struct RawSimulate {
     listen_base: u16,
     seed: u64,
     callback_url: String,
+    pki_dir: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +100,8 @@ struct RawAgency {
     api_key: String,
     timeout_ms: u64,
     callback_secrets: Vec<String>,
+    #[serde(default)]
+    credentials: BTreeMap<String, String>,
 }
 
 /// A credential: never printed.
@@ -111,10 +114,6 @@ impl Secret {
         &self.0
     }
 
-    /// Whether it was left empty.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -134,6 +133,8 @@ pub(crate) struct AgencyConfig {
     pub timeout: Duration,
     /// The secrets the agency's callbacks are signed with (empty: it cannot call back).
     pub callback_secrets: Vec<rabt_webhook::Secret>,
+    /// Agency-specific credentials and settings (docs/operations.md lists them).
+    pub credentials: BTreeMap<String, Secret>,
 }
 
 /// The validated configuration.
@@ -181,6 +182,8 @@ pub(crate) struct Config {
     pub seed: u64,
     /// Where `rabt simulate`'s asynchronous agencies call back (Rabt's API).
     pub simulate_callback_url: url::Url,
+    /// Where `rabt simulate` keeps the sandbox PKI of the chambers mutual TLS.
+    pub simulate_pki_dir: std::path::PathBuf,
     /// Every agency's connection.
     pub agencies: BTreeMap<Agency, AgencyConfig>,
     /// Deadline overrides: a service name or `<composite>/<check>`, and its deadline.
@@ -269,6 +272,7 @@ fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> 
             "LOG" => set(&["log", "filter"], value),
             "LOG_FORMAT" => set(&["log", "format"], value),
             "SIMULATE_CALLBACK_URL" => set(&["simulate", "callback_url"], value),
+            "SIMULATE_PKI_DIR" => set(&["simulate", "pki_dir"], value),
             _ => {
                 if let Some(agency_var) = rest.strip_prefix("AGENCY_") {
                     let (agency, field) = Agency::ALL
@@ -375,6 +379,11 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
                 api_key: Secret(agency.api_key),
                 timeout,
                 callback_secrets,
+                credentials: agency
+                    .credentials
+                    .into_iter()
+                    .map(|(k, v)| (k, Secret(v)))
+                    .collect(),
             },
         );
     }
@@ -432,6 +441,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
                 Ok((key.clone(), ms(*ms_value, &format!("deadlines.\"{key}\""))?))
             })
             .collect::<anyhow::Result<_>>()?,
+        simulate_pki_dir: raw.simulate.pki_dir.clone().into(),
         simulate_callback_url: url::Url::parse(&raw.simulate.callback_url)
             .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
         agencies,

@@ -11,13 +11,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use rabt_adapter::sandbox::World;
 use rabt_adapter::simulator::KnobsHandle;
+use rabt_adapter_chambers::pki::SandboxPki;
 use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_core::{Agency, CooperativeId, ServiceName, UnifiedNumber};
 use rabt_queue::Transport;
 use rabt_store::{OperatorRole, Store};
 use serde_json::json;
 
-use crate::agencies::{self, Connection};
+use crate::agencies::{self, Setup};
 use crate::config::Config;
 use crate::runtime::{self, Roles};
 use crate::{admin, logging};
@@ -27,7 +28,7 @@ const DEMO_UNIFIED_NUMBER: &str = "7000000100";
 
 /// Runs the demo until Ctrl-C.
 pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
-    let config = Config::from_sources(None, &[])?;
+    let mut config = Config::from_sources(None, &[])?;
     logging::init(&config.log_filter, false);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
@@ -45,35 +46,40 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
         tracing::info!(requeued, "re-queued tasks left open by the previous run");
     }
 
-    // Each simulator gets a fresh random credential, known only to this process.
+    // The API's address first: the asynchronous agencies' simulators call back to it.
+    let listener = runtime::bind(listen).await?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let callback_base = url::Url::parse(&base_url)?;
+
+    // Each simulator gets fresh random credentials, known only to this process; chambers
+    // speaks mutual TLS with certificates of a throwaway PKI made in memory.
     let world = Arc::new(World::generate(config.seed));
+    let pki = SandboxPki::generate().context("cannot generate the sandbox PKI")?;
     let mut adapters = Vec::new();
     let mut simulators = Vec::new();
     for agency in Agency::ALL {
-        let key = generate_secret("sim_");
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        let Some((address, handle)) = agencies::simulator(
+        let timeout = config
+            .agencies
+            .get(&agency)
+            .map(|a| a.timeout)
+            .unwrap_or(config.call_timeout);
+        let setup = Setup::sandbox(agency, callback_base.clone(), timeout, &pki);
+        let knobs = KnobsHandle::with_seed(config.seed);
+        let (address, handle) = agencies::simulator(
             agency,
             world.clone(),
-            &key,
-            KnobsHandle::with_seed(config.seed),
+            &setup,
+            knobs,
             any_port,
+            &callback_base,
+            &pki,
         )
-        .await?
-        else {
-            continue;
-        };
-        let connection = Connection {
-            url: url::Url::parse(&format!("http://{address}/"))?,
-            api_key: key,
-            timeout: config
-                .agencies
-                .get(&agency)
-                .map(|a| a.timeout)
-                .unwrap_or(config.call_timeout),
-        };
-        if let Some(adapter) = agencies::adapter(agency, &connection)? {
-            adapters.push(adapter);
+        .await?;
+        let setup = setup.at(agencies::url_of(agency, address)?);
+        adapters.push(agencies::adapter(agency, &setup)?);
+        if let Some(agency_config) = config.agencies.get_mut(&agency) {
+            agency_config.callback_secrets = setup.callback_secrets.clone();
         }
         tracing::info!(%agency, %address, "simulator listening");
         simulators.push(handle);
@@ -98,8 +104,6 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
         .await
         .context("cannot create the demo operator")?;
 
-    let listener = runtime::bind(listen).await?;
-    let base_url = format!("http://{}", listener.local_addr()?);
     let credentials = state_dir.join("demo-credentials.json");
     write_credentials(
         &credentials,
