@@ -113,6 +113,9 @@ impl Worker {
             TaskState::Completed(_) | TaskState::AwaitingCallback
         ) {
             tracing::debug!(task = %id, state = ?task.state, "duplicate delivery of a handled task");
+            if task.state.is_terminal() {
+                self.compose_after_redelivery(&task).await?;
+            }
             return Ok(Disposition::Ack);
         }
         let attempt = match self
@@ -120,9 +123,11 @@ impl Worker {
             .await?
         {
             StartResult::Started { attempt } => attempt,
-            StartResult::AlreadyCompleted | StartResult::AwaitingCallback => {
+            StartResult::AlreadyCompleted => {
+                self.compose_after_redelivery(&task).await?;
                 return Ok(Disposition::Ack);
             }
+            StartResult::AwaitingCallback => return Ok(Disposition::Ack),
             StartResult::NotFound => return Ok(Disposition::DeadLetter("unknown task")),
         };
         let remaining = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
@@ -305,7 +310,19 @@ impl Worker {
             }
             Completion::AlreadyCompleted => {
                 tracing::debug!(task = %task.id, "task was already completed; result not applied again");
+                self.compose_after_redelivery(task).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// A check of a composite that already has its outcome, met again (a redelivered
+    /// message or callback): the worker that recorded the outcome may have died, or
+    /// stopped, before releasing the checks waiting for it, and nothing else would
+    /// release them before the request's deadline. Deciding again is idempotent.
+    async fn compose_after_redelivery(&self, task: &TaskRecord) -> Result<(), StoreError> {
+        if task.child.is_some() {
+            self.compose(task.request).await?;
         }
         Ok(())
     }

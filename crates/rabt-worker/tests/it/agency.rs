@@ -1,11 +1,18 @@
-//! The agency side of the tests: Saudi Post's `post.address.verify`, scripted per task.
+//! The agency side of the tests: one scripted adapter per agency, each serving that
+//! agency's services of the catalogue and scripted per task.
 //!
-//! It is a real [`Adapter`] behind the worker, so everything the worker does around a
-//! call (schema checks, retries, timeouts, recording) runs as in production. Each task
-//! gets a script of replies; the last reply repeats, and an unscripted task is answered
-//! with the golden address. Every call is recorded, to count calls per task.
+//! They are real [`Adapter`]s behind the worker, so everything the worker does around a
+//! call (schema checks, retries, timeouts, recording, callbacks) runs as in production.
+//! Each task gets a script of replies; the last reply repeats, and an unscripted task
+//! is answered `OK` at once with the service's example output, whatever the agency's
+//! mode (the worker does not care how an agency answers). Every call, and every
+//! callback body read, is recorded.
+//!
+//! Municipal callbacks are read as Balady's are shaped (`schemas/callbacks/
+//! municipal.json`): an `ACTIVE` licence is `OK`, any other status `MISMATCH`, none
+//! `NOT_FOUND`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
@@ -13,16 +20,22 @@ use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-/// The one service these tests call.
-pub(crate) const SERVICE: &str = "post.address.verify";
+use crate::fixtures::{ok_output, schema_breaking_answer};
 
 /// How the agency answers one call.
 #[derive(Debug, Clone)]
 pub(crate) enum Reply {
-    /// The address exists: `OK` with the full address.
+    /// `OK` with the service's example output (Saudi Post: the golden address).
     Found,
-    /// No such address: `NOT_FOUND` with `{"found": false}`.
+    /// Nothing there: `NOT_FOUND` with `{"found": false}` (for the services whose
+    /// output says `found`).
     NotFound,
+    /// A definite answer of the test's choosing.
+    Answer(Outcome, Value),
+    /// Accepted: the agency answers later by a callback quoting this reference.
+    Submitted(String),
+    /// The agency never answers; only the worker's timeout ends the call.
+    Silent,
     /// 503 without `Retry-After`: retryable.
     Unavailable,
     /// The agency rejects the input: not retryable.
@@ -33,7 +46,7 @@ pub(crate) enum Reply {
     FoundAfter(CancellationToken),
 }
 
-/// A call the agency received.
+/// A call an agency received.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Call {
     pub(crate) task: TaskId,
@@ -43,9 +56,10 @@ pub(crate) struct Call {
     pub(crate) traceparent: Option<String>,
 }
 
-/// Saudi Post, as scripted by the test.
-#[derive(Debug, Default)]
+/// One agency, as scripted by the test.
+#[derive(Debug)]
 pub(crate) struct ScriptedAgency {
+    agency: Agency,
     state: Mutex<State>,
 }
 
@@ -53,14 +67,32 @@ pub(crate) struct ScriptedAgency {
 struct State {
     scripts: HashMap<TaskId, VecDeque<Reply>>,
     calls: Vec<Call>,
+    callbacks_read: Vec<Value>,
+    /// References whose callbacks this adapter cannot read.
+    unreadable: HashSet<String>,
 }
 
 impl ScriptedAgency {
+    /// The agency, answering every call `OK` until scripted otherwise.
+    pub(crate) fn new(agency: Agency) -> ScriptedAgency {
+        ScriptedAgency {
+            agency,
+            state: Mutex::default(),
+        }
+    }
+
     /// How the agency answers `task`'s calls, in order; the last reply repeats.
     pub(crate) fn script(&self, task: TaskId, replies: impl IntoIterator<Item = Reply>) {
         let replies: VecDeque<Reply> = replies.into_iter().collect();
         assert!(!replies.is_empty(), "a script needs at least one reply");
         self.state.lock().unwrap().scripts.insert(task, replies);
+    }
+
+    /// Makes the adapter fail to read the callbacks quoting `reference`, as an adapter
+    /// meeting a body it does not understand.
+    pub(crate) fn cannot_read_callbacks_for(&self, reference: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.unreadable.insert(reference.to_owned());
     }
 
     /// The calls made for `task`, oldest first.
@@ -77,6 +109,11 @@ impl ScriptedAgency {
     /// Every call made, for any task.
     pub(crate) fn total_calls(&self) -> usize {
         self.state.lock().unwrap().calls.len()
+    }
+
+    /// The callback bodies the worker asked this adapter to read, oldest first.
+    pub(crate) fn callbacks_read(&self) -> Vec<Value> {
+        self.state.lock().unwrap().callbacks_read.clone()
     }
 
     /// Records the call and picks its reply.
@@ -99,32 +136,59 @@ impl ScriptedAgency {
 
 impl Adapter for ScriptedAgency {
     fn agency(&self) -> Agency {
-        Agency::SaudiPost
+        self.agency
     }
 
     fn services(&self) -> &'static [&'static str] {
-        &[SERVICE]
+        services_of(self.agency)
     }
 
-    fn callback(&self, _body: &serde_json::Value) -> Result<Vec<CallbackAnswer>, AdapterError> {
-        Err(AdapterError::BadCallback(
-            "the scripted agency answers synchronously and never calls back".to_owned(),
-        ))
+    fn callback(&self, body: &Value) -> Result<Vec<CallbackAnswer>, AdapterError> {
+        let mut state = self.state.lock().unwrap();
+        state.callbacks_read.push(body.clone());
+        let reference = body["reference"].as_str().unwrap_or_default();
+        if state.unreadable.contains(reference) {
+            return Err(AdapterError::BadCallback(format!(
+                "the scripted agency cannot read the callback for {reference}"
+            )));
+        }
+        match self.agency {
+            Agency::Municipal => read_municipal_callback(body),
+            other => Err(AdapterError::BadCallback(format!(
+                "the scripted {other} agency never calls back"
+            ))),
+        }
     }
 
     fn call<'a>(&'a self, call: ServiceCall<'a>) -> BoxFuture<'a, Result<Answer, AdapterError>> {
         let reply = self.receive(&call);
         let service = call.service.clone();
+        let served = self.services().contains(&service.as_str());
         Box::pin(async move {
-            if service.as_str() != SERVICE {
+            if !served {
                 return Err(AdapterError::UnsupportedService(service));
             }
-            answer(reply).await
+            answer(reply, service.as_str()).await
         })
     }
 }
 
-async fn answer(reply: Reply) -> Result<Answer, AdapterError> {
+/// The catalogue's services of each agency.
+fn services_of(agency: Agency) -> &'static [&'static str] {
+    match agency {
+        Agency::Interior => &["interior.identity.verify", "interior.mobile.verify"],
+        Agency::Health => &["health.certificates.verify"],
+        Agency::Labor => &[
+            "labor.establishment.compliance",
+            "labor.cooperative.registration",
+        ],
+        Agency::Municipal => &["municipal.license.verify"],
+        Agency::Chambers => &["chambers.membership.verify"],
+        Agency::SaudiPost => &["post.address.verify"],
+    }
+}
+
+async fn answer(reply: Reply, service: &str) -> Result<Answer, AdapterError> {
     let final_answer = |outcome, data| {
         Ok(Answer::Final {
             outcome,
@@ -133,8 +197,11 @@ async fn answer(reply: Reply) -> Result<Answer, AdapterError> {
         })
     };
     match reply {
-        Reply::Found => final_answer(Outcome::Ok, found_address()),
+        Reply::Found => final_answer(Outcome::Ok, ok_output(service)),
         Reply::NotFound => final_answer(Outcome::NotFound, json!({"found": false})),
+        Reply::Answer(outcome, data) => final_answer(outcome, data),
+        Reply::Submitted(upstream_ref) => Ok(Answer::Submitted { upstream_ref }),
+        Reply::Silent => std::future::pending().await,
         Reply::Unavailable => Err(AdapterError::Unavailable {
             reason: "503 Service Unavailable".to_owned(),
             retry_after: None,
@@ -147,43 +214,58 @@ async fn answer(reply: Reply) -> Result<Answer, AdapterError> {
         Reply::BreaksSchema => final_answer(Outcome::Ok, schema_breaking_answer()),
         Reply::FoundAfter(token) => {
             token.cancelled().await;
-            final_answer(Outcome::Ok, found_address())
+            final_answer(Outcome::Ok, ok_output(service))
         }
     }
 }
 
-/// The golden address of the sandbox world, as the service's output.
-pub(crate) fn found_address() -> Value {
-    json!({
-        "found": true,
-        "shortAddress": "RRRD2929",
-        "buildingNumber": "2929",
-        "additionalNumber": "7788",
-        "postalCode": "12211",
-        "street": { "ar": "طريق الملك فهد", "en": "King Fahd Road" },
-        "district": { "ar": "العليا", "en": "Al Olaya" },
-        "city": { "ar": "الرياض", "en": "Riyadh" },
-        "region": { "ar": "منطقة الرياض", "en": "Riyadh Region" },
-        "location": { "lat": 24.7136, "lng": 46.6753 }
-    })
-}
-
-/// `found` must be a boolean and nothing outside the schema's properties may appear.
-pub(crate) fn schema_breaking_answer() -> Value {
-    json!({"found": "yes", "owner": "someone"})
-}
-
-/// The input every test request carries.
-pub(crate) fn address_input() -> Value {
-    json!({"shortAddress": "RRRD2929"})
-}
-
-#[test]
-fn the_fixtures_are_what_the_output_schema_says() {
-    let catalogue = rabt_catalogue::Catalogue::bundled().unwrap();
-    let service = catalogue.service(SERVICE).unwrap();
-    service.validate_input(&address_input()).unwrap();
-    service.validate_output(&found_address()).unwrap();
-    service.validate_output(&json!({"found": false})).unwrap();
-    assert!(service.validate_output(&schema_breaking_answer()).is_err());
+/// A municipal callback as `municipal.license.verify` answers.
+pub(crate) fn read_municipal_callback(body: &Value) -> Result<Vec<CallbackAnswer>, AdapterError> {
+    let bad = |what: &str| AdapterError::BadCallback(format!("no {what} in the callback"));
+    let reference = body["reference"].as_str().ok_or_else(|| bad("reference"))?;
+    let (outcome, data) = match body["result"].as_str() {
+        Some("NOT_FOUND") => (Outcome::NotFound, json!({"found": false})),
+        Some("FOUND") => {
+            let licence = &body["license"];
+            let status = licence["status"].as_str().ok_or_else(|| bad("status"))?;
+            let activities: Vec<Value> = licence["activities"]
+                .as_array()
+                .ok_or_else(|| bad("activities"))?
+                .iter()
+                .map(|a| {
+                    json!({
+                        "code": a["activityCode"],
+                        "name": { "ar": a["activityNameAr"], "en": a["activityNameEn"] }
+                    })
+                })
+                .collect();
+            let data = json!({
+                "found": true,
+                "licenseNumber": licence["licenseNumber"],
+                "licenseType": licence["licenseType"],
+                "status": status,
+                "activities": activities,
+                "issuedAt": {
+                    "gregorian": licence["issueDateGregorian"],
+                    "hijri": licence["issueDateHijri"]
+                },
+                "expiresAt": {
+                    "gregorian": licence["expiryDateGregorian"],
+                    "hijri": licence["expiryDateHijri"]
+                }
+            });
+            let outcome = if status == "ACTIVE" {
+                Outcome::Ok
+            } else {
+                Outcome::Mismatch
+            };
+            (outcome, data)
+        }
+        _ => return Err(bad("result")),
+    };
+    Ok(vec![CallbackAnswer {
+        upstream_ref: reference.to_owned(),
+        outcome,
+        data,
+    }])
 }

@@ -5,7 +5,8 @@ use rabt_core::{Agency, Event, EventV1, Outcome, RequestStatus, TaskState, Verdi
 use rabt_store::Actor;
 use rabt_test_support::must::within;
 
-use crate::agency::{Call, Reply, address_input, found_address};
+use crate::agency::{Call, Reply};
+use crate::fixtures::{address_input, found_address};
 use crate::rig::{
     Pairing, Rig, Submitted, TRACEPARENT, count, entries, pairing_test, worker_settings,
 };

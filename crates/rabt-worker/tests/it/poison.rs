@@ -8,7 +8,7 @@ use rabt_core::{Agency, Outcome, RequestId, ServiceName, TaskId, TaskMessage, Ta
 use rabt_store::Actor;
 use serde_json::json;
 
-use crate::agency::address_input;
+use crate::fixtures::address_input;
 use crate::rig::{
     OTHER_AGENCY_SERVICE, Pairing, Rig, count, entries, pairing_test, worker_settings,
 };

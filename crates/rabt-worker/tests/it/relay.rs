@@ -8,7 +8,7 @@ use rabt_queue::OutgoingMessage;
 use rabt_store::OutboxRow;
 use tokio::time::Instant;
 
-use crate::agency::address_input;
+use crate::fixtures::address_input;
 use crate::rig::{Pairing, Rig, Submitted, count, pairing_test, worker_settings};
 
 /// How long the crashed relay's claim holds its rows.

@@ -4,7 +4,8 @@
 
 use rabt_core::{Outcome, TaskState, Verdict};
 
-use crate::agency::{Reply, SERVICE, address_input, found_address};
+use crate::agency::Reply;
+use crate::fixtures::{SERVICE, address_input, found_address};
 use crate::rig::{Pairing, Rig, count, entries, pairing_test, worker_settings};
 
 pairing_test!(an_unavailable_agency_is_retried_through_the_tiers);

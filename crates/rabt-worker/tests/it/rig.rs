@@ -1,22 +1,20 @@
-//! A deployment in miniature: a store, a transport, a cooperative, the scripted agency,
-//! and the relay and worker the test starts. Requests go in through
+//! A deployment in miniature: a store, a transport, a cooperative, a scripted adapter
+//! for every agency, and the relays and workers the test starts. Requests go in through
 //! [`Store::accept_request`] exactly as the API sends them; results are read back through
 //! the store (requests, tasks, audit log, outbox claims) and the transport (queue depth,
 //! dead letters, events), never from the worker's insides.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rabt_catalogue::Catalogue;
-use rabt_core::{
-    Agency, CooperativeId, RequestId, RequestStatus, ServiceName, TaskId, TaskMessage,
-    UnifiedNumber,
-};
-use rabt_queue::{OutgoingMessage, Transport};
+use rabt_core::{Agency, CooperativeId, RequestId, RequestStatus, TaskId, UnifiedNumber};
+use rabt_queue::Transport;
 use rabt_store::{
     Accepted, AuditEntry, AuditQuery, IdempotencyRecord, NewCooperative, NewRequest, NewTask,
-    OutboxRow, RequestRecord, Store,
+    OutboxRow, RequestRecord, Store, TaskView,
 };
 use rabt_test_support::must::{eventually, within};
 use rabt_test_support::{Backend, DEADLINE, TempAnyDatabase, TempVhost};
@@ -26,7 +24,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::agency::{SERVICE, ScriptedAgency};
+use crate::agency::ScriptedAgency;
+use crate::fixtures::SERVICE;
 use crate::services;
 
 /// A service of an agency the test worker has no adapter for.
@@ -106,7 +105,11 @@ struct Running {
 pub(crate) struct Rig {
     pub(crate) store: Store,
     pub(crate) transport: Transport,
+    /// Saudi Post, the agency of the single-service tests.
     pub(crate) agency: Arc<ScriptedAgency>,
+    /// Every agency, Saudi Post included.
+    agencies: BTreeMap<Agency, Arc<ScriptedAgency>>,
+    /// What the workers started from now on run with; a test may replace it first.
     pub(crate) catalogue: Arc<Catalogue>,
     pub(crate) cooperative: CooperativeId,
     wake: Arc<Notify>,
@@ -131,12 +134,18 @@ impl Rig {
                 (database, (transport, Some(vhost)))
             }
         };
-        let cooperative = onboard(&store).await;
+        let catalogue = Catalogue::bundled().unwrap();
+        let cooperative = onboard(&store, &catalogue).await;
+        let agencies: BTreeMap<Agency, Arc<ScriptedAgency>> = Agency::ALL
+            .iter()
+            .map(|a| (*a, Arc::new(ScriptedAgency::new(*a))))
+            .collect();
         Rig {
             store,
             transport,
-            agency: Arc::new(ScriptedAgency::default()),
-            catalogue: Arc::new(Catalogue::bundled().unwrap()),
+            agency: agencies[&Agency::SaudiPost].clone(),
+            agencies,
+            catalogue: Arc::new(catalogue),
             cooperative,
             wake: Arc::new(Notify::new()),
             running: Vec::new(),
@@ -145,22 +154,41 @@ impl Rig {
         }
     }
 
-    /// A worker for the scripted agency, as `rabt serve` builds it.
+    /// The scripted adapter of `agency`.
+    pub(crate) fn scripted(&self, agency: Agency) -> &ScriptedAgency {
+        &self.agencies[&agency]
+    }
+
+    /// A worker for Saudi Post, as `rabt serve` builds it.
     pub(crate) fn worker(&self, settings: WorkerSettings) -> Worker {
+        self.worker_for(&[Agency::SaudiPost], settings)
+    }
+
+    /// A worker serving `agencies` through their scripted adapters.
+    pub(crate) fn worker_for(&self, agencies: &[Agency], settings: WorkerSettings) -> Worker {
+        let adapters = agencies
+            .iter()
+            .map(|a| self.agencies[a].clone() as Arc<dyn rabt_adapter::Adapter>)
+            .collect();
         Worker::new(
             self.store.clone(),
             self.transport.clone(),
             self.catalogue.clone(),
-            vec![self.agency.clone()],
+            adapters,
             self.wake.clone(),
             settings,
         )
     }
 
-    /// Runs a worker until the rig finishes.
+    /// Runs a worker for Saudi Post until the rig finishes.
     pub(crate) fn start_worker(&mut self, settings: WorkerSettings) {
+        self.start_worker_for(&[Agency::SaudiPost], settings);
+    }
+
+    /// Runs a worker for `agencies` until the rig finishes.
+    pub(crate) fn start_worker_for(&mut self, agencies: &[Agency], settings: WorkerSettings) {
         let stop = CancellationToken::new();
-        let handle = tokio::spawn(self.worker(settings).run(stop.clone()));
+        let handle = tokio::spawn(self.worker_for(agencies, settings).run(stop.clone()));
         self.running.push(Running {
             what: "worker",
             stop,
@@ -200,6 +228,33 @@ impl Rig {
     /// checked against the service's schema, the service's deadline, one required task
     /// for its agency, an idempotency record and the caller's trace context.
     pub(crate) fn request_for(&self, service: &str, input: Value) -> NewRequest {
+        self.request_with(service, input, |service, input, _, deadline_at| {
+            vec![NewTask {
+                id: TaskId::new(),
+                agency: service.agency().unwrap(),
+                service: service.name.clone(),
+                input: input.clone(),
+                required: true,
+                deadline_at,
+                child: None,
+                blocked: false,
+            }]
+        })
+    }
+
+    /// A request for `service` with `input` and the tasks `fan_out` gives it (from the
+    /// service, the input, the time of acceptance and the request's deadline).
+    pub(crate) fn request_with(
+        &self,
+        service: &str,
+        input: Value,
+        fan_out: impl FnOnce(
+            &rabt_catalogue::Service,
+            &Value,
+            DateTime<Utc>,
+            DateTime<Utc>,
+        ) -> Vec<NewTask>,
+    ) -> NewRequest {
         let service = self.catalogue.service(service).unwrap();
         service
             .validate_input(&input)
@@ -211,16 +266,7 @@ impl Rig {
             id,
             cooperative: self.cooperative,
             service: service.name.clone(),
-            tasks: vec![NewTask {
-                id: TaskId::new(),
-                agency: service.agency().unwrap(),
-                service: service.name.clone(),
-                input: input.clone(),
-                required: true,
-                deadline_at,
-                child: None,
-                blocked: false,
-            }],
+            tasks: fan_out(service, &input, now, deadline_at),
             input,
             reference: Some("worker-test".to_owned()),
             notify_url: None,
@@ -234,6 +280,11 @@ impl Rig {
             },
             traceparent: Some(TRACEPARENT.to_owned()),
         }
+    }
+
+    /// Wakes the relay, as the API does after committing outbox rows.
+    pub(crate) fn wake_relay(&self) {
+        self.wake.notify_one();
     }
 
     /// Accepts `new` and wakes the relay, as the API does after committing.
@@ -254,6 +305,30 @@ impl Rig {
             .await
             .unwrap()
             .expect("the request exists")
+    }
+
+    /// One task of a request, as its cooperative reads it.
+    pub(crate) async fn task(&self, request: RequestId, task: TaskId) -> TaskView {
+        let record = self.record(request).await;
+        record
+            .tasks
+            .into_iter()
+            .find(|t| t.id == task)
+            .expect("the task is the request's")
+    }
+
+    /// Waits until `task` of `request` is in `state`.
+    pub(crate) async fn task_in_state(
+        &self,
+        request: RequestId,
+        task: TaskId,
+        state: rabt_core::TaskState,
+    ) -> TaskView {
+        eventually(&format!("task {task} {state:?}"), || async {
+            let view = self.task(request, task).await;
+            (view.state == state).then_some(view)
+        })
+        .await
     }
 
     /// Waits for the request's verdict.
@@ -317,73 +392,6 @@ impl Rig {
         stop_all(stopping).await;
         count
     }
-
-    /// Publishes a message to Saudi Post's task queue by hand.
-    pub(crate) async fn publish_raw(&self, message_id: &str, body: Vec<u8>) {
-        let message = OutgoingMessage::task(Agency::SaudiPost, message_id, body);
-        self.transport.publish(&[message]).await.unwrap();
-    }
-
-    /// Publishes a task's message again, as a relay that published it twice would.
-    pub(crate) async fn publish_again(&self, submitted: Submitted) {
-        let message = TaskMessage::V1 {
-            task: submitted.task,
-            request: submitted.request,
-            agency: Agency::SaudiPost,
-            service: ServiceName::parse(SERVICE).unwrap(),
-        };
-        let outgoing = OutgoingMessage::task(
-            Agency::SaudiPost,
-            submitted.task.to_string(),
-            serde_json::to_vec(&message).unwrap(),
-        )
-        .with_header("traceparent", TRACEPARENT);
-        self.transport.publish(&[outgoing]).await.unwrap();
-    }
-
-    /// Waits for `count` dead letters in Saudi Post's dead-letter queue and returns
-    /// their `(message id, reason)`, sorted.
-    pub(crate) async fn dead_letters(&self, count: usize) -> Vec<(String, String)> {
-        let mut letters: Vec<(String, String)> =
-            match self.transport.dead_letters(Agency::SaudiPost) {
-                // The embedded broker lets us look without taking.
-                Some(_) => eventually("dead letters", || async {
-                    let letters = self.transport.dead_letters(Agency::SaudiPost)?;
-                    (letters.len() >= count).then_some(letters)
-                })
-                .await
-                .into_iter()
-                .map(|d| (d.message_id, d.reason))
-                .collect(),
-                // RabbitMQ: read them as the operator's tools do. Each is held unsettled
-                // until all are read (a dropped delivery goes back to the queue and would
-                // be read twice), then they all go back.
-                None => {
-                    let mut consumer = self
-                        .transport
-                        .consume_dead_letters(Agency::SaudiPost, 100)
-                        .await
-                        .unwrap();
-                    let mut held = Vec::new();
-                    for _ in 0..count {
-                        held.push(within("a dead letter", consumer.next()).await.unwrap());
-                    }
-                    held.iter()
-                        .map(|d| {
-                            let id = d.message_id().unwrap_or_default().to_owned();
-                            (id, d.dead_reason().unwrap_or_default().to_owned())
-                        })
-                        .collect()
-                }
-            };
-        letters.sort();
-        letters
-    }
-
-    /// Messages in Saudi Post's dead-letter queue now.
-    pub(crate) async fn dead_letter_count(&self) -> u32 {
-        self.transport.depth(Agency::SaudiPost).await.unwrap().dead
-    }
 }
 
 /// Cancels, then waits for each (a relay ends after its current round, a worker after
@@ -409,16 +417,14 @@ pub(crate) fn entries<'a>(entries: &'a [AuditEntry], action: &str) -> Vec<&'a Au
     entries.iter().filter(|e| e.action == action).collect()
 }
 
-/// A cooperative allowed to call the test services.
-async fn onboard(store: &Store) -> CooperativeId {
+/// A cooperative allowed to call every service of the catalogue.
+async fn onboard(store: &Store, catalogue: &Catalogue) -> CooperativeId {
     let digits = rand::random::<u64>() % 1_000_000_000;
     let new = NewCooperative {
         id: CooperativeId::new(),
         name: "جمعية اختبار العامل التعاونية".to_owned(),
         unified_number: UnifiedNumber::parse(&format!("7{digits:09}")).unwrap(),
-        services: [SERVICE, OTHER_AGENCY_SERVICE]
-            .map(|s| ServiceName::parse(s).unwrap())
-            .to_vec(),
+        services: catalogue.services().map(|s| s.name.clone()).collect(),
     };
     store.create_cooperative(&new).await.unwrap().id
 }

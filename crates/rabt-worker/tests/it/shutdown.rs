@@ -5,7 +5,8 @@ use rabt_core::{Outcome, TaskState, Verdict};
 use rabt_test_support::must::{eventually, within};
 use tokio_util::sync::CancellationToken;
 
-use crate::agency::{Reply, address_input};
+use crate::agency::Reply;
+use crate::fixtures::address_input;
 use crate::rig::{Pairing, Rig, count, pairing_test, worker_settings};
 
 pairing_test!(stopping_lets_the_call_in_flight_finish_and_be_recorded);
