@@ -23,38 +23,137 @@ pub struct Wiring {
     pub simulate_base: u16,
     /// The API's port.
     pub api_port: u16,
-    agency_key: String,
+    /// Every agency credential and callback secret, shared by `rabt simulate` (which
+    /// accepts them) and `rabt serve` (which sends them).
+    secrets: Vec<(&'static str, String)>,
+    /// A configuration file laid over the defaults, if the test needs one.
+    config: Option<PathBuf>,
+}
+
+/// The agencies in the order of their simulator ports, with their env names.
+const AGENCIES: [(&str, &str); 6] = [
+    ("interior", "INTERIOR"),
+    ("health", "HEALTH"),
+    ("labor", "LABOR"),
+    ("municipal", "MUNICIPAL"),
+    ("chambers", "CHAMBERS"),
+    ("saudi-post", "SAUDI_POST"),
+];
+
+/// Fresh credentials for every agency, as a deployment's environment.
+fn agency_secrets() -> Vec<(&'static str, String)> {
+    let mut secrets = vec![
+        ("RABT_AGENCY_INTERIOR_USER_NAME", "rabt".to_owned()),
+        ("RABT_AGENCY_INTERIOR_PASSWORD", unique("pw-")),
+        ("RABT_AGENCY_INTERIOR_CHARGE_CODE", unique("charge-")),
+        ("RABT_AGENCY_INTERIOR_APP_ID", "rabt-e2e".to_owned()),
+        ("RABT_AGENCY_INTERIOR_APP_KEY", unique("app-")),
+        ("RABT_AGENCY_INTERIOR_SERVICE_KEY", unique("svc-")),
+        (
+            "RABT_AGENCY_INTERIOR_ORGANIZATION_NUMBER",
+            "7000000100".to_owned(),
+        ),
+        ("RABT_AGENCY_LABOR_CLIENT_ID", "rabt-e2e".to_owned()),
+        ("RABT_AGENCY_LABOR_CLIENT_SECRET", unique("client-")),
+        (
+            "RABT_AGENCY_MUNICIPAL_CALLBACK_SECRETS",
+            rabt_webhook::Secret::generate().expose(),
+        ),
+        (
+            "RABT_AGENCY_HEALTH_CALLBACK_SECRETS",
+            rabt_webhook::Secret::generate().expose(),
+        ),
+    ];
+    for name in [
+        "RABT_AGENCY_HEALTH_API_KEY",
+        "RABT_AGENCY_MUNICIPAL_API_KEY",
+        "RABT_AGENCY_CHAMBERS_API_KEY",
+        "RABT_AGENCY_SAUDI_POST_API_KEY",
+    ] {
+        secrets.push((name, unique("key-")));
+    }
+    secrets
 }
 
 impl Wiring {
     /// The environment every `rabt` process of this deployment gets.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+    pub fn env(&self) -> Vec<(String, String)> {
+        let pki = self.dir.join("pki");
+        let fixed = [
             ("RABT_DATABASE_URL", self.database_url.clone()),
             ("RABT_AMQP_URL", self.amqp_url.clone()),
             ("RABT_LISTEN", format!("127.0.0.1:{}", self.api_port)),
-            ("RABT_AGENCY_SAUDI_POST_URL", self.saudi_post_url()),
-            ("RABT_AGENCY_SAUDI_POST_API_KEY", self.agency_key.clone()),
-        ]
+            (
+                "RABT_SIMULATE_CALLBACK_URL",
+                format!("http://127.0.0.1:{}", self.api_port),
+            ),
+            ("RABT_SIMULATE_PKI_DIR", pki.display().to_string()),
+            (
+                "RABT_AGENCY_CHAMBERS_CLIENT_CERT_FILE",
+                pki.join("client.pem").display().to_string(),
+            ),
+            (
+                "RABT_AGENCY_CHAMBERS_CLIENT_KEY_FILE",
+                pki.join("client-key.pem").display().to_string(),
+            ),
+            (
+                "RABT_AGENCY_CHAMBERS_SERVER_CA_FILE",
+                pki.join("server-ca.pem").display().to_string(),
+            ),
+        ];
+        let urls = AGENCIES.iter().map(|(agency, env_name)| {
+            (
+                format!("RABT_AGENCY_{env_name}_URL"),
+                self.agency_url(agency),
+            )
+        });
+        fixed
+            .into_iter()
+            .chain(self.secrets.iter().cloned())
+            .map(|(k, v)| (k.to_owned(), v))
+            .chain(urls)
+            .collect()
+    }
+
+    /// The arguments of every command: the configuration file, if any, then `args`.
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = Vec::new();
+        if let Some(config) = &self.config {
+            all.push("--config");
+            all.push(config.to_str().unwrap_or_default());
+        }
+        all.extend_from_slice(args);
+        all
     }
 
     /// Starts `rabt <args>` with this deployment's environment.
     pub fn spawn(&self, name: &str, args: &[&str]) -> anyhow::Result<Rabt> {
         let env = self.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Rabt::spawn(name, args, &env, &self.dir)
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Rabt::spawn(name, &self.args(args), &env, &self.dir)
     }
 
     /// Runs `rabt <args>` to completion with this deployment's environment.
     pub fn run(&self, args: &[&str]) -> anyhow::Result<String> {
         let env = self.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        run_rabt(args, &env)
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_rabt(&self.args(args), &env)
+    }
+
+    /// An agency simulator's base URL (`chambers` speaks mutual TLS).
+    pub fn agency_url(&self, agency: &str) -> String {
+        let index = AGENCIES.iter().position(|(a, _)| *a == agency).unwrap_or(5) as u16;
+        let scheme = if agency == "chambers" {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.simulate_base + index)
     }
 
     /// The Saudi Post simulator's base URL.
     pub fn saudi_post_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.simulate_base + 5)
+        self.agency_url("saudi-post")
     }
 }
 
@@ -80,6 +179,16 @@ impl Deployment {
     /// Starts simulators, one api and `workers` worker processes, and onboards a
     /// cooperative with access to `services`.
     pub async fn start(workers: usize, services: &str) -> anyhow::Result<Deployment> {
+        Deployment::start_with(workers, services, None).await
+    }
+
+    /// As [`Deployment::start`], every process also reading `config` (TOML laid over the
+    /// defaults, e.g. shorter deadlines).
+    pub async fn start_with(
+        workers: usize,
+        services: &str,
+        config: Option<&str>,
+    ) -> anyhow::Result<Deployment> {
         let dir = std::env::temp_dir().join(unique("rabt-e2e-"));
         std::fs::create_dir_all(&dir)?;
         // On an early return below, dropping these removes them again.
@@ -91,7 +200,19 @@ impl Deployment {
             amqp_url: vhost.amqp_url.clone(),
             simulate_base: free_base_port(),
             api_port: free_port(),
-            agency_key: unique("agency-key-"),
+            secrets: agency_secrets(),
+            config: None,
+        };
+        let wiring = match config {
+            Some(text) => {
+                let path = wiring.dir.join("rabt.toml");
+                std::fs::write(&path, text)?;
+                Wiring {
+                    config: Some(path),
+                    ..wiring
+                }
+            }
+            None => wiring,
         };
         let simulators = wiring.spawn(
             "simulate",
@@ -101,6 +222,9 @@ impl Deployment {
                 &wiring.simulate_base.to_string(),
             ],
         )?;
+        // The simulators write the sandbox PKI the chambers client certificate comes from:
+        // wait for them before starting processes that read it.
+        simulators_ready(&wiring, &simulators).await?;
         wiring.run(&["migrate"])?;
         let out = wiring.run(&[
             "coop",
@@ -137,14 +261,23 @@ impl Deployment {
             .ready(Duration::from_secs(60))
             .await
             .with_context(|| format!("api log:\n{}", deployment.api.tail(30)))?;
-        deployment.simulator_ready().await?;
         Ok(deployment)
     }
 
     /// Sets the Saudi Post simulator's fault knobs.
     pub async fn set_knobs(&self, knobs: serde_json::Value) -> anyhow::Result<()> {
+        self.set_agency_knobs("saudi-post", knobs).await
+    }
+
+    /// Sets one agency simulator's fault knobs (not chambers: it wants a client
+    /// certificate).
+    pub async fn set_agency_knobs(
+        &self,
+        agency: &str,
+        knobs: serde_json::Value,
+    ) -> anyhow::Result<()> {
         reqwest::Client::new()
-            .put(format!("{}/_sim/knobs", self.wiring.saudi_post_url()))
+            .put(format!("{}/_sim/knobs", self.wiring.agency_url(agency)))
             .json(&knobs)
             .send()
             .await?
@@ -161,15 +294,20 @@ impl Deployment {
                 .await?,
         )
     }
+}
 
-    async fn simulator_ready(&self) -> anyhow::Result<()> {
-        eventually(Duration::from_secs(30), "the simulator", || async {
-            self.simulator_stats().await.ok()
-        })
-        .await
-        .map(drop)
-        .with_context(|| format!("simulate log:\n{}", self.simulators.tail(20)))
-    }
+/// Waits until `rabt simulate` serves (Saudi Post, the last it starts, answers).
+async fn simulators_ready(wiring: &Wiring, simulators: &Rabt) -> anyhow::Result<()> {
+    let stats = format!("{}/_sim/stats", wiring.saudi_post_url());
+    eventually(Duration::from_secs(30), "the simulators", || async {
+        reqwest::get(&stats)
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+    })
+    .await
+    .map(drop)
+    .with_context(|| format!("simulate log:\n{}", simulators.tail(20)))
 }
 
 /// A base port with six free ports after it (probed, then used at once).

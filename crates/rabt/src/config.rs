@@ -113,7 +113,6 @@ impl Secret {
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
-
 }
 
 impl std::fmt::Debug for Secret {
@@ -297,8 +296,16 @@ fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> 
                                 Value::Array(secrets),
                             );
                         }
-                        _ => bail!(
-                            "`{name}`: unknown agency setting (URL, API_KEY or CALLBACK_SECRETS)"
+                        // Anything else is one of the agency's credentials, whose
+                        // names its adapter checks (an unknown one is an error there).
+                        other => set(
+                            &[
+                                "agencies",
+                                agency,
+                                "credentials",
+                                &other.to_ascii_lowercase(),
+                            ],
+                            value,
                         ),
                     }
                 }
@@ -578,6 +585,22 @@ mod tests {
             !format!("{err:#}").contains("nope"),
             "secrets never echo back"
         );
+    }
+
+    #[test]
+    fn other_agency_variables_are_credentials() {
+        let config = Config::from_sources(
+            None,
+            &env(&[
+                ("RABT_AGENCY_LABOR_CLIENT_SECRET", "s3cret"),
+                ("RABT_AGENCY_LABOR_CLIENT_ID", "rabt"),
+            ]),
+        )
+        .unwrap();
+        let labor = &config.agencies[&Agency::Labor];
+        assert_eq!(labor.credentials["client_secret"].expose(), "s3cret");
+        assert_eq!(labor.credentials["client_id"].expose(), "rabt");
+        assert_eq!(format!("{:?}", labor.credentials["client_secret"]), "***");
     }
 
     #[test]
