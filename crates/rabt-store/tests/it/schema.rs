@@ -14,7 +14,10 @@ async fn migrations_are_idempotent(db: TestDb) {
     // A second process on the same database migrates too.
     let other = Store::connect(db.url(), 2).await.unwrap();
     other.migrate().await.unwrap();
-    assert_eq!(db.count("rabt_schema_migrations").await, known_migrations() as i64);
+    assert_eq!(
+        db.count("rabt_schema_migrations").await,
+        known_migrations() as i64
+    );
     db.store.ping().await.unwrap();
 }
 backend_test!(migrations_are_idempotent);
@@ -28,7 +31,10 @@ async fn concurrent_migrations_of_a_fresh_database_agree(db: TestDb) {
     a.unwrap();
     b.unwrap();
     c.unwrap();
-    assert_eq!(fresh.count("rabt_schema_migrations").await, known_migrations() as i64);
+    assert_eq!(
+        fresh.count("rabt_schema_migrations").await,
+        known_migrations() as i64
+    );
     assert_eq!(fresh.count("requests").await, 0);
 }
 backend_test!(concurrent_migrations_of_a_fresh_database_agree);
