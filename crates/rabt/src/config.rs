@@ -91,6 +91,8 @@ struct RawSimulate {
     seed: u64,
     callback_url: String,
     pki_dir: String,
+    #[serde(default)]
+    knobs: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +185,8 @@ pub(crate) struct Config {
     pub simulate_callback_url: url::Url,
     /// Where `rabt simulate` keeps the sandbox PKI of the chambers mutual TLS.
     pub simulate_pki_dir: std::path::PathBuf,
+    /// The fault knobs each simulator starts with (the admin endpoint changes them).
+    pub simulate_knobs: BTreeMap<Agency, rabt_adapter::simulator::Knobs>,
     /// Every agency's connection.
     pub agencies: BTreeMap<Agency, AgencyConfig>,
     /// Deadline overrides: a service name or `<composite>/<check>`, and its deadline.
@@ -449,10 +453,31 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
             })
             .collect::<anyhow::Result<_>>()?,
         simulate_pki_dir: raw.simulate.pki_dir.clone().into(),
+        simulate_knobs: simulate_knobs(&raw.simulate.knobs)?,
         simulate_callback_url: url::Url::parse(&raw.simulate.callback_url)
             .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
         agencies,
     })
+}
+
+/// `[simulate.knobs.<agency>]`: the same fields as the simulators' `/_sim/knobs`.
+fn simulate_knobs(
+    raw: &BTreeMap<String, toml::Value>,
+) -> anyhow::Result<BTreeMap<Agency, rabt_adapter::simulator::Knobs>> {
+    raw.iter()
+        .map(|(name, value)| {
+            let agency: Agency = name
+                .parse()
+                .map_err(|e| anyhow!("`simulate.knobs.{name}`: {e}"))?;
+            let json = serde_json::to_value(value)?;
+            let knobs: rabt_adapter::simulator::Knobs = serde_json::from_value(json)
+                .map_err(|e| anyhow!("`simulate.knobs.{name}`: {e}"))?;
+            if let Some(problem) = knobs.problem() {
+                bail!("`simulate.knobs.{name}`: {problem}");
+            }
+            Ok((agency, knobs))
+        })
+        .collect()
 }
 
 /// A URL with its password replaced by `***`, for logs.
@@ -601,6 +626,27 @@ mod tests {
         assert_eq!(labor.credentials["client_secret"].expose(), "s3cret");
         assert_eq!(labor.credentials["client_id"].expose(), "rabt");
         assert_eq!(format!("{:?}", labor.credentials["client_secret"]), "***");
+    }
+
+    #[test]
+    fn simulator_knobs_come_from_the_file_and_are_checked() {
+        let file = "[simulate.knobs.municipal]\ncallback_delay_ms = 1500\n[simulate.knobs.saudi-post]\nlatency_ms = 20\nfault = { kind = \"rate_limit\", retry_after = 3 }\n";
+        let config = Config::from_sources(Some(file), &[]).unwrap();
+        let municipal = config.simulate_knobs[&Agency::Municipal];
+        assert_eq!(municipal.callback_delay, Duration::from_millis(1500));
+        let post = config.simulate_knobs[&Agency::SaudiPost];
+        assert_eq!(
+            post.fault,
+            rabt_adapter::simulator::Fault::RateLimit { retry_after: 3 }
+        );
+        for bad in [
+            "[simulate.knobs.post]\nlatency_ms = 1\n",
+            "[simulate.knobs.health]\nlatncy_ms = 1\n",
+            "[simulate.knobs.health]\nerror_rate = 2.0\n",
+        ] {
+            let err = Config::from_sources(Some(bad), &[]).unwrap_err();
+            assert!(format!("{err:#}").contains("simulate.knobs"), "{err:#}");
+        }
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub(crate) async fn run(config: &Config, listen_base: Option<u16>) -> anyhow::Re
             .ok_or_else(|| anyhow::anyhow!("--listen-base {base} leaves no room for six ports"))?;
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let knobs = KnobsHandle::with_seed(config.seed);
+        if let Some(initial) = config.simulate_knobs.get(&agency) {
+            knobs.set(*initial);
+        }
         let (bound, handle) = agencies::simulator(
             agency,
             world.clone(),
