@@ -159,7 +159,7 @@ pub(crate) async fn receive(
 /// fast agency can call back before the worker that submitted the call has committed
 /// the reference the agency gave it (it does so right after the agency's answer).
 const REFERENCE_GRACE: Duration = Duration::from_secs(3);
-const REFERENCE_POLL: Duration = Duration::from_millis(100);
+const REFERENCE_POLL: Duration = Duration::from_millis(10);
 
 /// The task waiting for `reference`, looked up until [`REFERENCE_GRACE`] has passed.
 async fn correlate(
