@@ -9,6 +9,10 @@
 //! check starts a fresh simulator with fresh knobs. `run` goes through all checks and
 //! then panics listing every one that failed, so one run shows the whole picture.
 //!
+//! Besides the kit, what adapters' own tests keep needing: [`call_once`], one call as
+//! a worker's first attempt, and [`FakeRabt`], Rabt's callback endpoint faked for the
+//! agencies that call back.
+//!
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use rabt_adapter::conformance::{run, Credentials, Expect, Kit};
@@ -17,20 +21,27 @@
 //! assert!(report.passed.len() > 10);
 //! # }
 //! ```
+//!
+//! Layout: this file, the kit and [`run`]; `checks`, the checks; `fake_rabt`,
+//! [`FakeRabt`].
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use rabt_core::{Agency, Outcome, ServiceName, TaskId};
+use rabt_core::{Agency, ServiceName, TaskId};
 use serde_json::Value;
 
-use crate::simulator::{self, Fault, Knobs, KnobsHandle};
+use crate::simulator::{self, KnobsHandle};
 use crate::{Adapter, AdapterError, Answer, BoxFuture, ServiceCall};
+
+mod checks;
+mod fake_rabt;
+
+pub use fake_rabt::{CALLBACK_DEADLINE, FakeRabt, Received};
 
 /// Which credentials the adapter under test is built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +50,17 @@ pub enum Credentials {
     Valid,
     /// Credentials the simulator rejects (a wrong API key, a wrong password…).
     Wrong,
+}
+
+impl Credentials {
+    /// `valid` for [`Credentials::Valid`], `wrong` for [`Credentials::Wrong`]: the key
+    /// to build the adapter under test with.
+    pub fn pick<T>(self, valid: T, wrong: T) -> T {
+        match self {
+            Credentials::Valid => valid,
+            Credentials::Wrong => wrong,
+        }
+    }
 }
 
 /// What the sandbox answers for a case's input.
@@ -158,17 +180,6 @@ pub struct Report {
     pub passed: Vec<String>,
 }
 
-/// A hang is detected if a timed-out call takes longer than this: far above any call
-/// timeout the kit uses, far below the simulator's hour-long hang, so noisy machines
-/// do not fail it.
-const HANG_DETECTED: Duration = Duration::from_secs(60);
-
-/// The short call timeout of the timeout checks.
-const SHORT_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// A `traceparent` the kit sends with every call.
-const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
 /// Runs every check; panics listing every failed one.
 pub async fn run(kit: Kit) -> Report {
     let mut report = Report::default();
@@ -178,10 +189,13 @@ pub async fn run(kit: Kit) -> Report {
         Err(why) => failures.push(format!("{name}: {why}")),
     };
 
-    record("declares its agency and services".into(), declared(&kit));
+    record(
+        "declares its agency and services".into(),
+        checks::declared(&kit),
+    );
     for case in &kit.cases {
         let name = format!("{} {:?} {}", case.service, case.expect, case.input);
-        record(name, expected_answer(&kit, case).await);
+        record(name, checks::expected_answer(&kit, case).await);
     }
     match kit
         .cases
@@ -189,7 +203,7 @@ pub async fn run(kit: Kit) -> Report {
         .find(|c| matches!(c.expect, Expect::Ok | Expect::Submitted))
     {
         Some(case) => {
-            for (name, result) in fault_checks(&kit, case).await {
+            for (name, result) in checks::fault_checks(&kit, case).await {
                 record(name.to_owned(), result);
             }
         }
@@ -198,10 +212,13 @@ pub async fn run(kit: Kit) -> Report {
             Err("no Ok or Submitted case given".into()),
         ),
     }
-    record("unreachable agency".into(), unreachable_agency(&kit).await);
+    record(
+        "unreachable agency".into(),
+        checks::unreachable_agency(&kit).await,
+    );
     record(
         "unsupported service".into(),
-        unsupported_service(&kit).await,
+        checks::unsupported_service(&kit).await,
     );
 
     assert!(
@@ -215,301 +232,31 @@ pub async fn run(kit: Kit) -> Report {
     report
 }
 
-/// A simulator started for one check, with its knobs and an adapter pointing at it.
-struct Stage {
-    knobs: KnobsHandle,
-    adapter: Arc<dyn Adapter>,
-    _server: simulator::ShutdownHandle,
-}
+/// The timeout of [`call_once`]: far above what any simulator takes on a slow machine.
+pub const TEST_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn stage(kit: &Kit, credentials: Credentials, knobs: Knobs) -> Result<Stage, String> {
-    let handle = KnobsHandle::new();
-    handle.set(knobs);
-    let (addr, server) = (kit.serve)((kit.simulator)(handle.clone()))
-        .await
-        .map_err(|e| format!("simulator did not start: {e}"))?;
-    Ok(Stage {
-        knobs: handle,
-        adapter: (kit.adapter)(&format!("{}://{addr}", kit.scheme), credentials),
-        _server: server,
-    })
-}
-
-async fn call(
+/// Calls `service` once for `task`, as a worker's first attempt: no `traceparent`,
+/// [`TEST_CALL_TIMEOUT`]. What an adapter's own tests do over and over.
+///
+/// # Panics
+///
+/// If `service` is not a service name: a bug in the test.
+pub async fn call_once(
     adapter: &dyn Adapter,
-    case: &Case,
+    service: &str,
     task: TaskId,
-    timeout: Duration,
+    input: &Value,
 ) -> Result<Answer, AdapterError> {
+    let service = ServiceName::parse(service)
+        .unwrap_or_else(|e| panic!("`{service}` is not a service name: {e}"));
     adapter
         .call(ServiceCall {
             task,
-            service: &case.service,
-            input: &case.input,
+            service: &service,
+            input,
             attempt: 1,
-            timeout,
-            traceparent: Some(TRACEPARENT),
+            timeout: TEST_CALL_TIMEOUT,
+            traceparent: None,
         })
         .await
-}
-
-fn declared(kit: &Kit) -> Result<(), String> {
-    let adapter = (kit.adapter)(&format!("{}://127.0.0.1:9", kit.scheme), Credentials::Valid);
-    if adapter.agency() != kit.agency {
-        return Err(format!(
-            "agency() is {}, expected {}",
-            adapter.agency(),
-            kit.agency
-        ));
-    }
-    for case in &kit.cases {
-        if !adapter.services().contains(&case.service.as_str()) {
-            return Err(format!("services() lacks {}", case.service));
-        }
-    }
-    Ok(())
-}
-
-async fn expected_answer(kit: &Kit, case: &Case) -> Result<(), String> {
-    let stage = stage(kit, Credentials::Valid, Knobs::default()).await?;
-    let task = TaskId::new();
-    let answer = call(&*stage.adapter, case, task, kit.call_timeout)
-        .await
-        .map_err(|e| format!("expected an answer, got error {e:?}"))?;
-    let expected = match (case.expect, &answer) {
-        (Expect::Submitted, Answer::Submitted { upstream_ref }) if !upstream_ref.is_empty() => {
-            return request_ids_carried(&stage.knobs, task);
-        }
-        (Expect::Submitted, _) => {
-            return Err(format!(
-                "expected Submitted with a reference, got {answer:?}"
-            ));
-        }
-        (Expect::Ok, _) => Outcome::Ok,
-        (Expect::NotFound, _) => Outcome::NotFound,
-        (Expect::Mismatch, _) => Outcome::Mismatch,
-    };
-    let Answer::Final { outcome, data, .. } = answer else {
-        return Err(format!("expected a final answer, got {answer:?}"));
-    };
-    if outcome != expected {
-        return Err(format!(
-            "outcome {outcome}, expected {expected}; data {data}"
-        ));
-    }
-    if !data.is_null() {
-        (kit.validate_output)(&case.service, &data)
-            .map_err(|why| format!("output {data} is invalid: {why}"))?;
-    } else if expected == Outcome::Ok {
-        return Err("an OK answer carries no data".into());
-    }
-    request_ids_carried(&stage.knobs, task)
-}
-
-/// Every call the adapter made for the task carried the task id as `X-Request-Id`.
-fn request_ids_carried(knobs: &KnobsHandle, task: TaskId) -> Result<(), String> {
-    let stats = knobs.stats();
-    if stats.calls == 0 {
-        return Err("the simulator saw no call".into());
-    }
-    if stats.calls_without_request_id > 0 || stats.distinct_request_ids != 1 {
-        return Err(format!(
-            "calls without the task id as X-Request-Id: {stats:?}"
-        ));
-    }
-    if !knobs.saw_request_id(&task.to_string()) {
-        return Err(format!("X-Request-Id is not the task id {task}"));
-    }
-    Ok(())
-}
-
-type Check = (&'static str, Result<(), String>);
-
-/// A check that one call under some knobs fails with the expected, retryable error.
-struct ErrorCheck {
-    name: &'static str,
-    knobs: Knobs,
-    timeout: Duration,
-    expected: fn(&AdapterError) -> bool,
-}
-
-fn error_checks(call_timeout: Duration) -> [ErrorCheck; 5] {
-    let fault = |fault| Knobs {
-        fault,
-        ..Knobs::default()
-    };
-    [
-        ErrorCheck {
-            name: "server error is retryable Unavailable",
-            knobs: fault(Fault::ServerError),
-            timeout: call_timeout,
-            expected: |e| matches!(e, AdapterError::Unavailable { .. }),
-        },
-        ErrorCheck {
-            name: "error_rate 1.0 is retryable Unavailable",
-            knobs: Knobs {
-                error_rate: 1.0,
-                ..Knobs::default()
-            },
-            timeout: call_timeout,
-            expected: |e| matches!(e, AdapterError::Unavailable { .. }),
-        },
-        ErrorCheck {
-            name: "a malformed answer is retryable Malformed",
-            knobs: fault(Fault::Malformed),
-            timeout: call_timeout,
-            expected: |e| matches!(e, AdapterError::Malformed(_)),
-        },
-        ErrorCheck {
-            name: "a rate limit is Unavailable with Retry-After",
-            knobs: fault(Fault::RateLimit { retry_after: 7 }),
-            timeout: call_timeout,
-            expected: |e| {
-                matches!(e, AdapterError::Unavailable { .. })
-                    && e.retry_after() == Some(Duration::from_secs(7))
-            },
-        },
-        ErrorCheck {
-            name: "latency beyond the call timeout is a Timeout",
-            knobs: Knobs {
-                latency: Duration::from_secs(5),
-                ..Knobs::default()
-            },
-            timeout: SHORT_TIMEOUT,
-            expected: |e| matches!(e, AdapterError::Timeout(_)),
-        },
-    ]
-}
-
-async fn fault_checks(kit: &Kit, case: &Case) -> Vec<Check> {
-    let mut checks = Vec::new();
-    for check in error_checks(kit.call_timeout) {
-        let result = expect_error(kit, case, check.knobs, check.timeout, check.expected).await;
-        checks.push((check.name, result));
-    }
-    checks.push((
-        "a hanging agency is a retryable Timeout",
-        timeout_check(kit, case).await,
-    ));
-    checks.push((
-        "wrong credentials are Refused, not retryable",
-        wrong_credentials(kit, case).await,
-    ));
-    checks.push(("latency is respected", latency_check(kit, case).await));
-    checks
-}
-
-/// Calls once under `knobs` and checks the error with `expected`, which must also be
-/// retryable.
-async fn expect_error(
-    kit: &Kit,
-    case: &Case,
-    knobs: Knobs,
-    timeout: Duration,
-    expected: fn(&AdapterError) -> bool,
-) -> Result<(), String> {
-    let stage = stage(kit, Credentials::Valid, knobs).await?;
-    let task = TaskId::new();
-    let result = timed(call(&*stage.adapter, case, task, timeout)).await?;
-    match result {
-        Err(err) if expected(&err) && err.is_retryable() => Ok(()),
-        other => Err(format!("unexpected result {other:?}")),
-    }
-}
-
-/// Runs `call`, failing if it takes longer than [`HANG_DETECTED`].
-async fn timed<T>(call: impl Future<Output = T>) -> Result<T, String> {
-    tokio::time::timeout(HANG_DETECTED, call)
-        .await
-        .map_err(|_| format!("no result within {HANG_DETECTED:?}: the adapter hangs"))
-}
-
-async fn timeout_check(kit: &Kit, case: &Case) -> Result<(), String> {
-    let knobs = Knobs {
-        fault: Fault::Timeout,
-        ..Knobs::default()
-    };
-    let stage = stage(kit, Credentials::Valid, knobs).await?;
-    let result = timed(call(&*stage.adapter, case, TaskId::new(), SHORT_TIMEOUT)).await?;
-    match result {
-        Err(AdapterError::Timeout(after)) if after <= SHORT_TIMEOUT => Ok(()),
-        other => Err(format!(
-            "expected Timeout within {SHORT_TIMEOUT:?}, got {other:?}"
-        )),
-    }
-}
-
-async fn wrong_credentials(kit: &Kit, case: &Case) -> Result<(), String> {
-    let stage = stage(kit, Credentials::Wrong, Knobs::default()).await?;
-    let result = timed(call(&*stage.adapter, case, TaskId::new(), kit.call_timeout)).await?;
-    match result {
-        Err(
-            ref err @ AdapterError::Refused {
-                outcome: Outcome::UpstreamError,
-                ..
-            },
-        ) if !err.is_retryable() => Ok(()),
-        other => Err(format!("expected Refused(UPSTREAM_ERROR), got {other:?}")),
-    }
-}
-
-async fn latency_check(kit: &Kit, case: &Case) -> Result<(), String> {
-    let latency = Duration::from_millis(300);
-    let knobs = Knobs {
-        latency,
-        ..Knobs::default()
-    };
-    let stage = stage(kit, Credentials::Valid, knobs).await?;
-    let started = Instant::now();
-    let result = timed(call(&*stage.adapter, case, TaskId::new(), kit.call_timeout)).await?;
-    let elapsed = started.elapsed();
-    match result {
-        // A lower bound only: it holds however slow the machine is.
-        Ok(Answer::Final {
-            outcome: Outcome::Ok,
-            ..
-        }) if elapsed >= latency => Ok(()),
-        // The fault checks run on the first `Ok` or `Submitted` case: an agency that
-        // answers by callback accepts, just as late.
-        Ok(Answer::Submitted { .. }) if case.expect == Expect::Submitted && elapsed >= latency => {
-            Ok(())
-        }
-        other => Err(format!(
-            "got {other:?} after {elapsed:?} (latency {latency:?})"
-        )),
-    }
-}
-
-async fn unreachable_agency(kit: &Kit) -> Result<(), String> {
-    let Some(case) = kit.cases.first() else {
-        return Err("no case given".into());
-    };
-    // Bind, then close: nothing listens on that port any more.
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("could not find a free port: {e}"))?;
-    let adapter = (kit.adapter)(&format!("{}://{addr}", kit.scheme), Credentials::Valid);
-    let result = timed(call(&*adapter, case, TaskId::new(), kit.call_timeout)).await?;
-    match result {
-        Err(err @ AdapterError::Unavailable { .. }) if err.is_retryable() => Ok(()),
-        other => Err(format!("expected retryable Unavailable, got {other:?}")),
-    }
-}
-
-async fn unsupported_service(kit: &Kit) -> Result<(), String> {
-    let Some(case) = kit.cases.first() else {
-        return Err("no case given".into());
-    };
-    let adapter = (kit.adapter)(&format!("{}://127.0.0.1:9", kit.scheme), Credentials::Valid);
-    let service =
-        ServiceName::parse("conformance.never.served").map_err(|e| format!("kit bug: {e}"))?;
-    let other = Case {
-        service,
-        ..case.clone()
-    };
-    match call(&*adapter, &other, TaskId::new(), kit.call_timeout).await {
-        Err(err @ AdapterError::UnsupportedService(_)) if !err.is_retryable() => Ok(()),
-        other => Err(format!("expected UnsupportedService, got {other:?}")),
-    }
 }

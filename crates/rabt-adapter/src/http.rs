@@ -4,14 +4,28 @@
 //! One `reqwest::Client` per adapter (it pools connections), built from a validated
 //! [`HttpClientConfig`] with rustls only. Agencies that require mutual TLS get a client
 //! identity (PEM certificate chain and key) and, for private PKIs, extra root CAs.
+//!
+//! An adapter checks its configuration into a [`BaseUrl`] and [`HeaderSecret`]s before
+//! it builds anything, and makes each call with a [`CallContext`] through [`send`]: the
+//! task id, the trace and the timeout ride on every request, transport failures are
+//! classified here, and the adapter classifies the statuses its agency answers.
+//!
+//! Layout: this file, the client, secrets and the classification of failures;
+//! `base_url`, [`BaseUrl`]; `exchange`, one request and its answer.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use crate::AdapterError;
+
+mod base_url;
+mod exchange;
+
+pub use base_url::{BadBaseUrl, BaseUrl};
+pub use exchange::{CallContext, NO_READABLE_REASON, Reply, quote_code, read_json, send};
 
 /// The header that carries the task id on every call to an agency, so the agency (and
 /// its simulator) can recognise a retried call.
@@ -62,6 +76,48 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A credential checked, when the adapter is configured, to travel in an HTTP header,
+/// and marked sensitive so that reqwest and hyper leave it out of their `Debug` output.
+/// Its own `Debug` prints `***`.
+#[derive(Clone)]
+pub struct HeaderSecret(HeaderValue);
+
+impl HeaderSecret {
+    /// `secret` as a header value, or `None` when it is empty or cannot be one (it
+    /// holds a control character).
+    pub fn new(secret: &Secret) -> Option<Self> {
+        Self::from_text(secret.expose())
+    }
+
+    /// `Bearer <token>`, for an `Authorization` header; `None` as for [`HeaderSecret::new`].
+    pub fn bearer(token: &Secret) -> Option<Self> {
+        if token.expose().is_empty() {
+            return None;
+        }
+        Self::from_text(&format!("Bearer {}", token.expose()))
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        if text.is_empty() {
+            return None;
+        }
+        let mut value = HeaderValue::from_str(text).ok()?;
+        value.set_sensitive(true);
+        Some(Self(value))
+    }
+
+    /// The header value, to put on the wire.
+    pub fn value(&self) -> HeaderValue {
+        self.0.clone()
+    }
+}
+
+impl fmt::Debug for HeaderSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// A client certificate for mutual TLS: the PEM certificate chain (leaf first) and its
 /// PEM private key (PKCS#8, PKCS#1 or SEC1).
 #[derive(Clone, Debug)]
@@ -100,6 +156,17 @@ pub struct HttpClientConfig {
     /// Extra root CAs (PEM bundles) trusted besides the system's, for agencies on a
     /// private PKI.
     pub extra_root_certs_pem: Vec<Vec<u8>>,
+}
+
+impl HttpClientConfig {
+    /// The defaults, with this call timeout: what an agency without client
+    /// certificates needs.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for HttpClientConfig {
@@ -235,8 +302,6 @@ pub fn unavailable(status: StatusCode, headers: &HeaderMap, reason: &str) -> Ada
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderValue;
-
     use super::*;
 
     #[test]
@@ -250,6 +315,21 @@ mod tests {
             key_pem: SecretBytes(b"PRIVATE KEY".to_vec()),
         };
         assert!(!format!("{identity:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn header_secrets_are_checked_and_never_print() {
+        let key = HeaderSecret::new(&Secret::new("k3y value")).unwrap();
+        assert_eq!(key.value(), "k3y value");
+        assert!(key.value().is_sensitive());
+        assert_eq!(format!("{key:?}"), "***");
+        for bad in ["", "line\nbreak", "del\u{7f}"] {
+            assert!(HeaderSecret::new(&Secret::new(bad)).is_none(), "{bad:?}");
+        }
+        let bearer = HeaderSecret::bearer(&Secret::new("t0ken")).unwrap();
+        assert_eq!(bearer.value(), "Bearer t0ken");
+        assert!(bearer.value().is_sensitive());
+        assert!(HeaderSecret::bearer(&Secret::new("")).is_none());
     }
 
     #[test]

@@ -8,14 +8,18 @@
 //!
 //! Layout:
 //! - this file: the trait and its types.
-//! - [`http`]: the shared HTTP client (reqwest + rustls, timeouts) and the
-//!   classification of transport failures and status codes.
+//! - [`http`]: the shared HTTP client (reqwest + rustls, timeouts), what an adapter's
+//!   configuration is checked into (a base URL, header credentials), one exchange with
+//!   an agency (the task id, trace and timeout on every request; the whole answer read),
+//!   and the classification of transport failures and status codes.
 //! - [`oauth2`]: OAuth2 client credentials: a token cache shared by an adapter's tasks,
 //!   refreshed shortly before expiry and once on a 401, one fetch for all concurrent
 //!   callers.
 //! - [`sandbox`]: the deterministic fictional world every simulator serves.
-//! - [`simulator`]: fault knobs shared by every agency simulator.
-//! - [`conformance`]: the test kit every adapter runs against its simulator.
+//! - [`simulator`]: what every agency simulator shares: fault knobs and their
+//!   rendering, credential and request-id checks, the memory of accepted calls, serving.
+//! - [`conformance`]: the test kit every adapter runs against its simulator, and the
+//!   helpers adapters' own tests share (one call, a fake of Rabt's callback endpoint).
 //! - [`callback`]: how a simulator of an asynchronous agency calls Rabt back (signed with
 //!   Standard Webhooks, see [`rabt_webhook`]).
 

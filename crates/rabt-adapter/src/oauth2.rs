@@ -33,12 +33,15 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rabt_core::TaskId;
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use tokio::sync::RwLock;
 
 use crate::AdapterError;
-use crate::http::{REQUEST_ID, Secret, TRACEPARENT, classify_send_error};
+use crate::http::{BaseUrl, Secret, classify_send_error};
+
+/// What one call shares with the token requests it causes: the context of every
+/// exchange, re-exported where the token cache's callers have always found it.
+pub use crate::http::CallContext;
 
 mod grant;
 
@@ -89,17 +92,6 @@ pub enum OAuth2ConfigError {
         "the OAuth2 scope must be space-separated printable ASCII without quotes or backslashes"
     )]
     Scope,
-}
-
-/// What one call shares with the token requests it causes.
-#[derive(Debug, Clone, Copy)]
-pub struct CallContext<'a> {
-    /// Sent as `X-Request-Id`, on the token request too.
-    pub task: TaskId,
-    /// The longest one HTTP exchange may take.
-    pub timeout: Duration,
-    /// Forwarded as `traceparent`.
-    pub traceparent: Option<&'a str>,
 }
 
 /// An access token. `Debug` prints its generation, never its value.
@@ -223,20 +215,8 @@ impl TokenCache {
         http: reqwest::Client,
         credentials: ClientCredentials,
     ) -> Result<Self, OAuth2ConfigError> {
-        let url = &credentials.token_url;
-        if !matches!(url.scheme(), "http" | "https")
-            || url.cannot_be_a_base()
-            || url.query().is_some()
-            || url.fragment().is_some()
-        {
-            // Scheme, host and path only: user info could be a credential.
-            let host = url.host_str().unwrap_or("");
-            return Err(OAuth2ConfigError::TokenUrl(format!(
-                "{}://{host}{}",
-                url.scheme(),
-                url.path()
-            )));
-        }
+        BaseUrl::new(credentials.token_url.clone())
+            .map_err(|bad| OAuth2ConfigError::TokenUrl(bad.into_shown()))?;
         let id = &credentials.client_id;
         if id.is_empty() || id.chars().any(char::is_control) {
             return Err(OAuth2ConfigError::ClientId);
@@ -340,8 +320,7 @@ impl TokenCache {
         build: &impl Fn() -> RequestBuilder,
     ) -> Result<Response, AdapterError> {
         // `bearer_auth` marks the header sensitive, out of reqwest's and hyper's Debug.
-        let request = with_context(build().bearer_auth(token.expose()), ctx);
-        request
+        ctx.apply(build().bearer_auth(token.expose()))
             .send()
             .await
             .map_err(|e| classify_send_error(e, ctx.timeout))
@@ -392,17 +371,6 @@ impl TokenCache {
             "fetched an access token"
         );
         Ok(token)
-    }
-}
-
-/// Adds what every call to an agency carries.
-fn with_context(request: RequestBuilder, ctx: CallContext<'_>) -> RequestBuilder {
-    let request = request
-        .header(REQUEST_ID, ctx.task.to_string())
-        .timeout(ctx.timeout);
-    match ctx.traceparent {
-        Some(traceparent) => request.header(TRACEPARENT, traceparent),
-        None => request,
     }
 }
 

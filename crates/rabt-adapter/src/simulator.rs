@@ -5,13 +5,18 @@
 //! waits the configured latency, and tells the handler which fault to answer with, if
 //! any. Each agency renders a fault in its own style (Saudi Post answers a rate limit
 //! with 403, others with 429); [`InjectedFault::default_response`] is the plain HTTP
-//! rendering. Tests and operators turn the knobs over HTTP (`/_sim/knobs`) or through
-//! the handle.
+//! rendering, and [`InjectedFault::render`] puts an agency's own error bodies in its
+//! place. Tests and operators turn the knobs over HTTP (`/_sim/knobs`) or through the
+//! handle.
+//!
+//! After the knobs, a handler checks the caller's credentials ([`carries`] for a key
+//! in a header) and, for an agency that remembers submissions, recalls the request id
+//! ([`request_id`], [`Replays`]).
+//!
+//! Layout: this file, the knobs and what handlers share; `serve`, serving a simulator
+//! on a port and stopping it; `replay`, the memory of accepted calls.
 
 use std::collections::HashSet;
-use std::fmt;
-use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -19,24 +24,23 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::Listener;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::http::REQUEST_ID;
+use crate::http::{REQUEST_ID, Secret};
 use crate::sandbox::SandboxRng;
+
+mod replay;
+mod serve;
+
+pub use replay::{Recall, Replays};
+pub use serve::{ShutdownHandle, serve_on, spawn, spawn_at};
 
 /// How long a simulated [`Fault::Timeout`] hangs: longer than any client timeout.
 pub const HANG: Duration = Duration::from_secs(3600);
 
 /// The longest latency the knobs accept, so a typo cannot wedge a test run for days.
 pub const MAX_LATENCY: Duration = Duration::from_secs(600);
-
-/// How long [`ShutdownHandle::shutdown`] waits for the server to close before it
-/// aborts it.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// A fault every call answers with, whatever it asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -169,6 +173,45 @@ impl InjectedFault {
                 .into_response(),
         }
     }
+
+    /// The fault in an agency's own style: `server_error` renders a server error,
+    /// `rate_limited` a rate-limit refusal (the `Retry-After` header is added here), and
+    /// a malformed answer is [`InjectedFault::default_response`]'s truncated body.
+    pub fn render(
+        self,
+        server_error: impl FnOnce() -> Response,
+        rate_limited: impl FnOnce() -> Response,
+    ) -> Response {
+        match self {
+            InjectedFault::ServerError => server_error(),
+            InjectedFault::RateLimit { retry_after } => {
+                with_retry_after(rate_limited(), retry_after)
+            }
+            InjectedFault::Malformed => self.default_response(),
+        }
+    }
+}
+
+/// `response` with `Retry-After: seconds`.
+pub fn with_retry_after(mut response: Response, seconds: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// The call's `X-Request-Id`, if it has a readable one.
+pub fn request_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+}
+
+/// Whether the header `name` holds exactly `secret` (an API key): a simulator's
+/// check of the caller's credentials.
+pub fn carries(headers: &HeaderMap, name: &str, secret: &Secret) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == secret.expose())
 }
 
 /// A body cut off mid-way, as a broken node behind a load balancer sends.
@@ -306,7 +349,7 @@ impl KnobsHandle {
     fn record(&self, headers: &HeaderMap) {
         let mut log = self.log();
         log.calls += 1;
-        match headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+        match request_id(headers) {
             Some(id) => {
                 log.request_ids.insert(id.to_owned());
             }
@@ -346,90 +389,6 @@ async fn get_stats(State(handle): State<KnobsHandle>) -> Json<Stats> {
 async fn reset_stats(State(handle): State<KnobsHandle>) -> StatusCode {
     handle.reset_stats();
     StatusCode::NO_CONTENT
-}
-
-/// Stops a spawned simulator: [`ShutdownHandle::shutdown`] gracefully, or by dropping
-/// the handle. Either way, calls still in flight (one hanging under
-/// [`Fault::Timeout`], say) are answered 503 at once rather than held for the hour.
-#[derive(Debug)]
-pub struct ShutdownHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<io::Result<()>>,
-}
-
-impl ShutdownHandle {
-    /// Stops accepting calls, cuts the ones in flight, and waits (briefly) for the
-    /// server to close.
-    pub async fn shutdown(mut self) {
-        self.stop.send_replace(true);
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut self.task)
-            .await
-            .is_err()
-        {
-            self.task.abort();
-        }
-    }
-}
-
-impl Drop for ShutdownHandle {
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
-        self.task.abort();
-    }
-}
-
-/// Serves `router` on `127.0.0.1` at a port the system picks.
-pub async fn spawn(router: Router) -> io::Result<(SocketAddr, ShutdownHandle)> {
-    spawn_at(SocketAddr::from(([127, 0, 0, 1], 0)), router).await
-}
-
-/// Serves `router` at `addr` (for `rabt simulate`, which puts each agency on a known
-/// port).
-pub async fn spawn_at(
-    addr: SocketAddr,
-    router: Router,
-) -> io::Result<(SocketAddr, ShutdownHandle)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    serve_on(listener, router)
-}
-
-/// Serves `router` on any axum [`Listener`]: a TLS listener, for the simulator of an
-/// agency that requires mutual TLS, where [`spawn_at`] serves plain TCP. Must be called
-/// within a Tokio runtime; the returned handle stops the server as [`spawn_at`]'s does.
-pub fn serve_on<L>(listener: L, router: Router) -> io::Result<(L::Addr, ShutdownHandle)>
-where
-    L: Listener,
-    L::Addr: fmt::Debug,
-{
-    let local = listener.local_addr()?;
-    let (stop, stopped) = watch::channel(false);
-    // axum runs each connection in a task of its own, out of our reach, and a graceful
-    // shutdown waits for in-flight calls: race every call against the stop signal so
-    // that a hanging call ends when the simulator does.
-    let on_stop = stopped.clone();
-    let router = router.layer(axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let mut stopped = on_stop.clone();
-            async move {
-                tokio::select! {
-                    response = next.run(request) => response,
-                    _ = stopped.wait_for(|stop| *stop) => {
-                        StatusCode::SERVICE_UNAVAILABLE.into_response()
-                    }
-                }
-            }
-        },
-    ));
-    let task = tokio::spawn(async move {
-        let mut stopped = stopped;
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                // An error means the handle is gone, which also means stop.
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
-    Ok((local, ShutdownHandle { stop, task }))
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use serde::Deserialize;
 
-use super::{CallContext, ClientCredentials, with_context};
+use super::{CallContext, ClientCredentials};
 use crate::AdapterError;
-use crate::http::{classify_send_error, unavailable};
+use crate::http::{Reply, read_json, send, unavailable};
 
 /// Asks the token endpoint for a token (RFC 6749 §4.4.2) and reads its answer.
 pub(super) async fn request_token(
@@ -27,16 +27,11 @@ pub(super) async fn request_token(
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(ACCEPT, "application/json")
         .body(grant_form(credentials.scope.as_deref()));
-    let response = with_context(request, ctx)
-        .send()
-        .await
-        .map_err(|e| classify_send_error(e, ctx.timeout))?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| classify_send_error(e, ctx.timeout))?;
+    let Reply {
+        status,
+        headers,
+        body,
+    } = send(request, ctx).await?;
     check_token_status(status, &headers, &body)?;
     Grant::parse(&body)
 }
@@ -114,10 +109,8 @@ impl Seconds {
 
 impl Grant {
     fn parse(body: &[u8]) -> Result<Grant, AdapterError> {
-        let mut grant: Grant = serde_json::from_slice(body).map_err(|e| {
-            // serde's message names a field or a position, never the token.
-            AdapterError::Malformed(format!("the token endpoint answered unreadable JSON: {e}"))
-        })?;
+        // serde's message names a field or a position, never the token.
+        let mut grant: Grant = read_json(body, "the token endpoint answered unreadable JSON")?;
         if !grant.token_type.eq_ignore_ascii_case("bearer") {
             let shown: String = grant.token_type.chars().take(20).collect();
             return Err(AdapterError::Malformed(format!(

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rabt_core::Outcome;
+use rabt_core::{Outcome, TaskId};
 use serde_json::json;
 use tokio::sync::Semaphore;
 

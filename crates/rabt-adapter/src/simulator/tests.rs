@@ -246,3 +246,42 @@ async fn wait_until(mut done: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn faults_render_in_an_agency_style_with_retry_after() {
+    let agency = |status: StatusCode| move || (status, "agency body").into_response();
+    let server = InjectedFault::ServerError.render(
+        agency(StatusCode::INTERNAL_SERVER_ERROR),
+        agency(StatusCode::FORBIDDEN),
+    );
+    assert_eq!(server.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(server.headers().get(header::RETRY_AFTER).is_none());
+    let limited = InjectedFault::RateLimit { retry_after: 9 }.render(
+        agency(StatusCode::INTERNAL_SERVER_ERROR),
+        agency(StatusCode::FORBIDDEN),
+    );
+    assert_eq!(limited.status(), StatusCode::FORBIDDEN);
+    assert_eq!(limited.headers()[header::RETRY_AFTER], "9");
+    let malformed = InjectedFault::Malformed.render(
+        agency(StatusCode::INTERNAL_SERVER_ERROR),
+        agency(StatusCode::FORBIDDEN),
+    );
+    assert_eq!(malformed.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(malformed.into_body(), 1 << 10)
+        .await
+        .unwrap();
+    assert_eq!(body, MALFORMED_BODY.as_bytes());
+}
+
+#[test]
+fn request_ids_and_keys_are_read_from_headers() {
+    let mut headers = HeaderMap::new();
+    assert_eq!(request_id(&headers), None);
+    assert!(!carries(&headers, "x-api-key", &Secret::new("k")));
+    headers.insert("x-request-id", HeaderValue::from_static("task_1"));
+    headers.insert("x-api-key", HeaderValue::from_static("k"));
+    assert_eq!(request_id(&headers), Some("task_1"));
+    assert!(carries(&headers, "x-api-key", &Secret::new("k")));
+    assert!(!carries(&headers, "x-api-key", &Secret::new("k2")));
+    assert!(!carries(&headers, "api_key", &Secret::new("k")));
+}
