@@ -1,91 +1,55 @@
 //! The call to Balady (the submission of a verification request), and the
 //! classification of its answers.
 
-use std::time::Duration;
-
 use rabt_adapter::AdapterError;
-use rabt_adapter::http::{REQUEST_ID, Secret, TRACEPARENT, classify_send_error, unavailable};
-use rabt_core::{Outcome, TaskId};
-use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{StatusCode, Url};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, HeaderSecret, Reply, quote_code, read_json, send, unavailable,
+};
+use rabt_core::Outcome;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
 
 use crate::wire::{
     API_KEY_HEADER, BaladyAcceptance, BaladyError, BaladyVerificationRequest,
     VERIFICATION_REQUESTS_PATH, is_valid_reference,
 };
 
-/// What the call of one task carries besides its body.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CallContext<'a> {
-    /// Sent as `X-Request-Id`: Balady keys its requests on it, so a retry gets the same
-    /// reference.
-    pub(crate) task: TaskId,
-    /// The longest the call may take.
-    pub(crate) timeout: Duration,
-    /// Forwarded as `traceparent`.
-    pub(crate) traceparent: Option<&'a str>,
-}
-
 /// Balady's API at one base URL with one key.
 #[derive(Debug)]
 pub(crate) struct BaladyClient {
     pub(crate) http: reqwest::Client,
-    pub(crate) base: Url,
-    pub(crate) api_key: Secret,
+    pub(crate) base: BaseUrl,
+    pub(crate) api_key: HeaderSecret,
 }
 
 impl BaladyClient {
-    /// Submits a verification request; Balady accepts it with a reference.
+    /// Submits a verification request; Balady accepts it with a reference. The task id
+    /// goes as `X-Request-Id`: Balady keys its requests on it, so a retry gets the same
+    /// reference.
     pub(crate) async fn submit(
         &self,
         ctx: CallContext<'_>,
         request: &BaladyVerificationRequest,
     ) -> Result<BaladyAcceptance, AdapterError> {
-        let mut api_key =
-            HeaderValue::from_str(self.api_key.expose()).map_err(|_| AdapterError::Refused {
-                outcome: Outcome::UpstreamError,
-                // `MunicipalAdapter::new` refuses such keys; kept total all the same.
-                reason: "the configured Balady API key is not a valid header value".to_owned(),
-            })?;
-        // Keeps the key out of reqwest's and hyper's debug output.
-        api_key.set_sensitive(true);
-        let mut builder = self
+        let request = self
             .http
-            .post(self.url(VERIFICATION_REQUESTS_PATH))
-            .header(API_KEY_HEADER, api_key)
-            .header(REQUEST_ID, ctx.task.to_string())
-            .json(request)
-            .timeout(ctx.timeout);
-        if let Some(traceparent) = ctx.traceparent {
-            builder = builder.header(TRACEPARENT, traceparent);
-        }
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
+            .post(self.base.join(VERIFICATION_REQUESTS_PATH))
+            .header(API_KEY_HEADER, self.api_key.value())
+            .json(request);
+        let Reply {
+            status,
+            headers,
+            body,
+        } = send(request, ctx).await?;
         tracing::debug!(status = status.as_u16(), "Balady answered the submission");
         check_status(status, &headers, &body)?;
         read_acceptance(&body)
-    }
-
-    fn url(&self, path: &str) -> Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}{path}", self.base.path().trim_end_matches('/'));
-        url.set_path(&joined);
-        url
     }
 }
 
 /// Reads a 2xx body: an acceptance whose reference a callback can quote.
 pub(crate) fn read_acceptance(body: &[u8]) -> Result<BaladyAcceptance, AdapterError> {
-    let accepted: BaladyAcceptance = serde_json::from_slice(body)
-        .map_err(|e| AdapterError::Malformed(format!("Balady's acceptance is unreadable: {e}")))?;
+    let accepted: BaladyAcceptance = read_json(body, "Balady's acceptance is unreadable")?;
     if !is_valid_reference(&accepted.reference) {
         return Err(AdapterError::Malformed(
             "Balady's reference is not 4 to 64 letters, digits, `_` or `-`".to_owned(),
@@ -155,14 +119,15 @@ pub(crate) fn check_status(
 /// Balady's `errorCode` from an error body, if the body is Balady's; never the raw
 /// body, nor the messages, which may echo the request back.
 fn balady_said(body: &[u8]) -> String {
-    serde_json::from_slice::<BaladyError>(body)
-        .map(|e| e.error_code.chars().take(48).collect())
-        .unwrap_or_else(|_| "no readable reason".to_owned())
+    quote_code(body, 48, |e: BaladyError| e.error_code)
 }
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::RETRY_AFTER;
+    use std::time::Duration;
+
+    use reqwest::Url;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     use super::*;
 
@@ -262,13 +227,9 @@ mod tests {
 
     #[test]
     fn urls_keep_the_base_path() {
-        let client = BaladyClient {
-            http: reqwest::Client::new(),
-            base: Url::parse("https://api.balady.gov.sa/gateway/").unwrap(),
-            api_key: Secret::new("k"),
-        };
+        let base = BaseUrl::new(Url::parse("https://api.balady.gov.sa/gateway/").unwrap()).unwrap();
         assert_eq!(
-            client.url(VERIFICATION_REQUESTS_PATH).as_str(),
+            base.join(VERIFICATION_REQUESTS_PATH).as_str(),
             "https://api.balady.gov.sa/gateway/api/v1/licenses/verification-requests"
         );
     }

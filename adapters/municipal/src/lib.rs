@@ -53,7 +53,9 @@
 
 use std::time::Duration;
 
-use rabt_adapter::http::{ClientConfigError, HttpClientConfig, Secret, build_client};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, ClientConfigError, HeaderSecret, HttpClientConfig, Secret, build_client,
+};
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::Agency;
 use reqwest::Url;
@@ -65,7 +67,7 @@ pub mod output;
 pub mod simulator;
 pub mod wire;
 
-use client::{BaladyClient, CallContext};
+use client::BaladyClient;
 
 /// The one service of this agency.
 pub const LICENSE_VERIFY: &str = "municipal.license.verify";
@@ -108,32 +110,15 @@ pub struct MunicipalAdapter {
 impl MunicipalAdapter {
     /// Validates the configuration and builds the client.
     pub fn new(config: MunicipalConfig) -> Result<Self, MunicipalError> {
-        let url = &config.base_url;
-        let scheme_ok = matches!(url.scheme(), "http" | "https");
-        if !scheme_ok || url.cannot_be_a_base() || url.query().is_some() || url.fragment().is_some()
-        {
-            // Only scheme, host and path: a URL's user info could be a credential.
-            let shown = format!(
-                "{}://{}{}",
-                url.scheme(),
-                url.host_str().unwrap_or(""),
-                url.path()
-            );
-            return Err(MunicipalError::BaseUrl(shown));
-        }
-        let key = config.api_key.expose();
-        if key.is_empty() || reqwest::header::HeaderValue::from_str(key).is_err() {
-            return Err(MunicipalError::ApiKey);
-        }
-        let http = build_client(&HttpClientConfig {
-            timeout: config.timeout,
-            ..HttpClientConfig::default()
-        })?;
+        let base = BaseUrl::new(config.base_url)
+            .map_err(|bad| MunicipalError::BaseUrl(bad.into_shown()))?;
+        let api_key = HeaderSecret::new(&config.api_key).ok_or(MunicipalError::ApiKey)?;
+        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
         Ok(Self {
             client: BaladyClient {
                 http,
-                base: config.base_url,
-                api_key: config.api_key,
+                base,
+                api_key,
             },
             timeout: config.timeout,
         })
@@ -141,12 +126,7 @@ impl MunicipalAdapter {
 
     async fn license_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = input::LicenceQuery::parse(call.input)?;
-        let timeout = call.timeout.min(self.timeout);
-        let ctx = CallContext {
-            task: call.task,
-            timeout,
-            traceparent: call.traceparent,
-        };
+        let ctx = CallContext::of(&call, self.timeout);
         let accepted = self.client.submit(ctx, &query.to_wire()).await?;
         Ok(Answer::Submitted {
             upstream_ref: accepted.reference,

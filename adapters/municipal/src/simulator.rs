@@ -14,20 +14,21 @@
 //! type, or `NOT_FOUND`; an `ACTIVE` licence is inspected `COMPLIANT`, a `SUSPENDED`
 //! one `NON_COMPLIANT`, an `EXPIRED` or `CANCELLED` one is `NOT_INSPECTED`.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Utc};
 use rabt_adapter::callback::CallbackSender;
-use rabt_adapter::http::{REQUEST_ID, Secret};
+use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{InjectedFault, KnobsHandle, knobs_routes};
+use rabt_adapter::simulator::{
+    InjectedFault, KnobsHandle, Recall, Replays, carries, knobs_routes, request_id,
+};
 use rabt_core::UnifiedNumber;
 use serde::Deserialize;
 
@@ -52,31 +53,8 @@ struct Sim {
     api_key: Secret,
     knobs: KnobsHandle,
     callbacks: CallbackSender,
-    requests: Mutex<Remembered>,
-}
-
-/// The requests accepted so far, by `X-Request-Id`, oldest forgotten first.
-#[derive(Debug, Default)]
-struct Remembered {
-    by_request_id: HashMap<String, (BaladyVerificationRequest, BaladyAcceptance)>,
-    order: VecDeque<String>,
-}
-
-impl Remembered {
-    fn remember(
-        &mut self,
-        id: String,
-        request: BaladyVerificationRequest,
-        accepted: BaladyAcceptance,
-    ) {
-        if self.order.len() >= REMEMBERED_REQUESTS
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.by_request_id.remove(&oldest);
-        }
-        self.order.push_back(id.clone());
-        self.by_request_id.insert(id, (request, accepted));
-    }
+    /// The requests accepted so far, by `X-Request-Id`.
+    requests: Mutex<Replays<BaladyVerificationRequest, BaladyAcceptance>>,
 }
 
 /// The simulator's router: Balady's verification endpoint and the `/_sim/` knob routes.
@@ -94,7 +72,7 @@ pub fn router(
         api_key,
         knobs: knobs.clone(),
         callbacks,
-        requests: Mutex::new(Remembered::default()),
+        requests: Mutex::new(Replays::new(REMEMBERED_REQUESTS)),
     });
     Router::new()
         .route(VERIFICATION_REQUESTS_PATH, post(submit))
@@ -106,8 +84,7 @@ async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) ->
     if let Some(fault) = sim.knobs.intercept(&headers).await {
         return fault_response(fault);
     }
-    let key = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok());
-    if key != Some(sim.api_key.expose()) {
+    if !carries(&headers, API_KEY_HEADER, &sim.api_key) {
         return error(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
@@ -131,32 +108,27 @@ async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) ->
         Ok(request) => request,
         Err(response) => return *response,
     };
-    let request_id = headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    accept(&sim, request_id, request)
+    accept(&sim, request_id(&headers), request)
 }
 
 /// Accepts a request (or replays the acceptance of the same request id) and schedules
 /// the callback.
-fn accept(sim: &Sim, request_id: Option<String>, request: BaladyVerificationRequest) -> Response {
+fn accept(sim: &Sim, request_id: Option<&str>, request: BaladyVerificationRequest) -> Response {
     // The lock is held across the check and the insert so that two concurrent
     // submissions of one request id cannot both order an inspection. A panic while
     // holding it cannot leave the map half updated in a way that matters here.
     let mut remembered = sim.requests.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(id) = &request_id
-        && let Some((earlier, accepted)) = remembered.by_request_id.get(id)
-    {
-        if *earlier == request {
-            return (StatusCode::ACCEPTED, Json(accepted.clone())).into_response();
+    match remembered.recall(request_id, &request) {
+        Recall::New => {}
+        Recall::Same(accepted) => return (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+        Recall::Conflict => {
+            return error(
+                StatusCode::CONFLICT,
+                "DUPLICATE_REQUEST_ID",
+                "معرّف الطلب مستخدم لطلب آخر",
+                "This X-Request-Id was used for another request.",
+            );
         }
-        return error(
-            StatusCode::CONFLICT,
-            "DUPLICATE_REQUEST_ID",
-            "معرّف الطلب مستخدم لطلب آخر",
-            "This X-Request-Id was used for another request.",
-        );
     }
     let now = riyadh_now();
     let accepted = BaladyAcceptance {
@@ -265,27 +237,24 @@ fn error(status: StatusCode, code: &str, ar: &str, en: &str) -> Response {
 
 /// Balady's renderings of the injected faults.
 fn fault_response(fault: InjectedFault) -> Response {
-    match fault {
-        InjectedFault::ServerError => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "حدث خطأ أثناء معالجة الطلب",
-            "An error occurred while processing the request.",
-        ),
-        InjectedFault::RateLimit { retry_after } => {
-            let mut response = error(
+    fault.render(
+        || {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "حدث خطأ أثناء معالجة الطلب",
+                "An error occurred while processing the request.",
+            )
+        },
+        || {
+            error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",
                 "تم تجاوز الحد المسموح من الطلبات",
                 "Too many requests.",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
-        }
-        InjectedFault::Malformed => fault.default_response(),
-    }
+            )
+        },
+    )
 }
 
 #[cfg(test)]

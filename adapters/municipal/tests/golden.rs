@@ -7,37 +7,20 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use rabt_adapter::conformance::call_once;
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter::simulator::Knobs;
-use rabt_adapter::{Adapter, AdapterError, Answer, CallbackAnswer, ServiceCall};
+use rabt_adapter::{Adapter, Answer, CallbackAnswer};
 use rabt_adapter_municipal::LICENSE_VERIFY;
 use rabt_catalogue::Catalogue;
-use rabt_core::{Agency, Outcome, ServiceName, TaskId};
+use rabt_core::{Agency, Outcome, TaskId};
 use serde_json::{Value, json};
 
 use common::{Stage, stage};
 
-async fn submit_as(
-    adapter: &dyn Adapter,
-    task: TaskId,
-    input: &Value,
-) -> Result<Answer, AdapterError> {
-    let service = ServiceName::parse(LICENSE_VERIFY).unwrap();
-    adapter
-        .call(ServiceCall {
-            task,
-            service: &service,
-            input,
-            attempt: 1,
-            timeout: Duration::from_secs(30),
-            traceparent: None,
-        })
-        .await
-}
-
 /// Submits and returns the reference the agency gave.
 async fn submit(stage: &Stage, input: Value) -> String {
-    match submit_as(&stage.adapter, TaskId::new(), &input)
+    match call_once(&stage.adapter, LICENSE_VERIFY, TaskId::new(), &input)
         .await
         .unwrap()
     {
@@ -218,8 +201,12 @@ async fn a_retried_task_gets_the_same_reference_and_one_inspection() {
     let input = json!({"licenseNumber": golden::COOP_COMPLIANT_LICENCE,
                        "unifiedNumber": golden::COOP_COMPLIANT});
     let task = TaskId::new();
-    let first = submit_as(&stage.adapter, task, &input).await.unwrap();
-    let second = submit_as(&stage.adapter, task, &input).await.unwrap();
+    let first = call_once(&stage.adapter, LICENSE_VERIFY, task, &input)
+        .await
+        .unwrap();
+    let second = call_once(&stage.adapter, LICENSE_VERIFY, task, &input)
+        .await
+        .unwrap();
     assert_eq!(first, second);
     let Answer::Submitted { upstream_ref } = first else {
         panic!("not submitted: {first:?}");
@@ -236,7 +223,7 @@ async fn a_retried_task_gets_the_same_reference_and_one_inspection() {
 
 #[tokio::test]
 async fn a_callback_signed_with_another_secret_is_refused_by_rabt() {
-    let receiver = common::Receiver::start().await;
+    let receiver = common::receiver().await;
     let knobs = rabt_adapter::simulator::KnobsHandle::new();
     let wrong = receiver.sender_with(rabt_webhook::Secret::generate(), &knobs);
     let router = rabt_adapter_municipal::simulator::router(
@@ -249,7 +236,7 @@ async fn a_callback_signed_with_another_secret_is_refused_by_rabt() {
     let adapter = common::adapter(&format!("http://{addr}"), common::KEY);
     let input = json!({"licenseNumber": golden::COOP_COMPLIANT_LICENCE});
     assert!(matches!(
-        submit_as(&adapter, TaskId::new(), &input).await,
+        call_once(&adapter, LICENSE_VERIFY, TaskId::new(), &input).await,
         Ok(Answer::Submitted { .. })
     ));
     // The fake checks signatures as Rabt does: the forgery is refused, never recorded.

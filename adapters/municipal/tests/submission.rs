@@ -12,6 +12,7 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
+use rabt_adapter::conformance::call_once;
 use rabt_adapter::simulator::spawn;
 use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
 use rabt_adapter_municipal::LICENSE_VERIFY;
@@ -42,18 +43,8 @@ async fn submit_against(status: u16, body: Value) -> Result<Answer, AdapterError
     );
     let (addr, _server) = spawn(app).await.unwrap();
     let adapter = common::adapter(&format!("http://{addr}"), common::KEY);
-    let service = ServiceName::parse(LICENSE_VERIFY).unwrap();
     let input = json!({"licenseNumber": "4000012345"});
-    adapter
-        .call(ServiceCall {
-            task: TaskId::new(),
-            service: &service,
-            input: &input,
-            attempt: 1,
-            timeout: Duration::from_secs(30),
-            traceparent: None,
-        })
-        .await
+    call_once(&adapter, LICENSE_VERIFY, TaskId::new(), &input).await
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 use axum::body::Body;
 use axum::http::Request;
 use rabt_adapter::callback::CallbackTarget;
+use rabt_adapter::http::REQUEST_ID;
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter::simulator::{Fault, Knobs};
 use rabt_core::Agency;
@@ -317,15 +318,17 @@ fn every_licence_of_the_world_reads_back_through_the_adapter() {
 
 #[test]
 fn remembered_requests_are_bounded() {
-    let mut remembered = Remembered::default();
+    let mut remembered = Replays::new(REMEMBERED_REQUESTS);
     let request: BaladyVerificationRequest =
         serde_json::from_value(fixture("verification-request.json")).unwrap();
     let accepted: BaladyAcceptance = serde_json::from_value(fixture("acceptance.json")).unwrap();
     for i in 0..REMEMBERED_REQUESTS + 5 {
-        remembered.remember(format!("task_{i}"), request.clone(), accepted.clone());
+        remembered.remember(&format!("task_{i}"), request.clone(), accepted.clone());
     }
-    assert_eq!(remembered.by_request_id.len(), REMEMBERED_REQUESTS);
-    assert_eq!(remembered.order.len(), REMEMBERED_REQUESTS);
-    assert!(!remembered.by_request_id.contains_key("task_0"));
-    assert!(remembered.by_request_id.contains_key("task_5"));
+    assert_eq!(remembered.len(), REMEMBERED_REQUESTS);
+    assert_eq!(remembered.recall(Some("task_0"), &request), Recall::New);
+    assert_eq!(
+        remembered.recall(Some("task_5"), &request),
+        Recall::Same(accepted)
+    );
 }
