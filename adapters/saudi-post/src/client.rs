@@ -1,11 +1,11 @@
 //! The calls to SPL's National Address API, and the classification of its answers.
 
-use std::time::Duration;
-
 use rabt_adapter::AdapterError;
-use rabt_adapter::http::{REQUEST_ID, Secret, TRACEPARENT, classify_send_error, unavailable};
-use rabt_core::{AdditionalNumber, BuildingNumber, Outcome, PostalCode, ShortAddress, TaskId};
-use reqwest::header::{HeaderMap, HeaderValue};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, HeaderSecret, Reply, quote_code, read_json, send, unavailable,
+};
+use rabt_core::{AdditionalNumber, BuildingNumber, Outcome, PostalCode, ShortAddress};
+use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
@@ -19,23 +19,12 @@ pub(crate) const VERIFY_PATH: &str = "/v3.1/address/address-verify";
 /// The free-text search, used to fetch the full address of the numbers form.
 pub(crate) const FREE_TEXT_PATH: &str = "/v4/address/address-free-text";
 
-/// What every call of one task shares.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CallContext<'a> {
-    /// Sent as `X-Request-Id`.
-    pub(crate) task: TaskId,
-    /// The longest one HTTP call may take.
-    pub(crate) timeout: Duration,
-    /// Forwarded as `traceparent`.
-    pub(crate) traceparent: Option<&'a str>,
-}
-
 /// SPL's API at one base URL with one key.
 #[derive(Debug)]
 pub(crate) struct SplClient {
     pub(crate) http: reqwest::Client,
-    pub(crate) base: Url,
-    pub(crate) api_key: Secret,
+    pub(crate) base: BaseUrl,
+    pub(crate) api_key: HeaderSecret,
 }
 
 impl SplClient {
@@ -79,9 +68,7 @@ impl SplClient {
     }
 
     fn url(&self, path: &str, language: Language, params: &[(&str, &str)]) -> Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}{path}", self.base.path().trim_end_matches('/'));
-        url.set_path(&joined);
+        let mut url = self.base.join(path);
         url.query_pairs_mut()
             .append_pair("format", "json")
             .append_pair("language", language.code())
@@ -98,39 +85,20 @@ impl SplClient {
         language: Language,
         params: &[(&str, &str)],
     ) -> Result<T, AdapterError> {
-        let mut api_key =
-            HeaderValue::from_str(self.api_key.expose()).map_err(|_| AdapterError::Refused {
-                outcome: Outcome::UpstreamError,
-                // `SaudiPostAdapter::new` refuses such keys; kept total all the same.
-                reason: "the configured SPL API key is not a valid header value".to_owned(),
-            })?;
-        // Keeps the key out of reqwest's and hyper's debug output.
-        api_key.set_sensitive(true);
-        let mut request = self
+        let request = self
             .http
             .get(self.url(path, language, params))
             // A header rather than SPL's alternative query parameter: URLs end up in
             // logs, headers do not.
-            .header("api_key", api_key)
-            .header(REQUEST_ID, ctx.task.to_string())
-            .timeout(ctx.timeout);
-        if let Some(traceparent) = ctx.traceparent {
-            request = request.header(TRACEPARENT, traceparent);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
+            .header("api_key", self.api_key.value());
+        let Reply {
+            status,
+            headers,
+            body,
+        } = send(request, ctx).await?;
         tracing::debug!(path, status = status.as_u16(), "SPL answered");
         check_status(status, &headers, &body)?;
-        serde_json::from_slice(&body)
-            .map_err(|e| AdapterError::Malformed(format!("{path} answered unreadable JSON: {e}")))
+        read_json(&body, &format!("{path} answered unreadable JSON"))
     }
 }
 
@@ -167,13 +135,13 @@ pub(crate) fn check_status(
 /// SPL's `statusdescription` from an error body, if the body is SPL's; never the raw
 /// body, which could echo anything back.
 fn spl_said(body: &[u8]) -> String {
-    serde_json::from_slice::<SplErrorResponse>(body)
-        .map(|e| e.statusdescription.chars().take(64).collect())
-        .unwrap_or_else(|_| "no readable reason".to_owned())
+    quote_code(body, 64, |e: SplErrorResponse| e.statusdescription)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     use super::*;
@@ -236,8 +204,11 @@ mod tests {
     fn urls_keep_the_base_path_and_ask_for_utf8() {
         let client = SplClient {
             http: reqwest::Client::new(),
-            base: Url::parse("https://apina.address.gov.sa/NationalAddress/").unwrap(),
-            api_key: Secret::new("k"),
+            base: BaseUrl::new(
+                Url::parse("https://apina.address.gov.sa/NationalAddress/").unwrap(),
+            )
+            .unwrap(),
+            api_key: HeaderSecret::new(&rabt_adapter::http::Secret::new("k")).unwrap(),
         };
         let url = client.url(
             SHORT_ADDRESS_PATH,

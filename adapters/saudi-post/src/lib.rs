@@ -36,7 +36,9 @@
 
 use std::time::Duration;
 
-use rabt_adapter::http::{ClientConfigError, HttpClientConfig, Secret, build_client};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, ClientConfigError, HeaderSecret, HttpClientConfig, Secret, build_client,
+};
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::Agency;
 use reqwest::Url;
@@ -47,7 +49,7 @@ pub mod simulator;
 mod verify;
 pub mod wire;
 
-use client::{CallContext, SplClient};
+use client::SplClient;
 
 /// The one service of this agency.
 pub const ADDRESS_VERIFY: &str = "post.address.verify";
@@ -104,32 +106,15 @@ pub struct SaudiPostAdapter {
 impl SaudiPostAdapter {
     /// Validates the configuration and builds the client.
     pub fn new(config: SaudiPostConfig) -> Result<Self, SaudiPostError> {
-        let url = &config.base_url;
-        let scheme_ok = matches!(url.scheme(), "http" | "https");
-        if !scheme_ok || url.cannot_be_a_base() || url.query().is_some() || url.fragment().is_some()
-        {
-            // Only scheme, host and path: a URL's user info could be a credential.
-            let shown = format!(
-                "{}://{}{}",
-                url.scheme(),
-                url.host_str().unwrap_or(""),
-                url.path()
-            );
-            return Err(SaudiPostError::BaseUrl(shown));
-        }
-        let key = config.api_key.expose();
-        if key.is_empty() || reqwest::header::HeaderValue::from_str(key).is_err() {
-            return Err(SaudiPostError::ApiKey);
-        }
-        let http = build_client(&HttpClientConfig {
-            timeout: config.timeout,
-            ..HttpClientConfig::default()
-        })?;
+        let base = BaseUrl::new(config.base_url)
+            .map_err(|bad| SaudiPostError::BaseUrl(bad.into_shown()))?;
+        let api_key = HeaderSecret::new(&config.api_key).ok_or(SaudiPostError::ApiKey)?;
+        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
         Ok(Self {
             client: SplClient {
                 http,
-                base: config.base_url,
-                api_key: config.api_key,
+                base,
+                api_key,
             },
             timeout: config.timeout,
         })
@@ -137,17 +122,10 @@ impl SaudiPostAdapter {
 
     async fn address_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = verify::AddressQuery::parse(call.input)?;
-        let timeout = call.timeout.min(self.timeout);
-        let ctx = CallContext {
-            task: call.task,
-            timeout,
-            traceparent: call.traceparent,
-        };
+        let ctx = CallContext::of(&call, self.timeout);
         // The numbers form makes two rounds of calls; the whole call, not each round,
         // must end within the timeout.
-        tokio::time::timeout(timeout, verify::run(&self.client, ctx, &query))
-            .await
-            .unwrap_or(Err(AdapterError::Timeout(timeout)))
+        ctx.bound(verify::run(&self.client, ctx, &query)).await
     }
 }
 

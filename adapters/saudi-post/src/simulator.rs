@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -102,47 +102,43 @@ async fn by_short_address(
     State(sim): State<Arc<Sim>>,
     headers: HeaderMap,
     Query(params): Params,
-) -> Response {
-    let asked = match admit(&sim, &headers, &params).await {
-        Ok(asked) => asked,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let asked = admit(&sim, &headers, &params).await?;
     let Some(short) = params
         .get("shortaddress")
         .and_then(|s| ShortAddress::parse(s).ok())
     else {
-        return bad_parameter("shortaddress: four letters and four digits, e.g. RRRD2929");
+        return Err(bad_parameter(
+            "shortaddress: four letters and four digits, e.g. RRRD2929",
+        ));
     };
     let found: Vec<&Address> = sim
         .world
         .address_by_short_address(&short)
         .into_iter()
         .collect();
-    respond(
+    Ok(respond(
         StatusCode::OK,
         &addresses(&found, found.len(), asked.language),
         asked.utf8,
-    )
+    ))
 }
 
 async fn address_verify(
     State(sim): State<Arc<Sim>>,
     headers: HeaderMap,
     Query(params): Params,
-) -> Response {
-    let asked = match admit(&sim, &headers, &params).await {
-        Ok(asked) => asked,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let asked = admit(&sim, &headers, &params).await?;
     let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
     let (Ok(building), Ok(postal_code), Ok(additional)) = (
         BuildingNumber::parse(param("buildingnumber")),
         PostalCode::parse(param("zipcode")),
         AdditionalNumber::parse(param("additionalnumber")),
     ) else {
-        return bad_parameter(
+        return Err(bad_parameter(
             "buildingnumber (4 digits), zipcode (5 digits) and additionalnumber (4 digits) are required",
-        );
+        ));
     };
     let found = sim
         .world
@@ -153,29 +149,26 @@ async fn address_verify(
         success: true,
         statusdescription: "SUCCESS".to_owned(),
     };
-    respond(StatusCode::OK, &body, asked.utf8)
+    Ok(respond(StatusCode::OK, &body, asked.utf8))
 }
 
 async fn free_text(
     State(sim): State<Arc<Sim>>,
     headers: HeaderMap,
     Query(params): Params,
-) -> Response {
-    let asked = match admit(&sim, &headers, &params).await {
-        Ok(asked) => asked,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let asked = admit(&sim, &headers, &params).await?;
     let text = params
         .get("addressstring")
         .map(|s| s.trim())
         .unwrap_or_default();
     if text.is_empty() {
-        return bad_parameter("addressstring is required");
+        return Err(bad_parameter("addressstring is required"));
     }
     let page = match params.get("page").map(|p| p.parse::<usize>()) {
         None => 1,
         Some(Ok(page)) if page >= 1 => page,
-        Some(_) => return bad_parameter("page: a number from 1"),
+        Some(_) => return Err(bad_parameter("page: a number from 1")),
     };
     let tokens: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
     let matches: Vec<&Address> = sim
@@ -191,11 +184,11 @@ async fn free_text(
         .take(PAGE_SIZE)
         .copied()
         .collect();
-    respond(
+    Ok(respond(
         StatusCode::OK,
         &addresses(&shown, matches.len(), asked.language),
         asked.utf8,
-    )
+    ))
 }
 
 /// A search word matches a number exactly or a name in part.
@@ -296,25 +289,22 @@ fn bad_parameter(message: &str) -> Response {
 
 /// SPL's renderings of the injected faults: its rate limit is a 403.
 fn fault_response(fault: InjectedFault) -> Response {
-    match fault {
-        InjectedFault::ServerError => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "An error occurred while processing your request.",
-        ),
-        InjectedFault::RateLimit { retry_after } => {
-            let mut response = error(
+    fault.render(
+        || {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "An error occurred while processing your request.",
+            )
+        },
+        || {
+            error(
                 StatusCode::FORBIDDEN,
                 "RATE_LIMIT_EXCEEDED",
                 "Rate limit is exceeded.",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
-        }
-        InjectedFault::Malformed => fault.default_response(),
-    }
+            )
+        },
+    )
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! `post.address.verify`: the input's two forms, the SPL calls each needs, and how
 //! their answers become one [`AddressOutput`].
 
+use rabt_adapter::http::CallContext;
 use rabt_adapter::{AdapterError, Answer};
 use rabt_core::{AdditionalNumber, BuildingNumber, Outcome, PostalCode, ShortAddress};
 use serde::Deserialize;
 
-use crate::client::{CallContext, SplClient};
+use crate::client::SplClient;
 use crate::output::AddressOutput;
 use crate::wire::{Language, SplAddress, SplAddressResponse, SplPair};
 

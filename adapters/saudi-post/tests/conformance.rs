@@ -41,15 +41,11 @@ async fn saudi_post_passes_the_conformance_kit() {
     let kit = Kit::new(
         Agency::SaudiPost,
         move |knobs| simulator::router(world.clone(), Secret::new(KEY), knobs),
-        |base, credentials| {
-            let key = match credentials {
-                Credentials::Valid => KEY,
-                Credentials::Wrong => "not-the-key",
-            };
+        |base, credentials: Credentials| {
             Arc::new(
                 SaudiPostAdapter::new(SaudiPostConfig {
                     base_url: base.parse().unwrap(),
-                    api_key: Secret::new(key),
+                    api_key: Secret::new(credentials.pick(KEY, "not-the-key")),
                     timeout: Duration::from_secs(30),
                 })
                 .unwrap(),

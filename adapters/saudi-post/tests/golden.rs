@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use rabt_adapter::conformance::call_once;
 use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::{World, golden};
 use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn};
@@ -40,17 +41,7 @@ async fn sandbox() -> (SaudiPostAdapter, String, ShutdownHandle) {
 }
 
 async fn verify(adapter: &SaudiPostAdapter, input: Value) -> Result<Answer, AdapterError> {
-    let service = ServiceName::parse(ADDRESS_VERIFY).unwrap();
-    adapter
-        .call(ServiceCall {
-            task: TaskId::new(),
-            service: &service,
-            input: &input,
-            attempt: 1,
-            timeout: Duration::from_secs(30),
-            traceparent: None,
-        })
-        .await
+    call_once(adapter, ADDRESS_VERIFY, TaskId::new(), &input).await
 }
 
 fn rrrd2929(short_address: Option<&str>) -> Value {
