@@ -1,12 +1,12 @@
 //! The call to the ministry's batch API, and the classification of its answers.
 
-use std::time::Duration;
-
 use rabt_adapter::AdapterError;
-use rabt_adapter::http::{REQUEST_ID, Secret, TRACEPARENT, classify_send_error, unavailable};
-use rabt_core::{Outcome, TaskId};
-use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{StatusCode, Url};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, HeaderSecret, Reply, quote_code, read_json, send, unavailable,
+};
+use rabt_core::Outcome;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
 
 use crate::wire::{ESTABLISHMENT_NOT_FOUND, MohBatchAccepted, MohBatchRequest, MohError};
 
@@ -15,18 +15,6 @@ pub(crate) const BATCHES_PATH: &str = "/api/v1/health-certificates/batches";
 
 /// The header that carries the API key.
 pub(crate) const API_KEY_HEADER: &str = "x-api-key";
-
-/// What one call of one task needs besides the batch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CallContext<'a> {
-    /// Sent as `X-Request-Id`: the ministry answers a repeated id with the batch it
-    /// already accepted, so a retried submission does not start a second batch.
-    pub(crate) task: TaskId,
-    /// The longest the call may take.
-    pub(crate) timeout: Duration,
-    /// Forwarded as `traceparent`.
-    pub(crate) traceparent: Option<&'a str>,
-}
 
 /// What the ministry did with a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,54 +29,31 @@ pub(crate) enum Submission {
 #[derive(Debug)]
 pub(crate) struct MohClient {
     pub(crate) http: reqwest::Client,
-    pub(crate) base: Url,
-    pub(crate) api_key: Secret,
+    pub(crate) base: BaseUrl,
+    pub(crate) api_key: HeaderSecret,
 }
 
 impl MohClient {
-    /// Submits a batch.
+    /// Submits a batch. The task id goes as `X-Request-Id`: the ministry answers a
+    /// repeated id with the batch it already accepted, so a retried submission does not
+    /// start a second batch.
     pub(crate) async fn submit(
         &self,
         ctx: CallContext<'_>,
         batch: &MohBatchRequest,
     ) -> Result<Submission, AdapterError> {
-        let mut api_key =
-            HeaderValue::from_str(self.api_key.expose()).map_err(|_| AdapterError::Refused {
-                outcome: Outcome::UpstreamError,
-                // `HealthAdapter::new` refuses such keys; kept total all the same.
-                reason: "the configured MOH API key is not a valid header value".to_owned(),
-            })?;
-        // Keeps the key out of reqwest's and hyper's debug output.
-        api_key.set_sensitive(true);
-        let mut request = self
+        let request = self
             .http
-            .post(self.url())
-            .header(API_KEY_HEADER, api_key)
-            .header(REQUEST_ID, ctx.task.to_string())
-            .json(batch)
-            .timeout(ctx.timeout);
-        if let Some(traceparent) = ctx.traceparent {
-            request = request.header(TRACEPARENT, traceparent);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
+            .post(self.base.join(BATCHES_PATH))
+            .header(API_KEY_HEADER, self.api_key.value())
+            .json(batch);
+        let Reply {
+            status,
+            headers,
+            body,
+        } = send(request, ctx).await?;
         tracing::debug!(status = status.as_u16(), "MOH answered the batch");
         classify(status, &headers, &body)
-    }
-
-    fn url(&self) -> Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}{BATCHES_PATH}", self.base.path().trim_end_matches('/'));
-        url.set_path(&joined);
-        url
     }
 }
 
@@ -133,8 +98,7 @@ pub(crate) fn classify(
 
 /// An acceptance the callback can be matched to, or `Malformed`.
 fn accepted(body: &[u8]) -> Result<MohBatchAccepted, AdapterError> {
-    let accepted: MohBatchAccepted = serde_json::from_slice(body)
-        .map_err(|e| AdapterError::Malformed(format!("MOH's acceptance is unreadable: {e}")))?;
+    let accepted: MohBatchAccepted = read_json(body, "MOH's acceptance is unreadable")?;
     // A reference the callback schema would refuse could never be matched to its
     // callback: better a retried submission than a task that waits for nothing.
     crate::wire::check_reference(&accepted.reference)
@@ -145,14 +109,15 @@ fn accepted(body: &[u8]) -> Result<MohBatchAccepted, AdapterError> {
 /// The ministry's error `code`, if the body is the ministry's; never the raw body, which
 /// could echo anything back.
 fn moh_said(body: &[u8]) -> String {
-    serde_json::from_slice::<MohError>(body)
-        .map(|e| e.code.chars().take(64).collect())
-        .unwrap_or_else(|_| "no readable reason".to_owned())
+    quote_code(body, 64, |e: MohError| e.code)
 }
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::RETRY_AFTER;
+    use std::time::Duration;
+
+    use reqwest::Url;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     use super::*;
 
@@ -265,13 +230,9 @@ mod tests {
 
     #[test]
     fn the_url_keeps_the_base_path() {
-        let client = MohClient {
-            http: reqwest::Client::new(),
-            base: Url::parse("https://moh.example/gateway/").unwrap(),
-            api_key: Secret::new("k"),
-        };
+        let base = BaseUrl::new(Url::parse("https://moh.example/gateway/").unwrap()).unwrap();
         assert_eq!(
-            client.url().as_str(),
+            base.join(BATCHES_PATH).as_str(),
             "https://moh.example/gateway/api/v1/health-certificates/batches"
         );
     }

@@ -41,7 +41,9 @@
 
 use std::time::Duration;
 
-use rabt_adapter::http::{ClientConfigError, HttpClientConfig, Secret, build_client};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, ClientConfigError, HeaderSecret, HttpClientConfig, Secret, build_client,
+};
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, Outcome};
 use reqwest::Url;
@@ -55,7 +57,7 @@ pub mod wire;
 
 pub use batch::MAX_WORKERS;
 
-use client::{CallContext, MohClient, Submission};
+use client::{MohClient, Submission};
 use wire::{BatchResult, MohBatchCallback};
 
 /// The one service of this agency.
@@ -119,32 +121,15 @@ pub struct HealthAdapter {
 impl HealthAdapter {
     /// Validates the configuration and builds the client.
     pub fn new(config: HealthConfig) -> Result<Self, HealthError> {
-        let url = &config.base_url;
-        let scheme_ok = matches!(url.scheme(), "http" | "https");
-        if !scheme_ok || url.cannot_be_a_base() || url.query().is_some() || url.fragment().is_some()
-        {
-            // Only scheme, host and path: a URL's user info could be a credential.
-            let shown = format!(
-                "{}://{}{}",
-                url.scheme(),
-                url.host_str().unwrap_or(""),
-                url.path()
-            );
-            return Err(HealthError::BaseUrl(shown));
-        }
-        let key = config.api_key.expose();
-        if key.is_empty() || reqwest::header::HeaderValue::from_str(key).is_err() {
-            return Err(HealthError::ApiKey);
-        }
-        let http = build_client(&HttpClientConfig {
-            timeout: config.timeout,
-            ..HttpClientConfig::default()
-        })?;
+        let base =
+            BaseUrl::new(config.base_url).map_err(|bad| HealthError::BaseUrl(bad.into_shown()))?;
+        let api_key = HeaderSecret::new(&config.api_key).ok_or(HealthError::ApiKey)?;
+        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
         Ok(Self {
             client: MohClient {
                 http,
-                base: config.base_url,
-                api_key: config.api_key,
+                base,
+                api_key,
             },
             timeout: config.timeout,
         })
@@ -152,11 +137,7 @@ impl HealthAdapter {
 
     async fn certificates_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let batch = batch::Batch::parse(call.input)?;
-        let ctx = CallContext {
-            task: call.task,
-            timeout: call.timeout.min(self.timeout),
-            traceparent: call.traceparent,
-        };
+        let ctx = CallContext::of(&call, self.timeout);
         match self.client.submit(ctx, &batch.request()).await? {
             Submission::EstablishmentNotFound => Ok(Answer::Final {
                 outcome: Outcome::NotFound,

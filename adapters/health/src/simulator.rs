@@ -19,15 +19,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{SubsecRound, Utc};
 use rabt_adapter::callback::CallbackSender;
-use rabt_adapter::http::{REQUEST_ID, Secret};
+use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::{LicenceKind, World};
-use rabt_adapter::simulator::{InjectedFault, KnobsHandle, knobs_routes};
+use rabt_adapter::simulator::{
+    InjectedFault, KnobsHandle, Recall, Replays, carries, knobs_routes, request_id,
+};
 use rabt_core::NationalId;
 
 use crate::batch::MAX_WORKERS;
@@ -37,12 +39,13 @@ use crate::wire::{
     is_licence_number,
 };
 
-mod memory;
 mod records;
 
 pub use records::batch_callback;
 
-use memory::{Recall, Submissions};
+/// How many submissions are remembered by request id; the oldest are forgotten first,
+/// so a simulator that runs for weeks does not grow without bound.
+const REMEMBERED: usize = 4096;
 
 #[derive(Debug)]
 struct Sim {
@@ -50,7 +53,9 @@ struct Sim {
     api_key: Secret,
     knobs: KnobsHandle,
     callbacks: CallbackSender,
-    submissions: Mutex<Submissions>,
+    /// The batches accepted so far, by `X-Request-Id`, so that a retried submission
+    /// gets the same batch back.
+    submissions: Mutex<Replays<MohBatchRequest, MohBatchAccepted>>,
 }
 
 /// The simulator's router: the ministry's batch endpoint and the `/_sim/` knob routes.
@@ -68,7 +73,7 @@ pub fn router(
         api_key,
         knobs: knobs.clone(),
         callbacks,
-        submissions: Mutex::new(Submissions::default()),
+        submissions: Mutex::new(Replays::new(REMEMBERED)),
     });
     Router::new()
         .route(BATCHES_PATH, post(submit))
@@ -80,8 +85,7 @@ async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) ->
     if let Some(fault) = sim.knobs.intercept(&headers).await {
         return fault_response(fault);
     }
-    let key = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok());
-    if key != Some(sim.api_key.expose()) {
+    if !carries(&headers, API_KEY_HEADER, &sim.api_key) {
         return error(
             StatusCode::UNAUTHORIZED,
             "INVALID_API_KEY",
@@ -109,8 +113,7 @@ async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) ->
             "لا توجد منشأة بهذه الرخصة.",
         );
     }
-    let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
-    accept(&sim, request_id, &request, &workers)
+    accept(&sim, request_id(&headers), &request, &workers)
 }
 
 /// Accepts a valid batch for a known establishment, once per request id, and schedules
@@ -229,27 +232,24 @@ fn validation(message_en: &str) -> Response {
 
 /// The ministry's renderings of the injected faults.
 fn fault_response(fault: InjectedFault) -> Response {
-    match fault {
-        InjectedFault::ServerError => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "An unexpected error occurred.",
-            "حدث خطأ غير متوقع.",
-        ),
-        InjectedFault::RateLimit { retry_after } => {
-            let mut response = error(
+    fault.render(
+        || {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "An unexpected error occurred.",
+                "حدث خطأ غير متوقع.",
+            )
+        },
+        || {
+            error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",
                 "Too many requests.",
                 "عدد الطلبات أكثر من المسموح.",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
-        }
-        InjectedFault::Malformed => fault.default_response(),
-    }
+            )
+        },
+    )
 }
 
 #[cfg(test)]

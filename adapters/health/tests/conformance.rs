@@ -15,7 +15,7 @@ use rabt_adapter_health::{CERTIFICATES_VERIFY, simulator};
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, Outcome, ServiceName};
 use serde_json::{Value, json};
-use support::{FakeRabt, KEY, adapter};
+use support::{KEY, adapter, fake_rabt};
 
 /// Validates a service's output against the catalogue's output schema.
 fn validator(
@@ -41,8 +41,8 @@ async fn health_passes_the_conformance_kit() {
         check(&service, &json!({"allValid": true})).is_err(),
         "the validator is live"
     );
-    let rabt = Arc::new(FakeRabt::start().await);
-    let target = rabt.target.clone();
+    let rabt = Arc::new(fake_rabt().await);
+    let target = rabt.target();
     let kit = Kit::new(
         Agency::Health,
         move |knobs| {
@@ -53,12 +53,8 @@ async fn health_passes_the_conformance_kit() {
             );
             simulator::router(world.clone(), Secret::new(KEY), knobs, callbacks)
         },
-        |base, credentials| {
-            let key = match credentials {
-                Credentials::Valid => KEY,
-                Credentials::Wrong => "not-the-key",
-            };
-            Arc::new(adapter(base, key))
+        |base, credentials: Credentials| {
+            Arc::new(adapter(base, credentials.pick(KEY, "not-the-key")))
         },
         validator(catalogue.clone()),
     )

@@ -16,7 +16,7 @@ use rabt_adapter::simulator::{Fault, Knobs, KnobsHandle, spawn};
 use rabt_adapter::{AdapterError, webhook};
 use rabt_core::{Agency, NationalId, Outcome, TaskId};
 use serde_json::{Value, json};
-use support::{FakeRabt, KEY, Ministry, adapter, fixture, verify};
+use support::{KEY, Ministry, adapter, fake_rabt, fixture, verify};
 
 fn food_batch() -> Value {
     json!({"establishmentLicenseNumber": cases::FOOD_LICENCE,
@@ -163,12 +163,12 @@ async fn an_acceptance_of_another_batch_is_malformed() {
 
 #[tokio::test]
 async fn rabt_refuses_a_callback_signed_with_another_secret() {
-    let rabt = FakeRabt::start().await;
+    let rabt = fake_rabt().await;
     let body = fixture("callback-4000067890.json");
     let forger = CallbackSender::new(
         Agency::Health,
         CallbackTarget {
-            base_url: rabt.target.base_url.clone(),
+            base_url: rabt.target().base_url,
             secrets: vec![webhook::Secret::generate()],
         },
         KnobsHandle::new(),

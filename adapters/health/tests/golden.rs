@@ -52,7 +52,7 @@ async fn the_food_cooperatives_workers_are_a_mismatch_with_each_workers_detail()
     )
     .await;
     let reference = submitted(answer);
-    let callback = ministry.rabt.callback_for(&reference).await;
+    let callback = ministry.rabt.wait_for(&reference).await;
     assert_eq!(
         callback.body["eventType"],
         "HEALTH_CERTIFICATES_BATCH_COMPLETED"
@@ -75,7 +75,7 @@ async fn workers_with_valid_certificates_are_ok() {
         )
         .await,
     );
-    let callback = ministry.rabt.callback_for(&reference).await;
+    let callback = ministry.rabt.wait_for(&reference).await;
     let answer = answer_of(&ministry, &callback.body);
     assert_eq!(answer.outcome, Outcome::Ok);
     assert_eq!(answer.data["allValid"], true);
@@ -106,7 +106,7 @@ async fn each_kind_of_invalid_certificate_alone_is_a_mismatch() {
             )
             .await,
         );
-        let callback = ministry.rabt.callback_for(&reference).await;
+        let callback = ministry.rabt.wait_for(&reference).await;
         let answer = answer_of(&ministry, &callback.body);
         assert_eq!(answer.outcome, Outcome::Mismatch, "{worker}");
         assert_eq!(answer.data["allValid"], false, "{worker}");
@@ -147,7 +147,7 @@ async fn the_compliant_cooperatives_shop_has_no_food_workers_on_file() {
         )
         .await,
     );
-    let callback = ministry.rabt.callback_for(&reference).await;
+    let callback = ministry.rabt.wait_for(&reference).await;
     let answer = answer_of(&ministry, &callback.body);
     assert_eq!(answer.outcome, Outcome::Mismatch);
     assert_eq!(
@@ -170,10 +170,10 @@ async fn a_retried_task_gets_the_same_batch_and_one_callback() {
     let stats = ministry.knobs.stats();
     assert_eq!((stats.calls, stats.distinct_request_ids), (2, 1));
     assert!(ministry.knobs.saw_request_id(&task.to_string()));
-    ministry.rabt.callback_for(&first).await;
+    ministry.rabt.wait_for(&first).await;
     // Another batch's callback, sent later, arrives; the retried one was never sent twice.
     let other = submitted(verify(&ministry.adapter, TaskId::new(), &input).await);
-    ministry.rabt.callback_for(&other).await;
+    ministry.rabt.wait_for(&other).await;
     let copies = ministry
         .rabt
         .received()
@@ -194,7 +194,7 @@ async fn never_call_back_accepts_and_stays_silent() {
     let silent = submitted(verify(&ministry.adapter, TaskId::new(), &input).await);
     ministry.knobs.set(Knobs::default());
     let heard = submitted(verify(&ministry.adapter, TaskId::new(), &input).await);
-    ministry.rabt.callback_for(&heard).await;
+    ministry.rabt.wait_for(&heard).await;
     assert!(
         ministry
             .rabt
@@ -222,7 +222,7 @@ async fn the_callback_waits_for_the_callback_delay() {
         )
         .await,
     );
-    let callback = ministry.rabt.callback_for(&reference).await;
+    let callback = ministry.rabt.wait_for(&reference).await;
     // A lower bound only: it holds however slow the machine is.
     assert!(callback.at.duration_since(started) >= delay);
     assert!(callback.id.starts_with("msg_"), "{}", callback.id);
