@@ -1,12 +1,12 @@
 //! The call to FSC's `coc-records` (over mutual TLS, with a bearer token), and the
 //! classification of its answers.
 
-use std::time::Duration;
-
 use rabt_adapter::AdapterError;
-use rabt_adapter::http::{REQUEST_ID, Secret, TRACEPARENT, classify_send_error, unavailable};
-use rabt_core::{Outcome, TaskId};
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, HeaderSecret, NO_READABLE_REASON, read_json, send, unavailable,
+};
+use rabt_core::Outcome;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap};
 use reqwest::{StatusCode, Url};
 
 use crate::query::MembershipQuery;
@@ -16,17 +16,6 @@ use crate::wire::{
 
 /// The resource Apigee publishes `GetCoCRecordByMemberShipID` as.
 pub(crate) const COC_RECORDS_PATH: &str = "/v1/fsc/coc-records";
-
-/// What one call shares with the task.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CallContext<'a> {
-    /// Sent as `X-Request-Id`.
-    pub(crate) task: TaskId,
-    /// The longest the call may take.
-    pub(crate) timeout: Duration,
-    /// Forwarded as `traceparent`.
-    pub(crate) traceparent: Option<&'a str>,
-}
 
 /// What FSC said, when it said something Rabt can use.
 #[derive(Debug)]
@@ -42,8 +31,9 @@ pub(crate) enum Lookup {
 #[derive(Debug)]
 pub(crate) struct FscClient {
     pub(crate) http: reqwest::Client,
-    pub(crate) base: Url,
-    pub(crate) token: Secret,
+    pub(crate) base: BaseUrl,
+    /// `Bearer <token>`.
+    pub(crate) bearer: HeaderSecret,
 }
 
 impl FscClient {
@@ -53,52 +43,22 @@ impl FscClient {
         ctx: CallContext<'_>,
         query: &MembershipQuery,
     ) -> Result<Lookup, AdapterError> {
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
-            .map_err(|_| AdapterError::Refused {
-                outcome: Outcome::UpstreamError,
-                // `ChambersAdapter::new` refuses such tokens; kept total all the same.
-                reason: "the configured FSC token is not a valid header value".to_owned(),
-            })?;
-        // Keeps the token out of reqwest's and hyper's debug output.
-        bearer.set_sensitive(true);
-        let mut request = self
+        let request = self
             .http
             .get(self.url(query))
-            .header(AUTHORIZATION, bearer)
-            .header(ACCEPT, "application/json")
-            .header(REQUEST_ID, ctx.task.to_string())
-            .timeout(ctx.timeout);
-        if let Some(traceparent) = ctx.traceparent {
-            request = request.header(TRACEPARENT, traceparent);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))?;
-        tracing::debug!(status = status.as_u16(), "FSC answered");
-        match check_status(status, &headers, &body)? {
+            .header(AUTHORIZATION, self.bearer.value())
+            .header(ACCEPT, "application/json");
+        let answer = send(request, ctx).await?;
+        tracing::debug!(status = answer.status.as_u16(), "FSC answered");
+        match check_status(answer.status, &answer.headers, &answer.body)? {
             Reply::NoRecord => Ok(Lookup::NoRecord),
-            Reply::Record => serde_json::from_slice(&body)
-                .map(|record| Lookup::Found(Box::new(record)))
-                .map_err(|e| {
-                    AdapterError::Malformed(format!("coc-records answered unreadable JSON: {e}"))
-                }),
+            Reply::Record => read_json(&answer.body, "coc-records answered unreadable JSON")
+                .map(|record| Lookup::Found(Box::new(record))),
         }
     }
 
     fn url(&self, query: &MembershipQuery) -> Url {
-        let mut url = self.base.clone();
-        let joined = format!(
-            "{}{COC_RECORDS_PATH}",
-            self.base.path().trim_end_matches('/')
-        );
-        url.set_path(&joined);
+        let mut url = self.base.join(COC_RECORDS_PATH);
         url.query_pairs_mut().extend_pairs(query.params());
         url
     }
@@ -169,14 +129,16 @@ fn fsc_said(body: &[u8]) -> String {
     } else if let Ok(e) = serde_json::from_slice::<FscExceptionDetail>(body) {
         format!("{} {}: {}", e.raised_by, e.code, e.error_text)
     } else {
-        "no readable reason".to_owned()
+        NO_READABLE_REASON.to_owned()
     };
     text.chars().take(96).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::RETRY_AFTER;
+    use std::time::Duration;
+
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     use super::*;
 
@@ -245,8 +207,9 @@ mod tests {
     fn urls_keep_the_base_path_and_carry_no_credential() {
         let client = FscClient {
             http: reqwest::Client::new(),
-            base: Url::parse("https://api-dev.rega.gov.sa/gateway/").unwrap(),
-            token: Secret::new("t0ken"),
+            base: BaseUrl::https_only(Url::parse("https://api-dev.rega.gov.sa/gateway/").unwrap())
+                .unwrap(),
+            bearer: HeaderSecret::bearer(&rabt_adapter::http::Secret::new("t0ken")).unwrap(),
         };
         let query = MembershipQuery::ByMembership {
             chamber: 301,

@@ -39,7 +39,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use rabt_adapter::http::{
-    ClientConfigError, ClientIdentity, HttpClientConfig, Secret, build_client,
+    BaseUrl, CallContext, ClientConfigError, ClientIdentity, HeaderSecret, HttpClientConfig,
+    Secret, build_client,
 };
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, Outcome};
@@ -53,7 +54,7 @@ pub mod simulator;
 pub mod tls;
 pub mod wire;
 
-use client::{CallContext, FscClient, Lookup};
+use client::{FscClient, Lookup};
 use output::{MembershipOutput, MembershipRecord};
 use query::MembershipQuery;
 
@@ -137,56 +138,33 @@ pub struct ChambersAdapter {
 impl ChambersAdapter {
     /// Validates the configuration and builds the mutual-TLS client.
     pub fn new(config: ChambersConfig) -> Result<Self, ChambersError> {
-        let url = &config.base_url;
         // Over plain HTTP the client certificate would never be presented, and the
         // token would travel in clear.
-        if url.scheme() != "https"
-            || url.cannot_be_a_base()
-            || url.query().is_some()
-            || url.fragment().is_some()
-        {
-            // Only scheme, host and path: a URL's user info could be a credential.
-            let shown = format!(
-                "{}://{}{}",
-                url.scheme(),
-                url.host_str().unwrap_or(""),
-                url.path()
-            );
-            return Err(ChambersError::BaseUrl(shown));
-        }
+        let base = BaseUrl::https_only(config.base_url)
+            .map_err(|bad| ChambersError::BaseUrl(bad.into_shown()))?;
+        // Stricter than a header allows: a token is one word of visible ASCII.
         let token = config.token.expose();
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ChambersError::Token);
         }
+        let bearer = HeaderSecret::bearer(&config.token).ok_or(ChambersError::Token)?;
         let http = build_client(&HttpClientConfig {
-            timeout: config.timeout,
             identity: Some(config.client_identity),
             extra_root_certs_pem: config.server_ca_pem,
-            ..HttpClientConfig::default()
+            ..HttpClientConfig::with_timeout(config.timeout)
         })?;
         Ok(Self {
-            client: FscClient {
-                http,
-                base: config.base_url,
-                token: config.token,
-            },
+            client: FscClient { http, base, bearer },
             timeout: config.timeout,
         })
     }
 
     async fn membership_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = MembershipQuery::parse(call.input)?;
-        let timeout = call.timeout.min(self.timeout);
-        let ctx = CallContext {
-            task: call.task,
-            timeout,
-            traceparent: call.traceparent,
-        };
+        let ctx = CallContext::of(&call, self.timeout);
         // reqwest's timeout covers connecting, the handshake and the body; this bound
         // keeps the promise whatever the client stack does.
-        let lookup = tokio::time::timeout(timeout, self.client.coc_record(ctx, &query))
-            .await
-            .unwrap_or(Err(AdapterError::Timeout(timeout)))?;
+        let lookup = ctx.bound(self.client.coc_record(ctx, &query)).await?;
         answer(lookup, &query, riyadh_today())
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -233,19 +233,10 @@ fn no_record(insert: Vec<String>) -> Response {
 
 /// FSC's renderings of the injected faults: Apigee's envelope, a spike arrest as 429.
 fn fault_response(fault: InjectedFault) -> Response {
-    match fault {
-        InjectedFault::ServerError => {
-            apigee(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-        }
-        InjectedFault::RateLimit { retry_after } => {
-            let mut response = apigee(StatusCode::TOO_MANY_REQUESTS, "Spike arrest violation");
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
-        }
-        InjectedFault::Malformed => fault.default_response(),
-    }
+    fault.render(
+        || apigee(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        || apigee(StatusCode::TOO_MANY_REQUESTS, "Spike arrest violation"),
+    )
 }
 
 #[cfg(test)]

@@ -23,11 +23,8 @@ async fn chambers_passes_the_conformance_kit_over_mutual_tls() {
     let kit = Kit::new(
         Agency::Chambers,
         |knobs| simulator::router(world(), Secret::new(TOKEN), knobs),
-        move |base, credentials| {
-            let token = match credentials {
-                Credentials::Valid => TOKEN,
-                Credentials::Wrong => "not-the-token",
-            };
+        move |base, credentials: Credentials| {
+            let token = credentials.pick(TOKEN, "not-the-token");
             Arc::new(adapter(base, &adapter_pki, &adapter_pki, token))
         },
         validate,

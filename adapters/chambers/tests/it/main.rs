@@ -10,10 +10,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use rabt_adapter::conformance::call_once;
 use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::World;
 use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle};
-use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
+use rabt_adapter::{AdapterError, Answer};
 use rabt_adapter_chambers::pki::SandboxPki;
 use rabt_adapter_chambers::{ChambersAdapter, ChambersConfig, MEMBERSHIP_VERIFY, simulator};
 use rabt_catalogue::Catalogue;
@@ -97,17 +98,7 @@ async fn verify_as(
     task: TaskId,
     input: Value,
 ) -> Result<Answer, AdapterError> {
-    let service = ServiceName::parse(MEMBERSHIP_VERIFY).unwrap();
-    adapter
-        .call(ServiceCall {
-            task,
-            service: &service,
-            input: &input,
-            attempt: 1,
-            timeout: Duration::from_secs(30),
-            traceparent: None,
-        })
-        .await
+    call_once(adapter, MEMBERSHIP_VERIFY, task, &input).await
 }
 
 async fn verify(adapter: &ChambersAdapter, input: Value) -> Result<Answer, AdapterError> {
