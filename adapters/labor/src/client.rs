@@ -3,11 +3,11 @@
 
 use chrono::{FixedOffset, Utc};
 use rabt_adapter::AdapterError;
-use rabt_adapter::http::unavailable;
-use rabt_adapter::oauth2::{CallContext, TokenCache};
+use rabt_adapter::http::{BaseUrl, CallContext, Reply, quote_code, unavailable};
+use rabt_adapter::oauth2::TokenCache;
 use rabt_core::Outcome;
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{StatusCode, Url};
 
 use crate::wire::{
     ApicError, Operation, QiwaRequest, QiwaResponse, RqHeader, unwrap_envelope, wrap_request,
@@ -18,7 +18,7 @@ use crate::{CHANNEL_ID, CLIENT_ID_HEADER};
 #[derive(Debug)]
 pub(crate) struct QiwaClient {
     pub(crate) http: reqwest::Client,
-    pub(crate) base: Url,
+    pub(crate) base: BaseUrl,
     /// API Connect wants the client id on every call besides the token.
     pub(crate) client_id: HeaderValue,
     pub(crate) tokens: TokenCache,
@@ -47,7 +47,7 @@ impl QiwaClient {
             body,
         };
         let envelope = wrap_request::<O>(&request);
-        let url = self.url(O::PATH);
+        let url = self.base.join(O::PATH);
         let response = self
             .tokens
             .send(ctx, || {
@@ -57,12 +57,11 @@ impl QiwaClient {
                     .json(&envelope)
             })
             .await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| rabt_adapter::http::classify_send_error(e, ctx.timeout))?;
+        let Reply {
+            status,
+            headers,
+            body: bytes,
+        } = Reply::read(response, ctx.timeout).await?;
         tracing::debug!(
             operation = O::NAME,
             status = status.as_u16(),
@@ -82,13 +81,6 @@ impl QiwaClient {
             )));
         }
         Ok(answer)
-    }
-
-    fn url(&self, path: &str) -> Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}{path}", self.base.path().trim_end_matches('/'));
-        url.set_path(&joined);
-        url
     }
 }
 
@@ -147,14 +139,12 @@ pub(crate) fn check_status(
 /// The ESB's status code, or the gateway's reason, from an error body; never the raw
 /// body, which could echo anything back.
 fn mhrsd_said(body: &[u8], rs_key: &str) -> String {
-    let cut = |s: &str| s.chars().take(48).collect::<String>();
     if let Ok(rs) = unwrap_envelope::<QiwaResponse<serde::de::IgnoredAny>>(body, rs_key) {
-        return cut(&rs.header.response_status.code);
+        return rs.header.response_status.code.chars().take(48).collect();
     }
-    match serde_json::from_slice::<ApicError>(body) {
-        Ok(apic) => cut(&format!("{} {}", apic.http_code, apic.http_message)),
-        Err(_) => "no readable reason".to_owned(),
-    }
+    quote_code(body, 48, |apic: ApicError| {
+        format!("{} {}", apic.http_code, apic.http_message)
+    })
 }
 
 #[cfg(test)]

@@ -43,8 +43,10 @@
 
 use std::time::Duration;
 
-use rabt_adapter::http::{ClientConfigError, HttpClientConfig, Secret, build_client};
-use rabt_adapter::oauth2::{CallContext, ClientCredentials, OAuth2ConfigError, TokenCache};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, ClientConfigError, HttpClientConfig, Secret, build_client,
+};
+use rabt_adapter::oauth2::{ClientCredentials, OAuth2ConfigError, TokenCache};
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::Agency;
 use reqwest::Url;
@@ -125,33 +127,15 @@ pub struct LaborAdapter {
 impl LaborAdapter {
     /// Validates the configuration and builds the client.
     pub fn new(config: LaborConfig) -> Result<Self, LaborError> {
-        let url = &config.base_url;
-        let scheme_ok = matches!(url.scheme(), "http" | "https");
-        if !scheme_ok || url.cannot_be_a_base() || url.query().is_some() || url.fragment().is_some()
-        {
-            // Only scheme, host and path: a URL's user info could be a credential.
-            let host = url.host_str().unwrap_or("");
-            return Err(LaborError::BaseUrl(format!(
-                "{}://{host}{}",
-                url.scheme(),
-                url.path()
-            )));
-        }
+        let base =
+            BaseUrl::new(config.base_url).map_err(|bad| LaborError::BaseUrl(bad.into_shown()))?;
         let client_id =
             HeaderValue::from_str(&config.client_id).map_err(|_| LaborError::ClientId)?;
-        let http = build_client(&HttpClientConfig {
-            timeout: config.timeout,
-            ..HttpClientConfig::default()
-        })?;
-        let mut token_url = config.base_url.clone();
-        token_url.set_path(&format!(
-            "{}{TOKEN_PATH}",
-            config.base_url.path().trim_end_matches('/')
-        ));
+        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
         let tokens = TokenCache::new(
             http.clone(),
             ClientCredentials {
-                token_url,
+                token_url: base.join(TOKEN_PATH),
                 client_id: config.client_id,
                 client_secret: config.client_secret,
                 scope: Some(SCOPE.to_owned()),
@@ -160,7 +144,7 @@ impl LaborAdapter {
         Ok(Self {
             client: QiwaClient {
                 http,
-                base: config.base_url,
+                base,
                 client_id,
                 tokens,
             },
@@ -174,12 +158,7 @@ impl LaborAdapter {
     }
 
     async fn serve(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
-        let timeout = call.timeout.min(self.timeout);
-        let ctx = CallContext {
-            task: call.task,
-            timeout,
-            traceparent: call.traceparent,
-        };
+        let ctx = CallContext::of(&call, self.timeout);
         let client = &self.client;
         // A call may take a token request, the API call and its retry after a refresh:
         // the whole of it, not each exchange, must end within the timeout.
@@ -194,9 +173,7 @@ impl LaborAdapter {
                 _ => Err(AdapterError::UnsupportedService(call.service.clone())),
             }
         };
-        tokio::time::timeout(timeout, run)
-            .await
-            .unwrap_or(Err(AdapterError::Timeout(timeout)))
+        ctx.bound(run).await
     }
 }
 

@@ -10,7 +10,7 @@
 //! | `E0000500` | `Unavailable` (retried) | `Unavailable` (retried) |
 //! | another code | `Malformed` (retried) | `Malformed` (retried) |
 
-use rabt_adapter::oauth2::CallContext;
+use rabt_adapter::http::CallContext;
 use rabt_adapter::{AdapterError, Answer};
 use rabt_core::{Outcome, UnifiedNumber};
 use serde_json::Value;

@@ -272,27 +272,24 @@ fn apic(status: StatusCode, more_information: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// API Connect's rate limit, with `Retry-After`.
-fn rate_limited(retry_after: u64) -> Response {
-    let mut response = apic(StatusCode::TOO_MANY_REQUESTS, "Rate Limit exceeded");
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    response
+/// API Connect's rate limit (its `Retry-After` is added by [`InjectedFault::render`]).
+fn rate_limited() -> Response {
+    apic(StatusCode::TOO_MANY_REQUESTS, "Rate Limit exceeded")
 }
 
 /// The injected faults as the gateway and the ESB render them on an API call.
 fn api_fault<O: Operation>(fault: InjectedFault) -> Response {
-    match fault {
-        InjectedFault::ServerError => envelope::<O>(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            None,
-            codes::INTERNAL_ERROR,
-            None,
-        ),
-        InjectedFault::RateLimit { retry_after } => rate_limited(retry_after),
-        InjectedFault::Malformed => fault.default_response(),
-    }
+    fault.render(
+        || {
+            envelope::<O>(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                codes::INTERNAL_ERROR,
+                None,
+            )
+        },
+        rate_limited,
+    )
 }
 
 #[cfg(test)]

@@ -50,16 +50,12 @@ async fn labor_passes_the_conformance_kit() {
     let kit = Kit::new(
         Agency::Labor,
         move |knobs| simulator::router(world.clone(), CLIENT_ID, Secret::new(SECRET), knobs),
-        |base, credentials| {
-            let secret = match credentials {
-                Credentials::Valid => SECRET,
-                Credentials::Wrong => "not-the-secret",
-            };
+        |base, credentials: Credentials| {
             Arc::new(
                 LaborAdapter::new(LaborConfig {
                     base_url: base.parse().unwrap(),
                     client_id: CLIENT_ID.to_owned(),
-                    client_secret: Secret::new(secret),
+                    client_secret: Secret::new(credentials.pick(SECRET, "not-the-secret")),
                     timeout: Duration::from_secs(30),
                 })
                 .unwrap(),

@@ -220,15 +220,16 @@ fn unauthorized(description: &str) -> Response {
 
 /// The injected faults as the token endpoint renders them.
 fn token_fault(fault: InjectedFault) -> Response {
-    match fault {
-        InjectedFault::ServerError => refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the authorization server failed",
-        ),
-        InjectedFault::RateLimit { retry_after } => rate_limited(retry_after),
-        InjectedFault::Malformed => fault.default_response(),
-    }
+    fault.render(
+        || {
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the authorization server failed",
+            )
+        },
+        rate_limited,
+    )
 }
 
 /// `GET /_sim/tokens`.
