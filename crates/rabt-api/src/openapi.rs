@@ -142,6 +142,8 @@ fn problem_responses() -> Value {
         ProblemKind::UnsupportedMediaType,
         ProblemKind::PayloadTooLarge,
         ProblemKind::ValidationFailed,
+        ProblemKind::CallbackUnverified,
+        ProblemKind::MalformedJson,
         ProblemKind::Unavailable,
     ];
     let mut responses = Map::new();
@@ -214,6 +216,27 @@ fn paths() -> Value {
                 "summary": "One service with its input and output schemas",
                 "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "responses": { "200": { "description": "The service." }, "401": problem_ref("unauthorized"), "404": problem_ref("not-found") },
+            },
+        },
+        "/v1/callbacks/{agency}": {
+            "post": {
+                "summary": "For agencies: a signed callback (Standard Webhooks)",
+                "description": "An agency that answers later (municipal, health) posts its answer here, signed with the secret Rabt gave it. Refused unless the signature verifies with a current secret, the timestamp is within 5 minutes, the body is valid against schemas/callbacks/<agency>.json and its `reference` names a task of this agency; refusals are audited and change nothing else. A repeated webhook-id is acknowledged (`duplicate`) and not applied again.",
+                "security": [],
+                "parameters": [
+                    { "name": "agency", "in": "path", "required": true, "schema": { "enum": ["municipal", "health"] } },
+                    { "name": "webhook-id", "in": "header", "required": true, "schema": { "type": "string" } },
+                    { "name": "webhook-timestamp", "in": "header", "required": true, "schema": { "type": "string" }, "description": "Unix seconds." },
+                    { "name": "webhook-signature", "in": "header", "required": true, "schema": { "type": "string" }, "description": "v1,<base64 HMAC-SHA256 of id.timestamp.body>, space separated during a rotation." },
+                ],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["reference"], "properties": { "reference": { "type": "string" } } } } } },
+                "responses": {
+                    "202": { "description": "Accepted, or a duplicate acknowledged.", "content": { "application/json": { "schema": { "type": "object", "properties": { "status": { "enum": ["accepted", "duplicate"] } } } } } },
+                    "400": problem_ref("malformed-json"),
+                    "401": problem_ref("callback-unverified"),
+                    "404": problem_ref("not-found"),
+                    "422": problem_ref("validation-failed"),
+                },
             },
         },
         "/healthz": { "get": { "summary": "Alive", "security": [], "responses": { "200": { "description": "The process runs." } } } },

@@ -29,7 +29,7 @@ fn summary(state: &AppState, service: &Service) -> Value {
         "agency": agency,
         "mode": mode,
         "deadlineMs": service.deadline.as_millis() as u64,
-        "available": state.is_callable(&service.name),
+        "available": crate::fanout::callable(state.catalogue(), service, |name| state.is_callable(name)),
         "links": { "self": format!("/v1/services/{}", service.name) },
     })
 }

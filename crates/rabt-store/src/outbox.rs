@@ -102,6 +102,24 @@ impl Store {
             .await
     }
 
+    /// Requests that have checks still BLOCKED, oldest first: a worker settles them
+    /// again at start-up and now and then, in case the process that ended what they
+    /// wait for died before releasing them.
+    pub async fn requests_with_blocked_tasks(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<rabt_core::RequestId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT request_id FROM tasks WHERE status = 'BLOCKED' ORDER BY request_id LIMIT $1",
+        )
+        .bind(i64::from(limit.clamp(1, 10_000)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| get_parsed(row, "request_id"))
+            .collect()
+    }
+
     /// Runs `statement (<ids>)` over the rows, a chunk of ids per transaction.
     async fn for_outbox_rows(
         &self,
@@ -124,10 +142,11 @@ impl Store {
         Ok(())
     }
 
-    /// Queues again every task that is QUEUED or RUNNING and has no message waiting in
-    /// the outbox; returns how many. The embedded mode calls this at start-up, because
-    /// its in-memory queue does not survive the process. Duplicates are harmless:
-    /// workers are idempotent by task id.
+    /// Queues again every task that is QUEUED or RUNNING, and every stored callback not
+    /// applied yet, that has no message waiting in the outbox; returns how many. The
+    /// embedded mode calls this at start-up, because its in-memory queue does not
+    /// survive the process. Duplicates are harmless: workers are idempotent by task and
+    /// callback id.
     pub async fn requeue_open_tasks(&self) -> Result<u64, StoreError> {
         let now = Utc::now();
         let mut tx = self.begin_write().await?;
@@ -150,8 +169,22 @@ impl Store {
             };
             insert_task_message(tx.conn(), &message, traceparent.as_deref(), now).await?;
         }
+        // Callbacks stored but not applied lost their message with the queue too.
+        let callbacks = sqlx::query(
+            "SELECT c.id, c.agency FROM callbacks c WHERE c.applied_at IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = c.id) ORDER BY c.id",
+        )
+        .fetch_all(tx.conn())
+        .await?;
+        for row in &callbacks {
+            let message = TaskMessage::CallbackV1 {
+                callback: get_parsed(row, "id")?,
+                agency: get_parsed(row, "agency")?,
+            };
+            insert_task_message(tx.conn(), &message, None, now).await?;
+        }
         tx.commit().await?;
-        Ok(rows.len() as u64)
+        Ok((rows.len() + callbacks.len()) as u64)
     }
 }
 

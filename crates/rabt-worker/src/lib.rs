@@ -140,14 +140,37 @@ impl Worker {
             in_flight.spawn(async move { worker.handle(delivery).await });
             while in_flight.try_join_next().is_some() {}
         }
+        while in_flight.try_join_next().is_some() {}
         tracing::info!(%agency, in_flight = in_flight.len(), "stopped consuming; finishing tasks in flight");
         while in_flight.join_next().await.is_some() {}
+    }
+
+    async fn settle_composites(&self) {
+        match self.store.requests_with_blocked_tasks(1000).await {
+            Ok(requests) => {
+                for request in requests {
+                    if let Err(err) = self.compose(request).await {
+                        tracing::warn!(%request, error = %err, "cannot settle a composite's checks");
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot look for composites to settle"),
+        }
     }
 
     /// Ends tasks whose deadline passed without an answer (`TIMEOUT`), so a request
     /// whose agency never answers still gets its verdict.
     async fn sweep_deadlines(self, shutdown: CancellationToken) {
+        // Every this many sweeps (and once at start), settle composites whose blocked
+        // checks could be released: a process that ended a check may have died before
+        // releasing the checks waiting for it.
+        const SETTLE_EVERY: u32 = 30;
+        let mut sweeps = 0u32;
         loop {
+            if sweeps.is_multiple_of(SETTLE_EVERY) {
+                self.settle_composites().await;
+            }
+            sweeps = sweeps.wrapping_add(1);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(self.settings.deadline_sweep) => {}

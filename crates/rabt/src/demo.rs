@@ -78,17 +78,20 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
         .await?;
         let setup = setup.at(agencies::url_of(agency, address)?);
         adapters.push(agencies::adapter(agency, &setup)?);
-        if let Some(agency_config) = config.agencies.get_mut(&agency) {
+        if agencies::calls_back(agency)
+            && let Some(agency_config) = config.agencies.get_mut(&agency)
+        {
             agency_config.callback_secrets = setup.callback_secrets.clone();
         }
         tracing::info!(%agency, %address, "simulator listening");
         simulators.push(handle);
     }
     let callable = runtime::callable(&adapters);
-
-    // Access to the whole catalogue: services without an adapter yet still validate
-    // their inputs, then answer `service-not-available`.
     let catalogue = rabt_catalogue::Catalogue::bundled()?;
+    let shown = runtime::with_composites(&catalogue, &callable);
+
+    // Access to the whole catalogue: services without an adapter still validate their
+    // inputs, then answer `service-not-available`.
     let everything = catalogue.services().map(|s| s.name.clone()).collect();
     let (cooperative, api_key) = demo_cooperative(&store, everything).await?;
     let operator_token = generate_secret(OPERATOR_TOKEN_PREFIX);
@@ -111,9 +114,9 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
         &api_key,
         &operator_token,
         cooperative,
-        &callable,
+        &shown,
     )?;
-    print_banner(&base_url, &credentials, &callable);
+    print_banner(&base_url, &credentials, &shown);
 
     let roles = Roles {
         api: Some(listener),

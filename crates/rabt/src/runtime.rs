@@ -63,6 +63,26 @@ pub(crate) fn callable(adapters: &[Arc<dyn Adapter>]) -> BTreeSet<ServiceName> {
         .collect()
 }
 
+/// `callable` and every composite whose checks are all callable: what a cooperative can
+/// ask of this deployment.
+pub(crate) fn with_composites(
+    catalogue: &Catalogue,
+    callable: &BTreeSet<ServiceName>,
+) -> BTreeSet<ServiceName> {
+    let mut all = callable.clone();
+    for service in catalogue.services() {
+        if let Some(spec) = service.composite()
+            && spec
+                .children()
+                .iter()
+                .all(|child| callable.contains(&child.service))
+        {
+            all.insert(service.name.clone());
+        }
+    }
+    all
+}
+
 /// A token cancelled on SIGTERM or Ctrl-C.
 pub(crate) fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();

@@ -91,6 +91,14 @@ async fn the_establishment_check_fans_out_as_declared() {
             .is_some_and(|t| !t.is_empty())
     );
     assert!(view.body["data"].is_null(), "no output before the verdict");
+
+    let listed = h
+        .get_as(&key, "/v1/services/cooperative.establishment.check")
+        .await;
+    assert_eq!(
+        listed.body["available"], true,
+        "every agency it checks is connected"
+    );
 }
 
 #[tokio::test]
@@ -107,6 +115,10 @@ async fn a_composite_needs_every_agency_it_checks() {
         reply.body
     );
     assert_eq!(problem_type(&reply), "service-not-available");
+    let listed = h
+        .get_as(&key, "/v1/services/cooperative.establishment.check")
+        .await;
+    assert_eq!(listed.body["available"], false);
 }
 
 #[tokio::test]

@@ -14,8 +14,9 @@ use rand::distr::Alphanumeric;
 
 use crate::config::AgencyConfig;
 
-/// The `credentials` each agency takes besides `api_key` (those that are not secret
-/// are marked: they may be shown).
+/// The `credentials` each agency takes besides `api_key`. All are treated as secrets
+/// (never logged), though some are plain identifiers (`user_name`, `client_id`, file
+/// paths).
 pub(crate) fn credential_names(agency: Agency) -> &'static [&'static str] {
     match agency {
         Agency::Interior => &[
