@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use rabt_adapter::AdapterError;
-use rabt_adapter::http::{REQUEST_ID, TRACEPARENT, classify_send_error, retry_after, unavailable};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, HeaderSecret, Reply, retry_after, send, unavailable,
+};
 use rabt_core::{Mobile, NationalId, Outcome, TaskId};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use reqwest::{StatusCode, Url};
 
 use crate::fault::short;
@@ -19,17 +21,6 @@ use crate::{YakeenCredentials, YakeenLiteCredentials};
 
 /// The path of Rabt's Yakeen service under the base URL.
 pub const YAKEEN_PATH: &str = "/Yakeen4Rabt/Yakeen4Rabt";
-
-/// What every call of one task shares.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CallContext<'a> {
-    /// Sent as `X-Request-Id` and Yakeen's `referenceNumber`.
-    pub(crate) task: TaskId,
-    /// The longest the call may take.
-    pub(crate) timeout: Duration,
-    /// Forwarded as `traceparent`.
-    pub(crate) traceparent: Option<&'a str>,
-}
 
 /// Yakeen's answer to one operation: its result or its fault, with the `Retry-After`
 /// that came with it.
@@ -57,26 +48,13 @@ pub(crate) enum LiteAnswer {
 pub(crate) struct YakeenClient {
     pub(crate) http: reqwest::Client,
     pub(crate) endpoint: Url,
-    pub(crate) lite_base: Url,
+    pub(crate) lite_base: BaseUrl,
     pub(crate) yakeen: YakeenCredentials,
     pub(crate) lite: YakeenLiteCredentials,
-}
-
-/// `base` with `path` appended to its own path.
-pub(crate) fn join(base: &Url, path: &str) -> Url {
-    let mut url = base.clone();
-    url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
-    url
-}
-
-fn sensitive(value: &str, what: &str) -> Result<HeaderValue, AdapterError> {
-    let mut value = HeaderValue::from_str(value).map_err(|_| AdapterError::Refused {
-        outcome: Outcome::UpstreamError,
-        // `InteriorAdapter::new` refuses such values; kept total all the same.
-        reason: format!("the configured {what} is not a valid header value"),
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
+    /// `lite.app_key`, checked for its header.
+    pub(crate) app_key: HeaderSecret,
+    /// `lite.service_key`, checked for its header.
+    pub(crate) service_key: HeaderSecret,
 }
 
 impl YakeenClient {
@@ -101,18 +79,17 @@ impl YakeenClient {
             outcome: Outcome::UpstreamError,
             reason: format!("could not write the SOAP request: {e}"),
         })?;
-        let mut request = self
+        let request = self
             .http
             .post(self.endpoint.clone())
             .header(CONTENT_TYPE, soap::CONTENT_TYPE)
             .header("SOAPAction", soap::SOAP_ACTION)
-            .header(REQUEST_ID, ctx.task.to_string())
-            .timeout(ctx.timeout)
             .body(envelope);
-        if let Some(traceparent) = ctx.traceparent {
-            request = request.header(TRACEPARENT, traceparent);
-        }
-        let (status, headers, body) = send(request, ctx.timeout).await?;
+        let Reply {
+            status,
+            headers,
+            body,
+        } = send(request, ctx).await?;
         tracing::debug!(
             operation = expected,
             status = status.as_u16(),
@@ -128,47 +105,25 @@ impl YakeenClient {
         id: &NationalId,
         mobile: &Mobile,
     ) -> Result<LiteAnswer, AdapterError> {
-        let url = join(
-            &self.lite_base,
-            &owns_mobile_path(id.as_str(), mobile.as_str()),
-        );
-        let mut request = self
+        let url = self
+            .lite_base
+            .join(&owns_mobile_path(id.as_str(), mobile.as_str()));
+        let request = self
             .http
             .get(url)
             .header(ACCEPT, "application/json")
             .header(APP_ID, self.lite.app_id.as_str())
-            .header(APP_KEY, sensitive(self.lite.app_key.expose(), "APP-KEY")?)
-            .header(
-                SERVICE_KEY,
-                sensitive(self.lite.service_key.expose(), "SERVICE_KEY")?,
-            )
-            .header(ORGANIZATION_NUMBER, self.lite.organization_number.as_str())
-            .header(REQUEST_ID, ctx.task.to_string())
-            .timeout(ctx.timeout);
-        if let Some(traceparent) = ctx.traceparent {
-            request = request.header(TRACEPARENT, traceparent);
-        }
-        let (status, headers, body) = send(request, ctx.timeout).await?;
+            .header(APP_KEY, self.app_key.value())
+            .header(SERVICE_KEY, self.service_key.value())
+            .header(ORGANIZATION_NUMBER, self.lite.organization_number.as_str());
+        let Reply {
+            status,
+            headers,
+            body,
+        } = send(request, ctx).await?;
         tracing::debug!(status = status.as_u16(), "Yakeen lite answered");
         read_lite_answer(status, &headers, &body)
     }
-}
-
-async fn send(
-    request: reqwest::RequestBuilder,
-    timeout: Duration,
-) -> Result<(StatusCode, HeaderMap, Vec<u8>), AdapterError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| classify_send_error(e, timeout))?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| classify_send_error(e, timeout))?;
-    Ok((status, headers, body.to_vec()))
 }
 
 fn refused(outcome: Outcome, reason: impl Into<String>) -> AdapterError {

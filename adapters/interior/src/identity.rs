@@ -10,11 +10,12 @@
 //! name, and lets it correct its own. `expectedNameMatches` is left out of the
 //! `NOT_FOUND` and birth-month `MISMATCH` answers: Yakeen gave no name to compare.
 
+use rabt_adapter::http::CallContext;
 use rabt_adapter::{AdapterError, Answer};
 use rabt_core::{BirthMonth, Calendar, IdKind, NationalId, Outcome};
 use serde::Deserialize;
 
-use crate::client::{CallContext, YakeenClient};
+use crate::client::YakeenClient;
 use crate::fault::{self, FaultMeaning};
 use crate::names;
 use crate::output::{IdentityOutput, IdentityRecord};

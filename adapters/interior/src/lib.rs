@@ -34,7 +34,9 @@
 
 use std::time::Duration;
 
-use rabt_adapter::http::{ClientConfigError, HttpClientConfig, Secret, build_client};
+use rabt_adapter::http::{
+    BaseUrl, CallContext, ClientConfigError, HeaderSecret, HttpClientConfig, Secret, build_client,
+};
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, UnifiedNumber};
 use reqwest::Url;
@@ -52,7 +54,7 @@ pub mod soap;
 pub mod wire;
 
 pub use client::YAKEEN_PATH;
-use client::{CallContext, YakeenClient};
+use client::YakeenClient;
 
 /// Verify an identity with Yakeen.
 pub const IDENTITY_VERIFY: &str = "interior.identity.verify";
@@ -150,20 +152,10 @@ pub struct InteriorAdapter {
     timeout: Duration,
 }
 
-/// Checks a base URL, showing only scheme, host and path when it is refused: a URL's
-/// user info could be a credential.
-fn checked_url(url: &Url) -> Result<(), InteriorError> {
-    let scheme_ok = matches!(url.scheme(), "http" | "https");
-    if scheme_ok && !url.cannot_be_a_base() && url.query().is_none() && url.fragment().is_none() {
-        return Ok(());
-    }
-    let shown = format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.path()
-    );
-    Err(InteriorError::BaseUrl(shown))
+/// Checks a base URL (its refusal shows only scheme, host and path: a URL's user info
+/// could be a credential).
+fn checked_url(url: Url) -> Result<BaseUrl, InteriorError> {
+    BaseUrl::new(url).map_err(|bad| InteriorError::BaseUrl(bad.into_shown()))
 }
 
 /// A credential that can travel in an XML text node or an HTTP header: non-empty,
@@ -179,11 +171,11 @@ fn checked_credential(value: &str, what: &'static str) -> Result<(), InteriorErr
 impl InteriorAdapter {
     /// Validates the configuration and builds the client.
     pub fn new(config: InteriorConfig) -> Result<Self, InteriorError> {
-        checked_url(&config.base_url)?;
-        let lite_base = config
-            .lite_base_url
-            .unwrap_or_else(|| config.base_url.clone());
-        checked_url(&lite_base)?;
+        let base = checked_url(config.base_url)?;
+        let lite_base = match config.lite_base_url {
+            Some(url) => checked_url(url)?,
+            None => base.clone(),
+        };
         let (yakeen, lite) = (&config.yakeen, &config.lite);
         checked_credential(&yakeen.user_name, "Yakeen userName")?;
         checked_credential(yakeen.password.expose(), "Yakeen password")?;
@@ -191,45 +183,36 @@ impl InteriorAdapter {
         checked_credential(&lite.app_id, "Yakeen lite APP-ID")?;
         checked_credential(lite.app_key.expose(), "Yakeen lite APP-KEY")?;
         checked_credential(lite.service_key.expose(), "Yakeen lite SERVICE_KEY")?;
-        let http = build_client(&HttpClientConfig {
-            timeout: config.timeout,
-            ..HttpClientConfig::default()
-        })?;
+        let app_key = HeaderSecret::new(&lite.app_key)
+            .ok_or(InteriorError::Credential("Yakeen lite APP-KEY"))?;
+        let service_key = HeaderSecret::new(&lite.service_key)
+            .ok_or(InteriorError::Credential("Yakeen lite SERVICE_KEY"))?;
+        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
         Ok(Self {
             client: YakeenClient {
                 http,
-                endpoint: client::join(&config.base_url, YAKEEN_PATH),
+                endpoint: base.join(YAKEEN_PATH),
                 lite_base,
                 yakeen: config.yakeen,
                 lite: config.lite,
+                app_key,
+                service_key,
             },
             timeout: config.timeout,
         })
     }
 
-    fn context<'a>(&self, call: &ServiceCall<'a>) -> CallContext<'a> {
-        CallContext {
-            task: call.task,
-            timeout: call.timeout.min(self.timeout),
-            traceparent: call.traceparent,
-        }
-    }
-
     async fn identity_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = identity::IdentityQuery::parse(call.input)?;
-        let ctx = self.context(&call);
+        let ctx = CallContext::of(&call, self.timeout);
         // reqwest bounds the HTTP call; this bounds reading and mapping as well.
-        tokio::time::timeout(ctx.timeout, identity::run(&self.client, ctx, &query))
-            .await
-            .unwrap_or(Err(AdapterError::Timeout(ctx.timeout)))
+        ctx.bound(identity::run(&self.client, ctx, &query)).await
     }
 
     async fn mobile_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = mobile::MobileQuery::parse(call.input)?;
-        let ctx = self.context(&call);
-        tokio::time::timeout(ctx.timeout, mobile::run(&self.client, ctx, &query))
-            .await
-            .unwrap_or(Err(AdapterError::Timeout(ctx.timeout)))
+        let ctx = CallContext::of(&call, self.timeout);
+        ctx.bound(mobile::run(&self.client, ctx, &query)).await
     }
 }
 

@@ -7,11 +7,12 @@
 //! an ID that passed our check digit means Elm has no such person: `NOT_FOUND`, with no
 //! data.
 
+use rabt_adapter::http::CallContext;
 use rabt_adapter::{AdapterError, Answer};
 use rabt_core::{Mobile, NationalId, Outcome};
 use serde::Deserialize;
 
-use crate::client::{CallContext, LiteAnswer, YakeenClient};
+use crate::client::{LiteAnswer, YakeenClient};
 use crate::output::MobileOutput;
 
 #[derive(Debug, Deserialize)]

@@ -5,16 +5,16 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::post;
+use rabt_adapter::conformance::call_once;
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn};
-use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
+use rabt_adapter::{AdapterError, Answer};
 use rabt_adapter_interior::{IDENTITY_VERIFY, InteriorAdapter, MOBILE_VERIFY, YAKEEN_PATH};
-use rabt_core::{Outcome, ServiceName, TaskId};
+use rabt_core::{Outcome, TaskId};
 use serde_json::{Value, json};
 
 async fn start(router: Router) -> (InteriorAdapter, ShutdownHandle) {
@@ -34,17 +34,7 @@ async fn call(
     task: TaskId,
     input: Value,
 ) -> Result<Answer, AdapterError> {
-    let service = ServiceName::parse(service).unwrap();
-    adapter
-        .call(ServiceCall {
-            task,
-            service: &service,
-            input: &input,
-            attempt: 1,
-            timeout: Duration::from_secs(30),
-            traceparent: None,
-        })
-        .await
+    call_once(adapter, service, task, &input).await
 }
 
 async fn identity(adapter: &InteriorAdapter, input: Value) -> (Outcome, Value, Option<String>) {

@@ -200,14 +200,14 @@ fn lite_statuses_without_a_code() {
 
 #[test]
 fn urls_keep_the_base_path() {
-    let base = Url::parse("https://yakeen.example/pilot/").unwrap();
+    let base = BaseUrl::new(Url::parse("https://yakeen.example/pilot/").unwrap()).unwrap();
     assert_eq!(
-        join(&base, YAKEEN_PATH).as_str(),
+        base.join(YAKEEN_PATH).as_str(),
         "https://yakeen.example/pilot/Yakeen4Rabt/Yakeen4Rabt"
     );
-    let root = Url::parse("http://127.0.0.1:9100").unwrap();
+    let root = BaseUrl::new(Url::parse("http://127.0.0.1:9100").unwrap()).unwrap();
     assert_eq!(
-        join(&root, "/api/v1/person/1/owns-mobile/2").as_str(),
+        root.join("/api/v1/person/1/owns-mobile/2").as_str(),
         "http://127.0.0.1:9100/api/v1/person/1/owns-mobile/2"
     );
 }

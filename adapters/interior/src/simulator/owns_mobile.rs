@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rabt_adapter::simulator::InjectedFault;
+use rabt_adapter::simulator::{InjectedFault, carries};
 use rabt_core::{Mobile, NationalId};
 
 use super::Sim;
@@ -27,11 +27,11 @@ pub(super) async fn handle(
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let app_ok = header(APP_ID) == Some(sim.lite.app_id.as_str())
-        && header(APP_KEY) == Some(sim.lite.app_key.expose());
+        && carries(&headers, APP_KEY, &sim.lite.app_key);
     if !app_ok {
         return gateway(StatusCode::FORBIDDEN, "Authentication failed");
     }
-    let service_ok = header(SERVICE_KEY) == Some(sim.lite.service_key.expose())
+    let service_ok = carries(&headers, SERVICE_KEY, &sim.lite.service_key)
         && header(ORGANIZATION_NUMBER) == Some(sim.lite.organization_number.as_str());
     if !service_ok {
         return error(StatusCode::UNAUTHORIZED, LiteCode::InvalidServiceKey);
@@ -70,15 +70,8 @@ fn gateway(status: StatusCode, text: &'static str) -> Response {
 }
 
 fn injected(fault: InjectedFault) -> Response {
-    match fault {
-        InjectedFault::ServerError => error(StatusCode::INTERNAL_SERVER_ERROR, LiteCode::Internal),
-        InjectedFault::RateLimit { retry_after } => {
-            let mut response = gateway(StatusCode::TOO_MANY_REQUESTS, "Usage limit exceeded");
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
-        }
-        InjectedFault::Malformed => fault.default_response(),
-    }
+    fault.render(
+        || error(StatusCode::INTERNAL_SERVER_ERROR, LiteCode::Internal),
+        || gateway(StatusCode::TOO_MANY_REQUESTS, "Usage limit exceeded"),
+    )
 }

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Datelike;
 use rabt_adapter::sandbox::Person;
-use rabt_adapter::simulator::InjectedFault;
+use rabt_adapter::simulator::{InjectedFault, with_retry_after};
 use rabt_core::{Calendar, IdKind, NationalId};
 
 use super::{FIRST_LOG_ID, Sim};
@@ -227,16 +227,13 @@ fn injected(fault: InjectedFault) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR,
             YakeenResponse::Fault(YakeenErrorCode::Internal.fault()),
         ),
-        InjectedFault::RateLimit { retry_after } => {
-            let mut response = envelope(
+        InjectedFault::RateLimit { retry_after } => with_retry_after(
+            envelope(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 YakeenResponse::Fault(YakeenErrorCode::RateLimited.fault()),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
-        }
+            ),
+            retry_after,
+        ),
         InjectedFault::Malformed => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, soap::CONTENT_TYPE)],
