@@ -40,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0002_composites_and_callbacks.sql"),
         sqlite: include_str!("../migrations/sqlite/0002_composites_and_callbacks.sql"),
     },
+    Migration {
+        version: 3,
+        name: "reliability",
+        postgres: include_str!("../migrations/postgres/0003_reliability.sql"),
+        sqlite: include_str!("../migrations/sqlite/0003_reliability.sql"),
+    },
 ];
 
 /// How many migrations this build knows (a fully migrated database has this many rows
