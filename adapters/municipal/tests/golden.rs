@@ -225,7 +225,7 @@ async fn a_retried_task_gets_the_same_reference_and_one_inspection() {
 async fn a_callback_signed_with_another_secret_is_refused_by_rabt() {
     let receiver = common::receiver().await;
     let knobs = rabt_adapter::simulator::KnobsHandle::new();
-    let wrong = receiver.sender_with(rabt_webhook::Secret::generate(), &knobs);
+    let wrong = receiver.sender_with(rabt_adapter::webhook::Secret::generate(), &knobs);
     let router = rabt_adapter_municipal::simulator::router(
         std::sync::Arc::new(rabt_adapter::sandbox::World::standard()),
         rabt_adapter::http::Secret::new(common::KEY),

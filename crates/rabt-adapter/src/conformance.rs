@@ -10,8 +10,9 @@
 //! then panics listing every one that failed, so one run shows the whole picture.
 //!
 //! Besides the kit, what adapters' own tests keep needing: [`call_once`], one call as
-//! a worker's first attempt, and [`FakeRabt`], Rabt's callback endpoint faked for the
-//! agencies that call back.
+//! a worker's first attempt; [`oneshot`], a simulator's router asked once without a
+//! socket; and [`FakeRabt`], Rabt's callback endpoint faked for the agencies that call
+//! back.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -32,6 +33,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
 use rabt_core::{Agency, ServiceName, TaskId};
 use serde_json::Value;
 
@@ -259,4 +262,50 @@ pub async fn call_once(
             traceparent: None,
         })
         .await
+}
+
+/// Sends `request` to a simulator's `app` without a socket and reads the whole answer:
+/// its status, headers and body (at most 1 MiB).
+///
+/// # Panics
+///
+/// If the body cannot be read or is larger: a bug in the simulator under test.
+pub async fn oneshot(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+
+    let response = match app.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap_or_else(|e| panic!("the simulator's body could not be read: {e}"));
+    (status, headers, Vec::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::post;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn oneshot_reads_the_whole_answer() {
+        let app = Router::new().route(
+            "/echo",
+            post(|body: String| async move { (StatusCode::CREATED, [("x-seen", "1")], body) }),
+        );
+        let request = Request::post("/echo").body(Body::from("hello")).unwrap();
+        let (status, headers, body) = oneshot(&app, request).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(headers["x-seen"], "1");
+        assert_eq!(body, b"hello");
+    }
+
+    #[test]
+    fn credentials_pick_their_key() {
+        assert_eq!(Credentials::Valid.pick("key", "wrong"), "key");
+        assert_eq!(Credentials::Wrong.pick("key", "wrong"), "wrong");
+    }
 }

@@ -1,9 +1,9 @@
 use axum::body::Body;
 use axum::http::{Method, Request};
+use rabt_adapter::conformance::oneshot;
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter::simulator::{Fault, Knobs};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use super::*;
 
@@ -30,16 +30,7 @@ async fn send(
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, headers, bytes) = oneshot(app, request.body(Body::empty()).unwrap()).await;
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, headers, body)
 }
@@ -126,10 +117,7 @@ async fn the_bearer_token_is_required() {
         .header("authorization", format!("Basic {TOKEN}"))
         .body(Body::empty())
         .unwrap();
-    assert_eq!(
-        app.clone().oneshot(basic).await.unwrap().status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(oneshot(&app, basic).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(knobs.stats().calls, 3);
 }
 

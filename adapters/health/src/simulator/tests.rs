@@ -2,12 +2,12 @@ use axum::body::Body;
 use axum::http::Request;
 use chrono::TimeZone;
 use rabt_adapter::callback::CallbackTarget;
+use rabt_adapter::conformance::oneshot;
 use rabt_adapter::sandbox::cases;
 use rabt_adapter::simulator::{Fault, Knobs};
 use rabt_adapter::webhook;
 use rabt_core::Agency;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use super::*;
 
@@ -50,18 +50,7 @@ async fn post_raw(
     if let Some(id) = request_id {
         request = request.header("x-request-id", id);
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(body.into()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap()
-        .to_vec();
-    (status, headers, bytes)
+    oneshot(app, request.body(body.into()).unwrap()).await
 }
 
 async fn post(app: &Router, request_id: Option<&str>, body: &Value) -> (StatusCode, Value) {

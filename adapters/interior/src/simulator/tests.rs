@@ -1,11 +1,11 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use rabt_adapter::conformance::oneshot;
 use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter::simulator::{Fault, Knobs};
 use rabt_core::UnifiedNumber;
 use serde_json::Value;
-use tower::ServiceExt;
 
 use super::*;
 use crate::fault::YakeenErrorCode;
@@ -66,12 +66,8 @@ async fn post_raw(
         .header("content-type", content_type)
         .body(Body::from(body))
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    let (status, headers, body) = oneshot(app, request).await;
+    (status, headers, String::from_utf8(body).unwrap())
 }
 
 async fn soap_call(app: &Router, request: YakeenRequest) -> (StatusCode, String) {
@@ -284,16 +280,8 @@ async fn lite_get(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap())
+    let (status, _, body) = oneshot(app, request.body(Body::empty()).unwrap()).await;
+    (status, String::from_utf8(body).unwrap())
 }
 
 const GOOD: [(&str, &str); 4] = [

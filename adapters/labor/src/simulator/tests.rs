@@ -1,9 +1,9 @@
 use axum::body::Body;
 use axum::http::Request;
+use rabt_adapter::conformance::oneshot;
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter::simulator::{Fault, Knobs};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use super::*;
 
@@ -37,12 +37,7 @@ fn app() -> App {
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, headers, bytes) = oneshot(app, request).await;
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, headers, body)
 }

@@ -1,12 +1,12 @@
 use axum::body::Body;
 use axum::http::Request;
 use rabt_adapter::callback::CallbackTarget;
+use rabt_adapter::conformance::oneshot;
 use rabt_adapter::http::REQUEST_ID;
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter::simulator::{Fault, Knobs};
 use rabt_core::Agency;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use super::*;
 use crate::wire::is_valid_reference;
@@ -65,16 +65,7 @@ async fn send(app: &Router, post: Post<'_>) -> (StatusCode, HeaderMap, Value) {
     if let Some(id) = post.request_id {
         request = request.header(REQUEST_ID, id);
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(post.body)).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, headers, bytes) = oneshot(app, request.body(Body::from(post.body)).unwrap()).await;
     let body = serde_json::from_slice(&bytes)
         .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, headers, body)

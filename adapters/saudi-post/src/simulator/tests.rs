@@ -1,8 +1,8 @@
 use axum::body::Body;
 use axum::http::Request;
+use rabt_adapter::conformance::oneshot;
 use rabt_adapter::simulator::{Fault, Knobs};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use super::*;
 
@@ -19,18 +19,7 @@ async fn get_raw(app: &Router, uri: &str, key: Option<&str>) -> (StatusCode, Hea
     if let Some(key) = key {
         request = request.header("api_key", key);
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap()
-        .to_vec();
-    (status, headers, body)
+    oneshot(app, request.body(Body::empty()).unwrap()).await
 }
 
 async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
