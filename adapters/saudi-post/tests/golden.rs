@@ -45,17 +45,8 @@ async fn verify(adapter: &SaudiPostAdapter, input: Value) -> Result<Answer, Adap
 }
 
 fn rrrd2929(short_address: Option<&str>) -> Value {
-    let mut expected = json!({
-        "found": true,
-        "buildingNumber": "2929",
-        "additionalNumber": "7788",
-        "postalCode": "12211",
-        "street": {"ar": "طريق الملك فهد", "en": "King Fahd Road"},
-        "district": {"ar": "العليا", "en": "Al Olaya"},
-        "city": {"ar": "الرياض", "en": "Riyadh"},
-        "region": {"ar": "منطقة الرياض", "en": "Riyadh Region"},
-        "location": {"lat": 24.6911, "lng": 46.6853}
-    });
+    let mut expected: Value =
+        serde_json::from_str(include_str!("fixtures/output/address-rrrd2929.json")).unwrap();
     if let Some(short) = short_address {
         expected["shortAddress"] = json!(short);
     }
