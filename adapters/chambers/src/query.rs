@@ -2,7 +2,7 @@
 //! becomes on FSC's `coc-records`.
 
 use rabt_adapter::AdapterError;
-use rabt_core::{Outcome, UnifiedNumber};
+use rabt_core::UnifiedNumber;
 use serde_json::Value;
 
 /// FSC's parameter for the chamber ("chamber city") code.
@@ -40,7 +40,9 @@ impl MembershipQuery {
             (Some(_), None, None) => {
                 let unified = text("unifiedNumber")
                     .and_then(|s| UnifiedNumber::parse(s).ok())
-                    .ok_or_else(|| invalid("unifiedNumber must be 7 and nine digits"))?;
+                    .ok_or_else(|| {
+                        AdapterError::invalid_input("unifiedNumber must be 7 and nine digits")
+                    })?;
                 Ok(Self::ByUnifiedNumber(unified))
             }
             (None, Some(chamber), Some(_)) => {
@@ -48,17 +50,21 @@ impl MembershipQuery {
                     .as_u64()
                     .and_then(|c| u16::try_from(c).ok())
                     .filter(|c| (1..=999).contains(c))
-                    .ok_or_else(|| invalid("chamberCode must be an integer from 1 to 999"))?;
+                    .ok_or_else(|| {
+                        AdapterError::invalid_input("chamberCode must be an integer from 1 to 999")
+                    })?;
                 let number = text("membershipNumber")
                     .filter(|n| !n.is_empty() && n.len() <= 12)
                     .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or_else(|| invalid("membershipNumber must be 1 to 12 digits"))?;
+                    .ok_or_else(|| {
+                        AdapterError::invalid_input("membershipNumber must be 1 to 12 digits")
+                    })?;
                 Ok(Self::ByMembership {
                     chamber,
                     number: number.to_owned(),
                 })
             }
-            _ => Err(invalid(
+            _ => Err(AdapterError::invalid_input(
                 "give either unifiedNumber, or chamberCode and membershipNumber",
             )),
         }
@@ -76,15 +82,9 @@ impl MembershipQuery {
     }
 }
 
-fn invalid(reason: &str) -> AdapterError {
-    AdapterError::Refused {
-        outcome: Outcome::InvalidInput,
-        reason: reason.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use rabt_core::Outcome;
     use serde_json::json;
 
     use super::*;

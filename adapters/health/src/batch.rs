@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use rabt_adapter::AdapterError;
-use rabt_core::{NationalId, Outcome};
+use rabt_core::NationalId;
 use serde_json::Value;
 
 use crate::wire::{MohBatchRequest, MohWorkerRef, is_licence_number};
@@ -28,13 +28,17 @@ impl Batch {
             .get("establishmentLicenseNumber")
             .and_then(Value::as_str)
             .filter(|l| is_licence_number(l))
-            .ok_or_else(|| invalid("establishmentLicenseNumber must be 8 to 20 digits"))?;
+            .ok_or_else(|| {
+                AdapterError::invalid_input("establishmentLicenseNumber must be 8 to 20 digits")
+            })?;
         let ids = input
             .get("idNumbers")
             .and_then(Value::as_array)
-            .ok_or_else(|| invalid("idNumbers must be a list of national IDs or iqamas"))?;
+            .ok_or_else(|| {
+                AdapterError::invalid_input("idNumbers must be a list of national IDs or iqamas")
+            })?;
         if ids.is_empty() || ids.len() > MAX_WORKERS {
-            return Err(invalid(&format!(
+            return Err(AdapterError::invalid_input(format!(
                 "idNumbers must hold 1 to {MAX_WORKERS} workers, got {}",
                 ids.len()
             )));
@@ -46,9 +50,13 @@ impl Batch {
             let id = id
                 .as_str()
                 .and_then(|s| NationalId::parse(s).ok())
-                .ok_or_else(|| invalid(&format!("idNumbers/{index} is not a national ID")))?;
+                .ok_or_else(|| {
+                    AdapterError::invalid_input(format!("idNumbers/{index} is not a national ID"))
+                })?;
             if !seen.insert(id.clone()) {
-                return Err(invalid(&format!("idNumbers/{index} repeats a worker")));
+                return Err(AdapterError::invalid_input(format!(
+                    "idNumbers/{index} repeats a worker"
+                )));
             }
             workers.push(id);
         }
@@ -73,15 +81,9 @@ impl Batch {
     }
 }
 
-fn invalid(reason: &str) -> AdapterError {
-    AdapterError::Refused {
-        outcome: Outcome::InvalidInput,
-        reason: reason.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use rabt_core::Outcome;
     use serde_json::json;
 
     use super::*;

@@ -42,25 +42,20 @@ pub(crate) struct IdentityQuery {
     pub(crate) expected_name_ar: Option<String>,
 }
 
-fn invalid(reason: String) -> AdapterError {
-    AdapterError::Refused {
-        outcome: Outcome::InvalidInput,
-        reason,
-    }
-}
-
 impl IdentityQuery {
     /// Parses an input the schema accepted; a disagreement is `INVALID_INPUT`.
     pub(crate) fn parse(input: &serde_json::Value) -> Result<Self, AdapterError> {
-        let raw = RawInput::deserialize(input)
-            .map_err(|e| invalid(format!("interior.identity.verify input: {e}")))?;
-        let id = NationalId::parse(&raw.id_number).map_err(|e| invalid(e.to_string()))?;
+        let raw = RawInput::deserialize(input).map_err(|e| {
+            AdapterError::invalid_input(format!("interior.identity.verify input: {e}"))
+        })?;
+        let id = NationalId::parse(&raw.id_number)
+            .map_err(|e| AdapterError::invalid_input(e.to_string()))?;
         let expected = match id.kind() {
             IdKind::Citizen => Calendar::Hijri,
             IdKind::Resident => Calendar::Gregorian,
         };
         if raw.birth_date.calendar != expected {
-            return Err(invalid(format!(
+            return Err(AdapterError::invalid_input(format!(
                 "a {:?} ID takes a {expected:?} birth month",
                 id.kind()
             )));

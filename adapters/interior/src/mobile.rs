@@ -29,21 +29,17 @@ pub(crate) struct MobileQuery {
     pub(crate) mobile: Mobile,
 }
 
-fn invalid(reason: String) -> AdapterError {
-    AdapterError::Refused {
-        outcome: Outcome::InvalidInput,
-        reason,
-    }
-}
-
 impl MobileQuery {
     /// Parses an input the schema accepted; a disagreement is `INVALID_INPUT`.
     pub(crate) fn parse(input: &serde_json::Value) -> Result<Self, AdapterError> {
-        let raw = RawInput::deserialize(input)
-            .map_err(|e| invalid(format!("interior.mobile.verify input: {e}")))?;
+        let raw = RawInput::deserialize(input).map_err(|e| {
+            AdapterError::invalid_input(format!("interior.mobile.verify input: {e}"))
+        })?;
         Ok(Self {
-            id: NationalId::parse(&raw.id_number).map_err(|e| invalid(e.to_string()))?,
-            mobile: Mobile::parse(&raw.mobile).map_err(|e| invalid(e.to_string()))?,
+            id: NationalId::parse(&raw.id_number)
+                .map_err(|e| AdapterError::invalid_input(e.to_string()))?,
+            mobile: Mobile::parse(&raw.mobile)
+                .map_err(|e| AdapterError::invalid_input(e.to_string()))?,
         })
     }
 

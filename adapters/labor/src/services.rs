@@ -104,9 +104,8 @@ fn unified_number(input: &Value) -> Result<UnifiedNumber, AdapterError> {
         .get("unifiedNumber")
         .and_then(Value::as_str)
         .and_then(|s| UnifiedNumber::parse(s).ok())
-        .ok_or_else(|| AdapterError::Refused {
-            outcome: Outcome::InvalidInput,
-            reason: "unifiedNumber must be a unified number 7xxxxxxxxx".to_owned(),
+        .ok_or_else(|| {
+            AdapterError::invalid_input("unifiedNumber must be a unified number 7xxxxxxxxx")
         })
 }
 

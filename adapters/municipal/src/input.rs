@@ -5,7 +5,7 @@
 use std::fmt;
 
 use rabt_adapter::AdapterError;
-use rabt_core::{Outcome, UnifiedNumber};
+use rabt_core::UnifiedNumber;
 use serde::Deserialize;
 
 use crate::wire::{BaladyLicenseType, BaladyVerificationRequest};
@@ -60,23 +60,29 @@ impl LicenceQuery {
         // serde reads a struct from an array too (`["4000012345"]`); the schema does
         // not, and neither does this.
         if !input.is_object() {
-            return Err(invalid("the input is not a JSON object".to_owned()));
+            return Err(AdapterError::invalid_input(
+                "the input is not a JSON object".to_owned(),
+            ));
         }
-        let raw = RawInput::deserialize(input)
-            .map_err(|e| invalid(format!("the input is not a licence query: {e}")))?;
-        let number = LicenceNumber::parse(&raw.license_number)
-            .ok_or_else(|| invalid("licenseNumber must be 8 to 20 digits".to_owned()))?;
+        let raw = RawInput::deserialize(input).map_err(|e| {
+            AdapterError::invalid_input(format!("the input is not a licence query: {e}"))
+        })?;
+        let number = LicenceNumber::parse(&raw.license_number).ok_or_else(|| {
+            AdapterError::invalid_input("licenseNumber must be 8 to 20 digits".to_owned())
+        })?;
         let kind = match raw.license_type.as_deref() {
             None => BaladyLicenseType::Commercial,
             Some(kind) => BaladyLicenseType::parse(kind).ok_or_else(|| {
-                invalid("licenseType must be COMMERCIAL or BUILDING_PERMIT".to_owned())
+                AdapterError::invalid_input(
+                    "licenseType must be COMMERCIAL or BUILDING_PERMIT".to_owned(),
+                )
             })?,
         };
         let holder = raw
             .unified_number
             .map(|u| UnifiedNumber::parse(&u))
             .transpose()
-            .map_err(|e| invalid(format!("unifiedNumber: {e}")))?;
+            .map_err(|e| AdapterError::invalid_input(format!("unifiedNumber: {e}")))?;
         Ok(LicenceQuery {
             number,
             kind,
@@ -94,15 +100,9 @@ impl LicenceQuery {
     }
 }
 
-fn invalid(reason: String) -> AdapterError {
-    AdapterError::Refused {
-        outcome: Outcome::InvalidInput,
-        reason,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use rabt_core::Outcome;
     use serde_json::json;
 
     use super::*;

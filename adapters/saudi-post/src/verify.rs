@@ -36,11 +36,8 @@ impl AddressQuery {
     /// Parses the input. The API validated it against the schema already, so a failure
     /// here means the schema and this adapter disagree: refuse it, never retry.
     pub(crate) fn parse(input: &serde_json::Value) -> Result<Self, AdapterError> {
-        let refuse = |reason: String| AdapterError::Refused {
-            outcome: Outcome::InvalidInput,
-            reason,
-        };
-        let raw = RawInput::deserialize(input).map_err(|e| refuse(e.to_string()))?;
+        let raw =
+            RawInput::deserialize(input).map_err(|e| AdapterError::invalid_input(e.to_string()))?;
         match (
             raw.short_address,
             raw.building_number,
@@ -55,9 +52,8 @@ impl AddressQuery {
                     additional,
                 })
             }
-            (Some(_), _, _, _) | (None, _, _, _) => Err(refuse(
-                "give either shortAddress, or buildingNumber + postalCode + additionalNumber"
-                    .to_owned(),
+            (Some(_), _, _, _) | (None, _, _, _) => Err(AdapterError::invalid_input(
+                "give either shortAddress, or buildingNumber + postalCode + additionalNumber",
             )),
         }
     }

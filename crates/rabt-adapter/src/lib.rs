@@ -126,6 +126,15 @@ pub enum AdapterError {
 }
 
 impl AdapterError {
+    /// A refusal of the input ([`AdapterError::Refused`] with `InvalidInput`): what an
+    /// adapter answers for an input its agency cannot take, before calling it.
+    pub fn invalid_input(reason: impl Into<String>) -> Self {
+        AdapterError::Refused {
+            outcome: Outcome::InvalidInput,
+            reason: reason.into(),
+        }
+    }
+
     /// Whether another attempt may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -225,10 +234,14 @@ mod tests {
         assert!(timeout.is_retryable());
         assert_eq!(timeout.final_outcome(), Outcome::Timeout);
 
-        let refused = AdapterError::Refused {
-            outcome: Outcome::InvalidInput,
-            reason: "bad id".into(),
-        };
+        let refused = AdapterError::invalid_input("bad id");
+        assert!(matches!(
+            &refused,
+            AdapterError::Refused {
+                outcome: Outcome::InvalidInput,
+                reason,
+            } if reason == "bad id"
+        ));
         assert!(!refused.is_retryable());
         assert_eq!(refused.final_outcome(), Outcome::InvalidInput);
     }
