@@ -136,6 +136,7 @@ fn fsc_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::conformance::assert_unavailable;
     use std::time::Duration;
 
     use reqwest::header::{HeaderValue, RETRY_AFTER};
@@ -179,9 +180,7 @@ mod tests {
         }
         for code in [429, 500, 502, 503, 504] {
             let err = status(code, APIGEE).unwrap_err();
-            assert!(matches!(err, AdapterError::Unavailable { .. }), "{code}");
-            assert!(err.is_retryable());
-            assert_eq!(err.retry_after(), Some(Duration::from_secs(5)), "{code}");
+            assert_unavailable(&err, Some(Duration::from_secs(5)), code);
         }
         for code in [201, 204, 302, 406, 418] {
             let err = status(code, b"").unwrap_err();

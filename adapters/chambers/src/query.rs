@@ -84,6 +84,7 @@ impl MembershipQuery {
 
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::conformance::assert_refused;
     use rabt_core::Outcome;
     use serde_json::json;
 
@@ -129,17 +130,7 @@ mod tests {
             json!({"chamberCode": 1, "membershipNumber": "1234567890123"}),
         ] {
             let err = MembershipQuery::parse(&input).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    AdapterError::Refused {
-                        outcome: Outcome::InvalidInput,
-                        ..
-                    }
-                ),
-                "{input}"
-            );
-            assert!(!err.is_retryable());
+            assert_refused(&err, Outcome::InvalidInput, input);
         }
     }
 }

@@ -114,6 +114,7 @@ fn moh_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::conformance::{assert_refused, assert_unavailable};
     use std::time::Duration;
 
     use reqwest::Url;
@@ -163,17 +164,7 @@ mod tests {
     fn status_codes_map_as_documented() {
         for code in [400, 413] {
             let err = answer(code, &error_body("VALIDATION_ERROR")).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    AdapterError::Refused {
-                        outcome: Outcome::InvalidInput,
-                        ..
-                    }
-                ),
-                "{code}"
-            );
-            assert!(!err.is_retryable());
+            assert_refused(&err, Outcome::InvalidInput, code);
         }
         for (code, moh) in [
             (401, "INVALID_API_KEY"),
@@ -182,17 +173,7 @@ mod tests {
             (409, "DUPLICATE_REQUEST"),
         ] {
             let err = answer(code, &error_body(moh)).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    AdapterError::Refused {
-                        outcome: Outcome::UpstreamError,
-                        ..
-                    }
-                ),
-                "{code}"
-            );
-            assert!(!err.is_retryable());
+            assert_refused(&err, Outcome::UpstreamError, code);
         }
         assert_eq!(
             answer(404, &error_body(ESTABLISHMENT_NOT_FOUND)).unwrap(),
@@ -200,9 +181,7 @@ mod tests {
         );
         for code in [429, 500, 502, 503, 504] {
             let err = answer(code, &error_body("RATE_LIMITED")).unwrap_err();
-            assert!(matches!(err, AdapterError::Unavailable { .. }), "{code}");
-            assert!(err.is_retryable());
-            assert_eq!(err.retry_after(), Some(Duration::from_secs(5)), "{code}");
+            assert_unavailable(&err, Some(Duration::from_secs(5)), code);
         }
         for code in [201, 204, 302, 405, 418] {
             assert!(

@@ -160,6 +160,7 @@ pub(crate) async fn run(
 
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::conformance::assert_refused;
     use serde_json::json;
 
     use super::*;
@@ -183,17 +184,7 @@ mod tests {
             json!({"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}, "x": 1}),
         ] {
             let err = IdentityQuery::parse(&bad).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    AdapterError::Refused {
-                        outcome: Outcome::InvalidInput,
-                        ..
-                    }
-                ),
-                "{bad}: {err:?}"
-            );
-            assert!(!err.is_retryable());
+            assert_refused(&err, Outcome::InvalidInput, bad);
         }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::post;
+use rabt_adapter::conformance::assert_refused;
 use rabt_adapter::conformance::call_once;
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn};
@@ -129,16 +130,7 @@ async fn an_unknown_valid_id_is_not_found_and_an_invalid_one_never_leaves() {
     let err = call(&adapter, IDENTITY_VERIFY, TaskId::new(), bad)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AdapterError::Refused {
-                outcome: Outcome::InvalidInput,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_refused(&err, Outcome::InvalidInput, "an ID failing its check digit");
     assert_eq!(knobs.stats().calls, 1);
 }
 

@@ -124,6 +124,7 @@ fn balady_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::conformance::{assert_refused, assert_unavailable};
     use std::time::Duration;
 
     use reqwest::Url;
@@ -145,37 +146,15 @@ mod tests {
         }
         for code in [400, 422] {
             let err = status(code).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    AdapterError::Refused {
-                        outcome: Outcome::InvalidInput,
-                        ..
-                    }
-                ),
-                "{code}"
-            );
-            assert!(!err.is_retryable());
+            assert_refused(&err, Outcome::InvalidInput, code);
         }
         for code in [401, 403, 404, 405, 409, 415] {
             let err = status(code).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    AdapterError::Refused {
-                        outcome: Outcome::UpstreamError,
-                        ..
-                    }
-                ),
-                "{code}"
-            );
-            assert!(!err.is_retryable(), "{code}");
+            assert_refused(&err, Outcome::UpstreamError, code);
         }
         for code in [408, 429, 500, 502, 503, 504] {
             let err = status(code).unwrap_err();
-            assert!(matches!(err, AdapterError::Unavailable { .. }), "{code}");
-            assert!(err.is_retryable());
-            assert_eq!(err.retry_after(), Some(Duration::from_secs(5)), "{code}");
+            assert_unavailable(&err, Some(Duration::from_secs(5)), code);
         }
         for code in [101, 302, 406, 410, 418, 451] {
             let err = status(code).unwrap_err();

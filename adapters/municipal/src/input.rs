@@ -102,6 +102,7 @@ impl LicenceQuery {
 
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::conformance::assert_refused;
     use rabt_core::Outcome;
     use serde_json::json;
 
@@ -152,17 +153,7 @@ mod tests {
             json!(["4000012345"]),
         ] {
             let err = LicenceQuery::parse(&bad).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    AdapterError::Refused {
-                        outcome: Outcome::InvalidInput,
-                        ..
-                    }
-                ),
-                "{bad}: {err:?}"
-            );
-            assert!(!err.is_retryable());
+            assert_refused(&err, Outcome::InvalidInput, bad);
         }
     }
 }

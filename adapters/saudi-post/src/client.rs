@@ -140,6 +140,7 @@ fn spl_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::conformance::{assert_refused, assert_unavailable};
     use std::time::Duration;
 
     use reqwest::header::{HeaderValue, RETRY_AFTER};
@@ -165,22 +166,11 @@ mod tests {
         ));
         for code in [401, 404] {
             let err = status(code).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    AdapterError::Refused {
-                        outcome: Outcome::UpstreamError,
-                        ..
-                    }
-                ),
-                "{code}"
-            );
-            assert!(!err.is_retryable());
+            assert_refused(&err, Outcome::UpstreamError, code);
         }
         for code in [403, 429, 500, 502, 503, 504] {
             let err = status(code).unwrap_err();
-            assert!(matches!(err, AdapterError::Unavailable { .. }), "{code}");
-            assert_eq!(err.retry_after(), Some(Duration::from_secs(5)), "{code}");
+            assert_unavailable(&err, Some(Duration::from_secs(5)), code);
         }
         for code in [302, 405, 418] {
             assert!(

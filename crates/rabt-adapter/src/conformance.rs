@@ -11,8 +11,8 @@
 //!
 //! Besides the kit, what adapters' own tests keep needing: [`call_once`], one call as
 //! a worker's first attempt; [`oneshot`], a simulator's router asked once without a
-//! socket; and [`FakeRabt`], Rabt's callback endpoint faked for the agencies that call
-//! back.
+//! socket; [`FakeRabt`], Rabt's callback endpoint faked for the agencies that call
+//! back; and [`assert_refused`] and [`assert_unavailable`] for their error tables.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -35,7 +35,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use rabt_core::{Agency, ServiceName, TaskId};
+use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 use serde_json::Value;
 
 use crate::simulator::{self, KnobsHandle};
@@ -284,6 +284,34 @@ pub async fn oneshot(app: &Router, request: Request<Body>) -> (StatusCode, Heade
     (status, headers, Vec::from(body))
 }
 
+/// Asserts that `err` is a refusal ending the task `outcome`, which no retry can fix;
+/// `case` names the case in the failure message. For adapters' tests of their status
+/// tables and input checks.
+#[track_caller]
+pub fn assert_refused(err: &AdapterError, outcome: Outcome, case: impl fmt::Display) {
+    assert!(
+        matches!(err, AdapterError::Refused { outcome: o, .. } if *o == outcome),
+        "{case}: expected Refused({outcome}), got {err:?}"
+    );
+    assert!(!err.is_retryable(), "{case}: a refusal is never retried");
+}
+
+/// Asserts that `err` is a retryable [`AdapterError::Unavailable`] with this
+/// `Retry-After` hint; `case` names the case in the failure message.
+#[track_caller]
+pub fn assert_unavailable(
+    err: &AdapterError,
+    retry_after: Option<Duration>,
+    case: impl fmt::Display,
+) {
+    assert!(
+        matches!(err, AdapterError::Unavailable { .. }),
+        "{case}: expected Unavailable, got {err:?}"
+    );
+    assert!(err.is_retryable(), "{case}: Unavailable is retried");
+    assert_eq!(err.retry_after(), retry_after, "{case}: Retry-After");
+}
+
 #[cfg(test)]
 mod tests {
     use axum::routing::post;
@@ -301,6 +329,33 @@ mod tests {
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(headers["x-seen"], "1");
         assert_eq!(body, b"hello");
+    }
+
+    #[test]
+    fn refusals_and_unavailability_are_recognised() {
+        let panics = |check: &dyn Fn()| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).is_err()
+        };
+        let invalid = AdapterError::invalid_input("x");
+        let unavailable = AdapterError::Unavailable {
+            reason: "503".into(),
+            retry_after: Some(Duration::from_secs(5)),
+            source: None,
+        };
+        assert_refused(&invalid, Outcome::InvalidInput, "input");
+        assert_unavailable(&unavailable, Some(Duration::from_secs(5)), "503");
+        assert!(panics(&|| assert_refused(
+            &invalid,
+            Outcome::UpstreamError,
+            "x"
+        )));
+        assert!(panics(&|| assert_refused(
+            &unavailable,
+            Outcome::UpstreamError,
+            "x"
+        )));
+        assert!(panics(&|| assert_unavailable(&unavailable, None, "x")));
+        assert!(panics(&|| assert_unavailable(&invalid, None, "x")));
     }
 
     #[test]

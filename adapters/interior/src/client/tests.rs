@@ -1,5 +1,7 @@
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 
+use rabt_adapter::conformance::{assert_refused, assert_unavailable};
+
 use super::*;
 use crate::fault::YakeenErrorCode;
 
@@ -46,22 +48,11 @@ fn statuses_and_bodies_map_as_documented() {
     assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
     for code in [429, 502, 503, 504] {
         let err = soap_status(code, b"").unwrap_err();
-        assert!(matches!(err, AdapterError::Unavailable { .. }), "{code}");
-        assert_eq!(err.retry_after(), Some(Duration::from_secs(5)), "{code}");
+        assert_unavailable(&err, Some(Duration::from_secs(5)), code);
     }
     for code in [400, 401, 403, 404, 405, 415, 501] {
         let err = soap_status(code, html).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                AdapterError::Refused {
-                    outcome: Outcome::UpstreamError,
-                    ..
-                }
-            ),
-            "{code}: {err:?}"
-        );
-        assert!(!err.is_retryable());
+        assert_refused(&err, Outcome::UpstreamError, code);
     }
     for code in [201, 302, 418] {
         assert!(
