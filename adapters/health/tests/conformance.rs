@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, run};
+use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::{World, cases};
 use rabt_adapter::{Adapter, CallbackAnswer};
@@ -21,14 +21,11 @@ use support::{KEY, adapter, fake_rabt};
 fn validator(
     catalogue: Arc<Catalogue>,
 ) -> impl Fn(&ServiceName, &Value) -> Result<(), String> + Send + Sync + 'static {
-    move |service, output| {
-        let service = catalogue
+    output_validator(catalogue, |catalogue, service, output| {
+        catalogue
             .service(service.as_str())
-            .ok_or_else(|| format!("{service} is not in the catalogue"))?;
-        service
-            .validate_output(output)
-            .map_err(|violations| format!("{violations:?}"))
-    }
+            .map(|service| service.validate_output(output))
+    })
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, run};
+use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter_interior::{IDENTITY_VERIFY, MOBILE_VERIFY};
 use rabt_catalogue::Catalogue;
@@ -17,14 +17,11 @@ use serde_json::{Value, json};
 fn validator(
     catalogue: Arc<Catalogue>,
 ) -> impl Fn(&ServiceName, &Value) -> Result<(), String> + Send + Sync + 'static {
-    move |service, output| {
-        let service = catalogue
+    output_validator(catalogue, |catalogue, service, output| {
+        catalogue
             .service(service.as_str())
-            .ok_or_else(|| format!("{service} is not in the catalogue"))?;
-        service
-            .validate_output(output)
-            .map_err(|violations| format!("{violations:?}"))
-    }
+            .map(|service| service.validate_output(output))
+    })
 }
 
 fn kit(first: (&ServiceName, Value), catalogue: Arc<Catalogue>) -> Kit {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, run};
+use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::{World, cases, golden};
 use rabt_adapter_labor::{
@@ -22,14 +22,11 @@ const SECRET: &str = "conformance-secret";
 fn validator(
     catalogue: Arc<Catalogue>,
 ) -> impl Fn(&ServiceName, &Value) -> Result<(), String> + Send + Sync + 'static {
-    move |service, output| {
-        let service = catalogue
+    output_validator(catalogue, |catalogue, service, output| {
+        catalogue
             .service(service.as_str())
-            .ok_or_else(|| format!("{service} is not in the catalogue"))?;
-        service
-            .validate_output(output)
-            .map_err(|violations| format!("{violations:?}"))
-    }
+            .map(|service| service.validate_output(output))
+    })
 }
 
 fn unified(number: &str) -> Value {

@@ -7,12 +7,12 @@ mod common;
 
 use std::sync::Arc;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, run};
+use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter_municipal::LICENSE_VERIFY;
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, ServiceName};
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn municipal_passes_the_conformance_kit() {
@@ -29,13 +29,11 @@ async fn municipal_passes_the_conformance_kit() {
                 credentials.pick(common::KEY, "not-the-key"),
             ))
         },
-        move |service: &ServiceName, output: &Value| {
+        output_validator(catalogue, |catalogue, service, output| {
             catalogue
                 .service(service.as_str())
-                .ok_or_else(|| format!("{service} is not in the catalogue"))?
-                .validate_output(output)
-                .map_err(|violations| format!("{violations:?}"))
-        },
+                .map(|service| service.validate_output(output))
+        }),
     )
     .case(
         service.clone(),

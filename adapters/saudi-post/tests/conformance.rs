@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, run};
+use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::{World, golden};
 use rabt_adapter_saudi_post::{ADDRESS_VERIFY, SaudiPostAdapter, SaudiPostConfig, simulator};
@@ -19,14 +19,11 @@ const KEY: &str = "conformance-key";
 fn validator(
     catalogue: Arc<Catalogue>,
 ) -> impl Fn(&ServiceName, &Value) -> Result<(), String> + Send + Sync + 'static {
-    move |service, output| {
-        let service = catalogue
+    output_validator(catalogue, |catalogue, service, output| {
+        catalogue
             .service(service.as_str())
-            .ok_or_else(|| format!("{service} is not in the catalogue"))?;
-        service
-            .validate_output(output)
-            .map_err(|violations| format!("{violations:?}"))
-    }
+            .map(|service| service.validate_output(output))
+    })
 }
 
 #[tokio::test]

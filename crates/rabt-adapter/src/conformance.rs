@@ -12,7 +12,8 @@
 //! Besides the kit, what adapters' own tests keep needing: [`call_once`], one call as
 //! a worker's first attempt; [`oneshot`], a simulator's router asked once without a
 //! socket; [`FakeRabt`], Rabt's callback endpoint faked for the agencies that call
-//! back; and [`assert_refused`] and [`assert_unavailable`] for their error tables.
+//! back; [`output_validator`], the kit's validator from the catalogue; and
+//! [`assert_refused`] and [`assert_unavailable`] for their error tables.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -284,6 +285,24 @@ pub async fn oneshot(app: &Router, request: Request<Body>) -> (StatusCode, Heade
     (status, headers, Vec::from(body))
 }
 
+/// The output validator a [`Kit`] wants, from a catalogue this crate does not depend
+/// on: `validate` looks the service up in `catalogue` (`None`: it is not there) and
+/// checks the output against its schema. Reports a missing service or the schema's
+/// violations as the kit's reason.
+pub fn output_validator<C, E>(
+    catalogue: Arc<C>,
+    validate: impl Fn(&C, &ServiceName, &Value) -> Option<Result<(), E>> + Send + Sync + 'static,
+) -> impl Fn(&ServiceName, &Value) -> Result<(), String> + Send + Sync + 'static
+where
+    C: Send + Sync + 'static,
+    E: fmt::Debug,
+{
+    move |service, output| match validate(&catalogue, service, output) {
+        None => Err(format!("{service} is not in the catalogue")),
+        Some(checked) => checked.map_err(|violations| format!("{violations:?}")),
+    }
+}
+
 /// Asserts that `err` is a refusal ending the task `outcome`, which no retry can fix;
 /// `case` names the case in the failure message. For adapters' tests of their status
 /// tables and input checks.
@@ -356,6 +375,32 @@ mod tests {
         )));
         assert!(panics(&|| assert_unavailable(&unavailable, None, "x")));
         assert!(panics(&|| assert_unavailable(&invalid, None, "x")));
+    }
+
+    #[test]
+    fn output_validators_report_unknown_services_and_violations() {
+        // A catalogue of one service whose outputs must be objects.
+        let catalogue = Arc::new("post.address.verify");
+        let validate = output_validator(catalogue, |known, service, output: &Value| {
+            (service.as_str() == *known).then(|| {
+                if output.is_object() {
+                    Ok(())
+                } else {
+                    Err(vec!["/: not an object"])
+                }
+            })
+        });
+        let known = ServiceName::parse("post.address.verify").unwrap();
+        let unknown = ServiceName::parse("post.address.other").unwrap();
+        assert_eq!(validate(&known, &serde_json::json!({})), Ok(()));
+        assert_eq!(
+            validate(&known, &Value::Null),
+            Err(r#"["/: not an object"]"#.to_owned())
+        );
+        assert_eq!(
+            validate(&unknown, &serde_json::json!({})),
+            Err("post.address.other is not in the catalogue".to_owned())
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rabt_adapter::conformance::call_once;
+use rabt_adapter::conformance::{call_once, output_validator};
 use rabt_adapter::http::Secret;
 use rabt_adapter::sandbox::World;
 use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle};
@@ -40,13 +40,12 @@ fn catalogue() -> Arc<Catalogue> {
 
 /// Validates an output against the catalogue's output schema of the service.
 fn validate(service: &ServiceName, output: &Value) -> Result<(), String> {
-    let catalogue = catalogue();
-    let service = catalogue
-        .service(service.as_str())
-        .ok_or_else(|| format!("{service} is not in the catalogue"))?;
-    service
-        .validate_output(output)
-        .map_err(|violations| format!("{violations:?}"))
+    let check = output_validator(catalogue(), |catalogue, service, output| {
+        catalogue
+            .service(service.as_str())
+            .map(|service| service.validate_output(output))
+    });
+    check(service, output)
 }
 
 /// A simulator served over mutual TLS on 127.0.0.1.
