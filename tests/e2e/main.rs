@@ -6,5 +6,6 @@
 
 mod composite;
 mod demo;
+mod drill;
 mod kill_worker;
 mod serve;

@@ -128,7 +128,22 @@ impl Wiring {
 
     /// Starts `rabt <args>` with this deployment's environment.
     pub fn spawn(&self, name: &str, args: &[&str]) -> anyhow::Result<Rabt> {
-        let env = self.env();
+        self.spawn_with(name, args, &[])
+    }
+
+    /// Starts `rabt <args>` with this deployment's environment and some variables
+    /// overridden (e.g. a second API on another `RABT_LISTEN`).
+    pub fn spawn_with(
+        &self,
+        name: &str,
+        args: &[&str],
+        overrides: &[(&str, String)],
+    ) -> anyhow::Result<Rabt> {
+        let mut env = self.env();
+        for (key, value) in overrides {
+            env.retain(|(k, _)| k != key);
+            env.push(((*key).to_owned(), value.clone()));
+        }
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         Rabt::spawn(name, &self.args(args), &env, &self.dir)
     }
@@ -262,6 +277,11 @@ impl Deployment {
             .await
             .with_context(|| format!("api log:\n{}", deployment.api.tail(30)))?;
         Ok(deployment)
+    }
+
+    /// The RabbitMQ vhost of this deployment (management API access).
+    pub fn vhost(&self) -> &TempVhost {
+        &self._vhost
     }
 
     /// Sets the Saudi Post simulator's fault knobs.

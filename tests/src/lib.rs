@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod deployment;
+pub mod drill;
 pub use deployment::{Deployment, Wiring};
 
 use std::net::TcpListener;
@@ -171,6 +172,11 @@ impl Client {
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
         }
+    }
+
+    /// The API key this client sends.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
     }
 
     /// The underlying reqwest client, for requests the helpers do not cover.

@@ -76,6 +76,11 @@ impl TempVhost {
     pub async fn delete(&self, segments: &[&str]) -> Result<(), Error> {
         self.api.delete(segments).await
     }
+
+    /// POSTs to a management API resource (e.g. `exchanges/<vhost>/<name>/publish`).
+    pub async fn post(&self, segments: &[&str], body: Value) -> Result<(), Error> {
+        self.api.post(segments, &body).await
+    }
 }
 
 impl fmt::Debug for TempVhost {
@@ -152,6 +157,14 @@ impl Management {
             .request(reqwest::Method::PUT, self.url(segments)?)
             .json(body);
         self.send(request, &format!("PUT {}", segments.join("/")), false)
+            .await
+    }
+
+    async fn post(&self, segments: &[&str], body: &Value) -> Result<(), Error> {
+        let request = self
+            .request(reqwest::Method::POST, self.url(segments)?)
+            .json(body);
+        self.send(request, &format!("POST {}", segments.join("/")), false)
             .await
     }
 

@@ -1,0 +1,71 @@
+//! `rabt-drill`: the full reliability drill (tests/drill.sh runs it on private services).
+//!
+//!   rabt-drill [--rate N] [--faults a,b,…] [--quiet SECONDS] [--outage SECONDS]
+//!              [--markdown FILE]
+//!
+//! Faults: worker-kill, api-kill, broker-restart, agency-outage, poison (all, in that
+//! order, by default). Exits non-zero if anything was lost or applied twice.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rabt_tests::Deployment;
+use rabt_tests::drill::{self, Fault, Options};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut options = Options {
+        rate: 20.0,
+        faults: vec![
+            Fault::WorkerKill,
+            Fault::ApiKill,
+            Fault::BrokerRestart,
+            Fault::AgencyOutage,
+            Fault::Poison,
+        ],
+        quiet: Duration::from_secs(20),
+        outage: Duration::from_secs(30),
+        services_dir: std::env::var_os("RABT_TEST_SERVICES_DIR").map(Into::into),
+    };
+    let mut markdown = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--rate" => options.rate = value()?.parse()?,
+            "--quiet" => options.quiet = Duration::from_secs(value()?.parse()?),
+            "--outage" => options.outage = Duration::from_secs(value()?.parse()?),
+            "--markdown" => markdown = Some(value()?),
+            "--faults" => {
+                options.faults = value()?
+                    .split(',')
+                    .map(|f| Fault::parse(f).with_context(|| format!("unknown fault `{f}`")))
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            other => bail!("unknown argument `{other}`"),
+        }
+    }
+    let mut deployment = Deployment::start(2, drill::SERVICES).await?;
+    let started = std::time::Instant::now();
+    let report = drill::run(&mut deployment, &options).await?;
+    let text = format!(
+        "Rate {} req/s offered; faults {}; {} s in all.\n\n{}",
+        options.rate,
+        options
+            .faults
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        started.elapsed().as_secs(),
+        report.markdown()
+    );
+    println!("{text}");
+    if let Some(path) = markdown {
+        std::fs::write(&path, &text).with_context(|| format!("cannot write {path}"))?;
+    }
+    if !report.holds() {
+        bail!("the drill found lost or twice-applied requests, or poison not dead-lettered");
+    }
+    Ok(())
+}
