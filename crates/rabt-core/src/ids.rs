@@ -107,6 +107,13 @@ prefixed_id!(
     "coop_",
     "cooperative"
 );
+prefixed_id!(
+    /// A signed notification of a request's completion to its cooperative (`ntf_…`);
+    /// also its `webhook-id`, the same on every retry, so receivers deduplicate on it.
+    NotificationId,
+    "ntf_",
+    "notification"
+);
 
 #[cfg(test)]
 mod tests {
@@ -118,6 +125,20 @@ mod tests {
         let text = id.to_string();
         assert!(text.starts_with("req_") && text.len() == 36, "{text}");
         assert_eq!(text.parse::<RequestId>().unwrap(), id);
+    }
+
+    #[test]
+    fn notification_ids_are_prefixed_ntf() {
+        let id = NotificationId::new();
+        let text = id.to_string();
+        assert!(text.starts_with("ntf_") && text.len() == 36, "{text}");
+        assert_eq!(text.parse::<NotificationId>().unwrap(), id);
+        assert!(
+            RequestId::new()
+                .to_string()
+                .parse::<NotificationId>()
+                .is_err()
+        );
     }
 
     #[test]

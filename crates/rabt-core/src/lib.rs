@@ -17,6 +17,8 @@
 //! - [`outcome`]: an agency's answer ([`Outcome`]) and a request's [`Verdict`].
 //! - [`retry`]: the retry policy and its backoff.
 //! - [`date`]: dates in both calendars (Umm al-Qura Hijri and Gregorian).
+//! - [`target`]: which addresses and host names an outbound notification may never
+//!   reach (loopback, private, link-local…: the SSRF rules).
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +31,7 @@ pub mod outcome;
 pub mod retry;
 pub mod service;
 pub mod state;
+pub mod target;
 
 pub use agency::{Agency, UnknownAgency};
 pub use date::{BirthMonth, Calendar, DateError, DualDate, HijriDate};
@@ -36,7 +39,7 @@ pub use ident::{
     AdditionalNumber, BuildingNumber, IdKind, IdentifierError, Mobile, NationalId, PostalCode,
     ShortAddress, UnifiedNumber,
 };
-pub use ids::{CallbackId, CooperativeId, IdError, RequestId, TaskId};
+pub use ids::{CallbackId, CooperativeId, IdError, NotificationId, RequestId, TaskId};
 pub use message::{Event, EventV1, TaskMessage};
 pub use outcome::{Outcome, Verdict};
 pub use retry::{InvalidRetryPolicy, RetryPolicy};

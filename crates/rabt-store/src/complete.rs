@@ -18,6 +18,7 @@ use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
+use crate::notifications::queue_notification;
 use crate::outbox::insert_event;
 use crate::tasks::{LockedTask, task_audit};
 
@@ -279,6 +280,8 @@ async fn complete_request(
     });
     let message_id = format!("{}.completed", request.id);
     insert_event(conn, &event, message_id, request.traceparent.as_deref(), at).await?;
+    // In the completion's own transaction: a crash never loses the notification.
+    queue_notification(conn, request.id, at).await?;
     Ok(RequestCompleted {
         request: request.id,
         cooperative: request.cooperative,

@@ -27,6 +27,8 @@
 //!   for others.
 //! - [`callbacks`]: agency callbacks accepted by the API and applied by workers.
 //! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
+//! - [`notifications`]: signed notifications to cooperatives (queued with the
+//!   completion, claimed with a lease, every attempt recorded) and their secrets.
 //! - [`audit`]: the append-only audit log.
 //! - `codec`: how values map to columns; `error`: [`StoreError`].
 
@@ -42,6 +44,7 @@ pub mod connect;
 pub mod cooperatives;
 mod error;
 pub mod migrate;
+pub mod notifications;
 pub mod outbox;
 pub mod reads;
 pub mod tasks;
@@ -53,6 +56,10 @@ pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
 pub use connect::{Dialect, Store};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
 pub use error::StoreError;
+pub use notifications::{
+    AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,
+    NotificationStatus,
+};
 pub use outbox::{EVENTS_EXCHANGE, OutboxRow, TASKS_EXCHANGE, TRACEPARENT_HEADER};
 pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
 pub use tasks::{StartResult, TaskRecord};

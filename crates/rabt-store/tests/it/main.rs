@@ -16,6 +16,7 @@ mod compose;
 mod concurrency;
 mod expire;
 mod lifecycle;
+mod notifications;
 mod outbox;
 mod reads;
 mod schema;
