@@ -1,7 +1,8 @@
 //! Rabt's worker: consumes the tasks of some agencies, calls each agency through its
 //! adapter, records outcomes and verdicts, and acknowledges a message only after its
 //! outcome is committed. Also home of the outbox relay (run by api and worker
-//! processes alike) and of the deadline sweeper.
+//! processes alike), of the deadline sweeper, and of the notifier that sends
+//! cooperatives their signed completion notifications.
 //!
 //! It depends on the store, the queue, the catalogue and the adapter contract; it
 //! never names an agency's wire protocol (adapters do) or HTTP routes (the API does).
@@ -12,6 +13,8 @@
 //! - `compose`: releasing or skipping the checks of composite requests.
 //! - `callback`: applying an agency's callback through its adapter.
 //! - [`relay`]: the transactional outbox relay.
+//! - [`notify`]: signed notifications to cooperatives, retried for hours, behind the
+//!   SSRF guard.
 
 #![forbid(unsafe_code)]
 
@@ -30,9 +33,11 @@ use tokio_util::sync::CancellationToken;
 
 mod callback;
 mod compose;
+pub mod notify;
 mod process;
 pub mod relay;
 
+pub use notify::{Notifier, NotifierSettings, RetrySchedule};
 pub use relay::{OutboxRelay, RelaySettings};
 
 /// How a worker runs.

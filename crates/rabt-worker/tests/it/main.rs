@@ -16,6 +16,7 @@ mod agency;
 mod broker;
 mod fanout;
 mod fixtures;
+mod notify;
 mod rig;
 mod services;
 
