@@ -12,6 +12,10 @@
 //! - `process`: one delivery, from message to ack.
 //! - `compose`: releasing or skipping the checks of composite requests.
 //! - `callback`: applying an agency's callback through its adapter.
+//! - [`breaker`]: the circuit breaker of one agency, a pure state machine.
+//! - [`limits`]: per-agency concurrency and rate limits (a token bucket).
+//! - `gate`: the way to an agency call — slot, breaker, token — and the deferral of
+//!   tasks while an agency's circuit is open.
 //! - [`relay`]: the transactional outbox relay.
 //! - [`notify`]: signed notifications to cooperatives, retried for hours, behind the
 //!   SSRF guard.
@@ -31,12 +35,18 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub mod breaker;
 mod callback;
 mod compose;
+mod gate;
+pub mod limits;
 pub mod notify;
 mod process;
 pub mod relay;
 
+pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
+pub use gate::{DEFERRED_HEADER, GateSnapshot};
+pub use limits::{AgencyLimits, Rate, SettingsError};
 pub use notify::{Notifier, NotifierSettings, RetrySchedule};
 pub use relay::{OutboxRelay, RelaySettings};
 
@@ -50,6 +60,10 @@ pub struct WorkerSettings {
     pub call_timeout: Duration,
     /// How often to look for tasks past their deadline.
     pub deadline_sweep: Duration,
+    /// When an agency's circuit breaker opens, and for how long (one per agency).
+    pub breaker: BreakerSettings,
+    /// Per-agency concurrency and rate limits; an agency not named has none.
+    pub limits: BTreeMap<Agency, AgencyLimits>,
 }
 
 impl Default for WorkerSettings {
@@ -58,6 +72,8 @@ impl Default for WorkerSettings {
             prefetch: 32,
             call_timeout: Duration::from_secs(10),
             deadline_sweep: Duration::from_secs(1),
+            breaker: BreakerSettings::default(),
+            limits: BTreeMap::new(),
         }
     }
 }
@@ -71,6 +87,8 @@ pub struct Worker {
     adapters: Arc<BTreeMap<Agency, Arc<dyn Adapter>>>,
     outbox_wake: Arc<Notify>,
     settings: WorkerSettings,
+    /// Each agency's circuit breaker and limits, shared by every clone.
+    gates: Arc<gate::Gates>,
     /// Cancelled when the worker stops; waits on the database give up then.
     stop: CancellationToken,
 }
@@ -86,6 +104,7 @@ impl Worker {
         settings: WorkerSettings,
     ) -> Self {
         let adapters = adapters.into_iter().map(|a| (a.agency(), a)).collect();
+        let gates = Arc::new(gate::Gates::new(&settings.breaker, &settings.limits));
         Self {
             store,
             transport,
@@ -93,6 +112,7 @@ impl Worker {
             adapters: Arc::new(adapters),
             outbox_wake,
             settings,
+            gates,
             stop: CancellationToken::new(),
         }
     }
@@ -100,6 +120,13 @@ impl Worker {
     /// The agencies this worker serves.
     pub fn agencies(&self) -> Vec<Agency> {
         self.adapters.keys().copied().collect()
+    }
+
+    /// Each served agency's circuit breaker and calls, as of now (for metrics and the
+    /// dashboard). Clones of a worker share them, so a clone kept before [`Worker::run`]
+    /// sees the running worker's.
+    pub fn gates(&self) -> BTreeMap<Agency, GateSnapshot> {
+        self.gates.snapshots(&self.agencies())
     }
 
     /// Consumes until `shutdown`, then stops taking work and lets in-flight tasks finish

@@ -28,6 +28,7 @@ pub(crate) enum ProcessError {
 }
 
 use crate::Worker;
+use crate::gate::{self, Entry};
 
 /// What to do with a delivery once its task is handled.
 #[derive(Debug, PartialEq)]
@@ -118,6 +119,13 @@ impl Worker {
             }
             return Ok(Disposition::Ack);
         }
+        // Through the agency's gate (a free slot, the circuit breaker) before the attempt
+        // counts; a task turned away goes back unattempted (see gate.rs).
+        let pass = match self.gates.enter(task.agency, &self.stop).await {
+            Entry::Go(pass) => pass,
+            Entry::Wait(wait) => return self.defer(&task, wait, "circuit_open").await,
+            Entry::Stopped => return self.defer(&task, Duration::ZERO, "worker_stopping").await,
+        };
         let attempt = match self
             .with_db("starting a task", || self.store.start_task(id, Utc::now()))
             .await?
@@ -130,6 +138,11 @@ impl Worker {
             StartResult::AwaitingCallback => return Ok(Disposition::Ack),
             StartResult::NotFound => return Ok(Disposition::DeadLetter("unknown task")),
         };
+        if !pass.paced(&self.stop).await {
+            // Stopping while waiting for the agency's rate limit: the task goes back
+            // (RUNNING, which the next delivery may start again).
+            return self.defer(&task, Duration::ZERO, "worker_stopping").await;
+        }
         let remaining = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if remaining.is_zero() {
             let error = "the deadline passed before the agency could be called";
@@ -140,6 +153,7 @@ impl Worker {
         let timeout = remaining.min(self.settings.call_timeout);
         let started = Instant::now();
         let result = self.call(&task, attempt, timeout).await;
+        pass.record(gate::signal(&result));
         let latency = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         match result {
             Ok(Answer::Final {
@@ -329,7 +343,7 @@ impl Worker {
 }
 
 /// The task's message again, for the retry tier, with the attempt that failed.
-fn retry_message(task: &TaskRecord, attempt: u32) -> OutgoingMessage {
+pub(crate) fn retry_message(task: &TaskRecord, attempt: u32) -> OutgoingMessage {
     let message = TaskMessage::V1 {
         task: task.id,
         request: task.request,

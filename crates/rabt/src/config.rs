@@ -13,6 +13,8 @@ use rabt_core::Agency;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+mod worker;
+
 /// The shipped defaults, with their comments: `deploy/rabt.toml`.
 pub(crate) const DEFAULTS: &str = include_str!("../../../deploy/rabt.toml");
 
@@ -61,6 +63,9 @@ struct RawWorker {
     prefetch: u16,
     call_timeout_ms: u64,
     deadline_sweep_ms: u64,
+    breaker: worker::RawBreaker,
+    #[serde(default)]
+    limits: BTreeMap<String, worker::RawLimits>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +170,10 @@ pub(crate) struct Config {
     pub call_timeout: Duration,
     /// Deadline sweep period.
     pub deadline_sweep: Duration,
+    /// Each agency's circuit breaker (`[worker.breaker]`).
+    pub worker_breaker: rabt_worker::BreakerSettings,
+    /// Per-agency limits (`[worker.limits.<agency>]`); an agency not named has none.
+    pub worker_limits: BTreeMap<Agency, rabt_worker::AgencyLimits>,
     /// Outbox batch size.
     pub outbox_batch: u32,
     /// Outbox lease.
@@ -437,6 +446,8 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         prefetch: raw.worker.prefetch,
         call_timeout: ms(raw.worker.call_timeout_ms, "worker.call_timeout_ms")?,
         deadline_sweep: ms(raw.worker.deadline_sweep_ms, "worker.deadline_sweep_ms")?,
+        worker_breaker: worker::breaker(&raw.worker.breaker)?,
+        worker_limits: worker::limits(&raw.worker.limits)?,
         outbox_batch: raw.outbox.batch_size.max(1),
         outbox_lease: ms(raw.outbox.lease_ms, "outbox.lease_ms")?,
         outbox_poll: ms(raw.outbox.poll_ms, "outbox.poll_ms")?,

@@ -161,6 +161,8 @@ pub(crate) async fn run(
                 prefetch: config.prefetch,
                 call_timeout: config.call_timeout,
                 deadline_sweep: config.deadline_sweep,
+                breaker: config.worker_breaker.clone(),
+                limits: config.worker_limits.clone(),
             },
         );
         tracing::info!(agencies = ?worker.agencies(), "worker started");

@@ -6,7 +6,9 @@
 //! Each task gets a script of replies; the last reply repeats, and an unscripted task
 //! is answered `OK` at once with the service's example output, whatever the agency's
 //! mode (the worker does not care how an agency answers). Every call, and every
-//! callback body read, is recorded.
+//! callback body read, is recorded, with when each call came and how many were in
+//! flight at once. An agency can also go down: every call gets one reply, whatever
+//! the task's script, until it recovers.
 //!
 //! Municipal callbacks are read as Balady's are shaped (`schemas/callbacks/
 //! municipal.json`): an `ACTIVE` licence is `OK`, any other status `MISMATCH`, none
@@ -14,6 +16,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, Outcome, ServiceName, TaskId};
@@ -70,6 +73,13 @@ struct State {
     callbacks_read: Vec<Value>,
     /// References whose callbacks this adapter cannot read.
     unreadable: HashSet<String>,
+    /// While set, every call gets this reply.
+    outage: Option<Reply>,
+    /// When each call came, oldest first.
+    call_times: Vec<Instant>,
+    /// Calls not answered yet, and the most there were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 impl ScriptedAgency {
@@ -116,6 +126,32 @@ impl ScriptedAgency {
         self.state.lock().unwrap().callbacks_read.clone()
     }
 
+    /// The agency goes down: every call gets `reply`, whatever the task's script (which
+    /// is left as it was), until [`ScriptedAgency::recover`].
+    pub(crate) fn go_down(&self, reply: Reply) {
+        self.state.lock().unwrap().outage = Some(reply);
+    }
+
+    /// The agency is back: calls follow their scripts again.
+    pub(crate) fn recover(&self) {
+        self.state.lock().unwrap().outage = None;
+    }
+
+    /// When each call came, oldest first.
+    pub(crate) fn call_times(&self) -> Vec<Instant> {
+        self.state.lock().unwrap().call_times.clone()
+    }
+
+    /// Calls not answered yet.
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        self.state.lock().unwrap().in_flight
+    }
+
+    /// The most calls there were in flight at once.
+    pub(crate) fn most_calls_at_once(&self) -> usize {
+        self.state.lock().unwrap().most_in_flight
+    }
+
     /// Records the call and picks its reply.
     fn receive(&self, call: &ServiceCall<'_>) -> Reply {
         let mut state = self.state.lock().unwrap();
@@ -126,6 +162,12 @@ impl ScriptedAgency {
             input: call.input.clone(),
             traceparent: call.traceparent.map(str::to_owned),
         });
+        state.call_times.push(Instant::now());
+        state.in_flight += 1;
+        state.most_in_flight = state.most_in_flight.max(state.in_flight);
+        if let Some(reply) = &state.outage {
+            return reply.clone();
+        }
         match state.scripts.get_mut(&call.task) {
             Some(script) if script.len() > 1 => script.pop_front().unwrap(),
             Some(script) => script.front().cloned().unwrap(),
@@ -164,12 +206,24 @@ impl Adapter for ScriptedAgency {
         let reply = self.receive(&call);
         let service = call.service.clone();
         let served = self.services().contains(&service.as_str());
+        // Until the answer is given, or the worker drops the call.
+        let _in_flight = InFlight(&self.state);
         Box::pin(async move {
+            let _in_flight = _in_flight;
             if !served {
                 return Err(AdapterError::UnsupportedService(service));
             }
             answer(reply, service.as_str()).await
         })
+    }
+}
+
+/// One call in flight, counted down when dropped.
+struct InFlight<'a>(&'a Mutex<State>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().in_flight -= 1;
     }
 }
 

@@ -22,7 +22,9 @@ mod services;
 
 mod answers;
 mod callbacks;
+mod circuit;
 mod composite;
+mod limits;
 mod poison;
 mod relay;
 mod retries;

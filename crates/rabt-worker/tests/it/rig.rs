@@ -18,7 +18,7 @@ use rabt_store::{
 };
 use rabt_test_support::must::{eventually, within};
 use rabt_test_support::{Backend, DEADLINE, TempAnyDatabase, TempVhost};
-use rabt_worker::{OutboxRelay, RelaySettings, Worker, WorkerSettings};
+use rabt_worker::{BreakerSettings, OutboxRelay, RelaySettings, Worker, WorkerSettings};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -64,12 +64,20 @@ pub(crate) use pairing_test;
 
 /// The worker's settings in these tests. The deadline sweeper is effectively off
 /// (its first round is an hour away), so a timeout is the worker's own doing unless a
-/// test turns the sweeper on.
+/// test turns the sweeper on. The circuit breakers open as in production, but stay
+/// open a fifth of a second (at most a second), so a test whose agency fails again and
+/// again is slowed, not stalled; no agency has limits.
 pub(crate) fn worker_settings() -> WorkerSettings {
     WorkerSettings {
         prefetch: 8,
         call_timeout: Duration::from_secs(10),
         deadline_sweep: Duration::from_secs(3600),
+        breaker: BreakerSettings {
+            cooldown: Duration::from_millis(200),
+            max_cooldown: Duration::from_secs(1),
+            ..BreakerSettings::default()
+        },
+        limits: BTreeMap::new(),
     }
 }
 
@@ -180,20 +188,27 @@ impl Rig {
         )
     }
 
-    /// Runs a worker for Saudi Post until the rig finishes.
-    pub(crate) fn start_worker(&mut self, settings: WorkerSettings) {
-        self.start_worker_for(&[Agency::SaudiPost], settings);
+    /// Runs a worker for Saudi Post until the rig finishes; returns a clone of it, whose
+    /// [`Worker::gates`] are the running worker's.
+    pub(crate) fn start_worker(&mut self, settings: WorkerSettings) -> Worker {
+        self.start_worker_for(&[Agency::SaudiPost], settings)
     }
 
-    /// Runs a worker for `agencies` until the rig finishes.
-    pub(crate) fn start_worker_for(&mut self, agencies: &[Agency], settings: WorkerSettings) {
+    /// Runs a worker for `agencies` until the rig finishes; returns a clone of it.
+    pub(crate) fn start_worker_for(
+        &mut self,
+        agencies: &[Agency],
+        settings: WorkerSettings,
+    ) -> Worker {
+        let worker = self.worker_for(agencies, settings);
         let stop = CancellationToken::new();
-        let handle = tokio::spawn(self.worker_for(agencies, settings).run(stop.clone()));
+        let handle = tokio::spawn(worker.clone().run(stop.clone()));
         self.running.push(Running {
             what: "worker",
             stop,
             handle,
         });
+        worker
     }
 
     /// Runs an outbox relay until the rig finishes.

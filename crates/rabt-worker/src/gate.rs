@@ -1,0 +1,351 @@
+//! Every agency call passes its agency's gate: a free slot (the concurrency limit) and
+//! the circuit breaker's admission before the task's attempt is counted, then a token
+//! (the rate limit) right before the call, so that the agency sees calls spaced as
+//! configured whatever the database's pace. A task the breaker turns away is not
+//! started: it goes back to the retry tier for the rest of the cooldown.
+//!
+//! Why the retry tier rather than pausing the agency's consumer: a paused consumer
+//! still holds its prefetched deliveries, and handing them back (`nack` with requeue)
+//! counts toward the queue's delivery limit, so a long outage would dead-letter tasks
+//! that were never attempted. A deferred task is acked and republished through
+//! [`Transport::publish_delayed`] instead: no attempt is counted in the database, no
+//! delivery in the broker, the consumer keeps taking (and deferring) new tasks, and
+//! the other agencies' consumers never notice. Deadlines still apply: a task whose
+//! deadline passes while it waits is ended `TIMEOUT` by the deadline sweeper, and its
+//! message, when it comes back, finds it completed.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rabt_adapter::{AdapterError, Answer};
+use rabt_core::Agency;
+use rabt_queue::Transport;
+use rabt_store::TaskRecord;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::Worker;
+use crate::breaker::{
+    Admission, Breaker, BreakerSettings, BreakerSnapshot, Permit, Signal, Transition,
+};
+use crate::limits::{AgencyLimits, TokenBucket};
+use crate::process::{Disposition, ProcessError, retry_message};
+
+/// The header that marks a task sent back unattempted, with why.
+pub const DEFERRED_HEADER: &str = "x-rabt-deferred";
+
+/// One agency's gate as seen from outside: its breaker, and its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateSnapshot {
+    /// The circuit breaker's state and counts.
+    pub breaker: BreakerSnapshot,
+    /// Calls admitted and not finished (waiting for a rate token included).
+    pub calls_in_flight: u32,
+    /// Tasks sent back to the retry tier unattempted since the worker started.
+    pub deferred: u64,
+}
+
+/// The gates of every agency, at the agency's [`Agency::index`].
+#[derive(Debug)]
+pub(crate) struct Gates {
+    gates: [Arc<Gate>; Agency::ALL.len()],
+}
+
+#[derive(Debug)]
+struct Gate {
+    agency: Agency,
+    breaker: Mutex<Breaker>,
+    slots: Option<Arc<Semaphore>>,
+    /// Waiters queue on the lock in order (tokio's mutex is fair), each holding it while
+    /// it sleeps for its token.
+    bucket: Option<tokio::sync::Mutex<TokenBucket>>,
+    in_flight: AtomicU32,
+    deferred: AtomicU64,
+}
+
+/// What the gate says to a task.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// Call the agency; report how it went on the pass.
+    Go(Pass),
+    /// The breaker is open: try again after this long, unattempted.
+    Wait(Duration),
+    /// The worker is stopping while the task waited for a slot.
+    Stopped,
+}
+
+/// An admitted call. Report its result with [`Pass::record`]; a pass dropped without
+/// one (the task turned out to be done already) tells the breaker nothing.
+#[derive(Debug)]
+pub(crate) struct Pass {
+    gate: Arc<Gate>,
+    permit: Permit,
+    recorded: bool,
+    _slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Gates {
+    /// Closed breakers with `breaker`'s settings, and `limits` where given.
+    pub(crate) fn new(breaker: &BreakerSettings, limits: &BTreeMap<Agency, AgencyLimits>) -> Gates {
+        let gates = Agency::ALL.map(|agency| {
+            let limits = limits.get(&agency).copied().unwrap_or_default();
+            Arc::new(Gate {
+                agency,
+                breaker: Mutex::new(Breaker::new(breaker.clone())),
+                slots: limits
+                    .concurrency()
+                    .map(|n| Arc::new(Semaphore::new(n.get() as usize))),
+                bucket: limits
+                    .rate()
+                    .map(|rate| tokio::sync::Mutex::new(TokenBucket::new(rate))),
+                in_flight: AtomicU32::new(0),
+                deferred: AtomicU64::new(0),
+            })
+        });
+        Gates { gates }
+    }
+
+    fn gate(&self, agency: Agency) -> &Arc<Gate> {
+        &self.gates[agency.index()]
+    }
+
+    /// Waits for a slot, then asks the breaker. Only the breaker's answer can send the
+    /// task away; the wait ends early only when the worker stops.
+    pub(crate) async fn enter(&self, agency: Agency, stop: &CancellationToken) -> Entry {
+        let gate = self.gate(agency).clone();
+        let slot = match &gate.slots {
+            Some(slots) => tokio::select! {
+                biased;
+                () = stop.cancelled() => return Entry::Stopped,
+                // The semaphore is never closed, so acquiring only fails if it were.
+                slot = slots.clone().acquire_owned() => slot.ok(),
+            },
+            None => None,
+        };
+        let (admission, transition) = gate.breaker().admit(Instant::now());
+        gate.log(transition);
+        let permit = match admission {
+            Admission::Allowed(permit) => permit,
+            Admission::Denied { wait } => return Entry::Wait(wait),
+        };
+        gate.in_flight.fetch_add(1, Ordering::Relaxed);
+        Entry::Go(Pass {
+            gate,
+            permit,
+            recorded: false,
+            _slot: slot,
+        })
+    }
+
+    /// Counts a task sent back unattempted.
+    fn count_deferral(&self, agency: Agency) {
+        self.gate(agency).deferred.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The gates of `agencies` as of now.
+    pub(crate) fn snapshots(&self, agencies: &[Agency]) -> BTreeMap<Agency, GateSnapshot> {
+        let now = Instant::now();
+        agencies
+            .iter()
+            .map(|agency| {
+                let gate = self.gate(*agency);
+                let snapshot = GateSnapshot {
+                    breaker: gate.breaker().snapshot(now),
+                    calls_in_flight: gate.in_flight.load(Ordering::Relaxed),
+                    deferred: gate.deferred.load(Ordering::Relaxed),
+                };
+                (*agency, snapshot)
+            })
+            .collect()
+    }
+}
+
+impl Gate {
+    fn breaker(&self) -> MutexGuard<'_, Breaker> {
+        // The breaker's state is consistent between its methods, which do not panic
+        // midway; a poisoned lock says only that another thread panicked elsewhere.
+        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn log(&self, transition: Option<Transition>) {
+        let agency = self.agency;
+        match transition {
+            None => {}
+            Some(Transition::Opened { reason, cooldown }) => tracing::info!(
+                %agency, ?reason, cooldown_ms = cooldown.as_millis() as u64,
+                "circuit opened: the agency's tasks wait in the retry tier until the cooldown is over"
+            ),
+            Some(Transition::HalfOpened) => tracing::info!(
+                %agency,
+                "circuit half-open: one probe call goes to the agency"
+            ),
+            Some(Transition::Closed) => tracing::info!(
+                %agency,
+                "circuit closed: the probe succeeded; calls to the agency flow again"
+            ),
+        }
+    }
+}
+
+impl Pass {
+    /// Waits for the rate limit's token, right before the call. False when the worker
+    /// stops first (the call must not be made then).
+    pub(crate) async fn paced(&self, stop: &CancellationToken) -> bool {
+        let Some(bucket) = &self.gate.bucket else {
+            return true;
+        };
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => false,
+            () = take_token(bucket) => true,
+        }
+    }
+
+    /// Reports how the call went.
+    pub(crate) fn record(mut self, signal: Signal) {
+        self.recorded = true;
+        let transition = self
+            .gate
+            .breaker()
+            .record(self.permit, signal, Instant::now());
+        self.gate.log(transition);
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        if !self.recorded {
+            // A probe that never called must not keep the breaker half-open forever.
+            let transition =
+                self.gate
+                    .breaker()
+                    .record(self.permit, Signal::Inconclusive, Instant::now());
+            self.gate.log(transition);
+        }
+        self.gate.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn take_token(bucket: &tokio::sync::Mutex<TokenBucket>) {
+    let mut bucket = bucket.lock().await;
+    while let Err(wait) = bucket.take(Instant::now()) {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// What a call's result says about the agency: only failures a retry could fix count
+/// against it; a refusal is an answer, so the agency is up.
+pub(crate) fn signal(result: &Result<Answer, AdapterError>) -> Signal {
+    match result {
+        Ok(_) | Err(AdapterError::Refused { .. }) => Signal::Success,
+        Err(
+            err @ (AdapterError::Unavailable { .. }
+            | AdapterError::Timeout(_)
+            | AdapterError::Malformed(_)),
+        ) => Signal::Failure {
+            retry_after: err.retry_after(),
+        },
+        Err(AdapterError::UnsupportedService(_) | AdapterError::BadCallback(_)) => {
+            Signal::Inconclusive
+        }
+    }
+}
+
+impl Worker {
+    /// Sends a task its gate turned away back through the retry tier, unattempted: its
+    /// message again, acked here. `why` goes in the [`DEFERRED_HEADER`].
+    pub(crate) async fn defer(
+        &self,
+        task: &TaskRecord,
+        wait: Duration,
+        why: &'static str,
+    ) -> Result<Disposition, ProcessError> {
+        let delay = tier_within(&self.transport, wait);
+        let message = retry_message(task, task.attempts).with_header(DEFERRED_HEADER, why);
+        self.transport.publish_delayed(&message, delay).await?;
+        self.gates.count_deferral(task.agency);
+        tracing::debug!(task = %task.id, agency = %task.agency, why, wait_ms = delay.as_millis() as u64, "task sent back unattempted");
+        Ok(Disposition::Ack)
+    }
+}
+
+/// The longest retry tier not longer than `wait` (the shortest tier if all are longer),
+/// so that a deferred task is back no later than the breaker's cooldown ends:
+/// [`Transport::retry_delay`] rounds up to a tier, which could hold a task for
+/// minutes past a cooldown of seconds. The transport only answers "the tier for this
+/// delay", so the largest tier within `wait` is found by bisection over delays.
+fn tier_within(transport: &Transport, wait: Duration) -> Duration {
+    let tier = transport.retry_delay(wait);
+    if tier <= wait {
+        return tier;
+    }
+    let shortest = transport.retry_delay(Duration::ZERO);
+    if shortest >= wait {
+        return shortest;
+    }
+    // retry_delay is monotonic: it maps `low` within `wait` and `high` beyond it.
+    let (mut low, mut high) = (Duration::ZERO, wait);
+    while high - low > Duration::from_millis(1) {
+        let middle = low + (high - low) / 2;
+        if transport.retry_delay(middle) <= wait {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    transport.retry_delay(low)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(tiers_ms: &[u64]) -> Transport {
+        Transport::embedded(rabt_queue::Settings {
+            retry_tiers: tiers_ms.iter().map(|t| Duration::from_millis(*t)).collect(),
+            ..rabt_queue::Settings::default()
+        })
+    }
+
+    #[test]
+    fn a_deferred_task_is_back_before_the_cooldown_ends() {
+        let t = transport(&[1_000, 2_000, 5_000, 10_000, 30_000, 120_000]);
+        let ms = Duration::from_millis;
+        assert_eq!(tier_within(&t, ms(60_000)), ms(30_000));
+        assert_eq!(tier_within(&t, ms(11_000)), ms(10_000));
+        assert_eq!(tier_within(&t, ms(4_999)), ms(2_000));
+        assert_eq!(tier_within(&t, ms(5_000)), ms(5_000));
+        assert_eq!(tier_within(&t, ms(1_500)), ms(1_000));
+        assert_eq!(tier_within(&t, ms(300)), ms(1_000), "the shortest at least");
+        assert_eq!(tier_within(&t, ms(3_600_000)), ms(120_000));
+    }
+
+    #[test]
+    fn only_failures_a_retry_could_fix_count_against_the_agency() {
+        let unavailable = AdapterError::Unavailable {
+            reason: "429".to_owned(),
+            retry_after: Some(Duration::from_secs(7)),
+            source: None,
+        };
+        assert_eq!(
+            signal(&Err(unavailable)),
+            Signal::Failure {
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
+        let timeout = AdapterError::Timeout(Duration::from_secs(1));
+        assert_eq!(signal(&Err(timeout)), Signal::Failure { retry_after: None });
+        let malformed = AdapterError::Malformed("not XML".to_owned());
+        assert!(matches!(signal(&Err(malformed)), Signal::Failure { .. }));
+        let refused = AdapterError::invalid_input("no such address");
+        assert_eq!(signal(&Err(refused)), Signal::Success);
+        let answered = Answer::Submitted {
+            upstream_ref: "REF".to_owned(),
+        };
+        assert_eq!(signal(&Ok(answered)), Signal::Success);
+        let unsupported = AdapterError::BadCallback("never calls back".to_owned());
+        assert_eq!(signal(&Err(unsupported)), Signal::Inconclusive);
+    }
+}

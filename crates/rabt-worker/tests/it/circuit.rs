@@ -1,0 +1,191 @@
+//! An agency's circuit breaker, end to end: a dead agency is left alone (its tasks wait
+//! in the retry tier, unattempted), probed after the cooldown, and called again once a
+//! probe succeeds; the other agencies never notice.
+//!
+//! The breaker's state is read through [`Worker::gates`], the snapshot the metrics
+//! read; everything else through the store and the scripted agencies' call records.
+
+use std::time::Duration;
+
+use rabt_core::{Agency, Outcome, RequestId, TaskId, TaskState};
+use rabt_test_support::must::eventually;
+use rabt_worker::{BreakerSettings, CircuitState, GateSnapshot, Worker, WorkerSettings};
+use serde_json::json;
+
+use crate::agency::Reply;
+use crate::fixtures::address_input;
+use crate::rig::{Pairing, Rig, Submitted, count, pairing_test, worker_settings};
+
+/// Three failures in a row open the breaker, for `cooldown` (twice that after a failed
+/// probe); the error rate never decides here.
+fn settings(cooldown: Duration) -> WorkerSettings {
+    WorkerSettings {
+        breaker: BreakerSettings {
+            failures: 3,
+            min_calls: 1_000,
+            cooldown,
+            max_cooldown: cooldown * 2,
+            ..BreakerSettings::default()
+        },
+        ..worker_settings()
+    }
+}
+
+fn gate(worker: &Worker, agency: Agency) -> GateSnapshot {
+    worker.gates()[&agency]
+}
+
+/// Waits until `agency`'s gate satisfies `ready`, and returns it.
+async fn gate_when(
+    worker: &Worker,
+    agency: Agency,
+    what: &str,
+    ready: impl Fn(&GateSnapshot) -> bool,
+) -> GateSnapshot {
+    eventually(what, || async {
+        let snapshot = gate(worker, agency);
+        ready(&snapshot).then_some(snapshot)
+    })
+    .await
+}
+
+async fn submit_addresses(rig: &Rig, n: usize) -> Vec<Submitted> {
+    let mut sent = Vec::new();
+    for _ in 0..n {
+        sent.push(rig.submit(&rig.new_request(address_input())).await);
+    }
+    sent
+}
+
+pairing_test!(an_open_circuit_spares_a_dead_agency_until_a_probe_finds_it_back);
+async fn an_open_circuit_spares_a_dead_agency_until_a_probe_finds_it_back(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    // Two seconds open: ample for the checks made while it is (a few deliveries).
+    let worker = rig.start_worker(settings(Duration::from_secs(2)));
+    rig.agency.go_down(Reply::Unavailable);
+
+    let first = submit_addresses(&rig, 3).await;
+    let opened = gate_when(&worker, Agency::SaudiPost, "the circuit open", |g| {
+        g.breaker.times_opened == 1
+    })
+    .await;
+    assert_eq!(opened.breaker.state, CircuitState::Open);
+    assert_eq!(rig.agency.total_calls(), 3, "three failures opened it");
+
+    // While it is open, new tasks and the retries of the first ones are turned away.
+    let later = submit_addresses(&rig, 2).await;
+    gate_when(&worker, Agency::SaudiPost, "tasks deferred", |g| {
+        g.deferred >= 2
+    })
+    .await;
+    let calls = rig.agency.total_calls();
+    let still = gate(&worker, Agency::SaudiPost);
+    assert_eq!(
+        (
+            still.breaker.state,
+            still.breaker.times_opened,
+            still.breaker.probes
+        ),
+        (CircuitState::Open, 1, 0),
+        "the check ran within the cooldown"
+    );
+    assert_eq!(calls, 3, "no call while open");
+    for sent in &later {
+        let task = rig.task(sent.request, sent.task).await;
+        assert_eq!((task.state, task.attempts), (TaskState::Queued, 0));
+    }
+    for sent in &first {
+        assert_eq!(rig.task(sent.request, sent.task).await.attempts, 1);
+    }
+
+    // After the cooldown one probe goes; the agency is still down, so it opens again.
+    let reopened = gate_when(&worker, Agency::SaudiPost, "a failed probe", |g| {
+        g.breaker.times_opened == 2
+    })
+    .await;
+    assert_eq!(reopened.breaker.probes, 1);
+    assert_eq!(rig.agency.total_calls(), 4, "the probe was the only call");
+
+    // The agency recovers: the next probe succeeds, the circuit closes, all complete.
+    rig.agency.recover();
+    for sent in first.iter().chain(&later) {
+        let record = rig.completed(sent.request).await;
+        assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
+    }
+    let closed = gate(&worker, Agency::SaudiPost);
+    assert_eq!(closed.breaker.state, CircuitState::Closed);
+    let failed_probes = closed.breaker.times_opened - 1;
+    assert_eq!(
+        rig.agency.total_calls() as u64,
+        3 + failed_probes + 5,
+        "every call was an opening failure, a probe that failed, or a success"
+    );
+    for sent in first.iter().chain(&later) {
+        every_attempt_was_a_call(&rig, sent.request, sent.task).await;
+    }
+    rig.finish().await;
+}
+
+/// No attempt counted without a call: deferral never starts a task.
+async fn every_attempt_was_a_call(rig: &Rig, request: RequestId, task: TaskId) {
+    let view = rig.task(request, task).await;
+    let calls = rig.agency.calls(task);
+    assert_eq!(view.attempts as usize, calls.len(), "task {task}");
+    let attempts: Vec<u32> = calls.iter().map(|c| c.attempt).collect();
+    assert_eq!(
+        attempts,
+        (1..=view.attempts).collect::<Vec<_>>(),
+        "task {task}"
+    );
+    let audit = rig.audit(request).await;
+    assert_eq!(count(&audit, "task.started"), calls.len(), "task {task}");
+}
+
+pairing_test!(a_dead_agency_costs_the_others_nothing);
+async fn a_dead_agency_costs_the_others_nothing(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    // Open for the whole test.
+    let worker = rig.start_worker_for(
+        &[Agency::SaudiPost, Agency::Chambers],
+        settings(Duration::from_secs(600)),
+    );
+    rig.agency.go_down(Reply::Unavailable);
+    submit_addresses(&rig, 3).await;
+    gate_when(&worker, Agency::SaudiPost, "the circuit open", |g| {
+        g.breaker.state == CircuitState::Open
+    })
+    .await;
+    let waiting = submit_addresses(&rig, 2).await;
+
+    let mut checks = Vec::new();
+    for _ in 0..5 {
+        let new = rig.request_for(
+            "chambers.membership.verify",
+            json!({"unifiedNumber": "7000000001"}),
+        );
+        checks.push(rig.submit(&new).await);
+    }
+    for sent in &checks {
+        let record = rig.completed(sent.request).await;
+        assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
+        assert_eq!(record.tasks[0].attempts, 1);
+    }
+    let chambers = gate(&worker, Agency::Chambers);
+    assert_eq!(chambers.breaker.state, CircuitState::Closed);
+    assert_eq!((chambers.deferred, chambers.breaker.denied), (0, 0));
+    assert_eq!(rig.scripted(Agency::Chambers).total_calls(), 5);
+
+    let post = gate(&worker, Agency::SaudiPost);
+    assert_eq!(
+        (post.breaker.state, post.breaker.probes),
+        (CircuitState::Open, 0)
+    );
+    assert_eq!(rig.agency.total_calls(), 3);
+    for sent in &waiting {
+        let task = rig.task(sent.request, sent.task).await;
+        assert_eq!((task.state, task.attempts), (TaskState::Queued, 0));
+    }
+    rig.finish().await;
+}
