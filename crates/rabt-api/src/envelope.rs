@@ -25,8 +25,12 @@ pub(crate) struct Envelope {
 
 const FIELDS: [&str; 4] = ["service", "input", "reference", "notify_url"];
 
-/// Checks the body's shape; every offending field is reported.
-pub(crate) fn parse(body: &Value) -> Result<Envelope, Vec<FieldError>> {
+/// Checks the body's shape; every offending field is reported. A `notify_url` must
+/// also pass the SSRF rules unless `allow_private_targets` (tests, the demo).
+pub(crate) fn parse(
+    body: &Value,
+    allow_private_targets: bool,
+) -> Result<Envelope, Vec<FieldError>> {
     let Some(map) = body.as_object() else {
         return Err(vec![FieldError::at(
             "",
@@ -61,7 +65,7 @@ pub(crate) fn parse(body: &Value) -> Result<Envelope, Vec<FieldError>> {
     let reference = optional_string(map, "reference", MAX_REFERENCE_LEN, &mut errors);
     let notify_url = optional_string(map, "notify_url", MAX_URL_LEN, &mut errors);
     if let Some(url) = &notify_url {
-        check_url(url, &mut errors);
+        check_url(url, allow_private_targets, &mut errors);
     }
     match (service, input) {
         (Some(service), Some(input)) if errors.is_empty() => Ok(Envelope {
@@ -124,22 +128,53 @@ fn optional_string(
     }
 }
 
-/// A notify URL must be an absolute http(s) URL with a host. (Whether its host may be
-/// reached — the SSRF rules — is checked when notifying.)
-fn check_url(url: &str, errors: &mut Vec<FieldError>) {
-    let ok = url::Url::parse(url)
-        .ok()
-        .filter(|u| {
-            matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty())
-        })
-        .is_some();
-    if !ok {
+/// A notify URL must be an absolute http(s) URL with a host, and — unless private
+/// targets are allowed — `https` and not aimed at a restricted IP literal (loopback,
+/// private, link-local, metadata…) or an obviously local name. Names that resolve to
+/// such addresses, and redirects, are caught when notifying.
+fn check_url(url: &str, allow_private_targets: bool, errors: &mut Vec<FieldError>) {
+    let parsed = url::Url::parse(url).ok().filter(|u| {
+        matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty())
+    });
+    let Some(parsed) = parsed else {
         errors.push(FieldError::at(
             "/notify_url",
             "`notify_url` must be an absolute https:// URL",
             "يجب أن يكون `notify_url` عنوان https:// كاملًا",
         ));
+        return;
+    };
+    if allow_private_targets {
+        return;
     }
+    if parsed.scheme() != "https" {
+        errors.push(FieldError::at(
+            "/notify_url",
+            "`notify_url` must use https://",
+            "يجب أن يستخدم `notify_url` البروتوكول https://",
+        ));
+        return;
+    }
+    if let Some(reason) = restricted_host(&parsed) {
+        errors.push(FieldError::at(
+            "/notify_url",
+            format!("`notify_url` must name a public host: {reason}"),
+            format!("يجب أن يشير `notify_url` إلى خادم عام، لا إلى عنوان داخلي أو محجوز ({reason})"),
+        ));
+    }
+}
+
+/// Why the URL's host may not receive notifications, judged by its form alone.
+fn restricted_host(url: &url::Url) -> Option<String> {
+    let ip = match url.host()? {
+        url::Host::Domain(name) => {
+            return rabt_core::target::is_local_name(name)
+                .then(|| format!("`{name}` is a local name"));
+        }
+        url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
+    };
+    rabt_core::target::restricted(ip).map(|class| format!("{ip} is {class}"))
 }
 
 /// Escapes a key for a JSON Pointer (RFC 6901 §3).
@@ -153,7 +188,7 @@ mod tests {
     use serde_json::json;
 
     fn pointers(body: Value) -> Vec<String> {
-        parse(&body)
+        parse(&body, false)
             .unwrap_err()
             .into_iter()
             .filter_map(|e| e.pointer)
@@ -162,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_good_body_parses() {
-        let env = parse(&json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}, "reference": "inv-1"})).unwrap();
+        let env = parse(&json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}, "reference": "inv-1"}), false).unwrap();
         assert_eq!(env.service, "post.address.verify");
         assert_eq!(env.reference.as_deref(), Some("inv-1"));
         assert_eq!(env.notify_url, None);
@@ -184,5 +219,63 @@ mod tests {
             pointers(json!({"service": "s", "input": {}, "reference": "r".repeat(129)})),
             vec!["/reference"]
         );
+    }
+
+    /// The message of the one error a notify URL gets, or `None` if it is accepted.
+    fn notify_url_error(url: &str, allow_private_targets: bool) -> Option<String> {
+        let body = json!({"service": "s", "input": {}, "notify_url": url});
+        match parse(&body, allow_private_targets) {
+            Ok(_) => None,
+            Err(errors) => {
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert_eq!(errors[0].pointer.as_deref(), Some("/notify_url"));
+                Some(errors[0].detail_en.clone())
+            }
+        }
+    }
+
+    #[test]
+    fn notify_urls_must_name_public_https_hosts() {
+        for refused in [
+            "https://127.0.0.1/hook",
+            "https://127.1/hook",
+            "https://2130706433/hook",
+            "https://0x7f000001/hook",
+            "https://0177.0.0.1/hook",
+            "https://0.0.0.0/hook",
+            "https://[::1]/hook",
+            "https://[::ffff:10.0.0.1]/hook",
+            "https://10.0.0.1/hook",
+            "https://172.16.5.4/hook",
+            "https://192.168.1.1/hook",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://100.64.0.1/hook",
+            "https://[fd00::1]/hook",
+            "https://[fe80::1]/hook",
+            "https://localhost/hook",
+            "https://api.localhost/hook",
+            "https://metadata.google.internal/computeMetadata/v1/",
+            "https://intranet/hook",
+            "http://erp.example.sa/hook",
+        ] {
+            let error = notify_url_error(refused, false);
+            assert!(error.is_some(), "{refused} was accepted");
+        }
+        assert_eq!(
+            notify_url_error("https://127.1/hook?token=x", false).as_deref(),
+            Some("`notify_url` must name a public host: 127.0.0.1 is a loopback address")
+        );
+        assert_eq!(
+            notify_url_error("http://erp.example.sa/hook", false).as_deref(),
+            Some("`notify_url` must use https://")
+        );
+        assert_eq!(
+            notify_url_error("https://erp.example.sa/hooks/rabt?t=1", false),
+            None
+        );
+        assert_eq!(notify_url_error("https://8.8.8.8/hook", false), None);
+        // Tests and the demo allow private targets, and plain http with them.
+        assert_eq!(notify_url_error("http://127.0.0.1:9000/hook", true), None);
+        assert!(notify_url_error("ftp://127.0.0.1/hook", true).is_some());
     }
 }

@@ -34,7 +34,8 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let key = idempotency::key(&headers)?;
     let body = read_json(&headers, body)?;
-    let envelope = envelope::parse(&body).map_err(validation_failed)?;
+    let envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
+        .map_err(validation_failed)?;
     let service = resolve_service(&state, &cooperative, &envelope)?;
     if let Err(violations) = service.validate_input(&envelope.input) {
         let errors = violations

@@ -23,6 +23,9 @@ pub struct ApiSettings {
     /// Per agency, the secrets its callbacks may be signed with (several during a
     /// rotation). An agency without secrets cannot call back: there is no default.
     pub callback_secrets: BTreeMap<Agency, Vec<rabt_webhook::Secret>>,
+    /// Accept `notify_url`s on loopback, private or link-local addresses, local names
+    /// and plain `http` (`[notifications] allow_private_targets`: tests and the demo).
+    pub allow_private_notify_targets: bool,
 }
 
 impl Default for ApiSettings {
@@ -31,6 +34,7 @@ impl Default for ApiSettings {
             body_limit: 256 * 1024,
             max_wait: Duration::from_secs(30),
             callback_secrets: BTreeMap::new(),
+            allow_private_notify_targets: false,
         }
     }
 }

@@ -71,7 +71,33 @@ impl BreakerSettings {
         if self.max_cooldown < self.cooldown {
             return invalid("max_cooldown_ms", "must be at least cooldown_ms");
         }
+        if self.max_cooldown > BreakerSettings::LONGEST_COOLDOWN {
+            return invalid("max_cooldown_ms", "must be at most a day (86400000)");
+        }
         Ok(self)
+    }
+
+    /// Beyond a day an agency is not failing but gone: an operator's business.
+    const LONGEST_COOLDOWN: Duration = Duration::from_secs(24 * 3600);
+
+    /// Settings the breaker can run with whatever it was given: each field brought
+    /// within the bounds [`BreakerSettings::validated`] checks.
+    fn sane(self) -> BreakerSettings {
+        let max_cooldown = self
+            .max_cooldown
+            .clamp(Duration::from_millis(1), BreakerSettings::LONGEST_COOLDOWN);
+        BreakerSettings {
+            failures: self.failures.max(1),
+            error_rate: if self.error_rate > 0.0 && self.error_rate <= 1.0 {
+                self.error_rate
+            } else {
+                1.0
+            },
+            window: self.window.max(Duration::from_millis(1)),
+            min_calls: self.min_calls.max(1),
+            cooldown: self.cooldown.clamp(Duration::from_millis(1), max_cooldown),
+            max_cooldown,
+        }
     }
 }
 
@@ -204,8 +230,10 @@ pub struct Breaker {
 }
 
 impl Breaker {
-    /// A closed breaker.
+    /// A closed breaker. Settings out of bounds (see [`BreakerSettings::validated`]) are
+    /// brought within them rather than refused.
     pub fn new(settings: BreakerSettings) -> Breaker {
+        let settings = settings.sane();
         let window = Window::new(settings.window);
         Breaker {
             settings,

@@ -4,7 +4,7 @@ use anyhow::{Context, anyhow, bail};
 use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_catalogue::Catalogue;
 use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
-use rabt_store::{NewCooperative, OperatorRole, Store};
+use rabt_store::{Actor, NewCooperative, OperatorRole, Store};
 
 use crate::config::Config;
 use crate::logging::print;
@@ -44,13 +44,13 @@ pub(crate) fn services(names: &[String]) -> anyhow::Result<Vec<ServiceName>> {
         .collect()
 }
 
-/// Onboards a cooperative and returns its new API key.
+/// Onboards a cooperative and returns its new API key and webhook secret.
 pub(crate) async fn add_cooperative(
     store: &Store,
     name: &str,
     unified_number: UnifiedNumber,
     services: Vec<ServiceName>,
-) -> anyhow::Result<(CooperativeId, String)> {
+) -> anyhow::Result<(CooperativeId, String, String)> {
     let id = CooperativeId::new();
     store
         .create_cooperative(&NewCooperative {
@@ -66,7 +66,8 @@ pub(crate) async fn add_cooperative(
         .add_api_key(id, &hash_secret(&key), "created by rabt coop add")
         .await
         .context("cannot store the API key")?;
-    Ok((id, key))
+    let webhook_secret = crate::webhook_secret::issue(store, id, Actor::System).await?;
+    Ok((id, key, webhook_secret))
 }
 
 /// `rabt coop add|list`.
@@ -84,10 +85,18 @@ pub(crate) async fn coop(config: &Config, command: CoopCommand) -> anyhow::Resul
             let unified_number = UnifiedNumber::parse(&unified_number)
                 .map_err(|e| anyhow!("--unified-number: {e}"))?;
             let services = services(&names)?;
-            let (id, key) = add_cooperative(&store, name.trim(), unified_number, services).await?;
+            let (id, key, webhook_secret) =
+                add_cooperative(&store, name.trim(), unified_number, services).await?;
             print(&format!("cooperative: {id}"))?;
             print(&format!("api key:     {key}"))?;
+            print(&format!("webhook secret: {webhook_secret}"))?;
             print("Keep this key now: it is stored only as a digest and cannot be shown again.")?;
+            print(
+                "Give the webhook secret to the cooperative: its notifications are signed with it (rabt coop webhook-secret replaces it).",
+            )?;
+        }
+        CoopCommand::WebhookSecret { id, operator } => {
+            crate::webhook_secret::replace(&store, &id, operator).await?;
         }
         CoopCommand::List => {
             let cooperatives = store

@@ -13,6 +13,7 @@ use rabt_core::Agency;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+mod notifications;
 mod worker;
 
 /// The shipped defaults, with their comments: `deploy/rabt.toml`.
@@ -26,6 +27,7 @@ struct Raw {
     queue: RawQueue,
     worker: RawWorker,
     outbox: RawOutbox,
+    notifications: notifications::RawNotifications,
     shutdown: RawShutdown,
     log: RawLog,
     simulate: RawSimulate,
@@ -180,6 +182,8 @@ pub(crate) struct Config {
     pub outbox_lease: Duration,
     /// Outbox poll period.
     pub outbox_poll: Duration,
+    /// The notifier and the SSRF rules of notify URLs (`[notifications]`).
+    pub notifications: rabt_worker::NotifierSettings,
     /// Shutdown grace.
     pub shutdown_grace: Duration,
     /// Log filter.
@@ -451,6 +455,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         outbox_batch: raw.outbox.batch_size.max(1),
         outbox_lease: ms(raw.outbox.lease_ms, "outbox.lease_ms")?,
         outbox_poll: ms(raw.outbox.poll_ms, "outbox.poll_ms")?,
+        notifications: notifications::settings(&raw.notifications)?,
         shutdown_grace: Duration::from_millis(raw.shutdown.grace_ms),
         log_filter: raw.log.filter,
         log_json,

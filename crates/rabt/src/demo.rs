@@ -29,6 +29,8 @@ const DEMO_UNIFIED_NUMBER: &str = "7000000100";
 /// Runs the demo until Ctrl-C.
 pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
     let mut config = Config::from_sources(None, &[])?;
+    // The demo's cooperative tries notifications on its own machine (loopback, http).
+    config.notifications.allow_private_targets = true;
     logging::init(&config.log_filter, false);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
@@ -93,7 +95,7 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
     // Access to the whole catalogue: services without an adapter still validate their
     // inputs, then answer `service-not-available`.
     let everything = catalogue.services().map(|s| s.name.clone()).collect();
-    let (cooperative, api_key) = demo_cooperative(&store, everything).await?;
+    let (cooperative, api_key, webhook_secret) = demo_cooperative(&store, everything).await?;
     let operator_token = generate_secret(OPERATOR_TOKEN_PREFIX);
     store
         .create_operator(
@@ -112,6 +114,7 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
         &credentials,
         &base_url,
         &api_key,
+        &webhook_secret,
         &operator_token,
         cooperative,
         &shown,
@@ -130,11 +133,12 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
     result
 }
 
-/// The demo cooperative (created on the first run) and a fresh API key for it.
+/// The demo cooperative (created on the first run), a fresh API key for it, and its
+/// webhook secret (kept across runs, so a receiver set up once keeps verifying).
 async fn demo_cooperative(
     store: &Store,
     services: Vec<ServiceName>,
-) -> anyhow::Result<(CooperativeId, String)> {
+) -> anyhow::Result<(CooperativeId, String, String)> {
     let unified = UnifiedNumber::parse(DEMO_UNIFIED_NUMBER)?;
     let existing = store
         .list_cooperatives()
@@ -147,7 +151,13 @@ async fn demo_cooperative(
             store
                 .add_api_key(coop.id, &hash_secret(&key), "rabt demo")
                 .await?;
-            Ok((coop.id, key))
+            let secret = match store.webhook_secret(coop.id).await? {
+                Some(secret) => secret,
+                None => {
+                    crate::webhook_secret::issue(store, coop.id, rabt_store::Actor::System).await?
+                }
+            };
+            Ok((coop.id, key, secret))
         }
         None => {
             admin::add_cooperative(
@@ -165,6 +175,7 @@ fn write_credentials(
     path: &Path,
     base_url: &str,
     api_key: &str,
+    webhook_secret: &str,
     operator_token: &str,
     cooperative: CooperativeId,
     services: &std::collections::BTreeSet<ServiceName>,
@@ -172,6 +183,7 @@ fn write_credentials(
     let body = json!({
         "base_url": base_url,
         "api_key": api_key,
+        "webhook_secret": webhook_secret,
         "operator_token": operator_token,
         "cooperative_id": cooperative.to_string(),
         "services": services.iter().map(ServiceName::as_str).collect::<Vec<_>>(),

@@ -19,6 +19,7 @@ mod logging;
 mod runtime;
 mod serve;
 mod simulate;
+mod webhook_secret;
 
 /// Rabt (ربط): one API between Saudi cooperative societies and the government agencies
 /// they depend on.
@@ -87,7 +88,7 @@ enum Role {
 
 #[derive(Debug, Subcommand)]
 enum CoopCommand {
-    /// Onboards a cooperative and prints its API key, once.
+    /// Onboards a cooperative and prints its API key and webhook secret, once.
     Add {
         /// The cooperative's name.
         #[arg(long)]
@@ -101,6 +102,16 @@ enum CoopCommand {
     },
     /// Lists cooperatives.
     List,
+    /// Gives a cooperative a new webhook secret (its notifications are signed with it)
+    /// and prints it, once. Audited with the operator as actor.
+    WebhookSecret {
+        /// The cooperative (coop_…).
+        #[arg(long)]
+        id: String,
+        /// Who you are, for the audit log (default: the OS user).
+        #[arg(long)]
+        operator: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

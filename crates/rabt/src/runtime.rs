@@ -12,7 +12,7 @@ use rabt_catalogue::Catalogue;
 use rabt_core::ServiceName;
 use rabt_queue::{Settings as QueueSettings, Transport};
 use rabt_store::Store;
-use rabt_worker::{OutboxRelay, RelaySettings, Worker, WorkerSettings};
+use rabt_worker::{Notifier, OutboxRelay, RelaySettings, Worker, WorkerSettings};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -166,6 +166,11 @@ pub(crate) async fn run(
             },
         );
         tracing::info!(agencies = ?worker.agencies(), "worker started");
+        // Workers also send the cooperatives' notifications (any number of them may:
+        // notifications are claimed with a lease).
+        let notifier = Notifier::new(store.clone(), config.notifications.clone())
+            .context("cannot start the notifier")?;
+        tasks.spawn(notifier.run(shutdown.clone()));
         tasks.spawn(worker.run(shutdown.clone()));
     }
 
@@ -185,6 +190,7 @@ pub(crate) async fn run(
                     .filter(|(_, a)| !a.callback_secrets.is_empty())
                     .map(|(agency, a)| (*agency, a.callback_secrets.clone()))
                     .collect(),
+                allow_private_notify_targets: config.notifications.allow_private_targets,
             },
         );
         let api_shutdown = shutdown.clone();

@@ -8,6 +8,7 @@
 mod callbacks;
 mod composite;
 mod harness;
+mod notify_url;
 mod openapi;
 mod requests;
 mod services;

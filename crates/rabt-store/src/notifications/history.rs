@@ -5,10 +5,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use rabt_core::{CooperativeId, NotificationId, RequestId};
+use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::NotificationStatus;
+use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_count, get_enum, get_opt_time, get_parsed, get_time};
 use crate::connect::Store;
 use crate::error::StoreError;
@@ -112,12 +114,14 @@ impl Store {
             .collect()
     }
 
-    /// Sets (or replaces) a cooperative's webhook secret, the `whsec_…` text; false if
-    /// there is no such cooperative. The caller generates and shows it.
+    /// Sets (or replaces) a cooperative's webhook secret, the `whsec_…` text, and
+    /// audits it (never the secret) as done by `by`; false if there is no such
+    /// cooperative. The caller generates the secret and shows it once.
     pub async fn set_webhook_secret(
         &self,
         cooperative: CooperativeId,
         secret: &str,
+        by: Actor,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE cooperatives SET webhook_secret = $1 WHERE id = $2")
@@ -125,8 +129,15 @@ impl Store {
             .bind(cooperative.to_string())
             .execute(tx.conn())
             .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let mut entry = NewAuditEntry::new(by, "cooperative.webhook_secret");
+        entry.detail = json!({ "cooperative": cooperative.to_string() });
+        insert_audit(tx.conn(), &entry, Utc::now()).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 
     /// A cooperative's webhook secret, if it has one.

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rabt_core::{Agency, CooperativeId, Outcome, RequestId, Verdict};
-use rabt_store::{AttemptReport, AuditQuery, DueNotification, NextStep, NotificationStatus, Store};
+use rabt_store::{
+    Actor, AttemptReport, AuditQuery, DueNotification, NextStep, NotificationStatus, Store,
+};
 
 use crate::fixtures::{cooperative, now, request, run_task};
 use crate::harness::{TestDb, backend_test};
@@ -71,7 +73,12 @@ backend_test!(a_completion_queues_one_notification_when_asked);
 async fn a_claim_carries_what_the_event_needs_and_leases_the_row(db: TestDb) {
     let coop = cooperative(&db.store).await;
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    assert!(db.store.set_webhook_secret(coop.id, secret).await.unwrap());
+    assert!(
+        db.store
+            .set_webhook_secret(coop.id, secret, Actor::System)
+            .await
+            .unwrap()
+    );
     let request = completed_with_hook(&db.store, coop.id, "k1").await;
 
     let claimed = db.store.claim_notifications(now(), 10, LONG).await.unwrap();
@@ -267,13 +274,13 @@ async fn webhook_secrets_are_kept_to_sign(db: TestDb) {
     assert_eq!(db.store.webhook_secret(coop.id).await.unwrap(), None);
     assert!(
         db.store
-            .set_webhook_secret(coop.id, "whsec_b25l")
+            .set_webhook_secret(coop.id, "whsec_b25l", Actor::System)
             .await
             .unwrap()
     );
     assert!(
         db.store
-            .set_webhook_secret(coop.id, "whsec_dHdv")
+            .set_webhook_secret(coop.id, "whsec_dHdv", Actor::Operator("huda".to_owned()))
             .await
             .unwrap()
     );
@@ -281,10 +288,26 @@ async fn webhook_secrets_are_kept_to_sign(db: TestDb) {
         db.store.webhook_secret(coop.id).await.unwrap().as_deref(),
         Some("whsec_dHdv")
     );
+    let audit = db
+        .store
+        .audit_log(&AuditQuery {
+            action: Some("cooperative.webhook_secret".to_owned()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[1].actor, Actor::Operator("huda".to_owned()));
+    assert_eq!(audit[1].detail["cooperative"], coop.id.to_string());
+    assert!(
+        !format!("{audit:?}").contains("whsec"),
+        "the secret is never audited"
+    );
     let nobody = CooperativeId::new();
     assert!(
         !db.store
-            .set_webhook_secret(nobody, "whsec_eA")
+            .set_webhook_secret(nobody, "whsec_eA", Actor::System)
             .await
             .unwrap()
     );

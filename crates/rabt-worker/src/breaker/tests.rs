@@ -266,7 +266,7 @@ fn retry_after_lengthens_the_cooldown_within_the_cap() {
 fn settings_that_make_no_sense_are_refused_naming_the_key() {
     assert_eq!(BreakerSettings::default().validated().map(|_| ()), Ok(()));
     type Spoil = fn(&mut BreakerSettings);
-    let cases: [(&str, Spoil); 7] = [
+    let cases: [(&str, Spoil); 8] = [
         ("failures", |s| s.failures = 0),
         ("error_rate", |s| s.error_rate = 0.0),
         ("error_rate", |s| s.error_rate = f64::NAN),
@@ -274,6 +274,7 @@ fn settings_that_make_no_sense_are_refused_naming_the_key() {
         ("min_calls", |s| s.min_calls = 0),
         ("cooldown_ms", |s| s.cooldown = Duration::ZERO),
         ("max_cooldown_ms", |s| s.max_cooldown = ms(999)),
+        ("max_cooldown_ms", |s| s.max_cooldown = Duration::MAX),
     ];
     for (key, spoil) in cases {
         let mut settings = settings();
@@ -400,4 +401,31 @@ fn record_and_check(
             "{context}: a stale permit changed the state"
         );
     }
+}
+
+/// Settings nobody checked still give a breaker that works (and never overflows the
+/// clock): a cooldown of "forever" is a day.
+#[test]
+fn unchecked_settings_are_brought_within_bounds() {
+    let mut breaker = Breaker::new(BreakerSettings {
+        failures: 0,
+        error_rate: f64::NAN,
+        window: Duration::ZERO,
+        min_calls: 0,
+        cooldown: Duration::MAX,
+        max_cooldown: Duration::MAX,
+    });
+    assert!(matches!(
+        call(&mut breaker, at(0), FAIL),
+        Some(Transition::Opened {
+            reason: OpenReason::ConsecutiveFailures(1),
+            ..
+        })
+    ));
+    let probe = allowed(&mut breaker, at(24 * 3_600_000));
+    assert!(probe.is_probe());
+    assert!(matches!(
+        breaker.record(probe, FAIL, at(24 * 3_600_000)),
+        Some(Transition::Opened { cooldown, .. }) if cooldown == Duration::from_secs(86_400)
+    ));
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::Utc;
-use rabt_store::{AuditQuery, NotificationStatus};
+use rabt_store::{Actor, AuditQuery, NotificationStatus};
 use rabt_test_support::Backend;
 use rabt_test_support::must::eventually;
 use rabt_worker::notify::{REQUEST_COMPLETED, TargetGuard};
@@ -196,7 +196,7 @@ async fn a_cooperative_without_a_usable_secret_gets_no_unsigned_notification(bac
     assert!(
         setup
             .store
-            .set_webhook_secret(setup.cooperative, "whsec_")
+            .set_webhook_secret(setup.cooperative, "whsec_", Actor::System)
             .await
             .unwrap()
     );

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use rabt_core::{Agency, CooperativeId, Outcome, RequestId, ServiceName, TaskId, UnifiedNumber};
 use rabt_store::{
-    IdempotencyRecord, NewCooperative, NewRequest, NewTask, NotificationRecord, Store,
+    Actor, IdempotencyRecord, NewCooperative, NewRequest, NewTask, NotificationRecord, Store,
     TaskCompletion,
 };
 use rabt_test_support::{Backend, TempAnyDatabase};
@@ -62,7 +62,7 @@ impl Setup {
         let setup = Setup::without_secret(backend).await;
         setup
             .store
-            .set_webhook_secret(setup.cooperative, &setup.secret.expose())
+            .set_webhook_secret(setup.cooperative, &setup.secret.expose(), Actor::System)
             .await
             .unwrap();
         setup
