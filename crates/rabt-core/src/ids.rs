@@ -108,6 +108,13 @@ prefixed_id!(
     "cooperative"
 );
 prefixed_id!(
+    /// A message that could not be processed, kept in the database for operators to
+    /// list, replay or purge (`dl_…`).
+    DeadLetterId,
+    "dl_",
+    "dead letter"
+);
+prefixed_id!(
     /// A signed notification of a request's completion to its cooperative (`ntf_…`);
     /// also its `webhook-id`, the same on every retry, so receivers deduplicate on it.
     NotificationId,
@@ -139,6 +146,15 @@ mod tests {
                 .parse::<NotificationId>()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn dead_letter_ids_are_prefixed_dl() {
+        let id = DeadLetterId::new();
+        let text = id.to_string();
+        assert!(text.starts_with("dl_") && text.len() == 35, "{text}");
+        assert_eq!(text.parse::<DeadLetterId>().unwrap(), id);
+        assert!(TaskId::new().to_string().parse::<DeadLetterId>().is_err());
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub use ident::{
     AdditionalNumber, BuildingNumber, IdKind, IdentifierError, Mobile, NationalId, PostalCode,
     ShortAddress, UnifiedNumber,
 };
-pub use ids::{CallbackId, CooperativeId, IdError, NotificationId, RequestId, TaskId};
+pub use ids::{
+    CallbackId, CooperativeId, DeadLetterId, IdError, NotificationId, RequestId, TaskId,
+};
 pub use message::{Event, EventV1, TaskMessage};
 pub use outcome::{Outcome, Verdict};
 pub use retry::{InvalidRetryPolicy, RetryPolicy};

@@ -1,6 +1,7 @@
 //! The request and task state machines. States change only through [`TaskState::apply`]
 //! and [`RequestStatus::advance`], which refuse illegal transitions, so a completed task
-//! can never be completed a second time.
+//! can never be completed a second time. The one way back is an operator replaying a
+//! dead-lettered task ([`TaskEvent::Reopened`], [`RequestStatus::reopen`]).
 
 use std::fmt;
 
@@ -102,6 +103,18 @@ pub enum TaskEvent {
     Submitted,
     /// The task's deadline passed without an answer.
     DeadlinePassed,
+    /// Its message could never be processed (undecodable for the worker, or handed out
+    /// more often than the delivery limit) and was moved to the dead letters: a queued
+    /// or running task ends `UPSTREAM_ERROR`. A task awaiting its callback is not
+    /// ended: the agency has it, and its answer (or the deadline) still ends it.
+    DeadLettered,
+    /// An operator replays a dead-lettered task: `COMPLETED(UPSTREAM_ERROR)` becomes
+    /// `QUEUED` again. The only way out of `COMPLETED`, and deliberately narrow: an
+    /// operator correcting an outage is not a late answer (which never reopens a
+    /// verdict), so only the outcome a dead letter gives is reopened. The state cannot
+    /// tell a dead letter's `UPSTREAM_ERROR` from an agency's; the store allows this
+    /// event only for a task marked dead-lettered.
+    Reopened,
 }
 
 impl TaskEvent {
@@ -114,6 +127,8 @@ impl TaskEvent {
             TaskEvent::RetryScheduled => "retry",
             TaskEvent::Submitted => "submit",
             TaskEvent::DeadlinePassed => "deadline",
+            TaskEvent::DeadLettered => "dead-letter",
+            TaskEvent::Reopened => "reopen",
         }
     }
 }
@@ -170,6 +185,8 @@ impl TaskState {
             (S::Blocked | S::Queued | S::Running | S::AwaitingCallback, E::DeadlinePassed) => {
                 Ok(S::Completed(Outcome::Timeout))
             }
+            (S::Queued | S::Running, E::DeadLettered) => Ok(S::Completed(Outcome::UpstreamError)),
+            (S::Completed(Outcome::UpstreamError), E::Reopened) => Ok(S::Queued),
             (
                 S::Queued | S::Running | S::AwaitingCallback | S::Completed(_),
                 E::Released | E::Skipped(_),
@@ -179,7 +196,19 @@ impl TaskState {
                 E::Started | E::RetryScheduled | E::Submitted,
             )
             | (S::Blocked | S::Queued | S::Completed(_), E::Answered(_))
-            | (S::Completed(_), E::DeadlinePassed) => Err(IllegalTransition {
+            | (S::Completed(_), E::DeadlinePassed)
+            | (S::Blocked | S::AwaitingCallback | S::Completed(_), E::DeadLettered)
+            | (S::Blocked | S::Queued | S::Running | S::AwaitingCallback, E::Reopened)
+            | (
+                S::Completed(
+                    Outcome::Ok
+                    | Outcome::NotFound
+                    | Outcome::Mismatch
+                    | Outcome::InvalidInput
+                    | Outcome::Timeout,
+                ),
+                E::Reopened,
+            ) => Err(IllegalTransition {
                 from: self.status().as_str(),
                 event: event.name(),
             }),
@@ -242,6 +271,21 @@ impl RequestStatus {
     pub const fn is_terminal(self) -> bool {
         matches!(self, RequestStatus::Completed)
     }
+
+    /// Reopens a completed request because an operator replayed one of its
+    /// dead-lettered tasks ([`TaskEvent::Reopened`]): `COMPLETED` goes back to
+    /// `RUNNING`, its verdict is cleared, and it completes again (with a new event)
+    /// once the task has run. Kept apart from [`RequestStatus::advance`], which only
+    /// moves forward: nothing but an operator's replay takes a request back.
+    pub fn reopen(self) -> Result<RequestStatus, IllegalTransition> {
+        match self {
+            RequestStatus::Completed => Ok(RequestStatus::Running),
+            RequestStatus::Accepted | RequestStatus::Running => Err(IllegalTransition {
+                from: self.as_str(),
+                event: "reopen",
+            }),
+        }
+    }
 }
 
 impl fmt::Display for RequestStatus {
@@ -297,6 +341,44 @@ mod tests {
             for event in EVENTS {
                 assert!(state.apply(event).is_err(), "{state:?} + {event:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_ends_a_queued_or_running_task_upstream_error() {
+        for state in [TaskState::Queued, TaskState::Running] {
+            assert_eq!(
+                state.apply(TaskEvent::DeadLettered),
+                Ok(TaskState::Completed(Outcome::UpstreamError))
+            );
+        }
+        // Blocked has no message; an agency holds an awaiting task; nothing leaves
+        // COMPLETED that way.
+        for state in [
+            TaskState::Blocked,
+            TaskState::AwaitingCallback,
+            TaskState::Completed(Outcome::Ok),
+            TaskState::Completed(Outcome::UpstreamError),
+        ] {
+            assert!(state.apply(TaskEvent::DeadLettered).is_err(), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn only_an_upstream_error_is_reopened_and_only_to_queued() {
+        assert_eq!(
+            TaskState::Completed(Outcome::UpstreamError).apply(TaskEvent::Reopened),
+            Ok(TaskState::Queued)
+        );
+        for outcome in Outcome::ALL {
+            if outcome != Outcome::UpstreamError {
+                let state = TaskState::Completed(outcome);
+                assert!(state.apply(TaskEvent::Reopened).is_err(), "{state:?}");
+            }
+        }
+        for state in STATES.iter().filter(|s| !s.is_terminal()) {
+            let err = state.apply(TaskEvent::Reopened).unwrap_err();
+            assert_eq!(err.event, "reopen");
         }
     }
 
@@ -372,5 +454,13 @@ mod tests {
         assert!(R::Completed.advance(R::Running).is_err());
         assert!(R::Completed.advance(R::Completed).is_err());
         assert!(R::Running.advance(R::Accepted).is_err());
+    }
+
+    #[test]
+    fn only_a_completed_request_is_reopened() {
+        use RequestStatus as R;
+        assert_eq!(R::Completed.reopen(), Ok(R::Running));
+        assert!(R::Running.reopen().is_err());
+        assert!(R::Accepted.reopen().is_err());
     }
 }

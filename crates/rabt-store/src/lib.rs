@@ -26,6 +26,8 @@
 //! - [`compose`]: releasing or skipping the checks of a composite request that waited
 //!   for others.
 //! - [`callbacks`]: agency callbacks accepted by the API and applied by workers.
+//! - [`dead_letters`]: messages that could never be processed, recorded for operators
+//!   (ending their tasks), replayed or purged.
 //! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
 //! - [`notifications`]: signed notifications to cooperatives (queued with the
 //!   completion, claimed with a lease, every attempt recorded) and their secrets.
@@ -42,6 +44,7 @@ pub mod complete;
 pub mod compose;
 pub mod connect;
 pub mod cooperatives;
+pub mod dead_letters;
 mod error;
 pub mod migrate;
 pub mod notifications;
@@ -55,6 +58,10 @@ pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
 pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
 pub use connect::{Dialect, Store};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
+pub use dead_letters::{
+    DeadLetter, DeadLetterQuery, DeadLetterRecorded, DeadLetterState, EndedTask, NewDeadLetter,
+    PurgeOutcome, ReplayOutcome,
+};
 pub use error::StoreError;
 pub use notifications::{
     AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,

@@ -12,6 +12,7 @@
 //! - `process`: one delivery, from message to ack.
 //! - `compose`: releasing or skipping the checks of composite requests.
 //! - `callback`: applying an agency's callback through its adapter.
+//! - [`dead_letters`]: the drain that records dead letters in the database.
 //! - [`breaker`]: the circuit breaker of one agency, a pure state machine.
 //! - [`limits`]: per-agency concurrency and rate limits (a token bucket).
 //! - `gate`: the way to an agency call — slot, breaker, token — and the deferral of
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 pub mod breaker;
 mod callback;
 mod compose;
+pub mod dead_letters;
 mod gate;
 pub mod limits;
 pub mod notify;
@@ -45,6 +47,7 @@ mod process;
 pub mod relay;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
+pub use dead_letters::DeadLetterDrain;
 pub use gate::{DEFERRED_HEADER, GateSnapshot};
 pub use limits::{AgencyLimits, Rate, SettingsError};
 pub use notify::{Notifier, NotifierSettings, RetrySchedule};

@@ -14,6 +14,8 @@ mod admin;
 mod callbacks;
 mod compose;
 mod concurrency;
+mod dead_letter_replay;
+mod dead_letters;
 mod expire;
 mod lifecycle;
 mod notifications;

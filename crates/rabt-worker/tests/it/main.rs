@@ -24,6 +24,7 @@ mod answers;
 mod callbacks;
 mod circuit;
 mod composite;
+mod dead_letters;
 mod limits;
 mod poison;
 mod relay;

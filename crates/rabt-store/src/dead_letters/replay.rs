@@ -1,0 +1,426 @@
+//! An operator's answer to a dead letter: replay it (reopen its task, which runs again)
+//! or purge it (discard it). Both are conditional on the dead letter still being open,
+//! so two operators clicking at once act once; both are audited with the operator as
+//! actor.
+//!
+//! A replay locks the task first, then the dead letter, then the request (the order the
+//! recording path takes too), so concurrent replays of one task's dead letters
+//! serialise instead of deadlocking.
+
+use chrono::{DateTime, Duration, Utc};
+use rabt_core::{
+    Agency, DeadLetterId, RequestId, RequestStatus, ServiceName, TaskEvent, TaskId, TaskMessage,
+    TaskState,
+};
+use serde_json::json;
+use sqlx::Row;
+
+use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::codec::{get_enum, get_opt_time, get_parsed, get_time, millis};
+use crate::connect::{Store, WriteTx};
+use crate::error::StoreError;
+use crate::outbox::insert_task_message;
+use crate::reads::task_state;
+
+/// What [`Store::replay_dead_letter`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayOutcome {
+    /// The task is queued again and its request running; the other open dead letters
+    /// of the same task were closed with it.
+    Reopened {
+        /// The task.
+        task: TaskId,
+        /// Its request.
+        request: RequestId,
+    },
+    /// Replayed before (by this or another operator); nothing changed.
+    AlreadyReplayed {
+        /// Who replayed it.
+        by: Option<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Purged before; nothing changed.
+    Purged {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// It names no task of ours (an undecodable message, or an unknown task): there is
+    /// nothing to run again. Purge it instead.
+    NoTask,
+    /// Its task did not end because of a dead letter, or no longer is in that state
+    /// (it completed otherwise, or was already replayed through another dead letter).
+    TaskNotDeadLettered {
+        /// The task.
+        task: TaskId,
+        /// Its state now.
+        state: TaskState,
+    },
+}
+
+/// What [`Store::purge_dead_letter`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurgeOutcome {
+    /// Discarded now.
+    Purged,
+    /// Purged before; nothing changed.
+    AlreadyPurged {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Replayed before: a replayed dead letter is history, not something to discard.
+    AlreadyReplayed {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Open dead letters handled per page by the bulk operations.
+const BULK_PAGE: i64 = 200;
+/// How often a bulk replay retries one dead letter that collided with a concurrent
+/// transaction before reporting the conflict.
+const CONFLICT_RETRIES: u32 = 3;
+
+/// The shortest deadline a reopened task gets.
+const MIN_REPLAY_DEADLINE: Duration = Duration::seconds(30);
+
+const LOCK_DEAD_LETTER_POSTGRES: &str =
+    "SELECT replayed_at, replayed_by, purged_at FROM dead_letters WHERE id = $1 FOR UPDATE";
+const LOCK_DEAD_LETTER_SQLITE: &str =
+    "SELECT replayed_at, replayed_by, purged_at FROM dead_letters WHERE id = $1";
+const LOCK_TASK_POSTGRES: &str = "SELECT t.request_id, t.agency, t.service, t.status, \
+     t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent \
+     FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.id = $1 FOR UPDATE OF t";
+const LOCK_TASK_SQLITE: &str = "SELECT t.request_id, t.agency, t.service, t.status, \
+     t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent \
+     FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.id = $1";
+const LOCK_REQUEST_POSTGRES: &str = "SELECT status FROM requests WHERE id = $1 FOR UPDATE";
+const LOCK_REQUEST_SQLITE: &str = "SELECT status FROM requests WHERE id = $1";
+
+/// A dead-lettered task as a replay reads it under lock.
+struct ReplayTask {
+    id: TaskId,
+    request: RequestId,
+    agency: Agency,
+    service: ServiceName,
+    state: TaskState,
+    dead_lettered: bool,
+    attempts: i64,
+    /// How long it had to run when it was created.
+    span: Duration,
+    traceparent: Option<String>,
+}
+
+impl Store {
+    /// Replays one dead letter as `operator`: in one transaction its task goes back to
+    /// QUEUED (attempts counted afresh, a new deadline as long as its first one), its
+    /// request to RUNNING with its verdict cleared and one more pending task, the
+    /// task's message goes to the outbox, and this and the task's other open dead
+    /// letters are marked replayed by `operator` and audited. [`StoreError::NotFound`]
+    /// for an unknown id; every other refusal is a [`ReplayOutcome`].
+    pub async fn replay_dead_letter(
+        &self,
+        id: DeadLetterId,
+        operator: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ReplayOutcome, StoreError> {
+        let task: Option<Option<TaskId>> =
+            sqlx::query("SELECT task_id FROM dead_letters WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| crate::codec::get_opt_parsed(&row, "task_id"))
+                .transpose()?;
+        let Some(task) = task else {
+            return Err(StoreError::NotFound {
+                what: "dead letter",
+            });
+        };
+        let mut tx = self.begin_write().await?;
+        // The task first: the order in which recording and every replay lock.
+        let locked = match task {
+            Some(task) => self.lock_replay_task(&mut tx, task).await?,
+            None => None,
+        };
+        if let Some(closed) = self.closed_state(&mut tx, id).await? {
+            tx.rollback().await?;
+            return Ok(closed);
+        }
+        let Some(task) = locked else {
+            tx.rollback().await?;
+            return Ok(ReplayOutcome::NoTask);
+        };
+        let reopened = task.state.apply(TaskEvent::Reopened);
+        if !task.dead_lettered || reopened.is_err() {
+            tx.rollback().await?;
+            return Ok(ReplayOutcome::TaskNotDeadLettered {
+                task: task.id,
+                state: task.state,
+            });
+        }
+        let outcome = self.reopen(&mut tx, &task, id, operator, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Replays every open dead letter (of `agency`, or of all agencies), oldest first,
+    /// each in a transaction of its own; returns what happened to each. Dead letters
+    /// closed along with an earlier one of the same task are not visited again.
+    pub async fn replay_dead_letters(
+        &self,
+        agency: Option<Agency>,
+        operator: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(DeadLetterId, ReplayOutcome)>, StoreError> {
+        let mut results = Vec::new();
+        let mut after: Option<DeadLetterId> = None;
+        loop {
+            let page = self.open_page(agency, after).await?;
+            let Some(last) = page.last() else {
+                return Ok(results);
+            };
+            after = Some(*last);
+            for id in page {
+                let mut tries = 0;
+                let outcome = loop {
+                    match self.replay_dead_letter(id, operator, now).await {
+                        Err(err) if err.is_conflict() && tries < CONFLICT_RETRIES => tries += 1,
+                        // Purged or replayed by someone else meanwhile: not ours to report.
+                        Err(StoreError::NotFound { .. }) => break None,
+                        other => break Some(other?),
+                    }
+                };
+                if let Some(outcome) = outcome {
+                    results.push((id, outcome));
+                }
+            }
+        }
+    }
+
+    /// Purges one dead letter as `operator` (audited), if it is still open.
+    /// [`StoreError::NotFound`] for an unknown id.
+    pub async fn purge_dead_letter(
+        &self,
+        id: DeadLetterId,
+        operator: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PurgeOutcome, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(self.by_dialect(LOCK_DEAD_LETTER_POSTGRES, LOCK_DEAD_LETTER_SQLITE))
+            .bind(id.to_string())
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound {
+                what: "dead letter",
+            })?;
+        if let Some(at) = get_opt_time(&row, "replayed_at")? {
+            tx.rollback().await?;
+            return Ok(PurgeOutcome::AlreadyReplayed { at });
+        }
+        if let Some(at) = get_opt_time(&row, "purged_at")? {
+            tx.rollback().await?;
+            return Ok(PurgeOutcome::AlreadyPurged { at });
+        }
+        purge_open(&mut tx, id, operator, now).await?;
+        tx.commit().await?;
+        Ok(PurgeOutcome::Purged)
+    }
+
+    /// Purges every open dead letter (of `agency`, or of all agencies) as `operator`,
+    /// each audited; returns the ids purged.
+    pub async fn purge_dead_letters(
+        &self,
+        agency: Option<Agency>,
+        operator: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeadLetterId>, StoreError> {
+        let mut purged = Vec::new();
+        let mut after: Option<DeadLetterId> = None;
+        loop {
+            let page = self.open_page(agency, after).await?;
+            let Some(last) = page.last() else {
+                return Ok(purged);
+            };
+            after = Some(*last);
+            for id in page {
+                match self.purge_dead_letter(id, operator, now).await? {
+                    PurgeOutcome::Purged => purged.push(id),
+                    PurgeOutcome::AlreadyPurged { .. } | PurgeOutcome::AlreadyReplayed { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// The next page of open dead letters' ids, oldest first, after `after`.
+    async fn open_page(
+        &self,
+        agency: Option<Agency>,
+        after: Option<DeadLetterId>,
+    ) -> Result<Vec<DeadLetterId>, StoreError> {
+        // '' sorts before every id, and '*' after every agency name: both filters stay
+        // bound values, with one statement.
+        let rows = sqlx::query(
+            "SELECT id FROM dead_letters WHERE replayed_at IS NULL AND purged_at IS NULL \
+             AND ($1 = '*' OR agency = $1) AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(agency.map_or("*", Agency::as_str))
+        .bind(after.map(|id| id.to_string()).unwrap_or_default())
+        .bind(BULK_PAGE)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| get_parsed(row, "id")).collect()
+    }
+
+    async fn lock_replay_task(
+        &self,
+        tx: &mut WriteTx,
+        id: TaskId,
+    ) -> Result<Option<ReplayTask>, StoreError> {
+        let row = sqlx::query(self.by_dialect(LOCK_TASK_POSTGRES, LOCK_TASK_SQLITE))
+            .bind(id.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let created = get_time(&row, "created_at")?;
+        let deadline = get_time(&row, "deadline_at")?;
+        let dead_lettered: i64 = row.try_get("dead_lettered")?;
+        Ok(Some(ReplayTask {
+            id,
+            request: get_parsed(&row, "request_id")?,
+            agency: get_parsed(&row, "agency")?,
+            service: get_parsed(&row, "service")?,
+            state: task_state(&row, "status")?,
+            dead_lettered: dead_lettered == 1,
+            attempts: row.try_get("attempts")?,
+            span: (deadline - created).max(MIN_REPLAY_DEADLINE),
+            traceparent: row.try_get("traceparent")?,
+        }))
+    }
+
+    /// Locks the dead letter; `Some` with the refusal if it is no longer open.
+    async fn closed_state(
+        &self,
+        tx: &mut WriteTx,
+        id: DeadLetterId,
+    ) -> Result<Option<ReplayOutcome>, StoreError> {
+        let row = sqlx::query(self.by_dialect(LOCK_DEAD_LETTER_POSTGRES, LOCK_DEAD_LETTER_SQLITE))
+            .bind(id.to_string())
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound {
+                what: "dead letter",
+            })?;
+        if let Some(at) = get_opt_time(&row, "replayed_at")? {
+            let by: Option<String> = row.try_get("replayed_by")?;
+            return Ok(Some(ReplayOutcome::AlreadyReplayed { by, at }));
+        }
+        Ok(get_opt_time(&row, "purged_at")?.map(|at| ReplayOutcome::Purged { at }))
+    }
+
+    /// The writes of a replay, once every check passed.
+    async fn reopen(
+        &self,
+        tx: &mut WriteTx,
+        task: &ReplayTask,
+        id: DeadLetterId,
+        operator: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ReplayOutcome, StoreError> {
+        let request = task.request;
+        let deadline = now + task.span;
+        let row = sqlx::query(self.by_dialect(LOCK_REQUEST_POSTGRES, LOCK_REQUEST_SQLITE))
+            .bind(request.to_string())
+            .fetch_one(tx.conn())
+            .await?;
+        let status = get_enum(&row, "status", RequestStatus::parse)?;
+        let next = match status {
+            RequestStatus::Completed => status.reopen()?,
+            RequestStatus::Accepted | RequestStatus::Running => status,
+        };
+        sqlx::query(
+            "UPDATE requests SET status = $1, verdict = NULL, completed_at = NULL, \
+             pending_tasks = pending_tasks + 1, updated_at = $2, \
+             deadline_at = CASE WHEN deadline_at < $3 THEN $3 ELSE deadline_at END \
+             WHERE id = $4",
+        )
+        .bind(next.as_str())
+        .bind(millis(now))
+        .bind(millis(deadline))
+        .bind(request.to_string())
+        .execute(tx.conn())
+        .await?;
+        // Attempts start again: the retry policy's budget is for this run, and the
+        // audit log keeps the attempts before it.
+        sqlx::query(
+            "UPDATE tasks SET status = 'QUEUED', outcome = NULL, data = NULL, \
+             completed_at = NULL, started_at = NULL, latency_ms = NULL, attempts = 0, \
+             first_failure_at = NULL, dead_lettered = 0, deadline_at = $1 \
+             WHERE id = $2 AND status = 'COMPLETED' AND dead_lettered = 1",
+        )
+        .bind(millis(deadline))
+        .bind(task.id.to_string())
+        .execute(tx.conn())
+        .await?;
+        let message = TaskMessage::V1 {
+            task: task.id,
+            request,
+            agency: task.agency,
+            service: task.service.clone(),
+        };
+        insert_task_message(tx.conn(), &message, task.traceparent.as_deref(), now).await?;
+        let closed = sqlx::query(
+            "UPDATE dead_letters SET replayed_at = $1, replayed_by = $2 \
+             WHERE task_id = $3 AND replayed_at IS NULL AND purged_at IS NULL RETURNING id",
+        )
+        .bind(millis(now))
+        .bind(operator)
+        .bind(task.id.to_string())
+        .fetch_all(tx.conn())
+        .await?;
+        for row in &closed {
+            let closed_id: DeadLetterId = get_parsed(row, "id")?;
+            let mut entry =
+                NewAuditEntry::new(Actor::Operator(operator.to_owned()), "dead_letter.replayed");
+            entry.request = Some(request);
+            entry.task = Some(task.id);
+            entry.detail = json!({
+                "dead_letter": closed_id.to_string(),
+                "agency": task.agency.as_str(),
+                "previous_attempts": task.attempts,
+                "request_reopened": next != status,
+            });
+            if closed_id != id {
+                entry.detail["with"] = json!(id.to_string());
+            }
+            insert_audit(tx.conn(), &entry, now).await?;
+        }
+        Ok(ReplayOutcome::Reopened {
+            task: task.id,
+            request,
+        })
+    }
+}
+
+/// Marks an open, locked dead letter purged and audits it.
+async fn purge_open(
+    tx: &mut WriteTx,
+    id: DeadLetterId,
+    operator: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "UPDATE dead_letters SET purged_at = $1 WHERE id = $2 \
+         AND replayed_at IS NULL AND purged_at IS NULL RETURNING agency, task_id",
+    )
+    .bind(millis(now))
+    .bind(id.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    let agency: String = row.try_get("agency")?;
+    let mut entry = NewAuditEntry::new(Actor::Operator(operator.to_owned()), "dead_letter.purged");
+    entry.task = crate::codec::get_opt_parsed(&row, "task_id")?;
+    entry.detail = json!({ "dead_letter": id.to_string(), "agency": agency });
+    insert_audit(tx.conn(), &entry, now).await
+}

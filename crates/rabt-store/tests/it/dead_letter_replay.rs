@@ -1,0 +1,341 @@
+//! Operators replaying and purging dead letters: a replay reopens its task and request
+//! once, however many operators click at once; the task then completes the request
+//! again; every replay and purge is audited with the operator as actor.
+
+use std::time::Duration;
+
+use rabt_core::{
+    Agency, DeadLetterId, Outcome, RequestId, RequestStatus, TaskId, TaskMessage, TaskState,
+    Verdict,
+};
+use rabt_store::{
+    Actor, Completion, DeadLetterState, EVENTS_EXCHANGE, PurgeOutcome, ReplayOutcome, Store,
+    StoreError,
+};
+
+use crate::dead_letters::{audited, letter, outbox_on, queued_task_messages};
+use crate::fixtures::{cooperative, now, request, run_task};
+use crate::harness::{TestDb, backend_test};
+
+/// A one-task request whose task a dead letter ended; the outbox emptied.
+async fn dead_lettered(db: &TestDb, agency: Agency) -> (RequestId, TaskId, DeadLetterId) {
+    let coop = cooperative(&db.store).await;
+    let new = request(coop.id, &format!("k-{}", TaskId::new()), &[agency]);
+    db.store.accept_request(&new).await.unwrap();
+    let task = new.tasks[0].id;
+    db.store.start_task(task, now()).await.unwrap();
+    let recorded = db
+        .store
+        .record_dead_letter(&letter(agency, Some(task), "delivery_limit"))
+        .await
+        .unwrap();
+    empty_outbox(&db.store).await;
+    (new.id, task, recorded.id)
+}
+
+async fn empty_outbox(store: &Store) {
+    let rows = store.claim_outbox(1000, Duration::ZERO).await.unwrap();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    store.delete_outbox(&ids).await.unwrap();
+}
+
+async fn a_replay_reopens_once_under_concurrency_and_the_task_completes_once(db: TestDb) {
+    let (request_id, task, dead) = dead_lettered(&db, Agency::Interior).await;
+    let replays: Vec<_> = (0..8)
+        .map(|i| {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                let operator = format!("operator-{i}");
+                let outcome = store.replay_dead_letter(dead, &operator, now()).await;
+                (operator, outcome)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for replay in replays {
+        let (operator, outcome) = replay.await.unwrap();
+        match outcome.unwrap() {
+            ReplayOutcome::Reopened { task: t, request } => {
+                assert_eq!((t, request), (task, request_id));
+                winners.push(operator);
+            }
+            ReplayOutcome::AlreadyReplayed { by, .. } => assert!(by.is_some()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "reopened exactly once");
+    let stored = db.store.dead_letter(dead).await.unwrap().unwrap();
+    assert_eq!(stored.state(), DeadLetterState::Replayed);
+    assert_eq!(stored.replayed_by.as_deref(), Some(winners[0].as_str()));
+    assert!(!stored.replayable);
+
+    let record = db.store.task_for_work(task).await.unwrap().unwrap();
+    assert_eq!((record.state, record.attempts), (TaskState::Queued, 0));
+    assert!(record.deadline_at > now(), "a fresh deadline");
+    let messages = queued_task_messages(&db.store).await;
+    assert_eq!(messages.len(), 1, "one message for the reopened task");
+    assert!(matches!(messages[0], TaskMessage::V1 { task: t, .. } if t == task));
+    let replayed = audited(&db.store, "dead_letter.replayed").await;
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].actor, Actor::Operator(winners[0].clone()));
+    assert_eq!(replayed[0].task, Some(task));
+    assert_eq!(replayed[0].request, Some(request_id));
+    assert_eq!(replayed[0].detail["request_reopened"], true);
+
+    // The task runs once more and the request completes again, with a new event.
+    let completion = run_task(&db.store, task, Outcome::Ok).await;
+    let Completion::Applied {
+        request_completed: Some(done),
+    } = completion
+    else {
+        panic!("{completion:?}");
+    };
+    assert_eq!(done.verdict, Verdict::Pass);
+    assert_eq!(outbox_on(&db.store, EVENTS_EXCHANGE).await, 1);
+    let view = db.store.task_for_work(task).await.unwrap().unwrap();
+    assert_eq!(view.state, TaskState::Completed(Outcome::Ok));
+    assert_eq!(audited(&db.store, "request.completed").await.len(), 2);
+    // A second replay changes nothing.
+    let again = db
+        .store
+        .replay_dead_letter(dead, "late", now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, ReplayOutcome::AlreadyReplayed { .. }),
+        "{again:?}"
+    );
+}
+backend_test!(a_replay_reopens_once_under_concurrency_and_the_task_completes_once);
+
+async fn a_request_still_running_stays_running_and_waits_for_the_task(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = request(coop.id, "k", &[Agency::Labor, Agency::Chambers]);
+    db.store.accept_request(&new).await.unwrap();
+    db.store.start_task(new.tasks[1].id, now()).await.unwrap();
+    let dead = db
+        .store
+        .record_dead_letter(&letter(
+            Agency::Labor,
+            Some(new.tasks[0].id),
+            "delivery_limit",
+        ))
+        .await
+        .unwrap();
+    let outcome = db.store.replay_dead_letter(dead.id, "huda", now()).await;
+    assert!(
+        matches!(outcome, Ok(ReplayOutcome::Reopened { .. })),
+        "{outcome:?}"
+    );
+    let record = db
+        .store
+        .get_request(coop.id, new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, RequestStatus::Running);
+    // Both tasks must answer now before the request completes.
+    let first = run_task(&db.store, new.tasks[0].id, Outcome::Ok).await;
+    assert_eq!(
+        first,
+        Completion::Applied {
+            request_completed: None
+        }
+    );
+    db.store
+        .complete_task(&crate::fixtures::answer(new.tasks[1].id, Outcome::Ok))
+        .await
+        .unwrap();
+    let record = db
+        .store
+        .get_request(coop.id, new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.verdict, Some(Verdict::Pass));
+}
+backend_test!(a_request_still_running_stays_running_and_waits_for_the_task);
+
+async fn replaying_one_dead_letter_closes_the_others_of_its_task(db: TestDb) {
+    let (_, task, first) = dead_lettered(&db, Agency::Chambers).await;
+    // A duplicate of the task's message died too, with another message id.
+    let mut copy = letter(Agency::Chambers, Some(task), "delivery_limit");
+    copy.message_id = Some("copy".to_owned());
+    let second = db.store.record_dead_letter(&copy).await.unwrap();
+    assert_eq!(second.ended, None, "the task had ended already");
+    let outcome = db.store.replay_dead_letter(second.id, "huda", now()).await;
+    assert!(
+        matches!(outcome, Ok(ReplayOutcome::Reopened { .. })),
+        "{outcome:?}"
+    );
+    for id in [first, second.id] {
+        let stored = db.store.dead_letter(id).await.unwrap().unwrap();
+        assert_eq!(stored.state(), DeadLetterState::Replayed, "{id}");
+    }
+    let entries = audited(&db.store, "dead_letter.replayed").await;
+    assert_eq!(entries.len(), 2);
+    let along = entries
+        .iter()
+        .find(|e| e.detail["dead_letter"] == first.to_string())
+        .unwrap();
+    assert_eq!(along.detail["with"], second.id.to_string());
+    assert_eq!(queued_task_messages(&db.store).await.len(), 1);
+}
+backend_test!(replaying_one_dead_letter_closes_the_others_of_its_task);
+
+async fn what_cannot_be_replayed_says_why_and_changes_nothing(db: TestDb) {
+    let missing = db
+        .store
+        .replay_dead_letter(DeadLetterId::new(), "huda", now())
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+    let poison = db
+        .store
+        .record_dead_letter(&letter(Agency::Health, None, "undecodable message"))
+        .await
+        .unwrap();
+    let outcome = db
+        .store
+        .replay_dead_letter(poison.id, "huda", now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, ReplayOutcome::NoTask);
+    // A task that completed before its duplicate message died is not reopened.
+    let coop = cooperative(&db.store).await;
+    let new = request(coop.id, "k", &[Agency::SaudiPost]);
+    db.store.accept_request(&new).await.unwrap();
+    run_task(&db.store, new.tasks[0].id, Outcome::NotFound).await;
+    let late = db
+        .store
+        .record_dead_letter(&letter(
+            Agency::SaudiPost,
+            Some(new.tasks[0].id),
+            "delivery_limit",
+        ))
+        .await
+        .unwrap();
+    let outcome = db
+        .store
+        .replay_dead_letter(late.id, "huda", now())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ReplayOutcome::TaskNotDeadLettered {
+            task: new.tasks[0].id,
+            state: TaskState::Completed(Outcome::NotFound)
+        }
+    );
+    assert!(audited(&db.store, "dead_letter.replayed").await.is_empty());
+    for id in [poison.id, late.id] {
+        let stored = db.store.dead_letter(id).await.unwrap().unwrap();
+        assert_eq!(stored.state(), DeadLetterState::Open);
+    }
+}
+backend_test!(what_cannot_be_replayed_says_why_and_changes_nothing);
+
+async fn a_purge_is_once_audited_and_ends_replays(db: TestDb) {
+    let (_, task, dead) = dead_lettered(&db, Agency::Labor).await;
+    assert_eq!(
+        db.store
+            .purge_dead_letter(dead, "admin", now())
+            .await
+            .unwrap(),
+        PurgeOutcome::Purged
+    );
+    let again = db
+        .store
+        .purge_dead_letter(dead, "admin", now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, PurgeOutcome::AlreadyPurged { .. }),
+        "{again:?}"
+    );
+    let replay = db
+        .store
+        .replay_dead_letter(dead, "huda", now())
+        .await
+        .unwrap();
+    assert!(matches!(replay, ReplayOutcome::Purged { .. }), "{replay:?}");
+    let stored = db.store.dead_letter(dead).await.unwrap().unwrap();
+    assert_eq!(stored.state(), DeadLetterState::Purged);
+    let view = db.store.task_for_work(task).await.unwrap().unwrap();
+    assert_eq!(view.state, TaskState::Completed(Outcome::UpstreamError));
+    let purged = audited(&db.store, "dead_letter.purged").await;
+    assert_eq!(purged.len(), 1);
+    assert_eq!(purged[0].actor, Actor::Operator("admin".to_owned()));
+    assert_eq!(purged[0].task, Some(task));
+    // A replayed dead letter is history: it cannot be purged.
+    let (_, _, replayed) = dead_lettered(&db, Agency::Labor).await;
+    db.store
+        .replay_dead_letter(replayed, "huda", now())
+        .await
+        .unwrap();
+    let refused = db
+        .store
+        .purge_dead_letter(replayed, "admin", now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, PurgeOutcome::AlreadyReplayed { .. }),
+        "{refused:?}"
+    );
+    let missing = db
+        .store
+        .purge_dead_letter(DeadLetterId::new(), "admin", now())
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+}
+backend_test!(a_purge_is_once_audited_and_ends_replays);
+
+async fn bulk_replays_and_purges_follow_their_filter(db: TestDb) {
+    let (_, labor_task, labor) = dead_lettered(&db, Agency::Labor).await;
+    let (_, health_task, health) = dead_lettered(&db, Agency::Health).await;
+    let poison = db
+        .store
+        .record_dead_letter(&letter(Agency::Health, None, "undecodable message"))
+        .await
+        .unwrap()
+        .id;
+    let results = db
+        .store
+        .replay_dead_letters(Some(Agency::Labor), "huda", now())
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].0, labor);
+    assert!(matches!(results[0].1, ReplayOutcome::Reopened { task, .. } if task == labor_task));
+
+    let results = db
+        .store
+        .replay_dead_letters(None, "huda", now())
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(results.contains(&(poison, ReplayOutcome::NoTask)));
+    let (_, outcome) = results.iter().find(|(id, _)| *id == health).unwrap();
+    assert!(matches!(outcome, ReplayOutcome::Reopened { task, .. } if *task == health_task));
+    assert_eq!(queued_task_messages(&db.store).await.len(), 2);
+
+    let purged = db
+        .store
+        .purge_dead_letters(None, "admin", now())
+        .await
+        .unwrap();
+    assert_eq!(purged, vec![poison], "only the open one");
+    assert!(
+        db.store
+            .purge_dead_letters(None, "admin", now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+backend_test!(bulk_replays_and_purges_follow_their_filter);

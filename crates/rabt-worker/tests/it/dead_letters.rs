@@ -1,0 +1,197 @@
+//! The dead-letter drain: poison messages and messages over the delivery limit end up in
+//! the database with their reasons, their tasks end UPSTREAM_ERROR, the worker keeps
+//! going, and a replayed task completes once.
+
+use chrono::Utc;
+use rabt_core::{
+    Agency, DeadLetterId, Outcome, RequestId, ServiceName, TaskId, TaskMessage, TaskState, Verdict,
+};
+use rabt_queue::OutgoingMessage;
+use rabt_store::{DeadLetter, DeadLetterQuery, DeadLetterState, ReplayOutcome};
+use rabt_test_support::must::{eventually, within};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::fixtures::address_input;
+use crate::rig::{Pairing, Rig, count, pairing_test, worker_settings};
+use crate::services::transport_settings;
+
+/// A drain running beside the rig's worker; stop it before [`Rig::finish`].
+struct Drain {
+    stop: CancellationToken,
+    handle: JoinHandle<()>,
+}
+
+impl Drain {
+    fn start(rig: &Rig) -> Drain {
+        let stop = CancellationToken::new();
+        let drain = rig.worker(worker_settings()).dead_letter_drain();
+        let handle = tokio::spawn(drain.run(stop.clone()));
+        Drain { stop, handle }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        within("stopping the drain", self.handle).await.unwrap();
+    }
+}
+
+/// Waits until the database holds `n` dead letters of Saudi Post; newest first.
+async fn recorded(rig: &Rig, n: usize) -> Vec<DeadLetter> {
+    let query = DeadLetterQuery {
+        agency: Some(Agency::SaudiPost),
+        limit: 100,
+        ..DeadLetterQuery::default()
+    };
+    eventually(&format!("{n} dead letters in the database"), || async {
+        let letters = rig.store.list_dead_letters(&query).await.unwrap();
+        (letters.len() >= n).then_some(letters)
+    })
+    .await
+}
+
+/// Hands Saudi Post's next task message back to its queue until the broker gives up on
+/// it (delivery limit + 1 deliveries), as a worker crashing on it each time would.
+async fn exhaust_delivery_limit(rig: &Rig) {
+    let mut consumer = rig.transport.consume(Agency::SaudiPost, 1).await.unwrap();
+    for _ in 0..=transport_settings().delivery_limit {
+        let delivery = within("the task message", consumer.next()).await.unwrap();
+        delivery.requeue().await.unwrap();
+    }
+}
+
+pairing_test!(poison_messages_are_recorded_with_their_reasons_and_the_worker_carries_on);
+async fn poison_messages_are_recorded_with_their_reasons_and_the_worker_carries_on(
+    pairing: Pairing,
+) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    rig.start_worker(worker_settings());
+    let drain = Drain::start(&rig);
+
+    rig.publish_raw("poison-undecodable", b"\x00\xffnot a task".to_vec())
+        .await;
+    let unknown = TaskMessage::V1 {
+        task: TaskId::new(),
+        request: RequestId::new(),
+        agency: Agency::SaudiPost,
+        service: ServiceName::parse("post.address.verify").unwrap(),
+    };
+    rig.publish_raw(&unknown.subject(), serde_json::to_vec(&unknown).unwrap())
+        .await;
+    // Published straight to the dead-letter exchange, with no reason at all.
+    let bare = OutgoingMessage {
+        exchange: rabt_queue::DEAD_EXCHANGE.to_owned(),
+        ..OutgoingMessage::task(Agency::SaudiPost, "bare", b"{}".to_vec())
+    };
+    rig.transport.publish(&[bare]).await.unwrap();
+
+    let letters = recorded(&rig, 3).await;
+    let mut reasons: Vec<(Option<String>, String)> = letters
+        .iter()
+        .map(|d| (d.message_id.clone(), d.reason.clone()))
+        .collect();
+    reasons.sort();
+    let mut expected = vec![
+        (Some("bare".to_owned()), "unknown".to_owned()),
+        (
+            Some("poison-undecodable".to_owned()),
+            "undecodable message".to_owned(),
+        ),
+        (Some(unknown.subject()), "unknown task".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(reasons, expected);
+    for letter in &letters {
+        assert_eq!(letter.task, None, "none names a task of ours");
+        assert!(!letter.replayable);
+    }
+    let poison = letters
+        .iter()
+        .find(|d| d.message_id.as_deref() == Some("poison-undecodable"))
+        .unwrap();
+    assert_eq!(poison.body, b"\x00\xffnot a task", "kept byte for byte");
+    eventually("the dead-letter queue drained", || async {
+        (rig.dead_letter_count().await == 0).then_some(())
+    })
+    .await;
+
+    // The worker carries on.
+    let sent = rig.submit(&rig.new_request(address_input())).await;
+    assert_eq!(
+        rig.completed(sent.request).await.verdict,
+        Some(Verdict::Pass)
+    );
+    drain.stop().await;
+    rig.finish().await;
+}
+
+pairing_test!(a_message_over_the_delivery_limit_ends_its_task_and_a_replay_completes_it_once);
+async fn a_message_over_the_delivery_limit_ends_its_task_and_a_replay_completes_it_once(
+    pairing: Pairing,
+) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    let sent = rig.submit(&rig.new_request(address_input())).await;
+    exhaust_delivery_limit(&rig).await;
+
+    rig.start_worker(worker_settings());
+    let drain = Drain::start(&rig);
+    let letters = recorded(&rig, 1).await;
+    let letter = &letters[0];
+    assert_eq!(letter.reason, rabt_queue::DELIVERY_LIMIT_REASON);
+    assert_eq!(
+        (letter.task, letter.request),
+        (Some(sent.task), Some(sent.request))
+    );
+    assert!(letter.replayable);
+    let record = rig.completed(sent.request).await;
+    assert_eq!(record.verdict, Some(Verdict::Partial));
+    let task = &record.tasks[0];
+    assert_eq!(task.state, TaskState::Completed(Outcome::UpstreamError));
+    assert_eq!(
+        task.last_error.as_deref(),
+        Some("dead-lettered: delivery_limit")
+    );
+    assert!(
+        rig.agency.calls(sent.task).is_empty(),
+        "the agency never saw it"
+    );
+
+    replay(&rig, letter.id).await;
+    rig.wake_relay();
+    let record = rig.completed(sent.request).await;
+    assert_eq!(record.verdict, Some(Verdict::Pass));
+    assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
+    assert_eq!(rig.agency.calls(sent.task).len(), 1);
+    // A duplicate of the replayed message changes nothing.
+    rig.publish_again(sent).await;
+    let barrier = rig.submit(&rig.new_request(address_input())).await;
+    rig.completed(barrier.request).await;
+    assert_eq!(rig.agency.calls(sent.task).len(), 1, "called again");
+    rig.outbox_drained().await;
+    let audit = rig.audit(sent.request).await;
+    assert_eq!(
+        count(&audit, "request.completed"),
+        2,
+        "once dead, once replayed"
+    );
+    assert_eq!(count(&audit, "dead_letter.replayed"), 1);
+    let stored = rig.store.dead_letter(letter.id).await.unwrap().unwrap();
+    assert_eq!(stored.state(), DeadLetterState::Replayed);
+    drain.stop().await;
+    rig.finish().await;
+}
+
+/// Replays a dead letter as an operator would, and checks it reopened.
+async fn replay(rig: &Rig, id: DeadLetterId) {
+    let outcome = rig
+        .store
+        .replay_dead_letter(id, "huda", Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ReplayOutcome::Reopened { .. }),
+        "{outcome:?}"
+    );
+}
