@@ -15,6 +15,9 @@ step() { echo; echo "==> [$((SECONDS - start))s] $*"; }
 
 step "services: installing what is missing"
 tests/services.sh install
+# The notification interop test verifies signatures with the Standard Webhooks reference
+# library, as cooperatives will.
+python3 -m pip install --quiet standardwebhooks
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"

@@ -8,4 +8,5 @@ mod composite;
 mod demo;
 mod drill;
 mod kill_worker;
+mod notify;
 mod serve;
