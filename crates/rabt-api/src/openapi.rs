@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 use crate::problem::ProblemKind;
 use crate::state::AppState;
 
+mod webhooks;
+
 /// `GET /openapi.json`.
 pub async fn serve(State(state): State<AppState>) -> Json<Value> {
     Json(document(state.catalogue()))
@@ -45,6 +47,7 @@ pub fn document(catalogue: &Catalogue) -> Value {
             "description": "One API for Saudi cooperative societies to reach Interior, Health, Labor, Municipal, the Chambers of Commerce and Saudi Post. Errors are application/problem+json (RFC 9457) in Arabic or English by Accept-Language.",
         },
         "security": [{ "apiKey": [] }],
+        "webhooks": webhooks::webhooks(),
         "paths": paths(),
         "components": {
             "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "The cooperative's API key (rabt_…)." } },
@@ -63,7 +66,7 @@ fn new_request(names: &[&str], variants: Vec<Value>) -> Value {
             "service": { "type": "string", "enum": names },
             "input": { "type": "object" },
             "reference": { "type": "string", "minLength": 1, "maxLength": 128, "description": "The cooperative's own reference." },
-            "notify_url": { "type": "string", "format": "uri", "maxLength": 2048, "description": "Where to POST the signed completion notification." },
+            "notify_url": { "type": "string", "format": "uri", "maxLength": 2048, "description": "Where to POST the signed completion notification (see webhooks.requestCompleted): an https:// URL of a public host; loopback, private, link-local, metadata and other restricted addresses and local names are refused (422 at /notify_url)." },
         },
         "oneOf": variants,
     })
