@@ -6,6 +6,7 @@
 
 mod composite;
 mod demo;
+mod dlq;
 mod drill;
 mod kill_worker;
 mod notify;

@@ -78,7 +78,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if well formed.
-fn bearer_token(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();

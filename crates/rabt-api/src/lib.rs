@@ -1,5 +1,5 @@
 //! Rabt's HTTP face: the REST API cooperatives call (`/v1/requests`, `/v1/services`),
-//! health and readiness probes, and the OpenAPI document.
+//! the operator API (`/ops/v1`), health and readiness probes, and the OpenAPI document.
 //!
 //! The API never calls an agency: it validates, stores the request with its tasks and
 //! outbox rows in one transaction, and (with `Prefer: wait`) waits for the completion
@@ -13,6 +13,7 @@
 //!   parameters; `view`: the JSON of requests.
 //! - `services`: the catalogue as this caller sees it; `openapi`: the OpenAPI document.
 //! - `callbacks`: agencies' signed callbacks.
+//! - [`ops`]: the operator API (dead letters), with operator tokens and roles.
 //! - [`auth`]: API keys; [`problem`]: RFC 9457 errors in Arabic and English; `lang`:
 //!   `Accept-Language`; `health`: probes; [`state`]: what handlers share.
 
@@ -38,6 +39,7 @@ mod health;
 mod idempotency;
 mod lang;
 pub mod openapi;
+pub mod ops;
 pub mod problem;
 mod query;
 mod requests;
@@ -61,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(ops::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(problem::localize))
         .layer(TraceLayer::new_for_http())

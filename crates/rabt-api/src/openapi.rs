@@ -39,6 +39,14 @@ pub fn document(catalogue: &Catalogue) -> Value {
     schemas.insert("Accepted".into(), accepted());
     schemas.insert("Request".into(), request());
     schemas.insert("Problem".into(), problem());
+    schemas.insert(
+        "DeadLetter".into(),
+        crate::ops::openapi::dead_letter_schema(),
+    );
+    let mut paths = paths();
+    if let Some(paths) = paths.as_object_mut() {
+        paths.extend(crate::ops::openapi::paths(problem_ref));
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -48,9 +56,12 @@ pub fn document(catalogue: &Catalogue) -> Value {
         },
         "security": [{ "apiKey": [] }],
         "webhooks": webhooks::webhooks(),
-        "paths": paths(),
+        "paths": paths,
         "components": {
-            "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "The cooperative's API key (rabt_…)." } },
+            "securitySchemes": {
+                "apiKey": { "type": "http", "scheme": "bearer", "description": "The cooperative's API key (rabt_…)." },
+                (crate::ops::openapi::SECURITY_SCHEME): crate::ops::openapi::security_scheme(),
+            },
             "schemas": schemas,
             "responses": problem_responses(),
         },
@@ -148,6 +159,11 @@ fn problem_responses() -> Value {
         ProblemKind::CallbackUnverified,
         ProblemKind::MalformedJson,
         ProblemKind::Unavailable,
+        ProblemKind::InvalidQuery,
+        ProblemKind::OperatorUnauthorized,
+        ProblemKind::RoleForbidden,
+        ProblemKind::DeadLetterClosed,
+        ProblemKind::DeadLetterNotReplayable,
     ];
     let mut responses = Map::new();
     for kind in kinds {

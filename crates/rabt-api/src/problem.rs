@@ -58,11 +58,19 @@ pub enum ProblemKind {
     Unavailable,
     /// A bug.
     Internal,
+    /// The operator API without an operator token, or with an unknown one.
+    OperatorUnauthorized,
+    /// The operator's role is too low for this action.
+    RoleForbidden,
+    /// The dead letter was replayed or purged already.
+    DeadLetterClosed,
+    /// The dead letter names no task that a replay could run.
+    DeadLetterNotReplayable,
 }
 
 impl ProblemKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 19] = [
+    pub const ALL: [ProblemKind; 23] = [
         ProblemKind::Unauthorized,
         ProblemKind::ServiceForbidden,
         ProblemKind::NotFound,
@@ -82,6 +90,10 @@ impl ProblemKind {
         ProblemKind::CallbackUnknownReference,
         ProblemKind::Unavailable,
         ProblemKind::Internal,
+        ProblemKind::OperatorUnauthorized,
+        ProblemKind::RoleForbidden,
+        ProblemKind::DeadLetterClosed,
+        ProblemKind::DeadLetterNotReplayable,
     ];
 
     /// The stable slug in the type URI.
@@ -106,21 +118,29 @@ impl ProblemKind {
             ProblemKind::CallbackUnknownReference => "callback-unknown-reference",
             ProblemKind::Unavailable => "unavailable",
             ProblemKind::Internal => "internal",
+            ProblemKind::OperatorUnauthorized => "operator-unauthorized",
+            ProblemKind::RoleForbidden => "role-forbidden",
+            ProblemKind::DeadLetterClosed => "dead-letter-closed",
+            ProblemKind::DeadLetterNotReplayable => "dead-letter-not-replayable",
         }
     }
 
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            ProblemKind::Unauthorized | ProblemKind::CallbackUnverified => StatusCode::UNAUTHORIZED,
-            ProblemKind::ServiceForbidden => StatusCode::FORBIDDEN,
+            ProblemKind::Unauthorized
+            | ProblemKind::CallbackUnverified
+            | ProblemKind::OperatorUnauthorized => StatusCode::UNAUTHORIZED,
+            ProblemKind::ServiceForbidden | ProblemKind::RoleForbidden => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::IdempotencyKeyMissing
             | ProblemKind::IdempotencyKeyInvalid
             | ProblemKind::MalformedJson
             | ProblemKind::InvalidQuery => StatusCode::BAD_REQUEST,
-            ProblemKind::IdempotencyConflict => StatusCode::CONFLICT,
+            ProblemKind::IdempotencyConflict
+            | ProblemKind::DeadLetterClosed
+            | ProblemKind::DeadLetterNotReplayable => StatusCode::CONFLICT,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::IdempotencyKeyReused
@@ -197,6 +217,22 @@ impl ProblemKind {
                 "الخدمة غير متاحة مؤقتًا، أعد المحاولة لاحقًا",
             ),
             ProblemKind::Internal => ("Internal error", "خطأ داخلي"),
+            ProblemKind::OperatorUnauthorized => (
+                "Missing or invalid operator token",
+                "رمز المشغّل مفقود أو غير صالح",
+            ),
+            ProblemKind::RoleForbidden => (
+                "Your operator role does not allow this action",
+                "دورك كمشغّل لا يسمح بهذا الإجراء",
+            ),
+            ProblemKind::DeadLetterClosed => (
+                "This dead letter was already replayed or purged",
+                "سبقت إعادة تشغيل هذه الرسالة الميتة أو حذفها",
+            ),
+            ProblemKind::DeadLetterNotReplayable => (
+                "This dead letter has no task that a replay could run",
+                "لا توجد لهذه الرسالة الميتة مهمة يمكن إعادة تشغيلها",
+            ),
         }
     }
 
@@ -299,7 +335,10 @@ impl Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
-        if self.kind == ProblemKind::Unauthorized {
+        if matches!(
+            self.kind,
+            ProblemKind::Unauthorized | ProblemKind::OperatorUnauthorized
+        ) {
             headers.insert(
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"rabt\""),

@@ -105,7 +105,10 @@ pub(crate) async fn create(
 }
 
 /// The body as JSON: `application/json` and well formed, within the size limit.
-fn read_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+pub(crate) fn read_json(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, ApiError> {
     let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1,7 +1,8 @@
 //! `rabt`: the gateway's one binary. `rabt demo` runs everything in one process with
 //! no services; `rabt serve` runs api and worker roles against PostgreSQL and RabbitMQ;
 //! `rabt simulate` serves the agency simulators; `rabt migrate`, `rabt coop` and
-//! `rabt operator` administer the database.
+//! `rabt operator` administer the database; `rabt dlq` lists, replays and purges dead
+//! letters.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ mod admin;
 mod agencies;
 mod config;
 mod demo;
+mod dlq;
 mod logging;
 mod runtime;
 mod serve;
@@ -74,6 +76,8 @@ enum Command {
     },
     /// Prints the OpenAPI document of the REST API.
     Openapi,
+    /// Dead letters: list, show, replay or purge them (as an operator, audited).
+    Dlq(dlq::DlqArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Coop { command } => admin::coop(&load(config)?, command).await,
         Command::Operator { command } => admin::operator(&load(config)?, command).await,
         Command::Openapi => admin::openapi(),
+        Command::Dlq(args) => dlq::run(&load(config)?, args).await,
     }
 }
 

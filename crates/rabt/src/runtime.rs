@@ -171,6 +171,8 @@ pub(crate) async fn run(
         let notifier = Notifier::new(store.clone(), config.notifications.clone())
             .context("cannot start the notifier")?;
         tasks.spawn(notifier.run(shutdown.clone()));
+        // Dead letters of the same agencies go to the database, where operators see them.
+        tasks.spawn(worker.dead_letter_drain().run(shutdown.clone()));
         tasks.spawn(worker.run(shutdown.clone()));
     }
 

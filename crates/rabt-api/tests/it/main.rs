@@ -10,6 +10,7 @@ mod composite;
 mod harness;
 mod notify_url;
 mod openapi;
+mod ops;
 mod requests;
 mod services;
 mod validation;

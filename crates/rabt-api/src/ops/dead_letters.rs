@@ -1,0 +1,318 @@
+//! `/ops/v1/dead-letters`: list and read dead letters (viewer), replay one or many
+//! (operator), purge one (admin). Every replay and purge is audited by the store with
+//! the operator as actor, in the transaction that makes it.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use chrono::{SecondsFormat, Utc};
+use rabt_core::{Agency, DeadLetterId};
+use rabt_store::{DeadLetter, DeadLetterQuery, OperatorRole, PurgeOutcome, ReplayOutcome};
+use serde_json::{Value, json};
+
+use super::auth::OperatorCaller;
+use super::query::DeadLetterParams;
+use super::{retrying, view};
+use crate::problem::{ApiError, FieldError, ProblemKind};
+use crate::requests::read_json;
+use crate::state::AppState;
+
+/// `GET /ops/v1/dead-letters?agency=&state=&limit=&cursor=`: newest first, open ones
+/// unless `state` says otherwise.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(OperatorRole::Viewer)?;
+    let params = DeadLetterParams::parse(raw.as_deref().unwrap_or(""))?;
+    let query = DeadLetterQuery {
+        agency: params.agency,
+        state: params.state,
+        before: params.cursor,
+        limit: params.limit + 1,
+    };
+    let mut items = retrying("listing dead letters", || {
+        state.store().list_dead_letters(&query)
+    })
+    .await?;
+    let more = items.len() > params.limit as usize;
+    items.truncate(params.limit as usize);
+    let next = match (more, items.last()) {
+        (true, Some(last)) => Value::String(params.next_link(last.id)),
+        _ => Value::Null,
+    };
+    let items: Vec<Value> = items.iter().map(view::summary).collect();
+    Ok(Json(json!({ "items": items, "links": { "next": next } })).into_response())
+}
+
+/// `GET /ops/v1/dead-letters/{id}`: one dead letter with its body and headers.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(OperatorRole::Viewer)?;
+    let letter = find(&state, &id).await?;
+    Ok(Json(view::full(&letter)).into_response())
+}
+
+/// `POST /ops/v1/dead-letters/{id}/replay`: reopens the dead letter's task, once.
+pub(crate) async fn replay(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let operator = caller.require(OperatorRole::Operator)?;
+    let letter = find(&state, &id).await?;
+    let outcome = retrying("replaying a dead letter", || {
+        state
+            .store()
+            .replay_dead_letter(letter.id, &operator.name, Utc::now())
+    })
+    .await?;
+    if let ReplayOutcome::Reopened { task, request } = &outcome {
+        tracing::info!(operator = %operator.name, dead_letter = %letter.id, %task, %request, "dead letter replayed");
+        state.wake_outbox();
+        let letter = find(&state, &id).await?;
+        return Ok(Json(view::full(&letter)).into_response());
+    }
+    Err(refusal(&outcome))
+}
+
+/// `POST /ops/v1/dead-letters/replay` with `{"agency": "…"}` or `{"all": true}`:
+/// replays every open dead letter of one agency or of all, oldest first.
+pub(crate) async fn replay_many(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let operator = caller.require(OperatorRole::Operator)?;
+    let body = read_json(&headers, body)?;
+    let agency = filter(&body)
+        .map_err(|errors| ApiError::new(ProblemKind::ValidationFailed).errors(errors))?;
+    let results = retrying("replaying dead letters", || {
+        state
+            .store()
+            .replay_dead_letters(agency, &operator.name, Utc::now())
+    })
+    .await?;
+    let mut replayed = Vec::new();
+    let mut skipped = Vec::new();
+    for (id, outcome) in &results {
+        match outcome {
+            ReplayOutcome::Reopened { task, request } => replayed.push(json!({
+                "id": id.to_string(),
+                "task": task.to_string(),
+                "request": request.to_string(),
+            })),
+            refused => {
+                let problem = refusal(refused);
+                let (detail, _) = problem.problem().detail.clone().unwrap_or_default();
+                skipped.push(json!({
+                    "id": id.to_string(),
+                    "problem": problem.problem().kind.type_uri(),
+                    "detail": detail,
+                }));
+            }
+        }
+    }
+    if !replayed.is_empty() {
+        tracing::info!(operator = %operator.name, agency = ?agency, replayed = replayed.len(), skipped = skipped.len(), "dead letters replayed");
+        state.wake_outbox();
+    }
+    Ok(Json(json!({ "replayed": replayed, "skipped": skipped })).into_response())
+}
+
+/// `DELETE /ops/v1/dead-letters/{id}`: discards an open dead letter (admin).
+pub(crate) async fn purge(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let operator = caller.require(OperatorRole::Admin)?;
+    let letter = find(&state, &id).await?;
+    let outcome = retrying("purging a dead letter", || {
+        state
+            .store()
+            .purge_dead_letter(letter.id, &operator.name, Utc::now())
+    })
+    .await?;
+    let closed = |what: &str, at: chrono::DateTime<Utc>| {
+        let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        ApiError::new(ProblemKind::DeadLetterClosed).detail(
+            format!("it was {what} at {at}"),
+            format!(
+                "{} في {at}",
+                if what == "purged" {
+                    "سبق حذفها"
+                } else {
+                    "سبقت إعادة تشغيلها"
+                }
+            ),
+        )
+    };
+    match outcome {
+        PurgeOutcome::Purged => {
+            tracing::info!(operator = %operator.name, dead_letter = %letter.id, "dead letter purged");
+            let letter = find(&state, &id).await?;
+            Ok(Json(view::full(&letter)).into_response())
+        }
+        PurgeOutcome::AlreadyPurged { at } => Err(closed("purged", at)),
+        PurgeOutcome::AlreadyReplayed { at } => Err(closed("replayed", at)),
+    }
+}
+
+/// The dead letter with this id; text that is no dead letter id is a 404 too.
+async fn find(state: &AppState, id: &str) -> Result<DeadLetter, ApiError> {
+    let not_found = || {
+        ApiError::new(ProblemKind::NotFound).detail(
+            format!(
+                "no dead letter `{}`",
+                id.chars().take(64).collect::<String>()
+            ),
+            "لا توجد رسالة ميتة بهذا المعرّف",
+        )
+    };
+    let id = DeadLetterId::parse(id).map_err(|_| not_found())?;
+    retrying("reading a dead letter", || state.store().dead_letter(id))
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// Why a replay did not reopen anything, as a problem.
+fn refusal(outcome: &ReplayOutcome) -> ApiError {
+    let time = |at: &chrono::DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    match outcome {
+        ReplayOutcome::Reopened { .. } => ApiError::internal(
+            "a reopened dead letter reported as refused",
+            &"ReplayOutcome::Reopened",
+        ),
+        ReplayOutcome::AlreadyReplayed { by, at } => {
+            let by = by.as_deref().unwrap_or("an operator");
+            ApiError::new(ProblemKind::DeadLetterClosed).detail(
+                format!("it was replayed by {by} at {}", time(at)),
+                format!("أعاد تشغيلها {by} في {}", time(at)),
+            )
+        }
+        ReplayOutcome::Purged { at } => ApiError::new(ProblemKind::DeadLetterClosed).detail(
+            format!("it was purged at {}; it cannot be replayed", time(at)),
+            format!("حُذفت في {}؛ لا يمكن إعادة تشغيلها", time(at)),
+        ),
+        ReplayOutcome::NoTask => ApiError::new(ProblemKind::DeadLetterNotReplayable).detail(
+            "it names no task of ours (an undecodable message, or an unknown task or callback): purge it once you have read it",
+            "لا تشير إلى أي مهمة لدينا (رسالة تعذرت قراءتها أو مهمة أو رد غير معروف): احذفها بعد الاطلاع عليها",
+        ),
+        ReplayOutcome::TaskNotDeadLettered { task, state } => {
+            let state = match state.outcome() {
+                Some(outcome) => format!("{} ({outcome})", state.status()),
+                None => state.status().to_string(),
+            };
+            ApiError::new(ProblemKind::DeadLetterNotReplayable).detail(
+                format!("its task {task} is {state}, not ended by a dead letter: there is nothing to replay"),
+                format!("مهمتها {task} في الحالة {state} ولم تنتهِ بسبب رسالة ميتة: لا شيء لإعادة تشغيله"),
+            )
+        }
+    }
+}
+
+/// The filter of a bulk replay: `{"agency": "…"}` (that agency) or `{"all": true}`
+/// (`None`: every agency). Every mistake is reported with its JSON Pointer.
+fn filter(body: &Value) -> Result<Option<Agency>, Vec<FieldError>> {
+    let Some(map) = body.as_object() else {
+        return Err(vec![FieldError::at(
+            "",
+            "the body must be a JSON object: {\"agency\": \"…\"} or {\"all\": true}",
+            "يجب أن يكون المحتوى كائن JSON: {\"agency\": \"…\"} أو {\"all\": true}",
+        )]);
+    };
+    let mut errors: Vec<FieldError> = map
+        .keys()
+        .filter(|key| !matches!(key.as_str(), "agency" | "all"))
+        .map(|key| {
+            FieldError::at(
+                format!("/{}", key.replace('~', "~0").replace('/', "~1")),
+                format!("unknown field `{key}` (allowed: agency, all)"),
+                format!("الحقل `{key}` غير معروف (المسموح: agency وall)"),
+            )
+        })
+        .collect();
+    let agency = match map.get("agency") {
+        None => None,
+        Some(value) => match value.as_str().map(str::parse::<Agency>) {
+            Some(Ok(agency)) => Some(agency),
+            _ => {
+                errors.push(FieldError::at(
+                    "/agency",
+                    "must be interior, health, labor, municipal, chambers or saudi-post",
+                    "يجب أن تكون interior أو health أو labor أو municipal أو chambers أو saudi-post",
+                ));
+                None
+            }
+        },
+    };
+    let all = match map.get("all") {
+        None => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            errors.push(FieldError::at(
+                "/all",
+                "must be true (to replay every agency's dead letters), or left out",
+                "يجب أن تكون true (لإعادة تشغيل رسائل كل الجهات) أو أن تُحذف",
+            ));
+            false
+        }
+    };
+    match (map.contains_key("agency"), map.contains_key("all")) {
+        (true, true) => errors.push(FieldError::at(
+            "",
+            "name an `agency` or set `all`, not both",
+            "حدد `agency` أو `all` وليس كليهما",
+        )),
+        (false, false) => errors.push(FieldError::at(
+            "",
+            "name an `agency`, or set `all: true` to replay every agency's dead letters",
+            "حدد `agency`، أو اجعل `all: true` لإعادة تشغيل رسائل كل الجهات",
+        )),
+        (true, false) | (false, true) => {}
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(if all { None } else { agency })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pointers(body: Value) -> Vec<String> {
+        filter(&body)
+            .unwrap_err()
+            .into_iter()
+            .filter_map(|e| e.pointer)
+            .collect()
+    }
+
+    #[test]
+    fn a_bulk_replay_names_one_agency_or_all() {
+        assert_eq!(
+            filter(&json!({"agency": "saudi-post"})),
+            Ok(Some(Agency::SaudiPost))
+        );
+        assert_eq!(filter(&json!({"all": true})), Ok(None));
+        assert_eq!(pointers(json!({})), [""]);
+        assert_eq!(pointers(json!({"agency": "labor", "all": true})), [""]);
+        assert_eq!(pointers(json!({"all": false})), ["/all"]);
+        assert_eq!(pointers(json!({"agency": "mars"})), ["/agency"]);
+        assert_eq!(
+            pointers(json!({"agency": 3, "x/y": 1})),
+            ["/x~1y", "/agency"]
+        );
+        assert_eq!(pointers(json!([])), [""]);
+    }
+}
