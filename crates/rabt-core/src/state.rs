@@ -1,7 +1,8 @@
 //! The request and task state machines. States change only through [`TaskState::apply`]
 //! and [`RequestStatus::advance`], which refuse illegal transitions, so a completed task
 //! can never be completed a second time. The one way back is an operator replaying a
-//! dead-lettered task ([`TaskEvent::Reopened`], [`RequestStatus::reopen`]).
+//! dead-lettered task ([`TaskEvent::Reopened`], [`RequestStatus::reopen`]), with the
+//! checks of a composite that were skipped because of it ([`TaskEvent::Unskipped`]).
 
 use std::fmt;
 
@@ -115,6 +116,12 @@ pub enum TaskEvent {
     /// tell a dead letter's `UPSTREAM_ERROR` from an agency's; the store allows this
     /// event only for a task marked dead-lettered.
     Reopened,
+    /// A check of a composite that was skipped (never run, because a check it waits for
+    /// did not answer `OK`) waits again, `BLOCKED`, because an operator replays a
+    /// dead-lettered check of the same request: once the replayed check has its
+    /// outcome, whether this one runs is decided again. Only from an outcome a skip
+    /// gives (never `OK`, and never `TIMEOUT`: a deadline is final).
+    Unskipped,
 }
 
 impl TaskEvent {
@@ -129,6 +136,7 @@ impl TaskEvent {
             TaskEvent::DeadlinePassed => "deadline",
             TaskEvent::DeadLettered => "dead-letter",
             TaskEvent::Reopened => "reopen",
+            TaskEvent::Unskipped => "unskip",
         }
     }
 }
@@ -188,6 +196,15 @@ impl TaskState {
             (S::Queued | S::Running, E::DeadLettered) => Ok(S::Completed(Outcome::UpstreamError)),
             (S::Completed(Outcome::UpstreamError), E::Reopened) => Ok(S::Queued),
             (
+                S::Completed(
+                    Outcome::NotFound
+                    | Outcome::Mismatch
+                    | Outcome::InvalidInput
+                    | Outcome::UpstreamError,
+                ),
+                E::Unskipped,
+            ) => Ok(S::Blocked),
+            (
                 S::Queued | S::Running | S::AwaitingCallback | S::Completed(_),
                 E::Released | E::Skipped(_),
             )
@@ -208,6 +225,14 @@ impl TaskState {
                     | Outcome::Timeout,
                 ),
                 E::Reopened,
+            )
+            | (
+                S::Blocked
+                | S::Queued
+                | S::Running
+                | S::AwaitingCallback
+                | S::Completed(Outcome::Ok | Outcome::Timeout),
+                E::Unskipped,
             ) => Err(IllegalTransition {
                 from: self.status().as_str(),
                 event: event.name(),
@@ -454,6 +479,23 @@ mod tests {
         assert!(R::Completed.advance(R::Running).is_err());
         assert!(R::Completed.advance(R::Completed).is_err());
         assert!(R::Running.advance(R::Accepted).is_err());
+    }
+
+    #[test]
+    fn only_what_a_skip_gives_is_unskipped_and_only_to_blocked() {
+        for outcome in Outcome::ALL {
+            let unskipped = TaskState::Completed(outcome).apply(TaskEvent::Unskipped);
+            match outcome {
+                Outcome::Ok | Outcome::Timeout => assert!(unskipped.is_err(), "{outcome}"),
+                Outcome::NotFound
+                | Outcome::Mismatch
+                | Outcome::InvalidInput
+                | Outcome::UpstreamError => assert_eq!(unskipped, Ok(TaskState::Blocked)),
+            }
+        }
+        for state in STATES.iter().filter(|s| !s.is_terminal()) {
+            assert!(state.apply(TaskEvent::Unskipped).is_err(), "{state:?}");
+        }
     }
 
     #[test]

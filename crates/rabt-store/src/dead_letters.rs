@@ -11,6 +11,7 @@
 //! Bodies are kept as base64 (a poison message may be any bytes); text fields lose NUL
 //! characters, which PostgreSQL's TEXT refuses, so no message can make recording fail.
 
+mod composite;
 mod replay;
 
 use base64::Engine;

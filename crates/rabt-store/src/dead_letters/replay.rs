@@ -3,9 +3,9 @@
 //! so two operators clicking at once act once; both are audited with the operator as
 //! actor.
 //!
-//! A replay locks the task first, then the dead letter, then the request (the order the
-//! recording path takes too), so concurrent replays of one task's dead letters
-//! serialise instead of deadlocking.
+//! A replay locks the task first, then the dead letter, then the request's skipped
+//! checks, then the request (tasks before their request, as every path does), so
+//! concurrent replays of one task's dead letters serialise instead of deadlocking.
 
 use chrono::{DateTime, Duration, Utc};
 use rabt_core::{
@@ -89,10 +89,12 @@ const LOCK_DEAD_LETTER_POSTGRES: &str =
 const LOCK_DEAD_LETTER_SQLITE: &str =
     "SELECT replayed_at, replayed_by, purged_at FROM dead_letters WHERE id = $1";
 const LOCK_TASK_POSTGRES: &str = "SELECT t.request_id, t.agency, t.service, t.status, \
-     t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent \
+     t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent, \
+     r.created_at AS request_created_at, r.deadline_at AS request_deadline_at \
      FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.id = $1 FOR UPDATE OF t";
 const LOCK_TASK_SQLITE: &str = "SELECT t.request_id, t.agency, t.service, t.status, \
-     t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent \
+     t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent, \
+     r.created_at AS request_created_at, r.deadline_at AS request_deadline_at \
      FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.id = $1";
 const LOCK_REQUEST_POSTGRES: &str = "SELECT status FROM requests WHERE id = $1 FOR UPDATE";
 const LOCK_REQUEST_SQLITE: &str = "SELECT status FROM requests WHERE id = $1";
@@ -108,6 +110,9 @@ struct ReplayTask {
     attempts: i64,
     /// How long it had to run when it was created.
     span: Duration,
+    /// How long its request had, and its deadline now.
+    request_span: Duration,
+    request_deadline: DateTime<Utc>,
     traceparent: Option<String>,
 }
 
@@ -116,8 +121,11 @@ impl Store {
     /// QUEUED (attempts counted afresh, a new deadline as long as its first one), its
     /// request to RUNNING with its verdict cleared and one more pending task, the
     /// task's message goes to the outbox, and this and the task's other open dead
-    /// letters are marked replayed by `operator` and audited. [`StoreError::NotFound`]
-    /// for an unknown id; every other refusal is a [`ReplayOutcome`].
+    /// letters are marked replayed by `operator` and audited. In a composite, the checks
+    /// that were skipped wait again (`BLOCKED`, see `composite`), so that they run once
+    /// the replayed check answers `OK`; the request gets as long again as it had.
+    /// [`StoreError::NotFound`] for an unknown id; every other refusal is a
+    /// [`ReplayOutcome`].
     pub async fn replay_dead_letter(
         &self,
         id: DeadLetterId,
@@ -285,6 +293,8 @@ impl Store {
         };
         let created = get_time(&row, "created_at")?;
         let deadline = get_time(&row, "deadline_at")?;
+        let request_deadline = get_time(&row, "request_deadline_at")?;
+        let request_span = request_deadline - get_time(&row, "request_created_at")?;
         let dead_lettered: i64 = row.try_get("dead_lettered")?;
         Ok(Some(ReplayTask {
             id,
@@ -295,6 +305,8 @@ impl Store {
             dead_lettered: dead_lettered == 1,
             attempts: row.try_get("attempts")?,
             span: (deadline - created).max(MIN_REPLAY_DEADLINE),
+            request_span,
+            request_deadline,
             traceparent: row.try_get("traceparent")?,
         }))
     }
@@ -330,6 +342,15 @@ impl Store {
     ) -> Result<ReplayOutcome, StoreError> {
         let request = task.request;
         let deadline = now + task.span;
+        // The request gets as long as it had at first, from now (at least the task's).
+        let request_deadline = task
+            .request_deadline
+            .max(now + task.request_span)
+            .max(deadline);
+        // Before the request's row: the lock order of every path is tasks, then request.
+        let unskipped = self
+            .unskip_checks(tx, request, request_deadline, operator, now)
+            .await?;
         let row = sqlx::query(self.by_dialect(LOCK_REQUEST_POSTGRES, LOCK_REQUEST_SQLITE))
             .bind(request.to_string())
             .fetch_one(tx.conn())
@@ -341,13 +362,14 @@ impl Store {
         };
         sqlx::query(
             "UPDATE requests SET status = $1, verdict = NULL, completed_at = NULL, \
-             pending_tasks = pending_tasks + 1, updated_at = $2, \
-             deadline_at = CASE WHEN deadline_at < $3 THEN $3 ELSE deadline_at END \
-             WHERE id = $4",
+             pending_tasks = pending_tasks + $2, updated_at = $3, \
+             deadline_at = CASE WHEN deadline_at < $4 THEN $4 ELSE deadline_at END \
+             WHERE id = $5",
         )
         .bind(next.as_str())
+        .bind(1 + unskipped)
         .bind(millis(now))
-        .bind(millis(deadline))
+        .bind(millis(request_deadline))
         .bind(request.to_string())
         .execute(tx.conn())
         .await?;
@@ -390,6 +412,7 @@ impl Store {
                 "agency": task.agency.as_str(),
                 "previous_attempts": task.attempts,
                 "request_reopened": next != status,
+                "checks_unskipped": unskipped,
             });
             if closed_id != id {
                 entry.detail["with"] = json!(id.to_string());

@@ -12,9 +12,19 @@ use rabt_test_support::must::{eventually, within};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::fixtures::address_input;
+use crate::fanout::task_of;
+use crate::fixtures::{ESTABLISHMENT, address_input, establishment_input};
 use crate::rig::{Pairing, Rig, count, pairing_test, worker_settings};
 use crate::services::transport_settings;
+
+/// The agencies the establishment check calls.
+const COMPOSITE_AGENCIES: [Agency; 5] = [
+    Agency::Labor,
+    Agency::Interior,
+    Agency::SaudiPost,
+    Agency::Municipal,
+    Agency::Chambers,
+];
 
 /// A drain running beside the rig's worker; stop it before [`Rig::finish`].
 struct Drain {
@@ -24,8 +34,14 @@ struct Drain {
 
 impl Drain {
     fn start(rig: &Rig) -> Drain {
+        Drain::start_for(rig, &[Agency::SaudiPost])
+    }
+
+    fn start_for(rig: &Rig, agencies: &[Agency]) -> Drain {
         let stop = CancellationToken::new();
-        let drain = rig.worker(worker_settings()).dead_letter_drain();
+        let drain = rig
+            .worker_for(agencies, worker_settings())
+            .dead_letter_drain();
         let handle = tokio::spawn(drain.run(stop.clone()));
         Drain { stop, handle }
     }
@@ -50,10 +66,10 @@ async fn recorded(rig: &Rig, n: usize) -> Vec<DeadLetter> {
     .await
 }
 
-/// Hands Saudi Post's next task message back to its queue until the broker gives up on
-/// it (delivery limit + 1 deliveries), as a worker crashing on it each time would.
-async fn exhaust_delivery_limit(rig: &Rig) {
-    let mut consumer = rig.transport.consume(Agency::SaudiPost, 1).await.unwrap();
+/// Hands `agency`'s next task message back to its queue until the broker gives up on it
+/// (delivery limit + 1 deliveries), as a worker crashing on it each time would.
+async fn exhaust_delivery_limit(rig: &Rig, agency: Agency) {
+    let mut consumer = rig.transport.consume(agency, 1).await.unwrap();
     for _ in 0..=transport_settings().delivery_limit {
         let delivery = within("the task message", consumer.next()).await.unwrap();
         delivery.requeue().await.unwrap();
@@ -133,7 +149,7 @@ async fn a_message_over_the_delivery_limit_ends_its_task_and_a_replay_completes_
     let mut rig = Rig::new(pairing).await;
     rig.start_relay();
     let sent = rig.submit(&rig.new_request(address_input())).await;
-    exhaust_delivery_limit(&rig).await;
+    exhaust_delivery_limit(&rig, Agency::SaudiPost).await;
 
     rig.start_worker(worker_settings());
     let drain = Drain::start(&rig);
@@ -194,4 +210,64 @@ async fn replay(rig: &Rig, id: DeadLetterId) {
         matches!(outcome, ReplayOutcome::Reopened { .. }),
         "{outcome:?}"
     );
+}
+
+pairing_test!(a_dead_lettered_registry_check_skips_its_dependants_until_a_replay_runs_them);
+async fn a_dead_lettered_registry_check_skips_its_dependants_until_a_replay_runs_them(
+    pairing: Pairing,
+) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    let new = rig.composite_request(ESTABLISHMENT, establishment_input());
+    let registry = task_of(&new, "registry", None);
+    let sent = rig.submit(&new).await;
+    exhaust_delivery_limit(&rig, Agency::Labor).await;
+
+    rig.start_worker_for(&COMPOSITE_AGENCIES, worker_settings());
+    let drain = Drain::start_for(&rig, &COMPOSITE_AGENCIES);
+    let record = rig.completed(sent.request).await;
+    assert_eq!(record.verdict, Some(Verdict::Partial));
+    for task in &record.tasks {
+        assert_eq!(
+            task.state,
+            TaskState::Completed(Outcome::UpstreamError),
+            "{:?}",
+            task.child
+        );
+        if task.id != registry {
+            assert_eq!(task.attempts, 0, "{:?} was skipped, not run", task.child);
+        }
+    }
+    let audit = rig.audit(sent.request).await;
+    let dependants = record.tasks.len() - 1;
+    assert_eq!(count(&audit, "task.dead_lettered"), 1);
+    assert_eq!(count(&audit, "task.skipped"), dependants);
+
+    // The replay runs the registry, and the checks that waited for it run after it.
+    let query = DeadLetterQuery {
+        agency: Some(Agency::Labor),
+        limit: 10,
+        ..DeadLetterQuery::default()
+    };
+    let letters = rig.store.list_dead_letters(&query).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].task, Some(registry));
+    replay(&rig, letters[0].id).await;
+    rig.wake_relay();
+    let record = rig.completed(sent.request).await;
+    assert_eq!(record.verdict, Some(Verdict::Pass), "{record:#?}");
+    for task in &record.tasks {
+        assert_eq!(
+            task.state,
+            TaskState::Completed(Outcome::Ok),
+            "{:?}",
+            task.child
+        );
+    }
+    assert_eq!(rig.scripted(Agency::Labor).calls(registry).len(), 1);
+    let audit = rig.audit(sent.request).await;
+    assert_eq!(count(&audit, "task.unskipped"), dependants);
+    assert_eq!(count(&audit, "request.completed"), 2);
+    drain.stop().await;
+    rig.finish().await;
 }
