@@ -9,5 +9,6 @@ mod demo;
 mod dlq;
 mod drill;
 mod kill_worker;
+mod metrics;
 mod notify;
 mod serve;

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use rabt_core::{Agency, CallbackId};
+use rabt_metrics::metrics;
 use rabt_store::{Actor, CallbackAccepted, NewAuditEntry, NewCallback};
 use rabt_webhook::SignedHeaders;
 use serde_json::{Value, json};
@@ -152,6 +153,7 @@ pub(crate) async fn receive(
             "duplicate"
         }
     };
+    metrics().callback(agency, status);
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": status }))).into_response())
 }
 
@@ -203,11 +205,12 @@ fn signed_headers(headers: &HeaderMap) -> Result<SignedHeaders, String> {
 async fn reject(
     state: &AppState,
     agency: Agency,
-    reason: &str,
+    reason: &'static str,
     webhook_id: Option<String>,
     detail: &str,
 ) -> Result<(), ApiError> {
     tracing::warn!(%agency, reason, detail, "callback refused");
+    metrics().callback(agency, reason);
     let mut entry = NewAuditEntry::new(Actor::Agency(agency), "callback.rejected");
     entry.outcome = Some(reason.to_owned());
     entry.detail = json!({ "webhook_id": webhook_id, "why": detail });

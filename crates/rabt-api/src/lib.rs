@@ -38,6 +38,7 @@ mod fanout;
 mod health;
 mod idempotency;
 mod lang;
+pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
@@ -63,7 +64,9 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::handler))
         .merge(ops::routes())
+        .route_layer(middleware::from_fn(metrics::record))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(problem::localize))
         .layer(TraceLayer::new_for_http())

@@ -68,6 +68,7 @@ pub(crate) async fn create(
     {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
+            rabt_metrics::metrics().accepted(new.service.as_str());
             state.wake_outbox();
         }
         Accepted::Existing {

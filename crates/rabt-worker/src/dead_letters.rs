@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rabt_core::{Agency, TaskMessage};
+use rabt_metrics::metrics;
 use rabt_queue::{Consumer, Delivery};
 use rabt_store::{DeadLetterRecorded, NewDeadLetter};
 use tokio::task::JoinSet;
@@ -158,6 +159,7 @@ impl DeadLetterDrain {
             tracing::debug!(dead_letter = %recorded.id, "dead letter recorded before; acking the redelivery");
             return;
         }
+        metrics().dead_letter(letter.agency, &letter.reason);
         tracing::warn!(
             dead_letter = %recorded.id,
             agency = %letter.agency,

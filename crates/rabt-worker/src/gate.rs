@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use rabt_adapter::{AdapterError, Answer};
 use rabt_core::Agency;
+use rabt_metrics::{Circuit, metrics};
 use rabt_queue::Transport;
 use rabt_store::TaskRecord;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -171,6 +172,15 @@ impl Gate {
 
     fn log(&self, transition: Option<Transition>) {
         let agency = self.agency;
+        let circuit = match transition {
+            None => None,
+            Some(Transition::Opened { .. }) => Some(Circuit::Open),
+            Some(Transition::HalfOpened) => Some(Circuit::HalfOpen),
+            Some(Transition::Closed) => Some(Circuit::Closed),
+        };
+        if let Some(circuit) = circuit {
+            metrics().circuit(agency, circuit);
+        }
         match transition {
             None => {}
             Some(Transition::Opened { reason, cooldown }) => tracing::info!(

@@ -13,6 +13,7 @@ use futures_util::FutureExt;
 use chrono::Utc;
 use rabt_adapter::{AdapterError, Answer, ServiceCall};
 use rabt_core::{Outcome, TaskId, TaskMessage, TaskState};
+use rabt_metrics::metrics;
 use rabt_queue::{Delivery, OutgoingMessage};
 use rabt_store::{Completion, StartResult, StoreError, TaskCompletion, TaskRecord};
 
@@ -154,6 +155,12 @@ impl Worker {
         let started = Instant::now();
         let result = self.call(&task, attempt, timeout).await;
         pass.record(gate::signal(&result));
+        metrics().agency_call(
+            task.agency,
+            task.service.as_str(),
+            call_label(&result),
+            started.elapsed(),
+        );
         let latency = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         match result {
             Ok(Answer::Final {
@@ -267,6 +274,7 @@ impl Worker {
                 })
                 .await?;
             if scheduled {
+                metrics().retry(task.agency, task.service.as_str());
                 let message = retry_message(task, attempt);
                 // If this fails the task is QUEUED in the database and the requeued
                 // original runs it again.
@@ -314,6 +322,7 @@ impl Worker {
         {
             Completion::Applied { request_completed } => {
                 tracing::info!(task = %task.id, request = %task.request, %outcome, "task completed");
+                metrics().task_finished(task.agency, task.service.as_str(), outcome.as_str());
                 if let Some(done) = request_completed {
                     tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
                     self.outbox_wake.notify_one();
@@ -339,6 +348,17 @@ impl Worker {
             self.compose(task.request).await?;
         }
         Ok(())
+    }
+}
+
+/// How a call ended, as the `rabt_agency_calls` metric labels it: the outcome the
+/// agency's answer gave, `SUBMITTED` for a call answered later by callback, or the
+/// kind of failure (`unavailable`, `timeout`, `malformed`, `refused`, ...).
+fn call_label(result: &Result<Answer, AdapterError>) -> &'static str {
+    match result {
+        Ok(Answer::Final { outcome, .. }) => outcome.as_str(),
+        Ok(Answer::Submitted { .. }) => "SUBMITTED",
+        Err(err) => err.kind(),
     }
 }
 

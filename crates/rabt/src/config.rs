@@ -65,6 +65,7 @@ struct RawWorker {
     prefetch: u16,
     call_timeout_ms: u64,
     deadline_sweep_ms: u64,
+    metrics_listen: String,
     breaker: worker::RawBreaker,
     #[serde(default)]
     limits: BTreeMap<String, worker::RawLimits>,
@@ -172,6 +173,8 @@ pub(crate) struct Config {
     pub call_timeout: Duration,
     /// Deadline sweep period.
     pub deadline_sweep: Duration,
+    /// Where a process without the API serves `/metrics` (`None`: it does not).
+    pub worker_metrics_listen: Option<SocketAddr>,
     /// Each agency's circuit breaker (`[worker.breaker]`).
     pub worker_breaker: rabt_worker::BreakerSettings,
     /// Per-agency limits (`[worker.limits.<agency>]`); an agency not named has none.
@@ -286,6 +289,7 @@ fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> 
             "DATABASE_URL" => set(&["database", "url"], value),
             "AMQP_URL" => set(&["queue", "amqp_url"], value),
             "LOG" => set(&["log", "filter"], value),
+            "WORKER_METRICS_LISTEN" => set(&["worker", "metrics_listen"], value),
             "LOG_FORMAT" => set(&["log", "format"], value),
             "SIMULATE_CALLBACK_URL" => set(&["simulate", "callback_url"], value),
             "SIMULATE_PKI_DIR" => set(&["simulate", "pki_dir"], value),
@@ -434,6 +438,14 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         "json" => true,
         other => bail!("`log.format` must be \"text\" or \"json\", got `{other}`"),
     };
+    let worker_metrics_listen = match raw.worker.metrics_listen.as_str() {
+        "" => None,
+        address => Some(address.parse().map_err(|_| {
+            anyhow!(
+                "`worker.metrics_listen` must be empty or an address like 127.0.0.1:9464, got `{address}`"
+            )
+        })?),
+    };
     if raw.worker.prefetch == 0 {
         bail!("`worker.prefetch` must be positive");
     }
@@ -450,6 +462,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         prefetch: raw.worker.prefetch,
         call_timeout: ms(raw.worker.call_timeout_ms, "worker.call_timeout_ms")?,
         deadline_sweep: ms(raw.worker.deadline_sweep_ms, "worker.deadline_sweep_ms")?,
+        worker_metrics_listen,
         worker_breaker: worker::breaker(&raw.worker.breaker)?,
         worker_limits: worker::limits(&raw.worker.limits)?,
         outbox_batch: raw.outbox.batch_size.max(1),

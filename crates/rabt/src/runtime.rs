@@ -176,6 +176,19 @@ pub(crate) async fn run(
         tasks.spawn(worker.run(shutdown.clone()));
     }
 
+    if roles.api.is_none()
+        && let Some(address) = config.worker_metrics_listen
+    {
+        let listener = bind(address).await?;
+        tracing::info!(%address, "serving /metrics");
+        let served = rabt_api::metrics::serve(listener, transport.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            if let Err(err) = served.await {
+                tracing::error!(%err, "the metrics server failed");
+            }
+        });
+    }
+
     if let Some(listener) = roles.api {
         let state = AppState::new(
             store,

@@ -8,6 +8,7 @@
 mod callbacks;
 mod composite;
 mod harness;
+mod metrics;
 mod notify_url;
 mod openapi;
 mod ops;

@@ -18,6 +18,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
+use rabt_metrics::metrics;
 use rabt_store::{AttemptReport, DueNotification, NextStep, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -226,6 +227,11 @@ fn log_attempt(due: &DueNotification, report: &AttemptReport) {
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
     let error = report.error.as_deref().unwrap_or_default();
+    metrics().notification(match report.next {
+        NextStep::Delivered => "delivered",
+        NextStep::RetryAt(_) => "retrying",
+        NextStep::Failed => "failed",
+    });
     match report.next {
         NextStep::Delivered => tracing::info!(
             notification = %due.id, request = %due.request, attempt = due.attempt, %host,
