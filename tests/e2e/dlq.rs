@@ -149,7 +149,10 @@ async fn a_poison_message_on_rabbitmq_is_listed_and_replayed_with_the_cli() {
 
     let refused = wiring.run(&["dlq", "replay", &poison, "--operator", "e2e"]);
     let refused = refused.expect_err("the poison names no task").to_string();
-    assert!(refused.contains("names no task of ours"), "{refused}");
+    assert!(
+        refused.contains("names no task or callback of ours"),
+        "{refused}"
+    );
     let out = wiring
         .run(&["dlq", "replay", &dead, "--operator", "e2e"])
         .unwrap();

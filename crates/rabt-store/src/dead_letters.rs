@@ -11,13 +11,14 @@
 //! Bodies are kept as base64 (a poison message may be any bytes); text fields lose NUL
 //! characters, which PostgreSQL's TEXT refuses, so no message can make recording fail.
 
+mod callback;
 mod composite;
 mod replay;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
-use rabt_core::{Agency, DeadLetterId, RequestId, TaskEvent, TaskId, TaskStatus};
+use rabt_core::{Agency, CallbackId, DeadLetterId, RequestId, TaskEvent, TaskId, TaskStatus};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -139,6 +140,8 @@ pub struct DeadLetter {
     pub task: Option<TaskId>,
     /// The task's request.
     pub request: Option<RequestId>,
+    /// When it names no task: the stored agency callback its message carries, if any.
+    pub callback: Option<CallbackId>,
     /// The message id it was published with.
     pub message_id: Option<String>,
     /// Why it was dead-lettered.
@@ -155,8 +158,8 @@ pub struct DeadLetter {
     pub replayed_by: Option<String>,
     /// When it was purged.
     pub purged_at: Option<DateTime<Utc>>,
-    /// Whether a replay would reopen its task now: it is open and its task is still
-    /// the one it ended.
+    /// Whether a replay would do something now: it is open, and its task is still the
+    /// one it ended, or its callback is not applied yet.
     pub replayable: bool,
 }
 
@@ -184,10 +187,14 @@ pub struct DeadLetterQuery {
     pub limit: u32,
 }
 
+/// A callback's message carries the callback's id as its message id; a dead letter that
+/// names no task is matched to a stored callback by it.
 const SELECT: &str = "SELECT d.id, d.agency, d.task_id, d.message_id, d.reason, d.body, \
      d.headers, d.dead_at, d.replayed_at, d.replayed_by, d.purged_at, t.request_id, \
-     t.status AS task_status, t.dead_lettered FROM dead_letters d \
-     LEFT JOIN tasks t ON t.id = d.task_id";
+     t.status AS task_status, t.dead_lettered, c.id AS callback_id, \
+     c.applied_at AS callback_applied_at FROM dead_letters d \
+     LEFT JOIN tasks t ON t.id = d.task_id \
+     LEFT JOIN callbacks c ON d.task_id IS NULL AND c.id = d.message_id AND c.agency = d.agency";
 
 impl Store {
     /// Records a message taken from `rabt.dead.<agency>`. When it names an open task of
@@ -381,6 +388,7 @@ fn dead_letter_from_row(row: &AnyRow) -> Result<DeadLetter, StoreError> {
         agency: get_parsed(row, "agency")?,
         task,
         request: get_opt_parsed(row, "request_id")?,
+        callback: get_opt_parsed(row, "callback_id")?,
         message_id: row.try_get("message_id")?,
         reason: row.try_get("reason")?,
         body,
@@ -391,9 +399,11 @@ fn dead_letter_from_row(row: &AnyRow) -> Result<DeadLetter, StoreError> {
         purged_at: get_opt_time(row, "purged_at")?,
         replayable: false,
     };
-    let replayable = letter.state() == DeadLetterState::Open
-        && task_status == Some(TaskStatus::Completed)
-        && dead_lettered == Some(1);
+    let task_replayable = task_status == Some(TaskStatus::Completed) && dead_lettered == Some(1);
+    let callback_replayable =
+        letter.callback.is_some() && get_opt_time(row, "callback_applied_at")?.is_none();
+    let replayable =
+        letter.state() == DeadLetterState::Open && (task_replayable || callback_replayable);
     Ok(DeadLetter {
         replayable,
         ..letter

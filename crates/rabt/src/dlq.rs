@@ -182,6 +182,9 @@ async fn show(store: &Store, id: Option<DeadLetterId>) -> anyhow::Result<()> {
         "task:        {}",
         or_dash(letter.task.map(|t| t.to_string()))
     ))?;
+    if let Some(callback) = letter.callback {
+        print(&format!("callback:    {callback}"))?;
+    }
     print(&format!(
         "request:     {}",
         or_dash(letter.request.map(|r| r.to_string()))
@@ -214,14 +217,12 @@ async fn replay_one(store: &Store, id: DeadLetterId, operator: &str) -> anyhow::
         .replay_dead_letter(id, operator, Utc::now())
         .await
         .with_context(|| format!("cannot replay {id}"))?;
-    match outcome {
-        ReplayOutcome::Reopened { task, request } => {
-            print(&format!(
-                "replayed {id}: task {task} of request {request} is queued again"
-            ))?;
+    match queued(&outcome) {
+        Some(queued) => {
+            print(&format!("replayed {id}: {queued}"))?;
             Ok(())
         }
-        refused => bail!("cannot replay {id}: {}", why(&refused)),
+        None => bail!("cannot replay {id}: {}", why(&outcome)),
     }
 }
 
@@ -232,14 +233,12 @@ async fn replay_many(store: &Store, agency: Option<Agency>, operator: &str) -> a
         .context("cannot replay dead letters")?;
     let mut replayed = 0;
     for (id, outcome) in &results {
-        match outcome {
-            ReplayOutcome::Reopened { task, request } => {
+        match queued(outcome) {
+            Some(queued) => {
                 replayed += 1;
-                print(&format!(
-                    "replayed {id}: task {task} of request {request} is queued again"
-                ))?;
+                print(&format!("replayed {id}: {queued}"))?;
             }
-            refused => print(&format!("skipped  {id}: {}", why(refused)))?,
+            None => print(&format!("skipped  {id}: {}", why(outcome)))?,
         }
     }
     print(&format!(
@@ -287,17 +286,40 @@ async fn find(store: &Store, id: DeadLetterId) -> anyhow::Result<DeadLetter> {
         .ok_or_else(|| anyhow!("no dead letter {id}"))
 }
 
+/// What a replay queued, in words; `None` when it refused.
+fn queued(outcome: &ReplayOutcome) -> Option<String> {
+    match outcome {
+        ReplayOutcome::Reopened { task, request } => {
+            Some(format!("task {task} of request {request} is queued again"))
+        }
+        ReplayOutcome::CallbackRequeued { callback, task } => Some(format!(
+            "callback {callback} (for task {task}) is queued again"
+        )),
+        ReplayOutcome::AlreadyReplayed { .. }
+        | ReplayOutcome::Purged { .. }
+        | ReplayOutcome::NoTask
+        | ReplayOutcome::CallbackApplied { .. }
+        | ReplayOutcome::TaskNotDeadLettered { .. } => None,
+    }
+}
+
 /// Why a replay changed nothing, in words.
 fn why(outcome: &ReplayOutcome) -> String {
     match outcome {
         ReplayOutcome::Reopened { task, .. } => format!("task {task} was reopened"),
+        ReplayOutcome::CallbackRequeued { callback, .. } => {
+            format!("callback {callback} was queued again")
+        }
+        ReplayOutcome::CallbackApplied { callback } => {
+            format!("its callback {callback} was applied meanwhile")
+        }
         ReplayOutcome::AlreadyReplayed { by, at } => format!(
             "it was replayed by {} at {}",
             by.as_deref().unwrap_or("an operator"),
             time(*at)
         ),
         ReplayOutcome::Purged { at } => format!("it was purged at {}", time(*at)),
-        ReplayOutcome::NoTask => "it names no task of ours (an undecodable message, or an unknown task or callback); purge it once you have read it".to_owned(),
+        ReplayOutcome::NoTask => "it names no task or callback of ours (an undecodable message, or an unknown task or callback); purge it once you have read it".to_owned(),
         ReplayOutcome::TaskNotDeadLettered { task, state } => format!(
             "its task {task} is {}{}, not ended by a dead letter",
             state.status(),

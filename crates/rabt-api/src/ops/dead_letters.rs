@@ -60,7 +60,8 @@ pub(crate) async fn get(
     Ok(Json(view::full(&letter)).into_response())
 }
 
-/// `POST /ops/v1/dead-letters/{id}/replay`: reopens the dead letter's task, once.
+/// `POST /ops/v1/dead-letters/{id}/replay`: reopens the dead letter's task (or queues
+/// its agency callback again), once.
 pub(crate) async fn replay(
     State(state): State<AppState>,
     caller: OperatorCaller,
@@ -74,8 +75,8 @@ pub(crate) async fn replay(
             .replay_dead_letter(letter.id, &operator.name, Utc::now())
     })
     .await?;
-    if let ReplayOutcome::Reopened { task, request } = &outcome {
-        tracing::info!(operator = %operator.name, dead_letter = %letter.id, %task, %request, "dead letter replayed");
+    if let Some(queued) = queued(&outcome) {
+        tracing::info!(operator = %operator.name, dead_letter = %letter.id, %queued, "dead letter replayed");
         state.wake_outbox();
         let letter = find(&state, &id).await?;
         return Ok(Json(view::full(&letter)).into_response());
@@ -104,14 +105,13 @@ pub(crate) async fn replay_many(
     let mut replayed = Vec::new();
     let mut skipped = Vec::new();
     for (id, outcome) in &results {
-        match outcome {
-            ReplayOutcome::Reopened { task, request } => replayed.push(json!({
-                "id": id.to_string(),
-                "task": task.to_string(),
-                "request": request.to_string(),
-            })),
-            refused => {
-                let problem = refusal(refused);
+        match queued(outcome) {
+            Some(mut queued) => {
+                queued["id"] = json!(id.to_string());
+                replayed.push(queued);
+            }
+            None => {
+                let problem = refusal(outcome);
                 let (detail, _) = problem.problem().detail.clone().unwrap_or_default();
                 skipped.push(json!({
                     "id": id.to_string(),
@@ -184,14 +184,33 @@ async fn find(state: &AppState, id: &str) -> Result<DeadLetter, ApiError> {
         .ok_or_else(not_found)
 }
 
-/// Why a replay did not reopen anything, as a problem.
+/// What a replay queued (`task` and `request`, or `callback` and `task`); `None` when
+/// it refused.
+fn queued(outcome: &ReplayOutcome) -> Option<Value> {
+    match outcome {
+        ReplayOutcome::Reopened { task, request } => Some(json!({
+            "task": task.to_string(),
+            "request": request.to_string(),
+        })),
+        ReplayOutcome::CallbackRequeued { callback, task } => Some(json!({
+            "callback": callback.to_string(),
+            "task": task.to_string(),
+        })),
+        ReplayOutcome::AlreadyReplayed { .. }
+        | ReplayOutcome::Purged { .. }
+        | ReplayOutcome::NoTask
+        | ReplayOutcome::CallbackApplied { .. }
+        | ReplayOutcome::TaskNotDeadLettered { .. } => None,
+    }
+}
+
+/// Why a replay did not queue anything, as a problem.
 fn refusal(outcome: &ReplayOutcome) -> ApiError {
     let time = |at: &chrono::DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
     match outcome {
-        ReplayOutcome::Reopened { .. } => ApiError::internal(
-            "a reopened dead letter reported as refused",
-            &"ReplayOutcome::Reopened",
-        ),
+        ReplayOutcome::Reopened { .. } | ReplayOutcome::CallbackRequeued { .. } => {
+            ApiError::internal("a replay that queued work reported as refused", &"queued")
+        }
         ReplayOutcome::AlreadyReplayed { by, at } => {
             let by = by.as_deref().unwrap_or("an operator");
             ApiError::new(ProblemKind::DeadLetterClosed).detail(
@@ -204,9 +223,15 @@ fn refusal(outcome: &ReplayOutcome) -> ApiError {
             format!("حُذفت في {}؛ لا يمكن إعادة تشغيلها", time(at)),
         ),
         ReplayOutcome::NoTask => ApiError::new(ProblemKind::DeadLetterNotReplayable).detail(
-            "it names no task of ours (an undecodable message, or an unknown task or callback): purge it once you have read it",
-            "لا تشير إلى أي مهمة لدينا (رسالة تعذرت قراءتها أو مهمة أو رد غير معروف): احذفها بعد الاطلاع عليها",
+            "it names no task or callback of ours (an undecodable message, or an unknown task or callback): purge it once you have read it",
+            "لا تشير إلى أي مهمة أو رد لدينا (رسالة تعذرت قراءتها أو مهمة أو رد غير معروف): احذفها بعد الاطلاع عليها",
         ),
+        ReplayOutcome::CallbackApplied { callback } => {
+            ApiError::new(ProblemKind::DeadLetterNotReplayable).detail(
+                format!("its callback {callback} was applied meanwhile: there is nothing to replay"),
+                format!("طُبِّق ردها {callback} في الأثناء: لا شيء لإعادة تشغيله"),
+            )
+        }
         ReplayOutcome::TaskNotDeadLettered { task, state } => {
             let state = match state.outcome() {
                 Some(outcome) => format!("{} ({outcome})", state.status()),

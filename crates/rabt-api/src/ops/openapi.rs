@@ -30,7 +30,8 @@ pub fn dead_letter_schema() -> Value {
             "messageId": { "type": ["string", "null"] },
             "task": { "type": ["string", "null"], "description": "The task its message names, when that task exists." },
             "request": { "type": ["string", "null"] },
-            "replayable": { "type": "boolean", "description": "Open, and its task ended UPSTREAM_ERROR because of it: a replay would run the task again." },
+            "callback": { "type": ["string", "null"], "description": "When it names no task: the stored agency callback its message carries (a replay queues it again while it is not applied)." },
+            "replayable": { "type": "boolean", "description": "Open, and its task ended UPSTREAM_ERROR because of it (a replay runs the task again), or its callback is not applied yet (a replay queues it again)." },
             "deadAt": { "type": "string", "format": "date-time" },
             "replayedAt": time, "replayedBy": { "type": ["string", "null"] }, "purgedAt": time,
             "body": { "type": "string", "contentEncoding": "base64", "description": "Only when read one at a time: the message body as received (at most 64 KiB)." },
@@ -109,7 +110,7 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
                 "oneOf": [{ "required": ["agency"] }, { "required": ["all"] }],
             } } } },
             "responses": auth(json!({
-                "200": { "description": "`replayed`: [{id, task, request}]; `skipped`: [{id, problem, detail}] for those that cannot be replayed (no task of ours, or their task did not end by a dead letter)." },
+                "200": { "description": "`replayed`: [{id, task, request}] (or {id, callback, task} for a callback queued again); `skipped`: [{id, problem, detail}] for those that cannot be replayed (no task of ours, or their task did not end by a dead letter)." },
                 "400": problem_ref("malformed-json"),
                 "415": problem_ref("unsupported-media-type"),
                 "422": problem_ref("validation-failed"),

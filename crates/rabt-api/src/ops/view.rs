@@ -36,6 +36,7 @@ pub(crate) fn summary(letter: &DeadLetter) -> Value {
         "messageId": letter.message_id,
         "task": letter.task.map(|t| t.to_string()),
         "request": letter.request.map(|r| r.to_string()),
+        "callback": letter.callback.map(|c| c.to_string()),
         "replayable": letter.replayable,
         "deadAt": time(letter.dead_at),
         "replayedAt": opt_time(letter.replayed_at),

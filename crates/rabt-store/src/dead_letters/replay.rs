@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use rabt_core::{
-    Agency, DeadLetterId, RequestId, RequestStatus, ServiceName, TaskEvent, TaskId, TaskMessage,
-    TaskState,
+    Agency, CallbackId, DeadLetterId, RequestId, RequestStatus, ServiceName, TaskEvent, TaskId,
+    TaskMessage, TaskState,
 };
 use serde_json::json;
 use sqlx::Row;
@@ -45,9 +45,23 @@ pub enum ReplayOutcome {
         /// When.
         at: DateTime<Utc>,
     },
-    /// It names no task of ours (an undecodable message, or an unknown task): there is
-    /// nothing to run again. Purge it instead.
+    /// An agency's callback that was not applied is queued again for its agency's
+    /// workers; this and the callback's other open dead letters were closed with it.
+    CallbackRequeued {
+        /// The callback.
+        callback: CallbackId,
+        /// The task it answers.
+        task: TaskId,
+    },
+    /// It names no task or callback of ours (an undecodable message, or an unknown task
+    /// or callback): there is nothing to run again. Purge it instead.
     NoTask,
+    /// Its callback was applied meanwhile (an earlier copy of the message got through):
+    /// there is nothing to apply again.
+    CallbackApplied {
+        /// The callback.
+        callback: CallbackId,
+    },
     /// Its task did not end because of a dead letter, or no longer is in that state
     /// (it completed otherwise, or was already replayed through another dead letter).
     TaskNotDeadLettered {
@@ -155,8 +169,17 @@ impl Store {
             return Ok(closed);
         }
         let Some(task) = locked else {
-            tx.rollback().await?;
-            return Ok(ReplayOutcome::NoTask);
+            // No task: perhaps an agency's callback that a worker could not apply.
+            let outcome = match task {
+                None => self.requeue_callback(&mut tx, id, operator, now).await?,
+                Some(_) => ReplayOutcome::NoTask,
+            };
+            if let ReplayOutcome::CallbackRequeued { .. } = outcome {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            return Ok(outcome);
         };
         let reopened = task.state.apply(TaskEvent::Reopened);
         if !task.dead_lettered || reopened.is_err() {

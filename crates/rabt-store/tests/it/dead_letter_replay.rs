@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use rabt_core::{
-    Agency, DeadLetterId, Outcome, RequestId, RequestStatus, TaskId, TaskMessage, TaskState,
-    Verdict,
+    Agency, CallbackId, DeadLetterId, Outcome, RequestId, RequestStatus, TaskId, TaskMessage,
+    TaskState, Verdict,
 };
 use rabt_store::{
-    Actor, Completion, DeadLetterState, EVENTS_EXCHANGE, PurgeOutcome, ReplayOutcome, Store,
-    StoreError,
+    Actor, Completion, DeadLetterState, EVENTS_EXCHANGE, NewCallback, PurgeOutcome, ReplayOutcome,
+    Store, StoreError,
 };
+use serde_json::json;
 
 use crate::dead_letters::{audited, letter, outbox_on, queued_task_messages};
 use crate::fixtures::{cooperative, now, request, run_task};
@@ -339,3 +340,106 @@ async fn bulk_replays_and_purges_follow_their_filter(db: TestDb) {
     );
 }
 backend_test!(bulk_replays_and_purges_follow_their_filter);
+
+async fn a_callback_no_worker_could_apply_is_queued_again_until_it_is_applied(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = request(coop.id, "k", &[Agency::Municipal]);
+    db.store.accept_request(&new).await.unwrap();
+    let task = new.tasks[0].id;
+    db.store.start_task(task, now()).await.unwrap();
+    db.store.submit_task(task, "INSP-1", now()).await.unwrap();
+    let callback = NewCallback {
+        id: CallbackId::new(),
+        agency: Agency::Municipal,
+        webhook_id: "msg_1".to_owned(),
+        reference: "INSP-1".to_owned(),
+        task,
+        request: new.id,
+        body: json!({"reference": "INSP-1"}),
+        received_at: now(),
+    };
+    db.store.accept_callback(&callback).await.unwrap();
+    empty_outbox(&db.store).await;
+    // The worker dead-letters the callback's message (or the broker does, at its limit).
+    let message = TaskMessage::CallbackV1 {
+        callback: callback.id,
+        agency: Agency::Municipal,
+    };
+    let mut dead = letter(
+        Agency::Municipal,
+        None,
+        "no adapter for the callback's agency",
+    );
+    dead.message_id = Some(callback.id.to_string());
+    dead.body = serde_json::to_vec(&message).unwrap();
+    let recorded = db.store.record_dead_letter(&dead).await.unwrap();
+    assert_eq!(recorded.ended, None, "the task awaits its callback");
+    let stored = db.store.dead_letter(recorded.id).await.unwrap().unwrap();
+    assert_eq!((stored.task, stored.callback), (None, Some(callback.id)));
+    assert!(stored.replayable);
+
+    let outcome = db
+        .store
+        .replay_dead_letter(recorded.id, "huda", now())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ReplayOutcome::CallbackRequeued {
+            callback: callback.id,
+            task
+        }
+    );
+    let rows = db.store.claim_outbox(10, Duration::ZERO).await.unwrap();
+    let queued: Vec<TaskMessage> = rows
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(queued, [message]);
+    let entries = audited(&db.store, "dead_letter.replayed").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].task, entries[0].request),
+        (Some(task), Some(new.id))
+    );
+    assert_eq!(entries[0].detail["callback"], callback.id.to_string());
+    let stored = db.store.dead_letter(recorded.id).await.unwrap().unwrap();
+    assert_eq!(stored.state(), DeadLetterState::Replayed);
+
+    // A second dead letter of the same callback, once it was applied: nothing to do.
+    let again = db.store.record_dead_letter(&dead).await.unwrap();
+    assert!(again.new, "the first is closed");
+    db.store
+        .mark_callback_applied(callback.id, now())
+        .await
+        .unwrap();
+    let stored = db.store.dead_letter(again.id).await.unwrap().unwrap();
+    assert!(!stored.replayable);
+    let outcome = db
+        .store
+        .replay_dead_letter(again.id, "huda", now())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ReplayOutcome::CallbackApplied {
+            callback: callback.id
+        }
+    );
+    // A callback message naming a callback we do not have has nothing to replay.
+    let mut unknown = dead.clone();
+    unknown.message_id = Some("other".to_owned());
+    unknown.body = serde_json::to_vec(&TaskMessage::CallbackV1 {
+        callback: CallbackId::new(),
+        agency: Agency::Municipal,
+    })
+    .unwrap();
+    let unknown = db.store.record_dead_letter(&unknown).await.unwrap();
+    let outcome = db
+        .store
+        .replay_dead_letter(unknown.id, "huda", now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, ReplayOutcome::NoTask);
+}
+backend_test!(a_callback_no_worker_could_apply_is_queued_again_until_it_is_applied);

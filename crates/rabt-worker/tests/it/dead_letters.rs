@@ -13,7 +13,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::fanout::task_of;
-use crate::fixtures::{ESTABLISHMENT, address_input, establishment_input};
+use crate::fixtures::{
+    ESTABLISHMENT, address_input, establishment_input, licence_input, municipal_callback,
+};
 use crate::rig::{Pairing, Rig, count, pairing_test, worker_settings};
 use crate::services::transport_settings;
 
@@ -54,8 +56,13 @@ impl Drain {
 
 /// Waits until the database holds `n` dead letters of Saudi Post; newest first.
 async fn recorded(rig: &Rig, n: usize) -> Vec<DeadLetter> {
+    recorded_of(rig, Agency::SaudiPost, n).await
+}
+
+/// Waits until the database holds `n` dead letters of `agency`; newest first.
+async fn recorded_of(rig: &Rig, agency: Agency, n: usize) -> Vec<DeadLetter> {
     let query = DeadLetterQuery {
-        agency: Some(Agency::SaudiPost),
+        agency: Some(agency),
         limit: 100,
         ..DeadLetterQuery::default()
     };
@@ -268,6 +275,72 @@ async fn a_dead_lettered_registry_check_skips_its_dependants_until_a_replay_runs
     let audit = rig.audit(sent.request).await;
     assert_eq!(count(&audit, "task.unskipped"), dependants);
     assert_eq!(count(&audit, "request.completed"), 2);
+    drain.stop().await;
+    rig.finish().await;
+}
+
+pairing_test!(a_callback_over_the_delivery_limit_is_applied_once_replayed);
+async fn a_callback_over_the_delivery_limit_is_applied_once_replayed(pairing: Pairing) {
+    const REFERENCE: &str = "BLD-DEAD0001";
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    let sent = rig
+        .submit(&rig.request_for("municipal.license.verify", licence_input()))
+        .await;
+    // The task's message, taken as the worker that submitted it to the municipality.
+    let mut consumer = rig.transport.consume(Agency::Municipal, 1).await.unwrap();
+    let delivery = within("the task message", consumer.next()).await.unwrap();
+    rig.store.start_task(sent.task, Utc::now()).await.unwrap();
+    assert!(
+        rig.store
+            .submit_task(sent.task, REFERENCE, Utc::now())
+            .await
+            .unwrap()
+    );
+    delivery.ack().await.unwrap();
+    drop(consumer);
+    let callback = rig
+        .call_back(
+            Agency::Municipal,
+            municipal_callback(REFERENCE, Some("ACTIVE")),
+        )
+        .await;
+    exhaust_delivery_limit(&rig, Agency::Municipal).await;
+
+    rig.start_worker_for(&[Agency::Municipal], worker_settings());
+    let drain = Drain::start_for(&rig, &[Agency::Municipal]);
+    let letters = recorded_of(&rig, Agency::Municipal, 1).await;
+    let letter = &letters[0];
+    assert_eq!(letter.reason, rabt_queue::DELIVERY_LIMIT_REASON);
+    assert_eq!((letter.task, letter.callback), (None, Some(callback)));
+    assert!(letter.replayable);
+    let waiting = rig.task(sent.request, sent.task).await;
+    assert_eq!(
+        waiting.state,
+        TaskState::AwaitingCallback,
+        "still the agency's"
+    );
+
+    let outcome = rig
+        .store
+        .replay_dead_letter(letter.id, "huda", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ReplayOutcome::CallbackRequeued {
+            callback,
+            task: sent.task
+        }
+    );
+    rig.wake_relay();
+    let record = rig.completed(sent.request).await;
+    assert_eq!(record.verdict, Some(Verdict::Pass));
+    assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
+    rig.callback_applied(callback).await;
+    let audit = rig.audit(sent.request).await;
+    assert_eq!(count(&audit, "dead_letter.replayed"), 1);
+    assert_eq!(count(&audit, "task.completed"), 1);
     drain.stop().await;
     rig.finish().await;
 }
