@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use rabt_core::Agency;
 use rabt_metrics::metrics;
 use rabt_queue::Transport;

@@ -394,7 +394,8 @@ mod tests {
     fn figures_appear_in_the_text_with_their_labels() {
         let m = metrics();
         let before = m.encode();
-        let key = r#"rabt_agency_calls_total{agency="labor",service="labor.metrics.test",outcome="OK"}"#;
+        let key =
+            r#"rabt_agency_calls_total{agency="labor",service="labor.metrics.test",outcome="OK"}"#;
         let old = sample(&before, key).unwrap_or(0.0);
         m.agency_call(
             Agency::Labor,

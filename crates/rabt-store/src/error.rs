@@ -91,19 +91,21 @@ impl StoreError {
         matches!(self, StoreError::Conflict(_))
     }
 
-    /// Whether the database is unreachable or overloaded (connection refused or lost,
-    /// no free connection in time): the caller may answer 503 and retry later.
+    /// Whether the database is unreachable, overloaded or out of room (connection
+    /// refused or lost, no free connection in time, a full disk, a server starting or
+    /// shutting down): the caller may answer 503 and retry later.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Database(
                 sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            )
-        )
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(db)) => is_out_of_resources(db.as_ref()),
+            _ => false,
+        }
     }
 
     /// Maps a unique violation to [`StoreError::Duplicate`], anything else as usual.
@@ -123,6 +125,32 @@ const PG_DEADLOCK_DETECTED: &str = "40P01";
 /// SQLite primary result codes (the low byte of an extended code) that a retry can fix.
 const SQLITE_BUSY: i64 = 5;
 const SQLITE_LOCKED: i64 = 6;
+
+/// SQLSTATE classes and codes of PostgreSQL failures that say the server cannot take
+/// the work now: 53 insufficient resources (disk full, out of memory, too many
+/// connections), 08 connection exceptions, 57P01..57P03 shutting down or starting up.
+const PG_UNAVAILABLE_CLASSES: [&str; 2] = ["53", "08"];
+const PG_UNAVAILABLE_CODES: [&str; 3] = ["57P01", "57P02", "57P03"];
+/// SQLite primary result codes of a database that cannot take the write now.
+const SQLITE_FULL: i64 = 13;
+const SQLITE_IOERR: i64 = 10;
+
+/// Whether a database error says the server is out of room or not serving, rather than
+/// that the statement was wrong.
+fn is_out_of_resources(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        let code = pg.code();
+        return PG_UNAVAILABLE_CLASSES.iter().any(|c| code.starts_with(c))
+            || PG_UNAVAILABLE_CODES.contains(&code);
+    }
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return db
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(|c| matches!(c & 0xff, SQLITE_FULL | SQLITE_IOERR));
+    }
+    false
+}
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {

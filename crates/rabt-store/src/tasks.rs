@@ -13,7 +13,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::audit::{Actor, NewAuditEntry, insert_audit};
-use crate::codec::{get_count, get_enum, get_json, get_parsed, get_time, millis};
+use crate::codec::{get_count, get_enum, get_json, get_opt_time, get_parsed, get_time, millis};
 use crate::connect::Store;
 use crate::error::StoreError;
 use crate::reads::task_state;
@@ -43,6 +43,9 @@ pub struct TaskRecord {
     pub traceparent: Option<String>,
     /// For a check of a composite request: the catalogue's child id.
     pub child: Option<String>,
+    /// When its first retryable failure happened (`None`: none yet); kept across
+    /// retries, cleared by an operator's replay.
+    pub first_failure_at: Option<DateTime<Utc>>,
 }
 
 /// The result of [`Store::start_task`].
@@ -66,7 +69,8 @@ macro_rules! select_task_record {
     ($rest:literal) => {
         concat!(
             "SELECT t.id, t.request_id, r.cooperative_id, t.agency, t.service, t.input, \
-             t.status, t.outcome, t.attempts, t.deadline_at, r.traceparent, t.child \
+             t.status, t.outcome, t.attempts, t.deadline_at, r.traceparent, t.child, \
+             t.first_failure_at \
              FROM tasks t JOIN requests r ON r.id = t.request_id ",
             $rest
         )
@@ -172,8 +176,8 @@ impl Store {
     }
 
     /// A transient failure: RUNNING goes back to QUEUED with the error kept on the
-    /// task (not in the audit log, which takes no free text). False if the task was
-    /// not running.
+    /// task (not in the audit log, which takes no free text), and `now` as its first
+    /// failure if it had none. False if the task was not running.
     pub async fn schedule_retry(
         &self,
         id: TaskId,
@@ -187,12 +191,16 @@ impl Store {
         let Ok(next) = task.state.apply(TaskEvent::RetryScheduled) else {
             return Ok(false);
         };
-        sqlx::query("UPDATE tasks SET status = $1, last_error = $2 WHERE id = $3")
-            .bind(next.status().as_str())
-            .bind(error)
-            .bind(id.to_string())
-            .execute(tx.conn())
-            .await?;
+        sqlx::query(
+            "UPDATE tasks SET status = $1, last_error = $2, \
+             first_failure_at = COALESCE(first_failure_at, $3) WHERE id = $4",
+        )
+        .bind(next.status().as_str())
+        .bind(error)
+        .bind(millis(now))
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
         let entry = task_audit(&task, Actor::System, "task.retry_scheduled");
         insert_audit(tx.conn(), &entry, now).await?;
         tx.commit().await?;
@@ -273,5 +281,6 @@ fn task_record(row: &AnyRow) -> Result<TaskRecord, StoreError> {
         deadline_at: get_time(row, "deadline_at")?,
         traceparent: row.try_get("traceparent")?,
         child: row.try_get("child")?,
+        first_failure_at: get_opt_time(row, "first_failure_at")?,
     })
 }

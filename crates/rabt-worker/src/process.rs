@@ -268,14 +268,19 @@ impl Worker {
         let time_left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if err.is_retryable() && policy.allows_another_after(attempt) && delay < time_left {
             tracing::info!(task = %task.id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "agency call failed; retrying later");
+            let failed_at = Utc::now();
             let scheduled = self
                 .with_db("scheduling a retry", || {
-                    self.store.schedule_retry(task.id, err.kind(), Utc::now())
+                    self.store.schedule_retry(task.id, err.kind(), failed_at)
                 })
                 .await?;
             if scheduled {
                 metrics().retry(task.agency, task.service.as_str());
-                let message = retry_message(task, attempt);
+                let failing = TaskRecord {
+                    first_failure_at: task.first_failure_at.or(Some(failed_at)),
+                    ..task.clone()
+                };
+                let message = retry_message(&failing, attempt);
                 // If this fails the task is QUEUED in the database and the requeued
                 // original runs it again.
                 self.transport.publish_delayed(&message, delay).await?;
@@ -362,7 +367,9 @@ fn call_label(result: &Result<Answer, AdapterError>) -> &'static str {
     }
 }
 
-/// The task's message again, for the retry tier, with the attempt that failed.
+/// The task's message again, for the retry tier, with the attempt that failed and the
+/// time of the task's first failure (both recorded on the task too; the headers let an
+/// operator reading the broker see them).
 pub(crate) fn retry_message(task: &TaskRecord, attempt: u32) -> OutgoingMessage {
     let message = TaskMessage::V1 {
         task: task.id,
@@ -371,6 +378,12 @@ pub(crate) fn retry_message(task: &TaskRecord, attempt: u32) -> OutgoingMessage 
         service: task.service.clone(),
     };
     let mut headers = vec![("x-rabt-attempt".to_owned(), attempt.to_string())];
+    if let Some(first) = task.first_failure_at {
+        headers.push((
+            "x-rabt-first-failure".to_owned(),
+            first.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ));
+    }
     if let Some(traceparent) = &task.traceparent {
         headers.push(("traceparent".to_owned(), traceparent.clone()));
     }
@@ -392,5 +405,60 @@ async fn settle(delivery: Delivery, disposition: Disposition) {
         // The channel is gone: the broker redelivers, and the task's state in the
         // database turns the redelivery into a plain ack.
         tracing::debug!(%err, "could not settle a delivery");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use rabt_core::{Agency, CooperativeId, RequestId, ServiceName};
+
+    use super::*;
+
+    fn task(first_failure_at: Option<chrono::DateTime<Utc>>) -> TaskRecord {
+        TaskRecord {
+            id: TaskId::new(),
+            request: RequestId::new(),
+            cooperative: CooperativeId::new(),
+            agency: Agency::Labor,
+            service: ServiceName::parse("labor.establishment.compliance").expect("a name"),
+            input: serde_json::json!({}),
+            state: TaskState::Queued,
+            attempts: 2,
+            deadline_at: Utc::now(),
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            child: None,
+            first_failure_at,
+        }
+    }
+
+    fn header<'m>(message: &'m OutgoingMessage, name: &str) -> Option<&'m str> {
+        message
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_retry_carries_its_attempt_and_first_failure() {
+        let first = Utc
+            .with_ymd_and_hms(2026, 11, 29, 3, 4, 5)
+            .single()
+            .expect("a time");
+        let message = retry_message(&task(Some(first)), 2);
+        assert_eq!(header(&message, "x-rabt-attempt"), Some("2"));
+        assert_eq!(
+            header(&message, "x-rabt-first-failure"),
+            Some("2026-11-29T03:04:05.000Z")
+        );
+        assert!(header(&message, "traceparent").is_some());
+        assert_eq!(message.routing_key, "labor");
+    }
+
+    #[test]
+    fn a_task_that_never_failed_has_no_first_failure_header() {
+        let message = retry_message(&task(None), 1);
+        assert_eq!(header(&message, "x-rabt-first-failure"), None);
     }
 }

@@ -44,10 +44,16 @@ async fn accepted_requests_and_answers_by_route_are_counted() {
     let reply = h.post("metrics-1", &body).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     let id = reply.body["id"].as_str().unwrap().to_owned();
-    assert_eq!(h.get(&format!("/v1/requests/{id}")).await.status, StatusCode::OK);
+    assert_eq!(
+        h.get(&format!("/v1/requests/{id}")).await.status,
+        StatusCode::OK
+    );
 
     let after = scrape(&h).await;
-    assert!(sample(&after, accepted) > sample(&before, accepted), "{after}");
+    assert!(
+        sample(&after, accepted) > sample(&before, accepted),
+        "{after}"
+    );
     assert!(sample(&after, posts) > sample(&before, posts), "{after}");
     assert!(sample(&after, reads) > sample(&before, reads), "{after}");
     // Routes are templates: an id never becomes a label.
@@ -59,7 +65,11 @@ async fn accepted_requests_and_answers_by_route_are_counted() {
 async fn queue_depths_are_measured_at_scrape_time() {
     let h = Harness::new().await;
     let text = scrape(&h).await;
-    for queue in ["rabt.tasks.saudi-post", "rabt.dead.saudi-post", "rabt.tasks.labor"] {
+    for queue in [
+        "rabt.tasks.saudi-post",
+        "rabt.dead.saudi-post",
+        "rabt.tasks.labor",
+    ] {
         let key = format!("rabt_queue_depth{{queue=\"{queue}\"}}");
         assert!(
             text.lines().any(|line| line.starts_with(&key)),

@@ -212,3 +212,42 @@ async fn concurrent_accepts_with_one_key_create_once(db: TestDb) {
     assert_eq!(counts(&db).await, vec![1, 1, 2, 2, 3]);
 }
 backend_test!(concurrent_accepts_with_one_key_create_once);
+
+/// Makes every insert into `requests` fail with `errcode` raised by PostgreSQL itself,
+/// as a full disk (`disk_full`) or a broken statement (`check_violation`) would.
+async fn fail_request_inserts(db: &TestDb, errcode: &str) {
+    let function = format!(
+        "CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN RAISE EXCEPTION 'injected by the test' USING ERRCODE = '{errcode}'; END $$"
+    );
+    db.execute(&function).await.unwrap();
+    db.execute(
+        "CREATE TRIGGER fail_insert BEFORE INSERT ON requests \
+         FOR EACH ROW EXECUTE FUNCTION fail_insert()",
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_unavailability_not_a_bug() {
+    let db = TestDb::postgres().await;
+    let coop = cooperative(&db.store).await;
+    fail_request_inserts(&db, "disk_full").await;
+    let before = counts(&db).await;
+    let new = request(coop.id, "key-full", &[Agency::SaudiPost]);
+    let err = db.store.accept_request(&new).await.unwrap_err();
+    // The API answers this 503 with Retry-After (rabt-api's store_error).
+    assert!(err.is_unavailable(), "{err:?}");
+    assert_eq!(counts(&db).await, before, "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_statement_is_not_unavailability() {
+    let db = TestDb::postgres().await;
+    let coop = cooperative(&db.store).await;
+    fail_request_inserts(&db, "check_violation").await;
+    let new = request(coop.id, "key-check", &[Agency::SaudiPost]);
+    let err = db.store.accept_request(&new).await.unwrap_err();
+    assert!(!err.is_unavailable(), "{err:?}");
+}

@@ -180,23 +180,37 @@ async fn tasks_start_again_and_retry(db: TestDb) {
     // A worker died mid-call: the redelivered message starts it again.
     let second = store.start_task(task, now()).await.unwrap();
     assert_eq!(second, StartResult::Started { attempt: 2 });
+    let no_failure = store.task_for_work(task).await.unwrap().unwrap();
+    assert_eq!(no_failure.first_failure_at, None);
+    let failed_at = now() - chrono::Duration::seconds(5);
     assert!(
         store
-            .schedule_retry(task, "upstream 503", now())
+            .schedule_retry(task, "upstream 503", failed_at)
             .await
             .unwrap()
     );
 
     let record = store.task_for_work(task).await.unwrap().unwrap();
     assert_eq!((record.state, record.attempts), (TaskState::Queued, 2));
+    assert_eq!(record.first_failure_at, Some(failed_at));
     assert_eq!((record.request, record.cooperative), (new.id, coop));
     assert_eq!(record.input, new.tasks[0].input);
     assert_eq!(record.traceparent, new.traceparent);
     let third = store.start_task(task, now()).await.unwrap();
     assert_eq!(third, StartResult::Started { attempt: 3 });
+    // A second failure keeps the first one's time.
+    assert!(store.schedule_retry(task, "timeout", now()).await.unwrap());
+    let again = store.task_for_work(task).await.unwrap().unwrap();
+    assert_eq!(again.first_failure_at, Some(failed_at));
+    assert_eq!(
+        store.start_task(task, now()).await.unwrap(),
+        StartResult::Started { attempt: 4 }
+    );
     let expected = [
         "task.queued",
         "task.started",
+        "task.started",
+        "task.retry_scheduled",
         "task.started",
         "task.retry_scheduled",
         "task.started",
