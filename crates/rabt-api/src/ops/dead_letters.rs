@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 use rabt_core::{Agency, DeadLetterId};
+use rabt_metrics::metrics;
 use rabt_store::{DeadLetter, DeadLetterQuery, OperatorRole, PurgeOutcome, ReplayOutcome};
 use serde_json::{Value, json};
 
@@ -77,6 +78,7 @@ pub(crate) async fn replay(
     .await?;
     if let Some(queued) = queued(&outcome) {
         tracing::info!(operator = %operator.name, dead_letter = %letter.id, %queued, "dead letter replayed");
+        metrics().replayed(letter.agency);
         state.wake_outbox();
         let letter = find(&state, &id).await?;
         return Ok(Json(view::full(&letter)).into_response());
@@ -107,6 +109,7 @@ pub(crate) async fn replay_many(
     for (id, outcome) in &results {
         match queued(outcome) {
             Some(mut queued) => {
+                count_replay(&state, agency, *id).await;
                 queued["id"] = json!(id.to_string());
                 replayed.push(queued);
             }
@@ -164,6 +167,24 @@ pub(crate) async fn purge(
         }
         PurgeOutcome::AlreadyPurged { at } => Err(closed("purged", at)),
         PurgeOutcome::AlreadyReplayed { at } => Err(closed("replayed", at)),
+    }
+}
+
+/// Counts a replay of a bulk replay in the metrics, by the dead letter's agency (read
+/// back when the filter named none; a failed read only leaves it uncounted).
+async fn count_replay(state: &AppState, filter: Option<Agency>, id: DeadLetterId) {
+    let agency = match filter {
+        Some(agency) => Some(agency),
+        None => state
+            .store()
+            .dead_letter(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|d| d.agency),
+    };
+    if let Some(agency) = agency {
+        metrics().replayed(agency);
     }
 }
 

@@ -2,12 +2,15 @@
 //! roles, filters and paging, replaying one or many, purging, and bad input that
 //! changes nothing. Dead letters are recorded through the store, as the drain does.
 
-use axum::http::{Method, StatusCode};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
 use chrono::Utc;
+use http_body_util::BodyExt;
 use rabt_api::auth::{OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_core::{Agency, DeadLetterId, RequestId, TaskId, TaskState};
 use rabt_store::{Actor, AuditQuery, NewDeadLetter, OperatorRole};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::harness::{Harness, Reply, pointers, problem_type};
 
@@ -84,6 +87,18 @@ async fn undecodable(h: &Harness, agency: Agency) -> DeadLetterId {
         .await
         .unwrap()
         .id
+}
+
+/// Saudi Post's replays in `/metrics` (the process's figure, shared by every test here).
+async fn replays(h: &Harness) -> f64 {
+    let request = Request::get("/metrics").body(Body::empty()).unwrap();
+    let response = h.app().oneshot(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let key = r#"rabt_dead_letter_replays_total{agency="saudi-post"}"#;
+    text.lines()
+        .find_map(|line| line.strip_prefix(key)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 async fn audit(h: &Harness, action: &str) -> Vec<rabt_store::AuditEntry> {
@@ -286,9 +301,12 @@ async fn a_replay_reopens_the_task_once_and_is_audited_with_the_operator() {
     let token = operator(&h, "huda", OperatorRole::Operator).await;
     let (request, task, id) = dead_lettered_request(&h).await;
     let path = format!("/ops/v1/dead-letters/{id}/replay");
+    let replays_before = replays(&h).await;
 
     let reply = ops(&h, Method::POST, &path, &token, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // Other tests of this binary replay too: at least ours is counted.
+    assert!(replays(&h).await > replays_before);
     assert_eq!(reply.body["state"], "replayed");
     assert_eq!(reply.body["replayedBy"], "huda");
     let record = h
