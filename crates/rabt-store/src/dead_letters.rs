@@ -4,15 +4,19 @@
 //!
 //! Recording a dead letter that names an open task of ours ends that task
 //! `UPSTREAM_ERROR` through the completion path (so the request gets its verdict and
-//! event), marks it `dead_lettered`, and audits both, in one transaction. A replay
-//! (`replay` module) is the operator's explicit way back: it reopens the task and its
-//! request.
+//! event), marks it `dead_lettered`, and audits both, in one transaction. A replay is
+//! the operator's explicit way back: it reopens the task and its request.
 //!
 //! Bodies are kept as base64 (a poison message may be any bytes); text fields lose NUL
 //! characters, which PostgreSQL's TEXT refuses, so no message can make recording fail.
+//!
+//! Layout: this file records and reads; `replay` reopens a task, `composite` the checks
+//! skipped because of it, `callback` queues an agency's callback again; `purge`
+//! discards.
 
 mod callback;
 mod composite;
+mod purge;
 mod replay;
 
 use base64::Engine;
@@ -30,7 +34,8 @@ use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::tasks::task_audit;
 
-pub use replay::{PurgeOutcome, ReplayOutcome};
+pub use purge::PurgeOutcome;
+pub use replay::ReplayOutcome;
 
 /// The longest reason kept, in characters (reasons come from message headers).
 const MAX_REASON_CHARS: usize = 500;

@@ -12,7 +12,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::ReplayOutcome;
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use super::replay::{Replayed, audit_replayed};
 use crate::codec::{get_opt_time, get_parsed, millis};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -80,22 +80,14 @@ impl Store {
         .bind(callback.to_string())
         .fetch_all(tx.conn())
         .await?;
-        for row in &closed {
-            let closed_id: DeadLetterId = get_parsed(row, "id")?;
-            let mut entry =
-                NewAuditEntry::new(Actor::Operator(operator.to_owned()), "dead_letter.replayed");
-            entry.request = Some(request);
-            entry.task = Some(task);
-            entry.detail = json!({
-                "dead_letter": closed_id.to_string(),
-                "agency": agency.as_str(),
-                "callback": callback.to_string(),
-            });
-            if closed_id != id {
-                entry.detail["with"] = json!(id.to_string());
-            }
-            insert_audit(tx.conn(), &entry, now).await?;
-        }
+        let replayed = Replayed {
+            id,
+            operator,
+            request,
+            task,
+            detail: json!({ "agency": agency.as_str(), "callback": callback.to_string() }),
+        };
+        audit_replayed(tx, &closed, &replayed, now).await?;
         Ok(ReplayOutcome::CallbackRequeued { callback, task })
     }
 }

@@ -1,7 +1,7 @@
-//! An operator's answer to a dead letter: replay it (reopen its task, which runs again)
-//! or purge it (discard it). Both are conditional on the dead letter still being open,
-//! so two operators clicking at once act once; both are audited with the operator as
-//! actor.
+//! An operator replaying a dead letter: its task reopens and runs again (or, for an
+//! agency's callback, `callback` queues it again). Conditional on the dead letter still
+//! being open, so two operators clicking at once reopen the task once; audited with the
+//! operator as actor.
 //!
 //! A replay locks the task first, then the dead letter, then the request's skipped
 //! checks, then the request (tasks before their request, as every path does), so
@@ -72,23 +72,6 @@ pub enum ReplayOutcome {
     },
 }
 
-/// What [`Store::purge_dead_letter`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PurgeOutcome {
-    /// Discarded now.
-    Purged,
-    /// Purged before; nothing changed.
-    AlreadyPurged {
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Replayed before: a replayed dead letter is history, not something to discard.
-    AlreadyReplayed {
-        /// When.
-        at: DateTime<Utc>,
-    },
-}
-
 /// Open dead letters handled per page by the bulk operations.
 const BULK_PAGE: i64 = 200;
 /// How often a bulk replay retries one dead letter that collided with a concurrent
@@ -98,9 +81,9 @@ const CONFLICT_RETRIES: u32 = 3;
 /// The shortest deadline a reopened task gets.
 const MIN_REPLAY_DEADLINE: Duration = Duration::seconds(30);
 
-const LOCK_DEAD_LETTER_POSTGRES: &str =
+pub(super) const LOCK_DEAD_LETTER_POSTGRES: &str =
     "SELECT replayed_at, replayed_by, purged_at FROM dead_letters WHERE id = $1 FOR UPDATE";
-const LOCK_DEAD_LETTER_SQLITE: &str =
+pub(super) const LOCK_DEAD_LETTER_SQLITE: &str =
     "SELECT replayed_at, replayed_by, purged_at FROM dead_letters WHERE id = $1";
 const LOCK_TASK_POSTGRES: &str = "SELECT t.request_id, t.agency, t.service, t.status, \
      t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent, \
@@ -228,62 +211,8 @@ impl Store {
         }
     }
 
-    /// Purges one dead letter as `operator` (audited), if it is still open.
-    /// [`StoreError::NotFound`] for an unknown id.
-    pub async fn purge_dead_letter(
-        &self,
-        id: DeadLetterId,
-        operator: &str,
-        now: DateTime<Utc>,
-    ) -> Result<PurgeOutcome, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(self.by_dialect(LOCK_DEAD_LETTER_POSTGRES, LOCK_DEAD_LETTER_SQLITE))
-            .bind(id.to_string())
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound {
-                what: "dead letter",
-            })?;
-        if let Some(at) = get_opt_time(&row, "replayed_at")? {
-            tx.rollback().await?;
-            return Ok(PurgeOutcome::AlreadyReplayed { at });
-        }
-        if let Some(at) = get_opt_time(&row, "purged_at")? {
-            tx.rollback().await?;
-            return Ok(PurgeOutcome::AlreadyPurged { at });
-        }
-        purge_open(&mut tx, id, operator, now).await?;
-        tx.commit().await?;
-        Ok(PurgeOutcome::Purged)
-    }
-
-    /// Purges every open dead letter (of `agency`, or of all agencies) as `operator`,
-    /// each audited; returns the ids purged.
-    pub async fn purge_dead_letters(
-        &self,
-        agency: Option<Agency>,
-        operator: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<DeadLetterId>, StoreError> {
-        let mut purged = Vec::new();
-        let mut after: Option<DeadLetterId> = None;
-        loop {
-            let page = self.open_page(agency, after).await?;
-            let Some(last) = page.last() else {
-                return Ok(purged);
-            };
-            after = Some(*last);
-            for id in page {
-                match self.purge_dead_letter(id, operator, now).await? {
-                    PurgeOutcome::Purged => purged.push(id),
-                    PurgeOutcome::AlreadyPurged { .. } | PurgeOutcome::AlreadyReplayed { .. } => {}
-                }
-            }
-        }
-    }
-
     /// The next page of open dead letters' ids, oldest first, after `after`.
-    async fn open_page(
+    pub(super) async fn open_page(
         &self,
         agency: Option<Agency>,
         after: Option<DeadLetterId>,
@@ -374,28 +303,9 @@ impl Store {
         let unskipped = self
             .unskip_checks(tx, request, request_deadline, operator, now)
             .await?;
-        let row = sqlx::query(self.by_dialect(LOCK_REQUEST_POSTGRES, LOCK_REQUEST_SQLITE))
-            .bind(request.to_string())
-            .fetch_one(tx.conn())
+        let reopened = self
+            .reopen_request(tx, request, 1 + unskipped, request_deadline, now)
             .await?;
-        let status = get_enum(&row, "status", RequestStatus::parse)?;
-        let next = match status {
-            RequestStatus::Completed => status.reopen()?,
-            RequestStatus::Accepted | RequestStatus::Running => status,
-        };
-        sqlx::query(
-            "UPDATE requests SET status = $1, verdict = NULL, completed_at = NULL, \
-             pending_tasks = pending_tasks + $2, updated_at = $3, \
-             deadline_at = CASE WHEN deadline_at < $4 THEN $4 ELSE deadline_at END \
-             WHERE id = $5",
-        )
-        .bind(next.as_str())
-        .bind(1 + unskipped)
-        .bind(millis(now))
-        .bind(millis(request_deadline))
-        .bind(request.to_string())
-        .execute(tx.conn())
-        .await?;
         // Attempts start again: the retry policy's budget is for this run, and the
         // audit log keeps the attempts before it.
         sqlx::query(
@@ -424,24 +334,19 @@ impl Store {
         .bind(task.id.to_string())
         .fetch_all(tx.conn())
         .await?;
-        for row in &closed {
-            let closed_id: DeadLetterId = get_parsed(row, "id")?;
-            let mut entry =
-                NewAuditEntry::new(Actor::Operator(operator.to_owned()), "dead_letter.replayed");
-            entry.request = Some(request);
-            entry.task = Some(task.id);
-            entry.detail = json!({
-                "dead_letter": closed_id.to_string(),
+        let replayed = Replayed {
+            id,
+            operator,
+            request,
+            task: task.id,
+            detail: json!({
                 "agency": task.agency.as_str(),
                 "previous_attempts": task.attempts,
-                "request_reopened": next != status,
+                "request_reopened": reopened,
                 "checks_unskipped": unskipped,
-            });
-            if closed_id != id {
-                entry.detail["with"] = json!(id.to_string());
-            }
-            insert_audit(tx.conn(), &entry, now).await?;
-        }
+            }),
+        };
+        audit_replayed(tx, &closed, &replayed, now).await?;
         Ok(ReplayOutcome::Reopened {
             task: task.id,
             request,
@@ -449,24 +354,74 @@ impl Store {
     }
 }
 
-/// Marks an open, locked dead letter purged and audits it.
-async fn purge_open(
+impl Store {
+    /// Gives the request `more` pending tasks, a deadline of at least `deadline`, and —
+    /// if it was completed — reopens it (RUNNING, verdict cleared); returns whether it
+    /// was reopened.
+    async fn reopen_request(
+        &self,
+        tx: &mut WriteTx,
+        request: RequestId,
+        more: i64,
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(self.by_dialect(LOCK_REQUEST_POSTGRES, LOCK_REQUEST_SQLITE))
+            .bind(request.to_string())
+            .fetch_one(tx.conn())
+            .await?;
+        let status = get_enum(&row, "status", RequestStatus::parse)?;
+        let next = match status {
+            RequestStatus::Completed => status.reopen()?,
+            RequestStatus::Accepted | RequestStatus::Running => status,
+        };
+        sqlx::query(
+            "UPDATE requests SET status = $1, verdict = NULL, completed_at = NULL, \
+             pending_tasks = pending_tasks + $2, updated_at = $3, \
+             deadline_at = CASE WHEN deadline_at < $4 THEN $4 ELSE deadline_at END \
+             WHERE id = $5",
+        )
+        .bind(next.as_str())
+        .bind(more)
+        .bind(millis(now))
+        .bind(millis(deadline))
+        .bind(request.to_string())
+        .execute(tx.conn())
+        .await?;
+        Ok(next != status)
+    }
+}
+
+/// A replay, for the audit entries of the dead letters it closed.
+pub(super) struct Replayed<'a> {
+    /// The dead letter replayed (the others were closed with it).
+    pub(super) id: DeadLetterId,
+    pub(super) operator: &'a str,
+    pub(super) request: RequestId,
+    pub(super) task: TaskId,
+    /// What else to say; each entry adds `dead_letter` (and `with`).
+    pub(super) detail: serde_json::Value,
+}
+
+/// Audits `dead_letter.replayed` for each closed dead letter (rows of `RETURNING id`).
+pub(super) async fn audit_replayed(
     tx: &mut WriteTx,
-    id: DeadLetterId,
-    operator: &str,
+    closed: &[sqlx::any::AnyRow],
+    replayed: &Replayed<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let row = sqlx::query(
-        "UPDATE dead_letters SET purged_at = $1 WHERE id = $2 \
-         AND replayed_at IS NULL AND purged_at IS NULL RETURNING agency, task_id",
-    )
-    .bind(millis(now))
-    .bind(id.to_string())
-    .fetch_one(tx.conn())
-    .await?;
-    let agency: String = row.try_get("agency")?;
-    let mut entry = NewAuditEntry::new(Actor::Operator(operator.to_owned()), "dead_letter.purged");
-    entry.task = crate::codec::get_opt_parsed(&row, "task_id")?;
-    entry.detail = json!({ "dead_letter": id.to_string(), "agency": agency });
-    insert_audit(tx.conn(), &entry, now).await
+    for row in closed {
+        let closed_id: DeadLetterId = get_parsed(row, "id")?;
+        let actor = Actor::Operator(replayed.operator.to_owned());
+        let mut entry = NewAuditEntry::new(actor, "dead_letter.replayed");
+        entry.request = Some(replayed.request);
+        entry.task = Some(replayed.task);
+        entry.detail = replayed.detail.clone();
+        entry.detail["dead_letter"] = json!(closed_id.to_string());
+        if closed_id != replayed.id {
+            entry.detail["with"] = json!(replayed.id.to_string());
+        }
+        insert_audit(tx.conn(), &entry, now).await?;
+    }
+    Ok(())
 }
