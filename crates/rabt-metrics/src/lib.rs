@@ -376,7 +376,7 @@ fn bounded_reason(reason: &str) -> &str {
         && reason.len() <= 40
         && reason
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b' ' || b == b'_' || b == b'-');
+            .all(|b| b.is_ascii_lowercase() || b" _-:".contains(&b));
     if ours { reason } else { "other" }
 }
 
@@ -435,6 +435,10 @@ mod tests {
     fn dead_letter_reasons_of_unknown_shape_are_other() {
         assert_eq!(bounded_reason("delivery_limit"), "delivery_limit");
         assert_eq!(bounded_reason("unknown task"), "unknown task");
+        assert_eq!(
+            bounded_reason("attempts exhausted: timeout"),
+            "attempts exhausted: timeout"
+        );
         assert_eq!(bounded_reason("Task 7 failed: <html>"), "other");
         assert_eq!(bounded_reason(&"a".repeat(41)), "other");
         assert_eq!(bounded_reason(""), "other");

@@ -287,6 +287,13 @@ impl Worker {
             }
             return Ok(Disposition::Ack);
         }
+        if err.is_retryable() && !policy.allows_another_after(attempt) {
+            // Out of attempts: the task goes to the agency's dead letters, where the
+            // drain ends it UPSTREAM_ERROR and an operator can replay it once the
+            // agency is well again.
+            tracing::warn!(task = %task.id, attempt, error = %err, "agency call failed and no attempt is left; dead-lettering the task");
+            return Ok(Disposition::DeadLetter(exhausted_reason(&err)));
+        }
         tracing::info!(task = %task.id, attempt, error = %err, "agency call failed for good");
         let message = err.to_string();
         self.complete(
@@ -353,6 +360,16 @@ impl Worker {
             self.compose(task.request).await?;
         }
         Ok(())
+    }
+}
+
+/// The dead-letter reason of a task whose retryable failures used up its attempts,
+/// naming the last failure's kind.
+fn exhausted_reason(err: &AdapterError) -> &'static str {
+    match err {
+        AdapterError::Timeout(_) => "attempts exhausted: timeout",
+        AdapterError::Malformed(_) => "attempts exhausted: malformed",
+        _ => "attempts exhausted: unavailable",
     }
 }
 

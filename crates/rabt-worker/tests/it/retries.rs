@@ -2,7 +2,8 @@
 //! retry policy (the bundled one for `post.address.verify`: 5 attempts, backoff from
 //! 1 s). With the test tiers of 200 ms and 1 s, each retry comes back after about 1 s.
 
-use rabt_core::{Outcome, TaskState, Verdict};
+use rabt_core::{Agency, Outcome, TaskState, Verdict};
+use rabt_store::DeadLetterQuery;
 
 use crate::agency::Reply;
 use crate::fixtures::{SERVICE, address_input, found_address};
@@ -55,6 +56,7 @@ async fn an_agency_that_never_recovers_ends_upstream_error(pairing: Pairing) {
     let mut rig = Rig::new(pairing).await;
     rig.start_relay();
     rig.start_worker(worker_settings());
+    rig.start_drain();
     let new = rig.new_request(address_input());
     rig.agency.script(new.tasks[0].id, [Reply::Unavailable]);
     let sent = rig.submit(&new).await;
@@ -78,9 +80,28 @@ async fn an_agency_that_never_recovers_ends_upstream_error(pairing: Pairing) {
         policy.max_attempts() - 1
     );
     assert_eq!(count(&audit, "task.started") as u32, policy.max_attempts());
+    // Out of attempts, the task went to the dead letters, whose drain ended it: an
+    // operator can list and replay it.
+    assert_eq!(
+        task.last_error.as_deref(),
+        Some("dead-lettered: attempts exhausted: unavailable")
+    );
+    assert_eq!(count(&audit, "task.dead_lettered"), 1);
     let completed = entries(&audit, "task.completed");
     assert_eq!(completed.len(), 1);
     assert_eq!(completed[0].outcome.as_deref(), Some("UPSTREAM_ERROR"));
+    let letters = rig
+        .store
+        .list_dead_letters(&DeadLetterQuery {
+            agency: Some(Agency::SaudiPost),
+            limit: 10,
+            ..DeadLetterQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].task, Some(sent.task));
+    assert_eq!(letters[0].reason, "attempts exhausted: unavailable");
     rig.finish().await;
 }
 

@@ -211,6 +211,20 @@ impl Rig {
         worker
     }
 
+    /// Runs a dead-letter drain for Saudi Post until the rig finishes.
+    pub(crate) fn start_drain(&mut self) {
+        let drain = self
+            .worker_for(&[Agency::SaudiPost], worker_settings())
+            .dead_letter_drain();
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(drain.run(stop.clone()));
+        self.running.push(Running {
+            what: "dead-letter drain",
+            stop,
+            handle,
+        });
+    }
+
     /// Runs an outbox relay until the rig finishes.
     pub(crate) fn start_relay(&mut self) {
         let relay = OutboxRelay::new(
