@@ -12,3 +12,4 @@ mod kill_worker;
 mod metrics;
 mod notify;
 mod serve;
+mod shutdown;
