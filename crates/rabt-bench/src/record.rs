@@ -1,0 +1,281 @@
+//! The results of one run: each measuring subcommand writes one [`Record`] as a JSON
+//! file into the run's results folder; `report` reads them all back, computes the
+//! [`Summary`] (ratios and the targets) and writes the markdown and the JSON.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{BenchError, Result};
+use crate::l0::Result0;
+use crate::openloop::RateResult;
+use crate::profile::ProfileSummary;
+use crate::wrk::Saturation;
+
+/// Where a figure belongs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+pub struct Label {
+    /// The stage: `L0`, `G`, `P` or `E`.
+    #[arg(long)]
+    pub stage: String,
+    /// What was measured: `broker`, `production`, `demo` or `peer`.
+    #[arg(long)]
+    pub system: String,
+    /// The service asked for, if any.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// For fixed-rate runs: the rate as a percentage of a saturation…
+    #[arg(long)]
+    pub share: Option<u32>,
+    /// …of this stage's saturation (`G`, `P`, `E`: the same system and service).
+    #[arg(long)]
+    pub basis: Option<String>,
+}
+
+/// What one stage measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Figure {
+    /// L0.
+    L0(Result0),
+    /// A wrk saturation run.
+    Saturation(Saturation),
+    /// An open-loop fixed-rate run.
+    Rate(RateResult),
+    /// A CPU profile.
+    Profile(ProfileSummary),
+}
+
+/// One result file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Where it belongs.
+    pub label: Label,
+    /// What was measured.
+    pub figure: Figure,
+}
+
+impl Record {
+    /// Writes the record as pretty JSON.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(|source| BenchError::Json {
+            what: "a record".to_owned(),
+            source,
+        })?;
+        std::fs::write(path, text + "\n").map_err(|source| BenchError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// The open-loop figures of this record, if it is a fixed-rate run.
+    pub fn rate(&self) -> Option<&RateResult> {
+        match &self.figure {
+            Figure::Rate(rate) => Some(rate),
+            _ => None,
+        }
+    }
+}
+
+/// Every `*.json` record of a results folder, in file-name order (the run names them
+/// by step number).
+pub fn load_all(dir: &Path) -> Result<Vec<Record>> {
+    let read = |path: PathBuf| -> Result<Record> {
+        let text = std::fs::read_to_string(&path).map_err(|source| BenchError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| BenchError::Json {
+            what: path.display().to_string(),
+            source,
+        })
+    };
+    let entries = std::fs::read_dir(dir).map_err(|source| BenchError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths.into_iter().map(read).collect()
+}
+
+/// The simple service every stage asks for.
+pub const ADDRESS: &str = "post.address.verify";
+/// The composite end-to-end stage also asks for.
+pub const COMPOSITE: &str = "cooperative.establishment.check";
+
+/// One of the targets, as measured (reported, never asserted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// What it is about.
+    pub name: String,
+    /// The measured value, if the run measured it.
+    pub value: Option<f64>,
+    /// Its unit.
+    pub unit: String,
+    /// `>=` or `<=`.
+    pub comparison: String,
+    /// The target.
+    pub limit: f64,
+    /// Whether the value meets it.
+    pub met: Option<bool>,
+}
+
+impl Target {
+    fn new(name: &str, value: Option<f64>, unit: &str, at_least: bool, limit: f64) -> Target {
+        let met = value.map(|v| if at_least { v >= limit } else { v <= limit });
+        Target {
+            name: name.to_owned(),
+            value,
+            unit: unit.to_owned(),
+            comparison: if at_least { ">=" } else { "<=" }.to_owned(),
+            limit,
+            met,
+        }
+    }
+}
+
+/// The headline figures and ratios of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// L0: confirmed publishes per second (median).
+    pub l0_publish_per_s: Option<f64>,
+    /// L0: consumed and acked per second (median).
+    pub l0_consume_per_s: Option<f64>,
+    /// G: accepted requests per second at saturation.
+    pub g_per_s: Option<f64>,
+    /// P: the peer's accepted requests per second at saturation.
+    pub p_per_s: Option<f64>,
+    /// G / L0 publish.
+    pub g_over_l0: Option<f64>,
+    /// G / P.
+    pub g_over_p: Option<f64>,
+    /// End to end: what each system completes per second, and its p99 at half that.
+    pub end_to_end: Vec<EndToEnd>,
+    /// The targets.
+    pub targets: Vec<Target>,
+}
+
+/// The end-to-end capacity of one system for one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndToEnd {
+    /// `production` or `demo`.
+    pub system: String,
+    /// The service.
+    pub service: String,
+    /// Verdicts per second at saturation (wrk, `Prefer: wait`).
+    pub capacity_per_s: Option<f64>,
+    /// p99 at 50 % of that capacity.
+    pub p99_at_half_capacity_ms: Option<f64>,
+}
+
+/// The fixed-rate run of `stage`/`system`/`service` at `share` % of `basis`'s saturation.
+pub fn rate_at<'a>(
+    records: &'a [Record],
+    (stage, system, service): (&str, &str, &str),
+    share: u32,
+    basis: &str,
+) -> Option<&'a RateResult> {
+    records
+        .iter()
+        .filter(|r| {
+            r.label.stage == stage
+                && r.label.system == system
+                && r.label.service.as_deref() == Some(service)
+                && r.label.share == Some(share)
+                && r.label.basis.as_deref() == Some(basis)
+        })
+        .find_map(Record::rate)
+}
+
+/// The saturation of `stage`/`system`/`service`, in accepted (or completed) req/s.
+pub fn saturation_of(records: &[Record], stage: &str, system: &str, service: &str) -> Option<f64> {
+    records.iter().find_map(|r| match &r.figure {
+        Figure::Saturation(s)
+            if r.label.stage == stage
+                && r.label.system == system
+                && r.label.service.as_deref() == Some(service) =>
+        {
+            Some(s.accepted_per_s)
+        }
+        _ => None,
+    })
+}
+
+/// The headline figures, ratios and targets of a run's records.
+pub fn summarise(records: &[Record]) -> Summary {
+    let l0 = records.iter().find_map(|r| match &r.figure {
+        Figure::L0(l0) => Some(l0),
+        _ => None,
+    });
+    let g = saturation_of(records, "G", "production", ADDRESS);
+    let p = saturation_of(records, "P", "peer", ADDRESS);
+    let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b.filter(|b| *b > 0.0)?);
+    let p99_at_half = |stage: &str, service: &str| {
+        rate_at(records, (stage, "production", service), 50, "G").map(|r| r.latency.p99_ms)
+    };
+    let api_rss_mb = records
+        .iter()
+        .filter_map(|r| match &r.figure {
+            Figure::Saturation(s) => Some(&s.usage),
+            Figure::Rate(rate) => Some(&rate.usage),
+            _ => None,
+        })
+        .flat_map(|u| u.groups.iter().filter(|g| g.name == "api"))
+        .filter_map(|g| g.peak_rss_kib)
+        .max()
+        .map(|kib| kib as f64 * 1024.0 / 1e6);
+    let l0_publish = l0.map(|l| l.publish_per_s);
+    let g_over_l0 = ratio(g, l0_publish);
+    let g_over_p = ratio(g, p);
+    let targets = vec![
+        Target::new("G / L0 (publish)", g_over_l0, "x", true, 0.5),
+        Target::new("G / P", g_over_p, "x", true, 3.0),
+        Target::new(
+            "accept p99 at 50 % of G",
+            p99_at_half("G", ADDRESS),
+            "ms",
+            false,
+            25.0,
+        ),
+        Target::new(
+            "end-to-end post.address.verify p99 at 50 % of G",
+            p99_at_half("E", ADDRESS),
+            "ms",
+            false,
+            50.0,
+        ),
+        Target::new(
+            "end-to-end cooperative.establishment.check p99 at 50 % of G",
+            p99_at_half("E", COMPOSITE),
+            "ms",
+            false,
+            100.0,
+        ),
+        Target::new("peak RSS of an api process", api_rss_mb, "MB", false, 150.0),
+    ];
+    let end_to_end = ["production", "demo"]
+        .iter()
+        .flat_map(|system| [ADDRESS, COMPOSITE].map(|service| (*system, service)))
+        .map(|(system, service)| EndToEnd {
+            system: system.to_owned(),
+            service: service.to_owned(),
+            capacity_per_s: saturation_of(records, "E", system, service),
+            p99_at_half_capacity_ms: rate_at(records, ("E", system, service), 50, "E")
+                .map(|r| r.latency.p99_ms),
+        })
+        .collect();
+    Summary {
+        end_to_end,
+        l0_publish_per_s: l0_publish,
+        l0_consume_per_s: l0.map(|l| l.consume_per_s),
+        g_per_s: g,
+        p_per_s: p,
+        g_over_l0,
+        g_over_p,
+        targets,
+    }
+}

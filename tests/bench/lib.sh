@@ -1,0 +1,269 @@
+# Functions of tests/bench/run.sh (sourced by it; uses its variables: dir, logs,
+# results, scratch, rabt, bench, quick, secs, warmup, shares, services_list, ...).
+
+# PostgreSQL as production runs it: tests/services.sh starts it with fsync=off (test
+# data is throwaway), which would flatter every commit; restart it durable unless asked,
+# with pg_stat_statements loaded so the profiled runs can say which statements cost.
+pg_durability() {
+  local services=$1 fsync=$2 pg_bin port
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  port=$(cat "$services/pg/port")
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$services/pg/data" -m fast -w stop >/dev/null
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$services/pg/data" -l "$services/pg/server.log" \
+    -w -t 60 -o "-p $port -k $services/pg -c listen_addresses=127.0.0.1 -c max_connections=300 \
+    -c fsync=$fsync -c shared_preload_libraries=pg_stat_statements -c track_wal_io_timing=on" \
+    start >/dev/null
+  # In template1, so every database created afterwards has the view.
+  psql "${RABT_TEST_DATABASE_URL%/postgres}/template1" -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
+  meta Run "PostgreSQL durability" "fsync=$(psql "$RABT_TEST_DATABASE_URL" -tAc 'SHOW fsync'), synchronous_commit=$(psql "$RABT_TEST_DATABASE_URL" -tAc 'SHOW synchronous_commit')"
+}
+
+# The machine, the versions and the run's settings, for the report.
+describe_run() {
+  local overview
+  overview=$(curl -sf "$RABT_TEST_RABBITMQ_API/overview" || echo '{}')
+  meta Machine "CPU" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) × $(nproc)"
+  meta Machine "memory" "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  meta Machine "kernel" "$(uname -sr)"
+  meta Machine "load average at start" "$(cut -d' ' -f1-3 /proc/loadavg) (shared with other work)"
+  if [ -n "$rev" ]; then
+    meta Versions "rabt" "$("$rabt" --version), commit $(git rev-parse --short "$rev") (--rev $rev)"
+  else
+    meta Versions "rabt" "$("$rabt" --version), working tree at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates adapters || echo ' with uncommitted changes')"
+  fi
+  meta Versions "rustc" "$(rustc --version)"
+  meta Versions "RabbitMQ" "$(jq -r '.rabbitmq_version // "?"' <<<"$overview") on Erlang $(jq -r '.erlang_version // "?"' <<<"$overview")"
+  meta Versions "PostgreSQL" "$(psql "$RABT_TEST_DATABASE_URL" -tAc 'SHOW server_version')"
+  meta Versions "wrk" "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)"
+  meta Versions "Python" "$(python3 --version | cut -d' ' -f2)"
+  meta Run "command" "tests/bench/run.sh$( ((quick)) && echo ' --quick')"
+  meta Run "date" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+  meta Run "wrk" "$wrk_threads threads × $wrk_connections connections, ${wrk_secs}s after a ${wrk_warm}s warm-up"
+  meta Run "fixed rates" "${shares[*]} % of saturation, ${secs}s each after a ${warmup}s warm-up"
+  meta Run "L0" "$l0_messages messages × $l0_runs run(s), 1 KiB, window 1000, prefetch 200"
+}
+
+# A fresh database and vhost for one Rabt deployment, migrated, with a cooperative;
+# sets rabt_env (every variable a rabt process of it needs), api_base, api_key, sim_base.
+deploy_rabt() {
+  local name=$1 port vhost db pki
+  vhost=rabt-$name pki=$dir/pki-$name
+  psql "$RABT_TEST_DATABASE_URL" -qc "CREATE DATABASE rabt_$name"
+  db=${RABT_TEST_DATABASE_URL%/postgres}/rabt_$name
+  curl -sf -X PUT "$RABT_TEST_RABBITMQ_API/vhosts/$vhost"
+  curl -sf -X PUT -H 'content-type: application/json' \
+    -d '{"configure":".*","write":".*","read":".*"}' "$RABT_TEST_RABBITMQ_API/permissions/$vhost/guest"
+  port=$(free_port)
+  api_base=http://127.0.0.1:$port
+  sim_base=$(python3 -c '
+import socket
+while True:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); base = s.getsockname()[1]; s.close()
+    if base >= 60000: continue
+    try:
+        held = [socket.socket() for _ in range(6)]
+        for i, h in enumerate(held): h.bind(("127.0.0.1", base + i))
+        print(base); break
+    except OSError: pass
+    finally:
+        for h in held: h.close()')
+  rabt_env=(
+    "RABT_DATABASE_URL=$db" "RABT_AMQP_URL=${RABT_TEST_AMQP_URL%/*}/$vhost"
+    "RABT_LISTEN=127.0.0.1:$port" "RABT_SIMULATE_CALLBACK_URL=$api_base" "RABT_SIMULATE_PKI_DIR=$pki"
+    "RABT_AGENCY_CHAMBERS_CLIENT_CERT_FILE=$pki/client.pem"
+    "RABT_AGENCY_CHAMBERS_CLIENT_KEY_FILE=$pki/client-key.pem"
+    "RABT_AGENCY_CHAMBERS_SERVER_CA_FILE=$pki/server-ca.pem"
+    "RABT_AGENCY_INTERIOR_URL=http://127.0.0.1:$sim_base"
+    "RABT_AGENCY_HEALTH_URL=http://127.0.0.1:$((sim_base + 1))"
+    "RABT_AGENCY_LABOR_URL=http://127.0.0.1:$((sim_base + 2))"
+    "RABT_AGENCY_MUNICIPAL_URL=http://127.0.0.1:$((sim_base + 3))"
+    "RABT_AGENCY_CHAMBERS_URL=https://127.0.0.1:$((sim_base + 4))"
+    "RABT_AGENCY_SAUDI_POST_URL=http://127.0.0.1:$((sim_base + 5))"
+    "RABT_AGENCY_INTERIOR_USER_NAME=rabt" "RABT_AGENCY_INTERIOR_APP_ID=rabt-bench"
+    "RABT_AGENCY_INTERIOR_ORGANIZATION_NUMBER=7000000100" "RABT_AGENCY_LABOR_CLIENT_ID=rabt-bench"
+    "RABT_AGENCY_MUNICIPAL_CALLBACK_SECRETS=whsec_$(head -c 32 /dev/urandom | base64)"
+    "RABT_AGENCY_HEALTH_CALLBACK_SECRETS=whsec_$(head -c 32 /dev/urandom | base64)"
+  )
+  for v in INTERIOR_PASSWORD INTERIOR_CHARGE_CODE INTERIOR_APP_KEY INTERIOR_SERVICE_KEY \
+           LABOR_CLIENT_SECRET HEALTH_API_KEY MUNICIPAL_API_KEY CHAMBERS_API_KEY SAUDI_POST_API_KEY; do
+    rabt_env+=("RABT_AGENCY_$v=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')")
+  done
+  rabt_db=$db
+  env "${rabt_env[@]}" "$rabt" migrate >"$logs/$name-migrate.log" 2>&1
+  api_key=$(env "${rabt_env[@]}" RABT_LOG=warn "$rabt" coop add --name "Bench Cooperative" \
+    --unified-number 7000000001 --services post.address.verify,cooperative.establishment.check \
+    | sed -n 's/^api key: *//p')
+  [ -n "$api_key" ] || { echo "rabt coop add printed no API key" >&2; return 1; }
+  export BENCH_API_KEY=$api_key
+}
+
+# rabt simulate on sim_base..+5, all knobs at rest (zero added latency).
+start_simulators() {
+  spawn simulate env "${rabt_env[@]}" "$rabt" simulate --listen-base "$sim_base"
+  sim_pid=$started
+  wait_http 60 "$sim_pid" "http://127.0.0.1:$((sim_base + 5))/_sim/stats"
+  for offset in 0 1 2 3 5; do
+    curl -sf -X PUT -H 'content-type: application/json' -d '{}' \
+      "http://127.0.0.1:$((sim_base + offset))/_sim/knobs" >/dev/null
+  done
+}
+
+# The peer in a venv under the run's folder, on a database and vhost of its own.
+deploy_peer() {
+  local venv=$dir/venv db port hash
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/bench/peer/requirements.txt
+  meta Versions "peer" "$("$venv/bin/pip" freeze | grep -iE '^(fastapi|starlette|uvicorn|uvloop|httptools|aio-pika|aiormq|asyncpg|jsonschema)==' | tr '\n' ' ')"
+  psql "$RABT_TEST_DATABASE_URL" -qc "CREATE DATABASE peer"
+  db=${RABT_TEST_DATABASE_URL%/postgres}/peer
+  psql "$db" -q -f tests/bench/peer/schema.sql
+  curl -sf -X PUT "$RABT_TEST_RABBITMQ_API/vhosts/peer"
+  curl -sf -X PUT -H 'content-type: application/json' \
+    -d '{"configure":".*","write":".*","read":".*"}' "$RABT_TEST_RABBITMQ_API/permissions/peer/guest"
+  peer_key=rabt_$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)
+  hash=$(printf %s "$peer_key" | sha256sum | cut -d' ' -f1)
+  psql "$db" -qc "INSERT INTO cooperatives VALUES ('coop_bench', 'Bench Cooperative', '{post.address.verify}', true);
+                  INSERT INTO api_keys VALUES ('$hash', 'coop_bench', NULL)"
+  export BENCH_API_KEY=$peer_key
+  port=$(free_port)
+  peer_base=http://127.0.0.1:$port
+  # 2 workers for 2 cores, uvloop and httptools, no access log (Rabt logs one line per
+  # accepted request; the peer is given the lighter setting).
+  spawn peer env PEER_DATABASE_URL="$db" PEER_AMQP_URL="${RABT_TEST_AMQP_URL%/*}/peer" \
+    PEER_SCHEMAS="$root/schemas" "$venv/bin/uvicorn" --app-dir tests/bench/peer app:app \
+    --host 127.0.0.1 --port "$port" --workers 2 --loop uvloop --http httptools \
+    --no-access-log --log-level warning
+  peer_pid=$started
+  wait_http 60 "$peer_pid" "$peer_base/healthz"
+}
+
+# wrk: a warm-up (not recorded), then the measured saturation run.
+saturate() {
+  local url=$1 stage=$2 system=$3 out=$4; shift 4
+  local common=(--url "$url" --script tests/bench/wrk-post.lua --threads "$wrk_threads"
+    --connections "$wrk_connections" --work-dir "$dir/scratch" --stage "$stage" --system "$system"
+    --service post.address.verify "$@")
+  "$bench" saturate "${common[@]}" --duration "$wrk_warm" --out "$dir/scratch/warm-$stage.json" 2>/dev/null
+  "$bench" saturate "${common[@]}" --duration "$wrk_secs" --out "$out"
+}
+
+# After G's saturation: how far behind the outbox relay was, and how long it took to
+# publish the rest (G answers 202 once the outbox row is committed; P publishes inline).
+outbox_drained() {
+  local name=$1 left t0=$SECONDS deadline=$((SECONDS + 300))
+  left=$(psql "$rabt_db" -tAc 'SELECT count(*) FROM outbox')
+  until [ "$(psql "$rabt_db" -tAc 'SELECT count(*) FROM outbox')" = 0 ]; do
+    ((SECONDS < deadline)) || { echo "the outbox did not drain within 300s" >&2; return 1; }
+    sleep 0.2
+  done
+  observe "G: outbox rows waiting when wrk stopped" "$left (all published $((SECONDS - t0))s later)"
+}
+
+# Every request G answered 202 is in the database (sanity: accepted means stored).
+check_stored() {
+  local name=$1 stored answered
+  stored=$(psql "$rabt_db" -tAc 'SELECT count(*) FROM requests')
+  answered=$(jq -s '[.[] | .figure | if .kind == "saturation" then .wrk.requests - .wrk.status_errors
+    elif .kind == "rate" then .ok else 0 end] | add' "$results"/1[0-9]-*.json)
+  observe "G: requests stored / answered 202 in measured runs" "$stored / $answered (stored includes warm-ups)"
+  ((stored >= answered)) || { echo "fewer requests stored than accepted" >&2; return 1; }
+}
+
+# end_to_end SYSTEM ORDER BASE KEY WATCH...: for each service, the system's end-to-end
+# saturation (wrk with `Prefer: wait=30`: verdicts per second), then fixed rates at
+# shares of it (what it sustains) and, in the full run, at shares of G's (what the
+# issue asks; where the pipeline cannot keep up, the run says so).
+end_to_end() {
+  local system=$1 order=$2 base=$3 n=0 sat bases=(E) basis; shift 3
+  export BENCH_API_KEY=$1; shift
+  ((quick)) || bases+=(G)
+  for service in "${services_list[@]}"; do
+    sat=$results/$order-$(printf %02d $n)-e-$system-saturation.json
+    n=$((n + 1))
+    local common=(--url "$base/v1/requests" --script tests/bench/wrk-post.lua --prefer-wait 30
+      --threads "$wrk_threads" --connections "$wrk_connections" --work-dir "$dir/scratch"
+      --stage E --system "$system" --service "$service" "$@")
+    "$bench" saturate "${common[@]}" --duration "$wrk_warm" --out "$dir/scratch/warm-e.json" 2>/dev/null
+    "$bench" saturate "${common[@]}" --duration "$wrk_secs" --out "$sat"
+    for basis in "${bases[@]}"; do
+      local of=$sat
+      [ "$basis" = G ] && of=$g_sat
+      for share in "${shares[@]}"; do
+        "$bench" rate --url "$base/v1/requests" --of-saturation "$of" --share "$share" --basis "$basis" \
+          --duration "$secs" --warmup "$warmup" --mode end-to-end --max-in-flight 500 "$@" \
+          --stage E --system "$system" --service "$service" \
+          --out "$results/$order-$(printf %02d $n)-e-$system.json"
+        n=$((n + 1))
+      done
+    done
+  done
+}
+
+# profile_run WORKLOAD ORDER DB NAME=PID... -- LOAD...: while LOAD (a `rabt-bench rate`
+# without --duration, --warmup and --out) runs for profile_secs, perf samples each
+# process with call graphs and counts its context switches, and PostgreSQL counts the
+# database's statements and WAL; each profile becomes a record, the statements a page.
+profile_run() {
+  local workload=$1 order=$2 db=$3 targets=() perf_pids=() t name pid load_out; shift 3
+  while [ "$1" != -- ]; do targets+=("$1"); shift; done
+  shift
+  load_out=$dir/scratch/profile-load-$order.json
+  psql "$db" -qtAc "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null
+  for t in "${targets[@]}"; do
+    name=${t%%=*} pid=${t#*=}
+    # DWARF call graphs: Rust release builds keep no frame pointers, but their unwind
+    # tables let perf walk the stack. 199 Hz keeps the data and `perf report` small.
+    perf record -e cpu-clock -F 199 --call-graph dwarf,16384 -p "$pid" \
+      -o "$dir/scratch/perf-$name-$order.data" -- sleep "$profile_secs" >"$logs/perf-$name-$order.log" 2>&1 &
+    perf_pids+=($!)
+    perf stat -x, -e task-clock,context-switches,cpu-migrations -p "$pid" \
+      -o "$dir/scratch/perf-stat-$name-$order.txt" -- sleep "$profile_secs" 2>/dev/null &
+    perf_pids+=($!)
+  done
+  "$@" --duration "$profile_secs" --warmup 0 --out "$load_out" 2>/dev/null
+  for p in "${perf_pids[@]}"; do wait "$p" || true; done
+  # PostgreSQL publishes a backend's WAL counters when it has been idle ~1 s.
+  sleep 1.5
+  top_statements "$db" "$(jq .figure.ok "$load_out")" "$workload" >"$dir/scratch/statements-$order.md"
+  for t in "${targets[@]}"; do
+    name=${t%%=*}
+    perf report -i "$dir/scratch/perf-$name-$order.data" --stdio --children --sort dso,sym -g none \
+      --percent-limit 0.3 >"$dir/scratch/perf-$name-$order.txt" 2>/dev/null
+    "$bench" profile --report "$dir/scratch/perf-$name-$order.txt" --process "$name" \
+      --workload "$workload" --counters "$dir/scratch/perf-stat-$name-$order.txt" --load "$load_out" \
+      --stage "${workload%%:*}" --system production --out "$results/9$order-profile-$name.json"
+  done
+}
+
+# The database's work per request since the last reset, as markdown: statements and
+# transactions, WAL, and the statements that took the most execution time.
+top_statements() {
+  local db=$1 requests=$2 workload=$3 n totals wal
+  n=$(( requests > 0 ? requests : 1 ))
+  totals=$(psql "$db" -qtA -F ' ' -c "
+    SELECT round(sum(calls)::numeric / $n, 1),
+           round(coalesce(sum(calls) FILTER (WHERE query ILIKE 'commit%'), 0)::numeric / $n, 1)
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())")
+  wal=$(psql "$db" -qtA -F ' ' -c "
+    SELECT round(wal_bytes / $n), round(wal_sync::numeric / $n, 2), round(wal_sync_time::numeric / $n, 3)
+    FROM pg_stat_wal")
+  echo "### Database — $workload"
+  echo
+  read -r statements commits <<<"$totals"
+  read -r wal_bytes wal_syncs wal_ms <<<"$wal"
+  echo "$requests requests answered. Per request: **$statements statements** (BEGIN and COMMIT"
+  echo "included) in **$commits transactions**, $wal_bytes bytes of WAL, $wal_syncs WAL flushes"
+  echo "($wal_ms ms of flushing). The statements that took the most execution time"
+  echo "(pg_stat_statements; a COMMIT's WAL flush is not in its time):"
+  echo
+  echo "| calls per request | total ms | mean ms | statement |"
+  echo "|---|---|---|---|"
+  psql "$db" -qtA -F $'\t' -c "
+    SELECT round(calls::numeric / $n, 2), round(total_exec_time::numeric, 0),
+           round(mean_exec_time::numeric, 3), left(regexp_replace(query, '\\s+', ' ', 'g'), 160)
+    FROM pg_stat_statements
+    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+    ORDER BY total_exec_time DESC LIMIT 12" |
+    sed -e 's/|/\\|/g' -e 's/\t/ | /g' -e 's/^/| /' -e 's/$/ |/'
+  echo
+}

@@ -1,0 +1,40 @@
+-- wrk script for rabt-bench's saturation stage: POST the body in $BENCH_BODY_FILE with
+-- `Authorization: Bearer $BENCH_API_KEY` and a unique Idempotency-Key per request
+-- ($BENCH_KEY_PREFIX-<thread>-<n>) and, if $BENCH_PREFER is set, `Prefer: $BENCH_PREFER`;
+-- then print one JSON summary line for rabt-bench.
+-- A constant key would make every request after the first an idempotent replay.
+
+local threads = {}
+
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local file = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
+  body = file:read("*a")
+  file:close()
+  prefix = os.getenv("BENCH_KEY_PREFIX") or "wrk"
+  counter = 0
+  headers = {
+    ["Authorization"] = "Bearer " .. os.getenv("BENCH_API_KEY"),
+    ["Content-Type"] = "application/json",
+  }
+  -- End to end: `Prefer: wait=N` makes each answer the verdict.
+  if os.getenv("BENCH_PREFER") then headers["Prefer"] = os.getenv("BENCH_PREFER") end
+end
+
+function request()
+  counter = counter + 1
+  headers["Idempotency-Key"] = prefix .. "-" .. thread_id .. "-" .. counter
+  return wrk.format("POST", wrk.path, headers, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"wrk":{"requests":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,' ..
+    '"write_errors":%d,"status_errors":%d,"timeouts":%d}}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+end
