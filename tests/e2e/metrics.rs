@@ -79,7 +79,10 @@ async fn api_and_worker_processes_serve_their_figures() {
     );
 
     // Healthy again: the probe closes the circuit and every waiting task completes.
-    deployment.set_knobs(json!({"error_rate": 0.0})).await.unwrap();
+    deployment
+        .set_knobs(json!({"error_rate": 0.0}))
+        .await
+        .unwrap();
     for id in &ids {
         let done = client.completed(id, Duration::from_secs(90)).await.unwrap();
         assert_eq!(done["outcome"], "OK", "{done}");
