@@ -6,7 +6,8 @@
 #   3. builds the workspace once (one shared target dir),
 #   4. starts a private PostgreSQL and RabbitMQ on free ports under a temp folder,
 #   5. runs every test with cargo-nextest (unit, API, store on SQLite and PostgreSQL,
-#      queue on RabbitMQ, end-to-end `rabt demo` and `rabt serve`),
+#      queue on RabbitMQ, end-to-end `rabt demo` and `rabt serve`), then alone the
+#      tests that stop RabbitMQ,
 #   6. stops the services by PID, whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,5 +44,12 @@ export RABT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rabt"
 
 step "tests"
 cargo nextest run --workspace --locked --profile ci "$@"
+
+# Tests that stop the suite's own RabbitMQ (marked #[ignore] so the main run leaves
+# them out) run alone, last, when the whole suite was asked for.
+if [ $# -eq 0 ]; then
+  step "broker outage (alone: it stops RabbitMQ)"
+  cargo nextest run --workspace --locked --profile ci --run-ignored only
+fi
 
 step "all green in $((SECONDS - start))s"

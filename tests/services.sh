@@ -6,6 +6,8 @@
 #   tests/services.sh start [DIR]   start both; prints `export VAR=...` lines for eval
 #   tests/services.sh stop DIR      stop what `start` started in DIR
 #   tests/services.sh restart-rabbitmq DIR   stop and start the broker, same data
+#   tests/services.sh stop-rabbitmq DIR      stop the broker only (an outage)
+#   tests/services.sh start-rabbitmq DIR     start it again after stop-rabbitmq
 #   tests/services.sh install       apt-get install RabbitMQ/PostgreSQL when missing
 #
 # The exported variables:
@@ -168,6 +170,16 @@ case "$cmd" in
     stop_rabbitmq_node "$dir"
     launch_rabbitmq "$dir"
     log "RabbitMQ restarted (pid $(cat "$dir/rmq/beam.pid"))"
+    ;;
+  stop-rabbitmq)
+    dir=${2:?usage: services.sh stop-rabbitmq DIR}
+    stop_rabbitmq_node "$dir"
+    log "RabbitMQ stopped"
+    ;;
+  start-rabbitmq)
+    dir=${2:?usage: services.sh start-rabbitmq DIR}
+    launch_rabbitmq "$dir"
+    log "RabbitMQ started (pid $(cat "$dir/rmq/beam.pid"))"
     ;;
   *)
     sed -n '2,16p' "$0" >&2

@@ -29,7 +29,8 @@ use rabt_core::{Event, EventV1};
 use rabt_queue::Transport;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 
 pub mod auth;
 mod callbacks;
@@ -69,7 +70,10 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn(metrics::record))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(problem::localize))
-        .layer(TraceLayer::new_for_http())
+        // A 5xx is logged where it arises, with its cause (a store failure, an unready
+        // broker); the trace layer's own line for it would be a context-free ERROR on
+        // every /readyz poll during an outage.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)
 }
 
