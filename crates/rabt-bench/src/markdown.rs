@@ -6,6 +6,9 @@ use std::fmt::Write;
 use crate::procs::Usage;
 use crate::record::{Figure, Label, Record, Summary, Target};
 
+mod profiles;
+use profiles::profiles;
+
 /// A `section / key / value` line of the run's description (machine, versions, run).
 pub type MetaLine = (String, String, String);
 
@@ -106,6 +109,15 @@ pub fn ms(value: f64) -> String {
     }
 }
 
+/// A latency cell: none when nothing was measured.
+fn latency(count: u64, value: f64) -> String {
+    if count == 0 {
+        "—".to_owned()
+    } else {
+        ms(value)
+    }
+}
+
 /// CPU-seconds per 1,000 operations of each group, and how busy the machine was.
 pub fn cpu_split(usage: &Usage, operations: u64) -> String {
     if operations == 0 || usage.wall_s <= 0.0 {
@@ -149,6 +161,13 @@ fn summary(out: &mut String, summary: &Summary) {
     for (name, value) in rows {
         let _ = writeln!(out, "| {name} | {value} |");
     }
+    for c in &summary.cpu_ms_per_request {
+        let _ = writeln!(
+            out,
+            "| {}: CPU per accepted request at saturation | {:.2} ms in its own processes, {:.2} ms in all (with broker, database, load generator) |",
+            c.stage, c.service_ms, c.system_ms
+        );
+    }
     for e in &summary.end_to_end {
         let p99 = e.p99_at_half_capacity_ms.map_or(String::new(), |p| {
             format!(", p99 {} ms at half of it", ms(p))
@@ -170,9 +189,13 @@ fn summary(out: &mut String, summary: &Summary) {
         comparison,
         limit,
         met,
+        note,
     } in &summary.targets
     {
-        let value = value.map_or("not measured".to_owned(), |v| format!("{v:.2} {unit}"));
+        let mut value = value.map_or("not measured".to_owned(), |v| format!("{v:.2} {unit}"));
+        if let Some(note) = note {
+            value = format!("{value} ({note})");
+        }
         let met = match met {
             Some(true) => "yes",
             Some(false) => "**no**",
@@ -331,11 +354,11 @@ fn rate_table(out: &mut String, records: &[Record], keep: impl Fn(&Record) -> bo
             share_of(&record.label),
             thousands(rate.target_rate),
             thousands(rate.completed_per_s),
-            ms(l.p50_ms),
-            ms(l.p90_ms),
-            ms(l.p99_ms),
-            ms(l.p999_ms),
-            ms(l.max_ms),
+            latency(l.count, l.p50_ms),
+            latency(l.count, l.p90_ms),
+            latency(l.count, l.p99_ms),
+            latency(l.count, l.p999_ms),
+            latency(l.count, l.max_ms),
             errors,
             cpu_split(&rate.usage, rate.ok)
         );
@@ -404,71 +427,6 @@ fn resources(out: &mut String, records: &[Record]) {
         let _ = writeln!(out, "| {what} | {} |", cells.join(" | "));
     }
     out.push('\n');
-}
-
-fn profiles(out: &mut String, records: &[Record]) {
-    let profiles: Vec<_> = records
-        .iter()
-        .filter_map(|r| match &r.figure {
-            Figure::Profile(p) => Some(p),
-            _ => None,
-        })
-        .collect();
-    if profiles.is_empty() {
-        return;
-    }
-    out.push_str("## CPU profiles (this run)\n\n");
-    for p in profiles {
-        let _ = write!(out, "### {} — {}\n\n", p.process, p.workload);
-        if let (Some(c), Some(n)) = (p.counters, p.requests.filter(|n| *n > 0)) {
-            let n = n as f64;
-            let _ = write!(
-                out,
-                "{} requests answered: per request {:.2} ms of this process's CPU, {:.1} \
-                 context switches, {:.2} CPU migrations (`perf stat`).\n\n",
-                thousands(n),
-                c.cpu_ms / n,
-                c.context_switches as f64 / n,
-                c.cpu_migrations as f64 / n
-            );
-        }
-        if !p.inclusive.is_empty() {
-            out.push_str(
-                "Where the time goes (inclusive: in the frame and what it called):\n\n\
-                 | inclusive % | frame |\n|---|---|\n",
-            );
-            for h in &p.inclusive {
-                let _ = writeln!(
-                    out,
-                    "| {:.1} | `{}` |",
-                    h.inclusive.unwrap_or(0.0),
-                    symbol(&h.symbol)
-                );
-            }
-            out.push('\n');
-        }
-        out.push_str("By component (self time):\n\n| component | % |\n|---|---|\n");
-        for c in p.components.iter().filter(|c| c.percent >= 0.5) {
-            let _ = writeln!(out, "| {} | {:.1} |", c.name, c.percent);
-        }
-        out.push_str("\nHottest symbols (self time):\n\n| % | where | symbol |\n|---|---|---|\n");
-        for h in &p.top {
-            let _ = writeln!(
-                out,
-                "| {:.1} | {} | `{}` |",
-                h.percent,
-                h.dso,
-                symbol(&h.symbol)
-            );
-        }
-        out.push('\n');
-    }
-}
-
-/// A symbol cut to a readable length, safe inside a table cell.
-fn symbol(symbol: &str) -> String {
-    let cut: String = symbol.chars().take(150).collect();
-    cut.replace('|', "\\|")
 }
 
 #[cfg(test)]
