@@ -280,7 +280,10 @@ async fn a_silent_connection_is_found_by_heartbeats_and_replaced() {
     // redelivers it on the new connection (at-least-once), marked redelivered.
     let mut after = next(&mut consumer).await;
     while after.message_id() == Some("before") {
-        assert!(after.redelivered(), "a second delivery of `before` must say so");
+        assert!(
+            after.redelivered(),
+            "a second delivery of `before` must say so"
+        );
         after.ack().await.unwrap();
         after = next(&mut consumer).await;
     }
