@@ -307,9 +307,16 @@ impl Deployment {
 
     /// The Saudi Post simulator's call statistics.
     pub async fn simulator_stats(&self) -> anyhow::Result<serde_json::Value> {
+        self.agency_stats("saudi-post").await
+    }
+
+    /// One agency simulator's call statistics (not chambers: it wants a client
+    /// certificate).
+    pub async fn agency_stats(&self, agency: &str) -> anyhow::Result<serde_json::Value> {
         Ok(
-            reqwest::get(format!("{}/_sim/stats", self.wiring.saudi_post_url()))
+            reqwest::get(format!("{}/_sim/stats", self.wiring.agency_url(agency)))
                 .await?
+                .error_for_status()?
                 .json()
                 .await?,
         )

@@ -120,6 +120,22 @@ pub struct Report {
     pub latency: Vec<Latency>,
     /// Poison messages published and found dead-lettered.
     pub poison: Option<(u64, u64)>,
+    /// What the failing agency saw and what became of its requests.
+    pub breaker: Option<Breaker>,
+}
+
+/// Evidence that the failing agency's circuit opened: while it failed, its requests
+/// waited in the retry tier instead of hammering it and burning their attempts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Breaker {
+    /// Labor requests accepted during the outage window.
+    pub requests: u64,
+    /// Calls the labor simulator received while it was failing.
+    pub calls_during_outage: u64,
+    /// Of those requests, how many ended `OK` once labor recovered.
+    pub ok_after_recovery: u64,
+    /// The most attempts any of them used.
+    pub max_attempts: u64,
 }
 
 /// The services the load cycles through, with their input. Labor is the agency the
@@ -229,7 +245,13 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
                     bail!("tests/services.sh restart-rabbitmq failed");
                 }
             }
-            Fault::AgencyOutage => outage(deployment, options.outage).await?,
+            Fault::AgencyOutage => {
+                let calls = outage(deployment, options.outage).await?;
+                report.breaker = Some(Breaker {
+                    calls_during_outage: calls,
+                    ..Breaker::default()
+                });
+            }
             Fault::Poison => {
                 report.poison = Some((poison(deployment).await?, 0));
             }
@@ -250,6 +272,9 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     settle(&pool, &ledger.0).await;
     report.tallies = tally(&pool, &ledger.0, &ledger.1).await?;
     report.latency = latency(&pool, &ledger.0).await?;
+    if let Some(breaker) = report.breaker.as_mut() {
+        outage_outcomes(&pool, &ledger.0, breaker).await?;
+    }
     if let Some((published, _)) = report.poison {
         report.poison = Some((published, poison_dead_lettered(&pool).await?));
     }
@@ -350,8 +375,16 @@ async fn submit(
 }
 
 /// The labor agency fails for `outage`: 500s, then calls that hang past the timeout, then
-/// 429s with Retry-After, a third each; then it recovers.
-async fn outage(deployment: &Deployment, outage: Duration) -> anyhow::Result<()> {
+/// 429s with Retry-After, a third each; then it recovers. Returns how many calls it
+/// received meanwhile.
+async fn outage(deployment: &Deployment, outage: Duration) -> anyhow::Result<u64> {
+    let calls = || async {
+        let stats = deployment.agency_stats("labor").await?;
+        stats["calls"]
+            .as_u64()
+            .context("labor's /_sim/stats has no calls")
+    };
+    let before = calls().await?;
     let third = outage / 3;
     deployment
         .set_agency_knobs("labor", json!({"fault": {"kind": "server_error"}}))
@@ -368,7 +401,35 @@ async fn outage(deployment: &Deployment, outage: Duration) -> anyhow::Result<()>
         )
         .await?;
     tokio::time::sleep(third).await;
-    deployment.set_agency_knobs("labor", json!({})).await
+    let during = calls().await? - before;
+    deployment.set_agency_knobs("labor", json!({})).await?;
+    Ok(during)
+}
+
+/// How the labor requests accepted during the outage ended, and how many attempts they
+/// used.
+async fn outage_outcomes(
+    pool: &PgPool,
+    sent: &[Sent],
+    breaker: &mut Breaker,
+) -> anyhow::Result<()> {
+    let ids: Vec<String> = sent
+        .iter()
+        .filter(|s| {
+            s.window == Fault::AgencyOutage.name() && s.service == "labor.establishment.compliance"
+        })
+        .map(|s| s.id.clone())
+        .collect();
+    let row = sqlx::query(
+        "SELECT count(DISTINCT request_id), count(*) FILTER (WHERE outcome = 'OK'), COALESCE(max(attempts), 0) FROM tasks WHERE request_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_one(pool)
+    .await?;
+    breaker.requests = row.get::<i64, _>(0) as u64;
+    breaker.ok_after_recovery = row.get::<i64, _>(1) as u64;
+    breaker.max_attempts = row.get::<i64, _>(2) as u64;
+    Ok(())
 }
 
 /// How many poison messages [`poison`] publishes.
@@ -543,6 +604,9 @@ impl Report {
         }
         if let Some((published, dead)) = self.poison {
             out.push_str(&format!("\nPoison messages: {published} published straight into `rabt.tasks`, {dead} found in the dead letters.\n"));
+        }
+        if let Some(b) = &self.breaker {
+            out.push_str(&format!("\nLabor outage: the labor simulator received {} calls while it failed; {} labor requests were accepted meanwhile, {} of them ended `OK` after it recovered, using at most {} attempt(s) each.\n", b.calls_during_outage, b.requests, b.ok_after_recovery, b.max_attempts));
         }
         if !self.latency.is_empty() {
             out.push_str(
