@@ -59,6 +59,9 @@ impl fmt::Debug for Store {
     }
 }
 
+/// A PostgreSQL connection idle this long is pinged before it is used again.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 impl Store {
     /// Opens a pool of at most `max_connections` connections to `url`: `sqlite://path`
     /// (the file is created if missing), `sqlite::memory:` (one private in-memory
@@ -71,6 +74,20 @@ impl Store {
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(max_connections)
+                    // sqlx pings every connection it hands out by default: one more
+                    // round trip per query, 15 % of an api process's CPU under load
+                    // (docs/benchmarks.md). Only a connection that sat idle may have been
+                    // cut (a server restart, a firewall); check those, and let a query on
+                    // a connection that breaks anyway fail as the database being down.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= CHECK_IDLE_AFTER {
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect(url)
                     .await?;
                 Ok(Store {

@@ -14,6 +14,7 @@ mod admin;
 mod callbacks;
 mod compose;
 mod concurrency;
+mod connections;
 mod dead_letter_replay;
 mod dead_letters;
 mod expire;
