@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::AnyConnection;
 use sqlx::Row;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry, insert_audits};
 use crate::codec::{get_parsed, millis, now};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -143,7 +143,8 @@ impl Store {
             "service": new.service.as_str(),
             "tasks": new.tasks.len(),
         });
-        insert_audit(tx.conn(), &request_audit, at).await?;
+        let mut audit = Vec::with_capacity(1 + new.tasks.len());
+        audit.push(request_audit);
         for (ordinal, task) in new.tasks.iter().enumerate() {
             insert_task(tx.conn(), new, ordinal, task).await?;
             if !task.blocked {
@@ -167,8 +168,9 @@ impl Store {
                 "agency": task.agency.as_str(),
                 "service": task.service.as_str(),
             });
-            insert_audit(tx.conn(), &queued, at).await?;
+            audit.push(queued);
         }
+        insert_audits(tx.conn(), &audit, at).await?;
         tx.commit().await?;
         Ok(Accepted::Created)
     }
