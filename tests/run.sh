@@ -8,7 +8,8 @@
 #   5. runs every test with cargo-nextest (unit, API, store on SQLite and PostgreSQL,
 #      queue on RabbitMQ, end-to-end `rabt demo` and `rabt serve`), then alone the
 #      tests that stop RabbitMQ,
-#   6. stops the services by PID, whatever happened.
+#   6. runs the benchmark harness briefly as a smoke test (its own services),
+#   7. stops the services by PID, whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -50,6 +51,11 @@ cargo nextest run --workspace --locked --profile ci "$@"
 if [ $# -eq 0 ]; then
   step "broker outage (alone: it stops RabbitMQ)"
   cargo nextest run --workspace --locked --profile ci --run-ignored only
+
+  # The benchmark harness end to end, briefly, on the debug build: it checks that every
+  # stage runs and its numbers are sane, never that they are fast (docs/benchmarks.md).
+  step "benchmark smoke test (tests/bench/run.sh --quick --debug)"
+  tests/bench/run.sh --quick --debug
 fi
 
 step "all green in $((SECONDS - start))s"

@@ -14,6 +14,8 @@
 #   --keep         keep the temp folder (a quick run always keeps it)
 #   --rev REV      measure the rabt of a commit (e.g. HEAD), built from `git archive REV`,
 #                  instead of the working tree: for a tree others are changing
+#   --debug        use the debug build (tests/run.sh's) instead of a release build: for
+#                  the smoke test in CI, whose numbers are only checked for sanity
 #
 # What it does, in order, all under one temp folder and stopped by PID at the end:
 #   build    cargo build --release -p rabt -p rabt-bench; installs wrk if missing
@@ -34,7 +36,7 @@ root=$PWD
 start=$SECONDS
 step() { echo; echo "==> [$((SECONDS - start))s] $*"; }
 
-quick=0 profile= pg_fsync=on keep=0 rev=
+quick=0 profile= pg_fsync=on keep=0 rev= build=release
 while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
@@ -43,7 +45,8 @@ while (($#)); do
     --pg-fsync) pg_fsync=${2:?--pg-fsync on|off}; shift ;;
     --keep) keep=1 ;;
     --rev) rev=${2:?--rev REV}; shift ;;
-    *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+    --debug) build=debug ;;
+    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
   esac
   shift
 done
@@ -118,9 +121,11 @@ free_port() {
 meta() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$dir/meta.tsv"; }
 observe() { meta Observations "$1" "$2"; echo "    $1: $2"; }
 
-step "build (release)"
+step "build ($build)"
 target=${CARGO_TARGET_DIR:-$root/target}
-if [ -n "$rev" ]; then
+if [ "$build" = debug ]; then
+  cargo build --locked -p rabt -p rabt-bench
+elif [ -n "$rev" ]; then
   # A fixed folder, and git archive keeps the commit's times: a second run of the same
   # commit rebuilds nothing.
   src=$target/bench-src
@@ -132,7 +137,7 @@ if [ -n "$rev" ]; then
 else
   cargo build --release --locked -p rabt -p rabt-bench
 fi
-rabt=$target/release/rabt bench=$target/release/rabt-bench
+rabt=$target/$build/rabt bench=$target/$build/rabt-bench
 if ! command -v wrk >/dev/null; then
   step "installing wrk"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq wrk
