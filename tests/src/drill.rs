@@ -132,8 +132,9 @@ pub struct Breaker {
     pub requests: u64,
     /// Calls the labor simulator received while it was failing.
     pub calls_during_outage: u64,
-    /// Of those requests, how many ended `OK` once labor recovered.
-    pub ok_after_recovery: u64,
+    /// How those requests' labor tasks ended, by outcome (`OK` once labor recovered;
+    /// `TIMEOUT` for any whose deadline passed while its circuit was still open).
+    pub outcomes: BTreeMap<String, u64>,
     /// The most attempts any of them used.
     pub max_attempts: u64,
 }
@@ -420,15 +421,21 @@ async fn outage_outcomes(
         })
         .map(|s| s.id.clone())
         .collect();
-    let row = sqlx::query(
-        "SELECT count(DISTINCT request_id), count(*) FILTER (WHERE outcome = 'OK'), COALESCE(max(attempts), 0) FROM tasks WHERE request_id = ANY($1)",
+    let rows = sqlx::query(
+        "SELECT COALESCE(outcome, status) AS outcome, count(*) AS n, COALESCE(max(attempts), 0) AS attempts \
+         FROM tasks WHERE request_id = ANY($1) GROUP BY 1 ORDER BY 1",
     )
     .bind(&ids)
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await?;
-    breaker.requests = row.get::<i64, _>(0) as u64;
-    breaker.ok_after_recovery = row.get::<i64, _>(1) as u64;
-    breaker.max_attempts = row.get::<i64, _>(2) as u64;
+    breaker.requests = ids.len() as u64;
+    for row in &rows {
+        let n = row.get::<i64, _>("n") as u64;
+        breaker.outcomes.insert(row.get("outcome"), n);
+        breaker.max_attempts = breaker
+            .max_attempts
+            .max(row.get::<i64, _>("attempts") as u64);
+    }
     Ok(())
 }
 
@@ -606,7 +613,12 @@ impl Report {
             out.push_str(&format!("\nPoison messages: {published} published straight into `rabt.tasks`, {dead} found in the dead letters.\n"));
         }
         if let Some(b) = &self.breaker {
-            out.push_str(&format!("\nLabor outage: the labor simulator received {} calls while it failed; {} labor requests were accepted meanwhile, {} of them ended `OK` after it recovered, using at most {} attempt(s) each.\n", b.calls_during_outage, b.requests, b.ok_after_recovery, b.max_attempts));
+            let outcomes: Vec<String> = b
+                .outcomes
+                .iter()
+                .map(|(outcome, n)| format!("{n} `{outcome}`"))
+                .collect();
+            out.push_str(&format!("\nLabor outage: the labor simulator received {} calls while it failed; {} labor requests were accepted meanwhile and ended {}, using at most {} attempt(s) each.\n", b.calls_during_outage, b.requests, outcomes.join(", "), b.max_attempts));
         }
         if !self.latency.is_empty() {
             out.push_str(
