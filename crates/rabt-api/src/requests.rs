@@ -60,16 +60,21 @@ pub(crate) async fn create(
         idempotency::body_digest(&body),
         &headers,
     )?;
-    match state
+    let handoff = state.settings().outbox_handoff.as_ref();
+    let (accepted, outbox) = state
         .store()
-        .accept_request(&new)
+        .accept_request_leased(&new, handoff.map(|h| h.lease()))
         .await
-        .map_err(|e| store_error("accepting a request", e))?
-    {
+        .map_err(|e| store_error("accepting a request", e))?;
+    match accepted {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
             rabt_metrics::metrics().accepted(new.service.as_str());
-            state.wake_outbox();
+            // The relay publishes the rows at once; if it has stopped, they wait out
+            // their lease and any relay claims them.
+            if !handoff.is_some_and(|h| h.send(outbox)) {
+                state.wake_outbox();
+            }
         }
         Accepted::Existing {
             request,

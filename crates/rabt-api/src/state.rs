@@ -26,6 +26,10 @@ pub struct ApiSettings {
     /// Accept `notify_url`s on loopback, private or link-local addresses, local names
     /// and plain `http` (`[notifications] allow_private_targets`: tests and the demo).
     pub allow_private_notify_targets: bool,
+    /// This process's outbox relay, to hand it the rows of an accepted request
+    /// directly (written claimed for its lease) instead of waking it to search the
+    /// table. Without it, the relay is woken.
+    pub outbox_handoff: Option<rabt_store::Handoff>,
 }
 
 impl Default for ApiSettings {
@@ -35,6 +39,7 @@ impl Default for ApiSettings {
             max_wait: Duration::from_secs(30),
             callback_secrets: BTreeMap::new(),
             allow_private_notify_targets: false,
+            outbox_handoff: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The accept path: a cooperative's request, its tasks, their outbox messages and the
 //! audit entries are written in one transaction, guarded by the idempotency key.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use rabt_core::{
     Agency, CooperativeId, RequestId, RequestStatus, ServiceName, TaskId, TaskMessage, TaskStatus,
@@ -13,7 +15,7 @@ use crate::audit::{Actor, NewAuditEntry, insert_audits};
 use crate::codec::{get_parsed, millis, now};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
-use crate::outbox::insert_task_message;
+use crate::outbox::{OutboxRow, insert_task_message_until};
 
 /// A request the API has validated, with the tasks it fans out to.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +127,19 @@ impl Store {
     /// others), one outbox message per queued task and the audit entries. If the cooperative already used the key, writes nothing and returns
     /// [`Accepted::Existing`]. Concurrent calls with one key: exactly one creates.
     pub async fn accept_request(&self, new: &NewRequest) -> Result<Accepted, StoreError> {
+        self.accept_request_leased(new, None)
+            .await
+            .map(|(accepted, _)| accepted)
+    }
+
+    /// As [`Store::accept_request`]; with a `lease`, the outbox rows are written claimed
+    /// for it and come back, for this process's relay to publish at once (a
+    /// [`crate::Handoff`]) instead of finding them in the table.
+    pub async fn accept_request_leased(
+        &self,
+        new: &NewRequest,
+        lease: Option<Duration>,
+    ) -> Result<(Accepted, Vec<OutboxRow>), StoreError> {
         if new.tasks.is_empty() {
             return Err(StoreError::EmptyRequest);
         }
@@ -132,9 +147,14 @@ impl Store {
         if !claim_key(&mut tx, new).await? {
             let existing = existing_key(tx.conn(), new).await?;
             tx.rollback().await?;
-            return Ok(existing);
+            return Ok((existing, Vec::new()));
         }
         let at = now();
+        let lease_until = lease
+            .and_then(|lease| chrono::Duration::from_std(lease).ok())
+            .and_then(|lease| at.checked_add_signed(lease))
+            .unwrap_or(at);
+        let mut outbox = Vec::new();
         insert_request(tx.conn(), new).await?;
         let mut request_audit =
             NewAuditEntry::new(Actor::Cooperative(new.cooperative), "request.accepted");
@@ -154,7 +174,16 @@ impl Store {
                     agency: task.agency,
                     service: task.service.clone(),
                 };
-                insert_task_message(tx.conn(), &message, new.traceparent.as_deref(), at).await?;
+                outbox.push(
+                    insert_task_message_until(
+                        tx.conn(),
+                        &message,
+                        new.traceparent.as_deref(),
+                        at,
+                        lease_until,
+                    )
+                    .await?,
+                );
             }
             let action = if task.blocked {
                 "task.blocked"
@@ -172,7 +201,7 @@ impl Store {
         }
         insert_audits(tx.conn(), &audit, at).await?;
         tx.commit().await?;
-        Ok(Accepted::Created)
+        Ok((Accepted::Created, outbox))
     }
 }
 

@@ -67,6 +67,8 @@ pub use notifications::{
     AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,
     NotificationStatus,
 };
-pub use outbox::{EVENTS_EXCHANGE, OutboxRow, TASKS_EXCHANGE, TRACEPARENT_HEADER};
+pub use outbox::{
+    EVENTS_EXCHANGE, Handoff, HandoffReceiver, OutboxRow, TASKS_EXCHANGE, TRACEPARENT_HEADER,
+};
 pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
 pub use tasks::{StartResult, TaskRecord};

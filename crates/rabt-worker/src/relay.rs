@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rabt_queue::{OutgoingMessage, Transport};
-use rabt_store::{OutboxRow, Store};
+use rabt_store::{Handoff, HandoffReceiver, OutboxRow, Store};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// How the relay paces itself.
@@ -38,12 +39,13 @@ impl Default for RelaySettings {
 }
 
 /// The relay of one process.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct OutboxRelay {
     store: Store,
     transport: Transport,
     wake: Arc<Notify>,
     settings: RelaySettings,
+    handed_over: Option<HandoffReceiver>,
 }
 
 impl OutboxRelay {
@@ -59,34 +61,78 @@ impl OutboxRelay {
             transport,
             wake,
             settings,
+            handed_over: None,
         }
     }
 
-    /// Publishes until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// The handoff through which this process's API gives the relay the outbox rows it
+    /// wrote already claimed (for the relay's lease), to be published at once.
+    pub fn handoff(&mut self) -> Handoff {
+        let (handoff, receiver) = Handoff::new(self.settings.lease);
+        self.handed_over = Some(receiver);
+        handoff
+    }
+
+    /// Publishes until `shutdown`: rows handed over at once, and whatever the table
+    /// holds when woken and every poll interval.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut handed_over = self.handed_over.take();
         let mut failures = 0u32;
+        let mut search = true;
+        let mut next_poll = Instant::now();
         while !shutdown.is_cancelled() {
-            match self.drain().await {
-                Ok(()) => failures = 0,
-                Err(err) => {
-                    failures = failures.saturating_add(1);
-                    // One line per outage, not per retry: log the first and every 30th.
-                    if failures == 1 || failures.is_multiple_of(30) {
-                        tracing::warn!(error = %err, failures, "outbox relay cannot publish; rows stay in the outbox");
-                    }
+            if search {
+                let result = self.drain().await;
+                self.count(&mut failures, result);
+                let pause = if failures == 0 {
+                    self.settings.poll_interval
+                } else {
+                    Duration::from_millis(200 * u64::from(failures.min(10)))
+                };
+                next_poll = Instant::now() + pause;
+            }
+            search = tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => true,
+                () = tokio::time::sleep_until(next_poll) => true,
+                Some(rows) = next_handed_over(&mut handed_over) => {
+                    let result = self.publish_handed_over(rows, handed_over.as_mut()).await;
+                    self.count(&mut failures, result);
+                    false
+                }
+            };
+        }
+    }
+
+    /// Counts a failed round; one log line per outage, not per retry.
+    fn count(&self, failures: &mut u32, result: Result<(), RelayError>) {
+        match result {
+            Ok(()) => *failures = 0,
+            Err(err) => {
+                *failures = failures.saturating_add(1);
+                if *failures == 1 || failures.is_multiple_of(30) {
+                    tracing::warn!(error = %err, failures = *failures, "outbox relay cannot publish; rows stay in the outbox");
                 }
             }
-            let pause = if failures == 0 {
-                self.settings.poll_interval
-            } else {
-                Duration::from_millis(200 * u64::from(failures.min(10)))
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(pause) => {}
+        }
+    }
+
+    /// Publishes rows handed over (and any more waiting, up to a batch), then deletes
+    /// them; if the broker refuses, gives them back to the table for the next search.
+    async fn publish_handed_over(
+        &self,
+        mut rows: Vec<OutboxRow>,
+        more: Option<&mut HandoffReceiver>,
+    ) -> Result<(), RelayError> {
+        if let Some(receiver) = more {
+            while rows.len() < self.settings.batch_size as usize {
+                match receiver.try_recv() {
+                    Ok(next) => rows.extend(next),
+                    Err(_) => break,
+                }
             }
         }
+        self.publish(&rows).await
     }
 
     /// Publishes batches until the outbox has nothing claimable.
@@ -101,26 +147,40 @@ impl OutboxRelay {
                 return Ok(());
             }
             let full_batch = rows.len() as u32 == self.settings.batch_size;
-            let messages: Vec<OutgoingMessage> = rows.iter().map(to_message).collect();
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            if let Err(err) = self.transport.publish(&messages).await {
-                // Give the rows back now rather than after the lease, so they go out as
-                // soon as the broker is back. (Some may have been delivered: consumers
-                // are idempotent by task id.)
-                if let Err(release) = self.store.release_outbox(&ids).await {
-                    tracing::debug!(error = %release, "cannot release outbox rows; they wait out their lease");
-                }
-                return Err(RelayError::Queue(err));
-            }
-            self.store
-                .delete_outbox(&ids)
-                .await
-                .map_err(RelayError::Store)?;
-            tracing::debug!(published = ids.len(), "outbox batch confirmed");
+            self.publish(&rows).await?;
             if !full_batch {
                 return Ok(());
             }
         }
+    }
+
+    /// Publishes claimed rows with confirms, then deletes them.
+    async fn publish(&self, rows: &[OutboxRow]) -> Result<(), RelayError> {
+        let messages: Vec<OutgoingMessage> = rows.iter().map(to_message).collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        if let Err(err) = self.transport.publish(&messages).await {
+            // Give the rows back now rather than after the lease, so they go out as
+            // soon as the broker is back. (Some may have been delivered: consumers
+            // are idempotent by task id.)
+            if let Err(release) = self.store.release_outbox(&ids).await {
+                tracing::debug!(error = %release, "cannot release outbox rows; they wait out their lease");
+            }
+            return Err(RelayError::Queue(err));
+        }
+        self.store
+            .delete_outbox(&ids)
+            .await
+            .map_err(RelayError::Store)?;
+        tracing::debug!(published = ids.len(), "outbox batch confirmed");
+        Ok(())
+    }
+}
+
+/// The next rows handed over; never, without a handoff.
+async fn next_handed_over(receiver: &mut Option<HandoffReceiver>) -> Option<Vec<OutboxRow>> {
+    match receiver {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -138,7 +138,7 @@ pub(crate) async fn run(
     let wake = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
 
-    let relay = OutboxRelay::new(
+    let mut relay = OutboxRelay::new(
         store.clone(),
         transport.clone(),
         wake.clone(),
@@ -148,6 +148,7 @@ pub(crate) async fn run(
             poll_interval: config.outbox_poll,
         },
     );
+    let handoff = relay.handoff();
     tasks.spawn(relay.run(shutdown.clone()));
 
     if !roles.adapters.is_empty() {
@@ -206,6 +207,7 @@ pub(crate) async fn run(
                     .map(|(agency, a)| (*agency, a.callback_secrets.clone()))
                     .collect(),
                 allow_private_notify_targets: config.notifications.allow_private_targets,
+                outbox_handoff: Some(handoff),
             },
         );
         let api_shutdown = shutdown.clone();

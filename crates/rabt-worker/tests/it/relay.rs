@@ -1,5 +1,7 @@
 //! The outbox relay: what a crashed relay claimed is published by another once the
-//! lease runs out, and a message published twice is still answered once.
+//! lease runs out, a message published twice is still answered once, and rows handed
+//! over by the process that wrote them go out at once (or, if that relay is gone,
+//! after their lease).
 
 use std::time::Duration;
 
@@ -86,5 +88,58 @@ async fn a_relay_that_crashed_before_deleting_causes_a_harmless_duplicate(pairin
 
     completed_once(&rig, sent).await;
     assert_eq!(rig.dead_letter_count().await, 0);
+    rig.finish().await;
+}
+
+/// Accepts a request with its outbox rows written claimed for `lease`, as the API does.
+async fn accept_leased(rig: &Rig, lease: Duration) -> (Submitted, Vec<OutboxRow>) {
+    let new = rig.new_request(address_input());
+    let (accepted, rows) = rig
+        .store
+        .accept_request_leased(&new, Some(lease))
+        .await
+        .unwrap();
+    assert_eq!(accepted, rabt_store::Accepted::Created);
+    let sent = Submitted {
+        request: new.id,
+        task: new.tasks[0].id,
+    };
+    let ids: Vec<&str> = rows.iter().map(|r| r.message_id.as_str()).collect();
+    assert_eq!(ids, [sent.task.to_string()], "the task's row comes back");
+    (sent, rows)
+}
+
+pairing_test!(rows_handed_over_are_published_at_once_without_a_search);
+async fn rows_handed_over_are_published_at_once_without_a_search(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    // Claimed for a minute: no search of the table can find the row before the test's
+    // deadline, so only the handoff can have published it.
+    let lease = Duration::from_secs(60);
+    let handoff = rig.start_relay_with_handoff(lease);
+    rig.start_worker(worker_settings());
+    let (sent, rows) = accept_leased(&rig, lease).await;
+    assert!(
+        rig.store.claim_outbox(100, lease).await.unwrap().is_empty(),
+        "the row is claimed as written"
+    );
+    assert!(handoff.send(rows));
+
+    completed_once(&rig, sent).await;
+    rig.outbox_drained().await;
+    rig.finish().await;
+}
+
+pairing_test!(rows_handed_to_a_relay_that_is_gone_are_published_after_their_lease);
+async fn rows_handed_to_a_relay_that_is_gone_are_published_after_their_lease(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    let (handoff, receiver) = rabt_store::Handoff::new(CRASHED_LEASE);
+    drop(receiver);
+    let (sent, rows) = accept_leased(&rig, CRASHED_LEASE).await;
+    assert!(!handoff.send(rows), "nobody takes the rows");
+    rig.start_relay();
+    rig.start_worker(worker_settings());
+
+    completed_once(&rig, sent).await;
+    rig.outbox_drained().await;
     rig.finish().await;
 }

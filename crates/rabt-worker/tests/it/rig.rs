@@ -13,8 +13,8 @@ use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, CooperativeId, RequestId, RequestStatus, TaskId, UnifiedNumber};
 use rabt_queue::Transport;
 use rabt_store::{
-    Accepted, AuditEntry, AuditQuery, IdempotencyRecord, NewCooperative, NewRequest, NewTask,
-    OutboxRow, RequestRecord, Store, TaskView,
+    Accepted, AuditEntry, AuditQuery, Handoff, IdempotencyRecord, NewCooperative, NewRequest,
+    NewTask, OutboxRow, RequestRecord, Store, TaskView,
 };
 use rabt_test_support::must::{eventually, within};
 use rabt_test_support::{Backend, DEADLINE, TempAnyDatabase, TempVhost};
@@ -233,6 +233,27 @@ impl Rig {
             self.wake.clone(),
             relay_settings(),
         );
+        self.run_relay(relay);
+    }
+
+    /// Runs an outbox relay that takes rows handed over, with this lease, until the rig
+    /// finishes; returns its handoff.
+    pub(crate) fn start_relay_with_handoff(&mut self, lease: Duration) -> Handoff {
+        let mut relay = OutboxRelay::new(
+            self.store.clone(),
+            self.transport.clone(),
+            self.wake.clone(),
+            RelaySettings {
+                lease,
+                ..relay_settings()
+            },
+        );
+        let handoff = relay.handoff();
+        self.run_relay(relay);
+        handoff
+    }
+
+    fn run_relay(&mut self, relay: OutboxRelay) {
         let stop = CancellationToken::new();
         let handle = tokio::spawn(relay.run(stop.clone()));
         self.running.push(Running {
