@@ -60,21 +60,11 @@ pub(crate) async fn create(
         idempotency::body_digest(&body),
         &headers,
     )?;
-    let handoff = state.settings().outbox_handoff.as_ref();
-    let (accepted, outbox) = state
-        .store()
-        .accept_request_leased(&new, handoff.map(|h| h.lease()))
-        .await
-        .map_err(|e| store_error("accepting a request", e))?;
+    let (new, accepted) = accept(&state, new).await?;
     match accepted {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
             rabt_metrics::metrics().accepted(new.service.as_str());
-            // The relay publishes the rows at once; if it has stopped, they wait out
-            // their lease and any relay claims them.
-            if !handoff.is_some_and(|h| h.send(outbox)) {
-                state.wake_outbox();
-            }
         }
         Accepted::Existing {
             request,
@@ -334,4 +324,34 @@ pub(crate) async fn list(
     };
     let items: Vec<Value> = items.iter().map(view::summary).collect();
     Ok(Json(json!({ "items": items, "links": { "next": next } })).into_response())
+}
+
+/// Stores the request and gets its outbox rows to the relay, in a task of its own: a
+/// cooperative that hangs up while the commit is in flight must not stop the handover of
+/// what was committed (its rows, claimed as they were written, would wait out their
+/// lease before any relay published them).
+async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accepted), ApiError> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let handoff = state.settings().outbox_handoff.as_ref();
+        let result = state
+            .store()
+            .accept_request_leased(&new, handoff.map(|h| h.lease()))
+            .await;
+        let accepted = match result {
+            Ok((accepted, outbox)) => {
+                // The relay publishes the rows at once; if it has stopped, they wait
+                // out their lease and any relay claims them.
+                if matches!(accepted, Accepted::Created) && !handoff.is_some_and(|h| h.send(outbox))
+                {
+                    state.wake_outbox();
+                }
+                Ok(accepted)
+            }
+            Err(err) => Err(store_error("accepting a request", err)),
+        };
+        accepted.map(|accepted| (new, accepted))
+    })
+    .await
+    .map_err(|err| ApiError::internal("accepting a request", &err))?
 }
