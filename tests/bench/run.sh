@@ -11,7 +11,7 @@
 #   --no-profile   skip perf and pg_stat_statements (--profile: profile a quick run too)
 #   --pg-fsync off PostgreSQL without fsync, as the test suite runs it (default: on, as
 #                  production runs it)
-#   --keep         keep the temp folder (a quick run always keeps it)
+#   --keep         keep the temp folder whole (a quick run keeps its reports and logs)
 #   --rev REV      measure the rabt of a commit (e.g. HEAD), built from `git archive REV`,
 #                  instead of the working tree: for a tree others are changing
 #   --debug        use the debug build (tests/run.sh's) instead of a release build: for
@@ -88,6 +88,9 @@ cleanup() {
     echo "benchmark failed (status $status); logs kept in $dir/logs" >&2
   elif ((keep == 0 && quick == 0)); then
     rm -rf "$dir"
+  elif ((keep == 0)); then
+    # A quick run keeps its reports and logs (a few MB), not its databases and venv.
+    rm -rf "$dir/services" "$dir/venv" "$dir/demo"
   fi
 }
 trap cleanup EXIT
