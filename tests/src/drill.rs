@@ -277,7 +277,7 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
         outage_outcomes(&pool, &ledger.0, breaker).await?;
     }
     if let Some((published, _)) = report.poison {
-        report.poison = Some((published, poison_dead_lettered(&pool).await?));
+        report.poison = Some((published, poison_dead_lettered(&pool, published).await?));
     }
     Ok(report)
 }
@@ -461,14 +461,22 @@ async fn poison(deployment: &Deployment) -> anyhow::Result<u64> {
     Ok(POISON)
 }
 
-/// How many poison messages ended as dead letters.
-async fn poison_dead_lettered(pool: &PgPool) -> anyhow::Result<u64> {
-    let count: i64 =
-        sqlx::query("SELECT count(*) FROM dead_letters WHERE message_id LIKE 'poison-%'")
-            .fetch_one(pool)
-            .await?
-            .get(0);
-    Ok(count as u64)
+/// How many poison messages ended as dead letters: polled (up to 30 s) until all of
+/// them have, as the workers move them there on their own time.
+async fn poison_dead_lettered(pool: &PgPool, published: u64) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let count: i64 =
+            sqlx::query("SELECT count(*) FROM dead_letters WHERE message_id LIKE 'poison-%'")
+                .fetch_one(pool)
+                .await?
+                .get(0);
+        let count = count as u64;
+        if count >= published || Instant::now() >= deadline {
+            return Ok(count);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Waits (up to 3 minutes) until every accepted request has its verdict.
