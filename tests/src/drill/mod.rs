@@ -17,9 +17,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::{Deployment, free_port};
+
+mod count;
+mod report;
+
+use count::{latency, outage_outcomes, poison_dead_lettered, settle, tally};
+pub use report::{Breaker, Latency, Report, Tally};
 
 /// One fault of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,68 +81,6 @@ pub struct Options {
     pub outage: Duration,
     /// The folder of tests/services.sh's services, to restart the broker.
     pub services_dir: Option<std::path::PathBuf>,
-}
-
-/// What happened to the requests accepted during one window.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tally {
-    /// The window (a fault, or `baseline`).
-    pub window: String,
-    /// Answered 202 (or 200).
-    pub accepted: u64,
-    /// Completed with a verdict.
-    pub completed: u64,
-    /// With a task ended because its message was dead-lettered.
-    pub dead_lettered: u64,
-    /// Accepted, and neither completed nor dead-lettered after recovery.
-    pub lost: u64,
-    /// With a task or the request completed more than once.
-    pub applied_twice: u64,
-    /// Submissions the load generator gave up on (never answered 2xx).
-    pub refused: u64,
-}
-
-/// End-to-end latency (accepted → verdict) of one service in one window, milliseconds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Latency {
-    /// The window.
-    pub window: String,
-    /// The service.
-    pub service: String,
-    /// How many requests.
-    pub count: usize,
-    /// Median.
-    pub p50: f64,
-    /// 99th percentile.
-    pub p99: f64,
-}
-
-/// The drill's findings.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// One line per window.
-    pub tallies: Vec<Tally>,
-    /// Latency of the healthy agencies, baseline vs during the outage.
-    pub latency: Vec<Latency>,
-    /// Poison messages published and found dead-lettered.
-    pub poison: Option<(u64, u64)>,
-    /// What the failing agency saw and what became of its requests.
-    pub breaker: Option<Breaker>,
-}
-
-/// Evidence that the failing agency's circuit opened: while it failed, its requests
-/// waited in the retry tier instead of hammering it and burning their attempts.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Breaker {
-    /// Labor requests accepted during the outage window.
-    pub requests: u64,
-    /// Calls the labor simulator received while it was failing.
-    pub calls_during_outage: u64,
-    /// How those requests' labor tasks ended, by outcome (`OK` once labor recovered;
-    /// `TIMEOUT` for any whose deadline passed while its circuit was still open).
-    pub outcomes: BTreeMap<String, u64>,
-    /// The most attempts any of them used.
-    pub max_attempts: u64,
 }
 
 /// The services the load cycles through, with their input. Labor is the agency the
@@ -407,38 +351,6 @@ async fn outage(deployment: &Deployment, outage: Duration) -> anyhow::Result<u64
     Ok(during)
 }
 
-/// How the labor requests accepted during the outage ended, and how many attempts they
-/// used.
-async fn outage_outcomes(
-    pool: &PgPool,
-    sent: &[Sent],
-    breaker: &mut Breaker,
-) -> anyhow::Result<()> {
-    let ids: Vec<String> = sent
-        .iter()
-        .filter(|s| {
-            s.window == Fault::AgencyOutage.name() && s.service == "labor.establishment.compliance"
-        })
-        .map(|s| s.id.clone())
-        .collect();
-    let rows = sqlx::query(
-        "SELECT COALESCE(outcome, status) AS outcome, count(*) AS n, COALESCE(max(attempts), 0) AS attempts \
-         FROM tasks WHERE request_id = ANY($1) GROUP BY 1 ORDER BY 1",
-    )
-    .bind(&ids)
-    .fetch_all(pool)
-    .await?;
-    breaker.requests = ids.len() as u64;
-    for row in &rows {
-        let n = row.get::<i64, _>("n") as u64;
-        breaker.outcomes.insert(row.get("outcome"), n);
-        breaker.max_attempts = breaker
-            .max_attempts
-            .max(row.get::<i64, _>("attempts") as u64);
-    }
-    Ok(())
-}
-
 /// How many poison messages [`poison`] publishes.
 pub const POISON: u64 = 20;
 
@@ -459,186 +371,4 @@ async fn poison(deployment: &Deployment) -> anyhow::Result<u64> {
             .await?;
     }
     Ok(POISON)
-}
-
-/// How many poison messages ended as dead letters: polled (up to 30 s) until all of
-/// them have, as the workers move them there on their own time.
-async fn poison_dead_lettered(pool: &PgPool, published: u64) -> anyhow::Result<u64> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let count: i64 =
-            sqlx::query("SELECT count(*) FROM dead_letters WHERE message_id LIKE 'poison-%'")
-                .fetch_one(pool)
-                .await?
-                .get(0);
-        let count = count as u64;
-        if count >= published || Instant::now() >= deadline {
-            return Ok(count);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Waits (up to 3 minutes) until every accepted request has its verdict.
-async fn settle(pool: &PgPool, sent: &[Sent]) {
-    let ids: Vec<String> = sent.iter().map(|s| s.id.clone()).collect();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while Instant::now() < deadline {
-        let open: i64 = sqlx::query(
-            "SELECT count(*) FROM requests WHERE id = ANY($1) AND status <> 'COMPLETED'",
-        )
-        .bind(&ids)
-        .fetch_one(pool)
-        .await
-        .map(|row| row.get(0))
-        .unwrap_or(i64::MAX);
-        if open == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-async fn tally(
-    pool: &PgPool,
-    sent: &[Sent],
-    refused: &BTreeMap<String, u64>,
-) -> anyhow::Result<Vec<Tally>> {
-    let mut windows: Vec<String> = Vec::new();
-    for s in sent {
-        if !windows.contains(&s.window) {
-            windows.push(s.window.clone());
-        }
-    }
-    let mut tallies = Vec::new();
-    for window in windows {
-        let ids: Vec<String> = sent
-            .iter()
-            .filter(|s| s.window == window)
-            .map(|s| s.id.clone())
-            .collect();
-        let count = |sql: &'static str| {
-            let ids = ids.clone();
-            async move {
-                sqlx::query(sql)
-                    .bind(ids)
-                    .fetch_one(pool)
-                    .await
-                    .map(|row| row.get::<i64, _>(0) as u64)
-            }
-        };
-        let completed =
-            count("SELECT count(*) FROM requests WHERE id = ANY($1) AND status = 'COMPLETED'")
-                .await?;
-        let dead_lettered = count("SELECT count(DISTINCT request_id) FROM tasks WHERE request_id = ANY($1) AND dead_lettered = 1").await?;
-        let lost = count("SELECT count(*) FROM requests r WHERE r.id = ANY($1) AND r.status <> 'COMPLETED' AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.request_id = r.id AND t.dead_lettered = 1)").await?
-            + (ids.len() as u64).saturating_sub(count("SELECT count(*) FROM requests WHERE id = ANY($1)").await?);
-        let twice_tasks = count("SELECT count(*) FROM (SELECT task_id FROM audit_log WHERE action = 'task.completed' AND request_id = ANY($1) GROUP BY task_id HAVING count(*) > 1) d").await?;
-        let twice_requests = count("SELECT count(*) FROM (SELECT request_id FROM audit_log WHERE action = 'request.completed' AND request_id = ANY($1) GROUP BY request_id HAVING count(*) > 1) d").await?;
-        tallies.push(Tally {
-            refused: refused.get(&window).copied().unwrap_or(0),
-            window,
-            accepted: ids.len() as u64,
-            completed,
-            dead_lettered,
-            lost,
-            applied_twice: twice_tasks + twice_requests,
-        });
-    }
-    Ok(tallies)
-}
-
-/// Latency of the services that stay healthy, in the baseline and during the outage.
-async fn latency(pool: &PgPool, sent: &[Sent]) -> anyhow::Result<Vec<Latency>> {
-    let mut out = Vec::new();
-    for window in ["baseline", Fault::AgencyOutage.name()] {
-        for service in [
-            "post.address.verify",
-            "interior.identity.verify",
-            "chambers.membership.verify",
-        ] {
-            let ids: Vec<String> = sent
-                .iter()
-                .filter(|s| s.window == window && s.service == service)
-                .map(|s| s.id.clone())
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            let rows = sqlx::query("SELECT completed_at - created_at AS ms FROM requests WHERE id = ANY($1) AND completed_at IS NOT NULL")
-                .bind(&ids)
-                .fetch_all(pool)
-                .await?;
-            let mut values: Vec<f64> = rows.iter().map(|r| r.get::<i64, _>("ms") as f64).collect();
-            values.sort_by(f64::total_cmp);
-            let pick = |q: f64| {
-                values
-                    .get(((values.len() as f64 * q).ceil() as usize).saturating_sub(1))
-                    .copied()
-                    .unwrap_or(f64::NAN)
-            };
-            out.push(Latency {
-                window: window.to_owned(),
-                service: service.to_owned(),
-                count: values.len(),
-                p50: pick(0.5),
-                p99: pick(0.99),
-            });
-        }
-    }
-    Ok(out)
-}
-
-impl Report {
-    /// Whether nothing was lost or applied twice, and every poison message dead-lettered.
-    pub fn holds(&self) -> bool {
-        self.tallies
-            .iter()
-            .all(|t| t.lost == 0 && t.applied_twice == 0)
-            && self
-                .poison
-                .is_none_or(|(published, dead)| dead >= published)
-    }
-
-    /// The report as markdown tables.
-    pub fn markdown(&self) -> String {
-        let mut out = String::from(
-            "| window | accepted | completed | dead-lettered | lost | applied twice | gave up |\n|---|---|---|---|---|---|---|\n",
-        );
-        for t in &self.tallies {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                t.window,
-                t.accepted,
-                t.completed,
-                t.dead_lettered,
-                t.lost,
-                t.applied_twice,
-                t.refused
-            ));
-        }
-        if let Some((published, dead)) = self.poison {
-            out.push_str(&format!("\nPoison messages: {published} published straight into `rabt.tasks`, {dead} found in the dead letters.\n"));
-        }
-        if let Some(b) = &self.breaker {
-            let outcomes: Vec<String> = b
-                .outcomes
-                .iter()
-                .map(|(outcome, n)| format!("{n} `{outcome}`"))
-                .collect();
-            out.push_str(&format!("\nLabor outage: the labor simulator received {} calls while it failed; {} labor requests were accepted meanwhile and ended {}, using at most {} attempt(s) each.\n", b.calls_during_outage, b.requests, outcomes.join(", "), b.max_attempts));
-        }
-        if !self.latency.is_empty() {
-            out.push_str(
-                "\n| window | service | requests | p50 ms | p99 ms |\n|---|---|---|---|---|\n",
-            );
-            for l in &self.latency {
-                out.push_str(&format!(
-                    "| {} | `{}` | {} | {:.0} | {:.0} |\n",
-                    l.window, l.service, l.count, l.p50, l.p99
-                ));
-            }
-        }
-        out
-    }
 }

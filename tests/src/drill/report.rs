@@ -1,0 +1,120 @@
+//! What the drill found: per window, what became of the requests accepted in it; the
+//! failing agency's evidence; the healthy agencies' latency; and the report as markdown.
+
+use std::collections::BTreeMap;
+
+/// What happened to the requests accepted during one window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    /// The window (a fault, or `baseline`).
+    pub window: String,
+    /// Answered 202 (or 200).
+    pub accepted: u64,
+    /// Completed with a verdict.
+    pub completed: u64,
+    /// With a task ended because its message was dead-lettered.
+    pub dead_lettered: u64,
+    /// Accepted, and neither completed nor dead-lettered after recovery.
+    pub lost: u64,
+    /// With a task or the request completed more than once.
+    pub applied_twice: u64,
+    /// Submissions the load generator gave up on (never answered 2xx).
+    pub refused: u64,
+}
+
+/// End-to-end latency (accepted → verdict) of one service in one window, milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latency {
+    /// The window.
+    pub window: String,
+    /// The service.
+    pub service: String,
+    /// How many requests.
+    pub count: usize,
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// The drill's findings.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// One line per window.
+    pub tallies: Vec<Tally>,
+    /// Latency of the healthy agencies, baseline vs during the outage.
+    pub latency: Vec<Latency>,
+    /// Poison messages published and found dead-lettered.
+    pub poison: Option<(u64, u64)>,
+    /// What the failing agency saw and what became of its requests.
+    pub breaker: Option<Breaker>,
+}
+
+/// Evidence that the failing agency's circuit opened: while it failed, its requests
+/// waited in the retry tier instead of hammering it and burning their attempts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Breaker {
+    /// Labor requests accepted during the outage window.
+    pub requests: u64,
+    /// Calls the labor simulator received while it was failing.
+    pub calls_during_outage: u64,
+    /// How those requests' labor tasks ended, by outcome (`OK` once labor recovered;
+    /// `TIMEOUT` for any whose deadline passed while its circuit was still open).
+    pub outcomes: BTreeMap<String, u64>,
+    /// The most attempts any of them used.
+    pub max_attempts: u64,
+}
+
+impl Report {
+    /// Whether nothing was lost or applied twice, and every poison message dead-lettered.
+    pub fn holds(&self) -> bool {
+        self.tallies
+            .iter()
+            .all(|t| t.lost == 0 && t.applied_twice == 0)
+            && self
+                .poison
+                .is_none_or(|(published, dead)| dead >= published)
+    }
+
+    /// The report as markdown tables.
+    pub fn markdown(&self) -> String {
+        let mut out = String::from(
+            "| window | accepted | completed | dead-lettered | lost | applied twice | gave up |\n|---|---|---|---|---|---|---|\n",
+        );
+        for t in &self.tallies {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                t.window,
+                t.accepted,
+                t.completed,
+                t.dead_lettered,
+                t.lost,
+                t.applied_twice,
+                t.refused
+            ));
+        }
+        if let Some((published, dead)) = self.poison {
+            out.push_str(&format!("\nPoison messages: {published} published straight into `rabt.tasks`, {dead} found in the dead letters.\n"));
+        }
+        if let Some(b) = &self.breaker {
+            let outcomes: Vec<String> = b
+                .outcomes
+                .iter()
+                .map(|(outcome, n)| format!("{n} `{outcome}`"))
+                .collect();
+            out.push_str(&format!("\nLabor outage: the labor simulator received {} calls while it failed; {} labor requests were accepted meanwhile and ended {}, using at most {} attempt(s) each.\n", b.calls_during_outage, b.requests, outcomes.join(", "), b.max_attempts));
+        }
+        if !self.latency.is_empty() {
+            out.push_str(
+                "\n| window | service | requests | p50 ms | p99 ms |\n|---|---|---|---|---|\n",
+            );
+            for l in &self.latency {
+                out.push_str(&format!(
+                    "| {} | `{}` | {} | {:.0} | {:.0} |\n",
+                    l.window, l.service, l.count, l.p50, l.p99
+                ));
+            }
+        }
+        out
+    }
+}
