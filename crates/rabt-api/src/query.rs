@@ -56,19 +56,13 @@ impl ListParams {
                     "must be 1 to 128 characters",
                     "يجب أن يكون من 1 إلى 128 حرفًا",
                 )),
-                "limit" => match value.parse::<u32>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => params.limit = n,
-                    _ => errors.push(bad(
-                        "must be an integer from 1 to 100",
-                        "يجب أن يكون عددًا صحيحًا من 1 إلى 100",
-                    )),
+                "limit" => match page_limit(&value, &name) {
+                    Ok(n) => params.limit = n,
+                    Err(e) => errors.push(e),
                 },
                 "cursor" => match RequestId::parse(&value) {
                     Ok(id) => params.cursor = Some(id),
-                    Err(_) => errors.push(bad(
-                        "must be the cursor of a `next` link",
-                        "يجب أن يكون المؤشر المأخوذ من رابط `next`",
-                    )),
+                    Err(_) => errors.push(bad_cursor(&name)),
                 },
                 other => errors.push(FieldError::parameter(
                     other,
@@ -77,11 +71,7 @@ impl ListParams {
                 )),
             }
         }
-        if errors.is_empty() {
-            Ok(params)
-        } else {
-            Err(ApiError::new(ProblemKind::InvalidQuery).errors(errors))
-        }
+        finish(params, errors)
     }
 
     /// The link to the page after the one ending with `last`.
@@ -99,6 +89,36 @@ impl ListParams {
         query.append_pair("limit", &self.limit.to_string());
         query.append_pair("cursor", &last.to_string());
         format!("/v1/requests?{}", query.finish())
+    }
+}
+
+/// A page size from a query: an integer from 1 to [`MAX_LIMIT`].
+pub(crate) fn page_limit(value: &str, name: &str) -> Result<u32, FieldError> {
+    match value.parse::<u32>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(FieldError::parameter(
+            name,
+            "must be an integer from 1 to 100",
+            "يجب أن يكون عددًا صحيحًا من 1 إلى 100",
+        )),
+    }
+}
+
+/// The error for a cursor that did not come from a `next` link.
+pub(crate) fn bad_cursor(name: &str) -> FieldError {
+    FieldError::parameter(
+        name,
+        "must be the cursor of a `next` link",
+        "يجب أن يكون المؤشر المأخوذ من رابط `next`",
+    )
+}
+
+/// The parsed parameters, or a 400 listing every bad one.
+pub(crate) fn finish<T>(params: T, errors: Vec<FieldError>) -> Result<T, ApiError> {
+    if errors.is_empty() {
+        Ok(params)
+    } else {
+        Err(ApiError::new(ProblemKind::InvalidQuery).errors(errors))
     }
 }
 

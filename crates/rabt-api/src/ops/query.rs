@@ -3,12 +3,8 @@
 use rabt_core::{Agency, DeadLetterId};
 use rabt_store::DeadLetterState;
 
-use crate::problem::{ApiError, FieldError, ProblemKind};
-
-/// The default page size.
-const DEFAULT_LIMIT: u32 = 20;
-/// The largest page size.
-const MAX_LIMIT: u32 = 100;
+use crate::problem::{ApiError, FieldError};
+use crate::query::{DEFAULT_LIMIT, bad_cursor, finish, page_limit};
 
 /// The parsed parameters of a list of dead letters.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,19 +47,13 @@ impl DeadLetterParams {
                         "يجب أن تكون open أو replayed أو purged أو all",
                     )),
                 },
-                "limit" => match value.parse::<u32>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => params.limit = n,
-                    _ => errors.push(bad(
-                        "must be an integer from 1 to 100",
-                        "يجب أن يكون عددًا صحيحًا من 1 إلى 100",
-                    )),
+                "limit" => match page_limit(&value, &name) {
+                    Ok(n) => params.limit = n,
+                    Err(e) => errors.push(e),
                 },
                 "cursor" => match DeadLetterId::parse(&value) {
                     Ok(id) => params.cursor = Some(id),
-                    Err(_) => errors.push(bad(
-                        "must be the cursor of a `next` link",
-                        "يجب أن يكون المؤشر المأخوذ من رابط `next`",
-                    )),
+                    Err(_) => errors.push(bad_cursor(&name)),
                 },
                 other => errors.push(FieldError::parameter(
                     other,
@@ -72,11 +62,7 @@ impl DeadLetterParams {
                 )),
             }
         }
-        if errors.is_empty() {
-            Ok(params)
-        } else {
-            Err(ApiError::new(ProblemKind::InvalidQuery).errors(errors))
-        }
+        finish(params, errors)
     }
 
     /// The link to the page after the one ending with `last`.
