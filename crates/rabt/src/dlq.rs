@@ -299,7 +299,8 @@ fn queued(outcome: &ReplayOutcome) -> Option<String> {
         | ReplayOutcome::Purged { .. }
         | ReplayOutcome::NoTask
         | ReplayOutcome::CallbackApplied { .. }
-        | ReplayOutcome::TaskNotDeadLettered { .. } => None,
+        | ReplayOutcome::TaskNotDeadLettered { .. }
+        | ReplayOutcome::Contended => None,
     }
 }
 
@@ -319,6 +320,9 @@ fn why(outcome: &ReplayOutcome) -> String {
             time(*at)
         ),
         ReplayOutcome::Purged { at } => format!("it was purged at {}", time(*at)),
+        ReplayOutcome::Contended => {
+            "concurrent work changed it each time it was tried; replay it again".to_owned()
+        }
         ReplayOutcome::NoTask => "it names no task or callback of ours (an undecodable message, or an unknown task or callback); purge it once you have read it".to_owned(),
         ReplayOutcome::TaskNotDeadLettered { task, state } => format!(
             "its task {task} is {}{}, not ended by a dead letter",

@@ -98,12 +98,20 @@ pub(crate) async fn replay_many(
     let body = read_json(&headers, body)?;
     let agency = filter(&body)
         .map_err(|errors| ApiError::new(ProblemKind::ValidationFailed).errors(errors))?;
-    let results = retrying("replaying dead letters", || {
-        state
-            .store()
-            .replay_dead_letters(agency, &operator.name, Utc::now())
-    })
-    .await?;
+    // Not `retrying`: the store retries each letter itself and reports one that stays
+    // contended; running the whole batch again would drop those already replayed.
+    let results = state
+        .store()
+        .replay_dead_letters(agency, &operator.name, Utc::now())
+        .await
+        .map_err(|err| {
+            if err.is_unavailable() {
+                tracing::warn!(error = %err, "replaying dead letters: database unavailable");
+                ApiError::unavailable(2)
+            } else {
+                ApiError::internal("replaying dead letters", &err)
+            }
+        })?;
     let mut replayed = Vec::new();
     let mut skipped = Vec::new();
     for (id, outcome) in &results {
@@ -221,7 +229,8 @@ fn queued(outcome: &ReplayOutcome) -> Option<Value> {
         | ReplayOutcome::Purged { .. }
         | ReplayOutcome::NoTask
         | ReplayOutcome::CallbackApplied { .. }
-        | ReplayOutcome::TaskNotDeadLettered { .. } => None,
+        | ReplayOutcome::TaskNotDeadLettered { .. }
+        | ReplayOutcome::Contended => None,
     }
 }
 
@@ -242,6 +251,10 @@ fn refusal(outcome: &ReplayOutcome) -> ApiError {
         ReplayOutcome::Purged { at } => ApiError::new(ProblemKind::DeadLetterClosed).detail(
             format!("it was purged at {}; it cannot be replayed", time(at)),
             format!("حُذفت في {}؛ لا يمكن إعادة تشغيلها", time(at)),
+        ),
+        ReplayOutcome::Contended => ApiError::unavailable(2).detail(
+            "it was changed by concurrent work each time it was tried; replay it again",
+            "تغيّرت بعمل متزامن في كل محاولة؛ أعد تشغيلها مرة أخرى",
         ),
         ReplayOutcome::NoTask => ApiError::new(ProblemKind::DeadLetterNotReplayable).detail(
             "it names no task or callback of ours (an undecodable message, or an unknown task or callback): purge it once you have read it",

@@ -70,6 +70,9 @@ pub enum ReplayOutcome {
         /// Its state now.
         state: TaskState,
     },
+    /// A bulk replay found it changed by concurrent transactions every time it tried;
+    /// it is still open, to be replayed again.
+    Contended,
 }
 
 /// Open dead letters handled per page by the bulk operations.
@@ -199,6 +202,9 @@ impl Store {
                 let outcome = loop {
                     match self.replay_dead_letter(id, operator, now).await {
                         Err(err) if err.is_conflict() && tries < CONFLICT_RETRIES => tries += 1,
+                        // Reported, not raised: the letters replayed before it are
+                        // committed, and the caller must hear of them.
+                        Err(err) if err.is_conflict() => break Some(ReplayOutcome::Contended),
                         // Purged or replayed by someone else meanwhile: not ours to report.
                         Err(StoreError::NotFound { .. }) => break None,
                         other => break Some(other?),
