@@ -4,7 +4,7 @@
 //!              [--markdown FILE]
 //!
 //! Faults: worker-kill, api-kill, broker-restart, agency-outage, poison (all, in that
-//! order, by default). Exits non-zero if anything was lost or applied twice.
+//! order, by default). Exits non-zero if anything was lost, applied twice or given up on.
 
 use std::time::Duration;
 
@@ -65,7 +65,9 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(&path, &text).with_context(|| format!("cannot write {path}"))?;
     }
     if !report.holds() {
-        bail!("the drill found lost or twice-applied requests, or poison not dead-lettered");
+        bail!(
+            "the drill found lost, twice-applied or refused requests, or poison not dead-lettered"
+        );
     }
     Ok(())
 }

@@ -39,6 +39,11 @@ async fn under_load_killed_processes_a_failing_agency_and_poison_lose_nothing() 
     for tally in &report.tallies {
         assert_eq!(tally.lost, 0, "lost in {}: {report:?}", tally.window);
         assert_eq!(
+            tally.refused, 0,
+            "gave up on in {}: {report:?}",
+            tally.window
+        );
+        assert_eq!(
             tally.applied_twice, 0,
             "applied twice in {}: {report:?}",
             tally.window

@@ -157,7 +157,11 @@ impl Wiring {
 
     /// An agency simulator's base URL (`chambers` speaks mutual TLS).
     pub fn agency_url(&self, agency: &str) -> String {
-        let index = AGENCIES.iter().position(|(a, _)| *a == agency).unwrap_or(5) as u16;
+        let index = AGENCIES
+            .iter()
+            .position(|(a, _)| *a == agency)
+            .unwrap_or_else(|| panic!("no simulator for agency `{agency}`"))
+            as u16;
         let scheme = if agency == "chambers" {
             "https"
         } else {

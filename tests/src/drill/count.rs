@@ -58,8 +58,9 @@ pub(super) async fn poison_dead_lettered(pool: &PgPool, published: u64) -> anyho
     }
 }
 
-/// Waits (up to 3 minutes) until every accepted request has its verdict.
-pub(super) async fn settle(pool: &PgPool, sent: &[Sent]) {
+/// Waits (up to 3 minutes) until every accepted request has its verdict; what is still
+/// open then is counted as lost. A failing query is an error, not "still open".
+pub(super) async fn settle(pool: &PgPool, sent: &[Sent]) -> anyhow::Result<()> {
     let ids: Vec<String> = sent.iter().map(|s| s.id.clone()).collect();
     let deadline = Instant::now() + Duration::from_secs(180);
     while Instant::now() < deadline {
@@ -68,14 +69,14 @@ pub(super) async fn settle(pool: &PgPool, sent: &[Sent]) {
         )
         .bind(&ids)
         .fetch_one(pool)
-        .await
-        .map(|row| row.get(0))
-        .unwrap_or(i64::MAX);
+        .await?
+        .get(0);
         if open == 0 {
-            return;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    Ok(())
 }
 
 pub(super) async fn tally(

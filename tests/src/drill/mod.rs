@@ -214,7 +214,7 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
         .lock()
         .map_err(|_| anyhow::anyhow!("ledger poisoned"))?
         .clone_sent();
-    settle(&pool, &ledger.0).await;
+    settle(&pool, &ledger.0).await?;
     report.tallies = tally(&pool, &ledger.0, &ledger.1).await?;
     report.latency = latency(&pool, &ledger.0).await?;
     if let Some(breaker) = report.breaker.as_mut() {
@@ -299,12 +299,16 @@ async fn submit(
                     .await
                     .ok()
                     .and_then(|b| b["id"].as_str().map(str::to_owned));
-                if let (Some(id), Ok(mut ledger)) = (id, ledger.lock()) {
-                    ledger.sent.push(Sent {
-                        id,
-                        service,
-                        window,
-                    });
+                if let Ok(mut ledger) = ledger.lock() {
+                    match id {
+                        Some(id) => ledger.sent.push(Sent {
+                            id,
+                            service,
+                            window,
+                        }),
+                        // Accepted but untraceable: counted, never silently dropped.
+                        None => *ledger.refused.entry(window).or_default() += 1,
+                    }
                 }
                 return;
             }

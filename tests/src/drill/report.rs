@@ -18,7 +18,8 @@ pub struct Tally {
     pub lost: u64,
     /// With a task or the request completed more than once.
     pub applied_twice: u64,
-    /// Submissions the load generator gave up on (never answered 2xx).
+    /// Submissions the load generator gave up on (never answered 2xx within 60 s), or
+    /// answered 2xx without a request id it could follow.
     pub refused: u64,
 }
 
@@ -66,11 +67,12 @@ pub struct Breaker {
 }
 
 impl Report {
-    /// Whether nothing was lost or applied twice, and every poison message dead-lettered.
+    /// Whether nothing was lost, applied twice or given up on, and every poison message
+    /// dead-lettered.
     pub fn holds(&self) -> bool {
         self.tallies
             .iter()
-            .all(|t| t.lost == 0 && t.applied_twice == 0)
+            .all(|t| t.lost == 0 && t.applied_twice == 0 && t.refused == 0)
             && self
                 .poison
                 .is_none_or(|(published, dead)| dead >= published)
