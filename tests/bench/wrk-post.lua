@@ -3,6 +3,8 @@
 -- ($BENCH_KEY_PREFIX-<thread>-<n>) and, if $BENCH_PREFER is set, `Prefer: $BENCH_PREFER`;
 -- then print one JSON summary line for rabt-bench.
 -- A constant key would make every request after the first an idempotent replay.
+-- Answers without the status in $BENCH_EXPECT (202 for the accept path; 200, the verdict,
+-- end to end, where a 202 means it was not ready) are counted as `unexpected`.
 
 local threads = {}
 
@@ -23,6 +25,12 @@ function init(args)
   }
   -- End to end: `Prefer: wait=N` makes each answer the verdict.
   if os.getenv("BENCH_PREFER") then headers["Prefer"] = os.getenv("BENCH_PREFER") end
+  expect = tonumber(os.getenv("BENCH_EXPECT") or "202")
+  unexpected = 0
+end
+
+function response(status, headers, body)
+  if status ~= expect then unexpected = unexpected + 1 end
 end
 
 function request()
@@ -33,8 +41,10 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  local off = 0
+  for _, thread in ipairs(threads) do off = off + (thread:get("unexpected") or 0) end
   io.write(string.format(
     '{"wrk":{"requests":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,' ..
-    '"write_errors":%d,"status_errors":%d,"timeouts":%d}}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+    '"write_errors":%d,"status_errors":%d,"timeouts":%d,"unexpected":%d}}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, off))
 end

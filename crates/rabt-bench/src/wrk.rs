@@ -51,6 +51,10 @@ pub struct WrkSummary {
     pub status_errors: u64,
     /// Requests that timed out.
     pub timeouts: u64,
+    /// Answers without the expected status (`202` accepted; `200` with the verdict when
+    /// end to end — a `202` there means the verdict was not ready), errors included.
+    #[serde(default)]
+    pub unexpected: u64,
 }
 
 /// What saturation measured.
@@ -72,12 +76,13 @@ pub struct Saturation {
 }
 
 impl WrkSummary {
-    /// Every request that did not get a 2xx/3xx answer, or failed on the socket.
+    /// Every request that failed on the socket or did not get the expected answer
+    /// (`unexpected` includes wrk's non-2xx/3xx `status_errors`).
     pub fn failures(&self) -> u64 {
         self.connect_errors
             + self.read_errors
             + self.write_errors
-            + self.status_errors
+            + self.status_errors.max(self.unexpected)
             + self.timeouts
     }
 }
@@ -104,6 +109,12 @@ pub fn run(plan: &Plan, watches: &[Watch]) -> Result<Saturation> {
     if let Some(wait) = plan.prefer_wait_s {
         wrk.env("BENCH_PREFER", format!("wait={wait}"));
     }
+    let expected = if plan.prefer_wait_s.is_some() {
+        "200"
+    } else {
+        "202"
+    };
+    wrk.env("BENCH_EXPECT", expected);
     let output = wrk.output().map_err(|source| BenchError::Spawn {
         program: "wrk".to_owned(),
         source,
@@ -123,7 +134,8 @@ pub fn run(plan: &Plan, watches: &[Watch]) -> Result<Saturation> {
     }
     let wrk = parse_summary(&stdout)?;
     let seconds = wrk.duration_us as f64 / 1e6;
-    let accepted = wrk.requests.saturating_sub(wrk.status_errors);
+    // Only answers with the expected status count: a verdict end to end, a 202 for G.
+    let accepted = wrk.requests.saturating_sub(wrk.unexpected);
     Ok(Saturation {
         wrk,
         threads: plan.threads,
@@ -167,10 +179,11 @@ mod tests {
     fn the_scripts_summary_is_found_among_wrks_lines() {
         let out = "Running 3s test @ http://127.0.0.1:1/v1/requests\n  1 threads and 8 connections\n\
             {\"wrk\":{\"requests\":900,\"duration_us\":3000000,\"connect_errors\":0,\"read_errors\":0,\
-            \"write_errors\":0,\"status_errors\":3,\"timeouts\":1}}\n";
+            \"write_errors\":0,\"status_errors\":3,\"timeouts\":1,\"unexpected\":5}}\n";
         let summary = parse_summary(out).unwrap();
         assert_eq!(summary.requests, 900);
-        assert_eq!(summary.failures(), 4);
+        assert_eq!(summary.unexpected, 5);
+        assert_eq!(summary.failures(), 6, "1 timeout and 5 unexpected answers");
     }
 
     #[test]
