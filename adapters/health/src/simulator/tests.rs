@@ -239,28 +239,3 @@ async fn calls_are_counted_with_their_request_ids() {
         (3, 1, 1)
     );
 }
-
-#[test]
-fn remembered_submissions_are_bounded_oldest_first() {
-    let mut memory = Replays::new(REMEMBERED);
-    let request: MohBatchRequest =
-        serde_json::from_value(batch(cases::FOOD_LICENCE, &[cases::WORKER_VALID_CITIZEN])).unwrap();
-    let fresh = accepted(&request);
-    for i in 0..=REMEMBERED {
-        let id = format!("task_{i}");
-        assert_eq!(
-            memory.recall_or_remember(Some(&id), &request, &fresh),
-            Recall::New
-        );
-    }
-    assert_eq!(memory.len(), REMEMBERED);
-    assert_eq!(
-        memory.recall(Some("task_0"), &request),
-        Recall::New,
-        "forgotten"
-    );
-    assert_eq!(
-        memory.recall(Some(&format!("task_{REMEMBERED}")), &request),
-        Recall::Same(fresh)
-    );
-}

@@ -306,20 +306,3 @@ fn every_licence_of_the_world_reads_back_through_the_adapter() {
         assert_eq!(answer.data["holderMatches"], true, "{}", licence.number);
     }
 }
-
-#[test]
-fn remembered_requests_are_bounded() {
-    let mut remembered = Replays::new(REMEMBERED_REQUESTS);
-    let request: BaladyVerificationRequest =
-        serde_json::from_value(fixture("verification-request.json")).unwrap();
-    let accepted: BaladyAcceptance = serde_json::from_value(fixture("acceptance.json")).unwrap();
-    for i in 0..REMEMBERED_REQUESTS + 5 {
-        remembered.remember(&format!("task_{i}"), request.clone(), accepted.clone());
-    }
-    assert_eq!(remembered.len(), REMEMBERED_REQUESTS);
-    assert_eq!(remembered.recall(Some("task_0"), &request), Recall::New);
-    assert_eq!(
-        remembered.recall(Some("task_5"), &request),
-        Recall::Same(accepted)
-    );
-}
