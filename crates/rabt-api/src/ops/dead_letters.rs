@@ -294,7 +294,7 @@ fn filter(body: &Value) -> Result<Option<Agency>, Vec<FieldError>> {
         .filter(|key| !matches!(key.as_str(), "agency" | "all"))
         .map(|key| {
             FieldError::at(
-                format!("/{}", key.replace('~', "~0").replace('/', "~1")),
+                format!("/{}", crate::envelope::escape(key)),
                 format!("unknown field `{key}` (allowed: agency, all)"),
                 format!("الحقل `{key}` غير معروف (المسموح: agency وall)"),
             )

@@ -15,7 +15,7 @@ use rabt_core::{
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry, insert_audits};
 use crate::codec::{get_enum, get_opt_time, get_parsed, get_time, millis};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -416,6 +416,7 @@ pub(super) async fn audit_replayed(
     replayed: &Replayed<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let mut entries = Vec::with_capacity(closed.len());
     for row in closed {
         let closed_id: DeadLetterId = get_parsed(row, "id")?;
         let actor = Actor::Operator(replayed.operator.to_owned());
@@ -427,7 +428,7 @@ pub(super) async fn audit_replayed(
         if closed_id != replayed.id {
             entry.detail["with"] = json!(replayed.id.to_string());
         }
-        insert_audit(tx.conn(), &entry, now).await?;
+        entries.push(entry);
     }
-    Ok(())
+    insert_audits(tx.conn(), &entries, now).await
 }
