@@ -16,9 +16,7 @@ use rabt_store::{
 use crate::config::Config;
 use crate::logging::print;
 use crate::runtime::open_store;
-
-/// The longest operator name accepted for the audit log.
-const MAX_OPERATOR_CHARS: usize = 64;
+use crate::webhook_secret::operator_name;
 
 /// `rabt dlq …`.
 #[derive(Debug, Args)]
@@ -88,7 +86,7 @@ pub(crate) async fn run(config: &Config, args: DlqArgs) -> anyhow::Result<()> {
         );
     }
     let operator = match &args.command {
-        DlqCommand::Replay { .. } | DlqCommand::Purge { .. } => Some(operator(args.operator)?),
+        DlqCommand::Replay { .. } | DlqCommand::Purge { .. } => Some(operator_name(args.operator)?),
         DlqCommand::List { .. } | DlqCommand::Show { .. } => None,
     };
     let id = match &args.command {
@@ -112,22 +110,6 @@ pub(crate) async fn run(config: &Config, args: DlqArgs) -> anyhow::Result<()> {
             None => purge_many(&store, agency, operator).await,
         },
     }
-}
-
-/// The operator's name: `--operator`, else the OS user.
-fn operator(given: Option<String>) -> anyhow::Result<String> {
-    let name = given
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .ok_or_else(|| anyhow!("cannot tell who you are: name yourself with --operator NAME"))?;
-    let name = name.trim();
-    if name.is_empty()
-        || name.chars().count() > MAX_OPERATOR_CHARS
-        || name.chars().any(char::is_control)
-    {
-        bail!("--operator must be 1 to {MAX_OPERATOR_CHARS} printable characters");
-    }
-    Ok(name.to_owned())
 }
 
 fn parse_id(id: &str) -> anyhow::Result<DeadLetterId> {
@@ -334,17 +316,4 @@ fn why(outcome: &ReplayOutcome) -> String {
 
 fn time(at: chrono::DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn operator_names_are_checked() {
-        assert_eq!(operator(Some(" huda ".to_owned())).unwrap(), "huda");
-        assert!(operator(Some("   ".to_owned())).is_err());
-        assert!(operator(Some("a\nb".to_owned())).is_err());
-        assert!(operator(Some("x".repeat(65))).is_err());
-    }
 }

@@ -50,8 +50,9 @@ pub(crate) async fn replace(
     Ok(())
 }
 
-/// The operator's name for the audit log: `--operator`, else the OS user.
-fn operator_name(given: Option<String>) -> anyhow::Result<String> {
+/// The operator's name for the audit log: `--operator`, else the OS user (also for
+/// `rabt dlq`).
+pub(crate) fn operator_name(given: Option<String>) -> anyhow::Result<String> {
     let name = given
         .or_else(|| std::env::var("USER").ok())
         .or_else(|| std::env::var("LOGNAME").ok())
