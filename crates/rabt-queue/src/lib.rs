@@ -109,11 +109,21 @@ impl Transport {
     /// longest). Callers deciding whether a retry still fits a deadline must use this,
     /// not the raw backoff.
     pub fn retry_delay(&self, delay: Duration) -> Duration {
-        let settings = match &self.inner {
+        self.settings().tier_for(delay).unwrap_or(delay)
+    }
+
+    /// The longest retry tier that brings a task back within `wait` (the shortest tier
+    /// if all are longer): for a task that must not wait past `wait`, where
+    /// [`Transport::retry_delay`] rounds up.
+    pub fn retry_delay_within(&self, wait: Duration) -> Duration {
+        self.settings().tier_within(wait).unwrap_or(wait)
+    }
+
+    fn settings(&self) -> &Settings {
+        match &self.inner {
             Inner::Amqp(shared) => &shared.settings,
             Inner::Embedded(broker) => broker.settings(),
-        };
-        settings.tier_for(delay).unwrap_or(delay)
+        }
     }
 
     /// True for the in-process broker.

@@ -74,6 +74,19 @@ impl Settings {
             .min()
             .or_else(|| self.retry_tiers.iter().copied().max())
     }
+
+    /// The longest retry tier not longer than `wait`, or the shortest tier when every
+    /// tier is longer: for a task that must be back no later than `wait` (a breaker's
+    /// cooldown), where [`Settings::tier_for`] would round up. `None` only when there
+    /// are no tiers.
+    pub fn tier_within(&self, wait: Duration) -> Option<Duration> {
+        self.retry_tiers
+            .iter()
+            .copied()
+            .filter(|tier| *tier <= wait)
+            .max()
+            .or_else(|| self.retry_tiers.iter().copied().min())
+    }
 }
 
 fn invalid(reason: &str) -> QueueError {
@@ -128,6 +141,7 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(none.tier_for(secs(1)), None);
+        assert_eq!(none.tier_within(secs(1)), None);
     }
 
     #[test]

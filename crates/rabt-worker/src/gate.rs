@@ -8,7 +8,7 @@
 //! still holds its prefetched deliveries, and handing them back (`nack` with requeue)
 //! counts toward the queue's delivery limit, so a long outage would dead-letter tasks
 //! that were never attempted. A deferred task is acked and republished through
-//! [`Transport::publish_delayed`] instead: no attempt is counted in the database, no
+//! [`rabt_queue::Transport::publish_delayed`] instead: no attempt is counted in the database, no
 //! delivery in the broker, the consumer keeps taking (and deferring) new tasks, and
 //! the other agencies' consumers never notice. Deadlines still apply: a task whose
 //! deadline passes while it waits is ended `TIMEOUT` by the deadline sweeper, and its
@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use rabt_adapter::{AdapterError, Answer};
 use rabt_core::Agency;
 use rabt_metrics::{Circuit, metrics};
-use rabt_queue::Transport;
 use rabt_store::TaskRecord;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -272,7 +271,9 @@ impl Worker {
         wait: Duration,
         why: &'static str,
     ) -> Result<Disposition, ProcessError> {
-        let delay = tier_within(&self.transport, wait);
+        // Back no later than the cooldown ends (a tier rounded up could hold it for
+        // minutes past a cooldown of seconds).
+        let delay = self.transport.retry_delay_within(wait);
         let message = retry_message(task, task.attempts).with_header(DEFERRED_HEADER, why);
         self.transport.publish_delayed(&message, delay).await?;
         self.gates.count_deferral(task.agency);
@@ -281,39 +282,12 @@ impl Worker {
     }
 }
 
-/// The longest retry tier not longer than `wait` (the shortest tier if all are longer),
-/// so that a deferred task is back no later than the breaker's cooldown ends:
-/// [`Transport::retry_delay`] rounds up to a tier, which could hold a task for
-/// minutes past a cooldown of seconds. The transport only answers "the tier for this
-/// delay", so the largest tier within `wait` is found by bisection over delays.
-fn tier_within(transport: &Transport, wait: Duration) -> Duration {
-    let tier = transport.retry_delay(wait);
-    if tier <= wait {
-        return tier;
-    }
-    let shortest = transport.retry_delay(Duration::ZERO);
-    if shortest >= wait {
-        return shortest;
-    }
-    // retry_delay is monotonic: it maps `low` within `wait` and `high` beyond it.
-    let (mut low, mut high) = (Duration::ZERO, wait);
-    while high - low > Duration::from_millis(1) {
-        let middle = low + (high - low) / 2;
-        if transport.retry_delay(middle) <= wait {
-            low = middle;
-        } else {
-            high = middle;
-        }
-    }
-    transport.retry_delay(low)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn transport(tiers_ms: &[u64]) -> Transport {
-        Transport::embedded(rabt_queue::Settings {
+    fn transport(tiers_ms: &[u64]) -> rabt_queue::Transport {
+        rabt_queue::Transport::embedded(rabt_queue::Settings {
             retry_tiers: tiers_ms.iter().map(|t| Duration::from_millis(*t)).collect(),
             ..rabt_queue::Settings::default()
         })
@@ -323,13 +297,17 @@ mod tests {
     fn a_deferred_task_is_back_before_the_cooldown_ends() {
         let t = transport(&[1_000, 2_000, 5_000, 10_000, 30_000, 120_000]);
         let ms = Duration::from_millis;
-        assert_eq!(tier_within(&t, ms(60_000)), ms(30_000));
-        assert_eq!(tier_within(&t, ms(11_000)), ms(10_000));
-        assert_eq!(tier_within(&t, ms(4_999)), ms(2_000));
-        assert_eq!(tier_within(&t, ms(5_000)), ms(5_000));
-        assert_eq!(tier_within(&t, ms(1_500)), ms(1_000));
-        assert_eq!(tier_within(&t, ms(300)), ms(1_000), "the shortest at least");
-        assert_eq!(tier_within(&t, ms(3_600_000)), ms(120_000));
+        assert_eq!(t.retry_delay_within(ms(60_000)), ms(30_000));
+        assert_eq!(t.retry_delay_within(ms(11_000)), ms(10_000));
+        assert_eq!(t.retry_delay_within(ms(4_999)), ms(2_000));
+        assert_eq!(t.retry_delay_within(ms(5_000)), ms(5_000));
+        assert_eq!(t.retry_delay_within(ms(1_500)), ms(1_000));
+        assert_eq!(
+            t.retry_delay_within(ms(300)),
+            ms(1_000),
+            "the shortest at least"
+        );
+        assert_eq!(t.retry_delay_within(ms(3_600_000)), ms(120_000));
     }
 
     #[test]
