@@ -57,6 +57,7 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
     // speaks mutual TLS with certificates of a throwaway PKI made in memory.
     let world = Arc::new(World::generate(config.seed));
     let pki = SandboxPki::generate().context("cannot generate the sandbox PKI")?;
+    let catalogue = rabt_catalogue::Catalogue::bundled()?;
     let mut adapters = Vec::new();
     let mut simulators = Vec::new();
     for agency in Agency::ALL {
@@ -80,7 +81,9 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
         .await?;
         let setup = setup.at(agencies::url_of(agency, address)?);
         adapters.push(agencies::adapter(agency, &setup)?);
-        if agencies::calls_back(agency)
+        // The agencies that answer by callback are those the catalogue has a callback
+        // schema for.
+        if catalogue.callback_schema(agency).is_some()
             && let Some(agency_config) = config.agencies.get_mut(&agency)
         {
             agency_config.callback_secrets = setup.callback_secrets.clone();
@@ -89,7 +92,6 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
         simulators.push(handle);
     }
     let callable = runtime::callable(&adapters);
-    let catalogue = rabt_catalogue::Catalogue::bundled()?;
     let shown = runtime::with_composites(&catalogue, &callable);
 
     // Access to the whole catalogue: services without an adapter still validate their

@@ -83,6 +83,24 @@ pub(crate) fn with_composites(
     all
 }
 
+/// Warns of every agency that answers by callback (it has a callback schema in the
+/// catalogue) but has no secrets to verify them: its callbacks would all be refused.
+fn warn_of_missing_callback_secrets(config: &Config, catalogue: &Catalogue) {
+    for agency in rabt_core::Agency::ALL {
+        let secrets = config
+            .agencies
+            .get(&agency)
+            .map(|a| a.callback_secrets.len());
+        if catalogue.callback_schema(agency).is_some() && secrets.unwrap_or(0) == 0 {
+            tracing::warn!(
+                %agency,
+                "no callback secrets: this agency's callbacks will be refused and its tasks end TIMEOUT (set RABT_AGENCY_{}_CALLBACK_SECRETS)",
+                agency.env_name()
+            );
+        }
+    }
+}
+
 /// A token cancelled on SIGTERM or Ctrl-C.
 pub(crate) fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
@@ -191,6 +209,7 @@ pub(crate) async fn run(
     }
 
     if let Some(listener) = roles.api {
+        warn_of_missing_callback_secrets(config, &catalogue);
         let state = AppState::new(
             store,
             catalogue,

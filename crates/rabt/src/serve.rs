@@ -60,24 +60,6 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "API listening");
         Some(listener)
     };
-    if role != Role::Worker {
-        for agency in rabt_core::Agency::ALL
-            .into_iter()
-            .filter(|a| agencies::calls_back(*a))
-        {
-            if config
-                .agencies
-                .get(&agency)
-                .is_none_or(|a| a.callback_secrets.is_empty())
-            {
-                tracing::warn!(
-                    %agency,
-                    "no callback secrets: this agency's callbacks will be refused and its tasks end TIMEOUT (set RABT_AGENCY_{}_CALLBACK_SECRETS)",
-                    agency.env_name()
-                );
-            }
-        }
-    }
     let roles = Roles {
         api,
         adapters,

@@ -36,14 +36,6 @@ pub(crate) fn services_of(agency: Agency) -> &'static [&'static str] {
     }
 }
 
-/// Whether the agency answers by signed callback (and so needs callback secrets).
-pub(crate) fn calls_back(agency: Agency) -> bool {
-    match agency {
-        Agency::Municipal | Agency::Health => true,
-        Agency::Interior | Agency::Labor | Agency::Chambers | Agency::SaudiPost => false,
-    }
-}
-
 /// Every service callable in this build.
 pub(crate) fn callable_services() -> BTreeSet<ServiceName> {
     Agency::ALL
