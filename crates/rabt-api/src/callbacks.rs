@@ -161,7 +161,11 @@ pub(crate) async fn receive(
 /// fast agency can call back before the worker that submitted the call has committed
 /// the reference the agency gave it (it does so right after the agency's answer).
 const REFERENCE_GRACE: Duration = Duration::from_secs(3);
+/// The first pause between lookups; it doubles up to [`REFERENCE_POLL_MAX`]: the usual
+/// race is a few milliseconds, and an unknown reference then costs about 10 queries, not
+/// 300.
 const REFERENCE_POLL: Duration = Duration::from_millis(10);
+const REFERENCE_POLL_MAX: Duration = Duration::from_millis(500);
 
 /// The task waiting for `reference`, looked up until [`REFERENCE_GRACE`] has passed.
 async fn correlate(
@@ -170,6 +174,7 @@ async fn correlate(
     reference: &str,
 ) -> Result<Option<rabt_store::TaskRecord>, ApiError> {
     let deadline = tokio::time::Instant::now() + REFERENCE_GRACE;
+    let mut pause = REFERENCE_POLL;
     loop {
         let task = state
             .store()
@@ -179,7 +184,9 @@ async fn correlate(
         if task.is_some() || tokio::time::Instant::now() >= deadline {
             return Ok(task);
         }
-        tokio::time::sleep(REFERENCE_POLL).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        tokio::time::sleep(pause.min(left)).await;
+        pause = (pause * 2).min(REFERENCE_POLL_MAX);
     }
 }
 
