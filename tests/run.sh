@@ -17,9 +17,13 @@ step() { echo; echo "==> [$((SECONDS - start))s] $*"; }
 
 step "services: installing what is missing"
 tests/services.sh install
-# The notification interop test verifies signatures with the Standard Webhooks reference
-# library, as cooperatives will.
-python3 -m pip install --quiet standardwebhooks
+# Python packages of the tests (tests/requirements.txt: the Standard Webhooks reference
+# library, independent verifiers) go into a venv of the suite's own, never the system's.
+step "python: tests/requirements.txt into a venv"
+venv="${CARGO_TARGET_DIR:-$PWD/target}/test-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+export RABT_TEST_PYTHON="$venv/bin/python"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"

@@ -65,6 +65,8 @@ start_postgres() {
 rabbitmq_env() {
   local dir=$1
   export HOME="$dir/rmq"
+  # Erlang writes erl_crash.dump into the working directory (the checkout) unless told.
+  export ERL_CRASH_DUMP="$dir/rmq/erl_crash.dump"
   # Erlang node names allow letters, digits, '-' and '_' only.
   export RABBITMQ_NODENAME="rabt-test-$(basename "$dir" | tr -c 'a-zA-Z0-9_\n' '_')@localhost"
   export RABBITMQ_NODE_PORT RABBITMQ_DIST_PORT ERL_EPMD_PORT

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use rabt_test_support::{TempDir, eventually};
+use rabt_test_support::{TempDir, eventually, python};
 use rabt_tests::{Client, Deployment, Rabt, free_port};
 use serde_json::{Value, json};
 
@@ -24,7 +24,7 @@ impl Receiver {
     /// `fail_first` deliveries of each webhook-id.
     async fn start(secret: &str, fail_first: u32, dir: &Path) -> Receiver {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("notify_receiver.py");
-        let probe = Command::new("python3")
+        let probe = Command::new(python())
             .args(["-c", "import standardwebhooks.webhooks"])
             .output()
             .unwrap_or_else(|e| {
@@ -32,13 +32,13 @@ impl Receiver {
             });
         assert!(
             probe.status.success(),
-            "the Standard Webhooks interop test needs python3 with the standardwebhooks package \
-             (python3 -m pip install standardwebhooks; tests/run.sh installs it): {}",
+            "the Standard Webhooks interop test needs Python with the standardwebhooks package \
+             (tests/run.sh installs tests/requirements.txt into a venv and sets RABT_TEST_PYTHON): {}",
             String::from_utf8_lossy(&probe.stderr)
         );
         let port = free_port();
         let out = dir.join(format!("received-{port}.jsonl"));
-        let child = Command::new("python3")
+        let child = Command::new(python())
             .arg(&script)
             .args(["--port", &port.to_string(), "--secret", secret])
             .args(["--fail-first", &fail_first.to_string()])

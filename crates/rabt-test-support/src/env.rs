@@ -13,6 +13,17 @@ pub const AMQP_URL: &str = "RABT_TEST_AMQP_URL";
 /// vhosts are created and deleted.
 pub const RABBITMQ_API: &str = "RABT_TEST_RABBITMQ_API";
 
+/// The Python interpreter of the suite's virtual environment (tests/requirements.txt),
+/// which tests/run.sh creates and names here; the tests that use a Python package
+/// (the Standard Webhooks reference library, independent verifiers) run it.
+pub const PYTHON: &str = "RABT_TEST_PYTHON";
+
+/// The suite's Python interpreter: `RABT_TEST_PYTHON`, or `python3` when it is unset
+/// (a test then fails naming the package it misses, and how tests/run.sh installs it).
+pub fn python() -> String {
+    std::env::var(PYTHON).unwrap_or_else(|_| "python3".to_owned())
+}
+
 /// The value of the environment variable `name`.
 ///
 /// # Panics

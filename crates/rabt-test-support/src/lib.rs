@@ -13,8 +13,8 @@
 //! a deployment) stays in that crate's harness.
 //!
 //! Layout:
-//! - [`env`](mod@env): the variables naming the services ([`required_env`]) and
-//!   [`unique`] names.
+//! - [`env`](mod@env): the variables naming the services ([`required_env`]), the
+//!   suite's Python ([`python`]) and [`unique`] names.
 //! - [`poll`]: [`eventually`] and [`within`], bounded by a timeout.
 //! - [`must`]: the same bounded by [`DEADLINE`], failing the test when it passes.
 //! - [`postgres`]: [`TempDatabase`], a database created on the test server.
@@ -36,7 +36,7 @@ pub mod postgres;
 pub mod rabbitmq;
 
 pub use any::{Backend, TempAnyDatabase};
-pub use env::{AMQP_URL, DATABASE_URL, RABBITMQ_API, required_env, unique};
+pub use env::{AMQP_URL, DATABASE_URL, PYTHON, RABBITMQ_API, python, required_env, unique};
 pub use error::Error;
 pub use files::{TempDir, TempSqlite};
 pub use must::DEADLINE;
