@@ -14,3 +14,4 @@ mod metrics;
 mod notify;
 mod serve;
 mod shutdown;
+mod traces;

@@ -28,6 +28,8 @@ pub struct Wiring {
     secrets: Vec<(&'static str, String)>,
     /// A configuration file laid over the defaults, if the test needs one.
     config: Option<PathBuf>,
+    /// More variables for every process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT).
+    extra: Vec<(String, String)>,
 }
 
 /// The agencies in the order of their simulator ports, with their env names.
@@ -112,6 +114,7 @@ impl Wiring {
             .chain(self.secrets.iter().cloned())
             .map(|(k, v)| (k.to_owned(), v))
             .chain(urls)
+            .chain(self.extra.iter().cloned())
             .collect()
     }
 
@@ -208,6 +211,17 @@ impl Deployment {
         services: &str,
         config: Option<&str>,
     ) -> anyhow::Result<Deployment> {
+        Deployment::start_with_env(workers, services, config, &[]).await
+    }
+
+    /// As [`Deployment::start_with`], every process also getting the variables `env`.
+    /// The api process is `OTEL_SERVICE_NAME=rabt-api`, workers `rabt-worker`.
+    pub async fn start_with_env(
+        workers: usize,
+        services: &str,
+        config: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Deployment> {
         let dir = std::env::temp_dir().join(unique("rabt-e2e-"));
         std::fs::create_dir_all(&dir)?;
         // On an early return below, dropping these removes them again.
@@ -221,6 +235,10 @@ impl Deployment {
             api_port: free_port(),
             secrets: agency_secrets(),
             config: None,
+            extra: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         let wiring = match config {
             Some(text) => {
@@ -261,9 +279,19 @@ impl Deployment {
             .map(str::trim)
             .ok_or_else(|| anyhow!("no api key in `rabt coop add` output: {out}"))?
             .to_owned();
-        let api = wiring.spawn("api", &["serve", "--role", "api"])?;
+        let api = wiring.spawn_with(
+            "api",
+            &["serve", "--role", "api"],
+            &[("OTEL_SERVICE_NAME", "rabt-api".to_owned())],
+        )?;
         let workers = (0..workers)
-            .map(|n| wiring.spawn(&format!("worker-{n}"), &["serve", "--role", "worker"]))
+            .map(|n| {
+                wiring.spawn_with(
+                    &format!("worker-{n}"),
+                    &["serve", "--role", "worker"],
+                    &[("OTEL_SERVICE_NAME", "rabt-worker".to_owned())],
+                )
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let client = Client::new(&format!("http://127.0.0.1:{}", wiring.api_port), &key);
         let deployment = Deployment {

@@ -30,7 +30,7 @@ use rabt_queue::Transport;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
-use tracing::Level;
+use tracing::{Level, Span};
 
 pub mod auth;
 mod callbacks;
@@ -73,8 +73,41 @@ pub fn app(state: AppState) -> Router {
         // A 5xx is logged where it arises, with its cause (a store failure, an unready
         // broker); the trace layer's own line for it would be a context-free ERROR on
         // every /readyz poll during an outage.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(http_span)
+                .on_response(record_status)
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
         .with_state(state)
+}
+
+/// The HTTP server span of a call (rabt-trace): named by the matched route, never the
+/// raw path, and continuing the caller's `traceparent` when it sent a valid one.
+fn http_span<B>(request: &axum::http::Request<B>) -> Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str());
+    let traceparent = request
+        .headers()
+        .get(rabt_trace::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    rabt_trace::http_server(
+        request.method().as_str(),
+        route,
+        request.uri().path(),
+        traceparent,
+    )
+}
+
+/// Records the answer's status on the HTTP server span; a 5xx marks it failed.
+fn record_status<B>(response: &axum::http::Response<B>, _latency: Duration, span: &Span) {
+    let status = response.status();
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        rabt_trace::set_error(span, status.canonical_reason().unwrap_or("server error"));
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight

@@ -108,6 +108,7 @@ fn request() -> Value {
             "outcome": outcome,
             "data": { "description": "The single check's data, for single-agency services (see the service's output schema)." },
             "reference": { "type": ["string", "null"] },
+            "traceId": { "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "The W3C trace id of all of this request's work (the caller's, when it sent a traceparent)." },
             "createdAt": { "type": "string", "format": "date-time" },
             "updatedAt": { "type": "string", "format": "date-time" },
             "completedAt": { "type": ["string", "null"], "format": "date-time" },
@@ -137,6 +138,7 @@ fn problem() -> Value {
             "title": { "type": "string", "description": "In Arabic or English, by Accept-Language." },
             "status": { "type": "integer" },
             "detail": { "type": "string" },
+            "traceId": { "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "The W3C trace id of this call, for a report to the operators." },
             "errors": { "type": "array", "items": { "type": "object", "properties": {
                 "pointer": { "type": "string", "description": "JSON Pointer (RFC 6901) of the offending field in the body." },
                 "parameter": { "type": "string", "description": "The offending query parameter." },

@@ -328,7 +328,13 @@ impl Problem {
     }
 
     fn render(&self, lang: Lang) -> Response {
-        let mut response = (self.kind.status(), Json(self.body(lang))).into_response();
+        let mut body = self.body(lang);
+        // The trace of this call, so a cooperative's report of a problem leads an
+        // operator to its logs and spans.
+        if let Some(trace) = rabt_trace::trace_id(&tracing::Span::current()) {
+            body["traceId"] = json!(trace);
+        }
+        let mut response = (self.kind.status(), Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(
             CONTENT_TYPE,

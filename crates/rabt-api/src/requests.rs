@@ -12,6 +12,7 @@ use rabt_catalogue::{Catalogue, Service};
 use rabt_core::{RequestId, RequestStatus, ServiceName};
 use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::auth::Caller;
 use crate::envelope::{self, Envelope};
@@ -50,7 +51,7 @@ pub(crate) async fn create(
     let wait = preferred_wait(&headers, state.settings().max_wait);
     // Registered before the request exists, so its completion cannot be missed.
     let waiter = wait.map(|_| state.waiters().register(id));
-    let new = new_request(
+    let mut new = new_request(
         state.catalogue(),
         id,
         cooperative.id,
@@ -58,9 +59,12 @@ pub(crate) async fn create(
         envelope,
         key,
         idempotency::body_digest(&body),
-        &headers,
     )?;
-    let (new, accepted) = accept(&state, new).await?;
+    // The request's trace goes on from the accept transaction: the outbox rows it
+    // writes carry its context, so every publish of its tasks is a child of it.
+    let span = rabt_trace::accept(&id.to_string(), service.name.as_str());
+    new.traceparent = rabt_trace::traceparent(&span);
+    let (new, accepted) = accept(&state, new).instrument(span).await?;
     match accepted {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
@@ -201,17 +205,11 @@ fn new_request(
     envelope: Envelope,
     key: String,
     body_hash: String,
-    headers: &HeaderMap,
 ) -> Result<NewRequest, ApiError> {
     let now = Utc::now();
     let deadline_at =
         now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
     let response_body = view::accepted(id).to_string();
-    let traceparent = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() == 55)
-        .map(str::to_owned);
     let tasks = fanout::tasks(catalogue, service, &envelope.input, now, deadline_at)?;
     Ok(NewRequest {
         id,
@@ -229,7 +227,8 @@ fn new_request(
             response_status: StatusCode::ACCEPTED.as_u16(),
             response_body,
         },
-        traceparent,
+        // Set by the caller from the accept span.
+        traceparent: None,
     })
 }
 
@@ -332,7 +331,7 @@ pub(crate) async fn list(
 /// lease before any relay published them).
 async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accepted), ApiError> {
     let state = state.clone();
-    tokio::spawn(async move {
+    let spawned = async move {
         let handoff = state.settings().outbox_handoff.as_ref();
         let result = state
             .store()
@@ -351,7 +350,8 @@ async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accept
             Err(err) => Err(store_error("accepting a request", err)),
         };
         accepted.map(|accepted| (new, accepted))
-    })
-    .await
-    .map_err(|err| ApiError::internal("accepting a request", &err))?
+    };
+    tokio::spawn(spawned.in_current_span())
+        .await
+        .map_err(|err| ApiError::internal("accepting a request", &err))?
 }

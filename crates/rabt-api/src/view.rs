@@ -131,6 +131,15 @@ pub(crate) fn full(record: &RequestRecord, catalogue: &Catalogue) -> Value {
         "checks": record.tasks.iter().map(|t| check(t, catalogue, composite)).collect::<Vec<_>>(),
         "links": { "self": request_path(record.id) },
     });
+    // The trace of all the request's work (API, queue, workers, agencies, callbacks,
+    // notification), for an operator following an incident.
+    if let Some(trace) = record
+        .traceparent
+        .as_deref()
+        .and_then(rabt_trace::trace_id_of)
+    {
+        body["traceId"] = json!(trace);
+    }
     match (composite, record.verdict) {
         (Some(spec), Some(verdict)) => body["data"] = composite_output(record, verdict, spec),
         (Some(_), None) => body["data"] = Value::Null,

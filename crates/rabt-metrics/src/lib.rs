@@ -115,6 +115,11 @@ struct NotificationLabels {
     outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SpanLabels {
+    outcome: &'static str,
+}
+
 type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every figure a Rabt process keeps; see the module documentation.
@@ -134,6 +139,7 @@ pub struct Metrics {
     tasks_finished: Family<OutcomeLabels, Counter>,
     queue_depth: Family<QueueLabels, Gauge>,
     notifications: Family<NotificationLabels, Counter>,
+    trace_spans: Family<SpanLabels, Counter>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -160,6 +166,7 @@ impl Metrics {
             tasks_finished: Family::default(),
             queue_depth: Family::default(),
             notifications: Family::default(),
+            trace_spans: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -226,6 +233,11 @@ impl Metrics {
             "notifications",
             "Notification attempts to cooperatives' notify_url, by outcome",
             metrics.notifications.clone(),
+        );
+        registry.register(
+            "trace_spans",
+            "Finished trace spans handed to the OTLP exporter, by outcome: exported, dropped (the export queue was full) or failed (the exporter refused or timed out)",
+            metrics.trace_spans.clone(),
         );
         Metrics {
             registry,
@@ -341,6 +353,14 @@ impl Metrics {
         self.notifications
             .get_or_create(&NotificationLabels { outcome })
             .inc();
+    }
+
+    /// `count` finished spans ended with `outcome`: `exported`, `dropped` (the export
+    /// queue was full: the exporter is down or slow) or `failed` (an export failed).
+    pub fn trace_spans(&self, outcome: &'static str, count: u64) {
+        self.trace_spans
+            .get_or_create(&SpanLabels { outcome })
+            .inc_by(count);
     }
 
     /// The number of messages ready in `queue`, as just measured.

@@ -9,6 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use chrono::Utc;
 use rabt_adapter::{AdapterError, Answer, ServiceCall};
@@ -73,8 +74,22 @@ impl Worker {
         }
     }
 
-    /// Handles one delivery and always settles it (ack, dead-letter or requeue).
+    /// Handles one delivery and always settles it (ack, dead-letter or requeue), within
+    /// its CONSUMER span: the child of the publish whose context the message carries.
     pub(crate) async fn handle(&self, delivery: Delivery) {
+        let agency = delivery.agency();
+        let span = rabt_trace::consumer(
+            rabt_queue::TASKS_EXCHANGE,
+            &rabt_queue::task_queue(agency),
+            agency.as_str(),
+            delivery.message_id(),
+            delivery.delivery_count(),
+            delivery.header(rabt_trace::TRACEPARENT),
+        );
+        self.handle_in_span(delivery).instrument(span).await;
+    }
+
+    async fn handle_in_span(&self, delivery: Delivery) {
         let message = match serde_json::from_slice::<TaskMessage>(delivery.body()) {
             Ok(message) => message,
             Err(err) => {
@@ -84,7 +99,10 @@ impl Worker {
             }
         };
         let result = match &message {
-            TaskMessage::V1 { task, .. } => self.process(*task).await,
+            TaskMessage::V1 { task, .. } => {
+                tracing::Span::current().record("rabt.task.id", task.to_string());
+                self.process(*task).await
+            }
             TaskMessage::CallbackV1 { callback, .. } => self.apply_callback(*callback).await,
         };
         match result {
@@ -153,7 +171,25 @@ impl Worker {
         }
         let timeout = remaining.min(self.settings.call_timeout);
         let started = Instant::now();
-        let result = self.call(&task, attempt, timeout).await;
+        // The CLIENT span of this attempt: the adapter forwards its context to the
+        // agency and records the HTTP attributes on it.
+        let span = rabt_trace::agency_call(
+            task.agency.as_str(),
+            task.service.as_str(),
+            &task.id.to_string(),
+            attempt,
+        );
+        let traceparent = rabt_trace::traceparent(&span);
+        let result = self
+            .call(&task, attempt, timeout, traceparent.as_deref())
+            .instrument(span.clone())
+            .await;
+        span.record("rabt.outcome", call_label(&result));
+        if let Err(err) = &result {
+            span.record("error.type", err.kind());
+            rabt_trace::set_error(&span, err.kind());
+        }
+        drop(span);
         pass.record(gate::signal(&result));
         metrics().agency_call(
             task.agency,
@@ -200,6 +236,7 @@ impl Worker {
         task: &TaskRecord,
         attempt: u32,
         timeout: Duration,
+        traceparent: Option<&str>,
     ) -> Result<Answer, AdapterError> {
         let adapter = self
             .adapters
@@ -211,7 +248,8 @@ impl Worker {
             input: &task.input,
             attempt,
             timeout,
-            traceparent: task.traceparent.as_deref(),
+            // The agency call's own span when traces are on, else the request's.
+            traceparent: traceparent.or(task.traceparent.as_deref()),
         };
         // The adapter applies the timeout to its HTTP calls; this outer bound catches an
         // adapter that does not.
@@ -280,10 +318,28 @@ impl Worker {
                     first_failure_at: task.first_failure_at.or(Some(failed_at)),
                     ..task.clone()
                 };
-                let message = retry_message(&failing, attempt);
+                let mut message = retry_message(&failing, attempt);
+                // The retry's publish is a PRODUCER span of this delivery's trace.
+                let span = rabt_trace::producer(
+                    &rabt_queue::retry_queue(task.agency, delay),
+                    &message.routing_key,
+                    &message.message_id,
+                    None,
+                );
+                if let Some(traceparent) = rabt_trace::traceparent(&span) {
+                    message
+                        .headers
+                        .retain(|(name, _)| name != rabt_trace::TRACEPARENT);
+                    message
+                        .headers
+                        .push((rabt_trace::TRACEPARENT.to_owned(), traceparent));
+                }
                 // If this fails the task is QUEUED in the database and the requeued
                 // original runs it again.
-                self.transport.publish_delayed(&message, delay).await?;
+                self.transport
+                    .publish_delayed(&message, delay)
+                    .instrument(span)
+                    .await?;
             }
             return Ok(Disposition::Ack);
         }

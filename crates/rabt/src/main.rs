@@ -21,6 +21,7 @@ mod logging;
 mod runtime;
 mod serve;
 mod simulate;
+mod telemetry;
 mod webhook_secret;
 
 /// Rabt (ربط): one API between Saudi cooperative societies and the government agencies
@@ -156,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // One TLS provider for the whole process, before any client is built.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = cli.config;
-    match cli.command {
+    let result = match cli.command {
         Command::Demo { listen, state_dir } => demo::run(listen, state_dir).await,
         Command::Serve { role } => serve::run(&load(config)?, role).await,
         Command::Simulate { listen_base } => simulate::run(&load(config)?, listen_base).await,
@@ -165,7 +166,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Operator { command } => admin::operator(&load(config)?, command).await,
         Command::Openapi => admin::openapi(),
         Command::Dlq(args) => dlq::run(&load(config)?, args).await,
-    }
+    };
+    logging::shutdown().await;
+    result
 }
 
 fn load(file: Option<PathBuf>) -> anyhow::Result<config::Config> {

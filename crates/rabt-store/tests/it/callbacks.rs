@@ -17,6 +17,7 @@ fn callback(new: &rabt_store::NewRequest, agency: Agency, webhook_id: &str) -> N
         request: new.id,
         body: json!({"reference": "INSP-0001", "result": "FOUND"}),
         received_at: now(),
+        traceparent: None,
     }
 }
 
