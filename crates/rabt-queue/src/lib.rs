@@ -83,12 +83,14 @@ pub struct DeadLetter {
 }
 
 impl Transport {
-    /// Connects to RabbitMQ at `url` (`amqp://user:pass@host:port/vhost`), declares the
-    /// topology and starts the supervisor that reconnects when the connection is lost.
-    /// Fails if the first connection or declaration fails.
-    pub async fn amqp(url: &str, settings: Settings) -> Result<Transport, QueueError> {
+    /// Connects to RabbitMQ at `urls` (`amqp://user:pass@host:port/vhost`, or several
+    /// separated by commas: the nodes of a cluster), declares the topology and starts
+    /// the supervisor that reconnects when the connection is lost — to the next node
+    /// of the list first, so publishers and consumers move to a node that is up. Fails
+    /// if no node can be connected to and declared on at first.
+    pub async fn amqp(urls: &str, settings: Settings) -> Result<Transport, QueueError> {
         let settings = settings.validated()?;
-        let shared = amqp::connect(url, settings).await?;
+        let shared = amqp::connect(urls, settings).await?;
         Ok(Transport {
             inner: Inner::Amqp(shared),
         })

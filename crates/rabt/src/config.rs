@@ -56,9 +56,33 @@ struct RawDatabase {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawQueue {
-    amqp_url: String,
+    amqp_url: AmqpUrls,
     delivery_limit: u32,
+    quorum_size: u32,
     retry_tiers_ms: Vec<u64>,
+}
+
+/// `queue.amqp_url`: one URL, several separated by commas (as `RABT_AMQP_URL` gives
+/// them), or a list: the nodes of a RabbitMQ cluster.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AmqpUrls {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl AmqpUrls {
+    fn into_list(self) -> Vec<String> {
+        let text = match self {
+            AmqpUrls::One(text) => text,
+            AmqpUrls::Many(list) => list.join(","),
+        };
+        text.split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,8 +186,11 @@ pub(crate) struct Config {
     pub database_url: Secret,
     /// Connections per process.
     pub max_connections: u32,
-    /// Broker URL; `None` for the embedded transport.
+    /// Broker URLs, separated by commas (the nodes of a cluster); `None` for the
+    /// embedded transport.
     pub amqp_url: Option<Secret>,
+    /// Replicas of each quorum queue (`queue.quorum_size`); `None`: the broker's default.
+    pub quorum_size: Option<u32>,
     /// Deliveries before dead-lettering.
     pub delivery_limit: u32,
     /// Retry tier waits.
@@ -272,15 +299,17 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
     {
         bail!("`database.url` must start with sqlite: or postgres://");
     }
-    let amqp_url = match raw.queue.amqp_url.as_str() {
-        "" => None,
-        url if url.starts_with("amqp://") || url.starts_with("amqps://") => {
-            Some(Secret(url.to_owned()))
-        }
-        _ => bail!(
-            "`queue.amqp_url` must start with amqp:// or amqps:// (or be empty for the embedded transport)"
-        ),
-    };
+    let urls = raw.queue.amqp_url.into_list();
+    if let Some(n) = urls
+        .iter()
+        .position(|u| !(u.starts_with("amqp://") || u.starts_with("amqps://")))
+    {
+        bail!(
+            "`queue.amqp_url`: URL {} must start with amqp:// or amqps:// (or the list be empty for the embedded transport)",
+            n + 1
+        );
+    }
+    let amqp_url = (!urls.is_empty()).then(|| Secret(urls.join(",")));
     let mut agencies = BTreeMap::new();
     for (name, agency) in raw.agencies {
         let key = name
@@ -353,6 +382,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         database_url: Secret(database_url),
         max_connections: raw.database.max_connections.max(1),
         amqp_url,
+        quorum_size: (raw.queue.quorum_size > 0).then_some(raw.queue.quorum_size),
         delivery_limit: raw.queue.delivery_limit.max(1),
         retry_tiers,
         worker_agencies,
@@ -404,6 +434,15 @@ fn simulate_knobs(
             Ok((agency, knobs))
         })
         .collect()
+}
+
+/// A list of URLs separated by commas (the broker's nodes), each with its password
+/// replaced by `***`, for logs.
+pub(crate) fn redact_urls(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| redact_url(url.trim()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A URL with its password replaced by `***`, for logs.

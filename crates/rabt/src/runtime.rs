@@ -50,6 +50,7 @@ pub(crate) fn queue_settings(config: &Config) -> QueueSettings {
     QueueSettings {
         delivery_limit: config.delivery_limit,
         retry_tiers: config.retry_tiers.clone(),
+        quorum_size: config.quorum_size,
         ..QueueSettings::default()
     }
 }

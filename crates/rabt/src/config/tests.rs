@@ -162,3 +162,42 @@ fn passwords_are_redacted() {
     );
     assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
 }
+
+#[test]
+fn several_brokers_from_the_variable_or_a_list_and_every_password_masked() {
+    let config = Config::from_sources(
+        None,
+        &env(&[(
+            "RABT_AMQP_URL",
+            "amqp://rabt:pw1@10.0.0.1:5672/%2f, amqp://rabt:pw2@10.0.0.2:5672/%2f",
+        )]),
+    )
+    .unwrap();
+    let urls = config.amqp_url.unwrap();
+    assert_eq!(
+        urls.expose(),
+        "amqp://rabt:pw1@10.0.0.1:5672/%2f,amqp://rabt:pw2@10.0.0.2:5672/%2f"
+    );
+    let shown = crate::config::redact_urls(urls.expose());
+    assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
+    assert_eq!(shown.matches("***").count(), 2, "{shown}");
+
+    let file = "[queue]\namqp_url = [\"amqp://a:x@n1:5672/%2f\", \"amqps://a:x@n2:5671/%2f\"]\nquorum_size = 3\n";
+    let config = Config::from_sources(Some(file), &env(&[])).unwrap();
+    assert_eq!(
+        config.amqp_url.unwrap().expose(),
+        "amqp://a:x@n1:5672/%2f,amqps://a:x@n2:5671/%2f"
+    );
+    assert_eq!(config.quorum_size, Some(3));
+    assert_eq!(
+        Config::from_sources(None, &env(&[])).unwrap().quorum_size,
+        None
+    );
+
+    let err = Config::from_sources(
+        None,
+        &env(&[("RABT_AMQP_URL", "amqp://a@n1/%2f,http://n2")]),
+    )
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("URL 2"), "{err:#}");
+}
