@@ -8,6 +8,7 @@
 #   tests/services.sh restart-rabbitmq DIR   stop and start the broker, same data
 #   tests/services.sh stop-rabbitmq DIR      stop the broker only (an outage)
 #   tests/services.sh start-rabbitmq DIR     start it again after stop-rabbitmq
+#   tests/services.sh start-postgres DIR / stop-postgres DIR   PostgreSQL alone
 #   tests/services.sh install       apt-get install RabbitMQ/PostgreSQL when missing
 #
 # The exported variables:
@@ -167,6 +168,16 @@ case "$cmd" in
     fi
     log "stopped services in $dir"
     ;;
+  start-postgres)
+    install
+    dir=${2:?usage: services.sh start-postgres DIR}
+    mkdir -p "$dir"; chmod 755 "$dir"
+    start_postgres "$dir"
+    ;;
+  stop-postgres)
+    dir=${2:?usage: services.sh stop-postgres DIR}
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -m fast -w stop >&2 || true
+    ;;
   restart-rabbitmq)
     dir=${2:?usage: services.sh restart-rabbitmq DIR}
     stop_rabbitmq_node "$dir"
@@ -184,7 +195,7 @@ case "$cmd" in
     log "RabbitMQ started (pid $(cat "$dir/rmq/beam.pid"))"
     ;;
   *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,18p' "$0" >&2
     exit 2
     ;;
 esac

@@ -7,6 +7,7 @@
 mod broker_outage;
 mod composite;
 mod demo;
+mod deploy;
 mod dlq;
 mod drill;
 mod kill_worker;

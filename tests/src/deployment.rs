@@ -230,7 +230,7 @@ impl Deployment {
         let wiring = Wiring {
             dir,
             database_url: database.url.clone(),
-            amqp_url: vhost.amqp_url.clone(),
+            amqp_url: cluster_urls(&vhost.amqp_url),
             simulate_base: free_base_port(),
             api_port: free_port(),
             secrets: agency_secrets(),
@@ -367,6 +367,32 @@ async fn simulators_ready(wiring: &Wiring, simulators: &Rabt) -> anyhow::Result<
     .await
     .map(drop)
     .with_context(|| format!("simulate log:\n{}", simulators.tail(20)))
+}
+
+/// The vhost's URL on every node of the cluster of tests/cluster.sh
+/// (`RABT_TEST_AMQP_URLS`, the nodes' URLs separated by commas), as one
+/// `RABT_AMQP_URL`; the URL itself without a cluster.
+fn cluster_urls(vhost_url: &str) -> String {
+    let Ok(nodes) = std::env::var("RABT_TEST_AMQP_URLS") else {
+        return vhost_url.to_owned();
+    };
+    let Some((scheme_auth, path)) = vhost_url.rsplit_once('/') else {
+        return vhost_url.to_owned();
+    };
+    let authority = |url: &str| {
+        url.split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_owned())
+    };
+    let Some(first) = authority(scheme_auth.trim_end_matches('/')).or_else(|| authority(vhost_url))
+    else {
+        return vhost_url.to_owned();
+    };
+    nodes
+        .split(',')
+        .filter_map(|node| authority(node.trim()))
+        .map(|node| format!("{}/{path}", scheme_auth.replace(&first, &node)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A base port with six free ports after it (probed, then used at once).

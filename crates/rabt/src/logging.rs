@@ -24,10 +24,13 @@ static TELEMETRY: Mutex<Option<Telemetry>> = Mutex::new(None);
 pub(crate) fn init(filter: &str, json: bool) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"))
-        // Rabt's spans exist whatever the log level, so every request has its trace id;
-        // they show in a log line only as the context of an event the filter lets by.
-        .add_directive(SPANS.parse().unwrap_or_default());
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Rabt's spans exist whatever the log level, so every request has its trace id;
+    // they show in a log line only as the context of an event the filter lets by.
+    let filter = match SPANS.parse() {
+        Ok(spans) => filter.add_directive(spans),
+        Err(_) => filter,
+    };
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

@@ -25,7 +25,7 @@ mod count;
 mod report;
 
 use count::{latency, outage_outcomes, poison_dead_lettered, settle, tally};
-pub use report::{Breaker, Latency, Report, Tally};
+pub use report::{Breaker, Disruption, Latency, Report, SLOW_MS, Tally};
 
 /// One fault of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,28 @@ pub enum Fault {
     AgencyOutage,
     /// Undecodable and unknown-task messages published straight into rabt.tasks.
     Poison,
+    /// SIGKILL the RabbitMQ node that leads the task queues (tests/cluster.sh).
+    BrokerNodeKill,
+    /// Start the killed node again; it rejoins the cluster.
+    BrokerNodeBack,
+    /// Patroni switches the PostgreSQL primary over to the standby.
+    Switchover,
+    /// SIGKILL the PostgreSQL primary (and its Patroni); the standby takes over.
+    PrimaryKill,
 }
+
+/// Every fault, in the order of its name's listing.
+const FAULTS: [Fault; 9] = [
+    Fault::WorkerKill,
+    Fault::ApiKill,
+    Fault::BrokerRestart,
+    Fault::AgencyOutage,
+    Fault::Poison,
+    Fault::BrokerNodeKill,
+    Fault::BrokerNodeBack,
+    Fault::Switchover,
+    Fault::PrimaryKill,
+];
 
 impl Fault {
     /// The name used on the command line and in reports.
@@ -51,20 +72,16 @@ impl Fault {
             Fault::BrokerRestart => "broker-restart",
             Fault::AgencyOutage => "agency-outage",
             Fault::Poison => "poison",
+            Fault::BrokerNodeKill => "broker-node-kill",
+            Fault::BrokerNodeBack => "broker-node-back",
+            Fault::Switchover => "switchover",
+            Fault::PrimaryKill => "primary-kill",
         }
     }
 
     /// Parses a name.
     pub fn parse(name: &str) -> Option<Fault> {
-        [
-            Fault::WorkerKill,
-            Fault::ApiKill,
-            Fault::BrokerRestart,
-            Fault::AgencyOutage,
-            Fault::Poison,
-        ]
-        .into_iter()
-        .find(|f| f.name() == name)
+        FAULTS.into_iter().find(|f| f.name() == name)
     }
 }
 
@@ -81,6 +98,8 @@ pub struct Options {
     pub outage: Duration,
     /// The folder of tests/services.sh's services, to restart the broker.
     pub services_dir: Option<std::path::PathBuf>,
+    /// The folder of tests/cluster.sh's cluster, for the cluster's faults.
+    pub cluster_dir: Option<std::path::PathBuf>,
 }
 
 /// The services the load cycles through, with their input. Labor is the agency the
@@ -119,12 +138,41 @@ struct Sent {
     window: String,
 }
 
+/// One submission as the cooperative lived it, in seconds since the drill began.
+#[derive(Debug, Clone)]
+struct Attempted {
+    window: String,
+    started: f64,
+    ended: f64,
+    refusals: u64,
+    /// Why each refused attempt was refused: its status, or `connection`.
+    reasons: Vec<String>,
+    answered: bool,
+}
+
 /// The load generator's shared state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Ledger {
     window: String,
     sent: Vec<Sent>,
     refused: BTreeMap<String, u64>,
+    attempts: Vec<Attempted>,
+    /// When each window began, seconds since the drill began.
+    windows: Vec<(String, f64)>,
+    began: Instant,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            window: String::new(),
+            sent: Vec::new(),
+            refused: BTreeMap::new(),
+            attempts: Vec::new(),
+            windows: Vec::new(),
+            began: Instant::now(),
+        }
+    }
 }
 
 /// Runs the drill on a deployment that has its first api and two workers running.
@@ -200,6 +248,10 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
             Fault::Poison => {
                 report.poison = Some((poison(deployment).await?, 0));
             }
+            Fault::BrokerNodeKill
+            | Fault::BrokerNodeBack
+            | Fault::Switchover
+            | Fault::PrimaryKill => cluster_fault(*fault, options)?,
         }
         tokio::time::sleep(options.quiet).await;
     }
@@ -210,10 +262,13 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     drop(second_api);
 
     let pool = PgPool::connect(&deployment.wiring.database_url).await?;
-    let ledger = ledger
-        .lock()
-        .map_err(|_| anyhow::anyhow!("ledger poisoned"))?
-        .clone_sent();
+    let ledger = {
+        let ledger = ledger
+            .lock()
+            .map_err(|_| anyhow::anyhow!("ledger poisoned"))?;
+        report.disruption = disruption(&ledger);
+        ledger.clone_sent()
+    };
     settle(&pool, &ledger.0).await?;
     report.tallies = tally(&pool, &ledger.0, &ledger.1).await?;
     report.latency = latency(&pool, &ledger.0).await?;
@@ -235,7 +290,77 @@ impl Ledger {
 fn set_window(ledger: &Arc<Mutex<Ledger>>, window: &str) {
     if let Ok(mut ledger) = ledger.lock() {
         ledger.window = window.to_owned();
+        let at = ledger.began.elapsed().as_secs_f64();
+        ledger.windows.push((window.to_owned(), at));
     }
+}
+
+/// Applies a fault of the cluster through `tests/cluster.sh <command> <dir>`.
+fn cluster_fault(fault: Fault, options: &Options) -> anyhow::Result<()> {
+    let dir = options
+        .cluster_dir
+        .as_ref()
+        .context("the cluster's faults need its folder (RABT_CLUSTER_DIR, tests/cluster.sh)")?;
+    let command = match fault {
+        Fault::BrokerNodeKill => "kill-queue-leader",
+        Fault::BrokerNodeBack => "start-killed-node",
+        Fault::Switchover => "switchover",
+        Fault::PrimaryKill => "kill-primary",
+        _ => bail!("{} is not a cluster fault", fault.name()),
+    };
+    let status = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/cluster.sh"))
+        .arg(command)
+        .arg(dir)
+        .status()?;
+    if !status.success() {
+        bail!("tests/cluster.sh {command} failed");
+    }
+    Ok(())
+}
+
+/// Per window, the submissions refused or slowed, timed from the window's start.
+fn disruption(ledger: &Ledger) -> Vec<report::Disruption> {
+    ledger
+        .windows
+        .iter()
+        .map(|(window, start)| {
+            let mine: Vec<&Attempted> = ledger
+                .attempts
+                .iter()
+                .filter(|a| &a.window == window)
+                .collect();
+            let slow = |a: &Attempted| {
+                a.answered && (a.ended - a.started) * 1000.0 > report::SLOW_MS as f64
+            };
+            let troubled: Vec<&&Attempted> =
+                mine.iter().filter(|a| a.refusals > 0 || slow(a)).collect();
+            let span = (!troubled.is_empty()).then(|| {
+                let first = troubled.iter().map(|a| a.started).fold(f64::MAX, f64::min);
+                let last = troubled.iter().map(|a| a.ended).fold(f64::MIN, f64::max);
+                (first - start, last - start)
+            });
+            report::Disruption {
+                window: window.clone(),
+                submitted: mine.len() as u64,
+                refused: mine.iter().map(|a| a.refusals).sum(),
+                reasons: mine.iter().flat_map(|a| a.reasons.iter()).fold(
+                    BTreeMap::new(),
+                    |mut counts, reason| {
+                        *counts.entry(reason.clone()).or_default() += 1;
+                        counts
+                    },
+                ),
+                slowed: mine.iter().filter(|a| slow(a)).count() as u64,
+                span,
+                max_ms: mine
+                    .iter()
+                    .filter(|a| a.answered)
+                    .map(|a| ((a.ended - a.started) * 1000.0) as u64)
+                    .max()
+                    .unwrap_or(0),
+            }
+        })
+        .collect()
 }
 
 /// Offers `rate` requests per second until `stop`, each submitted on a task of its own so
@@ -275,7 +400,24 @@ async fn submit(
     input: Value,
     ledger: &Arc<Mutex<Ledger>>,
 ) {
-    let window = ledger.lock().map(|l| l.window.clone()).unwrap_or_default();
+    let (window, began) = ledger
+        .lock()
+        .map(|l| (l.window.clone(), l.began))
+        .unwrap_or_else(|_| (String::new(), Instant::now()));
+    let started = began.elapsed().as_secs_f64();
+    let mut reasons: Vec<String> = Vec::new();
+    let record = |reasons: Vec<String>, answered: bool| {
+        if let Ok(mut l) = ledger.lock() {
+            l.attempts.push(Attempted {
+                window: window.clone(),
+                started,
+                ended: began.elapsed().as_secs_f64(),
+                refusals: reasons.len() as u64,
+                reasons,
+                answered,
+            });
+        }
+    };
     let key = rabt_test_support::unique("drill-");
     let body = json!({"service": service, "input": input});
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -294,6 +436,7 @@ async fn submit(
         if let Ok(response) = sent {
             let status = response.status().as_u16();
             if (200..300).contains(&status) {
+                record(reasons, true);
                 let id = response
                     .json::<Value>()
                     .await
@@ -315,9 +458,13 @@ async fn submit(
             if (400..500).contains(&status) && status != 409 {
                 break;
             }
+            reasons.push(status.to_string());
+        } else {
+            reasons.push("connection".to_owned());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    record(reasons, false);
     if let Ok(mut ledger) = ledger.lock() {
         *ledger.refused.entry(window).or_default() += 1;
     }
@@ -375,4 +522,51 @@ async fn poison(deployment: &Deployment) -> anyhow::Result<u64> {
             .await?;
     }
     Ok(POISON)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(window: &str, started: f64, ended: f64, refusals: u64) -> Attempted {
+        Attempted {
+            window: window.to_owned(),
+            started,
+            ended,
+            refusals,
+            reasons: vec!["503".to_owned(); refusals as usize],
+            answered: true,
+        }
+    }
+
+    #[test]
+    fn the_disruption_of_a_fault_spans_its_refused_and_slowed_submissions() {
+        let ledger = Ledger {
+            windows: vec![("baseline".into(), 0.0), ("broker-node-kill".into(), 10.0)],
+            attempts: vec![
+                attempt("baseline", 1.0, 1.01, 0),
+                attempt("broker-node-kill", 10.5, 10.52, 0),
+                attempt("broker-node-kill", 11.0, 13.5, 0),
+                attempt("broker-node-kill", 12.0, 12.8, 2),
+                attempt("broker-node-kill", 15.0, 15.02, 0),
+            ],
+            ..Ledger::default()
+        };
+        let found = disruption(&ledger);
+        assert_eq!(found.len(), 2);
+        let quiet = &found[0];
+        assert_eq!(
+            (quiet.submitted, quiet.refused, quiet.slowed, quiet.span),
+            (1, 0, 0, None)
+        );
+        let fault = &found[1];
+        assert_eq!((fault.submitted, fault.refused, fault.slowed), (4, 2, 1));
+        let (from, to) = fault.span.unwrap();
+        assert!(
+            (from - 1.0).abs() < 1e-9 && (to - 3.5).abs() < 1e-9,
+            "{from} {to}"
+        );
+        assert_eq!(fault.max_ms, 2500);
+        assert_eq!(fault.reasons.get("503"), Some(&2));
+    }
 }
