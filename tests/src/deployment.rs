@@ -408,15 +408,15 @@ fn free_base_port() -> u16 {
 }
 
 impl Drop for Deployment {
-    /// Keeps the logs of a failed test (their folder is in the failure message) and
-    /// removes those of a passed one.
+    /// Keeps the logs of a failed test (their folder is in the failure message), and of
+    /// any with `RABT_TEST_KEEP_LOGS` set; removes those of a passed one.
     fn drop(&mut self) {
         self.simulators.kill();
         self.api.kill();
         for worker in &mut self.workers {
             worker.kill();
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("RABT_TEST_KEEP_LOGS").is_some() {
             eprintln!("logs of this deployment: {}", self.wiring.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.wiring.dir);

@@ -137,6 +137,22 @@ pub fn store_error(context: &str, err: StoreError) -> ApiError {
             tracing::warn!(error = %err, "{context}: database unavailable");
             ApiError::unavailable(2)
         }
-        err => ApiError::internal(context, &err),
+        err => ApiError::internal(context, &Chain(&err)),
+    }
+}
+
+/// An error with its sources (`database error: error communicating with database: …`),
+/// so the log of an internal error says what the database said.
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
