@@ -182,6 +182,8 @@ async fn one_request_is_one_trace_from_the_api_through_the_queue_to_the_agency()
     let spans = receiver
         .wait_for(trace, |s| {
             has(s, "POST /v1/requests", 1)
+                && has(s, "accept request", 1)
+                && has(s, "publish rabt.tasks", 1)
                 && has(s, "process rabt.tasks", 1)
                 && has(s, "call saudi-post", 1)
                 && has(s, "POST", 1)
@@ -320,12 +322,21 @@ async fn the_composite_with_its_callback_is_one_trace() {
     assert_eq!(trace.len(), 32);
 
     let agencies = ["labor", "interior", "saudi-post", "municipal", "chambers"];
+    // Spans arrive from two processes in batches, in no particular order: wait until
+    // every span named below, and the parents and grandparents of the agency calls, are
+    // in.
     let spans = receiver
         .wait_for(&trace, |s| {
+            let t = Trace(s);
             agencies.iter().all(|a| has(s, &format!("call {a}"), 1))
                 && has(s, "callback municipal", 1)
-                && has(s, "decide composite", 1)
                 && has(s, "process rabt.tasks", 7)
+                && t.named("decide composite")
+                    .iter()
+                    .any(|d| d["attributes"]["rabt.released"].as_i64().unwrap_or(0) >= 4)
+                && s.iter()
+                    .filter(|c| c["kind"] == "client" || c["name"] == "process rabt.tasks")
+                    .all(|c| t.parent(c).is_some_and(|p| t.parent(p).is_some()))
         })
         .await;
     let t = Trace(&spans);

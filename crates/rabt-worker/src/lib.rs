@@ -9,7 +9,8 @@
 //!
 //! Layout:
 //! - [`Worker`]: one consumer per agency, a task per delivery, bounded by prefetch.
-//! - `process`: one delivery, from message to ack.
+//! - `process`: one delivery, from message to ack; `retry`: a task back through a
+//!   retry tier.
 //! - `compose`: releasing or skipping the checks of composite requests.
 //! - `callback`: applying an agency's callback through its adapter.
 //! - [`dead_letters`]: the drain that records dead letters in the database.
@@ -45,6 +46,7 @@ pub mod limits;
 pub mod notify;
 mod process;
 pub mod relay;
+mod retry;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
 pub use dead_letters::DeadLetterDrain;

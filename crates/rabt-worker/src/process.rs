@@ -15,7 +15,7 @@ use chrono::Utc;
 use rabt_adapter::{AdapterError, Answer, ServiceCall};
 use rabt_core::{Outcome, TaskId, TaskMessage, TaskState};
 use rabt_metrics::metrics;
-use rabt_queue::{Delivery, OutgoingMessage};
+use rabt_queue::Delivery;
 use rabt_store::{Completion, StartResult, StoreError, TaskCompletion, TaskRecord};
 
 /// Why a delivery could not be handled now; it is requeued.
@@ -31,6 +31,7 @@ pub(crate) enum ProcessError {
 
 use crate::Worker;
 use crate::gate::{self, Entry};
+use crate::retry::retry_message;
 
 /// What to do with a delivery once its task is handled.
 #[derive(Debug, PartialEq)]
@@ -318,27 +319,9 @@ impl Worker {
                     first_failure_at: task.first_failure_at.or(Some(failed_at)),
                     ..task.clone()
                 };
-                let mut message = retry_message(&failing, attempt);
-                // The retry's publish is a PRODUCER span of this delivery's trace.
-                let span = rabt_trace::producer(
-                    &rabt_queue::retry_queue(task.agency, delay),
-                    &message.routing_key,
-                    &message.message_id,
-                    None,
-                );
-                if let Some(traceparent) = rabt_trace::traceparent(&span) {
-                    message
-                        .headers
-                        .retain(|(name, _)| name != rabt_trace::TRACEPARENT);
-                    message
-                        .headers
-                        .push((rabt_trace::TRACEPARENT.to_owned(), traceparent));
-                }
                 // If this fails the task is QUEUED in the database and the requeued
                 // original runs it again.
-                self.transport
-                    .publish_delayed(&message, delay)
-                    .instrument(span)
+                self.publish_retry(retry_message(&failing, attempt), delay)
                     .await?;
             }
             return Ok(Disposition::Ack);
@@ -440,35 +423,6 @@ fn call_label(result: &Result<Answer, AdapterError>) -> &'static str {
     }
 }
 
-/// The task's message again, for the retry tier, with the attempt that failed and the
-/// time of the task's first failure (both recorded on the task too; the headers let an
-/// operator reading the broker see them).
-pub(crate) fn retry_message(task: &TaskRecord, attempt: u32) -> OutgoingMessage {
-    let message = TaskMessage::V1 {
-        task: task.id,
-        request: task.request,
-        agency: task.agency,
-        service: task.service.clone(),
-    };
-    let mut headers = vec![("x-rabt-attempt".to_owned(), attempt.to_string())];
-    if let Some(first) = task.first_failure_at {
-        headers.push((
-            "x-rabt-first-failure".to_owned(),
-            first.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        ));
-    }
-    if let Some(traceparent) = &task.traceparent {
-        headers.push(("traceparent".to_owned(), traceparent.clone()));
-    }
-    OutgoingMessage {
-        exchange: rabt_queue::TASKS_EXCHANGE.to_owned(),
-        routing_key: task.agency.as_str().to_owned(),
-        message_id: task.id.to_string(),
-        body: serde_json::to_vec(&message).unwrap_or_default(),
-        headers,
-    }
-}
-
 async fn settle(delivery: Delivery, disposition: Disposition) {
     let result = match disposition {
         Disposition::Ack => delivery.ack().await,
@@ -478,60 +432,5 @@ async fn settle(delivery: Delivery, disposition: Disposition) {
         // The channel is gone: the broker redelivers, and the task's state in the
         // database turns the redelivery into a plain ack.
         tracing::debug!(%err, "could not settle a delivery");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-    use rabt_core::{Agency, CooperativeId, RequestId, ServiceName};
-
-    use super::*;
-
-    fn task(first_failure_at: Option<chrono::DateTime<Utc>>) -> TaskRecord {
-        TaskRecord {
-            id: TaskId::new(),
-            request: RequestId::new(),
-            cooperative: CooperativeId::new(),
-            agency: Agency::Labor,
-            service: ServiceName::parse("labor.establishment.compliance").expect("a name"),
-            input: serde_json::json!({}),
-            state: TaskState::Queued,
-            attempts: 2,
-            deadline_at: Utc::now(),
-            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
-            child: None,
-            first_failure_at,
-        }
-    }
-
-    fn header<'m>(message: &'m OutgoingMessage, name: &str) -> Option<&'m str> {
-        message
-            .headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    #[test]
-    fn a_retry_carries_its_attempt_and_first_failure() {
-        let first = Utc
-            .with_ymd_and_hms(2026, 11, 29, 3, 4, 5)
-            .single()
-            .expect("a time");
-        let message = retry_message(&task(Some(first)), 2);
-        assert_eq!(header(&message, "x-rabt-attempt"), Some("2"));
-        assert_eq!(
-            header(&message, "x-rabt-first-failure"),
-            Some("2026-11-29T03:04:05.000Z")
-        );
-        assert!(header(&message, "traceparent").is_some());
-        assert_eq!(message.routing_key, "labor");
-    }
-
-    #[test]
-    fn a_task_that_never_failed_has_no_first_failure_header() {
-        let message = retry_message(&task(None), 1);
-        assert_eq!(header(&message, "x-rabt-first-failure"), None);
     }
 }

@@ -40,11 +40,15 @@ pub(crate) fn init(filter: &str, json: bool) {
     } else {
         fmt.boxed()
     };
-    let telemetry = match Telemetry::start() {
-        Ok(telemetry) => Some(telemetry),
-        Err(err) => {
-            eprintln!("rabt: traces are not exported: {err:#}");
-            None
+    let telemetry = if crate::telemetry::sdk_disabled(&|name| std::env::var(name).ok()) {
+        None
+    } else {
+        match Telemetry::start() {
+            Ok(telemetry) => Some(telemetry),
+            Err(err) => {
+                eprintln!("rabt: traces are not exported: {err:#}");
+                None
+            }
         }
     };
     // Only Rabt's own spans and events: a library's (hyper, sqlx, the exporter's own

@@ -7,7 +7,8 @@
 //! on — unset, nothing leaves the process; `OTEL_SERVICE_NAME` (default `rabt`) and
 //! `OTEL_RESOURCE_ATTRIBUTES` describe the process; `OTEL_TRACES_SAMPLER` and
 //! `OTEL_TRACES_SAMPLER_ARG` sample (default: parent-based, always on);
-//! `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true` turn export off;
+//! `OTEL_TRACES_EXPORTER=none` turns export off and `OTEL_SDK_DISABLED=true` all of
+//! OpenTelemetry (no trace ids then);
 //! `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`
 //! and `OTEL_BSP_EXPORT_TIMEOUT` size the export queue; `OTEL_EXPORTER_OTLP_HEADERS`
 //! and `…_TIMEOUT` are read by the exporter.
@@ -69,10 +70,16 @@ impl ExportSettings {
     }
 }
 
+/// `OTEL_SDK_DISABLED=true`: no OpenTelemetry at all — no export, and no trace ids
+/// either (spans are plain `tracing` spans, for logs only).
+pub(crate) fn sdk_disabled(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// Whether the environment asks for spans to be exported.
 pub(crate) fn export_wanted(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |name: &str| env(name).is_some_and(|v| !v.trim().is_empty());
-    let disabled = env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let disabled = sdk_disabled(env);
     let exporter_none = env("OTEL_TRACES_EXPORTER").is_some_and(|v| v.trim() == "none");
     !disabled
         && !exporter_none

@@ -9,7 +9,10 @@
 //!
 //! The load generator behaves like a careful cooperative: a unique Idempotency-Key per
 //! request, and on a refused connection or a 5xx the same request again with the same key,
-//! at the other api.
+//! at the other api. What it lived is reported per fault: the attempts refused (and how)
+//! and the answers slowed, and when (`disruption`). On the cluster of tests/cluster.sh
+//! the drill also kills a RabbitMQ node, brings it back, and switches over and kills the
+//! PostgreSQL primary (`cluster`: the script applies them).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,10 +24,14 @@ use sqlx::PgPool;
 
 use crate::{Deployment, free_port};
 
+mod cluster;
 mod count;
+mod disruption;
 mod report;
 
+use cluster::cluster_fault;
 use count::{latency, outage_outcomes, poison_dead_lettered, settle, tally};
+use disruption::{Attempted, disruption};
 pub use report::{Breaker, Disruption, Latency, Report, SLOW_MS, Tally};
 
 /// One fault of the drill.
@@ -136,18 +143,6 @@ struct Sent {
     id: String,
     service: &'static str,
     window: String,
-}
-
-/// One submission as the cooperative lived it, in seconds since the drill began.
-#[derive(Debug, Clone)]
-struct Attempted {
-    window: String,
-    started: f64,
-    ended: f64,
-    refusals: u64,
-    /// Why each refused attempt was refused: its status, or `connection`.
-    reasons: Vec<String>,
-    answered: bool,
 }
 
 /// The load generator's shared state.
@@ -293,74 +288,6 @@ fn set_window(ledger: &Arc<Mutex<Ledger>>, window: &str) {
         let at = ledger.began.elapsed().as_secs_f64();
         ledger.windows.push((window.to_owned(), at));
     }
-}
-
-/// Applies a fault of the cluster through `tests/cluster.sh <command> <dir>`.
-fn cluster_fault(fault: Fault, options: &Options) -> anyhow::Result<()> {
-    let dir = options
-        .cluster_dir
-        .as_ref()
-        .context("the cluster's faults need its folder (RABT_CLUSTER_DIR, tests/cluster.sh)")?;
-    let command = match fault {
-        Fault::BrokerNodeKill => "kill-queue-leader",
-        Fault::BrokerNodeBack => "start-killed-node",
-        Fault::Switchover => "switchover",
-        Fault::PrimaryKill => "kill-primary",
-        _ => bail!("{} is not a cluster fault", fault.name()),
-    };
-    let status = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/cluster.sh"))
-        .arg(command)
-        .arg(dir)
-        .status()?;
-    if !status.success() {
-        bail!("tests/cluster.sh {command} failed");
-    }
-    Ok(())
-}
-
-/// Per window, the submissions refused or slowed, timed from the window's start.
-fn disruption(ledger: &Ledger) -> Vec<report::Disruption> {
-    ledger
-        .windows
-        .iter()
-        .map(|(window, start)| {
-            let mine: Vec<&Attempted> = ledger
-                .attempts
-                .iter()
-                .filter(|a| &a.window == window)
-                .collect();
-            let slow = |a: &Attempted| {
-                a.answered && (a.ended - a.started) * 1000.0 > report::SLOW_MS as f64
-            };
-            let troubled: Vec<&&Attempted> =
-                mine.iter().filter(|a| a.refusals > 0 || slow(a)).collect();
-            let span = (!troubled.is_empty()).then(|| {
-                let first = troubled.iter().map(|a| a.started).fold(f64::MAX, f64::min);
-                let last = troubled.iter().map(|a| a.ended).fold(f64::MIN, f64::max);
-                (first - start, last - start)
-            });
-            report::Disruption {
-                window: window.clone(),
-                submitted: mine.len() as u64,
-                refused: mine.iter().map(|a| a.refusals).sum(),
-                reasons: mine.iter().flat_map(|a| a.reasons.iter()).fold(
-                    BTreeMap::new(),
-                    |mut counts, reason| {
-                        *counts.entry(reason.clone()).or_default() += 1;
-                        counts
-                    },
-                ),
-                slowed: mine.iter().filter(|a| slow(a)).count() as u64,
-                span,
-                max_ms: mine
-                    .iter()
-                    .filter(|a| a.answered)
-                    .map(|a| ((a.ended - a.started) * 1000.0) as u64)
-                    .max()
-                    .unwrap_or(0),
-            }
-        })
-        .collect()
 }
 
 /// Offers `rate` requests per second until `stop`, each submitted on a task of its own so
@@ -522,51 +449,4 @@ async fn poison(deployment: &Deployment) -> anyhow::Result<u64> {
             .await?;
     }
     Ok(POISON)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn attempt(window: &str, started: f64, ended: f64, refusals: u64) -> Attempted {
-        Attempted {
-            window: window.to_owned(),
-            started,
-            ended,
-            refusals,
-            reasons: vec!["503".to_owned(); refusals as usize],
-            answered: true,
-        }
-    }
-
-    #[test]
-    fn the_disruption_of_a_fault_spans_its_refused_and_slowed_submissions() {
-        let ledger = Ledger {
-            windows: vec![("baseline".into(), 0.0), ("broker-node-kill".into(), 10.0)],
-            attempts: vec![
-                attempt("baseline", 1.0, 1.01, 0),
-                attempt("broker-node-kill", 10.5, 10.52, 0),
-                attempt("broker-node-kill", 11.0, 13.5, 0),
-                attempt("broker-node-kill", 12.0, 12.8, 2),
-                attempt("broker-node-kill", 15.0, 15.02, 0),
-            ],
-            ..Ledger::default()
-        };
-        let found = disruption(&ledger);
-        assert_eq!(found.len(), 2);
-        let quiet = &found[0];
-        assert_eq!(
-            (quiet.submitted, quiet.refused, quiet.slowed, quiet.span),
-            (1, 0, 0, None)
-        );
-        let fault = &found[1];
-        assert_eq!((fault.submitted, fault.refused, fault.slowed), (4, 2, 1));
-        let (from, to) = fault.span.unwrap();
-        assert!(
-            (from - 1.0).abs() < 1e-9 && (to - 3.5).abs() < 1e-9,
-            "{from} {to}"
-        );
-        assert_eq!(fault.max_ms, 2500);
-        assert_eq!(fault.reasons.get("503"), Some(&2));
-    }
 }
