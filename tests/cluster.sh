@@ -342,7 +342,10 @@ case "${1:-}" in
     tests/services.sh install
     cargo build --locked -p rabt -p rabt-tests --bins
     dir=$(mktemp -d /tmp/rabt-cluster.XXXXXX)
-    trap 'tests/cluster.sh stop "$dir" || true' EXIT
+    # Stopped by PID whatever happens; its folder (data of 5 servers, ~300 MB) removed
+    # after a drill that held, kept with its logs after one that did not.
+    held=0
+    trap 'tests/cluster.sh stop "$dir" || true; if ((held)); then rm -rf "$dir"; else echo "cluster: logs kept in $dir" >&2; fi' EXIT
     start "$dir" "$short" >"$dir/exports.sh"
     source "$dir/exports.sh"
     export RABT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rabt"
@@ -353,5 +356,6 @@ case "${1:-}" in
     fi
     "${CARGO_TARGET_DIR:-$PWD/target}/debug/rabt-drill" --workers 3 --quorum-size 3 \
       --rate "$rate" --quiet "$quiet" --faults "$faults" "$@"
+    held=1
     ;;
 esac
