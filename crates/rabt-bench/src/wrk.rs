@@ -35,7 +35,7 @@ pub struct Plan {
 }
 
 /// The JSON line the Lua script's `done()` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct WrkSummary {
     /// Requests answered.
     pub requests: u64,
