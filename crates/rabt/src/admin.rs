@@ -4,21 +4,31 @@ use anyhow::{Context, anyhow, bail};
 use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_catalogue::Catalogue;
 use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
-use rabt_store::{Actor, NewCooperative, OperatorRole, Store};
+use rabt_store::{Actor, NewCooperative, OperatorRole, Store, StoreError};
 
 use crate::config::Config;
 use crate::logging::print;
-use crate::runtime::open_store;
+use crate::runtime::{open_and_migrate, open_store};
 use crate::{CoopCommand, OperatorCommand};
 
 async fn store(config: &Config) -> anyhow::Result<Store> {
-    open_store(config.database_url.expose(), 2).await
+    open_store(config.database()?, 2).await
 }
 
 /// `rabt migrate`.
 pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
-    store(config).await?;
-    print("database schema is up to date")?;
+    let (_, migrated) = open_and_migrate(config.database()?, 2).await?;
+    print(&match migrated.applied {
+        0 => format!(
+            "the database schema was already up to date (version {})",
+            migrated.version
+        ),
+        n => format!(
+            "applied {n} migration{}: the database schema is at version {}",
+            if n == 1 { "" } else { "s" },
+            migrated.version
+        ),
+    })?;
     Ok(())
 }
 
@@ -52,15 +62,25 @@ pub(crate) async fn add_cooperative(
     services: Vec<ServiceName>,
 ) -> anyhow::Result<(CooperativeId, String, String)> {
     let id = CooperativeId::new();
-    store
+    let created = store
         .create_cooperative(&NewCooperative {
             id,
             name: name.to_owned(),
-            unified_number,
+            unified_number: unified_number.clone(),
             services,
         })
-        .await
-        .context("cannot create the cooperative")?;
+        .await;
+    match created {
+        Ok(_) => {}
+        // The only unique key a new cooperative can collide on (its id is new).
+        Err(StoreError::Duplicate { .. }) => bail!(
+            "a cooperative with the unified number {} is already onboarded (`rabt coop list` shows it)",
+            unified_number.as_str()
+        ),
+        Err(other) => {
+            return Err(anyhow::Error::new(other).context("cannot create the cooperative"));
+        }
+    }
     let key = generate_secret(API_KEY_PREFIX);
     store
         .add_api_key(id, &hash_secret(&key), "created by rabt coop add")
