@@ -22,6 +22,7 @@
 //!   [`Binding`], [`Source`], [`JsonPointer`]) and its checks.
 //! - [`schema`]: [`Schema`], a compiled schema, and the offline resolution of `$ref`s.
 //! - [`violation`]: [`Violation`] and the bilingual messages.
+//! - [`openapi`]: the schemas as flat OpenAPI 3.1 components (`$ref`s rewritten).
 //! - `formats`: the `rabt-…` formats, backed by rabt-core's parsers.
 //! - `file`: the serde shape of `catalogue.json`.
 //! - [`error`]: the [`CatalogueError`] of a catalogue that does not load.
@@ -33,6 +34,7 @@ pub mod composite;
 pub mod error;
 mod file;
 mod formats;
+pub mod openapi;
 pub mod schema;
 pub mod service;
 pub mod violation;

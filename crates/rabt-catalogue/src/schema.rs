@@ -197,7 +197,7 @@ pub(crate) fn uri_of(path: &str) -> String {
 }
 
 /// Resolves a relative reference (`../common.json`, `x.json`) against `base`.
-fn join_uri(base: &str, reference: &str) -> Option<String> {
+pub(crate) fn join_uri(base: &str, reference: &str) -> Option<String> {
     if reference.contains("://") {
         return Some(reference.to_owned());
     }
@@ -220,7 +220,7 @@ fn join_uri(base: &str, reference: &str) -> Option<String> {
 }
 
 /// Decodes `%XX` escapes (jsonschema writes `$defs` as `%24defs` in a URI fragment).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
