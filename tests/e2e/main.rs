@@ -12,5 +12,6 @@ mod drill;
 mod kill_worker;
 mod metrics;
 mod notify;
+mod sandbox;
 mod serve;
 mod shutdown;
