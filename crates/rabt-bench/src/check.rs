@@ -182,6 +182,11 @@ fn check(figure: &Figure, expected_verdict: &str, strictness: Strictness) -> Fin
             );
         }
         Figure::Profile(p) => expect(!p.top.is_empty(), false, "an empty profile".to_owned()),
+        Figure::Database(d) => expect(
+            d.requests > 0 && d.statements > 0.0,
+            false,
+            "no statements counted".to_owned(),
+        ),
     }
     found
 }
