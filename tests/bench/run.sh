@@ -221,7 +221,8 @@ stop "$e_worker"; stop "$e_api"; stop "$sim_pid"
 
 step "E: end to end, rabt demo (one process, embedded)"
 demo_port=$(free_port)
-spawn demo "$rabt" demo --listen "127.0.0.1:$demo_port" --state-dir "$dir/demo"
+spawn demo "$rabt" demo --listen "127.0.0.1:$demo_port" --ops-listen "127.0.0.1:$(free_port)" \
+  --state-dir "$dir/demo"
 demo_pid=$started
 wait_http 60 "$demo_pid" "http://127.0.0.1:$demo_port/readyz"
 demo_key=$(jq -r .api_key "$dir/demo/demo-credentials.json")

@@ -19,6 +19,8 @@
 //! - [`migrate`]: the embedded migrations (`migrations/{postgres,sqlite}/`) and their
 //!   runner.
 //! - [`cooperatives`]: cooperatives, API keys, operators.
+//! - [`lifecycle`]: a cooperative's keys (rotation, revocation), services,
+//!   deactivation, and activity; audited.
 //! - [`accept`]: the accept path (request + tasks + outbox + audit, idempotent).
 //! - [`reads`]: a cooperative's view of its requests.
 //! - [`tasks`]: the worker path: start, retry, submit.
@@ -46,6 +48,7 @@ pub mod connect;
 pub mod cooperatives;
 pub mod dead_letters;
 mod error;
+pub mod lifecycle;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
@@ -63,6 +66,7 @@ pub use dead_letters::{
     PurgeOutcome, ReplayOutcome,
 };
 pub use error::StoreError;
+pub use lifecycle::{Activity, ApiKeyInfo, Revoked, Rotated, key_id};
 pub use notifications::{
     AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,
     NotificationStatus,

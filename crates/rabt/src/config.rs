@@ -42,6 +42,7 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawApi {
     listen: String,
+    ops_listen: String,
     body_limit_bytes: usize,
     max_wait_seconds: u64,
 }
@@ -152,8 +153,11 @@ pub(crate) struct AgencyConfig {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    /// API listen address.
+    /// API listen address (`/v1/*`, `/openapi.json`, the probes).
     pub listen: SocketAddr,
+    /// The operators' listener (`/console/`, `/ops/v1/*`, `/metrics`); the same as
+    /// `listen` only when configured so, and then one listener serves both.
+    pub ops_listen: SocketAddr,
     /// Body limit in bytes.
     pub body_limit: usize,
     /// Longest `Prefer: wait`.
@@ -265,6 +269,12 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
             raw.api.listen
         )
     })?;
+    let ops_listen = raw.api.ops_listen.parse().map_err(|_| {
+        anyhow!(
+            "`api.ops_listen` must be an address like 127.0.0.1:9091, got `{}`",
+            raw.api.ops_listen
+        )
+    })?;
     let database_url = raw.database.url;
     if !(database_url.starts_with("sqlite:")
         || database_url.starts_with("postgres://")
@@ -348,6 +358,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
     }
     Ok(Config {
         listen,
+        ops_listen,
         body_limit: raw.api.body_limit_bytes,
         max_wait: Duration::from_secs(raw.api.max_wait_seconds),
         database_url: Secret(database_url),

@@ -44,6 +44,10 @@ enum Command {
         /// Where the API listens (port 0 picks a free port; see demo-credentials.json).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Where the operators' console, /ops/v1 and /metrics listen (port 0: a free
+        /// port; see ops_base_url in demo-credentials.json).
+        #[arg(long, default_value = "127.0.0.1:9091")]
+        ops_listen: SocketAddr,
         /// Where the database and demo-credentials.json are kept.
         #[arg(long, default_value = "./rabt-demo")]
         state_dir: PathBuf,
@@ -157,7 +161,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = cli.config;
     match cli.command {
-        Command::Demo { listen, state_dir } => demo::run(listen, state_dir).await,
+        Command::Demo {
+            listen,
+            ops_listen,
+            state_dir,
+        } => demo::run(listen, ops_listen, state_dir).await,
         Command::Serve { role } => serve::run(&load(config)?, role).await,
         Command::Simulate { listen_base } => simulate::run(&load(config)?, listen_base).await,
         Command::Migrate => admin::migrate(&load(config)?).await,

@@ -135,8 +135,8 @@ pub(crate) fn shutdown_on_signals() -> CancellationToken {
 
 /// What one process runs.
 pub(crate) struct Roles {
-    /// Serve the API on this listener.
-    pub api: Option<TcpListener>,
+    /// Serve the API on these listeners.
+    pub api: Option<rabt_api::Listeners>,
     /// Run workers with these adapters.
     pub adapters: Vec<Arc<dyn Adapter>>,
     /// The services callable in this deployment (for the API).
@@ -208,7 +208,7 @@ pub(crate) async fn run(
         });
     }
 
-    if let Some(listener) = roles.api {
+    if let Some(listeners) = roles.api {
         warn_of_missing_callback_secrets(config, &catalogue);
         let state = AppState::new(
             store,
@@ -231,7 +231,7 @@ pub(crate) async fn run(
         );
         let api_shutdown = shutdown.clone();
         tasks.spawn(async move {
-            if let Err(err) = rabt_api::serve(listener, state, api_shutdown).await {
+            if let Err(err) = rabt_api::serve(listeners, state, api_shutdown).await {
                 tracing::error!(%err, "the API server failed");
             }
         });
@@ -254,7 +254,32 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// Binds the API listener, with a clear error.
+/// Binds the API's listeners: `api.listen`, and `api.ops_listen` unless it is the
+/// same address (then one listener serves both).
+pub(crate) async fn bind_api(
+    listen: std::net::SocketAddr,
+    ops_listen: std::net::SocketAddr,
+) -> anyhow::Result<rabt_api::Listeners> {
+    let api = bind(listen).await?;
+    // Port 0 twice means two free ports, not one shared listener.
+    let ops = if ops_listen == listen && listen.port() != 0 {
+        None
+    } else {
+        Some(bind(ops_listen).await?)
+    };
+    tracing::info!(address = %api.local_addr()?, "API listening");
+    match &ops {
+        Some(ops) => {
+            tracing::info!(address = %ops.local_addr()?, "operators' listener (console, /ops/v1, /metrics)")
+        }
+        None => tracing::info!(
+            "the operators' surfaces share the API's listener (api.ops_listen = api.listen)"
+        ),
+    }
+    Ok(rabt_api::Listeners { api, ops })
+}
+
+/// Binds a listener, with a clear error.
 pub(crate) async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address)
         .await

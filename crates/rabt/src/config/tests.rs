@@ -162,3 +162,21 @@ fn passwords_are_redacted() {
     );
     assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
 }
+
+#[test]
+fn the_operators_listener_is_its_own_unless_set_equal() {
+    let config = Config::from_sources(None, &[]).unwrap();
+    assert_eq!(config.ops_listen.to_string(), "127.0.0.1:9091");
+    assert_ne!(config.ops_listen, config.listen);
+    let config = Config::from_sources(
+        None,
+        &env(&[
+            ("RABT_LISTEN", "127.0.0.1:7000"),
+            ("RABT_OPS_LISTEN", "127.0.0.1:7000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.ops_listen, config.listen);
+    let err = Config::from_sources(None, &env(&[("RABT_OPS_LISTEN", "console")])).unwrap_err();
+    assert!(format!("{err:#}").contains("api.ops_listen"), "{err:#}");
+}
