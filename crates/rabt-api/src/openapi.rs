@@ -43,6 +43,10 @@ pub fn document(catalogue: &Catalogue) -> Value {
         "DeadLetter".into(),
         crate::ops::openapi::dead_letter_schema(),
     );
+    schemas.insert(
+        "Cooperative".into(),
+        crate::ops::openapi::cooperative_schema(),
+    );
     let mut paths = paths();
     if let Some(paths) = paths.as_object_mut() {
         paths.extend(crate::ops::openapi::paths(problem_ref));

@@ -30,6 +30,9 @@ pub struct ApiSettings {
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
     pub outbox_handoff: Option<rabt_store::Handoff>,
+    /// How long a cooperative's old keys keep working after a rotation, unless the
+    /// operator gives another overlap (`api.key_rotation_overlap_seconds`).
+    pub key_overlap: Duration,
 }
 
 impl Default for ApiSettings {
@@ -40,6 +43,7 @@ impl Default for ApiSettings {
             callback_secrets: BTreeMap::new(),
             allow_private_notify_targets: false,
             outbox_handoff: None,
+            key_overlap: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -45,6 +45,7 @@ struct RawApi {
     ops_listen: String,
     body_limit_bytes: usize,
     max_wait_seconds: u64,
+    key_rotation_overlap_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +163,8 @@ pub(crate) struct Config {
     pub body_limit: usize,
     /// Longest `Prefer: wait`.
     pub max_wait: Duration,
+    /// How long a cooperative's old keys keep working after a rotation.
+    pub key_overlap: Duration,
     /// Database URL (may hold a password: never log it whole).
     pub database_url: Secret,
     /// Connections per process.
@@ -361,6 +364,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         ops_listen,
         body_limit: raw.api.body_limit_bytes,
         max_wait: Duration::from_secs(raw.api.max_wait_seconds),
+        key_overlap: key_overlap(raw.api.key_rotation_overlap_seconds)?,
         database_url: Secret(database_url),
         max_connections: raw.database.max_connections.max(1),
         amqp_url,
@@ -395,6 +399,14 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
             .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
         agencies,
     })
+}
+
+/// `api.key_rotation_overlap_seconds`: at most 30 days (the operator API's limit).
+fn key_overlap(seconds: u64) -> anyhow::Result<Duration> {
+    if seconds > 30 * 24 * 3600 {
+        bail!("`api.key_rotation_overlap_seconds` must be at most 2592000 (30 days)");
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// `[simulate.knobs.<agency>]`: the same fields as the simulators' `/_sim/knobs`.

@@ -20,8 +20,8 @@ use serde_json::json;
 
 use crate::agencies::{self, Setup};
 use crate::config::Config;
+use crate::logging;
 use crate::runtime::{self, Roles};
-use crate::{admin, logging};
 
 /// The demo cooperative's (fictional) unified number.
 const DEMO_UNIFIED_NUMBER: &str = "7000000100";
@@ -179,11 +179,12 @@ async fn demo_cooperative(
             Ok((coop.id, key, secret))
         }
         None => {
-            admin::add_cooperative(
+            crate::coop::onboard(
                 store,
                 "Rabt Demo Cooperative / جمعية ربط التجريبية",
                 unified,
                 services,
+                &rabt_store::Actor::System,
             )
             .await
         }

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod admin;
 mod agencies;
 mod config;
+mod coop;
 mod demo;
 mod dlq;
 mod logging;
@@ -68,11 +69,9 @@ enum Command {
     },
     /// Creates or upgrades the database schema.
     Migrate,
-    /// Onboards and lists cooperatives.
-    Coop {
-        #[command(subcommand)]
-        command: CoopCommand,
-    },
+    /// Cooperatives: onboard, list, show, rotate or revoke keys, change services,
+    /// deactivate and activate (as an operator, audited).
+    Coop(coop::CoopArgs),
     /// Creates operator tokens (for the operator API and dashboard).
     Operator {
         #[command(subcommand)]
@@ -92,34 +91,6 @@ enum Role {
     Worker,
     /// Both.
     All,
-}
-
-#[derive(Debug, Subcommand)]
-enum CoopCommand {
-    /// Onboards a cooperative and prints its API key and webhook secret, once.
-    Add {
-        /// The cooperative's name.
-        #[arg(long)]
-        name: String,
-        /// Its unified number (7xxxxxxxxx).
-        #[arg(long)]
-        unified_number: String,
-        /// Services it may call, comma separated (e.g. post.address.verify).
-        #[arg(long, value_delimiter = ',', required = true)]
-        services: Vec<String>,
-    },
-    /// Lists cooperatives.
-    List,
-    /// Gives a cooperative a new webhook secret (its notifications are signed with it)
-    /// and prints it, once. Audited with the operator as actor.
-    WebhookSecret {
-        /// The cooperative (coop_…).
-        #[arg(long)]
-        id: String,
-        /// Who you are, for the audit log (default: the OS user).
-        #[arg(long)]
-        operator: Option<String>,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,7 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { role } => serve::run(&load(config)?, role).await,
         Command::Simulate { listen_base } => simulate::run(&load(config)?, listen_base).await,
         Command::Migrate => admin::migrate(&load(config)?).await,
-        Command::Coop { command } => admin::coop(&load(config)?, command).await,
+        Command::Coop(args) => coop::run(&load(config)?, args).await,
         Command::Operator { command } => admin::operator(&load(config)?, command).await,
         Command::Openapi => admin::openapi(),
         Command::Dlq(args) => dlq::run(&load(config)?, args).await,

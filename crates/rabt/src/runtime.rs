@@ -227,6 +227,7 @@ pub(crate) async fn run(
                     .collect(),
                 allow_private_notify_targets: config.notifications.allow_private_targets,
                 outbox_handoff: Some(handoff),
+                key_overlap: config.key_overlap,
             },
         );
         let api_shutdown = shutdown.clone();

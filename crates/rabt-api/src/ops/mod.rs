@@ -1,5 +1,6 @@
 //! The operator API under `/ops/v1`, for the ministry's operators and their tools:
-//! dead letters to list, read, replay and purge.
+//! dead letters to list, read, replay and purge; cooperatives to onboard, with their
+//! keys, services and activation.
 //!
 //! Callers authenticate with an operator token (`Authorization: Bearer rabt_op_…`,
 //! created by `rabt operator add`, stored hashed); each action needs a role: viewer <
@@ -9,18 +10,21 @@
 //! Layout:
 //! - `auth`: the operator extractor and role checks.
 //! - `dead_letters`: the handlers; `query`: the list's parameters; `view`: the JSON.
+//! - `cooperatives`: the lifecycle's handlers; `coop_view`: their JSON.
 //! - [`openapi`]: this API's part of the OpenAPI document.
 
 use std::future::Future;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use rabt_store::StoreError;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-mod auth;
+pub(crate) mod auth;
+mod coop_view;
+mod cooperatives;
 mod dead_letters;
 pub mod openapi;
 mod query;
@@ -45,6 +49,28 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/ops/v1/dead-letters/{id}/replay",
             post(dead_letters::replay),
+        )
+        .route(
+            "/ops/v1/cooperatives",
+            get(cooperatives::list).post(cooperatives::onboard),
+        )
+        .route("/ops/v1/cooperatives/{id}", get(cooperatives::get))
+        .route("/ops/v1/cooperatives/{id}/keys", post(cooperatives::rotate))
+        .route(
+            "/ops/v1/cooperatives/{id}/keys/{key}/revoke",
+            post(cooperatives::revoke),
+        )
+        .route(
+            "/ops/v1/cooperatives/{id}/services",
+            put(cooperatives::set_services),
+        )
+        .route(
+            "/ops/v1/cooperatives/{id}/deactivate",
+            post(cooperatives::deactivate),
+        )
+        .route(
+            "/ops/v1/cooperatives/{id}/activate",
+            post(cooperatives::activate),
         )
 }
 

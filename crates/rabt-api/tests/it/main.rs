@@ -7,6 +7,7 @@
 
 mod callbacks;
 mod composite;
+mod cooperatives;
 mod harness;
 mod metrics;
 mod notify_url;
