@@ -33,6 +33,9 @@ pub struct ApiSettings {
     /// How long a cooperative's old keys keep working after a rotation, unless the
     /// operator gives another overlap (`api.key_rotation_overlap_seconds`).
     pub key_overlap: Duration,
+    /// Each agency's settings as this deployment runs them, for operators: never a
+    /// secret (built by the binary, which knows the configuration).
+    pub agency_settings: BTreeMap<Agency, serde_json::Value>,
 }
 
 impl Default for ApiSettings {
@@ -44,6 +47,7 @@ impl Default for ApiSettings {
             allow_private_notify_targets: false,
             outbox_handoff: None,
             key_overlap: Duration::from_secs(24 * 3600),
+            agency_settings: BTreeMap::new(),
         }
     }
 }

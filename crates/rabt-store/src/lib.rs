@@ -30,6 +30,7 @@
 //! - [`callbacks`]: agency callbacks accepted by the API and applied by workers.
 //! - [`dead_letters`]: messages that could never be processed, recorded for operators
 //!   (ending their tasks), replayed or purged.
+//! - [`pauses`]: agency maintenance pauses, read by every worker.
 //! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
 //! - [`notifications`]: signed notifications to cooperatives (queued with the
 //!   completion, claimed with a lease, every attempt recorded) and their secrets.
@@ -52,6 +53,7 @@ pub mod lifecycle;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
+pub mod pauses;
 pub mod reads;
 pub mod tasks;
 
@@ -74,5 +76,6 @@ pub use notifications::{
 pub use outbox::{
     EVENTS_EXCHANGE, Handoff, HandoffReceiver, OutboxRow, TASKS_EXCHANGE, TRACEPARENT_HEADER,
 };
+pub use pauses::{AgencyPause, PauseOutcome, Resumed};
 pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
 pub use tasks::{StartResult, TaskRecord};

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod admin;
 mod agencies;
+mod agency_cmd;
 mod config;
 mod coop;
 mod demo;
@@ -77,6 +78,9 @@ enum Command {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// Agencies: settings as configured, and the maintenance pause (as an operator,
+    /// audited).
+    Agency(agency_cmd::AgencyArgs),
     /// Prints the OpenAPI document of the REST API.
     Openapi,
     /// Dead letters: list, show, replay or purge them (as an operator, audited).
@@ -142,6 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => admin::migrate(&load(config)?).await,
         Command::Coop(args) => coop::run(&load(config)?, args).await,
         Command::Operator { command } => admin::operator(&load(config)?, command).await,
+        Command::Agency(args) => agency_cmd::run(&load(config)?, args).await,
         Command::Openapi => admin::openapi(),
         Command::Dlq(args) => dlq::run(&load(config)?, args).await,
     }

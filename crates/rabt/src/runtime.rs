@@ -182,6 +182,7 @@ pub(crate) async fn run(
                 deadline_sweep: config.deadline_sweep,
                 breaker: config.worker_breaker.clone(),
                 limits: config.worker_limits.clone(),
+                pause_poll: Duration::from_secs(1),
             },
         );
         tracing::info!(agencies = ?worker.agencies(), "worker started");
@@ -228,6 +229,7 @@ pub(crate) async fn run(
                 allow_private_notify_targets: config.notifications.allow_private_targets,
                 outbox_handoff: Some(handoff),
                 key_overlap: config.key_overlap,
+                agency_settings: crate::agency_cmd::settings_views(config),
             },
         );
         let api_shutdown = shutdown.clone();

@@ -11,6 +11,7 @@
 //! - `auth`: the operator extractor and role checks.
 //! - `dead_letters`: the handlers; `query`: the list's parameters; `view`: the JSON.
 //! - `cooperatives`: the lifecycle's handlers; `coop_view`: their JSON.
+//! - `agencies`: settings as running, maintenance pause and resume.
 //! - [`openapi`]: this API's part of the OpenAPI document.
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use rabt_store::StoreError;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
+mod agencies;
 pub(crate) mod auth;
 mod coop_view;
 mod cooperatives;
@@ -72,6 +74,9 @@ pub(crate) fn routes() -> Router<AppState> {
             "/ops/v1/cooperatives/{id}/activate",
             post(cooperatives::activate),
         )
+        .route("/ops/v1/agencies", get(agencies::list))
+        .route("/ops/v1/agencies/{agency}/pause", post(agencies::pause))
+        .route("/ops/v1/agencies/{agency}/resume", post(agencies::resume))
 }
 
 /// Runs a store operation, trying again when it lost a race with a concurrent

@@ -118,7 +118,46 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
         },
     }));
     cooperative_paths(&mut paths, &security, &auth, &problem_ref);
+    agency_paths(&mut paths, &security, &auth, &problem_ref);
     paths
+}
+
+fn agency_paths(
+    paths: &mut Map<String, Value>,
+    security: &Value,
+    auth: &dyn Fn(Value) -> Value,
+    problem_ref: &dyn Fn(&str) -> Value,
+) {
+    let agency = json!({ "name": "agency", "in": "path", "required": true,
+        "schema": { "enum": ["interior", "health", "labor", "municipal", "chambers", "saudi-post"] } });
+    paths.insert("/ops/v1/agencies".into(), json!({ "get": {
+        "summary": "Every agency: its settings as running (never a secret) and its pause (viewer)",
+        "security": security,
+        "responses": auth(json!({ "200": { "description": "`items`: agency, settings, services, paused ({reason, pausedBy, pausedAt, expectedEnd} or null)." } })),
+    } }));
+    paths.insert("/ops/v1/agencies/{agency}/pause".into(), json!({ "post": {
+        "summary": "Pause for maintenance: the agency's tasks wait unattempted, and do not time out, until resumed (operator; audited)",
+        "security": security, "parameters": [agency],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false, "required": ["reason"],
+            "properties": {
+                "reason": { "type": "string", "minLength": 1, "maxLength": 200 },
+                "expectedEnd": { "type": "string", "format": "date-time", "description": "In the future; shown to cooperatives in a waiting check." },
+            },
+        } } } },
+        "responses": auth(json!({
+            "200": { "description": "Paused." }, "404": problem_ref("not-found"),
+            "409": problem_ref("agency-pause-state"), "422": problem_ref("validation-failed"),
+        })),
+    } }));
+    paths.insert("/ops/v1/agencies/{agency}/resume".into(), json!({ "post": {
+        "summary": "Resume: the waiting tasks run, with the time they spent paused added to their deadlines (operator; audited)",
+        "security": security, "parameters": [agency],
+        "responses": auth(json!({
+            "200": { "description": "Resumed: `extendedTasks`." }, "404": problem_ref("not-found"),
+            "409": problem_ref("agency-pause-state"),
+        })),
+    } }));
 }
 
 /// The `Cooperative` schema (as listed and read; `apiKey` and `webhookSecret` only in
