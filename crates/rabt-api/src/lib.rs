@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -36,6 +37,7 @@ use tracing::Level;
 
 pub mod auth;
 mod callbacks;
+mod console;
 mod envelope;
 mod fanout;
 mod health;
@@ -90,6 +92,7 @@ fn ops_routes() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(metrics::handler))
         .merge(ops::routes())
+        .merge(console::routes())
 }
 
 /// The layers every route gets: metrics by route, the body limit, localized problems
@@ -130,7 +133,9 @@ pub async fn serve(
     ));
     let ops = match listeners.ops {
         Some(listener) => {
-            let served = axum::serve(listener, ops_app(state.clone()))
+            // The console's login limit counts failures per client address.
+            let app = ops_app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown.clone().cancelled_owned());
             Some(tokio::spawn(served.into_future()))
         }
@@ -140,6 +145,7 @@ pub async fn serve(
         Some(_) => app(state),
         None => combined_app(state),
     };
+    let public = public.into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listeners.api, public)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await;

@@ -65,6 +65,10 @@ struct Inner {
     waiters: Waiters,
     outbox_wake: Arc<Notify>,
     settings: ApiSettings,
+    /// The last overview computed, shared by every caller of this process.
+    overview: tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>>,
+    /// Failed console logins per client address (this process's share of the limit).
+    logins: crate::console::LoginLimiter,
 }
 
 impl AppState {
@@ -87,6 +91,8 @@ impl AppState {
             waiters: Waiters::default(),
             outbox_wake,
             settings,
+            overview: tokio::sync::Mutex::new(None),
+            logins: crate::console::LoginLimiter::default(),
         }))
     }
 
@@ -133,6 +139,18 @@ impl AppState {
     /// The settings.
     pub fn settings(&self) -> &ApiSettings {
         &self.0.settings
+    }
+
+    /// The cache of the overview.
+    pub(crate) fn overview_cache(
+        &self,
+    ) -> &tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>> {
+        &self.0.overview
+    }
+
+    /// The console's login limiter.
+    pub(crate) fn logins(&self) -> &crate::console::LoginLimiter {
+        &self.0.logins
     }
 }
 

@@ -35,6 +35,8 @@
 //! - [`notifications`]: signed notifications to cooperatives (queued with the
 //!   completion, claimed with a lease, every attempt recorded) and their secrets.
 //! - [`audit`]: the append-only audit log.
+//! - [`console`]: console sessions, process heartbeats, and the aggregates of the
+//!   operators' overview and request list.
 //! - `codec`: how values map to columns; `error`: [`StoreError`].
 
 #![forbid(unsafe_code)]
@@ -46,6 +48,7 @@ mod codec;
 pub mod complete;
 pub mod compose;
 pub mod connect;
+pub mod console;
 pub mod cooperatives;
 pub mod dead_letters;
 mod error;
@@ -62,6 +65,7 @@ pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry};
 pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
 pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
 pub use connect::{Dialect, Store};
+pub use console::{ConsoleSession, Ended, Heartbeat, OpsRequestQuery, OpsRequestSummary};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
 pub use dead_letters::{
     DeadLetter, DeadLetterQuery, DeadLetterRecorded, DeadLetterState, EndedTask, NewDeadLetter,

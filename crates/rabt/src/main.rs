@@ -19,6 +19,7 @@ mod config;
 mod coop;
 mod demo;
 mod dlq;
+mod heartbeat;
 mod logging;
 mod runtime;
 mod serve;

@@ -155,6 +155,12 @@ pub(crate) async fn run(
     let catalogue = catalogue(config)?;
     let wake = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
+    let role = match (roles.api.is_some(), roles.adapters.is_empty()) {
+        (true, true) => "api",
+        (false, _) => "worker",
+        (true, false) => "all",
+    };
+    let mut heartbeat_worker = None;
 
     let mut relay = OutboxRelay::new(
         store.clone(),
@@ -186,6 +192,7 @@ pub(crate) async fn run(
             },
         );
         tracing::info!(agencies = ?worker.agencies(), "worker started");
+        heartbeat_worker = Some(worker.clone());
         // Workers also send the cooperatives' notifications (any number of them may:
         // notifications are claimed with a lease).
         let notifier = Notifier::new(store.clone(), config.notifications.clone())
@@ -195,6 +202,13 @@ pub(crate) async fn run(
         tasks.spawn(worker.dead_letter_drain().run(shutdown.clone()));
         tasks.spawn(worker.run(shutdown.clone()));
     }
+
+    tasks.spawn(crate::heartbeat::run(
+        store.clone(),
+        role,
+        heartbeat_worker,
+        shutdown.clone(),
+    ));
 
     if roles.api.is_none()
         && let Some(address) = config.worker_metrics_listen

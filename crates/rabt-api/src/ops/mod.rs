@@ -12,6 +12,8 @@
 //! - `dead_letters`: the handlers; `query`: the list's parameters; `view`: the JSON.
 //! - `cooperatives`: the lifecycle's handlers; `coop_view`: their JSON.
 //! - `agencies`: settings as running, maintenance pause and resume.
+//! - `overview`: the deployment at a glance; `requests`: every cooperative's requests,
+//!   masked (`mask`) unless an admin reveals them; `audit`: the audit log.
 //! - [`openapi`]: this API's part of the OpenAPI document.
 
 use std::future::Future;
@@ -23,14 +25,18 @@ use rabt_store::StoreError;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-mod agencies;
+pub(crate) mod agencies;
+pub(crate) mod audit;
 pub(crate) mod auth;
-mod coop_view;
-mod cooperatives;
-mod dead_letters;
+pub(crate) mod coop_view;
+pub(crate) mod cooperatives;
+pub(crate) mod dead_letters;
+pub(crate) mod mask;
 pub mod openapi;
-mod query;
-mod view;
+pub(crate) mod overview;
+pub(crate) mod query;
+pub(crate) mod requests;
+pub(crate) mod view;
 
 /// How often an operator action that collided with a concurrent transaction is tried
 /// again before the caller is asked to retry.
@@ -75,6 +81,11 @@ pub(crate) fn routes() -> Router<AppState> {
             post(cooperatives::activate),
         )
         .route("/ops/v1/agencies", get(agencies::list))
+        .route("/ops/v1/overview", get(overview::get))
+        .route("/ops/v1/requests", get(requests::list))
+        .route("/ops/v1/requests/{id}", get(requests::get))
+        .route("/ops/v1/requests/{id}/reveal", post(requests::reveal))
+        .route("/ops/v1/audit", get(audit::list))
         .route("/ops/v1/agencies/{agency}/pause", post(agencies::pause))
         .route("/ops/v1/agencies/{agency}/resume", post(agencies::resume))
 }
@@ -82,7 +93,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// Runs a store operation, trying again when it lost a race with a concurrent
 /// transaction (safe: every operator action is conditional); an outage is a 503 with
 /// `Retry-After`, anything else a logged 500.
-async fn retrying<T, F, Fut>(context: &str, mut op: F) -> Result<T, ApiError>
+pub(crate) async fn retrying<T, F, Fut>(context: &str, mut op: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,

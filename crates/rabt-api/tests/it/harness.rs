@@ -196,6 +196,7 @@ impl Harness {
                 action: None,
                 after_seq: None,
                 limit: 1000,
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -8,6 +8,7 @@
 mod agencies;
 mod callbacks;
 mod composite;
+mod console;
 mod cooperatives;
 mod harness;
 mod metrics;
