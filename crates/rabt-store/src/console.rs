@@ -243,12 +243,17 @@ impl Store {
         rows.iter().map(ended_from_row).collect()
     }
 
-    /// The last task of `agency` that ended with (`ok`) or without an `OK`.
-    pub async fn last_ended(&self, agency: Agency, ok: bool) -> Result<Option<Ended>, StoreError> {
-        let condition = if ok {
-            "outcome = 'OK'"
+    /// The last task of `agency` that the agency answered (`answered`: any outcome but
+    /// `UPSTREAM_ERROR` and `TIMEOUT`), or that it failed (one of those two).
+    pub async fn last_ended(
+        &self,
+        agency: Agency,
+        answered: bool,
+    ) -> Result<Option<Ended>, StoreError> {
+        let condition = if answered {
+            "outcome NOT IN ('UPSTREAM_ERROR', 'TIMEOUT')"
         } else {
-            "outcome <> 'OK'"
+            "outcome IN ('UPSTREAM_ERROR', 'TIMEOUT')"
         };
         let sql = format!(
             "SELECT completed_at, outcome, latency_ms, last_error FROM tasks \

@@ -140,6 +140,11 @@ impl Worker {
         self.gates.snapshots(&self.agencies())
     }
 
+    /// Whether this worker holds `agency` paused, as of its last read of the pauses.
+    pub fn holds_paused(&self, agency: Agency) -> bool {
+        self.pauses.is_paused(agency)
+    }
+
     /// Consumes until `shutdown`, then stops taking work and lets in-flight tasks finish
     /// (bounded by the call timeout). Deliveries never started go back to the broker
     /// when the connection closes.

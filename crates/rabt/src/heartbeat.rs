@@ -35,6 +35,7 @@ fn figures(worker: Option<&Worker>) -> Value {
                 "timesOpened": gate.breaker.times_opened,
                 "inFlight": gate.calls_in_flight,
                 "deferred": gate.deferred,
+                "paused": worker.holds_paused(*agency),
             });
             (agency.as_str().to_owned(), figures)
         })

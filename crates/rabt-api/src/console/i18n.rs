@@ -135,11 +135,12 @@ impl Lang {
         let shown = format!("{}", riyadh.format("%Y-%m-%d %H:%M:%S"));
         let hijri = hijri.map(|h| format!("{h} {}", self.t("AH", "هـ")));
         let utc = format!("{} UTC", at.format("%Y-%m-%d %H:%M:%S"));
+        // Each part isolated (bdi), so digits and separators keep their order in RTL.
         html! {
             time datetime=(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) title=(utc) {
-                (self.digits(&shown))
+                bdi { (self.digits(&shown)) }
                 @if let Some(hijri) = hijri {
-                    " · " span.hijri { (self.digits(&hijri)) }
+                    " · " bdi.hijri { (self.digits(&hijri)) }
                 }
             }
         }

@@ -69,6 +69,7 @@ pub(crate) fn page(ctx: &Ctx, title: &str, body: Markup) -> Response {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false}"#;
                 title { (title) " · " (lang.t("Rabt console", "وحدة تحكم ربط")) }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/console/static/console.css";
                 script src="/console/static/htmx.min.js" defer {}
                 script src="/console/static/sse.js" defer {}

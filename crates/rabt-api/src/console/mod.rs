@@ -117,8 +117,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .layer(middleware::from_fn(secure_headers))
 }
 
-/// Headers on every console answer: the CSP, no framing, no sniffing, no referrer,
-/// and no caching of pages (they hold personal data and per-session tokens).
+/// Headers on every console answer: the CSP, no framing, no sniffing,
+/// same-origin referrers, and no caching of pages (they hold personal data and per-session tokens).
 async fn secure_headers(request: Request, next: Next) -> Response {
     let is_asset = request.uri().path().starts_with("/console/static/");
     let mut response = next.run(request).await;
@@ -126,7 +126,9 @@ async fn secure_headers(request: Request, next: Next) -> Response {
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Same-origin: our own form posts carry their Origin (the login checks it), and no
+    // console address ever leaves for another site.
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if !is_asset {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

@@ -124,8 +124,8 @@ fn agency_tile(lang: Lang, tile: &Value) -> Markup {
     let window = |key: &str| -> Markup {
         let w = &tasks[key];
         html! {
-            (lang.num(w["ended"].as_u64().unwrap_or(0)))
-            @if let Some(rate) = w["successRate"].as_f64() { " · " (lang.percent(rate)) }
+            bdi { (lang.num(w["ended"].as_u64().unwrap_or(0))) }
+            @if let Some(rate) = w["successRate"].as_f64() { " (" bdi { (lang.percent(rate)) } ")" }
         }
     };
     let spark: Vec<u64> = tasks["sparkline"]
@@ -146,18 +146,18 @@ fn agency_tile(lang: Lang, tile: &Value) -> Markup {
             } @else {
                 (sparkline(&spark, lang.t("Checks ended per 5 minutes, last hour", "الفحوص المنتهية لكل 5 دقائق، آخر ساعة")))
                 dl {
-                    dt { (lang.t("Ended, 5 min", "انتهت، 5 دقائق")) } dd.ended5 { (window("last5m")) }
-                    dt { (lang.t("Ended, 60 min", "انتهت، 60 دقيقة")) } dd.ended60 { (window("last60m")) }
+                    dt { (lang.t("Checks ended, 5 min", "فحوص انتهت، 5 دقائق")) } dd.ended5 { (window("last5m")) }
+                    dt { (lang.t("Checks ended, 60 min", "فحوص انتهت، 60 دقيقة")) } dd.ended60 { (window("last60m")) }
                     dt { (lang.t("Latency p50 / p95", "زمن الاستجابة p50 / p95")) }
                     dd {
                         @match (tasks["latencyMs"]["p50"].as_u64(), tasks["latencyMs"]["p95"].as_u64()) {
-                            (Some(p50), Some(p95)) => { (lang.num(p50)) " / " (lang.num(p95)) " " (lang.t("ms", "مللي ثانية")) },
+                            (Some(p50), Some(p95)) => { bdi { (lang.num(p50)) } " / " bdi { (lang.num(p95)) } " " (lang.t("ms", "م.ث")) },
                             _ => "—",
                         }
                     }
                     dt { (lang.t("In flight", "قيد التنفيذ")) } dd { (lang.num(workers["inFlight"].as_u64().unwrap_or(0))) }
                     dt { (lang.t("Open dead letters", "رسائل ميتة مفتوحة")) } dd { (lang.num(tile["openDeadLetters"].as_u64().unwrap_or(0))) }
-                    dt { (lang.t("Last success", "آخر نجاح")) }
+                    dt { (lang.t("Last answer", "آخر إجابة")) }
                     dd { @match tile["lastSuccess"].as_str().and_then(parse) { Some(at) => (lang.time(at)), None => "—" } }
                     dt { (lang.t("Last failure", "آخر إخفاق")) }
                     dd {

@@ -305,10 +305,15 @@ fn request_page(ctx: &Ctx, view: &Value) -> Response {
                 }
             }
         }
-        h2 { (lang.t("Input", "المدخلات")) @if masked { " " (badge("off", lang.t("masked", "مقنّعة"))) } }
-        pre { (pretty(&view["input"])) }
-        h2 { (lang.t("Output", "المخرجات")) }
-        pre { (pretty(&view["data"])) }
+        h2 { (lang.t("Input and output", "المدخلات والمخرجات")) @if masked { " " (badge("off", lang.t("masked", "مقنّعة"))) } }
+        details open {
+            summary { (lang.t("Input", "المدخلات")) }
+            pre #input { (pretty(&view["input"])) }
+        }
+        details {
+            summary { (lang.t("Output", "المخرجات")) }
+            pre #output { (pretty(&view["data"])) }
+        }
         @if masked && ctx.can(OperatorRole::Admin) {
             form.action method="post" action=(format!("/console/requests/{id}/reveal")) {
                 (ctx.csrf_field())

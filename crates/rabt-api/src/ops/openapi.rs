@@ -119,7 +119,60 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     }));
     cooperative_paths(&mut paths, &security, &auth, &problem_ref);
     agency_paths(&mut paths, &security, &auth, &problem_ref);
+    reading_paths(&mut paths, &security, &auth, &problem_ref);
     paths
+}
+
+/// What the console reads: the overview, every cooperative's requests, the audit log.
+fn reading_paths(
+    paths: &mut Map<String, Value>,
+    security: &Value,
+    auth: &dyn Fn(Value) -> Value,
+    problem_ref: &dyn Fn(&str) -> Value,
+) {
+    let q = |name: &str, schema: Value| json!({ "name": name, "in": "query", "schema": schema });
+    let text = json!({ "type": "string" });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let window = json!({ "enum": ["15m", "1h", "24h"] });
+    let limit = json!({ "type": "integer", "minimum": 1, "maximum": 100 });
+    paths.insert("/ops/v1/overview".into(), json!({ "get": {
+        "summary": "The deployment at a glance, across every process: per agency tasks ended (5 and 60 min), latency, circuit and calls in flight from the workers' heartbeats, queue depths, dead letters, pause; requests per service; outbox; readiness. A source that fails is marked `error` in its part only (viewer)",
+        "security": security,
+        "responses": auth(json!({ "200": { "description": "The overview." } })),
+    } }));
+    paths.insert("/ops/v1/requests".into(), json!({ "get": {
+        "summary": "Every cooperative's requests, newest first, filtered (viewer)",
+        "security": security,
+        "parameters": [q("cooperative", text.clone()), q("service", text.clone()),
+            q("status", json!({ "enum": ["ACCEPTED", "RUNNING", "COMPLETED"] })),
+            q("verdict", json!({ "enum": ["PASS", "FAIL", "PARTIAL"] })), q("window", window.clone()),
+            q("since", time.clone()), q("until", time.clone()), q("limit", limit.clone()), q("cursor", text.clone())],
+        "responses": auth(json!({ "200": { "description": "`items` and `next` (the cursor of the next page)." }, "400": problem_ref("invalid-query") })),
+    } }));
+    paths.insert("/ops/v1/requests/{id}".into(), json!({ "get": {
+        "summary": "One request with its checks and its timeline from the audit log; identifiers and names masked (viewer)",
+        "security": security,
+        "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+        "responses": auth(json!({ "200": { "description": "The request, `masked: true`." }, "404": problem_ref("not-found") })),
+    } }));
+    paths.insert("/ops/v1/requests/{id}/reveal".into(), json!({ "post": {
+        "summary": "The request with its values unmasked; audited (request.revealed) with the reason first (admin)",
+        "security": security,
+        "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false, "required": ["reason"],
+            "properties": { "reason": { "type": "string", "minLength": 1, "maxLength": 200 } },
+        } } } },
+        "responses": auth(json!({ "200": { "description": "The request, `masked: false` (Cache-Control: no-store)." }, "404": problem_ref("not-found"), "422": problem_ref("validation-failed") })),
+    } }));
+    paths.insert("/ops/v1/audit".into(), json!({ "get": {
+        "summary": "The audit log, newest first, filtered (viewer)",
+        "security": security,
+        "parameters": [q("request", text.clone()), q("cooperative", text.clone()), q("operator", text.clone()),
+            q("action", text.clone()), q("window", window), q("since", time.clone()), q("until", time),
+            q("limit", limit), q("cursor", json!({ "type": "integer" }))],
+        "responses": auth(json!({ "200": { "description": "`items` and `next`." }, "400": problem_ref("invalid-query") })),
+    } }));
 }
 
 fn agency_paths(

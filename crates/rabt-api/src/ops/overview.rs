@@ -193,6 +193,8 @@ fn tasks(ended: &[Ended], now: DateTime<Utc>) -> Value {
 fn workers(beats: &[rabt_store::Heartbeat], agency: Agency) -> Value {
     let mut circuits: BTreeMap<String, u32> = BTreeMap::new();
     let mut in_flight = 0u64;
+    let mut deferred = 0u64;
+    let mut holding_paused = 0u32;
     let mut serving = 0u32;
     for beat in beats {
         let figures = &beat.figures["agencies"][agency.as_str()];
@@ -201,6 +203,8 @@ fn workers(beats: &[rabt_store::Heartbeat], agency: Agency) -> Value {
         }
         serving += 1;
         in_flight += figures["inFlight"].as_u64().unwrap_or(0);
+        deferred += figures["deferred"].as_u64().unwrap_or(0);
+        holding_paused += u32::from(figures["paused"].as_bool() == Some(true));
         let circuit = figures["circuit"].as_str().unwrap_or("unknown").to_owned();
         *circuits.entry(circuit).or_default() += 1;
     }
@@ -209,5 +213,14 @@ fn workers(beats: &[rabt_store::Heartbeat], agency: Agency) -> Value {
         .into_iter()
         .find(|state| circuits.contains_key(*state))
         .unwrap_or(if serving == 0 { "no_worker" } else { "unknown" });
-    json!({ "serving": serving, "circuit": circuit, "circuits": circuits, "inFlight": in_flight })
+    json!({
+        "serving": serving,
+        "circuit": circuit,
+        "circuits": circuits,
+        "inFlight": in_flight,
+        // Tasks sent back unattempted (open circuit, pause) since each worker started.
+        "deferred": deferred,
+        // Workers that hold the agency paused (each reads the pauses every second).
+        "holdingPaused": holding_paused,
+    })
 }
