@@ -46,6 +46,8 @@ CREATE INDEX requests_by_status ON requests (status, created_at);
 CREATE INDEX requests_by_cooperative_created ON requests (cooperative_id, created_at);
 -- The overview: calls per agency over the last hour, from the tasks.
 CREATE INDEX tasks_by_agency_completed ON tasks (agency, completed_at) WHERE completed_at IS NOT NULL;
+-- ...and its last failure, which may be far back when the agency is healthy.
+CREATE INDEX tasks_failed_by_agency ON tasks (agency, completed_at) WHERE outcome IN ('UPSTREAM_ERROR', 'TIMEOUT');
 -- Audit search by operator and by time.
 CREATE INDEX audit_by_actor ON audit_log (actor_kind, actor_id, seq);
 CREATE INDEX audit_by_time ON audit_log (at);
