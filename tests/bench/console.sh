@@ -54,13 +54,15 @@ coop=coop_$(printf '%032x' 7)
 
 # Server time of one call: curl's time to the first byte on loopback (the overview is
 # computed at most every 2 s per process, so its samples are spaced 2.2 s apart).
+samples=0
 sample() {
-  local name=$1 url=$2 gap=$3 n=${4:-15}
+  local name=$1 url=$2 gap=$3 n=${4:-15} file
+  samples=$((samples + 1)); file=$out/sample-$samples.times
   for _ in $(seq "$n"); do
     curl -s -o /dev/null -w '%{http_code} %{time_starttransfer}\n' -H "Authorization: Bearer $token" "$url"
     sleep "$gap"
-  done >"$out/$name.times"
-  python3 - "$out/$name.times" "$name" <<'PY'
+  done >"$file"
+  python3 - "$file" "$name" <<'PY'
 import sys, statistics
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 assert all(r[0] == "200" for r in rows), rows

@@ -237,6 +237,8 @@ if ((profile)); then
 fi
 ((quick)) || includes+=(--include tests/bench/findings.md)
 includes+=(--include tests/bench/method.md)
+# The console's own benchmark (tests/bench/console.sh) is run apart; its figures are kept.
+((quick)) || includes+=(--include tests/bench/console.md)
 "$bench" report --results "$results" --meta "$dir/meta.tsv" "${includes[@]}" \
   --markdown "$out_md" --json "$out_json"
 echo "    $out_md"

@@ -101,4 +101,44 @@ async fn the_console_works_in_a_browser_against_two_api_processes() {
         deployment.workers[0].tail(30)
     );
     assert!(stdout.contains("console: every flow passed"), "{stdout}");
+
+    // No log line of any process holds a key or a token: the operators' tokens, the
+    // cooperative's key, and the keys the console showed once.
+    for entry in std::fs::read_dir(&deployment.wiring.dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let log = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                secrets_in(&log).is_empty(),
+                "{} logs a secret: {:?}",
+                path.display(),
+                secrets_in(&log)
+            );
+        }
+    }
+}
+
+/// Every `rabt_…` or `rabt_op_…` key-shaped word of `text` (40 letters and digits after
+/// the prefix), shown by its last four characters only.
+fn secrets_in(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("rabt_") {
+        let after = &text[at + "rabt_".len()..];
+        let body = after.strip_prefix("op_").unwrap_or(after);
+        let word: String = body
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        if word.len() == 40 {
+            found.push(format!("rabt_…{}", &word[36..]));
+        }
+    }
+    found
+}
+
+#[test]
+fn key_shaped_words_are_found() {
+    let key = format!("rabt_op_{}", "a".repeat(40));
+    assert_eq!(secrets_in(&format!("token={key} x")).len(), 1);
+    assert!(secrets_in("rabt_schema_migrations rabt_api::console").is_empty());
 }

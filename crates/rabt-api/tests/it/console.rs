@@ -282,6 +282,18 @@ async fn bad_sessions_and_tokens_are_refused_and_change_nothing() {
     let admin = operator(&h, "amal", OperatorRole::Admin).await;
     let letter = dead_letter(&h).await;
 
+    // Behind a TLS-terminating proxy the cookie is Secure.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/console/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .body(Body::from(format!("token={admin}")))
+        .unwrap();
+    let response = h.ops_app().oneshot(request).await.unwrap();
+    let set = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(set.contains("; Secure"), "{set}");
+
     // A cooperative's API key is not an operator token.
     let form = format!("token={}", h.key);
     let page = call(&h, Method::POST, "/console/login", None, Some(&form), "en").await;
