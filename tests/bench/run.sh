@@ -52,9 +52,7 @@ while (($#)); do
 done
 
 if ((quick)); then
-  # wrk_secs: longer than one composite request takes on a loaded 2-core machine (about
-  # 3 s at a load average of 18, 2026-12-07), or its saturation counts nothing.
-  l0_messages=2000 l0_runs=1 wrk_warm=1 wrk_secs=6 warmup=0.5 secs=2 profile=${profile:-0} profile_secs=3
+  l0_messages=2000 l0_runs=1 wrk_warm=1 wrk_secs=3 warmup=0.5 secs=2 profile=${profile:-0} profile_secs=3
 else
   l0_messages=50000 l0_runs=3 wrk_warm=3 wrk_secs=20 warmup=2 secs=20 profile=${profile:-1} profile_secs=15
 fi
