@@ -194,7 +194,7 @@ end_to_end() {
       [ "$basis" = G ] && of=$g_sat warm=0
       for share in "${shares[@]}"; do
         "$bench" rate --url "$base/v1/requests" --of-saturation "$of" --share "$share" --basis "$basis" \
-          --duration "$secs" --warmup "$warm" --mode end-to-end --max-in-flight 500 "$@" \
+          --duration "$secs" --warmup "$warm" --mode end-to-end --max-in-flight 500 "${fallback[@]}" "$@" \
           --stage E --system "$system" --service "$service" \
           --out "$results/$order-$(printf %02d $n)-e-$system.json"
         n=$((n + 1))

@@ -13,5 +13,6 @@ mod drill;
 mod kill_worker;
 mod metrics;
 mod notify;
+mod sandbox;
 mod serve;
 mod shutdown;

@@ -34,9 +34,11 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let key = idempotency::key(&headers)?;
     let body = read_json(&headers, body)?;
-    let envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
+    let mut envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
         .map_err(validation_failed)?;
     let service = resolve_service(&state, &cooperative, &envelope)?;
+    // What may be written several ways is stored one way (`+966…`, `١٠٠…`).
+    service.normalize_input(&mut envelope.input);
     if let Err(violations) = service.validate_input(&envelope.input) {
         let errors = violations
             .into_iter()

@@ -10,16 +10,26 @@ use rabt_store::{OperatorRole, Store};
 use crate::OperatorCommand;
 use crate::config::Config;
 use crate::logging::print;
-use crate::runtime::open_store;
+use crate::runtime::{open_and_migrate, open_store};
 
 async fn store(config: &Config) -> anyhow::Result<Store> {
-    open_store(config.database_url.expose(), 2).await
+    open_store(config.database()?, 2).await
 }
 
 /// `rabt migrate`.
 pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
-    store(config).await?;
-    print("database schema is up to date")?;
+    let (_, migrated) = open_and_migrate(config.database()?, 2).await?;
+    print(&match migrated.applied {
+        0 => format!(
+            "the database schema was already up to date (version {})",
+            migrated.version
+        ),
+        n => format!(
+            "applied {n} migration{}: the database schema is at version {}",
+            if n == 1 { "" } else { "s" },
+            migrated.version
+        ),
+    })?;
     Ok(())
 }
 

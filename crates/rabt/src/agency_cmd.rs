@@ -79,7 +79,7 @@ pub(crate) fn settings_views(config: &Config) -> std::collections::BTreeMap<Agen
 
 /// Runs `rabt agency …`.
 pub(crate) async fn run(config: &Config, args: AgencyArgs) -> anyhow::Result<()> {
-    let store = open_store(config.database_url.expose(), 2).await?;
+    let store = open_store(config.database()?, 2).await?;
     let parse =
         |name: &str| -> anyhow::Result<Agency> { name.trim().parse().map_err(|e| anyhow!("{e}")) };
     match args.command {

@@ -165,8 +165,9 @@ pub(crate) struct Config {
     pub max_wait: Duration,
     /// How long a cooperative's old keys keep working after a rotation.
     pub key_overlap: Duration,
-    /// Database URL (may hold a password: never log it whole).
-    pub database_url: Secret,
+    /// Database URL (may hold a password: never log it whole); `None` when none is
+    /// configured (see [`Config::database`]).
+    pub database_url: Option<Secret>,
     /// Connections per process.
     pub max_connections: u32,
     /// Broker URL; `None` for the embedded transport.
@@ -220,6 +221,18 @@ pub(crate) struct Config {
 }
 
 impl Config {
+    /// The database URL, which every command but `demo`, `simulate` and `openapi` needs.
+    pub(crate) fn database(&self) -> anyhow::Result<&str> {
+        match &self.database_url {
+            Some(url) => Ok(url.expose()),
+            None => bail!(
+                "no database configured: set RABT_DATABASE_URL (postgres://user:password@host:5432/rabt \
+                 in production; sqlite://rabt.db?mode=rwc for one machine), or `database.url` in the \
+                 file given with --config"
+            ),
+        }
+    }
+
     /// Loads defaults, then `file`, then the environment.
     pub(crate) fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let env: Vec<(String, String)> = std::env::vars().collect();
@@ -278,13 +291,16 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
             raw.api.ops_listen
         )
     })?;
-    let database_url = raw.database.url;
-    if !(database_url.starts_with("sqlite:")
-        || database_url.starts_with("postgres://")
-        || database_url.starts_with("postgresql://"))
-    {
-        bail!("`database.url` must start with sqlite: or postgres://");
-    }
+    let database_url = match raw.database.url.as_str() {
+        "" => None,
+        url if url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://") =>
+        {
+            Some(Secret(url.to_owned()))
+        }
+        _ => bail!("`database.url` must start with sqlite: or postgres://"),
+    };
     let amqp_url = match raw.queue.amqp_url.as_str() {
         "" => None,
         url if url.starts_with("amqp://") || url.starts_with("amqps://") => {
@@ -365,7 +381,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         body_limit: raw.api.body_limit_bytes,
         max_wait: Duration::from_secs(raw.api.max_wait_seconds),
         key_overlap: key_overlap(raw.api.key_rotation_overlap_seconds)?,
-        database_url: Secret(database_url),
+        database_url,
         max_connections: raw.database.max_connections.max(1),
         amqp_url,
         delivery_limit: raw.queue.delivery_limit.max(1),

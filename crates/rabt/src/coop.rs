@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use rabt_api::auth::{API_KEY_PREFIX, generate_secret, hash_secret};
 use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
-use rabt_store::{Actor, Cooperative, NewCooperative, Revoked, Store};
+use rabt_store::{Actor, Cooperative, NewCooperative, Revoked, Store, StoreError};
 
 use crate::admin::services;
 use crate::config::Config;
@@ -117,16 +117,27 @@ pub(crate) async fn onboard(
     };
     let key = generate_secret(API_KEY_PREFIX);
     let secret = rabt_webhook::Secret::generate().expose();
-    store
+    match store
         .onboard_cooperative(&new, &hash_secret(&key), &secret, by)
         .await
-        .context("cannot create the cooperative")?;
-    Ok((new.id, key, secret))
+    {
+        Ok(_) => Ok((new.id, key, secret)),
+        // Its id and key are new: the unified number is what collided.
+        Err(StoreError::Duplicate {
+            what: "cooperative",
+            ..
+        }) => bail!(
+            "a cooperative with the unified number {} is already onboarded (`rabt coop show {}` shows it)",
+            new.unified_number.as_str(),
+            new.unified_number.as_str()
+        ),
+        Err(other) => Err(anyhow::Error::new(other).context("cannot create the cooperative")),
+    }
 }
 
 /// Runs `rabt coop …`.
 pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
-    let store = open_store(config.database_url.expose(), 2).await?;
+    let store = open_store(config.database()?, 2).await?;
     // Reads need no name; onboarding from a deployment script may run without a user
     // (audited as the system then); every other change must name its operator.
     let actor = match &args.command {

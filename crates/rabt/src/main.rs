@@ -68,6 +68,10 @@ enum Command {
         /// The first port (default: simulate.listen_base of the configuration).
         #[arg(long)]
         listen_base: Option<u16>,
+        /// Print the environment `rabt serve` needs to use these simulators (their URLs
+        /// and sandbox credentials, as `export` lines for a shell) and exit.
+        #[arg(long)]
+        print_env: bool,
     },
     /// Creates or upgrades the database schema.
     Migrate,
@@ -143,7 +147,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             state_dir,
         } => demo::run(listen, ops_listen, state_dir).await,
         Command::Serve { role } => serve::run(&load(config)?, role).await,
-        Command::Simulate { listen_base } => simulate::run(&load(config)?, listen_base).await,
+        Command::Simulate {
+            listen_base,
+            print_env,
+        } => simulate::run(&load(config)?, listen_base, print_env).await,
         Command::Migrate => admin::migrate(&load(config)?).await,
         Command::Coop(args) => coop::run(&load(config)?, args).await,
         Command::Operator { command } => admin::operator(&load(config)?, command).await,

@@ -23,14 +23,24 @@ use crate::config::{Config, redact_url};
 /// Connects to the database and brings its schema up to date (migrations are
 /// idempotent and safe to run from several processes at once).
 pub(crate) async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+    Ok(open_and_migrate(url, max_connections).await?.0)
+}
+
+/// [`open_store`], saying what the migration did.
+pub(crate) async fn open_and_migrate(
+    url: &str,
+    max_connections: u32,
+) -> anyhow::Result<(Store, rabt_store::migrate::Migrated)> {
+    // Said at every start, so a process pointed at the wrong database says so.
+    tracing::info!(database = %redact_url(url), "opening the database");
     let store = Store::connect(url, max_connections)
         .await
         .with_context(|| format!("cannot connect to the database {}", redact_url(url)))?;
-    store
+    let migrated = store
         .migrate()
         .await
         .context("cannot migrate the database schema")?;
-    Ok(store)
+    Ok((store, migrated))
 }
 
 /// The service catalogue, with the configuration's deadline overrides applied.
