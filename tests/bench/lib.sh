@@ -74,7 +74,8 @@ while True:
         for h in held: h.close()')
   rabt_env=(
     "RABT_DATABASE_URL=$db" "RABT_AMQP_URL=${RABT_TEST_AMQP_URL%/*}/$vhost"
-    "RABT_LISTEN=127.0.0.1:$port" "RABT_SIMULATE_CALLBACK_URL=$api_base" "RABT_SIMULATE_PKI_DIR=$pki"
+    "RABT_LISTEN=127.0.0.1:$port" "RABT_OPS_LISTEN=127.0.0.1:$(free_port)"
+    "RABT_SIMULATE_CALLBACK_URL=$api_base" "RABT_SIMULATE_PKI_DIR=$pki"
     "RABT_AGENCY_CHAMBERS_CLIENT_CERT_FILE=$pki/client.pem"
     "RABT_AGENCY_CHAMBERS_CLIENT_KEY_FILE=$pki/client-key.pem"
     "RABT_AGENCY_CHAMBERS_SERVER_CA_FILE=$pki/server-ca.pem"

@@ -274,7 +274,10 @@ for b in "${demo_builds[@]}"; do
   bin=$rabt system=demo
   [ "$b" = demob ] && bin=$base_rabt system=demo$BASELINE
   port=$(free_port)
-  spawn "$b" "$bin" demo --listen "127.0.0.1:$port" --state-dir "$dir/$b"
+  # Its operators' listener on a free port too (a build from before it existed has none).
+  ops=()
+  "$bin" demo --help | grep -q -- --ops-listen && ops=(--ops-listen "127.0.0.1:$(free_port)")
+  spawn "$b" "$bin" demo --listen "127.0.0.1:$port" "${ops[@]}" --state-dir "$dir/$b"
   declare -g "${b}_pid=$started" "${b}_base=http://127.0.0.1:$port" "${b}_system=$system" \
     "${b}_watch=--watch demo=$started"
   wait_http 60 "$started" "http://127.0.0.1:$port/readyz"
@@ -291,6 +294,8 @@ if ((profile)); then
 fi
 ((quick)) || includes+=(--include tests/bench/findings.md)
 includes+=(--include tests/bench/method.md)
+# The console's own benchmark (tests/bench/console.sh) is run apart; its figures are kept.
+((quick)) || includes+=(--include tests/bench/console.md)
 "$bench" report --results "$results" --meta "$dir/meta.tsv" "${includes[@]}" \
   --markdown "$out_md" --json "$out_json"
 echo "    $out_md"

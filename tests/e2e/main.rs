@@ -6,6 +6,7 @@
 
 mod broker_outage;
 mod composite;
+mod console;
 mod demo;
 mod dlq;
 mod drill;

@@ -295,7 +295,16 @@ pub(crate) async fn get(
         .await
         .map_err(|e| store_error("reading a request", e))?
         .ok_or_else(|| ApiError::new(ProblemKind::NotFound))?;
-    Ok(Json(view::full(&record, state.catalogue())).into_response())
+    let mut body = view::full(&record, state.catalogue());
+    if record.completed_at.is_none() {
+        let pauses = state
+            .store()
+            .agency_pauses()
+            .await
+            .map_err(|e| store_error("reading agency pauses", e))?;
+        view::mark_waiting(&mut body, &record, &pauses);
+    }
+    Ok(Json(body).into_response())
 }
 
 /// `GET /v1/requests?service=&status=&reference=&limit=&cursor=`: the caller's own

@@ -46,6 +46,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0003_reliability.sql"),
         sqlite: include_str!("../migrations/sqlite/0003_reliability.sql"),
     },
+    Migration {
+        version: 4,
+        name: "console",
+        postgres: include_str!("../migrations/postgres/0004_console.sql"),
+        sqlite: include_str!("../migrations/sqlite/0004_console.sql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.

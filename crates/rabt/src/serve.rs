@@ -56,9 +56,7 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
     let api = if role == Role::Worker {
         None
     } else {
-        let listener = runtime::bind(config.listen).await?;
-        tracing::info!(address = %listener.local_addr()?, "API listening");
-        Some(listener)
+        Some(runtime::bind_api(config.listen, config.ops_listen).await?)
     };
     let roles = Roles {
         api,

@@ -164,6 +164,24 @@ fn passwords_are_redacted() {
 }
 
 #[test]
+fn the_operators_listener_is_its_own_unless_set_equal() {
+    let config = Config::from_sources(None, &[]).unwrap();
+    assert_eq!(config.ops_listen.to_string(), "127.0.0.1:9091");
+    assert_ne!(config.ops_listen, config.listen);
+    let config = Config::from_sources(
+        None,
+        &env(&[
+            ("RABT_LISTEN", "127.0.0.1:7000"),
+            ("RABT_OPS_LISTEN", "127.0.0.1:7000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.ops_listen, config.listen);
+    let err = Config::from_sources(None, &env(&[("RABT_OPS_LISTEN", "console")])).unwrap_err();
+    assert!(format!("{err:#}").contains("api.ops_listen"), "{err:#}");
+}
+
+#[test]
 fn no_database_is_configured_by_default_and_asking_for_one_says_how() {
     let config = Config::from_sources(None, &[]).unwrap();
     let error = config.database().unwrap_err().to_string();
