@@ -29,9 +29,11 @@ RUN apt-get update \
 COPY --from=build /usr/local/bin/rabt /usr/local/bin/rabt
 USER 10001:10001
 WORKDIR /var/lib/rabt
-# The API (api.listen) and the operations listener (metrics, probes of workers).
-EXPOSE 8080 9464
+# The API (api.listen), the operators' listener of api processes (api.ops_listen: the
+# console, /ops/v1, /metrics) and the metrics listener of workers.
+EXPOSE 8080 9091 9464
 ENV RABT_LISTEN=0.0.0.0:8080 \
+    RABT_OPS_LISTEN=0.0.0.0:9091 \
     RABT_LOG_FORMAT=json
 ENTRYPOINT ["/usr/local/bin/rabt"]
 CMD ["serve", "--role", "all"]

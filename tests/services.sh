@@ -9,7 +9,8 @@
 #   tests/services.sh stop-rabbitmq DIR      stop the broker only (an outage)
 #   tests/services.sh start-rabbitmq DIR     start it again after stop-rabbitmq
 #   tests/services.sh start-postgres DIR / stop-postgres DIR   PostgreSQL alone
-#   tests/services.sh install       apt-get install RabbitMQ/PostgreSQL when missing
+#   tests/services.sh install       apt-get install RabbitMQ, PostgreSQL, chromium and
+#                                   fonts-noto-core when missing
 #
 # The exported variables:
 #   RABT_TEST_DATABASE_URL      postgres://postgres@127.0.0.1:<port>/postgres
@@ -41,6 +42,10 @@ install() {
   local missing=()
   [ -x "$RMQ_BIN/rabbitmq-server" ] || missing+=(rabbitmq-server)
   [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || missing+=(postgresql)
+  # The console's browser test drives Debian's chromium (Playwright cannot download
+  # browsers here); Noto's fonts make Arabic render in it and in its screenshots.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/fonts/truetype/noto ] || missing+=(fonts-noto-core)
   if ((${#missing[@]})); then
     log "installing ${missing[*]} from Debian"
     export DEBIAN_FRONTEND=noninteractive

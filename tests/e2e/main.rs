@@ -6,6 +6,7 @@
 
 mod broker_outage;
 mod composite;
+mod console;
 mod demo;
 mod deploy;
 mod dlq;
@@ -13,6 +14,7 @@ mod drill;
 mod kill_worker;
 mod metrics;
 mod notify;
+mod sandbox;
 mod serve;
 mod shutdown;
 mod traces;

@@ -30,7 +30,7 @@ async fn api_and_worker_processes_serve_their_figures() {
         .await
         .unwrap();
     let client = &deployment.client;
-    let api = format!("{}/metrics", client.base_url);
+    let api = format!("{}/metrics", deployment.wiring.ops_url());
     let worker = format!("http://127.0.0.1:{port}/metrics");
     let calls = |outcome: &str| {
         format!(
@@ -89,6 +89,11 @@ async fn api_and_worker_processes_serve_their_figures() {
     assert_eq!(sample(&figures, &calls("OK")), 7.0, "{figures}");
 
     let figures = scrape(&api).await;
+    // Not on the public listener.
+    let public = reqwest::get(format!("{}/metrics", client.base_url))
+        .await
+        .unwrap();
+    assert_eq!(public.status().as_u16(), 404);
     assert_eq!(
         sample(
             &figures,

@@ -425,7 +425,7 @@ async fn an_exporter_that_never_answers_costs_requests_nothing() {
     let metrics = deployment
         .client
         .http()
-        .get(format!("{}/metrics", deployment.client.base_url))
+        .get(format!("{}/metrics", deployment.wiring.ops_url()))
         .send()
         .await
         .unwrap()

@@ -23,6 +23,8 @@ pub struct Wiring {
     pub simulate_base: u16,
     /// The API's port.
     pub api_port: u16,
+    /// The operators' port (console, `/ops/v1`, `/metrics`) of the first api process.
+    pub ops_port: u16,
     /// Every agency credential and callback secret, shared by `rabt simulate` (which
     /// accepts them) and `rabt serve` (which sends them).
     secrets: Vec<(&'static str, String)>,
@@ -85,6 +87,7 @@ impl Wiring {
             ("RABT_DATABASE_URL", self.database_url.clone()),
             ("RABT_AMQP_URL", self.amqp_url.clone()),
             ("RABT_LISTEN", format!("127.0.0.1:{}", self.api_port)),
+            ("RABT_OPS_LISTEN", format!("127.0.0.1:{}", self.ops_port)),
             (
                 "RABT_SIMULATE_CALLBACK_URL",
                 format!("http://127.0.0.1:{}", self.api_port),
@@ -173,6 +176,11 @@ impl Wiring {
         format!("{scheme}://127.0.0.1:{}", self.simulate_base + index)
     }
 
+    /// The first api process's operators' base URL (`/ops/v1`, `/metrics`, `/console/`).
+    pub fn ops_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ops_port)
+    }
+
     /// The Saudi Post simulator's base URL.
     pub fn saudi_post_url(&self) -> String {
         self.agency_url("saudi-post")
@@ -233,6 +241,7 @@ impl Deployment {
             amqp_url: cluster_urls(&vhost.amqp_url),
             simulate_base: free_base_port(),
             api_port: free_port(),
+            ops_port: free_port(),
             secrets: agency_secrets(),
             config: None,
             extra: env

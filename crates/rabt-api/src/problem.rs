@@ -66,11 +66,19 @@ pub enum ProblemKind {
     DeadLetterClosed,
     /// The dead letter names no task that a replay could run.
     DeadLetterNotReplayable,
+    /// The API key is valid but its cooperative is deactivated.
+    CooperativeInactive,
+    /// A cooperative with this unified number is onboarded already.
+    CooperativeExists,
+    /// The API key was revoked already.
+    KeyRevoked,
+    /// The agency is paused or resumed already.
+    AgencyPauseState,
 }
 
 impl ProblemKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 23] = [
+    pub const ALL: [ProblemKind; 27] = [
         ProblemKind::Unauthorized,
         ProblemKind::ServiceForbidden,
         ProblemKind::NotFound,
@@ -94,6 +102,10 @@ impl ProblemKind {
         ProblemKind::RoleForbidden,
         ProblemKind::DeadLetterClosed,
         ProblemKind::DeadLetterNotReplayable,
+        ProblemKind::CooperativeInactive,
+        ProblemKind::CooperativeExists,
+        ProblemKind::KeyRevoked,
+        ProblemKind::AgencyPauseState,
     ];
 
     /// The stable slug in the type URI.
@@ -122,6 +134,10 @@ impl ProblemKind {
             ProblemKind::RoleForbidden => "role-forbidden",
             ProblemKind::DeadLetterClosed => "dead-letter-closed",
             ProblemKind::DeadLetterNotReplayable => "dead-letter-not-replayable",
+            ProblemKind::CooperativeInactive => "cooperative-inactive",
+            ProblemKind::CooperativeExists => "cooperative-exists",
+            ProblemKind::KeyRevoked => "key-revoked",
+            ProblemKind::AgencyPauseState => "agency-pause-state",
         }
     }
 
@@ -131,7 +147,9 @@ impl ProblemKind {
             ProblemKind::Unauthorized
             | ProblemKind::CallbackUnverified
             | ProblemKind::OperatorUnauthorized => StatusCode::UNAUTHORIZED,
-            ProblemKind::ServiceForbidden | ProblemKind::RoleForbidden => StatusCode::FORBIDDEN,
+            ProblemKind::ServiceForbidden
+            | ProblemKind::RoleForbidden
+            | ProblemKind::CooperativeInactive => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::IdempotencyKeyMissing
@@ -140,7 +158,10 @@ impl ProblemKind {
             | ProblemKind::InvalidQuery => StatusCode::BAD_REQUEST,
             ProblemKind::IdempotencyConflict
             | ProblemKind::DeadLetterClosed
-            | ProblemKind::DeadLetterNotReplayable => StatusCode::CONFLICT,
+            | ProblemKind::DeadLetterNotReplayable
+            | ProblemKind::CooperativeExists
+            | ProblemKind::KeyRevoked
+            | ProblemKind::AgencyPauseState => StatusCode::CONFLICT,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::IdempotencyKeyReused
@@ -232,6 +253,21 @@ impl ProblemKind {
             ProblemKind::DeadLetterNotReplayable => (
                 "This dead letter has no task that a replay could run",
                 "لا توجد لهذه الرسالة الميتة مهمة يمكن إعادة تشغيلها",
+            ),
+            ProblemKind::CooperativeInactive => {
+                ("This cooperative is deactivated", "هذه الجمعية موقوفة")
+            }
+            ProblemKind::CooperativeExists => (
+                "A cooperative with this unified number exists already",
+                "توجد جمعية بهذا الرقم الموحد",
+            ),
+            ProblemKind::KeyRevoked => (
+                "This API key was revoked already",
+                "سبق إلغاء مفتاح الواجهة البرمجية هذا",
+            ),
+            ProblemKind::AgencyPauseState => (
+                "The agency is already in that state",
+                "الجهة في هذه الحالة أصلًا",
             ),
         }
     }

@@ -35,9 +35,11 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let key = idempotency::key(&headers)?;
     let body = read_json(&headers, body)?;
-    let envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
+    let mut envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
         .map_err(validation_failed)?;
     let service = resolve_service(&state, &cooperative, &envelope)?;
+    // What may be written several ways is stored one way (`+966…`, `١٠٠…`).
+    service.normalize_input(&mut envelope.input);
     if let Err(violations) = service.validate_input(&envelope.input) {
         let errors = violations
             .into_iter()
@@ -292,7 +294,16 @@ pub(crate) async fn get(
         .await
         .map_err(|e| store_error("reading a request", e))?
         .ok_or_else(|| ApiError::new(ProblemKind::NotFound))?;
-    Ok(Json(view::full(&record, state.catalogue())).into_response())
+    let mut body = view::full(&record, state.catalogue());
+    if record.completed_at.is_none() {
+        let pauses = state
+            .store()
+            .agency_pauses()
+            .await
+            .map_err(|e| store_error("reading agency pauses", e))?;
+        view::mark_waiting(&mut body, &record, &pauses);
+    }
+    Ok(Json(body).into_response())
 }
 
 /// `GET /v1/requests?service=&status=&reference=&limit=&cursor=`: the caller's own

@@ -30,6 +30,12 @@ pub struct ApiSettings {
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
     pub outbox_handoff: Option<rabt_store::Handoff>,
+    /// How long a cooperative's old keys keep working after a rotation, unless the
+    /// operator gives another overlap (`api.key_rotation_overlap_seconds`).
+    pub key_overlap: Duration,
+    /// Each agency's settings as this deployment runs them, for operators: never a
+    /// secret (built by the binary, which knows the configuration).
+    pub agency_settings: BTreeMap<Agency, serde_json::Value>,
 }
 
 impl Default for ApiSettings {
@@ -40,6 +46,8 @@ impl Default for ApiSettings {
             callback_secrets: BTreeMap::new(),
             allow_private_notify_targets: false,
             outbox_handoff: None,
+            key_overlap: Duration::from_secs(24 * 3600),
+            agency_settings: BTreeMap::new(),
         }
     }
 }
@@ -57,6 +65,10 @@ struct Inner {
     waiters: Waiters,
     outbox_wake: Arc<Notify>,
     settings: ApiSettings,
+    /// The last overview computed, shared by every caller of this process.
+    overview: tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>>,
+    /// Failed console logins per client address (this process's share of the limit).
+    logins: crate::console::LoginLimiter,
 }
 
 impl AppState {
@@ -79,6 +91,8 @@ impl AppState {
             waiters: Waiters::default(),
             outbox_wake,
             settings,
+            overview: tokio::sync::Mutex::new(None),
+            logins: crate::console::LoginLimiter::default(),
         }))
     }
 
@@ -125,6 +139,18 @@ impl AppState {
     /// The settings.
     pub fn settings(&self) -> &ApiSettings {
         &self.0.settings
+    }
+
+    /// The cache of the overview.
+    pub(crate) fn overview_cache(
+        &self,
+    ) -> &tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>> {
+        &self.0.overview
+    }
+
+    /// The console's login limiter.
+    pub(crate) fn logins(&self) -> &crate::console::LoginLimiter {
+        &self.0.logins
     }
 }
 

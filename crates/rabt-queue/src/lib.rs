@@ -61,12 +61,17 @@ enum Inner {
 }
 
 /// Messages waiting in an agency's queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueDepth {
     /// Ready (not yet delivered) messages in `rabt.tasks.<agency>`.
     pub ready: u32,
     /// Ready messages in `rabt.dead.<agency>`.
     pub dead: u32,
+    /// Consumers of `rabt.tasks.<agency>` (RabbitMQ; the embedded broker says 0).
+    pub consumers: u32,
+    /// Messages waiting in each retry tier `rabt.retry.<agency>.<tier>` (RabbitMQ; the
+    /// embedded broker keeps retries on timers and lists none).
+    pub retry: Vec<(std::time::Duration, u32)>,
 }
 
 /// A dead letter as the embedded broker keeps it.

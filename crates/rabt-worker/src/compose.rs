@@ -146,14 +146,19 @@ impl Worker {
                 return Decision::Skip(Outcome::InvalidInput, format!("not run: {missing}"));
             }
         };
-        let input = match child.build_input(&record.input, item, output_of) {
+        let mut input = match child.build_input(&record.input, item, output_of) {
             Ok(input) => input,
             Err(missing) => {
                 return Decision::Skip(Outcome::InvalidInput, format!("not run: {missing}"));
             }
         };
-        // An input built from an agency's answer is checked like a cooperative's.
-        if let Some(service) = self.catalogue.service(child.service.as_str())
+        // An input built from an agency's answer is written and checked like a
+        // cooperative's.
+        let service = self.catalogue.service(child.service.as_str());
+        if let Some(service) = service {
+            service.normalize_input(&mut input);
+        }
+        if let Some(service) = service
             && let Err(violations) = service.validate_input(&input)
         {
             let first = violations

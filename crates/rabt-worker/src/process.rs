@@ -139,6 +139,12 @@ impl Worker {
             }
             return Ok(Disposition::Ack);
         }
+        // An agency an operator paused is not called: the task waits, unattempted.
+        if self.pauses.is_paused(task.agency) {
+            return self
+                .defer(&task, crate::pause::PAUSED_RECHECK, "agency_paused")
+                .await;
+        }
         // Through the agency's gate (a free slot, the circuit breaker) before the attempt
         // counts; a task turned away goes back unattempted (see gate.rs).
         let pass = match self.gates.enter(task.agency, &self.stop).await {

@@ -42,8 +42,10 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawApi {
     listen: String,
+    ops_listen: String,
     body_limit_bytes: usize,
     max_wait_seconds: u64,
+    key_rotation_overlap_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,14 +178,20 @@ pub(crate) struct AgencyConfig {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    /// API listen address.
+    /// API listen address (`/v1/*`, `/openapi.json`, the probes).
     pub listen: SocketAddr,
+    /// The operators' listener (`/console/`, `/ops/v1/*`, `/metrics`); the same as
+    /// `listen` only when configured so, and then one listener serves both.
+    pub ops_listen: SocketAddr,
     /// Body limit in bytes.
     pub body_limit: usize,
     /// Longest `Prefer: wait`.
     pub max_wait: Duration,
-    /// Database URL (may hold a password: never log it whole).
-    pub database_url: Secret,
+    /// How long a cooperative's old keys keep working after a rotation.
+    pub key_overlap: Duration,
+    /// Database URL (may hold a password: never log it whole); `None` when none is
+    /// configured (see [`Config::database`]).
+    pub database_url: Option<Secret>,
     /// Connections per process.
     pub max_connections: u32,
     /// Broker URLs, separated by commas (the nodes of a cluster); `None` for the
@@ -240,6 +248,18 @@ pub(crate) struct Config {
 }
 
 impl Config {
+    /// The database URL, which every command but `demo`, `simulate` and `openapi` needs.
+    pub(crate) fn database(&self) -> anyhow::Result<&str> {
+        match &self.database_url {
+            Some(url) => Ok(url.expose()),
+            None => bail!(
+                "no database configured: set RABT_DATABASE_URL (postgres://user:password@host:5432/rabt \
+                 in production; sqlite://rabt.db?mode=rwc for one machine), or `database.url` in the \
+                 file given with --config"
+            ),
+        }
+    }
+
     /// Loads defaults, then `file`, then the environment.
     pub(crate) fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let env: Vec<(String, String)> = std::env::vars().collect();
@@ -292,13 +312,22 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
             raw.api.listen
         )
     })?;
-    let database_url = raw.database.url;
-    if !(database_url.starts_with("sqlite:")
-        || database_url.starts_with("postgres://")
-        || database_url.starts_with("postgresql://"))
-    {
-        bail!("`database.url` must start with sqlite: or postgres://");
-    }
+    let ops_listen = raw.api.ops_listen.parse().map_err(|_| {
+        anyhow!(
+            "`api.ops_listen` must be an address like 127.0.0.1:9091, got `{}`",
+            raw.api.ops_listen
+        )
+    })?;
+    let database_url = match raw.database.url.as_str() {
+        "" => None,
+        url if url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://") =>
+        {
+            Some(Secret(url.to_owned()))
+        }
+        _ => bail!("`database.url` must start with sqlite: or postgres://"),
+    };
     let urls = raw.queue.amqp_url.into_list();
     if let Some(n) = urls
         .iter()
@@ -377,9 +406,11 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
     }
     Ok(Config {
         listen,
+        ops_listen,
         body_limit: raw.api.body_limit_bytes,
         max_wait: Duration::from_secs(raw.api.max_wait_seconds),
-        database_url: Secret(database_url),
+        key_overlap: key_overlap(raw.api.key_rotation_overlap_seconds)?,
+        database_url,
         max_connections: raw.database.max_connections.max(1),
         amqp_url,
         quorum_size: (raw.queue.quorum_size > 0).then_some(raw.queue.quorum_size),
@@ -414,6 +445,14 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
             .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
         agencies,
     })
+}
+
+/// `api.key_rotation_overlap_seconds`: at most 30 days (the operator API's limit).
+fn key_overlap(seconds: u64) -> anyhow::Result<Duration> {
+    if seconds > 30 * 24 * 3600 {
+        bail!("`api.key_rotation_overlap_seconds` must be at most 2592000 (30 days)");
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// `[simulate.knobs.<agency>]`: the same fields as the simulators' `/_sim/knobs`.

@@ -11,7 +11,7 @@ use crate::runtime::{self, BROKER_CONNECT_TIMEOUT, Roles};
 /// Runs the given role until SIGTERM.
 pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
     let shutdown = runtime::shutdown_on_signals();
-    let store = runtime::open_store(config.database_url.expose(), config.max_connections).await?;
+    let store = runtime::open_store(config.database()?, config.max_connections).await?;
     let transport = match &config.amqp_url {
         Some(url) => {
             tracing::info!(broker = %redact_urls(url.expose()), "connecting to RabbitMQ");
@@ -59,9 +59,7 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
     let api = if role == Role::Worker {
         None
     } else {
-        let listener = runtime::bind(config.listen).await?;
-        tracing::info!(address = %listener.local_addr()?, "API listening");
-        Some(listener)
+        Some(runtime::bind_api(config.listen, config.ops_listen).await?)
     };
     let roles = Roles {
         api,

@@ -176,7 +176,10 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     let second_api = deployment.wiring.spawn_with(
         "api-b",
         &["serve", "--role", "api"],
-        &[("RABT_LISTEN", format!("127.0.0.1:{second_port}"))],
+        &[
+            ("RABT_LISTEN", format!("127.0.0.1:{second_port}")),
+            ("RABT_OPS_LISTEN", format!("127.0.0.1:{}", free_port())),
+        ],
     )?;
     let urls = vec![
         deployment.client.base_url.clone(),

@@ -199,7 +199,8 @@ pub(crate) fn is_ready(shared: &Shared) -> bool {
     shared.live_session().is_ok()
 }
 
-/// Ready-message counts of the agency's task and dead-letter queues (passive declares).
+/// Ready-message counts of the agency's task, dead-letter and retry-tier queues
+/// (passive declares: RabbitMQ answers with the ready count and the consumers).
 pub(crate) async fn depth(shared: &Shared, agency: Agency) -> Result<QueueDepth, QueueError> {
     let session = shared.live_session()?;
     let channel = session.connection.create_channel().await?;
@@ -207,20 +208,34 @@ pub(crate) async fn depth(shared: &Shared, agency: Agency) -> Result<QueueDepth,
         passive: true,
         ..QueueDeclareOptions::default()
     };
-    let mut counts = [0u32; 2];
-    for (count, name) in counts
-        .iter_mut()
-        .zip([task_queue(agency), dead_queue(agency)])
-    {
+    let tasks = channel
+        .queue_declare(
+            task_queue(agency).as_str().into(),
+            passive,
+            FieldTable::default(),
+        )
+        .await?;
+    let dead = channel
+        .queue_declare(
+            dead_queue(agency).as_str().into(),
+            passive,
+            FieldTable::default(),
+        )
+        .await?;
+    let mut retry = Vec::new();
+    for tier in &shared.settings.retry_tiers {
+        let name = crate::names::retry_queue(agency, *tier);
         let queue = channel
             .queue_declare(name.as_str().into(), passive, FieldTable::default())
             .await?;
-        *count = queue.message_count();
+        retry.push((*tier, queue.message_count()));
     }
     let _ = channel.close(200, "OK".into()).await;
     Ok(QueueDepth {
-        ready: counts[0],
-        dead: counts[1],
+        ready: tasks.message_count(),
+        dead: dead.message_count(),
+        consumers: tasks.consumer_count(),
+        retry,
     })
 }
 

@@ -77,6 +77,7 @@ async fn a_callback_is_stored_queued_and_audited_once(db: TestDb) {
             action: Some("callback.accepted".into()),
             after_seq: None,
             limit: 10,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -49,6 +49,7 @@ pub(super) fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::
         };
         match rest {
             "LISTEN" => set(&["api", "listen"], value),
+            "OPS_LISTEN" => set(&["api", "ops_listen"], value),
             "DATABASE_URL" => set(&["database", "url"], value),
             "AMQP_URL" => set(&["queue", "amqp_url"], value),
             "LOG" => set(&["log", "filter"], value),

@@ -42,7 +42,7 @@ fn file_then_environment_override_defaults() {
     )
     .unwrap();
     assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
-    assert_eq!(config.database_url.expose(), "postgres://other/rabt");
+    assert_eq!(config.database().unwrap(), "postgres://other/rabt");
     assert!(config.amqp_url.is_some());
     let post = &config.agencies[&Agency::SaudiPost];
     assert_eq!(post.url.port(), Some(1234));
@@ -200,4 +200,32 @@ fn several_brokers_from_the_variable_or_a_list_and_every_password_masked() {
     )
     .unwrap_err();
     assert!(format!("{err:#}").contains("URL 2"), "{err:#}");
+}
+
+#[test]
+fn the_operators_listener_is_its_own_unless_set_equal() {
+    let config = Config::from_sources(None, &[]).unwrap();
+    assert_eq!(config.ops_listen.to_string(), "127.0.0.1:9091");
+    assert_ne!(config.ops_listen, config.listen);
+    let config = Config::from_sources(
+        None,
+        &env(&[
+            ("RABT_LISTEN", "127.0.0.1:7000"),
+            ("RABT_OPS_LISTEN", "127.0.0.1:7000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.ops_listen, config.listen);
+    let err = Config::from_sources(None, &env(&[("RABT_OPS_LISTEN", "console")])).unwrap_err();
+    assert!(format!("{err:#}").contains("api.ops_listen"), "{err:#}");
+}
+
+#[test]
+fn no_database_is_configured_by_default_and_asking_for_one_says_how() {
+    let config = Config::from_sources(None, &[]).unwrap();
+    let error = config.database().unwrap_err().to_string();
+    assert!(error.contains("RABT_DATABASE_URL"), "{error}");
+    let sqlite =
+        Config::from_sources(None, &env(&[("RABT_DATABASE_URL", "sqlite://x.db")])).unwrap();
+    assert_eq!(sqlite.database().unwrap(), "sqlite://x.db");
 }
