@@ -136,7 +136,7 @@ fn fsc_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::assert_unavailable;
+    use rabt_sandbox::conformance::assert_unavailable;
     use std::time::Duration;
 
     use reqwest::header::{HeaderValue, RETRY_AFTER};

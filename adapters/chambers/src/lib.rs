@@ -18,8 +18,8 @@
 //! `Retry-After`. A refused TLS handshake is a connection failure (retried), as for any
 //! agency that cannot be reached.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.

@@ -9,7 +9,7 @@
 //! and 429 with `Retry-After` for a rate limit. The record carries what the world knows
 //! of the member: the membership, the cooperative's names and unified number, its CR, its
 //! licensed activities and its headquarters address. The fault knobs of
-//! [`rabt_adapter::simulator`] apply to every call, before anything else; the TLS
+//! [`rabt_sandbox::simulator`] apply to every call, before anything else; the TLS
 //! handshake comes before even that.
 
 use std::collections::HashMap;
@@ -23,9 +23,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{self, ChamberMembership, World};
-use rabt_adapter::simulator::{InjectedFault, KnobsHandle, ShutdownHandle, knobs_routes};
 use rabt_core::UnifiedNumber;
+use rabt_sandbox::simulator::{InjectedFault, KnobsHandle, ShutdownHandle, knobs_routes};
+use rabt_sandbox::world::{self, ChamberMembership, World};
 
 use crate::ChambersError;
 use crate::client::COC_RECORDS_PATH;
@@ -193,13 +193,13 @@ pub fn coc_record(world: &World, m: &ChamberMembership) -> FscCocRecord {
     }
 }
 
-fn class_of(class: sandbox::MembershipClass) -> MembershipClass {
+fn class_of(class: world::MembershipClass) -> MembershipClass {
     match class {
-        sandbox::MembershipClass::Excellent => MembershipClass::Excellent,
-        sandbox::MembershipClass::First => MembershipClass::First,
-        sandbox::MembershipClass::Second => MembershipClass::Second,
-        sandbox::MembershipClass::Third => MembershipClass::Third,
-        sandbox::MembershipClass::Fourth => MembershipClass::Fourth,
+        world::MembershipClass::Excellent => MembershipClass::Excellent,
+        world::MembershipClass::First => MembershipClass::First,
+        world::MembershipClass::Second => MembershipClass::Second,
+        world::MembershipClass::Third => MembershipClass::Third,
+        world::MembershipClass::Fourth => MembershipClass::Fourth,
     }
 }
 

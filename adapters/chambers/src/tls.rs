@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::serve::Listener;
 use rabt_adapter::http::SecretBytes;
-use rabt_adapter::simulator::{ShutdownHandle, serve_on};
+use rabt_sandbox::simulator::{ShutdownHandle, serve_on};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -186,7 +186,7 @@ impl Listener for TlsListener {
 }
 
 /// Serves `router` over mutual TLS at `addr` (`127.0.0.1:0` in tests), as
-/// [`rabt_adapter::simulator::spawn_at`] serves plain HTTP: same handle, same shutdown.
+/// [`rabt_sandbox::simulator::spawn_at`] serves plain HTTP: same handle, same shutdown.
 pub async fn spawn_tls(
     addr: SocketAddr,
     router: Router,

@@ -23,8 +23,8 @@
 //! bodies `{"code", "messageEn", "messageAr"}`. A batch holds at most
 //! [`MAX_WORKERS`] workers.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.
@@ -35,7 +35,7 @@
 //!   its callback.
 //! - [`output`]: the service's output, as the catalogue's schema describes it.
 //! - [`simulator`]: the ministry as an axum app serving the sandbox world, calling back
-//!   through a [`rabt_adapter::callback::CallbackSender`], with fault knobs.
+//!   through a [`rabt_sandbox::callback::CallbackSender`], with fault knobs.
 
 #![forbid(unsafe_code)]
 

@@ -2,7 +2,7 @@
 //! [`World`] and calling Rabt back through a [`CallbackSender`].
 //!
 //! `POST /api/v1/health-certificates/batches` with the `X-API-Key` header: faults first
-//! (the knobs of [`rabt_adapter::simulator`], rendered in the ministry's style: 500
+//! (the knobs of [`rabt_sandbox::simulator`], rendered in the ministry's style: 500
 //! `INTERNAL_ERROR`, 429 `RATE_LIMITED` with `Retry-After`), then the key (401
 //! `INVALID_API_KEY`), then the batch (400 `VALIDATION_ERROR`, 400 `BATCH_TOO_LARGE`
 //! beyond [`MAX_WORKERS`]), then the establishment: a licence number that is no
@@ -24,13 +24,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{SubsecRound, Utc};
-use rabt_adapter::callback::CallbackSender;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{LicenceKind, World};
-use rabt_adapter::simulator::{
+use rabt_core::NationalId;
+use rabt_sandbox::callback::CallbackSender;
+use rabt_sandbox::simulator::{
     InjectedFault, KnobsHandle, Recall, Replays, carries, knobs_routes, request_id,
 };
-use rabt_core::NationalId;
+use rabt_sandbox::world::{LicenceKind, World};
 
 use crate::batch::MAX_WORKERS;
 use crate::client::{API_KEY_HEADER, BATCHES_PATH};

@@ -15,8 +15,8 @@
 //! Elm publishes for it, with its own gateway credentials (`APP-ID`, `APP-KEY`,
 //! `SERVICE_KEY`, `ORGANIZATION-NUMBER`).
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.

@@ -149,7 +149,7 @@ fn mhrsd_said(body: &[u8], rs_key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::{assert_refused, assert_unavailable};
+    use rabt_sandbox::conformance::{assert_refused, assert_unavailable};
     use std::time::Duration;
 
     use reqwest::header::RETRY_AFTER;

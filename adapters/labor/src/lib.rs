@@ -27,8 +27,8 @@
 //! ([`rabt_adapter::oauth2::TokenCache`]): refreshed shortly before it expires, once on a
 //! 401, and fetched once however many tasks need it at the same moment.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.

@@ -36,8 +36,8 @@
 //! reported in `data.inspection` but does not change the outcome: the service verifies
 //! the licence, and an inspector's remarks on an active licence do not void it.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.

@@ -2,7 +2,7 @@
 //! and calling Rabt back after a simulated inspection.
 //!
 //! `POST /api/v1/licenses/verification-requests` checks, in this order: the fault knobs
-//! of [`rabt_adapter::simulator`] (rendered in Balady's error style: 500
+//! of [`rabt_sandbox::simulator`] (rendered in Balady's error style: 500
 //! `INTERNAL_ERROR`, 429 `RATE_LIMITED` with `Retry-After`), the `X-API-Key` (401), the
 //! content type (415), the body (400 with a code per field), and a reused
 //! `X-Request-Id` (the same body gets the same reference again and no second
@@ -23,13 +23,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Utc};
-use rabt_adapter::callback::CallbackSender;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{
+use rabt_core::UnifiedNumber;
+use rabt_sandbox::callback::CallbackSender;
+use rabt_sandbox::simulator::{
     InjectedFault, KnobsHandle, Recall, Replays, carries, knobs_routes, request_id,
 };
-use rabt_core::UnifiedNumber;
+use rabt_sandbox::world::World;
 use serde::Deserialize;
 
 use crate::input::LicenceNumber;

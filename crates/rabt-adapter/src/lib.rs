@@ -15,17 +15,11 @@
 //! - [`oauth2`]: OAuth2 client credentials: a token cache shared by an adapter's tasks,
 //!   refreshed shortly before expiry and once on a 401, one fetch for all concurrent
 //!   callers.
-//! - [`sandbox`]: the deterministic fictional world every simulator serves.
-//! - [`simulator`]: what every agency simulator shares: fault knobs and their
-//!   rendering, credential and request-id checks, the memory of accepted calls, serving.
-//! - [`conformance`]: the test kit every adapter runs against its simulator, and the
-//!   helpers adapters' own tests share (one call, a fake of Rabt's callback endpoint).
-//! - [`callback`]: how a simulator of an asynchronous agency calls Rabt back (signed with
-//!   Standard Webhooks, see [`rabt_webhook`]).
+//!
+//! The sandbox world, the simulators' framework and the conformance kit are not here:
+//! they are `rabt-sandbox`, which production code never depends on.
 
 #![forbid(unsafe_code)]
-
-pub use rabt_webhook as webhook;
 
 use std::fmt;
 use std::future::Future;
@@ -34,12 +28,8 @@ use std::time::Duration;
 
 use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 
-pub mod callback;
-pub mod conformance;
 pub mod http;
 pub mod oauth2;
-pub mod sandbox;
-pub mod simulator;
 
 /// A boxed future, so that adapters can live behind `Arc<dyn Adapter>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

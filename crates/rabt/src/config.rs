@@ -240,7 +240,7 @@ pub(crate) struct Config {
     /// Where `rabt simulate` keeps the sandbox PKI of the chambers mutual TLS.
     pub simulate_pki_dir: std::path::PathBuf,
     /// The fault knobs each simulator starts with (the admin endpoint changes them).
-    pub simulate_knobs: BTreeMap<Agency, rabt_adapter::simulator::Knobs>,
+    pub simulate_knobs: BTreeMap<Agency, rabt_sandbox::simulator::Knobs>,
     /// Every agency's connection.
     pub agencies: BTreeMap<Agency, AgencyConfig>,
     /// Deadline overrides: a service name or `<composite>/<check>`, and its deadline.
@@ -458,14 +458,14 @@ fn key_overlap(seconds: u64) -> anyhow::Result<Duration> {
 /// `[simulate.knobs.<agency>]`: the same fields as the simulators' `/_sim/knobs`.
 fn simulate_knobs(
     raw: &BTreeMap<String, toml::Value>,
-) -> anyhow::Result<BTreeMap<Agency, rabt_adapter::simulator::Knobs>> {
+) -> anyhow::Result<BTreeMap<Agency, rabt_sandbox::simulator::Knobs>> {
     raw.iter()
         .map(|(name, value)| {
             let agency: Agency = name
                 .parse()
                 .map_err(|e| anyhow!("`simulate.knobs.{name}`: {e}"))?;
             let json = serde_json::to_value(value)?;
-            let knobs: rabt_adapter::simulator::Knobs = serde_json::from_value(json)
+            let knobs: rabt_sandbox::simulator::Knobs = serde_json::from_value(json)
                 .map_err(|e| anyhow!("`simulate.knobs.{name}`: {e}"))?;
             if let Some(problem) = knobs.problem() {
                 bail!("`simulate.knobs.{name}`: {problem}");

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::KnobsHandle;
 use rabt_core::Agency;
+use rabt_sandbox::simulator::KnobsHandle;
+use rabt_sandbox::world::World;
 
 use crate::agencies::{self, Setup};
 use crate::config::Config;

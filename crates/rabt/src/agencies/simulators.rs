@@ -8,12 +8,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rabt_adapter::callback::{CallbackSender, CallbackTarget};
 use rabt_adapter::http::{Secret, SecretBytes};
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn_at};
 use rabt_adapter_chambers::pki::{CertifiedPem, SandboxPki};
 use rabt_core::Agency;
+use rabt_sandbox::callback::{CallbackSender, CallbackTarget};
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle, spawn_at};
+use rabt_sandbox::world::World;
 
 use super::setup::Setup;
 use super::{chambers, health, interior, labor, municipal, saudi_post, yakeen, yakeen_lite};

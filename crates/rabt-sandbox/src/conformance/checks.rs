@@ -8,7 +8,7 @@ use rabt_core::{Outcome, ServiceName, TaskId};
 
 use super::{Case, Credentials, Expect, Kit};
 use crate::simulator::{self, Fault, Knobs, KnobsHandle};
-use crate::{Adapter, AdapterError, Answer, ServiceCall};
+use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
 
 /// A hang is detected if a timed-out call takes longer than this: far above any call
 /// timeout the kit uses, far below the simulator's hour-long hang, so noisy machines

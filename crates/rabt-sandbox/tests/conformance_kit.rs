@@ -12,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::FutureExt;
-use rabt_adapter::conformance::{Credentials, Expect, Kit, run};
 use rabt_adapter::http::{
     HttpClientConfig, REQUEST_ID, Secret, build_client, classify_send_error, unavailable,
 };
-use rabt_adapter::simulator::KnobsHandle;
 use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, Outcome, ServiceName};
+use rabt_sandbox::conformance::{Credentials, Expect, Kit, run};
+use rabt_sandbox::simulator::KnobsHandle;
 use serde_json::{Value, json};
 
 const SERVICE: &str = "health.toy.lookup";
@@ -47,7 +47,7 @@ fn toy_simulator(knobs: KnobsHandle) -> Router {
     Router::new()
         .route("/lookup", get(lookup))
         .with_state(knobs.clone())
-        .merge(rabt_adapter::simulator::knobs_routes(knobs))
+        .merge(rabt_sandbox::simulator::knobs_routes(knobs))
 }
 
 /// How careful the toy adapter is.

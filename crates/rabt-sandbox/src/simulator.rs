@@ -27,8 +27,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{REQUEST_ID, Secret};
-use crate::sandbox::SandboxRng;
+use crate::world::SandboxRng;
+use rabt_adapter::http::{REQUEST_ID, Secret};
 
 mod replay;
 mod serve;

@@ -3,10 +3,10 @@
 //! word for word. A failure prints the section as it should read.
 
 use chrono::Datelike;
-use rabt_adapter::sandbox::{
+use rabt_core::{DualDate, IdKind, NationalId, UnifiedNumber};
+use rabt_sandbox::world::{
     BoardRole, Cooperative, LicenceStatus, NitaqatBand, Person, World, cases, golden,
 };
-use rabt_core::{DualDate, IdKind, NationalId, UnifiedNumber};
 
 use super::{page, section, served_world};
 

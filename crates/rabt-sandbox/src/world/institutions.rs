@@ -350,7 +350,7 @@ pub(crate) const COOPERATIVE_WORDS: &[StaticName] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::places::REGIONS;
+    use crate::world::places::REGIONS;
 
     #[test]
     fn every_city_of_the_places_has_its_institutions() {

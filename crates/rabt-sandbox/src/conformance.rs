@@ -17,7 +17,7 @@
 //!
 //! ```no_run
 //! # use std::sync::Arc;
-//! # use rabt_adapter::conformance::{run, Credentials, Expect, Kit};
+//! # use rabt_sandbox::conformance::{run, Credentials, Expect, Kit};
 //! # async fn example(kit: Kit) {
 //! let report = run(kit).await; // panics if any check fails
 //! assert!(report.passed.len() > 10);
@@ -40,7 +40,7 @@ use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 use serde_json::Value;
 
 use crate::simulator::{self, KnobsHandle};
-use crate::{Adapter, AdapterError, Answer, BoxFuture, ServiceCall};
+use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, ServiceCall};
 
 mod checks;
 mod fake_rabt;

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use rabt_adapter::sandbox::{Address, World, golden};
 use rabt_core::{AdditionalNumber, BuildingNumber, PostalCode, ShortAddress};
+use rabt_sandbox::world::{Address, World, golden};
 use serde_json::{Value, json};
 
 // The per-agency tables, in a file of their own to keep this one short.
@@ -126,7 +126,7 @@ fn rows(lines: &[String]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn both(name: &rabt_adapter::sandbox::Bilingual) -> String {
+fn both(name: &rabt_sandbox::world::Bilingual) -> String {
     format!("{} / {}", name.en, name.ar)
 }
 
@@ -274,7 +274,7 @@ fn the_golden_address_block_is_what_rabt_answers() {
     let a = world
         .address_by_short_address(&ShortAddress::parse(golden::SHORT_ADDRESS_FOUND).unwrap())
         .unwrap();
-    let name = |n: &rabt_adapter::sandbox::Bilingual| json!({"ar": n.ar, "en": n.en});
+    let name = |n: &rabt_sandbox::world::Bilingual| json!({"ar": n.ar, "en": n.en});
     let expected = json!({
         "found": true,
         "shortAddress": a.short_address.as_str(),
