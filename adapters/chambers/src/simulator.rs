@@ -1,5 +1,5 @@
 //! FSC's `coc-records` (behind REGA's Apigee) as an axum app, answering from the sandbox
-//! [`World`]; serve it over mutual TLS with [`serve`] (or [`crate::tls::spawn_tls`]).
+//! [`World`]; serve it over mutual TLS with [`serve`] (or [`rabt_sandbox::tls::spawn_tls`]).
 //!
 //! It behaves as the real service does where Rabt can tell: `GET /v1/fsc/coc-records`
 //! with `cocMemberChamberCity` + `cocMemberId` (or the sandbox's
@@ -22,16 +22,18 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use rabt_adapter::ConfigError;
 use rabt_adapter::http::Secret;
 use rabt_core::UnifiedNumber;
 use rabt_sandbox::simulator::{InjectedFault, KnobsHandle, ShutdownHandle, knobs_routes};
+use rabt_sandbox::tls::{ServerTls, TlsError, spawn_tls};
 use rabt_sandbox::world::{self, ChamberMembership, World};
+use rabt_sandbox::{Simulated, SimulatorParts};
 
-use crate::ChambersError;
+use crate::Chambers;
 use crate::client::COC_RECORDS_PATH;
 use crate::output::MembershipClass;
 use crate::query::{PARAM_CHAMBER, PARAM_MEMBER, PARAM_UNIFIED};
-use crate::tls::{ServerTls, spawn_tls};
 use crate::wire::{
     FscActivityType, FscCocRecord, FscCocRecordResponse, FscDate, FscExceptionDetail,
     FscMemberAddress, FscMemberEst, FscMemberSijil, FscMembershipDetails, FscServiceError,
@@ -71,7 +73,7 @@ pub async fn serve(
     token: Secret,
     knobs: KnobsHandle,
     tls: &ServerTls,
-) -> Result<(SocketAddr, ShutdownHandle), ChambersError> {
+) -> Result<(SocketAddr, ShutdownHandle), TlsError> {
     spawn_tls(addr, router(world, token, knobs), tls).await
 }
 
@@ -239,6 +241,11 @@ fn fault_response(fault: InjectedFault) -> Response {
     )
 }
 
+impl Simulated for Chambers {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        Ok(router(parts.world, parts.settings.api_key()?, parts.knobs))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

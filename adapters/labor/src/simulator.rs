@@ -44,6 +44,10 @@ use crate::wire::{
     unwrap_envelope, wrap_response,
 };
 use crate::{CLIENT_ID_HEADER, TOKEN_PATH};
+use rabt_adapter::ConfigError;
+use rabt_sandbox::{Simulated, SimulatorParts};
+
+use crate::Labor;
 
 mod records;
 mod tokens;
@@ -292,6 +296,14 @@ fn api_fault<O: Operation>(fault: InjectedFault) -> Response {
     )
 }
 
+impl Simulated for Labor {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        let settings = parts.settings;
+        let client_id = settings.credential("client_id")?;
+        let client_secret = Secret::new(settings.credential("client_secret")?);
+        Ok(router(parts.world, client_id, client_secret, parts.knobs))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

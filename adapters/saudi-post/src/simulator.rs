@@ -15,12 +15,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use rabt_adapter::ConfigError;
 use rabt_adapter::http::Secret;
 use rabt_core::{AdditionalNumber, BuildingNumber, PostalCode, ShortAddress};
 use rabt_sandbox::simulator::{InjectedFault, KnobsHandle, knobs_routes};
 use rabt_sandbox::world::{Address, World};
+use rabt_sandbox::{Simulated, SimulatorParts};
 use serde::Serialize;
 
+use crate::SaudiPost;
 use crate::client::{FREE_TEXT_PATH, SHORT_ADDRESS_PATH, VERIFY_PATH};
 use crate::wire::{Language, SplAddress, SplAddressResponse, SplErrorResponse, SplVerifyResponse};
 
@@ -307,6 +310,11 @@ fn fault_response(fault: InjectedFault) -> Response {
     )
 }
 
+impl Simulated for SaudiPost {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        Ok(router(parts.world, parts.settings.api_key()?, parts.knobs))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

@@ -12,6 +12,11 @@
 //!   configuration is checked into (a base URL, header credentials), one exchange with
 //!   an agency (the task id, trace and timeout on every request; the whole answer read),
 //!   and the classification of transport failures and status codes.
+//! - [`agency`]: what every adapter's constructor does (a checked base URL, one HTTP
+//!   client, an API key in a header), its [`ConfigError`], and the constructor's tests
+//!   ([`constructor_tests!`]).
+//! - [`registry`]: how an adapter crate describes its agency to the binary (services,
+//!   credentials, how its adapter is built from the deployment's settings).
 //! - [`oauth2`]: OAuth2 client credentials: a token cache shared by an adapter's tasks,
 //!   refreshed shortly before expiry and once on a 401, one fetch for all concurrent
 //!   callers.
@@ -28,8 +33,13 @@ use std::time::Duration;
 
 use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 
+pub mod agency;
 pub mod http;
 pub mod oauth2;
+pub mod registry;
+
+pub use agency::{AgencyClient, ApiKeyClient, ApiKeyConfig, ConfigError};
+pub use registry::{Registration, Settings};
 
 /// A boxed future, so that adapters can live behind `Arc<dyn Adapter>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -15,6 +15,9 @@
 //!   credential and request-id checks, serving on a port.
 //! - [`callback`]: how a simulator of such an agency calls Rabt back (signed with
 //!   Standard Webhooks, see [`rabt_webhook`]).
+//! - [`tls`]: mutual TLS for the simulators of agencies that require it: a server that
+//!   requires client certificates, and the throwaway sandbox PKI.
+//! - [`registry`]: how an adapter crate tells the binary to build its simulator.
 //! - [`conformance`]: the test kit every adapter runs against its simulator, and the
 //!   helpers adapters' own tests share (one call, a fake of Rabt's callback endpoint,
 //!   assertions on errors).
@@ -22,8 +25,11 @@
 #![forbid(unsafe_code)]
 
 pub use rabt_webhook as webhook;
+pub use registry::{Simulated, SimulatorParts};
 
 pub mod callback;
 pub mod conformance;
+pub mod registry;
 pub mod simulator;
+pub mod tls;
 pub mod world;

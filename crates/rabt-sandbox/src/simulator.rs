@@ -10,11 +10,12 @@
 //! handle.
 //!
 //! After the knobs, a handler checks the caller's credentials ([`carries`] for a key
-//! in a header) and, for an agency that remembers submissions, recalls the request id
-//! ([`request_id`], [`Replays`]).
+//! in a header) and, for an agency that accepts calls now and calls back later, submits
+//! the call to its [`Submissions`] under its request id ([`request_id`]).
 //!
 //! Layout: this file, the knobs and what handlers share; `serve`, serving a simulator
-//! on a port and stopping it; `replay`, the memory of accepted calls.
+//! on a port and stopping it; `replay`, the memory of accepted calls and their
+//! callbacks.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -33,7 +34,7 @@ use rabt_adapter::http::{REQUEST_ID, Secret};
 mod replay;
 mod serve;
 
-pub use replay::{Recall, Replays};
+pub use replay::{Recall, Replays, Submissions, Submitted};
 pub use serve::{ShutdownHandle, serve_on, spawn, spawn_at};
 
 /// How long a simulated [`Fault::Timeout`] hangs: longer than any client timeout.

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use rabt_adapter_chambers::pki::SandboxPki;
 use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_core::{Agency, CooperativeId, ServiceName, UnifiedNumber};
 use rabt_queue::Transport;
 use rabt_sandbox::simulator::KnobsHandle;
+use rabt_sandbox::tls::SandboxPki;
 use rabt_sandbox::world::World;
 use rabt_store::{OperatorRole, Store};
 use serde_json::json;

@@ -91,11 +91,12 @@ fn print_environment(
 ) -> anyhow::Result<()> {
     print("# rabt simulate's sandbox: the environment of `rabt serve` (public sandbox values)")?;
     for (agency, setup, address) in setups {
-        let setup = match agency {
-            // The certificate files of the sandbox PKI, wherever the configuration does
-            // not name others (`rabt simulate` creates them on its first start).
-            Agency::Chambers => setup.with_sandbox_pki_files(&config.simulate_pki_dir),
-            _ => setup.clone(),
+        // The certificate files of the sandbox PKI, wherever the configuration does
+        // not name others (`rabt simulate` creates them on its first start).
+        let setup = if agencies::registered(*agency).mutual_tls() {
+            setup.with_sandbox_pki_files(&config.simulate_pki_dir)
+        } else {
+            setup.clone()
         };
         for line in setup.exports(&agencies::url_of(*agency, *address)?)? {
             print(&line)?;

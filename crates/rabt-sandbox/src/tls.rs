@@ -1,5 +1,7 @@
-//! Mutual TLS for FSC's simulator: a rustls server that refuses every connection whose
-//! client certificate is missing or not signed by the CA it trusts, served with axum.
+//! Mutual TLS for the simulators of agencies that require it (chambers today): a rustls
+//! server that refuses every connection whose client certificate is missing or not
+//! signed by the CA it trusts, served with axum, and the throwaway [`pki`] it serves
+//! with.
 //!
 //! The handshake happens before HTTP: a caller without the right certificate never
 //! reaches a handler, so the simulator's call statistics do not even count it, as a
@@ -11,10 +13,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::simulator::{ShutdownHandle, serve_on};
 use axum::Router;
 use axum::serve::Listener;
 use rabt_adapter::http::SecretBytes;
-use rabt_sandbox::simulator::{ShutdownHandle, serve_on};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -24,7 +26,38 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::ChambersError;
+mod pki;
+
+pub use pki::{CertifiedPem, SERVER_NAMES, SandboxPki};
+
+/// Why a TLS server could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A certificate or key is not PEM.
+    #[error("the {what} is not valid PEM")]
+    Pem {
+        /// Which one.
+        what: &'static str,
+        /// What the parser said.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A PEM bundle holds no certificate.
+    #[error("the {0} bundle holds no certificate")]
+    NoCertificate(&'static str),
+    /// rustls refused the certificate, the key or the CA.
+    #[error("the simulator's TLS configuration is invalid")]
+    Tls(#[source] rustls::Error),
+    /// The verifier of client certificates could not be built.
+    #[error("the simulator's client CA cannot verify certificates")]
+    ClientVerifier(#[source] rustls::server::VerifierBuilderError),
+    /// A sandbox certificate could not be generated.
+    #[error("a sandbox certificate could not be generated")]
+    Certificate(#[source] rcgen::Error),
+    /// The server could not listen.
+    #[error("the simulator could not listen")]
+    Listen(#[source] io::Error),
+}
 
 /// How long a client may take over its handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,31 +96,30 @@ impl ServerTls {
     /// The rustls configuration: TLS 1.2 and 1.3 with aws-lc-rs (the provider of the rest
     /// of the workspace), a client certificate required and checked against
     /// `client_ca_pem`, HTTP/1.1.
-    pub fn server_config(&self) -> Result<Arc<ServerConfig>, ChambersError> {
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let chain = certificates(&self.cert_chain_pem, "server certificate")?;
-        let key = PrivateKeyDer::from_pem_slice(&self.key_pem.0).map_err(|source| {
-            ChambersError::Pem {
+        let key =
+            PrivateKeyDer::from_pem_slice(&self.key_pem.0).map_err(|source| TlsError::Pem {
                 what: "server key",
                 source,
-            }
-        })?;
+            })?;
         let mut roots = RootCertStore::empty();
         for ca in certificates(&self.client_ca_pem, "client CA")? {
-            roots.add(ca).map_err(ChambersError::Tls)?;
+            roots.add(ca).map_err(TlsError::Tls)?;
         }
         // Without `allow_unauthenticated`, the verifier refuses a client that presents
         // no certificate: that is the point.
         let verifier =
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .map_err(ChambersError::ClientVerifier)?;
+                .map_err(TlsError::ClientVerifier)?;
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(ChambersError::Tls)?
+            .map_err(TlsError::Tls)?
             .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
-            .map_err(ChambersError::Tls)?;
+            .map_err(TlsError::Tls)?;
         // axum serves HTTP/1.1 here; say so, so that no client tries HTTP/2.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
@@ -95,15 +127,12 @@ impl ServerTls {
 }
 
 /// Every certificate of a PEM bundle; at least one.
-fn certificates(
-    pem: &[u8],
-    what: &'static str,
-) -> Result<Vec<CertificateDer<'static>>, ChambersError> {
+fn certificates(pem: &[u8], what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| ChambersError::Pem { what, source })?;
+        .map_err(|source| TlsError::Pem { what, source })?;
     if certs.is_empty() {
-        return Err(ChambersError::NoCertificate(what));
+        return Err(TlsError::NoCertificate(what));
     }
     Ok(certs)
 }
@@ -186,14 +215,14 @@ impl Listener for TlsListener {
 }
 
 /// Serves `router` over mutual TLS at `addr` (`127.0.0.1:0` in tests), as
-/// [`rabt_sandbox::simulator::spawn_at`] serves plain HTTP: same handle, same shutdown.
+/// [`crate::simulator::spawn_at`] serves plain HTTP: same handle, same shutdown.
 pub async fn spawn_tls(
     addr: SocketAddr,
     router: Router,
     tls: &ServerTls,
-) -> Result<(SocketAddr, ShutdownHandle), ChambersError> {
+) -> Result<(SocketAddr, ShutdownHandle), TlsError> {
     let listener = TlsListener::bind(addr, tls.server_config()?)
         .await
-        .map_err(ChambersError::Listen)?;
-    serve_on(listener, router).map_err(ChambersError::Listen)
+        .map_err(TlsError::Listen)?;
+    serve_on(listener, router).map_err(TlsError::Listen)
 }

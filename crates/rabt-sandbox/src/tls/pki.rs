@@ -1,9 +1,9 @@
 //! A throwaway PKI for the sandbox, generated in memory: `rabt demo` and `rabt simulate`
-//! need mutual TLS between the chambers adapter and its simulator without any file, and
-//! tests need certificates without committing a private key.
+//! need mutual TLS between an adapter (chambers today) and its simulator without any
+//! file, and tests need certificates without committing a private key.
 //!
-//! Two CAs, as in real life: FSC's server CA, which the adapter trusts, and the client
-//! CA, which FSC trusts for the gateway's client certificate. Keys are ECDSA P-256 made
+//! Two CAs, as in real life: the agency's server CA, which the adapter trusts, and the
+//! client CA, which the agency trusts for the gateway's client certificate. Keys are ECDSA P-256 made
 //! with aws-lc-rs; they live as long as the process.
 
 use rabt_adapter::http::{ClientIdentity, SecretBytes};
@@ -12,8 +12,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-use crate::ChambersError;
-use crate::tls::ServerTls;
+use super::{ServerTls, TlsError};
 
 /// The names the simulator's certificate is valid for: it listens on loopback.
 pub const SERVER_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -49,7 +48,7 @@ pub struct SandboxPki {
 
 impl SandboxPki {
     /// Generates both CAs and both certificates.
-    pub fn generate() -> Result<Self, ChambersError> {
+    pub fn generate() -> Result<Self, TlsError> {
         let server_ca = authority("Rabt sandbox FSC server CA")?;
         let client_ca = authority("Rabt sandbox gateway client CA")?;
         let names = SERVER_NAMES.iter().map(|n| (*n).to_owned()).collect();
@@ -89,16 +88,13 @@ impl SandboxPki {
     }
 }
 
-fn authority(name: &str) -> Result<Authority, ChambersError> {
-    let key = KeyPair::generate().map_err(ChambersError::Certificate)?;
-    let mut params =
-        CertificateParams::new(Vec::<String>::new()).map_err(ChambersError::Certificate)?;
+fn authority(name: &str) -> Result<Authority, TlsError> {
+    let key = KeyPair::generate().map_err(TlsError::Certificate)?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(TlsError::Certificate)?;
     params.distinguished_name.push(DnType::CommonName, name);
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let cert = params
-        .self_signed(&key)
-        .map_err(ChambersError::Certificate)?;
+    let cert = params.self_signed(&key).map_err(TlsError::Certificate)?;
     Ok(Authority {
         cert_pem: cert.pem().into_bytes(),
         issuer: Issuer::new(params, key),
@@ -110,9 +106,9 @@ fn leaf(
     common_name: &str,
     names: Vec<String>,
     usage: ExtendedKeyUsagePurpose,
-) -> Result<CertifiedPem, ChambersError> {
-    let key = KeyPair::generate().map_err(ChambersError::Certificate)?;
-    let mut params = CertificateParams::new(names).map_err(ChambersError::Certificate)?;
+) -> Result<CertifiedPem, TlsError> {
+    let key = KeyPair::generate().map_err(TlsError::Certificate)?;
+    let mut params = CertificateParams::new(names).map_err(TlsError::Certificate)?;
     params
         .distinguished_name
         .push(DnType::CommonName, common_name);
@@ -122,7 +118,7 @@ fn leaf(
     params.use_authority_key_identifier_extension = true;
     let cert = params
         .signed_by(&key, &ca.issuer)
-        .map_err(ChambersError::Certificate)?;
+        .map_err(TlsError::Certificate)?;
     Ok(CertifiedPem {
         cert_pem: cert.pem().into_bytes(),
         key_pem: SecretBytes(key.serialize_pem().into_bytes()),
@@ -153,7 +149,7 @@ mod tests {
         };
         assert!(matches!(
             tls.server_config(),
-            Err(ChambersError::NoCertificate("client CA"))
+            Err(TlsError::NoCertificate("client CA"))
         ));
         let tls = ServerTls {
             key_pem: SecretBytes(Vec::new()),
@@ -161,7 +157,7 @@ mod tests {
         };
         assert!(matches!(
             tls.server_config(),
-            Err(ChambersError::Pem {
+            Err(TlsError::Pem {
                 what: "server key",
                 ..
             })
