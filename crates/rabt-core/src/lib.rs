@@ -42,7 +42,7 @@ pub use ident::{
 pub use ids::{
     CallbackId, CooperativeId, DeadLetterId, IdError, NotificationId, RequestId, TaskId,
 };
-pub use message::{Event, EventV1, TaskMessage};
+pub use message::{DEAD_EXCHANGE, EVENTS_EXCHANGE, Event, EventV1, TASKS_EXCHANGE, TaskMessage};
 pub use outcome::{Outcome, Verdict};
 pub use retry::{InvalidRetryPolicy, RetryPolicy};
 pub use service::{ServiceName, ServiceNameError};

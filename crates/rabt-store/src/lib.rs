@@ -77,9 +77,9 @@ pub use notifications::{
     AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,
     NotificationStatus,
 };
-pub use outbox::{
-    EVENTS_EXCHANGE, Handoff, HandoffReceiver, OutboxRow, TASKS_EXCHANGE, TRACEPARENT_HEADER,
-};
+pub use outbox::{Handoff, HandoffReceiver, OutboxRow, TRACEPARENT_HEADER};
 pub use pauses::{AgencyPause, PauseOutcome, Resumed};
+/// The exchanges an outbox row names, defined in `rabt-core` (the queue declares them).
+pub use rabt_core::{EVENTS_EXCHANGE, TASKS_EXCHANGE};
 pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
 pub use tasks::{StartResult, TaskRecord};
