@@ -20,6 +20,7 @@ use std::future::Future;
 
 use axum::Router;
 use axum::routing::{get, post, put};
+use rabt_core::Agency;
 use rabt_store::StoreError;
 
 use crate::problem::ApiError;
@@ -110,4 +111,17 @@ where
             Err(err) => return Err(ApiError::internal(context, &err)),
         }
     }
+}
+
+/// What an agency parameter must be, in English and Arabic ("interior, health, … or
+/// saudi-post"), from [`Agency::ALL`] so that a new agency is listed without an edit.
+pub(crate) fn agency_expected() -> (String, String) {
+    let names = Agency::wire_names();
+    // `Agency::ALL` is a non-empty array: there is a last name.
+    let (others, last) = names.split_at(names.len() - 1);
+    let last = last.join("");
+    (
+        format!("must be {} or {last}", others.join(", ")),
+        format!("يجب أن تكون {} أو {last}", others.join(" أو ")),
+    )
 }

@@ -3,6 +3,7 @@
 use rabt_core::{Agency, DeadLetterId};
 use rabt_store::DeadLetterState;
 
+use super::agency_expected;
 use crate::problem::ApiError;
 use crate::query::{DEFAULT_LIMIT, Read, next_link, read_query};
 
@@ -33,10 +34,8 @@ impl DeadLetterParams {
             match (param.name(), param.value()) {
                 ("agency", value) => {
                     let agency = value.parse::<Agency>().map_err(|_| {
-                        param.bad(
-                            "must be interior, health, labor, municipal, chambers or saudi-post",
-                            "يجب أن تكون interior أو health أو labor أو municipal أو chambers أو saudi-post",
-                        )
+                        let (en, ar) = agency_expected();
+                        param.bad(&en, &ar)
                     })?;
                     params.agency = Some(agency);
                 }
