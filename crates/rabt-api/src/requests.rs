@@ -230,6 +230,7 @@ fn new_request(
             response_body,
         },
         traceparent,
+        subjects: Vec::new(),
     })
 }
 

@@ -48,8 +48,9 @@ fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
 
 /// Splits `name+hexid+base64` and checks the id against the key it names.
 fn parse_key(text: &str, what: &'static str) -> Result<(String, [u8; 4], [u8; 32]), AuditError> {
-    let mut parts = text.trim().rsplitn(3, '+');
-    let (Some(key), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+    // From the left: names hold no `+`, base64 may.
+    let mut parts = text.trim().splitn(3, '+');
+    let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(AuditError::malformed(what, "expected name+keyid+key"));
     };
     check_name(name, what)?;

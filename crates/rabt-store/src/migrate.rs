@@ -46,6 +46,14 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0003_reliability.sql"),
         sqlite: include_str!("../migrations/sqlite/0003_reliability.sql"),
     },
+    // Version 4 is the operators' console's (another branch); the runner applies what
+    // a build carries in order and allows the gap.
+    Migration {
+        version: 5,
+        name: "audit_seal",
+        postgres: include_str!("../migrations/postgres/0005_audit_seal.sql"),
+        sqlite: include_str!("../migrations/sqlite/0005_audit_seal.sql"),
+    },
 ];
 
 /// How many migrations this build knows (a fully migrated database has this many rows
