@@ -64,6 +64,7 @@ fn agency_secrets() -> Vec<(&'static str, String)> {
             rabt_webhook::Secret::generate().expose(),
         ),
     ];
+    secrets.extend(audit_keys());
     for name in [
         "RABT_AGENCY_HEALTH_API_KEY",
         "RABT_AGENCY_MUNICIPAL_API_KEY",
@@ -74,6 +75,31 @@ fn agency_secrets() -> Vec<(&'static str, String)> {
     }
     secrets
 }
+
+/// A fresh checkpoint signing key and personal-data key, as a deployment's environment
+/// (every process may seal; one at a time does).
+pub fn audit_keys() -> Vec<(&'static str, String)> {
+    let seed = |hex: String| -> [u8; 16] {
+        let bytes: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
+            .collect();
+        bytes.try_into().unwrap_or([7; 16])
+    };
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(&seed(unique("")));
+    bytes[16..].copy_from_slice(&seed(unique("")));
+    let key = rabt_audit::SigningKey::from_seed(AUDIT_ORIGIN, bytes)
+        .map(|k| k.to_secret_text())
+        .unwrap_or_default();
+    vec![
+        ("RABT_AUDIT_SIGNING_KEY", key),
+        ("RABT_AUDIT_ORIGIN", AUDIT_ORIGIN.to_owned()),
+        ("RABT_PII_KEY", unique("pii-key-of-the-e2e-deployment-")),
+    ]
+}
+
+/// The origin of every test deployment's audit log.
+pub const AUDIT_ORIGIN: &str = "rabt.e2e.test/audit";
 
 impl Wiring {
     /// The environment every `rabt` process of this deployment gets.

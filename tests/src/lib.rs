@@ -10,7 +10,7 @@
 
 mod deployment;
 pub mod drill;
-pub use deployment::{Deployment, Wiring};
+pub use deployment::{AUDIT_ORIGIN, Deployment, Wiring, audit_keys};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

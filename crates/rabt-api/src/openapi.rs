@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::problem::ProblemKind;
 use crate::state::AppState;
 
+mod audit;
 mod webhooks;
 
 /// `GET /openapi.json`.
@@ -43,9 +44,11 @@ pub fn document(catalogue: &Catalogue) -> Value {
         "DeadLetter".into(),
         crate::ops::openapi::dead_letter_schema(),
     );
+    schemas.extend(audit::schemas());
     let mut paths = paths();
     if let Some(paths) = paths.as_object_mut() {
         paths.extend(crate::ops::openapi::paths(problem_ref));
+        paths.extend(audit::paths(problem_ref));
     }
     json!({
         "openapi": "3.1.0",
@@ -164,6 +167,8 @@ fn problem_responses() -> Value {
         ProblemKind::RoleForbidden,
         ProblemKind::DeadLetterClosed,
         ProblemKind::DeadLetterNotReplayable,
+        ProblemKind::AuditNotSealed,
+        ProblemKind::TreeSizeOutOfRange,
     ];
     let mut responses = Map::new();
     for kind in kinds {

@@ -20,6 +20,7 @@ use crate::idempotency;
 use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::query;
 use crate::state::{AppState, store_error};
+use crate::subjects;
 use crate::view;
 use crate::wait::preferred_wait;
 
@@ -59,6 +60,7 @@ pub(crate) async fn create(
         key,
         idempotency::body_digest(&body),
         &headers,
+        state.settings().pii_key.as_ref(),
     )?;
     let (new, accepted) = accept(&state, new).await?;
     match accepted {
@@ -202,6 +204,7 @@ fn new_request(
     key: String,
     body_hash: String,
     headers: &HeaderMap,
+    pii_key: Option<&rabt_audit::PiiKey>,
 ) -> Result<NewRequest, ApiError> {
     let now = Utc::now();
     let deadline_at =
@@ -213,6 +216,9 @@ fn new_request(
         .filter(|v| v.len() == 55)
         .map(str::to_owned);
     let tasks = fanout::tasks(catalogue, service, &envelope.input, now, deadline_at)?;
+    let subjects = pii_key
+        .map(|key| subjects::digests(key, &envelope.input))
+        .unwrap_or_default();
     Ok(NewRequest {
         id,
         cooperative,
@@ -230,7 +236,7 @@ fn new_request(
             response_body,
         },
         traceparent,
-        subjects: Vec::new(),
+        subjects,
     })
 }
 

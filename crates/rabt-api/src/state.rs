@@ -30,6 +30,14 @@ pub struct ApiSettings {
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
     pub outbox_handoff: Option<rabt_store::Handoff>,
+    /// The deployment's key for digests of personal data (`RABT_PII_KEY`): the identity
+    /// numbers and mobiles of an accepted request are kept as digests under it, and
+    /// operators search by them. Without it no digest is kept (the binary refuses to
+    /// serve the API without one).
+    pub pii_key: Option<rabt_audit::PiiKey>,
+    /// The verifier key of this deployment's checkpoint signing key, served at
+    /// `/v1/audit/key` (else the key of the latest checkpoint is).
+    pub audit_verifier_key: Option<rabt_audit::VerifierKey>,
 }
 
 impl Default for ApiSettings {
@@ -40,6 +48,8 @@ impl Default for ApiSettings {
             callback_secrets: BTreeMap::new(),
             allow_private_notify_targets: false,
             outbox_handoff: None,
+            pii_key: None,
+            audit_verifier_key: None,
         }
     }
 }

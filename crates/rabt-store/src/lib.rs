@@ -34,6 +34,8 @@
 //! - [`audit`]: the append-only audit log, sealed into an RFC 9162 Merkle tree with
 //!   signed checkpoints (`audit::seal`), its proofs and evidence (`audit::proofs`) and
 //!   its verification (`audit::verify`); digests of the people a request concerns.
+//! - [`retention`]: completed requests' payloads replaced by digests after
+//!   `retention.payloads`.
 //! - `codec`: how values map to columns; `error`: [`StoreError`].
 
 #![forbid(unsafe_code)]
@@ -52,6 +54,7 @@ pub mod migrate;
 pub mod notifications;
 pub mod outbox;
 pub mod reads;
+pub mod retention;
 pub mod tasks;
 
 pub use accept::{Accepted, IdempotencyRecord, NewRequest, NewTask};

@@ -20,6 +20,9 @@
 //! - [`relay`]: the transactional outbox relay.
 //! - [`notify`]: signed notifications to cooperatives, retried for hours, behind the
 //!   SSRF guard.
+//! - [`seal`]: the audit log's sealer (one process at a time), run by every process
+//!   that holds the signing key.
+//! - [`retention`]: the sweeper that replaces expired payloads by their digests.
 
 #![forbid(unsafe_code)]
 
@@ -45,6 +48,8 @@ pub mod limits;
 pub mod notify;
 mod process;
 pub mod relay;
+pub mod retention;
+pub mod seal;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
 pub use dead_letters::DeadLetterDrain;
@@ -52,6 +57,8 @@ pub use gate::{DEFERRED_HEADER, GateSnapshot};
 pub use limits::{AgencyLimits, Rate, SettingsError};
 pub use notify::{Notifier, NotifierSettings, RetrySchedule};
 pub use relay::{OutboxRelay, RelaySettings};
+pub use retention::RetentionSettings;
+pub use seal::{SealerService, SealerSettings};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]

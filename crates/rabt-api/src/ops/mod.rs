@@ -1,5 +1,5 @@
 //! The operator API under `/ops/v1`, for the ministry's operators and their tools:
-//! dead letters to list, read, replay and purge.
+//! dead letters to list, read, replay and purge; the audit log searched for a person.
 //!
 //! Callers authenticate with an operator token (`Authorization: Bearer rabt_op_…`,
 //! created by `rabt operator add`, stored hashed); each action needs a role: viewer <
@@ -9,6 +9,7 @@
 //! Layout:
 //! - `auth`: the operator extractor and role checks.
 //! - `dead_letters`: the handlers; `query`: the list's parameters; `view`: the JSON.
+//! - `audit`: searching the audit log by a person's identity number or mobile.
 //! - [`openapi`]: this API's part of the OpenAPI document.
 
 use std::future::Future;
@@ -20,6 +21,7 @@ use rabt_store::StoreError;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
+mod audit;
 mod auth;
 mod dead_letters;
 pub mod openapi;
@@ -46,6 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/ops/v1/dead-letters/{id}/replay",
             post(dead_letters::replay),
         )
+        .route("/ops/v1/audit/search", post(audit::search))
 }
 
 /// Runs a store operation, trying again when it lost a race with a concurrent

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test with its line
 
+mod audit;
 mod callbacks;
 mod composite;
 mod harness;

@@ -24,7 +24,7 @@ pub(crate) const ENTRY_COLUMNS: &str =
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RawEntry {
     pub(crate) seq: i64,
-    at: i64,
+    pub(crate) at: i64,
     actor_kind: String,
     actor_id: Option<String>,
     action: String,

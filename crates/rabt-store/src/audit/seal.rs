@@ -21,7 +21,7 @@
 //! where writers take turns, a committed entry never has a lower seq than one committed
 //! before it, and a hole (which only a deleted row can make) is a gap.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rabt_audit::{Frontier, SigningKey, leaf_hash};
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 
@@ -48,6 +48,9 @@ pub struct SealReport {
     pub held: bool,
     /// The round sealed a full batch: there may be more to seal at once.
     pub more: bool,
+    /// When the oldest entry sealed in this round was written (its wait to be sealed
+    /// is the log's seal lag).
+    pub oldest_at: Option<DateTime<Utc>>,
 }
 
 /// Transactions in progress when a hole was first seen.
@@ -233,6 +236,7 @@ async fn tree_state(conn: &mut AnyConnection) -> Result<(u64, i64), StoreError> 
 #[derive(Default)]
 struct Walk {
     leaves: Vec<(i64, String)>,
+    oldest_at: Option<i64>,
     gaps: Vec<i64>,
     held: bool,
 }
@@ -256,6 +260,7 @@ fn walk(
         *watch = None;
         expected = entry.seq + 1;
         let canonical = entry.canonical()?;
+        walk.oldest_at = Some(walk.oldest_at.map_or(entry.at, |at| at.min(entry.at)));
         walk.leaves.push((entry.seq, canonical));
     }
     Ok(walk)
@@ -323,6 +328,7 @@ async fn seal_round(
         checkpoint,
         held: walk.held,
         more: full && !walk.held,
+        oldest_at: walk.oldest_at.and_then(DateTime::from_timestamp_millis),
     })
 }
 

@@ -2,9 +2,6 @@
 //! sealer, holes that may still fill, and an independent check by pymerkle and
 //! cryptography (tests/audit_check.py).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rabt_audit::{
@@ -268,7 +265,7 @@ async fn pymerkle_and_cryptography_agree_with_the_sealed_tree(db: TestDb) {
             "note": c.note, "key": c.verifier_key, "origin": ORIGIN,
         })).collect::<Vec<_>>(),
     });
-    let summary = run_audit_check(&document);
+    let summary = rabt_test_support::audit_check(&document);
     assert_eq!(summary["roots"], N);
     assert_eq!(summary["inclusion"], inclusion.len());
     assert_eq!(summary["consistency"], consistency.len());
@@ -279,32 +276,6 @@ async fn pymerkle_and_cryptography_agree_with_the_sealed_tree(db: TestDb) {
     );
 }
 backend_test!(pymerkle_and_cryptography_agree_with_the_sealed_tree);
-
-/// Runs tests/audit_check.py on `document`; its JSON summary.
-pub(crate) fn run_audit_check(document: &Value) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/audit_check.py");
-    let mut child = Command::new(rabt_test_support::python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(document.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "audit_check.py failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap()
-}
 
 /// Every perfect subtree is stored, and nothing else: 2n - popcount(n) nodes.
 async fn every_perfect_subtree_is_stored_once(db: TestDb) {
