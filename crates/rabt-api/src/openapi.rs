@@ -126,6 +126,12 @@ fn request() -> Value {
                     "latencyMs": { "type": ["integer", "null"] },
                 },
             } },
+            "payload": {
+                "type": "object",
+                "required": ["expired"],
+                "description": "Inputs and agencies' answers are kept for the deployment's retention.payloads (90 days by default), then replaced by keyed digests: from then on `expired` is true and every check's `data` is null. The request, its verdict, every outcome and the sealed audit log stay.",
+                "properties": { "expired": { "type": "boolean" }, "expiredAt": { "type": "string", "format": "date-time" } },
+            },
             "links": { "type": "object" },
         },
     })

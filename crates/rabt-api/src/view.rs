@@ -129,7 +129,11 @@ pub(crate) fn full(record: &RequestRecord, catalogue: &Catalogue) -> Value {
         "completedAt": opt_time(record.completed_at),
         "deadlineAt": time(record.deadline_at),
         "checks": record.tasks.iter().map(|t| check(t, catalogue, composite)).collect::<Vec<_>>(),
-        "links": { "self": request_path(record.id) },
+        "payload": payload(record),
+        "links": {
+            "self": request_path(record.id),
+            "evidence": format!("{}/evidence", request_path(record.id)),
+        },
     });
     match (composite, record.verdict) {
         (Some(spec), Some(verdict)) => body["data"] = composite_output(record, verdict, spec),
@@ -142,6 +146,15 @@ pub(crate) fn full(record: &RequestRecord, catalogue: &Catalogue) -> Value {
         }
     }
     body
+}
+
+/// Whether the request's input and its agencies' answers are still kept: after
+/// `retention.payloads` they are replaced by digests, and every check's `data` is null.
+fn payload(record: &RequestRecord) -> Value {
+    match record.payload_expired_at {
+        Some(at) => json!({ "expired": true, "expiredAt": time(at) }),
+        None => json!({ "expired": false }),
+    }
 }
 
 /// A line of `GET /v1/requests`.

@@ -50,7 +50,6 @@ const FORMATS: &[Format] = &[
                 return Err(Failure::Identifier(IdentifierError::Format {
                     kind: "short address",
                     pattern: "^[A-Z]{4}\\d{4}$",
-                    value: String::new(),
                 }));
             }
             id(ShortAddress::parse(s))
@@ -104,11 +103,11 @@ pub(crate) fn explain(name: &str, value: &str, s: &Subject) -> Option<Localized>
         Err(failure) => failure,
     };
     Some(match failure {
-        Failure::Identifier(IdentifierError::CheckDigit(_)) => s.says(
+        Failure::Identifier(IdentifierError::CheckDigit) => s.says(
             "{s} fails the national ID check digit (Luhn): a digit is mistyped",
             "{s} لا يجتاز خانة التحقق لرقم الهوية (خوارزمية Luhn): أحد الأرقام مكتوب خطأ",
         ),
-        Failure::Identifier(IdentifierError::Format { kind, pattern, .. }) => s.says(
+        Failure::Identifier(IdentifierError::Format { kind, pattern }) => s.says(
             &format!("{{s}} must be a {kind} matching {pattern}"),
             &format!("{{s}} يجب أن يكون {} بالنمط {pattern}", format.arabic),
         ),

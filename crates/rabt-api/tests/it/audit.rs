@@ -306,3 +306,56 @@ async fn operators_find_a_persons_requests_by_number_without_the_log_holding_it(
     assert!(!format!("{searches:?}").contains("1000000008"));
     assert_eq!(searches[0].detail["found"], 1);
 }
+
+#[tokio::test]
+async fn an_expired_request_says_so_and_keeps_its_verdict() {
+    use rabt_core::{Outcome, RequestId};
+    use rabt_store::{StartResult, TaskCompletion};
+    let h = harness().await;
+    let id = identity_request(&h, "k1").await;
+    let record = h
+        .store
+        .get_request(h.cooperative, RequestId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let task = record.tasks[0].id;
+    let now = chrono::Utc::now();
+    assert!(matches!(
+        h.store.start_task(task, now).await.unwrap(),
+        StartResult::Started { .. }
+    ));
+    h.store
+        .complete_task(&TaskCompletion {
+            task,
+            outcome: Outcome::Ok,
+            data: Some(json!({"found": true, "nameAr": "محمد"})),
+            upstream_ref: None,
+            error: None,
+            latency_ms: Some(5),
+            completed_at: now,
+        })
+        .await
+        .unwrap();
+    let kept = h.get(&format!("/v1/requests/{id}")).await;
+    assert_eq!(kept.body["payload"], json!({"expired": false}));
+    assert_eq!(kept.body["data"]["nameAr"], "محمد");
+    let expired = h
+        .store
+        .expire_payloads(
+            now + chrono::Duration::seconds(5),
+            &PiiKey::new(PII_KEY).unwrap(),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    let reply = h.get(&format!("/v1/requests/{id}")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["payload"]["expired"], true);
+    assert!(reply.body["payload"]["expiredAt"].is_string());
+    assert_eq!(reply.body["outcome"], "OK");
+    assert_eq!(reply.body["data"], Value::Null);
+    assert_eq!(reply.body["checks"][0]["data"], Value::Null);
+    assert!(!reply.body.to_string().contains("محمد"));
+}

@@ -25,4 +25,5 @@ mod lifecycle;
 mod notifications;
 mod outbox;
 mod reads;
+mod retention;
 mod schema;
