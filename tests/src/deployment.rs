@@ -216,8 +216,17 @@ pub struct Deployment {
     /// `rabt serve --role worker` processes.
     pub workers: Vec<Rabt>,
     // Dropped after `Drop::drop` killed the processes above.
-    _database: TempDatabase,
+    _database: Option<TempDatabase>,
     _vhost: TempVhost,
+}
+
+/// The database a deployment's processes share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedDatabase {
+    /// A fresh PostgreSQL database (production).
+    Postgres,
+    /// One SQLite file in the deployment's folder, written by every process.
+    Sqlite,
 }
 
 impl Deployment {
@@ -234,14 +243,34 @@ impl Deployment {
         services: &str,
         config: Option<&str>,
     ) -> anyhow::Result<Deployment> {
+        Deployment::start_on(SharedDatabase::Postgres, workers, services, config).await
+    }
+
+    /// As [`Deployment::start_with`], on the database given.
+    pub async fn start_on(
+        shared: SharedDatabase,
+        workers: usize,
+        services: &str,
+        config: Option<&str>,
+    ) -> anyhow::Result<Deployment> {
         let dir = std::env::temp_dir().join(unique("rabt-e2e-"));
         std::fs::create_dir_all(&dir)?;
         // On an early return below, dropping these removes them again.
-        let database = TempDatabase::create("rabt_e2e_").await?;
+        let (database, database_url) = match shared {
+            SharedDatabase::Postgres => {
+                let database = TempDatabase::create("rabt_e2e_").await?;
+                let url = database.url.clone();
+                (Some(database), url)
+            }
+            SharedDatabase::Sqlite => (
+                None,
+                format!("sqlite://{}?mode=rwc", dir.join("rabt.db").display()),
+            ),
+        };
         let vhost = TempVhost::create("rabt-e2e-").await?;
         let wiring = Wiring {
             dir,
-            database_url: database.url.clone(),
+            database_url,
             amqp_url: vhost.amqp_url.clone(),
             simulate_base: free_base_port(),
             api_port: free_port(),
