@@ -8,7 +8,8 @@
 #             sample that first counts it to the first sample whose checkpoint covers it.
 #   evidence  a log of --entries entries (filler rows written by SQL, then sealed by the
 #             same sealer, timed) and one real request's entries at its end; wrk with 1
-#             connection on GET /v1/requests/{id}/evidence: the latency of one call.
+#             connection on GET /v1/requests/{id}/evidence: the latency of one call;
+#             then `rabt audit verify` of the whole log, timed.
 #
 #   tests/bench/audit.sh [--debug] [--entries N] [--secs S]
 #
@@ -141,7 +142,10 @@ p50=$(awk '/ 50%/ {print $2}' "$dir/wrk-evidence.txt")
 p99=$(awk '/ 99%/ {print $2}' "$dir/wrk-evidence.txt")
 rate=$(awk '/Requests\/sec/ {print $2}' "$dir/wrk-evidence.txt")
 nodes=$(psql "$db" -tAc 'SELECT count(*) FROM audit_nodes')
-echo "    sealed $size entries in ${sealing}s ($nodes nodes); evidence p50 $p50, p99 $p99 ($rate calls/s, one at a time)"
+t0=$(date +%s.%N)
+env "${env[@]}" "$rabt" audit verify >"$dir/verify.log" 2>&1 || { cat "$dir/verify.log" >&2; exit 1; }
+verified=$(python3 -c "import time; print(f'{time.time() - $t0:.0f}')")
+echo "    sealed $size entries in ${sealing}s ($nodes nodes); evidence p50 $p50, p99 $p99 ($rate calls/s, one at a time); verified in ${verified}s"
 
 cat >"$dir/audit.md" <<EOF
 | figure | target | this run |
@@ -149,6 +153,7 @@ cat >"$dir/audit.md" <<EOF
 | checkpoint lag at the accept path's saturation ($accepted requests/s, ${secs}s) | < 2 s | p50 ${lag_p50} s, p99 ${lag_p99} s, max ${lag_max} s |
 | \`GET /v1/requests/{id}/evidence\` in a log of $size entries, one call at a time | ≤ 20 ms | p50 $p50, p99 $p99 ($rate calls/s) |
 | sealing $entries entries from scratch (one sealer) | | ${sealing} s, $nodes nodes stored |
+| \`rabt audit verify\` of the whole log | | ${verified} s |
 
 Build: $build; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) × $(nproc); load at start $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC').
 EOF

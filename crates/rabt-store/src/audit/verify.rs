@@ -373,8 +373,8 @@ impl Store {
         let mut start = 0;
         while start < size {
             let leaves = self.leaf_page(start).await?;
-            let ids: Vec<NodeId> = leaves.iter().map(|l| NodeId::leaf(l.index)).collect();
-            let nodes = self.nodes(&ids).await?;
+            let end = leaves.last().map_or(start, |l| l.index + 1);
+            let nodes = self.node_range(0, start, end).await?;
             for leaf in &leaves {
                 if nodes.get(&NodeId::leaf(leaf.index))
                     != Some(&leaf_hash(leaf.canonical.as_bytes()))
@@ -395,15 +395,8 @@ impl Store {
                 let to = (from + PAGE as u64 / 2).min(count);
                 let parents: Vec<NodeId> =
                     (from..to).map(|index| NodeId { level, index }).collect();
-                let children: Vec<NodeId> = (2 * from..2 * to)
-                    .map(|index| NodeId {
-                        level: level - 1,
-                        index,
-                    })
-                    .collect();
-                let mut wanted = parents.clone();
-                wanted.extend(children);
-                let nodes = self.nodes(&wanted).await?;
+                let mut nodes = self.node_range(level, from, to).await?;
+                nodes.extend(self.node_range(level - 1, 2 * from, 2 * to).await?);
                 for parent in parents {
                     let child = |i| {
                         nodes.get(&NodeId {
@@ -427,6 +420,31 @@ impl Store {
             level += 1;
         }
         Ok(())
+    }
+
+    /// The stored nodes of one level with indices in `[from, to)`: one range of ids.
+    async fn node_range(
+        &self,
+        level: u8,
+        from: u64,
+        to: u64,
+    ) -> Result<std::collections::HashMap<NodeId, Hash>, StoreError> {
+        let rows = sqlx::query("SELECT id, hash FROM audit_nodes WHERE id >= $1 AND id < $2")
+            .bind(NodeId { level, index: from }.key())
+            .bind(NodeId { level, index: to }.key())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id = NodeId::from_key(row.try_get("id")?);
+                let bytes: Vec<u8> = row.try_get("hash")?;
+                let hash = Hash::from_slice(&bytes).map_err(|_| StoreError::Corrupt {
+                    column: "audit_nodes.hash",
+                    value: format!("node {}/{}", id.level, id.index),
+                })?;
+                Ok((id, hash))
+            })
+            .collect()
     }
 
     async fn nodes(
