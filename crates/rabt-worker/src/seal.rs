@@ -29,11 +29,16 @@ pub struct SealerSettings {
 /// How often a standing-by sealer tries to take the role over.
 const STANDBY_RETRY: Duration = Duration::from_secs(5);
 
+/// How long the sealer may wait at one missing seq before it says so.
+const HOLD_WARNING: Duration = Duration::from_secs(10);
+
 /// The sealer service of one process.
 #[derive(Debug)]
 pub struct SealerService {
     sealer: Sealer,
     settings: SealerSettings,
+    /// The missing seq the sealer waits at, and since when (and when it last said so).
+    held: Option<(i64, tokio::time::Instant, tokio::time::Instant)>,
 }
 
 impl SealerService {
@@ -42,22 +47,55 @@ impl SealerService {
         SealerService {
             sealer: store.sealer(settings.batch),
             settings,
+            held: None,
         }
     }
 
     /// Seals until `shutdown`, then gives the role up for another process.
     pub async fn run(mut self, shutdown: CancellationToken) {
+        // Rounds start on a fixed beat, not an interval after the previous round ended:
+        // an entry then waits at most one interval plus one round to be sealed, however
+        // long rounds take under load.
+        let mut beat = tokio::time::interval(self.settings.interval);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut standby_until = tokio::time::Instant::now();
         loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = beat.tick() => {}
+            }
             if tokio::time::Instant::now() >= standby_until {
                 standby_until = tokio::time::Instant::now() + self.round().await;
             }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(self.settings.interval) => {}
-            }
         }
         self.sealer.release().await;
+    }
+
+    /// Warns when the sealer has waited at one missing seq for long: a transaction that
+    /// took that seq is still open (`pg_stat_activity` shows it by `backend_xid`), and
+    /// nothing after it is sealed until it ends.
+    fn note_hold(&mut self, waiting: Option<&(i64, Vec<u64>)>) {
+        let now = tokio::time::Instant::now();
+        let Some((seq, xids)) = waiting else {
+            self.held = None;
+            return;
+        };
+        match &mut self.held {
+            Some((held_seq, since, told)) if held_seq == seq => {
+                if now.duration_since(*since) >= HOLD_WARNING
+                    && now.duration_since(*told) >= HOLD_WARNING
+                {
+                    *told = now;
+                    tracing::warn!(
+                        seq,
+                        waiting_s = now.duration_since(*since).as_secs(),
+                        transactions = ?xids,
+                        "the audit log's sealer waits for a transaction that took this seq and is still open"
+                    );
+                }
+            }
+            _ => self.held = Some((*seq, now, now)),
+        }
     }
 
     /// Seals what there is (taking the role if free); how long to stand by before the
@@ -93,6 +131,7 @@ impl SealerService {
                     if let Some(size) = report.checkpoint {
                         tracing::debug!(size, "checkpoint signed");
                     }
+                    self.note_hold(report.waiting.as_ref());
                     if !report.more {
                         return Duration::ZERO;
                     }

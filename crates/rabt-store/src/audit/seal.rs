@@ -46,6 +46,9 @@ pub struct SealReport {
     pub checkpoint: Option<u64>,
     /// The round stopped at a hole that may still fill (an entry in flight).
     pub held: bool,
+    /// The first missing seq the round stopped at, and the transactions (ids) that
+    /// were in progress when it was first seen and still are: what it waits for.
+    pub waiting: Option<(i64, Vec<u64>)>,
     /// The round sealed a full batch: there may be more to seal at once.
     pub more: bool,
     /// When the oldest entry sealed in this round was written (its wait to be sealed
@@ -174,6 +177,11 @@ impl Sealer {
                 let mut tx = conn
                     .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
                     .await?;
+                // A round never hangs the sealer: a statement stuck on a lock or a lost
+                // connection fails the round, which is tried again.
+                sqlx::query("SET LOCAL statement_timeout = 30000")
+                    .execute(&mut *tx)
+                    .await?;
                 let row = sqlx::query("SELECT pg_current_snapshot()::text AS snapshot")
                     .fetch_one(&mut *tx)
                     .await?;
@@ -266,6 +274,19 @@ fn walk(
     Ok(walk)
 }
 
+/// The hole a held round stopped at and the transactions it still waits for.
+fn waiting_for(watch: &Option<HoleWatch>, in_flight: Option<&[u64]>) -> Option<(i64, Vec<u64>)> {
+    let seen = watch.as_ref()?;
+    let now = in_flight.unwrap_or_default();
+    let still = seen
+        .in_flight
+        .iter()
+        .filter(|x| now.contains(x))
+        .copied()
+        .collect();
+    Some((seen.from, still))
+}
+
 /// Whether the hole starting at `from` can no longer fill (module documentation).
 fn hole_is_final(from: i64, in_flight: Option<&[u64]>, watch: &mut Option<HoleWatch>) -> bool {
     let Some(now) = in_flight else {
@@ -327,6 +348,7 @@ async fn seal_round(
         tree_size: frontier.size(),
         checkpoint,
         held: walk.held,
+        waiting: walk.held.then(|| waiting_for(watch, in_flight)).flatten(),
         more: full && !walk.held,
         oldest_at: walk.oldest_at.and_then(DateTime::from_timestamp_millis),
     })

@@ -77,7 +77,10 @@ async fn a_hole_in_flight_holds_the_sealer_and_a_rolled_back_one_is_a_gap() {
     let report = sealer.seal(&key(), ORIGIN).await.unwrap();
     assert!(report.held, "{report:?}");
     assert_eq!(report.tree_size, 3);
+    let (waiting_at, waiting_for) = report.waiting.clone().unwrap();
+    assert!(!waiting_for.is_empty(), "it names the open transaction");
     let seq = held.await.unwrap();
+    assert_eq!(waiting_at, seq);
     let report = sealer.seal(&key(), ORIGIN).await.unwrap();
     assert_eq!(
         (report.sealed, report.tree_size, report.held),
