@@ -10,7 +10,8 @@
 #      tests that stop RabbitMQ,
 #   6. scans the logs of every process the end-to-end tests ran for the fixture world's
 #      identity numbers, mobiles and names (rabt-pii-scan),
-#   7. runs the benchmark harness briefly as a smoke test (its own services),
+#   7. runs the short cluster drill (a 3-node RabbitMQ cluster, a node killed) and the
+#      benchmark harness briefly as a smoke test (their own services),
 #   8. stops the services by PID, whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +67,11 @@ if [ $# -eq 0 ]; then
   # scanned by tests/e2e/audit/drill.rs).
   step "personal data: scanning every end-to-end log for the fixture world's people"
   "${CARGO_TARGET_DIR:-$PWD/target}/debug/rabt-pii-scan" "$RABT_E2E_LOG_ARCHIVE"
+  # A 3-node RabbitMQ cluster, 2 api and 3 worker processes under load; the node that
+  # leads the task queues is SIGKILLed and started again: nothing lost or applied
+  # twice (the full cluster drill, with Patroni, is tests/cluster.sh).
+  step "cluster drill, short (tests/cluster.sh --short)"
+  tests/cluster.sh --short
 
   # The benchmark harness end to end, briefly, on the debug build: it checks that every
   # stage runs and its numbers are sane, never that they are fast (docs/benchmarks.md).

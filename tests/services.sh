@@ -8,7 +8,9 @@
 #   tests/services.sh restart-rabbitmq DIR   stop and start the broker, same data
 #   tests/services.sh stop-rabbitmq DIR      stop the broker only (an outage)
 #   tests/services.sh start-rabbitmq DIR     start it again after stop-rabbitmq
-#   tests/services.sh install       apt-get install RabbitMQ/PostgreSQL when missing
+#   tests/services.sh start-postgres DIR / stop-postgres DIR   PostgreSQL alone
+#   tests/services.sh install       apt-get install RabbitMQ, PostgreSQL, chromium and
+#                                   fonts-noto-core when missing
 #
 # The exported variables:
 #   RABT_TEST_DATABASE_URL      postgres://postgres@127.0.0.1:<port>/postgres
@@ -40,6 +42,10 @@ install() {
   local missing=()
   [ -x "$RMQ_BIN/rabbitmq-server" ] || missing+=(rabbitmq-server)
   [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || missing+=(postgresql)
+  # The console's browser test drives Debian's chromium (Playwright cannot download
+  # browsers here); Noto's fonts make Arabic render in it and in its screenshots.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/fonts/truetype/noto ] || missing+=(fonts-noto-core)
   if ((${#missing[@]})); then
     log "installing ${missing[*]} from Debian"
     export DEBIAN_FRONTEND=noninteractive
@@ -167,6 +173,16 @@ case "$cmd" in
     fi
     log "stopped services in $dir"
     ;;
+  start-postgres)
+    install
+    dir=${2:?usage: services.sh start-postgres DIR}
+    mkdir -p "$dir"; chmod 755 "$dir"
+    start_postgres "$dir"
+    ;;
+  stop-postgres)
+    dir=${2:?usage: services.sh stop-postgres DIR}
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -m fast -w stop >&2 || true
+    ;;
   restart-rabbitmq)
     dir=${2:?usage: services.sh restart-rabbitmq DIR}
     stop_rabbitmq_node "$dir"
@@ -184,7 +200,7 @@ case "$cmd" in
     log "RabbitMQ started (pid $(cat "$dir/rmq/beam.pid"))"
     ;;
   *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,18p' "$0" >&2
     exit 2
     ;;
 esac

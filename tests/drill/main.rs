@@ -1,10 +1,11 @@
 //! `rabt-drill`: the full reliability drill (tests/drill.sh runs it on private services).
 //!
 //!   rabt-drill [--rate N] [--faults a,b,…] [--quiet SECONDS] [--outage SECONDS]
-//!              [--markdown FILE]
+//!              [--workers N] [--quorum-size N] [--markdown FILE]
 //!
 //! Faults: worker-kill, api-kill, broker-restart, agency-outage, poison (all, in that
-//! order, by default). Exits non-zero if anything was lost, applied twice or given up on.
+//! order, by default); on the cluster of tests/cluster.sh also broker-node-kill,
+//! broker-node-back, switchover, primary-kill. Exits non-zero if anything was lost, applied twice or given up on.
 
 use std::time::Duration;
 
@@ -26,8 +27,11 @@ async fn main() -> anyhow::Result<()> {
         quiet: Duration::from_secs(20),
         outage: Duration::from_secs(30),
         services_dir: std::env::var_os("RABT_TEST_SERVICES_DIR").map(Into::into),
+        cluster_dir: std::env::var_os("RABT_CLUSTER_DIR").map(Into::into),
     };
     let mut markdown = None;
+    let mut workers = 2usize;
+    let mut quorum_size = 0u32;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -36,6 +40,8 @@ async fn main() -> anyhow::Result<()> {
             "--quiet" => options.quiet = Duration::from_secs(value()?.parse()?),
             "--outage" => options.outage = Duration::from_secs(value()?.parse()?),
             "--markdown" => markdown = Some(value()?),
+            "--workers" => workers = value()?.parse()?,
+            "--quorum-size" => quorum_size = value()?.parse()?,
             "--faults" => {
                 options.faults = value()?
                     .split(',')
@@ -45,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
             other => bail!("unknown argument `{other}`"),
         }
     }
-    let mut deployment = Deployment::start(2, drill::SERVICES).await?;
+    let config = format!("[queue]\nquorum_size = {quorum_size}\n");
+    let mut deployment = Deployment::start_with(workers, drill::SERVICES, Some(&config)).await?;
     let started = std::time::Instant::now();
     let report = drill::run(&mut deployment, &options).await?;
     let text = format!(

@@ -24,6 +24,7 @@ async fn under_load_killed_processes_a_failing_agency_and_poison_lose_nothing() 
         quiet: Duration::from_secs(4),
         outage: Duration::from_secs(6),
         services_dir: None,
+        cluster_dir: None,
     };
     let report = drill::run(&mut deployment, &options).await.unwrap();
     println!("{}", report.markdown());

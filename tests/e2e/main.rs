@@ -7,11 +7,15 @@
 mod audit;
 mod broker_outage;
 mod composite;
+mod console;
 mod demo;
+mod deploy;
 mod dlq;
 mod drill;
 mod kill_worker;
 mod metrics;
 mod notify;
+mod sandbox;
 mod serve;
 mod shutdown;
+mod traces;

@@ -128,8 +128,8 @@ fn valid_is_ok_expired_is_mismatch_none_is_not_found() {
 fn an_answer_about_another_membership_is_malformed() {
     for input in [
         json!({"unifiedNumber": "7000000002"}),
-        json!({"chamberCode": 2, "membershipNumber": "123456"}),
-        json!({"chamberCode": 1, "membershipNumber": "123457"}),
+        json!({"chamberCode": "2", "membershipNumber": "123456"}),
+        json!({"chamberCode": "1", "membershipNumber": "123457"}),
     ] {
         let query = MembershipQuery::parse(&input).unwrap();
         let err = answer(golden(), &query, day("2030-01-01")).unwrap_err();
@@ -140,7 +140,8 @@ fn an_answer_about_another_membership_is_malformed() {
     }
     // Zero padding is the same membership number.
     let padded =
-        MembershipQuery::parse(&json!({"chamberCode": 1, "membershipNumber": "00123456"})).unwrap();
+        MembershipQuery::parse(&json!({"chamberCode": "1", "membershipNumber": "00123456"}))
+            .unwrap();
     assert!(answer(golden(), &padded, day("2030-01-01")).is_ok());
 }
 

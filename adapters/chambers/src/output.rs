@@ -36,7 +36,9 @@ pub struct Name {
 /// The chamber that holds the membership.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Chamber {
-    /// FSC's code of the chamber (its "chamber city").
+    /// FSC's code of the chamber (its "chamber city"), written as a string like every
+    /// other identifier of the API.
+    #[serde(serialize_with = "as_decimal_string")]
     pub code: u16,
     /// Its name, if FSC gave it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,4 +142,9 @@ impl MembershipOutput {
             valid: Some(valid),
         }
     }
+}
+
+/// A number as its decimal string.
+fn as_decimal_string<S: serde::Serializer>(value: &u16, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }

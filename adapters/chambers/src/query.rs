@@ -47,11 +47,15 @@ impl MembershipQuery {
             }
             (None, Some(chamber), Some(_)) => {
                 let chamber = chamber
-                    .as_u64()
-                    .and_then(|c| u16::try_from(c).ok())
+                    .as_str()
+                    .filter(|c| !c.is_empty() && c.len() <= 3)
+                    .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|c| c.parse::<u16>().ok())
                     .filter(|c| (1..=999).contains(c))
                     .ok_or_else(|| {
-                        AdapterError::invalid_input("chamberCode must be an integer from 1 to 999")
+                        AdapterError::invalid_input(
+                            "chamberCode must be 1 to 3 digits, from 1 to 999",
+                        )
                     })?;
                 let number = text("membershipNumber")
                     .filter(|n| !n.is_empty() && n.len() <= 12)
@@ -97,7 +101,7 @@ mod tests {
             MembershipQuery::ByUnifiedNumber(UnifiedNumber::parse("7000000001").unwrap())
         );
         let by_number =
-            MembershipQuery::parse(&json!({"chamberCode": 1, "membershipNumber": "123456"}))
+            MembershipQuery::parse(&json!({"chamberCode": "1", "membershipNumber": "123456"}))
                 .unwrap();
         assert_eq!(
             by_number,
@@ -121,13 +125,14 @@ mod tests {
             json!({}),
             json!({"unifiedNumber": "8000000001"}),
             json!({"unifiedNumber": 7000000001_u64}),
-            json!({"unifiedNumber": "7000000001", "chamberCode": 1}),
-            json!({"chamberCode": 1}),
-            json!({"chamberCode": 0, "membershipNumber": "1"}),
-            json!({"chamberCode": 1000, "membershipNumber": "1"}),
-            json!({"chamberCode": "1", "membershipNumber": "1"}),
-            json!({"chamberCode": 1, "membershipNumber": "12a"}),
-            json!({"chamberCode": 1, "membershipNumber": "1234567890123"}),
+            json!({"unifiedNumber": "7000000001", "chamberCode": "1"}),
+            json!({"chamberCode": "1"}),
+            json!({"chamberCode": "0", "membershipNumber": "1"}),
+            json!({"chamberCode": "1000", "membershipNumber": "1"}),
+            // The catalogue writes a chamber code as a string before an adapter sees it.
+            json!({"chamberCode": 1, "membershipNumber": "1"}),
+            json!({"chamberCode": "1", "membershipNumber": "12a"}),
+            json!({"chamberCode": "1", "membershipNumber": "1234567890123"}),
         ] {
             let err = MembershipQuery::parse(&input).unwrap_err();
             assert_refused(&err, Outcome::InvalidInput, input);

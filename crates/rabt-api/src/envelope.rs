@@ -137,11 +137,21 @@ fn check_url(url: &str, allow_private_targets: bool, errors: &mut Vec<FieldError
         matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty())
     });
     let Some(parsed) = parsed else {
-        errors.push(FieldError::at(
-            "/notify_url",
-            "`notify_url` must be an absolute https:// URL",
-            "يجب أن يكون `notify_url` عنوان https:// كاملًا",
-        ));
+        // Say what this deployment accepts: plain http only where private targets are
+        // allowed (`rabt demo`, tests).
+        errors.push(if allow_private_targets {
+            FieldError::at(
+                "/notify_url",
+                "`notify_url` must be an absolute http:// or https:// URL",
+                "يجب أن يكون `notify_url` عنوان http:// أو https:// كاملًا",
+            )
+        } else {
+            FieldError::at(
+                "/notify_url",
+                "`notify_url` must be an absolute https:// URL",
+                "يجب أن يكون `notify_url` عنوان https:// كاملًا",
+            )
+        });
         return;
     };
     if allow_private_targets {
@@ -276,6 +286,14 @@ mod tests {
         assert_eq!(notify_url_error("https://8.8.8.8/hook", false), None);
         // Tests and the demo allow private targets, and plain http with them.
         assert_eq!(notify_url_error("http://127.0.0.1:9000/hook", true), None);
-        assert!(notify_url_error("ftp://127.0.0.1/hook", true).is_some());
+        assert_eq!(
+            notify_url_error("ftp://127.0.0.1/hook", true).as_deref(),
+            Some("`notify_url` must be an absolute http:// or https:// URL"),
+            "where http is allowed, the message does not claim https is required"
+        );
+        assert_eq!(
+            notify_url_error("ftp://erp.example.sa/hook", false).as_deref(),
+            Some("`notify_url` must be an absolute https:// URL")
+        );
     }
 }

@@ -93,10 +93,14 @@ fn child_task(
         // Built when released; until then it can wait as long as the whole request.
         (Value::Null, deadline_at)
     } else {
-        let built = child
+        let mut built = child
             .build_input(input, item, |_| None)
             .map_err(|missing| ApiError::internal("fanning out a composite", &missing))?;
-        if let Some(service) = catalogue.service(child.service.as_str())
+        let service = catalogue.service(child.service.as_str());
+        if let Some(service) = service {
+            service.normalize_input(&mut built);
+        }
+        if let Some(service) = service
             && let Err(violations) = service.validate_input(&built)
         {
             let errors = violations

@@ -7,7 +7,8 @@
 //! catalogue, never on adapters.
 //!
 //! Layout:
-//! - [`app`] builds the router; [`serve`] runs it on a listener until shutdown.
+//! - [`app`] builds the public router (`api.listen`), [`ops_app`] the operators' one
+//!   (`api.ops_listen`: `/ops/v1`, `/metrics`); [`serve`] runs them until shutdown.
 //! - `requests`: create, get and list requests; `envelope`: the request body;
 //!   `idempotency`: keys and body digests; `wait`: `Prefer: wait`; `query`: list
 //!   parameters; `view`: the JSON of requests.
@@ -21,6 +22,8 @@
 
 #![forbid(unsafe_code)]
 
+use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -32,11 +35,12 @@ use rabt_queue::Transport;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
-use tracing::Level;
+use tracing::{Level, Span};
 
 mod audit;
 pub mod auth;
 mod callbacks;
+mod console;
 mod envelope;
 mod fanout;
 mod health;
@@ -57,9 +61,26 @@ mod wait;
 pub use state::{ApiSettings, AppState};
 pub use wait::Waiters;
 
-/// The router of the API.
+/// The public router, on `api.listen`: the REST API cooperatives and agencies call,
+/// the OpenAPI document and the probes.
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.settings().body_limit;
+    layered(public_routes(), state)
+}
+
+/// The operators' router, on `api.ops_listen`: the operator API and `/metrics`. It is
+/// kept off the public listener so that the port the internet reaches has no operator
+/// surface at all (X-Road serves its admin UI on a port of its own).
+pub fn ops_app(state: AppState) -> Router {
+    layered(ops_routes(), state)
+}
+
+/// Both routers on one listener, for a deployment that set `api.ops_listen` equal to
+/// `api.listen`.
+pub fn combined_app(state: AppState) -> Router {
+    layered(public_routes().merge(ops_routes()), state)
+}
+
+fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/requests", get(requests::list).post(requests::create))
         .route("/v1/requests/{id}", get(requests::get))
@@ -73,22 +94,76 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+}
+
+fn ops_routes() -> Router<AppState> {
+    Router::new()
         .route("/metrics", get(metrics::handler))
         .merge(ops::routes())
+        .merge(console::routes())
+}
+
+/// The layers every route gets: metrics by route, the body limit, localized problems
+/// and request tracing.
+fn layered(router: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.settings().body_limit;
+    router
         .route_layer(middleware::from_fn(metrics::record))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(problem::localize))
         // A 5xx is logged where it arises, with its cause (a store failure, an unready
         // broker); the trace layer's own line for it would be a context-free ERROR on
         // every /readyz poll during an outage.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(http_span)
+                .on_response(record_status)
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then lets in-flight
+/// The HTTP server span of a call (rabt-trace): named by the matched route, never the
+/// raw path, and continuing the caller's `traceparent` when it sent a valid one.
+fn http_span<B>(request: &axum::http::Request<B>) -> Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str());
+    let traceparent = request
+        .headers()
+        .get(rabt_trace::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    rabt_trace::http_server(
+        request.method().as_str(),
+        route,
+        request.uri().path(),
+        traceparent,
+    )
+}
+
+/// Records the answer's status on the HTTP server span; a 5xx marks it failed.
+fn record_status<B>(response: &axum::http::Response<B>, _latency: Duration, span: &Span) {
+    let status = response.status();
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        rabt_trace::set_error(span, status.canonical_reason().unwrap_or("server error"));
+    }
+}
+
+/// Where the API listens.
+#[derive(Debug)]
+pub struct Listeners {
+    /// `api.listen`: the public REST API.
+    pub api: TcpListener,
+    /// `api.ops_listen`; `None` when it is the same address, and `api` serves both.
+    pub ops: Option<TcpListener>,
+}
+
+/// Serves the API on its listeners until `shutdown` resolves, then lets in-flight
 /// requests finish. Also forwards completion events to `Prefer: wait` waiters.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
@@ -97,12 +172,33 @@ pub async fn serve(
         state.waiters().clone(),
         shutdown.clone(),
     ));
-    let result = axum::serve(listener, app(state))
+    let ops = match listeners.ops {
+        Some(listener) => {
+            // The console's login limit counts failures per client address.
+            let app = ops_app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            Some(tokio::spawn(served.into_future()))
+        }
+        None => None,
+    };
+    let public = match ops {
+        Some(_) => app(state),
+        None => combined_app(state),
+    };
+    let public = public.into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listeners.api, public)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await;
     shutdown.cancel();
+    let ops_result = match ops {
+        Some(handle) => handle
+            .await
+            .unwrap_or_else(|err| Err(std::io::Error::other(err))),
+        None => Ok(()),
+    };
     let _ = events.await;
-    result
+    result.and(ops_result)
 }
 
 /// Wakes waiters when their request completes: subscribes to `request.completed.#` on

@@ -6,6 +6,8 @@
 use axum::Json;
 use axum::extract::State;
 use rabt_catalogue::Catalogue;
+use rabt_catalogue::openapi::component_name;
+use rabt_core::Agency;
 use serde_json::{Map, Value, json};
 
 use crate::problem::ProblemKind;
@@ -21,17 +23,18 @@ pub async fn serve(State(state): State<AppState>) -> Json<Value> {
 
 /// The OpenAPI document for this catalogue.
 pub fn document(catalogue: &Catalogue) -> Value {
-    let mut schemas = Map::new();
+    // Every schema file as a component of its own, `$ref`s within this document: what
+    // OpenAPI validators and code generators resolve.
+    let mut schemas: Map<String, Value> = catalogue.openapi_components().into_iter().collect();
     let mut variants = Vec::new();
     for service in catalogue.services() {
         let name = service.name.as_str();
-        schemas.insert(format!("{name}.input"), service.input().bundled().clone());
-        schemas.insert(format!("{name}.output"), service.output().bundled().clone());
+        let input = component_name(service.input().file());
         variants.push(json!({
             "title": name,
             "properties": {
                 "service": { "const": name },
-                "input": { "$ref": format!("#/components/schemas/{name}.input") },
+                "input": { "$ref": format!("#/components/schemas/{input}") },
             },
         }));
     }
@@ -45,7 +48,11 @@ pub fn document(catalogue: &Catalogue) -> Value {
         crate::ops::openapi::dead_letter_schema(),
     );
     schemas.extend(audit::schemas());
-    let mut paths = paths();
+    schemas.insert(
+        "Cooperative".into(),
+        crate::ops::openapi::cooperative_schema(),
+    );
+    let mut paths = paths(catalogue);
     if let Some(paths) = paths.as_object_mut() {
         paths.extend(crate::ops::openapi::paths(problem_ref));
         paths.extend(audit::paths(problem_ref));
@@ -111,6 +118,7 @@ fn request() -> Value {
             "outcome": outcome,
             "data": { "description": "The single check's data, for single-agency services (see the service's output schema)." },
             "reference": { "type": ["string", "null"] },
+            "traceId": { "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "The W3C trace id of all of this request's work (the caller's, when it sent a traceparent)." },
             "createdAt": { "type": "string", "format": "date-time" },
             "updatedAt": { "type": "string", "format": "date-time" },
             "completedAt": { "type": ["string", "null"], "format": "date-time" },
@@ -146,6 +154,7 @@ fn problem() -> Value {
             "title": { "type": "string", "description": "In Arabic or English, by Accept-Language." },
             "status": { "type": "integer" },
             "detail": { "type": "string" },
+            "traceId": { "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "The W3C trace id of this call, for a report to the operators." },
             "errors": { "type": "array", "items": { "type": "object", "properties": {
                 "pointer": { "type": "string", "description": "JSON Pointer (RFC 6901) of the offending field in the body." },
                 "parameter": { "type": "string", "description": "The offending query parameter." },
@@ -155,27 +164,10 @@ fn problem() -> Value {
     })
 }
 
+/// One response per problem type, so every `problem_ref` of the document resolves
+/// (openapi-spec-validator checks that): all of them, never a hand-kept list.
 fn problem_responses() -> Value {
-    let kinds = [
-        ProblemKind::Unauthorized,
-        ProblemKind::ServiceForbidden,
-        ProblemKind::NotFound,
-        ProblemKind::IdempotencyKeyMissing,
-        ProblemKind::IdempotencyConflict,
-        ProblemKind::UnsupportedMediaType,
-        ProblemKind::PayloadTooLarge,
-        ProblemKind::ValidationFailed,
-        ProblemKind::CallbackUnverified,
-        ProblemKind::MalformedJson,
-        ProblemKind::Unavailable,
-        ProblemKind::InvalidQuery,
-        ProblemKind::OperatorUnauthorized,
-        ProblemKind::RoleForbidden,
-        ProblemKind::DeadLetterClosed,
-        ProblemKind::DeadLetterNotReplayable,
-        ProblemKind::AuditNotSealed,
-        ProblemKind::TreeSizeOutOfRange,
-    ];
+    let kinds = ProblemKind::ALL;
     let mut responses = Map::new();
     for kind in kinds {
         responses.insert(
@@ -193,8 +185,18 @@ fn problem_ref(slug: &str) -> Value {
     json!({ "$ref": format!("#/components/responses/{slug}") })
 }
 
-fn paths() -> Value {
+fn paths(catalogue: &Catalogue) -> Value {
     let json_body = |schema: &str| json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } });
+    // The agencies that answer by callback are those with a callback schema.
+    let calling_back: Vec<(Agency, String)> = Agency::ALL
+        .into_iter()
+        .filter_map(|a| Some((a, component_name(catalogue.callback_schema(a)?.file()))))
+        .collect();
+    let callback_agencies: Vec<&str> = calling_back.iter().map(|(a, _)| a.as_str()).collect();
+    let callback_bodies: Vec<Value> = calling_back
+        .iter()
+        .map(|(agency, schema)| json!({ "title": agency.as_str(), "$ref": format!("#/components/schemas/{schema}") }))
+        .collect();
     json!({
         "/v1/requests": {
             "post": {
@@ -254,12 +256,12 @@ fn paths() -> Value {
                 "description": "An agency that answers later (municipal, health) posts its answer here, signed with the secret Rabt gave it. Refused unless the signature verifies with a current secret, the timestamp is within 5 minutes, the body is valid against schemas/callbacks/<agency>.json and its `reference` names a task of this agency; refusals are audited and change nothing else. A repeated webhook-id is acknowledged (`duplicate`) and not applied again.",
                 "security": [],
                 "parameters": [
-                    { "name": "agency", "in": "path", "required": true, "schema": { "enum": ["municipal", "health"] } },
+                    { "name": "agency", "in": "path", "required": true, "schema": { "enum": callback_agencies } },
                     { "name": "webhook-id", "in": "header", "required": true, "schema": { "type": "string" } },
                     { "name": "webhook-timestamp", "in": "header", "required": true, "schema": { "type": "string" }, "description": "Unix seconds." },
                     { "name": "webhook-signature", "in": "header", "required": true, "schema": { "type": "string" }, "description": "v1,<base64 HMAC-SHA256 of id.timestamp.body>, space separated during a rotation." },
                 ],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["reference"], "properties": { "reference": { "type": "string" } } } } } },
+                "requestBody": { "required": true, "description": "The agency's callback schema (schemas/callbacks/<agency>.json).", "content": { "application/json": { "schema": { "anyOf": callback_bodies } } } },
                 "responses": {
                     "202": { "description": "Accepted, or a duplicate acknowledged.", "content": { "application/json": { "schema": { "type": "object", "properties": { "status": { "enum": ["accepted", "duplicate"] } } } } } },
                     "400": problem_ref("malformed-json"),

@@ -12,6 +12,7 @@ use rabt_catalogue::{Catalogue, Service};
 use rabt_core::{RequestId, RequestStatus, ServiceName};
 use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::auth::Caller;
 use crate::envelope::{self, Envelope};
@@ -35,9 +36,11 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let key = idempotency::key(&headers)?;
     let body = read_json(&headers, body)?;
-    let envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
+    let mut envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
         .map_err(validation_failed)?;
     let service = resolve_service(&state, &cooperative, &envelope)?;
+    // What may be written several ways is stored one way (`+966…`, `١٠٠…`).
+    service.normalize_input(&mut envelope.input);
     if let Err(violations) = service.validate_input(&envelope.input) {
         let errors = violations
             .into_iter()
@@ -51,7 +54,7 @@ pub(crate) async fn create(
     let wait = preferred_wait(&headers, state.settings().max_wait);
     // Registered before the request exists, so its completion cannot be missed.
     let waiter = wait.map(|_| state.waiters().register(id));
-    let new = new_request(
+    let mut new = new_request(
         state.catalogue(),
         id,
         cooperative.id,
@@ -59,10 +62,13 @@ pub(crate) async fn create(
         envelope,
         key,
         idempotency::body_digest(&body),
-        &headers,
         state.settings().pii_key.as_ref(),
     )?;
-    let (new, accepted) = accept(&state, new).await?;
+    // The request's trace goes on from the accept transaction: the outbox rows it
+    // writes carry its context, so every publish of its tasks is a child of it.
+    let span = rabt_trace::accept(&id.to_string(), service.name.as_str());
+    new.traceparent = rabt_trace::traceparent(&span);
+    let (new, accepted) = accept(&state, new).instrument(span).await?;
     match accepted {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
@@ -203,18 +209,12 @@ fn new_request(
     envelope: Envelope,
     key: String,
     body_hash: String,
-    headers: &HeaderMap,
     pii_key: Option<&rabt_audit::PiiKey>,
 ) -> Result<NewRequest, ApiError> {
     let now = Utc::now();
     let deadline_at =
         now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
     let response_body = view::accepted(id).to_string();
-    let traceparent = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() == 55)
-        .map(str::to_owned);
     let tasks = fanout::tasks(catalogue, service, &envelope.input, now, deadline_at)?;
     let subjects = pii_key
         .map(|key| subjects::digests(key, &envelope.input))
@@ -235,7 +235,8 @@ fn new_request(
             response_status: StatusCode::ACCEPTED.as_u16(),
             response_body,
         },
-        traceparent,
+        // Set by the caller from the accept span.
+        traceparent: None,
         subjects,
     })
 }
@@ -300,7 +301,16 @@ pub(crate) async fn get(
         .await
         .map_err(|e| store_error("reading a request", e))?
         .ok_or_else(|| ApiError::new(ProblemKind::NotFound))?;
-    Ok(Json(view::full(&record, state.catalogue())).into_response())
+    let mut body = view::full(&record, state.catalogue());
+    if record.completed_at.is_none() {
+        let pauses = state
+            .store()
+            .agency_pauses()
+            .await
+            .map_err(|e| store_error("reading agency pauses", e))?;
+        view::mark_waiting(&mut body, &record, &pauses);
+    }
+    Ok(Json(body).into_response())
 }
 
 /// `GET /v1/requests?service=&status=&reference=&limit=&cursor=`: the caller's own
@@ -339,7 +349,7 @@ pub(crate) async fn list(
 /// lease before any relay published them).
 async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accepted), ApiError> {
     let state = state.clone();
-    tokio::spawn(async move {
+    let spawned = async move {
         let handoff = state.settings().outbox_handoff.as_ref();
         let result = state
             .store()
@@ -358,7 +368,8 @@ async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accept
             Err(err) => Err(store_error("accepting a request", err)),
         };
         accepted.map(|accepted| (new, accepted))
-    })
-    .await
-    .map_err(|err| ApiError::internal("accepting a request", &err))?
+    };
+    tokio::spawn(spawned.in_current_span())
+        .await
+        .map_err(|err| ApiError::internal("accepting a request", &err))?
 }

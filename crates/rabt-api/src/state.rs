@@ -38,6 +38,12 @@ pub struct ApiSettings {
     /// The verifier key of this deployment's checkpoint signing key, served at
     /// `/v1/audit/key` (else the key of the latest checkpoint is).
     pub audit_verifier_key: Option<rabt_audit::VerifierKey>,
+    /// How long a cooperative's old keys keep working after a rotation, unless the
+    /// operator gives another overlap (`api.key_rotation_overlap_seconds`).
+    pub key_overlap: Duration,
+    /// Each agency's settings as this deployment runs them, for operators: never a
+    /// secret (built by the binary, which knows the configuration).
+    pub agency_settings: BTreeMap<Agency, serde_json::Value>,
 }
 
 impl Default for ApiSettings {
@@ -50,6 +56,8 @@ impl Default for ApiSettings {
             outbox_handoff: None,
             pii_key: None,
             audit_verifier_key: None,
+            key_overlap: Duration::from_secs(24 * 3600),
+            agency_settings: BTreeMap::new(),
         }
     }
 }
@@ -67,6 +75,10 @@ struct Inner {
     waiters: Waiters,
     outbox_wake: Arc<Notify>,
     settings: ApiSettings,
+    /// The last overview computed, shared by every caller of this process.
+    overview: tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>>,
+    /// Failed console logins per client address (this process's share of the limit).
+    logins: crate::console::LoginLimiter,
 }
 
 impl AppState {
@@ -89,6 +101,8 @@ impl AppState {
             waiters: Waiters::default(),
             outbox_wake,
             settings,
+            overview: tokio::sync::Mutex::new(None),
+            logins: crate::console::LoginLimiter::default(),
         }))
     }
 
@@ -136,6 +150,18 @@ impl AppState {
     pub fn settings(&self) -> &ApiSettings {
         &self.0.settings
     }
+
+    /// The cache of the overview.
+    pub(crate) fn overview_cache(
+        &self,
+    ) -> &tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>> {
+        &self.0.overview
+    }
+
+    /// The console's login limiter.
+    pub(crate) fn logins(&self) -> &crate::console::LoginLimiter {
+        &self.0.logins
+    }
 }
 
 /// Maps a store failure to a response: a lost race is a 409, an unreachable database a
@@ -147,6 +173,22 @@ pub fn store_error(context: &str, err: StoreError) -> ApiError {
             tracing::warn!(error = %err, "{context}: database unavailable");
             ApiError::unavailable(2)
         }
-        err => ApiError::internal(context, &err),
+        err => ApiError::internal(context, &Chain(&err)),
+    }
+}
+
+/// An error with its sources (`database error: error communicating with database: …`),
+/// so the log of an internal error says what the database said.
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }

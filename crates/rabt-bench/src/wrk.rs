@@ -35,10 +35,13 @@ pub struct Plan {
 }
 
 /// The JSON line the Lua script's `done()` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct WrkSummary {
     /// Requests answered.
     pub requests: u64,
+    /// Requests written, answered or not (absent from records made before it was counted).
+    #[serde(default)]
+    pub sent: u64,
     /// Microseconds of the run.
     pub duration_us: u64,
     /// Socket connect errors.

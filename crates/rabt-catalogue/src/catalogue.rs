@@ -20,6 +20,7 @@ use crate::{CATALOGUE_FILE, CATALOGUE_SCHEMA_FILE};
 pub struct Catalogue {
     services: BTreeMap<String, Service>,
     callbacks: BTreeMap<Agency, Schema>,
+    documents: Arc<Documents>,
 }
 
 impl Catalogue {
@@ -99,6 +100,19 @@ impl Catalogue {
     pub fn callback_schema(&self, agency: Agency) -> Option<&Schema> {
         self.callbacks.get(&agency)
     }
+
+    /// Every service's input and output schema and every callback schema, with all
+    /// they refer to, as flat OpenAPI components named by
+    /// [`openapi::component_name`](crate::openapi::component_name).
+    pub fn openapi_components(&self) -> BTreeMap<String, Value> {
+        let roots: Vec<&str> = self
+            .services
+            .values()
+            .flat_map(|s| [s.input().file(), s.output().file()])
+            .chain(self.callbacks.values().map(Schema::file))
+            .collect();
+        crate::openapi::components(&self.documents, &roots)
+    }
 }
 
 fn load(file: CatalogueFile, documents: &Arc<Documents>) -> Result<Catalogue, CatalogueError> {
@@ -136,6 +150,7 @@ fn load(file: CatalogueFile, documents: &Arc<Documents>) -> Result<Catalogue, Ca
     Ok(Catalogue {
         services,
         callbacks,
+        documents: Arc::clone(documents),
     })
 }
 

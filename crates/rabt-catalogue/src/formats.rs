@@ -18,11 +18,12 @@ enum Failure {
 
 type Check = fn(&str) -> Result<(), Failure>;
 
-/// A format of ours: its name in schemas, its check, and the identifier's name in
-/// Arabic (rabt-core names it in English).
+/// A format of ours: its name in schemas, its check, and what a valid value looks like
+/// in words, in English and Arabic (never a regular expression: people read these).
 struct Format {
     name: &'static str,
     check: Check,
+    english: &'static str,
     arabic: &'static str,
 }
 
@@ -34,12 +35,14 @@ const FORMATS: &[Format] = &[
     Format {
         name: "rabt-national-id",
         check: |s| id(NationalId::parse(s)),
-        arabic: "رقم هوية وطنية أو إقامة",
+        english: "a national ID or iqama number: 10 digits, the first 1 (citizen) or 2 (resident)",
+        arabic: "رقم هوية وطنية أو إقامة: 10 أرقام أولها 1 (مواطن) أو 2 (مقيم)",
     },
     Format {
         name: "rabt-unified-number",
         check: |s| id(UnifiedNumber::parse(s)),
-        arabic: "رقمًا موحدًا للمنشأة",
+        english: "a unified number: 10 digits starting with 7",
+        arabic: "رقمًا موحدًا للمنشأة: 10 أرقام أولها 7",
     },
     Format {
         // rabt-core accepts lower case and upper-cases it; the schema's pattern asks
@@ -54,32 +57,38 @@ const FORMATS: &[Format] = &[
             }
             id(ShortAddress::parse(s))
         },
-        arabic: "عنوانًا مختصرًا",
+        english: "a short address: 4 capital Latin letters, then 4 digits (like RRRD2929)",
+        arabic: "عنوانًا مختصرًا: 4 أحرف لاتينية كبيرة ثم 4 أرقام (مثل RRRD2929)",
     },
     Format {
         name: "rabt-building-number",
         check: |s| id(BuildingNumber::parse(s)),
-        arabic: "رقم مبنى",
+        english: "a building number: 4 digits",
+        arabic: "رقم مبنى من 4 أرقام",
     },
     Format {
         name: "rabt-additional-number",
         check: |s| id(AdditionalNumber::parse(s)),
-        arabic: "رقمًا إضافيًا",
+        english: "an additional number: 4 digits",
+        arabic: "رقمًا إضافيًا من 4 أرقام",
     },
     Format {
         name: "rabt-postal-code",
         check: |s| id(PostalCode::parse(s)),
-        arabic: "رمزًا بريديًا",
+        english: "a postal code: 5 digits",
+        arabic: "رمزًا بريديًا من 5 أرقام",
     },
     Format {
         name: "rabt-mobile",
         check: |s| id(Mobile::parse(s)),
-        arabic: "رقم جوال سعودي",
+        english: "a Saudi mobile number: 05XXXXXXXX, 9665XXXXXXXX or +9665XXXXXXXX",
+        arabic: "رقم جوال سعودي: 05XXXXXXXX أو 9665XXXXXXXX أو ‎+9665XXXXXXXX",
     },
     Format {
         name: "rabt-hijri-date",
         check: |s| s.parse::<HijriDate>().map(|_| ()).map_err(Failure::Date),
-        arabic: "تاريخًا هجريًا",
+        english: "a Hijri date, YYYY-MM-DD",
+        arabic: "تاريخًا هجريًا بالصيغة YYYY-MM-DD",
     },
 ];
 
@@ -107,9 +116,9 @@ pub(crate) fn explain(name: &str, value: &str, s: &Subject) -> Option<Localized>
             "{s} fails the national ID check digit (Luhn): a digit is mistyped",
             "{s} لا يجتاز خانة التحقق لرقم الهوية (خوارزمية Luhn): أحد الأرقام مكتوب خطأ",
         ),
-        Failure::Identifier(IdentifierError::Format { kind, pattern }) => s.says(
-            &format!("{{s}} must be a {kind} matching {pattern}"),
-            &format!("{{s}} يجب أن يكون {} بالنمط {pattern}", format.arabic),
+        Failure::Identifier(IdentifierError::Format { .. }) => s.says(
+            &format!("{{s}} must be {}", format.english),
+            &format!("{{s}} يجب أن يكون {}", format.arabic),
         ),
         Failure::Date(DateError::Invalid(..)) => s.says(
             "{s} is not a day of the Umm al-Qura calendar",
@@ -154,7 +163,11 @@ mod tests {
     fn short_addresses_must_be_capitals_as_the_pattern_says() {
         let s = Subject::of("/shortAddress");
         let message = explain("rabt-short-address", "rrrd2929", &s).unwrap();
-        assert!(message.en.contains("^[A-Z]{4}"), "{}", message.en);
+        assert!(
+            message.en.contains("4 capital Latin letters"),
+            "{}",
+            message.en
+        );
     }
 
     #[test]
@@ -167,6 +180,28 @@ mod tests {
                 .starts_with("`idNumber` fails the national ID check digit")
         );
         assert!(message.ar.contains("خانة التحقق"));
+    }
+
+    #[test]
+    fn messages_describe_the_form_in_words_never_a_regular_expression() {
+        let s = Subject::of("/idNumber");
+        for (format, bad) in [
+            ("rabt-national-id", "3000000001"),
+            ("rabt-unified-number", "8000000001"),
+            ("rabt-short-address", "RRR2929"),
+            ("rabt-mobile", "0412345678"),
+            ("rabt-postal-code", "1221"),
+        ] {
+            let message = explain(format, bad, &s).unwrap();
+            for text in [&message.en, &message.ar] {
+                assert!(
+                    !text.contains('^') && !text.contains('$') && !text.contains("\\d"),
+                    "{format}: {text}"
+                );
+            }
+        }
+        let arabic = explain("rabt-national-id", "3000000001", &s).unwrap().ar;
+        assert!(arabic.contains("10 أرقام"), "{arabic}");
     }
 
     #[test]

@@ -22,7 +22,10 @@
 //!   [`Binding`], [`Source`], [`JsonPointer`]) and its checks.
 //! - [`schema`]: [`Schema`], a compiled schema, and the offline resolution of `$ref`s.
 //! - [`violation`]: [`Violation`] and the bilingual messages.
-//! - `formats`: the `rabt-…` formats, backed by rabt-core's parsers.
+//! - [`openapi`]: the schemas as flat OpenAPI 3.1 components (`$ref`s rewritten).
+//! - `formats`: the `rabt-…` formats, backed by rabt-core's parsers; `normalize`: the
+//!   one spelling of what may be written several ways (digits, mobiles), by schema
+//!   annotation.
 //! - `file`: the serde shape of `catalogue.json`.
 //! - [`error`]: the [`CatalogueError`] of a catalogue that does not load.
 
@@ -33,6 +36,8 @@ pub mod composite;
 pub mod error;
 mod file;
 mod formats;
+mod normalize;
+pub mod openapi;
 pub mod schema;
 pub mod service;
 pub mod violation;

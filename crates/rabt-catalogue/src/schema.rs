@@ -61,6 +61,16 @@ impl Documents {
         self.by_uri.get(uri.split('#').next().unwrap_or(uri))
     }
 
+    /// The document with the absolute URI `uri`.
+    pub(crate) fn node(&self, uri: &str) -> Option<&Value> {
+        self.get(uri)
+    }
+
+    /// The document URI and node a `$ref` written in the document at `base` names.
+    pub(crate) fn resolve_ref(&self, base: &str, reference: &str) -> Option<(String, &Value)> {
+        self.resolve(base, reference)
+    }
+
     /// The `x-rabt-message` of the schema node that holds the keyword at `location`
     /// (an absolute keyword location, `uri#/json/pointer/keyword`).
     pub(crate) fn custom_message(&self, location: &str) -> Option<Localized> {
@@ -197,7 +207,7 @@ pub(crate) fn uri_of(path: &str) -> String {
 }
 
 /// Resolves a relative reference (`../common.json`, `x.json`) against `base`.
-fn join_uri(base: &str, reference: &str) -> Option<String> {
+pub(crate) fn join_uri(base: &str, reference: &str) -> Option<String> {
     if reference.contains("://") {
         return Some(reference.to_owned());
     }
@@ -220,7 +230,7 @@ fn join_uri(base: &str, reference: &str) -> Option<String> {
 }
 
 /// Decodes `%XX` escapes (jsonschema writes `$defs` as `%24defs` in a URI fragment).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -306,6 +316,14 @@ impl Schema {
             validator,
             documents: Arc::clone(documents),
         })
+    }
+
+    /// Rewrites in `value` what the schema marks as written several ways
+    /// (`x-rabt-normalize`: Arabic-Indic digits, mobile spellings, …) into its one
+    /// canonical spelling, and whole-number floats where an integer is asked for.
+    /// Call it before [`Schema::validate`], and store what it leaves.
+    pub fn normalize(&self, value: &mut Value) {
+        self.documents.normalize(&self.file, value);
     }
 
     /// Validates a document; on failure, every offending field.

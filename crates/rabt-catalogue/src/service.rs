@@ -104,6 +104,12 @@ impl Service {
         }
     }
 
+    /// Writes a cooperative's input in its canonical spelling (see [`Schema::normalize`]):
+    /// call it before [`Service::validate_input`].
+    pub fn normalize_input(&self, input: &mut Value) {
+        self.input.normalize(input);
+    }
+
     /// Checks a cooperative's input; on failure, every offending field.
     pub fn validate_input(&self, input: &Value) -> Result<(), Vec<Violation>> {
         self.input.validate(input)

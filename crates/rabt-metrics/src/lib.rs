@@ -116,6 +116,11 @@ struct NotificationLabels {
     outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SpanLabels {
+    outcome: &'static str,
+}
+
 type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every figure a Rabt process keeps; see the module documentation.
@@ -139,6 +144,7 @@ pub struct Metrics {
     audit_tree_size: Gauge,
     audit_seal_lag: Gauge<f64, AtomicU64>,
     payloads_expired: Counter,
+    trace_spans: Family<SpanLabels, Counter>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -169,6 +175,7 @@ impl Metrics {
             audit_tree_size: Gauge::default(),
             audit_seal_lag: Gauge::default(),
             payloads_expired: Counter::default(),
+            trace_spans: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -255,6 +262,11 @@ impl Metrics {
             "payloads_expired",
             "Requests whose inputs and outputs were replaced by digests after retention.payloads",
             metrics.payloads_expired.clone(),
+        );
+        registry.register(
+            "trace_spans",
+            "Finished trace spans handed to the OTLP exporter, by outcome: exported, dropped (the export queue was full) or failed (the exporter refused or timed out)",
+            metrics.trace_spans.clone(),
         );
         Metrics {
             registry,
@@ -386,6 +398,14 @@ impl Metrics {
     /// The retention sweeper replaced `count` requests' payloads by digests.
     pub fn payloads_expired(&self, count: u64) {
         self.payloads_expired.inc_by(count);
+    }
+
+    /// `count` finished spans ended with `outcome`: `exported`, `dropped` (the export
+    /// queue was full: the exporter is down or slow) or `failed` (an export failed).
+    pub fn trace_spans(&self, outcome: &'static str, count: u64) {
+        self.trace_spans
+            .get_or_create(&SpanLabels { outcome })
+            .inc_by(count);
     }
 
     /// The number of messages ready in `queue`, as just measured.

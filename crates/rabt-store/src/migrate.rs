@@ -46,8 +46,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0003_reliability.sql"),
         sqlite: include_str!("../migrations/sqlite/0003_reliability.sql"),
     },
-    // Version 4 is the operators' console's (another branch); the runner applies what
-    // a build carries in order and allows the gap.
+    Migration {
+        version: 4,
+        name: "console",
+        postgres: include_str!("../migrations/postgres/0004_console.sql"),
+        sqlite: include_str!("../migrations/sqlite/0004_console.sql"),
+    },
     Migration {
         version: 5,
         name: "audit_seal",
@@ -55,6 +59,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_audit_seal.sql"),
     },
 ];
+
+/// What [`Store::migrate`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    /// Migrations applied now (0: the schema was up to date).
+    pub applied: usize,
+    /// The schema's version afterwards: the newest migration of this build.
+    pub version: i64,
+}
 
 /// How many migrations this build knows (a fully migrated database has this many rows
 /// in `rabt_schema_migrations`).
@@ -77,8 +90,8 @@ impl Store {
     /// Brings the schema up to date. Idempotent, and safe to call from several
     /// processes at once: all of it runs in one transaction (DDL is transactional on
     /// both backends), behind an advisory lock on PostgreSQL and the write lock on
-    /// SQLite.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    /// SQLite. Says how many migrations it applied.
+    pub async fn migrate(&self) -> Result<Migrated, StoreError> {
         let dialect = self.dialect();
         let mut tx = self.begin_write().await?;
         if dialect == Dialect::Postgres {
@@ -95,6 +108,7 @@ impl Store {
         {
             return Err(StoreError::UnknownMigration { version: *version });
         }
+        let mut applied = 0;
         for migration in MIGRATIONS {
             let checksum = sha256_hex(migration.sql(dialect));
             match done.iter().find(|(v, _)| *v == migration.version) {
@@ -105,10 +119,17 @@ impl Store {
                         name: migration.name,
                     });
                 }
-                None => apply(tx.conn(), migration, dialect, checksum).await?,
+                None => {
+                    apply(tx.conn(), migration, dialect, checksum).await?;
+                    applied += 1;
+                }
             }
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(Migrated {
+            applied,
+            version: MIGRATIONS.last().map_or(0, |m| m.version),
+        })
     }
 }
 

@@ -1,24 +1,35 @@
-//! Administration commands: `migrate`, `coop add|list`, `operator add`, `openapi`.
+//! Administration commands: `migrate`, `operator add`, `openapi` (`coop` has its own
+//! module).
 
 use anyhow::{Context, anyhow, bail};
-use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
+use rabt_api::auth::{OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_catalogue::Catalogue;
-use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
-use rabt_store::{Actor, NewCooperative, OperatorRole, Store};
+use rabt_core::ServiceName;
+use rabt_store::{OperatorRole, Store};
 
+use crate::OperatorCommand;
 use crate::config::Config;
 use crate::logging::print;
-use crate::runtime::open_store;
-use crate::{CoopCommand, OperatorCommand};
+use crate::runtime::{open_and_migrate, open_store};
 
 async fn store(config: &Config) -> anyhow::Result<Store> {
-    open_store(config.database_url.expose(), 2).await
+    open_store(config.database()?, 2).await
 }
 
 /// `rabt migrate`.
 pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
-    store(config).await?;
-    print("database schema is up to date")?;
+    let (_, migrated) = open_and_migrate(config.database()?, 2).await?;
+    print(&match migrated.applied {
+        0 => format!(
+            "the database schema was already up to date (version {})",
+            migrated.version
+        ),
+        n => format!(
+            "applied {n} migration{}: the database schema is at version {}",
+            if n == 1 { "" } else { "s" },
+            migrated.version
+        ),
+    })?;
     Ok(())
 }
 
@@ -42,85 +53,6 @@ pub(crate) fn services(names: &[String]) -> anyhow::Result<Vec<ServiceName>> {
                 })
         })
         .collect()
-}
-
-/// Onboards a cooperative and returns its new API key and webhook secret.
-pub(crate) async fn add_cooperative(
-    store: &Store,
-    name: &str,
-    unified_number: UnifiedNumber,
-    services: Vec<ServiceName>,
-) -> anyhow::Result<(CooperativeId, String, String)> {
-    let id = CooperativeId::new();
-    store
-        .create_cooperative(&NewCooperative {
-            id,
-            name: name.to_owned(),
-            unified_number,
-            services,
-        })
-        .await
-        .context("cannot create the cooperative")?;
-    let key = generate_secret(API_KEY_PREFIX);
-    store
-        .add_api_key(id, &hash_secret(&key), "created by rabt coop add")
-        .await
-        .context("cannot store the API key")?;
-    let webhook_secret = crate::webhook_secret::issue(store, id, Actor::System).await?;
-    Ok((id, key, webhook_secret))
-}
-
-/// `rabt coop add|list`.
-pub(crate) async fn coop(config: &Config, command: CoopCommand) -> anyhow::Result<()> {
-    let store = store(config).await?;
-    match command {
-        CoopCommand::Add {
-            name,
-            unified_number,
-            services: names,
-        } => {
-            if name.trim().is_empty() {
-                bail!("--name must not be empty");
-            }
-            let unified_number = UnifiedNumber::parse(&unified_number)
-                .map_err(|e| anyhow!("--unified-number: {e}"))?;
-            let services = services(&names)?;
-            let (id, key, webhook_secret) =
-                add_cooperative(&store, name.trim(), unified_number, services).await?;
-            print(&format!("cooperative: {id}"))?;
-            print(&format!("api key:     {key}"))?;
-            print(&format!("webhook secret: {webhook_secret}"))?;
-            print("Keep this key now: it is stored only as a digest and cannot be shown again.")?;
-            print(
-                "Give the webhook secret to the cooperative: its notifications are signed with it (rabt coop webhook-secret replaces it).",
-            )?;
-        }
-        CoopCommand::WebhookSecret { id, operator } => {
-            crate::webhook_secret::replace(&store, &id, operator).await?;
-        }
-        CoopCommand::List => {
-            let cooperatives = store
-                .list_cooperatives()
-                .await
-                .context("cannot list cooperatives")?;
-            print(&format!(
-                "{:<37} {:<11} {:<7} {:<40} services",
-                "id", "unified", "active", "name"
-            ))?;
-            for coop in cooperatives {
-                let services: Vec<&str> = coop.services.iter().map(ServiceName::as_str).collect();
-                print(&format!(
-                    "{:<37} {:<11} {:<7} {:<40} {}",
-                    coop.id.to_string(),
-                    coop.unified_number.as_str(),
-                    if coop.active { "yes" } else { "no" },
-                    coop.name,
-                    services.join(",")
-                ))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Parses an operator role.

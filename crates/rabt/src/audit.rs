@@ -74,7 +74,7 @@ pub(crate) async fn run(config: &Config, args: AuditArgs) -> anyhow::Result<()> 
             Ok(())
         }
         AuditCommand::Checkpoint => {
-            let store = open_store(config.database_url.expose(), 2).await?;
+            let store = open_store(config.database()?, 2).await?;
             let checkpoint = store
                 .latest_checkpoint()
                 .await?
@@ -105,7 +105,7 @@ async fn verify(config: &Config, keys: &[String]) -> anyhow::Result<()> {
             .map(|k| VerifierKey::parse(k).map_err(|e| anyhow!("--key: {e}")))
             .collect::<anyhow::Result<_>>()?
     };
-    let store = open_store(config.database_url.expose(), 4).await?;
+    let store = open_store(config.database()?, 4).await?;
     let report = store
         .verify_audit_log(&VerifyOptions {
             trusted_keys,
@@ -167,7 +167,7 @@ async fn search(
     };
     let operator = operator_name(operator)?;
     let digest = key.digest(subject, &value);
-    let store = open_store(config.database_url.expose(), 2).await?;
+    let store = open_store(config.database()?, 2).await?;
     let found = store
         .requests_by_subject(std::slice::from_ref(&digest), 1000)
         .await?;

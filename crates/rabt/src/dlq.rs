@@ -96,7 +96,7 @@ pub(crate) async fn run(config: &Config, args: DlqArgs) -> anyhow::Result<()> {
         }
         DlqCommand::List { .. } => None,
     };
-    let store = open_store(config.database_url.expose(), 2).await?;
+    let store = open_store(config.database()?, 2).await?;
     let operator = operator.as_deref().unwrap_or_default();
     match args.command {
         DlqCommand::List { agency, all, limit } => list(&store, agency, all, limit).await,

@@ -26,14 +26,24 @@ use crate::config::{Config, redact_url};
 /// Connects to the database and brings its schema up to date (migrations are
 /// idempotent and safe to run from several processes at once).
 pub(crate) async fn open_store(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+    Ok(open_and_migrate(url, max_connections).await?.0)
+}
+
+/// [`open_store`], saying what the migration did.
+pub(crate) async fn open_and_migrate(
+    url: &str,
+    max_connections: u32,
+) -> anyhow::Result<(Store, rabt_store::migrate::Migrated)> {
+    // Said at every start, so a process pointed at the wrong database says so.
+    tracing::info!(database = %redact_url(url), "opening the database");
     let store = Store::connect(url, max_connections)
         .await
         .with_context(|| format!("cannot connect to the database {}", redact_url(url)))?;
-    store
+    let migrated = store
         .migrate()
         .await
         .context("cannot migrate the database schema")?;
-    Ok(store)
+    Ok((store, migrated))
 }
 
 /// The service catalogue, with the configuration's deadline overrides applied.
@@ -53,6 +63,7 @@ pub(crate) fn queue_settings(config: &Config) -> QueueSettings {
     QueueSettings {
         delivery_limit: config.delivery_limit,
         retry_tiers: config.retry_tiers.clone(),
+        quorum_size: config.quorum_size,
         ..QueueSettings::default()
     }
 }
@@ -138,8 +149,8 @@ pub(crate) fn shutdown_on_signals() -> CancellationToken {
 
 /// What one process runs.
 pub(crate) struct Roles {
-    /// Serve the API on this listener.
-    pub api: Option<TcpListener>,
+    /// Serve the API on these listeners.
+    pub api: Option<rabt_api::Listeners>,
     /// Run workers with these adapters.
     pub adapters: Vec<Arc<dyn Adapter>>,
     /// The services callable in this deployment (for the API).
@@ -158,6 +169,12 @@ pub(crate) async fn run(
     let catalogue = catalogue(config)?;
     let wake = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
+    let role = match (roles.api.is_some(), roles.adapters.is_empty()) {
+        (true, true) => "api",
+        (false, _) => "worker",
+        (true, false) => "all",
+    };
+    let mut heartbeat_worker = None;
 
     let mut relay = OutboxRelay::new(
         store.clone(),
@@ -199,9 +216,11 @@ pub(crate) async fn run(
                 deadline_sweep: config.deadline_sweep,
                 breaker: config.worker_breaker.clone(),
                 limits: config.worker_limits.clone(),
+                pause_poll: Duration::from_secs(1),
             },
         );
         tracing::info!(agencies = ?worker.agencies(), "worker started");
+        heartbeat_worker = Some(worker.clone());
         // Workers also send the cooperatives' notifications (any number of them may:
         // notifications are claimed with a lease).
         let notifier = Notifier::new(store.clone(), config.notifications.clone())
@@ -211,6 +230,13 @@ pub(crate) async fn run(
         tasks.spawn(worker.dead_letter_drain().run(shutdown.clone()));
         tasks.spawn(worker.run(shutdown.clone()));
     }
+
+    tasks.spawn(crate::heartbeat::run(
+        store.clone(),
+        role,
+        heartbeat_worker,
+        shutdown.clone(),
+    ));
 
     if roles.api.is_none()
         && let Some(address) = config.worker_metrics_listen
@@ -225,7 +251,7 @@ pub(crate) async fn run(
         });
     }
 
-    if let Some(listener) = roles.api {
+    if let Some(listeners) = roles.api {
         warn_of_missing_callback_secrets(config, &catalogue);
         let state = AppState::new(
             store,
@@ -246,11 +272,13 @@ pub(crate) async fn run(
                 outbox_handoff: Some(handoff),
                 pii_key: config.pii_key.clone(),
                 audit_verifier_key: config.audit.signing_key.as_ref().map(|k| k.verifier()),
+                key_overlap: config.key_overlap,
+                agency_settings: crate::agency_cmd::settings_views(config),
             },
         );
         let api_shutdown = shutdown.clone();
         tasks.spawn(async move {
-            if let Err(err) = rabt_api::serve(listener, state, api_shutdown).await {
+            if let Err(err) = rabt_api::serve(listeners, state, api_shutdown).await {
                 tracing::error!(%err, "the API server failed");
             }
         });
@@ -300,7 +328,32 @@ fn spawn_sealer(
 /// hundred milliseconds at most) while a backlog drains in consecutive rounds.
 const SEAL_BATCH: u32 = 2000;
 
-/// Binds the API listener, with a clear error.
+/// Binds the API's listeners: `api.listen`, and `api.ops_listen` unless it is the
+/// same address (then one listener serves both).
+pub(crate) async fn bind_api(
+    listen: std::net::SocketAddr,
+    ops_listen: std::net::SocketAddr,
+) -> anyhow::Result<rabt_api::Listeners> {
+    let api = bind(listen).await?;
+    // Port 0 twice means two free ports, not one shared listener.
+    let ops = if ops_listen == listen && listen.port() != 0 {
+        None
+    } else {
+        Some(bind(ops_listen).await?)
+    };
+    tracing::info!(address = %api.local_addr()?, "API listening");
+    match &ops {
+        Some(ops) => {
+            tracing::info!(address = %ops.local_addr()?, "operators' listener (console, /ops/v1, /metrics)")
+        }
+        None => tracing::info!(
+            "the operators' surfaces share the API's listener (api.ops_listen = api.listen)"
+        ),
+    }
+    Ok(rabt_api::Listeners { api, ops })
+}
+
+/// Binds a listener, with a clear error.
 pub(crate) async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address)
         .await

@@ -1,5 +1,7 @@
 //! `rabt simulate`: the six agency simulators, standalone, for sandbox testing against
-//! `rabt serve` (or a cooperative's own integration tests).
+//! `rabt serve` (or a cooperative's own integration tests). They are a sandbox: a
+//! credential the configuration leaves empty takes its well-known sandbox value, and
+//! `--print-env` prints what `rabt serve` must be given to call them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,24 +17,40 @@ use crate::logging::print;
 use crate::runtime;
 
 /// Serves every simulator on `base + index` until Ctrl-C or SIGTERM. Each accepts the
-/// credentials `rabt serve` sends (the same configuration); municipal and health call
-/// back to `simulate.callback_url`, signed with their `callback_secrets`.
-pub(crate) async fn run(config: &Config, listen_base: Option<u16>) -> anyhow::Result<()> {
+/// credentials `rabt serve` sends (the same configuration, or the sandbox's values where
+/// it leaves them empty); municipal and health call back to `simulate.callback_url`,
+/// signed with their `callback_secrets`. With `print_env` it prints the environment of
+/// `rabt serve` instead, and serves nothing.
+pub(crate) async fn run(
+    config: &Config,
+    listen_base: Option<u16>,
+    print_env: bool,
+) -> anyhow::Result<()> {
     let base = listen_base.unwrap_or(config.simulate_base);
-    let shutdown = runtime::shutdown_on_signals();
-    let world = Arc::new(World::generate(config.seed));
-    let pki = agencies::sandbox_pki(&config.simulate_pki_dir)?;
-    let mut served = Vec::new();
+    let catalogue = runtime::catalogue(config)?;
+    let mut setups = Vec::new();
     for agency in Agency::ALL {
         let settings = config
             .agencies
             .get(&agency)
             .with_context(|| format!("no [agencies.{agency}] configuration"))?;
-        let setup = Setup::from_config(agency, settings, false)?;
+        let calls_back = catalogue.callback_schema(agency).is_some();
+        let setup = Setup::from_config(agency, settings, false)?.or_sandbox_defaults(calls_back);
         let port = base
             .checked_add(agency.index() as u16)
             .ok_or_else(|| anyhow::anyhow!("--listen-base {base} leaves no room for six ports"))?;
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        setups.push((agency, setup, SocketAddr::from(([127, 0, 0, 1], port))));
+    }
+    if print_env {
+        // The chambers files must exist before a worker reads them.
+        agencies::sandbox_pki(&config.simulate_pki_dir)?;
+        return print_environment(config, &setups);
+    }
+    let shutdown = runtime::shutdown_on_signals();
+    let world = Arc::new(World::generate(config.seed));
+    let pki = agencies::sandbox_pki(&config.simulate_pki_dir)?;
+    let mut served = Vec::new();
+    for (agency, setup, address) in setups {
         let knobs = KnobsHandle::with_seed(config.seed);
         if let Some(initial) = config.simulate_knobs.get(&agency) {
             knobs.set(*initial);
@@ -55,9 +73,33 @@ pub(crate) async fn run(config: &Config, listen_base: Option<u16>) -> anyhow::Re
         ))?;
         served.push(handle);
     }
+    print(
+        "`rabt simulate --print-env` (with the same options) prints what `rabt serve` needs to call them.",
+    )?;
     shutdown.cancelled().await;
     for handle in served {
         handle.shutdown().await;
+    }
+    Ok(())
+}
+
+/// `--print-env`: one `export` line per variable `rabt serve` needs to call the
+/// simulators at their ports with the credentials they accept.
+fn print_environment(
+    config: &Config,
+    setups: &[(Agency, Setup, SocketAddr)],
+) -> anyhow::Result<()> {
+    print("# rabt simulate's sandbox: the environment of `rabt serve` (public sandbox values)")?;
+    for (agency, setup, address) in setups {
+        let setup = match agency {
+            // The certificate files of the sandbox PKI, wherever the configuration does
+            // not name others (`rabt simulate` creates them on its first start).
+            Agency::Chambers => setup.with_sandbox_pki_files(&config.simulate_pki_dir),
+            _ => setup.clone(),
+        };
+        for line in setup.exports(&agencies::url_of(*agency, *address)?)? {
+            print(&line)?;
+        }
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ async fn two_apis_and_two_workers(shared: SharedDatabase) {
         2,
         "post.address.verify,interior.identity.verify",
         None,
+        &[],
     )
     .await
     .unwrap();

@@ -9,7 +9,10 @@
 //!
 //! The load generator behaves like a careful cooperative: a unique Idempotency-Key per
 //! request, and on a refused connection or a 5xx the same request again with the same key,
-//! at the other api.
+//! at the other api. What it lived is reported per fault: the attempts refused (and how)
+//! and the answers slowed, and when (`disruption`). On the cluster of tests/cluster.sh
+//! the drill also kills a RabbitMQ node, brings it back, and switches over and kills the
+//! PostgreSQL primary (`cluster`: the script applies them).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,11 +24,15 @@ use sqlx::PgPool;
 
 use crate::{Deployment, free_port};
 
+mod cluster;
 mod count;
+mod disruption;
 mod report;
 
+use cluster::cluster_fault;
 use count::{latency, outage_outcomes, poison_dead_lettered, settle, tally};
-pub use report::{Breaker, Latency, Report, Tally};
+use disruption::{Attempted, disruption};
+pub use report::{Breaker, Disruption, Latency, Report, SLOW_MS, Tally};
 
 /// One fault of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +47,28 @@ pub enum Fault {
     AgencyOutage,
     /// Undecodable and unknown-task messages published straight into rabt.tasks.
     Poison,
+    /// SIGKILL the RabbitMQ node that leads the task queues (tests/cluster.sh).
+    BrokerNodeKill,
+    /// Start the killed node again; it rejoins the cluster.
+    BrokerNodeBack,
+    /// Patroni switches the PostgreSQL primary over to the standby.
+    Switchover,
+    /// SIGKILL the PostgreSQL primary (and its Patroni); the standby takes over.
+    PrimaryKill,
 }
+
+/// Every fault, in the order of its name's listing.
+const FAULTS: [Fault; 9] = [
+    Fault::WorkerKill,
+    Fault::ApiKill,
+    Fault::BrokerRestart,
+    Fault::AgencyOutage,
+    Fault::Poison,
+    Fault::BrokerNodeKill,
+    Fault::BrokerNodeBack,
+    Fault::Switchover,
+    Fault::PrimaryKill,
+];
 
 impl Fault {
     /// The name used on the command line and in reports.
@@ -51,20 +79,16 @@ impl Fault {
             Fault::BrokerRestart => "broker-restart",
             Fault::AgencyOutage => "agency-outage",
             Fault::Poison => "poison",
+            Fault::BrokerNodeKill => "broker-node-kill",
+            Fault::BrokerNodeBack => "broker-node-back",
+            Fault::Switchover => "switchover",
+            Fault::PrimaryKill => "primary-kill",
         }
     }
 
     /// Parses a name.
     pub fn parse(name: &str) -> Option<Fault> {
-        [
-            Fault::WorkerKill,
-            Fault::ApiKill,
-            Fault::BrokerRestart,
-            Fault::AgencyOutage,
-            Fault::Poison,
-        ]
-        .into_iter()
-        .find(|f| f.name() == name)
+        FAULTS.into_iter().find(|f| f.name() == name)
     }
 }
 
@@ -81,6 +105,8 @@ pub struct Options {
     pub outage: Duration,
     /// The folder of tests/services.sh's services, to restart the broker.
     pub services_dir: Option<std::path::PathBuf>,
+    /// The folder of tests/cluster.sh's cluster, for the cluster's faults.
+    pub cluster_dir: Option<std::path::PathBuf>,
 }
 
 /// The services the load cycles through, with their input. Labor is the agency the
@@ -120,11 +146,28 @@ struct Sent {
 }
 
 /// The load generator's shared state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Ledger {
     window: String,
     sent: Vec<Sent>,
     refused: BTreeMap<String, u64>,
+    attempts: Vec<Attempted>,
+    /// When each window began, seconds since the drill began.
+    windows: Vec<(String, f64)>,
+    began: Instant,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            window: String::new(),
+            sent: Vec::new(),
+            refused: BTreeMap::new(),
+            attempts: Vec::new(),
+            windows: Vec::new(),
+            began: Instant::now(),
+        }
+    }
 }
 
 /// Runs the drill on a deployment that has its first api and two workers running.
@@ -133,7 +176,10 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     let second_api = deployment.wiring.spawn_with(
         "api-b",
         &["serve", "--role", "api"],
-        &[("RABT_LISTEN", format!("127.0.0.1:{second_port}"))],
+        &[
+            ("RABT_LISTEN", format!("127.0.0.1:{second_port}")),
+            ("RABT_OPS_LISTEN", format!("127.0.0.1:{}", free_port())),
+        ],
     )?;
     let urls = vec![
         deployment.client.base_url.clone(),
@@ -200,6 +246,10 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
             Fault::Poison => {
                 report.poison = Some((poison(deployment).await?, 0));
             }
+            Fault::BrokerNodeKill
+            | Fault::BrokerNodeBack
+            | Fault::Switchover
+            | Fault::PrimaryKill => cluster_fault(*fault, options)?,
         }
         tokio::time::sleep(options.quiet).await;
     }
@@ -210,10 +260,13 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     drop(second_api);
 
     let pool = PgPool::connect(&deployment.wiring.database_url).await?;
-    let ledger = ledger
-        .lock()
-        .map_err(|_| anyhow::anyhow!("ledger poisoned"))?
-        .clone_sent();
+    let ledger = {
+        let ledger = ledger
+            .lock()
+            .map_err(|_| anyhow::anyhow!("ledger poisoned"))?;
+        report.disruption = disruption(&ledger);
+        ledger.clone_sent()
+    };
     settle(&pool, &ledger.0).await?;
     report.tallies = tally(&pool, &ledger.0, &ledger.1).await?;
     report.latency = latency(&pool, &ledger.0).await?;
@@ -235,6 +288,8 @@ impl Ledger {
 fn set_window(ledger: &Arc<Mutex<Ledger>>, window: &str) {
     if let Ok(mut ledger) = ledger.lock() {
         ledger.window = window.to_owned();
+        let at = ledger.began.elapsed().as_secs_f64();
+        ledger.windows.push((window.to_owned(), at));
     }
 }
 
@@ -275,7 +330,24 @@ async fn submit(
     input: Value,
     ledger: &Arc<Mutex<Ledger>>,
 ) {
-    let window = ledger.lock().map(|l| l.window.clone()).unwrap_or_default();
+    let (window, began) = ledger
+        .lock()
+        .map(|l| (l.window.clone(), l.began))
+        .unwrap_or_else(|_| (String::new(), Instant::now()));
+    let started = began.elapsed().as_secs_f64();
+    let mut reasons: Vec<String> = Vec::new();
+    let record = |reasons: Vec<String>, answered: bool| {
+        if let Ok(mut l) = ledger.lock() {
+            l.attempts.push(Attempted {
+                window: window.clone(),
+                started,
+                ended: began.elapsed().as_secs_f64(),
+                refusals: reasons.len() as u64,
+                reasons,
+                answered,
+            });
+        }
+    };
     let key = rabt_test_support::unique("drill-");
     let body = json!({"service": service, "input": input});
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -294,6 +366,7 @@ async fn submit(
         if let Ok(response) = sent {
             let status = response.status().as_u16();
             if (200..300).contains(&status) {
+                record(reasons, true);
                 let id = response
                     .json::<Value>()
                     .await
@@ -315,9 +388,13 @@ async fn submit(
             if (400..500).contains(&status) && status != 409 {
                 break;
             }
+            reasons.push(status.to_string());
+        } else {
+            reasons.push("connection".to_owned());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    record(reasons, false);
     if let Ok(mut ledger) = ledger.lock() {
         *ledger.refused.entry(window).or_default() += 1;
     }

@@ -111,7 +111,7 @@ fn the_published_shape_translates_without_the_sandbox_fields() {
         output["establishmentName"],
         json!({"ar": "جمعية الساحل التعاونية لصيادي الأسماك"})
     );
-    assert_eq!(output["chamber"], json!({"code": 301}));
+    assert_eq!(output["chamber"], json!({"code": "301"}));
 }
 
 #[test]

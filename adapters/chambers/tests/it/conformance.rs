@@ -44,7 +44,7 @@ async fn chambers_passes_the_conformance_kit_over_mutual_tls() {
     )
     .case(
         service.clone(),
-        json!({"chamberCode": golden::COOP_COMPLIANT_CHAMBER,
+        json!({"chamberCode": golden::COOP_COMPLIANT_CHAMBER.to_string(),
                "membershipNumber": golden::COOP_COMPLIANT_MEMBERSHIP}),
         Expect::Ok,
     )
@@ -55,7 +55,7 @@ async fn chambers_passes_the_conformance_kit_over_mutual_tls() {
     )
     .case(
         service.clone(),
-        json!({"chamberCode": 1, "membershipNumber": "999999"}),
+        json!({"chamberCode": "1", "membershipNumber": "999999"}),
         Expect::NotFound,
     )
     .case(

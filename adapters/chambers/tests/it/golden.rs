@@ -37,7 +37,7 @@ async fn the_golden_cooperative_holds_a_valid_membership() {
         (Outcome::Ok, expected.clone())
     );
     let by_number = json!({
-        "chamberCode": golden::COOP_COMPLIANT_CHAMBER,
+        "chamberCode": golden::COOP_COMPLIANT_CHAMBER.to_string(),
         "membershipNumber": golden::COOP_COMPLIANT_MEMBERSHIP
     });
     let by_number = verify(&adapter, by_number).await;
@@ -63,7 +63,7 @@ async fn an_expired_membership_is_a_mismatch_with_its_record() {
     let (adapter, _fsc) = sandbox().await;
     for input in [
         json!({"unifiedNumber": cases::COOP_MEMBERSHIP_EXPIRED}),
-        json!({"chamberCode": cases::MEMBERSHIP_EXPIRED_CHAMBER, "membershipNumber": cases::MEMBERSHIP_EXPIRED}),
+        json!({"chamberCode": cases::MEMBERSHIP_EXPIRED_CHAMBER.to_string(), "membershipNumber": cases::MEMBERSHIP_EXPIRED}),
     ] {
         let (outcome, data) = final_answer(verify(&adapter, input.clone()).await.unwrap());
         assert_eq!(outcome, Outcome::Mismatch, "{input}");
@@ -83,8 +83,8 @@ async fn no_membership_is_not_found() {
     for input in [
         json!({"unifiedNumber": cases::COOP_IN_NO_WORLD}),
         json!({"unifiedNumber": cases::COOP_NO_MEMBERSHIP}),
-        json!({"chamberCode": 1, "membershipNumber": "999999"}),
-        json!({"chamberCode": 999, "membershipNumber": golden::COOP_COMPLIANT_MEMBERSHIP}),
+        json!({"chamberCode": "1", "membershipNumber": "999999"}),
+        json!({"chamberCode": "999", "membershipNumber": golden::COOP_COMPLIANT_MEMBERSHIP}),
     ] {
         let answer = verify(&adapter, input.clone()).await.unwrap();
         assert_eq!(

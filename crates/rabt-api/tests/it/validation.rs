@@ -177,3 +177,64 @@ async fn bad_list_parameters_are_named() {
         assert_eq!(reply.body["errors"][0]["parameter"], parameter, "{query}");
     }
 }
+
+#[tokio::test]
+async fn identifiers_in_arabic_digits_and_e164_mobiles_are_accepted_and_stored_canonical() {
+    let h = Harness::with(
+        &["post.address.verify", "interior.identity.verify"],
+        rabt_api::ApiSettings::default(),
+    )
+    .await;
+    let reply = h
+        .post(
+            "arabic-digits",
+            &json!({"service": "interior.identity.verify", "input": {
+                "idNumber": "١٠٠٠٠٠٠٠٠٨",
+                "birthDate": {"calendar": "hijri", "year": 1400.0, "month": 7}}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let id = reply.body["id"].as_str().unwrap().parse().unwrap();
+    let stored = h
+        .store
+        .get_request(h.cooperative, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.input,
+        json!({"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}})
+    );
+    assert_eq!(stored.tasks.len(), 1);
+}
+
+#[tokio::test]
+async fn no_problem_shows_a_regular_expression_to_a_person() {
+    let h = Harness::with(
+        &["post.address.verify", "interior.identity.verify"],
+        rabt_api::ApiSettings::default(),
+    )
+    .await;
+    for language in ["ar", "en"] {
+        let reply = h
+            .send(
+                Method::POST,
+                "/v1/requests",
+                &[
+                    ("authorization", &format!("Bearer {}", h.key)),
+                    ("content-type", "application/json"),
+                    ("idempotency-key", "regex"),
+                    ("accept-language", language),
+                ],
+                json!({"service": "interior.identity.verify", "input": {"idNumber": "3000000001",
+                    "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}}})
+                .to_string()
+                .into(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let detail = reply.body["errors"][0]["detail"].as_str().unwrap();
+        assert!(!detail.contains('^') && !detail.contains("\\d"), "{detail}");
+        assert!(detail.contains("10"), "says how many digits: {detail}");
+    }
+}

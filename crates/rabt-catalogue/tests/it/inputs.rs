@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::{assert_valid_input, pointers, violations};
+use crate::{assert_valid_input, normalized, pointers, violations};
 
 const ADDRESS_FORMS_EN: &str = "provide either `shortAddress`, or `buildingNumber` + `postalCode` + `additionalNumber` (exactly one form)";
 
@@ -95,14 +95,93 @@ fn a_wrongly_shaped_id_says_which_shape() {
     assert!(
         v[0].message
             .en
-            .contains("national ID matching ^[12]\\d{9}$"),
+            .contains("national ID or iqama number: 10 digits, the first 1 (citizen) or 2"),
         "{}",
         v[0].message.en
     );
     assert!(
-        v[1].message.en.contains("mobile matching"),
+        v[1].message.en.contains("Saudi mobile number: 05XXXXXXXX"),
         "{}",
         v[1].message.en
+    );
+    for violation in &v {
+        assert!(
+            !violation.message.ar.contains('^'),
+            "{}",
+            violation.message.ar
+        );
+    }
+}
+
+#[test]
+fn what_a_saudi_developer_sends_is_written_one_way_and_accepted() {
+    let mobile = |spelling: &str| {
+        normalized(
+            "interior.mobile.verify",
+            &json!({"idNumber": "1000000008", "mobile": spelling}),
+        )
+    };
+    for spelling in [
+        "+966512345678",
+        "00966 51 234 5678",
+        "0512345678",
+        "٠٥١٢٣٤٥٦٧٨",
+    ] {
+        let input = mobile(spelling);
+        assert_eq!(input["mobile"], "966512345678", "{spelling}");
+        assert_valid_input("interior.mobile.verify", &input);
+    }
+    let identity = normalized(
+        "interior.identity.verify",
+        &json!({"idNumber": "١٠٠٠٠٠٠٠٠٨", "birthDate": {"calendar": "hijri", "year": 1400.0, "month": 7.0}}),
+    );
+    assert_eq!(
+        identity,
+        json!({"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}})
+    );
+    assert!(
+        identity["birthDate"]["year"].is_i64(),
+        "a whole float is the integer"
+    );
+    assert_valid_input("interior.identity.verify", &identity);
+    let persian = normalized(
+        "labor.establishment.compliance",
+        &json!({"unifiedNumber": "۷۰۰۰۰۰۰۰۰۱"}),
+    );
+    assert_eq!(persian["unifiedNumber"], "7000000001");
+    let address = normalized("post.address.verify", &json!({"shortAddress": "rrrd2929"}));
+    assert_eq!(address["shortAddress"], "RRRD2929");
+    let chamber = normalized(
+        "chambers.membership.verify",
+        &json!({"chamberCode": 1, "membershipNumber": "١٢٣"}),
+    );
+    assert_eq!(
+        chamber,
+        json!({"chamberCode": "1", "membershipNumber": "123"})
+    );
+}
+
+#[test]
+fn only_what_is_unambiguous_is_rewritten() {
+    let foreign = normalized(
+        "interior.mobile.verify",
+        &json!({"idNumber": "1000000008", "mobile": "+971512345678"}),
+    );
+    assert_eq!(foreign["mobile"], "+971512345678");
+    let v = violations("interior.mobile.verify", &foreign);
+    assert_eq!(pointers(&v), vec![("/mobile", "format")]);
+    let half = normalized(
+        "interior.identity.verify",
+        &json!({"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400.5, "month": 7}}),
+    );
+    assert_eq!(half["birthDate"]["year"], json!(1400.5));
+    let name = normalized(
+        "interior.identity.verify",
+        &json!({"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}, "expectedNameAr": "محمد ٢"}),
+    );
+    assert_eq!(
+        name["expectedNameAr"], "محمد ٢",
+        "free text keeps its digits"
     );
 }
 
@@ -183,7 +262,7 @@ fn neither_or_half_an_address_form_is_one_clear_violation() {
 
 #[test]
 fn a_bad_value_in_a_good_form_points_at_the_value() {
-    let v = violations("post.address.verify", &json!({"shortAddress": "rrrd2929"}));
+    let v = violations("post.address.verify", &json!({"shortAddress": "RRR29290"}));
     assert_eq!(pointers(&v), vec![("/shortAddress", "format")]);
     let v = violations(
         "post.address.verify",

@@ -30,9 +30,16 @@ pub(crate) fn service(name: &str) -> &'static Service {
         .unwrap_or_else(|| panic!("no service `{name}`"))
 }
 
-/// The violations of an input that must be invalid.
+/// The input as the API validates it: written in its canonical spelling first.
+pub(crate) fn normalized(service_name: &str, input: &Value) -> Value {
+    let mut input = input.clone();
+    service(service_name).normalize_input(&mut input);
+    input
+}
+
+/// The violations of an input that must be invalid (normalized first, as by the API).
 pub(crate) fn violations(service_name: &str, input: &Value) -> Vec<Violation> {
-    match service(service_name).validate_input(input) {
+    match service(service_name).validate_input(&normalized(service_name, input)) {
         Ok(()) => panic!("{service_name}: {input} should be invalid"),
         Err(violations) => violations,
     }
@@ -47,7 +54,8 @@ pub(crate) fn pointers(violations: &[Violation]) -> Vec<(&str, &str)> {
 }
 
 pub(crate) fn assert_valid_input(service_name: &str, input: &Value) {
-    if let Err(violations) = service(service_name).validate_input(input) {
+    if let Err(violations) = service(service_name).validate_input(&normalized(service_name, input))
+    {
         panic!("{service_name}: {input} should be valid: {violations:#?}");
     }
 }

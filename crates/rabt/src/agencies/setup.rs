@@ -35,6 +35,16 @@ pub(crate) fn credential_names(agency: Agency) -> &'static [&'static str] {
     }
 }
 
+/// Whether the agency's adapter sends `api_key` (SPL's key, the municipality's and
+/// health ministry's keys, the chambers bearer token); interior and labor sign in with
+/// their `credentials` instead.
+pub(crate) fn uses_api_key(agency: Agency) -> bool {
+    match agency {
+        Agency::Health | Agency::Municipal | Agency::SaudiPost | Agency::Chambers => true,
+        Agency::Interior | Agency::Labor => false,
+    }
+}
+
 /// Rabt's side of the chambers mutual TLS.
 #[derive(Clone)]
 pub(crate) struct TlsMaterial {
@@ -145,6 +155,90 @@ impl Setup {
         }
     }
 
+    /// `rabt simulate` is a sandbox: every credential left empty (`api_key`, the
+    /// agency's `credentials` other than files and URLs, and the callback secrets of an
+    /// agency that calls back) takes the agency's well-known sandbox value, the same on
+    /// every machine, so that `rabt serve` can be given it (`rabt simulate --print-env`).
+    /// These values are public: a real agency never accepts them.
+    pub(crate) fn or_sandbox_defaults(mut self, calls_back: bool) -> Setup {
+        let agency = self.agency;
+        if self.api_key.is_empty() && uses_api_key(agency) {
+            self.api_key = format!("sandbox-{agency}-api-key");
+        }
+        for name in credential_names(agency) {
+            if name.ends_with("_file") || *name == "lite_url" {
+                continue;
+            }
+            let value = self.credentials.entry((*name).to_owned()).or_default();
+            if value.is_empty() {
+                *value = match *name {
+                    "organization_number" => "7000000100".to_owned(),
+                    _ => format!("sandbox-{agency}-{}", name.replace('_', "-")),
+                };
+            }
+        }
+        if calls_back && self.callback_secrets.is_empty() {
+            self.callback_secrets = vec![sandbox_callback_secret(agency)];
+        }
+        self
+    }
+
+    /// Chambers: the client certificate, its key and the server CA of the sandbox PKI in
+    /// `dir`, the only client certificate the chambers simulator accepts.
+    pub(crate) fn with_sandbox_pki_files(&self, dir: &std::path::Path) -> Setup {
+        let mut setup = self.clone();
+        for (name, file) in [
+            ("client_cert_file", "client.pem"),
+            ("client_key_file", "client-key.pem"),
+            ("server_ca_file", "server-ca.pem"),
+        ] {
+            setup
+                .credentials
+                .insert(name.to_owned(), dir.join(file).display().to_string());
+        }
+        setup
+    }
+
+    /// `export` lines giving `rabt serve` this setup, for an agency served at `url`
+    /// (`rabt simulate --print-env`): the URL, the API key, the credentials (chambers'
+    /// certificate files as absolute paths) and the callback secrets.
+    pub(crate) fn exports(&self, url: &url::Url) -> anyhow::Result<Vec<String>> {
+        let prefix = format!("RABT_AGENCY_{}", self.agency.env_name());
+        let mut lines = vec![export(&format!("{prefix}_URL"), url.as_str())];
+        if !self.api_key.is_empty() {
+            lines.push(export(&format!("{prefix}_API_KEY"), &self.api_key));
+        }
+        for (name, value) in &self.credentials {
+            if value.is_empty() {
+                continue;
+            }
+            let value = if name.ends_with("_file") {
+                std::path::absolute(value)
+                    .with_context(|| format!("`agencies.{}.credentials.{name}`", self.agency))?
+                    .display()
+                    .to_string()
+            } else {
+                value.clone()
+            };
+            lines.push(export(
+                &format!("{prefix}_{}", name.to_ascii_uppercase()),
+                &value,
+            ));
+        }
+        if !self.callback_secrets.is_empty() {
+            let secrets: Vec<String> = self
+                .callback_secrets
+                .iter()
+                .map(rabt_webhook::Secret::expose)
+                .collect();
+            lines.push(export(
+                &format!("{prefix}_CALLBACK_SECRETS"),
+                &secrets.join(","),
+            ));
+        }
+        Ok(lines)
+    }
+
     /// The same setup pointed at another URL (the demo learns its simulators' ports
     /// after binding them).
     pub(crate) fn at(&self, url: url::Url) -> Setup {
@@ -208,6 +302,25 @@ impl Setup {
             )
         })
     }
+}
+
+/// The sandbox's callback secret of `agency`: 32 bytes derived from its name, so that
+/// every sandbox on every machine has the same, published one.
+fn sandbox_callback_secret(agency: Agency) -> rabt_webhook::Secret {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let key = Sha256::digest(format!("rabt sandbox callback secret of {agency}").as_bytes());
+    let text = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    );
+    #[allow(clippy::expect_used)] // 32 bytes in standard base64 after whsec_: always valid
+    rabt_webhook::Secret::parse(&text).expect("a whsec_ secret of 32 bytes")
+}
+
+/// A shell `export` line, the value in single quotes.
+fn export(name: &str, value: &str) -> String {
+    format!("export {name}='{}'", value.replace('\'', "'\\''"))
 }
 
 fn random() -> String {
