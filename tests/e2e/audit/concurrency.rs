@@ -22,12 +22,16 @@ async fn two_apis_and_two_workers(shared: SharedDatabase) {
     .await
     .unwrap();
     let port = free_port();
+    let ops_port = free_port();
     let second = deployment
         .wiring
         .spawn_with(
             "api-b",
             &["serve", "--role", "api"],
-            &[("RABT_LISTEN", format!("127.0.0.1:{port}"))],
+            &[
+                ("RABT_LISTEN", format!("127.0.0.1:{port}")),
+                ("RABT_OPS_LISTEN", format!("127.0.0.1:{ops_port}")),
+            ],
         )
         .unwrap();
     let other = Client::new(

@@ -136,7 +136,7 @@ async fn assert_no_personal_data(deployment: &Deployment, pool: &AnyPool) {
     for (place, text) in stored_texts(pool).await {
         found.extend(needles.scan(&text, &place));
     }
-    let metrics = reqwest::get(format!("{}/metrics", deployment.client.base_url))
+    let metrics = reqwest::get(format!("{}/metrics", deployment.wiring.ops_url()))
         .await
         .unwrap()
         .text()
