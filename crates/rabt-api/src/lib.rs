@@ -14,6 +14,8 @@
 //!   parameters; `view`: the JSON of requests.
 //! - `services`: the catalogue as this caller sees it; `openapi`: the OpenAPI document.
 //! - `callbacks`: agencies' signed callbacks.
+//! - `audit`: the sealed audit log — checkpoint, key, consistency proofs and a
+//!   request's evidence; `subjects`: keyed digests of the people a request concerns.
 //! - [`ops`]: the operator API (dead letters), with operator tokens and roles.
 //! - [`auth`]: API keys; [`problem`]: RFC 9457 errors in Arabic and English; `lang`:
 //!   `Accept-Language`; `health`: probes; [`state`]: what handlers share.
@@ -35,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::{Level, Span};
 
+mod audit;
 pub mod auth;
 mod callbacks;
 mod console;
@@ -51,6 +54,7 @@ mod query;
 mod requests;
 mod services;
 pub mod state;
+mod subjects;
 mod view;
 mod wait;
 
@@ -80,6 +84,10 @@ fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/requests", get(requests::list).post(requests::create))
         .route("/v1/requests/{id}", get(requests::get))
+        .route("/v1/requests/{id}/evidence", get(audit::evidence))
+        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/v1/audit/key", get(audit::key))
+        .route("/v1/audit/consistency", get(audit::consistency))
         .route("/v1/callbacks/{agency}", post(callbacks::receive))
         .route("/v1/services", get(services::list))
         .route("/v1/services/{name}", get(services::get))

@@ -66,6 +66,11 @@ pub enum ProblemKind {
     DeadLetterClosed,
     /// The dead letter names no task that a replay could run.
     DeadLetterNotReplayable,
+    /// The audit log has no signed checkpoint yet (a fresh deployment); retry soon.
+    AuditNotSealed,
+    /// A tree size outside the sealed log (a consistency proof from a larger size, or
+    /// to a size no checkpoint reached yet).
+    TreeSizeOutOfRange,
     /// The API key is valid but its cooperative is deactivated.
     CooperativeInactive,
     /// A cooperative with this unified number is onboarded already.
@@ -78,7 +83,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 27] = [
+    pub const ALL: [ProblemKind; 29] = [
         ProblemKind::Unauthorized,
         ProblemKind::ServiceForbidden,
         ProblemKind::NotFound,
@@ -102,6 +107,8 @@ impl ProblemKind {
         ProblemKind::RoleForbidden,
         ProblemKind::DeadLetterClosed,
         ProblemKind::DeadLetterNotReplayable,
+        ProblemKind::AuditNotSealed,
+        ProblemKind::TreeSizeOutOfRange,
         ProblemKind::CooperativeInactive,
         ProblemKind::CooperativeExists,
         ProblemKind::KeyRevoked,
@@ -134,6 +141,8 @@ impl ProblemKind {
             ProblemKind::RoleForbidden => "role-forbidden",
             ProblemKind::DeadLetterClosed => "dead-letter-closed",
             ProblemKind::DeadLetterNotReplayable => "dead-letter-not-replayable",
+            ProblemKind::AuditNotSealed => "audit-not-sealed",
+            ProblemKind::TreeSizeOutOfRange => "tree-size-out-of-range",
             ProblemKind::CooperativeInactive => "cooperative-inactive",
             ProblemKind::CooperativeExists => "cooperative-exists",
             ProblemKind::KeyRevoked => "key-revoked",
@@ -168,8 +177,11 @@ impl ProblemKind {
             | ProblemKind::ValidationFailed
             | ProblemKind::UnknownService
             | ProblemKind::ServiceNotAvailable
-            | ProblemKind::CallbackUnknownReference => StatusCode::UNPROCESSABLE_ENTITY,
-            ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            | ProblemKind::CallbackUnknownReference
+            | ProblemKind::TreeSizeOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemKind::Unavailable | ProblemKind::AuditNotSealed => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -253,6 +265,14 @@ impl ProblemKind {
             ProblemKind::DeadLetterNotReplayable => (
                 "This dead letter has no task that a replay could run",
                 "لا توجد لهذه الرسالة الميتة مهمة يمكن إعادة تشغيلها",
+            ),
+            ProblemKind::AuditNotSealed => (
+                "The audit log has no signed checkpoint yet",
+                "لا توجد بعد نقطة تحقق موقّعة لسجل التدقيق",
+            ),
+            ProblemKind::TreeSizeOutOfRange => (
+                "The tree sizes are outside the sealed audit log",
+                "أحجام الشجرة خارج سجل التدقيق المختوم",
             ),
             ProblemKind::CooperativeInactive => {
                 ("This cooperative is deactivated", "هذه الجمعية موقوفة")
@@ -423,9 +443,13 @@ impl ApiError {
 
     /// A 503 asking the caller to come back after `seconds`.
     pub fn unavailable(seconds: u64) -> Self {
-        let mut err = Self::new(ProblemKind::Unavailable);
-        err.0.retry_after = Some(seconds);
-        err
+        Self::new(ProblemKind::Unavailable).retry_after(seconds)
+    }
+
+    /// Asks the caller to come back after `seconds` (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.0.retry_after = Some(seconds);
+        self
     }
 
     /// A 500 for a bug or an unexpected failure. The cause is logged here, with the
@@ -514,9 +538,9 @@ mod tests {
 
     #[test]
     fn every_kind_is_a_client_error_except_outages_and_bugs() {
-        use ProblemKind::{Internal, Unavailable};
+        use ProblemKind::{AuditNotSealed, Internal, Unavailable};
         for kind in ProblemKind::ALL {
-            let server_side = matches!(kind, Unavailable | Internal);
+            let server_side = matches!(kind, Unavailable | Internal | AuditNotSealed);
             assert_eq!(kind.status().is_server_error(), server_side, "{kind:?}");
             let (en, ar) = kind.titles();
             assert!(!en.is_empty() && !ar.is_empty());

@@ -17,6 +17,7 @@
 //! - [`outcome`]: an agency's answer ([`Outcome`]) and a request's [`Verdict`].
 //! - [`retry`]: the retry policy and its backoff.
 //! - [`date`]: dates in both calendars (Umm al-Qura Hijri and Gregorian).
+//! - [`pii`]: masking what looks like personal data in free text (error messages).
 //! - [`target`]: which addresses and host names an outbound notification may never
 //!   reach (loopback, private, link-local…: the SSRF rules).
 
@@ -28,6 +29,7 @@ pub mod ident;
 pub mod ids;
 pub mod message;
 pub mod outcome;
+pub mod pii;
 pub mod retry;
 pub mod service;
 pub mod state;

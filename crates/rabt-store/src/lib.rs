@@ -34,6 +34,11 @@
 //! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
 //! - [`notifications`]: signed notifications to cooperatives (queued with the
 //!   completion, claimed with a lease, every attempt recorded) and their secrets.
+//! - [`audit`]: the append-only audit log, sealed into an RFC 9162 Merkle tree with
+//!   signed checkpoints (`audit::seal`), its proofs and evidence (`audit::proofs`) and
+//!   its verification (`audit::verify`); digests of the people a request concerns.
+//! - [`retention`]: completed requests' payloads replaced by digests after
+//!   `retention.payloads`.
 //! - [`audit`]: the append-only audit log.
 //! - [`console`]: console sessions, process heartbeats, and the aggregates of the
 //!   operators' overview and request list.
@@ -58,10 +63,14 @@ pub mod notifications;
 pub mod outbox;
 pub mod pauses;
 pub mod reads;
+pub mod retention;
 pub mod tasks;
 
 pub use accept::{Accepted, IdempotencyRecord, NewRequest, NewTask};
-pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry};
+pub use audit::proofs::{Evidence, EvidenceEntry, SealedEntry, StoredCheckpoint};
+pub use audit::seal::{SealReport, Sealer};
+pub use audit::verify::{Problem, VerifyOptions, VerifyReport};
+pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry, SubjectMatch};
 pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
 pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
 pub use connect::{Dialect, Store};

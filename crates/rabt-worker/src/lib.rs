@@ -22,6 +22,9 @@
 //! - [`relay`]: the transactional outbox relay.
 //! - [`notify`]: signed notifications to cooperatives, retried for hours, behind the
 //!   SSRF guard.
+//! - [`seal`]: the audit log's sealer (one process at a time), run by every process
+//!   that holds the signing key.
+//! - [`retention`]: the sweeper that replaces expired payloads by their digests.
 
 #![forbid(unsafe_code)]
 
@@ -48,7 +51,9 @@ pub mod notify;
 mod pause;
 mod process;
 pub mod relay;
+pub mod retention;
 mod retry;
+pub mod seal;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
 pub use dead_letters::DeadLetterDrain;
@@ -56,6 +61,8 @@ pub use gate::{DEFERRED_HEADER, GateSnapshot};
 pub use limits::{AgencyLimits, Rate, SettingsError};
 pub use notify::{Notifier, NotifierSettings, RetrySchedule};
 pub use relay::{OutboxRelay, RelaySettings};
+pub use retention::RetentionSettings;
+pub use seal::{SealerService, SealerSettings};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]

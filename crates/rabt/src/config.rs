@@ -13,9 +13,12 @@ use rabt_core::Agency;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+mod audit;
 mod layers;
 mod notifications;
 mod worker;
+
+pub(crate) use audit::{AuditConfig, RetentionConfig};
 
 use layers::{apply_env, merge};
 
@@ -34,6 +37,9 @@ struct Raw {
     shutdown: RawShutdown,
     log: RawLog,
     simulate: RawSimulate,
+    audit: audit::RawAudit,
+    privacy: audit::RawPrivacy,
+    retention: audit::RawRetention,
     agencies: BTreeMap<String, RawAgency>,
     deadlines: BTreeMap<String, u64>,
 }
@@ -245,6 +251,12 @@ pub(crate) struct Config {
     pub agencies: BTreeMap<Agency, AgencyConfig>,
     /// Deadline overrides: a service name or `<composite>/<check>`, and its deadline.
     pub deadlines: BTreeMap<String, Duration>,
+    /// The sealed audit log (`[audit]`).
+    pub audit: AuditConfig,
+    /// The key of personal-data digests (`[privacy] pii_key`, `RABT_PII_KEY`).
+    pub pii_key: Option<rabt_audit::PiiKey>,
+    /// How long payloads are kept (`[retention]`).
+    pub retention: RetentionConfig,
 }
 
 impl Config {
@@ -444,6 +456,9 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         simulate_callback_url: url::Url::parse(&raw.simulate.callback_url)
             .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
         agencies,
+        audit: audit::audit(&raw.audit)?,
+        pii_key: audit::pii_key(&raw.privacy)?,
+        retention: audit::retention(&raw.retention)?,
     })
 }
 

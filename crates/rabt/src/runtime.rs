@@ -12,7 +12,10 @@ use rabt_catalogue::Catalogue;
 use rabt_core::ServiceName;
 use rabt_queue::{Settings as QueueSettings, Transport};
 use rabt_store::Store;
-use rabt_worker::{Notifier, OutboxRelay, RelaySettings, Worker, WorkerSettings};
+use rabt_worker::{
+    Notifier, OutboxRelay, RelaySettings, RetentionSettings, SealerService, SealerSettings, Worker,
+    WorkerSettings,
+};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -186,7 +189,21 @@ pub(crate) async fn run(
     let handoff = relay.handoff();
     tasks.spawn(relay.run(shutdown.clone()));
 
+    spawn_sealer(config, &store, &shutdown, &mut tasks);
+
     if !roles.adapters.is_empty() {
+        if let Some(key) = &config.pii_key {
+            let settings = RetentionSettings {
+                payloads: config.retention.payloads,
+                interval: config.retention.sweep_interval,
+                key: key.clone(),
+            };
+            tasks.spawn(rabt_worker::retention::run(
+                store.clone(),
+                settings,
+                shutdown.clone(),
+            ));
+        }
         let worker = Worker::new(
             store.clone(),
             transport.clone(),
@@ -253,6 +270,8 @@ pub(crate) async fn run(
                     .collect(),
                 allow_private_notify_targets: config.notifications.allow_private_targets,
                 outbox_handoff: Some(handoff),
+                pii_key: config.pii_key.clone(),
+                audit_verifier_key: config.audit.signing_key.as_ref().map(|k| k.verifier()),
                 key_overlap: config.key_overlap,
                 agency_settings: crate::agency_cmd::settings_views(config),
             },
@@ -281,6 +300,33 @@ pub(crate) async fn run(
     tracing::info!("stopped");
     Ok(())
 }
+
+/// Runs the audit log's sealer when this process holds the signing key (any number of
+/// processes may: one at a time seals).
+fn spawn_sealer(
+    config: &Config,
+    store: &Store,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
+    let Some(key) = &config.audit.signing_key else {
+        tracing::warn!(
+            "no audit signing key (RABT_AUDIT_SIGNING_KEY): this process does not seal the audit log"
+        );
+        return;
+    };
+    let settings = SealerSettings {
+        interval: config.audit.seal_interval,
+        origin: config.audit.origin.clone(),
+        key: key.clone(),
+        batch: SEAL_BATCH,
+    };
+    tasks.spawn(SealerService::new(store, settings).run(shutdown.clone()));
+}
+
+/// Entries sealed per database round: a round stays short (one transaction of a few
+/// hundred milliseconds at most) while a backlog drains in consecutive rounds.
+const SEAL_BATCH: u32 = 2000;
 
 /// Binds the API's listeners: `api.listen`, and `api.ops_listen` unless it is the
 /// same address (then one listener serves both).
