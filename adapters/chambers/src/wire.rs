@@ -312,5 +312,4 @@ mod translate;
 pub use translate::{class_code, class_from_code};
 
 #[cfg(test)]
-#[path = "wire/tests.rs"]
 mod tests;

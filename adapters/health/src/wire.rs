@@ -375,5 +375,4 @@ fn field(name: &'static str, expected: &'static str, value: &str) -> HealthError
 }
 
 #[cfg(test)]
-#[path = "wire/tests.rs"]
 mod tests;

@@ -281,5 +281,4 @@ fn lite_code(
 }
 
 #[cfg(test)]
-#[path = "client/tests.rs"]
 mod tests;

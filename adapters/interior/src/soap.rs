@@ -312,5 +312,4 @@ fn classify(namespace: &str, local: String) -> Payload {
 }
 
 #[cfg(test)]
-#[path = "soap/tests.rs"]
 mod tests;

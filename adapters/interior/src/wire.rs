@@ -285,5 +285,4 @@ pub struct AlienInfoByIqamaResult {
 }
 
 #[cfg(test)]
-#[path = "wire/tests.rs"]
 mod tests;

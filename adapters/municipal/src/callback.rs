@@ -221,5 +221,4 @@ fn bad(reason: String) -> AdapterError {
 }
 
 #[cfg(test)]
-#[path = "callback/tests.rs"]
 mod tests;

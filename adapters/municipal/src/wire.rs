@@ -250,5 +250,4 @@ pub struct BaladyInspection {
 }
 
 #[cfg(test)]
-#[path = "wire/tests.rs"]
 mod tests;

@@ -383,5 +383,4 @@ fn valid_scope(scope: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "oauth2/tests.rs"]
 mod tests;

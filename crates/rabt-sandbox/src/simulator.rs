@@ -393,5 +393,4 @@ async fn reset_stats(State(handle): State<KnobsHandle>) -> StatusCode {
 }
 
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

@@ -156,146 +156,149 @@ impl<R: PartialEq, A: Clone> Replays<R, A> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    /// The memory of calls on its own.
+    mod replays {
+        use crate::simulator::replay::*;
 
-    const CAPACITY: usize = 16;
+        const CAPACITY: usize = 16;
 
-    /// Recalls, then remembers a new call with a request id, as [`Submissions`] does.
-    fn recall_or_remember(
-        memory: &mut Replays<&'static str, &'static str>,
-        request_id: Option<&str>,
-        request: &&'static str,
-        answer: &&'static str,
-    ) -> Recall<&'static str> {
-        let recalled = memory.recall(request_id, request);
-        if let (Recall::New, Some(id)) = (&recalled, request_id) {
-            memory.remember(id, request, answer);
+        /// Recalls, then remembers a new call with a request id, as [`Submissions`] does.
+        fn recall_or_remember(
+            memory: &mut Replays<&'static str, &'static str>,
+            request_id: Option<&str>,
+            request: &&'static str,
+            answer: &&'static str,
+        ) -> Recall<&'static str> {
+            let recalled = memory.recall(request_id, request);
+            if let (Recall::New, Some(id)) = (&recalled, request_id) {
+                memory.remember(id, request, answer);
+            }
+            recalled
         }
-        recalled
-    }
 
-    #[test]
-    fn a_request_id_keeps_its_answer() {
-        let mut memory = Replays::new(CAPACITY);
-        let (a, b) = ("batch a", "batch b");
-        assert_eq!(
-            recall_or_remember(&mut memory, Some("task_1"), &a, &"REF-1"),
-            Recall::New
-        );
-        assert_eq!(
-            recall_or_remember(&mut memory, Some("task_1"), &a, &"REF-2"),
-            Recall::Same("REF-1")
-        );
-        assert_eq!(
-            recall_or_remember(&mut memory, Some("task_1"), &b, &"REF-3"),
-            Recall::Conflict
-        );
-        assert_eq!(
-            recall_or_remember(&mut memory, None, &a, &"REF-4"),
-            Recall::New
-        );
-        assert_eq!(
-            recall_or_remember(&mut memory, None, &a, &"REF-5"),
-            Recall::New
-        );
-        assert_eq!(memory.len(), 1);
-    }
-
-    #[test]
-    fn recalling_alone_remembers_nothing() {
-        let mut memory = Replays::new(CAPACITY);
-        assert_eq!(memory.recall(Some("task_1"), &"a"), Recall::<&str>::New);
-        assert!(memory.is_empty());
-        memory.remember("task_1", "a", "REF-1");
-        assert_eq!(memory.recall(Some("task_1"), &"a"), Recall::Same("REF-1"));
-        assert_eq!(memory.recall(Some("task_1"), &"b"), Recall::Conflict);
-        assert_eq!(memory.recall(None, &"a"), Recall::New);
-    }
-
-    #[test]
-    fn the_oldest_are_forgotten_first() {
-        let mut memory = Replays::new(CAPACITY);
-        let a = "batch a";
-        for i in 0..=CAPACITY {
-            let id = format!("task_{i}");
+        #[test]
+        fn a_request_id_keeps_its_answer() {
+            let mut memory = Replays::new(CAPACITY);
+            let (a, b) = ("batch a", "batch b");
             assert_eq!(
-                recall_or_remember(&mut memory, Some(&id), &a, &"REF-1"),
+                recall_or_remember(&mut memory, Some("task_1"), &a, &"REF-1"),
                 Recall::New
             );
+            assert_eq!(
+                recall_or_remember(&mut memory, Some("task_1"), &a, &"REF-2"),
+                Recall::Same("REF-1")
+            );
+            assert_eq!(
+                recall_or_remember(&mut memory, Some("task_1"), &b, &"REF-3"),
+                Recall::Conflict
+            );
+            assert_eq!(
+                recall_or_remember(&mut memory, None, &a, &"REF-4"),
+                Recall::New
+            );
+            assert_eq!(
+                recall_or_remember(&mut memory, None, &a, &"REF-5"),
+                Recall::New
+            );
+            assert_eq!(memory.len(), 1);
         }
-        assert_eq!(memory.len(), CAPACITY);
-        assert_eq!(
-            recall_or_remember(&mut memory, Some("task_0"), &a, &"REF-2"),
-            Recall::New,
-            "forgotten"
-        );
-        assert!(matches!(
-            recall_or_remember(&mut memory, Some(&format!("task_{CAPACITY}")), &a, &"REF-3"),
-            Recall::Same(_)
-        ));
-    }
-}
 
-#[cfg(test)]
-mod submissions_tests {
-    use std::collections::HashMap;
+        #[test]
+        fn recalling_alone_remembers_nothing() {
+            let mut memory = Replays::new(CAPACITY);
+            assert_eq!(memory.recall(Some("task_1"), &"a"), Recall::<&str>::New);
+            assert!(memory.is_empty());
+            memory.remember("task_1", "a", "REF-1");
+            assert_eq!(memory.recall(Some("task_1"), &"a"), Recall::Same("REF-1"));
+            assert_eq!(memory.recall(Some("task_1"), &"b"), Recall::Conflict);
+            assert_eq!(memory.recall(None, &"a"), Recall::New);
+        }
 
-    use rabt_core::Agency;
-
-    use super::*;
-    use crate::callback::CallbackTarget;
-    use crate::simulator::{Knobs, KnobsHandle};
-
-    /// Submissions whose callbacks are never sent (the knob), so no test posts anywhere.
-    fn submissions() -> Submissions<&'static str, &'static str> {
-        let knobs = KnobsHandle::new();
-        knobs.set(Knobs {
-            never_call_back: true,
-            ..Knobs::default()
-        });
-        let target = CallbackTarget {
-            base_url: url::Url::parse("http://127.0.0.1:9/").unwrap(),
-            secrets: Vec::new(),
-        };
-        Submissions::new(4, CallbackSender::new(Agency::Health, target, knobs))
-    }
-
-    #[test]
-    fn a_request_id_is_accepted_once_and_recalled_after() {
-        let memory = submissions();
-        let accept = |answer| move |_: &&str| (answer, serde_json::json!({"ok": true}));
-        assert_eq!(
-            memory.submit(Some("task_1"), "a", accept("REF-1")),
-            Submitted::Accepted("REF-1")
-        );
-        assert_eq!(
-            memory.submit(Some("task_1"), "a", accept("REF-2")),
-            Submitted::Again("REF-1")
-        );
-        assert_eq!(
-            memory.submit(Some("task_1"), "b", accept("REF-3")),
-            Submitted::Conflict
-        );
-        assert_eq!(
-            memory.submit(None, "a", accept("REF-4")),
-            Submitted::Accepted("REF-4")
-        );
+        #[test]
+        fn the_oldest_are_forgotten_first() {
+            let mut memory = Replays::new(CAPACITY);
+            let a = "batch a";
+            for i in 0..=CAPACITY {
+                let id = format!("task_{i}");
+                assert_eq!(
+                    recall_or_remember(&mut memory, Some(&id), &a, &"REF-1"),
+                    Recall::New
+                );
+            }
+            assert_eq!(memory.len(), CAPACITY);
+            assert_eq!(
+                recall_or_remember(&mut memory, Some("task_0"), &a, &"REF-2"),
+                Recall::New,
+                "forgotten"
+            );
+            assert!(matches!(
+                recall_or_remember(&mut memory, Some(&format!("task_{CAPACITY}")), &a, &"REF-3"),
+                Recall::Same(_)
+            ));
+        }
     }
 
-    #[test]
-    fn a_callback_that_cannot_be_written_accepts_and_remembers_nothing() {
-        let memory = submissions();
-        // JSON object keys must be strings: this map cannot be written.
-        let unwritable = |_: &&str| ("REF-1", HashMap::from([((1, 2), 3)]));
-        assert_eq!(
-            memory.submit(Some("task_1"), "a", unwritable),
-            Submitted::Failed
-        );
-        let writable = |_: &&str| ("REF-2", serde_json::json!({}));
-        assert_eq!(
-            memory.submit(Some("task_1"), "a", writable),
-            Submitted::Accepted("REF-2"),
-            "the failed submission was not remembered"
-        );
+    /// Submissions: remembered calls and the callbacks they schedule.
+    mod submissions {
+        use std::collections::HashMap;
+
+        use rabt_core::Agency;
+
+        use crate::callback::CallbackTarget;
+        use crate::simulator::replay::*;
+        use crate::simulator::{Knobs, KnobsHandle};
+
+        /// Submissions whose callbacks are never sent (the knob), so no test posts anywhere.
+        fn submissions() -> Submissions<&'static str, &'static str> {
+            let knobs = KnobsHandle::new();
+            knobs.set(Knobs {
+                never_call_back: true,
+                ..Knobs::default()
+            });
+            let target = CallbackTarget {
+                base_url: url::Url::parse("http://127.0.0.1:9/").unwrap(),
+                secrets: Vec::new(),
+            };
+            Submissions::new(4, CallbackSender::new(Agency::Health, target, knobs))
+        }
+
+        #[test]
+        fn a_request_id_is_accepted_once_and_recalled_after() {
+            let memory = submissions();
+            let accept = |answer| move |_: &&str| (answer, serde_json::json!({"ok": true}));
+            assert_eq!(
+                memory.submit(Some("task_1"), "a", accept("REF-1")),
+                Submitted::Accepted("REF-1")
+            );
+            assert_eq!(
+                memory.submit(Some("task_1"), "a", accept("REF-2")),
+                Submitted::Again("REF-1")
+            );
+            assert_eq!(
+                memory.submit(Some("task_1"), "b", accept("REF-3")),
+                Submitted::Conflict
+            );
+            assert_eq!(
+                memory.submit(None, "a", accept("REF-4")),
+                Submitted::Accepted("REF-4")
+            );
+        }
+
+        #[test]
+        fn a_callback_that_cannot_be_written_accepts_and_remembers_nothing() {
+            let memory = submissions();
+            // JSON object keys must be strings: this map cannot be written.
+            let unwritable = |_: &&str| ("REF-1", HashMap::from([((1, 2), 3)]));
+            assert_eq!(
+                memory.submit(Some("task_1"), "a", unwritable),
+                Submitted::Failed
+            );
+            let writable = |_: &&str| ("REF-2", serde_json::json!({}));
+            assert_eq!(
+                memory.submit(Some("task_1"), "a", writable),
+                Submitted::Accepted("REF-2"),
+                "the failed submission was not remembered"
+            );
+        }
     }
 }

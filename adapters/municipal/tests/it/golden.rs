@@ -1,10 +1,8 @@
 //! The golden fixtures end to end over real sockets: the adapter submits to the
 //! simulator serving the standard world, the simulator calls a fake Rabt endpoint back
 //! with a signed callback, and the adapter reads the callback into the task's answer.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod common;
-
+use crate::support;
 use std::time::{Duration, Instant};
 
 use rabt_adapter::{Adapter, Answer, CallbackAnswer};
@@ -16,7 +14,7 @@ use rabt_sandbox::simulator::Knobs;
 use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
 
-use common::{Stage, stage};
+use crate::support::{Stage, stage};
 
 /// Submits and returns the reference the agency gave.
 async fn submit(stage: &Stage, input: Value) -> String {
@@ -223,17 +221,17 @@ async fn a_retried_task_gets_the_same_reference_and_one_inspection() {
 
 #[tokio::test]
 async fn a_callback_signed_with_another_secret_is_refused_by_rabt() {
-    let receiver = common::receiver().await;
+    let receiver = support::receiver().await;
     let knobs = rabt_sandbox::simulator::KnobsHandle::new();
     let wrong = receiver.sender_with(rabt_sandbox::webhook::Secret::generate(), &knobs);
     let router = rabt_adapter_municipal::simulator::router(
         std::sync::Arc::new(rabt_sandbox::world::World::standard()),
-        rabt_adapter::http::Secret::new(common::KEY),
+        rabt_adapter::http::Secret::new(support::KEY),
         knobs.clone(),
         wrong,
     );
     let (addr, _server) = rabt_sandbox::simulator::spawn(router).await.unwrap();
-    let adapter = common::adapter(&format!("http://{addr}"), common::KEY);
+    let adapter = support::adapter(&format!("http://{addr}"), support::KEY);
     let input = json!({"licenseNumber": golden::COOP_COMPLIANT_LICENCE});
     assert!(matches!(
         call_once(&adapter, LICENSE_VERIFY, TaskId::new(), &input).await,

@@ -1,11 +1,10 @@
 //! How submissions fail, over real sockets: the ministry's refusals and failures, batch
 //! limits, and callbacks Rabt refuses because their signature is wrong.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod support;
-
+use crate::support;
 use std::time::Duration;
 
+use crate::support::{KEY, Ministry, adapter, fake_rabt, fixture, verify};
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
@@ -17,7 +16,6 @@ use rabt_sandbox::simulator::{Fault, Knobs, KnobsHandle, spawn};
 use rabt_sandbox::webhook;
 use rabt_sandbox::world::cases;
 use serde_json::{Value, json};
-use support::{KEY, Ministry, adapter, fake_rabt, fixture, verify};
 
 fn food_batch() -> Value {
     json!({"establishmentLicenseNumber": cases::FOOD_LICENCE,

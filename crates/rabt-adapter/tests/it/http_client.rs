@@ -1,13 +1,12 @@
 //! The shared client accepts what mutual-TLS agencies need: a client identity (PEM
 //! certificate and key) and extra root CAs, and refuses them when they are not PEM.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use rabt_adapter::http::{
     ClientConfigError, ClientIdentity, HttpClientConfig, SecretBytes, build_client,
 };
 
-const CERT: &[u8] = include_bytes!("fixtures/test-client.cert.pem");
-const KEY: &[u8] = include_bytes!("fixtures/test-client.key.pem");
+const CERT: &[u8] = include_bytes!("../fixtures/test-client.cert.pem");
+const KEY: &[u8] = include_bytes!("../fixtures/test-client.key.pem");
 
 #[test]
 fn client_identity_and_extra_roots_build() {

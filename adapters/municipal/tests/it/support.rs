@@ -1,7 +1,6 @@
 //! What the integration tests share: a fake Rabt callback endpoint, and the Balady
 //! simulator started over a real socket with an adapter pointing at it.
-#![allow(dead_code, unreachable_pub)] // each test binary uses a part
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+#![allow(unreachable_pub)] // `pub` reads as "for the test modules" here
 
 use std::sync::Arc;
 use std::time::Duration;

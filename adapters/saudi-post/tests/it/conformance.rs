@@ -1,6 +1,5 @@
 //! The shared conformance kit against the Saudi Post simulator, with outputs validated
 //! against the catalogue's `post.address.verify` output schema.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 use std::time::Duration;

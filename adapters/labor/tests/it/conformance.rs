@@ -1,6 +1,5 @@
 //! The shared conformance kit against the MHRSD simulator, with outputs validated
 //! against the catalogue's output schemas of both labour services.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,9 +1,7 @@
 //! The golden fixtures of DESIGN.md for the interior, end to end over a real socket:
 //! the adapter against the simulator serving the standard world.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod common;
-
+use crate::support;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -20,12 +18,12 @@ use serde_json::{Value, json};
 
 async fn start(router: Router) -> (InteriorAdapter, ShutdownHandle) {
     let (addr, server) = spawn(router).await.unwrap();
-    (common::adapter(&format!("http://{addr}"), true), server)
+    (support::adapter(&format!("http://{addr}"), true), server)
 }
 
 async fn sandbox() -> (InteriorAdapter, KnobsHandle, ShutdownHandle) {
     let knobs = KnobsHandle::new();
-    let (adapter, server) = start(common::router(knobs.clone())).await;
+    let (adapter, server) = start(support::router(knobs.clone())).await;
     (adapter, knobs, server)
 }
 

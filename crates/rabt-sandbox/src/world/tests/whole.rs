@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use rabt_core::{Calendar, IdKind, Mobile, NationalId, ShortAddress, UnifiedNumber};
 
-use super::dates::{has_passed, is_still_to_come};
-use super::*;
+use crate::world::dates::{has_passed, is_still_to_come};
+use crate::world::*;
 
 /// Seeds the tests walk: the standard one and a few far apart.
 const SEEDS: [u64; 4] = [World::STANDARD_SEED, 0, 7, u64::MAX];
@@ -378,7 +378,7 @@ fn people_are_unique_valid_and_consistent() {
 fn genders_follow_first_names() {
     let world = World::standard();
     for p in world.people() {
-        let culture = super::names::culture(&p.nationality.code).unwrap();
+        let culture = crate::world::names::culture(&p.nationality.code).unwrap();
         let list = match p.gender {
             Gender::Male => culture.male,
             Gender::Female => culture.female,

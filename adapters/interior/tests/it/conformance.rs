@@ -1,9 +1,7 @@
 //! The shared conformance kit against the Yakeen simulator, with outputs validated
 //! against the catalogue's output schemas of both services.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod common;
-
+use crate::support;
 use std::sync::Arc;
 
 use rabt_adapter_interior::{IDENTITY_VERIFY, MOBILE_VERIFY};
@@ -27,8 +25,8 @@ fn validator(
 fn kit(first: (&ServiceName, Value), catalogue: Arc<Catalogue>) -> Kit {
     Kit::new(
         Agency::Interior,
-        common::router,
-        |base, credentials| Arc::new(common::adapter(base, credentials == Credentials::Valid)),
+        support::router,
+        |base, credentials| Arc::new(support::adapter(base, credentials == Credentials::Valid)),
         validator(catalogue),
     )
     .case(first.0.clone(), first.1, Expect::Ok)

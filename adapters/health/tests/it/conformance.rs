@@ -1,12 +1,10 @@
 //! The shared conformance kit against the ministry's simulator, with outputs validated
 //! against the catalogue's `health.certificates.verify` output schema; then the
 //! callbacks the kit's accepted batches gave, mapped and validated too.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-
-mod support;
 
 use std::sync::Arc;
 
+use crate::support::{KEY, adapter, fake_rabt};
 use rabt_adapter::http::Secret;
 use rabt_adapter::{Adapter, CallbackAnswer};
 use rabt_adapter_health::{CERTIFICATES_VERIFY, simulator};
@@ -15,7 +13,6 @@ use rabt_core::{Agency, Outcome, ServiceName};
 use rabt_sandbox::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_sandbox::world::{World, cases};
 use serde_json::{Value, json};
-use support::{KEY, adapter, fake_rabt};
 
 /// Validates a service's output against the catalogue's output schema.
 fn validator(

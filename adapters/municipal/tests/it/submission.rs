@@ -1,10 +1,8 @@
 //! The submission's errors end to end over a real socket: a scripted Balady answers each
 //! status, and the adapter must classify it as the crate's docs say; and what the
 //! adapter sends on the wire.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod common;
-
+use crate::support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,7 +40,7 @@ async fn submit_against(status: u16, body: Value) -> Result<Answer, AdapterError
         }),
     );
     let (addr, _server) = spawn(app).await.unwrap();
-    let adapter = common::adapter(&format!("http://{addr}"), common::KEY);
+    let adapter = support::adapter(&format!("http://{addr}"), support::KEY);
     let input = json!({"licenseNumber": "4000012345"});
     call_once(&adapter, LICENSE_VERIFY, TaskId::new(), &input).await
 }
@@ -118,7 +116,7 @@ async fn the_adapter_sends_key_task_id_trace_and_the_golden_body() {
         ),
     );
     let (addr, _server) = spawn(app).await.unwrap();
-    let adapter = common::adapter(&format!("http://{addr}"), common::KEY);
+    let adapter = support::adapter(&format!("http://{addr}"), support::KEY);
     let service = ServiceName::parse(LICENSE_VERIFY).unwrap();
     let input = json!({"licenseNumber": "4000012345", "unifiedNumber": "7000000001"});
     let task = TaskId::new();
@@ -142,7 +140,7 @@ async fn the_adapter_sends_key_task_id_trace_and_the_golden_body() {
     );
     let seen = seen.lock().unwrap();
     let (headers, body) = &seen[0];
-    assert_eq!(headers["x-api-key"], common::KEY);
+    assert_eq!(headers["x-api-key"], support::KEY);
     assert_eq!(
         headers["x-request-id"],
         HeaderValue::from_str(&task.to_string()).unwrap()

@@ -1,6 +1,6 @@
 //! What the integration tests share: the simulator's credentials and an adapter for
 //! a base URL.
-#![allow(dead_code, clippy::unwrap_used)] // each test binary uses part; a failed unwrap is a failed test
+#![allow(unreachable_pub)] // `pub` reads as "for the test modules" here
 
 use std::sync::Arc;
 use std::time::Duration;

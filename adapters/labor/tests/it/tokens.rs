@@ -1,7 +1,6 @@
 //! The OAuth2 token against the simulator's token endpoint: cached across calls, one
 //! token request for fifty tasks that find it expired or revoked at once, and a client
 //! the token endpoint does not know refused for good.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use rabt_core::{DualDate, IdKind, NationalId, ShortAddress, UnifiedNumber};
 
-use super::dates::{has_passed, is_still_to_come};
-use super::generate::is_fixed;
-use super::*;
+use crate::world::dates::{has_passed, is_still_to_come};
+use crate::world::generate::is_fixed;
+use crate::world::*;
 
 const SEEDS: [u64; 4] = [World::STANDARD_SEED, 0, 7, u64::MAX];
 

@@ -1,6 +1,5 @@
 //! The golden fixtures end to end over a real socket: the adapter against the simulator
 //! serving the standard world.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +45,7 @@ async fn verify(adapter: &SaudiPostAdapter, input: Value) -> Result<Answer, Adap
 
 fn rrrd2929(short_address: Option<&str>) -> Value {
     let mut expected: Value =
-        serde_json::from_str(include_str!("fixtures/output/address-rrrd2929.json")).unwrap();
+        serde_json::from_str(include_str!("../fixtures/output/address-rrrd2929.json")).unwrap();
     if let Some(short) = short_address {
         expected["shortAddress"] = json!(short);
     }

@@ -1,7 +1,6 @@
 //! The golden fixtures end to end over a real socket: the adapter against the simulator
 //! serving the standard world, and against small stand-ins for answers the simulator
 //! never gives.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -87,8 +86,10 @@ async fn cooperative_7000000001_is_compliant_and_registered() {
     let (adapter, _server) = sandbox(KnobsHandle::new()).await;
     let (outcome, data) = answer(&adapter, ESTABLISHMENT_COMPLIANCE, golden::COOP_COMPLIANT).await;
     assert_eq!(outcome, Outcome::Ok);
-    let expected: Value =
-        serde_json::from_str(include_str!("fixtures/output/compliance-7000000001.json")).unwrap();
+    let expected: Value = serde_json::from_str(include_str!(
+        "../fixtures/output/compliance-7000000001.json"
+    ))
+    .unwrap();
     assert_eq!(data, expected);
 
     let (outcome, data) = answer(&adapter, COOPERATIVE_REGISTRATION, golden::COOP_COMPLIANT).await;

@@ -1,7 +1,6 @@
 //! The conformance kit against a toy agency: a careful adapter passes every check, and
 //! a sloppy one fails exactly the checks it should. This is what lets an adapter's
 //! green conformance run mean something.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 use std::time::Duration;

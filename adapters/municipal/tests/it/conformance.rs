@@ -1,10 +1,8 @@
 //! The shared conformance kit against the Balady simulator: every case is accepted
 //! (`Submitted`), since the answer comes later by callback; the callbacks themselves go
 //! to a fake Rabt endpoint, and tests/golden.rs reads them.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod common;
-
+use crate::support;
 use std::sync::Arc;
 
 use rabt_adapter_municipal::LICENSE_VERIFY;
@@ -16,17 +14,17 @@ use serde_json::json;
 
 #[tokio::test]
 async fn municipal_passes_the_conformance_kit() {
-    let receiver = Arc::new(common::receiver().await);
+    let receiver = Arc::new(support::receiver().await);
     let catalogue = Arc::new(Catalogue::bundled().unwrap());
     let service = ServiceName::parse(LICENSE_VERIFY).unwrap();
     let sim_receiver = receiver.clone();
     let kit = Kit::new(
         Agency::Municipal,
-        move |knobs| common::simulator(&sim_receiver, &knobs),
+        move |knobs| support::simulator(&sim_receiver, &knobs),
         |base, credentials: Credentials| {
-            Arc::new(common::adapter(
+            Arc::new(support::adapter(
                 base,
-                credentials.pick(common::KEY, "not-the-key"),
+                credentials.pick(support::KEY, "not-the-key"),
             ))
         },
         output_validator(catalogue, |catalogue, service, output| {

@@ -1,12 +1,10 @@
 //! The sandbox's health cases end to end over real sockets: the adapter submits to the
 //! simulator, the simulator calls a fake Rabt back with a signed callback, and the
 //! adapter maps that callback; with the callback knobs.
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::{Ministry, fixture, submitted, verify};
 use rabt_adapter::{Adapter, Answer, CallbackAnswer};
 use rabt_adapter_health::CERTIFICATES_VERIFY;
 use rabt_catalogue::Catalogue;
@@ -14,7 +12,6 @@ use rabt_core::{Agency, Outcome, TaskId};
 use rabt_sandbox::simulator::Knobs;
 use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
-use support::{Ministry, fixture, submitted, verify};
 
 const FOOD_WORKERS: [&str; 5] = [
     cases::WORKER_VALID_CITIZEN,
