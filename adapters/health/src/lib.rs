@@ -39,12 +39,9 @@
 
 #![forbid(unsafe_code)]
 
-use std::sync::Arc;
-
-use rabt_adapter::registry::Credential;
 use rabt_adapter::{
     Adapter, AdapterError, Answer, ApiKeyClient, ApiKeyConfig, BoxFuture, CallbackAnswer,
-    ConfigError, Registration, ServiceCall, Settings,
+    ConfigError, ServiceCall,
 };
 use rabt_core::{Agency, Outcome};
 use reqwest::header::HeaderName;
@@ -180,35 +177,9 @@ pub fn callback_answer(body: &serde_json::Value) -> Result<CallbackAnswer, Adapt
     })
 }
 
-/// The health agency, as the binary registers it.
-#[derive(Debug, Clone, Copy)]
-pub struct Health;
-
-impl Registration for Health {
-    fn agency(&self) -> Agency {
-        Agency::Health
-    }
-
-    fn services(&self) -> &'static [&'static str] {
-        SERVICES
-    }
-
-    fn uses_api_key(&self) -> bool {
-        true
-    }
-
-    fn credentials(&self) -> &'static [Credential] {
-        &[]
-    }
-
-    fn mutual_tls(&self) -> bool {
-        false
-    }
-
-    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
-        let config = ApiKeyConfig::from_settings(settings)?;
-        Ok(Arc::new(HealthAdapter::new(config)?))
-    }
+rabt_adapter::api_key_registration! {
+    /// The health agency, as the binary registers it.
+    Health: Agency::Health, SERVICES, HealthAdapter::new
 }
 
 #[cfg(test)]

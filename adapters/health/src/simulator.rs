@@ -21,16 +21,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{SubsecRound, Utc};
 use rabt_adapter::ConfigError;
 use rabt_adapter::http::Secret;
 use rabt_core::NationalId;
 use rabt_sandbox::callback::CallbackSender;
-use rabt_sandbox::simulator::{
-    InjectedFault, KnobsHandle, Submissions, Submitted, carries, knobs_routes, request_id,
-};
+use rabt_sandbox::simulator::{CallingBack, InjectedFault, KnobsHandle, Submitted, request_id};
 use rabt_sandbox::world::{LicenceKind, World};
 use rabt_sandbox::{Simulated, SimulatorParts};
 
@@ -50,15 +47,9 @@ pub use records::batch_callback;
 /// so a simulator that runs for weeks does not grow without bound.
 const REMEMBERED: usize = 4096;
 
-#[derive(Debug)]
-struct Sim {
-    world: Arc<World>,
-    api_key: Secret,
-    knobs: KnobsHandle,
-    /// The batches accepted so far, by `X-Request-Id`, so that a retried submission
-    /// gets the same batch back, and their callbacks.
-    submissions: Submissions<MohBatchRequest, MohBatchAccepted>,
-}
+/// The simulator's state: the batches accepted so far, by `X-Request-Id`, so that a
+/// retried submission gets the same batch back, and their callbacks.
+type Sim = CallingBack<MohBatchRequest, MohBatchAccepted>;
 
 /// The simulator's router: the ministry's batch endpoint and the `/_sim/` knob routes.
 ///
@@ -70,29 +61,13 @@ pub fn router(
     knobs: KnobsHandle,
     callbacks: CallbackSender,
 ) -> Router {
-    let sim = Arc::new(Sim {
-        world,
-        api_key,
-        knobs: knobs.clone(),
-        submissions: Submissions::new(REMEMBERED, callbacks),
-    });
-    Router::new()
-        .route(BATCHES_PATH, post(submit))
-        .with_state(sim)
-        .merge(knobs_routes(knobs))
+    Sim::new(world, API_KEY_HEADER, api_key, knobs, callbacks, REMEMBERED)
+        .router(BATCHES_PATH, submit)
 }
 
 async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(fault) = sim.knobs.intercept(&headers).await {
-        return fault_response(fault);
-    }
-    if !carries(&headers, API_KEY_HEADER, &sim.api_key) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_API_KEY",
-            "The API key is missing or not valid.",
-            "مفتاح الواجهة مفقود أو غير صالح.",
-        );
+    if let Err(refused) = sim.admit(&headers, fault_response, unauthorized).await {
+        return refused;
     }
     let Ok(request) = serde_json::from_slice::<MohBatchRequest>(&body) else {
         return validation("The body is not a batch request.");
@@ -223,6 +198,15 @@ fn validation(message_en: &str) -> Response {
 }
 
 /// The ministry's renderings of the injected faults.
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_API_KEY",
+        "The API key is missing or not valid.",
+        "مفتاح الواجهة مفقود أو غير صالح.",
+    )
+}
+
 fn fault_response(fault: InjectedFault) -> Response {
     fault.render(
         || {

@@ -1,31 +1,13 @@
-use rabt_adapter::http::Secret;
 use reqwest::Url;
 
 use super::*;
 
-fn config(base_url: Url) -> HealthConfig {
-    HealthConfig {
-        base_url,
-        api_key: Secret::new("super-secret-key"),
-        timeout: std::time::Duration::from_secs(5),
-    }
-}
-
 fn example() -> HealthAdapter {
-    HealthAdapter::new(config(Url::parse("https://example.com").unwrap())).unwrap()
+    let base = Url::parse("https://example.com").unwrap();
+    HealthAdapter::new(rabt_adapter::agency::testing::api_key_config(base)).unwrap()
 }
 
-rabt_adapter::constructor_tests! {
-    new: HealthAdapter::new,
-    config: config,
-    base: "https://moh.example/gateway",
-    https_only: false,
-    secrets: ["super-secret-key"],
-    breakers: [
-        |c| c.api_key = Secret::new(""),
-        |c| c.api_key = Secret::new("line\nbreak"),
-    ],
-}
+rabt_adapter::constructor_tests! { api_key: HealthAdapter::new, base: "https://moh.example/gateway" }
 
 #[test]
 fn the_adapter_names_its_agency_and_service() {

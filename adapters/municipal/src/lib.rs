@@ -51,12 +51,9 @@
 
 #![forbid(unsafe_code)]
 
-use std::sync::Arc;
-
-use rabt_adapter::registry::Credential;
 use rabt_adapter::{
     Adapter, AdapterError, Answer, ApiKeyClient, ApiKeyConfig, BoxFuture, CallbackAnswer,
-    ConfigError, Registration, ServiceCall, Settings,
+    ConfigError, ServiceCall,
 };
 use rabt_core::Agency;
 use reqwest::header::HeaderName;
@@ -129,61 +126,14 @@ impl Adapter for MunicipalAdapter {
     }
 }
 
-/// The municipal agency, as the binary registers it.
-#[derive(Debug, Clone, Copy)]
-pub struct Municipal;
-
-impl Registration for Municipal {
-    fn agency(&self) -> Agency {
-        Agency::Municipal
-    }
-
-    fn services(&self) -> &'static [&'static str] {
-        SERVICES
-    }
-
-    fn uses_api_key(&self) -> bool {
-        true
-    }
-
-    fn credentials(&self) -> &'static [Credential] {
-        &[]
-    }
-
-    fn mutual_tls(&self) -> bool {
-        false
-    }
-
-    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
-        let config = ApiKeyConfig::from_settings(settings)?;
-        Ok(Arc::new(MunicipalAdapter::new(config)?))
-    }
+rabt_adapter::api_key_registration! {
+    /// The municipal agency, as the binary registers it.
+    Municipal: Agency::Municipal, SERVICES, MunicipalAdapter::new
 }
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::http::Secret;
-    use reqwest::Url;
-
     use super::*;
 
-    fn config(base_url: Url) -> MunicipalConfig {
-        MunicipalConfig {
-            base_url,
-            api_key: Secret::new("super-secret-key"),
-            timeout: std::time::Duration::from_secs(5),
-        }
-    }
-
-    rabt_adapter::constructor_tests! {
-        new: MunicipalAdapter::new,
-        config: config,
-        base: "https://api.balady.gov.sa/",
-        https_only: false,
-        secrets: ["super-secret-key"],
-        breakers: [
-            |c| c.api_key = Secret::new(""),
-            |c| c.api_key = Secret::new("line\nbreak"),
-        ],
-    }
+    rabt_adapter::constructor_tests! { api_key: MunicipalAdapter::new, base: "https://api.balady.gov.sa/" }
 }

@@ -20,16 +20,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Utc};
 use rabt_adapter::ConfigError;
 use rabt_adapter::http::Secret;
 use rabt_core::UnifiedNumber;
 use rabt_sandbox::callback::CallbackSender;
-use rabt_sandbox::simulator::{
-    InjectedFault, KnobsHandle, Submissions, Submitted, carries, knobs_routes, request_id,
-};
+use rabt_sandbox::simulator::{CallingBack, InjectedFault, KnobsHandle, Submitted, request_id};
 use rabt_sandbox::world::World;
 use rabt_sandbox::{Simulated, SimulatorParts};
 use serde::Deserialize;
@@ -50,14 +47,9 @@ const REMEMBERED_REQUESTS: usize = 10_000;
 /// Riyadh's offset from UTC, in which Balady writes its instants.
 const RIYADH_OFFSET_SECONDS: i32 = 3 * 3600;
 
-#[derive(Debug)]
-struct Sim {
-    world: Arc<World>,
-    api_key: Secret,
-    knobs: KnobsHandle,
-    /// The requests accepted so far, by `X-Request-Id`, and their callbacks.
-    requests: Submissions<BaladyVerificationRequest, BaladyAcceptance>,
-}
+/// The simulator's state: the requests accepted so far, by `X-Request-Id`, and their
+/// callbacks.
+type Sim = CallingBack<BaladyVerificationRequest, BaladyAcceptance>;
 
 /// The simulator's router: Balady's verification endpoint and the `/_sim/` knob routes.
 ///
@@ -69,29 +61,20 @@ pub fn router(
     knobs: KnobsHandle,
     callbacks: CallbackSender,
 ) -> Router {
-    let sim = Arc::new(Sim {
+    Sim::new(
         world,
+        API_KEY_HEADER,
         api_key,
-        knobs: knobs.clone(),
-        requests: Submissions::new(REMEMBERED_REQUESTS, callbacks),
-    });
-    Router::new()
-        .route(VERIFICATION_REQUESTS_PATH, post(submit))
-        .with_state(sim)
-        .merge(knobs_routes(knobs))
+        knobs,
+        callbacks,
+        REMEMBERED_REQUESTS,
+    )
+    .router(VERIFICATION_REQUESTS_PATH, submit)
 }
 
 async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(fault) = sim.knobs.intercept(&headers).await {
-        return fault_response(fault);
-    }
-    if !carries(&headers, API_KEY_HEADER, &sim.api_key) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "مفتاح الواجهة مفقود أو غير صالح",
-            "The X-API-Key header is missing or not valid.",
-        );
+    if let Err(refused) = sim.admit(&headers, fault_response, unauthorized).await {
+        return refused;
     }
     let json = headers
         .get(header::CONTENT_TYPE)
@@ -115,7 +98,7 @@ async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) ->
 /// Accepts a request (or replays the acceptance of the same request id, `202` again)
 /// and schedules the callback.
 fn accept(sim: &Sim, request_id: Option<&str>, request: BaladyVerificationRequest) -> Response {
-    let submitted = sim.requests.submit(request_id, request, |request| {
+    let submitted = sim.submissions.submit(request_id, request, |request| {
         let now = riyadh_now();
         let accepted = BaladyAcceptance {
             reference: inspection::new_reference(),
@@ -225,6 +208,15 @@ fn error(status: StatusCode, code: &str, ar: &str, en: &str) -> Response {
 }
 
 /// Balady's renderings of the injected faults.
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "مفتاح الواجهة مفقود أو غير صالح",
+        "The X-API-Key header is missing or not valid.",
+    )
+}
+
 fn fault_response(fault: InjectedFault) -> Response {
     fault.render(
         || {

@@ -34,12 +34,9 @@
 
 #![forbid(unsafe_code)]
 
-use std::sync::Arc;
-
-use rabt_adapter::registry::Credential;
 use rabt_adapter::{
     Adapter, AdapterError, Answer, ApiKeyClient, ApiKeyConfig, BoxFuture, CallbackAnswer,
-    ConfigError, Registration, ServiceCall, Settings,
+    ConfigError, ServiceCall,
 };
 use rabt_core::Agency;
 use reqwest::header::HeaderName;
@@ -134,61 +131,14 @@ impl Adapter for SaudiPostAdapter {
     }
 }
 
-/// The saudi-post agency, as the binary registers it.
-#[derive(Debug, Clone, Copy)]
-pub struct SaudiPost;
-
-impl Registration for SaudiPost {
-    fn agency(&self) -> Agency {
-        Agency::SaudiPost
-    }
-
-    fn services(&self) -> &'static [&'static str] {
-        SERVICES
-    }
-
-    fn uses_api_key(&self) -> bool {
-        true
-    }
-
-    fn credentials(&self) -> &'static [Credential] {
-        &[]
-    }
-
-    fn mutual_tls(&self) -> bool {
-        false
-    }
-
-    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
-        let config = ApiKeyConfig::from_settings(settings)?;
-        Ok(Arc::new(SaudiPostAdapter::new(config)?))
-    }
+rabt_adapter::api_key_registration! {
+    /// The saudi-post agency, as the binary registers it.
+    SaudiPost: Agency::SaudiPost, SERVICES, SaudiPostAdapter::new
 }
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::http::Secret;
-    use reqwest::Url;
-
     use super::*;
 
-    fn config(base_url: Url) -> SaudiPostConfig {
-        SaudiPostConfig {
-            base_url,
-            api_key: Secret::new("super-secret-key"),
-            timeout: std::time::Duration::from_secs(5),
-        }
-    }
-
-    rabt_adapter::constructor_tests! {
-        new: SaudiPostAdapter::new,
-        config: config,
-        base: "https://apina.address.gov.sa/NationalAddress",
-        https_only: false,
-        secrets: ["super-secret-key"],
-        breakers: [
-            |c| c.api_key = Secret::new(""),
-            |c| c.api_key = Secret::new("line\nbreak"),
-        ],
-    }
+    rabt_adapter::constructor_tests! { api_key: SaudiPostAdapter::new, base: "https://apina.address.gov.sa/NationalAddress" }
 }

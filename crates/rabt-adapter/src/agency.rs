@@ -274,6 +274,14 @@ impl ApiKeyClient {
 ///     breakers: [|c| c.api_key = Secret::new(""), |c| c.api_key = Secret::new("line\nbreak")],
 /// }
 /// ```
+///
+/// An adapter whose configuration is a plain [`ApiKeyConfig`] needs only its
+/// constructor and a base URL: the configuration is [`testing::api_key_config`], and
+/// the breakers an empty key and a key with a line break.
+///
+/// ```ignore
+/// rabt_adapter::constructor_tests! { api_key: HealthAdapter::new, base: "https://moh.example/gateway" }
+/// ```
 #[macro_export]
 macro_rules! constructor_tests {
     (
@@ -311,6 +319,21 @@ macro_rules! constructor_tests {
             }
         }
     };
+    // An adapter built from a plain `ApiKeyConfig`: the configuration, its secret and
+    // its breakers are the same for every such agency.
+    (api_key: $new:expr, base: $base:expr $(,)?) => {
+        $crate::constructor_tests! {
+            new: $new,
+            config: $crate::agency::testing::api_key_config,
+            base: $base,
+            https_only: false,
+            secrets: [$crate::agency::testing::API_KEY],
+            breakers: [
+                |c| c.api_key = $crate::http::Secret::new(""),
+                |c| c.api_key = $crate::http::Secret::new("line\nbreak"),
+            ],
+        }
+    };
 }
 
 /// What [`constructor_tests!`](crate::constructor_tests) runs. Public for the macro
@@ -324,6 +347,18 @@ pub mod testing {
 
     fn url(text: &str) -> Url {
         Url::parse(text).unwrap()
+    }
+
+    /// The key in [`api_key_config`].
+    pub const API_KEY: &str = "super-secret-key";
+
+    /// A valid API-key configuration for `base_url`, holding [`API_KEY`].
+    pub fn api_key_config(base_url: Url) -> ApiKeyConfig {
+        ApiKeyConfig {
+            base_url,
+            api_key: crate::http::Secret::new(API_KEY),
+            timeout: std::time::Duration::from_secs(5),
+        }
     }
 
     /// A valid configuration builds; bad URLs are refused as `BaseUrl`, showing no

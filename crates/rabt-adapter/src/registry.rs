@@ -125,3 +125,57 @@ impl fmt::Debug for dyn Registration {
             .finish_non_exhaustive()
     }
 }
+
+/// Declares the [`Registration`] of an agency reached with an API key and nothing else:
+/// `api_key` in the configuration, no other credential, no mutual TLS, and an adapter
+/// built by `new` from the [`ApiKeyConfig`](crate::ApiKeyConfig) in the settings. The
+/// answers are the same for every such agency, so they are written down here once;
+/// an agency that differs in any of them writes its own `impl Registration`.
+///
+/// The calling crate depends on `rabt-core`, as every adapter crate does.
+///
+/// ```ignore
+/// rabt_adapter::api_key_registration! {
+///     /// The health ministry, as the binary registers it.
+///     Health: Agency::Health, SERVICES, HealthAdapter::new
+/// }
+/// ```
+#[macro_export]
+macro_rules! api_key_registration {
+    ($(#[$attr:meta])* $name:ident: $agency:expr, $services:expr, $new:expr $(,)?) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+
+        impl $crate::Registration for $name {
+            fn agency(&self) -> ::rabt_core::Agency {
+                $agency
+            }
+
+            fn services(&self) -> &'static [&'static str] {
+                $services
+            }
+
+            fn uses_api_key(&self) -> bool {
+                true
+            }
+
+            fn credentials(&self) -> &'static [$crate::registry::Credential] {
+                &[]
+            }
+
+            fn mutual_tls(&self) -> bool {
+                false
+            }
+
+            fn adapter(
+                &self,
+                settings: &dyn $crate::Settings,
+            ) -> ::std::result::Result<::std::sync::Arc<dyn $crate::Adapter>, $crate::ConfigError>
+            {
+                let config = $crate::ApiKeyConfig::from_settings(settings)?;
+                Ok(::std::sync::Arc::new(($new)(config)?))
+            }
+        }
+    };
+}

@@ -11,11 +11,12 @@
 //!
 //! After the knobs, a handler checks the caller's credentials ([`carries`] for a key
 //! in a header) and, for an agency that accepts calls now and calls back later, submits
-//! the call to its [`Submissions`] under its request id ([`request_id`]).
+//! the call to its [`Submissions`] under its request id ([`request_id`]). Such an agency
+//! behind one API key is a [`CallingBack`]: its state, router and those first checks.
 //!
 //! Layout: this file, the knobs and what handlers share; `serve`, serving a simulator
 //! on a port and stopping it; `replay`, the memory of accepted calls and their
-//! callbacks.
+//! callbacks; `calling_back`, what a simulator that calls back is built on.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -31,9 +32,11 @@ use serde::{Deserialize, Serialize};
 use crate::world::SandboxRng;
 use rabt_adapter::http::{REQUEST_ID, Secret};
 
+mod calling_back;
 mod replay;
 mod serve;
 
+pub use calling_back::CallingBack;
 pub use replay::{Recall, Replays, Submissions, Submitted};
 pub use serve::{ShutdownHandle, serve_on, spawn, spawn_at};
 
