@@ -33,7 +33,7 @@ pub use exchange::{CallContext, NO_READABLE_REASON, Reply, quote_code, read_json
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The W3C trace context header, forwarded so one trace spans Rabt and the agency.
-pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub const TRACEPARENT: HeaderName = HeaderName::from_static(rabt_core::message::TRACEPARENT);
 
 /// A credential (API key, password, client secret). Its `Debug` and `Display` print
 /// `***`, so it cannot leak into a log line or an error message by accident; the value

@@ -23,6 +23,12 @@ pub const EVENTS_EXCHANGE: &str = "rabt.events";
 /// Direct exchange for dead letters; the routing key is the agency's wire name.
 pub const DEAD_EXCHANGE: &str = "rabt.dead";
 
+/// The header (on a broker message and on an HTTP request alike) that carries the W3C
+/// trace context (<https://www.w3.org/TR/trace-context/>). Named here, below the store
+/// (outbox rows), the trace crate (spans) and the adapters (calls to an agency), so
+/// that the one trace of a request cannot break on a misspelt header.
+pub const TRACEPARENT: &str = "traceparent";
+
 /// A unit of work for the worker of one agency, published to `rabt.tasks` with the
 /// agency as routing key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

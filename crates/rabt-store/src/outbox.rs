@@ -19,7 +19,7 @@ use crate::connect::Store;
 use crate::error::StoreError;
 
 /// The message header that carries the W3C trace context.
-pub const TRACEPARENT_HEADER: &str = "traceparent";
+pub use rabt_core::message::TRACEPARENT as TRACEPARENT_HEADER;
 
 /// A message waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,7 +31,7 @@ pub use spans::{
 };
 
 /// The header and field name of W3C trace context (<https://www.w3.org/TR/trace-context/>).
-pub const TRACEPARENT: &str = "traceparent";
+pub use rabt_core::message::TRACEPARENT;
 
 /// A `traceparent` value (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`) as a
 /// remote span context; `None` when it is malformed, has an all-zero id or an unknown
