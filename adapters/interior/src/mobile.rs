@@ -60,7 +60,7 @@ impl MobileQuery {
             } => (is_owner, reference_number, mobile),
         };
         // Elm echoes the nine digits after 966; anything else answers another question.
-        let ours = self.mobile.as_str().strip_prefix("966").unwrap_or_default();
+        let ours = self.mobile.subscriber_number();
         if echoed.trim() != ours {
             return Err(AdapterError::Malformed(
                 "Yakeen lite echoed another mobile number".into(),

@@ -185,14 +185,11 @@ impl SoapFault {
 
     /// The class of `faultcode`: `S:Client.Authentication` is `Client`.
     pub fn class(&self) -> FaultClass {
-        let local = self
-            .faultcode
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
-            .split('.')
-            .next()
-            .unwrap_or_default();
+        let code = self.faultcode.as_str();
+        let unprefixed = code.rsplit_once(':').map_or(code, |(_, local)| local);
+        let local = unprefixed
+            .split_once('.')
+            .map_or(unprefixed, |(class, _)| class);
         match local {
             "VersionMismatch" => FaultClass::VersionMismatch,
             "MustUnderstand" => FaultClass::MustUnderstand,

@@ -133,6 +133,8 @@ async fn address_verify(
     Query(params): Params,
 ) -> Result<Response, Response> {
     let asked = admit(&sim, &headers, &params).await?;
+    // A missing parameter reads as empty, which each parser below refuses: SPL answers
+    // a missing and an empty number with the same 400.
     let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
     let (Ok(building), Ok(postal_code), Ok(additional)) = (
         BuildingNumber::parse(param("buildingnumber")),
@@ -161,13 +163,13 @@ async fn free_text(
     Query(params): Params,
 ) -> Result<Response, Response> {
     let asked = admit(&sim, &headers, &params).await?;
-    let text = params
+    let Some(text) = params
         .get("addressstring")
         .map(|s| s.trim())
-        .unwrap_or_default();
-    if text.is_empty() {
+        .filter(|s| !s.is_empty())
+    else {
         return Err(bad_parameter("addressstring is required"));
-    }
+    };
     let page = match params.get("page").map(|p| p.parse::<usize>()) {
         None => 1,
         Some(Ok(page)) if page >= 1 => page,

@@ -144,7 +144,9 @@ impl Documents {
             let mut references = Vec::new();
             collect_references(node, &mut references);
             for reference in references {
-                let target = reference.split('#').next().unwrap_or_default();
+                let target = reference
+                    .split_once('#')
+                    .map_or(reference, |(document, _)| document);
                 if target.is_empty() {
                     continue;
                 }

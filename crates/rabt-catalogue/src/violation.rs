@@ -63,6 +63,7 @@ fn expand(error: &ValidationError<'_>, documents: &Documents, out: &mut Vec<Viol
     };
     match error.kind() {
         ValidationErrorKind::Required { property } => {
+            // `required` lists strings (the meta-schema checked the catalogue's schemas).
             let name = property.as_str().unwrap_or_default();
             push(join(at, name), missing(name));
         }
@@ -73,11 +74,13 @@ fn expand(error: &ValidationError<'_>, documents: &Documents, out: &mut Vec<Viol
             }
         }
         ValidationErrorKind::PropertyNames { error: inner } => {
+            // `propertyNames` validates an object's keys, and a key is a string.
             let name = inner.instance().as_str().unwrap_or_default().to_owned();
             push(join(at, &name), bad_field_name(&name));
         }
         ValidationErrorKind::Format { format } => {
             let subject = Subject::of(at);
+            // `format` only ever fails a string: other types pass it.
             let text = error.instance().as_str().unwrap_or_default();
             let message = formats::explain(format, text, &subject)
                 .unwrap_or_else(|| builtin_format(format, &subject));

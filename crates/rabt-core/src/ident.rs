@@ -209,6 +209,16 @@ identifier!(
     |s| fixed_digits(s, 5, "postal code", "^\\d{5}$")
 );
 
+impl Mobile {
+    /// The nine digits after the country code (`5XXXXXXXX`), as Elm's Yakeen lite
+    /// writes a mobile number.
+    pub fn subscriber_number(&self) -> &str {
+        let digits = self.as_str();
+        // The parser holds every mobile as `9665XXXXXXXX`, so `966` is always there.
+        digits.strip_prefix("966").unwrap_or(digits)
+    }
+}
+
 fn fixed_digits(
     s: &str,
     len: usize,
@@ -359,6 +369,10 @@ mod tests {
         assert_eq!(
             Mobile::parse("966512345678").unwrap().as_str(),
             "966512345678"
+        );
+        assert_eq!(
+            Mobile::parse("0512345678").unwrap().subscriber_number(),
+            "512345678"
         );
         for bad in [
             "0412345678",

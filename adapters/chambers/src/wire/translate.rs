@@ -68,6 +68,8 @@ impl TryFrom<FscCocRecord> for MembershipRecord {
             .as_ref()
             .map(|d| dual_date("CoCMemberSubscriptionToChamberDate", d))
             .transpose()?;
+        // FSC leaves `CoCMemberEst` out for a member without an establishment record: no
+        // unified number and no name then, both optional in the output.
         let est = record.establishment.unwrap_or_default();
         let unified_number = match non_empty(est.unified_number.as_deref()) {
             None => None,
@@ -128,10 +130,11 @@ fn dual_date(name: &'static str, date: &FscDate) -> Result<DualDate, ChambersErr
         }
         return Ok(dual);
     }
-    let text = non_empty(date.hijri.as_deref()).unwrap_or_default();
+    let expected = "a Gregorian or Hijri date YYYY-MM-DD";
+    let text = non_empty(date.hijri.as_deref()).ok_or_else(|| field(name, expected, ""))?;
     HijriDate::from_str(text)
         .map(DualDate::from_hijri)
-        .map_err(|_| field(name, "a Gregorian or Hijri date YYYY-MM-DD", text))
+        .map_err(|_| field(name, expected, text))
 }
 
 fn field(field: &'static str, expected: &'static str, value: &str) -> ChambersError {

@@ -50,11 +50,7 @@ pub(super) async fn handle(
     let body = LiteOwnsMobileResponse {
         reference_number: reference.to_string(),
         id: id.as_str().to_owned(),
-        mobile: mobile
-            .as_str()
-            .strip_prefix("966")
-            .unwrap_or_default()
-            .to_owned(),
+        mobile: mobile.subscriber_number().to_owned(),
         is_owner: person.mobile == mobile,
     };
     (StatusCode::OK, Json(body)).into_response()

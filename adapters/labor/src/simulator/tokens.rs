@@ -183,14 +183,14 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         .strip_prefix("Basic ")?;
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    Some((form_decode(id), form_decode(secret)))
+    Some((form_decode(id)?, form_decode(secret)?))
 }
 
-fn form_decode(part: &str) -> String {
+/// One form-encoded value (RFC 6749 section 2.3.1 encodes the id and secret so).
+fn form_decode(part: &str) -> Option<String> {
     url::form_urlencoded::parse(format!("v={part}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 /// `client_id` and `client_secret` as form fields, which RFC 6749 also allows.

@@ -52,6 +52,7 @@ impl BaseUrl {
             shown: format!(
                 "{}://{}{}",
                 url.scheme(),
+                // A URL without a host (`mailto:`) is shown without one: it is refused.
                 url.host_str().unwrap_or(""),
                 url.path()
             ),

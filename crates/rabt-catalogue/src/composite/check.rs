@@ -271,6 +271,7 @@ fn describe_cycle(stuck: &[Child]) -> Problem {
         })
         .collect();
     let mut path: Vec<&str> = Vec::new();
+    // `in_order` calls this only with children left over, so `stuck` has a first one.
     let mut current = stuck.first().map(|c| c.id.as_str()).unwrap_or_default();
     while !path.contains(&current) {
         path.push(current);
@@ -299,6 +300,7 @@ fn check_deadlines(ordered: &[Child], deadline: Duration) -> Result<(), Problem>
             .filter_map(|a| finish.get(a.as_str()))
             .max_by_key(|(end, _)| *end)
             .cloned()
+            // A check waiting for nothing starts at zero, at the head of its own chain.
             .unwrap_or_default();
         chain.push(child.id.as_str());
         finish.insert(child.id.as_str(), (start + child.deadline, chain));

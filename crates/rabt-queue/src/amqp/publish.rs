@@ -167,6 +167,8 @@ fn unroutable(returned: &BasicReturnMessage) -> QueueError {
             .message_id()
             .as_ref()
             .map(|id| id.to_string())
+            // `publish` sets every message's id; a return without one is no message of
+            // ours, and the error says so with an empty id.
             .unwrap_or_default(),
         exchange: returned.delivery.exchange.to_string(),
         routing_key: returned.delivery.routing_key.to_string(),

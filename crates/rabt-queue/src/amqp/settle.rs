@@ -126,6 +126,8 @@ impl AmqpSettle {
         let copy = Prepared {
             exchange: DEAD_EXCHANGE.into(),
             routing_key: self.agency.as_str().into(),
+            // A message someone else published may carry no id: its dead copy gets an
+            // empty one rather than a refusal, since a poison message must still leave.
             message_id: received.message_id.unwrap_or_default(),
             body: received.body,
             properties: self

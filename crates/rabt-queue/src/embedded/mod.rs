@@ -216,12 +216,16 @@ impl Broker {
                     .iter()
                     .map(|m| DeadLetter {
                         message_id: m.message_id.clone(),
+                        // Dead-lettering always sets a reason; a message published straight
+                        // to the dead exchange without the reason header has none to show,
+                        // as on RabbitMQ, where the header would be missing too.
                         reason: m.dead_reason.clone().unwrap_or_default(),
                         body: m.body.clone(),
                         headers: m.headers.clone(),
                     })
                     .collect()
             })
+            // No dead queue for the agency yet: no dead letters.
             .unwrap_or_default()
     }
 

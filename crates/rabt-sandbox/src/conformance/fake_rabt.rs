@@ -202,6 +202,8 @@ impl FakeRabt {
 }
 
 async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    // A missing or non-ASCII header reads as empty, which the verification below refuses
+    // (401), as Rabt's own endpoint does.
     let header = |name: &str| {
         headers
             .get(name)

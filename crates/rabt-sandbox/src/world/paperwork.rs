@@ -351,12 +351,16 @@ fn health_certificates(
         let Some(worker) = workers.draw() else {
             return;
         };
-        let occupation = records
+        // The deck holds people of this world, so each is found; one that were not would
+        // get no certificate rather than one for a made-up occupation.
+        let Some(occupation) = records
             .people
             .iter()
             .find(|p| p.id == worker)
             .map(|p| p.occupation_code.clone())
-            .unwrap_or_default();
+        else {
+            continue;
+        };
         if let Some(cert) = health_certificate(rng, licence, worker, &occupation, taken) {
             records.health_certificates.push(cert);
         }
