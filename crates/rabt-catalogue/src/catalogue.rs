@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rabt_core::{Agency, RetryPolicy};
+use rabt_core::{Agency, RetryPolicy, ServiceName};
 use serde_json::Value;
 
 use crate::composite::{self, Known};
@@ -13,6 +13,7 @@ use crate::error::CatalogueError;
 use crate::file::{CatalogueFile, ServiceEntry};
 use crate::schema::{Documents, Schema};
 use crate::service::{Service, ServiceHead, ServiceKind};
+use crate::violation::Violation;
 use crate::{CATALOGUE_FILE, CATALOGUE_SCHEMA_FILE};
 
 /// Every service Rabt offers, with compiled schemas. Load it once and share it.
@@ -64,6 +65,18 @@ impl Catalogue {
     /// The service of this name.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.get(name)
+    }
+
+    /// Checks `output` against the output schema of `service`; `None` when the catalogue
+    /// has no such service. In the shape the conformance kit's `output_validator` takes,
+    /// so that every adapter's tests validate outputs the same way.
+    pub fn check_output(
+        &self,
+        service: &ServiceName,
+        output: &Value,
+    ) -> Option<Result<(), Vec<Violation>>> {
+        self.service(service.as_str())
+            .map(|service| service.validate_output(output))
     }
 
     /// Every service, sorted by name.

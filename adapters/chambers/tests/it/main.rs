@@ -40,11 +40,7 @@ fn catalogue() -> Arc<Catalogue> {
 
 /// Validates an output against the catalogue's output schema of the service.
 fn validate(service: &ServiceName, output: &Value) -> Result<(), String> {
-    let check = output_validator(catalogue(), |catalogue, service, output| {
-        catalogue
-            .service(service.as_str())
-            .map(|service| service.validate_output(output))
-    });
+    let check = output_validator(catalogue(), Catalogue::check_output);
     check(service, output)
 }
 

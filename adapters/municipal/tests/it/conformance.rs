@@ -27,11 +27,7 @@ async fn municipal_passes_the_conformance_kit() {
                 credentials.pick(support::KEY, "not-the-key"),
             ))
         },
-        output_validator(catalogue, |catalogue, service, output| {
-            catalogue
-                .service(service.as_str())
-                .map(|service| service.validate_output(output))
-        }),
+        output_validator(catalogue, Catalogue::check_output),
     )
     .case(
         service.clone(),
