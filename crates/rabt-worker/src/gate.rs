@@ -1,18 +1,25 @@
 //! Every agency call passes its agency's gate: a free slot (the concurrency limit) and
 //! the circuit breaker's admission before the task's attempt is counted, then a token
 //! (the rate limit) right before the call, so that the agency sees calls spaced as
-//! configured whatever the database's pace. A task the breaker turns away is not
-//! started: it goes back to the retry tier for the rest of the cooldown.
+//! configured whatever the database's pace.
 //!
-//! Why the retry tier rather than pausing the agency's consumer: a paused consumer
-//! still holds its prefetched deliveries, and handing them back (`nack` with requeue)
-//! counts toward the queue's delivery limit, so a long outage would dead-letter tasks
-//! that were never attempted. A deferred task is acked and republished through
-//! [`rabt_queue::Transport::publish_delayed`] instead: no attempt is counted in the database, no
-//! delivery in the broker, the consumer keeps taking (and deferring) new tasks, and
-//! the other agencies' consumers never notice. Deadlines still apply: a task whose
-//! deadline passes while it waits is ended `TIMEOUT` by the deadline sweeper, and its
-//! message, when it comes back, finds it completed.
+//! **A task the breaker turns away waits here**, holding its delivery unacknowledged,
+//! until the breaker changes state (a probe succeeded: it goes at once; the probe is
+//! due: one of the waiting tasks is it), its deadline passes, or the worker stops. No
+//! attempt is counted and no delivery is spent while it waits, and nothing is published:
+//! a dead agency's waiting tasks cost the broker and the other agencies nothing. The
+//! waiting tasks tell the breaker their deadlines, which bound how long it stays open
+//! (breaker.rs), so a probe comes before they run out of time and the moment it
+//! succeeds they are released together.
+//!
+//! A task that has waited [`MAX_HOLD`] goes back through the retry tier instead
+//! ([`rabt_queue::Transport::publish_delayed`], marked [`DEFERRED_HEADER`]): acked and
+//! republished, no attempt counted. Why not hold it longer, or hand it back with `nack`:
+//! RabbitMQ cancels a consumer that keeps a delivery unacknowledged past its
+//! `consumer_timeout` (30 minutes by default), and a requeued delivery counts toward the
+//! queue's delivery limit, so a long outage would dead-letter tasks never attempted.
+//! While the agency's waiting tasks fill the worker's prefetch, the rest of its tasks
+//! stay ready in its queue; the other agencies' consumers never notice.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -23,7 +30,7 @@ use rabt_adapter::{AdapterError, Answer};
 use rabt_core::Agency;
 use rabt_metrics::{Circuit, metrics};
 use rabt_store::TaskRecord;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::Worker;
@@ -36,6 +43,10 @@ use crate::process::{Disposition, ProcessError, retry_message};
 /// The header that marks a task sent back unattempted, with why.
 pub const DEFERRED_HEADER: &str = "x-rabt-deferred";
 
+/// The longest a task waits in the worker for its agency's breaker before it goes back
+/// through the retry tier (well within RabbitMQ's 30-minute `consumer_timeout`).
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(120);
+
 /// One agency's gate as seen from outside: its breaker, and its calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GateSnapshot {
@@ -45,6 +56,8 @@ pub struct GateSnapshot {
     pub calls_in_flight: u32,
     /// Tasks sent back to the retry tier unattempted since the worker started.
     pub deferred: u64,
+    /// Tasks waiting in this worker for the breaker to let them go.
+    pub waiting: u32,
 }
 
 /// The gates of every agency, at the agency's [`Agency::index`].
@@ -63,6 +76,9 @@ struct Gate {
     bucket: Option<tokio::sync::Mutex<TokenBucket>>,
     in_flight: AtomicU32,
     deferred: AtomicU64,
+    waiting: AtomicU32,
+    /// Woken at every transition of the breaker: the waiting tasks ask again.
+    changed: Notify,
 }
 
 /// What the gate says to a task.
@@ -70,9 +86,12 @@ struct Gate {
 pub(crate) enum Entry {
     /// Call the agency; report how it went on the pass.
     Go(Pass),
-    /// The breaker is open: try again after this long, unattempted.
+    /// The breaker kept the task waiting [`MAX_HOLD`] and is still open for this long:
+    /// send it back through the retry tier, unattempted.
     Wait(Duration),
-    /// The worker is stopping while the task waited for a slot.
+    /// The task's deadline passed while it waited.
+    Expired,
+    /// The worker is stopping while the task waited.
     Stopped,
 }
 
@@ -102,6 +121,8 @@ impl Gates {
                     .map(|rate| tokio::sync::Mutex::new(TokenBucket::new(rate))),
                 in_flight: AtomicU32::new(0),
                 deferred: AtomicU64::new(0),
+                waiting: AtomicU32::new(0),
+                changed: Notify::new(),
             })
         });
         Gates { gates }
@@ -111,32 +132,64 @@ impl Gates {
         &self.gates[agency.index()]
     }
 
-    /// Waits for a slot, then asks the breaker. Only the breaker's answer can send the
-    /// task away; the wait ends early only when the worker stops.
-    pub(crate) async fn enter(&self, agency: Agency, stop: &CancellationToken) -> Entry {
+    /// Waits for a slot, then asks the breaker; while the breaker turns the task away,
+    /// waits (without the slot) for it to change its mind, at most [`MAX_HOLD`] and never
+    /// past `deadline`. Ends early only when the worker stops.
+    pub(crate) async fn enter(
+        &self,
+        agency: Agency,
+        deadline: Instant,
+        stop: &CancellationToken,
+    ) -> Entry {
         let gate = self.gate(agency).clone();
-        let slot = match &gate.slots {
-            Some(slots) => tokio::select! {
+        let held_until = Instant::now() + MAX_HOLD;
+        let mut waiting = None;
+        loop {
+            // Registered before asking, so a transition between the answer and the wait
+            // is not missed.
+            let changed = gate.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let slot = match &gate.slots {
+                Some(slots) => tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return Entry::Stopped,
+                    // The semaphore is never closed, so acquiring only fails if it were.
+                    slot = slots.clone().acquire_owned() => slot.ok(),
+                },
+                None => None,
+            };
+            let now = Instant::now();
+            let (admission, transition) = gate.breaker().admit_until(now, Some(deadline));
+            gate.log(transition);
+            let wait = match admission {
+                Admission::Allowed(permit) => {
+                    gate.in_flight.fetch_add(1, Ordering::Relaxed);
+                    return Entry::Go(Pass {
+                        gate: gate.clone(),
+                        permit,
+                        recorded: false,
+                        _slot: slot,
+                    });
+                }
+                Admission::Denied { wait } => wait,
+            };
+            drop(slot);
+            if now >= deadline {
+                return Entry::Expired;
+            }
+            if now >= held_until {
+                return Entry::Wait(wait);
+            }
+            let _counted = waiting.get_or_insert_with(|| Waiting::new(&gate));
+            let wake = (now + wait).min(deadline).min(held_until);
+            tokio::select! {
                 biased;
                 () = stop.cancelled() => return Entry::Stopped,
-                // The semaphore is never closed, so acquiring only fails if it were.
-                slot = slots.clone().acquire_owned() => slot.ok(),
-            },
-            None => None,
-        };
-        let (admission, transition) = gate.breaker().admit(Instant::now());
-        gate.log(transition);
-        let permit = match admission {
-            Admission::Allowed(permit) => permit,
-            Admission::Denied { wait } => return Entry::Wait(wait),
-        };
-        gate.in_flight.fetch_add(1, Ordering::Relaxed);
-        Entry::Go(Pass {
-            gate,
-            permit,
-            recorded: false,
-            _slot: slot,
-        })
+                () = &mut changed => {}
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
     }
 
     /// Counts a task sent back unattempted.
@@ -155,6 +208,7 @@ impl Gates {
                     breaker: gate.breaker().snapshot(now),
                     calls_in_flight: gate.in_flight.load(Ordering::Relaxed),
                     deferred: gate.deferred.load(Ordering::Relaxed),
+                    waiting: gate.waiting.load(Ordering::Relaxed),
                 };
                 (*agency, snapshot)
             })
@@ -179,12 +233,15 @@ impl Gate {
         };
         if let Some(circuit) = circuit {
             metrics().circuit(agency, circuit);
+            // Every transition may let waiting tasks go (closed), or need one of them
+            // as the probe (half-open), or give them a new wait (opened).
+            self.changed.notify_waiters();
         }
         match transition {
             None => {}
             Some(Transition::Opened { reason, cooldown }) => tracing::info!(
                 %agency, ?reason, cooldown_ms = cooldown.as_millis() as u64,
-                "circuit opened: the agency's tasks wait in the retry tier until the cooldown is over"
+                "circuit opened: the agency's tasks wait until a probe finds it back"
             ),
             Some(Transition::HalfOpened) => tracing::info!(
                 %agency,
@@ -195,6 +252,23 @@ impl Gate {
                 "circuit closed: the probe succeeded; calls to the agency flow again"
             ),
         }
+    }
+}
+
+/// Counts a task among its gate's waiting ones while it lives.
+#[derive(Debug)]
+struct Waiting(Arc<Gate>);
+
+impl Waiting {
+    fn new(gate: &Arc<Gate>) -> Waiting {
+        gate.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(gate.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -232,6 +306,10 @@ impl Drop for Pass {
                     .breaker()
                     .record(self.permit, Signal::Inconclusive, Instant::now());
             self.gate.log(transition);
+            if self.permit.is_probe() {
+                // Another waiting task may be the probe now.
+                self.gate.changed.notify_waiters();
+            }
         }
         self.gate.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
