@@ -11,6 +11,7 @@ struct Demo {
     _process: Rabt,
     client: Client,
     credentials: Value,
+    state: std::path::PathBuf,
     _dir: TempDir,
 }
 
@@ -45,6 +46,7 @@ async fn start_demo() -> Demo {
         _process: process,
         client,
         credentials,
+        state,
         _dir: dir,
     }
 }
@@ -70,6 +72,15 @@ async fn demo_writes_its_credentials() {
             .unwrap()
             .starts_with("rabt_")
     );
+    // The credentials and the database (webhook secrets) are the owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["demo-credentials.json", "rabt.db"] {
+        let mode = std::fs::metadata(demo.state.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} has mode {:o}", mode & 0o777);
+    }
 }
 
 #[tokio::test]

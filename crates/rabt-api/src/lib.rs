@@ -7,8 +7,10 @@
 //! catalogue, never on adapters.
 //!
 //! Layout:
-//! - [`app`] builds the router; [`serve`] runs it on a listener until shutdown.
-//! - `requests`: create, get and list requests; `envelope`: the request body;
+//! - [`app`] builds the router; [`serve`] runs it on a listener until shutdown, within
+//!   the [`edge`]'s limits (timeouts, header size, connection cap).
+//! - `requests`: create, get and list requests; `envelope`: the request body; [`json`]:
+//!   reading a body strictly (duplicate keys, NUL, depth and length limits);
 //!   `idempotency`: keys and body digests; `wait`: `Prefer: wait`; `query`: list
 //!   parameters; `view`: the JSON of requests.
 //! - `services`: the catalogue as this caller sees it; `openapi`: the OpenAPI document.
@@ -34,10 +36,12 @@ use tracing::Level;
 
 pub mod auth;
 mod callbacks;
+pub mod edge;
 mod envelope;
 mod fanout;
 mod health;
 mod idempotency;
+pub mod json;
 mod lang;
 pub mod metrics;
 pub mod openapi;
@@ -56,6 +60,10 @@ pub use wait::Waiters;
 /// The router of the API.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.settings().body_limit;
+    let body = edge::BodyLimits {
+        max_bytes: body_limit,
+        timeout: state.settings().edge.body_read_timeout,
+    };
     Router::new()
         .route("/v1/requests", get(requests::list).post(requests::create))
         .route("/v1/requests/{id}", get(requests::get))
@@ -69,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::routes())
         .route_layer(middleware::from_fn(metrics::record))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(body, edge::read_body))
         .layer(middleware::from_fn(problem::localize))
         // A 5xx is logged where it arises, with its cause (a store failure, an unready
         // broker); the trace layer's own line for it would be a context-free ERROR on
@@ -89,9 +98,8 @@ pub async fn serve(
         state.waiters().clone(),
         shutdown.clone(),
     ));
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
+    let edge = state.settings().edge;
+    let result = edge::serve(listener, app(state), edge, shutdown.clone()).await;
     shutdown.cancel();
     let _ = events.await;
     result

@@ -37,7 +37,14 @@ impl ListParams {
         let mut errors = Vec::new();
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
             let bad = |en: &str, ar: &str| FieldError::parameter(name.as_ref(), en, ar);
+            if let Some(error) = refused_text(&name, &value) {
+                errors.push(error);
+                continue;
+            }
             match name.as_ref() {
+                // A filter sent empty (`?service=`, as forms and generated clients do)
+                // filters nothing.
+                "service" | "status" | "reference" | "cursor" if value.is_empty() => {}
                 "service" => match ServiceName::parse(&value) {
                     Ok(s) => params.service = Some(s),
                     Err(_) => errors.push(bad("not a service name", "ليس اسم خدمة")),
@@ -49,12 +56,12 @@ impl ListParams {
                         "يجب أن تكون ACCEPTED أو RUNNING أو COMPLETED",
                     )),
                 },
-                "reference" if !value.is_empty() && value.chars().count() <= 128 => {
+                "reference" if value.chars().count() <= 128 => {
                     params.reference = Some(value.into_owned());
                 }
                 "reference" => errors.push(bad(
-                    "must be 1 to 128 characters",
-                    "يجب أن يكون من 1 إلى 128 حرفًا",
+                    "must be at most 128 characters",
+                    "يجب ألا يتجاوز 128 حرفًا",
                 )),
                 "limit" => match page_limit(&value, &name) {
                     Ok(n) => params.limit = n,
@@ -102,6 +109,18 @@ pub(crate) fn page_limit(value: &str, name: &str) -> Result<u32, FieldError> {
             "يجب أن يكون عددًا صحيحًا من 1 إلى 100",
         )),
     }
+}
+
+/// A parameter (name or value) holding a NUL character, which no filter can match and
+/// PostgreSQL cannot even compare: refused, naming the parameter.
+pub(crate) fn refused_text(name: &str, value: &str) -> Option<FieldError> {
+    (name.contains('\0') || value.contains('\0')).then(|| {
+        FieldError::parameter(
+            name.replace('\0', "\\u0000"),
+            "contains a NUL character (U+0000), which is not allowed",
+            "يحتوي على المحرف NUL (U+0000) وهو غير مسموح",
+        )
+    })
 }
 
 /// The error for a cursor that did not come from a `next` link.
@@ -156,5 +175,16 @@ mod tests {
             assert!(problem.errors[0].parameter.is_some(), "{query}");
         }
         assert_eq!(ListParams::parse("").unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn empty_filters_filter_nothing_and_nul_is_refused() {
+        let params = ListParams::parse("service=&status=&reference=&cursor=").unwrap();
+        assert_eq!(params, ListParams::parse("").unwrap());
+        for query in ["reference=a%00b", "ref%00=1", "service=%00"] {
+            let err = ListParams::parse(query).unwrap_err();
+            assert_eq!(err.problem().kind, ProblemKind::InvalidQuery, "{query}");
+            assert!(err.problem().errors[0].detail_en.contains("NUL"), "{query}");
+        }
     }
 }

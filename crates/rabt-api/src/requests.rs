@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::envelope::{self, Envelope};
 use crate::fanout;
 use crate::idempotency;
+use crate::json::{self, JsonError, JsonLimits};
 use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::query;
 use crate::state::{AppState, store_error};
@@ -33,7 +34,7 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let key = idempotency::key(&headers)?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let mut envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
         .map_err(validation_failed)?;
     let service = resolve_service(&state, &cooperative, &envelope)?;
@@ -102,10 +103,13 @@ pub(crate) async fn create(
     Ok(accepted_response(id, new.idempotency.response_body))
 }
 
-/// The body as JSON: `application/json` and well formed, within the size limit.
+/// The body as JSON: `application/json` and well formed, within the size limit, with
+/// no key twice in an object, no NUL character, and within `limits`' depth and string
+/// lengths (crate::json).
 pub(crate) fn read_json(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    limits: JsonLimits,
 ) -> Result<Value, ApiError> {
     let is_json = headers
         .get(CONTENT_TYPE)
@@ -128,16 +132,43 @@ pub(crate) fn read_json(
         _ => ApiError::new(ProblemKind::MalformedJson)
             .detail(rejection.body_text(), "تعذرت قراءة محتوى الطلب"),
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(ProblemKind::MalformedJson).detail(
+    json::parse(&bytes, limits).map_err(json_problem)
+}
+
+/// The problem for a body [`json::parse`] refused.
+pub(crate) fn json_problem(err: JsonError) -> ApiError {
+    match err {
+        JsonError::Syntax(e) => ApiError::new(ProblemKind::MalformedJson).detail(
             format!("line {}, column {}: {e}", e.line(), e.column()),
             format!(
                 "السطر {}، العمود {}: صيغة JSON غير صحيحة",
                 e.line(),
                 e.column()
             ),
-        )
-    })
+        ),
+        JsonError::DuplicateKey { pointer } => {
+            ApiError::new(ProblemKind::AmbiguousRequest).errors(vec![FieldError::at(
+                pointer,
+                "this key appears more than once in its object; send it once",
+                "هذا المفتاح مكرر في الكائن نفسه؛ أرسله مرة واحدة",
+            )])
+        }
+        JsonError::TooDeep { pointer, max } => validation_failed(vec![FieldError::at(
+            pointer,
+            format!("objects and arrays may be nested at most {max} deep"),
+            format!("لا يجوز أن يتجاوز تداخل الكائنات والمصفوفات {max} مستوى"),
+        )]),
+        JsonError::TooLong { pointer, max } => validation_failed(vec![FieldError::at(
+            pointer,
+            format!("a string or key may hold at most {max} characters"),
+            format!("لا يجوز أن يتجاوز النص أو المفتاح {max} حرفًا"),
+        )]),
+        JsonError::Nul { pointer } => validation_failed(vec![FieldError::at(
+            pointer,
+            "contains a NUL character (U+0000), which is not allowed",
+            "يحتوي على المحرف NUL (U+0000) وهو غير مسموح",
+        )]),
+    }
 }
 
 fn validation_failed(errors: Vec<FieldError>) -> ApiError {
@@ -209,11 +240,13 @@ fn new_request(
     let deadline_at =
         now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
     let response_body = view::accepted(id).to_string();
-    let traceparent = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() == 55)
-        .map(str::to_owned);
+    // Only a valid W3C trace context is kept and forwarded (to the queue and agencies);
+    // anything else, or two of them, is dropped.
+    let mut values = headers.get_all("traceparent").iter();
+    let traceparent = match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok().and_then(rabt_core::traceparent::parse),
+        _ => None,
+    };
     let tasks = fanout::tasks(catalogue, service, &envelope.input, now, deadline_at)?;
     Ok(NewRequest {
         id,
@@ -336,10 +369,19 @@ async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accept
     let state = state.clone();
     tokio::spawn(async move {
         let handoff = state.settings().outbox_handoff.as_ref();
-        let result = state
-            .store()
-            .accept_request_leased(&new, handoff.map(|h| h.lease()))
-            .await;
+        // A lost race with a concurrent transaction rolled everything back: trying again
+        // is safe, and spares the cooperative a 503.
+        let mut tries = 0;
+        let result = loop {
+            match state
+                .store()
+                .accept_request_leased(&new, handoff.map(|h| h.lease()))
+                .await
+            {
+                Err(err) if err.is_conflict() && tries < ACCEPT_RETRIES => tries += 1,
+                other => break other,
+            }
+        };
         let accepted = match result {
             Ok((accepted, outbox)) => {
                 // The relay publishes the rows at once; if it has stopped, they wait
@@ -357,3 +399,6 @@ async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accept
     .await
     .map_err(|err| ApiError::internal("accepting a request", &err))?
 }
+
+/// How often an accept that lost a race is tried again before the caller gets `503 busy`.
+const ACCEPT_RETRIES: u32 = 2;

@@ -26,6 +26,10 @@ pub struct ApiSettings {
     /// Accept `notify_url`s on loopback, private or link-local addresses, local names
     /// and plain `http` (`[notifications] allow_private_targets`: tests and the demo).
     pub allow_private_notify_targets: bool,
+    /// How the listener treats clients: timeouts, header size, connections.
+    pub edge: crate::edge::EdgeSettings,
+    /// How deep and long the JSON of a request or callback body may be.
+    pub json_limits: crate::json::JsonLimits,
     /// This process's outbox relay, to hand it the rows of an accepted request
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
@@ -39,6 +43,8 @@ impl Default for ApiSettings {
             max_wait: Duration::from_secs(30),
             callback_secrets: BTreeMap::new(),
             allow_private_notify_targets: false,
+            edge: crate::edge::EdgeSettings::default(),
+            json_limits: crate::json::JsonLimits::default(),
             outbox_handoff: None,
         }
     }
@@ -128,11 +134,22 @@ impl AppState {
     }
 }
 
-/// Maps a store failure to a response: a lost race is a 409, an unreachable database a
-/// 503 the caller may retry, anything else a logged 500.
+/// Maps a store failure to a response: an idempotency key still being stored is the
+/// draft's 409; a lost race with a concurrent transaction (that retrying did not cure)
+/// is `503 busy`, an unreachable database `503 unavailable`, both with `Retry-After`;
+/// anything else a logged 500.
 pub fn store_error(context: &str, err: StoreError) -> ApiError {
     match err {
-        StoreError::Conflict(_) => ApiError::new(ProblemKind::IdempotencyConflict),
+        StoreError::KeyInFlight => ApiError::new(ProblemKind::IdempotencyConflict)
+            .detail(
+                "the first request with this key is still being stored; retry it in a moment",
+                "الطلب الأول بهذا المفتاح ما زال قيد الحفظ؛ أعد المحاولة بعد لحظة",
+            )
+            .retry_after(1),
+        StoreError::Conflict(_) => {
+            tracing::info!(error = %err, "{context}: lost a race with a concurrent transaction");
+            ApiError::new(ProblemKind::Busy).retry_after(1)
+        }
         err if err.is_unavailable() => {
             tracing::warn!(error = %err, "{context}: database unavailable");
             ApiError::unavailable(2)

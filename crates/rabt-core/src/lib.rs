@@ -19,6 +19,7 @@
 //! - [`date`]: dates in both calendars (Umm al-Qura Hijri and Gregorian).
 //! - [`target`]: which addresses and host names an outbound notification may never
 //!   reach (loopback, private, link-local…: the SSRF rules).
+//! - [`traceparent`]: the W3C trace context header, checked before it is forwarded.
 
 #![forbid(unsafe_code)]
 
@@ -32,6 +33,7 @@ pub mod retry;
 pub mod service;
 pub mod state;
 pub mod target;
+pub mod traceparent;
 
 pub use agency::{Agency, UnknownAgency};
 pub use date::{BirthMonth, Calendar, DateError, DualDate, HijriDate};

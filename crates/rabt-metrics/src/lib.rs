@@ -115,6 +115,16 @@ struct NotificationLabels {
     outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    task: &'static str,
+}
+
 type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every figure a Rabt process keeps; see the module documentation.
@@ -134,6 +144,9 @@ pub struct Metrics {
     tasks_finished: Family<OutcomeLabels, Counter>,
     queue_depth: Family<QueueLabels, Gauge>,
     notifications: Family<NotificationLabels, Counter>,
+    connections_refused: Counter,
+    rate_limited: Family<LimitLabels, Counter>,
+    task_restarts: Family<TaskLabels, Counter>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -160,6 +173,9 @@ impl Metrics {
             tasks_finished: Family::default(),
             queue_depth: Family::default(),
             notifications: Family::default(),
+            connections_refused: Counter::default(),
+            rate_limited: Family::default(),
+            task_restarts: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -227,6 +243,21 @@ impl Metrics {
             "Notification attempts to cooperatives' notify_url, by outcome",
             metrics.notifications.clone(),
         );
+        registry.register(
+            "http_connections_refused",
+            "Connections closed on accept because the API served its maximum already",
+            metrics.connections_refused.clone(),
+        );
+        registry.register(
+            "cooperative_requests_limited",
+            "Cooperatives' calls refused with 429, by limit (rate or quota)",
+            metrics.rate_limited.clone(),
+        );
+        registry.register(
+            "task_restarts",
+            "Long-running tasks of this process (relay, consumers, sweeper, drain, notifier) restarted after they died",
+            metrics.task_restarts.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -247,6 +278,23 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// A connection was closed on accept: too many were open.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// A cooperative's call was refused by its `limit` (`rate` or `quota`).
+    pub fn rate_limited(&self, limit: &'static str) {
+        self.rate_limited
+            .get_or_create(&LimitLabels { limit })
+            .inc();
+    }
+
+    /// The long-running `task` died and was started again.
+    pub fn task_restarted(&self, task: &'static str) {
+        self.task_restarts.get_or_create(&TaskLabels { task }).inc();
     }
 
     /// A request for `service` was accepted.

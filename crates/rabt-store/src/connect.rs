@@ -46,6 +46,10 @@ pub struct Store {
     /// this process's writers queue in order instead of spinning on SQLITE_BUSY. `None`
     /// on PostgreSQL, where row locks do the job.
     writers: Option<Arc<Mutex<()>>>,
+    /// SQLite: the (cooperative, idempotency key) pairs whose accept transaction is
+    /// running or waiting for the writer lock in this process (on PostgreSQL an
+    /// advisory lock of the transaction plays this part, across processes).
+    pub(crate) keys_in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
 }
 
 impl fmt::Debug for Store {
@@ -94,6 +98,7 @@ impl Store {
                     pool,
                     dialect: Dialect::Postgres,
                     writers: None,
+                    keys_in_flight: Arc::default(),
                 })
             }
             Dialect::Sqlite => connect_sqlite(url, max_connections).await,
@@ -214,6 +219,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
         pool,
         dialect: Dialect::Sqlite,
         writers: Some(Arc::new(Mutex::new(()))),
+        keys_in_flight: Arc::default(),
     })
 }
 

@@ -13,6 +13,7 @@ use rabt_core::Agency;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+mod edge;
 mod layers;
 mod notifications;
 mod worker;
@@ -26,6 +27,7 @@ pub(crate) const DEFAULTS: &str = include_str!("../../../deploy/rabt.toml");
 #[serde(deny_unknown_fields)]
 struct Raw {
     api: RawApi,
+    edge: edge::RawEdge,
     database: RawDatabase,
     queue: RawQueue,
     worker: RawWorker,
@@ -158,6 +160,10 @@ pub(crate) struct Config {
     pub body_limit: usize,
     /// Longest `Prefer: wait`.
     pub max_wait: Duration,
+    /// The listener's timeouts, header size and connection cap (`[edge]`).
+    pub edge: rabt_api::edge::EdgeSettings,
+    /// How deep and long a JSON body may be (`[edge]`).
+    pub json_limits: rabt_api::json::JsonLimits,
     /// Database URL (may hold a password: never log it whole); `None` when none is
     /// configured (see [`Config::database`]).
     pub database_url: Option<Secret>,
@@ -362,10 +368,13 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
     if raw.worker.prefetch == 0 {
         bail!("`worker.prefetch` must be positive");
     }
+    let (edge, json_limits) = edge::settings(&raw.edge)?;
     Ok(Config {
         listen,
         body_limit: raw.api.body_limit_bytes,
         max_wait: Duration::from_secs(raw.api.max_wait_seconds),
+        edge,
+        json_limits,
         database_url,
         max_connections: raw.database.max_connections.max(1),
         amqp_url,

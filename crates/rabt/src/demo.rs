@@ -37,7 +37,9 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
     let state_dir = state_dir.canonicalize()?;
     let shutdown = runtime::shutdown_on_signals();
 
-    let database = format!("sqlite://{}?mode=rwc", state_dir.join("rabt.db").display());
+    let database_file = state_dir.join("rabt.db");
+    private_file(&database_file)?;
+    let database = format!("sqlite://{}?mode=rwc", database_file.display());
     let store = runtime::open_store(&database, 4).await?;
     let transport = Transport::embedded(runtime::queue_settings(&config));
     let requeued = store
@@ -199,6 +201,27 @@ fn write_credentials(
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(serde_json::to_string_pretty(&body)?.as_bytes())?;
     file.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Creates `path` readable by its owner only (0600), or makes it so: the demo database
+/// holds the cooperatives' webhook secrets. SQLite gives its `-wal` and `-shm` files
+/// the database file's mode.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    drop(file);
     Ok(())
 }
 

@@ -236,6 +236,8 @@ pub(crate) async fn run(
                     .map(|(agency, a)| (*agency, a.callback_secrets.clone()))
                     .collect(),
                 allow_private_notify_targets: config.notifications.allow_private_targets,
+                edge: config.edge,
+                json_limits: config.json_limits,
                 outbox_handoff: Some(handoff),
             },
         );

@@ -95,7 +95,7 @@ pub(crate) async fn replay_many(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let agency = filter(&body)
         .map_err(|errors| ApiError::new(ProblemKind::ValidationFailed).errors(errors))?;
     // Not `retrying`: the store retries each letter itself and reports one that stays

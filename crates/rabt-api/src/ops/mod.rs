@@ -61,8 +61,12 @@ where
         match op().await {
             Ok(value) => return Ok(value),
             Err(err) if err.is_conflict() && tries < CONFLICT_RETRIES => tries += 1,
-            Err(err) if err.is_conflict() || err.is_unavailable() => {
-                tracing::warn!(error = %err, "{context}: database busy or unavailable");
+            Err(err) if err.is_conflict() => {
+                tracing::warn!(error = %err, "{context}: database busy");
+                return Err(ApiError::new(crate::problem::ProblemKind::Busy).retry_after(1));
+            }
+            Err(err) if err.is_unavailable() => {
+                tracing::warn!(error = %err, "{context}: database unavailable");
                 return Err(ApiError::unavailable(2));
             }
             Err(err) => return Err(ApiError::internal(context, &err)),

@@ -4,7 +4,7 @@ use rabt_core::{Agency, DeadLetterId};
 use rabt_store::DeadLetterState;
 
 use crate::problem::{ApiError, FieldError};
-use crate::query::{DEFAULT_LIMIT, bad_cursor, finish, page_limit};
+use crate::query::{DEFAULT_LIMIT, bad_cursor, finish, page_limit, refused_text};
 
 /// The parsed parameters of a list of dead letters.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,13 @@ impl DeadLetterParams {
         let mut errors = Vec::new();
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
             let bad = |en: &str, ar: &str| FieldError::parameter(name.as_ref(), en, ar);
+            if let Some(error) = refused_text(&name, &value) {
+                errors.push(error);
+                continue;
+            }
             match name.as_ref() {
+                // An empty filter filters nothing (see crate::query).
+                "agency" | "state" | "cursor" if value.is_empty() => {}
                 "agency" => match value.parse::<Agency>() {
                     Ok(agency) => params.agency = Some(agency),
                     Err(_) => errors.push(bad(

@@ -7,7 +7,9 @@
 
 mod callbacks;
 mod composite;
+mod edge;
 mod harness;
+mod hostile;
 mod metrics;
 mod notify_url;
 mod openapi;

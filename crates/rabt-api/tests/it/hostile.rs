@@ -1,0 +1,263 @@
+//! Input an attacker sends (issue 14, "Found by probing it as an attacker would"): each
+//! is refused with a precise 4xx, writes nothing, and answers with a body no larger than
+//! need be. Run on SQLite and on PostgreSQL, which refuses a NUL character in text and
+//! used to answer it with a 500.
+
+use axum::http::{Method, StatusCode};
+use rabt_core::RequestId;
+use serde_json::{Value, json};
+
+use crate::harness::{Harness, Reply, pointers, problem_type};
+
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::harness::Harness::new().await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::harness::Harness::on_postgres().await).await
+            }
+        }
+    };
+}
+
+async fn post_raw(h: &Harness, key: &str, body: &str) -> Reply {
+    h.send(
+        Method::POST,
+        "/v1/requests",
+        &[
+            ("authorization", &format!("Bearer {}", h.key)),
+            ("idempotency-key", key),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes().to_vec(),
+    )
+    .await
+}
+
+/// Asserts `reply` is a problem of `status` and `slug` naming `pointer`.
+fn refused(reply: &Reply, status: StatusCode, slug: &str, pointer: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(problem_type(reply), slug, "{}", reply.body);
+    assert_eq!(pointers(reply), [pointer], "{}", reply.body);
+}
+
+async fn nothing_written(h: &Harness) {
+    assert_eq!(h.stored_requests().await, 0, "a request was stored");
+    assert_eq!(h.audit_entries().await, 0, "an audit entry was written");
+}
+
+async fn a_nul_character_is_refused_where_it_is(h: Harness) {
+    let address = r#""service":"post.address.verify","input":{"shortAddress":"RRRD2929"}"#;
+    let cases = [
+        (
+            format!(r#"{{{address},"reference":"a\u0000b"}}"#),
+            "/reference",
+        ),
+        (
+            format!(r#"{{{address},"notify_url":"https://erp.example.sa/\u0000"}}"#),
+            "/notify_url",
+        ),
+        (
+            r#"{"service":"post.address.verify","input":{"shortAddress":"RRRD\u00002929"}}"#
+                .to_owned(),
+            "/input/shortAddress",
+        ),
+        (
+            r#"{"service":"post.address\u0000.verify","input":{}}"#.to_owned(),
+            "/service",
+        ),
+    ];
+    for (i, (body, pointer)) in cases.iter().enumerate() {
+        let reply = post_raw(&h, &format!("nul-{i}"), body).await;
+        refused(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+            pointer,
+        );
+        assert!(
+            reply.body["errors"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("NUL")
+        );
+    }
+    let listed = h.get("/v1/requests?reference=a%00b").await;
+    assert_eq!(listed.status, StatusCode::BAD_REQUEST, "{}", listed.body);
+    assert_eq!(problem_type(&listed), "invalid-query");
+    assert_eq!(listed.body["errors"][0]["parameter"], "reference");
+    nothing_written(&h).await;
+}
+both_backends!(a_nul_character_is_refused_where_it_is);
+
+async fn saying_one_thing_twice_is_ambiguous(h: Harness) {
+    // "Last wins" would run the second service: refused instead.
+    let twice = r#"{"service":"interior.identity.verify","input":{"shortAddress":"RRRD2929"},"service":"post.address.verify"}"#;
+    let reply = post_raw(&h, "dup-1", twice).await;
+    refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "ambiguous-request",
+        "/service",
+    );
+    let nested = r#"{"service":"post.address.verify","input":{"shortAddress":"RRRD2929","shortAddress":"ZZZZ9999"}}"#;
+    let reply = post_raw(&h, "dup-2", nested).await;
+    refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "ambiguous-request",
+        "/input/shortAddress",
+    );
+    let reply = h
+        .send(
+            Method::POST,
+            "/v1/requests",
+            &[
+                ("authorization", &format!("Bearer {}", h.key)),
+                ("idempotency-key", "first"),
+                ("idempotency-key", "second"),
+                ("content-type", "application/json"),
+            ],
+            br#"{"service":"post.address.verify","input":{"shortAddress":"RRRD2929"}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(problem_type(&reply), "ambiguous-request");
+    nothing_written(&h).await;
+}
+both_backends!(saying_one_thing_twice_is_ambiguous);
+
+async fn deep_and_long_json_is_refused_naming_the_field(h: Harness) {
+    let deep = format!(
+        r#"{{"service":"post.address.verify","input":{{"x":{}1{}}}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let reply = post_raw(&h, "deep", &deep).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    assert!(
+        pointers(&reply)[0].starts_with("/input/x/0/0/0"),
+        "{}",
+        reply.body
+    );
+    let long = json!({"service": "post.address.verify",
+        "input": {"shortAddress": "R".repeat(10_000)}});
+    let reply = post_raw(&h, "long", &long.to_string()).await;
+    refused(
+        &reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+        "/input/shortAddress",
+    );
+    nothing_written(&h).await;
+}
+both_backends!(deep_and_long_json_is_refused_naming_the_field);
+
+/// 20,000 unknown keys in a 249 KB body used to get a 2.58 MB answer, and a 200 KB key
+/// was echoed twice.
+async fn error_bodies_stay_smaller_than_the_request(h: Harness) {
+    let mut input = serde_json::Map::new();
+    input.insert("shortAddress".to_owned(), json!("RRRD2929"));
+    for i in 0..20_000 {
+        input.insert(format!("k{i:05}"), json!(1));
+    }
+    let body = json!({"service": "post.address.verify", "input": input}).to_string();
+    assert!(body.len() < 256 * 1024, "{} bytes", body.len());
+    let reply = post_raw(&h, "many", &body).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let answer = reply.body.to_string().len();
+    assert!(answer < 10_000, "a {answer}-byte answer");
+    assert_eq!(reply.body["errors"].as_array().unwrap().len(), 20);
+    assert_eq!(reply.body["errorsOmitted"], 20_000 - 20);
+
+    let key = "k".repeat(200_000);
+    let body =
+        json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}, key: 1});
+    // Refused by the default limit on the length of a key, which it names (cut short).
+    let reply = post_raw(&h, "long-key", &body.to_string()).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    let answer = reply.body.to_string().len();
+    assert!(answer < 2_000, "a {answer}-byte answer echoing the key");
+    nothing_written(&h).await;
+}
+both_backends!(error_bodies_stay_smaller_than_the_request);
+
+async fn post_traced(h: &Harness, key: &str, traceparent: &str) -> Reply {
+    h.send(
+        Method::POST,
+        "/v1/requests",
+        &[
+            ("authorization", &format!("Bearer {}", h.key)),
+            ("idempotency-key", key),
+            ("content-type", "application/json"),
+            ("traceparent", traceparent),
+        ],
+        br#"{"service":"post.address.verify","input":{"shortAddress":"RRRD2929"}}"#.to_vec(),
+    )
+    .await
+}
+
+async fn stored_traceparent(h: &Harness, reply: &Reply) -> Option<String> {
+    let id = RequestId::parse(reply.body["id"].as_str().unwrap()).unwrap();
+    let record = h
+        .store
+        .get_request(h.cooperative, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let task = h
+        .store
+        .task_for_work(record.tasks[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    task.traceparent
+}
+
+/// A `traceparent` travels to the queue and the agencies: only a valid W3C one.
+async fn only_a_valid_traceparent_is_kept(h: Harness) {
+    let send = |key: &'static str, traceparent: &'static str| post_traced(&h, key, traceparent);
+    let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let reply = send("tp-valid", valid).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert_eq!(stored_traceparent(&h, &reply).await.as_deref(), Some(valid));
+    // 55 characters of the caller's choosing: dropped, the request still accepted.
+    let forged = "00-<script>alert(1)</script>-00000000000000000000000-01";
+    assert_eq!(forged.len(), 55);
+    let reply = send("tp-forged", forged).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert_eq!(stored_traceparent(&h, &reply).await, None);
+    let zeros = "00-00000000000000000000000000000000-00f067aa0ba902b7-01";
+    let reply = send("tp-zeros", zeros).await;
+    assert_eq!(stored_traceparent(&h, &reply).await, None);
+}
+both_backends!(only_a_valid_traceparent_is_kept);
+
+/// The unknown key of a large body: a cooperative mistyping a field learns which.
+#[tokio::test]
+async fn unknown_fields_are_still_named() {
+    let h = Harness::new().await;
+    let body: Value = json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}, "referense": "x"});
+    let reply = post_raw(&h, "typo", &body.to_string()).await;
+    refused(
+        &reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+        "/referense",
+    );
+}
