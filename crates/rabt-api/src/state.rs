@@ -30,6 +30,8 @@ pub struct ApiSettings {
     pub edge: crate::edge::EdgeSettings,
     /// How deep and long the JSON of a request or callback body may be.
     pub json_limits: crate::json::JsonLimits,
+    /// The health of this process's long-running tasks, for `/readyz`.
+    pub supervision: rabt_metrics::Supervision,
     /// This process's outbox relay, to hand it the rows of an accepted request
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
@@ -45,6 +47,7 @@ impl Default for ApiSettings {
             allow_private_notify_targets: false,
             edge: crate::edge::EdgeSettings::default(),
             json_limits: crate::json::JsonLimits::default(),
+            supervision: rabt_metrics::Supervision::default(),
             outbox_handoff: None,
         }
     }

@@ -10,6 +10,9 @@
 //! same figures, and threading a handle through every constructor would buy nothing. Tests
 //! that share a process with others compare figures before and after, never absolutes.
 //!
+//! [`Supervision`] is the other thing a process says about itself: the health of its
+//! long-running tasks, which their supervisor records and `/readyz` reports.
+//!
 //! Label values are bounded: agencies and services come from the catalogue, outcomes and
 //! verdicts from closed enums, HTTP routes are axum's matched route templates (never raw
 //! paths, so an id never becomes a label).
@@ -25,6 +28,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use rabt_core::Agency;
+
+mod supervision;
+pub use supervision::{Supervision, TaskHealth};
 
 /// The content type of [`Metrics::encode`]'s text: Prometheus' text exposition format,
 /// which every Prometheus-compatible scraper reads.
@@ -122,7 +128,7 @@ struct LimitLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabels {
-    task: &'static str,
+    task: String,
 }
 
 type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -292,9 +298,14 @@ impl Metrics {
             .inc();
     }
 
-    /// The long-running `task` died and was started again.
-    pub fn task_restarted(&self, task: &'static str) {
-        self.task_restarts.get_or_create(&TaskLabels { task }).inc();
+    /// The long-running `task` (a name of the supervisor's: `relay`, `consumer:labor`…)
+    /// died and is started again.
+    pub fn task_restarted(&self, task: &str) {
+        self.task_restarts
+            .get_or_create(&TaskLabels {
+                task: task.to_owned(),
+            })
+            .inc();
     }
 
     /// A request for `service` was accepted.

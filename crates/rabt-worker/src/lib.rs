@@ -20,6 +20,7 @@
 //! - [`relay`]: the transactional outbox relay.
 //! - [`notify`]: signed notifications to cooperatives, retried for hours, behind the
 //!   SSRF guard.
+//! - [`supervise`]: restarts a long-running task that died, and reports it.
 
 #![forbid(unsafe_code)]
 
@@ -45,13 +46,16 @@ pub mod limits;
 pub mod notify;
 mod process;
 pub mod relay;
+pub mod supervise;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
 pub use dead_letters::DeadLetterDrain;
 pub use gate::{DEFERRED_HEADER, GateSnapshot};
 pub use limits::{AgencyLimits, Rate, SettingsError};
 pub use notify::{Notifier, NotifierSettings, RetrySchedule};
+pub use rabt_metrics::{Supervision, TaskHealth};
 pub use relay::{OutboxRelay, RelaySettings};
+pub use supervise::{RestartPolicy, Supervisor};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -94,6 +98,8 @@ pub struct Worker {
     gates: Arc<gate::Gates>,
     /// Cancelled when the worker stops; waits on the database give up then.
     stop: CancellationToken,
+    /// Restarts a consumer, the sweeper or a drain that died.
+    supervisor: Supervisor,
 }
 
 impl Worker {
@@ -117,7 +123,15 @@ impl Worker {
             settings,
             gates,
             stop: CancellationToken::new(),
+            supervisor: Supervisor::default(),
         }
+    }
+
+    /// This worker with its long-running tasks (a consumer per agency, the deadline
+    /// sweeper, the dead-letter drains) supervised by `supervisor`, which reports them
+    /// to the process (by default, a supervisor of its own).
+    pub fn supervised_by(self, supervisor: Supervisor) -> Worker {
+        Worker { supervisor, ..self }
     }
 
     /// The agencies this worker serves.
@@ -142,9 +156,25 @@ impl Worker {
         };
         let mut loops = JoinSet::new();
         for agency in worker.agencies() {
-            loops.spawn(worker.clone().consume(agency, shutdown.clone()));
+            let (this, stop) = (worker.clone(), shutdown.clone());
+            let supervisor = worker.supervisor.clone();
+            loops.spawn(async move {
+                supervisor
+                    .run(format!("consumer:{agency}"), stop.clone(), move || {
+                        this.clone().consume(agency, stop.clone())
+                    })
+                    .await;
+            });
         }
-        loops.spawn(worker.clone().sweep_deadlines(shutdown.clone()));
+        let (this, stop) = (worker.clone(), shutdown.clone());
+        let supervisor = worker.supervisor.clone();
+        loops.spawn(async move {
+            supervisor
+                .run("deadline-sweeper".to_owned(), stop.clone(), move || {
+                    this.clone().sweep_deadlines(stop.clone())
+                })
+                .await;
+        });
         while loops.join_next().await.is_some() {}
     }
 

@@ -12,7 +12,10 @@ use rabt_catalogue::Catalogue;
 use rabt_core::ServiceName;
 use rabt_queue::{Settings as QueueSettings, Transport};
 use rabt_store::Store;
-use rabt_worker::{Notifier, OutboxRelay, RelaySettings, Worker, WorkerSettings};
+use rabt_worker::{
+    Notifier, OutboxRelay, RelaySettings, RestartPolicy, Supervision, Supervisor, Worker,
+    WorkerSettings,
+};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -165,19 +168,45 @@ pub(crate) async fn run(
     let catalogue = catalogue(config)?;
     let wake = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
+    // Every long-running task is restarted if it dies, and /readyz says so meanwhile; one
+    // that keeps dying stops the process (exit status 1) for its supervisor to restart.
+    let supervision = Supervision::default();
+    let supervisor = Supervisor::new(supervision.clone(), RestartPolicy::default());
 
+    let relay_settings = RelaySettings {
+        batch_size: config.outbox_batch,
+        lease: config.outbox_lease,
+        poll_interval: config.outbox_poll,
+    };
     let mut relay = OutboxRelay::new(
         store.clone(),
         transport.clone(),
         wake.clone(),
-        RelaySettings {
-            batch_size: config.outbox_batch,
-            lease: config.outbox_lease,
-            poll_interval: config.outbox_poll,
-        },
+        relay_settings.clone(),
     );
     let handoff = relay.handoff();
-    tasks.spawn(relay.run(shutdown.clone()));
+    {
+        // The first relay takes the API's handoff; one started after it died finds the
+        // rows in the table instead (the API wakes it when the handoff is gone).
+        let mut first = Some(relay);
+        let (store, transport, wake) = (store.clone(), transport.clone(), wake.clone());
+        let (supervisor, stop) = (supervisor.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            supervisor
+                .run("outbox-relay".to_owned(), stop.clone(), move || {
+                    let relay = first.take().unwrap_or_else(|| {
+                        OutboxRelay::new(
+                            store.clone(),
+                            transport.clone(),
+                            wake.clone(),
+                            relay_settings.clone(),
+                        )
+                    });
+                    relay.run(stop.clone())
+                })
+                .await;
+        });
+    }
 
     if !roles.adapters.is_empty() {
         let worker = Worker::new(
@@ -193,13 +222,21 @@ pub(crate) async fn run(
                 breaker: config.worker_breaker.clone(),
                 limits: config.worker_limits.clone(),
             },
-        );
+        )
+        .supervised_by(supervisor.clone());
         tracing::info!(agencies = ?worker.agencies(), "worker started");
         // Workers also send the cooperatives' notifications (any number of them may:
         // notifications are claimed with a lease).
         let notifier = Notifier::new(store.clone(), config.notifications.clone())
             .context("cannot start the notifier")?;
-        tasks.spawn(notifier.run(shutdown.clone()));
+        let (notifying, stop) = (supervisor.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            notifying
+                .run("notifier".to_owned(), stop.clone(), move || {
+                    notifier.clone().run(stop.clone())
+                })
+                .await;
+        });
         // Dead letters of the same agencies go to the database, where operators see them.
         tasks.spawn(worker.dead_letter_drain().run(shutdown.clone()));
         tasks.spawn(worker.run(shutdown.clone()));
@@ -238,18 +275,33 @@ pub(crate) async fn run(
                 allow_private_notify_targets: config.notifications.allow_private_targets,
                 edge: config.edge,
                 json_limits: config.json_limits,
+                supervision: supervision.clone(),
                 outbox_handoff: Some(handoff),
             },
         );
-        let api_shutdown = shutdown.clone();
+        let (api_shutdown, fatal) = (shutdown.clone(), supervisor.fatal());
         tasks.spawn(async move {
-            if let Err(err) = rabt_api::serve(listener, state, api_shutdown).await {
-                tracing::error!(%err, "the API server failed");
+            // The listener cannot be had again: an API server that ends while the
+            // process runs ends the process.
+            match rabt_api::serve(listener, state, api_shutdown.clone()).await {
+                Err(err) => tracing::error!(%err, "the API server failed"),
+                Ok(()) if !api_shutdown.is_cancelled() => {
+                    tracing::error!("the API server stopped");
+                }
+                Ok(()) => return,
             }
+            fatal.cancel();
         });
     }
 
-    shutdown.cancelled().await;
+    let fatal = supervisor.fatal();
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = fatal.cancelled() => {
+            tracing::error!(down = ?supervision.down(), "stopping: a long-running task cannot be kept running");
+            shutdown.cancel();
+        }
+    }
     let drained = tokio::time::timeout(config.shutdown_grace, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -262,6 +314,11 @@ pub(crate) async fn run(
         tasks.abort_all();
     }
     transport.close().await;
+    if fatal.is_cancelled() {
+        anyhow::bail!(
+            "a long-running task kept dying (see the log); exiting so that the process is restarted"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }
