@@ -10,6 +10,7 @@ mod demo;
 mod dlq;
 mod drill;
 mod kill_worker;
+mod limits;
 mod metrics;
 mod notify;
 mod sandbox;

@@ -16,6 +16,7 @@
 //! - `services`: the catalogue as this caller sees it; `openapi`: the OpenAPI document.
 //! - `callbacks`: agencies' signed callbacks.
 //! - [`ops`]: the operator API (dead letters), with operator tokens and roles.
+//! - [`limits`]: cooperatives' rate limits and daily quotas, across api processes.
 //! - [`auth`]: API keys; [`problem`]: RFC 9457 errors in Arabic and English; `lang`:
 //!   `Accept-Language`; `health`: probes; [`state`]: what handlers share.
 
@@ -43,6 +44,7 @@ mod health;
 mod idempotency;
 pub mod json;
 mod lang;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -64,12 +66,26 @@ pub fn app(state: AppState) -> Router {
         max_bytes: body_limit,
         timeout: state.settings().edge.body_read_timeout,
     };
+    // Every call of a cooperative counts against its rate limit (crate::limits); on the
+    // method routers, so that a wrong method is still a 405 before any key is checked.
+    let limited = || middleware::from_fn_with_state(state.clone(), limits::enforce);
     Router::new()
-        .route("/v1/requests", get(requests::list).post(requests::create))
-        .route("/v1/requests/{id}", get(requests::get))
+        .route(
+            "/v1/requests",
+            get(requests::list)
+                .post(requests::create)
+                .route_layer(limited()),
+        )
+        .route(
+            "/v1/requests/{id}",
+            get(requests::get).route_layer(limited()),
+        )
+        .route("/v1/services", get(services::list).route_layer(limited()))
+        .route(
+            "/v1/services/{name}",
+            get(services::get).route_layer(limited()),
+        )
         .route("/v1/callbacks/{agency}", post(callbacks::receive))
-        .route("/v1/services", get(services::list))
-        .route("/v1/services/{name}", get(services::get))
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

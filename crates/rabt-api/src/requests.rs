@@ -1,16 +1,16 @@
 //! `POST /v1/requests`, `GET /v1/requests/{id}`, `GET /v1/requests`.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::Utc;
 use rabt_catalogue::{Catalogue, Service};
 use rabt_core::{RequestId, RequestStatus, ServiceName};
-use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord};
+use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord, StoreError};
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
@@ -18,6 +18,7 @@ use crate::envelope::{self, Envelope};
 use crate::fanout;
 use crate::idempotency;
 use crate::json::{self, JsonError, JsonLimits};
+use crate::limits::Effective;
 use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::query;
 use crate::state::{AppState, store_error};
@@ -30,6 +31,7 @@ use crate::wait::preferred_wait;
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(cooperative): Caller,
+    limit: Option<Extension<Effective>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -63,7 +65,8 @@ pub(crate) async fn create(
         idempotency::body_digest(&body),
         &headers,
     )?;
-    let (new, accepted) = accept(&state, new).await?;
+    let quota = limit.and_then(|Extension(Effective(limit))| limit.quota_per_day);
+    let (new, accepted) = accept(&state, new, quota).await?;
     match accepted {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
@@ -365,7 +368,11 @@ pub(crate) async fn list(
 /// cooperative that hangs up while the commit is in flight must not stop the handover of
 /// what was committed (its rows, claimed as they were written, would wait out their
 /// lease before any relay published them).
-async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accepted), ApiError> {
+async fn accept(
+    state: &AppState,
+    new: NewRequest,
+    quota: Option<u64>,
+) -> Result<(NewRequest, Accepted), ApiError> {
     let state = state.clone();
     tokio::spawn(async move {
         let handoff = state.settings().outbox_handoff.as_ref();
@@ -375,7 +382,7 @@ async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accept
         let result = loop {
             match state
                 .store()
-                .accept_request_leased(&new, handoff.map(|h| h.lease()))
+                .accept_request_within(&new, handoff.map(|h| h.lease()), quota)
                 .await
             {
                 Err(err) if err.is_conflict() && tries < ACCEPT_RETRIES => tries += 1,
@@ -391,6 +398,9 @@ async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accept
                     state.wake_outbox();
                 }
                 Ok(accepted)
+            }
+            Err(StoreError::QuotaExceeded) => {
+                Err(crate::limits::quota_exceeded(quota.unwrap_or_default()))
             }
             Err(err) => Err(store_error("accepting a request", err)),
         };

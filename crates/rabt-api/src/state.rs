@@ -32,6 +32,9 @@ pub struct ApiSettings {
     pub json_limits: crate::json::JsonLimits,
     /// The health of this process's long-running tasks, for `/readyz`.
     pub supervision: rabt_metrics::Supervision,
+    /// The limits of a cooperative that has none of its own (`[cooperatives]`); none
+    /// by default here, so a test harness is unlimited unless it asks.
+    pub default_limit: rabt_store::CooperativeLimit,
     /// This process's outbox relay, to hand it the rows of an accepted request
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
@@ -48,6 +51,10 @@ impl Default for ApiSettings {
             edge: crate::edge::EdgeSettings::default(),
             json_limits: crate::json::JsonLimits::default(),
             supervision: rabt_metrics::Supervision::default(),
+            default_limit: rabt_store::CooperativeLimit {
+                rate: None,
+                quota_per_day: None,
+            },
             outbox_handoff: None,
         }
     }
@@ -66,6 +73,7 @@ struct Inner {
     waiters: Waiters,
     outbox_wake: Arc<Notify>,
     settings: ApiSettings,
+    limit_cache: crate::limits::LimitCache,
 }
 
 impl AppState {
@@ -88,6 +96,7 @@ impl AppState {
             waiters: Waiters::default(),
             outbox_wake,
             settings,
+            limit_cache: crate::limits::LimitCache::default(),
         }))
     }
 
@@ -134,6 +143,11 @@ impl AppState {
     /// The settings.
     pub fn settings(&self) -> &ApiSettings {
         &self.0.settings
+    }
+
+    /// Cooperatives' limits as last read.
+    pub(crate) fn limit_cache(&self) -> &crate::limits::LimitCache {
+        &self.0.limit_cache
     }
 }
 

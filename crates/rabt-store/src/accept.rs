@@ -141,6 +141,19 @@ impl Store {
         new: &NewRequest,
         lease: Option<Duration>,
     ) -> Result<(Accepted, Vec<OutboxRow>), StoreError> {
+        self.accept_request_within(new, lease, None).await
+    }
+
+    /// As [`Store::accept_request_leased`], counting the request against its
+    /// cooperative's daily quota of `quota_per_day` accepted requests (UTC days) in the
+    /// same transaction: past the quota, [`StoreError::QuotaExceeded`] and nothing is
+    /// written. A replayed key does not count.
+    pub async fn accept_request_within(
+        &self,
+        new: &NewRequest,
+        lease: Option<Duration>,
+        quota_per_day: Option<u64>,
+    ) -> Result<(Accepted, Vec<OutboxRow>), StoreError> {
         if new.tasks.is_empty() {
             return Err(StoreError::EmptyRequest);
         }
@@ -170,6 +183,12 @@ impl Store {
             .and_then(|lease| chrono::Duration::from_std(lease).ok())
             .and_then(|lease| at.checked_add_signed(lease))
             .unwrap_or(at);
+        if let Some(quota) = quota_per_day
+            && !count_against_quota(tx.conn(), new, quota).await?
+        {
+            tx.rollback().await?;
+            return Err(StoreError::QuotaExceeded);
+        }
         let mut outbox = Vec::new();
         insert_request(tx.conn(), new).await?;
         let mut request_audit =
@@ -292,6 +311,26 @@ async fn claim_key(tx: &mut WriteTx, new: &NewRequest) -> Result<bool, StoreErro
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Counts `new` in its cooperative's usage of the day; false if `quota` is used up.
+async fn count_against_quota(
+    conn: &mut AnyConnection,
+    new: &NewRequest,
+    quota: u64,
+) -> Result<bool, StoreError> {
+    let counted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO cooperative_usage (cooperative_id, day, accepted) VALUES ($1, $2, 1) \
+         ON CONFLICT (cooperative_id, day) DO UPDATE SET accepted = cooperative_usage.accepted + 1 \
+         WHERE cooperative_usage.accepted < $3 RETURNING accepted",
+    )
+    .bind(new.cooperative.to_string())
+    .bind(crate::limits::quota_day(new.created_at))
+    .bind(i64::try_from(quota).unwrap_or(i64::MAX))
+    .fetch_optional(conn)
+    .await?;
+    // A quota of 0 refuses even the first request of the day.
+    Ok(counted.is_some_and(|n| u64::try_from(n).is_ok_and(|n| n <= quota)))
 }
 
 async fn existing_key(conn: &mut AnyConnection, new: &NewRequest) -> Result<Accepted, StoreError> {

@@ -39,6 +39,10 @@ pub enum StoreError {
     /// now (its transaction holds the key). The API answers `409 idempotency-conflict`.
     #[error("a request with this idempotency key is still being stored")]
     KeyInFlight,
+    /// The cooperative's daily quota of accepted requests is used up; nothing was
+    /// written.
+    #[error("the cooperative's daily quota is used up")]
+    QuotaExceeded,
     /// The request has no task, so it could never complete.
     #[error("a request needs at least one task")]
     EmptyRequest,

@@ -31,6 +31,8 @@
 //! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
 //! - [`notifications`]: signed notifications to cooperatives (queued with the
 //!   completion, claimed with a lease, every attempt recorded) and their secrets.
+//! - [`limits`]: limits shared by every process: cooperatives' rate limits and daily
+//!   quotas, agencies' rates and concurrency.
 //! - [`audit`]: the append-only audit log.
 //! - `codec`: how values map to columns; `error`: [`StoreError`].
 
@@ -46,6 +48,7 @@ pub mod connect;
 pub mod cooperatives;
 pub mod dead_letters;
 mod error;
+pub mod limits;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
@@ -63,6 +66,7 @@ pub use dead_letters::{
     PurgeOutcome, ReplayOutcome,
 };
 pub use error::StoreError;
+pub use limits::CooperativeLimit;
 pub use notifications::{
     AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,
     NotificationStatus,

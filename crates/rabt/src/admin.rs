@@ -115,6 +115,24 @@ pub(crate) async fn coop(config: &Config, command: CoopCommand) -> anyhow::Resul
                 "Give the webhook secret to the cooperative: its notifications are signed with it (rabt coop webhook-secret replaces it).",
             )?;
         }
+        CoopCommand::SetLimit {
+            id,
+            rate,
+            burst,
+            quota,
+            default,
+            operator,
+        } => {
+            let args = crate::limits::SetLimit {
+                id,
+                rate,
+                burst,
+                quota,
+                default,
+                operator,
+            };
+            crate::limits::set_limit(config, args).await?;
+        }
         CoopCommand::WebhookSecret { id, operator } => {
             crate::webhook_secret::replace(&store, &id, operator).await?;
         }

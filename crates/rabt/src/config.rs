@@ -13,6 +13,7 @@ use rabt_core::Agency;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+mod cooperatives;
 mod edge;
 mod layers;
 mod notifications;
@@ -28,6 +29,7 @@ pub(crate) const DEFAULTS: &str = include_str!("../../../deploy/rabt.toml");
 struct Raw {
     api: RawApi,
     edge: edge::RawEdge,
+    cooperatives: cooperatives::RawCooperatives,
     database: RawDatabase,
     queue: RawQueue,
     worker: RawWorker,
@@ -164,6 +166,8 @@ pub(crate) struct Config {
     pub edge: rabt_api::edge::EdgeSettings,
     /// How deep and long a JSON body may be (`[edge]`).
     pub json_limits: rabt_api::json::JsonLimits,
+    /// The limits of a cooperative without its own (`[cooperatives]`).
+    pub cooperative_default_limit: rabt_store::CooperativeLimit,
     /// Database URL (may hold a password: never log it whole); `None` when none is
     /// configured (see [`Config::database`]).
     pub database_url: Option<Secret>,
@@ -375,6 +379,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         max_wait: Duration::from_secs(raw.api.max_wait_seconds),
         edge,
         json_limits,
+        cooperative_default_limit: cooperatives::default_limit(&raw.cooperatives)?,
         database_url,
         max_connections: raw.database.max_connections.max(1),
         amqp_url,

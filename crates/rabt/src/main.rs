@@ -17,6 +17,7 @@ mod agencies;
 mod config;
 mod demo;
 mod dlq;
+mod limits;
 mod logging;
 mod runtime;
 mod serve;
@@ -110,6 +111,28 @@ enum CoopCommand {
     },
     /// Lists cooperatives.
     List,
+    /// Sets a cooperative's rate limit and daily quota, held across all api processes
+    /// (e.g. `set-limit coop_… --rate 5/s --burst 10`), or with --default goes back to
+    /// the configuration's default. Applies within 2 s; audited.
+    SetLimit {
+        /// The cooperative (coop_…).
+        id: String,
+        /// Calls per second, minute or hour (5/s, 300/m, 10000/h), or `none`.
+        #[arg(long)]
+        rate: Option<String>,
+        /// Calls that may go back to back (default: one period's worth).
+        #[arg(long)]
+        burst: Option<u32>,
+        /// Requests accepted per UTC day (10000/day), or `none` (the default).
+        #[arg(long)]
+        quota: Option<String>,
+        /// Remove the cooperative's own limits: the configuration's default applies.
+        #[arg(long, conflicts_with_all = ["rate", "burst", "quota"])]
+        default: bool,
+        /// Who you are, for the audit log (default: the OS user).
+        #[arg(long)]
+        operator: Option<String>,
+    },
     /// Gives a cooperative a new webhook secret (its notifications are signed with it)
     /// and prints it, once. Audited with the operator as actor.
     WebhookSecret {

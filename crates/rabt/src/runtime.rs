@@ -276,6 +276,7 @@ pub(crate) async fn run(
                 edge: config.edge,
                 json_limits: config.json_limits,
                 supervision: supervision.clone(),
+                default_limit: config.cooperative_default_limit,
                 outbox_handoff: Some(handoff),
             },
         );

@@ -9,6 +9,7 @@
 //! Layout:
 //! - `auth`: the operator extractor and role checks.
 //! - `dead_letters`: the handlers; `query`: the list's parameters; `view`: the JSON.
+//! - `limits`: a cooperative's rate limit and quota (`/ops/v1/cooperatives/{id}/limit`).
 //! - [`openapi`]: this API's part of the OpenAPI document.
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use crate::state::AppState;
 
 mod auth;
 mod dead_letters;
+mod limits;
 pub mod openapi;
 mod query;
 mod view;
@@ -33,6 +35,10 @@ const CONFLICT_RETRIES: u32 = 3;
 /// The routes of the operator API.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/ops/v1/cooperatives/{id}/limit",
+            get(limits::get).put(limits::put).delete(limits::delete),
+        )
         .route("/ops/v1/dead-letters", get(dead_letters::list))
         .route(
             "/ops/v1/dead-letters/replay",

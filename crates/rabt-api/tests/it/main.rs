@@ -10,6 +10,7 @@ mod composite;
 mod edge;
 mod harness;
 mod hostile;
+mod limits;
 mod metrics;
 mod notify_url;
 mod openapi;
