@@ -1,7 +1,9 @@
-//! Every agency call passes its agency's gate: a free slot (the concurrency limit) and
-//! the circuit breaker's admission before the task's attempt is counted, then a token
-//! (the rate limit) right before the call, so that the agency sees calls spaced as
-//! configured whatever the database's pace.
+//! Every agency call passes its agency's gate: a free slot of this process (the
+//! concurrency limit) and the circuit breaker's admission before the task's attempt is
+//! counted, then the deployment's shared limits (a slot held by this call across all
+//! workers, and the rate's turn: limits.rs) right before the call, so that the agency
+//! sees no more calls at once, and calls no closer together, than configured, however
+//! many workers serve it.
 //!
 //! **A task the breaker turns away waits here**, holding its delivery unacknowledged,
 //! until the breaker changes state (a probe succeeded: it goes at once; the probe is
@@ -37,7 +39,7 @@ use crate::Worker;
 use crate::breaker::{
     Admission, Breaker, BreakerSettings, BreakerSnapshot, Permit, Signal, Transition,
 };
-use crate::limits::{AgencyLimits, TokenBucket};
+use crate::limits::{AgencyLimits, SharedLimits, SharedSlot};
 use crate::process::{Disposition, ProcessError, retry_message};
 
 /// The header that marks a task sent back unattempted, with why.
@@ -71,9 +73,8 @@ struct Gate {
     agency: Agency,
     breaker: Mutex<Breaker>,
     slots: Option<Arc<Semaphore>>,
-    /// Waiters queue on the lock in order (tokio's mutex is fair), each holding it while
-    /// it sleeps for its token.
-    bucket: Option<tokio::sync::Mutex<TokenBucket>>,
+    /// The limits every worker of the deployment shares, if the agency has any.
+    shared: Option<SharedLimits>,
     in_flight: AtomicU32,
     deferred: AtomicU64,
     waiting: AtomicU32,
@@ -103,22 +104,44 @@ pub(crate) struct Pass {
     permit: Permit,
     recorded: bool,
     _slot: Option<OwnedSemaphorePermit>,
+    /// The deployment-wide slot of this call, once taken.
+    _shared_slot: Option<SharedSlot>,
+}
+
+/// Where the limits every worker shares are kept, and who this worker is.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedBy {
+    pub(crate) store: rabt_store::Store,
+    /// This worker process, as the holder of agency slots.
+    pub(crate) holder: String,
+    /// The longest agency call.
+    pub(crate) call_timeout: Duration,
 }
 
 impl Gates {
-    /// Closed breakers with `breaker`'s settings, and `limits` where given.
-    pub(crate) fn new(breaker: &BreakerSettings, limits: &BTreeMap<Agency, AgencyLimits>) -> Gates {
+    /// Closed breakers with `breaker`'s settings, and `limits` where given, shared
+    /// through `shared`.
+    pub(crate) fn new(
+        breaker: &BreakerSettings,
+        limits: &BTreeMap<Agency, AgencyLimits>,
+        shared: &SharedBy,
+    ) -> Gates {
         let gates = Agency::ALL.map(|agency| {
             let limits = limits.get(&agency).copied().unwrap_or_default();
+            let shared_limits = SharedLimits::new(
+                shared.store.clone(),
+                agency,
+                &shared.holder,
+                &limits,
+                shared.call_timeout,
+            );
             Arc::new(Gate {
                 agency,
                 breaker: Mutex::new(Breaker::new(breaker.clone())),
                 slots: limits
                     .concurrency()
                     .map(|n| Arc::new(Semaphore::new(n.get() as usize))),
-                bucket: limits
-                    .rate()
-                    .map(|rate| tokio::sync::Mutex::new(TokenBucket::new(rate))),
+                shared: shared_limits,
                 in_flight: AtomicU32::new(0),
                 deferred: AtomicU64::new(0),
                 waiting: AtomicU32::new(0),
@@ -170,6 +193,7 @@ impl Gates {
                         permit,
                         recorded: false,
                         _slot: slot,
+                        _shared_slot: None,
                     });
                 }
                 Admission::Denied { wait } => wait,
@@ -273,16 +297,19 @@ impl Drop for Waiting {
 }
 
 impl Pass {
-    /// Waits for the rate limit's token, right before the call. False when the worker
-    /// stops first (the call must not be made then).
-    pub(crate) async fn paced(&self, stop: &CancellationToken) -> bool {
-        let Some(bucket) = &self.gate.bucket else {
+    /// Waits for the deployment's limits right before the call: a slot held by this
+    /// call across every worker, then the rate's turn. False when the worker stops first
+    /// (the call must not be made then).
+    pub(crate) async fn paced(&mut self, stop: &CancellationToken) -> bool {
+        let Some(shared) = &self.gate.shared else {
             return true;
         };
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => false,
-            () = take_token(bucket) => true,
+        match shared.wait_turn(stop).await {
+            Some(slot) => {
+                self._shared_slot = slot;
+                true
+            }
+            None => false,
         }
     }
 
@@ -312,13 +339,6 @@ impl Drop for Pass {
             }
         }
         self.gate.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-async fn take_token(bucket: &tokio::sync::Mutex<TokenBucket>) {
-    let mut bucket = bucket.lock().await;
-    while let Err(wait) = bucket.take(Instant::now()) {
-        tokio::time::sleep(wait).await;
     }
 }
 

@@ -14,7 +14,8 @@
 //! - `callback`: applying an agency's callback through its adapter.
 //! - [`dead_letters`]: the drain that records dead letters in the database.
 //! - [`breaker`]: the circuit breaker of one agency, a pure state machine.
-//! - [`limits`]: per-agency concurrency and rate limits (a token bucket).
+//! - [`limits`]: per-agency concurrency and rate limits, shared by every worker
+//!   through the database.
 //! - `gate`: the way to an agency call — slot, breaker, token — and the deferral of
 //!   tasks while an agency's circuit is open.
 //! - [`relay`]: the transactional outbox relay.
@@ -113,7 +114,16 @@ impl Worker {
         settings: WorkerSettings,
     ) -> Self {
         let adapters = adapters.into_iter().map(|a| (a.agency(), a)).collect();
-        let gates = Arc::new(gate::Gates::new(&settings.breaker, &settings.limits));
+        let shared = gate::SharedBy {
+            store: store.clone(),
+            holder: format!("worker-{:016x}", rand::random::<u64>()),
+            call_timeout: settings.call_timeout,
+        };
+        let gates = Arc::new(gate::Gates::new(
+            &settings.breaker,
+            &settings.limits,
+            &shared,
+        ));
         Self {
             store,
             transport,

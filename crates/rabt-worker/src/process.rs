@@ -124,7 +124,7 @@ impl Worker {
         // counts; a task turned away waits there, unattempted (see gate.rs).
         let left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         let deadline = Instant::now() + left;
-        let pass = match self.gates.enter(task.agency, deadline, &self.stop).await {
+        let mut pass = match self.gates.enter(task.agency, deadline, &self.stop).await {
             Entry::Go(pass) => pass,
             Entry::Wait(wait) => return self.defer(&task, wait, "circuit_open").await,
             Entry::Stopped => return self.defer(&task, Duration::ZERO, "worker_stopping").await,
