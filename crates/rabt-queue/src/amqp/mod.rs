@@ -168,27 +168,46 @@ pub(crate) fn is_ready(shared: &Shared) -> bool {
 
 /// Ready-message counts of the agency's task and dead-letter queues (passive declares).
 pub(crate) async fn depth(shared: &Shared, agency: Agency) -> Result<QueueDepth, QueueError> {
+    let mut depths = depths(shared, &[agency]).await?;
+    depths
+        .pop()
+        .map(|(_, depth)| depth)
+        .ok_or(QueueError::NotConnected)
+}
+
+/// The depths of `agencies`' task and dead-letter queues, through one channel.
+pub(crate) async fn depths(
+    shared: &Shared,
+    agencies: &[Agency],
+) -> Result<Vec<(Agency, QueueDepth)>, QueueError> {
     let session = shared.live_session()?;
     let channel = session.connection.create_channel().await?;
     let passive = QueueDeclareOptions {
         passive: true,
         ..QueueDeclareOptions::default()
     };
-    let mut counts = [0u32; 2];
-    for (count, name) in counts
-        .iter_mut()
-        .zip([task_queue(agency), dead_queue(agency)])
-    {
-        let queue = channel
-            .queue_declare(name.as_str().into(), passive, FieldTable::default())
-            .await?;
-        *count = queue.message_count();
+    let mut depths = Vec::with_capacity(agencies.len());
+    for &agency in agencies {
+        let mut counts = [0u32; 2];
+        for (count, name) in counts
+            .iter_mut()
+            .zip([task_queue(agency), dead_queue(agency)])
+        {
+            let queue = channel
+                .queue_declare(name.as_str().into(), passive, FieldTable::default())
+                .await?;
+            *count = queue.message_count();
+        }
+        depths.push((
+            agency,
+            QueueDepth {
+                ready: counts[0],
+                dead: counts[1],
+            },
+        ));
     }
     let _ = channel.close(200, "OK".into()).await;
-    Ok(QueueDepth {
-        ready: counts[0],
-        dead: counts[1],
-    })
+    Ok(depths)
 }
 
 pub(crate) async fn close(shared: &Shared) {
