@@ -8,6 +8,8 @@
 #   tests/services.sh restart-rabbitmq DIR   stop and start the broker, same data
 #   tests/services.sh stop-rabbitmq DIR      stop the broker only (an outage)
 #   tests/services.sh start-rabbitmq DIR     start it again after stop-rabbitmq
+#   tests/services.sh stop-postgres DIR      stop PostgreSQL (connections cut: an outage)
+#   tests/services.sh start-postgres DIR     start it again, same data and port
 #   tests/services.sh install       apt-get install RabbitMQ/PostgreSQL when missing
 #
 # The exported variables:
@@ -55,11 +57,26 @@ start_postgres() {
   mkdir -p "$dir/pg"
   chown postgres:postgres "$dir/pg"
   runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/pg/data" -U postgres -A trust --no-sync >"$dir/pg/initdb.log" 2>&1
+  echo "$port" >"$dir/pg/port"
+  launch_postgres "$dir"
+}
+
+# Starts the cluster in $dir/pg/data on its port (a new one, or one stopped before).
+launch_postgres() {
+  local dir=$1 port
+  port=$(cat "$dir/pg/port")
   # fsync off: these clusters hold throwaway test data and never measure durability.
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
     -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2
-  echo "$port" >"$dir/pg/port"
   log "PostgreSQL on 127.0.0.1:$port (pid $(head -n 1 "$dir/pg/data/postmaster.pid"))"
+}
+
+# Stops the cluster in $dir as a crash would look to clients: every connection cut.
+stop_postgres() {
+  local dir=$1
+  if [ -f "$dir/pg/data/postmaster.pid" ]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -m fast -w -t 60 stop >&2
+  fi
 }
 
 rabbitmq_env() {
@@ -172,6 +189,15 @@ case "$cmd" in
     stop_rabbitmq_node "$dir"
     launch_rabbitmq "$dir"
     log "RabbitMQ restarted (pid $(cat "$dir/rmq/beam.pid"))"
+    ;;
+  stop-postgres)
+    dir=${2:?usage: services.sh stop-postgres DIR}
+    stop_postgres "$dir"
+    log "PostgreSQL stopped"
+    ;;
+  start-postgres)
+    dir=${2:?usage: services.sh start-postgres DIR}
+    launch_postgres "$dir"
     ;;
   stop-rabbitmq)
     dir=${2:?usage: services.sh stop-rabbitmq DIR}

@@ -66,6 +66,12 @@ impl fmt::Debug for Store {
 /// A PostgreSQL connection idle this long is pinged before it is used again.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
+/// How long a query waits for a connection. sqlx's default is 30 s, and while the
+/// server refuses connections (restarting, down) it keeps trying for all of it: every
+/// request would hang half a minute before its 503. Three seconds is far more than a
+/// pool of healthy connections ever makes anyone wait.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Store {
     /// Opens a pool of at most `max_connections` connections to `url`: `sqlite://path`
     /// (the file is created if missing), `sqlite::memory:` (one private in-memory
@@ -78,6 +84,7 @@ impl Store {
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(max_connections)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     // sqlx pings every connection it hands out by default: one more
                     // round trip per query, 15 % of an api process's CPU under load
                     // (docs/benchmarks.md). Only a connection that sat idle may have been

@@ -1,7 +1,8 @@
 //! The reliability drill (issue 4): `rabt serve` with two api and two worker processes on
 //! PostgreSQL and RabbitMQ under steady load, and faults applied one at a time — a worker
-//! SIGKILLed, an api SIGKILLed, RabbitMQ restarted, one agency failing for a while (500s,
-//! then timeouts, then 429), poison messages. After each, the drill counts what happened to
+//! SIGKILLed, an api SIGKILLed, RabbitMQ restarted, PostgreSQL stopped and started, one
+//! agency failing for a while (500s, then timeouts, then 429), poison messages. After
+//! each, the drill counts what happened to
 //! the requests accepted during its window: completed, dead-lettered, lost (accepted and in
 //! neither state after recovery) and applied twice (more than one completion recorded).
 //! Lost and applied twice must be 0. It also compares the end-to-end latency of the
@@ -22,10 +23,11 @@ use sqlx::PgPool;
 use crate::{Deployment, free_port};
 
 mod count;
+mod database;
 mod report;
 
 use count::{latency, outage_outcomes, poison_dead_lettered, settle, tally};
-pub use report::{Breaker, Latency, Report, Tally};
+pub use report::{Breaker, DatabaseOutage, Latency, Report, Tally};
 
 /// One fault of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,9 @@ pub enum Fault {
     AgencyOutage,
     /// Undecodable and unknown-task messages published straight into rabt.tasks.
     Poison,
+    /// PostgreSQL stopped (every connection cut) and started again (needs the services
+    /// folder); the API is probed while it is down.
+    DatabaseRestart,
 }
 
 impl Fault {
@@ -51,6 +56,7 @@ impl Fault {
             Fault::BrokerRestart => "broker-restart",
             Fault::AgencyOutage => "agency-outage",
             Fault::Poison => "poison",
+            Fault::DatabaseRestart => "database-restart",
         }
     }
 
@@ -62,6 +68,7 @@ impl Fault {
             Fault::BrokerRestart,
             Fault::AgencyOutage,
             Fault::Poison,
+            Fault::DatabaseRestart,
         ]
         .into_iter()
         .find(|f| f.name() == name)
@@ -79,9 +86,18 @@ pub struct Options {
     pub quiet: Duration,
     /// How long the agency outage lasts in all (split in three: 500s, timeouts, 429s).
     pub outage: Duration,
-    /// The folder of tests/services.sh's services, to restart the broker.
+    /// The folder of tests/services.sh's services, to restart the broker or the database.
     pub services_dir: Option<std::path::PathBuf>,
+    /// How long PostgreSQL stays down in the database restart.
+    pub database_down: Duration,
+    /// The largest ratio of a healthy agency's p99 during the agency outage to its p99
+    /// in the baseline that the drill accepts (the bulkheads); `None`: only reported.
+    pub max_p99_ratio: Option<f64>,
 }
+
+/// The labor services' deadline (the catalogue's): an outage of at most half of it must
+/// end with every labor request `OK`.
+pub const LABOR_DEADLINE: Duration = Duration::from_secs(45);
 
 /// The services the load cycles through, with their input. Labor is the agency the
 /// outage takes down; the others must not notice.
@@ -194,8 +210,17 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
                 let calls = outage(deployment, options.outage).await?;
                 report.breaker = Some(Breaker {
                     calls_during_outage: calls,
+                    outage: options.outage,
+                    all_ok_expected: options.outage * 2 <= LABOR_DEADLINE,
                     ..Breaker::default()
                 });
+            }
+            Fault::DatabaseRestart => {
+                let dir = options.services_dir.as_ref().context(
+                    "database-restart needs the services folder (RABT_TEST_SERVICES_DIR)",
+                )?;
+                report.database =
+                    Some(database::restart(deployment, &urls, dir, options.database_down).await?);
             }
             Fault::Poison => {
                 report.poison = Some((poison(deployment).await?, 0));
@@ -223,6 +248,7 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     if let Some((published, _)) = report.poison {
         report.poison = Some((published, poison_dead_lettered(&pool, published).await?));
     }
+    report.max_p99_ratio = options.max_p99_ratio;
     Ok(report)
 }
 
