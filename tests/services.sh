@@ -42,6 +42,8 @@ install() {
   local missing=()
   [ -x "$RMQ_BIN/rabbitmq-server" ] || missing+=(rabbitmq-server)
   [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || missing+=(postgresql)
+  # promtool checks /metrics in the conformance test (the server is not started).
+  command -v promtool >/dev/null || missing+=(prometheus)
   if ((${#missing[@]})); then
     log "installing ${missing[*]} from Debian"
     export DEBIAN_FRONTEND=noninteractive

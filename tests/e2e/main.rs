@@ -6,6 +6,7 @@
 
 mod broker_outage;
 mod composite;
+mod conformance;
 mod demo;
 mod dlq;
 mod drill;

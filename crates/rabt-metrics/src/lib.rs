@@ -423,8 +423,37 @@ impl Metrics {
         if let Some(body) = text.strip_suffix("# EOF\n") {
             text.truncate(body.len());
         }
-        text
+        prometheus_counter_names(&text)
     }
+}
+
+/// The text with every counter's `# HELP` and `# TYPE` lines naming the counter as its
+/// samples do (`x_total`). OpenMetrics names a counter family without the suffix;
+/// Prometheus' text format (0.0.4, what [`CONTENT_TYPE`] announces) names it with, and
+/// its parsers otherwise read the samples as a family of their own without help or
+/// type (`promtool check metrics`: "no help text").
+fn prometheus_counter_names(text: &str) -> String {
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len() + counters.len() * 12);
+    for line in text.lines() {
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// A dead letter's reason as a label: Rabt's own reasons are short lowercase phrases
@@ -447,6 +476,28 @@ mod tests {
     fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
         text.lines()
             .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+    }
+
+    #[test]
+    fn counters_are_named_as_prometheus_text_names_them() {
+        let m = metrics();
+        m.connection_refused();
+        let text = m.encode();
+        assert!(
+            text.contains("# TYPE rabt_http_connections_refused_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP rabt_http_connections_refused_total "),
+            "{text}"
+        );
+        assert!(!text.contains("# TYPE rabt_http_connections_refused counter"));
+        // Histograms keep their family name.
+        m.http_request("GET", "/x", 200, Duration::from_millis(1));
+        assert!(
+            m.encode()
+                .contains("# TYPE rabt_http_request_duration_seconds histogram")
+        );
     }
 
     #[test]
@@ -474,7 +525,7 @@ mod tests {
         let slow = r#"rabt_agency_call_duration_seconds_bucket{le="0.05",agency="labor",service="labor.metrics.test"}"#;
         assert_eq!(sample(&after, fast), Some(1.0), "{after}");
         assert_eq!(sample(&after, slow), Some(2.0), "{after}");
-        assert!(after.contains("# TYPE rabt_agency_calls counter"));
+        assert!(after.contains("# TYPE rabt_agency_calls_total counter"));
         assert!(!after.contains("# EOF"));
     }
 

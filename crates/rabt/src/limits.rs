@@ -65,8 +65,12 @@ fn parse(args: &SetLimit) -> anyhow::Result<CooperativeLimit> {
                 .with_context(|| "--rate / --burst")?;
             Some(match args.burst {
                 Some(_) => parsed,
-                None => RateLimit::new(parsed.events(), parsed.period(), parsed.events())
-                    .with_context(|| "--rate")?,
+                None => RateLimit::new(
+                    parsed.events(),
+                    parsed.period(),
+                    parsed.events().min(RateLimit::MAX_BURST),
+                )
+                .with_context(|| "--rate")?,
             })
         }
     };

@@ -160,8 +160,12 @@ impl Report {
                 .find(|l| l.window == window && l.service == service)
                 .map(|l| l.p99)
         };
-        let mut services: Vec<&str> = self.latency.iter().map(|l| l.service.as_str()).collect();
-        services.dedup();
+        let mut services: Vec<&str> = Vec::new();
+        for latency in &self.latency {
+            if !services.contains(&latency.service.as_str()) {
+                services.push(&latency.service);
+            }
+        }
         services
             .into_iter()
             .filter_map(|service| {

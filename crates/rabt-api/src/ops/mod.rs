@@ -37,7 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/ops/v1/cooperatives/{id}/limit",
-            get(limits::get).put(limits::put).delete(limits::delete),
+            get(limits::get).put(limits::put),
         )
         .route("/ops/v1/dead-letters", get(dead_letters::list))
         .route(

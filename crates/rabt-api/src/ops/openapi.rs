@@ -58,13 +58,14 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     let mut paths = Map::new();
     paths.insert("/ops/v1/dead-letters".into(), json!({
         "get": {
+            "operationId": "listDeadLetters",
             "summary": "Dead letters, newest first (viewer)",
             "security": security,
             "parameters": [
-                { "name": "agency", "in": "query", "schema": { "enum": ["interior", "health", "labor", "municipal", "chambers", "saudi-post"] } },
-                { "name": "state", "in": "query", "schema": { "enum": ["open", "replayed", "purged", "all"], "default": "open" } },
+                { "name": "agency", "in": "query", "schema": { "enum": ["interior", "health", "labor", "municipal", "chambers", "saudi-post", ""] } },
+                { "name": "state", "in": "query", "schema": { "enum": ["open", "replayed", "purged", "all", ""], "default": "open" } },
                 { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } },
-                { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "From the `next` link." },
+                { "name": "cursor", "in": "query", "schema": { "type": "string", "pattern": "^(dl_[0-9a-f]{32})?$" }, "description": "From the `next` link." },
             ],
             "responses": auth(json!({
                 "200": { "description": "A page of dead letters (without bodies): `items` and `links.next`." },
@@ -74,11 +75,13 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     }));
     paths.insert("/ops/v1/dead-letters/{id}".into(), json!({
         "get": {
+            "operationId": "getDeadLetter",
             "summary": "One dead letter with its body and headers (viewer)",
             "security": security, "parameters": [id],
             "responses": auth(json!({ "200": { "description": "The dead letter.", "content": letter }, "404": problem_ref("not-found") })),
         },
         "delete": {
+            "operationId": "purgeDeadLetter",
             "summary": "Purge: discard an open dead letter (admin; audited)",
             "security": security, "parameters": [id],
             "responses": auth(json!({
@@ -90,6 +93,7 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     }));
     paths.insert("/ops/v1/dead-letters/{id}/replay".into(), json!({
         "post": {
+            "operationId": "replayDeadLetter",
             "summary": "Replay: run the dead letter's task again (operator; audited)",
             "description": "In one transaction the task goes back to QUEUED (attempts counted afresh, a new deadline as long as its first one), its request to RUNNING with its verdict cleared, its message to the outbox, and this and the task's other open dead letters are marked replayed by the operator. The request completes again, with a new completion event. Concurrent replays of one dead letter reopen its task once; the others get 409.",
             "security": security, "parameters": [id],
@@ -102,6 +106,7 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     }));
     paths.insert("/ops/v1/dead-letters/replay".into(), json!({
         "post": {
+            "operationId": "replayDeadLetters",
             "summary": "Replay every open dead letter of one agency, or of all (operator; each audited)",
             "security": security,
             "requestBody": { "required": true, "content": { "application/json": { "schema": {
@@ -117,5 +122,6 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
             })),
         },
     }));
+    paths.extend(super::limits::paths(&security, &auth, &problem_ref));
     paths
 }

@@ -141,7 +141,7 @@ impl Harness {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
+        let mut request = Request::builder().method(method.clone()).uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -158,6 +158,8 @@ impl Harness {
         } else {
             serde_json::from_slice(&bytes).unwrap()
         };
+        // Every answer a test gets must keep the contract (RFC 9457, openapi.json).
+        crate::contract::check(&method, uri, status, &headers, &body);
         Reply {
             status,
             headers,

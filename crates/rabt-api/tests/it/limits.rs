@@ -190,8 +190,9 @@ async fn operators_set_and_clear_a_cooperatives_limit() {
     let missing = ops(&h, Method::PUT, &unknown, &huda, Some(body)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
-    let cleared = ops(&h, Method::DELETE, &uri, &huda, None).await;
-    assert_eq!(cleared.status, StatusCode::NO_CONTENT);
+    let cleared = ops(&h, Method::PUT, &uri, &huda, Some(json!({"default": true}))).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
+    assert_eq!(cleared.body["own"], Value::Null);
     let shown = ops(&h, Method::GET, &uri, &viewer, None).await;
     assert_eq!(shown.body["own"], Value::Null);
     assert_eq!(shown.body["effective"]["rate"], "20/s");

@@ -7,6 +7,7 @@
 
 mod callbacks;
 mod composite;
+mod contract;
 mod edge;
 mod harness;
 mod hostile;
