@@ -4,6 +4,7 @@
 //! `demo` needs nothing; `serve` and `kill_worker` need the PostgreSQL and RabbitMQ that
 //! tests/run.sh starts.
 
+mod abuse;
 mod broker_outage;
 mod composite;
 mod conformance;

@@ -85,6 +85,7 @@ pub(crate) async fn receive(
                 JsonError::TooDeep { .. } => "nested too deep".to_owned(),
                 JsonError::TooLong { .. } => "a string is too long".to_owned(),
                 JsonError::Nul { .. } => "a string holds a NUL character".to_owned(),
+                JsonError::TooMany { .. } => "an object or array is too large".to_owned(),
             };
             reject(&state, agency, "malformed", Some(signed.id), &why).await?;
             return Err(json_problem(err));

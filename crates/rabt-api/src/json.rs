@@ -20,15 +20,19 @@ pub struct JsonLimits {
     pub max_depth: usize,
     /// The longest string value or object key, in characters.
     pub max_string_chars: usize,
+    /// The most members of one object, and items of one array.
+    pub max_members: usize,
 }
 
 impl Default for JsonLimits {
     fn default() -> Self {
         // Rabt's own documents nest 5 deep (a composite's board of birth dates) and hold
         // strings of at most 2,048 characters (a notify URL).
+        // ... and objects of a few dozen members, arrays of at most a few hundred items.
         JsonLimits {
             max_depth: 32,
             max_string_chars: 8192,
+            max_members: 1000,
         }
     }
 }
@@ -46,6 +50,8 @@ pub(crate) enum JsonError {
     TooLong { pointer: String, max: usize },
     /// A string or key holding U+0000 at `pointer`.
     Nul { pointer: String },
+    /// An object or array at `pointer` with more members than allowed.
+    TooMany { pointer: String, max: usize },
 }
 
 /// Parses `bytes` as JSON within `limits`, refusing duplicate keys and NUL characters.
@@ -178,6 +184,9 @@ impl<'de> Visitor<'de> for Node<'_> {
             });
             self.context.path.borrow_mut().pop();
             match next? {
+                Some(_) if items.len() == self.context.limits.max_members => {
+                    return Err(self.too_many());
+                }
                 Some(item) => items.push(item),
                 None => return Ok(Value::Array(items)),
             }
@@ -189,6 +198,9 @@ impl<'de> Visitor<'de> for Node<'_> {
         let mut object = Map::new();
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
+            if object.len() == self.context.limits.max_members {
+                return Err(self.too_many());
+            }
             let token = escape(&key);
             self.context.check_text(&key, Some(&token))?;
             if !seen.insert(key.clone()) {
@@ -209,6 +221,14 @@ impl<'de> Visitor<'de> for Node<'_> {
 }
 
 impl Node<'_> {
+    /// Refuses an object or array with more members than allowed, before reading more.
+    fn too_many<E: de::Error>(&self) -> E {
+        self.context.refuse(JsonError::TooMany {
+            pointer: self.context.pointer(None),
+            max: self.context.limits.max_members,
+        })
+    }
+
     /// Refuses an object or array nested deeper than allowed.
     fn deeper<E: de::Error>(&self) -> Result<(), E> {
         let max = self.context.limits.max_depth;
@@ -282,6 +302,7 @@ mod tests {
         let limits = JsonLimits {
             max_depth: 3,
             max_string_chars: 4,
+            max_members: 3,
         };
         parse(br#"{"a":{"b":[1]}}"#, limits).unwrap();
         assert!(matches!(
@@ -296,6 +317,15 @@ mod tests {
         assert!(matches!(
             parse(br#"{"abcde":1}"#, limits).unwrap_err(),
             JsonError::TooLong { pointer, .. } if pointer == "/abcde"
+        ));
+        parse(br#"{"a":[1,2,3],"b":2}"#, limits).unwrap();
+        assert!(matches!(
+            parse(br#"{"a":[1,2,3,4]}"#, limits).unwrap_err(),
+            JsonError::TooMany { pointer, max: 3 } if pointer == "/a"
+        ));
+        assert!(matches!(
+            parse(br#"{"a":1,"b":2,"c":3,"d":4}"#, limits).unwrap_err(),
+            JsonError::TooMany { pointer, .. } if pointer.is_empty()
         ));
         // Ten thousand brackets: refused at the limit, no stack overflow.
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);

@@ -166,6 +166,11 @@ pub(crate) fn json_problem(err: JsonError) -> ApiError {
             format!("a string or key may hold at most {max} characters"),
             format!("لا يجوز أن يتجاوز النص أو المفتاح {max} حرفًا"),
         )]),
+        JsonError::TooMany { pointer, max } => validation_failed(vec![FieldError::at(
+            pointer,
+            format!("an object or array may hold at most {max} members"),
+            format!("لا يجوز أن يتجاوز الكائن أو المصفوفة {max} عنصرًا"),
+        )]),
         JsonError::Nul { pointer } => validation_failed(vec![FieldError::at(
             pointer,
             "contains a NUL character (U+0000), which is not allowed",

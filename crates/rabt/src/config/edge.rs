@@ -17,6 +17,7 @@ pub(super) struct RawEdge {
     body_read_timeout_ms: u64,
     max_json_depth: usize,
     max_string_chars: usize,
+    max_json_members: usize,
 }
 
 /// Validates `[edge]`.
@@ -41,6 +42,9 @@ pub(super) fn settings(raw: &RawEdge) -> anyhow::Result<(EdgeSettings, JsonLimit
     if !(2048..=1024 * 1024).contains(&raw.max_string_chars) {
         bail!("`edge.max_string_chars` must be between 2048 and 1048576");
     }
+    if !(100..=1_000_000).contains(&raw.max_json_members) {
+        bail!("`edge.max_json_members` must be between 100 and 1000000");
+    }
     Ok((
         EdgeSettings {
             max_connections: raw.max_connections,
@@ -51,6 +55,7 @@ pub(super) fn settings(raw: &RawEdge) -> anyhow::Result<(EdgeSettings, JsonLimit
         JsonLimits {
             max_depth: raw.max_json_depth,
             max_string_chars: raw.max_string_chars,
+            max_members: raw.max_json_members,
         },
     ))
 }
