@@ -207,8 +207,10 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
                 }
             }
             Fault::AgencyOutage => {
+                let began_ms = unix_ms();
                 let calls = outage(deployment, options.outage).await?;
                 report.breaker = Some(Breaker {
+                    began_ms,
                     calls_during_outage: calls,
                     outage: options.outage,
                     all_ok_expected: options.outage * 2 <= LABOR_DEADLINE,
@@ -244,12 +246,21 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     report.latency = latency(&pool, &ledger.0).await?;
     if let Some(breaker) = report.breaker.as_mut() {
         outage_outcomes(&pool, &ledger.0, breaker).await?;
+        breaker.slowest = count::slowest_healthy(&pool, &ledger.0, breaker.began_ms).await?;
     }
     if let Some((published, _)) = report.poison {
         report.poison = Some((published, poison_dead_lettered(&pool, published).await?));
     }
     report.max_p99_ratio = options.max_p99_ratio;
     Ok(report)
+}
+
+/// Now, in milliseconds since the epoch (as the database records times).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 impl Ledger {

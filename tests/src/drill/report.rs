@@ -83,6 +83,11 @@ pub struct Breaker {
     pub max_attempts: u64,
     /// How long the outage lasted.
     pub outage: std::time::Duration,
+    /// When it began, in milliseconds since the epoch.
+    pub began_ms: i64,
+    /// The slowest healthy-agency requests of the outage window: when each was
+    /// accepted (ms after the outage began) and how long it took (ms).
+    pub slowest: Vec<(i64, i64)>,
     /// Whether the outage was at most half the labor deadline: then every labor request
     /// must end `OK` (the breaker probes before the waiting tasks' deadlines).
     pub all_ok_expected: bool,
@@ -203,6 +208,17 @@ impl Report {
                 .map(|(outcome, n)| format!("{n} `{outcome}`"))
                 .collect();
             out.push_str(&format!("\nLabor outage ({} s): the labor simulator received {} calls while it failed; {} labor requests were accepted meanwhile and ended {}, using at most {} attempt(s) each.\n", b.outage.as_secs(), b.calls_during_outage, b.requests, outcomes.join(", "), b.max_attempts));
+        }
+        if let Some(b) = self.breaker.as_ref().filter(|b| !b.slowest.is_empty()) {
+            let slowest: Vec<String> = b
+                .slowest
+                .iter()
+                .map(|(at, ms)| format!("{ms} ms at +{:.1} s", *at as f64 / 1000.0))
+                .collect();
+            out.push_str(&format!(
+                "\nThe slowest healthy-agency requests of the outage window (accepted that long after the labor outage began): {}.\n",
+                slowest.join(", ")
+            ));
         }
         if let Some(d) = &self.database {
             let recovered = d.recovered_in.map_or_else(

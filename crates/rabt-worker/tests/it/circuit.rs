@@ -255,3 +255,44 @@ async fn an_outage_of_half_a_deadline_ends_with_every_request_ok(pairing: Pairin
     assert_eq!(gate.waiting, 0);
     rig.finish().await;
 }
+
+pairing_test!(calls_ramp_up_after_a_recovery);
+/// When a probe finds the agency back, the tasks that waited do not all go in the same
+/// instant (they would take the worker's database and CPU from the other agencies):
+/// five a second at first, doubling every second.
+async fn calls_ramp_up_after_a_recovery(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    // Prefetch 8: without the ramp, all eight waiting tasks would be called at once.
+    let worker = rig.start_worker(settings(Duration::from_millis(500)));
+    rig.agency.go_down(Reply::Unavailable);
+    let mut sent = submit_addresses(&rig, 3).await;
+    gate_when(&worker, Agency::SaudiPost, "the circuit open", |g| {
+        g.breaker.state == CircuitState::Open
+    })
+    .await;
+    for _ in 0..5 {
+        let new = rig.new_request(address_input());
+        rig.agency.script(
+            new.tasks[0].id,
+            [Reply::FoundIn(Duration::from_millis(300))],
+        );
+        sent.push(rig.submit(&new).await);
+    }
+    gate_when(&worker, Agency::SaudiPost, "tasks waiting", |g| {
+        g.waiting >= 5
+    })
+    .await;
+    let before = rig.agency.most_calls_at_once();
+    rig.agency.recover();
+    for s in &sent {
+        let record = rig.completed(s.request).await;
+        assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
+    }
+    let most = rig.agency.most_calls_at_once();
+    assert!(
+        most <= 4.max(before),
+        "{most} calls at once right after the recovery"
+    );
+    rig.finish().await;
+}
