@@ -107,10 +107,9 @@ pub(crate) async fn enforce(
     let Some(rate) = limit.rate else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let now_us = Utc::now().timestamp_micros();
     let decision = match state
         .store()
-        .take_rate(&format!("coop:{cooperative}"), &rate, now_us)
+        .take_rate(&format!("coop:{cooperative}"), &rate)
         .await
     {
         Ok(decision) => decision,

@@ -148,14 +148,38 @@ impl Store {
         tx.commit().await
     }
 
-    /// One call against the shared rate limit `key` at `now_us` (microseconds since
-    /// the epoch): whether it goes, what is left and when to come back. One statement
-    /// decides and, if the call goes, takes its share; a refused call changes nothing.
+    /// One call against the shared rate limit `key`, now: whether it goes, what is left
+    /// and when to come back. One statement decides and, if the call goes, takes its
+    /// share; a refused call changes nothing.
+    ///
+    /// "Now" is read once the statement has its connection: a call that waited for one
+    /// (a database coming back after a restart, with hundreds of calls queued) would
+    /// otherwise bring a time seconds old, find the limit's arrival time that far ahead
+    /// of it, and be refused although the rate was nowhere near its limit.
     pub async fn take_rate(
         &self,
         key: &str,
         limit: &RateLimit,
+    ) -> Result<RateDecision, StoreError> {
+        self.take_rate_with(key, limit, || Utc::now().timestamp_micros())
+            .await
+    }
+
+    /// [`Store::take_rate`] at `now_us` (microseconds since the epoch), for tests.
+    pub async fn take_rate_at(
+        &self,
+        key: &str,
+        limit: &RateLimit,
         now_us: i64,
+    ) -> Result<RateDecision, StoreError> {
+        self.take_rate_with(key, limit, || now_us).await
+    }
+
+    async fn take_rate_with(
+        &self,
+        key: &str,
+        limit: &RateLimit,
+        clock: impl Fn() -> i64,
     ) -> Result<RateDecision, StoreError> {
         let statement = self.by_dialect(
             "INSERT INTO rate_limits (key, tat_us) VALUES ($1, $2 + $3) \
@@ -168,6 +192,7 @@ impl Store {
         // A single statement: SQLite's writer lock is only needed to serialise it with
         // this process's other writers.
         let mut tx = self.begin_write().await?;
+        let now_us = clock();
         let taken: Option<i64> = sqlx::query_scalar(statement)
             .bind(key)
             .bind(now_us)
@@ -276,4 +301,34 @@ impl Store {
 /// Days since 1970-01-01 (UTC) at `at`: the day a quota counts in.
 pub fn quota_day(at: chrono::DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(86_400)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports a failure
+mod tests {
+    use super::*;
+
+    /// A call that waited for its connection (here: for this process's writer, held a
+    /// second) is judged at the time it runs, not at the time it was made: a second
+    /// later, a limit of ten a second has room again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_that_waited_for_the_database_is_judged_when_it_runs() {
+        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let limit = RateLimit::parse("10/s", 1).unwrap();
+        let first = store.take_rate("k", &limit).await.unwrap();
+        assert!(first.allowed);
+        let writer = store.begin_write().await.unwrap();
+        let waiting = tokio::spawn({
+            let store = store.clone();
+            async move { store.take_rate("k", &limit).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        writer.rollback().await.unwrap();
+        let second = waiting.await.unwrap().unwrap();
+        assert!(
+            second.allowed,
+            "judged with the time it was made: {second:?}"
+        );
+    }
 }

@@ -245,8 +245,7 @@ impl SharedLimits {
     async fn turn(&self, rate: &RateLimit, stop: &CancellationToken) -> Option<()> {
         let key = format!("agency:{}", self.agency);
         loop {
-            let now = chrono::Utc::now().timestamp_micros();
-            let pause = match self.store.take_rate(&key, rate, now).await {
+            let pause = match self.store.take_rate(&key, rate).await {
                 Ok(decision) if decision.allowed => return Some(()),
                 // At least a millisecond, so that a caller makes progress.
                 Ok(decision) => decision.retry_after.max(Duration::from_millis(1)),

@@ -36,10 +36,7 @@ async fn a_rate_limit_holds_across_processes(db: TestDb) {
         let (allowed, refused) = (allowed.clone(), refused.clone());
         callers.push(tokio::spawn(async move {
             while started.elapsed() < run {
-                let decision = store
-                    .take_rate("coop:test", &limit, micros_now())
-                    .await
-                    .unwrap();
+                let decision = store.take_rate("coop:test", &limit).await.unwrap();
                 let counter = if decision.allowed { &allowed } else { &refused };
                 counter.fetch_add(1, Ordering::Relaxed);
             }
@@ -69,15 +66,21 @@ backend_test!(a_rate_limit_holds_across_processes);
 async fn a_refused_call_changes_nothing(db: TestDb) {
     let limit = RateLimit::parse("1/s", 2).unwrap();
     let now = micros_now();
-    assert!(db.store.take_rate("k", &limit, now).await.unwrap().allowed);
-    let second = db.store.take_rate("k", &limit, now).await.unwrap();
+    assert!(
+        db.store
+            .take_rate_at("k", &limit, now)
+            .await
+            .unwrap()
+            .allowed
+    );
+    let second = db.store.take_rate_at("k", &limit, now).await.unwrap();
     assert!(second.allowed);
     assert_eq!(second.remaining, 0);
     let before = db
         .query_text("SELECT CAST(tat_us AS TEXT) FROM rate_limits")
         .await;
     for _ in 0..5 {
-        let refused = db.store.take_rate("k", &limit, now).await.unwrap();
+        let refused = db.store.take_rate_at("k", &limit, now).await.unwrap();
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after, Duration::from_secs(1));
     }
@@ -87,7 +90,7 @@ async fn a_refused_call_changes_nothing(db: TestDb) {
     assert_eq!(before, after, "refused calls moved the limit");
     assert!(
         db.store
-            .take_rate("k", &limit, now + 1_000_000)
+            .take_rate_at("k", &limit, now + 1_000_000)
             .await
             .unwrap()
             .allowed
