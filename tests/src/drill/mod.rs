@@ -9,8 +9,8 @@
 //! healthy agencies while one agency fails with their latency before any fault.
 //!
 //! The load generator behaves like a careful cooperative: a unique Idempotency-Key per
-//! request, and on a refused connection or a 5xx the same request again with the same key,
-//! at the other api.
+//! request, and on a refused connection, a 5xx or a 409 the same request again with the
+//! same key, at the other api; on a 429, the same after its Retry-After.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -141,6 +141,8 @@ struct Ledger {
     window: String,
     sent: Vec<Sent>,
     refused: BTreeMap<String, u64>,
+    /// Why each submission given up on was given up (`window: last answer`).
+    gave_up: BTreeMap<String, u64>,
 }
 
 /// Runs the drill on a deployment that has its first api and two workers running.
@@ -237,10 +239,13 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     drop(second_api);
 
     let pool = PgPool::connect(&deployment.wiring.database_url).await?;
-    let ledger = ledger
-        .lock()
-        .map_err(|_| anyhow::anyhow!("ledger poisoned"))?
-        .clone_sent();
+    let (ledger, gave_up) = {
+        let ledger = ledger
+            .lock()
+            .map_err(|_| anyhow::anyhow!("ledger poisoned"))?;
+        (ledger.clone_sent(), ledger.gave_up.clone())
+    };
+    report.gave_up = gave_up;
     settle(&pool, &ledger.0).await?;
     report.tallies = tally(&pool, &ledger.0, &ledger.1).await?;
     report.latency = latency(&pool, &ledger.0).await?;
@@ -317,6 +322,7 @@ async fn submit(
     let body = json!({"service": service, "input": input});
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut attempt = 0usize;
+    let mut last = String::from("no answer");
     while Instant::now() < deadline {
         let url = &urls[attempt % urls.len()];
         attempt += 1;
@@ -328,8 +334,37 @@ async fn submit(
             .json(&body)
             .send()
             .await;
+        if let Err(err) = &sent {
+            last = if err.is_timeout() {
+                "timeout".into()
+            } else {
+                "no connection".into()
+            };
+        }
         if let Ok(response) = sent {
             let status = response.status().as_u16();
+            last = status.to_string();
+            if status == 429 {
+                // Rate-limited: as a careful cooperative, come back when told.
+                let wait = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1);
+                tokio::time::sleep(Duration::from_secs(wait.min(10))).await;
+                continue;
+            }
+            if (400..500).contains(&status) && status != 409 {
+                // Why it was refused, in the report (never a body of ours with data).
+                let problem: Value = response.json().await.unwrap_or(Value::Null);
+                last = format!(
+                    "{status} {} {}",
+                    problem["type"].as_str().unwrap_or_default(),
+                    problem["detail"].as_str().unwrap_or_default()
+                );
+                break;
+            }
             if (200..300).contains(&status) {
                 let id = response
                     .json::<Value>()
@@ -349,13 +384,14 @@ async fn submit(
                 }
                 return;
             }
-            if (400..500).contains(&status) && status != 409 {
-                break;
-            }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     if let Ok(mut ledger) = ledger.lock() {
+        *ledger
+            .gave_up
+            .entry(format!("{window}: {last}"))
+            .or_default() += 1;
         *ledger.refused.entry(window).or_default() += 1;
     }
 }

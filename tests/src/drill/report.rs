@@ -66,6 +66,8 @@ pub struct Report {
     pub database: Option<DatabaseOutage>,
     /// The largest outage/baseline p99 ratio of a healthy agency the drill accepts.
     pub max_p99_ratio: Option<f64>,
+    /// Submissions given up on, by window and the last answer they got.
+    pub gave_up: BTreeMap<String, u64>,
 }
 
 /// Evidence that the failing agency's circuit opened: while it failed, its requests
@@ -196,6 +198,17 @@ impl Report {
                 t.lost,
                 t.applied_twice,
                 t.refused
+            ));
+        }
+        if !self.gave_up.is_empty() {
+            let why: Vec<String> = self
+                .gave_up
+                .iter()
+                .map(|(why, n)| format!("{n} × `{why}`"))
+                .collect();
+            out.push_str(&format!(
+                "\nGiven up on (window: last answer): {}.\n",
+                why.join(", ")
             ));
         }
         if let Some((published, dead)) = self.poison {
