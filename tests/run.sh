@@ -8,7 +8,8 @@
 #   5. runs every test with cargo-nextest (unit, API, store on SQLite and PostgreSQL,
 #      queue on RabbitMQ, end-to-end `rabt demo` and `rabt serve`), then alone the
 #      tests that stop RabbitMQ,
-#   6. runs the benchmark harness briefly as a smoke test (its own services),
+#   6. runs the short cluster drill (a 3-node RabbitMQ cluster, a node killed) and the
+#      benchmark harness briefly as a smoke test (their own services),
 #   7. stops the services by PID, whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +57,12 @@ cargo nextest run --workspace --locked --profile ci "$@"
 if [ $# -eq 0 ]; then
   step "broker outage and database restart (alone: they stop RabbitMQ, PostgreSQL)"
   cargo nextest run --workspace --locked --profile ci --run-ignored only
+
+  # A 3-node RabbitMQ cluster, 2 api and 3 worker processes under load; the node that
+  # leads the task queues is SIGKILLed and started again: nothing lost or applied
+  # twice (the full cluster drill, with Patroni, is tests/cluster.sh).
+  step "cluster drill, short (tests/cluster.sh --short)"
+  tests/cluster.sh --short
 
   # The benchmark harness end to end, briefly, on the debug build: it checks that every
   # stage runs and its numbers are sane, never that they are fast (docs/benchmarks.md).

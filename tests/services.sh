@@ -8,9 +8,12 @@
 #   tests/services.sh restart-rabbitmq DIR   stop and start the broker, same data
 #   tests/services.sh stop-rabbitmq DIR      stop the broker only (an outage)
 #   tests/services.sh start-rabbitmq DIR     start it again after stop-rabbitmq
+#   tests/services.sh start-postgres DIR     PostgreSQL alone: a new cluster in DIR, or
+#                                            the one stopped there before (same data
+#                                            and port)
 #   tests/services.sh stop-postgres DIR      stop PostgreSQL (connections cut: an outage)
-#   tests/services.sh start-postgres DIR     start it again, same data and port
-#   tests/services.sh install       apt-get install RabbitMQ/PostgreSQL when missing
+#   tests/services.sh install       apt-get install RabbitMQ, PostgreSQL, chromium,
+#                                   fonts-noto-core and prometheus when missing
 #
 # The exported variables:
 #   RABT_TEST_DATABASE_URL      postgres://postgres@127.0.0.1:<port>/postgres
@@ -44,6 +47,10 @@ install() {
   [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || missing+=(postgresql)
   # promtool checks /metrics in the conformance test (the server is not started).
   command -v promtool >/dev/null || missing+=(prometheus)
+  # The console's browser test drives Debian's chromium (Playwright cannot download
+  # browsers here); Noto's fonts make Arabic render in it and in its screenshots.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/fonts/truetype/noto ] || missing+=(fonts-noto-core)
   if ((${#missing[@]})); then
     log "installing ${missing[*]} from Debian"
     export DEBIAN_FRONTEND=noninteractive
@@ -199,7 +206,14 @@ case "$cmd" in
     ;;
   start-postgres)
     dir=${2:?usage: services.sh start-postgres DIR}
-    launch_postgres "$dir"
+    if [ -f "$dir/pg/port" ] && [ -d "$dir/pg/data" ]; then
+      # Stopped here before (an outage in a drill): the same data on the same port.
+      launch_postgres "$dir"
+    else
+      install
+      mkdir -p "$dir"; chmod 755 "$dir"
+      start_postgres "$dir"
+    fi
     ;;
   stop-rabbitmq)
     dir=${2:?usage: services.sh stop-rabbitmq DIR}
@@ -212,7 +226,7 @@ case "$cmd" in
     log "RabbitMQ started (pid $(cat "$dir/rmq/beam.pid"))"
     ;;
   *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,22p' "$0" >&2
     exit 2
     ;;
 esac

@@ -31,12 +31,13 @@ describe_run() {
   else
     meta Versions "rabt" "$("$rabt" --version), working tree at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates adapters || echo ' with uncommitted changes')"
   fi
+  [ -z "$baseline" ] || meta Versions "baseline" "$("$base_rabt" --version), commit $(git rev-parse --short "$baseline") (--baseline $baseline), measured beside the current build"
   meta Versions "rustc" "$(rustc --version)"
   meta Versions "RabbitMQ" "$(jq -r '.rabbitmq_version // "?"' <<<"$overview") on Erlang $(jq -r '.erlang_version // "?"' <<<"$overview")"
   meta Versions "PostgreSQL" "$(psql "$RABT_TEST_DATABASE_URL" -tAc 'SHOW server_version')"
   meta Versions "wrk" "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)"
   meta Versions "Python" "$(python3 --version | cut -d' ' -f2)"
-  meta Run "command" "tests/bench/run.sh$( ((quick)) && echo ' --quick')$( [ "$build" = debug ] && echo ' --debug')"
+  meta Run "command" "tests/bench/run.sh$( ((quick)) && echo ' --quick')$( [ "$build" = debug ] && echo ' --debug')$( [ -n "$baseline" ] && echo " --baseline $baseline")"
   meta Run "build" "$build"
   meta Run "date" "$(date -u '+%Y-%m-%d %H:%M UTC')"
   meta Run "wrk" "$wrk_threads threads × $wrk_connections connections, ${wrk_secs}s after a ${wrk_warm}s warm-up"
@@ -44,10 +45,13 @@ describe_run() {
   meta Run "L0" "$l0_messages messages × $l0_runs run(s), 1 KiB, window 1000, prefetch 200"
 }
 
-# A fresh database and vhost for one Rabt deployment, migrated, with a cooperative;
-# sets rabt_env (every variable a rabt process of it needs), api_base, api_key, sim_base.
+# deploy_rabt NAME BIN SYSTEM: a fresh database and vhost for one Rabt deployment of the
+# build BIN, migrated, with a cooperative; sets rabt_env (every variable a rabt process
+# of it needs), api_base, api_key, sim_base and rabt_db, and keeps them as NAME_env,
+# NAME_base, NAME_key, NAME_sim, NAME_db, with NAME_system (the records' system label)
+# and NAME_bin, for `on NAME …` and the stages that take turns between builds.
 deploy_rabt() {
-  local name=$1 port vhost db pki
+  local name=$1 bin=$2 system=$3 port vhost db pki
   vhost=rabt-$name pki=$dir/pki-$name
   psql "$RABT_TEST_DATABASE_URL" -qc "CREATE DATABASE rabt_$name"
   db=${RABT_TEST_DATABASE_URL%/postgres}/rabt_$name
@@ -70,7 +74,8 @@ while True:
         for h in held: h.close()')
   rabt_env=(
     "RABT_DATABASE_URL=$db" "RABT_AMQP_URL=${RABT_TEST_AMQP_URL%/*}/$vhost"
-    "RABT_LISTEN=127.0.0.1:$port" "RABT_SIMULATE_CALLBACK_URL=$api_base" "RABT_SIMULATE_PKI_DIR=$pki"
+    "RABT_LISTEN=127.0.0.1:$port" "RABT_OPS_LISTEN=127.0.0.1:$(free_port)"
+    "RABT_SIMULATE_CALLBACK_URL=$api_base" "RABT_SIMULATE_PKI_DIR=$pki"
     "RABT_AGENCY_CHAMBERS_CLIENT_CERT_FILE=$pki/client.pem"
     "RABT_AGENCY_CHAMBERS_CLIENT_KEY_FILE=$pki/client-key.pem"
     "RABT_AGENCY_CHAMBERS_SERVER_CA_FILE=$pki/server-ca.pem"
@@ -90,29 +95,76 @@ while True:
     rabt_env+=("RABT_AGENCY_$v=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')")
   done
   rabt_db=$db
-  env "${rabt_env[@]}" "$rabt" migrate >"$logs/$name-migrate.log" 2>&1
+  env "${rabt_env[@]}" "$bin" migrate >"$logs/$name-migrate.log" 2>&1
   local added
-  added=$(env "${rabt_env[@]}" RABT_LOG=warn "$rabt" coop add --name "Bench Cooperative" \
+  added=$(env "${rabt_env[@]}" RABT_LOG=warn "$bin" coop add --name "Bench Cooperative" \
     --unified-number 7000000001 --services post.address.verify,cooperative.establishment.check)
   api_key=$(sed -n 's/^api key: *//p' <<<"$added")
   coop_id=$(sed -n 's/^cooperative: *//p' <<<"$added")
   [ -n "$api_key" ] || { echo "rabt coop add printed no API key" >&2; return 1; }
   # The benchmark measures the gateway at saturation: its cooperative has no rate limit
-  # (the default of [cooperatives] would cap it at 20/s).
-  env "${rabt_env[@]}" RABT_LOG=warn "$rabt" coop set-limit "$coop_id" --rate none \
-    --operator bench >"$logs/$name-set-limit.log" 2>&1
+  # (the default of [cooperatives] would cap it at 20/s). A build from before the
+  # limits (a baseline --rev) has neither.
+  if env "${rabt_env[@]}" "$bin" coop set-limit --help >/dev/null 2>&1; then
+    env "${rabt_env[@]}" RABT_LOG=warn "$bin" coop set-limit "$coop_id" --rate none \
+      --operator bench >"$logs/$name-set-limit.log" 2>&1
+  fi
   export BENCH_API_KEY=$api_key
+  declare -g -a "${name}_env=()"
+  local -n kept_env=${name}_env
+  kept_env=("${rabt_env[@]}")
+  declare -g "${name}_base=$api_base" "${name}_key=$api_key" "${name}_sim=$sim_base" \
+    "${name}_db=$db" "${name}_system=$system" "${name}_bin=$bin" "${name}_watch="
 }
 
-# rabt simulate on sim_base..+5, all knobs at rest (zero added latency).
+# on NAME saturate STAGE OUT [ARGS…] | on NAME rate ARGS…: a measurement of the kept
+# deployment NAME (see deploy_rabt): its URL, key and system label, with its processes
+# (NAME_watch, `--watch name=pid …`) and the broker and database watched.
+on() {
+  local name=$1 what=$2 watches=(); shift 2
+  local base=${name}_base key=${name}_key system=${name}_system watch=${name}_watch
+  read -ra watches <<<"${!watch}"
+  case "$what" in
+    saturate)
+      local stage=$1 out=$2; shift 2
+      BENCH_API_KEY=${!key} saturate "${!base}/v1/requests" "$stage" "${!system}" "$out" \
+        "$@" "${watches[@]}" "${infra[@]}" ;;
+    rate)
+      "$bench" rate --url "${!base}/v1/requests" --key "${!key}" --system "${!system}" \
+        "$@" "${watches[@]}" "${infra[@]}" ;;
+    *) echo "on: unknown measurement $what" >&2; return 2 ;;
+  esac
+}
+
+# start_simulators NAME: the kept deployment's build serves `rabt simulate` on its
+# NAME_sim..+5, all knobs at rest (zero added latency); sets sim_pid.
 start_simulators() {
-  spawn simulate env "${rabt_env[@]}" "$rabt" simulate --listen-base "$sim_base"
+  local name=$1
+  local -n env_of=${name}_env
+  local bin=${name}_bin sim=${name}_sim
+  spawn "$name-simulate" env "${env_of[@]}" "${!bin}" simulate --listen-base "${!sim}"
   sim_pid=$started
-  wait_http 60 "$sim_pid" "http://127.0.0.1:$((sim_base + 5))/_sim/stats"
+  wait_http 60 "$sim_pid" "http://127.0.0.1:$((${!sim} + 5))/_sim/stats"
   for offset in 0 1 2 3 5; do
     curl -sf -X PUT -H 'content-type: application/json' -d '{}' \
-      "http://127.0.0.1:$((sim_base + offset))/_sim/knobs" >/dev/null
+      "http://127.0.0.1:$((${!sim} + offset))/_sim/knobs" >/dev/null
   done
+}
+
+# start_pipeline NAME: the kept deployment's simulators, one api and one worker, from its
+# build; sets NAME_simulators, NAME_api, NAME_worker and NAME_watch.
+start_pipeline() {
+  local name=$1
+  local -n env_of=${name}_env
+  local bin=${name}_bin
+  start_simulators "$name"
+  declare -g "${name}_simulators=$sim_pid"
+  spawn "$name-api" env "${env_of[@]}" "${!bin}" serve --role api
+  declare -g "${name}_api=$started"
+  spawn "$name-worker" env "${env_of[@]}" "${!bin}" serve --role worker
+  declare -g "${name}_worker=$started"
+  local api=${name}_api
+  declare -g "${name}_watch=--watch api=${!api} --watch worker=$started --watch simulators=$sim_pid"
 }
 
 # The peer in a venv under the run's folder, on a database and vhost of its own.
@@ -144,76 +196,86 @@ deploy_peer() {
   wait_http 60 "$peer_pid" "$peer_base/healthz"
 }
 
-# wrk: a warm-up (not recorded), then the measured saturation run.
+# saturate URL STAGE SYSTEM OUT [ARGS…]: wrk, a warm-up (not recorded), then the measured
+# saturation run; ARGS may name the service (default post.address.verify), ask for
+# `--prefer-wait N` and add watches.
 saturate() {
   local url=$1 stage=$2 system=$3 out=$4; shift 4
+  local service=(--service post.address.verify)
+  [[ " $* " == *" --service "* ]] && service=()
   local common=(--url "$url" --script tests/bench/wrk-post.lua --threads "$wrk_threads"
     --connections "$wrk_connections" --work-dir "$dir/scratch" --stage "$stage" --system "$system"
-    --service post.address.verify "$@")
+    "${service[@]}" "$@")
   "$bench" saturate "${common[@]}" --duration "$wrk_warm" --out "$dir/scratch/warm-$stage.json" 2>/dev/null
   "$bench" saturate "${common[@]}" --duration "$wrk_secs" --out "$out"
 }
 
-# After G's saturation: how far behind the outbox relay was, and how long it took to
-# publish the rest (G answers 202 once the outbox row is committed; P publishes inline).
+# outbox_drained NAME: after G's saturation, how far behind the deployment's outbox relay
+# was, and how long it took to publish the rest (G answers 202 once the outbox row is
+# committed; P publishes inline).
 outbox_drained() {
-  local name=$1 left t0=$SECONDS deadline=$((SECONDS + 300))
-  left=$(psql "$rabt_db" -tAc 'SELECT count(*) FROM outbox')
-  until [ "$(psql "$rabt_db" -tAc 'SELECT count(*) FROM outbox')" = 0 ]; do
+  local db=${1}_db left t0=$SECONDS deadline=$((SECONDS + 300))
+  db=${!db}
+  left=$(psql "$db" -tAc 'SELECT count(*) FROM outbox')
+  until [ "$(psql "$db" -tAc 'SELECT count(*) FROM outbox')" = 0 ]; do
     ((SECONDS < deadline)) || { echo "the outbox did not drain within 300s" >&2; return 1; }
     sleep 0.2
   done
   observe "G: outbox rows waiting when wrk stopped" "$left (all published $((SECONDS - t0))s later)"
 }
 
-# Every request G answered 202 is in the database (sanity: accepted means stored).
+# check_stored NAME: every request G answered 202 is in the deployment's database
+# (sanity: accepted means stored).
 check_stored() {
-  local name=$1 stored answered
-  stored=$(psql "$rabt_db" -tAc 'SELECT count(*) FROM requests')
+  local name=$1 db=${1}_db stored answered
+  stored=$(psql "${!db}" -tAc 'SELECT count(*) FROM requests')
   answered=$(jq -s '[.[] | .figure | if .kind == "saturation" then .wrk.requests - .wrk.status_errors
-    elif .kind == "rate" then .ok else 0 end] | add' "$results"/1[0-9]-*.json)
+    elif .kind == "rate" then .ok else 0 end] | add' "$results"/1[0-9]-"$name"-*.json)
   observe "G: requests stored / answered 202 in measured runs" "$stored / $answered (stored includes warm-ups)"
   ((stored >= answered)) || { echo "fewer requests stored than accepted" >&2; return 1; }
 }
 
-# end_to_end SYSTEM ORDER BASE KEY WATCH...: for each service, the system's end-to-end
-# saturation (wrk with `Prefer: wait=30`: verdicts per second), then fixed rates at
-# shares of it (what it sustains) and, in the full run, at shares of G's (what the
-# issue asks; where the pipeline cannot keep up, the run says so).
+# end_to_end ORDER NAME…: for each service, the end-to-end saturation of each kept
+# deployment NAME (see deploy_rabt; wrk with `Prefer: wait=30`: verdicts per second), then
+# fixed rates at shares of the first one's (what it sustains) and, in the full run, of
+# G's (what the issue asks: where the pipeline cannot keep up, the run says so). Every
+# deployment is offered the same rates, the first's (the current build's), and they take
+# turns at every measurement.
 end_to_end() {
-  local system=$1 order=$2 base=$3 n=0 sat bases=(E) basis; shift 3
-  export BENCH_API_KEY=$1; shift
+  local order=$1 n=0 sat_n service name basis share of warm bases=(E); shift
   ((quick)) || bases+=(G)
   for service in "${services_list[@]}"; do
-    sat=$results/$order-$(printf %02d $n)-e-$system-saturation.json
+    sat_n=$(printf %02d $n)
     n=$((n + 1))
-    local common=(--url "$base/v1/requests" --script tests/bench/wrk-post.lua --prefer-wait 30
-      --threads "$wrk_threads" --connections "$wrk_connections" --work-dir "$dir/scratch"
-      --stage E --system "$system" --service "$service" "$@")
-    "$bench" saturate "${common[@]}" --duration "$wrk_warm" --out "$dir/scratch/warm-e.json" 2>/dev/null
-    "$bench" saturate "${common[@]}" --duration "$wrk_secs" --out "$sat"
+    for name in "$@"; do
+      on "$name" saturate E "$results/$order-$sat_n-e-$name-saturation.json" \
+        --prefer-wait 30 --service "$service"
+    done
     for basis in "${bases[@]}"; do
-      local of=$sat warm=$warmup
-      # At G's rates the pipeline may fall behind at once: no warm-up, or the overload
-      # guard would stop the run before anything is measured.
-      [ "$basis" = G ] && of=$g_sat warm=0
       for share in "${shares[@]}"; do
-        "$bench" rate --url "$base/v1/requests" --of-saturation "$of" --share "$share" --basis "$basis" \
-          --duration "$secs" --warmup "$warm" --mode end-to-end --max-in-flight 500 "${fallback[@]}" "$@" \
-          --stage E --system "$system" --service "$service" \
-          --out "$results/$order-$(printf %02d $n)-e-$system.json"
+        for name in "$@"; do
+          of=$results/$order-$sat_n-e-$1-saturation.json warm=$warmup
+          # At G's rates the pipeline may fall behind at once: no warm-up, or the
+          # overload guard would stop the run before anything is measured.
+          [ "$basis" = G ] && of=$g_sat warm=0
+          on "$name" rate --of-saturation "$of" --share "$share" --basis "$basis" \
+            --duration "$secs" --warmup "$warm" --mode end-to-end --max-in-flight 500 \
+            "${fallback[@]}" --stage E --service "$service" \
+            --out "$results/$order-$(printf %02d $n)-e-$name.json"
+        done
         n=$((n + 1))
       done
     done
   done
 }
 
-# profile_run WORKLOAD ORDER DB NAME=PID... -- LOAD...: while LOAD (a `rabt-bench rate`
-# without --duration, --warmup and --out) runs for profile_secs, perf samples each
+# profile_run WORKLOAD ORDER DB SERVICE NAME=PID... -- LOAD...: while LOAD (a `rabt-bench
+# rate` without --duration, --warmup and --out) runs for profile_secs, perf samples each
 # process with call graphs and counts its context switches, and PostgreSQL counts the
-# database's statements and WAL; each profile becomes a record, the statements a page.
+# database's statements and WAL; each profile becomes a record, the statements a page
+# and a record of the database's work per request (stage from WORKLOAD, SERVICE).
 profile_run() {
-  local workload=$1 order=$2 db=$3 targets=() perf_pids=() t name pid load_out; shift 3
+  local workload=$1 order=$2 db=$3 service=$4 targets=() perf_pids=() t name pid load_out; shift 4
   while [ "$1" != -- ]; do targets+=("$1"); shift; done
   shift
   load_out=$dir/scratch/profile-load-$order.json
@@ -234,6 +296,10 @@ profile_run() {
   # PostgreSQL publishes a backend's WAL counters when it has been idle ~1 s.
   sleep 1.5
   top_statements "$db" "$(jq .figure.ok "$load_out")" "$workload" >"$dir/scratch/statements-$order.md"
+  "$bench" database --requests "$(jq .figure.ok "$load_out")" \
+    --statements "$db_statements" --transactions "$db_transactions" --wal-bytes "$db_wal_bytes" \
+    --stage "${workload%%:*}" --system production --service "$service" \
+    --out "$results/95$order-database.json"
   for t in "${targets[@]}"; do
     name=${t%%=*}
     perf report -i "$dir/scratch/perf-$name-$order.data" --stdio --children --sort dso,sym -g none \
@@ -260,6 +326,9 @@ top_statements() {
   echo
   read -r statements commits <<<"$totals"
   read -r wal_bytes wal_syncs wal_ms <<<"$wal"
+  # Also for profile_run's database record (a function with its output redirected still
+  # runs in this shell, so these reach the caller).
+  db_statements=$statements db_transactions=$commits db_wal_bytes=$wal_bytes
   echo "$requests requests answered. Per request: **$statements statements** (BEGIN and COMMIT"
   echo "included) in **$commits transactions**, $wal_bytes bytes of WAL, $wal_syncs WAL flushes"
   echo "($wal_ms ms of flushing). The statements that took the most execution time"

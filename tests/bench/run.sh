@@ -19,6 +19,10 @@
 #                  instead of the working tree: for a tree others are changing
 #   --debug        use the debug build (tests/run.sh's) instead of a release build: for
 #                  the smoke test in CI, whose numbers are only checked for sanity
+#   --baseline REV also build REV (git archive into a target dir of its own) and measure
+#                  it beside the current build, taking turns at every measurement of G
+#                  and E (systems production@baseline, demo@baseline): before and after
+#                  as two columns of one run ("Against the baseline" in the report)
 #
 # What it does, in order, all under one temp folder and stopped by PID at the end:
 #   build    cargo build --release -p rabt -p rabt-bench; installs wrk if missing
@@ -39,7 +43,7 @@ root=$PWD
 start=$SECONDS
 step() { echo; echo "==> [$((SECONDS - start))s] $*"; }
 
-quick=0 profile= pg_fsync=on keep=0 rev= build=release
+quick=0 profile= pg_fsync=on keep=0 rev= build=release baseline=
 while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
@@ -48,8 +52,9 @@ while (($#)); do
     --pg-fsync) pg_fsync=${2:?--pg-fsync on|off}; shift ;;
     --keep) keep=1 ;;
     --rev) rev=${2:?--rev REV}; shift ;;
+    --baseline) baseline=${2:?--baseline REV}; shift ;;
     --debug) build=debug ;;
-    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,26p' "$0" >&2; exit 2 ;;
   esac
   shift
 done
@@ -98,7 +103,7 @@ cleanup() {
   else
     # A quick or failed run keeps its reports, results and logs (a few MB), never its
     # databases, venv, demo state and profiles (~250 MB).
-    rm -rf "$dir/services" "$dir/venv" "$dir/demo" "$dir"/pki-* "$dir"/scratch/perf-*.data
+    rm -rf "$dir/services" "$dir/venv" "$dir"/demo "$dir"/demob "$dir"/pki-* "$dir"/scratch/perf-*.data
   fi
   ((status == 0)) || echo "benchmark failed (status $status); logs kept in $dir/logs" >&2
 }
@@ -150,6 +155,20 @@ else
   cargo build --release --locked -p rabt -p rabt-bench
 fi
 rabt=$target/$build/rabt bench=$target/$build/rabt-bench
+# The system label of what the --baseline build measured (rabt-bench's record::BASELINE).
+BASELINE=@baseline
+if [ -n "$baseline" ]; then
+  # Its own source folder and target dir: the current build's artefacts stay as they are,
+  # and a second run against the same revision rebuilds nothing.
+  base_src=$target/bench-baseline-src base_target=$target/bench-baseline
+  rm -rf "$base_src" && mkdir -p "$base_src"
+  git archive "$baseline" | tar -x -C "$base_src"
+  step "build the baseline $baseline ($build) in $base_target"
+  profile_flag=(--release)
+  [ "$build" = debug ] && profile_flag=()
+  (cd "$base_src" && CARGO_TARGET_DIR=$base_target cargo build "${profile_flag[@]}" -p rabt)
+  base_rabt=$base_target/$build/rabt
+fi
 if ! command -v wrk >/dev/null; then
   step "installing wrk"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq wrk
@@ -171,25 +190,43 @@ step "L0: raw lapin, quorum queue, confirms (window 1000), consume (prefetch 200
 
 step "G: Rabt's accept path (rabt serve --role api, production mode)"
 g_sat=$results/10-g-saturation.json
-deploy_rabt g
+# Each build's api on a database and vhost of its own; with a baseline both run, and
+# take turns at every measurement.
+g_builds=(g)
+deploy_rabt g "$rabt" production
 spawn g-api env "${rabt_env[@]}" "$rabt" serve --role api
-g_api=$started
-wait_http 60 "$g_api" "$api_base/readyz"
-g_watch=(--watch "api=$g_api" "${infra[@]}")
-saturate "$api_base/v1/requests" G production "$g_sat" "${g_watch[@]}"
+g_api=$started g_watch="--watch api=$g_api"
+if [ -n "$baseline" ]; then
+  g_builds+=(gb)
+  deploy_rabt gb "$base_rabt" "production$BASELINE"
+  spawn gb-api env "${rabt_env[@]}" "$base_rabt" serve --role api
+  gb_api=$started gb_watch="--watch api=$gb_api"
+fi
+for b in "${g_builds[@]}"; do
+  api=${b}_api base=${b}_base
+  wait_http 60 "${!api}" "${!base}/readyz"
+done
+for b in "${g_builds[@]}"; do
+  out=$results/10-$b-saturation.json
+  [ "$b" = g ] && out=$g_sat
+  on "$b" saturate G "$out"
+done
 outbox_drained g
 for share in "${shares[@]}"; do
-  "$bench" rate --url "$api_base/v1/requests" --of-saturation "$g_sat" --share "$share" \
-    --basis G --duration "$secs" --warmup "$warmup" --mode accept "${fallback[@]}" "${g_watch[@]}" \
-    --stage G --system production --service post.address.verify --out "$results/11-g-$share.json"
+  for b in "${g_builds[@]}"; do
+    # Both builds at the same offered load: shares of the current build's saturation.
+    on "$b" rate --of-saturation "$g_sat" --share "$share" --basis G \
+      --duration "$secs" --warmup "$warmup" --mode accept "${fallback[@]}" \
+      --stage G --service post.address.verify --out "$results/11-$b-$share.json"
+  done
 done
 if ((profile)); then
-  profile_run "G: POST /v1/requests at 50 % of G's saturation" 1 "$rabt_db" "api=$g_api" -- \
-    "$bench" rate --url "$api_base/v1/requests" --of-saturation "$g_sat" --share 50 \
+  profile_run "G: POST /v1/requests at 50 % of G's saturation" 1 "$g_db" post.address.verify "api=$g_api" -- \
+    "$bench" rate --url "$g_base/v1/requests" --key "$g_key" --of-saturation "$g_sat" --share 50 \
     --mode accept --stage G --system production
 fi
 check_stored g
-stop "$g_api"
+for b in "${g_builds[@]}"; do api=${b}_api; stop "${!api}"; done
 
 step "P: the peer (FastAPI + uvicorn, 2 workers)"
 p_sat=$results/20-p-saturation.json
@@ -204,38 +241,50 @@ done
 stop "$peer_pid"
 
 step "E: end to end, production (rabt simulate + serve api + serve worker)"
-deploy_rabt e
-start_simulators
-spawn e-api env "${rabt_env[@]}" "$rabt" serve --role api
-e_api=$started
-spawn e-worker env "${rabt_env[@]}" "$rabt" serve --role worker
-e_worker=$started
-wait_http 60 "$e_api" "$api_base/readyz"
-e_watch=(--watch "api=$e_api" --watch "worker=$e_worker" --watch "simulators=$sim_pid" "${infra[@]}")
-end_to_end production 30 "$api_base" "$api_key" "${e_watch[@]}"
+e_builds=(e)
+deploy_rabt e "$rabt" production
+[ -n "$baseline" ] && e_builds+=(eb) && deploy_rabt eb "$base_rabt" "production$BASELINE"
+for b in "${e_builds[@]}"; do start_pipeline "$b"; done
+for b in "${e_builds[@]}"; do
+  api=${b}_api base=${b}_base
+  wait_http 60 "${!api}" "${!base}/readyz"
+done
+end_to_end 30 "${e_builds[@]}"
 if ((profile)); then
   # At 75 % of what the pipeline sustains (each service's end-to-end saturation): busy,
-  # but not falling behind.
+  # but not falling behind. The current build only.
   n=2
-  for sat in "$results"/30-*-e-production-saturation.json; do
+  for sat in "$results"/30-*-e-e-saturation.json; do
     service=$(jq -r .label.service "$sat")
-    profile_run "E: $service end to end at 75 % of its saturation" $n "$rabt_db" \
+    profile_run "E: $service end to end at 75 % of its saturation" $n "$e_db" "$service" \
       "worker=$e_worker" "api=$e_api" -- \
-      "$bench" rate --url "$api_base/v1/requests" --of-saturation "$sat" --share 75 \
+      "$bench" rate --url "$e_base/v1/requests" --key "$e_key" --of-saturation "$sat" --share 75 \
       --mode end-to-end --stage E --system production --service "$service"
     n=$((n + 1))
   done
 fi
-stop "$e_worker"; stop "$e_api"; stop "$sim_pid"
+for b in "${e_builds[@]}"; do
+  for role in worker api simulators; do p=${b}_$role; stop "${!p}"; done
+done
 
 step "E: end to end, rabt demo (one process, embedded)"
-demo_port=$(free_port)
-spawn demo "$rabt" demo --listen "127.0.0.1:$demo_port" --state-dir "$dir/demo"
-demo_pid=$started
-wait_http 60 "$demo_pid" "http://127.0.0.1:$demo_port/readyz"
-demo_key=$(jq -r .api_key "$dir/demo/demo-credentials.json")
-end_to_end demo 40 "http://127.0.0.1:$demo_port" "$demo_key" --watch "demo=$demo_pid"
-stop "$demo_pid"
+demo_builds=(demo)
+[ -n "$baseline" ] && demo_builds+=(demob)
+for b in "${demo_builds[@]}"; do
+  bin=$rabt system=demo
+  [ "$b" = demob ] && bin=$base_rabt system=demo$BASELINE
+  port=$(free_port)
+  # Its operators' listener on a free port too (a build from before it existed has none).
+  ops=()
+  "$bin" demo --help | grep -q -- --ops-listen && ops=(--ops-listen "127.0.0.1:$(free_port)")
+  spawn "$b" "$bin" demo --listen "127.0.0.1:$port" "${ops[@]}" --state-dir "$dir/$b"
+  declare -g "${b}_pid=$started" "${b}_base=http://127.0.0.1:$port" "${b}_system=$system" \
+    "${b}_watch=--watch demo=$started"
+  wait_http 60 "$started" "http://127.0.0.1:$port/readyz"
+  declare -g "${b}_key=$(jq -r .api_key "$dir/$b/demo-credentials.json")"
+done
+end_to_end 40 "${demo_builds[@]}"
+for b in "${demo_builds[@]}"; do p=${b}_pid; stop "${!p}"; done
 
 step "report"
 includes=()
@@ -245,6 +294,8 @@ if ((profile)); then
 fi
 ((quick)) || includes+=(--include tests/bench/findings.md)
 includes+=(--include tests/bench/method.md)
+# The console's own benchmark (tests/bench/console.sh) is run apart; its figures are kept.
+((quick)) || includes+=(--include tests/bench/console.md)
 "$bench" report --results "$results" --meta "$dir/meta.tsv" "${includes[@]}" \
   --markdown "$out_md" --json "$out_json"
 echo "    $out_md"

@@ -41,10 +41,14 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
-  local off = 0
-  for _, thread in ipairs(threads) do off = off + (thread:get("unexpected") or 0) end
+  local off, sent = 0, 0
+  for _, thread in ipairs(threads) do
+    off = off + (thread:get("unexpected") or 0)
+    -- Requests written, answered or not: a window too short for one answer still sent.
+    sent = sent + (thread:get("counter") or 0)
+  end
   io.write(string.format(
-    '{"wrk":{"requests":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,' ..
+    '{"wrk":{"requests":%d,"sent":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,' ..
     '"write_errors":%d,"status_errors":%d,"timeouts":%d,"unexpected":%d}}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, off))
+    summary.requests, sent, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, off))
 end

@@ -1,13 +1,16 @@
 //! `rabt-drill`: the full reliability drill (tests/drill.sh runs it on private services).
 //!
 //!   rabt-drill [--rate N] [--faults a,b,…] [--quiet SECONDS] [--outage SECONDS]
-//!              [--database-down SECONDS] [--max-p99-ratio R] [--markdown FILE]
+//!              [--database-down SECONDS] [--max-p99-ratio R] [--workers N]
+//!              [--quorum-size N] [--markdown FILE]
 //!
 //! Faults: worker-kill, api-kill, broker-restart, database-restart, agency-outage,
-//! poison (all, in that order, by default). Exits non-zero if anything was lost, applied
-//! twice or given up on, if an agency outage of at most half a deadline did not end
-//! every request OK, if the database restart did not answer 503s and recover, or if a
-//! healthy agency's p99 during the outage reached R times its baseline (default 1.5).
+//! poison (all, in that order, by default); on the cluster of tests/cluster.sh also
+//! broker-node-kill, broker-node-back, switchover, primary-kill. Exits non-zero if
+//! anything was lost, applied twice or given up on, if an agency outage of at most half
+//! a deadline did not end every request OK, if the database restart did not answer
+//! 503s and recover, or if a healthy agency's p99 during the outage reached R times its
+//! baseline (default 1.5).
 
 use std::time::Duration;
 
@@ -33,8 +36,11 @@ async fn main() -> anyhow::Result<()> {
         services_dir: std::env::var_os("RABT_TEST_SERVICES_DIR").map(Into::into),
         database_down: Duration::from_secs(10),
         max_p99_ratio: Some(1.5),
+        cluster_dir: std::env::var_os("RABT_CLUSTER_DIR").map(Into::into),
     };
     let mut markdown = None;
+    let mut workers = 2usize;
+    let mut quorum_size = 0u32;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -47,6 +53,8 @@ async fn main() -> anyhow::Result<()> {
             }
             "--max-p99-ratio" => options.max_p99_ratio = Some(value()?.parse()?),
             "--markdown" => markdown = Some(value()?),
+            "--workers" => workers = value()?.parse()?,
+            "--quorum-size" => quorum_size = value()?.parse()?,
             "--faults" => {
                 options.faults = value()?
                     .split(',')
@@ -56,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
             other => bail!("unknown argument `{other}`"),
         }
     }
-    let mut deployment = Deployment::start(2, drill::SERVICES).await?;
+    let config = format!("[queue]\nquorum_size = {quorum_size}\n");
+    let mut deployment = Deployment::start_with(workers, drill::SERVICES, Some(&config)).await?;
     let started = std::time::Instant::now();
     let report = drill::run(&mut deployment, &options).await?;
     let text = format!(

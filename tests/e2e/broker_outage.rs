@@ -32,7 +32,16 @@ async fn while_rabbitmq_is_down_requests_are_accepted_and_flow_once_it_is_back()
     let dir: PathBuf = std::env::var_os("RABT_TEST_SERVICES_DIR")
         .expect("RABT_TEST_SERVICES_DIR: run this through tests/run.sh")
         .into();
-    let deployment = Deployment::start(1, "post.address.verify").await.unwrap();
+    // The outage and RabbitMQ's restart can take a minute on a busy machine: the
+    // service's 30 s deadline would end the requests accepted meanwhile TIMEOUT, which is
+    // the deadline working, not what this test is about.
+    let deployment = Deployment::start_with(
+        1,
+        "post.address.verify",
+        Some("[deadlines]\n\"post.address.verify\" = 300000\n"),
+    )
+    .await
+    .unwrap();
     let client = &deployment.client;
     let address = json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}});
     let (status, body) = client.submit(&address, Some(10)).await.unwrap();

@@ -5,8 +5,9 @@
 //!   its checks (server errors, status codes, content types, response schemas and
 //!   headers, negative data rejected, positive data accepted, ignored auth, use after
 //!   free…) in every phase (examples, coverage, fuzzing, stateful through the
-//!   document's links), as a cooperative (`/v1`) and as an operator (`/ops/v1`), with a
-//!   bounded number of examples so that it fits the suite: zero failures.
+//!   document's links), as a cooperative (`/v1`, on the public listener) and as an
+//!   operator (`/ops/v1`, on the operators' listener), with a bounded number of examples
+//!   so that it fits the suite: zero failures.
 //!   tests/conformance/ holds its configuration (a credential per security scheme) and
 //!   hooks (the catalogue's formats; a key of its own per distinct request, as the
 //!   Idempotency-Key header's description asks).
@@ -83,7 +84,62 @@ async fn schemathesis_finds_nothing_and_promtool_accepts_the_metrics() {
         .unwrap();
 
     let base = deployment.client.base_url.clone();
+    let ops = deployment.wiring.ops_url();
     let seed = std::env::var("RABT_ST_SEED").unwrap_or_else(|_| "20261207".to_owned());
+    let credentials = Credentials {
+        api_key: deployment.client.api_key().to_owned(),
+        operator_token: token,
+        cooperative,
+    };
+    // The public API on its listener, the operator API on the operators' one (each is
+    // answered 404 on the other's): one run each, from the same document.
+    for (url, filter) in [
+        (&base, "--exclude-path-regex"),
+        (&ops, "--include-path-regex"),
+    ] {
+        let (ok, report, errors) = schemathesis(&base, url, filter, &seed, &credentials);
+        println!("{report}");
+        assert!(
+            ok,
+            "schemathesis found failures on {url} (seed {seed}):\n{report}\n{errors}\napi log:\n{}",
+            deployment.api.tail(40)
+        );
+        assert!(report.contains("Tested: "), "{report}");
+    }
+
+    // /metrics after all that traffic, as Prometheus's own checker reads it. A new
+    // client: the test's own connection sat idle past the server's idle timeout while
+    // this thread waited for schemathesis, and its runtime never saw it closed.
+    let metrics = reqwest::Client::new()
+        .get(format!("{ops}/metrics"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    promtool_accepts(&metrics);
+}
+
+/// Who schemathesis calls as.
+struct Credentials {
+    api_key: String,
+    operator_token: String,
+    /// The cooperative the operator API's cooperative routes act on.
+    cooperative: String,
+}
+
+/// Runs schemathesis from `{base}/openapi.json` against `url`, on the operations that
+/// `filter` (`--include-path-regex` or `--exclude-path-regex`) picks with `^/ops/`:
+/// whether it passed, its report and its standard error.
+fn schemathesis(
+    base: &str,
+    url: &str,
+    filter: &str,
+    seed: &str,
+    credentials: &Credentials,
+) -> (bool, String, String) {
     let output = Command::new(rabt_test_support::python())
         .args([
             "-m",
@@ -92,6 +148,10 @@ async fn schemathesis_finds_nothing_and_promtool_accepts_the_metrics() {
             &format!("{}/schemathesis.toml", conformance_dir()),
             "run",
             &format!("{base}/openapi.json"),
+            "--url",
+            url,
+            filter,
+            "^/ops/",
             "--checks",
             "all",
             "--max-examples",
@@ -103,41 +163,23 @@ async fn schemathesis_finds_nothing_and_promtool_accepts_the_metrics() {
             "--request-timeout",
             "30",
             "--seed",
-            &seed,
+            seed,
             "--suppress-health-check",
             "all",
         ])
-        .env("RABT_ST_API_KEY", deployment.client.api_key())
-        .env("RABT_ST_OPERATOR_TOKEN", &token)
-        .env("RABT_ST_COOPERATIVE", &cooperative)
+        .env("RABT_ST_API_KEY", &credentials.api_key)
+        .env("RABT_ST_OPERATOR_TOKEN", &credentials.operator_token)
+        .env("RABT_ST_COOPERATIVE", &credentials.cooperative)
         .env("PYTHONPATH", conformance_dir())
         .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
         .env("NO_COLOR", "1")
         .output()
         .expect("the suite's Python with schemathesis (tests/run.sh: tests/requirements.txt)");
-    let report = String::from_utf8_lossy(&output.stdout);
-    println!("{report}");
-    assert!(
+    (
         output.status.success(),
-        "schemathesis found failures (seed {seed}):\n{report}\n{}\napi log:\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        deployment.api.tail(40)
-    );
-    assert!(report.contains("Tested: "), "{report}");
-
-    // /metrics after all that traffic, as Prometheus's own checker reads it. A new
-    // client: the test's own connection sat idle past the server's idle timeout while
-    // this thread waited for schemathesis, and its runtime never saw it closed.
-    let metrics = reqwest::Client::new()
-        .get(format!("{base}/metrics"))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    promtool_accepts(&metrics);
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// `promtool check metrics` reads the text on standard input and prints its lint

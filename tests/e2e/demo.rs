@@ -24,6 +24,8 @@ async fn start_demo() -> Demo {
             "demo",
             "--listen",
             "127.0.0.1:0",
+            "--ops-listen",
+            "127.0.0.1:0",
             "--state-dir",
             state.to_str().unwrap(),
         ],
@@ -58,7 +60,7 @@ fn read_json(path: &Path) -> Option<Value> {
 #[tokio::test]
 async fn demo_writes_its_credentials() {
     let demo = start_demo().await;
-    for field in ["base_url", "api_key", "operator_token"] {
+    for field in ["base_url", "ops_base_url", "api_key", "operator_token"] {
         assert!(
             demo.credentials[field]
                 .as_str()
@@ -72,15 +74,60 @@ async fn demo_writes_its_credentials() {
             .unwrap()
             .starts_with("rabt_")
     );
-    // The credentials and the database (webhook secrets) are the owner's alone.
-    use std::os::unix::fs::PermissionsExt;
-    for file in ["demo-credentials.json", "rabt.db"] {
-        let mode = std::fs::metadata(demo.state.join(file))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "{file} has mode {:o}", mode & 0o777);
+    assert_eq!(demo.credentials["operator"], "demo-admin");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in ["demo-credentials.json", "rabt.db"] {
+            let mode = std::fs::metadata(demo.state.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+        }
     }
+}
+
+/// Operators' surfaces are on the ops listener only; the public one does not have them.
+#[tokio::test]
+async fn demo_serves_operators_on_their_own_listener() {
+    let demo = start_demo().await;
+    let ops = demo.credentials["ops_base_url"].as_str().unwrap();
+    let public = demo.credentials["base_url"].as_str().unwrap();
+    assert_ne!(ops, public);
+    let token = demo.credentials["operator_token"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let letters = http
+        .get(format!("{ops}/ops/v1/dead-letters"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(letters.status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{ops}/metrics"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for path in ["/ops/v1/dead-letters", "/metrics"] {
+        let response = http
+            .get(format!("{public}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path} on the public listener");
+    }
+    // And the public API is not on the operators' listener.
+    let services = http
+        .get(format!("{ops}/v1/services"))
+        .bearer_auth(demo.credentials["api_key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(services.status(), 404);
 }
 
 #[tokio::test]

@@ -185,7 +185,10 @@ async fn a_poison_message_on_rabbitmq_is_listed_and_replayed_with_the_cli() {
         .to_owned();
     let letter: Value = client
         .http()
-        .get(format!("{}/ops/v1/dead-letters/{dead}", client.base_url))
+        .get(format!(
+            "{}/ops/v1/dead-letters/{dead}",
+            deployment.wiring.ops_url()
+        ))
         .bearer_auth(&token)
         .send()
         .await

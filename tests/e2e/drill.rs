@@ -28,6 +28,7 @@ async fn under_load_killed_processes_a_failing_agency_and_poison_lose_nothing() 
         // Eight requests a second give too few samples for a p99 to mean much: reported,
         // not judged (tests/drill.sh judges at 30 a second).
         max_p99_ratio: None,
+        cluster_dir: None,
     };
     let report = drill::run(&mut deployment, &options).await.unwrap();
     println!("{}", report.markdown());
@@ -88,6 +89,7 @@ async fn a_database_restart_under_load_answers_503_and_loses_nothing() {
         services_dir: Some(services_dir.into()),
         database_down: Duration::from_secs(5),
         max_p99_ratio: None,
+        cluster_dir: None,
     };
     let report = drill::run(&mut deployment, &options).await.unwrap();
     println!("{}", report.markdown());

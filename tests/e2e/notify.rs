@@ -200,6 +200,8 @@ async fn the_demo_gives_the_webhook_secret_and_notifies_locally() {
             "demo",
             "--listen",
             "127.0.0.1:0",
+            "--ops-listen",
+            "127.0.0.1:0",
             "--state-dir",
             state.to_str().unwrap(),
         ],

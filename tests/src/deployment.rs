@@ -23,11 +23,15 @@ pub struct Wiring {
     pub simulate_base: u16,
     /// The API's port.
     pub api_port: u16,
+    /// The operators' port (console, `/ops/v1`, `/metrics`) of the first api process.
+    pub ops_port: u16,
     /// Every agency credential and callback secret, shared by `rabt simulate` (which
     /// accepts them) and `rabt serve` (which sends them).
     secrets: Vec<(&'static str, String)>,
     /// A configuration file laid over the defaults, if the test needs one.
     config: Option<PathBuf>,
+    /// More variables for every process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT).
+    extra: Vec<(String, String)>,
 }
 
 /// The agencies in the order of their simulator ports, with their env names.
@@ -83,6 +87,7 @@ impl Wiring {
             ("RABT_DATABASE_URL", self.database_url.clone()),
             ("RABT_AMQP_URL", self.amqp_url.clone()),
             ("RABT_LISTEN", format!("127.0.0.1:{}", self.api_port)),
+            ("RABT_OPS_LISTEN", format!("127.0.0.1:{}", self.ops_port)),
             (
                 "RABT_SIMULATE_CALLBACK_URL",
                 format!("http://127.0.0.1:{}", self.api_port),
@@ -112,6 +117,7 @@ impl Wiring {
             .chain(self.secrets.iter().cloned())
             .map(|(k, v)| (k.to_owned(), v))
             .chain(urls)
+            .chain(self.extra.iter().cloned())
             .collect()
     }
 
@@ -170,6 +176,11 @@ impl Wiring {
         format!("{scheme}://127.0.0.1:{}", self.simulate_base + index)
     }
 
+    /// The first api process's operators' base URL (`/ops/v1`, `/metrics`, `/console/`).
+    pub fn ops_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ops_port)
+    }
+
     /// The Saudi Post simulator's base URL.
     pub fn saudi_post_url(&self) -> String {
         self.agency_url("saudi-post")
@@ -208,6 +219,17 @@ impl Deployment {
         services: &str,
         config: Option<&str>,
     ) -> anyhow::Result<Deployment> {
+        Deployment::start_with_env(workers, services, config, &[]).await
+    }
+
+    /// As [`Deployment::start_with`], every process also getting the variables `env`.
+    /// The api process is `OTEL_SERVICE_NAME=rabt-api`, workers `rabt-worker`.
+    pub async fn start_with_env(
+        workers: usize,
+        services: &str,
+        config: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Deployment> {
         let dir = std::env::temp_dir().join(unique("rabt-e2e-"));
         std::fs::create_dir_all(&dir)?;
         // On an early return below, dropping these removes them again.
@@ -216,11 +238,16 @@ impl Deployment {
         let wiring = Wiring {
             dir,
             database_url: database.url.clone(),
-            amqp_url: vhost.amqp_url.clone(),
+            amqp_url: cluster_urls(&vhost.amqp_url),
             simulate_base: free_base_port(),
             api_port: free_port(),
+            ops_port: free_port(),
             secrets: agency_secrets(),
             config: None,
+            extra: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         let wiring = match config {
             Some(text) => {
@@ -281,9 +308,19 @@ impl Deployment {
             "--operator",
             "tests",
         ])?;
-        let api = wiring.spawn("api", &["serve", "--role", "api"])?;
+        let api = wiring.spawn_with(
+            "api",
+            &["serve", "--role", "api"],
+            &[("OTEL_SERVICE_NAME", "rabt-api".to_owned())],
+        )?;
         let workers = (0..workers)
-            .map(|n| wiring.spawn(&format!("worker-{n}"), &["serve", "--role", "worker"]))
+            .map(|n| {
+                wiring.spawn_with(
+                    &format!("worker-{n}"),
+                    &["serve", "--role", "worker"],
+                    &[("OTEL_SERVICE_NAME", "rabt-worker".to_owned())],
+                )
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let client = Client::new(&format!("http://127.0.0.1:{}", wiring.api_port), &key);
         let deployment = Deployment {
@@ -361,6 +398,32 @@ async fn simulators_ready(wiring: &Wiring, simulators: &Rabt) -> anyhow::Result<
     .with_context(|| format!("simulate log:\n{}", simulators.tail(20)))
 }
 
+/// The vhost's URL on every node of the cluster of tests/cluster.sh
+/// (`RABT_TEST_AMQP_URLS`, the nodes' URLs separated by commas), as one
+/// `RABT_AMQP_URL`; the URL itself without a cluster.
+fn cluster_urls(vhost_url: &str) -> String {
+    let Ok(nodes) = std::env::var("RABT_TEST_AMQP_URLS") else {
+        return vhost_url.to_owned();
+    };
+    let Some((scheme_auth, path)) = vhost_url.rsplit_once('/') else {
+        return vhost_url.to_owned();
+    };
+    let authority = |url: &str| {
+        url.split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_owned())
+    };
+    let Some(first) = authority(scheme_auth.trim_end_matches('/')).or_else(|| authority(vhost_url))
+    else {
+        return vhost_url.to_owned();
+    };
+    nodes
+        .split(',')
+        .filter_map(|node| authority(node.trim()))
+        .map(|node| format!("{}/{path}", scheme_auth.replace(&first, &node)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A base port with six free ports after it (probed, then used at once).
 fn free_base_port() -> u16 {
     loop {
@@ -374,15 +437,15 @@ fn free_base_port() -> u16 {
 }
 
 impl Drop for Deployment {
-    /// Keeps the logs of a failed test (their folder is in the failure message) and
-    /// removes those of a passed one.
+    /// Keeps the logs of a failed test (their folder is in the failure message), and of
+    /// any with `RABT_TEST_KEEP_LOGS` set; removes those of a passed one.
     fn drop(&mut self) {
         self.simulators.kill();
         self.api.kill();
         for worker in &mut self.workers {
             worker.kill();
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("RABT_TEST_KEEP_LOGS").is_some() {
             eprintln!("logs of this deployment: {}", self.wiring.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.wiring.dir);

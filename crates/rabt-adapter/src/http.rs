@@ -25,6 +25,7 @@ mod base_url;
 mod exchange;
 
 pub use base_url::{BadBaseUrl, BaseUrl};
+pub(crate) use exchange::execute;
 pub use exchange::{
     CallContext, MAX_ANSWER_BYTES, NO_READABLE_REASON, Reply, quote_code, read_json, send,
 };

@@ -37,7 +37,7 @@ use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use tokio::sync::RwLock;
 
 use crate::AdapterError;
-use crate::http::{BaseUrl, Secret, classify_send_error};
+use crate::http::{BaseUrl, Secret};
 
 /// What one call shares with the token requests it causes: the context of every
 /// exchange, re-exported where the token cache's callers have always found it.
@@ -320,10 +320,7 @@ impl TokenCache {
         build: &impl Fn() -> RequestBuilder,
     ) -> Result<Response, AdapterError> {
         // `bearer_auth` marks the header sensitive, out of reqwest's and hyper's Debug.
-        ctx.apply(build().bearer_auth(token.expose()))
-            .send()
-            .await
-            .map_err(|e| classify_send_error(e, ctx.timeout))
+        crate::http::execute(build().bearer_auth(token.expose()), ctx).await
     }
 
     /// Fetches a token and caches it. On failure the token is left as it was, and the

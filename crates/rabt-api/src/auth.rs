@@ -67,17 +67,27 @@ impl FromRequestParts<AppState> for Caller {
                 "أرسل مفتاحك بالصيغة `Authorization: Bearer <key>`",
             )
         })?;
+        // Looked up on every request, never cached: a revoked key or a deactivated
+        // cooperative is refused at once by every api process.
         let cooperative = state
             .store()
-            .cooperative_by_api_key(&hash_secret(key))
+            .api_key_holder(&hash_secret(key))
             .await
             .map_err(|e| crate::state::store_error("authenticating a cooperative", e))?;
-        cooperative.map(Caller).ok_or_else(|| {
-            ApiError::new(ProblemKind::Unauthorized).detail(
-                "the API key is unknown or revoked",
-                "مفتاح الواجهة البرمجية غير معروف أو ملغى",
+        match cooperative {
+            None => Err(ApiError::new(ProblemKind::Unauthorized).detail(
+                "the API key is unknown, revoked or expired",
+                "مفتاح الواجهة البرمجية غير معروف أو ملغى أو منتهٍ",
+            )),
+            Some(cooperative) if !cooperative.active => Err(ApiError::new(
+                ProblemKind::CooperativeInactive,
             )
-        })
+            .detail(
+                "your cooperative is deactivated: ask the ministry's operators to reactivate it",
+                "جمعيتك موقوفة: اطلب من مشغّلي الوزارة إعادة تفعيلها",
+            )),
+            Some(cooperative) => Ok(Caller(cooperative)),
+        }
     }
 }
 

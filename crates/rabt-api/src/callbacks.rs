@@ -21,6 +21,7 @@ use rabt_metrics::metrics;
 use rabt_store::{Actor, CallbackAccepted, NewAuditEntry, NewCallback};
 use rabt_webhook::SignedHeaders;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::json::{self, JsonError};
 use crate::problem::{ApiError, FieldError, ProblemKind};
@@ -130,8 +131,19 @@ pub(crate) async fn receive(
             )]),
         );
     };
+    let id = CallbackId::new();
+    // The callback joins its request's trace (the context stored with the request),
+    // linked to the HTTP call it came in, which is the agency's trace or a new one.
+    let http = rabt_trace::traceparent(&tracing::Span::current());
+    let span = rabt_trace::callback(
+        agency.as_str(),
+        &id.to_string(),
+        &task.id.to_string(),
+        task.traceparent.as_deref(),
+        http.as_deref(),
+    );
     let callback = NewCallback {
-        id: CallbackId::new(),
+        id,
         agency,
         webhook_id: signed.id,
         reference,
@@ -139,10 +151,12 @@ pub(crate) async fn receive(
         request: task.request,
         body: document,
         received_at: Utc::now(),
+        traceparent: rabt_trace::traceparent(&span),
     };
     let accepted = state
         .store()
         .accept_callback(&callback)
+        .instrument(span)
         .await
         .map_err(|e| store_error("storing a callback", e))?;
     let status = match accepted {

@@ -7,8 +7,9 @@
 //! catalogue, never on adapters.
 //!
 //! Layout:
-//! - [`app`] builds the router; [`serve`] runs it on a listener until shutdown, within
-//!   the [`edge`]'s limits (timeouts, header size, connection cap).
+//! - [`app`] builds the public router (`api.listen`), [`ops_app`] the operators' one
+//!   (`api.ops_listen`: `/ops/v1`, `/metrics`, the console); [`serve`] runs them until
+//!   shutdown, within the [`edge`]'s limits (timeouts, header size, connection cap).
 //! - `requests`: create, get and list requests; `envelope`: the request body; [`json`]:
 //!   reading a body strictly (duplicate keys, NUL, depth and length limits);
 //!   `idempotency`: keys and body digests; `wait`: `Prefer: wait`; `query`: list
@@ -33,10 +34,11 @@ use rabt_queue::Transport;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
-use tracing::Level;
+use tracing::{Level, Span};
 
 pub mod auth;
 mod callbacks;
+mod console;
 pub mod edge;
 mod envelope;
 mod fanout;
@@ -59,13 +61,26 @@ mod wait;
 pub use state::{ApiSettings, AppState};
 pub use wait::Waiters;
 
-/// The router of the API.
+/// The public router, on `api.listen`: the REST API cooperatives and agencies call,
+/// the OpenAPI document and the probes.
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.settings().body_limit;
-    let body = edge::BodyLimits {
-        max_bytes: body_limit,
-        timeout: state.settings().edge.body_read_timeout,
-    };
+    layered(public_routes(&state), state)
+}
+
+/// The operators' router, on `api.ops_listen`: the operator API and `/metrics`. It is
+/// kept off the public listener so that the port the internet reaches has no operator
+/// surface at all (X-Road serves its admin UI on a port of its own).
+pub fn ops_app(state: AppState) -> Router {
+    layered(ops_routes(), state)
+}
+
+/// Both routers on one listener, for a deployment that set `api.ops_listen` equal to
+/// `api.listen`.
+pub fn combined_app(state: AppState) -> Router {
+    layered(public_routes(&state).merge(ops_routes()), state)
+}
+
+fn public_routes(state: &AppState) -> Router<AppState> {
     // Every call of a cooperative counts against its rate limit (crate::limits); on the
     // method routers, so that a wrong method is still a 405 before any key is checked.
     let limited = || middleware::from_fn_with_state(state.clone(), limits::enforce);
@@ -89,8 +104,24 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+}
+
+fn ops_routes() -> Router<AppState> {
+    Router::new()
         .route("/metrics", get(metrics::handler))
         .merge(ops::routes())
+        .merge(console::routes())
+}
+
+/// The layers every route gets: metrics by route, the body limit and read timeout,
+/// localized problems and request tracing.
+fn layered(router: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.settings().body_limit;
+    let body = edge::BodyLimits {
+        max_bytes: body_limit,
+        timeout: state.settings().edge.body_read_timeout,
+    };
+    router
         .route_layer(middleware::from_fn(metrics::record))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(body, edge::read_body))
@@ -98,14 +129,59 @@ pub fn app(state: AppState) -> Router {
         // A 5xx is logged where it arises, with its cause (a store failure, an unready
         // broker); the trace layer's own line for it would be a context-free ERROR on
         // every /readyz poll during an outage.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(http_span)
+                .on_response(record_status)
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then lets in-flight
+/// The HTTP server span of a call (rabt-trace): named by the matched route, never the
+/// raw path, and continuing the caller's `traceparent` when it sent a valid one.
+fn http_span<B>(request: &axum::http::Request<B>) -> Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str());
+    // Two of them is no trace context at all (W3C Trace Context: the caller's is
+    // ambiguous); an invalid one is dropped by rabt_trace.
+    let mut values = request.headers().get_all(rabt_trace::TRACEPARENT).iter();
+    let traceparent = match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok(),
+        _ => None,
+    };
+    rabt_trace::http_server(
+        request.method().as_str(),
+        route,
+        request.uri().path(),
+        traceparent,
+    )
+}
+
+/// Records the answer's status on the HTTP server span; a 5xx marks it failed.
+fn record_status<B>(response: &axum::http::Response<B>, _latency: Duration, span: &Span) {
+    let status = response.status();
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        rabt_trace::set_error(span, status.canonical_reason().unwrap_or("server error"));
+    }
+}
+
+/// Where the API listens.
+#[derive(Debug)]
+pub struct Listeners {
+    /// `api.listen`: the public REST API.
+    pub api: TcpListener,
+    /// `api.ops_listen`; `None` when it is the same address, and `api` serves both.
+    pub ops: Option<TcpListener>,
+}
+
+/// Serves the API on its listeners until `shutdown` resolves, then lets in-flight
 /// requests finish. Also forwards completion events to `Prefer: wait` waiters.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
@@ -114,11 +190,31 @@ pub async fn serve(
         state.waiters().clone(),
         shutdown.clone(),
     ));
+    // Each listener has the edge's limits, and a connection cap of its own: a flood of
+    // connections to the public port leaves the operators theirs.
     let edge = state.settings().edge;
-    let result = edge::serve(listener, app(state), edge, shutdown.clone()).await;
+    let ops = listeners.ops.map(|listener| {
+        tokio::spawn(edge::serve(
+            listener,
+            ops_app(state.clone()),
+            edge,
+            shutdown.clone(),
+        ))
+    });
+    let public = match ops {
+        Some(_) => app(state),
+        None => combined_app(state),
+    };
+    let result = edge::serve(listeners.api, public, edge, shutdown.clone()).await;
     shutdown.cancel();
+    let ops_result = match ops {
+        Some(handle) => handle
+            .await
+            .unwrap_or_else(|err| Err(std::io::Error::other(err))),
+        None => Ok(()),
+    };
     let _ = events.await;
-    result
+    result.and(ops_result)
 }
 
 /// Wakes waiters when their request completes: subscribes to `request.completed.#` on

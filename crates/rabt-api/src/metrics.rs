@@ -39,9 +39,14 @@ pub async fn serve(
             async move { scrape(&transport).await }
         }),
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    // The same edge as the API's: an unauthenticated port needs its timeouts and cap.
+    crate::edge::serve(
+        listener,
+        app,
+        crate::edge::EdgeSettings::default(),
+        shutdown,
+    )
+    .await
 }
 
 async fn scrape(transport: &Transport) -> Response {

@@ -46,6 +46,10 @@ pub fn document(catalogue: &Catalogue) -> Value {
         "DeadLetter".into(),
         crate::ops::openapi::dead_letter_schema(),
     );
+    schemas.insert(
+        "Cooperative".into(),
+        crate::ops::openapi::cooperative_schema(),
+    );
     let mut paths = paths(catalogue);
     if let Some(paths) = paths.as_object_mut() {
         paths.extend(crate::ops::openapi::paths(problem_ref));
@@ -111,6 +115,7 @@ fn request() -> Value {
             "outcome": outcome,
             "data": { "description": "The single check's data, for single-agency services (see the service's output schema)." },
             "reference": { "type": ["string", "null"] },
+            "traceId": { "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "The W3C trace id of all of this request's work (the caller's, when it sent a traceparent)." },
             "createdAt": { "type": "string", "format": "date-time" },
             "updatedAt": { "type": "string", "format": "date-time" },
             "completedAt": { "type": ["string", "null"], "format": "date-time" },
@@ -140,6 +145,7 @@ fn problem() -> Value {
             "title": { "type": "string", "description": "In Arabic or English, by Accept-Language." },
             "status": { "type": "integer" },
             "detail": { "type": "string" },
+            "traceId": { "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "The W3C trace id of this call, for a report to the operators." },
             "errors": { "type": "array", "maxItems": crate::problem::MAX_ERRORS, "items": { "type": "object", "properties": {
                 "pointer": { "type": "string", "description": "JSON Pointer (RFC 6901) of the offending field in the body." },
                 "parameter": { "type": "string", "description": "The offending query parameter." },
@@ -163,28 +169,10 @@ fn rate_limit_headers() -> Value {
     })
 }
 
+/// One response per problem type, so every `problem_ref` of the document resolves
+/// (openapi-spec-validator checks that): all of them, never a hand-kept list.
 fn problem_responses() -> Value {
-    let kinds = [
-        ProblemKind::Unauthorized,
-        ProblemKind::ServiceForbidden,
-        ProblemKind::NotFound,
-        ProblemKind::IdempotencyKeyMissing,
-        ProblemKind::IdempotencyConflict,
-        ProblemKind::UnsupportedMediaType,
-        ProblemKind::PayloadTooLarge,
-        ProblemKind::ValidationFailed,
-        ProblemKind::CallbackUnverified,
-        ProblemKind::MalformedJson,
-        ProblemKind::Unavailable,
-        ProblemKind::InvalidQuery,
-        ProblemKind::OperatorUnauthorized,
-        ProblemKind::RoleForbidden,
-        ProblemKind::DeadLetterClosed,
-        ProblemKind::DeadLetterNotReplayable,
-        ProblemKind::RateLimited,
-        ProblemKind::QuotaExceeded,
-        ProblemKind::RequestTimeout,
-    ];
+    let kinds = ProblemKind::ALL;
     let mut responses = Map::new();
     for kind in kinds {
         let mut response = json!({
@@ -231,6 +219,15 @@ fn paths(catalogue: &Catalogue) -> Value {
     // Retry-After), and for a body a 408/413 at the edge.
     let cooperative_call = |mut responses: Value| {
         responses["401"] = problem_ref("unauthorized");
+        // A deactivated cooperative's key is refused on every call; where the call has a
+        // 403 of its own, the one response names both.
+        responses["403"] = match responses["403"].take() {
+            Value::Null => problem_ref("cooperative-inactive"),
+            _ => json!({
+                "description": "The service is not among this cooperative's (`service-forbidden`), or the cooperative is deactivated (`cooperative-inactive`).",
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
+            }),
+        };
         responses["429"] = problem_ref("rate-limited");
         responses["503"] = problem_ref("unavailable");
         responses

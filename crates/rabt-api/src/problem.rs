@@ -78,11 +78,19 @@ pub enum ProblemKind {
     QuotaExceeded,
     /// The request body did not arrive within the body read timeout.
     RequestTimeout,
+    /// The API key is valid but its cooperative is deactivated.
+    CooperativeInactive,
+    /// A cooperative with this unified number is onboarded already.
+    CooperativeExists,
+    /// The API key was revoked already.
+    KeyRevoked,
+    /// The agency is paused or resumed already.
+    AgencyPauseState,
 }
 
 impl ProblemKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 28] = [
+    pub const ALL: [ProblemKind; 32] = [
         ProblemKind::Unauthorized,
         ProblemKind::ServiceForbidden,
         ProblemKind::NotFound,
@@ -111,6 +119,10 @@ impl ProblemKind {
         ProblemKind::RateLimited,
         ProblemKind::QuotaExceeded,
         ProblemKind::RequestTimeout,
+        ProblemKind::CooperativeInactive,
+        ProblemKind::CooperativeExists,
+        ProblemKind::KeyRevoked,
+        ProblemKind::AgencyPauseState,
     ];
 
     /// The stable slug in the type URI.
@@ -144,6 +156,10 @@ impl ProblemKind {
             ProblemKind::RateLimited => "rate-limited",
             ProblemKind::QuotaExceeded => "quota-exceeded",
             ProblemKind::RequestTimeout => "request-timeout",
+            ProblemKind::CooperativeInactive => "cooperative-inactive",
+            ProblemKind::CooperativeExists => "cooperative-exists",
+            ProblemKind::KeyRevoked => "key-revoked",
+            ProblemKind::AgencyPauseState => "agency-pause-state",
         }
     }
 
@@ -153,7 +169,9 @@ impl ProblemKind {
             ProblemKind::Unauthorized
             | ProblemKind::CallbackUnverified
             | ProblemKind::OperatorUnauthorized => StatusCode::UNAUTHORIZED,
-            ProblemKind::ServiceForbidden | ProblemKind::RoleForbidden => StatusCode::FORBIDDEN,
+            ProblemKind::ServiceForbidden
+            | ProblemKind::RoleForbidden
+            | ProblemKind::CooperativeInactive => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::IdempotencyKeyMissing
@@ -163,7 +181,10 @@ impl ProblemKind {
             | ProblemKind::InvalidQuery => StatusCode::BAD_REQUEST,
             ProblemKind::IdempotencyConflict
             | ProblemKind::DeadLetterClosed
-            | ProblemKind::DeadLetterNotReplayable => StatusCode::CONFLICT,
+            | ProblemKind::DeadLetterNotReplayable
+            | ProblemKind::CooperativeExists
+            | ProblemKind::KeyRevoked
+            | ProblemKind::AgencyPauseState => StatusCode::CONFLICT,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -277,6 +298,21 @@ impl ProblemKind {
             ProblemKind::RequestTimeout => (
                 "The request took too long to arrive",
                 "استغرق وصول الطلب وقتًا أطول من المسموح",
+            ),
+            ProblemKind::CooperativeInactive => {
+                ("This cooperative is deactivated", "هذه الجمعية موقوفة")
+            }
+            ProblemKind::CooperativeExists => (
+                "A cooperative with this unified number exists already",
+                "توجد جمعية بهذا الرقم الموحد",
+            ),
+            ProblemKind::KeyRevoked => (
+                "This API key was revoked already",
+                "سبق إلغاء مفتاح الواجهة البرمجية هذا",
+            ),
+            ProblemKind::AgencyPauseState => (
+                "The agency is already in that state",
+                "الجهة في هذه الحالة أصلًا",
             ),
         }
     }
@@ -395,7 +431,13 @@ impl Problem {
     }
 
     fn render(&self, lang: Lang) -> Response {
-        let mut response = (self.kind.status(), Json(self.body(lang))).into_response();
+        let mut body = self.body(lang);
+        // The trace of this call, so a cooperative's report of a problem leads an
+        // operator to its logs and spans.
+        if let Some(trace) = rabt_trace::trace_id(&tracing::Span::current()) {
+            body["traceId"] = json!(trace);
+        }
+        let mut response = (self.kind.status(), Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(
             CONTENT_TYPE,

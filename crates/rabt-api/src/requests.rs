@@ -12,6 +12,7 @@ use rabt_catalogue::{Catalogue, Service};
 use rabt_core::{RequestId, RequestStatus, ServiceName};
 use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord, StoreError};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::auth::Caller;
 use crate::envelope::{self, Envelope};
@@ -55,7 +56,7 @@ pub(crate) async fn create(
     let wait = preferred_wait(&headers, state.settings().max_wait);
     // Registered before the request exists, so its completion cannot be missed.
     let waiter = wait.map(|_| state.waiters().register(id));
-    let new = new_request(
+    let mut new = new_request(
         state.catalogue(),
         id,
         cooperative.id,
@@ -63,10 +64,13 @@ pub(crate) async fn create(
         envelope,
         key,
         idempotency::body_digest(&body),
-        &headers,
     )?;
     let quota = limit.and_then(|Extension(Effective(limit))| limit.quota_per_day);
-    let (new, accepted) = accept(&state, new, quota).await?;
+    // The request's trace goes on from the accept transaction: the outbox rows it
+    // writes carry its context, so every publish of its tasks is a child of it.
+    let span = rabt_trace::accept(&id.to_string(), service.name.as_str());
+    new.traceparent = rabt_trace::traceparent(&span);
+    let (new, accepted) = accept(&state, new, quota).instrument(span).await?;
     match accepted {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
@@ -242,19 +246,11 @@ fn new_request(
     envelope: Envelope,
     key: String,
     body_hash: String,
-    headers: &HeaderMap,
 ) -> Result<NewRequest, ApiError> {
     let now = Utc::now();
     let deadline_at =
         now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
     let response_body = view::accepted(id).to_string();
-    // Only a valid W3C trace context is kept and forwarded (to the queue and agencies);
-    // anything else, or two of them, is dropped.
-    let mut values = headers.get_all("traceparent").iter();
-    let traceparent = match (values.next(), values.next()) {
-        (Some(value), None) => value.to_str().ok().and_then(rabt_core::traceparent::parse),
-        _ => None,
-    };
     let tasks = fanout::tasks(catalogue, service, &envelope.input, now, deadline_at)?;
     Ok(NewRequest {
         id,
@@ -272,7 +268,8 @@ fn new_request(
             response_status: StatusCode::ACCEPTED.as_u16(),
             response_body,
         },
-        traceparent,
+        // Set by the caller from the accept span.
+        traceparent: None,
     })
 }
 
@@ -336,7 +333,16 @@ pub(crate) async fn get(
         .await
         .map_err(|e| store_error("reading a request", e))?
         .ok_or_else(|| ApiError::new(ProblemKind::NotFound))?;
-    Ok(Json(view::full(&record, state.catalogue())).into_response())
+    let mut body = view::full(&record, state.catalogue());
+    if record.completed_at.is_none() {
+        let pauses = state
+            .store()
+            .agency_pauses()
+            .await
+            .map_err(|e| store_error("reading agency pauses", e))?;
+        view::mark_waiting(&mut body, &record, &pauses);
+    }
+    Ok(Json(body).into_response())
 }
 
 /// `GET /v1/requests?service=&status=&reference=&limit=&cursor=`: the caller's own
@@ -379,7 +385,7 @@ async fn accept(
     quota: Option<u64>,
 ) -> Result<(NewRequest, Accepted), ApiError> {
     let state = state.clone();
-    tokio::spawn(async move {
+    let spawned = async move {
         let handoff = state.settings().outbox_handoff.as_ref();
         // A lost race with a concurrent transaction rolled everything back: trying again
         // is safe, and spares the cooperative a 503.
@@ -410,9 +416,10 @@ async fn accept(
             Err(err) => Err(store_error("accepting a request", err)),
         };
         accepted.map(|accepted| (new, accepted))
-    })
-    .await
-    .map_err(|err| ApiError::internal("accepting a request", &err))?
+    };
+    tokio::spawn(spawned.in_current_span())
+        .await
+        .map_err(|err| ApiError::internal("accepting a request", &err))?
 }
 
 /// How often an accept that lost a race is tried again before the caller gets `503 busy`.

@@ -39,6 +39,12 @@ pub struct ApiSettings {
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
     pub outbox_handoff: Option<rabt_store::Handoff>,
+    /// How long a cooperative's old keys keep working after a rotation, unless the
+    /// operator gives another overlap (`api.key_rotation_overlap_seconds`).
+    pub key_overlap: Duration,
+    /// Each agency's settings as this deployment runs them, for operators: never a
+    /// secret (built by the binary, which knows the configuration).
+    pub agency_settings: BTreeMap<Agency, serde_json::Value>,
 }
 
 impl Default for ApiSettings {
@@ -56,6 +62,8 @@ impl Default for ApiSettings {
                 quota_per_day: None,
             },
             outbox_handoff: None,
+            key_overlap: Duration::from_secs(24 * 3600),
+            agency_settings: BTreeMap::new(),
         }
     }
 }
@@ -74,6 +82,10 @@ struct Inner {
     outbox_wake: Arc<Notify>,
     settings: ApiSettings,
     limit_cache: crate::limits::LimitCache,
+    /// The last overview computed, shared by every caller of this process.
+    overview: tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>>,
+    /// Failed console logins per client address (this process's share of the limit).
+    logins: crate::console::LoginLimiter,
 }
 
 impl AppState {
@@ -97,6 +109,8 @@ impl AppState {
             outbox_wake,
             settings,
             limit_cache: crate::limits::LimitCache::default(),
+            overview: tokio::sync::Mutex::new(None),
+            logins: crate::console::LoginLimiter::default(),
         }))
     }
 
@@ -149,6 +163,18 @@ impl AppState {
     pub(crate) fn limit_cache(&self) -> &crate::limits::LimitCache {
         &self.0.limit_cache
     }
+
+    /// The cache of the overview.
+    pub(crate) fn overview_cache(
+        &self,
+    ) -> &tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>> {
+        &self.0.overview
+    }
+
+    /// The console's login limiter.
+    pub(crate) fn logins(&self) -> &crate::console::LoginLimiter {
+        &self.0.logins
+    }
 }
 
 /// Maps a store failure to a response: an idempotency key still being stored is the
@@ -171,6 +197,22 @@ pub fn store_error(context: &str, err: StoreError) -> ApiError {
             tracing::warn!(error = %err, "{context}: database unavailable");
             ApiError::unavailable(2)
         }
-        err => ApiError::internal(context, &err),
+        err => ApiError::internal(context, &Chain(&err)),
+    }
+}
+
+/// An error with its sources (`database error: error communicating with database: …`),
+/// so the log of an internal error says what the database said.
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }

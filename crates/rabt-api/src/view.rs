@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rabt_catalogue::Catalogue;
 use rabt_catalogue::composite::CompositeSpec;
 use rabt_core::RequestId;
+use rabt_store::AgencyPause;
 use rabt_store::{RequestRecord, RequestSummary, TaskView};
 use serde_json::{Value, json};
 
@@ -131,6 +132,15 @@ pub(crate) fn full(record: &RequestRecord, catalogue: &Catalogue) -> Value {
         "checks": record.tasks.iter().map(|t| check(t, catalogue, composite)).collect::<Vec<_>>(),
         "links": { "self": request_path(record.id) },
     });
+    // The trace of all the request's work (API, queue, workers, agencies, callbacks,
+    // notification), for an operator following an incident.
+    if let Some(trace) = record
+        .traceparent
+        .as_deref()
+        .and_then(rabt_trace::trace_id_of)
+    {
+        body["traceId"] = json!(trace);
+    }
     match (composite, record.verdict) {
         (Some(spec), Some(verdict)) => body["data"] = composite_output(record, verdict, spec),
         (Some(_), None) => body["data"] = Value::Null,
@@ -142,6 +152,30 @@ pub(crate) fn full(record: &RequestRecord, catalogue: &Catalogue) -> Value {
         }
     }
     body
+}
+
+/// Says why the open checks of a paused agency wait: `waiting` on each, with the
+/// expected end the operators gave (their reason stays with them).
+pub(crate) fn mark_waiting(body: &mut Value, record: &RequestRecord, pauses: &[AgencyPause]) {
+    let Some(checks) = body["checks"].as_array_mut() else {
+        return;
+    };
+    for (check, task) in checks.iter_mut().zip(&record.tasks) {
+        if task.state.is_terminal() {
+            continue;
+        }
+        if let Some(pause) = pauses.iter().find(|p| p.agency == task.agency) {
+            check["waiting"] = json!({
+                "cause": "agency_maintenance",
+                "detail": {
+                    "en": format!("{} is paused for maintenance; this check runs when it is back", task.agency),
+                    "ar": format!("الجهة {} متوقفة للصيانة؛ يُجرى هذا الفحص عند عودتها", task.agency),
+                },
+                "since": time(pause.paused_at),
+                "expectedEnd": opt_time(pause.expected_end),
+            });
+        }
+    }
 }
 
 /// A line of `GET /v1/requests`.

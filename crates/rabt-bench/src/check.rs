@@ -110,7 +110,7 @@ fn check(figure: &Figure, expected_verdict: &str, strictness: Strictness) -> Fin
         Figure::Saturation(s) => {
             let w = &s.wrk;
             expect(
-                w.requests > 0 || w.timeouts > 0,
+                w.requests > 0 || w.sent > 0 || w.timeouts > 0,
                 false,
                 "wrk sent nothing".to_owned(),
             );
@@ -182,6 +182,11 @@ fn check(figure: &Figure, expected_verdict: &str, strictness: Strictness) -> Fin
             );
         }
         Figure::Profile(p) => expect(!p.top.is_empty(), false, "an empty profile".to_owned()),
+        Figure::Database(d) => expect(
+            d.requests > 0 && d.statements > 0.0,
+            false,
+            "no statements counted".to_owned(),
+        ),
     }
     found
 }
@@ -318,6 +323,18 @@ mod tests {
             },
         );
         assert!(check(&waited, "PASS", Smoke).problems.is_empty());
+        // Sent, but the window closed before any answer: slow, not broken.
+        let unanswered = saturation(
+            0.0,
+            WrkSummary {
+                requests: 0,
+                sent: 8,
+                ..WrkSummary::default()
+            },
+        );
+        let smoke = check(&unanswered, "PASS", Smoke);
+        assert!(smoke.problems.is_empty(), "{smoke:?}");
+        assert_eq!(smoke.notes.len(), 1, "{smoke:?}");
     }
 
     #[test]

@@ -143,6 +143,24 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Records the database's work per request over a profiled run (the figures come
+    /// from pg_stat_statements and pg_stat_wal, read by tests/bench/lib.sh).
+    Database {
+        /// Requests answered during the run.
+        #[arg(long)]
+        requests: u64,
+        /// Statements per request.
+        #[arg(long)]
+        statements: f64,
+        /// Transactions per request.
+        #[arg(long)]
+        transactions: f64,
+        /// WAL bytes per request.
+        #[arg(long)]
+        wal_bytes: f64,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Prints the request body used for a service.
     Body { service: String },
     /// Writes the markdown and JSON reports of a run.
@@ -304,6 +322,21 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             write(output, Figure::Profile(summary))
         }
+        Command::Database {
+            requests,
+            statements,
+            transactions,
+            wal_bytes,
+            output,
+        } => write(
+            output,
+            Figure::Database(record::DatabaseWork {
+                requests,
+                statements,
+                transactions,
+                wal_bytes,
+            }),
+        ),
         Command::Body { service } => {
             println!("{}", bodies::body(&service)?);
             Ok(())

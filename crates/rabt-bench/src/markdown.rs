@@ -6,6 +6,7 @@ use std::fmt::Write;
 use crate::procs::Usage;
 use crate::record::{Figure, Label, Record, Summary, Target};
 
+mod baseline;
 mod profiles;
 use profiles::profiles;
 
@@ -35,6 +36,7 @@ pub fn render(page: &Page<'_>) -> String {
     );
     out.push_str(&warning(page.records));
     summary(&mut out, page.summary);
+    baseline::against(&mut out, page.records);
     meta(&mut out, page.meta);
     l0(&mut out, page.records);
     saturation(&mut out, page.records);
@@ -88,7 +90,7 @@ fn usage_of(record: &Record) -> Option<&Usage> {
     match &record.figure {
         Figure::Saturation(s) => Some(&s.usage),
         Figure::Rate(r) => Some(&r.usage),
-        Figure::L0(_) | Figure::Profile(_) => None,
+        Figure::L0(_) | Figure::Profile(_) | Figure::Database(_) => None,
     }
 }
 
@@ -187,7 +189,7 @@ fn summary(out: &mut String, summary: &Summary) {
             rate(e.capacity_per_s, "req/s")
         );
     }
-    out.push_str("\n**Targets of issue 5** (reported, not asserted):\n\n");
+    out.push_str("\n**Targets of issue 12** (ratios within this run; reported, not asserted):\n\n");
     out.push_str("| target | measured | goal | met |\n|---|---|---|---|\n");
     for Target {
         name,
@@ -234,7 +236,7 @@ fn meta(out: &mut String, meta: &[MetaLine]) {
 }
 
 /// "25 % of G" for a fixed-rate run.
-fn share_of(label: &Label) -> String {
+pub(crate) fn share_of(label: &Label) -> String {
     match (label.share, label.basis.as_deref()) {
         (Some(share), Some(basis)) => format!("{share} % of {basis}"),
         (Some(share), None) => format!("{share} %"),

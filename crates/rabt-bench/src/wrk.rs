@@ -39,6 +39,9 @@ pub struct Plan {
 pub struct WrkSummary {
     /// Requests answered.
     pub requests: u64,
+    /// Requests written, answered or not (absent from records made before it was counted).
+    #[serde(default)]
+    pub sent: u64,
     /// Microseconds of the run.
     pub duration_us: u64,
     /// Socket connect errors.

@@ -20,7 +20,6 @@
 //! - [`date`]: dates in both calendars (Umm al-Qura Hijri and Gregorian).
 //! - [`target`]: which addresses and host names an outbound notification may never
 //!   reach (loopback, private, link-local…: the SSRF rules).
-//! - [`traceparent`]: the W3C trace context header, checked before it is forwarded.
 
 #![forbid(unsafe_code)]
 
@@ -35,7 +34,6 @@ pub mod retry;
 pub mod service;
 pub mod state;
 pub mod target;
-pub mod traceparent;
 
 pub use agency::{Agency, UnknownAgency};
 pub use date::{BirthMonth, Calendar, DateError, DualDate, HijriDate};

@@ -131,6 +131,11 @@ struct TaskLabels {
     task: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SpanLabels {
+    outcome: &'static str,
+}
+
 type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every figure a Rabt process keeps; see the module documentation.
@@ -153,6 +158,7 @@ pub struct Metrics {
     connections_refused: Counter,
     rate_limited: Family<LimitLabels, Counter>,
     task_restarts: Family<TaskLabels, Counter>,
+    trace_spans: Family<SpanLabels, Counter>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -182,6 +188,7 @@ impl Metrics {
             connections_refused: Counter::default(),
             rate_limited: Family::default(),
             task_restarts: Family::default(),
+            trace_spans: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -263,6 +270,11 @@ impl Metrics {
             "task_restarts",
             "Long-running tasks of this process (relay, consumers, sweeper, drain, notifier) restarted after they died",
             metrics.task_restarts.clone(),
+        );
+        registry.register(
+            "trace_spans",
+            "Finished trace spans handed to the OTLP exporter, by outcome: exported, dropped (the export queue was full) or failed (the exporter refused or timed out)",
+            metrics.trace_spans.clone(),
         );
         Metrics {
             registry,
@@ -400,6 +412,14 @@ impl Metrics {
         self.notifications
             .get_or_create(&NotificationLabels { outcome })
             .inc();
+    }
+
+    /// `count` finished spans ended with `outcome`: `exported`, `dropped` (the export
+    /// queue was full: the exporter is down or slow) or `failed` (an export failed).
+    pub fn trace_spans(&self, outcome: &'static str, count: u64) {
+        self.trace_spans
+            .get_or_create(&SpanLabels { outcome })
+            .inc_by(count);
     }
 
     /// The number of messages ready in `queue`, as just measured.

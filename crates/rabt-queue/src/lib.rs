@@ -61,12 +61,17 @@ enum Inner {
 }
 
 /// Messages waiting in an agency's queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueDepth {
     /// Ready (not yet delivered) messages in `rabt.tasks.<agency>`.
     pub ready: u32,
     /// Ready messages in `rabt.dead.<agency>`.
     pub dead: u32,
+    /// Consumers of `rabt.tasks.<agency>` (RabbitMQ; the embedded broker says 0).
+    pub consumers: u32,
+    /// Messages waiting in each retry tier `rabt.retry.<agency>.<tier>` (RabbitMQ; the
+    /// embedded broker keeps retries on timers and lists none).
+    pub retry: Vec<(std::time::Duration, u32)>,
 }
 
 /// A dead letter as the embedded broker keeps it.
@@ -83,12 +88,14 @@ pub struct DeadLetter {
 }
 
 impl Transport {
-    /// Connects to RabbitMQ at `url` (`amqp://user:pass@host:port/vhost`), declares the
-    /// topology and starts the supervisor that reconnects when the connection is lost.
-    /// Fails if the first connection or declaration fails.
-    pub async fn amqp(url: &str, settings: Settings) -> Result<Transport, QueueError> {
+    /// Connects to RabbitMQ at `urls` (`amqp://user:pass@host:port/vhost`, or several
+    /// separated by commas: the nodes of a cluster), declares the topology and starts
+    /// the supervisor that reconnects when the connection is lost — to the next node
+    /// of the list first, so publishers and consumers move to a node that is up. Fails
+    /// if no node can be connected to and declared on at first.
+    pub async fn amqp(urls: &str, settings: Settings) -> Result<Transport, QueueError> {
         let settings = settings.validated()?;
-        let shared = amqp::connect(url, settings).await?;
+        let shared = amqp::connect(urls, settings).await?;
         Ok(Transport {
             inner: Inner::Amqp(shared),
         })

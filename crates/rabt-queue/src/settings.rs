@@ -23,6 +23,11 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// The bound on one `publish` call, from the call to the last confirm. Default 10 s.
     pub publish_timeout: Duration,
+    /// The replication group of each quorum queue (`x-quorum-initial-group-size`): how
+    /// many cluster nodes hold a copy, 3 in a 3-node cluster. `None` (the default)
+    /// leaves it to the broker and sends no argument: queues declared without it
+    /// cannot be re-declared with it (RabbitMQ refuses inequivalent arguments).
+    pub quorum_size: Option<u32>,
 }
 
 impl Default for Settings {
@@ -35,6 +40,7 @@ impl Default for Settings {
                 .collect(),
             heartbeat: Duration::from_secs(10),
             publish_timeout: Duration::from_secs(10),
+            quorum_size: None,
         }
     }
 }
@@ -60,6 +66,9 @@ impl Settings {
         }
         if self.publish_timeout.is_zero() {
             return Err(invalid("the publish timeout must not be zero"));
+        }
+        if self.quorum_size == Some(0) {
+            return Err(invalid("a quorum queue needs at least one replica"));
         }
         Ok(self)
     }

@@ -131,6 +131,19 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// Only entries after this sequence number (the cursor of the previous page).
     pub after_seq: Option<i64>,
+    /// Only entries before this sequence number (the cursor of a page read newest
+    /// first).
+    pub before_seq: Option<i64>,
+    /// Only entries by this operator.
+    pub operator: Option<String>,
+    /// Only entries by this cooperative or about its requests.
+    pub cooperative: Option<CooperativeId>,
+    /// Only entries written at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries written before.
+    pub until: Option<DateTime<Utc>>,
+    /// Newest first (the console) instead of oldest first.
+    pub newest_first: bool,
     /// Page size, clamped to 1..=1000.
     pub limit: u32,
 }
@@ -171,19 +184,53 @@ impl Store {
         if let Some(action) = &query.action {
             filter("action", action.clone());
         }
-        let after = query.after_seq.unwrap_or(0);
+        if let Some(operator) = &query.operator {
+            binds.push(operator.clone());
+            sql.push_str(&format!(
+                " AND actor_kind = 'operator' AND actor_id = ${}",
+                binds.len()
+            ));
+        }
+        if let Some(cooperative) = query.cooperative {
+            binds.push(cooperative.to_string());
+            let n = binds.len();
+            sql.push_str(&format!(
+                " AND ((actor_kind = 'cooperative' AND actor_id = ${n}) OR request_id IN \
+                 (SELECT id FROM requests WHERE cooperative_id = ${n}))"
+            ));
+        }
+        let mut numbers = vec![query.after_seq.unwrap_or(0)];
+        sql.push_str(&format!(" AND seq > ${}", binds.len() + 1));
+        let mut number = |condition: &str, value: i64, sql: &mut String| {
+            numbers.push(value);
+            sql.push_str(&format!(
+                " AND {condition} ${}",
+                binds.len() + numbers.len()
+            ));
+        };
+        if let Some(before) = query.before_seq {
+            number("seq <", before, &mut sql);
+        }
+        if let Some(since) = query.since {
+            number("at >=", millis(since), &mut sql);
+        }
+        if let Some(until) = query.until {
+            number("at <", millis(until), &mut sql);
+        }
+        let order = if query.newest_first { "DESC" } else { "ASC" };
         sql.push_str(&format!(
-            " AND seq > ${} ORDER BY seq LIMIT ${}",
-            binds.len() + 1,
-            binds.len() + 2
+            " ORDER BY seq {order} LIMIT ${}",
+            binds.len() + numbers.len() + 1
         ));
         // The SQL is assembled from fixed fragments only; every value is bound.
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for value in binds {
             q = q.bind(value);
         }
+        for value in numbers {
+            q = q.bind(value);
+        }
         let rows = q
-            .bind(after)
             .bind(page_limit(query.limit, MAX_AUDIT_PAGE))
             .fetch_all(&self.pool)
             .await?;

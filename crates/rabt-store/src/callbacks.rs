@@ -32,6 +32,9 @@ pub struct NewCallback {
     pub body: serde_json::Value,
     /// When it arrived.
     pub received_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the span that received it: its outbox message carries
+    /// it, so applying the callback continues the request's trace.
+    pub traceparent: Option<String>,
 }
 
 /// The result of [`Store::accept_callback`].
@@ -88,7 +91,13 @@ impl Store {
             callback: new.id,
             agency: new.agency,
         };
-        insert_task_message(tx.conn(), &message, None, new.received_at).await?;
+        insert_task_message(
+            tx.conn(),
+            &message,
+            new.traceparent.as_deref(),
+            new.received_at,
+        )
+        .await?;
         let mut entry = NewAuditEntry::new(Actor::Agency(new.agency), "callback.accepted");
         entry.request = Some(new.request);
         entry.task = Some(new.task);

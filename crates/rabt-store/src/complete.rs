@@ -136,7 +136,9 @@ impl Store {
         limit: u32,
     ) -> Result<Expired, StoreError> {
         let rows = sqlx::query(
+            // A paused agency's tasks wait: resuming gives them their paused time back.
             "SELECT id FROM tasks WHERE status <> 'COMPLETED' AND deadline_at <= $1 \
+             AND agency NOT IN (SELECT agency FROM agency_pauses) \
              ORDER BY deadline_at LIMIT $2",
         )
         .bind(millis(now))

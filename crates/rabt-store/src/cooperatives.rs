@@ -50,11 +50,13 @@ pub struct Cooperative {
 /// What an operator may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OperatorRole {
-    /// Read dashboards and the audit log.
+    /// Read the console, the operator API and the audit log.
     Viewer,
-    /// Also replay dead letters.
+    /// Also act: replay dead letters, onboard cooperatives, rotate their keys, change
+    /// their services, reactivate them, pause and resume agencies.
     Operator,
-    /// Also onboard cooperatives and manage keys.
+    /// Also what destroys or cuts off: purge dead letters, revoke keys, deactivate
+    /// cooperatives, reveal masked personal data.
     Admin,
 }
 
@@ -155,22 +157,6 @@ impl Store {
         rows.iter().map(cooperative_from_row).collect()
     }
 
-    /// Suspends or reactivates a cooperative; false if there is no such cooperative.
-    pub async fn set_cooperative_active(
-        &self,
-        id: CooperativeId,
-        active: bool,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE cooperatives SET active = $1 WHERE id = $2")
-            .bind(i64::from(active))
-            .bind(id.to_string())
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Adds an API key (its hex SHA-256) for a cooperative.
     /// [`StoreError::NotFound`] if the cooperative does not exist,
     /// [`StoreError::Duplicate`] if the key is already stored.
@@ -218,20 +204,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The cooperative an API key belongs to, if the key is not revoked and the
-    /// cooperative is active.
+    /// The cooperative an API key belongs to, if the key is valid (not revoked, not
+    /// past a rotation's overlap) and the cooperative is active.
     pub async fn cooperative_by_api_key(
         &self,
         key_hash: &str,
     ) -> Result<Option<Cooperative>, StoreError> {
-        let row = sqlx::query(select_cooperative!(
-            "api_keys k JOIN cooperatives c ON c.id = k.cooperative_id \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND c.active = 1"
-        ))
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(cooperative_from_row).transpose()
+        Ok(self.api_key_holder(key_hash).await?.filter(|c| c.active))
     }
 
     /// Adds an operator with a token (its hex SHA-256). [`StoreError::Duplicate`] if
@@ -256,6 +235,30 @@ impl Store {
         tx.commit().await
     }
 
+    /// Creates the operator `name`, or gives the existing one `role` and a new token
+    /// (the old token stops working at once). For `rabt demo`, which restarts on the
+    /// same database and hands out a fresh token each time.
+    pub async fn put_operator(
+        &self,
+        name: &str,
+        role: OperatorRole,
+        token_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO operators (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(token_hash)
+        .bind(millis(now()))
+        .execute(tx.conn())
+        .await
+        .map_err(StoreError::duplicate_as("operator token"))?;
+        tx.commit().await
+    }
+
     /// The operator a token belongs to.
     pub async fn operator_by_token(
         &self,
@@ -275,7 +278,7 @@ impl Store {
     }
 }
 
-fn cooperative_from_row(row: &AnyRow) -> Result<Cooperative, StoreError> {
+pub(crate) fn cooperative_from_row(row: &AnyRow) -> Result<Cooperative, StoreError> {
     let services: String = row.try_get("services")?;
     Ok(Cooperative {
         id: get_parsed(row, "id")?,

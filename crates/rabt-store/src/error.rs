@@ -107,6 +107,10 @@ impl StoreError {
             StoreError::Database(
                 sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
+                // A connection cut in its start-up: what a proxy with no server behind
+                // it does (HAProxy during a PostgreSQL failover answers the SSLRequest
+                // by closing: "unexpected response from SSLRequest").
+                | sqlx::Error::Protocol(_)
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed,
@@ -136,9 +140,11 @@ const SQLITE_LOCKED: i64 = 6;
 
 /// SQLSTATE classes and codes of PostgreSQL failures that say the server cannot take
 /// the work now: 53 insufficient resources (disk full, out of memory, too many
-/// connections), 08 connection exceptions, 57P01..57P03 shutting down or starting up.
+/// connections), 08 connection exceptions, 57P01..57P03 shutting down or starting up,
+/// and 25006 a read-only transaction: a standby reached during a failover or
+/// switchover, before the proxy routes to the new primary.
 const PG_UNAVAILABLE_CLASSES: [&str; 2] = ["53", "08"];
-const PG_UNAVAILABLE_CODES: [&str; 3] = ["57P01", "57P02", "57P03"];
+const PG_UNAVAILABLE_CODES: [&str; 4] = ["57P01", "57P02", "57P03", "25006"];
 /// SQLite primary result codes of a database that cannot take the write now.
 const SQLITE_FULL: i64 = 13;
 const SQLITE_IOERR: i64 = 10;

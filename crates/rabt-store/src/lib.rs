@@ -19,6 +19,8 @@
 //! - [`migrate`]: the embedded migrations (`migrations/{postgres,sqlite}/`) and their
 //!   runner.
 //! - [`cooperatives`]: cooperatives, API keys, operators.
+//! - [`lifecycle`]: a cooperative's keys (rotation, revocation), services,
+//!   deactivation, and activity; audited.
 //! - [`accept`]: the accept path (request + tasks + outbox + audit, idempotent).
 //! - [`reads`]: a cooperative's view of its requests.
 //! - [`tasks`]: the worker path: start, retry, submit.
@@ -28,12 +30,15 @@
 //! - [`callbacks`]: agency callbacks accepted by the API and applied by workers.
 //! - [`dead_letters`]: messages that could never be processed, recorded for operators
 //!   (ending their tasks), replayed or purged.
+//! - [`pauses`]: agency maintenance pauses, read by every worker.
 //! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
 //! - [`notifications`]: signed notifications to cooperatives (queued with the
 //!   completion, claimed with a lease, every attempt recorded) and their secrets.
 //! - [`limits`]: limits shared by every process: cooperatives' rate limits and daily
 //!   quotas, agencies' rates and concurrency.
 //! - [`audit`]: the append-only audit log.
+//! - [`console`]: console sessions, process heartbeats, and the aggregates of the
+//!   operators' overview and request list.
 //! - `codec`: how values map to columns; `error`: [`StoreError`].
 
 #![forbid(unsafe_code)]
@@ -45,13 +50,16 @@ mod codec;
 pub mod complete;
 pub mod compose;
 pub mod connect;
+pub mod console;
 pub mod cooperatives;
 pub mod dead_letters;
 mod error;
+pub mod lifecycle;
 pub mod limits;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
+pub mod pauses;
 pub mod reads;
 pub mod tasks;
 
@@ -60,12 +68,14 @@ pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry};
 pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
 pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
 pub use connect::{Dialect, Store};
+pub use console::{ConsoleSession, Ended, Heartbeat, OpsRequestQuery, OpsRequestSummary};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
 pub use dead_letters::{
     DeadLetter, DeadLetterQuery, DeadLetterRecorded, DeadLetterState, EndedTask, NewDeadLetter,
     PurgeOutcome, ReplayOutcome,
 };
 pub use error::StoreError;
+pub use lifecycle::{Activity, ApiKeyInfo, Revoked, Rotated, key_id};
 pub use limits::CooperativeLimit;
 pub use notifications::{
     AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,
@@ -74,5 +84,6 @@ pub use notifications::{
 pub use outbox::{
     EVENTS_EXCHANGE, Handoff, HandoffReceiver, OutboxRow, TASKS_EXCHANGE, TRACEPARENT_HEADER,
 };
+pub use pauses::{AgencyPause, PauseOutcome, Resumed};
 pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
 pub use tasks::{StartResult, TaskRecord};

@@ -46,7 +46,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0003_reliability.sql"),
         sqlite: include_str!("../migrations/sqlite/0003_reliability.sql"),
     },
-    // 4 (console) and 5 (audit sealing) come from other branches; the runner allows gaps.
+    Migration {
+        version: 4,
+        name: "console",
+        postgres: include_str!("../migrations/postgres/0004_console.sql"),
+        sqlite: include_str!("../migrations/sqlite/0004_console.sql"),
+    },
+    // 5 (audit sealing) comes from another branch; the runner allows gaps.
     Migration {
         version: 6,
         name: "limits",

@@ -92,6 +92,8 @@ pub struct DueNotification {
     /// The cooperative's `whsec_…` secret; `None` if it has none (onboarded before
     /// notifications existed), and then the notification cannot be signed.
     pub webhook_secret: Option<String>,
+    /// The request's W3C `traceparent`, so the attempt continues its trace.
+    pub traceparent: Option<String>,
     /// The claim, to record the attempt with.
     pub lease: Lease,
 }
@@ -192,7 +194,7 @@ impl Store {
         let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT n.id, n.url, n.attempts, n.request_id, r.cooperative_id, r.service, \
-             r.verdict, r.reference, r.completed_at, c.webhook_secret \
+             r.verdict, r.reference, r.completed_at, r.traceparent, c.webhook_secret \
              FROM notifications n JOIN requests r ON r.id = n.request_id \
              JOIN cooperatives c ON c.id = r.cooperative_id \
              WHERE n.id IN ({}) ORDER BY n.next_attempt_at, n.id",
@@ -335,6 +337,7 @@ fn due_from_row(row: &AnyRow, lease: Lease) -> Result<DueNotification, StoreErro
         reference: row.try_get("reference")?,
         completed_at: get_time(row, "completed_at")?,
         webhook_secret: row.try_get("webhook_secret")?,
+        traceparent: row.try_get("traceparent")?,
         lease,
     })
 }

@@ -34,6 +34,8 @@ pub struct RequestRecord {
     pub reference: Option<String>,
     /// Where the cooperative is notified.
     pub notify_url: Option<String>,
+    /// The W3C `traceparent` of the span that accepted it: the trace of all its work.
+    pub traceparent: Option<String>,
     /// When it was accepted.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -166,7 +168,7 @@ impl Store {
         // backends. `$2 IS NULL` lets one prepared statement serve both callers.
         let rows = sqlx::query(
             "SELECT r.id, r.cooperative_id, r.service, r.status, r.verdict, r.reference, \
-             r.notify_url, r.created_at, r.updated_at, r.completed_at, r.deadline_at, r.input, \
+             r.notify_url, r.traceparent, r.created_at, r.updated_at, r.completed_at, r.deadline_at, r.input, \
              t.id AS task_id, t.agency, t.service AS task_service, t.status AS task_status, \
              t.outcome, t.data, t.attempts, t.upstream_ref, t.last_error, t.required, \
              t.created_at AS task_created_at, t.started_at, \
@@ -192,6 +194,7 @@ impl Store {
             verdict: get_opt_enum(first, "verdict", Verdict::parse)?,
             reference: first.try_get("reference")?,
             notify_url: first.try_get("notify_url")?,
+            traceparent: first.try_get("traceparent")?,
             created_at: get_time(first, "created_at")?,
             updated_at: get_time(first, "updated_at")?,
             completed_at: get_opt_time(first, "completed_at")?,

@@ -11,6 +11,7 @@ use rabt_catalogue::composite::Child;
 use rabt_core::{Outcome, RequestId, TaskState};
 use rabt_store::{RequestRecord, StoreError, TaskView};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::Worker;
 
@@ -28,6 +29,18 @@ impl Worker {
     /// Releases or skips every blocked check of `request` whose dependencies ended,
     /// repeating while skips unblock further checks.
     pub(crate) async fn compose(&self, request: RequestId) -> Result<(), StoreError> {
+        let span = rabt_trace::composite_decision(&request.to_string());
+        let counted = self.decide_all(request).instrument(span.clone()).await;
+        if let Ok((released, skipped)) = &counted {
+            span.record("rabt.released", i64::from(*released));
+            span.record("rabt.skipped", i64::from(*skipped));
+        }
+        counted.map(drop)
+    }
+
+    /// [`Worker::compose`] within its span; how many checks it released and skipped.
+    async fn decide_all(&self, request: RequestId) -> Result<(u32, u32), StoreError> {
+        let (mut released_count, mut skipped_count) = (0u32, 0u32);
         loop {
             let Some(record) = self
                 .with_db("reading a composite request", || {
@@ -35,14 +48,14 @@ impl Worker {
                 })
                 .await?
             else {
-                return Ok(());
+                return Ok((released_count, skipped_count));
             };
             let Some(spec) = self
                 .catalogue
                 .service(record.service.as_str())
                 .and_then(|s| s.composite())
             else {
-                return Ok(());
+                return Ok((released_count, skipped_count));
             };
             let mut skipped = false;
             let mut released = false;
@@ -56,6 +69,7 @@ impl Worker {
                         "its catalogue declaration is gone (a catalogue change?)".to_owned();
                     self.skip(task, Outcome::UpstreamError, &reason).await?;
                     skipped = true;
+                    skipped_count += 1;
                     continue;
                 };
                 match self.decide(&record, task, child) {
@@ -63,6 +77,7 @@ impl Worker {
                     Decision::Skip(outcome, reason) => {
                         self.skip(task, outcome, &reason).await?;
                         skipped = true;
+                        skipped_count += 1;
                     }
                     Decision::Release(input) => {
                         let deadline = (Utc::now()
@@ -79,6 +94,7 @@ impl Worker {
                             tracing::info!(request = %request, task = %task.id, check = %child.id, "check released");
                         }
                         released |= done;
+                        released_count += u32::from(done);
                     }
                 }
             }
@@ -87,7 +103,7 @@ impl Worker {
             }
             // A skip completes a check, which may unblock others.
             if !skipped {
-                return Ok(());
+                return Ok((released_count, skipped_count));
             }
         }
     }

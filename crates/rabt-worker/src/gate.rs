@@ -40,7 +40,8 @@ use crate::breaker::{
     Admission, Breaker, BreakerSettings, BreakerSnapshot, Permit, Signal, Transition,
 };
 use crate::limits::{AgencyLimits, SharedLimits, SharedSlot};
-use crate::process::{Disposition, ProcessError, retry_message};
+use crate::process::{Disposition, ProcessError};
+use crate::retry::retry_message;
 
 /// The header that marks a task sent back unattempted, with why.
 pub const DEFERRED_HEADER: &str = "x-rabt-deferred";
@@ -430,7 +431,7 @@ impl Worker {
         // minutes past a cooldown of seconds).
         let delay = self.transport.retry_delay_within(wait);
         let message = retry_message(task, task.attempts).with_header(DEFERRED_HEADER, why);
-        self.transport.publish_delayed(&message, delay).await?;
+        self.publish_retry(message, delay).await?;
         self.gates.count_deferral(task.agency);
         tracing::debug!(task = %task.id, agency = %task.agency, why, wait_ms = delay.as_millis() as u64, "task sent back unattempted");
         Ok(Disposition::Ack)

@@ -9,13 +9,15 @@
 //!
 //! Layout:
 //! - [`Worker`]: one consumer per agency, a task per delivery, bounded by prefetch.
-//! - `process`: one delivery, from message to ack.
+//! - `process`: one delivery, from message to ack; `retry`: a task back through a
+//!   retry tier.
 //! - `compose`: releasing or skipping the checks of composite requests.
 //! - `callback`: applying an agency's callback through its adapter.
 //! - [`dead_letters`]: the drain that records dead letters in the database.
 //! - [`breaker`]: the circuit breaker of one agency, a pure state machine.
 //! - [`limits`]: per-agency concurrency and rate limits, shared by every worker
 //!   through the database.
+//! - `pause`: the agencies operators paused (maintenance), read from the database.
 //! - `gate`: the way to an agency call — slot, breaker, token — and the deferral of
 //!   tasks while an agency's circuit is open.
 //! - [`relay`]: the transactional outbox relay.
@@ -45,8 +47,10 @@ pub mod dead_letters;
 mod gate;
 pub mod limits;
 pub mod notify;
+mod pause;
 mod process;
 pub mod relay;
+mod retry;
 pub mod supervise;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
@@ -72,6 +76,8 @@ pub struct WorkerSettings {
     pub breaker: BreakerSettings,
     /// Per-agency concurrency and rate limits; an agency not named has none.
     pub limits: BTreeMap<Agency, AgencyLimits>,
+    /// How often the operators' agency pauses are read from the database.
+    pub pause_poll: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -82,6 +88,7 @@ impl Default for WorkerSettings {
             deadline_sweep: Duration::from_secs(1),
             breaker: BreakerSettings::default(),
             limits: BTreeMap::new(),
+            pause_poll: Duration::from_secs(1),
         }
     }
 }
@@ -97,6 +104,8 @@ pub struct Worker {
     settings: WorkerSettings,
     /// Each agency's circuit breaker and limits, shared by every clone.
     gates: Arc<gate::Gates>,
+    /// The agencies operators paused, read every `pause_poll`.
+    pauses: pause::PauseBoard,
     /// Cancelled when the worker stops; waits on the database give up then.
     stop: CancellationToken,
     /// Restarts a consumer, the sweeper or a drain that died.
@@ -132,6 +141,7 @@ impl Worker {
             outbox_wake,
             settings,
             gates,
+            pauses: pause::PauseBoard::default(),
             stop: CancellationToken::new(),
             supervisor: Supervisor::default(),
         }
@@ -156,6 +166,11 @@ impl Worker {
         self.gates.snapshots(&self.agencies())
     }
 
+    /// Whether this worker holds `agency` paused, as of its last read of the pauses.
+    pub fn holds_paused(&self, agency: Agency) -> bool {
+        self.pauses.is_paused(agency)
+    }
+
     /// Consumes until `shutdown`, then stops taking work and lets in-flight tasks finish
     /// (bounded by the call timeout). Deliveries never started go back to the broker
     /// when the connection closes.
@@ -165,6 +180,13 @@ impl Worker {
             ..self
         };
         let mut loops = JoinSet::new();
+        // Know the pauses before the first delivery.
+        worker.pauses.refresh(&worker.store).await;
+        loops.spawn(worker.pauses.clone().follow(
+            worker.store.clone(),
+            worker.settings.pause_poll,
+            shutdown.clone(),
+        ));
         for agency in worker.agencies() {
             let (this, stop) = (worker.clone(), shutdown.clone());
             let supervisor = worker.supervisor.clone();

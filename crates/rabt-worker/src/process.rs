@@ -9,12 +9,13 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use chrono::Utc;
 use rabt_adapter::{AdapterError, Answer, ServiceCall};
 use rabt_core::{Outcome, TaskId, TaskMessage, TaskState};
 use rabt_metrics::metrics;
-use rabt_queue::{Delivery, OutgoingMessage};
+use rabt_queue::Delivery;
 use rabt_store::{Completion, StartResult, StoreError, TaskCompletion, TaskRecord};
 
 /// Why a delivery could not be handled now; it is requeued.
@@ -30,6 +31,7 @@ pub(crate) enum ProcessError {
 
 use crate::Worker;
 use crate::gate::{self, Entry};
+use crate::retry::retry_message;
 
 /// What to do with a delivery once its task is handled.
 #[derive(Debug, PartialEq)]
@@ -73,8 +75,22 @@ impl Worker {
         }
     }
 
-    /// Handles one delivery and always settles it (ack, dead-letter or requeue).
+    /// Handles one delivery and always settles it (ack, dead-letter or requeue), within
+    /// its CONSUMER span: the child of the publish whose context the message carries.
     pub(crate) async fn handle(&self, delivery: Delivery) {
+        let agency = delivery.agency();
+        let span = rabt_trace::consumer(
+            rabt_queue::TASKS_EXCHANGE,
+            &rabt_queue::task_queue(agency),
+            agency.as_str(),
+            delivery.message_id(),
+            delivery.delivery_count(),
+            delivery.header(rabt_trace::TRACEPARENT),
+        );
+        self.handle_in_span(delivery).instrument(span).await;
+    }
+
+    async fn handle_in_span(&self, delivery: Delivery) {
         let message = match serde_json::from_slice::<TaskMessage>(delivery.body()) {
             Ok(message) => message,
             Err(err) => {
@@ -84,7 +100,10 @@ impl Worker {
             }
         };
         let result = match &message {
-            TaskMessage::V1 { task, .. } => self.process(*task).await,
+            TaskMessage::V1 { task, .. } => {
+                tracing::Span::current().record("rabt.task.id", task.to_string());
+                self.process(*task).await
+            }
             TaskMessage::CallbackV1 { callback, .. } => self.apply_callback(*callback).await,
         };
         match result {
@@ -119,6 +138,12 @@ impl Worker {
                 self.compose_after_redelivery(&task).await?;
             }
             return Ok(Disposition::Ack);
+        }
+        // An agency an operator paused is not called: the task waits, unattempted.
+        if self.pauses.is_paused(task.agency) {
+            return self
+                .defer(&task, crate::pause::PAUSED_RECHECK, "agency_paused")
+                .await;
         }
         // Through the agency's gate (a free slot, the circuit breaker) before the attempt
         // counts; a task turned away waits there, unattempted (see gate.rs).
@@ -163,7 +188,25 @@ impl Worker {
         }
         let timeout = remaining.min(self.settings.call_timeout);
         let started = Instant::now();
-        let result = self.call(&task, attempt, timeout).await;
+        // The CLIENT span of this attempt: the adapter forwards its context to the
+        // agency and records the HTTP attributes on it.
+        let span = rabt_trace::agency_call(
+            task.agency.as_str(),
+            task.service.as_str(),
+            &task.id.to_string(),
+            attempt,
+        );
+        let traceparent = rabt_trace::traceparent(&span);
+        let result = self
+            .call(&task, attempt, timeout, traceparent.as_deref())
+            .instrument(span.clone())
+            .await;
+        span.record("rabt.outcome", call_label(&result));
+        if let Err(err) = &result {
+            span.record("error.type", err.kind());
+            rabt_trace::set_error(&span, err.kind());
+        }
+        drop(span);
         pass.record(gate::signal(&result));
         metrics().agency_call(
             task.agency,
@@ -210,6 +253,7 @@ impl Worker {
         task: &TaskRecord,
         attempt: u32,
         timeout: Duration,
+        traceparent: Option<&str>,
     ) -> Result<Answer, AdapterError> {
         let adapter = self
             .adapters
@@ -221,7 +265,8 @@ impl Worker {
             input: &task.input,
             attempt,
             timeout,
-            traceparent: task.traceparent.as_deref(),
+            // The agency call's own span when traces are on, else the request's.
+            traceparent: traceparent.or(task.traceparent.as_deref()),
         };
         // The adapter applies the timeout to its HTTP calls; this outer bound catches an
         // adapter that does not.
@@ -290,10 +335,10 @@ impl Worker {
                     first_failure_at: task.first_failure_at.or(Some(failed_at)),
                     ..task.clone()
                 };
-                let message = retry_message(&failing, attempt);
                 // If this fails the task is QUEUED in the database and the requeued
                 // original runs it again.
-                self.transport.publish_delayed(&message, delay).await?;
+                self.publish_retry(retry_message(&failing, attempt), delay)
+                    .await?;
             }
             return Ok(Disposition::Ack);
         }
@@ -394,35 +439,6 @@ fn call_label(result: &Result<Answer, AdapterError>) -> &'static str {
     }
 }
 
-/// The task's message again, for the retry tier, with the attempt that failed and the
-/// time of the task's first failure (both recorded on the task too; the headers let an
-/// operator reading the broker see them).
-pub(crate) fn retry_message(task: &TaskRecord, attempt: u32) -> OutgoingMessage {
-    let message = TaskMessage::V1 {
-        task: task.id,
-        request: task.request,
-        agency: task.agency,
-        service: task.service.clone(),
-    };
-    let mut headers = vec![("x-rabt-attempt".to_owned(), attempt.to_string())];
-    if let Some(first) = task.first_failure_at {
-        headers.push((
-            "x-rabt-first-failure".to_owned(),
-            first.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        ));
-    }
-    if let Some(traceparent) = &task.traceparent {
-        headers.push(("traceparent".to_owned(), traceparent.clone()));
-    }
-    OutgoingMessage {
-        exchange: rabt_queue::TASKS_EXCHANGE.to_owned(),
-        routing_key: task.agency.as_str().to_owned(),
-        message_id: task.id.to_string(),
-        body: serde_json::to_vec(&message).unwrap_or_default(),
-        headers,
-    }
-}
-
 async fn settle(delivery: Delivery, disposition: Disposition) {
     let result = match disposition {
         Disposition::Ack => delivery.ack().await,
@@ -432,60 +448,5 @@ async fn settle(delivery: Delivery, disposition: Disposition) {
         // The channel is gone: the broker redelivers, and the task's state in the
         // database turns the redelivery into a plain ack.
         tracing::debug!(%err, "could not settle a delivery");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-    use rabt_core::{Agency, CooperativeId, RequestId, ServiceName};
-
-    use super::*;
-
-    fn task(first_failure_at: Option<chrono::DateTime<Utc>>) -> TaskRecord {
-        TaskRecord {
-            id: TaskId::new(),
-            request: RequestId::new(),
-            cooperative: CooperativeId::new(),
-            agency: Agency::Labor,
-            service: ServiceName::parse("labor.establishment.compliance").expect("a name"),
-            input: serde_json::json!({}),
-            state: TaskState::Queued,
-            attempts: 2,
-            deadline_at: Utc::now(),
-            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
-            child: None,
-            first_failure_at,
-        }
-    }
-
-    fn header<'m>(message: &'m OutgoingMessage, name: &str) -> Option<&'m str> {
-        message
-            .headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    #[test]
-    fn a_retry_carries_its_attempt_and_first_failure() {
-        let first = Utc
-            .with_ymd_and_hms(2026, 11, 29, 3, 4, 5)
-            .single()
-            .expect("a time");
-        let message = retry_message(&task(Some(first)), 2);
-        assert_eq!(header(&message, "x-rabt-attempt"), Some("2"));
-        assert_eq!(
-            header(&message, "x-rabt-first-failure"),
-            Some("2026-11-29T03:04:05.000Z")
-        );
-        assert!(header(&message, "traceparent").is_some());
-        assert_eq!(message.routing_key, "labor");
-    }
-
-    #[test]
-    fn a_task_that_never_failed_has_no_first_failure_header() {
-        let message = retry_message(&task(None), 1);
-        assert_eq!(header(&message, "x-rabt-first-failure"), None);
     }
 }

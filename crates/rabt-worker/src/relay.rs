@@ -15,6 +15,7 @@ use rabt_store::{Handoff, HandoffReceiver, OutboxRow, Store};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Span;
 
 /// How the relay paces itself.
 #[derive(Debug, Clone)]
@@ -156,9 +157,13 @@ impl OutboxRelay {
 
     /// Publishes claimed rows with confirms, then deletes them.
     async fn publish(&self, rows: &[OutboxRow]) -> Result<(), RelayError> {
-        let messages: Vec<OutgoingMessage> = rows.iter().map(to_message).collect();
+        let (messages, spans): (Vec<OutgoingMessage>, Vec<Span>) =
+            rows.iter().map(to_message).unzip();
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         if let Err(err) = self.transport.publish(&messages).await {
+            for span in &spans {
+                rabt_trace::set_error(span, "not confirmed by the broker");
+            }
             // Give the rows back now rather than after the lease, so they go out as
             // soon as the broker is back. (Some may have been delivered: consumers
             // are idempotent by task id.)
@@ -184,14 +189,33 @@ async fn next_handed_over(receiver: &mut Option<HandoffReceiver>) -> Option<Vec<
     }
 }
 
-fn to_message(row: &OutboxRow) -> OutgoingMessage {
-    OutgoingMessage {
+/// The message of an outbox row, with the PRODUCER span of its publish: a child of the
+/// span that wrote the row (its `traceparent` header), whose own context replaces that
+/// header, so the consumer's span is the publish's child. The span ends when dropped,
+/// after the broker answered.
+fn to_message(row: &OutboxRow) -> (OutgoingMessage, Span) {
+    let written_by = header(&row.headers, rabt_trace::TRACEPARENT);
+    let span = rabt_trace::producer(&row.exchange, &row.routing_key, &row.message_id, written_by);
+    let mut headers = row.headers.clone();
+    if let Some(traceparent) = rabt_trace::traceparent(&span) {
+        headers.retain(|(name, _)| name != rabt_trace::TRACEPARENT);
+        headers.push((rabt_trace::TRACEPARENT.to_owned(), traceparent));
+    }
+    let message = OutgoingMessage {
         exchange: row.exchange.clone(),
         routing_key: row.routing_key.clone(),
         message_id: row.message_id.clone(),
         body: row.body.clone(),
-        headers: row.headers.clone(),
-    }
+        headers,
+    };
+    (message, span)
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Why a relay round failed; the rows stay and are retried.

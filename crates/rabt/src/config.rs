@@ -46,8 +46,10 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawApi {
     listen: String,
+    ops_listen: String,
     body_limit_bytes: usize,
     max_wait_seconds: u64,
+    key_rotation_overlap_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,9 +62,33 @@ struct RawDatabase {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawQueue {
-    amqp_url: String,
+    amqp_url: AmqpUrls,
     delivery_limit: u32,
+    quorum_size: u32,
     retry_tiers_ms: Vec<u64>,
+}
+
+/// `queue.amqp_url`: one URL, several separated by commas (as `RABT_AMQP_URL` gives
+/// them), or a list: the nodes of a RabbitMQ cluster.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AmqpUrls {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl AmqpUrls {
+    fn into_list(self) -> Vec<String> {
+        let text = match self {
+            AmqpUrls::One(text) => text,
+            AmqpUrls::Many(list) => list.join(","),
+        };
+        text.split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,8 +182,11 @@ pub(crate) struct AgencyConfig {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    /// API listen address.
+    /// API listen address (`/v1/*`, `/openapi.json`, the probes).
     pub listen: SocketAddr,
+    /// The operators' listener (`/console/`, `/ops/v1/*`, `/metrics`); the same as
+    /// `listen` only when configured so, and then one listener serves both.
+    pub ops_listen: SocketAddr,
     /// Body limit in bytes.
     pub body_limit: usize,
     /// Longest `Prefer: wait`.
@@ -168,13 +197,18 @@ pub(crate) struct Config {
     pub json_limits: rabt_api::json::JsonLimits,
     /// The limits of a cooperative without its own (`[cooperatives]`).
     pub cooperative_default_limit: rabt_store::CooperativeLimit,
+    /// How long a cooperative's old keys keep working after a rotation.
+    pub key_overlap: Duration,
     /// Database URL (may hold a password: never log it whole); `None` when none is
     /// configured (see [`Config::database`]).
     pub database_url: Option<Secret>,
     /// Connections per process.
     pub max_connections: u32,
-    /// Broker URL; `None` for the embedded transport.
+    /// Broker URLs, separated by commas (the nodes of a cluster); `None` for the
+    /// embedded transport.
     pub amqp_url: Option<Secret>,
+    /// Replicas of each quorum queue (`queue.quorum_size`); `None`: the broker's default.
+    pub quorum_size: Option<u32>,
     /// Deliveries before dead-lettering.
     pub delivery_limit: u32,
     /// Retry tier waits.
@@ -288,6 +322,12 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
             raw.api.listen
         )
     })?;
+    let ops_listen = raw.api.ops_listen.parse().map_err(|_| {
+        anyhow!(
+            "`api.ops_listen` must be an address like 127.0.0.1:9091, got `{}`",
+            raw.api.ops_listen
+        )
+    })?;
     let database_url = match raw.database.url.as_str() {
         "" => None,
         url if url.starts_with("sqlite:")
@@ -298,15 +338,17 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         }
         _ => bail!("`database.url` must start with sqlite: or postgres://"),
     };
-    let amqp_url = match raw.queue.amqp_url.as_str() {
-        "" => None,
-        url if url.starts_with("amqp://") || url.starts_with("amqps://") => {
-            Some(Secret(url.to_owned()))
-        }
-        _ => bail!(
-            "`queue.amqp_url` must start with amqp:// or amqps:// (or be empty for the embedded transport)"
-        ),
-    };
+    let urls = raw.queue.amqp_url.into_list();
+    if let Some(n) = urls
+        .iter()
+        .position(|u| !(u.starts_with("amqp://") || u.starts_with("amqps://")))
+    {
+        bail!(
+            "`queue.amqp_url`: URL {} must start with amqp:// or amqps:// (or the list be empty for the embedded transport)",
+            n + 1
+        );
+    }
+    let amqp_url = (!urls.is_empty()).then(|| Secret(urls.join(",")));
     let mut agencies = BTreeMap::new();
     for (name, agency) in raw.agencies {
         let key = name
@@ -375,14 +417,17 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
     let (edge, json_limits) = edge::settings(&raw.edge)?;
     Ok(Config {
         listen,
+        ops_listen,
         body_limit: raw.api.body_limit_bytes,
         max_wait: Duration::from_secs(raw.api.max_wait_seconds),
         edge,
         json_limits,
         cooperative_default_limit: cooperatives::default_limit(&raw.cooperatives)?,
+        key_overlap: key_overlap(raw.api.key_rotation_overlap_seconds)?,
         database_url,
         max_connections: raw.database.max_connections.max(1),
         amqp_url,
+        quorum_size: (raw.queue.quorum_size > 0).then_some(raw.queue.quorum_size),
         delivery_limit: raw.queue.delivery_limit.max(1),
         retry_tiers,
         worker_agencies,
@@ -416,6 +461,14 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
     })
 }
 
+/// `api.key_rotation_overlap_seconds`: at most 30 days (the operator API's limit).
+fn key_overlap(seconds: u64) -> anyhow::Result<Duration> {
+    if seconds > 30 * 24 * 3600 {
+        bail!("`api.key_rotation_overlap_seconds` must be at most 2592000 (30 days)");
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
 /// `[simulate.knobs.<agency>]`: the same fields as the simulators' `/_sim/knobs`.
 fn simulate_knobs(
     raw: &BTreeMap<String, toml::Value>,
@@ -434,6 +487,15 @@ fn simulate_knobs(
             Ok((agency, knobs))
         })
         .collect()
+}
+
+/// A list of URLs separated by commas (the broker's nodes), each with its password
+/// replaced by `***`, for logs.
+pub(crate) fn redact_urls(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| redact_url(url.trim()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A URL with its password replaced by `***`, for logs.

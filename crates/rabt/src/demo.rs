@@ -20,14 +20,23 @@ use serde_json::json;
 
 use crate::agencies::{self, Setup};
 use crate::config::Config;
+use crate::logging;
 use crate::runtime::{self, Roles};
-use crate::{admin, logging};
 
 /// The demo cooperative's (fictional) unified number.
 const DEMO_UNIFIED_NUMBER: &str = "7000000100";
 
-/// Runs the demo until Ctrl-C.
-pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Result<()> {
+/// The demo's admin operator: the name audit entries show for what is done with
+/// `operator_token` (never a piece of the token).
+const DEMO_OPERATOR: &str = "demo-admin";
+
+/// Runs the demo until Ctrl-C: the API on `listen`, the console, operator API and
+/// metrics on `ops_listen`.
+pub(crate) async fn run(
+    listen: SocketAddr,
+    ops_listen: SocketAddr,
+    state_dir: PathBuf,
+) -> anyhow::Result<()> {
     let mut config = Config::from_sources(None, &[])?;
     // The demo's cooperative tries notifications on its own machine (loopback, http).
     config.notifications.allow_private_targets = true;
@@ -37,6 +46,8 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
     let state_dir = state_dir.canonicalize()?;
     let shutdown = runtime::shutdown_on_signals();
 
+    // The database holds the demo's secrets (webhook secret, key digests) and requests'
+    // inputs: readable by this user only, like the credentials file.
     let database_file = state_dir.join("rabt.db");
     private_file(&database_file)?;
     let database = format!("sqlite://{}?mode=rwc", database_file.display());
@@ -51,8 +62,12 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
     }
 
     // The API's address first: the asynchronous agencies' simulators call back to it.
-    let listener = runtime::bind(listen).await?;
-    let base_url = format!("http://{}", listener.local_addr()?);
+    let listeners = runtime::bind_api(listen, ops_listen).await?;
+    let base_url = format!("http://{}", listeners.api.local_addr()?);
+    let ops_base_url = match &listeners.ops {
+        Some(ops) => format!("http://{}", ops.local_addr()?),
+        None => base_url.clone(),
+    };
     let callback_base = url::Url::parse(&base_url)?;
 
     // Each simulator gets fresh random credentials, known only to this process; chambers
@@ -102,11 +117,8 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
     let (cooperative, api_key, webhook_secret) = demo_cooperative(&store, everything).await?;
     let operator_token = generate_secret(OPERATOR_TOKEN_PREFIX);
     store
-        .create_operator(
-            &format!(
-                "demo-{}",
-                &operator_token[OPERATOR_TOKEN_PREFIX.len()..][..6]
-            ),
+        .put_operator(
+            DEMO_OPERATOR,
             OperatorRole::Admin,
             &hash_secret(&operator_token),
         )
@@ -116,17 +128,20 @@ pub(crate) async fn run(listen: SocketAddr, state_dir: PathBuf) -> anyhow::Resul
     let credentials = state_dir.join("demo-credentials.json");
     write_credentials(
         &credentials,
-        &base_url,
-        &api_key,
-        &webhook_secret,
-        &operator_token,
-        cooperative,
-        &shown,
+        &Credentials {
+            base_url: &base_url,
+            ops_base_url: &ops_base_url,
+            api_key: &api_key,
+            webhook_secret: &webhook_secret,
+            operator_token: &operator_token,
+            cooperative,
+            services: &shown,
+        },
     )?;
-    print_banner(&base_url, &credentials, &shown);
+    print_banner(&base_url, &ops_base_url, &credentials, &shown);
 
     let roles = Roles {
-        api: Some(listener),
+        api: Some(listeners),
         adapters,
         callable,
     };
@@ -164,69 +179,75 @@ async fn demo_cooperative(
             Ok((coop.id, key, secret))
         }
         None => {
-            admin::add_cooperative(
+            crate::coop::onboard(
                 store,
                 "Rabt Demo Cooperative / جمعية ربط التجريبية",
                 unified,
                 services,
+                &rabt_store::Actor::System,
             )
             .await
         }
     }
 }
 
-fn write_credentials(
-    path: &Path,
-    base_url: &str,
-    api_key: &str,
-    webhook_secret: &str,
-    operator_token: &str,
+/// What `demo-credentials.json` holds.
+struct Credentials<'a> {
+    base_url: &'a str,
+    ops_base_url: &'a str,
+    api_key: &'a str,
+    webhook_secret: &'a str,
+    operator_token: &'a str,
     cooperative: CooperativeId,
-    services: &std::collections::BTreeSet<ServiceName>,
-) -> anyhow::Result<()> {
+    services: &'a std::collections::BTreeSet<ServiceName>,
+}
+
+fn write_credentials(path: &Path, c: &Credentials<'_>) -> anyhow::Result<()> {
     let body = json!({
-        "base_url": base_url,
-        "api_key": api_key,
-        "webhook_secret": webhook_secret,
-        "operator_token": operator_token,
-        "cooperative_id": cooperative.to_string(),
-        "services": services.iter().map(ServiceName::as_str).collect::<Vec<_>>(),
+        "base_url": c.base_url,
+        "ops_base_url": c.ops_base_url,
+        "console_url": format!("{}/console/", c.ops_base_url),
+        "api_key": c.api_key,
+        "webhook_secret": c.webhook_secret,
+        "operator_token": c.operator_token,
+        "operator": DEMO_OPERATOR,
+        "cooperative_id": c.cooperative.to_string(),
+        "services": c.services.iter().map(ServiceName::as_str).collect::<Vec<_>>(),
     });
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = open_private(path, true)?;
     file.write_all(serde_json::to_string_pretty(&body)?.as_bytes())?;
     file.write_all(b"\n")?;
     Ok(())
 }
 
-/// Creates `path` readable by its owner only (0600), or makes it so: the demo database
-/// holds the cooperatives' webhook secrets. SQLite gives its `-wal` and `-shm` files
-/// the database file's mode.
-fn private_file(path: &Path) -> anyhow::Result<()> {
+/// Opens `path` for writing with mode 0600 (created so, and narrowed to it if it
+/// existed with wider rights); `truncate` empties it.
+fn open_private(path: &Path, truncate: bool) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
+    options.write(true).create(true).truncate(truncate);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options
         .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+        .with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot make {} private", path.display()))?;
+            .with_context(|| format!("cannot restrict {} to its owner", path.display()))?;
     }
-    drop(file);
-    Ok(())
+    Ok(file)
+}
+
+/// Makes sure `path` exists with mode 0600 without touching its content (SQLite gives
+/// its -wal and -shm files the database file's mode).
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    open_private(path, false).map(drop)
 }
 
 fn print_banner(
     base_url: &str,
+    ops_base_url: &str,
     credentials: &Path,
     services: &std::collections::BTreeSet<ServiceName>,
 ) {
@@ -235,6 +256,7 @@ fn print_banner(
     let banner = format!(
         r#"
 Rabt demo is running at {base_url}
+Operators' console: {ops_base_url}/console/ (log in with operator_token)
 Credentials: {credentials}
 Callable services: {services}
 

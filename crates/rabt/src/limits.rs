@@ -3,7 +3,7 @@
 
 use anyhow::{Context, anyhow, bail};
 use rabt_core::{CooperativeId, RateLimit};
-use rabt_store::{CooperativeLimit, StoreError};
+use rabt_store::{CooperativeLimit, Store, StoreError};
 
 use crate::config::Config;
 use crate::logging::print;
@@ -11,26 +11,26 @@ use crate::logging::print;
 /// What `rabt coop set-limit` was asked.
 #[derive(Debug)]
 pub(crate) struct SetLimit {
-    pub id: String,
     pub rate: Option<String>,
     pub burst: Option<u32>,
     pub quota: Option<String>,
     pub default: bool,
-    pub operator: Option<String>,
 }
 
-/// `rabt coop set-limit`.
-pub(crate) async fn set_limit(config: &Config, args: SetLimit) -> anyhow::Result<()> {
-    let id = CooperativeId::parse(&args.id)
-        .map_err(|_| anyhow!("`{}` is not a cooperative id (coop_…)", args.id))?;
+/// `rabt coop set-limit`: sets `id`'s limits, audited with `operator` as actor.
+pub(crate) async fn set_limit(
+    config: &Config,
+    store: &Store,
+    id: CooperativeId,
+    args: SetLimit,
+    operator: &str,
+) -> anyhow::Result<()> {
     let limit = if args.default {
         None
     } else {
         Some(parse(&args)?)
     };
-    let operator = crate::webhook_secret::operator_name(args.operator)?;
-    let store = crate::runtime::open_store(config.database()?, 2).await?;
-    match store.set_cooperative_limit(id, limit, &operator).await {
+    match store.set_cooperative_limit(id, limit, operator).await {
         Ok(()) => {}
         Err(StoreError::NotFound { .. }) => {
             bail!("no cooperative {id} (`rabt coop list` shows them)")
@@ -114,12 +114,10 @@ mod tests {
 
     fn args(rate: Option<&str>, burst: Option<u32>, quota: Option<&str>) -> SetLimit {
         SetLimit {
-            id: "coop_x".to_owned(),
             rate: rate.map(str::to_owned),
             burst,
             quota: quota.map(str::to_owned),
             default: false,
-            operator: None,
         }
     }
 

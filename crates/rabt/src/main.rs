@@ -14,14 +14,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod admin;
 mod agencies;
+mod agency_cmd;
 mod config;
+mod coop;
 mod demo;
 mod dlq;
+mod heartbeat;
 mod limits;
 mod logging;
 mod runtime;
 mod serve;
 mod simulate;
+mod telemetry;
 mod webhook_secret;
 
 /// Rabt (ربط): one API between Saudi cooperative societies and the government agencies
@@ -45,6 +49,10 @@ enum Command {
         /// Where the API listens (port 0 picks a free port; see demo-credentials.json).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Where the operators' console, /ops/v1 and /metrics listen (port 0: a free
+        /// port; see ops_base_url in demo-credentials.json).
+        #[arg(long, default_value = "127.0.0.1:9091")]
+        ops_listen: SocketAddr,
         /// Where the database and demo-credentials.json are kept.
         #[arg(long, default_value = "./rabt-demo")]
         state_dir: PathBuf,
@@ -69,16 +77,17 @@ enum Command {
     },
     /// Creates or upgrades the database schema.
     Migrate,
-    /// Onboards and lists cooperatives.
-    Coop {
-        #[command(subcommand)]
-        command: CoopCommand,
-    },
+    /// Cooperatives: onboard, list, show, rotate or revoke keys, change services,
+    /// deactivate and activate (as an operator, audited).
+    Coop(coop::CoopArgs),
     /// Creates operator tokens (for the operator API and dashboard).
     Operator {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// Agencies: settings as configured, and the maintenance pause (as an operator,
+    /// audited).
+    Agency(agency_cmd::AgencyArgs),
     /// Prints the OpenAPI document of the REST API.
     Openapi,
     /// Dead letters: list, show, replay or purge them (as an operator, audited).
@@ -93,56 +102,6 @@ enum Role {
     Worker,
     /// Both.
     All,
-}
-
-#[derive(Debug, Subcommand)]
-enum CoopCommand {
-    /// Onboards a cooperative and prints its API key and webhook secret, once.
-    Add {
-        /// The cooperative's name.
-        #[arg(long)]
-        name: String,
-        /// Its unified number (7xxxxxxxxx).
-        #[arg(long)]
-        unified_number: String,
-        /// Services it may call, comma separated (e.g. post.address.verify).
-        #[arg(long, value_delimiter = ',', required = true)]
-        services: Vec<String>,
-    },
-    /// Lists cooperatives.
-    List,
-    /// Sets a cooperative's rate limit and daily quota, held across all api processes
-    /// (e.g. `set-limit coop_… --rate 5/s --burst 10`), or with --default goes back to
-    /// the configuration's default. Applies within 2 s; audited.
-    SetLimit {
-        /// The cooperative (coop_…).
-        id: String,
-        /// Calls per second, minute or hour (5/s, 300/m, 10000/h), or `none`.
-        #[arg(long)]
-        rate: Option<String>,
-        /// Calls that may go back to back (default: one period's worth).
-        #[arg(long)]
-        burst: Option<u32>,
-        /// Requests accepted per UTC day (10000/day), or `none` (the default).
-        #[arg(long)]
-        quota: Option<String>,
-        /// Remove the cooperative's own limits: the configuration's default applies.
-        #[arg(long, conflicts_with_all = ["rate", "burst", "quota"])]
-        default: bool,
-        /// Who you are, for the audit log (default: the OS user).
-        #[arg(long)]
-        operator: Option<String>,
-    },
-    /// Gives a cooperative a new webhook secret (its notifications are signed with it)
-    /// and prints it, once. Audited with the operator as actor.
-    WebhookSecret {
-        /// The cooperative (coop_…).
-        #[arg(long)]
-        id: String,
-        /// Who you are, for the audit log (default: the OS user).
-        #[arg(long)]
-        operator: Option<String>,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,19 +142,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // One TLS provider for the whole process, before any client is built.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = cli.config;
-    match cli.command {
-        Command::Demo { listen, state_dir } => demo::run(listen, state_dir).await,
+    let result = match cli.command {
+        Command::Demo {
+            listen,
+            ops_listen,
+            state_dir,
+        } => demo::run(listen, ops_listen, state_dir).await,
         Command::Serve { role } => serve::run(&load(config)?, role).await,
         Command::Simulate {
             listen_base,
             print_env,
         } => simulate::run(&load(config)?, listen_base, print_env).await,
         Command::Migrate => admin::migrate(&load(config)?).await,
-        Command::Coop { command } => admin::coop(&load(config)?, command).await,
+        Command::Coop(args) => coop::run(&load(config)?, args).await,
         Command::Operator { command } => admin::operator(&load(config)?, command).await,
+        Command::Agency(args) => agency_cmd::run(&load(config)?, args).await,
         Command::Openapi => admin::openapi(),
         Command::Dlq(args) => dlq::run(&load(config)?, args).await,
-    }
+    };
+    logging::shutdown().await;
+    result
 }
 
 fn load(file: Option<PathBuf>) -> anyhow::Result<config::Config> {

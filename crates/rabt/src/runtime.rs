@@ -63,6 +63,7 @@ pub(crate) fn queue_settings(config: &Config) -> QueueSettings {
     QueueSettings {
         delivery_limit: config.delivery_limit,
         retry_tiers: config.retry_tiers.clone(),
+        quorum_size: config.quorum_size,
         ..QueueSettings::default()
     }
 }
@@ -148,8 +149,8 @@ pub(crate) fn shutdown_on_signals() -> CancellationToken {
 
 /// What one process runs.
 pub(crate) struct Roles {
-    /// Serve the API on this listener.
-    pub api: Option<TcpListener>,
+    /// Serve the API on these listeners.
+    pub api: Option<rabt_api::Listeners>,
     /// Run workers with these adapters.
     pub adapters: Vec<Arc<dyn Adapter>>,
     /// The services callable in this deployment (for the API).
@@ -172,6 +173,12 @@ pub(crate) async fn run(
     // that keeps dying stops the process (exit status 1) for its supervisor to restart.
     let supervision = Supervision::default();
     let supervisor = Supervisor::new(supervision.clone(), RestartPolicy::default());
+    let role = match (roles.api.is_some(), roles.adapters.is_empty()) {
+        (true, true) => "api",
+        (false, _) => "worker",
+        (true, false) => "all",
+    };
+    let mut heartbeat_worker = None;
 
     let relay_settings = RelaySettings {
         batch_size: config.outbox_batch,
@@ -221,10 +228,12 @@ pub(crate) async fn run(
                 deadline_sweep: config.deadline_sweep,
                 breaker: config.worker_breaker.clone(),
                 limits: config.worker_limits.clone(),
+                pause_poll: Duration::from_secs(1),
             },
         )
         .supervised_by(supervisor.clone());
         tracing::info!(agencies = ?worker.agencies(), "worker started");
+        heartbeat_worker = Some(worker.clone());
         // Workers also send the cooperatives' notifications (any number of them may:
         // notifications are claimed with a lease).
         let notifier = Notifier::new(store.clone(), config.notifications.clone())
@@ -242,6 +251,13 @@ pub(crate) async fn run(
         tasks.spawn(worker.run(shutdown.clone()));
     }
 
+    tasks.spawn(crate::heartbeat::run(
+        store.clone(),
+        role,
+        heartbeat_worker,
+        shutdown.clone(),
+    ));
+
     if roles.api.is_none()
         && let Some(address) = config.worker_metrics_listen
     {
@@ -255,7 +271,7 @@ pub(crate) async fn run(
         });
     }
 
-    if let Some(listener) = roles.api {
+    if let Some(listeners) = roles.api {
         warn_of_missing_callback_secrets(config, &catalogue);
         let state = AppState::new(
             store,
@@ -278,13 +294,15 @@ pub(crate) async fn run(
                 supervision: supervision.clone(),
                 default_limit: config.cooperative_default_limit,
                 outbox_handoff: Some(handoff),
+                key_overlap: config.key_overlap,
+                agency_settings: crate::agency_cmd::settings_views(config),
             },
         );
         let (api_shutdown, fatal) = (shutdown.clone(), supervisor.fatal());
         tasks.spawn(async move {
-            // The listener cannot be had again: an API server that ends while the
+            // The listeners cannot be had again: an API server that ends while the
             // process runs ends the process.
-            match rabt_api::serve(listener, state, api_shutdown.clone()).await {
+            match rabt_api::serve(listeners, state, api_shutdown.clone()).await {
                 Err(err) => tracing::error!(%err, "the API server failed"),
                 Ok(()) if !api_shutdown.is_cancelled() => {
                     tracing::error!("the API server stopped");
@@ -324,7 +342,32 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// Binds the API listener, with a clear error.
+/// Binds the API's listeners: `api.listen`, and `api.ops_listen` unless it is the
+/// same address (then one listener serves both).
+pub(crate) async fn bind_api(
+    listen: std::net::SocketAddr,
+    ops_listen: std::net::SocketAddr,
+) -> anyhow::Result<rabt_api::Listeners> {
+    let api = bind(listen).await?;
+    // Port 0 twice means two free ports, not one shared listener.
+    let ops = if ops_listen == listen && listen.port() != 0 {
+        None
+    } else {
+        Some(bind(ops_listen).await?)
+    };
+    tracing::info!(address = %api.local_addr()?, "API listening");
+    match &ops {
+        Some(ops) => {
+            tracing::info!(address = %ops.local_addr()?, "operators' listener (console, /ops/v1, /metrics)")
+        }
+        None => tracing::info!(
+            "the operators' surfaces share the API's listener (api.ops_listen = api.listen)"
+        ),
+    }
+    Ok(rabt_api::Listeners { api, ops })
+}
+
+/// Binds a listener, with a clear error.
 pub(crate) async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address)
         .await

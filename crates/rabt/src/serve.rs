@@ -5,7 +5,7 @@ use rabt_queue::Transport;
 
 use crate::Role;
 use crate::agencies;
-use crate::config::{Config, redact_url};
+use crate::config::{Config, redact_urls};
 use crate::runtime::{self, BROKER_CONNECT_TIMEOUT, Roles};
 
 /// Runs the given role until SIGTERM.
@@ -14,7 +14,7 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
     let store = runtime::open_store(config.database()?, config.max_connections).await?;
     let transport = match &config.amqp_url {
         Some(url) => {
-            tracing::info!(broker = %redact_url(url.expose()), "connecting to RabbitMQ");
+            tracing::info!(broker = %redact_urls(url.expose()), "connecting to RabbitMQ");
             tokio::time::timeout(
                 BROKER_CONNECT_TIMEOUT,
                 Transport::amqp(url.expose(), runtime::queue_settings(config)),
@@ -23,11 +23,14 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
             .with_context(|| {
                 format!(
                     "no broker within {BROKER_CONNECT_TIMEOUT:?} at {}",
-                    redact_url(url.expose())
+                    redact_urls(url.expose())
                 )
             })?
             .with_context(|| {
-                format!("cannot connect to RabbitMQ at {}", redact_url(url.expose()))
+                format!(
+                    "cannot connect to RabbitMQ at {}",
+                    redact_urls(url.expose())
+                )
             })?
         }
         None => {
@@ -56,9 +59,7 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
     let api = if role == Role::Worker {
         None
     } else {
-        let listener = runtime::bind(config.listen).await?;
-        tracing::info!(address = %listener.local_addr()?, "API listening");
-        Some(listener)
+        Some(runtime::bind_api(config.listen, config.ops_listen).await?)
     };
     let roles = Roles {
         api,

@@ -107,9 +107,13 @@ pub(super) async fn tally(
                     .map(|row| row.get::<i64, _>(0) as u64)
             }
         };
-        let completed =
-            count("SELECT count(*) FROM requests WHERE id = ANY($1) AND status = 'COMPLETED'")
-                .await?;
+        // A dead letter completes its request (UPSTREAM_ERROR) too: such a request is
+        // counted once, under dead-lettered, so that completed + dead-lettered = accepted.
+        let completed = count(
+            "SELECT count(*) FROM requests r WHERE r.id = ANY($1) AND r.status = 'COMPLETED' \
+             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.request_id = r.id AND t.dead_lettered = 1)",
+        )
+        .await?;
         let dead_lettered = count("SELECT count(DISTINCT request_id) FROM tasks WHERE request_id = ANY($1) AND dead_lettered = 1").await?;
         let lost = count("SELECT count(*) FROM requests r WHERE r.id = ANY($1) AND r.status <> 'COMPLETED' AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.request_id = r.id AND t.dead_lettered = 1)").await?
             + (ids.len() as u64).saturating_sub(count("SELECT count(*) FROM requests WHERE id = ANY($1)").await?);

@@ -10,7 +10,11 @@
 //!
 //! The load generator behaves like a careful cooperative: a unique Idempotency-Key per
 //! request, and on a refused connection, a 5xx or a 409 the same request again with the
-//! same key, at the other api; on a 429, the same after its Retry-After.
+//! same key, at the other api; on a 429, the same after its Retry-After. What it lived
+//! is reported per fault: the attempts refused (and how) and the answers slowed, and
+//! when (`disruption`). On the cluster of tests/cluster.sh the drill also kills a
+//! RabbitMQ node, brings it back, and switches over and kills the PostgreSQL primary
+//! (`cluster`: the script applies them).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,12 +26,16 @@ use sqlx::PgPool;
 
 use crate::{Deployment, free_port};
 
+mod cluster;
 mod count;
 mod database;
+mod disruption;
 mod report;
 
+use cluster::cluster_fault;
 use count::{latency, outage_outcomes, poison_dead_lettered, settle, tally};
-pub use report::{Breaker, DatabaseOutage, Latency, Report, Tally};
+use disruption::{Attempted, disruption};
+pub use report::{Breaker, DatabaseOutage, Disruption, Latency, Report, SLOW_MS, Tally};
 
 /// One fault of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +53,29 @@ pub enum Fault {
     /// PostgreSQL stopped (every connection cut) and started again (needs the services
     /// folder); the API is probed while it is down.
     DatabaseRestart,
+    /// SIGKILL the RabbitMQ node that leads the task queues (tests/cluster.sh).
+    BrokerNodeKill,
+    /// Start the killed node again; it rejoins the cluster.
+    BrokerNodeBack,
+    /// Patroni switches the PostgreSQL primary over to the standby.
+    Switchover,
+    /// SIGKILL the PostgreSQL primary (and its Patroni); the standby takes over.
+    PrimaryKill,
 }
+
+/// Every fault, in the order of its name's listing.
+const FAULTS: [Fault; 10] = [
+    Fault::WorkerKill,
+    Fault::ApiKill,
+    Fault::BrokerRestart,
+    Fault::AgencyOutage,
+    Fault::Poison,
+    Fault::DatabaseRestart,
+    Fault::BrokerNodeKill,
+    Fault::BrokerNodeBack,
+    Fault::Switchover,
+    Fault::PrimaryKill,
+];
 
 impl Fault {
     /// The name used on the command line and in reports.
@@ -57,21 +87,16 @@ impl Fault {
             Fault::AgencyOutage => "agency-outage",
             Fault::Poison => "poison",
             Fault::DatabaseRestart => "database-restart",
+            Fault::BrokerNodeKill => "broker-node-kill",
+            Fault::BrokerNodeBack => "broker-node-back",
+            Fault::Switchover => "switchover",
+            Fault::PrimaryKill => "primary-kill",
         }
     }
 
     /// Parses a name.
     pub fn parse(name: &str) -> Option<Fault> {
-        [
-            Fault::WorkerKill,
-            Fault::ApiKill,
-            Fault::BrokerRestart,
-            Fault::AgencyOutage,
-            Fault::Poison,
-            Fault::DatabaseRestart,
-        ]
-        .into_iter()
-        .find(|f| f.name() == name)
+        FAULTS.into_iter().find(|f| f.name() == name)
     }
 }
 
@@ -93,6 +118,8 @@ pub struct Options {
     /// The largest ratio of a healthy agency's p99 during the agency outage to its p99
     /// in the baseline that the drill accepts (the bulkheads); `None`: only reported.
     pub max_p99_ratio: Option<f64>,
+    /// The folder of tests/cluster.sh's cluster, for the cluster's faults.
+    pub cluster_dir: Option<std::path::PathBuf>,
 }
 
 /// The labor services' deadline (the catalogue's): an outage of at most half of it must
@@ -136,13 +163,31 @@ struct Sent {
 }
 
 /// The load generator's shared state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Ledger {
     window: String,
     sent: Vec<Sent>,
     refused: BTreeMap<String, u64>,
     /// Why each submission given up on was given up (`window: last answer`).
     gave_up: BTreeMap<String, u64>,
+    attempts: Vec<Attempted>,
+    /// When each window began, seconds since the drill began.
+    windows: Vec<(String, f64)>,
+    began: Instant,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            window: String::new(),
+            sent: Vec::new(),
+            refused: BTreeMap::new(),
+            gave_up: BTreeMap::new(),
+            attempts: Vec::new(),
+            windows: Vec::new(),
+            began: Instant::now(),
+        }
+    }
 }
 
 /// Runs the drill on a deployment that has its first api and two workers running.
@@ -151,7 +196,10 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     let second_api = deployment.wiring.spawn_with(
         "api-b",
         &["serve", "--role", "api"],
-        &[("RABT_LISTEN", format!("127.0.0.1:{second_port}"))],
+        &[
+            ("RABT_LISTEN", format!("127.0.0.1:{second_port}")),
+            ("RABT_OPS_LISTEN", format!("127.0.0.1:{}", free_port())),
+        ],
     )?;
     let urls = vec![
         deployment.client.base_url.clone(),
@@ -229,6 +277,10 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
             Fault::Poison => {
                 report.poison = Some((poison(deployment).await?, 0));
             }
+            Fault::BrokerNodeKill
+            | Fault::BrokerNodeBack
+            | Fault::Switchover
+            | Fault::PrimaryKill => cluster_fault(*fault, options)?,
         }
         tokio::time::sleep(options.quiet).await;
     }
@@ -239,13 +291,14 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     drop(second_api);
 
     let pool = PgPool::connect(&deployment.wiring.database_url).await?;
-    let (ledger, gave_up) = {
+    let ledger = {
         let ledger = ledger
             .lock()
             .map_err(|_| anyhow::anyhow!("ledger poisoned"))?;
-        (ledger.clone_sent(), ledger.gave_up.clone())
+        report.disruption = disruption(&ledger);
+        report.gave_up = ledger.gave_up.clone();
+        ledger.clone_sent()
     };
-    report.gave_up = gave_up;
     settle(&pool, &ledger.0).await?;
     report.tallies = tally(&pool, &ledger.0, &ledger.1).await?;
     report.latency = latency(&pool, &ledger.0).await?;
@@ -277,6 +330,8 @@ impl Ledger {
 fn set_window(ledger: &Arc<Mutex<Ledger>>, window: &str) {
     if let Ok(mut ledger) = ledger.lock() {
         ledger.window = window.to_owned();
+        let at = ledger.began.elapsed().as_secs_f64();
+        ledger.windows.push((window.to_owned(), at));
     }
 }
 
@@ -317,7 +372,24 @@ async fn submit(
     input: Value,
     ledger: &Arc<Mutex<Ledger>>,
 ) {
-    let window = ledger.lock().map(|l| l.window.clone()).unwrap_or_default();
+    let (window, began) = ledger
+        .lock()
+        .map(|l| (l.window.clone(), l.began))
+        .unwrap_or_else(|_| (String::new(), Instant::now()));
+    let started = began.elapsed().as_secs_f64();
+    let mut reasons: Vec<String> = Vec::new();
+    let record = |reasons: Vec<String>, answered: bool| {
+        if let Ok(mut l) = ledger.lock() {
+            l.attempts.push(Attempted {
+                window: window.clone(),
+                started,
+                ended: began.elapsed().as_secs_f64(),
+                refusals: reasons.len() as u64,
+                reasons,
+                answered,
+            });
+        }
+    };
     let key = rabt_test_support::unique("drill-");
     let body = json!({"service": service, "input": input});
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -352,6 +424,7 @@ async fn submit(
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<u64>().ok())
                     .unwrap_or(1);
+                reasons.push(status.to_string());
                 tokio::time::sleep(Duration::from_secs(wait.min(10))).await;
                 continue;
             }
@@ -366,6 +439,7 @@ async fn submit(
                 break;
             }
             if (200..300).contains(&status) {
+                record(reasons, true);
                 let id = response
                     .json::<Value>()
                     .await
@@ -384,9 +458,13 @@ async fn submit(
                 }
                 return;
             }
+            reasons.push(status.to_string());
+        } else {
+            reasons.push("connection".to_owned());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    record(reasons, false);
     if let Ok(mut ledger) = ledger.lock() {
         *ledger
             .gave_up

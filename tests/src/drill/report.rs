@@ -68,7 +68,34 @@ pub struct Report {
     pub max_p99_ratio: Option<f64>,
     /// Submissions given up on, by window and the last answer they got.
     pub gave_up: BTreeMap<String, u64>,
+    /// Per window, the submissions refused or slowed while its fault lasted.
+    pub disruption: Vec<Disruption>,
 }
+
+/// How a fault looked to cooperatives: submissions refused (a connection error or a
+/// 5xx, sent again with the same key) or slowed (answered after more than
+/// [`SLOW_MS`]), and the span of time, from the fault's start, in which they happened.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Disruption {
+    /// The window.
+    pub window: String,
+    /// Submissions in the window.
+    pub submitted: u64,
+    /// Attempts refused (each retried with the same Idempotency-Key).
+    pub refused: u64,
+    /// How they were refused: by status (`503`), or `connection`.
+    pub reasons: BTreeMap<String, u64>,
+    /// Submissions answered 2xx only after more than [`SLOW_MS`].
+    pub slowed: u64,
+    /// Seconds from the fault's start to the first refused or slowed submission, and
+    /// to the end of the last; `None` when there was none.
+    pub span: Option<(f64, f64)>,
+    /// The slowest 2xx answer, milliseconds.
+    pub max_ms: u64,
+}
+
+/// An answer later than this counts as slowed.
+pub const SLOW_MS: u64 = 1000;
 
 /// Evidence that the failing agency's circuit opened: while it failed, its requests
 /// waited in the retry tier instead of hammering it and burning their attempts.
@@ -248,6 +275,29 @@ impl Report {
                 d.down_for.as_secs(),
                 d.answers_text()
             ));
+        }
+        if !self.disruption.is_empty() {
+            out.push_str(&format!("\n| window | submitted | refused attempts (how) | slowed (> {SLOW_MS} ms) | refused or slowed from … to (s after the fault) | slowest answer ms |\n|---|---|---|---|---|---|\n"));
+            for d in &self.disruption {
+                let span = d
+                    .span
+                    .map(|(a, b)| format!("{a:.1} … {b:.1}"))
+                    .unwrap_or_else(|| "—".to_owned());
+                let how: Vec<String> = d
+                    .reasons
+                    .iter()
+                    .map(|(reason, n)| format!("{reason} ×{n}"))
+                    .collect();
+                let refused = if how.is_empty() {
+                    d.refused.to_string()
+                } else {
+                    format!("{} ({})", d.refused, how.join(", "))
+                };
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} |\n",
+                    d.window, d.submitted, refused, d.slowed, span, d.max_ms
+                ));
+            }
         }
         if !self.latency.is_empty() {
             out.push_str(

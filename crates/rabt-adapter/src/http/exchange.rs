@@ -123,12 +123,41 @@ impl Reply {
 /// and reads the whole answer. A failure to get one (refused, reset, timed out) is
 /// classified by [`classify_send_error`]; any status is an answer.
 pub async fn send(request: RequestBuilder, ctx: CallContext<'_>) -> Result<Reply, AdapterError> {
-    let response = ctx
-        .apply(request)
-        .send()
+    let response = execute(request, ctx).await?;
+    Reply::read(response, ctx.timeout).await
+}
+
+/// Sends `request` with what `ctx` says every request carries and returns the response
+/// once its head arrived.
+///
+/// The HTTP attributes of the exchange (method, server, scheme, status) are recorded on
+/// the current `tracing` span, the worker's span of the agency call, whose fields name
+/// them; never the path or query, which may hold an identifier. A span without those
+/// fields ignores them. Numbers as `i64`, which OpenTelemetry keeps as numbers.
+pub(crate) async fn execute(
+    request: RequestBuilder,
+    ctx: CallContext<'_>,
+) -> Result<Response, AdapterError> {
+    let (client, request) = ctx.apply(request).build_split();
+    let request = request.map_err(|e| classify_send_error(e, ctx.timeout))?;
+    let span = tracing::Span::current();
+    span.record("http.request.method", request.method().as_str());
+    span.record("url.scheme", request.url().scheme());
+    if let Some(host) = request.url().host_str() {
+        span.record("server.address", host);
+    }
+    if let Some(port) = request.url().port_or_known_default() {
+        span.record("server.port", i64::from(port));
+    }
+    let response = client
+        .execute(request)
         .await
         .map_err(|e| classify_send_error(e, ctx.timeout))?;
-    Reply::read(response, ctx.timeout).await
+    span.record(
+        "http.response.status_code",
+        i64::from(response.status().as_u16()),
+    );
+    Ok(response)
 }
 
 /// Reads an answer's JSON body as `T`, or [`AdapterError::Malformed`] saying

@@ -79,19 +79,29 @@ pub(crate) async fn replay(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
-    let letter = find(&state, &id).await?;
+    let letter = replay_one(&state, &id, &operator.name).await?;
+    Ok(Json(view::full(&letter)).into_response())
+}
+
+/// Replays one dead letter as `operator` (the operator API and the console): the dead
+/// letter as it is now, or why nothing was done.
+pub(crate) async fn replay_one(
+    state: &AppState,
+    id: &str,
+    operator: &str,
+) -> Result<DeadLetter, ApiError> {
+    let letter = find(state, id).await?;
     let outcome = retrying("replaying a dead letter", || {
         state
             .store()
-            .replay_dead_letter(letter.id, &operator.name, Utc::now())
+            .replay_dead_letter(letter.id, operator, Utc::now())
     })
     .await?;
     if let Some(queued) = queued(&outcome) {
-        tracing::info!(operator = %operator.name, dead_letter = %letter.id, %queued, "dead letter replayed");
+        tracing::info!(%operator, dead_letter = %letter.id, %queued, "dead letter replayed");
         metrics().replayed(letter.agency);
         state.wake_outbox();
-        let letter = find(&state, &id).await?;
-        return Ok(Json(view::full(&letter)).into_response());
+        return find(state, id).await;
     }
     Err(refusal(&outcome))
 }
@@ -156,11 +166,21 @@ pub(crate) async fn purge(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Admin)?;
-    let letter = find(&state, &id).await?;
+    let letter = purge_one(&state, &id, &operator.name).await?;
+    Ok(Json(view::full(&letter)).into_response())
+}
+
+/// Purges one dead letter as `operator` (the operator API and the console).
+pub(crate) async fn purge_one(
+    state: &AppState,
+    id: &str,
+    operator: &str,
+) -> Result<DeadLetter, ApiError> {
+    let letter = find(state, id).await?;
     let outcome = retrying("purging a dead letter", || {
         state
             .store()
-            .purge_dead_letter(letter.id, &operator.name, Utc::now())
+            .purge_dead_letter(letter.id, operator, Utc::now())
     })
     .await?;
     let closed = |what: &str, at: chrono::DateTime<Utc>| {
@@ -179,9 +199,8 @@ pub(crate) async fn purge(
     };
     match outcome {
         PurgeOutcome::Purged => {
-            tracing::info!(operator = %operator.name, dead_letter = %letter.id, "dead letter purged");
-            let letter = find(&state, &id).await?;
-            Ok(Json(view::full(&letter)).into_response())
+            tracing::info!(%operator, dead_letter = %letter.id, "dead letter purged");
+            find(state, id).await
         }
         PurgeOutcome::AlreadyPurged { at } => Err(closed("purged", at)),
         PurgeOutcome::AlreadyReplayed { at } => Err(closed("replayed", at)),
@@ -207,7 +226,7 @@ async fn count_replay(state: &AppState, filter: Option<Agency>, id: DeadLetterId
 }
 
 /// The dead letter with this id; text that is no dead letter id is a 404 too.
-async fn find(state: &AppState, id: &str) -> Result<DeadLetter, ApiError> {
+pub(crate) async fn find(state: &AppState, id: &str) -> Result<DeadLetter, ApiError> {
     let not_found = || {
         ApiError::new(ProblemKind::NotFound).detail(
             format!(

@@ -1,5 +1,6 @@
 //! The operator API under `/ops/v1`, for the ministry's operators and their tools:
-//! dead letters to list, read, replay and purge.
+//! dead letters to list, read, replay and purge; cooperatives to onboard, with their
+//! keys, services and activation.
 //!
 //! Callers authenticate with an operator token (`Authorization: Bearer rabt_op_…`,
 //! created by `rabt operator add`, stored hashed); each action needs a role: viewer <
@@ -10,23 +11,34 @@
 //! - `auth`: the operator extractor and role checks.
 //! - `dead_letters`: the handlers; `query`: the list's parameters; `view`: the JSON.
 //! - `limits`: a cooperative's rate limit and quota (`/ops/v1/cooperatives/{id}/limit`).
+//! - `cooperatives`: the lifecycle's handlers; `coop_view`: their JSON.
+//! - `agencies`: settings as running, maintenance pause and resume.
+//! - `overview`: the deployment at a glance; `requests`: every cooperative's requests,
+//!   masked (`mask`) unless an admin reveals them; `audit`: the audit log.
 //! - [`openapi`]: this API's part of the OpenAPI document.
 
 use std::future::Future;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use rabt_store::StoreError;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-mod auth;
-mod dead_letters;
-mod limits;
+pub(crate) mod agencies;
+pub(crate) mod audit;
+pub(crate) mod auth;
+pub(crate) mod coop_view;
+pub(crate) mod cooperatives;
+pub(crate) mod dead_letters;
+pub(crate) mod limits;
+pub(crate) mod mask;
 pub mod openapi;
-mod query;
-mod view;
+pub(crate) mod overview;
+pub(crate) mod query;
+pub(crate) mod requests;
+pub(crate) mod view;
 
 /// How often an operator action that collided with a concurrent transaction is tried
 /// again before the caller is asked to retry.
@@ -52,12 +64,42 @@ pub(crate) fn routes() -> Router<AppState> {
             "/ops/v1/dead-letters/{id}/replay",
             post(dead_letters::replay),
         )
+        .route(
+            "/ops/v1/cooperatives",
+            get(cooperatives::list).post(cooperatives::onboard),
+        )
+        .route("/ops/v1/cooperatives/{id}", get(cooperatives::get))
+        .route("/ops/v1/cooperatives/{id}/keys", post(cooperatives::rotate))
+        .route(
+            "/ops/v1/cooperatives/{id}/keys/{key}/revoke",
+            post(cooperatives::revoke),
+        )
+        .route(
+            "/ops/v1/cooperatives/{id}/services",
+            put(cooperatives::set_services),
+        )
+        .route(
+            "/ops/v1/cooperatives/{id}/deactivate",
+            post(cooperatives::deactivate),
+        )
+        .route(
+            "/ops/v1/cooperatives/{id}/activate",
+            post(cooperatives::activate),
+        )
+        .route("/ops/v1/agencies", get(agencies::list))
+        .route("/ops/v1/overview", get(overview::get))
+        .route("/ops/v1/requests", get(requests::list))
+        .route("/ops/v1/requests/{id}", get(requests::get))
+        .route("/ops/v1/requests/{id}/reveal", post(requests::reveal))
+        .route("/ops/v1/audit", get(audit::list))
+        .route("/ops/v1/agencies/{agency}/pause", post(agencies::pause))
+        .route("/ops/v1/agencies/{agency}/resume", post(agencies::resume))
 }
 
 /// Runs a store operation, trying again when it lost a race with a concurrent
 /// transaction (safe: every operator action is conditional); an outage is a 503 with
 /// `Retry-After`, anything else a logged 500.
-async fn retrying<T, F, Fut>(context: &str, mut op: F) -> Result<T, ApiError>
+pub(crate) async fn retrying<T, F, Fut>(context: &str, mut op: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,

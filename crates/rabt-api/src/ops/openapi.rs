@@ -123,5 +123,221 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
         },
     }));
     paths.extend(super::limits::paths(&security, &auth, &problem_ref));
+    cooperative_paths(&mut paths, &security, &auth, &problem_ref);
+    agency_paths(&mut paths, &security, &auth, &problem_ref);
+    reading_paths(&mut paths, &security, &auth, &problem_ref);
     paths
+}
+
+/// What the console reads: the overview, every cooperative's requests, the audit log.
+fn reading_paths(
+    paths: &mut Map<String, Value>,
+    security: &Value,
+    auth: &dyn Fn(Value) -> Value,
+    problem_ref: &dyn Fn(&str) -> Value,
+) {
+    let q = |name: &str, schema: Value| json!({ "name": name, "in": "query", "schema": schema });
+    let text = json!({ "type": "string" });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let window = json!({ "enum": ["15m", "1h", "24h"] });
+    let limit = json!({ "type": "integer", "minimum": 1, "maximum": 100 });
+    paths.insert("/ops/v1/overview".into(), json!({ "get": {
+        "summary": "The deployment at a glance, across every process: per agency tasks ended (5 and 60 min), latency, circuit and calls in flight from the workers' heartbeats, queue depths, dead letters, pause; requests per service; outbox; readiness. A source that fails is marked `error` in its part only (viewer)",
+        "security": security,
+        "responses": auth(json!({ "200": { "description": "The overview." } })),
+    } }));
+    paths.insert("/ops/v1/requests".into(), json!({ "get": {
+        "summary": "Every cooperative's requests, newest first, filtered (viewer)",
+        "security": security,
+        "parameters": [q("cooperative", text.clone()), q("service", text.clone()),
+            q("status", json!({ "enum": ["ACCEPTED", "RUNNING", "COMPLETED"] })),
+            q("verdict", json!({ "enum": ["PASS", "FAIL", "PARTIAL"] })), q("window", window.clone()),
+            q("since", time.clone()), q("until", time.clone()), q("limit", limit.clone()), q("cursor", text.clone())],
+        "responses": auth(json!({ "200": { "description": "`items` and `next` (the cursor of the next page)." }, "400": problem_ref("invalid-query") })),
+    } }));
+    paths.insert("/ops/v1/requests/{id}".into(), json!({ "get": {
+        "summary": "One request with its checks and its timeline from the audit log; identifiers and names masked (viewer)",
+        "security": security,
+        "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+        "responses": auth(json!({ "200": { "description": "The request, `masked: true`." }, "404": problem_ref("not-found") })),
+    } }));
+    paths.insert("/ops/v1/requests/{id}/reveal".into(), json!({ "post": {
+        "summary": "The request with its values unmasked; audited (request.revealed) with the reason first (admin)",
+        "security": security,
+        "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false, "required": ["reason"],
+            "properties": { "reason": { "type": "string", "minLength": 1, "maxLength": 200 } },
+        } } } },
+        "responses": auth(json!({ "200": { "description": "The request, `masked: false` (Cache-Control: no-store)." }, "404": problem_ref("not-found"), "422": problem_ref("validation-failed") })),
+    } }));
+    paths.insert("/ops/v1/audit".into(), json!({ "get": {
+        "summary": "The audit log, newest first, filtered (viewer)",
+        "security": security,
+        "parameters": [q("request", text.clone()), q("cooperative", text.clone()), q("operator", text.clone()),
+            q("action", text.clone()), q("window", window), q("since", time.clone()), q("until", time),
+            q("limit", limit), q("cursor", json!({ "type": "integer" }))],
+        "responses": auth(json!({ "200": { "description": "`items` and `next`." }, "400": problem_ref("invalid-query") })),
+    } }));
+}
+
+fn agency_paths(
+    paths: &mut Map<String, Value>,
+    security: &Value,
+    auth: &dyn Fn(Value) -> Value,
+    problem_ref: &dyn Fn(&str) -> Value,
+) {
+    let agency = json!({ "name": "agency", "in": "path", "required": true,
+        "schema": { "enum": ["interior", "health", "labor", "municipal", "chambers", "saudi-post"] } });
+    paths.insert("/ops/v1/agencies".into(), json!({ "get": {
+        "summary": "Every agency: its settings as running (never a secret) and its pause (viewer)",
+        "security": security,
+        "responses": auth(json!({ "200": { "description": "`items`: agency, settings, services, paused ({reason, pausedBy, pausedAt, expectedEnd} or null)." } })),
+    } }));
+    paths.insert("/ops/v1/agencies/{agency}/pause".into(), json!({ "post": {
+        "summary": "Pause for maintenance: the agency's tasks wait unattempted, and do not time out, until resumed (operator; audited)",
+        "security": security, "parameters": [agency],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false, "required": ["reason"],
+            "properties": {
+                "reason": { "type": "string", "minLength": 1, "maxLength": 200 },
+                "expectedEnd": { "type": "string", "format": "date-time", "description": "In the future; shown to cooperatives in a waiting check." },
+            },
+        } } } },
+        "responses": auth(json!({
+            "200": { "description": "Paused." }, "404": problem_ref("not-found"),
+            "409": problem_ref("agency-pause-state"), "422": problem_ref("validation-failed"),
+        })),
+    } }));
+    paths.insert("/ops/v1/agencies/{agency}/resume".into(), json!({ "post": {
+        "summary": "Resume: the waiting tasks run, with the time they spent paused added to their deadlines (operator; audited)",
+        "security": security, "parameters": [agency],
+        "responses": auth(json!({
+            "200": { "description": "Resumed: `extendedTasks`." }, "404": problem_ref("not-found"),
+            "409": problem_ref("agency-pause-state"),
+        })),
+    } }));
+}
+
+/// The `Cooperative` schema (as listed and read; `apiKey` and `webhookSecret` only in
+/// the answer that creates them).
+pub fn cooperative_schema() -> Value {
+    let time = json!({ "type": ["string", "null"], "format": "date-time" });
+    json!({
+        "type": "object",
+        "required": ["id", "name", "unifiedNumber", "active", "services", "createdAt", "activity"],
+        "properties": {
+            "id": { "type": "string", "pattern": "^coop_[0-9a-f]{32}$" },
+            "name": { "type": "string" },
+            "unifiedNumber": { "type": "string", "pattern": "^7[0-9]{9}$" },
+            "active": { "type": "boolean", "description": "false: its keys answer 403 cooperative-inactive." },
+            "services": { "type": "array", "items": { "type": "string" } },
+            "createdAt": { "type": "string", "format": "date-time" },
+            "activity": { "type": "object", "description": "Its requests of the last 24 hours: requests, completed, failed (FAIL), partial (PARTIAL: a check did not answer), errorRate = partial / completed (null without completed requests)." },
+            "keys": { "type": "array", "items": { "type": "object", "properties": {
+                "id": { "type": "string", "pattern": "^key_[0-9a-f]{16}$" }, "label": { "type": "string" },
+                "state": { "enum": ["active", "expiring", "expired", "revoked"] },
+                "createdAt": { "type": "string", "format": "date-time" }, "expiresAt": time, "revokedAt": time,
+            } } },
+            "apiKey": { "type": "string", "description": "Only in the answer that creates it: shown once, stored as a digest." },
+            "webhookSecret": { "type": "string", "description": "Only when onboarded: shown once." },
+            "links": { "type": "object" },
+        },
+    })
+}
+
+fn cooperative_paths(
+    paths: &mut Map<String, Value>,
+    security: &Value,
+    auth: &dyn Fn(Value) -> Value,
+    problem_ref: &dyn Fn(&str) -> Value,
+) {
+    let coop =
+        json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Cooperative" } } });
+    let id =
+        json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } });
+    let body = |properties: Value, required: Value| {
+        json!({ "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false, "properties": properties, "required": required,
+        } } } })
+    };
+    let reason = json!({ "reason": { "type": "string", "minLength": 1, "maxLength": 200 } });
+    let changed = |summary: &str, body: Value| {
+        json!({ "post": {
+            "summary": summary, "security": security, "parameters": [id], "requestBody": body,
+            "responses": auth(json!({
+                "200": { "description": "The cooperative now.", "content": coop },
+                "404": problem_ref("not-found"), "422": problem_ref("validation-failed"),
+            })),
+        } })
+    };
+    paths.insert("/ops/v1/cooperatives".into(), json!({
+        "get": {
+            "summary": "Every cooperative with its last 24 hours (viewer)", "security": security,
+            "responses": auth(json!({ "200": { "description": "`items`: cooperatives." } })),
+        },
+        "post": {
+            "summary": "Onboard a cooperative; its API key and webhook secret are in the answer, once (operator; audited)",
+            "security": security,
+            "requestBody": body(json!({
+                "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+                "unifiedNumber": { "type": "string", "pattern": "^7[0-9]{9}$" },
+                "services": { "type": "array", "minItems": 1, "items": { "type": "string" } },
+            }), json!(["name", "unifiedNumber", "services"])),
+            "responses": auth(json!({
+                "201": { "description": "Onboarded (Cache-Control: no-store).", "content": coop },
+                "409": problem_ref("cooperative-exists"), "422": problem_ref("validation-failed"),
+            })),
+        },
+    }));
+    paths.insert("/ops/v1/cooperatives/{id}".into(), json!({ "get": {
+        "summary": "One cooperative with its keys (viewer)", "security": security, "parameters": [id],
+        "responses": auth(json!({ "200": { "description": "The cooperative.", "content": coop }, "404": problem_ref("not-found") })),
+    } }));
+    paths.insert("/ops/v1/cooperatives/{id}/keys".into(), json!({ "post": {
+        "summary": "Rotate: a new API key, in the answer once; the other valid keys stop after the overlap (operator; audited)",
+        "security": security, "parameters": [id],
+        "requestBody": { "required": false, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false,
+            "properties": { "overlapSeconds": { "type": "integer", "minimum": 0, "maximum": 2592000 } },
+        } } } },
+        "responses": auth(json!({
+            "201": { "description": "`key` (its id), `apiKey`, `expiring` (ids), `until`." },
+            "404": problem_ref("not-found"), "422": problem_ref("validation-failed"),
+        })),
+    } }));
+    paths.insert("/ops/v1/cooperatives/{id}/keys/{key}/revoke".into(), json!({ "post": {
+        "summary": "Revoke a key at once, on every api process (admin; audited)",
+        "security": security,
+        "parameters": [id, { "name": "key", "in": "path", "required": true, "schema": { "type": "string" } }],
+        "requestBody": body(reason.clone(), json!(["reason"])),
+        "responses": auth(json!({
+            "200": { "description": "The cooperative now.", "content": coop },
+            "404": problem_ref("not-found"), "409": problem_ref("key-revoked"), "422": problem_ref("validation-failed"),
+        })),
+    } }));
+    paths.insert("/ops/v1/cooperatives/{id}/services".into(), json!({ "put": {
+        "summary": "Replace the services it may call (operator; audited)", "security": security, "parameters": [id],
+        "requestBody": body(json!({ "services": { "type": "array", "minItems": 1, "items": { "type": "string" } } }), json!(["services"])),
+        "responses": auth(json!({
+            "200": { "description": "The cooperative now.", "content": coop },
+            "404": problem_ref("not-found"), "422": problem_ref("validation-failed"),
+        })),
+    } }));
+    paths.insert(
+        "/ops/v1/cooperatives/{id}/deactivate".into(),
+        changed(
+            "Deactivate: its keys answer 403 cooperative-inactive (admin; audited)",
+            body(reason.clone(), json!(["reason"])),
+        ),
+    );
+    paths.insert(
+        "/ops/v1/cooperatives/{id}/activate".into(),
+        changed(
+            "Reactivate (operator; audited)",
+            json!({ "required": false, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false, "properties": reason,
+        } } } }),
+        ),
+    );
 }

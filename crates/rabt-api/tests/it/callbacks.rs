@@ -98,6 +98,7 @@ async fn audit(h: &Harness, action: &str) -> Vec<rabt_store::AuditEntry> {
             action: Some(action.into()),
             after_seq: None,
             limit: 100,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -34,8 +34,12 @@ async fn serve(edge: EdgeSettings) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let stop = CancellationToken::new();
+    let listeners = rabt_api::Listeners {
+        api: listener,
+        ops: None,
+    };
     tokio::spawn(rabt_api::serve(
-        listener,
+        listeners,
         harness.state.clone(),
         stop.clone(),
     ));

@@ -129,8 +129,23 @@ impl Harness {
         .await
     }
 
+    /// The public router (`api.listen`).
     pub(crate) fn app(&self) -> Router {
         rabt_api::app(self.state.clone())
+    }
+
+    /// The operators' router (`api.ops_listen`).
+    pub(crate) fn ops_app(&self) -> Router {
+        rabt_api::ops_app(self.state.clone())
+    }
+
+    /// The router that serves `uri`: operators' paths are on their own listener.
+    fn app_for(&self, uri: &str) -> Router {
+        if uri.starts_with("/ops/") || uri.starts_with("/metrics") || uri.starts_with("/console") {
+            self.ops_app()
+        } else {
+            self.app()
+        }
     }
 
     /// Sends a request; `body` is sent as given, with `headers`.
@@ -146,7 +161,7 @@ impl Harness {
             request = request.header(*name, *value);
         }
         let response = self
-            .app()
+            .app_for(uri)
             .oneshot(request.body(Body::from(body)).unwrap())
             .await
             .unwrap();
@@ -214,6 +229,7 @@ impl Harness {
                 action: None,
                 after_seq: None,
                 limit: 1000,
+                ..Default::default()
             })
             .await
             .unwrap()

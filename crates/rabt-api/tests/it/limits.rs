@@ -199,11 +199,8 @@ async fn operators_set_and_clear_a_cooperatives_limit() {
     let audit = h
         .store
         .audit_log(&rabt_store::AuditQuery {
-            request: None,
-            task: None,
-            action: None,
-            after_seq: None,
             limit: 100,
+            ..rabt_store::AuditQuery::default()
         })
         .await
         .unwrap();

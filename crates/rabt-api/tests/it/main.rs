@@ -5,9 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test with its line
 
+mod agencies;
 mod callbacks;
 mod composite;
+mod console;
 mod contract;
+mod cooperatives;
 mod edge;
 mod harness;
 mod hostile;

@@ -12,7 +12,7 @@ use crate::harness::Harness;
 
 async fn scrape(h: &Harness) -> String {
     let response = h
-        .app()
+        .ops_app()
         .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -110,5 +110,34 @@ async fn queue_depths_are_cached_between_scrapes() {
             first,
             "measured again within 5 s"
         );
+    }
+}
+
+#[tokio::test]
+async fn operators_surfaces_are_only_on_their_own_listener() {
+    let h = Harness::new().await;
+    for uri in ["/metrics", "/ops/v1/dead-letters"] {
+        let response = h
+            .app()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
+    }
+    for uri in ["/v1/services", "/openapi.json", "/healthz"] {
+        let response = h
+            .ops_app()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
+    }
+    // Configured equal: one router has both.
+    for uri in ["/metrics", "/healthz"] {
+        let response = rabt_api::combined_app(h.state.clone())
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
     }
 }

@@ -92,7 +92,7 @@ async fn undecodable(h: &Harness, agency: Agency) -> DeadLetterId {
 /// Saudi Post's replays in `/metrics` (the process's figure, shared by every test here).
 async fn replays(h: &Harness) -> f64 {
     let request = Request::get("/metrics").body(Body::empty()).unwrap();
-    let response = h.app().oneshot(request).await.unwrap();
+    let response = h.ops_app().oneshot(request).await.unwrap();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     let key = r#"rabt_dead_letter_replays_total{agency="saudi-post"}"#;

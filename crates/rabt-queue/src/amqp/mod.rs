@@ -16,7 +16,7 @@ mod settle;
 mod topology;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lapin::options::QueueDeclareOptions;
@@ -43,8 +43,12 @@ const EVENT_BUFFER: usize = 1024;
 
 /// State shared by the transport's clones, its supervisor and its consumer tasks.
 pub(crate) struct Shared {
-    /// Holds the password: never logged, never in a `Debug` output.
-    uri: AMQPUri,
+    /// The nodes of the cluster, in the order given. Hold the password: never logged
+    /// (only [`node_name`]), never in a `Debug` output.
+    uris: Vec<AMQPUri>,
+    /// The index in `uris` of the node of the current (or last) session: a reconnect
+    /// starts with the next one, so a node that went away is tried last.
+    node: AtomicUsize,
     pub(crate) settings: Settings,
     /// The current session; `None` while reconnecting.
     sessions: watch::Sender<Option<Arc<Session>>>,
@@ -90,15 +94,44 @@ impl Shared {
     }
 }
 
-/// Connects, declares the topology and starts the supervisor.
-pub(crate) async fn connect(url: &str, settings: Settings) -> Result<Arc<Shared>, QueueError> {
-    let mut uri: AMQPUri = url.parse().map_err(QueueError::InvalidUrl)?;
+/// The broker URLs of `urls`, one node each, separated by commas (a comma inside a
+/// password is written `%2C`). Fails on an empty list or a URL that does not parse;
+/// the error never quotes a URL.
+pub(crate) fn parse_urls(urls: &str, heartbeat: Duration) -> Result<Vec<AMQPUri>, QueueError> {
     // Heartbeats find a dead peer (or a half-open socket) within two intervals.
-    let heartbeat = u16::try_from(settings.heartbeat.as_secs()).unwrap_or(u16::MAX);
-    uri.query.heartbeat = Some(heartbeat);
-    let first = session::open(&uri, &settings, 1).await?;
+    let heartbeat = u16::try_from(heartbeat.as_secs()).unwrap_or(u16::MAX);
+    let uris = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .enumerate()
+        .map(|(n, url)| {
+            let mut uri: AMQPUri = url
+                .parse()
+                .map_err(|e| QueueError::InvalidUrl(format!("broker URL {}: {e}", n + 1)))?;
+            uri.query.heartbeat = Some(heartbeat);
+            Ok(uri)
+        })
+        .collect::<Result<Vec<_>, QueueError>>()?;
+    if uris.is_empty() {
+        return Err(QueueError::InvalidUrl("no broker URL".to_owned()));
+    }
+    Ok(uris)
+}
+
+/// A node as logs name it: host and port, never the credentials or the vhost.
+pub(crate) fn node_name(uri: &AMQPUri) -> String {
+    format!("{}:{}", uri.authority.host, uri.authority.port)
+}
+
+/// Connects to the first node that answers, declares the topology and starts the
+/// supervisor.
+pub(crate) async fn connect(urls: &str, settings: Settings) -> Result<Arc<Shared>, QueueError> {
+    let uris = parse_urls(urls, settings.heartbeat)?;
+    let (node, first) = session::open_any(&uris, 0, &settings, 1).await?;
     let shared = Arc::new(Shared {
-        uri,
+        uris,
+        node: AtomicUsize::new(node),
         settings,
         sessions: watch::Sender::new(Some(Arc::new(first))),
         generation: AtomicU64::new(1),
@@ -166,7 +199,8 @@ pub(crate) fn is_ready(shared: &Shared) -> bool {
     shared.live_session().is_ok()
 }
 
-/// Ready-message counts of the agency's task and dead-letter queues (passive declares).
+/// Ready-message counts of the agency's task, dead-letter and retry-tier queues
+/// (passive declares: RabbitMQ answers with the ready count and the consumers).
 pub(crate) async fn depth(shared: &Shared, agency: Agency) -> Result<QueueDepth, QueueError> {
     let mut depths = depths(shared, &[agency]).await?;
     depths
@@ -175,7 +209,8 @@ pub(crate) async fn depth(shared: &Shared, agency: Agency) -> Result<QueueDepth,
         .ok_or(QueueError::NotConnected)
 }
 
-/// The depths of `agencies`' task and dead-letter queues, through one channel.
+/// The depths of `agencies`' task, dead-letter and retry-tier queues, through one
+/// channel.
 pub(crate) async fn depths(
     shared: &Shared,
     agencies: &[Agency],
@@ -188,21 +223,35 @@ pub(crate) async fn depths(
     };
     let mut depths = Vec::with_capacity(agencies.len());
     for &agency in agencies {
-        let mut counts = [0u32; 2];
-        for (count, name) in counts
-            .iter_mut()
-            .zip([task_queue(agency), dead_queue(agency)])
-        {
+        let tasks = channel
+            .queue_declare(
+                task_queue(agency).as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
+            .await?;
+        let dead = channel
+            .queue_declare(
+                dead_queue(agency).as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
+            .await?;
+        let mut retry = Vec::new();
+        for tier in &shared.settings.retry_tiers {
+            let name = crate::names::retry_queue(agency, *tier);
             let queue = channel
                 .queue_declare(name.as_str().into(), passive, FieldTable::default())
                 .await?;
-            *count = queue.message_count();
+            retry.push((*tier, queue.message_count()));
         }
         depths.push((
             agency,
             QueueDepth {
-                ready: counts[0],
-                dead: counts[1],
+                ready: tasks.message_count(),
+                dead: dead.message_count(),
+                consumers: tasks.consumer_count(),
+                retry,
             },
         ));
     }

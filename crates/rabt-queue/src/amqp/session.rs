@@ -15,7 +15,7 @@ use lapin::uri::AMQPUri;
 use lapin::{Channel, Connection, ConnectionProperties, Event};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::{Shared, topology};
+use super::{Shared, node_name, topology};
 use crate::backoff;
 use crate::error::QueueError;
 use crate::settings::Settings;
@@ -56,6 +56,31 @@ impl Session {
         let turn = self.next_publisher.fetch_add(1, Ordering::Relaxed) % self.publishers.len();
         self.publishers[turn].lock().await
     }
+}
+
+/// Connects to one node of `uris`, trying them in turn from `start` (each once), and
+/// returns its index with the new session; the last node's error if none answers. A
+/// node that was never reachable, or went away, costs one failed connect.
+pub(crate) async fn open_any(
+    uris: &[AMQPUri],
+    start: usize,
+    settings: &Settings,
+    generation: u64,
+) -> Result<(usize, Session), QueueError> {
+    let mut last = QueueError::NotConnected;
+    for offset in 0..uris.len() {
+        let index = (start + offset) % uris.len();
+        match open(&uris[index], settings, generation).await {
+            Ok(session) => return Ok((index, session)),
+            Err(error) => {
+                if uris.len() > 1 {
+                    tracing::warn!(node = %node_name(&uris[index]), error = %error, "cannot connect to this RabbitMQ node; trying the next");
+                }
+                last = error;
+            }
+        }
+    }
+    Err(last)
 }
 
 /// Connects, declares the whole topology and returns the new session.
@@ -102,6 +127,7 @@ pub(crate) async fn supervise(shared: Arc<Shared>) {
             shared.sessions.send_replace(None);
             tracing::warn!(
                 generation = session.generation,
+                node = %node_name(&shared.uris[shared.node.load(Ordering::SeqCst)]),
                 "connection to RabbitMQ lost; reconnecting"
             );
         }
@@ -113,7 +139,11 @@ pub(crate) async fn supervise(shared: Arc<Shared>) {
             let _ = session.connection.close(200, "OK".into()).await;
             return;
         }
-        tracing::info!(generation = session.generation, "reconnected to RabbitMQ");
+        tracing::info!(
+            generation = session.generation,
+            node = %node_name(&shared.uris[shared.node.load(Ordering::SeqCst)]),
+            "reconnected to RabbitMQ"
+        );
         shared.sessions.send_replace(Some(Arc::new(session)));
     }
 }
@@ -123,10 +153,15 @@ async fn reconnect(shared: &Shared) -> Option<Session> {
     let mut attempt = 0u32;
     loop {
         let generation = shared.next_generation();
+        // The node after the one just lost first: it is likely still down.
+        let start = shared.node.load(Ordering::SeqCst) + 1;
         tokio::select! {
             () = shared.shutdown.cancelled() => return None,
-            opened = open(&shared.uri, &shared.settings, generation) => match opened {
-                Ok(session) => return Some(session),
+            opened = open_any(&shared.uris, start, &shared.settings, generation) => match opened {
+                Ok((node, session)) => {
+                    shared.node.store(node % shared.uris.len(), Ordering::SeqCst);
+                    return Some(session);
+                }
                 Err(error) => tracing::warn!(
                     error = %error,
                     attempt,

@@ -56,7 +56,7 @@ pub(crate) async fn declare_agency(
 ) -> Result<(), QueueError> {
     // The dead-letter queue first, so nothing dead-lettered ever lacks a home.
     let dead = dead_queue(agency);
-    declare_queue(channel, &dead, quorum()).await?;
+    declare_queue(channel, &dead, quorum(settings)).await?;
     bind(channel, &dead, DEAD_EXCHANGE, agency.as_str()).await?;
 
     let tasks = task_queue(agency);
@@ -67,14 +67,19 @@ pub(crate) async fn declare_agency(
         let name = retry_queue(agency, *tier);
         // No binding: publish_delayed publishes to it by name through the default
         // exchange, which every queue is bound to.
-        declare_queue(channel, &name, retry_queue_arguments(agency, *tier)).await?;
+        declare_queue(
+            channel,
+            &name,
+            retry_queue_arguments(agency, *tier, settings),
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// The arguments of `rabt.tasks.<agency>`.
 fn task_queue_arguments(agency: Agency, settings: &Settings) -> FieldTable {
-    let mut args = quorum();
+    let mut args = quorum(settings);
     // RabbitMQ 3.10 has no default delivery limit: without one a message that crashes
     // its consumer is redelivered for ever. Past the limit it is dead-lettered.
     args.insert(
@@ -88,8 +93,8 @@ fn task_queue_arguments(agency: Agency, settings: &Settings) -> FieldTable {
 /// The arguments of `rabt.retry.<agency>.<tier>`: messages wait out the TTL, then are
 /// dead-lettered back to `rabt.tasks` with the agency's routing key. This replaces the
 /// delayed-message plugin, which Debian's RabbitMQ does not ship.
-fn retry_queue_arguments(agency: Agency, tier: Duration) -> FieldTable {
-    let mut args = quorum();
+fn retry_queue_arguments(agency: Agency, tier: Duration, settings: &Settings) -> FieldTable {
+    let mut args = quorum(settings);
     // A queue-wide TTL (not per message): every message in the tier waits the same
     // time, so the head always expires first and none is stuck behind a longer one.
     // https://www.rabbitmq.com/docs/ttl
@@ -100,11 +105,19 @@ fn retry_queue_arguments(agency: Agency, tier: Duration) -> FieldTable {
 }
 
 /// A durable, replicated queue.
-fn quorum() -> FieldTable {
+fn quorum(settings: &Settings) -> FieldTable {
     let mut args = FieldTable::default();
     // Quorum queues replicate with Raft and keep acknowledged messages through node
     // failures and partitions; classic mirrored queues do not (Jepsen).
     args.insert("x-queue-type".into(), long_string("quorum"));
+    // How many nodes hold a replica: with 3 of them a queue survives one node's loss
+    // (a majority, 2, stays). https://www.rabbitmq.com/docs/quorum-queues#replication-factor
+    if let Some(size) = settings.quorum_size {
+        args.insert(
+            "x-quorum-initial-group-size".into(),
+            AMQPValue::LongLongInt(i64::from(size)),
+        );
+    }
     args
 }
 
@@ -191,11 +204,33 @@ mod tests {
             &long_string("at-least-once")
         );
         assert_eq!(arg(&args, "x-overflow"), &long_string("reject-publish"));
+        assert!(args.inner().get("x-quorum-initial-group-size").is_none());
+    }
+
+    #[test]
+    fn the_quorum_size_sets_every_queues_replication_group() {
+        let settings = Settings {
+            quorum_size: Some(3),
+            ..Settings::default()
+        };
+        let three = AMQPValue::LongLongInt(3);
+        let task = task_queue_arguments(Agency::Labor, &settings);
+        assert_eq!(arg(&task, "x-quorum-initial-group-size"), &three);
+        let retry = retry_queue_arguments(Agency::Labor, Duration::from_secs(5), &settings);
+        assert_eq!(arg(&retry, "x-quorum-initial-group-size"), &three);
+        assert_eq!(
+            arg(&quorum(&settings), "x-quorum-initial-group-size"),
+            &three
+        );
     }
 
     #[test]
     fn retry_queues_expire_back_to_the_tasks_exchange() {
-        let args = retry_queue_arguments(Agency::Health, Duration::from_secs(30));
+        let args = retry_queue_arguments(
+            Agency::Health,
+            Duration::from_secs(30),
+            &Settings::default(),
+        );
         assert_eq!(arg(&args, "x-message-ttl"), &AMQPValue::LongLongInt(30_000));
         assert_eq!(
             arg(&args, "x-dead-letter-exchange"),

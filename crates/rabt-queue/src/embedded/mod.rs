@@ -201,6 +201,8 @@ impl Broker {
         Ok(QueueDepth {
             ready: len(task_queue(agency)),
             dead: len(dead_queue(agency)),
+            consumers: 0,
+            retry: Vec::new(),
         })
     }
 

@@ -310,3 +310,61 @@ async fn changed_queue_arguments_are_a_topology_error_naming_the_queue() {
     }
     fixture.finish().await;
 }
+
+/// A URL of a node that is not there: a port that was free a moment ago.
+fn dead_node() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    format!("amqp://guest:secret-of-a-dead-node@127.0.0.1:{port}/%2f")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_of_nodes_skips_the_one_that_is_not_there() {
+    let vhost = fresh_vhost().await;
+    // The first node of the list was never reachable: the transport uses the next.
+    let urls = format!("{},{}", dead_node(), vhost.amqp_url);
+    let transport = within("connecting", Transport::amqp(&urls, test_settings()))
+        .await
+        .expect("connecting through the second URL");
+    assert!(transport.is_ready());
+    let mut consumer = transport.consume(Agency::Labor, 4).await.unwrap();
+    transport
+        .publish(&[task(Agency::Labor, "m-1")])
+        .await
+        .unwrap();
+    let delivery = next(&mut consumer).await;
+    assert_eq!(delivery.message_id(), Some("m-1"));
+    delivery.ack().await.unwrap();
+    transport.close().await;
+
+    // No node at all: an error that names no URL (they hold passwords).
+    let error = Transport::amqp(&format!("{},{}", dead_node(), dead_node()), test_settings())
+        .await
+        .expect_err("no node answers");
+    assert!(!error.to_string().contains("secret"), "{error}");
+    let error = Transport::amqp(" , ", test_settings())
+        .await
+        .expect_err("no URL");
+    assert!(matches!(error, QueueError::InvalidUrl(_)), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quorum_queues_get_the_replication_group_asked_for() {
+    let settings = Settings {
+        quorum_size: Some(3),
+        ..test_settings()
+    };
+    let fixture = Fixture::amqp(settings).await;
+    let vhost = fixture.vhost();
+    for agency in Agency::ALL {
+        for queue in [task_queue(agency), dead_queue(agency)] {
+            let found = vhost.queue(&queue).await;
+            assert_eq!(
+                found["arguments"]["x-quorum-initial-group-size"], 3,
+                "{queue}: {found}"
+            );
+        }
+    }
+}

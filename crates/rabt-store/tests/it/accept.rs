@@ -282,6 +282,17 @@ async fn a_full_disk_is_unavailability_not_a_bug() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_refusing_writes_during_a_failover_is_unavailability() {
+    let db = TestDb::postgres().await;
+    let coop = cooperative(&db.store).await;
+    // What a demoted primary answers until the proxy routes to the new one.
+    fail_request_inserts(&db, "read_only_sql_transaction").await;
+    let new = request(coop.id, "key-standby", &[Agency::SaudiPost]);
+    let err = db.store.accept_request(&new).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_statement_is_not_unavailability() {
     let db = TestDb::postgres().await;
     let coop = cooperative(&db.store).await;

@@ -26,17 +26,20 @@ async fn api_keys_find_active_cooperatives_only(db: TestDb) {
     assert!(!store.revoke_api_key("hash-old").await.unwrap(), "twice");
     assert!(!finds("hash-old").await, "a revoked key still works");
 
-    assert!(store.set_cooperative_active(coop.id, false).await.unwrap());
+    let admin = rabt_store::Actor::Operator("huda".into());
+    let off = store.set_cooperative_active(coop.id, false, "audit", &admin);
+    assert_eq!(off.await.unwrap(), Some(true));
     assert!(
         !finds("hash-live").await,
         "a suspended cooperative still works"
     );
     let suspended = store.cooperative(coop.id).await.unwrap().unwrap();
     assert!(!suspended.active);
-    store.set_cooperative_active(coop.id, true).await.unwrap();
+    let on = store.set_cooperative_active(coop.id, true, "", &admin);
+    assert_eq!(on.await.unwrap(), Some(true));
     assert!(finds("hash-live").await);
-    let unknown = store.set_cooperative_active(CooperativeId::new(), false);
-    assert!(!unknown.await.unwrap());
+    let unknown = store.set_cooperative_active(CooperativeId::new(), false, "", &admin);
+    assert_eq!(unknown.await.unwrap(), None);
 }
 backend_test!(api_keys_find_active_cooperatives_only);
 

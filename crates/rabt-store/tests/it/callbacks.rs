@@ -17,6 +17,7 @@ fn callback(new: &rabt_store::NewRequest, agency: Agency, webhook_id: &str) -> N
         request: new.id,
         body: json!({"reference": "INSP-0001", "result": "FOUND"}),
         received_at: now(),
+        traceparent: None,
     }
 }
 
@@ -76,6 +77,7 @@ async fn a_callback_is_stored_queued_and_audited_once(db: TestDb) {
             action: Some("callback.accepted".into()),
             after_seq: None,
             limit: 10,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -55,6 +55,7 @@ async fn blocked_checks_wait_without_a_message(db: TestDb) {
             action: Some("task.blocked".into()),
             after_seq: None,
             limit: 10,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -27,3 +27,27 @@ async fn a_connection_cut_while_idle_is_replaced_before_use() {
         .expect("a connection cut while idle is replaced before it is used");
     assert_eq!(db.count("requests").await, 0, "and the store works");
 }
+
+/// A proxy in front of PostgreSQL with no server behind it (HAProxy while a failover
+/// has no primary yet) accepts the connection and closes it at once: that is the
+/// database being unavailable (the API answers 503), not a bug (500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_with_no_server_behind_it_is_unavailability() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let closing = tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((socket, _)) => drop(socket),
+                Err(_) => return,
+            }
+        }
+    });
+    let url = format!("postgres://postgres@127.0.0.1:{port}/rabt");
+    let err = match rabt_store::Store::connect(&url, 1).await {
+        Err(err) => err,
+        Ok(store) => store.ping().await.expect_err("no server answers"),
+    };
+    assert!(err.is_unavailable(), "{err:?}");
+    closing.abort();
+}

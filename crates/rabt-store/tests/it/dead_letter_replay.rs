@@ -357,6 +357,7 @@ async fn a_callback_no_worker_could_apply_is_queued_again_until_it_is_applied(db
         request: new.id,
         body: json!({"reference": "INSP-1"}),
         received_at: now(),
+        traceparent: None,
     };
     db.store.accept_callback(&callback).await.unwrap();
     empty_outbox(&db.store).await;

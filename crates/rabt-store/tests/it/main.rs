@@ -15,6 +15,8 @@ mod callbacks;
 mod compose;
 mod concurrency;
 mod connections;
+mod console;
+mod cooperatives;
 mod dead_letter_replay;
 mod dead_letters;
 mod expire;

@@ -21,6 +21,7 @@ use chrono::{SubsecRound, Utc};
 use rabt_metrics::metrics;
 use rabt_store::{AttemptReport, DueNotification, NextStep, Store, StoreError};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 mod event;
 pub mod guard;
@@ -129,7 +130,17 @@ impl Notifier {
             .claim_notifications(Utc::now(), self.settings.batch_size, lease)
             .await?;
         let claimed = due.len();
-        futures_util::future::join_all(due.into_iter().map(|d| self.attempt(d))).await;
+        futures_util::future::join_all(due.into_iter().map(|d| {
+            // The attempt's CLIENT span continues the request's trace.
+            let span = rabt_trace::notification(
+                &d.id.to_string(),
+                &d.request.to_string(),
+                d.attempt,
+                d.traceparent.as_deref(),
+            );
+            self.attempt(d).instrument(span)
+        }))
+        .await;
         Ok(claimed)
     }
 
@@ -150,6 +161,19 @@ impl Notifier {
         };
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let report = self.report(&due, at, latency_ms, sent);
+        let span = tracing::Span::current();
+        if let Some(host) = url::Url::parse(&due.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+        {
+            span.record("server.address", host);
+        }
+        if let Some(status) = report.status_code {
+            span.record("http.response.status_code", i64::from(status));
+        }
+        if !matches!(report.next, NextStep::Delivered) {
+            rabt_trace::set_error(&span, "not delivered");
+        }
         log_attempt(&due, &report);
         match self.store.record_notification_attempt(&report).await {
             Ok(true) => {}

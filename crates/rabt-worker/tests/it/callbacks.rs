@@ -45,6 +45,7 @@ impl Rig {
             request: task.request,
             body,
             received_at: Utc::now(),
+            traceparent: None,
         };
         let accepted = self.store.accept_callback(&new).await.unwrap();
         assert_eq!(accepted, CallbackAccepted::New);

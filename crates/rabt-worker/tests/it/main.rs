@@ -26,6 +26,7 @@ mod circuit;
 mod composite;
 mod dead_letters;
 mod limits;
+mod pause;
 mod poison;
 mod relay;
 mod retries;

@@ -78,6 +78,7 @@ pub(crate) fn worker_settings() -> WorkerSettings {
             ..BreakerSettings::default()
         },
         limits: BTreeMap::new(),
+        pause_poll: Duration::from_millis(100),
     }
 }
 

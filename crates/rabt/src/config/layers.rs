@@ -5,6 +5,9 @@ use anyhow::{anyhow, bail};
 use rabt_core::Agency;
 use toml::{Table, Value};
 
+/// Keys that take a string or a list of strings (the nodes of a RabbitMQ cluster).
+const STRING_OR_LIST: &[&str] = &["queue.amqp_url"];
+
 /// Lays `overlay` over `base`: tables merge key by key, other values replace. A key
 /// whose type differs from the default's is an error naming it.
 pub(super) fn merge(base: &mut Table, overlay: Table, prefix: &str) -> anyhow::Result<()> {
@@ -18,7 +21,10 @@ pub(super) fn merge(base: &mut Table, overlay: Table, prefix: &str) -> anyhow::R
             (Some(Value::Table(existing)), Value::Table(incoming)) => {
                 merge(existing, incoming, &path)?
             }
-            (Some(existing), incoming) if existing.type_str() != incoming.type_str() => {
+            (Some(existing), incoming)
+                if existing.type_str() != incoming.type_str()
+                    && !STRING_OR_LIST.contains(&path.as_str()) =>
+            {
                 bail!(
                     "`{path}` must be a {}, not a {}",
                     existing.type_str(),
@@ -43,6 +49,7 @@ pub(super) fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::
         };
         match rest {
             "LISTEN" => set(&["api", "listen"], value),
+            "OPS_LISTEN" => set(&["api", "ops_listen"], value),
             "DATABASE_URL" => set(&["database", "url"], value),
             "AMQP_URL" => set(&["queue", "amqp_url"], value),
             "LOG" => set(&["log", "filter"], value),

@@ -164,6 +164,63 @@ fn passwords_are_redacted() {
 }
 
 #[test]
+fn several_brokers_from_the_variable_or_a_list_and_every_password_masked() {
+    let config = Config::from_sources(
+        None,
+        &env(&[(
+            "RABT_AMQP_URL",
+            "amqp://rabt:pw1@10.0.0.1:5672/%2f, amqp://rabt:pw2@10.0.0.2:5672/%2f",
+        )]),
+    )
+    .unwrap();
+    let urls = config.amqp_url.unwrap();
+    assert_eq!(
+        urls.expose(),
+        "amqp://rabt:pw1@10.0.0.1:5672/%2f,amqp://rabt:pw2@10.0.0.2:5672/%2f"
+    );
+    let shown = crate::config::redact_urls(urls.expose());
+    assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
+    assert_eq!(shown.matches("***").count(), 2, "{shown}");
+
+    let file = "[queue]\namqp_url = [\"amqp://a:x@n1:5672/%2f\", \"amqps://a:x@n2:5671/%2f\"]\nquorum_size = 3\n";
+    let config = Config::from_sources(Some(file), &env(&[])).unwrap();
+    assert_eq!(
+        config.amqp_url.unwrap().expose(),
+        "amqp://a:x@n1:5672/%2f,amqps://a:x@n2:5671/%2f"
+    );
+    assert_eq!(config.quorum_size, Some(3));
+    assert_eq!(
+        Config::from_sources(None, &env(&[])).unwrap().quorum_size,
+        None
+    );
+
+    let err = Config::from_sources(
+        None,
+        &env(&[("RABT_AMQP_URL", "amqp://a@n1/%2f,http://n2")]),
+    )
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("URL 2"), "{err:#}");
+}
+
+#[test]
+fn the_operators_listener_is_its_own_unless_set_equal() {
+    let config = Config::from_sources(None, &[]).unwrap();
+    assert_eq!(config.ops_listen.to_string(), "127.0.0.1:9091");
+    assert_ne!(config.ops_listen, config.listen);
+    let config = Config::from_sources(
+        None,
+        &env(&[
+            ("RABT_LISTEN", "127.0.0.1:7000"),
+            ("RABT_OPS_LISTEN", "127.0.0.1:7000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.ops_listen, config.listen);
+    let err = Config::from_sources(None, &env(&[("RABT_OPS_LISTEN", "console")])).unwrap_err();
+    assert!(format!("{err:#}").contains("api.ops_listen"), "{err:#}");
+}
+
+#[test]
 fn no_database_is_configured_by_default_and_asking_for_one_says_how() {
     let config = Config::from_sources(None, &[]).unwrap();
     let error = config.database().unwrap_err().to_string();

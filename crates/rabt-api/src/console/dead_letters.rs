@@ -1,0 +1,453 @@
+//! Dead letters: list and filter, inspect one, replay one, replay every open one a
+//! filter selects (an agency, a time window) after a confirmation that says how many,
+//! and purge (admin). Every action takes a reason, written to the audit log with the
+//! operator's name beside the store's own entry of the replay or purge.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use maud::html;
+use rabt_core::Agency;
+use rabt_store::{Actor, DeadLetterQuery, DeadLetterState, NewAuditEntry, OperatorRole};
+use serde_json::{Value, json};
+
+use super::forms::Form;
+use super::layout::{self, Ctx, badge};
+use super::requests::{problem, time};
+use super::session::{Console, redirect};
+use crate::ops::dead_letters::{find, purge_one, replay_one};
+use crate::ops::query::DeadLetterParams;
+use crate::ops::{retrying, view};
+use crate::state::AppState;
+
+/// The most dead letters one bulk replay takes on.
+const MAX_BULK: usize = 1000;
+
+/// `GET /console/dead-letters?agency=&state=`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    console: Console,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(refused) = console.require(OperatorRole::Viewer) {
+        return refused;
+    }
+    let ctx = &console.ctx;
+    let lang = ctx.lang;
+    let raw: String = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .filter(|(_, v)| !v.is_empty())
+        .fold(
+            url::form_urlencoded::Serializer::new(String::new()),
+            |mut s, (k, v)| {
+                s.append_pair(&k, &v);
+                s
+            },
+        )
+        .finish();
+    let params = match DeadLetterParams::parse(&raw) {
+        Ok(params) => params,
+        Err(err) => return problem(ctx, &err),
+    };
+    let query = DeadLetterQuery {
+        agency: params.agency,
+        state: params.state,
+        before: params.cursor,
+        limit: params.limit + 1,
+    };
+    let mut items = match retrying("listing dead letters", || {
+        state.store().list_dead_letters(&query)
+    })
+    .await
+    {
+        Ok(items) => items,
+        Err(err) => return problem(ctx, &err),
+    };
+    let more = items.len() > params.limit as usize;
+    items.truncate(params.limit as usize);
+    let next = more
+        .then(|| items.last().map(|l| params.next_link(l.id)))
+        .flatten();
+    let items: Vec<Value> = items.iter().map(view::summary).collect();
+    let state_name = params.state.map_or("all", DeadLetterState::as_str);
+    let body = html! {
+        h1 { (lang.t("Dead letters", "الرسائل الميتة")) }
+        form.filters method="get" action="/console/dead-letters" {
+            label { (lang.t("Agency", "الجهة"))
+                select name="agency" {
+                    option value="" { (lang.t("all", "الكل")) }
+                    @for a in Agency::ALL { option value=(a.as_str()) selected[params.agency == Some(a)] { (a.as_str()) } }
+                }
+            }
+            label { (lang.t("State", "الحالة"))
+                select name="state" {
+                    @for s in ["open", "replayed", "purged", "all"] { option value=(s) selected[state_name == s] { (s) } }
+                }
+            }
+            button type="submit" { (lang.t("Filter", "تصفية")) }
+        }
+        @if ctx.can(OperatorRole::Operator) {
+            form.action method="post" action="/console/dead-letters/replay" {
+                (ctx.csrf_field())
+                strong { (lang.t("Replay every open one that", "إعادة تشغيل كل رسالة مفتوحة")) }
+                label { (lang.t("Agency", "الجهة"))
+                    select name="agency" {
+                        option value="" { (lang.t("all", "الكل")) }
+                        @for a in Agency::ALL { option value=(a.as_str()) selected[params.agency == Some(a)] { (a.as_str()) } }
+                    }
+                }
+                label { (lang.t("Dead since (RFC 3339, optional)", "ميتة منذ (اختياري)")) input name="since" dir="ltr"; }
+                label { (lang.t("Dead before (optional)", "ميتة قبل (اختياري)")) input name="until" dir="ltr"; }
+                label { (lang.t("Reason (audited)", "السبب (يُسجَّل)")) input name="reason" required maxlength="200"; }
+                button type="submit" { (lang.t("Count and confirm…", "العدّ والتأكيد…")) }
+            }
+        }
+        @if items.is_empty() {
+            p.note { (lang.t("No dead letter matches.", "لا رسالة ميتة تطابق.")) }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("Dead letter", "الرسالة")) }
+                    th scope="col" { (lang.t("Agency", "الجهة")) }
+                    th scope="col" { (lang.t("State", "الحالة")) }
+                    th scope="col" { (lang.t("Reason", "السبب")) }
+                    th scope="col" { (lang.t("Dead at", "وقت الموت")) }
+                    th scope="col" { (lang.t("Request", "الطلب")) }
+                } }
+                tbody {
+                    @for l in &items {
+                        tr {
+                            td { a.mono href=(format!("/console/dead-letters/{}", l["id"].as_str().unwrap_or(""))) { (l["id"].as_str().unwrap_or("")) } }
+                            td { (l["agency"].as_str().unwrap_or("")) }
+                            td { (state_badge(ctx, l["state"].as_str().unwrap_or(""))) }
+                            td { code { (l["reason"].as_str().unwrap_or("")) } }
+                            td { @if let Some(at) = time(&l["deadAt"]) { (lang.time(at)) } }
+                            td { @if let Some(r) = l["request"].as_str() { a.mono href=(format!("/console/requests/{r}")) { (r) } } }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = next {
+            p.pager { a href=(next.replace("/ops/v1/", "/console/")) { (lang.t("Older", "أقدم")) } }
+        }
+    };
+    layout::page(ctx, lang.t("Dead letters", "الرسائل الميتة"), body)
+}
+
+fn state_badge(ctx: &Ctx, state: &str) -> maud::Markup {
+    match state {
+        "open" => badge("bad", ctx.lang.t("open", "مفتوحة")),
+        "replayed" => badge("ok", ctx.lang.t("replayed", "أُعيدت")),
+        _ => badge("off", ctx.lang.t("purged", "محذوفة")),
+    }
+}
+
+/// `GET /console/dead-letters/{id}`.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = console.require(OperatorRole::Viewer) {
+        return refused;
+    }
+    let ctx = &console.ctx;
+    let lang = ctx.lang;
+    let letter = match find(&state, &id).await {
+        Ok(letter) => view::full(&letter),
+        Err(err) => return problem(ctx, &err),
+    };
+    let open = letter["state"] == "open";
+    let body = html! {
+        h1 { (lang.t("Dead letter", "رسالة ميتة")) " " code { (id) } }
+        dl.facts {
+            dt { (lang.t("Agency", "الجهة")) } dd { (letter["agency"].as_str().unwrap_or("")) }
+            dt { (lang.t("State", "الحالة")) } dd { (state_badge(ctx, letter["state"].as_str().unwrap_or(""))) }
+            dt { (lang.t("Reason", "السبب")) } dd { code { (letter["reason"].as_str().unwrap_or("")) } }
+            dt { (lang.t("Task", "المهمة")) } dd.mono { (letter["task"].as_str().unwrap_or("—")) }
+            dt { (lang.t("Request", "الطلب")) } dd { @if let Some(r) = letter["request"].as_str() { a.mono href=(format!("/console/requests/{r}")) { (r) } } @else { "—" } }
+            dt { (lang.t("Replayed by", "أعادها")) } dd { (letter["replayedBy"].as_str().unwrap_or("—")) }
+        }
+        h2 { (lang.t("Message", "الرسالة")) }
+        pre { (letter["bodyText"].as_str().unwrap_or("(binary)")) }
+        h2 { (lang.t("Headers", "الترويسات")) }
+        pre { (serde_json::to_string_pretty(&letter["headers"]).unwrap_or_default()) }
+        @if open && letter["replayable"] == Value::Bool(true) && ctx.can(OperatorRole::Operator) {
+            form.action method="post" action=(format!("/console/dead-letters/{id}/replay")) {
+                (ctx.csrf_field())
+                label { (lang.t("Reason (audited)", "السبب (يُسجَّل)")) input name="reason" required maxlength="200"; }
+                button type="submit" { (lang.t("Replay", "إعادة التشغيل")) }
+            }
+        }
+        @if open && ctx.can(OperatorRole::Admin) {
+            form.action method="post" action=(format!("/console/dead-letters/{id}/purge")) {
+                (ctx.csrf_field())
+                label { (lang.t("Reason (audited)", "السبب (يُسجَّل)")) input name="reason" required maxlength="200"; }
+                label { input type="checkbox" name="confirm" value="yes" required; (lang.t("Yes, discard it for good", "نعم، احذفها نهائيًا")) }
+                button.danger type="submit" { (lang.t("Purge", "حذف")) }
+            }
+        }
+    };
+    layout::page(ctx, lang.t("Dead letter", "رسالة ميتة"), body)
+}
+
+/// The reason of an action, or a refusal page.
+fn reason(ctx: &Ctx, form: &Form) -> Result<String, Response> {
+    form.text("reason")
+        .filter(|r| r.chars().count() <= 200)
+        .ok_or_else(|| {
+            layout::refusal(
+                ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ctx.lang.t("A reason is needed", "السبب مطلوب"),
+                ctx.lang.t(
+                    "Say why (1 to 200 characters); nothing was done.",
+                    "اذكر السبب (من 1 إلى 200 حرف)؛ لم يُنفَّذ شيء.",
+                ),
+            )
+        })
+}
+
+/// Writes the operator's reason for an action on dead letters to the audit log.
+async fn audit_reason(
+    state: &AppState,
+    operator: &str,
+    action: &str,
+    letters: &[String],
+    reason: &str,
+) -> Result<(), crate::problem::ApiError> {
+    let mut entry = NewAuditEntry::new(Actor::Operator(operator.to_owned()), "dead_letter.reason");
+    entry.detail = json!({ "action": action, "deadLetters": letters, "reason": reason });
+    retrying("auditing a reason", || state.store().record_audit(&entry)).await
+}
+
+/// `POST /console/dead-letters/{id}/replay` (operator, reason).
+pub(crate) async fn replay(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let operator = match console.require(OperatorRole::Operator) {
+        Ok(o) => o.name.clone(),
+        Err(refused) => return refused,
+    };
+    if let Err(refused) = console.check_csrf(&form) {
+        return refused;
+    }
+    let ctx = &console.ctx;
+    let reason = match reason(ctx, &form) {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    match replay_one(&state, &id, &operator).await {
+        Ok(_) => {
+            if let Err(err) = audit_reason(
+                &state,
+                &operator,
+                "replay",
+                std::slice::from_ref(&id),
+                &reason,
+            )
+            .await
+            {
+                return problem(ctx, &err);
+            }
+            redirect(&format!("/console/dead-letters/{id}"))
+        }
+        Err(err) => problem(ctx, &err),
+    }
+}
+
+/// `POST /console/dead-letters/{id}/purge` (admin, reason, confirmation).
+pub(crate) async fn purge(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let operator = match console.require(OperatorRole::Admin) {
+        Ok(o) => o.name.clone(),
+        Err(refused) => return refused,
+    };
+    if let Err(refused) = console.check_csrf(&form) {
+        return refused;
+    }
+    let ctx = &console.ctx;
+    let reason = match reason(ctx, &form) {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    if form.get("confirm") != Some("yes") {
+        return layout::refusal(
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ctx.lang.t("Not confirmed", "لم يُؤكَّد"),
+            ctx.lang.t(
+                "Tick the confirmation to purge; nothing was done.",
+                "أشّر على التأكيد للحذف؛ لم يُنفَّذ شيء.",
+            ),
+        );
+    }
+    match purge_one(&state, &id, &operator).await {
+        Ok(_) => {
+            if let Err(err) = audit_reason(
+                &state,
+                &operator,
+                "purge",
+                std::slice::from_ref(&id),
+                &reason,
+            )
+            .await
+            {
+                return problem(ctx, &err);
+            }
+            redirect(&format!("/console/dead-letters/{id}"))
+        }
+        Err(err) => problem(ctx, &err),
+    }
+}
+
+fn when(form: &Form, name: &str) -> Result<Option<DateTime<Utc>>, ()> {
+    match form.text(name) {
+        None => Ok(None),
+        Some(text) => DateTime::parse_from_rfc3339(&text)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| ()),
+    }
+}
+
+/// `POST /console/dead-letters/replay`: without `confirm=yes`, a page saying how many
+/// open dead letters the filter selects, with a button to go on; with it, replays
+/// each of them (oldest first) and says what happened.
+pub(crate) async fn replay_many(
+    State(state): State<AppState>,
+    console: Console,
+    form: Form,
+) -> Response {
+    let operator = match console.require(OperatorRole::Operator) {
+        Ok(o) => o.name.clone(),
+        Err(refused) => return refused,
+    };
+    if let Err(refused) = console.check_csrf(&form) {
+        return refused;
+    }
+    let ctx = &console.ctx;
+    let lang = ctx.lang;
+    let reason = match reason(ctx, &form) {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    let agency = match form.text("agency").map(|a| a.parse::<Agency>()) {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(_)) => {
+            return layout::refusal(
+                ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                lang.t("Unknown agency", "جهة غير معروفة"),
+                "",
+            );
+        }
+    };
+    let (Ok(since), Ok(until)) = (when(&form, "since"), when(&form, "until")) else {
+        return layout::refusal(
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang.t("A time is not valid", "وقت غير صالح"),
+            lang.t(
+                "Give times as RFC 3339, e.g. 2026-12-07T08:00:00Z; nothing was done.",
+                "اكتب الأوقات بصيغة RFC 3339؛ لم يُنفَّذ شيء.",
+            ),
+        );
+    };
+    let selected = match selected(&state, agency, since, until).await {
+        Ok(ids) => ids,
+        Err(err) => return problem(ctx, &err),
+    };
+    if form.get("confirm") != Some("yes") {
+        let body = html! {
+            h1 { (lang.t("Confirm the replay", "تأكيد إعادة التشغيل")) }
+            p #count { (lang.t("Open dead letters selected", "الرسائل الميتة المفتوحة المحددة")) ": " strong { (lang.num(selected.len() as u64)) } }
+            @if selected.is_empty() {
+                p { a href="/console/dead-letters" { (lang.t("Back", "رجوع")) } }
+            } @else {
+                form.action method="post" action="/console/dead-letters/replay" {
+                    (ctx.csrf_field())
+                    input type="hidden" name="agency" value=(agency.map_or("", |a| a.as_str()));
+                    input type="hidden" name="since" value=(form.get("since").unwrap_or(""));
+                    input type="hidden" name="until" value=(form.get("until").unwrap_or(""));
+                    input type="hidden" name="reason" value=(reason);
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" { (lang.t("Replay", "إعادة تشغيل")) " " (lang.num(selected.len() as u64)) }
+                    " " a href="/console/dead-letters" { (lang.t("Cancel", "إلغاء")) }
+                }
+            }
+        };
+        return layout::page(
+            ctx,
+            lang.t("Confirm the replay", "تأكيد إعادة التشغيل"),
+            body,
+        );
+    }
+    if let Err(err) = audit_reason(&state, &operator, "replay", &selected, &reason).await {
+        return problem(ctx, &err);
+    }
+    let mut replayed = 0u64;
+    let mut skipped = Vec::new();
+    for id in &selected {
+        match replay_one(&state, id, &operator).await {
+            Ok(_) => replayed += 1,
+            Err(err) => skipped.push((id.clone(), err.problem().kind.slug())),
+        }
+    }
+    let body = html! {
+        h1 { (lang.t("Replayed", "أُعيد تشغيلها")) }
+        p #replayed { (lang.num(replayed)) " " (lang.t("replayed", "أُعيد تشغيلها")) " · " (lang.num(skipped.len() as u64)) " " (lang.t("skipped", "تُخطّيت")) }
+        @if !skipped.is_empty() {
+            ul { @for (id, why) in &skipped { li { span.mono { (id) } " — " code { (why) } } } }
+        }
+        p { a href="/console/dead-letters" { (lang.t("Back to the dead letters", "العودة إلى الرسائل الميتة")) } }
+    };
+    layout::page(ctx, lang.t("Replayed", "أُعيد تشغيلها"), body)
+}
+
+/// The open dead letters of `agency` (or all) that died within the window, oldest
+/// first, at most [`MAX_BULK`].
+async fn selected(
+    state: &AppState,
+    agency: Option<Agency>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Result<Vec<String>, crate::problem::ApiError> {
+    let mut ids = Vec::new();
+    let mut before = None;
+    loop {
+        let query = DeadLetterQuery {
+            agency,
+            state: Some(DeadLetterState::Open),
+            before,
+            limit: 200,
+        };
+        let page = retrying("listing dead letters", || {
+            state.store().list_dead_letters(&query)
+        })
+        .await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        for letter in &page {
+            let inside = since.is_none_or(|s| letter.dead_at >= s)
+                && until.is_none_or(|u| letter.dead_at < u);
+            if inside && letter.replayable {
+                ids.push(letter.id.to_string());
+            }
+        }
+        if page.len() < 200 || ids.len() >= MAX_BULK {
+            break;
+        }
+    }
+    ids.truncate(MAX_BULK);
+    ids.reverse();
+    Ok(ids)
+}

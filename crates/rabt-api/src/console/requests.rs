@@ -1,0 +1,327 @@
+//! Requests: the filtered list (cooperative, service, status, verdict, last 15 min /
+//! 1 h / 24 h or a range, search by id, page on) and one request with its checks, its
+//! timeline from the audit log, and its input and output masked. An admin may reveal
+//! them with a reason; the reveal is audited before anything is shown.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+use rabt_store::OperatorRole;
+use serde_json::Value;
+
+use super::forms::Form;
+use super::i18n::Lang;
+use super::layout::{self, Ctx, badge};
+use super::session::{Console, redirect};
+use crate::ops::requests::{audit_reveal, detail, page, parse_filter};
+use crate::state::AppState;
+
+pub(crate) fn problem_page(ctx: &Ctx, err: &crate::problem::ApiError) -> Response {
+    let problem = err.problem();
+    let (en, ar) = problem.kind.titles();
+    let mut detail = problem
+        .detail
+        .as_ref()
+        .map(|(en, ar)| ctx.lang.t(en, ar).to_owned())
+        .unwrap_or_default();
+    for e in &problem.errors {
+        let name = e
+            .parameter
+            .clone()
+            .or(e.pointer.clone())
+            .unwrap_or_default();
+        detail.push_str(&format!(
+            " {name}: {}",
+            ctx.lang.t(&e.detail_en, &e.detail_ar)
+        ));
+    }
+    layout::refusal(ctx, problem.kind.status(), ctx.lang.t(en, ar), &detail)
+}
+
+pub(crate) use problem_page as problem;
+
+/// `GET /console/requests?…`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    console: Console,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(refused) = console.require(OperatorRole::Viewer) {
+        return refused;
+    }
+    let ctx = &console.ctx;
+    let lang = ctx.lang;
+    let raw = raw.unwrap_or_default();
+    let filter = match parse_filter(&raw) {
+        Ok(filter) => filter,
+        Err(err) => return problem_page(ctx, &err),
+    };
+    if let Some(id) = filter.id {
+        return redirect(&format!("/console/requests/{id}"));
+    }
+    let (items, next) = match page(&state, &filter).await {
+        Ok(page) => page,
+        Err(err) => return problem_page(ctx, &err),
+    };
+    let q = &filter.query;
+    let selected = |a: Option<&str>, b: &str| a == Some(b);
+    let next_link = next.map(|cursor| {
+        let kept: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+            .filter(|(k, _)| k != "cursor")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &kept {
+            s.append_pair(k, v);
+        }
+        s.append_pair("cursor", &cursor);
+        format!("/console/requests?{}", s.finish())
+    });
+    let body = html! {
+        h1 { (lang.t("Requests", "الطلبات")) }
+        form.filters method="get" action="/console/requests" role="search" {
+            label { (lang.t("Request id", "معرّف الطلب")) input name="id" dir="ltr" placeholder="req_…"; }
+            label { (lang.t("Cooperative", "الجمعية"))
+                input name="cooperative" dir="ltr" placeholder="coop_…" value=[q.cooperative.map(|c| c.to_string())]; }
+            label { (lang.t("Service", "الخدمة"))
+                select name="service" {
+                    option value="" { (lang.t("any", "الكل")) }
+                    @for s in state.catalogue().services() {
+                        option value=(s.name.as_str()) selected[q.service.as_ref() == Some(&s.name)] { (s.name.as_str()) }
+                    }
+                }
+            }
+            label { (lang.t("Status", "الحالة"))
+                select name="status" {
+                    option value="" { (lang.t("any", "الكل")) }
+                    @for s in ["ACCEPTED", "RUNNING", "COMPLETED"] {
+                        option value=(s) selected[selected(q.status.map(|v| v.as_str()), s)] { (s) }
+                    }
+                }
+            }
+            label { (lang.t("Verdict", "الحكم"))
+                select name="verdict" {
+                    option value="" { (lang.t("any", "الكل")) }
+                    @for v in ["PASS", "FAIL", "PARTIAL"] {
+                        option value=(v) selected[selected(q.verdict.map(|x| x.as_str()), v)] { (v) }
+                    }
+                }
+            }
+            label { (lang.t("When", "متى"))
+                select name="window" {
+                    option value="" { (lang.t("any time", "أي وقت")) }
+                    @for (w, en, ar) in [("15m", "last 15 min", "آخر 15 دقيقة"), ("1h", "last hour", "آخر ساعة"), ("24h", "last 24 h", "آخر 24 ساعة")] {
+                        option value=(w) selected[filter.window.as_deref() == Some(w)] { (lang.t(en, ar)) }
+                    }
+                }
+            }
+            label { (lang.t("From (UTC, RFC 3339)", "من (UTC، RFC 3339)")) input name="since" dir="ltr" placeholder="2026-12-07T00:00:00Z"; }
+            label { (lang.t("To", "إلى")) input name="until" dir="ltr"; }
+            button type="submit" { (lang.t("Filter", "تصفية")) }
+        }
+        @if items.is_empty() {
+            p.note { (lang.t("No request matches.", "لا طلب يطابق.")) }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("Request", "الطلب")) }
+                    th scope="col" { (lang.t("Service", "الخدمة")) }
+                    th scope="col" { (lang.t("Status", "الحالة")) }
+                    th scope="col" { (lang.t("Verdict", "الحكم")) }
+                    th scope="col" { (lang.t("Accepted", "قُبل")) }
+                    th scope="col" { (lang.t("Cooperative", "الجمعية")) }
+                } }
+                tbody {
+                    @for item in &items { (row(lang, item)) }
+                }
+            }
+        }
+        @if let Some(next) = next_link {
+            p.pager { a href=(next) { (lang.t("Older requests", "طلبات أقدم")) } }
+        }
+    };
+    layout::page(ctx, lang.t("Requests", "الطلبات"), body)
+}
+
+fn row(lang: Lang, item: &Value) -> Markup {
+    let id = item["id"].as_str().unwrap_or("");
+    html! {
+        tr {
+            td { a.mono href=(format!("/console/requests/{id}")) { (id) } }
+            td { code { (item["service"].as_str().unwrap_or("")) } }
+            td { (status_badge(lang, item["status"].as_str().unwrap_or(""))) }
+            td { (verdict_badge(item["verdict"].as_str())) }
+            td { @if let Some(at) = time(&item["createdAt"]) { (lang.time(at)) } }
+            td { a.mono href=(format!("/console/requests?cooperative={}", item["cooperative"].as_str().unwrap_or(""))) { (item["cooperative"].as_str().unwrap_or("")) } }
+        }
+    }
+}
+
+pub(crate) fn time(value: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    value
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+fn status_badge(lang: Lang, status: &str) -> Markup {
+    match status {
+        "COMPLETED" => badge("ok", lang.t("completed", "مكتمل")),
+        "RUNNING" => badge("warn", lang.t("running", "جارٍ")),
+        "ACCEPTED" => badge("warn", lang.t("accepted", "مقبول")),
+        other => badge("off", other),
+    }
+}
+
+fn verdict_badge(verdict: Option<&str>) -> Markup {
+    match verdict {
+        Some("PASS") => badge("ok", "PASS"),
+        Some("FAIL") => badge("bad", "FAIL"),
+        Some("PARTIAL") => badge("warn", "PARTIAL"),
+        _ => html! { "—" },
+    }
+}
+
+fn outcome_badge(outcome: Option<&str>) -> Markup {
+    match outcome {
+        Some("OK") => badge("ok", "OK"),
+        Some(o @ ("NOT_FOUND" | "MISMATCH" | "INVALID_INPUT")) => badge("bad", o),
+        Some(o) => badge("warn", o),
+        None => html! { "—" },
+    }
+}
+
+/// `GET /console/requests/{id}`: masked.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = console.require(OperatorRole::Viewer) {
+        return refused;
+    }
+    match detail(&state, &id, false).await {
+        Ok(view) => request_page(&console.ctx, &view),
+        Err(err) => problem_page(&console.ctx, &err),
+    }
+}
+
+/// `POST /console/requests/{id}/reveal` with `reason` (admin).
+pub(crate) async fn reveal(
+    State(state): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let operator = match console.require(OperatorRole::Admin) {
+        Ok(operator) => operator.name.clone(),
+        Err(refused) => return refused,
+    };
+    if let Err(refused) = console.check_csrf(&form) {
+        return refused;
+    }
+    let ctx = &console.ctx;
+    let Some(reason) = form.text("reason").filter(|r| r.chars().count() <= 200) else {
+        return layout::refusal(
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ctx.lang.t("A reason is needed", "السبب مطلوب"),
+            ctx.lang.t(
+                "Say why you reveal this request (1 to 200 characters).",
+                "اذكر سبب الكشف (من 1 إلى 200 حرف).",
+            ),
+        );
+    };
+    if let Err(err) = detail(&state, &id, false).await {
+        return problem_page(ctx, &err);
+    }
+    if let Err(err) = audit_reveal(&state, &operator, &id, &reason).await {
+        return problem_page(ctx, &err);
+    }
+    tracing::info!(%operator, request = %id, "request revealed in the console");
+    match detail(&state, &id, true).await {
+        Ok(view) => request_page(ctx, &view),
+        Err(err) => problem_page(ctx, &err),
+    }
+}
+
+fn request_page(ctx: &Ctx, view: &Value) -> Response {
+    let lang = ctx.lang;
+    let id = view["id"].as_str().unwrap_or("");
+    let masked = view["masked"].as_bool().unwrap_or(true);
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let body = html! {
+        h1 { (lang.t("Request", "الطلب")) " " code { (id) } }
+        dl.facts {
+            dt { (lang.t("Service", "الخدمة")) } dd { code { (view["service"].as_str().unwrap_or("")) } }
+            dt { (lang.t("Cooperative", "الجمعية")) } dd { a.mono href=(format!("/console/cooperatives/{}", view["cooperative"].as_str().unwrap_or(""))) { (view["cooperative"].as_str().unwrap_or("")) } }
+            dt { (lang.t("Status", "الحالة")) } dd #status { (status_badge(lang, view["status"].as_str().unwrap_or(""))) " " (verdict_badge(view["verdict"].as_str())) }
+            dt { (lang.t("Accepted", "قُبل")) } dd { @if let Some(at) = time(&view["createdAt"]) { (lang.time(at)) } }
+            dt { (lang.t("Completed", "اكتمل")) } dd { @match time(&view["completedAt"]) { Some(at) => (lang.time(at)), None => "—" } }
+        }
+        h2 { (lang.t("Checks", "الفحوص")) }
+        table.checks {
+            thead { tr {
+                th scope="col" { (lang.t("Check", "الفحص")) }
+                th scope="col" { (lang.t("Agency", "الجهة")) }
+                th scope="col" { (lang.t("Status", "الحالة")) }
+                th scope="col" { (lang.t("Outcome", "النتيجة")) }
+                th scope="col" { (lang.t("Attempts", "المحاولات")) }
+                th scope="col" { (lang.t("Latency", "الزمن")) }
+                th scope="col" { (lang.t("Note", "ملاحظة")) }
+            } }
+            tbody {
+                @for check in view["checks"].as_array().into_iter().flatten() {
+                    tr {
+                        td {
+                            @match check["title"][lang.tag()].as_str() { Some(t) => (t), None => code { (check["service"].as_str().unwrap_or("")) } }
+                            @if let Some(i) = check["index"].as_u64() { " #" (lang.num(i + 1)) }
+                            @if check["required"] == Value::Bool(false) { " " span.note { (lang.t("(optional)", "(اختياري)")) } }
+                        }
+                        td { (check["agency"].as_str().unwrap_or("")) }
+                        td { code { (check["status"].as_str().unwrap_or("")) } }
+                        td { (outcome_badge(check["outcome"].as_str())) }
+                        td { (lang.num(check["attempts"].as_u64().unwrap_or(0))) }
+                        td { @if let Some(ms) = check["latencyMs"].as_u64() { (lang.num(ms)) " " (lang.t("ms", "م.ث")) } }
+                        td {
+                            @if let Some(w) = check.get("waiting") { (badge("warn", w["detail"][lang.tag()].as_str().unwrap_or(""))) }
+                            @if let Some(e) = check["error"].as_str() { span.note { (e) } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (lang.t("Timeline", "التسلسل الزمني")) }
+        ol.timeline {
+            @for step in view["timeline"].as_array().into_iter().flatten() {
+                li {
+                    @if let Some(at) = time(&step["at"]) { (lang.time(at)) } " — "
+                    code { (step["action"].as_str().unwrap_or("")) }
+                    " · " (step["actor"].as_str().unwrap_or(""))
+                    @if let Some(o) = step["outcome"].as_str() { " · " code { (o) } }
+                    @if let Some(ms) = step["latencyMs"].as_u64() { " · " (lang.num(ms)) " " (lang.t("ms", "م.ث")) }
+                    @if let Some(task) = step["task"].as_str() { " · " span.mono { (task) } }
+                }
+            }
+        }
+        h2 { (lang.t("Input and output", "المدخلات والمخرجات")) @if masked { " " (badge("off", lang.t("masked", "مقنّعة"))) } }
+        details open {
+            summary { (lang.t("Input", "المدخلات")) }
+            pre #input { (pretty(&view["input"])) }
+        }
+        details {
+            summary { (lang.t("Output", "المخرجات")) }
+            pre #output { (pretty(&view["data"])) }
+        }
+        @if masked && ctx.can(OperatorRole::Admin) {
+            form.action method="post" action=(format!("/console/requests/{id}/reveal")) {
+                (ctx.csrf_field())
+                label { (lang.t("Reason for revealing (audited)", "سبب الكشف (يُسجَّل في التدقيق)"))
+                    input name="reason" required maxlength="200"; }
+                button.danger type="submit" { (lang.t("Reveal values", "كشف القيم")) }
+            }
+        }
+    };
+    layout::page(ctx, &format!("{} {id}", lang.t("Request", "الطلب")), body)
+}
