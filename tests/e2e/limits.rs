@@ -49,7 +49,11 @@ async fn two_api_processes_admit_a_cooperatives_limit_together() {
         .spawn_with(
             "api-2",
             &["serve", "--role", "api"],
-            &[("RABT_LISTEN", format!("127.0.0.1:{second_port}"))],
+            &[
+                ("RABT_LISTEN", format!("127.0.0.1:{second_port}")),
+                // Its own operators' port: the first api process has the wiring's.
+                ("RABT_OPS_LISTEN", format!("127.0.0.1:{}", free_port())),
+            ],
         )
         .unwrap();
     let second_client = rabt_tests::Client::new(
