@@ -82,3 +82,14 @@ schemathesis.openapi.format(
         lambda t: f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}"
     ),
 )
+
+# A maintenance pause's expected end is "an RFC 3339 date and time in the future" (the
+# document says so; JSON Schema cannot): drawn from the years ahead.
+from datetime import datetime, timezone  # noqa: E402
+
+schemathesis.openapi.format(
+    "rabt-future-date-time",
+    st.datetimes(
+        min_value=datetime(2100, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(timezone.utc)
+    ).map(lambda d: d.isoformat()),
+)

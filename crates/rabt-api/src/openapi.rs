@@ -52,7 +52,7 @@ pub fn document(catalogue: &Catalogue) -> Value {
     );
     let mut paths = paths(catalogue);
     if let Some(paths) = paths.as_object_mut() {
-        paths.extend(crate::ops::openapi::paths(problem_ref));
+        paths.extend(crate::ops::openapi::paths(problem_ref, &names));
     }
     json!({
         "openapi": "3.1.0",
@@ -195,8 +195,14 @@ fn problem_responses() -> Value {
     Value::Object(responses)
 }
 
+/// A character that is neither NUL (refused in any string) nor white space as Rust's
+/// `str::trim` sees it (Unicode's White_Space), spelled out: regex engines' `\s` differ
+/// from it and from each other.
+pub(crate) const NOT_BLANK: &str = "[^\\u0000\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
 /// A service name to filter by, or nothing (`ServiceName`'s rule).
-const SERVICE_FILTER: &str = "^([a-z]([a-z0-9-]*[a-z0-9])?(\\.[a-z]([a-z0-9-]*[a-z0-9])?){1,3})?$";
+pub(crate) const SERVICE_FILTER: &str =
+    "^([a-z]([a-z0-9-]*[a-z0-9])?(\\.[a-z]([a-z0-9-]*[a-z0-9])?){1,3})?$";
 
 fn problem_ref(slug: &str) -> Value {
     json!({ "$ref": format!("#/components/responses/{slug}") })

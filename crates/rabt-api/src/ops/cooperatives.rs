@@ -333,7 +333,7 @@ fn overlap(body: &Value, default: Duration) -> Result<Duration, Vec<FieldError>>
     let map = object(body, &["overlapSeconds"])?;
     match map.get("overlapSeconds") {
         None => Ok(default),
-        Some(value) => match value.as_u64().map(Duration::from_secs) {
+        Some(value) => match whole_seconds(value).map(Duration::from_secs) {
             Some(overlap) if overlap <= MAX_OVERLAP => Ok(overlap),
             _ => Err(vec![FieldError::at(
                 "/overlapSeconds",
@@ -342,6 +342,17 @@ fn overlap(body: &Value, default: Duration) -> Result<Duration, Vec<FieldError>>
             )]),
         },
     }
+}
+
+/// A whole number of seconds, also written as a float (`3600.0`: JSON Schema counts it an
+/// integer, and so does the document).
+fn whole_seconds(value: &Value) -> Option<u64> {
+    if let Some(n) = value.as_u64() {
+        return Some(n);
+    }
+    let f = value.as_f64()?;
+    // In range and whole: the cast below is exact.
+    (f.fract() == 0.0 && (0.0..=MAX_OVERLAP.as_secs_f64()).contains(&f)).then_some(f as u64)
 }
 
 /// `services`: a non-empty array of catalogue names.

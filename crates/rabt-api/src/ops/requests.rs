@@ -56,6 +56,11 @@ pub(crate) fn parse_filter(query: &str) -> Result<RequestFilter, ApiError> {
         if value.is_empty() {
             continue;
         }
+        // PostgreSQL cannot compare text holding NUL: refused here, not a 500 there.
+        if let Some(refused) = crate::query::refused_text(&name, &value) {
+            errors.push(refused);
+            continue;
+        }
         let bad = |en: &str, ar: &str| FieldError::parameter(name.as_ref(), en, ar);
         let time = |v: &str| DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc));
         match name.as_ref() {

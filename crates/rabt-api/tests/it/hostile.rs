@@ -95,6 +95,40 @@ async fn a_nul_character_is_refused_where_it_is(h: Harness) {
 }
 both_backends!(a_nul_character_is_refused_where_it_is);
 
+/// The operators' searches take free text (an operator's name, an action): a NUL in it
+/// was a 500 on PostgreSQL (schemathesis found it); now a 400 naming the parameter.
+async fn a_nul_character_in_an_operators_search_is_refused(h: Harness) {
+    use rabt_api::auth::{OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
+    let token = generate_secret(OPERATOR_TOKEN_PREFIX);
+    h.store
+        .create_operator(
+            "nul",
+            rabt_store::OperatorRole::Viewer,
+            &hash_secret(&token),
+        )
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {token}");
+    for (uri, parameter) in [
+        ("/ops/v1/audit?operator=a%00b", "operator"),
+        ("/ops/v1/audit?action=a%00b", "action"),
+        ("/ops/v1/requests?service=a%00b", "service"),
+    ] {
+        let reply = h
+            .send(Method::GET, uri, &[("authorization", &bearer)], Vec::new())
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            reply.body
+        );
+        assert_eq!(problem_type(&reply), "invalid-query");
+        assert_eq!(reply.body["errors"][0]["parameter"], parameter, "{uri}");
+    }
+}
+both_backends!(a_nul_character_in_an_operators_search_is_refused);
+
 async fn saying_one_thing_twice_is_ambiguous(h: Harness) {
     // "Last wins" would run the second service: refused instead.
     let twice = r#"{"service":"interior.identity.verify","input":{"shortAddress":"RRRD2929"},"service":"post.address.verify"}"#;
