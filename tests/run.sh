@@ -8,9 +8,11 @@
 #   5. runs every test with cargo-nextest (unit, API, store on SQLite and PostgreSQL,
 #      queue on RabbitMQ, end-to-end `rabt demo` and `rabt serve`), then alone the
 #      tests that stop RabbitMQ,
-#   6. runs the short cluster drill (a 3-node RabbitMQ cluster, a node killed) and the
+#   6. scans the logs of every process the end-to-end tests ran for the fixture world's
+#      identity numbers, mobiles and names (rabt-pii-scan),
+#   7. runs the short cluster drill (a 3-node RabbitMQ cluster, a node killed) and the
 #      benchmark harness briefly as a smoke test (their own services),
-#   7. stops the services by PID, whatever happened.
+#   8. stops the services by PID, whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -47,6 +49,9 @@ step "starting PostgreSQL and RabbitMQ in $services_dir"
 tests/services.sh start "$services_dir" >"$services_dir/exports.sh"
 source "$services_dir/exports.sh"
 export RABT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/rabt"
+# Every rabt process an end-to-end test runs leaves a copy of its log here when it
+# ends; the personal-data scan below reads them all.
+export RABT_E2E_LOG_ARCHIVE="$services_dir/e2e-logs"
 
 step "tests"
 cargo nextest run --workspace --locked --profile ci "$@"
@@ -58,6 +63,11 @@ if [ $# -eq 0 ]; then
   step "broker outage and database restart (alone: they stop RabbitMQ, PostgreSQL)"
   cargo nextest run --workspace --locked --profile ci --run-ignored only
 
+  # No identity number, mobile or name of the fixture world in any log line of any
+  # process the end-to-end tests ran (stored errors, the audit log and the metrics are
+  # scanned by tests/e2e/audit/drill.rs).
+  step "personal data: scanning every end-to-end log for the fixture world's people"
+  "${CARGO_TARGET_DIR:-$PWD/target}/debug/rabt-pii-scan" "$RABT_E2E_LOG_ARCHIVE"
   # A 3-node RabbitMQ cluster, 2 api and 3 worker processes under load; the node that
   # leads the task queues is SIGKILLed and started again: nothing lost or applied
   # twice (the full cluster drill, with Patroni, is tests/cluster.sh).

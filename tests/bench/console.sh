@@ -40,6 +40,9 @@ psql "$RABT_TEST_DATABASE_URL" -qc "CREATE DATABASE rabt_console_bench"
 api_port=$(free_port) ops_port=$(free_port)
 export RABT_DATABASE_URL=$db RABT_AMQP_URL=$RABT_TEST_AMQP_URL RABT_LISTEN=127.0.0.1:$api_port \
   RABT_OPS_LISTEN=127.0.0.1:$ops_port RABT_LOG=warn
+# rabt serve refuses to start without the deployment's personal-data key.
+RABT_PII_KEY=$("$rabt" audit pii-keygen)
+export RABT_PII_KEY
 "$rabt" migrate >/dev/null
 echo "seeding $rows requests…"
 start=$SECONDS

@@ -90,6 +90,11 @@ while True:
     "RABT_AGENCY_MUNICIPAL_CALLBACK_SECRETS=whsec_$(head -c 32 /dev/urandom | base64)"
     "RABT_AGENCY_HEALTH_CALLBACK_SECRETS=whsec_$(head -c 32 /dev/urandom | base64)"
   )
+  # The audit log's signing key and the personal-data key (rabt serve needs the latter).
+  rabt_env+=(
+    "RABT_PII_KEY=$("$rabt" audit pii-keygen)"
+    "RABT_AUDIT_SIGNING_KEY=$("$rabt" audit keygen --name rabt-bench/audit | sed -n 's/^signing key: *//p')"
+  )
   for v in INTERIOR_PASSWORD INTERIOR_CHARGE_CODE INTERIOR_APP_KEY INTERIOR_SERVICE_KEY \
            LABOR_CLIENT_SECRET HEALTH_API_KEY MUNICIPAL_API_KEY CHAMBERS_API_KEY SAUDI_POST_API_KEY; do
     rabt_env+=("RABT_AGENCY_$v=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')")

@@ -308,7 +308,7 @@ if ((profile)); then
   printf '## Where the database time goes (this run)\n\n' >"$dir/scratch/statements-0.md"
   for page in "$dir"/scratch/statements-*.md; do includes+=(--include "$page"); done
 fi
-((quick)) || includes+=(--include tests/bench/findings.md)
+((quick)) || includes+=(--include tests/bench/findings.md --include tests/bench/audit.md)
 includes+=(--include tests/bench/method.md)
 # The console's own benchmark (tests/bench/console.sh) is run apart; its figures are kept.
 ((quick)) || includes+=(--include tests/bench/console.md)

@@ -734,11 +734,9 @@ async fn a_thousand_hostile_inputs_and_hanging_connections_change_nothing() {
     for table in ["callbacks", "notifications", "dead_letters"] {
         assert_eq!(after(table).await, before[table], "rows written to {table}");
     }
-    // Refused callbacks are still audited on this branch (`callback.rejected`): issue 10
-    // (the audit branch) audits verified callbacks only. Once it is merged, drop this
-    // exclusion: then not one entry may be written for these inputs.
+    // Only verified callbacks are audited: not one entry for these inputs.
     let foreign_audit = sqlx::query(
-        "SELECT count(*) FROM audit_log WHERE seq > $1 AND action <> 'callback.rejected' \
+        "SELECT count(*) FROM audit_log WHERE seq > $1 \
          AND (request_id IS NULL OR NOT (request_id = ANY($2)))",
     )
     .bind(audit_before)

@@ -123,7 +123,7 @@ async fn two_api_processes_admit_a_cooperatives_limit_together() {
     let in_window = seen
         .admitted
         .iter()
-        .filter(|t| (from..to).contains(t))
+        .filter(|t| (from..to).contains(*t))
         .count() as f64;
     let expected = RATE * window;
     eprintln!(

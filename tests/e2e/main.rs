@@ -5,6 +5,7 @@
 //! tests/run.sh starts.
 
 mod abuse;
+mod audit;
 mod broker_outage;
 mod composite;
 mod conformance;

@@ -95,6 +95,9 @@ async fn the_printed_sandbox_environment_is_all_serve_needs() {
         ("RABT_DATABASE_URL", database.url.as_str()),
         ("RABT_AMQP_URL", vhost.amqp_url.as_str()),
         ("RABT_LISTEN", listen.as_str()),
+        // Set by the operator beside the database, as the README's step 3 does: the
+        // simulators have no say in the deployment's personal-data key.
+        ("RABT_PII_KEY", "the-sandbox-deployments-personal-data-key"),
     ]);
     run_rabt(&["migrate"], &env).unwrap();
     let added = run_rabt(

@@ -68,6 +68,7 @@ fn agency_secrets() -> Vec<(&'static str, String)> {
             rabt_webhook::Secret::generate().expose(),
         ),
     ];
+    secrets.extend(audit_keys());
     for name in [
         "RABT_AGENCY_HEALTH_API_KEY",
         "RABT_AGENCY_MUNICIPAL_API_KEY",
@@ -78,6 +79,31 @@ fn agency_secrets() -> Vec<(&'static str, String)> {
     }
     secrets
 }
+
+/// A fresh checkpoint signing key and personal-data key, as a deployment's environment
+/// (every process may seal; one at a time does).
+pub fn audit_keys() -> Vec<(&'static str, String)> {
+    let seed = |hex: String| -> [u8; 16] {
+        let bytes: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
+            .collect();
+        bytes.try_into().unwrap_or([7; 16])
+    };
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(&seed(unique("")));
+    bytes[16..].copy_from_slice(&seed(unique("")));
+    let key = rabt_audit::SigningKey::from_seed(AUDIT_ORIGIN, bytes)
+        .map(|k| k.to_secret_text())
+        .unwrap_or_default();
+    vec![
+        ("RABT_AUDIT_SIGNING_KEY", key),
+        ("RABT_AUDIT_ORIGIN", AUDIT_ORIGIN.to_owned()),
+        ("RABT_PII_KEY", unique("pii-key-of-the-e2e-deployment-")),
+    ]
+}
+
+/// The origin of every test deployment's audit log.
+pub const AUDIT_ORIGIN: &str = "rabt.e2e.test/audit";
 
 impl Wiring {
     /// The environment every `rabt` process of this deployment gets.
@@ -201,8 +227,17 @@ pub struct Deployment {
     /// `rabt serve --role worker` processes.
     pub workers: Vec<Rabt>,
     // Dropped after `Drop::drop` killed the processes above.
-    _database: TempDatabase,
+    _database: Option<TempDatabase>,
     _vhost: TempVhost,
+}
+
+/// The database a deployment's processes share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedDatabase {
+    /// A fresh PostgreSQL database (production).
+    Postgres,
+    /// One SQLite file in the deployment's folder, written by every process.
+    Sqlite,
 }
 
 impl Deployment {
@@ -230,14 +265,35 @@ impl Deployment {
         config: Option<&str>,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Deployment> {
+        Deployment::start_on(SharedDatabase::Postgres, workers, services, config, env).await
+    }
+
+    /// As [`Deployment::start_with_env`], on the database given.
+    pub async fn start_on(
+        shared: SharedDatabase,
+        workers: usize,
+        services: &str,
+        config: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Deployment> {
         let dir = std::env::temp_dir().join(unique("rabt-e2e-"));
         std::fs::create_dir_all(&dir)?;
         // On an early return below, dropping these removes them again.
-        let database = TempDatabase::create("rabt_e2e_").await?;
+        let (database, database_url) = match shared {
+            SharedDatabase::Postgres => {
+                let database = TempDatabase::create("rabt_e2e_").await?;
+                let url = database.url.clone();
+                (Some(database), url)
+            }
+            SharedDatabase::Sqlite => (
+                None,
+                format!("sqlite://{}?mode=rwc", dir.join("rabt.db").display()),
+            ),
+        };
         let vhost = TempVhost::create("rabt-e2e-").await?;
         let wiring = Wiring {
             dir,
-            database_url: database.url.clone(),
+            database_url,
             amqp_url: cluster_urls(&vhost.amqp_url),
             simulate_base: free_base_port(),
             api_port: free_port(),

@@ -10,7 +10,8 @@
 
 mod deployment;
 pub mod drill;
-pub use deployment::{Deployment, Wiring};
+pub mod pii;
+pub use deployment::{AUDIT_ORIGIN, Deployment, SharedDatabase, Wiring, audit_keys};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use rabt_test_support::{eventually, unique};
 use serde_json::Value;
+
+/// The variable naming the folder where every process's log is copied when it ends.
+pub const LOG_ARCHIVE: &str = "RABT_E2E_LOG_ARCHIVE";
 
 /// The `rabt` binary under test: `$RABT_BIN`, else the workspace's debug build.
 pub fn rabt_bin() -> PathBuf {
@@ -89,6 +93,25 @@ impl Rabt {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            self.archive_log();
+        }
+    }
+
+    /// When `RABT_E2E_LOG_ARCHIVE` names a folder (tests/run.sh sets it), a copy of this
+    /// process's log goes there once the process is gone, so the suite can scan every
+    /// log of the run for personal data at the end (`rabt-pii-scan`).
+    fn archive_log(&self) {
+        let Some(archive) = std::env::var_os(LOG_ARCHIVE) else {
+            return;
+        };
+        let archive = PathBuf::from(archive);
+        let name = self
+            .log
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if std::fs::create_dir_all(&archive).is_ok() {
+            let _ = std::fs::copy(&self.log, archive.join(unique(&format!("{name}-"))));
         }
     }
 
@@ -103,11 +126,13 @@ impl Rabt {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait()? {
+                self.archive_log();
                 return Ok(status.success());
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
+                self.archive_log();
                 return Ok(false);
             }
             std::thread::sleep(Duration::from_millis(50));

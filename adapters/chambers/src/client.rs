@@ -1,10 +1,10 @@
 //! The call to FSC's `coc-records` (over mutual TLS, with a bearer token), and the
 //! classification of its answers.
 
-use rabt_adapter::AdapterError;
 use rabt_adapter::http::{
-    BaseUrl, CallContext, HeaderSecret, NO_READABLE_REASON, read_json, send, unavailable,
+    CallContext, HeaderSecret, NO_READABLE_REASON, read_json, send, unavailable,
 };
+use rabt_adapter::{AdapterError, AgencyClient};
 use rabt_core::Outcome;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap};
 use reqwest::{StatusCode, Url};
@@ -30,8 +30,8 @@ pub(crate) enum Lookup {
 /// bearer token.
 #[derive(Debug)]
 pub(crate) struct FscClient {
-    pub(crate) http: reqwest::Client,
-    pub(crate) base: BaseUrl,
+    /// The gateway's base URL, the mutual-TLS client and the timeout.
+    pub(crate) agency: AgencyClient,
     /// `Bearer <token>`.
     pub(crate) bearer: HeaderSecret,
 }
@@ -44,7 +44,8 @@ impl FscClient {
         query: &MembershipQuery,
     ) -> Result<Lookup, AdapterError> {
         let request = self
-            .http
+            .agency
+            .http()
             .get(self.url(query))
             .header(AUTHORIZATION, self.bearer.value())
             .header(ACCEPT, "application/json");
@@ -58,7 +59,7 @@ impl FscClient {
     }
 
     fn url(&self, query: &MembershipQuery) -> Url {
-        let mut url = self.base.join(COC_RECORDS_PATH);
+        let mut url = self.agency.url(COC_RECORDS_PATH);
         url.query_pairs_mut().extend_pairs(query.params());
         url
     }
@@ -136,7 +137,7 @@ fn fsc_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::assert_unavailable;
+    use rabt_sandbox::conformance::assert_unavailable;
     use std::time::Duration;
 
     use reqwest::header::{HeaderValue, RETRY_AFTER};
@@ -205,9 +206,12 @@ mod tests {
     #[test]
     fn urls_keep_the_base_path_and_carry_no_credential() {
         let client = FscClient {
-            http: reqwest::Client::new(),
-            base: BaseUrl::https_only(Url::parse("https://api-dev.rega.gov.sa/gateway/").unwrap())
-                .unwrap(),
+            agency: AgencyClient::https_only(
+                rabt_core::Agency::Chambers,
+                Url::parse("https://api-dev.rega.gov.sa/gateway/").unwrap(),
+                rabt_adapter::http::HttpClientConfig::default(),
+            )
+            .unwrap(),
             bearer: HeaderSecret::bearer(&rabt_adapter::http::Secret::new("t0ken")).unwrap(),
         };
         let query = MembershipQuery::ByMembership {

@@ -18,8 +18,8 @@
 //! `Retry-After`. A refused TLS handshake is a connection failure (retried), as for any
 //! agency that cannot be reached.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.
@@ -28,30 +28,28 @@
 //! - [`query`]: the service's two input forms.
 //! - [`wire`]: FSC's own types, named as FSC names them, and their translation.
 //! - [`output`]: the service's output, as the catalogue's schema describes it.
-//! - [`simulator`]: FSC as an axum app serving the sandbox world, with fault knobs.
-//! - [`tls`]: the simulator's mutual-TLS server (rustls, client certificates required).
-//! - [`pki`]: throwaway CAs and certificates, generated in memory for the sandbox.
+//! - [`simulator`]: FSC as an axum app serving the sandbox world, with fault knobs
+//!   (served over mutual TLS by [`rabt_sandbox::tls`]).
 
 #![forbid(unsafe_code)]
 
-use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use rabt_adapter::http::{
-    BaseUrl, CallContext, ClientConfigError, ClientIdentity, HeaderSecret, HttpClientConfig,
-    Secret, build_client,
+use rabt_adapter::http::{ClientIdentity, HeaderSecret, HttpClientConfig, Secret};
+use rabt_adapter::registry::{Credential, MUTUAL_TLS_FILES, Registration, Settings};
+use rabt_adapter::{
+    Adapter, AdapterError, AgencyClient, Answer, BoxFuture, CallbackAnswer, ConfigError,
+    ServiceCall,
 };
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, Outcome};
 use reqwest::Url;
 
 mod client;
 pub mod output;
-pub mod pki;
 pub mod query;
 pub mod simulator;
-pub mod tls;
 pub mod wire;
 
 use client::{FscClient, Lookup};
@@ -80,18 +78,10 @@ pub struct ChambersConfig {
     pub timeout: Duration,
 }
 
-/// What can go wrong in this crate besides a call's [`AdapterError`].
+/// What can go wrong in this crate besides a call's [`AdapterError`] and a
+/// configuration's [`ConfigError`].
 #[derive(Debug, thiserror::Error)]
 pub enum ChambersError {
-    /// The base URL cannot be FSC's.
-    #[error("the chambers base URL must be https without query or fragment, got `{0}`")]
-    BaseUrl(String),
-    /// The token is empty or cannot travel in an HTTP header.
-    #[error("the chambers token must be non-empty visible ASCII")]
-    Token,
-    /// The HTTP client could not be built (a bad client certificate or CA bundle).
-    #[error(transparent)]
-    Client(#[from] ClientConfigError),
     /// A field of FSC's answer breaks its own format.
     #[error("FSC's {field} is not {expected}: `{value}`")]
     Field {
@@ -102,66 +92,50 @@ pub enum ChambersError {
         /// What it was (truncated).
         value: String,
     },
-    /// A certificate or key of the simulator's TLS server is not PEM.
-    #[error("the {what} is not valid PEM")]
-    Pem {
-        /// Which one.
-        what: &'static str,
-        /// What the parser said.
-        #[source]
-        source: rustls::pki_types::pem::Error,
-    },
-    /// A PEM bundle of the simulator's TLS server holds no certificate.
-    #[error("the {0} bundle holds no certificate")]
-    NoCertificate(&'static str),
-    /// rustls refused the simulator's certificate, key or CA.
-    #[error("the simulator's TLS configuration is invalid")]
-    Tls(#[source] rustls::Error),
-    /// The verifier of client certificates could not be built.
-    #[error("the simulator's client CA cannot verify certificates")]
-    ClientVerifier(#[source] rustls::server::VerifierBuilderError),
-    /// A sandbox certificate could not be generated.
-    #[error("a sandbox certificate could not be generated")]
-    Certificate(#[source] rcgen::Error),
-    /// The simulator could not listen.
-    #[error("the chambers simulator could not listen")]
-    Listen(#[source] io::Error),
 }
 
 /// The adapter: FSC's chamber of commerce records behind `chambers.membership.verify`.
 #[derive(Debug)]
 pub struct ChambersAdapter {
     client: FscClient,
-    timeout: Duration,
 }
 
 impl ChambersAdapter {
     /// Validates the configuration and builds the mutual-TLS client.
-    pub fn new(config: ChambersConfig) -> Result<Self, ChambersError> {
+    pub fn new(config: ChambersConfig) -> Result<Self, ConfigError> {
+        let agency = Agency::Chambers;
+        let token = ConfigError::Credential {
+            agency,
+            name: "token",
+        };
         // Over plain HTTP the client certificate would never be presented, and the
         // token would travel in clear.
-        let base = BaseUrl::https_only(config.base_url)
-            .map_err(|bad| ChambersError::BaseUrl(bad.into_shown()))?;
+        let client = AgencyClient::https_only(
+            agency,
+            config.base_url,
+            HttpClientConfig {
+                identity: Some(config.client_identity),
+                extra_root_certs_pem: config.server_ca_pem,
+                ..HttpClientConfig::with_timeout(config.timeout)
+            },
+        )?;
         // Stricter than a header allows: a token is one word of visible ASCII.
-        let token = config.token.expose();
-        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ChambersError::Token);
+        let word = config.token.expose();
+        if word.is_empty() || !word.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(token);
         }
-        let bearer = HeaderSecret::bearer(&config.token).ok_or(ChambersError::Token)?;
-        let http = build_client(&HttpClientConfig {
-            identity: Some(config.client_identity),
-            extra_root_certs_pem: config.server_ca_pem,
-            ..HttpClientConfig::with_timeout(config.timeout)
-        })?;
+        let bearer = HeaderSecret::bearer(&config.token).ok_or(token)?;
         Ok(Self {
-            client: FscClient { http, base, bearer },
-            timeout: config.timeout,
+            client: FscClient {
+                agency: client,
+                bearer,
+            },
         })
     }
 
     async fn membership_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = MembershipQuery::parse(call.input)?;
-        let ctx = CallContext::of(&call, self.timeout);
+        let ctx = self.client.agency.context(&call);
         // reqwest's timeout covers connecting, the handshake and the body; this bound
         // keeps the promise whatever the client stack does.
         let lookup = ctx.bound(self.client.coc_record(ctx, &query)).await?;
@@ -262,6 +236,43 @@ impl Adapter for ChambersAdapter {
     }
 }
 
+/// The chambers agency, as the binary registers it.
+#[derive(Debug, Clone, Copy)]
+pub struct Chambers;
+
+impl Registration for Chambers {
+    fn agency(&self) -> Agency {
+        Agency::Chambers
+    }
+
+    fn services(&self) -> &'static [&'static str] {
+        SERVICES
+    }
+
+    fn uses_api_key(&self) -> bool {
+        // The bearer token FSC's gateway issued.
+        true
+    }
+
+    fn credentials(&self) -> &'static [Credential] {
+        &MUTUAL_TLS_FILES
+    }
+
+    fn mutual_tls(&self) -> bool {
+        true
+    }
+
+    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
+        let tls = settings.mutual_tls()?;
+        Ok(Arc::new(ChambersAdapter::new(ChambersConfig {
+            base_url: settings.url().clone(),
+            token: settings.api_key()?,
+            client_identity: tls.identity,
+            server_ca_pem: vec![tls.server_ca_pem],
+            timeout: settings.timeout(),
+        })?))
+    }
+}
+
 #[cfg(test)]
-#[path = "lib_tests.rs"]
 mod tests;

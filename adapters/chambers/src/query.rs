@@ -88,8 +88,8 @@ impl MembershipQuery {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::assert_refused;
     use rabt_core::Outcome;
+    use rabt_sandbox::conformance::assert_refused;
     use serde_json::json;
 
     use super::*;

@@ -1,5 +1,5 @@
 //! FSC's `coc-records` (behind REGA's Apigee) as an axum app, answering from the sandbox
-//! [`World`]; serve it over mutual TLS with [`serve`] (or [`crate::tls::spawn_tls`]).
+//! [`World`]; serve it over mutual TLS with [`serve`] (or [`rabt_sandbox::tls::spawn_tls`]).
 //!
 //! It behaves as the real service does where Rabt can tell: `GET /v1/fsc/coc-records`
 //! with `cocMemberChamberCity` + `cocMemberId` (or the sandbox's
@@ -9,7 +9,7 @@
 //! and 429 with `Retry-After` for a rate limit. The record carries what the world knows
 //! of the member: the membership, the cooperative's names and unified number, its CR, its
 //! licensed activities and its headquarters address. The fault knobs of
-//! [`rabt_adapter::simulator`] apply to every call, before anything else; the TLS
+//! [`rabt_sandbox::simulator`] apply to every call, before anything else; the TLS
 //! handshake comes before even that.
 
 use std::collections::HashMap;
@@ -22,16 +22,18 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use rabt_adapter::ConfigError;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{self, ChamberMembership, World};
-use rabt_adapter::simulator::{InjectedFault, KnobsHandle, ShutdownHandle, knobs_routes};
 use rabt_core::UnifiedNumber;
+use rabt_sandbox::simulator::{InjectedFault, KnobsHandle, ShutdownHandle, knobs_routes};
+use rabt_sandbox::tls::{ServerTls, TlsError, spawn_tls};
+use rabt_sandbox::world::{self, ChamberMembership, World};
+use rabt_sandbox::{Simulated, SimulatorParts};
 
-use crate::ChambersError;
+use crate::Chambers;
 use crate::client::COC_RECORDS_PATH;
 use crate::output::MembershipClass;
 use crate::query::{PARAM_CHAMBER, PARAM_MEMBER, PARAM_UNIFIED};
-use crate::tls::{ServerTls, spawn_tls};
 use crate::wire::{
     FscActivityType, FscCocRecord, FscCocRecordResponse, FscDate, FscExceptionDetail,
     FscMemberAddress, FscMemberEst, FscMemberSijil, FscMembershipDetails, FscServiceError,
@@ -71,7 +73,7 @@ pub async fn serve(
     token: Secret,
     knobs: KnobsHandle,
     tls: &ServerTls,
-) -> Result<(SocketAddr, ShutdownHandle), ChambersError> {
+) -> Result<(SocketAddr, ShutdownHandle), TlsError> {
     spawn_tls(addr, router(world, token, knobs), tls).await
 }
 
@@ -193,13 +195,13 @@ pub fn coc_record(world: &World, m: &ChamberMembership) -> FscCocRecord {
     }
 }
 
-fn class_of(class: sandbox::MembershipClass) -> MembershipClass {
+fn class_of(class: world::MembershipClass) -> MembershipClass {
     match class {
-        sandbox::MembershipClass::Excellent => MembershipClass::Excellent,
-        sandbox::MembershipClass::First => MembershipClass::First,
-        sandbox::MembershipClass::Second => MembershipClass::Second,
-        sandbox::MembershipClass::Third => MembershipClass::Third,
-        sandbox::MembershipClass::Fourth => MembershipClass::Fourth,
+        world::MembershipClass::Excellent => MembershipClass::Excellent,
+        world::MembershipClass::First => MembershipClass::First,
+        world::MembershipClass::Second => MembershipClass::Second,
+        world::MembershipClass::Third => MembershipClass::Third,
+        world::MembershipClass::Fourth => MembershipClass::Fourth,
     }
 }
 
@@ -239,6 +241,11 @@ fn fault_response(fault: InjectedFault) -> Response {
     )
 }
 
+impl Simulated for Chambers {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        Ok(router(parts.world, parts.settings.api_key()?, parts.knobs))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

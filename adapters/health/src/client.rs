@@ -1,9 +1,7 @@
 //! The call to the ministry's batch API, and the classification of its answers.
 
-use rabt_adapter::AdapterError;
-use rabt_adapter::http::{
-    BaseUrl, CallContext, HeaderSecret, Reply, quote_code, read_json, send, unavailable,
-};
+use rabt_adapter::http::{CallContext, Reply, quote_code, read_json, send, unavailable};
+use rabt_adapter::{AdapterError, ApiKeyClient};
 use rabt_core::Outcome;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -28,9 +26,7 @@ pub(crate) enum Submission {
 /// The ministry's API at one base URL with one key.
 #[derive(Debug)]
 pub(crate) struct MohClient {
-    pub(crate) http: reqwest::Client,
-    pub(crate) base: BaseUrl,
-    pub(crate) api_key: HeaderSecret,
+    pub(crate) api: ApiKeyClient,
 }
 
 impl MohClient {
@@ -42,11 +38,7 @@ impl MohClient {
         ctx: CallContext<'_>,
         batch: &MohBatchRequest,
     ) -> Result<Submission, AdapterError> {
-        let request = self
-            .http
-            .post(self.base.join(BATCHES_PATH))
-            .header(API_KEY_HEADER, self.api_key.value())
-            .json(batch);
+        let request = self.api.post(BATCHES_PATH).json(batch);
         let Reply {
             status,
             headers,
@@ -114,7 +106,7 @@ fn moh_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::{assert_refused, assert_unavailable};
+    use rabt_sandbox::conformance::{assert_refused, assert_unavailable};
     use std::time::Duration;
 
     use reqwest::Url;
@@ -209,7 +201,9 @@ mod tests {
 
     #[test]
     fn the_url_keeps_the_base_path() {
-        let base = BaseUrl::new(Url::parse("https://moh.example/gateway/").unwrap()).unwrap();
+        let base =
+            rabt_adapter::http::BaseUrl::new(Url::parse("https://moh.example/gateway/").unwrap())
+                .unwrap();
         assert_eq!(
             base.join(BATCHES_PATH).as_str(),
             "https://moh.example/gateway/api/v1/health-certificates/batches"

@@ -23,8 +23,8 @@
 //! bodies `{"code", "messageEn", "messageAr"}`. A batch holds at most
 //! [`MAX_WORKERS`] workers.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.
@@ -35,18 +35,19 @@
 //!   its callback.
 //! - [`output`]: the service's output, as the catalogue's schema describes it.
 //! - [`simulator`]: the ministry as an axum app serving the sandbox world, calling back
-//!   through a [`rabt_adapter::callback::CallbackSender`], with fault knobs.
+//!   through a [`rabt_sandbox::callback::CallbackSender`], with fault knobs.
 
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use rabt_adapter::http::{
-    BaseUrl, CallContext, ClientConfigError, HeaderSecret, HttpClientConfig, Secret, build_client,
+use rabt_adapter::registry::Credential;
+use rabt_adapter::{
+    Adapter, AdapterError, Answer, ApiKeyClient, ApiKeyConfig, BoxFuture, CallbackAnswer,
+    ConfigError, Registration, ServiceCall, Settings,
 };
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, Outcome};
-use reqwest::Url;
+use reqwest::header::HeaderName;
 use serde::Deserialize;
 
 mod batch;
@@ -57,7 +58,7 @@ pub mod wire;
 
 pub use batch::MAX_WORKERS;
 
-use client::{MohClient, Submission};
+use client::{API_KEY_HEADER, MohClient, Submission};
 use wire::{BatchResult, MohBatchCallback};
 
 /// The one service of this agency.
@@ -66,29 +67,14 @@ pub const CERTIFICATES_VERIFY: &str = "health.certificates.verify";
 /// The services this adapter serves.
 pub const SERVICES: &[&str] = &[CERTIFICATES_VERIFY];
 
-/// How to reach the ministry.
-#[derive(Debug, Clone)]
-pub struct HealthConfig {
-    /// The ministry's API root in production; a simulator's root URL in tests.
-    pub base_url: Url,
-    /// The ministry's API key.
-    pub api_key: Secret,
-    /// The longest one submission may take; a task's own timeout may be shorter.
-    pub timeout: Duration,
-}
+/// How to reach the ministry: its API root (a simulator's in tests), its key (sent as
+/// `X-API-Key`) and the longest one submission may take.
+pub type HealthConfig = ApiKeyConfig;
 
-/// What can go wrong in this crate besides a call's [`AdapterError`].
+/// What can go wrong in this crate besides a call's [`AdapterError`] and a
+/// configuration's [`ConfigError`].
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
-    /// The base URL cannot be the ministry's.
-    #[error("the health base URL must be http(s) without query or fragment, got `{0}`")]
-    BaseUrl(String),
-    /// The API key is empty or cannot travel in an HTTP header.
-    #[error("the health API key must be non-empty visible ASCII")]
-    ApiKey,
-    /// The HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] ClientConfigError),
     /// A field of the ministry's document breaks its own format.
     #[error("MOH's {field} is not {expected}: `{value}`")]
     Field {
@@ -115,29 +101,21 @@ pub enum HealthError {
 #[derive(Debug)]
 pub struct HealthAdapter {
     client: MohClient,
-    timeout: Duration,
 }
 
 impl HealthAdapter {
     /// Validates the configuration and builds the client.
-    pub fn new(config: HealthConfig) -> Result<Self, HealthError> {
-        let base =
-            BaseUrl::new(config.base_url).map_err(|bad| HealthError::BaseUrl(bad.into_shown()))?;
-        let api_key = HeaderSecret::new(&config.api_key).ok_or(HealthError::ApiKey)?;
-        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
+    pub fn new(config: HealthConfig) -> Result<Self, ConfigError> {
+        let header = HeaderName::from_static(API_KEY_HEADER);
+        let api = ApiKeyClient::new(Agency::Health, header, config)?;
         Ok(Self {
-            client: MohClient {
-                http,
-                base,
-                api_key,
-            },
-            timeout: config.timeout,
+            client: MohClient { api },
         })
     }
 
     async fn certificates_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let batch = batch::Batch::parse(call.input)?;
-        let ctx = CallContext::of(&call, self.timeout);
+        let ctx = self.client.api.context(&call);
         match self.client.submit(ctx, &batch.request()).await? {
             Submission::EstablishmentNotFound => Ok(Answer::Final {
                 outcome: Outcome::NotFound,
@@ -202,6 +180,36 @@ pub fn callback_answer(body: &serde_json::Value) -> Result<CallbackAnswer, Adapt
     })
 }
 
+/// The health agency, as the binary registers it.
+#[derive(Debug, Clone, Copy)]
+pub struct Health;
+
+impl Registration for Health {
+    fn agency(&self) -> Agency {
+        Agency::Health
+    }
+
+    fn services(&self) -> &'static [&'static str] {
+        SERVICES
+    }
+
+    fn uses_api_key(&self) -> bool {
+        true
+    }
+
+    fn credentials(&self) -> &'static [Credential] {
+        &[]
+    }
+
+    fn mutual_tls(&self) -> bool {
+        false
+    }
+
+    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
+        let config = ApiKeyConfig::from_settings(settings)?;
+        Ok(Arc::new(HealthAdapter::new(config)?))
+    }
+}
+
 #[cfg(test)]
-#[path = "lib_tests.rs"]
 mod tests;

@@ -2,7 +2,7 @@
 //! [`World`] and calling Rabt back through a [`CallbackSender`].
 //!
 //! `POST /api/v1/health-certificates/batches` with the `X-API-Key` header: faults first
-//! (the knobs of [`rabt_adapter::simulator`], rendered in the ministry's style: 500
+//! (the knobs of [`rabt_sandbox::simulator`], rendered in the ministry's style: 500
 //! `INTERNAL_ERROR`, 429 `RATE_LIMITED` with `Retry-After`), then the key (401
 //! `INVALID_API_KEY`), then the batch (400 `VALIDATION_ERROR`, 400 `BATCH_TOO_LARGE`
 //! beyond [`MAX_WORKERS`]), then the establishment: a licence number that is no
@@ -15,7 +15,7 @@
 //! accepted and no second callback, as a retried submission should be; with another
 //! batch it is `409 DUPLICATE_REQUEST`.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,14 +24,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{SubsecRound, Utc};
-use rabt_adapter::callback::CallbackSender;
+use rabt_adapter::ConfigError;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{LicenceKind, World};
-use rabt_adapter::simulator::{
-    InjectedFault, KnobsHandle, Recall, Replays, carries, knobs_routes, request_id,
-};
 use rabt_core::NationalId;
+use rabt_sandbox::callback::CallbackSender;
+use rabt_sandbox::simulator::{
+    InjectedFault, KnobsHandle, Submissions, Submitted, carries, knobs_routes, request_id,
+};
+use rabt_sandbox::world::{LicenceKind, World};
+use rabt_sandbox::{Simulated, SimulatorParts};
 
+use crate::Health;
 use crate::batch::MAX_WORKERS;
 use crate::client::{API_KEY_HEADER, BATCHES_PATH};
 use crate::wire::{
@@ -52,10 +55,9 @@ struct Sim {
     world: Arc<World>,
     api_key: Secret,
     knobs: KnobsHandle,
-    callbacks: CallbackSender,
     /// The batches accepted so far, by `X-Request-Id`, so that a retried submission
-    /// gets the same batch back.
-    submissions: Mutex<Replays<MohBatchRequest, MohBatchAccepted>>,
+    /// gets the same batch back, and their callbacks.
+    submissions: Submissions<MohBatchRequest, MohBatchAccepted>,
 }
 
 /// The simulator's router: the ministry's batch endpoint and the `/_sim/` knob routes.
@@ -72,8 +74,7 @@ pub fn router(
         world,
         api_key,
         knobs: knobs.clone(),
-        callbacks,
-        submissions: Mutex::new(Replays::new(REMEMBERED)),
+        submissions: Submissions::new(REMEMBERED, callbacks),
     });
     Router::new()
         .route(BATCHES_PATH, post(submit))
@@ -113,42 +114,33 @@ async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) ->
             "لا توجد منشأة بهذه الرخصة.",
         );
     }
-    accept(&sim, request_id(&headers), &request, &workers)
+    accept(&sim, request_id(&headers), request, &workers)
 }
 
 /// Accepts a valid batch for a known establishment, once per request id, and schedules
-/// its callback.
+/// its callback; the same batch again is answered `200` with the batch accepted before.
 fn accept(
     sim: &Sim,
     request_id: Option<&str>,
-    request: &MohBatchRequest,
+    request: MohBatchRequest,
     workers: &[NationalId],
 ) -> Response {
-    let fresh = accepted(request);
-    // Checked and remembered under one lock, so two copies of one submission racing in
-    // cannot both start a batch.
-    let recalled = sim
-        .submissions
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .recall_or_remember(request_id, request, &fresh);
-    match recalled {
-        Recall::Same(earlier) => (StatusCode::OK, Json(earlier)).into_response(),
-        Recall::Conflict => error(
+    let submitted = sim.submissions.submit(request_id, request, |request| {
+        let fresh = accepted(request);
+        let completed_at = completion_time(sim.knobs.knobs().callback_delay);
+        let callback = batch_callback(&sim.world, &fresh, workers, completed_at);
+        (fresh, callback)
+    });
+    match submitted {
+        Submitted::Accepted(fresh) => (StatusCode::ACCEPTED, Json(fresh)).into_response(),
+        Submitted::Again(earlier) => (StatusCode::OK, Json(earlier)).into_response(),
+        Submitted::Conflict => error(
             StatusCode::CONFLICT,
             "DUPLICATE_REQUEST",
             "This request id was used for another batch.",
             "استُخدم معرّف الطلب هذا لدفعة أخرى.",
         ),
-        Recall::New => {
-            let completed_at = completion_time(sim.knobs.knobs().callback_delay);
-            let callback = batch_callback(&sim.world, &fresh, workers, completed_at);
-            match serde_json::to_value(&callback) {
-                Ok(body) => sim.callbacks.send_later(body),
-                Err(err) => tracing::error!(error = %err, "simulator: callback not serialisable"),
-            }
-            (StatusCode::ACCEPTED, Json(fresh)).into_response()
-        }
+        Submitted::Failed => fault_response(InjectedFault::ServerError),
     }
 }
 
@@ -252,6 +244,12 @@ fn fault_response(fault: InjectedFault) -> Response {
     )
 }
 
+impl Simulated for Health {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        let api_key = parts.settings.api_key()?;
+        Ok(router(parts.world, api_key, parts.knobs, parts.callbacks))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

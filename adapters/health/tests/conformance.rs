@@ -7,13 +7,13 @@ mod support;
 
 use std::sync::Arc;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{World, cases};
 use rabt_adapter::{Adapter, CallbackAnswer};
 use rabt_adapter_health::{CERTIFICATES_VERIFY, simulator};
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, Outcome, ServiceName};
+use rabt_sandbox::conformance::{Credentials, Expect, Kit, output_validator, run};
+use rabt_sandbox::world::{World, cases};
 use serde_json::{Value, json};
 use support::{KEY, adapter, fake_rabt};
 
@@ -43,7 +43,7 @@ async fn health_passes_the_conformance_kit() {
     let kit = Kit::new(
         Agency::Health,
         move |knobs| {
-            let callbacks = rabt_adapter::callback::CallbackSender::new(
+            let callbacks = rabt_sandbox::callback::CallbackSender::new(
                 Agency::Health,
                 target.clone(),
                 knobs.clone(),

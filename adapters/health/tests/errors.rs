@@ -10,11 +10,12 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use rabt_adapter::callback::{CallbackSender, CallbackTarget};
-use rabt_adapter::sandbox::cases;
-use rabt_adapter::simulator::{Fault, Knobs, KnobsHandle, spawn};
-use rabt_adapter::{AdapterError, webhook};
+use rabt_adapter::AdapterError;
 use rabt_core::{Agency, NationalId, Outcome, TaskId};
+use rabt_sandbox::callback::{CallbackSender, CallbackTarget};
+use rabt_sandbox::simulator::{Fault, Knobs, KnobsHandle, spawn};
+use rabt_sandbox::webhook;
+use rabt_sandbox::world::cases;
 use serde_json::{Value, json};
 use support::{KEY, Ministry, adapter, fake_rabt, fixture, verify};
 
@@ -32,7 +33,7 @@ fn is_refused(result: &Result<rabt_adapter::Answer, AdapterError>, expected: Out
 async fn answering(
     status: StatusCode,
     body: Value,
-) -> (String, rabt_adapter::simulator::ShutdownHandle) {
+) -> (String, rabt_sandbox::simulator::ShutdownHandle) {
     let app = Router::new().route(
         "/api/v1/health-certificates/batches",
         post(move || {

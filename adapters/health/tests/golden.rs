@@ -7,12 +7,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use rabt_adapter::sandbox::{cases, golden};
-use rabt_adapter::simulator::Knobs;
 use rabt_adapter::{Adapter, Answer, CallbackAnswer};
 use rabt_adapter_health::CERTIFICATES_VERIFY;
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, Outcome, TaskId};
+use rabt_sandbox::simulator::Knobs;
+use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
 use support::{Ministry, fixture, submitted, verify};
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use rabt_adapter::AdapterError;
 use rabt_adapter::http::{
     BaseUrl, CallContext, HeaderSecret, Reply, retry_after, send, unavailable,
 };
+use rabt_adapter::{AdapterError, AgencyClient};
 use rabt_core::{Mobile, NationalId, Outcome, TaskId};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use reqwest::{StatusCode, Url};
@@ -46,7 +46,9 @@ pub(crate) enum LiteAnswer {
 /// Both APIs, one shared HTTP client.
 #[derive(Debug)]
 pub(crate) struct YakeenClient {
-    pub(crate) http: reqwest::Client,
+    /// Yakeen's host, the shared HTTP client and the timeout.
+    pub(crate) agency: AgencyClient,
+    /// [`YAKEEN_PATH`] under Yakeen's host.
     pub(crate) endpoint: Url,
     pub(crate) lite_base: BaseUrl,
     pub(crate) yakeen: YakeenCredentials,
@@ -80,7 +82,8 @@ impl YakeenClient {
             reason: format!("could not write the SOAP request: {e}"),
         })?;
         let request = self
-            .http
+            .agency
+            .http()
             .post(self.endpoint.clone())
             .header(CONTENT_TYPE, soap::CONTENT_TYPE)
             .header("SOAPAction", soap::SOAP_ACTION)
@@ -109,7 +112,8 @@ impl YakeenClient {
             .lite_base
             .join(&owns_mobile_path(id.as_str(), mobile.as_str()));
         let request = self
-            .http
+            .agency
+            .http()
             .get(url)
             .header(ACCEPT, "application/json")
             .header(APP_ID, self.lite.app_id.as_str())

@@ -160,7 +160,7 @@ pub(crate) async fn run(
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::assert_refused;
+    use rabt_sandbox::conformance::assert_refused;
     use serde_json::json;
 
     use super::*;

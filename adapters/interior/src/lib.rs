@@ -15,8 +15,8 @@
 //! Elm publishes for it, with its own gateway credentials (`APP-ID`, `APP-KEY`,
 //! `SERVICE_KEY`, `ORGANIZATION-NUMBER`).
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.
@@ -32,12 +32,16 @@
 
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use rabt_adapter::http::{
-    BaseUrl, CallContext, ClientConfigError, HeaderSecret, HttpClientConfig, Secret, build_client,
+use rabt_adapter::agency::{check_base_url, check_credential};
+use rabt_adapter::http::{HeaderSecret, HttpClientConfig, Secret};
+use rabt_adapter::registry::{Credential, CredentialKind, Registration, Settings};
+use rabt_adapter::{
+    Adapter, AdapterError, AgencyClient, Answer, BoxFuture, CallbackAnswer, ConfigError,
+    ServiceCall,
 };
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::{Agency, UnifiedNumber};
 use reqwest::Url;
 
@@ -105,18 +109,10 @@ pub struct InteriorConfig {
     pub timeout: Duration,
 }
 
-/// What can go wrong in this crate besides a call's [`AdapterError`].
+/// What can go wrong in this crate besides a call's [`AdapterError`] and a
+/// configuration's [`ConfigError`].
 #[derive(Debug, thiserror::Error)]
 pub enum InteriorError {
-    /// A base URL cannot be Yakeen's.
-    #[error("the interior base URL must be http(s) without query or fragment, got `{0}`")]
-    BaseUrl(String),
-    /// A credential is empty or cannot travel where it must.
-    #[error("the interior {0} must be non-empty visible ASCII")]
-    Credential(&'static str),
-    /// The HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] ClientConfigError),
     /// A document is not well-formed XML.
     #[error("not well-formed XML")]
     XmlSyntax(#[from] quick_xml::Error),
@@ -149,69 +145,61 @@ pub enum InteriorError {
 #[derive(Debug)]
 pub struct InteriorAdapter {
     client: YakeenClient,
-    timeout: Duration,
-}
-
-/// Checks a base URL (its refusal shows only scheme, host and path: a URL's user info
-/// could be a credential).
-fn checked_url(url: Url) -> Result<BaseUrl, InteriorError> {
-    BaseUrl::new(url).map_err(|bad| InteriorError::BaseUrl(bad.into_shown()))
-}
-
-/// A credential that can travel in an XML text node or an HTTP header: non-empty,
-/// visible ASCII (spaces allowed inside).
-fn checked_credential(value: &str, what: &'static str) -> Result<(), InteriorError> {
-    let visible = value.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
-    if value.trim().is_empty() || !visible {
-        return Err(InteriorError::Credential(what));
-    }
-    Ok(())
 }
 
 impl InteriorAdapter {
     /// Validates the configuration and builds the client.
-    pub fn new(config: InteriorConfig) -> Result<Self, InteriorError> {
-        let base = checked_url(config.base_url)?;
+    pub fn new(config: InteriorConfig) -> Result<Self, ConfigError> {
+        let agency = Agency::Interior;
+        let yakeen_host = AgencyClient::new(
+            agency,
+            config.base_url,
+            HttpClientConfig::with_timeout(config.timeout),
+        )?;
         let lite_base = match config.lite_base_url {
-            Some(url) => checked_url(url)?,
-            None => base.clone(),
+            Some(url) => check_base_url(agency, url)?,
+            None => yakeen_host.base().clone(),
         };
         let (yakeen, lite) = (&config.yakeen, &config.lite);
-        checked_credential(&yakeen.user_name, "Yakeen userName")?;
-        checked_credential(yakeen.password.expose(), "Yakeen password")?;
-        checked_credential(yakeen.charge_code.expose(), "Yakeen chargeCode")?;
-        checked_credential(&lite.app_id, "Yakeen lite APP-ID")?;
-        checked_credential(lite.app_key.expose(), "Yakeen lite APP-KEY")?;
-        checked_credential(lite.service_key.expose(), "Yakeen lite SERVICE_KEY")?;
-        let app_key = HeaderSecret::new(&lite.app_key)
-            .ok_or(InteriorError::Credential("Yakeen lite APP-KEY"))?;
-        let service_key = HeaderSecret::new(&lite.service_key)
-            .ok_or(InteriorError::Credential("Yakeen lite SERVICE_KEY"))?;
-        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
+        // Each travels in an XML text node or an HTTP header.
+        for (value, name) in [
+            (yakeen.user_name.as_str(), "Yakeen userName"),
+            (yakeen.password.expose(), "Yakeen password"),
+            (yakeen.charge_code.expose(), "Yakeen chargeCode"),
+            (lite.app_id.as_str(), "Yakeen lite APP-ID"),
+            (lite.app_key.expose(), "Yakeen lite APP-KEY"),
+            (lite.service_key.expose(), "Yakeen lite SERVICE_KEY"),
+        ] {
+            check_credential(agency, value, name)?;
+        }
+        let header = |secret, name| {
+            HeaderSecret::new(secret).ok_or(ConfigError::Credential { agency, name })
+        };
+        let app_key = header(&lite.app_key, "Yakeen lite APP-KEY")?;
+        let service_key = header(&lite.service_key, "Yakeen lite SERVICE_KEY")?;
         Ok(Self {
             client: YakeenClient {
-                http,
-                endpoint: base.join(YAKEEN_PATH),
+                endpoint: yakeen_host.url(YAKEEN_PATH),
+                agency: yakeen_host,
                 lite_base,
                 yakeen: config.yakeen,
                 lite: config.lite,
                 app_key,
                 service_key,
             },
-            timeout: config.timeout,
         })
     }
 
     async fn identity_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = identity::IdentityQuery::parse(call.input)?;
-        let ctx = CallContext::of(&call, self.timeout);
+        let ctx = self.client.agency.context(&call);
         // reqwest bounds the HTTP call; this bounds reading and mapping as well.
         ctx.bound(identity::run(&self.client, ctx, &query)).await
     }
 
     async fn mobile_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = mobile::MobileQuery::parse(call.input)?;
-        let ctx = CallContext::of(&call, self.timeout);
+        let ctx = self.client.agency.context(&call);
         ctx.bound(mobile::run(&self.client, ctx, &query)).await
     }
 }
@@ -242,6 +230,79 @@ impl Adapter for InteriorAdapter {
     }
 }
 
+/// The credentials of Yakeen and Yakeen lite, as the configuration names them.
+const CREDENTIALS: [Credential; 8] = [
+    Credential::new("user_name", CredentialKind::Identifier),
+    Credential::new("password", CredentialKind::Secret),
+    Credential::new("charge_code", CredentialKind::Secret),
+    Credential::new("app_id", CredentialKind::Identifier),
+    Credential::new("app_key", CredentialKind::Secret),
+    Credential::new("service_key", CredentialKind::Secret),
+    // The subscriber's unified number: a sandbox uses a fixed one of the right format.
+    Credential::new("organization_number", CredentialKind::Fixed("7000000100")),
+    Credential::new("lite_url", CredentialKind::Url),
+];
+
+/// The interior agency, as the binary registers it.
+#[derive(Debug, Clone, Copy)]
+pub struct Interior;
+
+impl Interior {
+    /// Yakeen's credentials from the deployment's settings.
+    pub fn yakeen(settings: &dyn Settings) -> Result<YakeenCredentials, ConfigError> {
+        Ok(YakeenCredentials {
+            user_name: settings.credential("user_name")?,
+            password: Secret::new(settings.credential("password")?),
+            charge_code: Secret::new(settings.credential("charge_code")?),
+        })
+    }
+
+    /// Yakeen lite's credentials from the deployment's settings.
+    pub fn lite(settings: &dyn Settings) -> Result<YakeenLiteCredentials, ConfigError> {
+        let organization = settings.credential("organization_number")?;
+        let organization_number = UnifiedNumber::parse(&organization)
+            .map_err(|err| settings.unusable("organization_number", Box::new(err)))?;
+        Ok(YakeenLiteCredentials {
+            app_id: settings.credential("app_id")?,
+            app_key: Secret::new(settings.credential("app_key")?),
+            service_key: Secret::new(settings.credential("service_key")?),
+            organization_number,
+        })
+    }
+}
+
+impl Registration for Interior {
+    fn agency(&self) -> Agency {
+        Agency::Interior
+    }
+
+    fn services(&self) -> &'static [&'static str] {
+        SERVICES
+    }
+
+    fn uses_api_key(&self) -> bool {
+        // Yakeen's credentials travel in the SOAP body, Yakeen lite's in its headers.
+        false
+    }
+
+    fn credentials(&self) -> &'static [Credential] {
+        &CREDENTIALS
+    }
+
+    fn mutual_tls(&self) -> bool {
+        false
+    }
+
+    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
+        Ok(Arc::new(InteriorAdapter::new(InteriorConfig {
+            base_url: settings.url().clone(),
+            lite_base_url: settings.optional_url("lite_url")?,
+            yakeen: Self::yakeen(settings)?,
+            lite: Self::lite(settings)?,
+            timeout: settings.timeout(),
+        })?))
+    }
+}
+
 #[cfg(test)]
-#[path = "lib_tests.rs"]
 mod tests;

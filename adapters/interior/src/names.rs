@@ -72,7 +72,7 @@ fn fold(c: char) -> char {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::sandbox::cases;
+    use rabt_sandbox::world::cases;
 
     use super::*;
 

@@ -57,7 +57,7 @@ pub fn name(code: &str) -> Option<(&'static str, &'static str)> {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::sandbox::World;
+    use rabt_sandbox::world::World;
 
     use super::*;
 

@@ -12,7 +12,7 @@
 //!   `ORGANIZATION-NUMBER` (code 103), the ID (101, also for an ID of no one) and the
 //!   mobile (102).
 //!
-//! The fault knobs of [`rabt_adapter::simulator`] apply to every call, before anything
+//! The fault knobs of [`rabt_sandbox::simulator`] apply to every call, before anything
 //! else, rendered in each API's style: Yakeen's server error is fault 99, its rate
 //! limit fault 13 with `Retry-After` (both HTTP 500); Yakeen lite's are code 100 (500)
 //! and the gateway's 429 `Usage limit exceeded`. Answers are serialised with the
@@ -25,12 +25,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::routing::{get, post};
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{KnobsHandle, knobs_routes};
+use rabt_adapter::ConfigError;
+use rabt_sandbox::simulator::{KnobsHandle, knobs_routes};
+use rabt_sandbox::world::World;
+use rabt_sandbox::{Simulated, SimulatorParts};
 
 use crate::client::YAKEEN_PATH;
 use crate::lite::OWNS_MOBILE_ROUTE;
-use crate::{YakeenCredentials, YakeenLiteCredentials};
+use crate::{Interior, YakeenCredentials, YakeenLiteCredentials};
 
 mod owns_mobile;
 mod yakeen;
@@ -77,6 +79,13 @@ pub fn router(
         .merge(knobs_routes(knobs))
 }
 
+impl Simulated for Interior {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        let yakeen = Interior::yakeen(parts.settings)?;
+        let lite = Interior::lite(parts.settings)?;
+        Ok(router(parts.world, yakeen, lite, parts.knobs))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

@@ -6,11 +6,11 @@ mod common;
 
 use std::sync::Arc;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
-use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter_interior::{IDENTITY_VERIFY, MOBILE_VERIFY};
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, ServiceName};
+use rabt_sandbox::conformance::{Credentials, Expect, Kit, output_validator, run};
+use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
 
 /// Validates a service's output against the catalogue's output schema.

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use rabt_adapter::conformance::assert_refused;
-use rabt_adapter::conformance::call_once;
-use rabt_adapter::sandbox::{cases, golden};
-use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn};
 use rabt_adapter::{AdapterError, Answer};
 use rabt_adapter_interior::{IDENTITY_VERIFY, InteriorAdapter, MOBILE_VERIFY, YAKEEN_PATH};
 use rabt_core::{Outcome, TaskId};
+use rabt_sandbox::conformance::assert_refused;
+use rabt_sandbox::conformance::call_once;
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle, spawn};
+use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
 
 async fn start(router: Router) -> (InteriorAdapter, ShutdownHandle) {

@@ -2,9 +2,9 @@
 //! answers.
 
 use chrono::{FixedOffset, Utc};
-use rabt_adapter::AdapterError;
-use rabt_adapter::http::{BaseUrl, CallContext, Reply, quote_code, unavailable};
+use rabt_adapter::http::{CallContext, Reply, quote_code, unavailable};
 use rabt_adapter::oauth2::TokenCache;
+use rabt_adapter::{AdapterError, AgencyClient};
 use rabt_core::Outcome;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -17,8 +17,8 @@ use crate::{CHANNEL_ID, CLIENT_ID_HEADER};
 /// MHRSD's gateway at one base URL, with one client's token cache.
 #[derive(Debug)]
 pub(crate) struct QiwaClient {
-    pub(crate) http: reqwest::Client,
-    pub(crate) base: BaseUrl,
+    /// The gateway's base URL, the HTTP client and the timeout.
+    pub(crate) agency: AgencyClient,
     /// API Connect wants the client id on every call besides the token.
     pub(crate) client_id: HeaderValue,
     pub(crate) tokens: TokenCache,
@@ -47,11 +47,12 @@ impl QiwaClient {
             body,
         };
         let envelope = wrap_request::<O>(&request);
-        let url = self.base.join(O::PATH);
+        let url = self.agency.url(O::PATH);
         let response = self
             .tokens
             .send(ctx, || {
-                self.http
+                self.agency
+                    .http()
                     .post(url.clone())
                     .header(CLIENT_ID_HEADER, self.client_id.clone())
                     .json(&envelope)
@@ -149,7 +150,7 @@ fn mhrsd_said(body: &[u8], rs_key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::{assert_refused, assert_unavailable};
+    use rabt_sandbox::conformance::{assert_refused, assert_unavailable};
     use std::time::Duration;
 
     use reqwest::header::RETRY_AFTER;

@@ -27,8 +27,8 @@
 //! ([`rabt_adapter::oauth2::TokenCache`]): refreshed shortly before it expires, once on a
 //! 401, and fetched once however many tasks need it at the same moment.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.
@@ -41,13 +41,16 @@
 
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use rabt_adapter::http::{
-    BaseUrl, CallContext, ClientConfigError, HttpClientConfig, Secret, build_client,
+use rabt_adapter::http::{HttpClientConfig, Secret};
+use rabt_adapter::oauth2::{ClientCredentials, TokenCache};
+use rabt_adapter::registry::{Credential, CredentialKind, Registration, Settings};
+use rabt_adapter::{
+    Adapter, AdapterError, AgencyClient, Answer, BoxFuture, CallbackAnswer, ConfigError,
+    ServiceCall,
 };
-use rabt_adapter::oauth2::{ClientCredentials, OAuth2ConfigError, TokenCache};
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::Agency;
 use reqwest::Url;
 use reqwest::header::HeaderValue;
@@ -91,21 +94,10 @@ pub struct LaborConfig {
     pub timeout: Duration,
 }
 
-/// What can go wrong in this crate besides a call's [`AdapterError`].
+/// What can go wrong in this crate besides a call's [`AdapterError`] and a
+/// configuration's [`ConfigError`].
 #[derive(Debug, thiserror::Error)]
 pub enum LaborError {
-    /// The base URL cannot be MHRSD's gateway.
-    #[error("the labor base URL must be http(s) without query or fragment, got `{0}`")]
-    BaseUrl(String),
-    /// The client id cannot travel in the `X-IBM-Client-Id` header.
-    #[error("the labor client id must be visible ASCII")]
-    ClientId,
-    /// The OAuth2 credentials are unusable.
-    #[error(transparent)]
-    OAuth2(#[from] OAuth2ConfigError),
-    /// The HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] ClientConfigError),
     /// A field of MHRSD's answer breaks its own format (its value is not shown: it may
     /// be personal data).
     #[error("MHRSD's {field} is not {expected}")]
@@ -121,21 +113,27 @@ pub enum LaborError {
 #[derive(Debug)]
 pub struct LaborAdapter {
     client: QiwaClient,
-    timeout: Duration,
 }
 
 impl LaborAdapter {
     /// Validates the configuration and builds the client.
-    pub fn new(config: LaborConfig) -> Result<Self, LaborError> {
-        let base =
-            BaseUrl::new(config.base_url).map_err(|bad| LaborError::BaseUrl(bad.into_shown()))?;
+    pub fn new(config: LaborConfig) -> Result<Self, ConfigError> {
+        let agency = Agency::Labor;
+        let gateway = AgencyClient::new(
+            agency,
+            config.base_url,
+            HttpClientConfig::with_timeout(config.timeout),
+        )?;
+        // It travels in the `X-IBM-Client-Id` header.
         let client_id =
-            HeaderValue::from_str(&config.client_id).map_err(|_| LaborError::ClientId)?;
-        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
+            HeaderValue::from_str(&config.client_id).map_err(|_| ConfigError::Credential {
+                agency,
+                name: "client id",
+            })?;
         let tokens = TokenCache::new(
-            http.clone(),
+            gateway.http().clone(),
             ClientCredentials {
-                token_url: base.join(TOKEN_PATH),
+                token_url: gateway.url(TOKEN_PATH),
                 client_id: config.client_id,
                 client_secret: config.client_secret,
                 scope: Some(SCOPE.to_owned()),
@@ -143,12 +141,10 @@ impl LaborAdapter {
         )?;
         Ok(Self {
             client: QiwaClient {
-                http,
-                base,
+                agency: gateway,
                 client_id,
                 tokens,
             },
-            timeout: config.timeout,
         })
     }
 
@@ -158,7 +154,7 @@ impl LaborAdapter {
     }
 
     async fn serve(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
-        let ctx = CallContext::of(&call, self.timeout);
+        let ctx = self.client.agency.context(&call);
         let client = &self.client;
         // A call may take a token request, the API call and its retry after a refresh:
         // the whole of it, not each exchange, must end within the timeout.
@@ -197,39 +193,80 @@ impl Adapter for LaborAdapter {
     }
 }
 
+/// The OAuth2 client credentials MHRSD issued, as the configuration names them.
+const CREDENTIALS: [Credential; 2] = [
+    Credential::new("client_id", CredentialKind::Identifier),
+    Credential::new("client_secret", CredentialKind::Secret),
+];
+
+/// The labor agency, as the binary registers it.
+#[derive(Debug, Clone, Copy)]
+pub struct Labor;
+
+impl Registration for Labor {
+    fn agency(&self) -> Agency {
+        Agency::Labor
+    }
+
+    fn services(&self) -> &'static [&'static str] {
+        SERVICES
+    }
+
+    fn uses_api_key(&self) -> bool {
+        // OAuth2 client credentials instead.
+        false
+    }
+
+    fn credentials(&self) -> &'static [Credential] {
+        &CREDENTIALS
+    }
+
+    fn mutual_tls(&self) -> bool {
+        false
+    }
+
+    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
+        Ok(Arc::new(LaborAdapter::new(LaborConfig {
+            base_url: settings.url().clone(),
+            client_id: settings.credential("client_id")?,
+            client_secret: Secret::new(settings.credential("client_secret")?),
+            timeout: settings.timeout(),
+        })?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::oauth2::OAuth2ConfigError;
+
     use super::*;
 
-    fn config(url: &str) -> LaborConfig {
+    fn config(base_url: Url) -> LaborConfig {
         LaborConfig {
-            base_url: Url::parse(url).unwrap(),
+            base_url,
             client_id: "client-id".to_owned(),
-            client_secret: Secret::new("client-secret"),
+            client_secret: Secret::new("super-secret-value"),
             timeout: Duration::from_secs(5),
         }
     }
 
-    #[test]
-    fn base_urls_are_checked_without_showing_credentials() {
-        assert!(LaborAdapter::new(config("https://gw-apic.qiwa.info/takamol/prod")).is_ok());
-        for bad in [
-            "ftp://example.com/",
-            "https://example.com/?client_secret=x",
-            "mailto:someone@example.com",
-        ] {
-            assert!(matches!(
-                LaborAdapter::new(config(bad)),
-                Err(LaborError::BaseUrl(_))
-            ));
-        }
-        let err = LaborAdapter::new(config("https://user:pw@example.com/?q=1")).unwrap_err();
-        assert!(!err.to_string().contains("pw"), "{err}");
+    rabt_adapter::constructor_tests! {
+        new: LaborAdapter::new,
+        config: config,
+        base: "https://gw-apic.qiwa.info/takamol/prod",
+        https_only: false,
+        secrets: ["super-secret-value"],
+        breakers: [
+            |c| c.client_secret = Secret::new(""),
+            |c| c.client_id = String::new(),
+            |c| c.client_id = "line\nbreak".to_owned(),
+        ],
     }
 
     #[test]
     fn the_token_endpoint_sits_under_the_base_path() {
-        let adapter = LaborAdapter::new(config("https://gw.example.sa/takamol/prod/")).unwrap();
+        let url = Url::parse("https://gw.example.sa/takamol/prod/").unwrap();
+        let adapter = LaborAdapter::new(config(url)).unwrap();
         assert_eq!(
             adapter.client.tokens.token_url().as_str(),
             "https://gw.example.sa/takamol/prod/oauth2/token"
@@ -237,44 +274,17 @@ mod tests {
     }
 
     #[test]
-    fn unusable_credentials_are_configuration_errors() {
+    fn an_empty_secret_is_the_oauth2_error_and_the_client_id_shows() {
+        let url = || Url::parse("https://example.com").unwrap();
         let empty_secret = LaborConfig {
             client_secret: Secret::new(""),
-            ..config("https://example.com")
+            ..config(url())
         };
         assert!(matches!(
             LaborAdapter::new(empty_secret),
-            Err(LaborError::OAuth2(OAuth2ConfigError::ClientSecret))
+            Err(ConfigError::OAuth2(OAuth2ConfigError::ClientSecret))
         ));
-        for id in ["", "line\nbreak"] {
-            let bad = LaborConfig {
-                client_id: id.to_owned(),
-                ..config("https://example.com")
-            };
-            assert!(matches!(
-                LaborAdapter::new(bad),
-                Err(LaborError::ClientId | LaborError::OAuth2(OAuth2ConfigError::ClientId))
-            ));
-        }
-        let zero = LaborConfig {
-            timeout: Duration::ZERO,
-            ..config("https://example.com")
-        };
-        assert!(matches!(
-            LaborAdapter::new(zero),
-            Err(LaborError::Client(_))
-        ));
-    }
-
-    #[test]
-    fn debug_output_hides_the_secret() {
-        let adapter = LaborAdapter::new(LaborConfig {
-            client_secret: Secret::new("super-secret-value"),
-            ..config("https://example.com")
-        })
-        .unwrap();
-        let shown = format!("{adapter:?}");
-        assert!(!shown.contains("super-secret-value"), "{shown}");
+        let shown = format!("{:?}", LaborAdapter::new(config(url())).unwrap());
         assert!(shown.contains("client-id"), "{shown}");
     }
 }

@@ -8,7 +8,7 @@
 //! `X-IBM-Client-Id`; envelopes are checked (operation key, `TransactionId`,
 //! `ServiceCode`, `RequestTime`) and refused with `E0000001` in the ESB's shape;
 //! business answers are HTTP 200 with `SUCCESS` or `ERROR` and MHRSD's codes. The fault
-//! knobs of [`rabt_adapter::simulator`] apply to every call, the token endpoint's too,
+//! knobs of [`rabt_sandbox::simulator`] apply to every call, the token endpoint's too,
 //! before anything else: a server error is the ESB's `E0000500` (RFC 6749's
 //! `server_error` at the token endpoint), a rate limit API Connect's 429.
 //!
@@ -32,8 +32,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDateTime;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{InjectedFault, KnobsHandle, knobs_routes};
+use rabt_sandbox::simulator::{InjectedFault, KnobsHandle, knobs_routes};
+use rabt_sandbox::world::World;
 
 use crate::client::riyadh_now;
 use crate::wire::codes::{self, StatusCode as EsbCode};
@@ -44,6 +44,10 @@ use crate::wire::{
     unwrap_envelope, wrap_response,
 };
 use crate::{CLIENT_ID_HEADER, TOKEN_PATH};
+use rabt_adapter::ConfigError;
+use rabt_sandbox::{Simulated, SimulatorParts};
+
+use crate::Labor;
 
 mod records;
 mod tokens;
@@ -292,6 +296,14 @@ fn api_fault<O: Operation>(fault: InjectedFault) -> Response {
     )
 }
 
+impl Simulated for Labor {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        let settings = parts.settings;
+        let client_id = settings.credential("client_id")?;
+        let client_secret = Secret::new(settings.credential("client_secret")?);
+        Ok(router(parts.world, client_id, client_secret, parts.knobs))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

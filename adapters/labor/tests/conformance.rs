@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{World, cases, golden};
 use rabt_adapter_labor::{
     COOPERATIVE_REGISTRATION, ESTABLISHMENT_COMPLIANCE, LaborAdapter, LaborConfig, simulator,
 };
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, ServiceName};
+use rabt_sandbox::conformance::{Credentials, Expect, Kit, output_validator, run};
+use rabt_sandbox::world::{World, cases, golden};
 use serde_json::{Value, json};
 
 const CLIENT_ID: &str = "conformance-client";

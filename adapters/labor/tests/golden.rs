@@ -11,13 +11,13 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{World, cases, golden};
-use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn};
 use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
 use rabt_adapter_labor::{
     COOPERATIVE_REGISTRATION, ESTABLISHMENT_COMPLIANCE, LaborAdapter, LaborConfig, simulator,
 };
 use rabt_core::{Outcome, ServiceName, TaskId};
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle, spawn};
+use rabt_sandbox::world::{World, cases, golden};
 use serde_json::{Value, json};
 
 const CLIENT_ID: &str = "golden-client";

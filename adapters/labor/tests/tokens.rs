@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{World, golden};
-use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn};
 use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
 use rabt_adapter_labor::simulator::{TokenIssuer, router_with_tokens};
 use rabt_adapter_labor::{ESTABLISHMENT_COMPLIANCE, LaborAdapter, LaborConfig};
 use rabt_core::{Outcome, ServiceName, TaskId};
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle, spawn};
+use rabt_sandbox::world::{World, golden};
 use serde_json::json;
 
 const CLIENT_ID: &str = "token-client";

@@ -1,25 +1,21 @@
 //! The call to Balady (the submission of a verification request), and the
 //! classification of its answers.
 
-use rabt_adapter::AdapterError;
-use rabt_adapter::http::{
-    BaseUrl, CallContext, HeaderSecret, Reply, quote_code, read_json, send, unavailable,
-};
+use rabt_adapter::http::{CallContext, Reply, quote_code, read_json, send, unavailable};
+use rabt_adapter::{AdapterError, ApiKeyClient};
 use rabt_core::Outcome;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::wire::{
-    API_KEY_HEADER, BaladyAcceptance, BaladyError, BaladyVerificationRequest,
-    VERIFICATION_REQUESTS_PATH, is_valid_reference,
+    BaladyAcceptance, BaladyError, BaladyVerificationRequest, VERIFICATION_REQUESTS_PATH,
+    is_valid_reference,
 };
 
 /// Balady's API at one base URL with one key.
 #[derive(Debug)]
 pub(crate) struct BaladyClient {
-    pub(crate) http: reqwest::Client,
-    pub(crate) base: BaseUrl,
-    pub(crate) api_key: HeaderSecret,
+    pub(crate) api: ApiKeyClient,
 }
 
 impl BaladyClient {
@@ -31,11 +27,7 @@ impl BaladyClient {
         ctx: CallContext<'_>,
         request: &BaladyVerificationRequest,
     ) -> Result<BaladyAcceptance, AdapterError> {
-        let request = self
-            .http
-            .post(self.base.join(VERIFICATION_REQUESTS_PATH))
-            .header(API_KEY_HEADER, self.api_key.value())
-            .json(request);
+        let request = self.api.post(VERIFICATION_REQUESTS_PATH).json(request);
         let Reply {
             status,
             headers,
@@ -124,7 +116,7 @@ fn balady_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::{assert_refused, assert_unavailable};
+    use rabt_sandbox::conformance::{assert_refused, assert_unavailable};
     use std::time::Duration;
 
     use reqwest::Url;
@@ -206,7 +198,10 @@ mod tests {
 
     #[test]
     fn urls_keep_the_base_path() {
-        let base = BaseUrl::new(Url::parse("https://api.balady.gov.sa/gateway/").unwrap()).unwrap();
+        let base = rabt_adapter::http::BaseUrl::new(
+            Url::parse("https://api.balady.gov.sa/gateway/").unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             base.join(VERIFICATION_REQUESTS_PATH).as_str(),
             "https://api.balady.gov.sa/gateway/api/v1/licenses/verification-requests"

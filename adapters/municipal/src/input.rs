@@ -102,8 +102,8 @@ impl LicenceQuery {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::assert_refused;
     use rabt_core::Outcome;
+    use rabt_sandbox::conformance::assert_refused;
     use serde_json::json;
 
     use super::*;

@@ -36,8 +36,8 @@
 //! reported in `data.inspection` but does not change the outcome: the service verifies
 //! the licence, and an inspector's remarks on an active licence do not void it.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.
@@ -51,14 +51,15 @@
 
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use rabt_adapter::http::{
-    BaseUrl, CallContext, ClientConfigError, HeaderSecret, HttpClientConfig, Secret, build_client,
+use rabt_adapter::registry::Credential;
+use rabt_adapter::{
+    Adapter, AdapterError, Answer, ApiKeyClient, ApiKeyConfig, BoxFuture, CallbackAnswer,
+    ConfigError, Registration, ServiceCall, Settings,
 };
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::Agency;
-use reqwest::Url;
+use reqwest::header::HeaderName;
 
 pub mod callback;
 mod client;
@@ -75,58 +76,29 @@ pub const LICENSE_VERIFY: &str = "municipal.license.verify";
 /// The services this adapter serves.
 pub const SERVICES: &[&str] = &[LICENSE_VERIFY];
 
-/// How to reach Balady.
-#[derive(Debug, Clone)]
-pub struct MunicipalConfig {
-    /// Balady's API root in production; a simulator's root URL in tests.
-    pub base_url: Url,
-    /// Balady's API key, sent as `X-API-Key`.
-    pub api_key: Secret,
-    /// The longest one call may take; a task's own timeout may be shorter.
-    pub timeout: Duration,
-}
-
-/// What can go wrong in this crate besides a call's [`AdapterError`].
-#[derive(Debug, thiserror::Error)]
-pub enum MunicipalError {
-    /// The base URL cannot be Balady's.
-    #[error("the municipal base URL must be http(s) without query or fragment, got `{0}`")]
-    BaseUrl(String),
-    /// The API key is empty or cannot travel in an HTTP header.
-    #[error("the municipal API key must be non-empty visible ASCII")]
-    ApiKey,
-    /// The HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] ClientConfigError),
-}
+/// How to reach Balady: its API root (a simulator's in tests), its key (sent as
+/// `X-API-Key`) and the longest one call may take.
+pub type MunicipalConfig = ApiKeyConfig;
 
 /// The adapter: Balady's licence verification behind `municipal.license.verify`.
 #[derive(Debug)]
 pub struct MunicipalAdapter {
     client: BaladyClient,
-    timeout: Duration,
 }
 
 impl MunicipalAdapter {
     /// Validates the configuration and builds the client.
-    pub fn new(config: MunicipalConfig) -> Result<Self, MunicipalError> {
-        let base = BaseUrl::new(config.base_url)
-            .map_err(|bad| MunicipalError::BaseUrl(bad.into_shown()))?;
-        let api_key = HeaderSecret::new(&config.api_key).ok_or(MunicipalError::ApiKey)?;
-        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
+    pub fn new(config: MunicipalConfig) -> Result<Self, ConfigError> {
+        let header = HeaderName::from_static(wire::API_KEY_HEADER);
+        let api = ApiKeyClient::new(Agency::Municipal, header, config)?;
         Ok(Self {
-            client: BaladyClient {
-                http,
-                base,
-                api_key,
-            },
-            timeout: config.timeout,
+            client: BaladyClient { api },
         })
     }
 
     async fn license_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = input::LicenceQuery::parse(call.input)?;
-        let ctx = CallContext::of(&call, self.timeout);
+        let ctx = self.client.api.context(&call);
         let accepted = self.client.submit(ctx, &query.to_wire()).await?;
         Ok(Answer::Submitted {
             upstream_ref: accepted.reference,
@@ -157,77 +129,61 @@ impl Adapter for MunicipalAdapter {
     }
 }
 
+/// The municipal agency, as the binary registers it.
+#[derive(Debug, Clone, Copy)]
+pub struct Municipal;
+
+impl Registration for Municipal {
+    fn agency(&self) -> Agency {
+        Agency::Municipal
+    }
+
+    fn services(&self) -> &'static [&'static str] {
+        SERVICES
+    }
+
+    fn uses_api_key(&self) -> bool {
+        true
+    }
+
+    fn credentials(&self) -> &'static [Credential] {
+        &[]
+    }
+
+    fn mutual_tls(&self) -> bool {
+        false
+    }
+
+    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
+        let config = ApiKeyConfig::from_settings(settings)?;
+        Ok(Arc::new(MunicipalAdapter::new(config)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::http::Secret;
+    use reqwest::Url;
+
     use super::*;
 
-    fn config(url: &str) -> MunicipalConfig {
+    fn config(base_url: Url) -> MunicipalConfig {
         MunicipalConfig {
-            base_url: Url::parse(url).unwrap(),
-            api_key: Secret::new("key"),
-            timeout: Duration::from_secs(5),
-        }
-    }
-
-    #[test]
-    fn base_urls_are_checked_without_showing_credentials() {
-        assert!(MunicipalAdapter::new(config("https://api.balady.gov.sa/")).is_ok());
-        for bad in [
-            "ftp://example.com/",
-            "https://example.com/?api_key=x",
-            "https://example.com/#frag",
-            "mailto:someone@example.com",
-        ] {
-            assert!(
-                matches!(
-                    MunicipalAdapter::new(config(bad)),
-                    Err(MunicipalError::BaseUrl(_))
-                ),
-                "{bad}"
-            );
-        }
-        let err = MunicipalAdapter::new(config("https://user:pw@example.com/?q=1")).unwrap_err();
-        assert!(!err.to_string().contains("pw"), "{err}");
-    }
-
-    #[test]
-    fn an_unusable_key_is_a_configuration_error() {
-        for key in ["", "line\nbreak"] {
-            let bad = MunicipalConfig {
-                api_key: Secret::new(key),
-                ..config("https://example.com")
-            };
-            assert!(matches!(
-                MunicipalAdapter::new(bad),
-                Err(MunicipalError::ApiKey)
-            ));
-        }
-    }
-
-    #[test]
-    fn a_zero_timeout_is_a_configuration_error() {
-        let zero = MunicipalConfig {
-            timeout: Duration::ZERO,
-            ..config("https://example.com")
-        };
-        assert!(matches!(
-            MunicipalAdapter::new(zero),
-            Err(MunicipalError::Client(_))
-        ));
-    }
-
-    #[test]
-    fn debug_output_hides_the_key() {
-        let adapter = MunicipalAdapter::new(MunicipalConfig {
+            base_url,
             api_key: Secret::new("super-secret-key"),
-            ..config("https://example.com")
-        })
-        .unwrap();
-        assert!(!format!("{adapter:?}").contains("super-secret-key"));
-        let config = MunicipalConfig {
-            api_key: Secret::new("super-secret-key"),
-            ..config("https://example.com")
-        };
-        assert!(!format!("{config:?}").contains("super-secret-key"));
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
+
+    rabt_adapter::constructor_tests! {
+        new: MunicipalAdapter::new,
+        config: config,
+        base: "https://api.balady.gov.sa/",
+        https_only: false,
+        secrets: ["super-secret-key"],
+        breakers: [
+            |c| c.api_key = Secret::new(""),
+            |c| c.api_key = Secret::new("line\nbreak"),
+        ],
     }
 }

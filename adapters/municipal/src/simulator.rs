@@ -2,7 +2,7 @@
 //! and calling Rabt back after a simulated inspection.
 //!
 //! `POST /api/v1/licenses/verification-requests` checks, in this order: the fault knobs
-//! of [`rabt_adapter::simulator`] (rendered in Balady's error style: 500
+//! of [`rabt_sandbox::simulator`] (rendered in Balady's error style: 500
 //! `INTERNAL_ERROR`, 429 `RATE_LIMITED` with `Retry-After`), the `X-API-Key` (401), the
 //! content type (415), the body (400 with a code per field), and a reused
 //! `X-Request-Id` (the same body gets the same reference again and no second
@@ -14,7 +14,7 @@
 //! type, or `NOT_FOUND`; an `ACTIVE` licence is inspected `COMPLIANT`, a `SUSPENDED`
 //! one `NON_COMPLIANT`, an `EXPIRED` or `CANCELLED` one is `NOT_INSPECTED`.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,15 +23,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Utc};
-use rabt_adapter::callback::CallbackSender;
+use rabt_adapter::ConfigError;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{
-    InjectedFault, KnobsHandle, Recall, Replays, carries, knobs_routes, request_id,
-};
 use rabt_core::UnifiedNumber;
+use rabt_sandbox::callback::CallbackSender;
+use rabt_sandbox::simulator::{
+    InjectedFault, KnobsHandle, Submissions, Submitted, carries, knobs_routes, request_id,
+};
+use rabt_sandbox::world::World;
+use rabt_sandbox::{Simulated, SimulatorParts};
 use serde::Deserialize;
 
+use crate::Municipal;
 use crate::input::LicenceNumber;
 use crate::wire::{
     API_KEY_HEADER, BaladyAcceptance, BaladyError, BaladyLicenseType, BaladyRequestStatus,
@@ -52,9 +55,8 @@ struct Sim {
     world: Arc<World>,
     api_key: Secret,
     knobs: KnobsHandle,
-    callbacks: CallbackSender,
-    /// The requests accepted so far, by `X-Request-Id`.
-    requests: Mutex<Replays<BaladyVerificationRequest, BaladyAcceptance>>,
+    /// The requests accepted so far, by `X-Request-Id`, and their callbacks.
+    requests: Submissions<BaladyVerificationRequest, BaladyAcceptance>,
 }
 
 /// The simulator's router: Balady's verification endpoint and the `/_sim/` knob routes.
@@ -71,8 +73,7 @@ pub fn router(
         world,
         api_key,
         knobs: knobs.clone(),
-        callbacks,
-        requests: Mutex::new(Replays::new(REMEMBERED_REQUESTS)),
+        requests: Submissions::new(REMEMBERED_REQUESTS, callbacks),
     });
     Router::new()
         .route(VERIFICATION_REQUESTS_PATH, post(submit))
@@ -111,43 +112,31 @@ async fn submit(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) ->
     accept(&sim, request_id(&headers), request)
 }
 
-/// Accepts a request (or replays the acceptance of the same request id) and schedules
-/// the callback.
+/// Accepts a request (or replays the acceptance of the same request id, `202` again)
+/// and schedules the callback.
 fn accept(sim: &Sim, request_id: Option<&str>, request: BaladyVerificationRequest) -> Response {
-    // The lock is held across the check and the insert so that two concurrent
-    // submissions of one request id cannot both order an inspection. A panic while
-    // holding it cannot leave the map half updated in a way that matters here.
-    let mut remembered = sim.requests.lock().unwrap_or_else(PoisonError::into_inner);
-    match remembered.recall(request_id, &request) {
-        Recall::New => {}
-        Recall::Same(accepted) => return (StatusCode::ACCEPTED, Json(accepted)).into_response(),
-        Recall::Conflict => {
-            return error(
-                StatusCode::CONFLICT,
-                "DUPLICATE_REQUEST_ID",
-                "معرّف الطلب مستخدم لطلب آخر",
-                "This X-Request-Id was used for another request.",
-            );
+    let submitted = sim.requests.submit(request_id, request, |request| {
+        let now = riyadh_now();
+        let accepted = BaladyAcceptance {
+            reference: inspection::new_reference(),
+            status: BaladyRequestStatus::PendingInspection,
+            received_at: now,
+        };
+        let callback = inspection::callback_for(&sim.world, request, &accepted.reference, now);
+        (accepted, callback)
+    });
+    match submitted {
+        Submitted::Accepted(accepted) | Submitted::Again(accepted) => {
+            (StatusCode::ACCEPTED, Json(accepted)).into_response()
         }
+        Submitted::Conflict => error(
+            StatusCode::CONFLICT,
+            "DUPLICATE_REQUEST_ID",
+            "معرّف الطلب مستخدم لطلب آخر",
+            "This X-Request-Id was used for another request.",
+        ),
+        Submitted::Failed => fault_response(InjectedFault::ServerError),
     }
-    let now = riyadh_now();
-    let accepted = BaladyAcceptance {
-        reference: inspection::new_reference(),
-        status: BaladyRequestStatus::PendingInspection,
-        received_at: now,
-    };
-    let callback = inspection::callback_for(&sim.world, &request, &accepted.reference, now);
-    match serde_json::to_value(&callback) {
-        Ok(body) => sim.callbacks.send_later(body),
-        Err(err) => {
-            tracing::error!(error = %err, "simulator: the callback cannot be written");
-            return fault_response(InjectedFault::ServerError);
-        }
-    }
-    if let Some(id) = request_id {
-        remembered.remember(id, request, accepted.clone());
-    }
-    (StatusCode::ACCEPTED, Json(accepted)).into_response()
 }
 
 /// The body as Balady reads it; leniently typed so that each bad field gets its code.
@@ -257,6 +246,12 @@ fn fault_response(fault: InjectedFault) -> Response {
     )
 }
 
+impl Simulated for Municipal {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        let api_key = parts.settings.api_key()?;
+        Ok(router(parts.world, api_key, parts.knobs, parts.callbacks))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

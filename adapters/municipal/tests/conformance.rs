@@ -7,11 +7,11 @@ mod common;
 
 use std::sync::Arc;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
-use rabt_adapter::sandbox::{cases, golden};
 use rabt_adapter_municipal::LICENSE_VERIFY;
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, ServiceName};
+use rabt_sandbox::conformance::{Credentials, Expect, Kit, output_validator, run};
+use rabt_sandbox::world::{cases, golden};
 use serde_json::json;
 
 #[tokio::test]

@@ -7,13 +7,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use rabt_adapter::conformance::call_once;
-use rabt_adapter::sandbox::{cases, golden};
-use rabt_adapter::simulator::Knobs;
 use rabt_adapter::{Adapter, Answer, CallbackAnswer};
 use rabt_adapter_municipal::LICENSE_VERIFY;
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, Outcome, TaskId};
+use rabt_sandbox::conformance::call_once;
+use rabt_sandbox::simulator::Knobs;
+use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
 
 use common::{Stage, stage};
@@ -224,15 +224,15 @@ async fn a_retried_task_gets_the_same_reference_and_one_inspection() {
 #[tokio::test]
 async fn a_callback_signed_with_another_secret_is_refused_by_rabt() {
     let receiver = common::receiver().await;
-    let knobs = rabt_adapter::simulator::KnobsHandle::new();
-    let wrong = receiver.sender_with(rabt_adapter::webhook::Secret::generate(), &knobs);
+    let knobs = rabt_sandbox::simulator::KnobsHandle::new();
+    let wrong = receiver.sender_with(rabt_sandbox::webhook::Secret::generate(), &knobs);
     let router = rabt_adapter_municipal::simulator::router(
-        std::sync::Arc::new(rabt_adapter::sandbox::World::standard()),
+        std::sync::Arc::new(rabt_sandbox::world::World::standard()),
         rabt_adapter::http::Secret::new(common::KEY),
         knobs.clone(),
         wrong,
     );
-    let (addr, _server) = rabt_adapter::simulator::spawn(router).await.unwrap();
+    let (addr, _server) = rabt_sandbox::simulator::spawn(router).await.unwrap();
     let adapter = common::adapter(&format!("http://{addr}"), common::KEY);
     let input = json!({"licenseNumber": golden::COOP_COMPLIANT_LICENCE});
     assert!(matches!(

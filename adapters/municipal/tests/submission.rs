@@ -12,11 +12,11 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use rabt_adapter::conformance::call_once;
-use rabt_adapter::simulator::spawn;
 use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
 use rabt_adapter_municipal::LICENSE_VERIFY;
 use rabt_core::{Outcome, ServiceName, TaskId};
+use rabt_sandbox::conformance::call_once;
+use rabt_sandbox::simulator::spawn;
 use serde_json::{Value, json};
 
 const PATH: &str = "/api/v1/licenses/verification-requests";

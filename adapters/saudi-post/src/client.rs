@@ -1,9 +1,7 @@
 //! The calls to SPL's National Address API, and the classification of its answers.
 
-use rabt_adapter::AdapterError;
-use rabt_adapter::http::{
-    BaseUrl, CallContext, HeaderSecret, Reply, quote_code, read_json, send, unavailable,
-};
+use rabt_adapter::http::{CallContext, Reply, quote_code, read_json, send, unavailable};
+use rabt_adapter::{AdapterError, ApiKeyClient};
 use rabt_core::{AdditionalNumber, BuildingNumber, Outcome, PostalCode, ShortAddress};
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
@@ -19,12 +17,13 @@ pub(crate) const VERIFY_PATH: &str = "/v3.1/address/address-verify";
 /// The free-text search, used to fetch the full address of the numbers form.
 pub(crate) const FREE_TEXT_PATH: &str = "/v4/address/address-free-text";
 
+/// The header SPL takes its key in.
+pub(crate) const API_KEY_HEADER: &str = "api_key";
+
 /// SPL's API at one base URL with one key.
 #[derive(Debug)]
 pub(crate) struct SplClient {
-    pub(crate) http: reqwest::Client,
-    pub(crate) base: BaseUrl,
-    pub(crate) api_key: HeaderSecret,
+    pub(crate) api: ApiKeyClient,
 }
 
 impl SplClient {
@@ -68,7 +67,7 @@ impl SplClient {
     }
 
     fn url(&self, path: &str, language: Language, params: &[(&str, &str)]) -> Url {
-        let mut url = self.base.join(path);
+        let mut url = self.api.agency().url(path);
         url.query_pairs_mut()
             .append_pair("format", "json")
             .append_pair("language", language.code())
@@ -85,12 +84,7 @@ impl SplClient {
         language: Language,
         params: &[(&str, &str)],
     ) -> Result<T, AdapterError> {
-        let request = self
-            .http
-            .get(self.url(path, language, params))
-            // A header rather than SPL's alternative query parameter: URLs end up in
-            // logs, headers do not.
-            .header("api_key", self.api_key.value());
+        let request = self.api.get(self.url(path, language, params));
         let Reply {
             status,
             headers,
@@ -140,7 +134,7 @@ fn spl_said(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use rabt_adapter::conformance::{assert_refused, assert_unavailable};
+    use rabt_sandbox::conformance::{assert_refused, assert_unavailable};
     use std::time::Duration;
 
     use reqwest::header::{HeaderValue, RETRY_AFTER};
@@ -192,14 +186,17 @@ mod tests {
 
     #[test]
     fn urls_keep_the_base_path_and_ask_for_utf8() {
-        let client = SplClient {
-            http: reqwest::Client::new(),
-            base: BaseUrl::new(
-                Url::parse("https://apina.address.gov.sa/NationalAddress/").unwrap(),
-            )
-            .unwrap(),
-            api_key: HeaderSecret::new(&rabt_adapter::http::Secret::new("k")).unwrap(),
-        };
+        let api = ApiKeyClient::new(
+            rabt_core::Agency::SaudiPost,
+            reqwest::header::HeaderName::from_static(API_KEY_HEADER),
+            rabt_adapter::ApiKeyConfig {
+                base_url: Url::parse("https://apina.address.gov.sa/NationalAddress/").unwrap(),
+                api_key: rabt_adapter::http::Secret::new("k"),
+                timeout: Duration::from_secs(5),
+            },
+        )
+        .unwrap();
+        let client = SplClient { api };
         let url = client.url(
             SHORT_ADDRESS_PATH,
             Language::Arabic,

@@ -19,8 +19,8 @@
 //!   say an address exists. The short address is not part of SPL's answers, so this form
 //!   answers without one.
 //!
-//! This crate depends on `rabt-core` and `rabt-adapter` only: never on the queue, the
-//! store or the API.
+//! This crate depends on `rabt-core`, `rabt-adapter` and (for its simulator)
+//! `rabt-sandbox` only: never on the queue, the store or the API.
 //!
 //! Layout:
 //! - this file: the adapter, its configuration and its error.
@@ -34,14 +34,15 @@
 
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use rabt_adapter::http::{
-    BaseUrl, CallContext, ClientConfigError, HeaderSecret, HttpClientConfig, Secret, build_client,
+use rabt_adapter::registry::Credential;
+use rabt_adapter::{
+    Adapter, AdapterError, Answer, ApiKeyClient, ApiKeyConfig, BoxFuture, CallbackAnswer,
+    ConfigError, Registration, ServiceCall, Settings,
 };
-use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, CallbackAnswer, ServiceCall};
 use rabt_core::Agency;
-use reqwest::Url;
+use reqwest::header::HeaderName;
 
 mod client;
 pub mod output;
@@ -57,30 +58,15 @@ pub const ADDRESS_VERIFY: &str = "post.address.verify";
 /// The services this adapter serves.
 pub const SERVICES: &[&str] = &[ADDRESS_VERIFY];
 
-/// How to reach SPL.
-#[derive(Debug, Clone)]
-pub struct SaudiPostConfig {
-    /// `https://apina.address.gov.sa/NationalAddress` in production; a simulator's
-    /// root URL in tests.
-    pub base_url: Url,
-    /// SPL's API key.
-    pub api_key: Secret,
-    /// The longest one call may take; a task's own timeout may be shorter.
-    pub timeout: Duration,
-}
+/// How to reach SPL: `https://apina.address.gov.sa/NationalAddress` in production (a
+/// simulator's root URL in tests), its key (sent as the `api_key` header) and the
+/// longest one call may take.
+pub type SaudiPostConfig = ApiKeyConfig;
 
-/// What can go wrong in this crate besides a call's [`AdapterError`].
+/// What can go wrong in this crate besides a call's [`AdapterError`] and a
+/// configuration's [`ConfigError`].
 #[derive(Debug, thiserror::Error)]
 pub enum SaudiPostError {
-    /// The base URL cannot be SPL's.
-    #[error("the saudi-post base URL must be http(s) without query or fragment, got `{0}`")]
-    BaseUrl(String),
-    /// The API key is empty or cannot travel in an HTTP header.
-    #[error("the saudi-post API key must be non-empty visible ASCII")]
-    ApiKey,
-    /// The HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] ClientConfigError),
     /// A field of SPL's answer breaks its own format.
     #[error("SPL's {field} is not {expected}: `{value}`")]
     Field {
@@ -100,29 +86,23 @@ pub enum SaudiPostError {
 #[derive(Debug)]
 pub struct SaudiPostAdapter {
     client: SplClient,
-    timeout: Duration,
 }
 
 impl SaudiPostAdapter {
     /// Validates the configuration and builds the client.
-    pub fn new(config: SaudiPostConfig) -> Result<Self, SaudiPostError> {
-        let base = BaseUrl::new(config.base_url)
-            .map_err(|bad| SaudiPostError::BaseUrl(bad.into_shown()))?;
-        let api_key = HeaderSecret::new(&config.api_key).ok_or(SaudiPostError::ApiKey)?;
-        let http = build_client(&HttpClientConfig::with_timeout(config.timeout))?;
+    pub fn new(config: SaudiPostConfig) -> Result<Self, ConfigError> {
+        // A header rather than SPL's alternative query parameter: URLs end up in logs,
+        // headers do not.
+        let header = HeaderName::from_static(client::API_KEY_HEADER);
+        let api = ApiKeyClient::new(Agency::SaudiPost, header, config)?;
         Ok(Self {
-            client: SplClient {
-                http,
-                base,
-                api_key,
-            },
-            timeout: config.timeout,
+            client: SplClient { api },
         })
     }
 
     async fn address_verify(&self, call: ServiceCall<'_>) -> Result<Answer, AdapterError> {
         let query = verify::AddressQuery::parse(call.input)?;
-        let ctx = CallContext::of(&call, self.timeout);
+        let ctx = self.client.api.context(&call);
         // The numbers form makes two rounds of calls; the whole call, not each round,
         // must end within the timeout.
         ctx.bound(verify::run(&self.client, ctx, &query)).await
@@ -154,70 +134,61 @@ impl Adapter for SaudiPostAdapter {
     }
 }
 
+/// The saudi-post agency, as the binary registers it.
+#[derive(Debug, Clone, Copy)]
+pub struct SaudiPost;
+
+impl Registration for SaudiPost {
+    fn agency(&self) -> Agency {
+        Agency::SaudiPost
+    }
+
+    fn services(&self) -> &'static [&'static str] {
+        SERVICES
+    }
+
+    fn uses_api_key(&self) -> bool {
+        true
+    }
+
+    fn credentials(&self) -> &'static [Credential] {
+        &[]
+    }
+
+    fn mutual_tls(&self) -> bool {
+        false
+    }
+
+    fn adapter(&self, settings: &dyn Settings) -> Result<Arc<dyn Adapter>, ConfigError> {
+        let config = ApiKeyConfig::from_settings(settings)?;
+        Ok(Arc::new(SaudiPostAdapter::new(config)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use rabt_adapter::http::Secret;
+    use reqwest::Url;
+
     use super::*;
 
-    fn config(url: &str) -> SaudiPostConfig {
+    fn config(base_url: Url) -> SaudiPostConfig {
         SaudiPostConfig {
-            base_url: Url::parse(url).unwrap(),
-            api_key: Secret::new("key"),
-            timeout: Duration::from_secs(5),
-        }
-    }
-
-    #[test]
-    fn base_urls_are_checked_without_showing_credentials() {
-        assert!(
-            SaudiPostAdapter::new(config("https://apina.address.gov.sa/NationalAddress")).is_ok()
-        );
-        for bad in [
-            "ftp://example.com/",
-            "https://example.com/?api_key=x",
-            "mailto:someone@example.com",
-        ] {
-            assert!(matches!(
-                SaudiPostAdapter::new(config(bad)),
-                Err(SaudiPostError::BaseUrl(_))
-            ));
-        }
-        let err = SaudiPostAdapter::new(config("https://user:pw@example.com/?q=1")).unwrap_err();
-        assert!(!err.to_string().contains("pw"), "{err}");
-    }
-
-    #[test]
-    fn an_unusable_key_is_a_configuration_error() {
-        for key in ["", "line\nbreak"] {
-            let bad = SaudiPostConfig {
-                api_key: Secret::new(key),
-                ..config("https://example.com")
-            };
-            assert!(matches!(
-                SaudiPostAdapter::new(bad),
-                Err(SaudiPostError::ApiKey)
-            ));
-        }
-    }
-
-    #[test]
-    fn a_zero_timeout_is_a_configuration_error() {
-        let zero = SaudiPostConfig {
-            timeout: Duration::ZERO,
-            ..config("https://example.com")
-        };
-        assert!(matches!(
-            SaudiPostAdapter::new(zero),
-            Err(SaudiPostError::Client(_))
-        ));
-    }
-
-    #[test]
-    fn debug_output_hides_the_key() {
-        let adapter = SaudiPostAdapter::new(SaudiPostConfig {
+            base_url,
             api_key: Secret::new("super-secret-key"),
-            ..config("https://example.com")
-        })
-        .unwrap();
-        assert!(!format!("{adapter:?}").contains("super-secret-key"));
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
+
+    rabt_adapter::constructor_tests! {
+        new: SaudiPostAdapter::new,
+        config: config,
+        base: "https://apina.address.gov.sa/NationalAddress",
+        https_only: false,
+        secrets: ["super-secret-key"],
+        breakers: [
+            |c| c.api_key = Secret::new(""),
+            |c| c.api_key = Secret::new("line\nbreak"),
+        ],
     }
 }

@@ -4,7 +4,7 @@
 //! parameters, string-typed JSON, one language per answer, windows-1256 unless
 //! `encode=utf8` is asked for, 401 for a wrong key (header `api_key` or query
 //! parameter), 400 in SPL's style for a missing or invalid parameter, 403 with
-//! `Retry-After` for a rate limit. The fault knobs of [`rabt_adapter::simulator`] apply
+//! `Retry-After` for a rate limit. The fault knobs of [`rabt_sandbox::simulator`] apply
 //! to every call, before anything else.
 
 use std::collections::HashMap;
@@ -15,12 +15,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use rabt_adapter::ConfigError;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{Address, World};
-use rabt_adapter::simulator::{InjectedFault, KnobsHandle, knobs_routes};
 use rabt_core::{AdditionalNumber, BuildingNumber, PostalCode, ShortAddress};
+use rabt_sandbox::simulator::{InjectedFault, KnobsHandle, knobs_routes};
+use rabt_sandbox::world::{Address, World};
+use rabt_sandbox::{Simulated, SimulatorParts};
 use serde::Serialize;
 
+use crate::SaudiPost;
 use crate::client::{FREE_TEXT_PATH, SHORT_ADDRESS_PATH, VERIFY_PATH};
 use crate::wire::{Language, SplAddress, SplAddressResponse, SplErrorResponse, SplVerifyResponse};
 
@@ -221,7 +224,7 @@ fn addresses(found: &[&Address], total: usize, language: Language) -> SplAddress
 
 /// One sandbox address as SPL writes it in one language.
 pub fn spl_address(a: &Address, language: Language) -> SplAddress {
-    let pick = |name: &rabt_adapter::sandbox::Bilingual| match language {
+    let pick = |name: &rabt_sandbox::world::Bilingual| match language {
         Language::Arabic => name.ar.clone(),
         Language::English => name.en.clone(),
     };
@@ -307,6 +310,11 @@ fn fault_response(fault: InjectedFault) -> Response {
     )
 }
 
+impl Simulated for SaudiPost {
+    fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
+        Ok(router(parts.world, parts.settings.api_key()?, parts.knobs))
+    }
+}
+
 #[cfg(test)]
-#[path = "simulator/tests.rs"]
 mod tests;

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, output_validator, run};
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{World, golden};
 use rabt_adapter_saudi_post::{ADDRESS_VERIFY, SaudiPostAdapter, SaudiPostConfig, simulator};
 use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, ServiceName};
+use rabt_sandbox::conformance::{Credentials, Expect, Kit, output_validator, run};
+use rabt_sandbox::world::{World, golden};
 use serde_json::{Value, json};
 
 const KEY: &str = "conformance-key";

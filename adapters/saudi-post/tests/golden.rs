@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use rabt_adapter::conformance::call_once;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::{World, golden};
-use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn};
 use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
 use rabt_adapter_saudi_post::{ADDRESS_VERIFY, SaudiPostAdapter, SaudiPostConfig, simulator};
 use rabt_core::{Outcome, ServiceName, TaskId};
+use rabt_sandbox::conformance::call_once;
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle, spawn};
+use rabt_sandbox::world::{World, golden};
 use serde_json::{Value, json};
 
 const KEY: &str = "golden-key";

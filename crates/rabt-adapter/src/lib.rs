@@ -12,20 +12,19 @@
 //!   configuration is checked into (a base URL, header credentials), one exchange with
 //!   an agency (the task id, trace and timeout on every request; the whole answer read),
 //!   and the classification of transport failures and status codes.
+//! - [`agency`]: what every adapter's constructor does (a checked base URL, one HTTP
+//!   client, an API key in a header), its [`ConfigError`], and the constructor's tests
+//!   ([`constructor_tests!`]).
+//! - [`registry`]: how an adapter crate describes its agency to the binary (services,
+//!   credentials, how its adapter is built from the deployment's settings).
 //! - [`oauth2`]: OAuth2 client credentials: a token cache shared by an adapter's tasks,
 //!   refreshed shortly before expiry and once on a 401, one fetch for all concurrent
 //!   callers.
-//! - [`sandbox`]: the deterministic fictional world every simulator serves.
-//! - [`simulator`]: what every agency simulator shares: fault knobs and their
-//!   rendering, credential and request-id checks, the memory of accepted calls, serving.
-//! - [`conformance`]: the test kit every adapter runs against its simulator, and the
-//!   helpers adapters' own tests share (one call, a fake of Rabt's callback endpoint).
-//! - [`callback`]: how a simulator of an asynchronous agency calls Rabt back (signed with
-//!   Standard Webhooks, see [`rabt_webhook`]).
+//!
+//! The sandbox world, the simulators' framework and the conformance kit are not here:
+//! they are `rabt-sandbox`, which production code never depends on.
 
 #![forbid(unsafe_code)]
-
-pub use rabt_webhook as webhook;
 
 use std::fmt;
 use std::future::Future;
@@ -34,12 +33,13 @@ use std::time::Duration;
 
 use rabt_core::{Agency, Outcome, ServiceName, TaskId};
 
-pub mod callback;
-pub mod conformance;
+pub mod agency;
 pub mod http;
 pub mod oauth2;
-pub mod sandbox;
-pub mod simulator;
+pub mod registry;
+
+pub use agency::{AgencyClient, ApiKeyClient, ApiKeyConfig, ConfigError};
+pub use registry::{Registration, Settings};
 
 /// A boxed future, so that adapters can live behind `Arc<dyn Adapter>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -7,7 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use rabt_store::Cooperative;
+use rabt_store::{Cooperative, StoreError};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
@@ -61,19 +61,19 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let key = bearer_token(parts).ok_or_else(|| {
+        let missing = || {
             ApiError::new(ProblemKind::Unauthorized).detail(
                 "send your API key as `Authorization: Bearer <key>`",
                 "أرسل مفتاحك بالصيغة `Authorization: Bearer <key>`",
             )
-        })?;
-        // Looked up on every request, never cached: a revoked key or a deactivated
-        // cooperative is refused at once by every api process.
-        let cooperative = state
-            .store()
-            .api_key_holder(&hash_secret(key))
-            .await
-            .map_err(|e| crate::state::store_error("authenticating a cooperative", e))?;
+        };
+        let cooperative = bearer_holder(
+            parts,
+            missing,
+            "authenticating a cooperative",
+            async |digest| state.store().api_key_holder(digest).await,
+        )
+        .await?;
         match cooperative {
             None => Err(ApiError::new(ProblemKind::Unauthorized).detail(
                 "the API key is unknown, revoked or expired",
@@ -91,8 +91,25 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The holder of a request's bearer secret (a cooperative's API key, an operator's
+/// token): `lookup` finds it by the secret's digest, `None` when nobody holds it. It is
+/// looked up on every request, never cached, so that a revoked key, a deactivated
+/// cooperative or a removed operator is refused at once by every api process. Without a
+/// well-formed `Authorization: Bearer` header the request is refused with `missing()`.
+pub(crate) async fn bearer_holder<T>(
+    parts: &Parts,
+    missing: impl FnOnce() -> ApiError,
+    doing: &'static str,
+    lookup: impl AsyncFnOnce(&str) -> Result<Option<T>, StoreError>,
+) -> Result<Option<T>, ApiError> {
+    let secret = bearer_token(parts).ok_or_else(missing)?;
+    lookup(&hash_secret(secret))
+        .await
+        .map_err(|e| crate::state::store_error(doing, e))
+}
+
 /// The token of an `Authorization: Bearer <token>` header, if well formed.
-pub(crate) fn bearer_token(parts: &Parts) -> Option<&str> {
+fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
@@ -110,6 +127,30 @@ mod tests {
             hash_secret("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    fn parts(authorization: Option<&str>) -> Parts {
+        let mut request = axum::http::Request::builder();
+        if let Some(value) = authorization {
+            request = request.header(AUTHORIZATION, value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn only_a_well_formed_bearer_header_gives_a_token() {
+        let long = format!("Bearer {}", "k".repeat(257));
+        for (header, token) in [
+            (Some("Bearer rabt_abc"), Some("rabt_abc")),
+            (Some("bearer  rabt_abc "), Some("rabt_abc")),
+            (Some("Basic cmFidDp4"), None),
+            (Some("Bearer "), None),
+            (Some("rabt_abc"), None),
+            (Some(long.as_str()), None),
+            (None, None),
+        ] {
+            assert_eq!(bearer_token(&parts(header)), token, "{header:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! valid Standard Webhooks signature made with one of the agency's current secrets,
 //! a timestamp within five minutes, a body valid against the agency's callback schema,
 //! and a `reference` that names a task of this agency. A callback that fails a check is
-//! refused with a problem and an audit entry, and changes nothing else; a repeated
+//! refused with a problem and changes nothing else: one whose signature does not
+//! verify is only counted and logged (rate limited), so nobody can grow the permanent
+//! audit log from outside; the agency's own refused callbacks (verified, but malformed,
+//! off-schema or with an unknown reference) are audited; a repeated
 //! `webhook-id` is acknowledged and not applied again. Accepted callbacks are stored
 //! with an outbox message; the agency's worker applies them through its adapter.
 
@@ -62,14 +65,10 @@ pub(crate) async fn receive(
             .map_err(|err| err.to_string())
         });
     if let Err(reason) = verified {
-        reject(
-            &state,
-            agency,
-            "signature",
-            signed.ok().map(|s| s.id),
-            &reason,
-        )
-        .await?;
+        // Not the agency: counted and logged (rate limited, never the body), and never
+        // an audit entry, so nobody can grow the permanent log from outside.
+        metrics().callback(agency, "signature");
+        UNVERIFIED_LOG.warn(agency, &reason);
         return Err(ApiError::new(ProblemKind::CallbackUnverified).detail(reason.clone(), reason));
     }
     // Verified: from here on the sender is the agency.
@@ -224,8 +223,50 @@ fn signed_headers(headers: &HeaderMap) -> Result<SignedHeaders, String> {
     })
 }
 
-/// Audits a refused callback. The body is never logged or audited (it may hold
-/// personal data); the reason and the webhook-id are.
+/// At most this many refused-signature lines per [`UNVERIFIED_LOG_WINDOW`]: a flood of
+/// forged callbacks must not flood the logs either.
+const UNVERIFIED_LOG_LINES: u32 = 10;
+const UNVERIFIED_LOG_WINDOW: Duration = Duration::from_secs(60);
+
+/// The rate-limited log of callbacks whose signature did not verify.
+static UNVERIFIED_LOG: RateLimitedLog = RateLimitedLog::new();
+
+/// A warning logged at most [`UNVERIFIED_LOG_LINES`] times a window, then once more
+/// with how many were left out.
+struct RateLimitedLog(std::sync::Mutex<Option<(tokio::time::Instant, u32, u64)>>);
+
+impl RateLimitedLog {
+    const fn new() -> Self {
+        RateLimitedLog(std::sync::Mutex::new(None))
+    }
+
+    fn warn(&self, agency: Agency, reason: &str) {
+        let now = tokio::time::Instant::now();
+        let Ok(mut window) = self.0.lock() else {
+            return;
+        };
+        let (started, logged, suppressed) = window.get_or_insert((now, 0, 0));
+        if now.duration_since(*started) >= UNVERIFIED_LOG_WINDOW {
+            if *suppressed > 0 {
+                tracing::warn!(
+                    suppressed = *suppressed,
+                    "more unverified callbacks were refused and not logged one by one"
+                );
+            }
+            (*started, *logged, *suppressed) = (now, 0, 0);
+        }
+        if *logged < UNVERIFIED_LOG_LINES {
+            *logged += 1;
+            tracing::warn!(%agency, reason = "signature", detail = reason, "callback refused: not verified");
+        } else {
+            *suppressed += 1;
+        }
+    }
+}
+
+/// Audits a refused callback whose signature verified (the sender is the agency). The
+/// body is never logged or audited (it may hold personal data); the reason and the
+/// webhook-id are.
 async fn reject(
     state: &AppState,
     agency: Agency,
@@ -233,6 +274,7 @@ async fn reject(
     webhook_id: Option<String>,
     detail: &str,
 ) -> Result<(), ApiError> {
+    let detail = rabt_core::pii::redact(detail);
     tracing::warn!(%agency, reason, detail, "callback refused");
     metrics().callback(agency, reason);
     let mut entry = NewAuditEntry::new(Actor::Agency(agency), "callback.rejected");

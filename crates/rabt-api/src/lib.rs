@@ -16,6 +16,8 @@
 //!   parameters; `view`: the JSON of requests.
 //! - `services`: the catalogue as this caller sees it; `openapi`: the OpenAPI document.
 //! - `callbacks`: agencies' signed callbacks.
+//! - `audit`: the sealed audit log — checkpoint, key, consistency proofs and a
+//!   request's evidence; `subjects`: keyed digests of the people a request concerns.
 //! - [`ops`]: the operator API (dead letters), with operator tokens and roles.
 //! - [`limits`]: cooperatives' rate limits and daily quotas, across api processes.
 //! - [`auth`]: API keys; [`problem`]: RFC 9457 errors in Arabic and English; `lang`:
@@ -36,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::{Level, Span};
 
+mod audit;
 pub mod auth;
 mod callbacks;
 mod console;
@@ -55,6 +58,7 @@ mod query;
 mod requests;
 mod services;
 pub mod state;
+mod subjects;
 mod view;
 mod wait;
 
@@ -95,6 +99,14 @@ fn public_routes(state: &AppState) -> Router<AppState> {
             "/v1/requests/{id}",
             get(requests::get).route_layer(limited()),
         )
+        .route(
+            "/v1/requests/{id}/evidence",
+            get(audit::evidence).route_layer(limited()),
+        )
+        // The sealed log's public face: no key needed, nothing per cooperative.
+        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/v1/audit/key", get(audit::key))
+        .route("/v1/audit/consistency", get(audit::consistency))
         .route("/v1/services", get(services::list).route_layer(limited()))
         .route(
             "/v1/services/{name}",

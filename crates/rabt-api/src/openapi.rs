@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::problem::ProblemKind;
 use crate::state::AppState;
 
+mod audit;
 mod webhooks;
 
 /// `GET /openapi.json`.
@@ -46,6 +47,7 @@ pub fn document(catalogue: &Catalogue) -> Value {
         "DeadLetter".into(),
         crate::ops::openapi::dead_letter_schema(),
     );
+    schemas.extend(audit::schemas());
     schemas.insert(
         "Cooperative".into(),
         crate::ops::openapi::cooperative_schema(),
@@ -53,6 +55,7 @@ pub fn document(catalogue: &Catalogue) -> Value {
     let mut paths = paths(catalogue);
     if let Some(paths) = paths.as_object_mut() {
         paths.extend(crate::ops::openapi::paths(problem_ref, &names));
+        paths.extend(audit::paths(problem_ref));
     }
     json!({
         "openapi": "3.1.0",
@@ -131,6 +134,12 @@ fn request() -> Value {
                     "latencyMs": { "type": ["integer", "null"] },
                 },
             } },
+            "payload": {
+                "type": "object",
+                "required": ["expired"],
+                "description": "Inputs and agencies' answers are kept for the deployment's retention.payloads (90 days by default), then replaced by keyed digests: from then on `expired` is true and every check's `data` is null. The request, its verdict, every outcome and the sealed audit log stay.",
+                "properties": { "expired": { "type": "boolean" }, "expiredAt": { "type": "string", "format": "date-time" } },
+            },
             "links": { "type": "object" },
         },
     })

@@ -78,6 +78,11 @@ pub enum ProblemKind {
     QuotaExceeded,
     /// The request body did not arrive within the body read timeout.
     RequestTimeout,
+    /// The audit log has no signed checkpoint yet (a fresh deployment); retry soon.
+    AuditNotSealed,
+    /// A tree size outside the sealed log (a consistency proof from a larger size, or
+    /// to a size no checkpoint reached yet).
+    TreeSizeOutOfRange,
     /// The API key is valid but its cooperative is deactivated.
     CooperativeInactive,
     /// A cooperative with this unified number is onboarded already.
@@ -90,7 +95,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 32] = [
+    pub const ALL: [ProblemKind; 34] = [
         ProblemKind::Unauthorized,
         ProblemKind::ServiceForbidden,
         ProblemKind::NotFound,
@@ -119,6 +124,8 @@ impl ProblemKind {
         ProblemKind::RateLimited,
         ProblemKind::QuotaExceeded,
         ProblemKind::RequestTimeout,
+        ProblemKind::AuditNotSealed,
+        ProblemKind::TreeSizeOutOfRange,
         ProblemKind::CooperativeInactive,
         ProblemKind::CooperativeExists,
         ProblemKind::KeyRevoked,
@@ -156,6 +163,8 @@ impl ProblemKind {
             ProblemKind::RateLimited => "rate-limited",
             ProblemKind::QuotaExceeded => "quota-exceeded",
             ProblemKind::RequestTimeout => "request-timeout",
+            ProblemKind::AuditNotSealed => "audit-not-sealed",
+            ProblemKind::TreeSizeOutOfRange => "tree-size-out-of-range",
             ProblemKind::CooperativeInactive => "cooperative-inactive",
             ProblemKind::CooperativeExists => "cooperative-exists",
             ProblemKind::KeyRevoked => "key-revoked",
@@ -192,9 +201,12 @@ impl ProblemKind {
             | ProblemKind::ValidationFailed
             | ProblemKind::UnknownService
             | ProblemKind::ServiceNotAvailable
-            | ProblemKind::CallbackUnknownReference => StatusCode::UNPROCESSABLE_ENTITY,
+            | ProblemKind::CallbackUnknownReference
+            | ProblemKind::TreeSizeOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::RateLimited | ProblemKind::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
-            ProblemKind::Unavailable | ProblemKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::Unavailable | ProblemKind::Busy | ProblemKind::AuditNotSealed => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -298,6 +310,14 @@ impl ProblemKind {
             ProblemKind::RequestTimeout => (
                 "The request took too long to arrive",
                 "استغرق وصول الطلب وقتًا أطول من المسموح",
+            ),
+            ProblemKind::AuditNotSealed => (
+                "The audit log has no signed checkpoint yet",
+                "لا توجد بعد نقطة تحقق موقّعة لسجل التدقيق",
+            ),
+            ProblemKind::TreeSizeOutOfRange => (
+                "The tree sizes are outside the sealed audit log",
+                "أحجام الشجرة خارج سجل التدقيق المختوم",
             ),
             ProblemKind::CooperativeInactive => {
                 ("This cooperative is deactivated", "هذه الجمعية موقوفة")
@@ -508,9 +528,7 @@ impl ApiError {
 
     /// A 503 asking the caller to come back after `seconds`.
     pub fn unavailable(seconds: u64) -> Self {
-        let mut err = Self::new(ProblemKind::Unavailable);
-        err.0.retry_after = Some(seconds);
-        err
+        Self::new(ProblemKind::Unavailable).retry_after(seconds)
     }
 
     /// A 500 for a bug or an unexpected failure. The cause is logged here, with the
@@ -627,9 +645,9 @@ mod tests {
 
     #[test]
     fn every_kind_is_a_client_error_except_outages_and_bugs() {
-        use ProblemKind::{Busy, Internal, Unavailable};
+        use ProblemKind::{AuditNotSealed, Busy, Internal, Unavailable};
         for kind in ProblemKind::ALL {
-            let server_side = matches!(kind, Unavailable | Internal | Busy);
+            let server_side = matches!(kind, Unavailable | Internal | Busy | AuditNotSealed);
             assert_eq!(kind.status().is_server_error(), server_side, "{kind:?}");
             let (en, ar) = kind.titles();
             assert!(!en.is_empty() && !ar.is_empty());

@@ -1,4 +1,9 @@
-//! The query string of `GET /v1/requests`.
+//! The query strings of lists: `GET /v1/requests` ([`ListParams`]), and what every
+//! list's parser shares ([`read_query`]: parameters read once, each bad one named;
+//! page sizes, cursors and `next` links).
+
+use std::borrow::Cow;
+use std::fmt::Display;
 
 use rabt_core::{RequestId, RequestStatus, ServiceName};
 
@@ -27,76 +32,167 @@ pub(crate) struct ListParams {
 impl ListParams {
     /// Parses the query; an unknown parameter or a bad value is a 400 naming it.
     pub(crate) fn parse(query: &str) -> Result<Self, ApiError> {
-        let mut params = ListParams {
+        let params = ListParams {
             service: None,
             status: None,
             reference: None,
             limit: DEFAULT_LIMIT,
             cursor: None,
         };
-        let mut errors = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let bad = |en: &str, ar: &str| FieldError::parameter(name.as_ref(), en, ar);
-            if let Some(error) = refused_text(&name, &value) {
-                errors.push(error);
-                continue;
-            }
-            match name.as_ref() {
-                // A filter sent empty (`?service=`, as forms and generated clients do)
-                // filters nothing.
-                "service" | "status" | "reference" | "cursor" if value.is_empty() => {}
-                "service" => match ServiceName::parse(&value) {
-                    Ok(s) => params.service = Some(s),
-                    Err(_) => errors.push(bad("not a service name", "ليس اسم خدمة")),
-                },
-                "status" => match RequestStatus::parse(&value) {
-                    Some(s) => params.status = Some(s),
-                    None => errors.push(bad(
+        let allowed = ["service", "status", "reference", "limit", "cursor"];
+        read_query(query, params, &allowed, |params, param| {
+            match param.name() {
+                "service" => {
+                    let service = |v: &str| ServiceName::parse(v).ok();
+                    params.service =
+                        Some(param.parse(service, "not a service name", "ليس اسم خدمة")?);
+                }
+                "status" => {
+                    params.status = Some(param.parse(
+                        RequestStatus::parse,
                         "must be ACCEPTED, RUNNING or COMPLETED",
                         "يجب أن تكون ACCEPTED أو RUNNING أو COMPLETED",
-                    )),
-                },
-                "reference" if value.chars().count() <= 128 => {
-                    params.reference = Some(value.into_owned());
+                    )?);
                 }
-                "reference" => errors.push(bad(
-                    "must be at most 128 characters",
-                    "يجب ألا يتجاوز 128 حرفًا",
-                )),
-                "limit" => match page_limit(&value, &name) {
-                    Ok(n) => params.limit = n,
-                    Err(e) => errors.push(e),
-                },
-                "cursor" => match RequestId::parse(&value) {
-                    Ok(id) => params.cursor = Some(id),
-                    Err(_) => errors.push(bad_cursor(&name)),
-                },
-                other => errors.push(FieldError::parameter(
-                    other,
-                    "unknown parameter (allowed: service, status, reference, limit, cursor)",
-                    "معامل غير معروف (المسموح: service وstatus وreference وlimit وcursor)",
-                )),
+                "reference" => {
+                    let reference =
+                        |v: &str| (!v.is_empty() && v.chars().count() <= 128).then(|| v.to_owned());
+                    params.reference = Some(param.parse(
+                        reference,
+                        "must be 1 to 128 characters",
+                        "يجب أن يكون من 1 إلى 128 حرفًا",
+                    )?);
+                }
+                "limit" => params.limit = param.limit()?,
+                "cursor" => params.cursor = Some(param.cursor(|v| RequestId::parse(v).ok())?),
+                _ => return Ok(Read::Unknown),
             }
-        }
-        finish(params, errors)
+            Ok(Read::Taken)
+        })
     }
 
     /// The link to the page after the one ending with `last`.
     pub(crate) fn next_link(&self, last: RequestId) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        let mut filters = url::form_urlencoded::Serializer::new(String::new());
         if let Some(service) = &self.service {
-            query.append_pair("service", service.as_str());
+            filters.append_pair("service", service.as_str());
         }
         if let Some(status) = self.status {
-            query.append_pair("status", status.as_str());
+            filters.append_pair("status", status.as_str());
         }
         if let Some(reference) = &self.reference {
-            query.append_pair("reference", reference);
+            filters.append_pair("reference", reference);
         }
-        query.append_pair("limit", &self.limit.to_string());
-        query.append_pair("cursor", &last.to_string());
-        format!("/v1/requests?{}", query.finish())
+        next_link("/v1/requests", filters, self.limit, last)
     }
+}
+
+/// What a list's parser made of one parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// It is one of the list's, and its value was good.
+    Taken,
+    /// The list has no such parameter.
+    Unknown,
+}
+
+/// One parameter of a query string.
+#[derive(Debug)]
+pub(crate) struct Param<'q> {
+    name: Cow<'q, str>,
+    value: Cow<'q, str>,
+}
+
+impl Param<'_> {
+    /// Its name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its value, decoded.
+    pub(crate) fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// The error naming this parameter.
+    pub(crate) fn bad(&self, en: &str, ar: &str) -> FieldError {
+        FieldError::parameter(self.name(), en, ar)
+    }
+
+    /// Its value read by `parse`; when `parse` refuses it, the error naming this
+    /// parameter with `en` and `ar`.
+    pub(crate) fn parse<V>(
+        &self,
+        parse: impl FnOnce(&str) -> Option<V>,
+        en: &str,
+        ar: &str,
+    ) -> Result<V, FieldError> {
+        parse(self.value()).ok_or_else(|| self.bad(en, ar))
+    }
+
+    /// A page size: an integer from 1 to [`MAX_LIMIT`].
+    pub(crate) fn limit(&self) -> Result<u32, FieldError> {
+        page_limit(self.value(), self.name())
+    }
+
+    /// A cursor, which only a `next` link gives: `parse` reads it.
+    pub(crate) fn cursor<C>(&self, parse: impl FnOnce(&str) -> Option<C>) -> Result<C, FieldError> {
+        parse(self.value()).ok_or_else(|| bad_cursor(self.name()))
+    }
+}
+
+/// Reads a list's query string into `params`: `read` takes each parameter in turn
+/// (refusing a bad value with the error naming it) or answers that the list has no such
+/// parameter, which is refused listing the `allowed` ones. Every bad parameter is named
+/// in one `400 invalid-query`, so a client fixes them all at once.
+pub(crate) fn read_query<T>(
+    query: &str,
+    mut params: T,
+    allowed: &[&str],
+    mut read: impl FnMut(&mut T, &Param<'_>) -> Result<Read, FieldError>,
+) -> Result<T, ApiError> {
+    let mut errors = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        // PostgreSQL cannot compare text holding NUL: refused here, not a 500 there.
+        if let Some(refused) = refused_text(&name, &value) {
+            errors.push(refused);
+            continue;
+        }
+        // A filter sent empty (`?service=`, as forms and generated clients do) filters
+        // nothing; an empty page size is still not a number.
+        if value.is_empty() && name != "limit" && allowed.contains(&name.as_ref()) {
+            continue;
+        }
+        let param = Param { name, value };
+        match read(&mut params, &param) {
+            Ok(Read::Taken) => {}
+            Ok(Read::Unknown) => errors.push(unknown_parameter(param.name(), allowed)),
+            Err(error) => errors.push(error),
+        }
+    }
+    finish(params, errors)
+}
+
+/// The error for a parameter the list does not have, listing the ones it has.
+fn unknown_parameter(name: &str, allowed: &[&str]) -> FieldError {
+    FieldError::parameter(
+        name,
+        format!("unknown parameter (allowed: {})", allowed.join(", ")),
+        format!("معامل غير معروف (المسموح: {})", allowed.join(" و")),
+    )
+}
+
+/// The link to a list's next page: its `path`, the `filters` of this page, the page
+/// size and the cursor (the last item of this page).
+pub(crate) fn next_link(
+    path: &str,
+    mut filters: url::form_urlencoded::Serializer<'_, String>,
+    limit: u32,
+    cursor: impl Display,
+) -> String {
+    filters.append_pair("limit", &limit.to_string());
+    filters.append_pair("cursor", &cursor.to_string());
+    format!("{path}?{}", filters.finish())
 }
 
 /// A page size from a query: an integer from 1 to [`MAX_LIMIT`].
@@ -186,5 +282,25 @@ mod tests {
             assert_eq!(err.problem().kind, ProblemKind::InvalidQuery, "{query}");
             assert!(err.problem().errors[0].detail_en.contains("NUL"), "{query}");
         }
+    }
+
+    #[test]
+    fn every_bad_parameter_is_named_once_in_order() {
+        let err = ListParams::parse("limit=0&sort=asc&status=DONE&reference=%00").unwrap_err();
+        let problem = err.problem();
+        let named: Vec<_> = problem
+            .errors
+            .iter()
+            .filter_map(|e| e.parameter.clone())
+            .collect();
+        assert_eq!(named, ["limit", "sort", "status", "reference"]);
+        assert_eq!(
+            problem.errors[1].detail_en,
+            "unknown parameter (allowed: service, status, reference, limit, cursor)"
+        );
+        assert_eq!(
+            problem.errors[1].detail_ar,
+            "معامل غير معروف (المسموح: service وstatus وreference وlimit وcursor)"
+        );
     }
 }

@@ -23,6 +23,7 @@ use crate::limits::Effective;
 use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::query;
 use crate::state::{AppState, store_error};
+use crate::subjects;
 use crate::view;
 use crate::wait::preferred_wait;
 
@@ -64,6 +65,7 @@ pub(crate) async fn create(
         envelope,
         key,
         idempotency::body_digest(&body),
+        state.settings().pii_key.as_ref(),
     )?;
     let quota = limit.and_then(|Extension(Effective(limit))| limit.quota_per_day);
     // The request's trace goes on from the accept transaction: the outbox rows it
@@ -246,12 +248,16 @@ fn new_request(
     envelope: Envelope,
     key: String,
     body_hash: String,
+    pii_key: Option<&rabt_audit::PiiKey>,
 ) -> Result<NewRequest, ApiError> {
     let now = Utc::now();
     let deadline_at =
         now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
     let response_body = view::accepted(id).to_string();
     let tasks = fanout::tasks(catalogue, service, &envelope.input, now, deadline_at)?;
+    let subjects = pii_key
+        .map(|key| subjects::digests(key, &envelope.input))
+        .unwrap_or_default();
     Ok(NewRequest {
         id,
         cooperative,
@@ -270,6 +276,7 @@ fn new_request(
         },
         // Set by the caller from the accept span.
         traceparent: None,
+        subjects,
     })
 }
 

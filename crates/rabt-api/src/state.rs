@@ -39,6 +39,14 @@ pub struct ApiSettings {
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
     pub outbox_handoff: Option<rabt_store::Handoff>,
+    /// The deployment's key for digests of personal data (`RABT_PII_KEY`): the identity
+    /// numbers and mobiles of an accepted request are kept as digests under it, and
+    /// operators search by them. Without it no digest is kept (the binary refuses to
+    /// serve the API without one).
+    pub pii_key: Option<rabt_audit::PiiKey>,
+    /// The verifier key of this deployment's checkpoint signing key, served at
+    /// `/v1/audit/key` (else the key of the latest checkpoint is).
+    pub audit_verifier_key: Option<rabt_audit::VerifierKey>,
     /// How long a cooperative's old keys keep working after a rotation, unless the
     /// operator gives another overlap (`api.key_rotation_overlap_seconds`).
     pub key_overlap: Duration,
@@ -62,6 +70,8 @@ impl Default for ApiSettings {
                 quota_per_day: None,
             },
             outbox_handoff: None,
+            pii_key: None,
+            audit_verifier_key: None,
             key_overlap: Duration::from_secs(24 * 3600),
             agency_settings: BTreeMap::new(),
         }

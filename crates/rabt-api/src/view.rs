@@ -130,7 +130,11 @@ pub(crate) fn full(record: &RequestRecord, catalogue: &Catalogue) -> Value {
         "completedAt": opt_time(record.completed_at),
         "deadlineAt": time(record.deadline_at),
         "checks": record.tasks.iter().map(|t| check(t, catalogue, composite)).collect::<Vec<_>>(),
-        "links": { "self": request_path(record.id) },
+        "payload": payload(record),
+        "links": {
+            "self": request_path(record.id),
+            "evidence": format!("{}/evidence", request_path(record.id)),
+        },
     });
     // The trace of all the request's work (API, queue, workers, agencies, callbacks,
     // notification), for an operator following an incident.
@@ -152,6 +156,15 @@ pub(crate) fn full(record: &RequestRecord, catalogue: &Catalogue) -> Value {
         }
     }
     body
+}
+
+/// Whether the request's input and its agencies' answers are still kept: after
+/// `retention.payloads` they are replaced by digests, and every check's `data` is null.
+fn payload(record: &RequestRecord) -> Value {
+    match record.payload_expired_at {
+        Some(at) => json!({ "expired": true, "expiredAt": time(at) }),
+        None => json!({ "expired": false }),
+    }
 }
 
 /// Says why the open checks of a paused agency wait: `waiting` on each, with the

@@ -53,7 +53,6 @@ const FORMATS: &[Format] = &[
                 return Err(Failure::Identifier(IdentifierError::Format {
                     kind: "short address",
                     pattern: "^[A-Z]{4}\\d{4}$",
-                    value: String::new(),
                 }));
             }
             id(ShortAddress::parse(s))
@@ -113,7 +112,7 @@ pub(crate) fn explain(name: &str, value: &str, s: &Subject) -> Option<Localized>
         Err(failure) => failure,
     };
     Some(match failure {
-        Failure::Identifier(IdentifierError::CheckDigit(_)) => s.says(
+        Failure::Identifier(IdentifierError::CheckDigit) => s.says(
             "{s} fails the national ID check digit (Luhn): a digit is mistyped",
             "{s} لا يجتاز خانة التحقق لرقم الهوية (خوارزمية Luhn): أحد الأرقام مكتوب خطأ",
         ),

@@ -29,12 +29,16 @@ pub enum Agency {
 
 /// A string that names no agency.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown agency `{0}` (expected one of: interior, health, labor, municipal, chambers, saudi-post)"
-)]
+#[error("unknown agency `{0}` (expected one of: {expected})", expected = Agency::wire_names().join(", "))]
 pub struct UnknownAgency(pub String);
 
 impl Agency {
+    /// The wire names of [`Agency::ALL`], in its order: every list of agencies shown to
+    /// a client (the OpenAPI document's enums, error messages) is made from it.
+    pub fn wire_names() -> [&'static str; Agency::ALL.len()] {
+        Agency::ALL.map(Agency::as_str)
+    }
+
     /// Every agency, in the order of DESIGN.md's configuration contract (the simulators
     /// listen on `base + index`).
     pub const ALL: [Agency; 6] = [
@@ -139,6 +143,9 @@ mod tests {
     #[test]
     fn unknown_agency_is_named_in_the_error() {
         let err = "post".parse::<Agency>().unwrap_err();
-        assert!(err.to_string().contains("`post`"));
+        assert_eq!(
+            err.to_string(),
+            "unknown agency `post` (expected one of: interior, health, labor, municipal, chambers, saudi-post)"
+        );
     }
 }

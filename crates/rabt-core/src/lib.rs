@@ -18,6 +18,7 @@
 //! - [`retry`]: the retry policy and its backoff.
 //! - [`limit`]: rate limits (`5/s`) and the GCRA step that enforces them.
 //! - [`date`]: dates in both calendars (Umm al-Qura Hijri and Gregorian).
+//! - [`pii`]: masking what looks like personal data in free text (error messages).
 //! - [`target`]: which addresses and host names an outbound notification may never
 //!   reach (loopback, private, link-local…: the SSRF rules).
 
@@ -30,6 +31,7 @@ pub mod ids;
 pub mod limit;
 pub mod message;
 pub mod outcome;
+pub mod pii;
 pub mod retry;
 pub mod service;
 pub mod state;
@@ -45,7 +47,7 @@ pub use ids::{
     CallbackId, CooperativeId, DeadLetterId, IdError, NotificationId, RequestId, TaskId,
 };
 pub use limit::{RateDecision, RateLimit, RateLimitError};
-pub use message::{Event, EventV1, TaskMessage};
+pub use message::{DEAD_EXCHANGE, EVENTS_EXCHANGE, Event, EventV1, TASKS_EXCHANGE, TaskMessage};
 pub use outcome::{Outcome, Verdict};
 pub use retry::{InvalidRetryPolicy, RetryPolicy};
 pub use service::{ServiceName, ServiceNameError};

@@ -11,6 +11,18 @@ use crate::ids::{CallbackId, CooperativeId, RequestId, TaskId};
 use crate::outcome::Verdict;
 use crate::service::ServiceName;
 
+// The exchanges every message goes through. Named here, below both the store (whose
+// outbox rows name the exchange to publish to) and the queue (which declares them), so
+// that the two cannot disagree.
+
+/// Direct exchange for tasks ([`TaskMessage`]); the routing key is the agency's wire
+/// name.
+pub const TASKS_EXCHANGE: &str = "rabt.tasks";
+/// Topic exchange for events ([`Event`]; routing key [`Event::routing_key`]).
+pub const EVENTS_EXCHANGE: &str = "rabt.events";
+/// Direct exchange for dead letters; the routing key is the agency's wire name.
+pub const DEAD_EXCHANGE: &str = "rabt.dead";
+
 /// A unit of work for the worker of one agency, published to `rabt.tasks` with the
 /// agency as routing key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

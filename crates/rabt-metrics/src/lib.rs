@@ -18,6 +18,7 @@
 //! paths, so an id never becomes a label).
 
 use std::sync::LazyLock;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -158,6 +159,10 @@ pub struct Metrics {
     connections_refused: Counter,
     rate_limited: Family<LimitLabels, Counter>,
     task_restarts: Family<TaskLabels, Counter>,
+    audit_sealed: Counter,
+    audit_tree_size: Gauge,
+    audit_seal_lag: Gauge<f64, AtomicU64>,
+    payloads_expired: Counter,
     trace_spans: Family<SpanLabels, Counter>,
 }
 
@@ -188,6 +193,10 @@ impl Metrics {
             connections_refused: Counter::default(),
             rate_limited: Family::default(),
             task_restarts: Family::default(),
+            audit_sealed: Counter::default(),
+            audit_tree_size: Gauge::default(),
+            audit_seal_lag: Gauge::default(),
+            payloads_expired: Counter::default(),
             trace_spans: Family::default(),
             registry: Registry::default(),
         };
@@ -270,6 +279,26 @@ impl Metrics {
             "task_restarts",
             "Long-running tasks of this process (relay, consumers, sweeper, drain, notifier) restarted after they died",
             metrics.task_restarts.clone(),
+        );
+        registry.register(
+            "audit_sealed_entries",
+            "Audit entries this process sealed into the Merkle tree",
+            metrics.audit_sealed.clone(),
+        );
+        registry.register(
+            "audit_tree_size",
+            "Entries in the sealed audit tree, as this process's sealer last saw it",
+            metrics.audit_tree_size.clone(),
+        );
+        registry.register(
+            "audit_seal_lag_seconds",
+            "Age of the oldest entry in this process's last sealing round when it was sealed",
+            metrics.audit_seal_lag.clone(),
+        );
+        registry.register(
+            "payloads_expired",
+            "Requests whose inputs and outputs were replaced by digests after retention.payloads",
+            metrics.payloads_expired.clone(),
         );
         registry.register(
             "trace_spans",
@@ -412,6 +441,22 @@ impl Metrics {
         self.notifications
             .get_or_create(&NotificationLabels { outcome })
             .inc();
+    }
+
+    /// A sealing round appended `sealed` entries; the tree holds `tree_size`; the oldest
+    /// entry of the round waited `lag` to be sealed.
+    pub fn audit_sealed(&self, sealed: u64, tree_size: u64, lag: Option<Duration>) {
+        self.audit_sealed.inc_by(sealed);
+        self.audit_tree_size
+            .set(i64::try_from(tree_size).unwrap_or(i64::MAX));
+        if let Some(lag) = lag {
+            self.audit_seal_lag.set(lag.as_secs_f64());
+        }
+    }
+
+    /// The retention sweeper replaced `count` requests' payloads by digests.
+    pub fn payloads_expired(&self, count: u64) {
+        self.payloads_expired.inc_by(count);
     }
 
     /// `count` finished spans ended with `outcome`: `exported`, `dropped` (the export

@@ -1,17 +1,13 @@
-//! The names of Rabt's exchanges, queues and headers on the broker. Every name is built
-//! here and nowhere else, so the embedded transport, the AMQP transport and the
-//! operator tools agree on them.
+//! The names of Rabt's exchanges, queues and headers on the broker. Every queue and
+//! header name is built here and nowhere else, so the embedded transport, the AMQP
+//! transport and the operator tools agree on them; the exchanges are `rabt-core`'s,
+//! which the store's outbox names too.
 
 use std::time::Duration;
 
 use rabt_core::Agency;
+pub use rabt_core::message::{DEAD_EXCHANGE, EVENTS_EXCHANGE, TASKS_EXCHANGE};
 
-/// Direct exchange for tasks; the routing key is the agency's wire name.
-pub const TASKS_EXCHANGE: &str = "rabt.tasks";
-/// Topic exchange for events (`request.completed.<cooperative>` …).
-pub const EVENTS_EXCHANGE: &str = "rabt.events";
-/// Direct exchange for dead letters; the routing key is the agency's wire name.
-pub const DEAD_EXCHANGE: &str = "rabt.dead";
 /// The header that carries the reason a message was dead-lettered by Rabt itself.
 pub const DEAD_REASON_HEADER: &str = "x-rabt-dead-reason";
 /// The reason recorded when a message was returned more often than the delivery limit

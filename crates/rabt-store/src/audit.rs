@@ -1,18 +1,34 @@
 //! The append-only audit log. Every state change writes its entry in the same
 //! transaction; database triggers refuse UPDATE and DELETE on both backends.
 //!
-//! Entries hold ids, outcomes, latencies and error kinds, never personal data: callers
-//! put a keyed digest in `detail` where an operator must be able to search for a person.
+//! Entries hold ids, outcomes, latencies and error kinds, never personal data: the
+//! accept path puts keyed digests of the identifiers a request concerns in its
+//! `request.accepted` entry (and in `request_subjects`, where
+//! [`Store::requests_by_subject`] finds them).
+//!
+//! The log is sealed into an RFC 9162 Merkle tree with signed checkpoints:
+//! - `canonical`: the bytes an entry's leaf is made of;
+//! - [`seal`]: the one sealer that appends entries in `seq` order;
+//! - [`proofs`]: checkpoints, proofs and a request's evidence;
+//! - [`verify`]: `rabt audit verify`, the whole log checked from its rows.
 
 use chrono::{DateTime, Utc};
-use rabt_core::{Agency, CooperativeId, RequestId, TaskId};
+use rabt_core::{Agency, CooperativeId, RequestId, RequestStatus, ServiceName, TaskId, Verdict};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::codec::{get_opt_parsed, get_time, millis, page_limit};
+use crate::codec::{
+    get_enum, get_opt_enum, get_opt_parsed, get_parsed, get_time, millis, page_limit,
+};
 use crate::connect::Store;
 use crate::error::StoreError;
+
+mod canonical;
+pub mod proofs;
+mod rows;
+pub mod seal;
+pub mod verify;
 
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,6 +251,66 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(audit_from_row).collect()
+    }
+}
+
+/// A request that concerns a person, found by the digest of one of their identifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectMatch {
+    /// The request.
+    pub request: RequestId,
+    /// Whose request it is.
+    pub cooperative: CooperativeId,
+    /// The service asked for.
+    pub service: ServiceName,
+    /// Where it is in its lifecycle.
+    pub status: RequestStatus,
+    /// Its verdict, once completed.
+    pub verdict: Option<Verdict>,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Every request whose input held an identifier with one of these digests (keyed
+    /// digests: the store never sees the number), newest first, at most `limit`.
+    pub async fn requests_by_subject(
+        &self,
+        digests: &[String],
+        limit: u32,
+    ) -> Result<Vec<SubjectMatch>, StoreError> {
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=digests.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT r.id, r.cooperative_id, r.service, r.status, r.verdict, r.created_at \
+             FROM request_subjects s JOIN requests r ON r.id = s.request_id \
+             WHERE s.digest IN ({}) ORDER BY r.id DESC LIMIT ${}",
+            marks.join(", "),
+            digests.len() + 1
+        );
+        // Assembled from placeholders only; every value is bound.
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for digest in digests {
+            query = query.bind(digest.as_str());
+        }
+        let rows = query
+            .bind(page_limit(limit, MAX_AUDIT_PAGE))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SubjectMatch {
+                    request: get_parsed(row, "id")?,
+                    cooperative: get_parsed(row, "cooperative_id")?,
+                    service: get_parsed(row, "service")?,
+                    status: get_enum(row, "status", RequestStatus::parse)?,
+                    verdict: get_opt_enum(row, "verdict", Verdict::parse)?,
+                    created_at: get_time(row, "created_at")?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -192,7 +192,8 @@ pub(crate) async fn finish_task(
     .bind(finish.outcome.as_str())
     .bind(data)
     .bind(finish.upstream_ref)
-    .bind(finish.error)
+    // Error texts may quote what an agency said: anything personal in them is masked.
+    .bind(finish.error.map(rabt_core::pii::redact))
     .bind(finish.latency_ms)
     .bind(millis(finish.at))
     .bind(task.id.to_string())

@@ -197,8 +197,9 @@ pub struct DeadLetterQuery {
 const SELECT: &str = "SELECT d.id, d.agency, d.task_id, d.message_id, d.reason, d.body, \
      d.headers, d.dead_at, d.replayed_at, d.replayed_by, d.purged_at, t.request_id, \
      t.status AS task_status, t.dead_lettered, c.id AS callback_id, \
-     c.applied_at AS callback_applied_at FROM dead_letters d \
+     c.applied_at AS callback_applied_at, r.payload_expired_at FROM dead_letters d \
      LEFT JOIN tasks t ON t.id = d.task_id \
+     LEFT JOIN requests r ON r.id = t.request_id \
      LEFT JOIN callbacks c ON d.task_id IS NULL AND c.id = d.message_id AND c.agency = d.agency";
 
 impl Store {
@@ -248,7 +249,7 @@ impl Store {
         .bind(letter.agency.as_str())
         .bind(task.as_ref().map(|t| t.id.to_string()))
         .bind(message_id)
-        .bind(reason.as_str())
+        .bind(rabt_core::pii::redact(&reason))
         .bind(body)
         .bind(serde_json::to_string(&headers)?)
         .bind(millis(letter.dead_at))
@@ -404,7 +405,10 @@ fn dead_letter_from_row(row: &AnyRow) -> Result<DeadLetter, StoreError> {
         purged_at: get_opt_time(row, "purged_at")?,
         replayable: false,
     };
-    let task_replayable = task_status == Some(TaskStatus::Completed) && dead_lettered == Some(1);
+    // A task whose input expired (retention.payloads) has nothing left to send.
+    let expired = get_opt_time(row, "payload_expired_at")?.is_some();
+    let task_replayable =
+        task_status == Some(TaskStatus::Completed) && dead_lettered == Some(1) && !expired;
     let callback_replayable =
         letter.callback.is_some() && get_opt_time(row, "callback_applied_at")?.is_none();
     let replayable =

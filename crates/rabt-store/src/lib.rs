@@ -34,6 +34,11 @@
 //! - [`outbox`]: claiming, deleting and re-queueing outbox messages.
 //! - [`notifications`]: signed notifications to cooperatives (queued with the
 //!   completion, claimed with a lease, every attempt recorded) and their secrets.
+//! - [`audit`]: the append-only audit log, sealed into an RFC 9162 Merkle tree with
+//!   signed checkpoints (`audit::seal`), its proofs and evidence (`audit::proofs`) and
+//!   its verification (`audit::verify`); digests of the people a request concerns.
+//! - [`retention`]: completed requests' payloads replaced by digests after
+//!   `retention.payloads`.
 //! - [`limits`]: limits shared by every process: cooperatives' rate limits and daily
 //!   quotas, agencies' rates and concurrency.
 //! - [`audit`]: the append-only audit log.
@@ -61,10 +66,14 @@ pub mod notifications;
 pub mod outbox;
 pub mod pauses;
 pub mod reads;
+pub mod retention;
 pub mod tasks;
 
 pub use accept::{Accepted, IdempotencyRecord, NewRequest, NewTask};
-pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry};
+pub use audit::proofs::{Evidence, EvidenceEntry, SealedEntry, StoredCheckpoint};
+pub use audit::seal::{SealReport, Sealer};
+pub use audit::verify::{Problem, VerifyOptions, VerifyReport};
+pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry, SubjectMatch};
 pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
 pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
 pub use connect::{Dialect, Store};
@@ -81,9 +90,9 @@ pub use notifications::{
     AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,
     NotificationStatus,
 };
-pub use outbox::{
-    EVENTS_EXCHANGE, Handoff, HandoffReceiver, OutboxRow, TASKS_EXCHANGE, TRACEPARENT_HEADER,
-};
+pub use outbox::{Handoff, HandoffReceiver, OutboxRow, TRACEPARENT_HEADER};
 pub use pauses::{AgencyPause, PauseOutcome, Resumed};
+/// The exchanges an outbox row names, defined in `rabt-core` (the queue declares them).
+pub use rabt_core::{EVENTS_EXCHANGE, TASKS_EXCHANGE};
 pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
 pub use tasks::{StartResult, TaskRecord};

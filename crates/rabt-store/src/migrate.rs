@@ -52,7 +52,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0004_console.sql"),
         sqlite: include_str!("../migrations/sqlite/0004_console.sql"),
     },
-    // 5 (audit sealing) comes from another branch; the runner allows gaps.
+    Migration {
+        version: 5,
+        name: "audit_seal",
+        postgres: include_str!("../migrations/postgres/0005_audit_seal.sql"),
+        sqlite: include_str!("../migrations/sqlite/0005_audit_seal.sql"),
+    },
     Migration {
         version: 6,
         name: "limits",

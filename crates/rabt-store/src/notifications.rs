@@ -219,7 +219,11 @@ impl Store {
         &self,
         report: &AttemptReport,
     ) -> Result<bool, StoreError> {
-        let error = report.error.as_deref().map(truncate);
+        // A notify URL or a receiver's answer may quote personal data: masked first.
+        let error = report
+            .error
+            .as_deref()
+            .map(|e| truncate(&rabt_core::pii::redact(e)));
         let (status, next_at, delivered_at) = match report.next {
             NextStep::Delivered => (NotificationStatus::Delivered, None, Some(millis(report.at))),
             NextStep::RetryAt(at) => (NotificationStatus::Pending, Some(millis(at)), None),

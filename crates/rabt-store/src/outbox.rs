@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rabt_core::{Event, TaskMessage};
+use rabt_core::{EVENTS_EXCHANGE, Event, TASKS_EXCHANGE, TaskMessage};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -18,10 +18,6 @@ use crate::codec::{get_count, get_parsed, millis, page_limit};
 use crate::connect::Store;
 use crate::error::StoreError;
 
-/// The exchange tasks are published to (routing key: the agency's wire name).
-pub const TASKS_EXCHANGE: &str = "rabt.tasks";
-/// The exchange events are published to (routing key: [`Event::routing_key`]).
-pub const EVENTS_EXCHANGE: &str = "rabt.events";
 /// The message header that carries the W3C trace context.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
 

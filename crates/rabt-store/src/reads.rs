@@ -49,6 +49,10 @@ pub struct RequestRecord {
     pub input: serde_json::Value,
     /// Its tasks, in creation order.
     pub tasks: Vec<TaskView>,
+    /// When its input and its checks' data were replaced by digests
+    /// (`retention.payloads`); from then on `input` holds that digest and no check has
+    /// `data`.
+    pub payload_expired_at: Option<DateTime<Utc>>,
 }
 
 /// One check of a request, as shown to the cooperative.
@@ -169,6 +173,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT r.id, r.cooperative_id, r.service, r.status, r.verdict, r.reference, \
              r.notify_url, r.traceparent, r.created_at, r.updated_at, r.completed_at, r.deadline_at, r.input, \
+             r.payload_expired_at, \
              t.id AS task_id, t.agency, t.service AS task_service, t.status AS task_status, \
              t.outcome, t.data, t.attempts, t.upstream_ref, t.last_error, t.required, \
              t.created_at AS task_created_at, t.started_at, \
@@ -185,7 +190,17 @@ impl Store {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let tasks = rows.iter().map(task_view).collect::<Result<Vec<_>, _>>()?;
+        let payload_expired_at = get_opt_time(first, "payload_expired_at")?;
+        let mut tasks = rows.iter().map(task_view).collect::<Result<Vec<_>, _>>()?;
+        if payload_expired_at.is_some() {
+            // What the columns hold now is a digest, not an agency's answer.
+            for task in &mut tasks {
+                task.data = None;
+                if let Some(late) = task.late.as_mut() {
+                    late.data = None;
+                }
+            }
+        }
         Ok(Some(RequestRecord {
             id: get_parsed(first, "id")?,
             cooperative: get_parsed(first, "cooperative_id")?,
@@ -201,6 +216,7 @@ impl Store {
             deadline_at: get_time(first, "deadline_at")?,
             input: get_json(first, "input")?,
             tasks,
+            payload_expired_at,
         }))
     }
 

@@ -196,7 +196,7 @@ impl Store {
              first_failure_at = COALESCE(first_failure_at, $3) WHERE id = $4",
         )
         .bind(next.status().as_str())
-        .bind(error)
+        .bind(rabt_core::pii::redact(error))
         .bind(millis(now))
         .bind(id.to_string())
         .execute(tx.conn())

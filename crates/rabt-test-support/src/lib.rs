@@ -21,6 +21,8 @@
 //! - [`rabbitmq`]: [`TempVhost`], a vhost created through the management API.
 //! - [`files`]: [`TempDir`] and [`TempSqlite`].
 //! - [`any`]: [`TempAnyDatabase`], either of the two databases, by [`Backend`].
+//! - [`verifiers`]: independent checks in Python ([`audit_check`]: the sealed audit
+//!   log with pymerkle and cryptography).
 //! - `cleanup`: how a guard's `Drop` runs async cleanup; `error`: [`Error`].
 
 #![forbid(unsafe_code)]
@@ -34,6 +36,7 @@ pub mod must;
 pub mod poll;
 pub mod postgres;
 pub mod rabbitmq;
+pub mod verifiers;
 
 pub use any::{Backend, TempAnyDatabase};
 pub use env::{AMQP_URL, DATABASE_URL, PYTHON, RABBITMQ_API, python, required_env, unique};
@@ -43,3 +46,4 @@ pub use must::DEADLINE;
 pub use poll::{eventually, within};
 pub use postgres::TempDatabase;
 pub use rabbitmq::TempVhost;
+pub use verifiers::audit_check;

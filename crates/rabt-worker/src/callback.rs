@@ -40,9 +40,9 @@ impl Worker {
                 // The body passed the agency's schema but the adapter cannot read it: the
                 // task the API correlated it to ends UPSTREAM_ERROR rather than waiting
                 // for a deadline.
-                tracing::warn!(callback = %id, agency = %callback.agency, error = %err, "unusable callback");
+                let error = crate::process::shown(&err);
+                tracing::warn!(callback = %id, agency = %callback.agency, %error, "unusable callback");
                 if let Some(task) = self.task(&callback, &callback.reference).await? {
-                    let error = err.to_string();
                     self.complete(
                         &task,
                         Outcome::UpstreamError,

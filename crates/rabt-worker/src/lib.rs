@@ -23,6 +23,9 @@
 //! - [`relay`]: the transactional outbox relay.
 //! - [`notify`]: signed notifications to cooperatives, retried for hours, behind the
 //!   SSRF guard.
+//! - [`seal`]: the audit log's sealer (one process at a time), run by every process
+//!   that holds the signing key.
+//! - [`retention`]: the sweeper that replaces expired payloads by their digests.
 //! - [`supervise`]: restarts a long-running task that died, and reports it.
 
 #![forbid(unsafe_code)]
@@ -50,7 +53,9 @@ pub mod notify;
 mod pause;
 mod process;
 pub mod relay;
+pub mod retention;
 mod retry;
+pub mod seal;
 pub mod supervise;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
@@ -60,6 +65,8 @@ pub use limits::{AgencyLimits, Rate, SettingsError};
 pub use notify::{Notifier, NotifierSettings, RetrySchedule};
 pub use rabt_metrics::{Supervision, TaskHealth};
 pub use relay::{OutboxRelay, RelaySettings};
+pub use retention::RetentionSettings;
+pub use seal::{SealerService, SealerSettings};
 pub use supervise::{RestartPolicy, Supervisor};
 
 /// How a worker runs.

@@ -94,7 +94,8 @@ impl Worker {
         let message = match serde_json::from_slice::<TaskMessage>(delivery.body()) {
             Ok(message) => message,
             Err(err) => {
-                tracing::warn!(%err, message_id = ?delivery.message_id(), "undecodable task message");
+                let error = rabt_core::pii::redact(&err.to_string());
+                tracing::warn!(%error, message_id = ?delivery.message_id(), "undecodable task message");
                 settle(delivery, Disposition::DeadLetter("undecodable message")).await;
                 return;
             }
@@ -322,7 +323,7 @@ impl Worker {
         ));
         let time_left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if err.is_retryable() && policy.allows_another_after(attempt) && delay < time_left {
-            tracing::info!(task = %task.id, attempt, error = %err, retry_in_ms = delay.as_millis() as u64, "agency call failed; retrying later");
+            tracing::info!(task = %task.id, attempt, error = %shown(&err), retry_in_ms = delay.as_millis() as u64, "agency call failed; retrying later");
             let failed_at = Utc::now();
             let scheduled = self
                 .with_db("scheduling a retry", || {
@@ -346,11 +347,11 @@ impl Worker {
             // Out of attempts: the task goes to the agency's dead letters, where the
             // drain ends it UPSTREAM_ERROR and an operator can replay it once the
             // agency is well again.
-            tracing::warn!(task = %task.id, attempt, error = %err, "agency call failed and no attempt is left; dead-lettering the task");
+            tracing::warn!(task = %task.id, attempt, error = %shown(&err), "agency call failed and no attempt is left; dead-lettering the task");
             return Ok(Disposition::DeadLetter(exhausted_reason(&err)));
         }
-        tracing::info!(task = %task.id, attempt, error = %err, "agency call failed for good");
-        let message = err.to_string();
+        let message = shown(&err);
+        tracing::info!(task = %task.id, attempt, error = %message, "agency call failed for good");
         self.complete(
             task,
             err.final_outcome(),
@@ -420,6 +421,13 @@ impl Worker {
 
 /// The dead-letter reason of a task whose retryable failures used up its attempts,
 /// naming the last failure's kind.
+/// An agency call's error as it may be logged and stored: anything in it that looks like
+/// an identity number, a mobile or a quoted name (an agency's own message, a parser's
+/// complaint about its answer) masked.
+pub(crate) fn shown(err: &AdapterError) -> String {
+    rabt_core::pii::redact(&err.to_string())
+}
+
 fn exhausted_reason(err: &AdapterError) -> &'static str {
     match err {
         AdapterError::Timeout(_) => "attempts exhausted: timeout",

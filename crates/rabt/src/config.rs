@@ -13,11 +13,14 @@ use rabt_core::Agency;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+mod audit;
 mod cooperatives;
 mod edge;
 mod layers;
 mod notifications;
 mod worker;
+
+pub(crate) use audit::{AuditConfig, RetentionConfig};
 
 use layers::{apply_env, merge};
 
@@ -38,6 +41,9 @@ struct Raw {
     shutdown: RawShutdown,
     log: RawLog,
     simulate: RawSimulate,
+    audit: audit::RawAudit,
+    privacy: audit::RawPrivacy,
+    retention: audit::RawRetention,
     agencies: BTreeMap<String, RawAgency>,
     deadlines: BTreeMap<String, u64>,
 }
@@ -250,11 +256,17 @@ pub(crate) struct Config {
     /// Where `rabt simulate` keeps the sandbox PKI of the chambers mutual TLS.
     pub simulate_pki_dir: std::path::PathBuf,
     /// The fault knobs each simulator starts with (the admin endpoint changes them).
-    pub simulate_knobs: BTreeMap<Agency, rabt_adapter::simulator::Knobs>,
+    pub simulate_knobs: BTreeMap<Agency, rabt_sandbox::simulator::Knobs>,
     /// Every agency's connection.
     pub agencies: BTreeMap<Agency, AgencyConfig>,
     /// Deadline overrides: a service name or `<composite>/<check>`, and its deadline.
     pub deadlines: BTreeMap<String, Duration>,
+    /// The sealed audit log (`[audit]`).
+    pub audit: AuditConfig,
+    /// The key of personal-data digests (`[privacy] pii_key`, `RABT_PII_KEY`).
+    pub pii_key: Option<rabt_audit::PiiKey>,
+    /// How long payloads are kept (`[retention]`).
+    pub retention: RetentionConfig,
 }
 
 impl Config {
@@ -458,6 +470,9 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         simulate_callback_url: url::Url::parse(&raw.simulate.callback_url)
             .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
         agencies,
+        audit: audit::audit(&raw.audit)?,
+        pii_key: audit::pii_key(&raw.privacy)?,
+        retention: audit::retention(&raw.retention)?,
     })
 }
 
@@ -472,14 +487,14 @@ fn key_overlap(seconds: u64) -> anyhow::Result<Duration> {
 /// `[simulate.knobs.<agency>]`: the same fields as the simulators' `/_sim/knobs`.
 fn simulate_knobs(
     raw: &BTreeMap<String, toml::Value>,
-) -> anyhow::Result<BTreeMap<Agency, rabt_adapter::simulator::Knobs>> {
+) -> anyhow::Result<BTreeMap<Agency, rabt_sandbox::simulator::Knobs>> {
     raw.iter()
         .map(|(name, value)| {
             let agency: Agency = name
                 .parse()
                 .map_err(|e| anyhow!("`simulate.knobs.{name}`: {e}"))?;
             let json = serde_json::to_value(value)?;
-            let knobs: rabt_adapter::simulator::Knobs = serde_json::from_value(json)
+            let knobs: rabt_sandbox::simulator::Knobs = serde_json::from_value(json)
                 .map_err(|e| anyhow!("`simulate.knobs.{name}`: {e}"))?;
             if let Some(problem) = knobs.problem() {
                 bail!("`simulate.knobs.{name}`: {problem}");

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::KnobsHandle;
-use rabt_adapter_chambers::pki::SandboxPki;
 use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
+use rabt_audit::{PiiKey, SigningKey};
 use rabt_core::{Agency, CooperativeId, ServiceName, UnifiedNumber};
 use rabt_queue::Transport;
+use rabt_sandbox::simulator::KnobsHandle;
+use rabt_sandbox::tls::SandboxPki;
+use rabt_sandbox::world::World;
 use rabt_store::{OperatorRole, Store};
 use serde_json::json;
 
@@ -45,6 +46,18 @@ pub(crate) async fn run(
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
     let state_dir = state_dir.canonicalize()?;
     let shutdown = runtime::shutdown_on_signals();
+
+    // The demo makes its own audit signing key and personal-data key on its first run
+    // and keeps them beside its database: both must stay the same for the log's life.
+    let signing_key = demo_key(&state_dir.join("audit-signing.key"), || {
+        Ok(SigningKey::from_seed(&config.audit.origin, rand::random())?.to_secret_text())
+    })?;
+    config.audit.signing_key = Some(Arc::new(SigningKey::parse(&signing_key)?));
+    let pii_key = demo_key(
+        &state_dir.join("pii.key"),
+        || Ok(crate::audit::pii_keygen()),
+    )?;
+    config.pii_key = Some(PiiKey::new(&pii_key)?);
 
     // The database holds the demo's secrets (webhook secret, key digests) and requests'
     // inputs: readable by this user only, like the credentials file.
@@ -189,6 +202,25 @@ async fn demo_cooperative(
             .await
         }
     }
+}
+
+/// The key kept in `path`, made by `make` (and written, readable by its owner only) on
+/// the first run.
+fn demo_key(path: &Path, make: impl FnOnce() -> anyhow::Result<String>) -> anyhow::Result<String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(text.trim().to_owned());
+    }
+    let key = make()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(key.as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(key)
 }
 
 /// What `demo-credentials.json` holds.

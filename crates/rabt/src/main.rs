@@ -2,7 +2,7 @@
 //! no services; `rabt serve` runs api and worker roles against PostgreSQL and RabbitMQ;
 //! `rabt simulate` serves the agency simulators; `rabt migrate`, `rabt coop` and
 //! `rabt operator` administer the database; `rabt dlq` lists, replays and purges dead
-//! letters.
+//! letters; `rabt audit` verifies the sealed audit log and searches it.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod admin;
 mod agencies;
 mod agency_cmd;
+mod audit;
 mod config;
 mod coop;
 mod demo;
@@ -92,6 +93,8 @@ enum Command {
     Openapi,
     /// Dead letters: list, show, replay or purge them (as an operator, audited).
     Dlq(dlq::DlqArgs),
+    /// The sealed audit log: verify it, search it for a person, make its keys.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agency(args) => agency_cmd::run(&load(config)?, args).await,
         Command::Openapi => admin::openapi(),
         Command::Dlq(args) => dlq::run(&load(config)?, args).await,
+        Command::Audit(args) => audit::run(&load(config)?, args).await,
     };
     logging::shutdown().await;
     result

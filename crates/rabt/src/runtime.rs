@@ -13,8 +13,8 @@ use rabt_core::ServiceName;
 use rabt_queue::{Settings as QueueSettings, Transport};
 use rabt_store::Store;
 use rabt_worker::{
-    Notifier, OutboxRelay, RelaySettings, RestartPolicy, Supervision, Supervisor, Worker,
-    WorkerSettings,
+    Notifier, OutboxRelay, RelaySettings, RestartPolicy, RetentionSettings, SealerService,
+    SealerSettings, Supervision, Supervisor, Worker, WorkerSettings,
 };
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -215,7 +215,24 @@ pub(crate) async fn run(
         });
     }
 
+    spawn_sealer(config, &store, &supervisor, &shutdown, &mut tasks);
+
     if !roles.adapters.is_empty() {
+        if let Some(key) = &config.pii_key {
+            let settings = RetentionSettings {
+                payloads: config.retention.payloads,
+                interval: config.retention.sweep_interval,
+                key: key.clone(),
+            };
+            let (store, supervisor, stop) = (store.clone(), supervisor.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                supervisor
+                    .run("retention".to_owned(), stop.clone(), move || {
+                        rabt_worker::retention::run(store.clone(), settings.clone(), stop.clone())
+                    })
+                    .await;
+            });
+        }
         let worker = Worker::new(
             store.clone(),
             transport.clone(),
@@ -294,6 +311,8 @@ pub(crate) async fn run(
                 supervision: supervision.clone(),
                 default_limit: config.cooperative_default_limit,
                 outbox_handoff: Some(handoff),
+                pii_key: config.pii_key.clone(),
+                audit_verifier_key: config.audit.signing_key.as_ref().map(|k| k.verifier()),
                 key_overlap: config.key_overlap,
                 agency_settings: crate::agency_cmd::settings_views(config),
             },
@@ -341,6 +360,41 @@ pub(crate) async fn run(
     tracing::info!("stopped");
     Ok(())
 }
+
+/// Runs the audit log's sealer when this process holds the signing key (any number of
+/// processes may: one at a time seals).
+fn spawn_sealer(
+    config: &Config,
+    store: &Store,
+    supervisor: &Supervisor,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
+    let Some(key) = &config.audit.signing_key else {
+        tracing::warn!(
+            "no audit signing key (RABT_AUDIT_SIGNING_KEY): this process does not seal the audit log"
+        );
+        return;
+    };
+    let settings = SealerSettings {
+        interval: config.audit.seal_interval,
+        origin: config.audit.origin.clone(),
+        key: key.clone(),
+        batch: SEAL_BATCH,
+    };
+    let (store, supervisor, stop) = (store.clone(), supervisor.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        supervisor
+            .run("audit-sealer".to_owned(), stop.clone(), move || {
+                SealerService::new(&store, settings.clone()).run(stop.clone())
+            })
+            .await;
+    });
+}
+
+/// Entries sealed per database round: a round stays short (one transaction of a few
+/// hundred milliseconds at most) while a backlog drains in consecutive rounds.
+const SEAL_BATCH: u32 = 2000;
 
 /// Binds the API's listeners: `api.listen`, and `api.ops_listen` unless it is the
 /// same address (then one listener serves both).

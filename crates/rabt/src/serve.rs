@@ -10,6 +10,12 @@ use crate::runtime::{self, BROKER_CONNECT_TIMEOUT, Roles};
 
 /// Runs the given role until SIGTERM.
 pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
+    if config.pii_key.is_none() {
+        bail!(
+            "no personal-data key: set RABT_PII_KEY (at least 32 characters; `rabt audit pii-keygen` makes one). \
+             Identity numbers and mobiles are kept as digests under it, and it must stay the same for the life of the log"
+        );
+    }
     let shutdown = runtime::shutdown_on_signals();
     let store = runtime::open_store(config.database()?, config.max_connections).await?;
     let transport = match &config.amqp_url {

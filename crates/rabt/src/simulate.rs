@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::KnobsHandle;
 use rabt_core::Agency;
+use rabt_sandbox::simulator::KnobsHandle;
+use rabt_sandbox::world::World;
 
 use crate::agencies::{self, Setup};
 use crate::config::Config;
@@ -91,11 +91,12 @@ fn print_environment(
 ) -> anyhow::Result<()> {
     print("# rabt simulate's sandbox: the environment of `rabt serve` (public sandbox values)")?;
     for (agency, setup, address) in setups {
-        let setup = match agency {
-            // The certificate files of the sandbox PKI, wherever the configuration does
-            // not name others (`rabt simulate` creates them on its first start).
-            Agency::Chambers => setup.with_sandbox_pki_files(&config.simulate_pki_dir),
-            _ => setup.clone(),
+        // The certificate files of the sandbox PKI, wherever the configuration does
+        // not name others (`rabt simulate` creates them on its first start).
+        let setup = if agencies::registered(*agency).mutual_tls() {
+            setup.with_sandbox_pki_files(&config.simulate_pki_dir)
+        } else {
+            setup.clone()
         };
         for line in setup.exports(&agencies::url_of(*agency, *address)?)? {
             print(&line)?;

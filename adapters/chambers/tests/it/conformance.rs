@@ -3,10 +3,10 @@
 
 use std::io;
 
-use rabt_adapter::conformance::{Credentials, Expect, Kit, run};
-use rabt_adapter::sandbox::{cases, golden};
-use rabt_adapter_chambers::tls::spawn_tls;
 use rabt_core::Agency;
+use rabt_sandbox::conformance::{Credentials, Expect, Kit, run};
+use rabt_sandbox::tls::spawn_tls;
+use rabt_sandbox::world::{cases, golden};
 use serde_json::json;
 
 use super::*;

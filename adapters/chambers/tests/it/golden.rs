@@ -1,9 +1,9 @@
 //! The golden fixtures of DESIGN.md that concern the chambers, end to end through the
 //! adapter and the simulator over mutual TLS.
 
-use rabt_adapter::conformance::assert_refused;
-use rabt_adapter::sandbox::{cases, golden};
 use rabt_core::Outcome;
+use rabt_sandbox::conformance::assert_refused;
+use rabt_sandbox::world::{cases, golden};
 use serde_json::json;
 
 use super::*;

@@ -10,15 +10,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rabt_adapter::conformance::{call_once, output_validator};
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle};
 use rabt_adapter::{AdapterError, Answer};
-use rabt_adapter_chambers::pki::SandboxPki;
 use rabt_adapter_chambers::{ChambersAdapter, ChambersConfig, MEMBERSHIP_VERIFY, simulator};
 use rabt_catalogue::Catalogue;
 use rabt_core::{ServiceName, TaskId};
+use rabt_sandbox::conformance::{call_once, output_validator};
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle};
+use rabt_sandbox::tls::SandboxPki;
+use rabt_sandbox::world::World;
 use serde_json::Value;
 
 /// The token the simulators of these tests accept.

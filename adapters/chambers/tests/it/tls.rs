@@ -4,8 +4,8 @@
 
 use rabt_adapter::AdapterError;
 use rabt_adapter::http::{ClientIdentity, HttpClientConfig, build_client};
-use rabt_adapter::sandbox::golden;
 use rabt_core::Outcome;
+use rabt_sandbox::world::golden;
 use serde_json::json;
 
 use super::*;

@@ -1,8 +1,8 @@
 //! The callback of a batch, from the sandbox world's certificates.
 
 use chrono::{DateTime, Utc};
-use rabt_adapter::sandbox::{CertificateStatus, Fitness, HealthCertificate, World};
 use rabt_core::NationalId;
+use rabt_sandbox::world::{CertificateStatus, Fitness, HealthCertificate, World};
 
 use crate::wire::{
     MohBatchAccepted, MohBatchCallback, MohCallbackWorker, MohCertificate, MohCertificateStatus,

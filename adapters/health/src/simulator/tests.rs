@@ -1,12 +1,12 @@
 use axum::body::Body;
 use axum::http::Request;
 use chrono::TimeZone;
-use rabt_adapter::callback::CallbackTarget;
-use rabt_adapter::conformance::oneshot;
-use rabt_adapter::sandbox::cases;
-use rabt_adapter::simulator::{Fault, Knobs};
-use rabt_adapter::webhook;
 use rabt_core::Agency;
+use rabt_sandbox::callback::CallbackTarget;
+use rabt_sandbox::conformance::oneshot;
+use rabt_sandbox::simulator::{Fault, Knobs};
+use rabt_sandbox::webhook;
+use rabt_sandbox::world::cases;
 use serde_json::{Value, json};
 
 use super::*;
@@ -138,7 +138,7 @@ async fn errors_are_the_ministrys_own() {
     );
     // A building permit is no establishment's licence.
     let permit = batch(
-        rabt_adapter::sandbox::golden::COOP_COMPLIANT_BUILDING_PERMIT,
+        rabt_sandbox::world::golden::COOP_COMPLIANT_BUILDING_PERMIT,
         &[cases::WORKER_VALID_CITIZEN],
     );
     assert_eq!(post(&app, None, &permit).await.0, StatusCode::NOT_FOUND);

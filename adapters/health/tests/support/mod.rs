@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rabt_adapter::conformance::{FakeRabt, call_once};
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{Knobs, KnobsHandle, ShutdownHandle, spawn};
 use rabt_adapter::{Adapter, AdapterError, Answer};
 use rabt_adapter_health::{CERTIFICATES_VERIFY, HealthAdapter, HealthConfig, simulator};
 use rabt_core::{Agency, TaskId};
+use rabt_sandbox::conformance::{FakeRabt, call_once};
+use rabt_sandbox::simulator::{Knobs, KnobsHandle, ShutdownHandle, spawn};
+use rabt_sandbox::world::World;
 use serde_json::Value;
 
 /// The ministry's API key in these tests.

@@ -1,6 +1,6 @@
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 
-use rabt_adapter::conformance::{assert_refused, assert_unavailable};
+use rabt_sandbox::conformance::{assert_refused, assert_unavailable};
 
 use super::*;
 use crate::fault::YakeenErrorCode;
@@ -68,7 +68,7 @@ fn statuses_and_bodies_map_as_documented() {
         other_op.as_bytes(),
         html,
         b"\xff\xfe",
-        rabt_adapter::simulator::MALFORMED_BODY.as_bytes(),
+        rabt_sandbox::simulator::MALFORMED_BODY.as_bytes(),
     ] {
         assert!(matches!(
             soap_status(200, body),
@@ -177,7 +177,7 @@ fn lite_statuses_without_a_code() {
         assert_eq!(err.retry_after(), Some(Duration::from_secs(9)), "{code}");
     }
     for body in [
-        rabt_adapter::simulator::MALFORMED_BODY,
+        rabt_sandbox::simulator::MALFORMED_BODY,
         r#"{"isOwner": true}"#,
         "[]",
     ] {

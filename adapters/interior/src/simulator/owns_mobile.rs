@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rabt_adapter::simulator::{InjectedFault, carries};
 use rabt_core::{Mobile, NationalId};
+use rabt_sandbox::simulator::{InjectedFault, carries};
 
 use super::Sim;
 use crate::lite::{

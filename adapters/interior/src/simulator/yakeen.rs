@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Datelike;
-use rabt_adapter::sandbox::Person;
-use rabt_adapter::simulator::{InjectedFault, with_retry_after};
 use rabt_core::{Calendar, IdKind, NationalId};
+use rabt_sandbox::simulator::{InjectedFault, with_retry_after};
+use rabt_sandbox::world::Person;
 
 use super::{FIRST_LOG_ID, Sim};
 use crate::InteriorError;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::KnobsHandle;
 use rabt_adapter_interior::{
     InteriorAdapter, InteriorConfig, YakeenCredentials, YakeenLiteCredentials, simulator,
 };
 use rabt_core::UnifiedNumber;
+use rabt_sandbox::simulator::KnobsHandle;
+use rabt_sandbox::world::World;
 
 /// The credentials the simulator accepts (a password with XML's special characters).
 pub(crate) fn yakeen() -> YakeenCredentials {

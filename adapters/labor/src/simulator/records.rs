@@ -2,8 +2,8 @@
 //! `GetEstablishmentInformation` bodies, cooperatives as `GetCooperativeSocietyInformation`
 //! bodies.
 
-use rabt_adapter::sandbox::{Cooperative, LaborFile, World};
 use rabt_core::{DualDate, UnifiedNumber};
+use rabt_sandbox::world::{Cooperative, LaborFile, World};
 
 use super::Refusal;
 use crate::wire::CodeName;

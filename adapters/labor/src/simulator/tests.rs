@@ -1,8 +1,8 @@
 use axum::body::Body;
 use axum::http::Request;
-use rabt_adapter::conformance::oneshot;
-use rabt_adapter::sandbox::{cases, golden};
-use rabt_adapter::simulator::{Fault, Knobs};
+use rabt_sandbox::conformance::oneshot;
+use rabt_sandbox::simulator::{Fault, Knobs};
+use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
 
 use super::*;

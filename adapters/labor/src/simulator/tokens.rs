@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use rabt_adapter::simulator::InjectedFault;
+use rabt_sandbox::simulator::InjectedFault;
 use serde_json::json;
 
 use super::{Sim, rate_limited};

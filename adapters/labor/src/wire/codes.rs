@@ -199,7 +199,7 @@ pub fn code_name(coded: &Coded) -> super::CodeName {
 mod tests {
     use std::collections::HashSet;
 
-    use rabt_adapter::sandbox::{
+    use rabt_sandbox::world::{
         BoardRole, CertificateStatus, CooperativeKind, CooperativeStatus, NitaqatBand,
     };
 

@@ -2,7 +2,7 @@
 //! built from the sandbox world's licence records.
 
 use chrono::{DateTime, Datelike, FixedOffset};
-use rabt_adapter::sandbox::{LicenceKind, LicenceStatus, MunicipalLicence, World};
+use rabt_sandbox::world::{LicenceKind, LicenceStatus, MunicipalLicence, World};
 use rand::Rng;
 
 use crate::wire::{

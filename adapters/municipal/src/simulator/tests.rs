@@ -1,11 +1,11 @@
 use axum::body::Body;
 use axum::http::Request;
-use rabt_adapter::callback::CallbackTarget;
-use rabt_adapter::conformance::oneshot;
 use rabt_adapter::http::REQUEST_ID;
-use rabt_adapter::sandbox::{cases, golden};
-use rabt_adapter::simulator::{Fault, Knobs};
 use rabt_core::Agency;
+use rabt_sandbox::callback::CallbackTarget;
+use rabt_sandbox::conformance::oneshot;
+use rabt_sandbox::simulator::{Fault, Knobs};
+use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
 
 use super::*;
@@ -23,7 +23,7 @@ fn app() -> (Router, KnobsHandle) {
     });
     let target = CallbackTarget {
         base_url: "http://127.0.0.1:9".parse().unwrap(),
-        secrets: vec![rabt_adapter::webhook::Secret::generate()],
+        secrets: vec![rabt_sandbox::webhook::Secret::generate()],
     };
     let callbacks = CallbackSender::new(Agency::Municipal, target, knobs.clone());
     let world = Arc::new(World::standard());

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use rabt_adapter::conformance::FakeRabt;
 use rabt_adapter::http::Secret;
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn};
 use rabt_adapter_municipal::{MunicipalAdapter, MunicipalConfig, simulator};
 use rabt_core::Agency;
+use rabt_sandbox::conformance::FakeRabt;
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle, spawn};
+use rabt_sandbox::world::World;
 
 /// The API key the simulators accept.
 pub const KEY: &str = "balady-test-key";

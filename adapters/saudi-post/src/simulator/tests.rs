@@ -1,7 +1,7 @@
 use axum::body::Body;
 use axum::http::Request;
-use rabt_adapter::conformance::oneshot;
-use rabt_adapter::simulator::{Fault, Knobs};
+use rabt_sandbox::conformance::oneshot;
+use rabt_sandbox::simulator::{Fault, Knobs};
 use serde_json::Value;
 
 use super::*;

@@ -14,7 +14,6 @@ use tokio::sync::Semaphore;
 
 use super::*;
 use crate::http::{HttpClientConfig, build_client};
-use crate::simulator::{ShutdownHandle, spawn};
 
 /// What the token server answers.
 #[derive(Debug, Clone)]
@@ -107,11 +106,21 @@ async fn api(State(server): State<Shared>, headers: HeaderMap) -> Response {
     }
 }
 
+/// The token server's task, stopped with the test (a `Hang` call would otherwise keep
+/// it alive).
+struct Listening(tokio::task::JoinHandle<()>);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct Setup {
     cache: Arc<TokenCache>,
     server: Shared,
     api_url: Url,
-    _shutdown: ShutdownHandle,
+    _listening: Listening,
 }
 
 async fn setup(mode: Mode) -> Setup {
@@ -127,7 +136,11 @@ async fn setup(mode: Mode) -> Setup {
         .route("/oauth2/token", post(token))
         .route("/api", get(api))
         .with_state(server.clone());
-    let (addr, shutdown) = spawn(router).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listening = Listening(tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    }));
     let cache = TokenCache::new(
         build_client(&HttpClientConfig::default()).unwrap(),
         credentials(&format!("http://{addr}/oauth2/token")),
@@ -137,7 +150,7 @@ async fn setup(mode: Mode) -> Setup {
         cache: Arc::new(cache),
         server,
         api_url: format!("http://{addr}/api").parse().unwrap(),
-        _shutdown: shutdown,
+        _listening: listening,
     }
 }
 

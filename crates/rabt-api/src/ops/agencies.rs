@@ -73,10 +73,9 @@ pub(crate) async fn list(
 
 fn agency(name: &str) -> Result<Agency, ApiError> {
     name.parse().map_err(|_| {
-        ApiError::new(ProblemKind::NotFound).detail(
-            "no such agency (interior, health, labor, municipal, chambers, saudi-post)",
-            "لا توجد جهة بهذا الاسم",
-        )
+        let names = Agency::wire_names().join(", ");
+        ApiError::new(ProblemKind::NotFound)
+            .detail(format!("no such agency ({names})"), "لا توجد جهة بهذا الاسم")
     })
 }
 

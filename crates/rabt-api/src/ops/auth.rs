@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use rabt_store::{Operator, OperatorRole};
 
-use crate::auth::{bearer_token, hash_secret};
+use crate::auth::bearer_holder;
 use crate::problem::{ApiError, ProblemKind};
 use crate::state::AppState;
 
@@ -38,17 +38,19 @@ impl FromRequestParts<AppState> for OperatorCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts).ok_or_else(|| {
+        let missing = || {
             ApiError::new(ProblemKind::OperatorUnauthorized).detail(
                 "send your operator token as `Authorization: Bearer rabt_op_…`",
                 "أرسل رمز المشغّل بالصيغة `Authorization: Bearer rabt_op_…`",
             )
-        })?;
-        let operator = state
-            .store()
-            .operator_by_token(&hash_secret(token))
-            .await
-            .map_err(|e| crate::state::store_error("authenticating an operator", e))?;
+        };
+        let operator = bearer_holder(
+            parts,
+            missing,
+            "authenticating an operator",
+            async |digest| state.store().operator_by_token(digest).await,
+        )
+        .await?;
         operator.map(OperatorCaller).ok_or_else(|| {
             ApiError::new(ProblemKind::OperatorUnauthorized)
                 .detail("the operator token is unknown", "رمز المشغّل غير معروف")

@@ -334,11 +334,8 @@ fn filter(body: &Value) -> Result<Option<Agency>, Vec<FieldError>> {
         Some(value) => match value.as_str().map(str::parse::<Agency>) {
             Some(Ok(agency)) => Some(agency),
             _ => {
-                errors.push(FieldError::at(
-                    "/agency",
-                    "must be interior, health, labor, municipal, chambers or saudi-post",
-                    "يجب أن تكون interior أو health أو labor أو municipal أو chambers أو saudi-post",
-                ));
+                let (en, ar) = super::agency_expected();
+                errors.push(FieldError::at("/agency", en, ar));
                 None
             }
         },

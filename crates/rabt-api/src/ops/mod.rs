@@ -1,6 +1,6 @@
 //! The operator API under `/ops/v1`, for the ministry's operators and their tools:
 //! dead letters to list, read, replay and purge; cooperatives to onboard, with their
-//! keys, services and activation.
+//! keys, services and activation; the audit log listed, and searched for a person.
 //!
 //! Callers authenticate with an operator token (`Authorization: Bearer rabt_op_…`,
 //! created by `rabt operator add`, stored hashed); each action needs a role: viewer <
@@ -15,12 +15,14 @@
 //! - `agencies`: settings as running, maintenance pause and resume.
 //! - `overview`: the deployment at a glance; `requests`: every cooperative's requests,
 //!   masked (`mask`) unless an admin reveals them; `audit`: the audit log.
+//! - `audit_search`: searching the audit log by a person's identity number or mobile.
 //! - [`openapi`]: this API's part of the OpenAPI document.
 
 use std::future::Future;
 
 use axum::Router;
 use axum::routing::{get, post, put};
+use rabt_core::Agency;
 use rabt_store::StoreError;
 
 use crate::problem::ApiError;
@@ -28,6 +30,7 @@ use crate::state::AppState;
 
 pub(crate) mod agencies;
 pub(crate) mod audit;
+mod audit_search;
 pub(crate) mod auth;
 pub(crate) mod coop_view;
 pub(crate) mod cooperatives;
@@ -92,6 +95,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ops/v1/requests/{id}", get(requests::get))
         .route("/ops/v1/requests/{id}/reveal", post(requests::reveal))
         .route("/ops/v1/audit", get(audit::list))
+        .route("/ops/v1/audit/search", post(audit_search::search))
         .route("/ops/v1/agencies/{agency}/pause", post(agencies::pause))
         .route("/ops/v1/agencies/{agency}/resume", post(agencies::resume))
 }
@@ -120,4 +124,17 @@ where
             Err(err) => return Err(ApiError::internal(context, &err)),
         }
     }
+}
+
+/// What an agency parameter must be, in English and Arabic ("interior, health, … or
+/// saudi-post"), from [`Agency::ALL`] so that a new agency is listed without an edit.
+pub(crate) fn agency_expected() -> (String, String) {
+    let names = Agency::wire_names();
+    // `Agency::ALL` is a non-empty array: there is a last name.
+    let (others, last) = names.split_at(names.len() - 1);
+    let last = last.join("");
+    (
+        format!("must be {} or {last}", others.join(", ")),
+        format!("يجب أن تكون {} أو {last}", others.join(" أو ")),
+    )
 }

@@ -2,6 +2,7 @@
 //! and the `operatorToken` security scheme, merged into the document by
 //! [`crate::openapi::document`].
 
+use rabt_core::Agency;
 use serde_json::{Map, Value, json};
 
 use crate::openapi::{NOT_BLANK, SERVICE_FILTER};
@@ -25,6 +26,19 @@ pub fn security_scheme() -> Value {
     })
 }
 
+/// The schema of an agency's wire name: an enum of [`Agency::ALL`], so that a new agency
+/// is in the document without an edit here.
+fn agency_enum() -> Value {
+    json!({ "enum": Agency::wire_names() })
+}
+
+/// An agency filter: an agency's name, or empty (which filters nothing).
+fn agency_filter() -> Value {
+    let mut names: Vec<Value> = Agency::wire_names().into_iter().map(Value::from).collect();
+    names.push(Value::from(""));
+    json!({ "enum": names })
+}
+
 /// The `DeadLetter` schema.
 pub fn dead_letter_schema() -> Value {
     let time = json!({ "type": ["string", "null"], "format": "date-time" });
@@ -33,7 +47,7 @@ pub fn dead_letter_schema() -> Value {
         "required": ["id", "agency", "state", "reason", "replayable", "deadAt", "links"],
         "properties": {
             "id": { "type": "string", "pattern": "^dl_[0-9a-f]{32}$" },
-            "agency": { "enum": ["interior", "health", "labor", "municipal", "chambers", "saudi-post"] },
+            "agency": agency_enum(),
             "state": { "enum": ["open", "replayed", "purged"] },
             "reason": { "type": "string", "description": "Why it was dead-lettered: `delivery_limit` (the broker), or Rabt's own (`undecodable message`, `unknown task`, `unknown callback`…)." },
             "messageId": { "type": ["string", "null"] },
@@ -72,7 +86,7 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value, services: &[&str]) -> Map<Stri
             "summary": "Dead letters, newest first (viewer)",
             "security": security,
             "parameters": [
-                { "name": "agency", "in": "query", "schema": { "enum": ["interior", "health", "labor", "municipal", "chambers", "saudi-post", ""] } },
+                { "name": "agency", "in": "query", "schema": agency_filter() },
                 { "name": "state", "in": "query", "schema": { "enum": ["open", "replayed", "purged", "all", ""], "default": "open" } },
                 { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } },
                 { "name": "cursor", "in": "query", "schema": { "type": "string", "pattern": "^(dl_[0-9a-f]{32})?$" }, "description": "From the `next` link." },
@@ -121,7 +135,7 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value, services: &[&str]) -> Map<Stri
             "security": security,
             "requestBody": { "required": true, "content": { "application/json": { "schema": {
                 "type": "object", "additionalProperties": false,
-                "properties": { "agency": { "enum": ["interior", "health", "labor", "municipal", "chambers", "saudi-post"] }, "all": { "const": true } },
+                "properties": { "agency": agency_enum(), "all": { "const": true } },
                 "oneOf": [{ "required": ["agency"] }, { "required": ["all"] }],
             } } } },
             "responses": auth(json!({
@@ -218,7 +232,7 @@ fn agency_paths(
     problem_ref: &dyn Fn(&str) -> Value,
 ) {
     let agency = json!({ "name": "agency", "in": "path", "required": true,
-        "schema": { "enum": ["interior", "health", "labor", "municipal", "chambers", "saudi-post"] } });
+        "schema": agency_enum() });
     paths.insert("/ops/v1/agencies".into(), json!({ "get": {
         "summary": "Every agency: its settings as running (never a secret) and its pause (viewer)",
         "security": security,

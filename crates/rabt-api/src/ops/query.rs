@@ -3,8 +3,9 @@
 use rabt_core::{Agency, DeadLetterId};
 use rabt_store::DeadLetterState;
 
-use crate::problem::{ApiError, FieldError};
-use crate::query::{DEFAULT_LIMIT, bad_cursor, finish, page_limit, refused_text};
+use super::agency_expected;
+use crate::problem::ApiError;
+use crate::query::{DEFAULT_LIMIT, Read, next_link, read_query};
 
 /// The parsed parameters of a list of dead letters.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,65 +23,50 @@ pub(crate) struct DeadLetterParams {
 impl DeadLetterParams {
     /// Parses the query; an unknown parameter or a bad value is a 400 naming it.
     pub(crate) fn parse(query: &str) -> Result<Self, ApiError> {
-        let mut params = DeadLetterParams {
+        let params = DeadLetterParams {
             agency: None,
             state: Some(DeadLetterState::Open),
             limit: DEFAULT_LIMIT,
             cursor: None,
         };
-        let mut errors = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let bad = |en: &str, ar: &str| FieldError::parameter(name.as_ref(), en, ar);
-            if let Some(error) = refused_text(&name, &value) {
-                errors.push(error);
-                continue;
+        let allowed = ["agency", "state", "limit", "cursor"];
+        read_query(query, params, &allowed, |params, param| {
+            match (param.name(), param.value()) {
+                ("agency", value) => {
+                    let agency = value.parse::<Agency>().map_err(|_| {
+                        let (en, ar) = agency_expected();
+                        param.bad(&en, &ar)
+                    })?;
+                    params.agency = Some(agency);
+                }
+                ("state", "all") => params.state = None,
+                ("state", value) => {
+                    let state = DeadLetterState::parse(value).ok_or_else(|| {
+                        param.bad(
+                            "must be open, replayed, purged or all",
+                            "يجب أن تكون open أو replayed أو purged أو all",
+                        )
+                    })?;
+                    params.state = Some(state);
+                }
+                ("limit", _) => params.limit = param.limit()?,
+                ("cursor", _) => {
+                    params.cursor = Some(param.cursor(|v| DeadLetterId::parse(v).ok())?);
+                }
+                _ => return Ok(Read::Unknown),
             }
-            match name.as_ref() {
-                // An empty filter filters nothing (see crate::query).
-                "agency" | "state" | "cursor" if value.is_empty() => {}
-                "agency" => match value.parse::<Agency>() {
-                    Ok(agency) => params.agency = Some(agency),
-                    Err(_) => errors.push(bad(
-                        "must be interior, health, labor, municipal, chambers or saudi-post",
-                        "يجب أن تكون interior أو health أو labor أو municipal أو chambers أو saudi-post",
-                    )),
-                },
-                "state" if value == "all" => params.state = None,
-                "state" => match DeadLetterState::parse(&value) {
-                    Some(state) => params.state = Some(state),
-                    None => errors.push(bad(
-                        "must be open, replayed, purged or all",
-                        "يجب أن تكون open أو replayed أو purged أو all",
-                    )),
-                },
-                "limit" => match page_limit(&value, &name) {
-                    Ok(n) => params.limit = n,
-                    Err(e) => errors.push(e),
-                },
-                "cursor" => match DeadLetterId::parse(&value) {
-                    Ok(id) => params.cursor = Some(id),
-                    Err(_) => errors.push(bad_cursor(&name)),
-                },
-                other => errors.push(FieldError::parameter(
-                    other,
-                    "unknown parameter (allowed: agency, state, limit, cursor)",
-                    "معامل غير معروف (المسموح: agency وstate وlimit وcursor)",
-                )),
-            }
-        }
-        finish(params, errors)
+            Ok(Read::Taken)
+        })
     }
 
     /// The link to the page after the one ending with `last`.
     pub(crate) fn next_link(&self, last: DeadLetterId) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        let mut filters = url::form_urlencoded::Serializer::new(String::new());
         if let Some(agency) = self.agency {
-            query.append_pair("agency", agency.as_str());
+            filters.append_pair("agency", agency.as_str());
         }
-        query.append_pair("state", self.state.map_or("all", DeadLetterState::as_str));
-        query.append_pair("limit", &self.limit.to_string());
-        query.append_pair("cursor", &last.to_string());
-        format!("/ops/v1/dead-letters?{}", query.finish())
+        filters.append_pair("state", self.state.map_or("all", DeadLetterState::as_str));
+        next_link("/ops/v1/dead-letters", filters, self.limit, last)
     }
 }
 

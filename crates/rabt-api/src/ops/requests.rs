@@ -21,7 +21,7 @@ use super::auth::OperatorCaller;
 use super::cooperatives::reason;
 use super::{mask, retrying};
 use crate::problem::{ApiError, FieldError, ProblemKind};
-use crate::query::finish;
+use crate::query::{Param, Read, read_query};
 use crate::requests::read_json;
 use crate::state::AppState;
 
@@ -41,83 +41,107 @@ pub(crate) struct RequestFilter {
 }
 
 /// Parses `cooperative, service, status, verdict, window, since, until, id, limit,
-/// cursor`; each bad value is named.
+/// cursor`; each bad value is named. An empty value is no filter (the console's form
+/// sends its empty fields).
 pub(crate) fn parse_filter(query: &str) -> Result<RequestFilter, ApiError> {
-    let mut filter = RequestFilter {
+    let filter = RequestFilter {
         query: OpsRequestQuery {
             limit: 50,
             ..OpsRequestQuery::default()
         },
         ..RequestFilter::default()
     };
-    let mut errors = Vec::new();
     let now = Utc::now();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if value.is_empty() {
-            continue;
-        }
-        // PostgreSQL cannot compare text holding NUL: refused here, not a 500 there.
-        if let Some(refused) = crate::query::refused_text(&name, &value) {
-            errors.push(refused);
-            continue;
-        }
-        let bad = |en: &str, ar: &str| FieldError::parameter(name.as_ref(), en, ar);
-        let time = |v: &str| DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc));
-        match name.as_ref() {
-            "cooperative" => match CooperativeId::parse(&value) {
-                Ok(id) => filter.query.cooperative = Some(id),
-                Err(_) => errors.push(bad("must be a coop_… id", "يجب أن يكون معرّف جمعية coop_…")),
-            },
-            "service" => match ServiceName::parse(&value) {
-                Ok(service) => filter.query.service = Some(service),
-                Err(_) => errors.push(bad("not a service name", "ليس اسم خدمة")),
-            },
-            "status" => match RequestStatus::parse(&value) {
-                Some(status) => filter.query.status = Some(status),
-                None => errors.push(bad("must be ACCEPTED, RUNNING or COMPLETED", "يجب أن تكون ACCEPTED أو RUNNING أو COMPLETED")),
-            },
-            "verdict" => match Verdict::parse(&value) {
-                Some(verdict) => filter.query.verdict = Some(verdict),
-                None => errors.push(bad("must be PASS, FAIL or PARTIAL", "يجب أن يكون PASS أو FAIL أو PARTIAL")),
-            },
-            "window" => {
-                let minutes = match value.as_ref() {
-                    "15m" => 15,
-                    "1h" => 60,
-                    "24h" => 24 * 60,
-                    _ => {
-                        errors.push(bad("must be 15m, 1h or 24h", "يجب أن تكون 15m أو 1h أو 24h"));
-                        continue;
-                    }
-                };
-                filter.query.since = Some(now - chrono::Duration::minutes(minutes));
-                filter.window = Some(value.to_string());
-            }
-            "since" | "until" => match time(&value) {
-                Ok(t) if name == "since" => filter.query.since = Some(t),
-                Ok(t) => filter.query.until = Some(t),
-                Err(_) => errors.push(bad("must be a date and time (RFC 3339)", "يجب أن يكون تاريخًا ووقتًا (RFC 3339)")),
-            },
-            "id" => match RequestId::parse(value.trim()) {
-                Ok(id) => filter.id = Some(id),
-                Err(_) => errors.push(bad("must be a req_… id", "يجب أن يكون معرّف طلب req_…")),
-            },
-            "limit" => match crate::query::page_limit(&value, &name) {
-                Ok(n) => filter.query.limit = n,
-                Err(e) => errors.push(e),
-            },
-            "cursor" => match RequestId::parse(&value) {
-                Ok(id) => filter.query.before = Some(id),
-                Err(_) => errors.push(crate::query::bad_cursor(&name)),
-            },
-            other => errors.push(FieldError::parameter(
-                other,
-                "unknown parameter (allowed: cooperative, service, status, verdict, window, since, until, id, limit, cursor)",
-                "معامل غير معروف",
-            )),
-        }
+    read_query(query, filter, &FILTERS, |filter, param| {
+        read_filter(filter, param, now)
+    })
+}
+
+/// The parameters of the operators' request list.
+const FILTERS: [&str; 10] = [
+    "cooperative",
+    "service",
+    "status",
+    "verdict",
+    "window",
+    "since",
+    "until",
+    "id",
+    "limit",
+    "cursor",
+];
+
+/// One parameter of the request list into `filter` (`now` for a `window`).
+fn read_filter(
+    filter: &mut RequestFilter,
+    param: &Param<'_>,
+    now: DateTime<Utc>,
+) -> Result<Read, FieldError> {
+    if param.value().is_empty() {
+        return Ok(Read::Taken);
     }
-    finish(filter, errors)
+    let time = |v: &str| {
+        DateTime::parse_from_rfc3339(v)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (time_en, time_ar) = (
+        "must be a date and time (RFC 3339)",
+        "يجب أن يكون تاريخًا ووقتًا (RFC 3339)",
+    );
+    let query = &mut filter.query;
+    match param.name() {
+        "cooperative" => {
+            let id = |v: &str| CooperativeId::parse(v).ok();
+            let (en, ar) = ("must be a coop_… id", "يجب أن يكون معرّف جمعية coop_…");
+            query.cooperative = Some(param.parse(id, en, ar)?);
+        }
+        "service" => {
+            let service = |v: &str| ServiceName::parse(v).ok();
+            query.service = Some(param.parse(service, "not a service name", "ليس اسم خدمة")?);
+        }
+        "status" => {
+            let (en, ar) = (
+                "must be ACCEPTED, RUNNING or COMPLETED",
+                "يجب أن تكون ACCEPTED أو RUNNING أو COMPLETED",
+            );
+            query.status = Some(param.parse(RequestStatus::parse, en, ar)?);
+        }
+        "verdict" => {
+            let (en, ar) = (
+                "must be PASS, FAIL or PARTIAL",
+                "يجب أن يكون PASS أو FAIL أو PARTIAL",
+            );
+            query.verdict = Some(param.parse(Verdict::parse, en, ar)?);
+        }
+        "window" => {
+            let (en, ar) = ("must be 15m, 1h or 24h", "يجب أن تكون 15m أو 1h أو 24h");
+            let minutes = param.parse(window_minutes, en, ar)?;
+            query.since = Some(now - chrono::Duration::minutes(minutes));
+            filter.window = Some(param.value().to_owned());
+        }
+        "since" => query.since = Some(param.parse(time, time_en, time_ar)?),
+        "until" => query.until = Some(param.parse(time, time_en, time_ar)?),
+        "id" => {
+            let id = |v: &str| RequestId::parse(v.trim()).ok();
+            let (en, ar) = ("must be a req_… id", "يجب أن يكون معرّف طلب req_…");
+            filter.id = Some(param.parse(id, en, ar)?);
+        }
+        "limit" => query.limit = param.limit()?,
+        "cursor" => query.before = Some(param.cursor(|v| RequestId::parse(v).ok())?),
+        _ => return Ok(Read::Unknown),
+    }
+    Ok(Read::Taken)
+}
+
+/// The minutes of a `window`: `15m`, `1h` or `24h`.
+fn window_minutes(window: &str) -> Option<i64> {
+    match window {
+        "15m" => Some(15),
+        "1h" => Some(60),
+        "24h" => Some(24 * 60),
+        _ => None,
+    }
 }
 
 /// A request as listed to operators.

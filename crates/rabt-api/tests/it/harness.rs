@@ -182,6 +182,27 @@ impl Harness {
         }
     }
 
+    /// Sends a request and reads the answer as text (for `text/plain` answers).
+    pub(crate) async fn send_text(
+        &self,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, String) {
+        let mut request = Request::builder().method(Method::GET).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .app()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
     /// `POST /v1/requests` as cooperative A with an idempotency key.
     pub(crate) async fn post(&self, idempotency_key: &str, body: &Value) -> Reply {
         self.send(

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test with its line
 
 mod agencies;
+mod audit;
 mod callbacks;
 mod composite;
 mod console;

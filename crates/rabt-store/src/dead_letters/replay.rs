@@ -90,11 +90,13 @@ pub(super) const LOCK_DEAD_LETTER_SQLITE: &str =
     "SELECT replayed_at, replayed_by, purged_at FROM dead_letters WHERE id = $1";
 const LOCK_TASK_POSTGRES: &str = "SELECT t.request_id, t.agency, t.service, t.status, \
      t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent, \
-     r.created_at AS request_created_at, r.deadline_at AS request_deadline_at \
+     r.created_at AS request_created_at, r.deadline_at AS request_deadline_at, \
+     r.payload_expired_at \
      FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.id = $1 FOR UPDATE OF t";
 const LOCK_TASK_SQLITE: &str = "SELECT t.request_id, t.agency, t.service, t.status, \
      t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent, \
-     r.created_at AS request_created_at, r.deadline_at AS request_deadline_at \
+     r.created_at AS request_created_at, r.deadline_at AS request_deadline_at, \
+     r.payload_expired_at \
      FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.id = $1";
 const LOCK_REQUEST_POSTGRES: &str = "SELECT status FROM requests WHERE id = $1 FOR UPDATE";
 const LOCK_REQUEST_SQLITE: &str = "SELECT status FROM requests WHERE id = $1";
@@ -254,13 +256,16 @@ impl Store {
         let request_deadline = get_time(&row, "request_deadline_at")?;
         let request_span = request_deadline - get_time(&row, "request_created_at")?;
         let dead_lettered: i64 = row.try_get("dead_lettered")?;
+        // A task whose input expired (retention.payloads) has nothing left to send: it
+        // is refused as one no dead letter ended.
+        let expired = get_opt_time(&row, "payload_expired_at")?.is_some();
         Ok(Some(ReplayTask {
             id,
             request: get_parsed(&row, "request_id")?,
             agency: get_parsed(&row, "agency")?,
             service: get_parsed(&row, "service")?,
             state: task_state(&row, "status")?,
-            dead_lettered: dead_lettered == 1,
+            dead_lettered: dead_lettered == 1 && !expired,
             attempts: row.try_get("attempts")?,
             span: (deadline - created).max(MIN_REPLAY_DEADLINE),
             request_span,

@@ -79,6 +79,7 @@ pub(crate) fn request(cooperative: CooperativeId, key: &str, agencies: &[Agency]
         },
         tasks,
         traceparent: Some(TRACEPARENT.to_owned()),
+        subjects: Vec::new(),
     }
 }
 

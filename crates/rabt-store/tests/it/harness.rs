@@ -72,6 +72,11 @@ impl TestDb {
         }
     }
 
+    /// The second pool, for looking (and tampering) behind the store's back.
+    pub(crate) fn raw(&self) -> &AnyPool {
+        &self.raw
+    }
+
     /// The database URL (for a second `Store` on the same database).
     pub(crate) fn url(&self) -> &str {
         self.database.url()

@@ -11,6 +11,9 @@ mod harness;
 
 mod accept;
 mod admin;
+mod audit_concurrency;
+mod audit_seal;
+mod audit_tamper;
 mod callbacks;
 mod compose;
 mod concurrency;
@@ -25,4 +28,5 @@ mod limits;
 mod notifications;
 mod outbox;
 mod reads;
+mod retention;
 mod schema;

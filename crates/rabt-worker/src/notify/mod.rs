@@ -250,7 +250,9 @@ fn log_attempt(due: &DueNotification, report: &AttemptReport) {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let error = report.error.as_deref().unwrap_or_default();
+    // The error may quote the URL, which a cooperative may have built with personal data.
+    let error = rabt_core::pii::redact(report.error.as_deref().unwrap_or_default());
+    let error = error.as_str();
     metrics().notification(match report.next {
         NextStep::Delivered => "delivered",
         NextStep::RetryAt(_) => "retrying",

@@ -330,6 +330,7 @@ impl Rig {
                 response_body: json!({"id": id.to_string(), "status": "ACCEPTED"}).to_string(),
             },
             traceparent: Some(TRACEPARENT.to_owned()),
+            subjects: Vec::new(),
         }
     }
 

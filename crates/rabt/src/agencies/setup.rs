@@ -1,56 +1,49 @@
 //! What one agency needs to be called and to be simulated, from its
-//! `[agencies.<agency>]` table: URL, timeout, `api_key`, agency-specific `credentials`,
-//! callback secrets and, for chambers, the mutual-TLS material.
+//! `[agencies.<agency>]` table: URL, timeout, `api_key`, the `credentials` its crate
+//! registers, callback secrets and, for an agency reached over mutual TLS, the
+//! certificate files. [`Setup`] is what the agency's crate reads them through
+//! ([`Settings`]), worded with the configuration's keys and environment variables.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use rabt_adapter::http::{Secret, SecretBytes};
-use rabt_adapter_chambers::pki::SandboxPki;
+use rabt_adapter::ConfigError;
+use rabt_adapter::http::{ClientIdentity, Secret, SecretBytes};
+use rabt_adapter::registry::{
+    CLIENT_CERT_FILE, CLIENT_KEY_FILE, CredentialKind, MutualTls, SERVER_CA_FILE, Settings,
+};
 use rabt_core::Agency;
+use rabt_sandbox::tls::SandboxPki;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
+use super::registered;
 use crate::config::AgencyConfig;
 
-/// The `credentials` each agency takes besides `api_key`. All are treated as secrets
-/// (never logged), though some are plain identifiers (`user_name`, `client_id`, file
-/// paths).
-pub(crate) fn credential_names(agency: Agency) -> &'static [&'static str] {
-    match agency {
-        Agency::Interior => &[
-            "user_name",
-            "password",
-            "charge_code",
-            "app_id",
-            "app_key",
-            "service_key",
-            "organization_number",
-            "lite_url",
-        ],
-        Agency::Labor => &["client_id", "client_secret"],
-        Agency::Chambers => &["client_cert_file", "client_key_file", "server_ca_file"],
-        Agency::Health | Agency::Municipal | Agency::SaudiPost => &[],
-    }
+/// The names of the `credentials` an agency takes besides `api_key`. All are treated as
+/// secrets (never logged), though some are plain identifiers (`user_name`,
+/// `client_id`, file paths).
+pub(crate) fn credential_names(agency: Agency) -> Vec<&'static str> {
+    registered(agency)
+        .credentials()
+        .iter()
+        .map(|credential| credential.name)
+        .collect()
 }
 
-/// Whether the agency's adapter sends `api_key` (SPL's key, the municipality's and
-/// health ministry's keys, the chambers bearer token); interior and labor sign in with
-/// their `credentials` instead.
-pub(crate) fn uses_api_key(agency: Agency) -> bool {
-    match agency {
-        Agency::Health | Agency::Municipal | Agency::SaudiPost | Agency::Chambers => true,
-        Agency::Interior | Agency::Labor => false,
+/// What `rabt demo` (`demo`) or `rabt simulate` (not) gives a credential of this kind,
+/// if anything: files and URLs are never made up.
+fn sandbox_value(agency: Agency, name: &str, kind: CredentialKind, demo: bool) -> Option<String> {
+    match kind {
+        CredentialKind::File | CredentialKind::Url => None,
+        CredentialKind::Fixed(value) => Some(value.to_owned()),
+        CredentialKind::Identifier if demo => Some(format!("rabt-demo-{name}")),
+        CredentialKind::Secret if demo => Some(random()),
+        CredentialKind::Identifier | CredentialKind::Secret => {
+            Some(format!("sandbox-{agency}-{}", name.replace('_', "-")))
+        }
     }
-}
-
-/// Rabt's side of the chambers mutual TLS.
-#[derive(Clone)]
-pub(crate) struct TlsMaterial {
-    pub(crate) client_cert_pem: Vec<u8>,
-    pub(crate) client_key_pem: SecretBytes,
-    pub(crate) server_ca_pem: Vec<u8>,
 }
 
 /// One agency's connection, checked.
@@ -62,7 +55,7 @@ pub(crate) struct Setup {
     api_key: String,
     credentials: BTreeMap<String, String>,
     pub(crate) callback_secrets: Vec<rabt_webhook::Secret>,
-    tls: Option<TlsMaterial>,
+    tls: Option<MutualTls>,
 }
 
 impl std::fmt::Debug for Setup {
@@ -77,8 +70,8 @@ impl std::fmt::Debug for Setup {
 
 impl Setup {
     /// From the configuration; unknown credential names are errors naming them. With
-    /// `read_tls`, the chambers client certificate, key and server CA files are read now
-    /// (the simulator side needs none of them).
+    /// `read_tls`, an agency reached over mutual TLS has its client certificate, key and
+    /// server CA files read now (the simulator side needs none of them).
     pub(crate) fn from_config(
         agency: Agency,
         config: &AgencyConfig,
@@ -110,34 +103,32 @@ impl Setup {
             callback_secrets: config.callback_secrets.clone(),
             tls: None,
         };
-        if agency == Agency::Chambers && read_tls {
-            setup.tls = Some(TlsMaterial {
-                client_cert_pem: setup.read_file("client_cert_file")?,
-                client_key_pem: SecretBytes(setup.read_file("client_key_file")?),
-                server_ca_pem: setup.read_file("server_ca_file")?,
+        if registered(agency).mutual_tls() && read_tls {
+            setup.tls = Some(MutualTls {
+                identity: ClientIdentity {
+                    cert_pem: setup.read_file(CLIENT_CERT_FILE)?,
+                    key_pem: SecretBytes(setup.read_file(CLIENT_KEY_FILE)?),
+                },
+                server_ca_pem: setup.read_file(SERVER_CA_FILE)?,
             });
         }
         Ok(setup)
     }
 
     /// A sandbox setup for `rabt demo`: the simulator at `url`, fresh random
-    /// credentials known only to this process, and for chambers the given PKI.
+    /// credentials known only to this process, and for mutual TLS the given PKI.
     pub(crate) fn sandbox(
         agency: Agency,
         url: url::Url,
         timeout: Duration,
         pki: &SandboxPki,
     ) -> Setup {
-        let credentials = credential_names(agency)
+        let credentials = registered(agency)
+            .credentials()
             .iter()
-            .filter(|name| !name.ends_with("_file") && **name != "lite_url")
-            .map(|name| {
-                let value = match *name {
-                    "organization_number" => "7000000100".to_owned(),
-                    "user_name" | "app_id" | "client_id" => format!("rabt-demo-{name}"),
-                    _ => random(),
-                };
-                ((*name).to_owned(), value)
+            .filter_map(|c| {
+                let value = sandbox_value(agency, c.name, c.kind, true)?;
+                Some((c.name.to_owned(), value))
             })
             .collect();
         Setup {
@@ -147,9 +138,8 @@ impl Setup {
             api_key: random(),
             credentials,
             callback_secrets: vec![rabt_webhook::Secret::generate()],
-            tls: Some(TlsMaterial {
-                client_cert_pem: pki.client.cert_pem.clone(),
-                client_key_pem: pki.client.key_pem.clone(),
+            tls: Some(MutualTls {
+                identity: pki.client_identity(),
                 server_ca_pem: pki.server_ca_pem.clone(),
             }),
         }
@@ -162,19 +152,21 @@ impl Setup {
     /// These values are public: a real agency never accepts them.
     pub(crate) fn or_sandbox_defaults(mut self, calls_back: bool) -> Setup {
         let agency = self.agency;
-        if self.api_key.is_empty() && uses_api_key(agency) {
+        let registration = registered(agency);
+        if self.api_key.is_empty() && registration.uses_api_key() {
             self.api_key = format!("sandbox-{agency}-api-key");
         }
-        for name in credential_names(agency) {
-            if name.ends_with("_file") || *name == "lite_url" {
+        for credential in registration.credentials() {
+            let Some(sandbox) = sandbox_value(agency, credential.name, credential.kind, false)
+            else {
                 continue;
-            }
-            let value = self.credentials.entry((*name).to_owned()).or_default();
+            };
+            let value = self
+                .credentials
+                .entry(credential.name.to_owned())
+                .or_default();
             if value.is_empty() {
-                *value = match *name {
-                    "organization_number" => "7000000100".to_owned(),
-                    _ => format!("sandbox-{agency}-{}", name.replace('_', "-")),
-                };
+                *value = sandbox;
             }
         }
         if calls_back && self.callback_secrets.is_empty() {
@@ -183,14 +175,14 @@ impl Setup {
         self
     }
 
-    /// Chambers: the client certificate, its key and the server CA of the sandbox PKI in
-    /// `dir`, the only client certificate the chambers simulator accepts.
+    /// For mutual TLS: the client certificate, its key and the server CA of the sandbox
+    /// PKI in `dir`, the only client certificate the simulator accepts.
     pub(crate) fn with_sandbox_pki_files(&self, dir: &std::path::Path) -> Setup {
         let mut setup = self.clone();
         for (name, file) in [
-            ("client_cert_file", "client.pem"),
-            ("client_key_file", "client-key.pem"),
-            ("server_ca_file", "server-ca.pem"),
+            (CLIENT_CERT_FILE, "client.pem"),
+            (CLIENT_KEY_FILE, "client-key.pem"),
+            (SERVER_CA_FILE, "server-ca.pem"),
         ] {
             setup
                 .credentials
@@ -273,26 +265,6 @@ impl Setup {
         }
     }
 
-    /// An optional URL credential.
-    pub(crate) fn optional_url(&self, name: &str) -> anyhow::Result<Option<url::Url>> {
-        match self.credentials.get(name).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(text) => url::Url::parse(text)
-                .map(Some)
-                .with_context(|| format!("`agencies.{}.credentials.{name}`", self.agency)),
-        }
-    }
-
-    /// The chambers mutual-TLS material.
-    pub(crate) fn tls(&self) -> anyhow::Result<&TlsMaterial> {
-        self.tls.as_ref().ok_or_else(|| {
-            anyhow!(
-                "`agencies.{}`: no client certificate configured",
-                self.agency
-            )
-        })
-    }
-
     fn read_file(&self, name: &str) -> anyhow::Result<Vec<u8>> {
         let path = self.credential(name)?;
         std::fs::read(&path).with_context(|| {
@@ -302,6 +274,57 @@ impl Setup {
             )
         })
     }
+}
+
+/// What the agency's crate reads its settings through: each refusal names the key and
+/// the environment variable to set.
+impl Settings for Setup {
+    fn agency(&self) -> Agency {
+        self.agency
+    }
+
+    fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn api_key(&self) -> Result<Secret, ConfigError> {
+        Setup::api_key(self).map_err(setting)
+    }
+
+    fn credential(&self, name: &str) -> Result<String, ConfigError> {
+        Setup::credential(self, name).map_err(setting)
+    }
+
+    fn optional_url(&self, name: &str) -> Result<Option<url::Url>, ConfigError> {
+        match self.credentials.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(text) => url::Url::parse(text)
+                .map(Some)
+                .map_err(|err| self.unusable(name, Box::new(err))),
+        }
+    }
+
+    fn mutual_tls(&self) -> Result<MutualTls, ConfigError> {
+        self.tls.clone().ok_or_else(|| {
+            setting(anyhow!(
+                "`agencies.{}`: no client certificate configured",
+                self.agency
+            ))
+        })
+    }
+
+    fn unusable(&self, name: &str, error: Box<dyn std::error::Error + Send + Sync>) -> ConfigError {
+        setting(anyhow!(error).context(format!("`agencies.{}.credentials.{name}`", self.agency)))
+    }
+}
+
+/// A setting's error as the agency's crate passes it on.
+fn setting(error: anyhow::Error) -> ConfigError {
+    ConfigError::Setting(error.into())
 }
 
 /// The sandbox's callback secret of `agency`: 32 bytes derived from its name, so that

@@ -1,22 +1,23 @@
 //! Serving the agencies' simulators: `rabt demo` (every simulator on a free port) and
 //! `rabt simulate` (on fixed ports, for a sandbox). The asynchronous agencies call back
-//! to Rabt's API, signed with their callback secrets; chambers is served over mutual
-//! TLS with a sandbox PKI.
+//! to Rabt's API, signed with their callback secrets; an agency reached over mutual TLS
+//! (chambers) is served over TLS with a sandbox PKI.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rabt_adapter::callback::{CallbackSender, CallbackTarget};
-use rabt_adapter::http::{Secret, SecretBytes};
-use rabt_adapter::sandbox::World;
-use rabt_adapter::simulator::{KnobsHandle, ShutdownHandle, spawn_at};
-use rabt_adapter_chambers::pki::{CertifiedPem, SandboxPki};
+use rabt_adapter::http::SecretBytes;
 use rabt_core::Agency;
+use rabt_sandbox::SimulatorParts;
+use rabt_sandbox::callback::{CallbackSender, CallbackTarget};
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle, spawn_at};
+use rabt_sandbox::tls::{CertifiedPem, SandboxPki, spawn_tls};
+use rabt_sandbox::world::World;
 
+use super::registered;
 use super::setup::Setup;
-use super::{chambers, health, interior, labor, municipal, saudi_post, yakeen, yakeen_lite};
 
 /// Serves the simulator of `agency` on `address`; returns where it listens. Its callbacks
 /// (municipal, health) go to `callback_base` signed with the setup's callback secrets.
@@ -29,53 +30,33 @@ pub(crate) async fn simulator(
     callback_base: &url::Url,
     pki: &SandboxPki,
 ) -> anyhow::Result<(SocketAddr, ShutdownHandle)> {
-    let callbacks = || {
-        CallbackSender::new(
-            agency,
-            CallbackTarget {
-                base_url: callback_base.clone(),
-                secrets: setup.callback_secrets.clone(),
-            },
-            knobs.clone(),
-        )
-    };
-    let router = match agency {
-        Agency::SaudiPost => saudi_post::simulator::router(world, setup.api_key()?, knobs.clone()),
-        Agency::Municipal => {
-            municipal::simulator::router(world, setup.api_key()?, knobs.clone(), callbacks())
-        }
-        Agency::Health => {
-            health::simulator::router(world, setup.api_key()?, knobs.clone(), callbacks())
-        }
-        Agency::Labor => labor::simulator::router(
-            world,
-            setup.credential("client_id")?,
-            Secret::new(setup.credential("client_secret")?),
-            knobs.clone(),
-        ),
-        Agency::Interior => {
-            interior::simulator::router(world, yakeen(setup)?, yakeen_lite(setup)?, knobs.clone())
-        }
-        Agency::Chambers => {
-            return chambers::simulator::serve(
-                address,
-                world,
-                setup.api_key()?,
-                knobs,
-                &pki.server_tls(),
-            )
+    let callbacks = CallbackSender::new(
+        agency,
+        CallbackTarget {
+            base_url: callback_base.clone(),
+            secrets: setup.callback_secrets.clone(),
+        },
+        knobs.clone(),
+    );
+    let registration = registered(agency);
+    let router = registration.simulator(SimulatorParts {
+        world,
+        settings: setup,
+        knobs,
+        callbacks,
+    })?;
+    let cannot = || format!("cannot serve the {agency} simulator on {address}");
+    if registration.mutual_tls() {
+        return spawn_tls(address, router, &pki.server_tls())
             .await
-            .with_context(|| format!("cannot serve the chambers simulator on {address}"));
-        }
-    };
-    spawn_at(address, router)
-        .await
-        .with_context(|| format!("cannot serve the {agency} simulator on {address}"))
+            .with_context(cannot);
+    }
+    spawn_at(address, router).await.with_context(cannot)
 }
 
 /// The base URL a simulator listening on `address` is reached at.
 pub(crate) fn url_of(agency: Agency, address: SocketAddr) -> anyhow::Result<url::Url> {
-    let scheme = if agency == Agency::Chambers {
+    let scheme = if registered(agency).mutual_tls() {
         "https"
     } else {
         "http"

@@ -57,6 +57,11 @@ pub(super) fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::
             "LOG_FORMAT" => set(&["log", "format"], value),
             "SIMULATE_CALLBACK_URL" => set(&["simulate", "callback_url"], value),
             "SIMULATE_PKI_DIR" => set(&["simulate", "pki_dir"], value),
+            "AUDIT_SIGNING_KEY" => set(&["audit", "signing_key"], value),
+            "AUDIT_SIGNING_KEY_FILE" => set(&["audit", "signing_key_file"], value),
+            "AUDIT_ORIGIN" => set(&["audit", "origin"], value),
+            "PII_KEY" => set(&["privacy", "pii_key"], value),
+            "RETENTION_PAYLOADS" => set(&["retention", "payloads"], value),
             _ => {
                 if let Some(agency_var) = rest.strip_prefix("AGENCY_") {
                     let (agency, field) = Agency::ALL

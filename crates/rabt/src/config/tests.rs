@@ -24,7 +24,7 @@ fn defaults_alone_are_valid() {
 #[test]
 fn the_default_seed_is_the_standard_world() {
     let config = Config::from_sources(None, &[]).unwrap();
-    assert_eq!(config.seed, rabt_adapter::sandbox::World::STANDARD_SEED);
+    assert_eq!(config.seed, rabt_sandbox::world::World::STANDARD_SEED);
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn simulator_knobs_come_from_the_file_and_are_checked() {
     let post = config.simulate_knobs[&Agency::SaudiPost];
     assert_eq!(
         post.fault,
-        rabt_adapter::simulator::Fault::RateLimit { retry_after: 3 }
+        rabt_sandbox::simulator::Fault::RateLimit { retry_after: 3 }
     );
     for bad in [
         "[simulate.knobs.post]\nlatency_ms = 1\n",

@@ -128,6 +128,7 @@ impl Setup {
                     blocked: false,
                 }],
                 traceparent: None,
+                subjects: Vec::new(),
             })
             .await
             .unwrap();
