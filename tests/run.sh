@@ -56,10 +56,11 @@ export RABT_E2E_LOG_ARCHIVE="$services_dir/e2e-logs"
 step "tests"
 cargo nextest run --workspace --locked --profile ci "$@"
 
-# Tests that stop the suite's own RabbitMQ (marked #[ignore] so the main run leaves
-# them out) run alone, last, when the whole suite was asked for.
+# Tests that stop the suite's own RabbitMQ or PostgreSQL (marked #[ignore] so the main
+# run leaves them out) run alone, last, one at a time (the end-to-end test group), when
+# the whole suite was asked for.
 if [ $# -eq 0 ]; then
-  step "broker outage (alone: it stops RabbitMQ)"
+  step "broker outage and database restart (alone: they stop RabbitMQ, PostgreSQL)"
   cargo nextest run --workspace --locked --profile ci --run-ignored only
 
   # No identity number, mobile or name of the fixture world in any log line of any

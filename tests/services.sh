@@ -8,9 +8,12 @@
 #   tests/services.sh restart-rabbitmq DIR   stop and start the broker, same data
 #   tests/services.sh stop-rabbitmq DIR      stop the broker only (an outage)
 #   tests/services.sh start-rabbitmq DIR     start it again after stop-rabbitmq
-#   tests/services.sh start-postgres DIR / stop-postgres DIR   PostgreSQL alone
-#   tests/services.sh install       apt-get install RabbitMQ, PostgreSQL, chromium and
-#                                   fonts-noto-core when missing
+#   tests/services.sh start-postgres DIR     PostgreSQL alone: a new cluster in DIR, or
+#                                            the one stopped there before (same data
+#                                            and port)
+#   tests/services.sh stop-postgres DIR      stop PostgreSQL (connections cut: an outage)
+#   tests/services.sh install       apt-get install RabbitMQ, PostgreSQL, chromium,
+#                                   fonts-noto-core and prometheus when missing
 #
 # The exported variables:
 #   RABT_TEST_DATABASE_URL      postgres://postgres@127.0.0.1:<port>/postgres
@@ -42,6 +45,8 @@ install() {
   local missing=()
   [ -x "$RMQ_BIN/rabbitmq-server" ] || missing+=(rabbitmq-server)
   [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || missing+=(postgresql)
+  # promtool checks /metrics in the conformance test (the server is not started).
+  command -v promtool >/dev/null || missing+=(prometheus)
   # The console's browser test drives Debian's chromium (Playwright cannot download
   # browsers here); Noto's fonts make Arabic render in it and in its screenshots.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -61,11 +66,26 @@ start_postgres() {
   mkdir -p "$dir/pg"
   chown postgres:postgres "$dir/pg"
   runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/pg/data" -U postgres -A trust --no-sync >"$dir/pg/initdb.log" 2>&1
+  echo "$port" >"$dir/pg/port"
+  launch_postgres "$dir"
+}
+
+# Starts the cluster in $dir/pg/data on its port (a new one, or one stopped before).
+launch_postgres() {
+  local dir=$1 port
+  port=$(cat "$dir/pg/port")
   # fsync off: these clusters hold throwaway test data and never measure durability.
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
     -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2
-  echo "$port" >"$dir/pg/port"
   log "PostgreSQL on 127.0.0.1:$port (pid $(head -n 1 "$dir/pg/data/postmaster.pid"))"
+}
+
+# Stops the cluster in $dir as a crash would look to clients: every connection cut.
+stop_postgres() {
+  local dir=$1
+  if [ -f "$dir/pg/data/postmaster.pid" ]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -m fast -w -t 60 stop >&2
+  fi
 }
 
 rabbitmq_env() {
@@ -173,21 +193,27 @@ case "$cmd" in
     fi
     log "stopped services in $dir"
     ;;
-  start-postgres)
-    install
-    dir=${2:?usage: services.sh start-postgres DIR}
-    mkdir -p "$dir"; chmod 755 "$dir"
-    start_postgres "$dir"
-    ;;
-  stop-postgres)
-    dir=${2:?usage: services.sh stop-postgres DIR}
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -m fast -w stop >&2 || true
-    ;;
   restart-rabbitmq)
     dir=${2:?usage: services.sh restart-rabbitmq DIR}
     stop_rabbitmq_node "$dir"
     launch_rabbitmq "$dir"
     log "RabbitMQ restarted (pid $(cat "$dir/rmq/beam.pid"))"
+    ;;
+  stop-postgres)
+    dir=${2:?usage: services.sh stop-postgres DIR}
+    stop_postgres "$dir"
+    log "PostgreSQL stopped"
+    ;;
+  start-postgres)
+    dir=${2:?usage: services.sh start-postgres DIR}
+    if [ -f "$dir/pg/port" ] && [ -d "$dir/pg/data" ]; then
+      # Stopped here before (an outage in a drill): the same data on the same port.
+      launch_postgres "$dir"
+    else
+      install
+      mkdir -p "$dir"; chmod 755 "$dir"
+      start_postgres "$dir"
+    fi
     ;;
   stop-rabbitmq)
     dir=${2:?usage: services.sh stop-rabbitmq DIR}
@@ -200,7 +226,7 @@ case "$cmd" in
     log "RabbitMQ started (pid $(cat "$dir/rmq/beam.pid"))"
     ;;
   *)
-    sed -n '2,18p' "$0" >&2
+    sed -n '2,22p' "$0" >&2
     exit 2
     ;;
 esac

@@ -101,10 +101,19 @@ while True:
   done
   rabt_db=$db
   env "${rabt_env[@]}" "$bin" migrate >"$logs/$name-migrate.log" 2>&1
-  api_key=$(env "${rabt_env[@]}" RABT_LOG=warn "$bin" coop add --name "Bench Cooperative" \
-    --unified-number 7000000001 --services post.address.verify,cooperative.establishment.check \
-    | sed -n 's/^api key: *//p')
+  local added
+  added=$(env "${rabt_env[@]}" RABT_LOG=warn "$bin" coop add --name "Bench Cooperative" \
+    --unified-number 7000000001 --services post.address.verify,cooperative.establishment.check)
+  api_key=$(sed -n 's/^api key: *//p' <<<"$added")
+  coop_id=$(sed -n 's/^cooperative: *//p' <<<"$added")
   [ -n "$api_key" ] || { echo "rabt coop add printed no API key" >&2; return 1; }
+  # The benchmark measures the gateway at saturation: its cooperative has no rate limit
+  # (the default of [cooperatives] would cap it at 20/s). A build from before the
+  # limits (a baseline --rev) has neither.
+  if env "${rabt_env[@]}" "$bin" coop set-limit --help >/dev/null 2>&1; then
+    env "${rabt_env[@]}" RABT_LOG=warn "$bin" coop set-limit "$coop_id" --rate none \
+      --operator bench >"$logs/$name-set-limit.log" 2>&1
+  fi
   export BENCH_API_KEY=$api_key
   declare -g -a "${name}_env=()"
   local -n kept_env=${name}_env

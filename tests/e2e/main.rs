@@ -4,15 +4,18 @@
 //! `demo` needs nothing; `serve` and `kill_worker` need the PostgreSQL and RabbitMQ that
 //! tests/run.sh starts.
 
+mod abuse;
 mod audit;
 mod broker_outage;
 mod composite;
+mod conformance;
 mod console;
 mod demo;
 mod deploy;
 mod dlq;
 mod drill;
 mod kill_worker;
+mod limits;
 mod metrics;
 mod notify;
 mod sandbox;

@@ -344,6 +344,26 @@ impl Deployment {
             .map(str::trim)
             .ok_or_else(|| anyhow!("no api key in `rabt coop add` output: {out}"))?
             .to_owned();
+        let cooperative = out
+            .lines()
+            .find_map(|l| l.strip_prefix("cooperative:"))
+            .map(str::trim)
+            .ok_or_else(|| anyhow!("no cooperative id in `rabt coop add` output: {out}"))?
+            .to_owned();
+        // The test cooperative sends the tests' volume (a thousand requests at once in
+        // the kill drill): a limit of its own above it, as an operator would give a
+        // cooperative with a large batch. The limits themselves have tests of their own.
+        wiring.run(&[
+            "coop",
+            "set-limit",
+            &cooperative,
+            "--rate",
+            "5000/s",
+            "--burst",
+            "5000",
+            "--operator",
+            "tests",
+        ])?;
         let api = wiring.spawn_with(
             "api",
             &["serve", "--role", "api"],

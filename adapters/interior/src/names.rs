@@ -7,14 +7,31 @@
 //! words or one. [`normalise`] folds all of these to one form, so that "عايشه ابراهيم"
 //! matches the registered "عائشة إبراهيم" and a different name still does not.
 //!
+//! Before folding, a name is brought to Unicode's compatibility form (NFKC), so that the
+//! Arabic presentation forms and ligatures some keyboards and PDFs produce (ﻣﺤﻤﺪ, ﻻ)
+//! read as the letters they are, and every format character (general category Cf:
+//! the bidi overrides and isolates U+202A–U+202E and U+2066–U+2069, U+FEFF, the soft
+//! hyphen, the zero-width joiners) is dropped: invisible, they are no part of a name,
+//! and a name must not fail to match because of one.
+//!
 //! Spaces are dropped entirely rather than collapsed: compound names (عبدالله / عبد
 //! الله, عبدالرحمن / عبد الرحمن) are the commonest variation of Saudi names, and no two
 //! different names differ only by where a space falls.
 
 /// The name folded for comparison.
 pub fn normalise(name: &str) -> String {
-    name.chars().filter(|c| !ignored(*c)).map(fold).collect()
+    let compatible = ComposingNormalizerBorrowed::new_nfkc().normalize(name);
+    let categories = CodePointMapData::<GeneralCategory>::new();
+    compatible
+        .chars()
+        .filter(|c| categories.get(*c) != GeneralCategory::Format && !ignored(*c))
+        .map(fold)
+        .collect()
 }
+
+use icu_normalizer::ComposingNormalizerBorrowed;
+use icu_properties::CodePointMapData;
+use icu_properties::props::GeneralCategory;
 
 /// Whether two Arabic names are the same once normalised (and neither is empty).
 pub fn same_name(a: &str, b: &str) -> bool {
@@ -79,6 +96,31 @@ mod tests {
         assert!(same_name("  محمد\t عبدالله  ", "محمد عبدالله"));
         assert!(same_name("\u{200F}محمد", "محمد"));
         assert!(same_name("کریم", "كريم"));
+    }
+
+    /// Issue 14: the registered name with invisible characters or in presentation
+    /// forms gave MISMATCH.
+    #[test]
+    fn invisible_characters_and_presentation_forms_match() {
+        let registered = "محمد عبدالله";
+        for sent in [
+            "\u{202E}محمد عبدالله",
+            "\u{2066}محمد\u{2069} \u{2067}عبدالله\u{2069}",
+            "\u{2068}محمد عبدالله\u{2069}",
+            "\u{FEFF}محمد عبدالله",
+            "مح\u{00AD}مد عبد\u{00AD}الله",
+            "محمد\u{200D} عبدالله\u{200C}",
+            // Presentation forms B, as some PDFs and old keyboards give them.
+            "\u{FEE3}\u{FEA4}\u{FEE4}\u{FEAA} \u{FECB}\u{FE92}\u{FEAA}\u{FE8D}\u{FEDF}\u{FEE0}\u{FEEA}",
+        ] {
+            assert!(same_name(sent, registered), "{sent:?}");
+            assert!(same_name(registered, sent), "{sent:?}");
+        }
+        // The lam-alef ligature is the two letters it joins.
+        assert!(same_name("\u{FEFB}مي", "لامي"));
+        // Invisible characters do not make a different name the same.
+        assert!(!same_name("\u{202E}أحمد عبدالله", registered));
+        assert!(!same_name("\u{FEFF}\u{202E}", "\u{2066}"));
     }
 
     #[test]

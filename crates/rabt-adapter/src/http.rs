@@ -26,7 +26,9 @@ mod exchange;
 
 pub use base_url::{BadBaseUrl, BaseUrl};
 pub(crate) use exchange::execute;
-pub use exchange::{CallContext, NO_READABLE_REASON, Reply, quote_code, read_json, send};
+pub use exchange::{
+    CallContext, MAX_ANSWER_BYTES, NO_READABLE_REASON, Reply, quote_code, read_json, send,
+};
 
 /// The header that carries the task id on every call to an agency, so the agency (and
 /// its simulator) can recognise a retried call.

@@ -26,7 +26,9 @@ use rabt_webhook::SignedHeaders;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
+use crate::json::{self, JsonError};
 use crate::problem::{ApiError, FieldError, ProblemKind};
+use crate::requests::json_problem;
 use crate::state::{AppState, store_error};
 
 /// `POST /v1/callbacks/{agency}`.
@@ -73,19 +75,20 @@ pub(crate) async fn receive(
     let Ok(signed) = signed else {
         return Err(ApiError::new(ProblemKind::CallbackUnverified));
     };
-    let document: Value = match serde_json::from_slice(&body) {
+    // Read as strictly as a cooperative's body: an agency's JSON is untrusted input.
+    let document: Value = match json::parse(&body, state.settings().json_limits) {
         Ok(document) => document,
         Err(err) => {
-            reject(
-                &state,
-                agency,
-                "malformed",
-                Some(signed.id),
-                &err.to_string(),
-            )
-            .await?;
-            return Err(ApiError::new(ProblemKind::MalformedJson)
-                .detail(err.to_string(), "محتوى الرد ليس JSON صالحًا"));
+            let why = match &err {
+                JsonError::Syntax(e) => e.to_string(),
+                JsonError::DuplicateKey { .. } => "a key appears twice in an object".to_owned(),
+                JsonError::TooDeep { .. } => "nested too deep".to_owned(),
+                JsonError::TooLong { .. } => "a string is too long".to_owned(),
+                JsonError::Nul { .. } => "a string holds a NUL character".to_owned(),
+                JsonError::TooMany { .. } => "an object or array is too large".to_owned(),
+            };
+            reject(&state, agency, "malformed", Some(signed.id), &why).await?;
+            return Err(json_problem(err));
         }
     };
     if let Some(schema) = state.catalogue().callback_schema(agency)

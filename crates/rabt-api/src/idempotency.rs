@@ -20,6 +20,12 @@ pub(crate) const MAX_KEY_LEN: usize = 255;
 /// the header as a structured-field string (`"…"`); the quotes are optional here,
 /// since most clients send the bare key.
 pub(crate) fn key(headers: &HeaderMap) -> Result<String, ApiError> {
+    if headers.get_all(HEADER).iter().nth(1).is_some() {
+        return Err(ApiError::new(ProblemKind::AmbiguousRequest).detail(
+            "the Idempotency-Key header was sent more than once; send exactly one",
+            "أُرسلت ترويسة Idempotency-Key أكثر من مرة؛ أرسل ترويسة واحدة فقط",
+        ));
+    }
     let value = headers.get(HEADER).ok_or_else(|| {
         ApiError::new(ProblemKind::IdempotencyKeyMissing).detail(
             "send a unique Idempotency-Key header (e.g. a UUID) with every POST, and the same key when you retry it",
@@ -104,6 +110,10 @@ mod tests {
         assert!(key(&headers("has space")).is_err());
         assert!(key(&headers(&"k".repeat(256))).is_err());
         assert!(key(&headers(&"k".repeat(255))).is_ok());
+        let mut twice = headers("first");
+        twice.append(HEADER, HeaderValue::from_static("second"));
+        let err = key(&twice).unwrap_err();
+        assert_eq!(err.problem().kind, ProblemKind::AmbiguousRequest);
     }
 
     #[test]

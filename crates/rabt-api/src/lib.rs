@@ -8,8 +8,10 @@
 //!
 //! Layout:
 //! - [`app`] builds the public router (`api.listen`), [`ops_app`] the operators' one
-//!   (`api.ops_listen`: `/ops/v1`, `/metrics`); [`serve`] runs them until shutdown.
-//! - `requests`: create, get and list requests; `envelope`: the request body;
+//!   (`api.ops_listen`: `/ops/v1`, `/metrics`, the console); [`serve`] runs them until
+//!   shutdown, within the [`edge`]'s limits (timeouts, header size, connection cap).
+//! - `requests`: create, get and list requests; `envelope`: the request body; [`json`]:
+//!   reading a body strictly (duplicate keys, NUL, depth and length limits);
 //!   `idempotency`: keys and body digests; `wait`: `Prefer: wait`; `query`: list
 //!   parameters; `view`: the JSON of requests.
 //! - `services`: the catalogue as this caller sees it; `openapi`: the OpenAPI document.
@@ -17,13 +19,12 @@
 //! - `audit`: the sealed audit log — checkpoint, key, consistency proofs and a
 //!   request's evidence; `subjects`: keyed digests of the people a request concerns.
 //! - [`ops`]: the operator API (dead letters), with operator tokens and roles.
+//! - [`limits`]: cooperatives' rate limits and daily quotas, across api processes.
 //! - [`auth`]: API keys; [`problem`]: RFC 9457 errors in Arabic and English; `lang`:
 //!   `Accept-Language`; `health`: probes; [`state`]: what handlers share.
 
 #![forbid(unsafe_code)]
 
-use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -41,11 +42,14 @@ mod audit;
 pub mod auth;
 mod callbacks;
 mod console;
+pub mod edge;
 mod envelope;
 mod fanout;
 mod health;
 mod idempotency;
+pub mod json;
 mod lang;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -64,7 +68,7 @@ pub use wait::Waiters;
 /// The public router, on `api.listen`: the REST API cooperatives and agencies call,
 /// the OpenAPI document and the probes.
 pub fn app(state: AppState) -> Router {
-    layered(public_routes(), state)
+    layered(public_routes(&state), state)
 }
 
 /// The operators' router, on `api.ops_listen`: the operator API and `/metrics`. It is
@@ -77,20 +81,38 @@ pub fn ops_app(state: AppState) -> Router {
 /// Both routers on one listener, for a deployment that set `api.ops_listen` equal to
 /// `api.listen`.
 pub fn combined_app(state: AppState) -> Router {
-    layered(public_routes().merge(ops_routes()), state)
+    layered(public_routes(&state).merge(ops_routes()), state)
 }
 
-fn public_routes() -> Router<AppState> {
+fn public_routes(state: &AppState) -> Router<AppState> {
+    // Every call of a cooperative counts against its rate limit (crate::limits); on the
+    // method routers, so that a wrong method is still a 405 before any key is checked.
+    let limited = || middleware::from_fn_with_state(state.clone(), limits::enforce);
     Router::new()
-        .route("/v1/requests", get(requests::list).post(requests::create))
-        .route("/v1/requests/{id}", get(requests::get))
-        .route("/v1/requests/{id}/evidence", get(audit::evidence))
+        .route(
+            "/v1/requests",
+            get(requests::list)
+                .post(requests::create)
+                .route_layer(limited()),
+        )
+        .route(
+            "/v1/requests/{id}",
+            get(requests::get).route_layer(limited()),
+        )
+        .route(
+            "/v1/requests/{id}/evidence",
+            get(audit::evidence).route_layer(limited()),
+        )
+        // The sealed log's public face: no key needed, nothing per cooperative.
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/key", get(audit::key))
         .route("/v1/audit/consistency", get(audit::consistency))
+        .route("/v1/services", get(services::list).route_layer(limited()))
+        .route(
+            "/v1/services/{name}",
+            get(services::get).route_layer(limited()),
+        )
         .route("/v1/callbacks/{agency}", post(callbacks::receive))
-        .route("/v1/services", get(services::list))
-        .route("/v1/services/{name}", get(services::get))
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -103,13 +125,18 @@ fn ops_routes() -> Router<AppState> {
         .merge(console::routes())
 }
 
-/// The layers every route gets: metrics by route, the body limit, localized problems
-/// and request tracing.
+/// The layers every route gets: metrics by route, the body limit and read timeout,
+/// localized problems and request tracing.
 fn layered(router: Router<AppState>, state: AppState) -> Router {
     let body_limit = state.settings().body_limit;
+    let body = edge::BodyLimits {
+        max_bytes: body_limit,
+        timeout: state.settings().edge.body_read_timeout,
+    };
     router
         .route_layer(middleware::from_fn(metrics::record))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(body, edge::read_body))
         .layer(middleware::from_fn(problem::localize))
         // A 5xx is logged where it arises, with its cause (a store failure, an unready
         // broker); the trace layer's own line for it would be a context-free ERROR on
@@ -130,10 +157,13 @@ fn http_span<B>(request: &axum::http::Request<B>) -> Span {
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|m| m.as_str());
-    let traceparent = request
-        .headers()
-        .get(rabt_trace::TRACEPARENT)
-        .and_then(|v| v.to_str().ok());
+    // Two of them is no trace context at all (W3C Trace Context: the caller's is
+    // ambiguous); an invalid one is dropped by rabt_trace.
+    let mut values = request.headers().get_all(rabt_trace::TRACEPARENT).iter();
+    let traceparent = match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok(),
+        _ => None,
+    };
     rabt_trace::http_server(
         request.method().as_str(),
         route,
@@ -172,24 +202,22 @@ pub async fn serve(
         state.waiters().clone(),
         shutdown.clone(),
     ));
-    let ops = match listeners.ops {
-        Some(listener) => {
-            // The console's login limit counts failures per client address.
-            let app = ops_app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-            Some(tokio::spawn(served.into_future()))
-        }
-        None => None,
-    };
+    // Each listener has the edge's limits, and a connection cap of its own: a flood of
+    // connections to the public port leaves the operators theirs.
+    let edge = state.settings().edge;
+    let ops = listeners.ops.map(|listener| {
+        tokio::spawn(edge::serve(
+            listener,
+            ops_app(state.clone()),
+            edge,
+            shutdown.clone(),
+        ))
+    });
     let public = match ops {
         Some(_) => app(state),
         None => combined_app(state),
     };
-    let public = public.into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listeners.api, public)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
+    let result = edge::serve(listeners.api, public, edge, shutdown.clone()).await;
     shutdown.cancel();
     let ops_result = match ops {
         Some(handle) => handle

@@ -10,7 +10,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rabt_core::Agency;
 use rabt_metrics::metrics;
 use rabt_queue::Transport;
 use tokio::net::TcpListener;
@@ -40,9 +39,14 @@ pub async fn serve(
             async move { scrape(&transport).await }
         }),
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    // The same edge as the API's: an unauthenticated port needs its timeouts and cap.
+    crate::edge::serve(
+        listener,
+        app,
+        crate::edge::EdgeSettings::default(),
+        shutdown,
+    )
+    .await
 }
 
 async fn scrape(transport: &Transport) -> Response {
@@ -54,26 +58,33 @@ async fn scrape(transport: &Transport) -> Response {
         .into_response()
 }
 
-/// Sets the queue-depth gauges from the broker. A queue that cannot be measured keeps
-/// its last value; the broker's own metrics and `/readyz` say when it is down.
+/// How long measured queue depths are shown before the broker is asked again: scrapes
+/// are unauthenticated, and each measurement opens a broker channel.
+pub const DEPTH_CACHE: Duration = Duration::from_secs(5);
+
+/// When the depths were last measured (or tried). One lock for the process: concurrent
+/// scrapes wait for the measurement in progress instead of asking the broker too.
+static LAST_MEASURED: tokio::sync::Mutex<Option<Instant>> = tokio::sync::Mutex::const_new(None);
+
+/// Sets the queue-depth gauges from the broker, at most every [`DEPTH_CACHE`]. A queue
+/// that cannot be measured keeps its last value; the broker's own metrics and `/readyz`
+/// say when it is down.
 async fn measure_queues(transport: &Transport) {
-    let measure = async {
-        for agency in Agency::ALL {
-            match transport.depth(agency).await {
-                Ok(depth) => {
-                    let m = metrics();
-                    m.queue_depth(&rabt_queue::task_queue(agency), u64::from(depth.ready));
-                    m.queue_depth(&rabt_queue::dead_queue(agency), u64::from(depth.dead));
-                }
-                Err(err) => {
-                    tracing::debug!(%agency, error = %err, "cannot measure queue depth");
-                    return;
-                }
+    let mut last = LAST_MEASURED.lock().await;
+    if last.is_some_and(|at| at.elapsed() < DEPTH_CACHE) {
+        return;
+    }
+    *last = Some(Instant::now());
+    match tokio::time::timeout(DEPTH_TIMEOUT, transport.depths()).await {
+        Ok(Ok(depths)) => {
+            let m = metrics();
+            for (agency, depth) in depths {
+                m.queue_depth(&rabt_queue::task_queue(agency), u64::from(depth.ready));
+                m.queue_depth(&rabt_queue::dead_queue(agency), u64::from(depth.dead));
             }
         }
-    };
-    if tokio::time::timeout(DEPTH_TIMEOUT, measure).await.is_err() {
-        tracing::debug!("queue depths took too long to measure; scraped without them");
+        Ok(Err(err)) => tracing::debug!(error = %err, "cannot measure queue depths"),
+        Err(_) => tracing::debug!("queue depths took too long to measure; scraped without them"),
     }
 }
 

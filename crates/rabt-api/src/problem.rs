@@ -66,6 +66,18 @@ pub enum ProblemKind {
     DeadLetterClosed,
     /// The dead letter names no task that a replay could run.
     DeadLetterNotReplayable,
+    /// The database was busy with a concurrent change to the same rows, and trying
+    /// again at once did not help; retry shortly.
+    Busy,
+    /// The request says one thing twice (a JSON key, the `Idempotency-Key` header), and
+    /// which one counts would be a guess.
+    AmbiguousRequest,
+    /// The cooperative sent more requests than its rate limit allows; see `Retry-After`.
+    RateLimited,
+    /// The cooperative used up its quota of accepted requests for the day.
+    QuotaExceeded,
+    /// The request body did not arrive within the body read timeout.
+    RequestTimeout,
     /// The audit log has no signed checkpoint yet (a fresh deployment); retry soon.
     AuditNotSealed,
     /// A tree size outside the sealed log (a consistency proof from a larger size, or
@@ -83,7 +95,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 29] = [
+    pub const ALL: [ProblemKind; 34] = [
         ProblemKind::Unauthorized,
         ProblemKind::ServiceForbidden,
         ProblemKind::NotFound,
@@ -107,6 +119,11 @@ impl ProblemKind {
         ProblemKind::RoleForbidden,
         ProblemKind::DeadLetterClosed,
         ProblemKind::DeadLetterNotReplayable,
+        ProblemKind::Busy,
+        ProblemKind::AmbiguousRequest,
+        ProblemKind::RateLimited,
+        ProblemKind::QuotaExceeded,
+        ProblemKind::RequestTimeout,
         ProblemKind::AuditNotSealed,
         ProblemKind::TreeSizeOutOfRange,
         ProblemKind::CooperativeInactive,
@@ -141,6 +158,11 @@ impl ProblemKind {
             ProblemKind::RoleForbidden => "role-forbidden",
             ProblemKind::DeadLetterClosed => "dead-letter-closed",
             ProblemKind::DeadLetterNotReplayable => "dead-letter-not-replayable",
+            ProblemKind::Busy => "busy",
+            ProblemKind::AmbiguousRequest => "ambiguous-request",
+            ProblemKind::RateLimited => "rate-limited",
+            ProblemKind::QuotaExceeded => "quota-exceeded",
+            ProblemKind::RequestTimeout => "request-timeout",
             ProblemKind::AuditNotSealed => "audit-not-sealed",
             ProblemKind::TreeSizeOutOfRange => "tree-size-out-of-range",
             ProblemKind::CooperativeInactive => "cooperative-inactive",
@@ -164,6 +186,7 @@ impl ProblemKind {
             ProblemKind::IdempotencyKeyMissing
             | ProblemKind::IdempotencyKeyInvalid
             | ProblemKind::MalformedJson
+            | ProblemKind::AmbiguousRequest
             | ProblemKind::InvalidQuery => StatusCode::BAD_REQUEST,
             ProblemKind::IdempotencyConflict
             | ProblemKind::DeadLetterClosed
@@ -173,13 +196,15 @@ impl ProblemKind {
             | ProblemKind::AgencyPauseState => StatusCode::CONFLICT,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProblemKind::IdempotencyKeyReused
             | ProblemKind::ValidationFailed
             | ProblemKind::UnknownService
             | ProblemKind::ServiceNotAvailable
             | ProblemKind::CallbackUnknownReference
             | ProblemKind::TreeSizeOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
-            ProblemKind::Unavailable | ProblemKind::AuditNotSealed => {
+            ProblemKind::RateLimited | ProblemKind::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ProblemKind::Unavailable | ProblemKind::Busy | ProblemKind::AuditNotSealed => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -266,6 +291,26 @@ impl ProblemKind {
                 "This dead letter has no task that a replay could run",
                 "لا توجد لهذه الرسالة الميتة مهمة يمكن إعادة تشغيلها",
             ),
+            ProblemKind::Busy => (
+                "Busy with a concurrent change to the same data, retry shortly",
+                "مشغول بتغيير متزامن على البيانات نفسها، أعد المحاولة بعد قليل",
+            ),
+            ProblemKind::AmbiguousRequest => (
+                "The request says the same thing twice",
+                "الطلب يذكر الشيء نفسه مرتين",
+            ),
+            ProblemKind::RateLimited => (
+                "Too many requests: this cooperative's rate limit is reached",
+                "طلبات كثيرة: بلغت هذه الجمعية الحد المسموح من الطلبات",
+            ),
+            ProblemKind::QuotaExceeded => (
+                "This cooperative's daily quota of requests is used up",
+                "استنفدت هذه الجمعية حصتها اليومية من الطلبات",
+            ),
+            ProblemKind::RequestTimeout => (
+                "The request took too long to arrive",
+                "استغرق وصول الطلب وقتًا أطول من المسموح",
+            ),
             ProblemKind::AuditNotSealed => (
                 "The audit log has no signed checkpoint yet",
                 "لا توجد بعد نقطة تحقق موقّعة لسجل التدقيق",
@@ -347,8 +392,25 @@ pub struct Problem {
     pub detail: Option<(String, String)>,
     /// The offending fields.
     pub errors: Vec<FieldError>,
-    /// Seconds to wait, for 503.
+    /// Seconds to wait, for 503 and 429 (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// More response headers (the `RateLimit` fields of a 429).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// The most `errors` a problem lists: a body of 20,000 unknown keys must not get an
+/// answer ten times its size. The count left out is given as `errorsOmitted`.
+pub const MAX_ERRORS: usize = 20;
+/// The longest text a problem echoes (a detail, a pointer, a parameter name), in
+/// characters: a 200 KB key is named by its first characters.
+pub const MAX_ECHO_CHARS: usize = 200;
+
+/// `text`, cut to [`MAX_ECHO_CHARS`] with an ellipsis.
+fn capped(text: &str) -> String {
+    match text.char_indices().nth(MAX_ECHO_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
 }
 
 impl Problem {
@@ -361,24 +423,29 @@ impl Problem {
             "status": self.kind.status().as_u16(),
         });
         if let Some((en, ar)) = &self.detail {
-            body["detail"] = json!(lang.pick(en, ar));
+            body["detail"] = json!(capped(lang.pick(en, ar)));
         }
         if !self.errors.is_empty() {
             let errors: Vec<Value> = self
                 .errors
                 .iter()
+                .take(MAX_ERRORS)
                 .map(|e| {
-                    let mut item = json!({ "detail": lang.pick(&e.detail_en, &e.detail_ar) });
+                    let detail = capped(lang.pick(&e.detail_en, &e.detail_ar));
+                    let mut item = json!({ "detail": detail });
                     if let Some(pointer) = &e.pointer {
-                        item["pointer"] = json!(pointer);
+                        item["pointer"] = json!(capped(pointer));
                     }
                     if let Some(parameter) = &e.parameter {
-                        item["parameter"] = json!(parameter);
+                        item["parameter"] = json!(capped(parameter));
                     }
                     item
                 })
                 .collect();
             body["errors"] = Value::Array(errors);
+            if self.errors.len() > MAX_ERRORS {
+                body["errorsOmitted"] = json!(self.errors.len() - MAX_ERRORS);
+            }
         }
         body
     }
@@ -409,6 +476,11 @@ impl Problem {
         if let Some(seconds) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(*name, value);
+            }
+        }
         response.extensions_mut().insert(self.clone());
         response
     }
@@ -426,7 +498,20 @@ impl ApiError {
             detail: None,
             errors: Vec::new(),
             retry_after: None,
+            headers: Vec::new(),
         }))
+    }
+
+    /// Asks the caller to come back after `seconds` (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.0.retry_after = Some(seconds);
+        self
+    }
+
+    /// Adds a response header (`name` in lower case).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.0.headers.push((name, value.into()));
+        self
     }
 
     /// Adds a detail in both languages.
@@ -444,12 +529,6 @@ impl ApiError {
     /// A 503 asking the caller to come back after `seconds`.
     pub fn unavailable(seconds: u64) -> Self {
         Self::new(ProblemKind::Unavailable).retry_after(seconds)
-    }
-
-    /// Asks the caller to come back after `seconds` (`Retry-After`).
-    pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.0.retry_after = Some(seconds);
-        self
     }
 
     /// A 500 for a bug or an unexpected failure. The cause is logged here, with the
@@ -525,6 +604,34 @@ mod tests {
     }
 
     #[test]
+    fn an_error_list_and_what_it_echoes_are_capped() {
+        let huge = "k".repeat(200_000);
+        let mut errors = vec![FieldError::at(
+            format!("/input/{huge}"),
+            format!("unknown field `{huge}`"),
+            "x",
+        )];
+        errors.extend((1..20_000).map(|i| FieldError::at(format!("/input/k{i}"), "unknown", "x")));
+        let body = ApiError::new(ProblemKind::ValidationFailed)
+            .errors(errors)
+            .problem()
+            .body(Lang::En);
+        assert_eq!(body["errors"].as_array().unwrap().len(), MAX_ERRORS);
+        assert_eq!(body["errorsOmitted"], 20_000 - MAX_ERRORS);
+        let size = body.to_string().len();
+        assert!(size < 20_000, "{size} bytes");
+        let pointer = body["errors"][0]["pointer"].as_str().unwrap();
+        assert!(pointer.starts_with("/input/kkk") && pointer.ends_with('…'));
+        // Short lists are whole, and say nothing of omissions.
+        let one = ApiError::new(ProblemKind::ValidationFailed)
+            .errors(vec![FieldError::at("/a", "b", "c")])
+            .problem()
+            .body(Lang::En);
+        assert_eq!(one["errors"][0]["pointer"], "/a");
+        assert!(one.get("errorsOmitted").is_none());
+    }
+
+    #[test]
     fn the_api_guide_documents_every_problem_type() {
         let guide = include_str!("../../../docs/api.md");
         for kind in ProblemKind::ALL {
@@ -538,9 +645,9 @@ mod tests {
 
     #[test]
     fn every_kind_is_a_client_error_except_outages_and_bugs() {
-        use ProblemKind::{AuditNotSealed, Internal, Unavailable};
+        use ProblemKind::{AuditNotSealed, Busy, Internal, Unavailable};
         for kind in ProblemKind::ALL {
-            let server_side = matches!(kind, Unavailable | Internal | AuditNotSealed);
+            let server_side = matches!(kind, Unavailable | Internal | Busy | AuditNotSealed);
             assert_eq!(kind.status().is_server_error(), server_side, "{kind:?}");
             let (en, ar) = kind.titles();
             assert!(!en.is_empty() && !ar.is_empty());

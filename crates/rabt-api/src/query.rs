@@ -153,6 +153,16 @@ pub(crate) fn read_query<T>(
 ) -> Result<T, ApiError> {
     let mut errors = Vec::new();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        // PostgreSQL cannot compare text holding NUL: refused here, not a 500 there.
+        if let Some(refused) = refused_text(&name, &value) {
+            errors.push(refused);
+            continue;
+        }
+        // A filter sent empty (`?service=`, as forms and generated clients do) filters
+        // nothing; an empty page size is still not a number.
+        if value.is_empty() && name != "limit" && allowed.contains(&name.as_ref()) {
+            continue;
+        }
         let param = Param { name, value };
         match read(&mut params, &param) {
             Ok(Read::Taken) => {}
@@ -195,6 +205,18 @@ pub(crate) fn page_limit(value: &str, name: &str) -> Result<u32, FieldError> {
             "يجب أن يكون عددًا صحيحًا من 1 إلى 100",
         )),
     }
+}
+
+/// A parameter (name or value) holding a NUL character, which no filter can match and
+/// PostgreSQL cannot even compare: refused, naming the parameter.
+pub(crate) fn refused_text(name: &str, value: &str) -> Option<FieldError> {
+    (name.contains('\0') || value.contains('\0')).then(|| {
+        FieldError::parameter(
+            name.replace('\0', "\\u0000"),
+            "contains a NUL character (U+0000), which is not allowed",
+            "يحتوي على المحرف NUL (U+0000) وهو غير مسموح",
+        )
+    })
 }
 
 /// The error for a cursor that did not come from a `next` link.
@@ -252,8 +274,19 @@ mod tests {
     }
 
     #[test]
+    fn empty_filters_filter_nothing_and_nul_is_refused() {
+        let params = ListParams::parse("service=&status=&reference=&cursor=").unwrap();
+        assert_eq!(params, ListParams::parse("").unwrap());
+        for query in ["reference=a%00b", "ref%00=1", "service=%00"] {
+            let err = ListParams::parse(query).unwrap_err();
+            assert_eq!(err.problem().kind, ProblemKind::InvalidQuery, "{query}");
+            assert!(err.problem().errors[0].detail_en.contains("NUL"), "{query}");
+        }
+    }
+
+    #[test]
     fn every_bad_parameter_is_named_once_in_order() {
-        let err = ListParams::parse("limit=0&sort=asc&status=DONE&reference=").unwrap_err();
+        let err = ListParams::parse("limit=0&sort=asc&status=DONE&reference=%00").unwrap_err();
         let problem = err.problem();
         let named: Vec<_> = problem
             .errors

@@ -1,16 +1,16 @@
 //! `POST /v1/requests`, `GET /v1/requests/{id}`, `GET /v1/requests`.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::Utc;
 use rabt_catalogue::{Catalogue, Service};
 use rabt_core::{RequestId, RequestStatus, ServiceName};
-use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord};
+use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord, StoreError};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -18,6 +18,8 @@ use crate::auth::Caller;
 use crate::envelope::{self, Envelope};
 use crate::fanout;
 use crate::idempotency;
+use crate::json::{self, JsonError, JsonLimits};
+use crate::limits::Effective;
 use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::query;
 use crate::state::{AppState, store_error};
@@ -31,11 +33,12 @@ use crate::wait::preferred_wait;
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(cooperative): Caller,
+    limit: Option<Extension<Effective>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let key = idempotency::key(&headers)?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let mut envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
         .map_err(validation_failed)?;
     let service = resolve_service(&state, &cooperative, &envelope)?;
@@ -64,11 +67,12 @@ pub(crate) async fn create(
         idempotency::body_digest(&body),
         state.settings().pii_key.as_ref(),
     )?;
+    let quota = limit.and_then(|Extension(Effective(limit))| limit.quota_per_day);
     // The request's trace goes on from the accept transaction: the outbox rows it
     // writes carry its context, so every publish of its tasks is a child of it.
     let span = rabt_trace::accept(&id.to_string(), service.name.as_str());
     new.traceparent = rabt_trace::traceparent(&span);
-    let (new, accepted) = accept(&state, new).instrument(span).await?;
+    let (new, accepted) = accept(&state, new, quota).instrument(span).await?;
     match accepted {
         Accepted::Created => {
             tracing::info!(request = %id, cooperative = %cooperative.id, service = %new.service, "request accepted");
@@ -108,10 +112,13 @@ pub(crate) async fn create(
     Ok(accepted_response(id, new.idempotency.response_body))
 }
 
-/// The body as JSON: `application/json` and well formed, within the size limit.
+/// The body as JSON: `application/json` and well formed, within the size limit, with
+/// no key twice in an object, no NUL character, and within `limits`' depth and string
+/// lengths (crate::json).
 pub(crate) fn read_json(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    limits: JsonLimits,
 ) -> Result<Value, ApiError> {
     let is_json = headers
         .get(CONTENT_TYPE)
@@ -134,16 +141,48 @@ pub(crate) fn read_json(
         _ => ApiError::new(ProblemKind::MalformedJson)
             .detail(rejection.body_text(), "تعذرت قراءة محتوى الطلب"),
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(ProblemKind::MalformedJson).detail(
+    json::parse(&bytes, limits).map_err(json_problem)
+}
+
+/// The problem for a body [`json::parse`] refused.
+pub(crate) fn json_problem(err: JsonError) -> ApiError {
+    match err {
+        JsonError::Syntax(e) => ApiError::new(ProblemKind::MalformedJson).detail(
             format!("line {}, column {}: {e}", e.line(), e.column()),
             format!(
                 "السطر {}، العمود {}: صيغة JSON غير صحيحة",
                 e.line(),
                 e.column()
             ),
-        )
-    })
+        ),
+        JsonError::DuplicateKey { pointer } => {
+            ApiError::new(ProblemKind::AmbiguousRequest).errors(vec![FieldError::at(
+                pointer,
+                "this key appears more than once in its object; send it once",
+                "هذا المفتاح مكرر في الكائن نفسه؛ أرسله مرة واحدة",
+            )])
+        }
+        JsonError::TooDeep { pointer, max } => validation_failed(vec![FieldError::at(
+            pointer,
+            format!("objects and arrays may be nested at most {max} deep"),
+            format!("لا يجوز أن يتجاوز تداخل الكائنات والمصفوفات {max} مستوى"),
+        )]),
+        JsonError::TooLong { pointer, max } => validation_failed(vec![FieldError::at(
+            pointer,
+            format!("a string or key may hold at most {max} characters"),
+            format!("لا يجوز أن يتجاوز النص أو المفتاح {max} حرفًا"),
+        )]),
+        JsonError::TooMany { pointer, max } => validation_failed(vec![FieldError::at(
+            pointer,
+            format!("an object or array may hold at most {max} members"),
+            format!("لا يجوز أن يتجاوز الكائن أو المصفوفة {max} عنصرًا"),
+        )]),
+        JsonError::Nul { pointer } => validation_failed(vec![FieldError::at(
+            pointer,
+            "contains a NUL character (U+0000), which is not allowed",
+            "يحتوي على المحرف NUL (U+0000) وهو غير مسموح",
+        )]),
+    }
 }
 
 fn validation_failed(errors: Vec<FieldError>) -> ApiError {
@@ -347,14 +386,27 @@ pub(crate) async fn list(
 /// cooperative that hangs up while the commit is in flight must not stop the handover of
 /// what was committed (its rows, claimed as they were written, would wait out their
 /// lease before any relay published them).
-async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accepted), ApiError> {
+async fn accept(
+    state: &AppState,
+    new: NewRequest,
+    quota: Option<u64>,
+) -> Result<(NewRequest, Accepted), ApiError> {
     let state = state.clone();
     let spawned = async move {
         let handoff = state.settings().outbox_handoff.as_ref();
-        let result = state
-            .store()
-            .accept_request_leased(&new, handoff.map(|h| h.lease()))
-            .await;
+        // A lost race with a concurrent transaction rolled everything back: trying again
+        // is safe, and spares the cooperative a 503.
+        let mut tries = 0;
+        let result = loop {
+            match state
+                .store()
+                .accept_request_within(&new, handoff.map(|h| h.lease()), quota)
+                .await
+            {
+                Err(err) if err.is_conflict() && tries < ACCEPT_RETRIES => tries += 1,
+                other => break other,
+            }
+        };
         let accepted = match result {
             Ok((accepted, outbox)) => {
                 // The relay publishes the rows at once; if it has stopped, they wait
@@ -365,6 +417,9 @@ async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accept
                 }
                 Ok(accepted)
             }
+            Err(StoreError::QuotaExceeded) => {
+                Err(crate::limits::quota_exceeded(quota.unwrap_or_default()))
+            }
             Err(err) => Err(store_error("accepting a request", err)),
         };
         accepted.map(|accepted| (new, accepted))
@@ -373,3 +428,6 @@ async fn accept(state: &AppState, new: NewRequest) -> Result<(NewRequest, Accept
         .await
         .map_err(|err| ApiError::internal("accepting a request", &err))?
 }
+
+/// How often an accept that lost a race is tried again before the caller gets `503 busy`.
+const ACCEPT_RETRIES: u32 = 2;

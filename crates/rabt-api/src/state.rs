@@ -26,6 +26,15 @@ pub struct ApiSettings {
     /// Accept `notify_url`s on loopback, private or link-local addresses, local names
     /// and plain `http` (`[notifications] allow_private_targets`: tests and the demo).
     pub allow_private_notify_targets: bool,
+    /// How the listener treats clients: timeouts, header size, connections.
+    pub edge: crate::edge::EdgeSettings,
+    /// How deep and long the JSON of a request or callback body may be.
+    pub json_limits: crate::json::JsonLimits,
+    /// The health of this process's long-running tasks, for `/readyz`.
+    pub supervision: rabt_metrics::Supervision,
+    /// The limits of a cooperative that has none of its own (`[cooperatives]`); none
+    /// by default here, so a test harness is unlimited unless it asks.
+    pub default_limit: rabt_store::CooperativeLimit,
     /// This process's outbox relay, to hand it the rows of an accepted request
     /// directly (written claimed for its lease) instead of waking it to search the
     /// table. Without it, the relay is woken.
@@ -53,6 +62,13 @@ impl Default for ApiSettings {
             max_wait: Duration::from_secs(30),
             callback_secrets: BTreeMap::new(),
             allow_private_notify_targets: false,
+            edge: crate::edge::EdgeSettings::default(),
+            json_limits: crate::json::JsonLimits::default(),
+            supervision: rabt_metrics::Supervision::default(),
+            default_limit: rabt_store::CooperativeLimit {
+                rate: None,
+                quota_per_day: None,
+            },
             outbox_handoff: None,
             pii_key: None,
             audit_verifier_key: None,
@@ -75,6 +91,7 @@ struct Inner {
     waiters: Waiters,
     outbox_wake: Arc<Notify>,
     settings: ApiSettings,
+    limit_cache: crate::limits::LimitCache,
     /// The last overview computed, shared by every caller of this process.
     overview: tokio::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>>,
     /// Failed console logins per client address (this process's share of the limit).
@@ -101,6 +118,7 @@ impl AppState {
             waiters: Waiters::default(),
             outbox_wake,
             settings,
+            limit_cache: crate::limits::LimitCache::default(),
             overview: tokio::sync::Mutex::new(None),
             logins: crate::console::LoginLimiter::default(),
         }))
@@ -151,6 +169,11 @@ impl AppState {
         &self.0.settings
     }
 
+    /// Cooperatives' limits as last read.
+    pub(crate) fn limit_cache(&self) -> &crate::limits::LimitCache {
+        &self.0.limit_cache
+    }
+
     /// The cache of the overview.
     pub(crate) fn overview_cache(
         &self,
@@ -164,11 +187,22 @@ impl AppState {
     }
 }
 
-/// Maps a store failure to a response: a lost race is a 409, an unreachable database a
-/// 503 the caller may retry, anything else a logged 500.
+/// Maps a store failure to a response: an idempotency key still being stored is the
+/// draft's 409; a lost race with a concurrent transaction (that retrying did not cure)
+/// is `503 busy`, an unreachable database `503 unavailable`, both with `Retry-After`;
+/// anything else a logged 500.
 pub fn store_error(context: &str, err: StoreError) -> ApiError {
     match err {
-        StoreError::Conflict(_) => ApiError::new(ProblemKind::IdempotencyConflict),
+        StoreError::KeyInFlight => ApiError::new(ProblemKind::IdempotencyConflict)
+            .detail(
+                "the first request with this key is still being stored; retry it in a moment",
+                "الطلب الأول بهذا المفتاح ما زال قيد الحفظ؛ أعد المحاولة بعد لحظة",
+            )
+            .retry_after(1),
+        StoreError::Conflict(_) => {
+            tracing::info!(error = %err, "{context}: lost a race with a concurrent transaction");
+            ApiError::new(ProblemKind::Busy).retry_after(1)
+        }
         err if err.is_unavailable() => {
             tracing::warn!(error = %err, "{context}: database unavailable");
             ApiError::unavailable(2)

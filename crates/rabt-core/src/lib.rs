@@ -16,6 +16,7 @@
 //! - [`state`]: the request and task state machines.
 //! - [`outcome`]: an agency's answer ([`Outcome`]) and a request's [`Verdict`].
 //! - [`retry`]: the retry policy and its backoff.
+//! - [`limit`]: rate limits (`5/s`) and the GCRA step that enforces them.
 //! - [`date`]: dates in both calendars (Umm al-Qura Hijri and Gregorian).
 //! - [`pii`]: masking what looks like personal data in free text (error messages).
 //! - [`target`]: which addresses and host names an outbound notification may never
@@ -27,6 +28,7 @@ pub mod agency;
 pub mod date;
 pub mod ident;
 pub mod ids;
+pub mod limit;
 pub mod message;
 pub mod outcome;
 pub mod pii;
@@ -44,6 +46,7 @@ pub use ident::{
 pub use ids::{
     CallbackId, CooperativeId, DeadLetterId, IdError, NotificationId, RequestId, TaskId,
 };
+pub use limit::{RateDecision, RateLimit, RateLimitError};
 pub use message::{DEAD_EXCHANGE, EVENTS_EXCHANGE, Event, EventV1, TASKS_EXCHANGE, TaskMessage};
 pub use outcome::{Outcome, Verdict};
 pub use retry::{InvalidRetryPolicy, RetryPolicy};

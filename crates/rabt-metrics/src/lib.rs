@@ -10,6 +10,9 @@
 //! same figures, and threading a handle through every constructor would buy nothing. Tests
 //! that share a process with others compare figures before and after, never absolutes.
 //!
+//! [`Supervision`] is the other thing a process says about itself: the health of its
+//! long-running tasks, which their supervisor records and `/readyz` reports.
+//!
 //! Label values are bounded: agencies and services come from the catalogue, outcomes and
 //! verdicts from closed enums, HTTP routes are axum's matched route templates (never raw
 //! paths, so an id never becomes a label).
@@ -26,6 +29,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use rabt_core::Agency;
+
+mod supervision;
+pub use supervision::{Supervision, TaskHealth};
 
 /// The content type of [`Metrics::encode`]'s text: Prometheus' text exposition format,
 /// which every Prometheus-compatible scraper reads.
@@ -117,6 +123,16 @@ struct NotificationLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    task: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SpanLabels {
     outcome: &'static str,
 }
@@ -140,6 +156,9 @@ pub struct Metrics {
     tasks_finished: Family<OutcomeLabels, Counter>,
     queue_depth: Family<QueueLabels, Gauge>,
     notifications: Family<NotificationLabels, Counter>,
+    connections_refused: Counter,
+    rate_limited: Family<LimitLabels, Counter>,
+    task_restarts: Family<TaskLabels, Counter>,
     audit_sealed: Counter,
     audit_tree_size: Gauge,
     audit_seal_lag: Gauge<f64, AtomicU64>,
@@ -171,6 +190,9 @@ impl Metrics {
             tasks_finished: Family::default(),
             queue_depth: Family::default(),
             notifications: Family::default(),
+            connections_refused: Counter::default(),
+            rate_limited: Family::default(),
+            task_restarts: Family::default(),
             audit_sealed: Counter::default(),
             audit_tree_size: Gauge::default(),
             audit_seal_lag: Gauge::default(),
@@ -244,6 +266,21 @@ impl Metrics {
             metrics.notifications.clone(),
         );
         registry.register(
+            "http_connections_refused",
+            "Connections closed on accept because the API served its maximum already",
+            metrics.connections_refused.clone(),
+        );
+        registry.register(
+            "cooperative_requests_limited",
+            "Cooperatives' calls refused with 429, by limit (rate or quota)",
+            metrics.rate_limited.clone(),
+        );
+        registry.register(
+            "task_restarts",
+            "Long-running tasks of this process (relay, consumers, sweeper, drain, notifier) restarted after they died",
+            metrics.task_restarts.clone(),
+        );
+        registry.register(
             "audit_sealed_entries",
             "Audit entries this process sealed into the Merkle tree",
             metrics.audit_sealed.clone(),
@@ -288,6 +325,28 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// A connection was closed on accept: too many were open.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// A cooperative's call was refused by its `limit` (`rate` or `quota`).
+    pub fn rate_limited(&self, limit: &'static str) {
+        self.rate_limited
+            .get_or_create(&LimitLabels { limit })
+            .inc();
+    }
+
+    /// The long-running `task` (a name of the supervisor's: `relay`, `consumer:labor`…)
+    /// died and is started again.
+    pub fn task_restarted(&self, task: &str) {
+        self.task_restarts
+            .get_or_create(&TaskLabels {
+                task: task.to_owned(),
+            })
+            .inc();
     }
 
     /// A request for `service` was accepted.
@@ -429,8 +488,37 @@ impl Metrics {
         if let Some(body) = text.strip_suffix("# EOF\n") {
             text.truncate(body.len());
         }
-        text
+        prometheus_counter_names(&text)
     }
+}
+
+/// The text with every counter's `# HELP` and `# TYPE` lines naming the counter as its
+/// samples do (`x_total`). OpenMetrics names a counter family without the suffix;
+/// Prometheus' text format (0.0.4, what [`CONTENT_TYPE`] announces) names it with, and
+/// its parsers otherwise read the samples as a family of their own without help or
+/// type (`promtool check metrics`: "no help text").
+fn prometheus_counter_names(text: &str) -> String {
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len() + counters.len() * 12);
+    for line in text.lines() {
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// A dead letter's reason as a label: Rabt's own reasons are short lowercase phrases
@@ -453,6 +541,28 @@ mod tests {
     fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
         text.lines()
             .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+    }
+
+    #[test]
+    fn counters_are_named_as_prometheus_text_names_them() {
+        let m = metrics();
+        m.connection_refused();
+        let text = m.encode();
+        assert!(
+            text.contains("# TYPE rabt_http_connections_refused_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP rabt_http_connections_refused_total "),
+            "{text}"
+        );
+        assert!(!text.contains("# TYPE rabt_http_connections_refused counter"));
+        // Histograms keep their family name.
+        m.http_request("GET", "/x", 200, Duration::from_millis(1));
+        assert!(
+            m.encode()
+                .contains("# TYPE rabt_http_request_duration_seconds histogram")
+        );
     }
 
     #[test]
@@ -480,7 +590,7 @@ mod tests {
         let slow = r#"rabt_agency_call_duration_seconds_bucket{le="0.05",agency="labor",service="labor.metrics.test"}"#;
         assert_eq!(sample(&after, fast), Some(1.0), "{after}");
         assert_eq!(sample(&after, slow), Some(2.0), "{after}");
-        assert!(after.contains("# TYPE rabt_agency_calls counter"));
+        assert!(after.contains("# TYPE rabt_agency_calls_total counter"));
         assert!(!after.contains("# EOF"));
     }
 

@@ -232,6 +232,18 @@ impl Transport {
         }
     }
 
+    /// The depths of every agency's task and dead-letter queues, asked of the broker
+    /// through one channel (for `/metrics`).
+    pub async fn depths(&self) -> Result<Vec<(Agency, QueueDepth)>, QueueError> {
+        match &self.inner {
+            Inner::Amqp(shared) => amqp::depths(shared, &Agency::ALL).await,
+            Inner::Embedded(broker) => Agency::ALL
+                .into_iter()
+                .map(|agency| Ok((agency, broker.depth(agency)?)))
+                .collect(),
+        }
+    }
+
     /// The embedded broker's dead letters for `agency`, oldest first, without taking
     /// them. `None` on RabbitMQ, where they are read with
     /// [`Transport::consume_dead_letters`].

@@ -13,9 +13,10 @@ use sqlx::Row;
 
 use crate::audit::{Actor, NewAuditEntry, insert_audits};
 use crate::codec::{get_parsed, millis, now};
-use crate::connect::{Store, WriteTx};
+use crate::connect::{Dialect, Store, WriteTx};
 use crate::error::StoreError;
 use crate::outbox::{OutboxRow, insert_task_message_until};
+use sha2::{Digest, Sha256};
 
 /// A request the API has validated, with the tasks it fans out to.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,10 +146,38 @@ impl Store {
         new: &NewRequest,
         lease: Option<Duration>,
     ) -> Result<(Accepted, Vec<OutboxRow>), StoreError> {
+        self.accept_request_within(new, lease, None).await
+    }
+
+    /// As [`Store::accept_request_leased`], counting the request against its
+    /// cooperative's daily quota of `quota_per_day` accepted requests (UTC days) in the
+    /// same transaction: past the quota, [`StoreError::QuotaExceeded`] and nothing is
+    /// written. A replayed key does not count.
+    pub async fn accept_request_within(
+        &self,
+        new: &NewRequest,
+        lease: Option<Duration>,
+        quota_per_day: Option<u64>,
+    ) -> Result<(Accepted, Vec<OutboxRow>), StoreError> {
         if new.tasks.is_empty() {
             return Err(StoreError::EmptyRequest);
         }
+        // A second call with the key while the first is being stored is told so (409)
+        // rather than kept waiting for it, the same on both databases.
+        let _in_flight = match self.dialect() {
+            Dialect::Sqlite => Some(KeyInFlight::take(self, new)?),
+            Dialect::Postgres => None,
+        };
         let mut tx = self.begin_write().await?;
+        if self.dialect() == Dialect::Postgres {
+            let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(key_lock(new.cooperative, &new.idempotency.key))
+                .fetch_one(tx.conn())
+                .await?;
+            if !held {
+                return Err(StoreError::KeyInFlight);
+            }
+        }
         if !claim_key(&mut tx, new).await? {
             let existing = existing_key(tx.conn(), new).await?;
             tx.rollback().await?;
@@ -159,6 +188,12 @@ impl Store {
             .and_then(|lease| chrono::Duration::from_std(lease).ok())
             .and_then(|lease| at.checked_add_signed(lease))
             .unwrap_or(at);
+        if let Some(quota) = quota_per_day
+            && !count_against_quota(tx.conn(), new, quota).await?
+        {
+            tx.rollback().await?;
+            return Err(StoreError::QuotaExceeded);
+        }
         let mut outbox = Vec::new();
         insert_request(tx.conn(), new).await?;
         let mut request_audit =
@@ -214,6 +249,49 @@ impl Store {
     }
 }
 
+/// The PostgreSQL advisory lock that an accept transaction holds on its cooperative's
+/// idempotency key: the first 8 bytes of SHA-256 over both, so that a second
+/// transaction with the same key, in any process, sees the first one in flight.
+pub fn key_lock(cooperative: CooperativeId, key: &str) -> i64 {
+    let digest = Sha256::digest(format!("rabt-idempotency\0{cooperative}\0{key}").as_bytes());
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(head)
+}
+
+/// A (cooperative, key) pair being accepted in this process (SQLite); released on drop.
+struct KeyInFlight {
+    store: Store,
+    pair: (String, String),
+}
+
+impl KeyInFlight {
+    fn take(store: &Store, new: &NewRequest) -> Result<KeyInFlight, StoreError> {
+        let pair = (new.cooperative.to_string(), new.idempotency.key.clone());
+        let mut keys = store
+            .keys_in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !keys.insert(pair.clone()) {
+            return Err(StoreError::KeyInFlight);
+        }
+        Ok(KeyInFlight {
+            store: store.clone(),
+            pair,
+        })
+    }
+}
+
+impl Drop for KeyInFlight {
+    fn drop(&mut self) {
+        self.store
+            .keys_in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.pair);
+    }
+}
+
 /// Inserts the idempotency record unless the key exists; true if this call claimed it.
 /// On PostgreSQL a concurrent insert of the same key waits here for the other
 /// transaction to end, then does nothing (or claims the key if the other rolled back).
@@ -242,6 +320,26 @@ async fn claim_key(tx: &mut WriteTx, new: &NewRequest) -> Result<bool, StoreErro
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Counts `new` in its cooperative's usage of the day; false if `quota` is used up.
+async fn count_against_quota(
+    conn: &mut AnyConnection,
+    new: &NewRequest,
+    quota: u64,
+) -> Result<bool, StoreError> {
+    let counted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO cooperative_usage (cooperative_id, day, accepted) VALUES ($1, $2, 1) \
+         ON CONFLICT (cooperative_id, day) DO UPDATE SET accepted = cooperative_usage.accepted + 1 \
+         WHERE cooperative_usage.accepted < $3 RETURNING accepted",
+    )
+    .bind(new.cooperative.to_string())
+    .bind(crate::limits::quota_day(new.created_at))
+    .bind(i64::try_from(quota).unwrap_or(i64::MAX))
+    .fetch_optional(conn)
+    .await?;
+    // A quota of 0 refuses even the first request of the day.
+    Ok(counted.is_some_and(|n| u64::try_from(n).is_ok_and(|n| n <= quota)))
 }
 
 async fn existing_key(conn: &mut AnyConnection, new: &NewRequest) -> Result<Accepted, StoreError> {
@@ -351,4 +449,73 @@ async fn insert_task(
     .await
     .map_err(StoreError::duplicate_as("task"))?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports a failure
+mod tests {
+    use super::*;
+    use crate::cooperatives::NewCooperative;
+
+    /// On SQLite a second accept with a key whose first accept waits for the writer lock
+    /// is told it is in flight at once; the first then completes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_key_waiting_for_the_writer_is_in_flight_on_sqlite() {
+        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let coop = store
+            .create_cooperative(&NewCooperative {
+                id: CooperativeId::new(),
+                name: "test".to_owned(),
+                unified_number: rabt_core::UnifiedNumber::parse("7000000001").unwrap(),
+                services: Vec::new(),
+            })
+            .await
+            .unwrap();
+        let new = |id| NewRequest {
+            id,
+            cooperative: coop.id,
+            service: ServiceName::parse("post.address.verify").unwrap(),
+            input: json!({}),
+            reference: None,
+            notify_url: None,
+            created_at: Utc::now(),
+            deadline_at: Utc::now(),
+            idempotency: IdempotencyRecord {
+                key: "k".to_owned(),
+                body_hash: "h".to_owned(),
+                response_status: 202,
+                response_body: "{}".to_owned(),
+            },
+            tasks: vec![NewTask::queued(
+                Agency::SaudiPost,
+                ServiceName::parse("post.address.verify").unwrap(),
+                json!({}),
+                Utc::now(),
+            )],
+            traceparent: None,
+            subjects: Vec::new(),
+        };
+        let writer = store.begin_write().await.unwrap();
+        let first = new(RequestId::new());
+        let waiting = tokio::spawn({
+            let store = store.clone();
+            let first = first.clone();
+            async move { store.accept_request(&first).await }
+        });
+        // Until the first has registered its key, a second accept would wait behind it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.keys_in_flight.lock().unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first never started"
+            );
+            tokio::task::yield_now().await;
+        }
+        let second = store.accept_request(&new(RequestId::new())).await;
+        assert!(matches!(second, Err(StoreError::KeyInFlight)), "{second:?}");
+        writer.rollback().await.unwrap();
+        assert_eq!(waiting.await.unwrap().unwrap(), Accepted::Created);
+        assert!(store.keys_in_flight.lock().unwrap().is_empty(), "released");
+    }
 }

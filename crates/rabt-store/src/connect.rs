@@ -46,6 +46,10 @@ pub struct Store {
     /// this process's writers queue in order instead of spinning on SQLITE_BUSY. `None`
     /// on PostgreSQL, where row locks do the job.
     writers: Option<Arc<Mutex<()>>>,
+    /// SQLite: the (cooperative, idempotency key) pairs whose accept transaction is
+    /// running or waiting for the writer lock in this process (on PostgreSQL an
+    /// advisory lock of the transaction plays this part, across processes).
+    pub(crate) keys_in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
 }
 
 impl fmt::Debug for Store {
@@ -62,6 +66,12 @@ impl fmt::Debug for Store {
 /// A PostgreSQL connection idle this long is pinged before it is used again.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
+/// How long a query waits for a connection. sqlx's default is 30 s, and while the
+/// server refuses connections (restarting, down) it keeps trying for all of it: every
+/// request would hang half a minute before its 503. Three seconds is far more than a
+/// pool of healthy connections ever makes anyone wait.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Store {
     /// Opens a pool of at most `max_connections` connections to `url`: `sqlite://path`
     /// (the file is created if missing), `sqlite::memory:` (one private in-memory
@@ -74,6 +84,7 @@ impl Store {
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(max_connections)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     // sqlx pings every connection it hands out by default: one more
                     // round trip per query, 15 % of an api process's CPU under load
                     // (docs/benchmarks.md). Only a connection that sat idle may have been
@@ -94,6 +105,7 @@ impl Store {
                     pool,
                     dialect: Dialect::Postgres,
                     writers: None,
+                    keys_in_flight: Arc::default(),
                 })
             }
             Dialect::Sqlite => connect_sqlite(url, max_connections).await,
@@ -214,6 +226,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
         pool,
         dialect: Dialect::Sqlite,
         writers: Some(Arc::new(Mutex::new(()))),
+        keys_in_flight: Arc::default(),
     })
 }
 

@@ -32,9 +32,17 @@ pub enum StoreError {
     },
     /// A concurrent transaction got in the way (PostgreSQL serialization failure or
     /// deadlock, SQLite busy or locked). Retrying the whole operation is safe; the API
-    /// answers 409.
+    /// answers `503 busy` when retrying did not help.
     #[error("the operation collided with a concurrent one; retry it")]
     Conflict(#[source] sqlx::Error),
+    /// Another call with the same cooperative and idempotency key is being stored right
+    /// now (its transaction holds the key). The API answers `409 idempotency-conflict`.
+    #[error("a request with this idempotency key is still being stored")]
+    KeyInFlight,
+    /// The cooperative's daily quota of accepted requests is used up; nothing was
+    /// written.
+    #[error("the cooperative's daily quota is used up")]
+    QuotaExceeded,
     /// The request has no task, so it could never complete.
     #[error("a request needs at least one task")]
     EmptyRequest,

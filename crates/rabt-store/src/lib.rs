@@ -39,6 +39,8 @@
 //!   its verification (`audit::verify`); digests of the people a request concerns.
 //! - [`retention`]: completed requests' payloads replaced by digests after
 //!   `retention.payloads`.
+//! - [`limits`]: limits shared by every process: cooperatives' rate limits and daily
+//!   quotas, agencies' rates and concurrency.
 //! - [`audit`]: the append-only audit log.
 //! - [`console`]: console sessions, process heartbeats, and the aggregates of the
 //!   operators' overview and request list.
@@ -58,6 +60,7 @@ pub mod cooperatives;
 pub mod dead_letters;
 mod error;
 pub mod lifecycle;
+pub mod limits;
 pub mod migrate;
 pub mod notifications;
 pub mod outbox;
@@ -82,6 +85,7 @@ pub use dead_letters::{
 };
 pub use error::StoreError;
 pub use lifecycle::{Activity, ApiKeyInfo, Revoked, Rotated, key_id};
+pub use limits::CooperativeLimit;
 pub use notifications::{
     AttemptRecord, AttemptReport, DueNotification, Lease, NextStep, NotificationRecord,
     NotificationStatus,

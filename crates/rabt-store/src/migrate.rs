@@ -58,6 +58,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0005_audit_seal.sql"),
         sqlite: include_str!("../migrations/sqlite/0005_audit_seal.sql"),
     },
+    Migration {
+        version: 6,
+        name: "limits",
+        postgres: include_str!("../migrations/postgres/0006_limits.sql"),
+        sqlite: include_str!("../migrations/sqlite/0006_limits.sql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.

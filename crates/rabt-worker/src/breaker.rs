@@ -12,6 +12,15 @@
 //! — is alive ([`Signal::Success`]). Every admission carries the breaker's epoch, which
 //! changes at each transition, so a call admitted in an earlier state (still in flight
 //! when the breaker opened) can neither reopen nor close it.
+//!
+//! **Deadlines bound the open period.** A task turned away says when its deadline is
+//! ([`Breaker::admit_until`]). The breaker remembers the earliest deadline of the tasks
+//! it turned away while open, and never stays open for more than half of what that task
+//! has left (at least [`BreakerSettings::min_open`]): each probe comes sooner as the
+//! deadline nears, so an agency back before a waiting task's deadline is found in time
+//! for the task to be called. A doubling cooldown alone stayed open past a 30 s
+//! deadline after three failed probes (5, 10, 20 s) and ended every waiting task
+//! `TIMEOUT` though the agency was back.
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +42,19 @@ pub struct BreakerSettings {
     pub cooldown: Duration,
     /// The longest the breaker stays open at once.
     pub max_cooldown: Duration,
+}
+
+impl BreakerSettings {
+    /// The shortest open period the deadline bound may leave (see the module
+    /// documentation): near a deadline, a dead agency is probed about once a second,
+    /// never in a tight loop.
+    pub const MIN_OPEN: Duration = Duration::from_secs(1);
+
+    /// The shortest open period: [`BreakerSettings::MIN_OPEN`], or the cooldown if that
+    /// is shorter.
+    pub fn min_open(&self) -> Duration {
+        self.cooldown.min(BreakerSettings::MIN_OPEN)
+    }
 }
 
 impl Default for BreakerSettings {
@@ -224,6 +246,9 @@ pub struct Breaker {
     window: Window,
     /// Opens since the breaker was last closed by a probe: the cooldown doubles each.
     opens_in_a_row: u32,
+    /// The earliest deadline of the tasks turned away since the breaker last opened or
+    /// closed: the open period must leave that task time to be called.
+    earliest_waiting: Option<Instant>,
     times_opened: u64,
     probes: u64,
     denied: u64,
@@ -242,6 +267,7 @@ impl Breaker {
             consecutive: 0,
             window,
             opens_in_a_row: 0,
+            earliest_waiting: None,
             times_opened: 0,
             probes: 0,
             denied: 0,
@@ -251,12 +277,23 @@ impl Breaker {
     /// May a call go now? An open breaker whose cooldown is over turns half-open here
     /// (the transition is returned) and admits this call as its probe.
     pub fn admit(&mut self, now: Instant) -> (Admission, Option<Transition>) {
+        self.admit_until(now, None)
+    }
+
+    /// [`Breaker::admit`] for a task that must be called before `deadline`. If it is
+    /// turned away, the breaker's open period is shortened to leave it time (see the
+    /// module documentation), and the wait it is given says so.
+    pub fn admit_until(
+        &mut self,
+        now: Instant,
+        deadline: Option<Instant>,
+    ) -> (Admission, Option<Transition>) {
         let mut transition = None;
         if let State::Open { until } = self.state {
             if now < until {
                 self.denied += 1;
-                let wait = until - now;
-                return (Admission::Denied { wait }, None);
+                let until = self.bound_by(deadline, now, until);
+                return (Admission::Denied { wait: until - now }, None);
             }
             self.state = State::HalfOpen { probing: false };
             self.epoch += 1;
@@ -278,12 +315,45 @@ impl Breaker {
             // A probe is out: give it the first cooldown's time before asking again.
             State::HalfOpen { probing: true } | State::Open { .. } => {
                 self.denied += 1;
+                self.note_waiting(deadline);
                 Admission::Denied {
                     wait: self.settings.cooldown,
                 }
             }
         };
         (admission, transition)
+    }
+
+    /// Remembers a waiting task's deadline.
+    fn note_waiting(&mut self, deadline: Option<Instant>) {
+        if let Some(deadline) = deadline {
+            self.earliest_waiting =
+                Some(self.earliest_waiting.map_or(deadline, |e| e.min(deadline)));
+        }
+    }
+
+    /// Notes `deadline` and shortens the open period ending at `until` to what the
+    /// waiting tasks can afford; returns the (new) end.
+    fn bound_by(&mut self, deadline: Option<Instant>, now: Instant, until: Instant) -> Instant {
+        self.note_waiting(deadline);
+        let bounded = now
+            .checked_add(self.affordable(now))
+            .map_or(until, |latest| until.min(latest));
+        if bounded < until {
+            self.state = State::Open { until: bounded };
+        }
+        bounded
+    }
+
+    /// The longest the breaker may stay open from `now` for the waiting task with the
+    /// earliest deadline: half of what it has left, at least [`BreakerSettings::min_open`].
+    /// A deadline already passed bounds nothing: that task ends `TIMEOUT` anyway.
+    fn affordable(&self, now: Instant) -> Duration {
+        let floor = self.settings.min_open();
+        match self.earliest_waiting {
+            Some(deadline) if deadline > now => ((deadline - now) / 2).max(floor),
+            _ => Duration::MAX,
+        }
     }
 
     /// How an admitted call went. A permit from an earlier epoch (a call admitted
@@ -346,8 +416,10 @@ impl Breaker {
         self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
         let doublings = self.opens_in_a_row.saturating_sub(1).min(31);
         let grown = self.settings.cooldown.saturating_mul(1u32 << doublings);
-        // The agency's own Retry-After is honoured, within the cap.
+        // What waiting tasks can afford bounds the doubling; the agency's own
+        // Retry-After is honoured over that, within the cap.
         let cooldown = grown
+            .min(self.affordable(now))
             .max(retry_after.unwrap_or_default())
             .min(self.settings.max_cooldown);
         self.state = State::Open {
@@ -356,6 +428,8 @@ impl Breaker {
         self.epoch += 1;
         self.consecutive = 0;
         self.window.clear();
+        // The tasks still waiting say their deadlines again when they ask next.
+        self.earliest_waiting = None;
         self.times_opened += 1;
         Transition::Opened { reason, cooldown }
     }
@@ -366,6 +440,7 @@ impl Breaker {
         self.consecutive = 0;
         self.window.clear();
         self.opens_in_a_row = 0;
+        self.earliest_waiting = None;
     }
 
     /// The state and counts as of `now`.

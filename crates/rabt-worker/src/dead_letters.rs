@@ -65,7 +65,17 @@ impl DeadLetterDrain {
         };
         let mut loops = JoinSet::new();
         for agency in drain.worker.agencies() {
-            loops.spawn(drain.clone().drain(agency, shutdown.clone()));
+            let (this, stop) = (drain.clone(), shutdown.clone());
+            let supervisor = drain.worker.supervisor.clone();
+            loops.spawn(async move {
+                supervisor
+                    .run(
+                        format!("dead-letter-drain:{agency}"),
+                        stop.clone(),
+                        move || this.clone().drain(agency, stop.clone()),
+                    )
+                    .await;
+            });
         }
         while loops.join_next().await.is_some() {}
     }

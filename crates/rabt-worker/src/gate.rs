@@ -1,18 +1,27 @@
-//! Every agency call passes its agency's gate: a free slot (the concurrency limit) and
-//! the circuit breaker's admission before the task's attempt is counted, then a token
-//! (the rate limit) right before the call, so that the agency sees calls spaced as
-//! configured whatever the database's pace. A task the breaker turns away is not
-//! started: it goes back to the retry tier for the rest of the cooldown.
+//! Every agency call passes its agency's gate: a free slot of this process (the
+//! concurrency limit) and the circuit breaker's admission before the task's attempt is
+//! counted, then the deployment's shared limits (a slot held by this call across all
+//! workers, and the rate's turn: limits.rs) right before the call, so that the agency
+//! sees no more calls at once, and calls no closer together, than configured, however
+//! many workers serve it.
 //!
-//! Why the retry tier rather than pausing the agency's consumer: a paused consumer
-//! still holds its prefetched deliveries, and handing them back (`nack` with requeue)
-//! counts toward the queue's delivery limit, so a long outage would dead-letter tasks
-//! that were never attempted. A deferred task is acked and republished through
-//! [`rabt_queue::Transport::publish_delayed`] instead: no attempt is counted in the database, no
-//! delivery in the broker, the consumer keeps taking (and deferring) new tasks, and
-//! the other agencies' consumers never notice. Deadlines still apply: a task whose
-//! deadline passes while it waits is ended `TIMEOUT` by the deadline sweeper, and its
-//! message, when it comes back, finds it completed.
+//! **A task the breaker turns away waits here**, holding its delivery unacknowledged,
+//! until the breaker changes state (a probe succeeded: it goes at once; the probe is
+//! due: one of the waiting tasks is it), its deadline passes, or the worker stops. No
+//! attempt is counted and no delivery is spent while it waits, and nothing is published:
+//! a dead agency's waiting tasks cost the broker and the other agencies nothing. The
+//! waiting tasks tell the breaker their deadlines, which bound how long it stays open
+//! (breaker.rs), so a probe comes before they run out of time and the moment it
+//! succeeds they are released together.
+//!
+//! A task that has waited [`MAX_HOLD`] goes back through the retry tier instead
+//! ([`rabt_queue::Transport::publish_delayed`], marked [`DEFERRED_HEADER`]): acked and
+//! republished, no attempt counted. Why not hold it longer, or hand it back with `nack`:
+//! RabbitMQ cancels a consumer that keeps a delivery unacknowledged past its
+//! `consumer_timeout` (30 minutes by default), and a requeued delivery counts toward the
+//! queue's delivery limit, so a long outage would dead-letter tasks never attempted.
+//! While the agency's waiting tasks fill the worker's prefetch, the rest of its tasks
+//! stay ready in its queue; the other agencies' consumers never notice.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -23,19 +32,41 @@ use rabt_adapter::{AdapterError, Answer};
 use rabt_core::Agency;
 use rabt_metrics::{Circuit, metrics};
 use rabt_store::TaskRecord;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::Worker;
 use crate::breaker::{
     Admission, Breaker, BreakerSettings, BreakerSnapshot, Permit, Signal, Transition,
 };
-use crate::limits::{AgencyLimits, TokenBucket};
+use crate::limits::{AgencyLimits, SharedLimits, SharedSlot};
 use crate::process::{Disposition, ProcessError};
 use crate::retry::retry_message;
 
 /// The header that marks a task sent back unattempted, with why.
 pub const DEFERRED_HEADER: &str = "x-rabt-deferred";
+
+/// The longest a task waits in the worker for its agency's breaker before it goes back
+/// through the retry tier (well within RabbitMQ's 30-minute `consumer_timeout`).
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(120);
+
+/// How long an agency's calls ramp up after a probe closed its breaker: the tasks that
+/// waited out the outage, and the backlog in its queue, would otherwise all go in the
+/// same instant and take the worker's database connections and CPU from the healthy
+/// agencies for a second or two (measured in tests/drill.sh at 30 requests/s: their p99
+/// went from 50 to 450-900 ms at the moment of recovery). Calls are paced instead, from
+/// [`RAMP_START_PER_SECOND`] a second, doubling every second, until the ramp ends.
+const RAMP: Duration = Duration::from_secs(5);
+/// See [`RAMP`].
+const RAMP_START_PER_SECOND: f64 = 5.0;
+
+/// Where an agency's ramp after a recovery stands.
+#[derive(Debug, Clone, Copy)]
+struct Ramp {
+    since: Instant,
+    /// When the next call may go.
+    next: Instant,
+}
 
 /// One agency's gate as seen from outside: its breaker, and its calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +77,8 @@ pub struct GateSnapshot {
     pub calls_in_flight: u32,
     /// Tasks sent back to the retry tier unattempted since the worker started.
     pub deferred: u64,
+    /// Tasks waiting in this worker for the breaker to let them go.
+    pub waiting: u32,
 }
 
 /// The gates of every agency, at the agency's [`Agency::index`].
@@ -59,11 +92,15 @@ struct Gate {
     agency: Agency,
     breaker: Mutex<Breaker>,
     slots: Option<Arc<Semaphore>>,
-    /// Waiters queue on the lock in order (tokio's mutex is fair), each holding it while
-    /// it sleeps for its token.
-    bucket: Option<tokio::sync::Mutex<TokenBucket>>,
+    /// The limits every worker of the deployment shares, if the agency has any.
+    shared: Option<SharedLimits>,
     in_flight: AtomicU32,
     deferred: AtomicU64,
+    waiting: AtomicU32,
+    /// Woken at every transition of the breaker: the waiting tasks ask again.
+    changed: Notify,
+    /// The ramp after a probe closed the breaker, while it lasts ([`RAMP`]).
+    ramp: Mutex<Option<Ramp>>,
 }
 
 /// What the gate says to a task.
@@ -71,9 +108,12 @@ struct Gate {
 pub(crate) enum Entry {
     /// Call the agency; report how it went on the pass.
     Go(Pass),
-    /// The breaker is open: try again after this long, unattempted.
+    /// The breaker kept the task waiting [`MAX_HOLD`] and is still open for this long:
+    /// send it back through the retry tier, unattempted.
     Wait(Duration),
-    /// The worker is stopping while the task waited for a slot.
+    /// The task's deadline passed while it waited.
+    Expired,
+    /// The worker is stopping while the task waited.
     Stopped,
 }
 
@@ -85,24 +125,49 @@ pub(crate) struct Pass {
     permit: Permit,
     recorded: bool,
     _slot: Option<OwnedSemaphorePermit>,
+    /// The deployment-wide slot of this call, once taken.
+    _shared_slot: Option<SharedSlot>,
+}
+
+/// Where the limits every worker shares are kept, and who this worker is.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedBy {
+    pub(crate) store: rabt_store::Store,
+    /// This worker process, as the holder of agency slots.
+    pub(crate) holder: String,
+    /// The longest agency call.
+    pub(crate) call_timeout: Duration,
 }
 
 impl Gates {
-    /// Closed breakers with `breaker`'s settings, and `limits` where given.
-    pub(crate) fn new(breaker: &BreakerSettings, limits: &BTreeMap<Agency, AgencyLimits>) -> Gates {
+    /// Closed breakers with `breaker`'s settings, and `limits` where given, shared
+    /// through `shared`.
+    pub(crate) fn new(
+        breaker: &BreakerSettings,
+        limits: &BTreeMap<Agency, AgencyLimits>,
+        shared: &SharedBy,
+    ) -> Gates {
         let gates = Agency::ALL.map(|agency| {
             let limits = limits.get(&agency).copied().unwrap_or_default();
+            let shared_limits = SharedLimits::new(
+                shared.store.clone(),
+                agency,
+                &shared.holder,
+                &limits,
+                shared.call_timeout,
+            );
             Arc::new(Gate {
                 agency,
                 breaker: Mutex::new(Breaker::new(breaker.clone())),
                 slots: limits
                     .concurrency()
                     .map(|n| Arc::new(Semaphore::new(n.get() as usize))),
-                bucket: limits
-                    .rate()
-                    .map(|rate| tokio::sync::Mutex::new(TokenBucket::new(rate))),
+                shared: shared_limits,
                 in_flight: AtomicU32::new(0),
                 deferred: AtomicU64::new(0),
+                waiting: AtomicU32::new(0),
+                changed: Notify::new(),
+                ramp: Mutex::new(None),
             })
         });
         Gates { gates }
@@ -112,32 +177,73 @@ impl Gates {
         &self.gates[agency.index()]
     }
 
-    /// Waits for a slot, then asks the breaker. Only the breaker's answer can send the
-    /// task away; the wait ends early only when the worker stops.
-    pub(crate) async fn enter(&self, agency: Agency, stop: &CancellationToken) -> Entry {
+    /// Waits for a slot, then asks the breaker; while the breaker turns the task away,
+    /// waits (without the slot) for it to change its mind, at most [`MAX_HOLD`] and never
+    /// past `deadline`. Ends early only when the worker stops.
+    pub(crate) async fn enter(
+        &self,
+        agency: Agency,
+        deadline: Instant,
+        stop: &CancellationToken,
+    ) -> Entry {
         let gate = self.gate(agency).clone();
-        let slot = match &gate.slots {
-            Some(slots) => tokio::select! {
+        let held_until = Instant::now() + MAX_HOLD;
+        let mut waiting = None;
+        loop {
+            // Right after a recovery, calls ramp up (see RAMP).
+            if let Some(pause) = gate.ramp_wait(Instant::now()) {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return Entry::Stopped,
+                    () = tokio::time::sleep(pause) => continue,
+                }
+            }
+            // Registered before asking, so a transition between the answer and the wait
+            // is not missed.
+            let changed = gate.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let slot = match &gate.slots {
+                Some(slots) => tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return Entry::Stopped,
+                    // The semaphore is never closed, so acquiring only fails if it were.
+                    slot = slots.clone().acquire_owned() => slot.ok(),
+                },
+                None => None,
+            };
+            let now = Instant::now();
+            let (admission, transition) = gate.breaker().admit_until(now, Some(deadline));
+            gate.log(transition);
+            let wait = match admission {
+                Admission::Allowed(permit) => {
+                    gate.in_flight.fetch_add(1, Ordering::Relaxed);
+                    return Entry::Go(Pass {
+                        gate: gate.clone(),
+                        permit,
+                        recorded: false,
+                        _slot: slot,
+                        _shared_slot: None,
+                    });
+                }
+                Admission::Denied { wait } => wait,
+            };
+            drop(slot);
+            if now >= deadline {
+                return Entry::Expired;
+            }
+            if now >= held_until {
+                return Entry::Wait(wait);
+            }
+            let _counted = waiting.get_or_insert_with(|| Waiting::new(&gate));
+            let wake = (now + wait).min(deadline).min(held_until);
+            tokio::select! {
                 biased;
                 () = stop.cancelled() => return Entry::Stopped,
-                // The semaphore is never closed, so acquiring only fails if it were.
-                slot = slots.clone().acquire_owned() => slot.ok(),
-            },
-            None => None,
-        };
-        let (admission, transition) = gate.breaker().admit(Instant::now());
-        gate.log(transition);
-        let permit = match admission {
-            Admission::Allowed(permit) => permit,
-            Admission::Denied { wait } => return Entry::Wait(wait),
-        };
-        gate.in_flight.fetch_add(1, Ordering::Relaxed);
-        Entry::Go(Pass {
-            gate,
-            permit,
-            recorded: false,
-            _slot: slot,
-        })
+                () = &mut changed => {}
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
     }
 
     /// Counts a task sent back unattempted.
@@ -156,6 +262,7 @@ impl Gates {
                     breaker: gate.breaker().snapshot(now),
                     calls_in_flight: gate.in_flight.load(Ordering::Relaxed),
                     deferred: gate.deferred.load(Ordering::Relaxed),
+                    waiting: gate.waiting.load(Ordering::Relaxed),
                 };
                 (*agency, snapshot)
             })
@@ -164,6 +271,27 @@ impl Gates {
 }
 
 impl Gate {
+    /// While the calls ramp up after a recovery: how long this call must wait for its
+    /// turn (`None`: it may go now, and takes the turn).
+    fn ramp_wait(&self, now: Instant) -> Option<Duration> {
+        let mut ramp = self.ramp.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = (*ramp)?;
+        let since = now.saturating_duration_since(current.since);
+        if since >= RAMP {
+            *ramp = None;
+            return None;
+        }
+        if now < current.next {
+            return Some(current.next - now);
+        }
+        let per_second = RAMP_START_PER_SECOND * 2f64.powf(since.as_secs_f64());
+        *ramp = Some(Ramp {
+            next: now + Duration::from_secs_f64(1.0 / per_second),
+            ..current
+        });
+        None
+    }
+
     fn breaker(&self) -> MutexGuard<'_, Breaker> {
         // The breaker's state is consistent between its methods, which do not panic
         // midway; a poisoned lock says only that another thread panicked elsewhere.
@@ -178,14 +306,24 @@ impl Gate {
             Some(Transition::HalfOpened) => Some(Circuit::HalfOpen),
             Some(Transition::Closed) => Some(Circuit::Closed),
         };
+        if let Some(Transition::Closed) = transition {
+            let now = Instant::now();
+            *self.ramp.lock().unwrap_or_else(PoisonError::into_inner) = Some(Ramp {
+                since: now,
+                next: now,
+            });
+        }
         if let Some(circuit) = circuit {
             metrics().circuit(agency, circuit);
+            // Every transition may let waiting tasks go (closed), or need one of them
+            // as the probe (half-open), or give them a new wait (opened).
+            self.changed.notify_waiters();
         }
         match transition {
             None => {}
             Some(Transition::Opened { reason, cooldown }) => tracing::info!(
                 %agency, ?reason, cooldown_ms = cooldown.as_millis() as u64,
-                "circuit opened: the agency's tasks wait in the retry tier until the cooldown is over"
+                "circuit opened: the agency's tasks wait until a probe finds it back"
             ),
             Some(Transition::HalfOpened) => tracing::info!(
                 %agency,
@@ -199,17 +337,37 @@ impl Gate {
     }
 }
 
+/// Counts a task among its gate's waiting ones while it lives.
+#[derive(Debug)]
+struct Waiting(Arc<Gate>);
+
+impl Waiting {
+    fn new(gate: &Arc<Gate>) -> Waiting {
+        gate.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(gate.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Pass {
-    /// Waits for the rate limit's token, right before the call. False when the worker
-    /// stops first (the call must not be made then).
-    pub(crate) async fn paced(&self, stop: &CancellationToken) -> bool {
-        let Some(bucket) = &self.gate.bucket else {
+    /// Waits for the deployment's limits right before the call: a slot held by this
+    /// call across every worker, then the rate's turn. False when the worker stops first
+    /// (the call must not be made then).
+    pub(crate) async fn paced(&mut self, stop: &CancellationToken) -> bool {
+        let Some(shared) = &self.gate.shared else {
             return true;
         };
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => false,
-            () = take_token(bucket) => true,
+        match shared.wait_turn(stop).await {
+            Some(slot) => {
+                self._shared_slot = slot;
+                true
+            }
+            None => false,
         }
     }
 
@@ -233,15 +391,12 @@ impl Drop for Pass {
                     .breaker()
                     .record(self.permit, Signal::Inconclusive, Instant::now());
             self.gate.log(transition);
+            if self.permit.is_probe() {
+                // Another waiting task may be the probe now.
+                self.gate.changed.notify_waiters();
+            }
         }
         self.gate.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-async fn take_token(bucket: &tokio::sync::Mutex<TokenBucket>) {
-    let mut bucket = bucket.lock().await;
-    while let Err(wait) = bucket.take(Instant::now()) {
-        tokio::time::sleep(wait).await;
     }
 }
 

@@ -15,7 +15,8 @@
 //! - `callback`: applying an agency's callback through its adapter.
 //! - [`dead_letters`]: the drain that records dead letters in the database.
 //! - [`breaker`]: the circuit breaker of one agency, a pure state machine.
-//! - [`limits`]: per-agency concurrency and rate limits (a token bucket).
+//! - [`limits`]: per-agency concurrency and rate limits, shared by every worker
+//!   through the database.
 //! - `pause`: the agencies operators paused (maintenance), read from the database.
 //! - `gate`: the way to an agency call — slot, breaker, token — and the deferral of
 //!   tasks while an agency's circuit is open.
@@ -25,6 +26,7 @@
 //! - [`seal`]: the audit log's sealer (one process at a time), run by every process
 //!   that holds the signing key.
 //! - [`retention`]: the sweeper that replaces expired payloads by their digests.
+//! - [`supervise`]: restarts a long-running task that died, and reports it.
 
 #![forbid(unsafe_code)]
 
@@ -54,15 +56,18 @@ pub mod relay;
 pub mod retention;
 mod retry;
 pub mod seal;
+pub mod supervise;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
 pub use dead_letters::DeadLetterDrain;
 pub use gate::{DEFERRED_HEADER, GateSnapshot};
 pub use limits::{AgencyLimits, Rate, SettingsError};
 pub use notify::{Notifier, NotifierSettings, RetrySchedule};
+pub use rabt_metrics::{Supervision, TaskHealth};
 pub use relay::{OutboxRelay, RelaySettings};
 pub use retention::RetentionSettings;
 pub use seal::{SealerService, SealerSettings};
+pub use supervise::{RestartPolicy, Supervisor};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -110,6 +115,8 @@ pub struct Worker {
     pauses: pause::PauseBoard,
     /// Cancelled when the worker stops; waits on the database give up then.
     stop: CancellationToken,
+    /// Restarts a consumer, the sweeper or a drain that died.
+    supervisor: Supervisor,
 }
 
 impl Worker {
@@ -123,7 +130,16 @@ impl Worker {
         settings: WorkerSettings,
     ) -> Self {
         let adapters = adapters.into_iter().map(|a| (a.agency(), a)).collect();
-        let gates = Arc::new(gate::Gates::new(&settings.breaker, &settings.limits));
+        let shared = gate::SharedBy {
+            store: store.clone(),
+            holder: format!("worker-{:016x}", rand::random::<u64>()),
+            call_timeout: settings.call_timeout,
+        };
+        let gates = Arc::new(gate::Gates::new(
+            &settings.breaker,
+            &settings.limits,
+            &shared,
+        ));
         Self {
             store,
             transport,
@@ -134,7 +150,15 @@ impl Worker {
             gates,
             pauses: pause::PauseBoard::default(),
             stop: CancellationToken::new(),
+            supervisor: Supervisor::default(),
         }
+    }
+
+    /// This worker with its long-running tasks (a consumer per agency, the deadline
+    /// sweeper, the dead-letter drains) supervised by `supervisor`, which reports them
+    /// to the process (by default, a supervisor of its own).
+    pub fn supervised_by(self, supervisor: Supervisor) -> Worker {
+        Worker { supervisor, ..self }
     }
 
     /// The agencies this worker serves.
@@ -171,9 +195,25 @@ impl Worker {
             shutdown.clone(),
         ));
         for agency in worker.agencies() {
-            loops.spawn(worker.clone().consume(agency, shutdown.clone()));
+            let (this, stop) = (worker.clone(), shutdown.clone());
+            let supervisor = worker.supervisor.clone();
+            loops.spawn(async move {
+                supervisor
+                    .run(format!("consumer:{agency}"), stop.clone(), move || {
+                        this.clone().consume(agency, stop.clone())
+                    })
+                    .await;
+            });
         }
-        loops.spawn(worker.clone().sweep_deadlines(shutdown.clone()));
+        let (this, stop) = (worker.clone(), shutdown.clone());
+        let supervisor = worker.supervisor.clone();
+        loops.spawn(async move {
+            supervisor
+                .run("deadline-sweeper".to_owned(), stop.clone(), move || {
+                    this.clone().sweep_deadlines(stop.clone())
+                })
+                .await;
+        });
         while loops.join_next().await.is_some() {}
     }
 

@@ -1,12 +1,20 @@
 //! Per-agency limits an agency's SLA asks for: at most so many calls in flight, at most
-//! so many calls per second. The token bucket here is pure arithmetic over the caller's
-//! clock; `gate` waits on it.
+//! so many calls per second, **whatever the number of worker processes**.
 //!
-//! The limits hold per worker process: with several worker processes serving one
-//! agency, the agency sees up to their sum (docs/operations.md says so).
+//! The state lives in the shared database ([`SharedLimits`]): a call first takes one of
+//! the agency's concurrency slots (a row held with a lease, so a worker that dies gives
+//! it back), then the rate's turn (a GCRA row, decided and taken in one statement),
+//! right before the call. A task that has to wait, waits: it neither fails nor spends
+//! an attempt, and its deadline still applies. Each worker process also keeps the
+//! concurrency limit locally (a semaphore in `gate`), so that no more of its tasks than
+//! that poll the database for a slot.
 
 use std::num::NonZeroU32;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use rabt_core::{Agency, RateLimit};
+use rabt_store::Store;
+use tokio_util::sync::CancellationToken;
 
 /// A breaker setting or a limit that makes no sense.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,10 +63,18 @@ impl AgencyLimits {
                     ));
                 }
                 let burst = burst.unwrap_or(1);
-                if burst == 0 {
-                    return Err(invalid("burst", "must be at least 1"));
+                if burst == 0 || burst > RateLimit::MAX_BURST {
+                    return Err(invalid("burst", "must be from 1 to 100000"));
                 }
-                Some(Rate { per_second, burst })
+                let shared = shared_rate(per_second, burst).ok_or(invalid(
+                    "rate_per_second",
+                    "must be at least one call an hour (0.0003)",
+                ))?;
+                Some(Rate {
+                    per_second,
+                    burst,
+                    shared,
+                })
             }
         };
         Ok(AgencyLimits { concurrency, rate })
@@ -80,6 +96,7 @@ impl AgencyLimits {
 pub struct Rate {
     per_second: f64,
     burst: u32,
+    shared: RateLimit,
 }
 
 impl Rate {
@@ -92,127 +109,180 @@ impl Rate {
     pub fn burst(&self) -> u32 {
         self.burst
     }
+
+    /// As the shared rate limit: so many calls an hour (whole calls), the same burst.
+    fn as_rate_limit(&self) -> RateLimit {
+        self.shared
+    }
 }
 
-/// A token bucket: `burst` tokens at most, refilled at `per_second`; a call takes one.
-/// Over any interval of length `t`, at most `burst + per_second × t` calls get a token.
-#[derive(Debug, Clone)]
-pub(crate) struct TokenBucket {
-    rate: Rate,
-    tokens: f64,
-    last: Option<Instant>,
+/// `per_second` and `burst` as a shared rate limit of whole calls per hour.
+fn shared_rate(per_second: f64, burst: u32) -> Option<RateLimit> {
+    let per_hour = (per_second * 3600.0).round();
+    if !(1.0..=36_000_000.0).contains(&per_hour) {
+        return None;
+    }
+    RateLimit::new(per_hour as u32, rabt_core::limit::Period::Hour, burst).ok()
 }
 
-impl TokenBucket {
-    /// Float error (and waits rounded to the nanosecond) must not turn a token due now
-    /// into another wait of a nanosecond: a millionth of a token is close enough.
-    const EPSILON: f64 = 1e-6;
+/// An agency's limits shared by every worker process through the database.
+#[derive(Debug)]
+pub(crate) struct SharedLimits {
+    store: Store,
+    agency: Agency,
+    /// This worker process, as the holder of the slots it takes.
+    holder: String,
+    concurrency: Option<u32>,
+    rate: Option<RateLimit>,
+    /// How long a slot is held before another worker may take it (its holder died).
+    lease: Duration,
+}
 
-    /// A full bucket.
-    pub(crate) fn new(rate: Rate) -> TokenBucket {
-        TokenBucket {
+/// A concurrency slot held for one call; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct SharedSlot {
+    store: Store,
+    agency: Agency,
+    slot: i64,
+    holder: String,
+}
+
+impl Drop for SharedSlot {
+    fn drop(&mut self) {
+        let (store, agency, slot, holder) = (
+            self.store.clone(),
+            self.agency,
+            self.slot,
+            std::mem::take(&mut self.holder),
+        );
+        // Dropping cannot wait: the release runs on its own. If it fails (the database
+        // is down), the slot is free again when its lease runs out.
+        tokio::spawn(async move {
+            if let Err(err) = store.release_agency_slot(agency, slot, &holder).await {
+                tracing::debug!(%agency, %err, "cannot give an agency slot back; its lease will");
+            }
+        });
+    }
+}
+
+/// The longest pause between two looks for a free slot.
+const SLOT_POLL_MAX: Duration = Duration::from_millis(200);
+
+impl SharedLimits {
+    /// `limits` of `agency` shared through `store`, held by `holder`; `None` when the
+    /// agency has no limit. Calls take at most `call_timeout`.
+    pub(crate) fn new(
+        store: Store,
+        agency: Agency,
+        holder: &str,
+        limits: &AgencyLimits,
+        call_timeout: Duration,
+    ) -> Option<SharedLimits> {
+        let concurrency = limits.concurrency().map(NonZeroU32::get);
+        let rate = limits.rate().map(|r| r.as_rate_limit());
+        if concurrency.is_none() && rate.is_none() {
+            return None;
+        }
+        // A slot is held through the wait for the rate's turn and the call itself: at
+        // most `concurrency` calls wait for turns, so the wait is bounded by that many
+        // intervals; then the call's timeout, and a margin.
+        let turns = rate.map_or(Duration::ZERO, |rate| {
+            Duration::from_micros(rate.interval_us().unsigned_abs()) * concurrency.unwrap_or(1)
+        });
+        Some(SharedLimits {
+            store,
+            agency,
+            holder: holder.to_owned(),
+            concurrency,
             rate,
-            tokens: f64::from(rate.burst),
-            last: None,
+            lease: call_timeout + turns + Duration::from_secs(10),
+        })
+    }
+
+    /// Waits for a concurrency slot (if limited), then for the rate's turn (if
+    /// limited). `None` when `stop` comes first (the call must not be made then).
+    pub(crate) async fn wait_turn(&self, stop: &CancellationToken) -> Option<Option<SharedSlot>> {
+        let slot = match self.concurrency {
+            Some(slots) => Some(self.slot(slots, stop).await?),
+            None => None,
+        };
+        if let Some(rate) = self.rate {
+            self.turn(&rate, stop).await?;
+        }
+        Some(slot)
+    }
+
+    async fn slot(&self, slots: u32, stop: &CancellationToken) -> Option<SharedSlot> {
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match self
+                .store
+                .acquire_agency_slot(self.agency, slots, &self.holder, self.lease)
+                .await
+            {
+                Ok(Some(slot)) => {
+                    return Some(SharedSlot {
+                        store: self.store.clone(),
+                        agency: self.agency,
+                        slot,
+                        holder: self.holder.clone(),
+                    });
+                }
+                Ok(None) => pause = (pause * 2).min(SLOT_POLL_MAX),
+                Err(err) => {
+                    tracing::warn!(agency = %self.agency, %err, "cannot take an agency slot; trying again");
+                    pause = Duration::from_millis(500);
+                }
+            }
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return None,
+                () = tokio::time::sleep(pause) => {}
+            }
         }
     }
 
-    /// Takes a token at `now`, or says how long until one is there.
-    pub(crate) fn take(&mut self, now: Instant) -> Result<(), Duration> {
-        self.refill(now);
-        if self.tokens >= 1.0 - Self::EPSILON {
-            self.tokens = (self.tokens - 1.0).max(0.0);
-            return Ok(());
+    async fn turn(&self, rate: &RateLimit, stop: &CancellationToken) -> Option<()> {
+        let key = format!("agency:{}", self.agency);
+        loop {
+            let pause = match self.store.take_rate(&key, rate).await {
+                Ok(decision) if decision.allowed => return Some(()),
+                // At least a millisecond, so that a caller makes progress.
+                Ok(decision) => decision.retry_after.max(Duration::from_millis(1)),
+                Err(err) => {
+                    tracing::warn!(agency = %self.agency, %err, "cannot take the agency's rate; trying again");
+                    Duration::from_millis(500)
+                }
+            };
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return None,
+                () = tokio::time::sleep(pause) => {}
+            }
         }
-        let missing = 1.0 - self.tokens;
-        // At least a microsecond, so a caller sleeping on it makes progress.
-        let wait = Duration::from_secs_f64(missing / self.rate.per_second);
-        Err(wait.max(Duration::from_micros(1)))
-    }
-
-    fn refill(&mut self, now: Instant) {
-        if let Some(last) = self.last {
-            let elapsed = now.saturating_duration_since(last).as_secs_f64();
-            self.tokens =
-                (self.tokens + elapsed * self.rate.per_second).min(f64::from(self.rate.burst));
-        }
-        // A clock that went back (an injected one) does not move `last` back.
-        self.last = Some(self.last.map_or(now, |last| last.max(now)));
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
-    use std::sync::OnceLock;
-
+    use rabt_core::limit::gcra;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
     use super::*;
 
-    fn at(ms: u64) -> Instant {
-        static START: OnceLock<Instant> = OnceLock::new();
-        *START.get_or_init(Instant::now) + Duration::from_millis(ms)
-    }
-
-    fn bucket(per_second: f64, burst: u32) -> TokenBucket {
+    fn shared(per_second: f64, burst: u32) -> RateLimit {
         let limits = AgencyLimits::try_new(None, Some(per_second), Some(burst)).unwrap();
-        TokenBucket::new(limits.rate().unwrap())
-    }
-
-    /// The wait, to the microsecond (it comes from float arithmetic).
-    fn wait_ms(taken: Result<(), Duration>) -> f64 {
-        let wait = taken.expect_err("a wait");
-        (wait.as_secs_f64() * 1_000_000.0).round() / 1000.0
+        limits.rate().unwrap().as_rate_limit()
     }
 
     #[test]
-    fn a_full_bucket_gives_its_burst_then_spaces_calls() {
-        let mut b = bucket(4.0, 2);
-        assert_eq!(b.take(at(0)), Ok(()));
-        assert_eq!(b.take(at(0)), Ok(()));
-        assert_eq!(wait_ms(b.take(at(0))), 250.0);
-        assert_eq!(wait_ms(b.take(at(100))), 150.0);
-        assert_eq!(b.take(at(250)), Ok(()));
-        assert_eq!(wait_ms(b.take(at(250))), 250.0);
-    }
-
-    #[test]
-    fn a_quiet_spell_refills_no_more_than_the_burst() {
-        let mut b = bucket(10.0, 3);
-        for _ in 0..3 {
-            b.take(at(0)).unwrap();
-        }
-        // An hour later: three tokens, not 36,000.
-        for _ in 0..3 {
-            assert_eq!(b.take(at(3_600_000)), Ok(()));
-        }
-        assert!(b.take(at(3_600_000)).is_err());
-    }
-
-    #[test]
-    fn slow_rates_wait_seconds() {
-        let mut b = bucket(0.5, 1);
-        b.take(at(0)).unwrap();
-        assert_eq!(wait_ms(b.take(at(0))), 2_000.0);
-        assert_eq!(wait_ms(b.take(at(1_500))), 500.0);
-        assert_eq!(b.take(at(2_000)), Ok(()));
-    }
-
-    #[test]
-    fn waiting_exactly_the_wait_given_gets_a_token() {
-        let mut b = bucket(3.0, 1);
-        let mut now = at(0);
-        for _ in 0..100 {
-            match b.take(now) {
-                Ok(()) => {}
-                Err(wait) => {
-                    now += wait;
-                    assert_eq!(b.take(now), Ok(()), "the wait was enough");
-                }
-            }
-        }
+    fn the_shared_rate_is_the_configured_one() {
+        let rate = shared(2.5, 1);
+        assert_eq!((rate.interval_us(), rate.burst()), (400_000, 1));
+        assert_eq!(shared(4.0, 2).interval_us(), 250_000);
+        assert_eq!(shared(10_000.0, 5).interval_us(), 100);
     }
 
     #[test]
@@ -247,26 +317,29 @@ mod tests {
     }
 
     /// Whatever the pattern of calls, no interval of length `t` sees more than
-    /// `burst + rate × t` tokens handed out.
+    /// `burst + rate × t` calls let through by the shared rate.
     #[test]
     fn no_interval_gets_more_than_burst_plus_rate_times_length() {
         for seed in 0..200 {
             let mut rng = StdRng::seed_from_u64(seed);
             let per_second = rng.random_range(0.2..50.0);
             let burst = rng.random_range(1..5);
-            let mut b = bucket(per_second, burst);
+            let rate = shared(per_second, burst);
+            let per_second = 1_000_000.0 / rate.interval_us() as f64;
+            let mut tat = None;
             let mut granted = Vec::new();
-            let mut now = 0u64;
+            let mut now = 0i64;
             for _ in 0..300 {
-                now += rng.random_range(0..200);
-                if b.take(at(now)).is_ok() {
+                now += rng.random_range(0..200_000);
+                if let Some(next) = gcra(&rate, tat, now) {
+                    tat = Some(next);
                     granted.push(now);
                 }
             }
             for (i, start) in granted.iter().enumerate() {
                 for (j, end) in granted.iter().enumerate().skip(i) {
                     let calls = (j - i + 1) as f64;
-                    let length = (end - start) as f64 / 1000.0;
+                    let length = (end - start) as f64 / 1_000_000.0;
                     assert!(
                         calls <= f64::from(burst) + per_second * length + 1e-6,
                         "seed {seed}: {calls} calls in {length} s at {per_second}/s, burst {burst}"

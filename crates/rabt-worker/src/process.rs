@@ -147,11 +147,21 @@ impl Worker {
                 .await;
         }
         // Through the agency's gate (a free slot, the circuit breaker) before the attempt
-        // counts; a task turned away goes back unattempted (see gate.rs).
-        let pass = match self.gates.enter(task.agency, &self.stop).await {
+        // counts; a task turned away waits there, unattempted (see gate.rs).
+        let left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
+        let deadline = Instant::now() + left;
+        let mut pass = match self.gates.enter(task.agency, deadline, &self.stop).await {
             Entry::Go(pass) => pass,
             Entry::Wait(wait) => return self.defer(&task, wait, "circuit_open").await,
             Entry::Stopped => return self.defer(&task, Duration::ZERO, "worker_stopping").await,
+            Entry::Expired => {
+                // The deadline sweeper may have ended it already: completing is
+                // conditional, so whichever comes first counts.
+                let error = "the deadline passed while the agency's circuit was open";
+                self.complete(&task, Outcome::Timeout, None, None, Some(error), None)
+                    .await?;
+                return Ok(Disposition::Ack);
+            }
         };
         let attempt = match self
             .with_db("starting a task", || self.store.start_task(id, Utc::now()))

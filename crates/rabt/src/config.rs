@@ -14,6 +14,8 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 mod audit;
+mod cooperatives;
+mod edge;
 mod layers;
 mod notifications;
 mod worker;
@@ -29,6 +31,8 @@ pub(crate) const DEFAULTS: &str = include_str!("../../../deploy/rabt.toml");
 #[serde(deny_unknown_fields)]
 struct Raw {
     api: RawApi,
+    edge: edge::RawEdge,
+    cooperatives: cooperatives::RawCooperatives,
     database: RawDatabase,
     queue: RawQueue,
     worker: RawWorker,
@@ -193,6 +197,12 @@ pub(crate) struct Config {
     pub body_limit: usize,
     /// Longest `Prefer: wait`.
     pub max_wait: Duration,
+    /// The listener's timeouts, header size and connection cap (`[edge]`).
+    pub edge: rabt_api::edge::EdgeSettings,
+    /// How deep and long a JSON body may be (`[edge]`).
+    pub json_limits: rabt_api::json::JsonLimits,
+    /// The limits of a cooperative without its own (`[cooperatives]`).
+    pub cooperative_default_limit: rabt_store::CooperativeLimit,
     /// How long a cooperative's old keys keep working after a rotation.
     pub key_overlap: Duration,
     /// Database URL (may hold a password: never log it whole); `None` when none is
@@ -416,11 +426,15 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
     if raw.worker.prefetch == 0 {
         bail!("`worker.prefetch` must be positive");
     }
+    let (edge, json_limits) = edge::settings(&raw.edge)?;
     Ok(Config {
         listen,
         ops_listen,
         body_limit: raw.api.body_limit_bytes,
         max_wait: Duration::from_secs(raw.api.max_wait_seconds),
+        edge,
+        json_limits,
+        cooperative_default_limit: cooperatives::default_limit(&raw.cooperatives)?,
         key_overlap: key_overlap(raw.api.key_rotation_overlap_seconds)?,
         database_url,
         max_connections: raw.database.max_connections.max(1),

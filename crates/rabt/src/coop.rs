@@ -92,6 +92,25 @@ enum CoopCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Sets a cooperative's rate limit and daily quota, held across all api processes
+    /// (e.g. `set-limit coop_… --rate 5/s --burst 10`), or with --default goes back to
+    /// the configuration's default. Applies within 2 s.
+    SetLimit {
+        /// The cooperative (coop_…) or its unified number.
+        cooperative: String,
+        /// Calls per second, minute or hour (5/s, 300/m, 10000/h), or `none`.
+        #[arg(long)]
+        rate: Option<String>,
+        /// Calls that may go back to back (default: one period's worth).
+        #[arg(long)]
+        burst: Option<u32>,
+        /// Requests accepted per UTC day (10000/day), or `none` (the default).
+        #[arg(long)]
+        quota: Option<String>,
+        /// Remove the cooperative's own limits: the configuration's default applies.
+        #[arg(long, conflicts_with_all = ["rate", "burst", "quota"])]
+        default: bool,
+    },
     /// Gives a cooperative a new webhook secret (its notifications are signed with it)
     /// and prints it, once.
     WebhookSecret {
@@ -244,6 +263,25 @@ pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
             reason,
         } => {
             set_active(&store, &cooperative, true, &reason, &actor).await?;
+        }
+        CoopCommand::SetLimit {
+            cooperative,
+            rate,
+            burst,
+            quota,
+            default,
+        } => {
+            let Actor::Operator(name) = &actor else {
+                bail!("an operator is needed");
+            };
+            let coop = find(&store, &cooperative).await?;
+            let args = crate::limits::SetLimit {
+                rate,
+                burst,
+                quota,
+                default,
+            };
+            crate::limits::set_limit(config, &store, coop.id, args, name).await?;
         }
         CoopCommand::WebhookSecret { id } => {
             let Actor::Operator(name) = actor else {

@@ -21,6 +21,7 @@ mod coop;
 mod demo;
 mod dlq;
 mod heartbeat;
+mod limits;
 mod logging;
 mod runtime;
 mod serve;

@@ -13,8 +13,8 @@ use rabt_core::ServiceName;
 use rabt_queue::{Settings as QueueSettings, Transport};
 use rabt_store::Store;
 use rabt_worker::{
-    Notifier, OutboxRelay, RelaySettings, RetentionSettings, SealerService, SealerSettings, Worker,
-    WorkerSettings,
+    Notifier, OutboxRelay, RelaySettings, RestartPolicy, RetentionSettings, SealerService,
+    SealerSettings, Supervision, Supervisor, Worker, WorkerSettings,
 };
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -169,6 +169,10 @@ pub(crate) async fn run(
     let catalogue = catalogue(config)?;
     let wake = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
+    // Every long-running task is restarted if it dies, and /readyz says so meanwhile; one
+    // that keeps dying stops the process (exit status 1) for its supervisor to restart.
+    let supervision = Supervision::default();
+    let supervisor = Supervisor::new(supervision.clone(), RestartPolicy::default());
     let role = match (roles.api.is_some(), roles.adapters.is_empty()) {
         (true, true) => "api",
         (false, _) => "worker",
@@ -176,20 +180,42 @@ pub(crate) async fn run(
     };
     let mut heartbeat_worker = None;
 
+    let relay_settings = RelaySettings {
+        batch_size: config.outbox_batch,
+        lease: config.outbox_lease,
+        poll_interval: config.outbox_poll,
+    };
     let mut relay = OutboxRelay::new(
         store.clone(),
         transport.clone(),
         wake.clone(),
-        RelaySettings {
-            batch_size: config.outbox_batch,
-            lease: config.outbox_lease,
-            poll_interval: config.outbox_poll,
-        },
+        relay_settings.clone(),
     );
     let handoff = relay.handoff();
-    tasks.spawn(relay.run(shutdown.clone()));
+    {
+        // The first relay takes the API's handoff; one started after it died finds the
+        // rows in the table instead (the API wakes it when the handoff is gone).
+        let mut first = Some(relay);
+        let (store, transport, wake) = (store.clone(), transport.clone(), wake.clone());
+        let (supervisor, stop) = (supervisor.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            supervisor
+                .run("outbox-relay".to_owned(), stop.clone(), move || {
+                    let relay = first.take().unwrap_or_else(|| {
+                        OutboxRelay::new(
+                            store.clone(),
+                            transport.clone(),
+                            wake.clone(),
+                            relay_settings.clone(),
+                        )
+                    });
+                    relay.run(stop.clone())
+                })
+                .await;
+        });
+    }
 
-    spawn_sealer(config, &store, &shutdown, &mut tasks);
+    spawn_sealer(config, &store, &supervisor, &shutdown, &mut tasks);
 
     if !roles.adapters.is_empty() {
         if let Some(key) = &config.pii_key {
@@ -198,11 +224,14 @@ pub(crate) async fn run(
                 interval: config.retention.sweep_interval,
                 key: key.clone(),
             };
-            tasks.spawn(rabt_worker::retention::run(
-                store.clone(),
-                settings,
-                shutdown.clone(),
-            ));
+            let (store, supervisor, stop) = (store.clone(), supervisor.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                supervisor
+                    .run("retention".to_owned(), stop.clone(), move || {
+                        rabt_worker::retention::run(store.clone(), settings.clone(), stop.clone())
+                    })
+                    .await;
+            });
         }
         let worker = Worker::new(
             store.clone(),
@@ -218,14 +247,22 @@ pub(crate) async fn run(
                 limits: config.worker_limits.clone(),
                 pause_poll: Duration::from_secs(1),
             },
-        );
+        )
+        .supervised_by(supervisor.clone());
         tracing::info!(agencies = ?worker.agencies(), "worker started");
         heartbeat_worker = Some(worker.clone());
         // Workers also send the cooperatives' notifications (any number of them may:
         // notifications are claimed with a lease).
         let notifier = Notifier::new(store.clone(), config.notifications.clone())
             .context("cannot start the notifier")?;
-        tasks.spawn(notifier.run(shutdown.clone()));
+        let (notifying, stop) = (supervisor.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            notifying
+                .run("notifier".to_owned(), stop.clone(), move || {
+                    notifier.clone().run(stop.clone())
+                })
+                .await;
+        });
         // Dead letters of the same agencies go to the database, where operators see them.
         tasks.spawn(worker.dead_letter_drain().run(shutdown.clone()));
         tasks.spawn(worker.run(shutdown.clone()));
@@ -269,6 +306,10 @@ pub(crate) async fn run(
                     .map(|(agency, a)| (*agency, a.callback_secrets.clone()))
                     .collect(),
                 allow_private_notify_targets: config.notifications.allow_private_targets,
+                edge: config.edge,
+                json_limits: config.json_limits,
+                supervision: supervision.clone(),
+                default_limit: config.cooperative_default_limit,
                 outbox_handoff: Some(handoff),
                 pii_key: config.pii_key.clone(),
                 audit_verifier_key: config.audit.signing_key.as_ref().map(|k| k.verifier()),
@@ -276,15 +317,29 @@ pub(crate) async fn run(
                 agency_settings: crate::agency_cmd::settings_views(config),
             },
         );
-        let api_shutdown = shutdown.clone();
+        let (api_shutdown, fatal) = (shutdown.clone(), supervisor.fatal());
         tasks.spawn(async move {
-            if let Err(err) = rabt_api::serve(listeners, state, api_shutdown).await {
-                tracing::error!(%err, "the API server failed");
+            // The listeners cannot be had again: an API server that ends while the
+            // process runs ends the process.
+            match rabt_api::serve(listeners, state, api_shutdown.clone()).await {
+                Err(err) => tracing::error!(%err, "the API server failed"),
+                Ok(()) if !api_shutdown.is_cancelled() => {
+                    tracing::error!("the API server stopped");
+                }
+                Ok(()) => return,
             }
+            fatal.cancel();
         });
     }
 
-    shutdown.cancelled().await;
+    let fatal = supervisor.fatal();
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = fatal.cancelled() => {
+            tracing::error!(down = ?supervision.down(), "stopping: a long-running task cannot be kept running");
+            shutdown.cancel();
+        }
+    }
     let drained = tokio::time::timeout(config.shutdown_grace, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -297,6 +352,11 @@ pub(crate) async fn run(
         tasks.abort_all();
     }
     transport.close().await;
+    if fatal.is_cancelled() {
+        anyhow::bail!(
+            "a long-running task kept dying (see the log); exiting so that the process is restarted"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -306,6 +366,7 @@ pub(crate) async fn run(
 fn spawn_sealer(
     config: &Config,
     store: &Store,
+    supervisor: &Supervisor,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) {
@@ -321,7 +382,14 @@ fn spawn_sealer(
         key: key.clone(),
         batch: SEAL_BATCH,
     };
-    tasks.spawn(SealerService::new(store, settings).run(shutdown.clone()));
+    let (store, supervisor, stop) = (store.clone(), supervisor.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        supervisor
+            .run("audit-sealer".to_owned(), stop.clone(), move || {
+                SealerService::new(&store, settings.clone()).run(stop.clone())
+            })
+            .await;
+    });
 }
 
 /// Entries sealed per database round: a round stays short (one transaction of a few

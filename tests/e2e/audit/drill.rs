@@ -296,7 +296,7 @@ async fn tamper_drill(mut deployment: Deployment, pool: &AnyPool) {
     // Changed: a failed check made to look passed.
     let changed = sealed[10];
     sql(format!(
-        "UPDATE audit_log SET outcome = 'OK', detail = '{{}}' WHERE seq = {changed}"
+        "UPDATE audit_log SET outcome = 'OK', detail = '{{\"forged\": true}}' WHERE seq = {changed}"
     ))
     .await;
     let said = failure(&deployment);

@@ -172,3 +172,30 @@ pub(super) async fn latency(pool: &PgPool, sent: &[Sent]) -> anyhow::Result<Vec<
     }
     Ok(out)
 }
+
+/// The ten slowest requests of the healthy agencies accepted in the outage window: when
+/// each was accepted, in milliseconds after `began_ms`, and how long it took.
+pub(super) async fn slowest_healthy(
+    pool: &PgPool,
+    sent: &[Sent],
+    began_ms: i64,
+) -> anyhow::Result<Vec<(i64, i64)>> {
+    let ids: Vec<String> = sent
+        .iter()
+        .filter(|s| s.window == Fault::AgencyOutage.name() && !s.service.starts_with("labor."))
+        .filter(|s| s.service != "municipal.license.verify")
+        .map(|s| s.id.clone())
+        .collect();
+    let rows = sqlx::query(
+        "SELECT created_at - $2 AS at, completed_at - created_at AS ms FROM requests \
+         WHERE id = ANY($1) AND completed_at IS NOT NULL ORDER BY ms DESC LIMIT 10",
+    )
+    .bind(&ids)
+    .bind(began_ms)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<i64, _>("at"), r.get::<i64, _>("ms")))
+        .collect())
+}

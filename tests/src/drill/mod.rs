@@ -1,18 +1,20 @@
 //! The reliability drill (issue 4): `rabt serve` with two api and two worker processes on
 //! PostgreSQL and RabbitMQ under steady load, and faults applied one at a time — a worker
-//! SIGKILLed, an api SIGKILLed, RabbitMQ restarted, one agency failing for a while (500s,
-//! then timeouts, then 429), poison messages. After each, the drill counts what happened to
+//! SIGKILLed, an api SIGKILLed, RabbitMQ restarted, PostgreSQL stopped and started, one
+//! agency failing for a while (500s, then timeouts, then 429), poison messages. After
+//! each, the drill counts what happened to
 //! the requests accepted during its window: completed, dead-lettered, lost (accepted and in
 //! neither state after recovery) and applied twice (more than one completion recorded).
 //! Lost and applied twice must be 0. It also compares the end-to-end latency of the
 //! healthy agencies while one agency fails with their latency before any fault.
 //!
 //! The load generator behaves like a careful cooperative: a unique Idempotency-Key per
-//! request, and on a refused connection or a 5xx the same request again with the same key,
-//! at the other api. What it lived is reported per fault: the attempts refused (and how)
-//! and the answers slowed, and when (`disruption`). On the cluster of tests/cluster.sh
-//! the drill also kills a RabbitMQ node, brings it back, and switches over and kills the
-//! PostgreSQL primary (`cluster`: the script applies them).
+//! request, and on a refused connection, a 5xx or a 409 the same request again with the
+//! same key, at the other api; on a 429, the same after its Retry-After. What it lived
+//! is reported per fault: the attempts refused (and how) and the answers slowed, and
+//! when (`disruption`). On the cluster of tests/cluster.sh the drill also kills a
+//! RabbitMQ node, brings it back, and switches over and kills the PostgreSQL primary
+//! (`cluster`: the script applies them).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -26,13 +28,14 @@ use crate::{Deployment, free_port};
 
 mod cluster;
 mod count;
+mod database;
 mod disruption;
 mod report;
 
 use cluster::cluster_fault;
 use count::{latency, outage_outcomes, poison_dead_lettered, settle, tally};
 use disruption::{Attempted, disruption};
-pub use report::{Breaker, Disruption, Latency, Report, SLOW_MS, Tally};
+pub use report::{Breaker, DatabaseOutage, Disruption, Latency, Report, SLOW_MS, Tally};
 
 /// One fault of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,9 @@ pub enum Fault {
     AgencyOutage,
     /// Undecodable and unknown-task messages published straight into rabt.tasks.
     Poison,
+    /// PostgreSQL stopped (every connection cut) and started again (needs the services
+    /// folder); the API is probed while it is down.
+    DatabaseRestart,
     /// SIGKILL the RabbitMQ node that leads the task queues (tests/cluster.sh).
     BrokerNodeKill,
     /// Start the killed node again; it rejoins the cluster.
@@ -58,12 +64,13 @@ pub enum Fault {
 }
 
 /// Every fault, in the order of its name's listing.
-const FAULTS: [Fault; 9] = [
+const FAULTS: [Fault; 10] = [
     Fault::WorkerKill,
     Fault::ApiKill,
     Fault::BrokerRestart,
     Fault::AgencyOutage,
     Fault::Poison,
+    Fault::DatabaseRestart,
     Fault::BrokerNodeKill,
     Fault::BrokerNodeBack,
     Fault::Switchover,
@@ -79,6 +86,7 @@ impl Fault {
             Fault::BrokerRestart => "broker-restart",
             Fault::AgencyOutage => "agency-outage",
             Fault::Poison => "poison",
+            Fault::DatabaseRestart => "database-restart",
             Fault::BrokerNodeKill => "broker-node-kill",
             Fault::BrokerNodeBack => "broker-node-back",
             Fault::Switchover => "switchover",
@@ -103,11 +111,20 @@ pub struct Options {
     pub quiet: Duration,
     /// How long the agency outage lasts in all (split in three: 500s, timeouts, 429s).
     pub outage: Duration,
-    /// The folder of tests/services.sh's services, to restart the broker.
+    /// The folder of tests/services.sh's services, to restart the broker or the database.
     pub services_dir: Option<std::path::PathBuf>,
+    /// How long PostgreSQL stays down in the database restart.
+    pub database_down: Duration,
+    /// The largest ratio of a healthy agency's p99 during the agency outage to its p99
+    /// in the baseline that the drill accepts (the bulkheads); `None`: only reported.
+    pub max_p99_ratio: Option<f64>,
     /// The folder of tests/cluster.sh's cluster, for the cluster's faults.
     pub cluster_dir: Option<std::path::PathBuf>,
 }
+
+/// The labor services' deadline (the catalogue's): an outage of at most half of it must
+/// end with every labor request `OK`.
+pub const LABOR_DEADLINE: Duration = Duration::from_secs(45);
 
 /// The services the load cycles through, with their input. Labor is the agency the
 /// outage takes down; the others must not notice.
@@ -151,6 +168,8 @@ struct Ledger {
     window: String,
     sent: Vec<Sent>,
     refused: BTreeMap<String, u64>,
+    /// Why each submission given up on was given up (`window: last answer`).
+    gave_up: BTreeMap<String, u64>,
     attempts: Vec<Attempted>,
     /// When each window began, seconds since the drill began.
     windows: Vec<(String, f64)>,
@@ -163,6 +182,7 @@ impl Default for Ledger {
             window: String::new(),
             sent: Vec::new(),
             refused: BTreeMap::new(),
+            gave_up: BTreeMap::new(),
             attempts: Vec::new(),
             windows: Vec::new(),
             began: Instant::now(),
@@ -237,11 +257,22 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
                 }
             }
             Fault::AgencyOutage => {
+                let began_ms = unix_ms();
                 let calls = outage(deployment, options.outage).await?;
                 report.breaker = Some(Breaker {
+                    began_ms,
                     calls_during_outage: calls,
+                    outage: options.outage,
+                    all_ok_expected: options.outage * 2 <= LABOR_DEADLINE,
                     ..Breaker::default()
                 });
+            }
+            Fault::DatabaseRestart => {
+                let dir = options.services_dir.as_ref().context(
+                    "database-restart needs the services folder (RABT_TEST_SERVICES_DIR)",
+                )?;
+                report.database =
+                    Some(database::restart(deployment, &urls, dir, options.database_down).await?);
             }
             Fault::Poison => {
                 report.poison = Some((poison(deployment).await?, 0));
@@ -265,6 +296,7 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
             .lock()
             .map_err(|_| anyhow::anyhow!("ledger poisoned"))?;
         report.disruption = disruption(&ledger);
+        report.gave_up = ledger.gave_up.clone();
         ledger.clone_sent()
     };
     settle(&pool, &ledger.0).await?;
@@ -272,11 +304,21 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     report.latency = latency(&pool, &ledger.0).await?;
     if let Some(breaker) = report.breaker.as_mut() {
         outage_outcomes(&pool, &ledger.0, breaker).await?;
+        breaker.slowest = count::slowest_healthy(&pool, &ledger.0, breaker.began_ms).await?;
     }
     if let Some((published, _)) = report.poison {
         report.poison = Some((published, poison_dead_lettered(&pool, published).await?));
     }
+    report.max_p99_ratio = options.max_p99_ratio;
     Ok(report)
+}
+
+/// Now, in milliseconds since the epoch (as the database records times).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 impl Ledger {
@@ -352,6 +394,7 @@ async fn submit(
     let body = json!({"service": service, "input": input});
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut attempt = 0usize;
+    let mut last = String::from("no answer");
     while Instant::now() < deadline {
         let url = &urls[attempt % urls.len()];
         attempt += 1;
@@ -363,8 +406,38 @@ async fn submit(
             .json(&body)
             .send()
             .await;
+        if let Err(err) = &sent {
+            last = if err.is_timeout() {
+                "timeout".into()
+            } else {
+                "no connection".into()
+            };
+        }
         if let Ok(response) = sent {
             let status = response.status().as_u16();
+            last = status.to_string();
+            if status == 429 {
+                // Rate-limited: as a careful cooperative, come back when told.
+                let wait = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1);
+                reasons.push(status.to_string());
+                tokio::time::sleep(Duration::from_secs(wait.min(10))).await;
+                continue;
+            }
+            if (400..500).contains(&status) && status != 409 {
+                // Why it was refused, in the report (never a body of ours with data).
+                let problem: Value = response.json().await.unwrap_or(Value::Null);
+                last = format!(
+                    "{status} {} {}",
+                    problem["type"].as_str().unwrap_or_default(),
+                    problem["detail"].as_str().unwrap_or_default()
+                );
+                break;
+            }
             if (200..300).contains(&status) {
                 record(reasons, true);
                 let id = response
@@ -385,9 +458,6 @@ async fn submit(
                 }
                 return;
             }
-            if (400..500).contains(&status) && status != 409 {
-                break;
-            }
             reasons.push(status.to_string());
         } else {
             reasons.push("connection".to_owned());
@@ -396,6 +466,10 @@ async fn submit(
     }
     record(reasons, false);
     if let Ok(mut ledger) = ledger.lock() {
+        *ledger
+            .gave_up
+            .entry(format!("{window}: {last}"))
+            .or_default() += 1;
         *ledger.refused.entry(window).or_default() += 1;
     }
 }

@@ -38,6 +38,19 @@ pub struct Latency {
     pub p99: f64,
 }
 
+/// What the API answered while PostgreSQL was down, and how soon it served again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DatabaseOutage {
+    /// How long PostgreSQL was down.
+    pub down_for: std::time::Duration,
+    /// The probes' answers while it was down: `503+retry-after`, another status,
+    /// `hang` (no answer within 5 s) or `refused` (no connection).
+    pub answers: BTreeMap<String, u64>,
+    /// From the restart until every api process served again; `None` if one did not
+    /// within a minute.
+    pub recovered_in: Option<std::time::Duration>,
+}
+
 /// The drill's findings.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -49,6 +62,12 @@ pub struct Report {
     pub poison: Option<(u64, u64)>,
     /// What the failing agency saw and what became of its requests.
     pub breaker: Option<Breaker>,
+    /// What the API answered while the database was down.
+    pub database: Option<DatabaseOutage>,
+    /// The largest outage/baseline p99 ratio of a healthy agency the drill accepts.
+    pub max_p99_ratio: Option<f64>,
+    /// Submissions given up on, by window and the last answer they got.
+    pub gave_up: BTreeMap<String, u64>,
     /// Per window, the submissions refused or slowed while its fault lasted.
     pub disruption: Vec<Disruption>,
 }
@@ -91,18 +110,104 @@ pub struct Breaker {
     pub outcomes: BTreeMap<String, u64>,
     /// The most attempts any of them used.
     pub max_attempts: u64,
+    /// How long the outage lasted.
+    pub outage: std::time::Duration,
+    /// When it began, in milliseconds since the epoch.
+    pub began_ms: i64,
+    /// The slowest healthy-agency requests of the outage window: when each was
+    /// accepted (ms after the outage began) and how long it took (ms).
+    pub slowest: Vec<(i64, i64)>,
+    /// Whether the outage was at most half the labor deadline: then every labor request
+    /// must end `OK` (the breaker probes before the waiting tasks' deadlines).
+    pub all_ok_expected: bool,
+}
+
+impl Breaker {
+    /// Whether the labor requests of the outage ended as they must.
+    pub fn holds(&self) -> bool {
+        !self.all_ok_expected || self.outcomes.keys().all(|outcome| outcome == "OK")
+    }
 }
 
 impl Report {
-    /// Whether nothing was lost, applied twice or given up on, and every poison message
-    /// dead-lettered.
+    /// Whether nothing was lost, applied twice or given up on, every poison message
+    /// dead-lettered, an outage of at most half a deadline ended every labor request
+    /// `OK`, the database outage answered 503s and recovered, and (when asked) the
+    /// healthy agencies' p99 stayed within the ratio.
     pub fn holds(&self) -> bool {
-        self.tallies
-            .iter()
-            .all(|t| t.lost == 0 && t.applied_twice == 0 && t.refused == 0)
-            && self
-                .poison
-                .is_none_or(|(published, dead)| dead >= published)
+        self.failures().is_empty()
+    }
+
+    /// What did not hold, in words.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        for t in &self.tallies {
+            if t.lost != 0 || t.applied_twice != 0 || t.refused != 0 {
+                failures.push(format!(
+                    "{}: {} lost, {} applied twice, {} given up on",
+                    t.window, t.lost, t.applied_twice, t.refused
+                ));
+            }
+        }
+        if let Some((published, dead)) = self.poison
+            && dead < published
+        {
+            failures.push(format!(
+                "{dead} of {published} poison messages dead-lettered"
+            ));
+        }
+        if let Some(b) = &self.breaker
+            && !b.holds()
+        {
+            failures.push(format!(
+                "an outage of {} s (at most half the deadline) ended labor requests {:?}",
+                b.outage.as_secs(),
+                b.outcomes
+            ));
+        }
+        if let Some(d) = &self.database
+            && !d.holds()
+        {
+            failures.push(format!(
+                "database restart: answers while down {}, recovered in {:?}",
+                d.answers_text(),
+                d.recovered_in
+            ));
+        }
+        if let Some(max) = self.max_p99_ratio {
+            for (service, ratio) in self.p99_ratios() {
+                if ratio >= max {
+                    failures.push(format!(
+                        "`{service}`: p99 during the outage {ratio:.2}× the baseline's (at most {max})"
+                    ));
+                }
+            }
+        }
+        failures
+    }
+
+    /// Per healthy service: its p99 during the agency outage over its p99 in the baseline.
+    pub fn p99_ratios(&self) -> Vec<(String, f64)> {
+        let of = |window: &str, service: &str| {
+            self.latency
+                .iter()
+                .find(|l| l.window == window && l.service == service)
+                .map(|l| l.p99)
+        };
+        let mut services: Vec<&str> = Vec::new();
+        for latency in &self.latency {
+            if !services.contains(&latency.service.as_str()) {
+                services.push(&latency.service);
+            }
+        }
+        services
+            .into_iter()
+            .filter_map(|service| {
+                let baseline = of("baseline", service)?;
+                let outage = of("agency-outage", service)?;
+                (baseline > 0.0).then(|| (service.to_owned(), outage / baseline))
+            })
+            .collect()
     }
 
     /// The report as markdown tables.
@@ -122,6 +227,17 @@ impl Report {
                 t.refused
             ));
         }
+        if !self.gave_up.is_empty() {
+            let why: Vec<String> = self
+                .gave_up
+                .iter()
+                .map(|(why, n)| format!("{n} × `{why}`"))
+                .collect();
+            out.push_str(&format!(
+                "\nGiven up on (window: last answer): {}.\n",
+                why.join(", ")
+            ));
+        }
         if let Some((published, dead)) = self.poison {
             out.push_str(&format!("\nPoison messages: {published} published straight into `rabt.tasks`, {dead} found in the dead letters.\n"));
         }
@@ -131,7 +247,34 @@ impl Report {
                 .iter()
                 .map(|(outcome, n)| format!("{n} `{outcome}`"))
                 .collect();
-            out.push_str(&format!("\nLabor outage: the labor simulator received {} calls while it failed; {} labor requests were accepted meanwhile and ended {}, using at most {} attempt(s) each.\n", b.calls_during_outage, b.requests, outcomes.join(", "), b.max_attempts));
+            out.push_str(&format!("\nLabor outage ({} s): the labor simulator received {} calls while it failed; {} labor requests were accepted meanwhile and ended {}, using at most {} attempt(s) each.\n", b.outage.as_secs(), b.calls_during_outage, b.requests, outcomes.join(", "), b.max_attempts));
+        }
+        if let Some(b) = self.breaker.as_ref().filter(|b| !b.slowest.is_empty()) {
+            let slowest: Vec<String> = b
+                .slowest
+                .iter()
+                .map(|(at, ms)| format!("{ms} ms at +{:.1} s", *at as f64 / 1000.0))
+                .collect();
+            out.push_str(&format!(
+                "\nThe slowest healthy-agency requests of the outage window (accepted that long after the labor outage began): {}.\n",
+                slowest.join(", ")
+            ));
+        }
+        if let Some(d) = &self.database {
+            let recovered = d.recovered_in.map_or_else(
+                || "did not serve again within a minute".to_owned(),
+                |t| {
+                    format!(
+                        "served again {:.1} s after PostgreSQL was back",
+                        t.as_secs_f64()
+                    )
+                },
+            );
+            out.push_str(&format!(
+                "\nDatabase restart: PostgreSQL down {} s; the api processes answered the probes {}; every api process {recovered}.\n",
+                d.down_for.as_secs(),
+                d.answers_text()
+            ));
         }
         if !self.disruption.is_empty() {
             out.push_str(&format!("\n| window | submitted | refused attempts (how) | slowed (> {SLOW_MS} ms) | refused or slowed from … to (s after the fault) | slowest answer ms |\n|---|---|---|---|---|---|\n"));
@@ -164,6 +307,17 @@ impl Report {
                 out.push_str(&format!(
                     "| {} | `{}` | {} | {:.0} | {:.0} |\n",
                     l.window, l.service, l.count, l.p50, l.p99
+                ));
+            }
+            let ratios = self.p99_ratios();
+            if !ratios.is_empty() {
+                let text: Vec<String> = ratios
+                    .iter()
+                    .map(|(service, ratio)| format!("`{service}` {ratio:.2}"))
+                    .collect();
+                out.push_str(&format!(
+                    "\nBulkheads: p99 during the labor outage over the baseline's: {}.\n",
+                    text.join(", ")
                 ));
             }
         }

@@ -75,20 +75,46 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
+/// The largest agency answer Rabt reads. Its agencies answer a few kilobytes (a batch
+/// of health certificates, the largest, stays under 100 KB); an answer past this is
+/// broken or hostile, and reading it whole would let one agency fill a worker's memory.
+pub const MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
+
 impl Reply {
-    /// Reads a response to its end; a body cut off mid-way is classified as
-    /// [`classify_send_error`] says, with the call's `timeout`.
-    pub async fn read(response: Response, timeout: Duration) -> Result<Self, AdapterError> {
+    /// Reads a response to its end, at most [`MAX_ANSWER_BYTES`] of it: a longer one is
+    /// [`AdapterError::Malformed`] (a declared `Content-Length` above the limit before a
+    /// byte of the body is read). The whole exchange, body included, is bounded by the
+    /// call's `timeout` (reqwest's request timeout), so an agency trickling its answer
+    /// is cut off then. A body cut off mid-way is classified as [`classify_send_error`]
+    /// says.
+    pub async fn read(mut response: Response, timeout: Duration) -> Result<Self, AdapterError> {
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let too_large = |n: u64| {
+            AdapterError::Malformed(format!(
+                "answer of {n} bytes or more, above the {MAX_ANSWER_BYTES} read"
+            ))
+        };
+        if let Some(declared) = response.content_length()
+            && declared > MAX_ANSWER_BYTES as u64
+        {
+            return Err(too_large(declared));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| classify_send_error(e, timeout))?;
+            .map_err(|e| classify_send_error(e, timeout))?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_large((body.len() + chunk.len()) as u64));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Self {
             status,
             headers,
-            body: Vec::from(body),
+            body,
         })
     }
 }
@@ -227,6 +253,90 @@ mod tests {
             matches!(ctx.bound(never).await, Err(AdapterError::Timeout(t)) if t == ctx.timeout)
         );
         assert_eq!(ctx.bound(async { Ok(7) }).await.unwrap(), 7);
+    }
+
+    /// A one-shot HTTP server on a raw socket: it answers the first request with `head`
+    /// and then writes `chunk` every `pause` until the client goes away.
+    async fn agency_streaming(head: &'static str, chunk: Vec<u8>, pause: Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            while socket.write_all(&chunk).await.is_ok() {
+                tokio::time::sleep(pause).await;
+            }
+        });
+        format!("http://{address}/")
+    }
+
+    fn context(timeout: Duration) -> CallContext<'static> {
+        CallContext {
+            task: TaskId::new(),
+            timeout,
+            traceparent: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_agency_streaming_without_end_is_cut_off_at_the_limit() {
+        let url = agency_streaming(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n",
+            vec![b' '; 64 * 1024],
+            Duration::ZERO,
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let request = reqwest::Client::new().get(url);
+        let err = send(request, context(Duration::from_secs(20)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdapterError::Malformed(_)), "{err:?}");
+        assert!(err.is_retryable());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_declared_gigabyte_is_refused_before_it_is_read() {
+        let url = agency_streaming(
+            "HTTP/1.1 200 OK\r\ncontent-length: 1073741824\r\n\r\n",
+            vec![b'x'; 1024],
+            Duration::from_millis(50),
+        )
+        .await;
+        let err = send(
+            reqwest::Client::new().get(url),
+            context(Duration::from_secs(20)),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("1073741824"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_agency_trickling_its_answer_is_cut_off_at_the_timeout() {
+        let url = agency_streaming(
+            "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n",
+            b"{".to_vec(),
+            Duration::from_millis(200),
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let timeout = Duration::from_secs(1);
+        let err = send(reqwest::Client::new().get(url), context(timeout))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdapterError::Timeout(_)), "{err:?}");
+        assert!(started.elapsed() < timeout * 3, "{:?}", started.elapsed());
     }
 
     #[test]

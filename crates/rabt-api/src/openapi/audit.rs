@@ -106,7 +106,10 @@ pub(super) fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
             "security": [{ SECURITY_SCHEME: [] }],
             "requestBody": { "required": true, "content": { "application/json": { "schema": {
                 "type": "object", "additionalProperties": false,
-                "properties": { "idNumber": { "type": "string", "pattern": "^[12][0-9]{9}$" }, "mobile": { "type": "string", "pattern": "^(05|9665)[0-9]{8}$" } },
+                "properties": {
+                    "idNumber": { "type": "string", "format": "rabt-national-id", "pattern": "^[12][0-9]{9}$", "description": "A national ID or iqama number with its Luhn check digit." },
+                    "mobile": { "type": "string", "format": "rabt-mobile", "pattern": "^(05|9665)[0-9]{8}$" },
+                },
                 "oneOf": [{ "required": ["idNumber"] }, { "required": ["mobile"] }],
             } } } },
             "responses": {

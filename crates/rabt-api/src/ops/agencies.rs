@@ -131,7 +131,7 @@ pub(crate) async fn pause(
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
     let agency = agency(&name)?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let (reason, end) =
         pause_body(&body).map_err(|e| ApiError::new(ProblemKind::ValidationFailed).errors(e))?;
     let outcome = retrying("pausing an agency", || {

@@ -30,6 +30,11 @@ pub(crate) fn parse(query: &str) -> Result<AuditQuery, ApiError> {
         if value.is_empty() {
             continue;
         }
+        // PostgreSQL cannot compare text holding NUL: refused here, not a 500 there.
+        if let Some(refused) = crate::query::refused_text(&name, &value) {
+            errors.push(refused);
+            continue;
+        }
         let bad = |en: &str| FieldError::parameter(name.as_ref(), en, "قيمة غير صالحة");
         let time = |v: &str| DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc));
         match name.as_ref() {
@@ -44,7 +49,7 @@ pub(crate) fn parse(query: &str) -> Result<AuditQuery, ApiError> {
             "operator" if value.chars().count() <= 64 => {
                 parsed.operator = Some(value.trim().to_owned())
             }
-            "action" if value.len() <= 64 => parsed.action = Some(value.trim().to_owned()),
+            "action" if value.chars().count() <= 64 => parsed.action = Some(value.trim().to_owned()),
             "since" | "until" => match time(&value) {
                 Ok(t) if name == "since" => parsed.since = Some(t),
                 Ok(t) => parsed.until = Some(t),

@@ -92,7 +92,7 @@ pub(crate) async fn search(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Viewer)?.name.clone();
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let (kind, value) = subject(&body)?;
     let Some(key) = state.settings().pii_key.as_ref() else {
         return Err(ApiError::internal(

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use super::auth::OperatorCaller;
 use super::{coop_view, retrying};
 use crate::auth::{API_KEY_PREFIX, generate_secret, hash_secret};
+use crate::json::JsonLimits;
 use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::requests::read_json;
 use crate::state::AppState;
@@ -63,7 +64,7 @@ pub(crate) async fn onboard(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let new = parse_onboarding(&state, &body).map_err(invalid)?;
     let key = generate_secret(API_KEY_PREFIX);
     let secret = rabt_webhook::Secret::generate().expose();
@@ -101,7 +102,7 @@ pub(crate) async fn rotate(
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
     let cooperative = find(&state, &id).await?;
-    let body = optional_json(&headers, body)?;
+    let body = optional_json(&headers, body, state.settings().json_limits)?;
     let overlap = overlap(&body, state.settings().key_overlap).map_err(invalid)?;
     let key = generate_secret(API_KEY_PREFIX);
     let actor = Actor::Operator(operator.name.clone());
@@ -135,7 +136,7 @@ pub(crate) async fn revoke(
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Admin)?;
     let cooperative = find(&state, &id).await?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let reason = reason(&body, true).map_err(invalid)?;
     let actor = Actor::Operator(operator.name.clone());
     let outcome = retrying("revoking a key", || {
@@ -171,7 +172,7 @@ pub(crate) async fn set_services(
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
     let cooperative = find(&state, &id).await?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let map = object(&body, &["services"]).map_err(invalid)?;
     let services = services(&state, map.get("services"), "/services").map_err(invalid)?;
     let actor = Actor::Operator(operator.name.clone());
@@ -202,7 +203,7 @@ pub(crate) async fn set_active(
     };
     let operator = caller.require(needed)?;
     let cooperative = find(&state, &id).await?;
-    let body = optional_json(&headers, body)?;
+    let body = optional_json(&headers, body, state.settings().json_limits)?;
     let reason = reason(&body, !active).map_err(invalid)?;
     let actor = Actor::Operator(operator.name.clone());
     retrying("changing a cooperative's state", || {
@@ -271,10 +272,11 @@ fn secret_answer(status: StatusCode, body: Value) -> Response {
 fn optional_json(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    limits: JsonLimits,
 ) -> Result<Value, ApiError> {
     match &body {
         Ok(bytes) if bytes.is_empty() => Ok(json!({})),
-        _ => read_json(headers, body),
+        _ => read_json(headers, body, limits),
     }
 }
 
@@ -331,7 +333,7 @@ fn overlap(body: &Value, default: Duration) -> Result<Duration, Vec<FieldError>>
     let map = object(body, &["overlapSeconds"])?;
     match map.get("overlapSeconds") {
         None => Ok(default),
-        Some(value) => match value.as_u64().map(Duration::from_secs) {
+        Some(value) => match whole_seconds(value).map(Duration::from_secs) {
             Some(overlap) if overlap <= MAX_OVERLAP => Ok(overlap),
             _ => Err(vec![FieldError::at(
                 "/overlapSeconds",
@@ -340,6 +342,17 @@ fn overlap(body: &Value, default: Duration) -> Result<Duration, Vec<FieldError>>
             )]),
         },
     }
+}
+
+/// A whole number of seconds, also written as a float (`3600.0`: JSON Schema counts it an
+/// integer, and so does the document).
+fn whole_seconds(value: &Value) -> Option<u64> {
+    if let Some(n) = value.as_u64() {
+        return Some(n);
+    }
+    let f = value.as_f64()?;
+    // In range and whole: the cast below is exact.
+    (f.fract() == 0.0 && (0.0..=MAX_OVERLAP.as_secs_f64()).contains(&f)).then_some(f as u64)
 }
 
 /// `services`: a non-empty array of catalogue names.

@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 use rabt_core::{Agency, DeadLetterId};
 use rabt_metrics::metrics;
-use rabt_store::{DeadLetter, DeadLetterQuery, OperatorRole, PurgeOutcome, ReplayOutcome};
+use rabt_store::{
+    DeadLetter, DeadLetterQuery, DeadLetterState, OperatorRole, PurgeOutcome, ReplayOutcome,
+};
 use serde_json::{Value, json};
 
 use super::auth::OperatorCaller;
@@ -58,6 +60,14 @@ pub(crate) async fn get(
 ) -> Result<Response, ApiError> {
     caller.require(OperatorRole::Viewer)?;
     let letter = find(&state, &id).await?;
+    // A purged dead letter was deleted (`DELETE`): it is gone from here, as a deleted
+    // resource is; its record stays in the list (`state=purged`) and the audit log.
+    if letter.state() == DeadLetterState::Purged {
+        return Err(ApiError::new(ProblemKind::NotFound).detail(
+            "this dead letter was purged; it is listed with state=purged",
+            "حُذفت هذه الرسالة الميتة؛ تظهر في القائمة مع state=purged",
+        ));
+    }
     Ok(Json(view::full(&letter)).into_response())
 }
 
@@ -105,7 +115,7 @@ pub(crate) async fn replay_many(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let agency = filter(&body)
         .map_err(|errors| ApiError::new(ProblemKind::ValidationFailed).errors(errors))?;
     // Not `retrying`: the store retries each letter itself and reports one that stays

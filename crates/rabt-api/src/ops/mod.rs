@@ -10,6 +10,7 @@
 //! Layout:
 //! - `auth`: the operator extractor and role checks.
 //! - `dead_letters`: the handlers; `query`: the list's parameters; `view`: the JSON.
+//! - `limits`: a cooperative's rate limit and quota (`/ops/v1/cooperatives/{id}/limit`).
 //! - `cooperatives`: the lifecycle's handlers; `coop_view`: their JSON.
 //! - `agencies`: settings as running, maintenance pause and resume.
 //! - `overview`: the deployment at a glance; `requests`: every cooperative's requests,
@@ -34,6 +35,7 @@ pub(crate) mod auth;
 pub(crate) mod coop_view;
 pub(crate) mod cooperatives;
 pub(crate) mod dead_letters;
+pub(crate) mod limits;
 pub(crate) mod mask;
 pub mod openapi;
 pub(crate) mod overview;
@@ -48,6 +50,10 @@ const CONFLICT_RETRIES: u32 = 3;
 /// The routes of the operator API.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/ops/v1/cooperatives/{id}/limit",
+            get(limits::get).put(limits::put),
+        )
         .route("/ops/v1/dead-letters", get(dead_letters::list))
         .route(
             "/ops/v1/dead-letters/replay",
@@ -107,8 +113,12 @@ where
         match op().await {
             Ok(value) => return Ok(value),
             Err(err) if err.is_conflict() && tries < CONFLICT_RETRIES => tries += 1,
-            Err(err) if err.is_conflict() || err.is_unavailable() => {
-                tracing::warn!(error = %err, "{context}: database busy or unavailable");
+            Err(err) if err.is_conflict() => {
+                tracing::warn!(error = %err, "{context}: database busy");
+                return Err(ApiError::new(crate::problem::ProblemKind::Busy).retry_after(1));
+            }
+            Err(err) if err.is_unavailable() => {
+                tracing::warn!(error = %err, "{context}: database unavailable");
                 return Err(ApiError::unavailable(2));
             }
             Err(err) => return Err(ApiError::internal(context, &err)),

@@ -5,6 +5,15 @@
 use rabt_core::Agency;
 use serde_json::{Map, Value, json};
 
+use crate::openapi::{NOT_BLANK, SERVICE_FILTER};
+
+/// Free text an operator gives (a reason, a name): 1 to 200 characters, not all blank,
+/// no NUL.
+fn text_field() -> Value {
+    let pattern = format!("^[^\\u0000]*{NOT_BLANK}[^\\u0000]*$");
+    json!({ "type": "string", "minLength": 1, "maxLength": 200, "pattern": pattern })
+}
+
 /// The name of the operator token's security scheme.
 pub const SECURITY_SCHEME: &str = "operatorToken";
 
@@ -21,6 +30,13 @@ pub fn security_scheme() -> Value {
 /// is in the document without an edit here.
 fn agency_enum() -> Value {
     json!({ "enum": Agency::wire_names() })
+}
+
+/// An agency filter: an agency's name, or empty (which filters nothing).
+fn agency_filter() -> Value {
+    let mut names: Vec<Value> = Agency::wire_names().into_iter().map(Value::from).collect();
+    names.push(Value::from(""));
+    json!({ "enum": names })
 }
 
 /// The `DeadLetter` schema.
@@ -49,8 +65,9 @@ pub fn dead_letter_schema() -> Value {
     })
 }
 
-/// The paths under `/ops/v1`. `problem_ref` names a shared problem response.
-pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
+/// The paths under `/ops/v1`. `problem_ref` names a shared problem response; `services`
+/// are the catalogue's service names.
+pub fn paths(problem_ref: impl Fn(&str) -> Value, services: &[&str]) -> Map<String, Value> {
     let security = json!([{ SECURITY_SCHEME: [] }]);
     let letter =
         json!({ "application/json": { "schema": { "$ref": "#/components/schemas/DeadLetter" } } });
@@ -65,13 +82,14 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     let mut paths = Map::new();
     paths.insert("/ops/v1/dead-letters".into(), json!({
         "get": {
+            "operationId": "listDeadLetters",
             "summary": "Dead letters, newest first (viewer)",
             "security": security,
             "parameters": [
-                { "name": "agency", "in": "query", "schema": agency_enum() },
-                { "name": "state", "in": "query", "schema": { "enum": ["open", "replayed", "purged", "all"], "default": "open" } },
+                { "name": "agency", "in": "query", "schema": agency_filter() },
+                { "name": "state", "in": "query", "schema": { "enum": ["open", "replayed", "purged", "all", ""], "default": "open" } },
                 { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } },
-                { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "From the `next` link." },
+                { "name": "cursor", "in": "query", "schema": { "type": "string", "pattern": "^(dl_[0-9a-f]{32})?$" }, "description": "From the `next` link." },
             ],
             "responses": auth(json!({
                 "200": { "description": "A page of dead letters (without bodies): `items` and `links.next`." },
@@ -81,11 +99,13 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     }));
     paths.insert("/ops/v1/dead-letters/{id}".into(), json!({
         "get": {
+            "operationId": "getDeadLetter",
             "summary": "One dead letter with its body and headers (viewer)",
             "security": security, "parameters": [id],
             "responses": auth(json!({ "200": { "description": "The dead letter.", "content": letter }, "404": problem_ref("not-found") })),
         },
         "delete": {
+            "operationId": "purgeDeadLetter",
             "summary": "Purge: discard an open dead letter (admin; audited)",
             "security": security, "parameters": [id],
             "responses": auth(json!({
@@ -97,6 +117,7 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     }));
     paths.insert("/ops/v1/dead-letters/{id}/replay".into(), json!({
         "post": {
+            "operationId": "replayDeadLetter",
             "summary": "Replay: run the dead letter's task again (operator; audited)",
             "description": "In one transaction the task goes back to QUEUED (attempts counted afresh, a new deadline as long as its first one), its request to RUNNING with its verdict cleared, its message to the outbox, and this and the task's other open dead letters are marked replayed by the operator. The request completes again, with a new completion event. Concurrent replays of one dead letter reopen its task once; the others get 409.",
             "security": security, "parameters": [id],
@@ -109,6 +130,7 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
     }));
     paths.insert("/ops/v1/dead-letters/replay".into(), json!({
         "post": {
+            "operationId": "replayDeadLetters",
             "summary": "Replay every open dead letter of one agency, or of all (operator; each audited)",
             "security": security,
             "requestBody": { "required": true, "content": { "application/json": { "schema": {
@@ -124,9 +146,25 @@ pub fn paths(problem_ref: impl Fn(&str) -> Value) -> Map<String, Value> {
             })),
         },
     }));
-    cooperative_paths(&mut paths, &security, &auth, &problem_ref);
+    paths.extend(super::limits::paths(&security, &auth, &problem_ref));
+    cooperative_paths(&mut paths, &security, &auth, &problem_ref, services);
     agency_paths(&mut paths, &security, &auth, &problem_ref);
     reading_paths(&mut paths, &security, &auth, &problem_ref);
+    // Every operation that reads a JSON body refuses another media type and broken JSON
+    // before anything else.
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|p| p.values_mut())
+    {
+        if operation.get("requestBody").is_some() {
+            let responses = &mut operation["responses"];
+            if responses.get("400").is_none() {
+                responses["400"] = problem_ref("malformed-json");
+            }
+            responses["415"] = problem_ref("unsupported-media-type");
+        }
+    }
     paths
 }
 
@@ -138,9 +176,12 @@ fn reading_paths(
     problem_ref: &dyn Fn(&str) -> Value,
 ) {
     let q = |name: &str, schema: Value| json!({ "name": name, "in": "query", "schema": schema });
-    let text = json!({ "type": "string" });
-    let time = json!({ "type": "string", "format": "date-time" });
-    let window = json!({ "enum": ["15m", "1h", "24h"] });
+    // What the server takes: an empty value filters nothing.
+    let id = |prefix: &str| json!({ "type": "string", "pattern": format!("^({prefix}_[0-9a-f]{{32}})?$") });
+    let short_text = json!({ "type": "string", "maxLength": 64, "pattern": "^[^\\u0000]*$" });
+    let time =
+        json!({ "type": "string", "anyOf": [{ "format": "date-time" }, { "maxLength": 0 }] });
+    let window = json!({ "enum": ["15m", "1h", "24h", ""] });
     let limit = json!({ "type": "integer", "minimum": 1, "maximum": 100 });
     paths.insert("/ops/v1/overview".into(), json!({ "get": {
         "summary": "The deployment at a glance, across every process: per agency tasks ended (5 and 60 min), latency, circuit and calls in flight from the workers' heartbeats, queue depths, dead letters, pause; requests per service; outbox; readiness. A source that fails is marked `error` in its part only (viewer)",
@@ -150,10 +191,12 @@ fn reading_paths(
     paths.insert("/ops/v1/requests".into(), json!({ "get": {
         "summary": "Every cooperative's requests, newest first, filtered (viewer)",
         "security": security,
-        "parameters": [q("cooperative", text.clone()), q("service", text.clone()),
-            q("status", json!({ "enum": ["ACCEPTED", "RUNNING", "COMPLETED"] })),
-            q("verdict", json!({ "enum": ["PASS", "FAIL", "PARTIAL"] })), q("window", window.clone()),
-            q("since", time.clone()), q("until", time.clone()), q("limit", limit.clone()), q("cursor", text.clone())],
+        "parameters": [q("cooperative", id("coop")),
+            q("service", json!({ "type": "string", "maxLength": 64, "pattern": SERVICE_FILTER })),
+            q("status", json!({ "enum": ["ACCEPTED", "RUNNING", "COMPLETED", ""] })),
+            q("verdict", json!({ "enum": ["PASS", "FAIL", "PARTIAL", ""] })), q("window", window.clone()),
+            q("since", time.clone()), q("until", time.clone()), q("id", id("req")),
+            q("limit", limit.clone()), q("cursor", id("req"))],
         "responses": auth(json!({ "200": { "description": "`items` and `next` (the cursor of the next page)." }, "400": problem_ref("invalid-query") })),
     } }));
     paths.insert("/ops/v1/requests/{id}".into(), json!({ "get": {
@@ -168,16 +211,16 @@ fn reading_paths(
         "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
         "requestBody": { "required": true, "content": { "application/json": { "schema": {
             "type": "object", "additionalProperties": false, "required": ["reason"],
-            "properties": { "reason": { "type": "string", "minLength": 1, "maxLength": 200 } },
+            "properties": { "reason": text_field() },
         } } } },
         "responses": auth(json!({ "200": { "description": "The request, `masked: false` (Cache-Control: no-store)." }, "404": problem_ref("not-found"), "422": problem_ref("validation-failed") })),
     } }));
     paths.insert("/ops/v1/audit".into(), json!({ "get": {
         "summary": "The audit log, newest first, filtered (viewer)",
         "security": security,
-        "parameters": [q("request", text.clone()), q("cooperative", text.clone()), q("operator", text.clone()),
-            q("action", text.clone()), q("window", window), q("since", time.clone()), q("until", time),
-            q("limit", limit), q("cursor", json!({ "type": "integer" }))],
+        "parameters": [q("request", id("req")), q("cooperative", id("coop")), q("operator", short_text.clone()),
+            q("action", short_text), q("window", window), q("since", time.clone()), q("until", time),
+            q("limit", limit), q("cursor", json!({ "type": "integer", "minimum": 1 }))],
         "responses": auth(json!({ "200": { "description": "`items` and `next`." }, "400": problem_ref("invalid-query") })),
     } }));
 }
@@ -201,8 +244,8 @@ fn agency_paths(
         "requestBody": { "required": true, "content": { "application/json": { "schema": {
             "type": "object", "additionalProperties": false, "required": ["reason"],
             "properties": {
-                "reason": { "type": "string", "minLength": 1, "maxLength": 200 },
-                "expectedEnd": { "type": "string", "format": "date-time", "description": "In the future; shown to cooperatives in a waiting check." },
+                "reason": text_field(),
+                "expectedEnd": { "type": ["string", "null"], "format": "rabt-future-date-time", "description": "An RFC 3339 date and time in the future (null: not known); shown to cooperatives in a waiting check." },
             },
         } } } },
         "responses": auth(json!({
@@ -252,7 +295,10 @@ fn cooperative_paths(
     security: &Value,
     auth: &dyn Fn(Value) -> Value,
     problem_ref: &dyn Fn(&str) -> Value,
+    services: &[&str],
 ) {
+    let service_list =
+        json!({ "type": "array", "minItems": 1, "items": { "type": "string", "enum": services } });
     let coop =
         json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Cooperative" } } });
     let id =
@@ -262,7 +308,7 @@ fn cooperative_paths(
             "type": "object", "additionalProperties": false, "properties": properties, "required": required,
         } } } })
     };
-    let reason = json!({ "reason": { "type": "string", "minLength": 1, "maxLength": 200 } });
+    let reason = json!({ "reason": text_field() });
     let changed = |summary: &str, body: Value| {
         json!({ "post": {
             "summary": summary, "security": security, "parameters": [id], "requestBody": body,
@@ -281,9 +327,9 @@ fn cooperative_paths(
             "summary": "Onboard a cooperative; its API key and webhook secret are in the answer, once (operator; audited)",
             "security": security,
             "requestBody": body(json!({
-                "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+                "name": text_field(),
                 "unifiedNumber": { "type": "string", "pattern": "^7[0-9]{9}$" },
-                "services": { "type": "array", "minItems": 1, "items": { "type": "string" } },
+                "services": service_list.clone(),
             }), json!(["name", "unifiedNumber", "services"])),
             "responses": auth(json!({
                 "201": { "description": "Onboarded (Cache-Control: no-store).", "content": coop },
@@ -319,7 +365,7 @@ fn cooperative_paths(
     } }));
     paths.insert("/ops/v1/cooperatives/{id}/services".into(), json!({ "put": {
         "summary": "Replace the services it may call (operator; audited)", "security": security, "parameters": [id],
-        "requestBody": body(json!({ "services": { "type": "array", "minItems": 1, "items": { "type": "string" } } }), json!(["services"])),
+        "requestBody": body(json!({ "services": service_list }), json!(["services"])),
         "responses": auth(json!({
             "200": { "description": "The cooperative now.", "content": coop },
             "404": problem_ref("not-found"), "422": problem_ref("validation-failed"),

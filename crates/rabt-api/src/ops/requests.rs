@@ -294,7 +294,7 @@ pub(crate) async fn reveal(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Admin)?;
-    let body = read_json(&headers, body)?;
+    let body = read_json(&headers, body, state.settings().json_limits)?;
     let reason =
         reason(&body, true).map_err(|e| ApiError::new(ProblemKind::ValidationFailed).errors(e))?;
     // Exists first: a reveal of nothing is not audited.

@@ -26,6 +26,8 @@ pub(crate) struct Harness {
     pub(crate) cooperative: CooperativeId,
     /// Cooperative B: post.address.verify only.
     pub(crate) other_key: String,
+    /// A PostgreSQL database of the test's own, dropped with the harness.
+    _database: Option<rabt_test_support::TempAnyDatabase>,
 }
 
 pub(crate) struct Reply {
@@ -42,6 +44,34 @@ impl Harness {
     /// A harness where `callable` services have adapters, with these settings.
     pub(crate) async fn with(callable: &[&str], settings: ApiSettings) -> Harness {
         let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+        Harness::on(store, None, callable, settings).await
+    }
+
+    /// [`Harness::new`] on a PostgreSQL database of its own (`RABT_TEST_DATABASE_URL`):
+    /// for what only PostgreSQL refuses (a NUL character in a text column).
+    pub(crate) async fn on_postgres() -> Harness {
+        let database = rabt_test_support::TempAnyDatabase::create(
+            rabt_test_support::Backend::Postgres,
+            "rabt_api_test_",
+        )
+        .await
+        .unwrap();
+        let store = Store::connect(database.url(), 4).await.unwrap();
+        Harness::on(
+            store,
+            Some(database),
+            &["post.address.verify"],
+            ApiSettings::default(),
+        )
+        .await
+    }
+
+    async fn on(
+        store: Store,
+        database: Option<rabt_test_support::TempAnyDatabase>,
+        callable: &[&str],
+        settings: ApiSettings,
+    ) -> Harness {
         store.migrate().await.unwrap();
         let transport = Transport::embedded(Settings::default());
         let catalogue = Arc::new(Catalogue::bundled().unwrap());
@@ -71,6 +101,7 @@ impl Harness {
             key,
             cooperative,
             other_key,
+            _database: database,
         }
     }
 
@@ -125,7 +156,7 @@ impl Harness {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
+        let mut request = Request::builder().method(method.clone()).uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -142,6 +173,8 @@ impl Harness {
         } else {
             serde_json::from_slice(&bytes).unwrap()
         };
+        // Every answer a test gets must keep the contract (RFC 9457, openapi.json).
+        crate::contract::check(&method, uri, status, &headers, &body);
         Reply {
             status,
             headers,

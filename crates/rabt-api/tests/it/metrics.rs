@@ -78,6 +78,41 @@ async fn queue_depths_are_measured_at_scrape_time() {
     }
 }
 
+/// Scrapes are unauthenticated: each used to open a broker channel. Depths are now
+/// measured at most every five seconds, whatever the scrapes.
+#[tokio::test]
+async fn queue_depths_are_cached_between_scrapes() {
+    let h = Harness::new().await;
+    let key = "rabt_queue_depth{queue=\"rabt.tasks.saudi-post\"}";
+    let first = sample(&scrape(&h).await, key);
+    let message = rabt_queue::OutgoingMessage {
+        exchange: rabt_queue::TASKS_EXCHANGE.to_owned(),
+        routing_key: "saudi-post".to_owned(),
+        message_id: "depth-test".to_owned(),
+        body: b"{}".to_vec(),
+        headers: Vec::new(),
+    };
+    h.transport
+        .publish(&[message.clone(), message.clone(), message])
+        .await
+        .unwrap();
+    assert_eq!(
+        h.transport
+            .depth(rabt_core::Agency::SaudiPost)
+            .await
+            .unwrap()
+            .ready,
+        3
+    );
+    for _ in 0..20 {
+        assert_eq!(
+            sample(&scrape(&h).await, key),
+            first,
+            "measured again within 5 s"
+        );
+    }
+}
+
 #[tokio::test]
 async fn operators_surfaces_are_only_on_their_own_listener() {
     let h = Harness::new().await;

@@ -453,6 +453,9 @@ async fn an_admin_purges_once() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["state"], "purged");
     assert_eq!(reply.body["replayable"], false);
+    // Deleted: gone from its own path (still listed with state=purged, and audited).
+    let gone = ops(&h, Method::GET, &path, &admin, None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
     let again = ops(&h, Method::DELETE, &path, &admin, None).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(problem_type(&again), "dead-letter-closed");

@@ -289,3 +289,41 @@ async fn probes_report_health_and_readiness() {
             .contains("broker: down")
     );
 }
+
+/// A long-running task that died (its supervisor restarts it) makes the process not
+/// ready until it runs again, and `/readyz` names it.
+#[tokio::test]
+async fn readiness_names_a_task_that_died() {
+    use rabt_metrics::TaskHealth;
+    let h = Harness::new().await;
+    let supervision = h.state.settings().supervision.clone();
+    supervision.set("consumer:labor", TaskHealth::Running { restarts: 0 });
+    let ready = h.send(Method::GET, "/readyz", &[], Vec::new()).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(ready.body["checks"]["tasks"], "ok");
+
+    supervision.set(
+        "consumer:labor",
+        TaskHealth::Restarting {
+            restarts: 1,
+            since: std::time::Instant::now(),
+            why: "panicked",
+        },
+    );
+    let down = h.send(Method::GET, "/readyz", &[], Vec::new()).await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.body
+    );
+    let detail = down.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("tasks: down") && detail.contains("consumer:labor panicked"),
+        "{detail}"
+    );
+
+    supervision.set("consumer:labor", TaskHealth::Running { restarts: 1 });
+    let again = h.send(Method::GET, "/readyz", &[], Vec::new()).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+}

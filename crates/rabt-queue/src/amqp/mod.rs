@@ -202,41 +202,61 @@ pub(crate) fn is_ready(shared: &Shared) -> bool {
 /// Ready-message counts of the agency's task, dead-letter and retry-tier queues
 /// (passive declares: RabbitMQ answers with the ready count and the consumers).
 pub(crate) async fn depth(shared: &Shared, agency: Agency) -> Result<QueueDepth, QueueError> {
+    let mut depths = depths(shared, &[agency]).await?;
+    depths
+        .pop()
+        .map(|(_, depth)| depth)
+        .ok_or(QueueError::NotConnected)
+}
+
+/// The depths of `agencies`' task, dead-letter and retry-tier queues, through one
+/// channel.
+pub(crate) async fn depths(
+    shared: &Shared,
+    agencies: &[Agency],
+) -> Result<Vec<(Agency, QueueDepth)>, QueueError> {
     let session = shared.live_session()?;
     let channel = session.connection.create_channel().await?;
     let passive = QueueDeclareOptions {
         passive: true,
         ..QueueDeclareOptions::default()
     };
-    let tasks = channel
-        .queue_declare(
-            task_queue(agency).as_str().into(),
-            passive,
-            FieldTable::default(),
-        )
-        .await?;
-    let dead = channel
-        .queue_declare(
-            dead_queue(agency).as_str().into(),
-            passive,
-            FieldTable::default(),
-        )
-        .await?;
-    let mut retry = Vec::new();
-    for tier in &shared.settings.retry_tiers {
-        let name = crate::names::retry_queue(agency, *tier);
-        let queue = channel
-            .queue_declare(name.as_str().into(), passive, FieldTable::default())
+    let mut depths = Vec::with_capacity(agencies.len());
+    for &agency in agencies {
+        let tasks = channel
+            .queue_declare(
+                task_queue(agency).as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
             .await?;
-        retry.push((*tier, queue.message_count()));
+        let dead = channel
+            .queue_declare(
+                dead_queue(agency).as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
+            .await?;
+        let mut retry = Vec::new();
+        for tier in &shared.settings.retry_tiers {
+            let name = crate::names::retry_queue(agency, *tier);
+            let queue = channel
+                .queue_declare(name.as_str().into(), passive, FieldTable::default())
+                .await?;
+            retry.push((*tier, queue.message_count()));
+        }
+        depths.push((
+            agency,
+            QueueDepth {
+                ready: tasks.message_count(),
+                dead: dead.message_count(),
+                consumers: tasks.consumer_count(),
+                retry,
+            },
+        ));
     }
     let _ = channel.close(200, "OK".into()).await;
-    Ok(QueueDepth {
-        ready: tasks.message_count(),
-        dead: dead.message_count(),
-        consumers: tasks.consumer_count(),
-        retry,
-    })
+    Ok(depths)
 }
 
 pub(crate) async fn close(shared: &Shared) {

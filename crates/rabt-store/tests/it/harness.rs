@@ -101,6 +101,11 @@ impl TestDb {
         row.try_get::<String, _>(0).unwrap()
     }
 
+    /// A connection of its own behind the store's back (a session that holds locks).
+    pub(crate) async fn connection(&self) -> sqlx::pool::PoolConnection<sqlx::Any> {
+        self.raw.acquire().await.unwrap()
+    }
+
     /// Runs a statement behind the store's back.
     pub(crate) async fn execute(&self, sql: &str) -> Result<u64, sqlx::Error> {
         sqlx::query(AssertSqlSafe(sql.to_owned()))

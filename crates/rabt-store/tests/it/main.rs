@@ -24,6 +24,7 @@ mod dead_letter_replay;
 mod dead_letters;
 mod expire;
 mod lifecycle;
+mod limits;
 mod notifications;
 mod outbox;
 mod reads;

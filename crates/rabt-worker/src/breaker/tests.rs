@@ -160,6 +160,107 @@ fn a_failed_probe_reopens_it_for_longer_up_to_the_cap() {
     assert_eq!(breaker.snapshot(at(now)).open_for, Some(ms(1_000)));
 }
 
+/// The defaults of deploy/rabt.toml: 5 s cooldown doubling up to 60 s.
+fn default_settings() -> BreakerSettings {
+    BreakerSettings {
+        failures: 3,
+        min_calls: 1_000,
+        ..BreakerSettings::default()
+    }
+}
+
+fn denied_until(breaker: &mut Breaker, now: Instant, deadline: Instant) -> Duration {
+    match breaker.admit_until(now, Some(deadline)).0 {
+        Admission::Denied { wait } => wait,
+        allowed => panic!("expected a denial, got {allowed:?}"),
+    }
+}
+
+/// The outage of issue 14: a task with a 30 s deadline waits while an agency is down
+/// for 25 s. Doubling alone (5, 10, 20 s) put the third probe at +35 s, past the
+/// deadline; bounded by what the task has left, the probes come at +5, +15, +22.5 s...
+/// and the one after the agency is back finds it with seconds to spare.
+#[test]
+fn a_waiting_tasks_deadline_brings_the_probes_forward() {
+    let mut breaker = Breaker::new(default_settings());
+    let deadline = at(30_000);
+    for _ in 0..3 {
+        call(&mut breaker, at(0), FAIL);
+    }
+    let mut probes = Vec::new();
+    let mut now = 0;
+    loop {
+        let wait = denied_until(&mut breaker, at(now), deadline);
+        now += wait.as_millis() as u64;
+        let probe = allowed(&mut breaker, at(now));
+        assert!(probe.is_probe());
+        probes.push(now);
+        // The task waits while the probe is out, and says its deadline again.
+        denied_until(&mut breaker, at(now), deadline);
+        let back = now >= 25_000;
+        let signal = if back { Signal::Success } else { FAIL };
+        breaker.record(probe, signal, at(now));
+        if back {
+            break;
+        }
+    }
+    assert_eq!(probes[..3], [5_000, 15_000, 22_500], "{probes:?}");
+    let found = *probes.last().unwrap();
+    assert!((25_000..29_000).contains(&found), "{probes:?}");
+    assert_eq!(breaker.snapshot(at(found)).state, CircuitState::Closed);
+}
+
+#[test]
+fn a_task_with_little_time_left_shortens_an_open_period_already_running() {
+    let mut breaker = Breaker::new(default_settings());
+    for _ in 0..3 {
+        call(&mut breaker, at(0), FAIL);
+    }
+    assert_eq!(
+        denied(&mut breaker, at(0)),
+        ms(5_000),
+        "no deadline, no bound"
+    );
+    assert_eq!(denied_until(&mut breaker, at(1_000), at(5_000)), ms(2_000));
+    assert_eq!(breaker.snapshot(at(1_000)).open_for, Some(ms(2_000)));
+    // A task with more time does not lengthen it again.
+    assert_eq!(denied_until(&mut breaker, at(1_000), at(60_000)), ms(2_000));
+    // Close to a deadline, probes come about a second apart, never in a tight loop.
+    assert_eq!(
+        denied_until(&mut breaker, at(2_500), at(3_000)),
+        ms(500),
+        "the rest of the second it already waits"
+    );
+    let probe = allowed(&mut breaker, at(3_000));
+    breaker.record(probe, FAIL, at(3_000));
+    assert_eq!(
+        breaker.snapshot(at(3_000)).open_for,
+        Some(ms(10_000)),
+        "bound reset"
+    );
+    assert_eq!(denied_until(&mut breaker, at(3_000), at(3_200)), ms(1_000));
+}
+
+#[test]
+fn the_agencys_retry_after_is_honoured_over_the_deadline_bound() {
+    let mut breaker = Breaker::new(default_settings());
+    for _ in 0..3 {
+        call(&mut breaker, at(0), FAIL);
+    }
+    let probe = allowed(&mut breaker, at(5_000));
+    denied_until(&mut breaker, at(5_000), at(9_000));
+    let slow_down = Signal::Failure {
+        retry_after: Some(Duration::from_secs(8)),
+    };
+    assert_eq!(
+        breaker.record(probe, slow_down, at(5_000)),
+        Some(Transition::Opened {
+            reason: OpenReason::ProbeFailed,
+            cooldown: ms(8_000)
+        })
+    );
+}
+
 #[test]
 fn an_inconclusive_probe_lets_another_probe_go() {
     let mut breaker = opened_at(at(0));

@@ -47,6 +47,8 @@ pub(crate) enum Reply {
     BreaksSchema,
     /// A slow call: answers `Found` only once `token` is cancelled.
     FoundAfter(CancellationToken),
+    /// An agency that takes this long to answer `Found`.
+    FoundIn(std::time::Duration),
 }
 
 /// A call an agency received.
@@ -268,6 +270,10 @@ async fn answer(reply: Reply, service: &str) -> Result<Answer, AdapterError> {
         Reply::BreaksSchema => final_answer(Outcome::Ok, schema_breaking_answer()),
         Reply::FoundAfter(token) => {
             token.cancelled().await;
+            final_answer(Outcome::Ok, ok_output(service))
+        }
+        Reply::FoundIn(latency) => {
+            tokio::time::sleep(latency).await;
             final_answer(Outcome::Ok, ok_output(service))
         }
     }

@@ -1,12 +1,15 @@
 //! An agency's circuit breaker, end to end: a dead agency is left alone (its tasks wait
-//! in the retry tier, unattempted), probed after the cooldown, and called again once a
-//! probe succeeds; the other agencies never notice.
+//! in the worker, unattempted), probed after the cooldown, and called again once a
+//! probe succeeds; an outage shorter than the tasks' deadline ends with every task
+//! `OK`; the other agencies never notice.
 //!
 //! The breaker's state is read through [`Worker::gates`], the snapshot the metrics
 //! read; everything else through the store and the scripted agencies' call records.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use rabt_catalogue::Catalogue;
 use rabt_core::{Agency, Outcome, RequestId, TaskId, TaskState};
 use rabt_test_support::must::eventually;
 use rabt_worker::{BreakerSettings, CircuitState, GateSnapshot, Worker, WorkerSettings};
@@ -73,10 +76,11 @@ async fn an_open_circuit_spares_a_dead_agency_until_a_probe_finds_it_back(pairin
     assert_eq!(opened.breaker.state, CircuitState::Open);
     assert_eq!(rig.agency.total_calls(), 3, "three failures opened it");
 
-    // While it is open, new tasks and the retries of the first ones are turned away.
+    // While it is open, new tasks and the retries of the first ones are turned away:
+    // they wait in the worker, nothing goes back to the broker.
     let later = submit_addresses(&rig, 2).await;
-    gate_when(&worker, Agency::SaudiPost, "tasks deferred", |g| {
-        g.deferred >= 2
+    gate_when(&worker, Agency::SaudiPost, "tasks waiting", |g| {
+        g.waiting >= 2
     })
     .await;
     let calls = rig.agency.total_calls();
@@ -91,6 +95,7 @@ async fn an_open_circuit_spares_a_dead_agency_until_a_probe_finds_it_back(pairin
         "the check ran within the cooldown"
     );
     assert_eq!(calls, 3, "no call while open");
+    assert_eq!(still.deferred, 0, "nothing sent back through the broker");
     for sent in &later {
         let task = rig.task(sent.request, sent.task).await;
         assert_eq!((task.state, task.attempts), (TaskState::Queued, 0));
@@ -187,5 +192,107 @@ async fn a_dead_agency_costs_the_others_nothing(pairing: Pairing) {
         let task = rig.task(sent.request, sent.task).await;
         assert_eq!((task.state, task.attempts), (TaskState::Queued, 0));
     }
+    rig.finish().await;
+}
+
+pairing_test!(an_outage_of_half_a_deadline_ends_with_every_request_ok);
+/// Issue 14's outage: an agency down for half of its tasks' deadline. With the
+/// production breaker (5 s cooldown, doubling), the second failed probe used to open it
+/// for 10 s, past the deadline, and every waiting task ended `TIMEOUT`. Now the waiting
+/// tasks' deadlines bring the probes forward, and the first probe after the agency is
+/// back releases them all: every request ends `OK`, before its deadline, with no
+/// attempt spent while the circuit was open.
+async fn an_outage_of_half_a_deadline_ends_with_every_request_ok(pairing: Pairing) {
+    // Long enough that the first probe, 5 s after the circuit opens, still fails.
+    const DEADLINE: Duration = Duration::from_secs(12);
+    let mut rig = Rig::new(pairing).await;
+    let mut catalogue = Catalogue::bundled().unwrap();
+    catalogue
+        .set_deadline("post.address.verify", DEADLINE)
+        .unwrap();
+    rig.catalogue = Arc::new(catalogue);
+    rig.start_relay();
+    let worker = rig.start_worker(WorkerSettings {
+        breaker: BreakerSettings::default(),
+        // The deadline sweeper on, as in production: a task that missed its deadline
+        // would end TIMEOUT and fail the test.
+        deadline_sweep: Duration::from_millis(200),
+        ..worker_settings()
+    });
+    rig.agency.go_down(Reply::Unavailable);
+    let down_at = Instant::now();
+    let agency = rig.agency.clone();
+    let outage = tokio::spawn(async move {
+        tokio::time::sleep(DEADLINE / 2).await;
+        agency.recover();
+    });
+    let mut sent = submit_addresses(&rig, 6).await;
+    gate_when(&worker, Agency::SaudiPost, "the circuit open", |g| {
+        g.breaker.state == CircuitState::Open
+    })
+    .await;
+    sent.extend(submit_addresses(&rig, 4).await);
+    outage.await.unwrap();
+    for sent in &sent {
+        let record = rig.completed(sent.request).await;
+        let task = &record.tasks[0];
+        assert_eq!(
+            task.state,
+            TaskState::Completed(Outcome::Ok),
+            "task {} ended {:?} after an outage of half its deadline",
+            sent.task,
+            task.state
+        );
+        every_attempt_was_a_call(&rig, sent.request, sent.task).await;
+    }
+    let elapsed = down_at.elapsed();
+    assert!(
+        elapsed < DEADLINE,
+        "all done {elapsed:?} after the outage began"
+    );
+    let gate = gate(&worker, Agency::SaudiPost);
+    assert_eq!(gate.breaker.state, CircuitState::Closed);
+    assert_eq!(gate.waiting, 0);
+    rig.finish().await;
+}
+
+pairing_test!(calls_ramp_up_after_a_recovery);
+/// When a probe finds the agency back, the tasks that waited do not all go in the same
+/// instant (they would take the worker's database and CPU from the other agencies):
+/// five a second at first, doubling every second.
+async fn calls_ramp_up_after_a_recovery(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    // Prefetch 8: without the ramp, all eight waiting tasks would be called at once.
+    let worker = rig.start_worker(settings(Duration::from_millis(500)));
+    rig.agency.go_down(Reply::Unavailable);
+    let mut sent = submit_addresses(&rig, 3).await;
+    gate_when(&worker, Agency::SaudiPost, "the circuit open", |g| {
+        g.breaker.state == CircuitState::Open
+    })
+    .await;
+    for _ in 0..5 {
+        let new = rig.new_request(address_input());
+        rig.agency.script(
+            new.tasks[0].id,
+            [Reply::FoundIn(Duration::from_millis(300))],
+        );
+        sent.push(rig.submit(&new).await);
+    }
+    gate_when(&worker, Agency::SaudiPost, "tasks waiting", |g| {
+        g.waiting >= 5
+    })
+    .await;
+    let before = rig.agency.most_calls_at_once();
+    rig.agency.recover();
+    for s in &sent {
+        let record = rig.completed(s.request).await;
+        assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
+    }
+    let most = rig.agency.most_calls_at_once();
+    assert!(
+        most <= 4.max(before),
+        "{most} calls at once right after the recovery"
+    );
     rig.finish().await;
 }

@@ -1,7 +1,7 @@
 //! Per-agency limits, end to end: the most calls in flight, counted by the scripted
-//! agency itself, and the rate, from when its calls arrived. Timing is only checked in
-//! the direction a slow machine cannot break: calls arriving no faster than allowed,
-//! with half the nominal time as the bound.
+//! agency itself, and the rate, from when its calls arrived; with one worker, and with
+//! three sharing the limits through the database. Timing is only checked in the
+//! direction a slow machine cannot break: calls arriving no faster than allowed.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -103,5 +103,60 @@ async fn calls_come_no_faster_than_the_agency_rate(pairing: Pairing) {
             "{in_a_second} calls within a second"
         );
     }
+    rig.finish().await;
+}
+
+pairing_test!(three_workers_keep_an_agencys_limits_together);
+/// Issue 14: three workers serving one agency used to give it three times its limits.
+/// Now they share them: at most two calls in flight and five a second in all (within
+/// 10 %), and every task completes `OK` on its first attempt: waiting neither failed
+/// it nor spent an attempt.
+async fn three_workers_keep_an_agencys_limits_together(pairing: Pairing) {
+    const TASKS: usize = 30;
+    const CONCURRENCY: u32 = 2;
+    const PER_SECOND: f64 = 5.0;
+    const BURST: u32 = 2;
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    let limits = AgencyLimits::try_new(Some(CONCURRENCY), Some(PER_SECOND), Some(BURST)).unwrap();
+    for _ in 0..3 {
+        rig.start_worker(limited(limits));
+    }
+    let mut sent = Vec::new();
+    for _ in 0..TASKS {
+        let new = rig.new_request(address_input());
+        // Slow enough that a worker alone would have several calls in flight.
+        rig.agency.script(
+            new.tasks[0].id,
+            [Reply::FoundIn(Duration::from_millis(300))],
+        );
+        sent.push(rig.submit(&new).await);
+    }
+    for s in &sent {
+        let record = rig.completed(s.request).await;
+        assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
+        assert_eq!(record.tasks[0].attempts, 1, "waiting spent an attempt");
+    }
+    assert_eq!(rig.agency.total_calls(), TASKS);
+    assert!(
+        rig.agency.most_calls_at_once() <= CONCURRENCY as usize,
+        "{} calls at once",
+        rig.agency.most_calls_at_once()
+    );
+    let times = rig.agency.call_times();
+    for (i, start) in times.iter().enumerate() {
+        for (j, end) in times.iter().enumerate().skip(i) {
+            let calls = (j - i + 1) as f64;
+            let allowed = f64::from(BURST) + PER_SECOND * (*end - *start).as_secs_f64();
+            assert!(
+                calls <= 1.1 * allowed + 1.0,
+                "{calls} calls in {:?}: the rate is {PER_SECOND}/s, burst {BURST}",
+                *end - *start
+            );
+        }
+    }
+    let span = *times.last().unwrap() - times[0];
+    let nominal = Duration::from_secs_f64((TASKS as f64 - f64::from(BURST)) / PER_SECOND);
+    assert!(span >= nominal.mul_f64(0.9), "{TASKS} calls in {span:?}");
     rig.finish().await;
 }
