@@ -14,6 +14,7 @@ mod demo;
 mod deploy;
 mod dlq;
 mod drill;
+mod keys;
 mod kill_worker;
 mod limits;
 mod metrics;

@@ -92,10 +92,13 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The holder of a request's bearer secret (a cooperative's API key, an operator's
-/// token): `lookup` finds it by the secret's digest, `None` when nobody holds it. It is
-/// looked up on every request, never cached, so that a revoked key, a deactivated
-/// cooperative or a removed operator is refused at once by every api process. Without a
-/// well-formed `Authorization: Bearer` header the request is refused with `missing()`.
+/// token): `lookup` finds it by the secret's digest, `None` when nobody holds it.
+/// Operators' tokens are looked up on every request; cooperatives' keys may be answered
+/// from the store's key cache (`rabt_store::key_cache`, `api.key_cache_ttl_ms`), which
+/// refuses a revoked key or a deactivated cooperative at once in the process that made
+/// the change and within a quarter of a second in the others, and never remembers an
+/// unknown key. Without a well-formed `Authorization: Bearer` header the request is
+/// refused with `missing()`.
 pub(crate) async fn bearer_holder<T>(
     parts: &Parts,
     missing: impl FnOnce() -> ApiError,

@@ -11,6 +11,7 @@ use sqlx::{Any, AnyPool, Connection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
+use crate::key_cache::KeyCache;
 
 /// Which SQL database a [`Store`] talks to. Queries are written once in the subset both
 /// understand; the dialect picks the few statements that differ.
@@ -50,6 +51,8 @@ pub struct Store {
     /// running or waiting for the writer lock in this process (on PostgreSQL an
     /// advisory lock of the transaction plays this part, across processes).
     pub(crate) keys_in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
+    /// Verified API keys, off unless [`Store::cache_api_keys`] turns it on.
+    pub(crate) key_cache: Arc<KeyCache>,
 }
 
 impl fmt::Debug for Store {
@@ -106,10 +109,20 @@ impl Store {
                     dialect: Dialect::Postgres,
                     writers: None,
                     keys_in_flight: Arc::default(),
+                    key_cache: Arc::new(KeyCache::new(Duration::ZERO)),
                 })
             }
             Dialect::Sqlite => connect_sqlite(url, max_connections).await,
         }
+    }
+
+    /// Caches verified API keys for up to `ttl` (zero: never), for the processes that
+    /// authenticate cooperatives (see [`crate::key_cache`]). Call it on the store before
+    /// cloning it: clones made earlier keep the cache they had.
+    #[must_use]
+    pub fn cache_api_keys(mut self, ttl: Duration) -> Store {
+        self.key_cache = Arc::new(KeyCache::new(ttl));
+        self
     }
 
     /// The backend in use.
@@ -227,6 +240,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
         dialect: Dialect::Sqlite,
         writers: Some(Arc::new(Mutex::new(()))),
         keys_in_flight: Arc::default(),
+        key_cache: Arc::new(KeyCache::new(Duration::ZERO)),
     })
 }
 

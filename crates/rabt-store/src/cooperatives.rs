@@ -200,7 +200,9 @@ impl Store {
         .bind(key_hash)
         .execute(tx.conn())
         .await?;
+        crate::lifecycle::bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
+        self.key_cache.invalidate();
         Ok(done.rows_affected() == 1)
     }
 

@@ -59,6 +59,7 @@ pub mod console;
 pub mod cooperatives;
 pub mod dead_letters;
 mod error;
+pub mod key_cache;
 pub mod lifecycle;
 pub mod limits;
 pub mod migrate;

@@ -7,12 +7,12 @@
 //! enough to tell a cooperative's keys apart in a list and in the audit log, and
 //! nothing an attacker could use (the digest of a 238-bit key).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rabt_core::{CooperativeId, ServiceName};
 use serde_json::json;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_count, get_opt_time, get_parsed, get_time, millis, now};
@@ -236,12 +236,15 @@ impl Store {
             "until": until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
         insert_audit(tx.conn(), &entry, at).await?;
+        bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
+        self.key_cache.invalidate();
         Ok(Some(rotated))
     }
 
     /// Revokes one of a cooperative's keys at once: the next request with it is a 401
-    /// on every api process (keys are looked up per request, never cached).
+    /// on this process, and on every other api process within
+    /// [`crate::key_cache::GENERATION_CHECK`] (their key caches see the generation move).
     pub async fn revoke_api_key_id(
         &self,
         cooperative: CooperativeId,
@@ -282,7 +285,9 @@ impl Store {
         entry.detail =
             json!({ "cooperative": cooperative.to_string(), "key": key, "reason": reason });
         insert_audit(tx.conn(), &entry, at).await?;
+        bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
+        self.key_cache.invalidate();
         Ok(Revoked::Now)
     }
 
@@ -315,7 +320,9 @@ impl Store {
         entry.detail =
             json!({ "cooperative": cooperative.to_string(), "before": before, "after": services });
         insert_audit(tx.conn(), &entry, now()).await?;
+        bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
+        self.key_cache.invalidate();
         Ok(true)
     }
 
@@ -357,25 +364,78 @@ impl Store {
         let mut entry = NewAuditEntry::new(by.clone(), action);
         entry.detail = json!({ "cooperative": cooperative.to_string(), "reason": reason });
         insert_audit(tx.conn(), &entry, at).await?;
+        bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
+        self.key_cache.invalidate();
         Ok(Some(true))
     }
 
     /// The holder of a valid key (not revoked, not past its overlap), active or not:
-    /// the API answers 401 for no holder and 403 for an inactive one.
+    /// the API answers 401 for no holder and 403 for an inactive one. Answered from
+    /// memory when [`Store::cache_api_keys`] turned the cache on and the key is cached
+    /// under the current key generation (see [`crate::key_cache`]).
     pub async fn api_key_holder(&self, key_hash: &str) -> Result<Option<Cooperative>, StoreError> {
+        let cache = &self.key_cache;
+        if !cache.enabled() {
+            return Ok(self.look_up_key(key_hash).await?.map(|(holder, _)| holder));
+        }
+        let lookup = cache.begin();
+        let generation = match cache.fresh_generation(Instant::now()) {
+            Some(generation) => generation,
+            None => {
+                // Read before the key, so an entry can only be stored under a
+                // generation no newer than what the key's lookup saw.
+                let read_at = Instant::now();
+                let generation = self.key_generation().await?;
+                cache.set_generation(lookup, generation, read_at);
+                generation
+            }
+        };
+        if let Some(holder) = cache.get(key_hash, generation, Instant::now(), Utc::now()) {
+            return Ok(Some(holder));
+        }
+        let found = self.look_up_key(key_hash).await?;
+        if let Some((holder, key_ends_at)) = &found {
+            let now = Instant::now();
+            cache.put(
+                lookup,
+                key_hash,
+                holder.clone(),
+                generation,
+                *key_ends_at,
+                now,
+            );
+        }
+        Ok(found.map(|(holder, _)| holder))
+    }
+
+    /// The holder of a valid key and when the key ends, from the database.
+    async fn look_up_key(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<(Cooperative, Option<DateTime<Utc>>)>, StoreError> {
         let row = sqlx::query(
-            "SELECT c.id, c.name, c.unified_number, c.services, c.active, c.created_at \
-             FROM api_keys k JOIN cooperatives c ON c.id = k.cooperative_id \
+            "SELECT c.id, c.name, c.unified_number, c.services, c.active, c.created_at, \
+             k.expires_at FROM api_keys k JOIN cooperatives c ON c.id = k.cooperative_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)",
         )
         .bind(key_hash)
         .bind(millis(Utc::now()))
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref()
-            .map(crate::cooperatives::cooperative_from_row)
-            .transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let holder = crate::cooperatives::cooperative_from_row(&row)?;
+        Ok(Some((holder, get_opt_time(&row, "expires_at")?)))
+    }
+
+    /// The current key generation (see [`crate::key_cache`]).
+    pub async fn key_generation(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT generation FROM key_generation WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("generation")?)
     }
 
     /// Every cooperative's requests accepted since `since`, by cooperative (one
@@ -418,4 +478,13 @@ fn actor_name(by: &Actor) -> String {
         Actor::Agency(agency) => agency.to_string(),
         Actor::System => "rabt".to_owned(),
     }
+}
+
+/// Moves the key generation on, in the transaction of a change to credentials: every
+/// process's cached keys stop being trusted once it commits (see [`crate::key_cache`]).
+pub(crate) async fn bump_key_generation(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    sqlx::query("UPDATE key_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(())
 }

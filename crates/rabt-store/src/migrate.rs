@@ -64,6 +64,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0006_limits.sql"),
         sqlite: include_str!("../migrations/sqlite/0006_limits.sql"),
     },
+    Migration {
+        version: 7,
+        name: "key_generation",
+        postgres: include_str!("../migrations/postgres/0007_key_generation.sql"),
+        sqlite: include_str!("../migrations/sqlite/0007_key_generation.sql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.

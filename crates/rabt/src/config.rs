@@ -56,6 +56,7 @@ struct RawApi {
     body_limit_bytes: usize,
     max_wait_seconds: u64,
     key_rotation_overlap_seconds: u64,
+    key_cache_ttl_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +206,8 @@ pub(crate) struct Config {
     pub cooperative_default_limit: rabt_store::CooperativeLimit,
     /// How long a cooperative's old keys keep working after a rotation.
     pub key_overlap: Duration,
+    /// How long a verified API key is trusted from memory (zero: never).
+    pub key_cache_ttl: Duration,
     /// Database URL (may hold a password: never log it whole); `None` when none is
     /// configured (see [`Config::database`]).
     pub database_url: Option<Secret>,
@@ -436,6 +439,7 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         json_limits,
         cooperative_default_limit: cooperatives::default_limit(&raw.cooperatives)?,
         key_overlap: key_overlap(raw.api.key_rotation_overlap_seconds)?,
+        key_cache_ttl: key_cache_ttl(raw.api.key_cache_ttl_ms)?,
         database_url,
         max_connections: raw.database.max_connections.max(1),
         amqp_url,
@@ -474,6 +478,15 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
         pii_key: audit::pii_key(&raw.privacy)?,
         retention: audit::retention(&raw.retention)?,
     })
+}
+
+/// `api.key_cache_ttl_ms`: short, at most five minutes (the bound of the cache is a
+/// safety net; the key generation does the invalidating).
+fn key_cache_ttl(ms: u64) -> anyhow::Result<Duration> {
+    if ms > 300_000 {
+        bail!("`api.key_cache_ttl_ms` must be at most 300000 (five minutes)");
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 /// `api.key_rotation_overlap_seconds`: at most 30 days (the operator API's limit).

@@ -64,7 +64,9 @@ pub(crate) async fn run(
     let database_file = state_dir.join("rabt.db");
     private_file(&database_file)?;
     let database = format!("sqlite://{}?mode=rwc", database_file.display());
-    let store = runtime::open_store(&database, 4).await?;
+    let store = runtime::open_store(&database, 4)
+        .await?
+        .cache_api_keys(config.key_cache_ttl);
     let transport = Transport::embedded(runtime::queue_settings(&config));
     let requeued = store
         .requeue_open_tasks()

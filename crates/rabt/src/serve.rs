@@ -17,7 +17,9 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
         );
     }
     let shutdown = runtime::shutdown_on_signals();
-    let store = runtime::open_store(config.database()?, config.max_connections).await?;
+    let store = runtime::open_store(config.database()?, config.max_connections)
+        .await?
+        .cache_api_keys(config.key_cache_ttl);
     let transport = match &config.amqp_url {
         Some(url) => {
             tracing::info!(broker = %redact_urls(url.expose()), "connecting to RabbitMQ");

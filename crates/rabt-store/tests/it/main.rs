@@ -23,6 +23,7 @@ mod cooperatives;
 mod dead_letter_replay;
 mod dead_letters;
 mod expire;
+mod key_cache;
 mod lifecycle;
 mod limits;
 mod notifications;

@@ -229,3 +229,16 @@ fn no_database_is_configured_by_default_and_asking_for_one_says_how() {
         Config::from_sources(None, &env(&[("RABT_DATABASE_URL", "sqlite://x.db")])).unwrap();
     assert_eq!(sqlite.database().unwrap(), "sqlite://x.db");
 }
+
+#[test]
+fn the_key_cache_is_short_by_default_and_bounded() {
+    let config = Config::from_sources(None, &[]).unwrap();
+    assert_eq!(config.key_cache_ttl, Duration::from_secs(5));
+    let off = Config::from_sources(Some("[api]\nkey_cache_ttl_ms = 0\n"), &[]).unwrap();
+    assert_eq!(off.key_cache_ttl, Duration::ZERO);
+    let err = Config::from_sources(Some("[api]\nkey_cache_ttl_ms = 300001\n"), &[]).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("api.key_cache_ttl_ms"),
+        "{err:#}"
+    );
+}
