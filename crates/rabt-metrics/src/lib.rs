@@ -277,7 +277,7 @@ impl Metrics {
         );
         registry.register(
             "task_restarts",
-            "Long-running tasks of this process (relay, consumers, sweeper, drain, notifier) restarted after they died",
+            "Long-running tasks of this process (relay, consumers, sweeper, drain, notifier, sealer, retention, heartbeat) restarted after they died",
             metrics.task_restarts.clone(),
         );
         registry.register(

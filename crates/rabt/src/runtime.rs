@@ -268,12 +268,23 @@ pub(crate) async fn run(
         tasks.spawn(worker.run(shutdown.clone()));
     }
 
-    tasks.spawn(crate::heartbeat::run(
-        store.clone(),
-        role,
-        heartbeat_worker,
-        shutdown.clone(),
-    ));
+    {
+        // The operators' overview counts a process by its heartbeat: one that died
+        // would show the process gone while it serves.
+        let (store, supervisor, stop) = (store.clone(), supervisor.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            supervisor
+                .run("heartbeat".to_owned(), stop.clone(), move || {
+                    crate::heartbeat::run(
+                        store.clone(),
+                        role,
+                        heartbeat_worker.clone(),
+                        stop.clone(),
+                    )
+                })
+                .await;
+        });
+    }
 
     if roles.api.is_none()
         && let Some(address) = config.worker_metrics_listen
