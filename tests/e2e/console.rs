@@ -1,5 +1,5 @@
 //! The operators' console in a real browser: `tests/console/browser.py` (Playwright
-//! driving Debian's chromium, with axe-core vendored beside it) against `rabt serve`
+//! driving Debian's chromium, with axe-core from npm's registry: tests/console/fetch_axe.py) against `rabt serve`
 //! with two api processes and one worker on PostgreSQL and RabbitMQ, and the agency
 //! simulators. The script runs every flow of issue 9 and exits non-zero naming the
 //! first that broke; this test starts the deployment, makes the operators, and fails
@@ -78,10 +78,7 @@ async fn the_console_works_in_a_browser_against_two_api_processes() {
             "CONSOLE_SIM_INTERIOR",
             deployment.wiring.agency_url("interior"),
         )
-        .env(
-            "CONSOLE_AXE",
-            here.join("console/vendor/axe-core-4.11.4.min.js"),
-        )
+        .env("CONSOLE_AXE", axe_core(here))
         .env("CHROMIUM", &chromium)
         .envs(tokens.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
@@ -141,4 +138,24 @@ fn key_shaped_words_are_found() {
     let key = format!("rabt_op_{}", "a".repeat(40));
     assert_eq!(secrets_in(&format!("token={key} x")).len(), 1);
     assert!(secrets_in("rabt_schema_migrations rabt_api::console").is_empty());
+}
+
+/// axe-core's script, fetched once from npm's registry and checked against its published
+/// integrity (tests/console/fetch_axe.py) into the target folder.
+fn axe_core(tests: &Path) -> String {
+    let cache = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tests.join("../target"))
+        .join("test-axe");
+    let output = Command::new(python())
+        .arg(tests.join("console/fetch_axe.py"))
+        .arg(&cache)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run tests/console/fetch_axe.py: {e}"));
+    assert!(
+        output.status.success(),
+        "fetching axe-core failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
