@@ -79,13 +79,10 @@ pub(crate) async fn pause(
     Path(name): Path<String>,
     form: Form,
 ) -> Response {
-    let operator = match console.require(OperatorRole::Operator) {
-        Ok(o) => o.name.clone(),
+    let operator = match console.authorize_form(OperatorRole::Operator, &form) {
+        Ok(name) => name,
         Err(refused) => return refused,
     };
-    if let Err(refused) = console.check_csrf(&form) {
-        return refused;
-    }
     let ctx = &console.ctx;
     let Some(agency) = agency(&name) else {
         return layout::refusal(
@@ -126,13 +123,10 @@ pub(crate) async fn resume(
     Path(name): Path<String>,
     form: Form,
 ) -> Response {
-    let operator = match console.require(OperatorRole::Operator) {
-        Ok(o) => o.name.clone(),
+    let operator = match console.authorize_form(OperatorRole::Operator, &form) {
+        Ok(name) => name,
         Err(refused) => return refused,
     };
-    if let Err(refused) = console.check_csrf(&form) {
-        return refused;
-    }
     let ctx = &console.ctx;
     let Some(agency) = agency(&name) else {
         return layout::refusal(

@@ -229,13 +229,10 @@ pub(crate) async fn replay(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    let operator = match console.require(OperatorRole::Operator) {
-        Ok(o) => o.name.clone(),
+    let operator = match console.authorize_form(OperatorRole::Operator, &form) {
+        Ok(name) => name,
         Err(refused) => return refused,
     };
-    if let Err(refused) = console.check_csrf(&form) {
-        return refused;
-    }
     let ctx = &console.ctx;
     let reason = match reason(ctx, &form) {
         Ok(r) => r,
@@ -267,13 +264,10 @@ pub(crate) async fn purge(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    let operator = match console.require(OperatorRole::Admin) {
-        Ok(o) => o.name.clone(),
+    let operator = match console.authorize_form(OperatorRole::Admin, &form) {
+        Ok(name) => name,
         Err(refused) => return refused,
     };
-    if let Err(refused) = console.check_csrf(&form) {
-        return refused;
-    }
     let ctx = &console.ctx;
     let reason = match reason(ctx, &form) {
         Ok(r) => r,
@@ -326,13 +320,10 @@ pub(crate) async fn replay_many(
     console: Console,
     form: Form,
 ) -> Response {
-    let operator = match console.require(OperatorRole::Operator) {
-        Ok(o) => o.name.clone(),
+    let operator = match console.authorize_form(OperatorRole::Operator, &form) {
+        Ok(name) => name,
         Err(refused) => return refused,
     };
-    if let Err(refused) = console.check_csrf(&form) {
-        return refused;
-    }
     let ctx = &console.ctx;
     let lang = ctx.lang;
     let reason = match reason(ctx, &form) {

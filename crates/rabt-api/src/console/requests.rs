@@ -214,13 +214,10 @@ pub(crate) async fn reveal(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    let operator = match console.require(OperatorRole::Admin) {
-        Ok(operator) => operator.name.clone(),
+    let operator = match console.authorize_form(OperatorRole::Admin, &form) {
+        Ok(name) => name,
         Err(refused) => return refused,
     };
-    if let Err(refused) = console.check_csrf(&form) {
-        return refused;
-    }
     let ctx = &console.ctx;
     let Some(reason) = form.text("reason").filter(|r| r.chars().count() <= 200) else {
         return layout::refusal(

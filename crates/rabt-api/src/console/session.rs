@@ -103,6 +103,18 @@ impl Console {
         ))
     }
 
+    /// What every console form's handler checks first: the operator's role (else a
+    /// 403 page), then the form's CSRF token. The operator's name, for the audit entry.
+    pub(crate) fn authorize_form(
+        &self,
+        needed: OperatorRole,
+        form: &Form,
+    ) -> Result<String, Response> {
+        let name = self.require(needed)?.name.clone();
+        self.check_csrf(form)?;
+        Ok(name)
+    }
+
     /// Checks the form's CSRF token against the session's (403 when it is missing or
     /// wrong: nothing is done).
     pub(crate) fn check_csrf(&self, form: &Form) -> Result<(), Response> {
