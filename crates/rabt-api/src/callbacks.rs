@@ -31,52 +31,78 @@ use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::requests::json_problem;
 use crate::state::{AppState, store_error};
 
-/// `POST /v1/callbacks/{agency}`.
+/// `POST /v1/callbacks/{agency}`: each step below refuses what it cannot accept, so a
+/// callback that reaches [`store`] has passed them all.
 pub(crate) async fn receive(
     State(state): State<AppState>,
     Path(agency): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    // An agency Rabt holds no secret for cannot call back: nothing could verify it.
-    let agency: Agency = agency
-        .parse()
-        .map_err(|_| ApiError::new(ProblemKind::NotFound))?;
-    let secrets = state.callback_secrets(agency);
-    if secrets.is_empty() {
-        return Err(ApiError::new(ProblemKind::NotFound));
-    }
+    let agency = calling_back(&state, &agency)?;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ProblemKind::PayloadTooLarge),
         _ => ApiError::new(ProblemKind::MalformedJson),
     })?;
-    let signed = signed_headers(&headers);
-    let verified = signed
-        .as_ref()
-        .map_err(|missing| missing.clone())
-        .and_then(|signed| {
-            rabt_webhook::verify(
-                secrets,
-                signed,
-                &body,
-                Utc::now().timestamp(),
-                rabt_webhook::DEFAULT_TOLERANCE,
-            )
-            .map_err(|err| err.to_string())
-        });
-    if let Err(reason) = verified {
+    // Verified: from here on the sender is the agency, and its refusals are audited.
+    let signed = verify_sender(&state, agency, &headers, &body)?;
+    let document = read_document(&state, agency, &signed.id, &body).await?;
+    let reference = reference_of(&state, agency, &signed.id, &document).await?;
+    let task = waiting_task(&state, agency, &signed.id, &reference).await?;
+    let status = store(&state, agency, signed.id, reference, &task, document).await?;
+    metrics().callback(agency, status);
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": status }))).into_response())
+}
+
+/// The agency named in the path, if it can call back: an agency Rabt holds no secret for
+/// cannot, since nothing could verify it.
+fn calling_back(state: &AppState, agency: &str) -> Result<Agency, ApiError> {
+    let agency: Agency = agency
+        .parse()
+        .map_err(|_| ApiError::new(ProblemKind::NotFound))?;
+    if state.callback_secrets(agency).is_empty() {
+        return Err(ApiError::new(ProblemKind::NotFound));
+    }
+    Ok(agency)
+}
+
+/// The signed headers, once the signature verified with one of the agency's secrets and
+/// the timestamp is within the tolerance.
+fn verify_sender(
+    state: &AppState,
+    agency: Agency,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<SignedHeaders, ApiError> {
+    let verified = signed_headers(headers).and_then(|signed| {
+        rabt_webhook::verify(
+            state.callback_secrets(agency),
+            &signed,
+            body,
+            Utc::now().timestamp(),
+            rabt_webhook::DEFAULT_TOLERANCE,
+        )
+        .map(|()| signed)
+        .map_err(|err| err.to_string())
+    });
+    verified.map_err(|reason| {
         // Not the agency: counted and logged (rate limited, never the body), and never
         // an audit entry, so nobody can grow the permanent log from outside.
         metrics().callback(agency, "signature");
         UNVERIFIED_LOG.warn(agency, &reason);
-        return Err(ApiError::new(ProblemKind::CallbackUnverified).detail(reason.clone(), reason));
-    }
-    // Verified: from here on the sender is the agency.
-    let Ok(signed) = signed else {
-        return Err(ApiError::new(ProblemKind::CallbackUnverified));
-    };
-    // Read as strictly as a cooperative's body: an agency's JSON is untrusted input.
-    let document: Value = match json::parse(&body, state.settings().json_limits) {
+        ApiError::new(ProblemKind::CallbackUnverified).detail(reason.clone(), reason)
+    })
+}
+
+/// The body as JSON valid against the agency's callback schema, read as strictly as a
+/// cooperative's body: an agency's JSON is untrusted input.
+async fn read_document(
+    state: &AppState,
+    agency: Agency,
+    webhook_id: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let document: Value = match json::parse(body, state.settings().json_limits) {
         Ok(document) => document,
         Err(err) => {
             let why = match &err {
@@ -87,7 +113,7 @@ pub(crate) async fn receive(
                 JsonError::Nul { .. } => "a string holds a NUL character".to_owned(),
                 JsonError::TooMany { .. } => "an object or array is too large".to_owned(),
             };
-            reject(&state, agency, "malformed", Some(signed.id), &why).await?;
+            reject(state, agency, "malformed", webhook_id, &why).await?;
             return Err(json_problem(err));
         }
     };
@@ -95,10 +121,10 @@ pub(crate) async fn receive(
         && let Err(violations) = schema.validate(&document)
     {
         reject(
-            &state,
+            state,
             agency,
             "schema",
-            Some(signed.id),
+            webhook_id,
             "the body breaks the callback schema",
         )
         .await?;
@@ -108,28 +134,76 @@ pub(crate) async fn receive(
             .collect();
         return Err(ApiError::new(ProblemKind::ValidationFailed).errors(errors));
     }
-    let reference = document
-        .get("reference")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let Some(task) = correlate(&state, agency, &reference).await? else {
-        reject(
-            &state,
-            agency,
-            "unknown_reference",
-            Some(signed.id),
-            "no task has this reference",
-        )
-        .await?;
-        return Err(
-            ApiError::new(ProblemKind::CallbackUnknownReference).errors(vec![FieldError::at(
-                "/reference",
-                "no request of this agency is waiting for this reference",
-                "لا يوجد طلب لدى هذه الجهة ينتظر هذا المرجع",
-            )]),
-        );
-    };
+    Ok(document)
+}
+
+/// The callback's `reference`. Every agency's callback schema requires it as a string;
+/// an agency without a schema that leaves it out is refused like a schema violation,
+/// rather than looked up as an empty reference.
+async fn reference_of(
+    state: &AppState,
+    agency: Agency,
+    webhook_id: &str,
+    document: &Value,
+) -> Result<String, ApiError> {
+    if let Some(reference) = document.get("reference").and_then(Value::as_str) {
+        return Ok(reference.to_owned());
+    }
+    reject(
+        state,
+        agency,
+        "schema",
+        webhook_id,
+        "the body has no string `reference`",
+    )
+    .await?;
+    Err(
+        ApiError::new(ProblemKind::ValidationFailed).errors(vec![FieldError::at(
+            "/reference",
+            "a callback names the agency's reference as a string",
+            "يجب أن يذكر الرد مرجع الجهة نصًا",
+        )]),
+    )
+}
+
+/// The task of this agency waiting for `reference`, or the refusal of a callback that
+/// names none.
+async fn waiting_task(
+    state: &AppState,
+    agency: Agency,
+    webhook_id: &str,
+    reference: &str,
+) -> Result<rabt_store::TaskRecord, ApiError> {
+    if let Some(task) = correlate(state, agency, reference).await? {
+        return Ok(task);
+    }
+    reject(
+        state,
+        agency,
+        "unknown_reference",
+        webhook_id,
+        "no task has this reference",
+    )
+    .await?;
+    Err(
+        ApiError::new(ProblemKind::CallbackUnknownReference).errors(vec![FieldError::at(
+            "/reference",
+            "no request of this agency is waiting for this reference",
+            "لا يوجد طلب لدى هذه الجهة ينتظر هذا المرجع",
+        )]),
+    )
+}
+
+/// Stores the callback with its outbox message (once per `webhook-id`) and says whether
+/// it was new or a repeat.
+async fn store(
+    state: &AppState,
+    agency: Agency,
+    webhook_id: String,
+    reference: String,
+    task: &rabt_store::TaskRecord,
+    document: Value,
+) -> Result<&'static str, ApiError> {
     let id = CallbackId::new();
     // The callback joins its request's trace (the context stored with the request),
     // linked to the HTTP call it came in, which is the agency's trace or a new one.
@@ -144,7 +218,7 @@ pub(crate) async fn receive(
     let callback = NewCallback {
         id,
         agency,
-        webhook_id: signed.id,
+        webhook_id,
         reference,
         task: task.id,
         request: task.request,
@@ -158,7 +232,7 @@ pub(crate) async fn receive(
         .instrument(span)
         .await
         .map_err(|e| store_error("storing a callback", e))?;
-    let status = match accepted {
+    Ok(match accepted {
         CallbackAccepted::New => {
             tracing::info!(%agency, callback = %callback.id, task = %task.id, "callback accepted");
             state.wake_outbox();
@@ -168,9 +242,7 @@ pub(crate) async fn receive(
             tracing::info!(%agency, webhook_id = %callback.webhook_id, "repeated callback acknowledged, not applied again");
             "duplicate"
         }
-    };
-    metrics().callback(agency, status);
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": status }))).into_response())
+    })
 }
 
 /// How long an unknown reference is looked up again before the callback is refused. A
@@ -271,7 +343,7 @@ async fn reject(
     state: &AppState,
     agency: Agency,
     reason: &'static str,
-    webhook_id: Option<String>,
+    webhook_id: &str,
     detail: &str,
 ) -> Result<(), ApiError> {
     let detail = rabt_core::pii::redact(detail);

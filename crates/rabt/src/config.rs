@@ -13,6 +13,7 @@ use rabt_core::Agency;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+mod agencies;
 mod audit;
 mod cooperatives;
 mod edge;
@@ -20,6 +21,7 @@ mod layers;
 mod notifications;
 mod worker;
 
+pub(crate) use agencies::AgencyConfig;
 pub(crate) use audit::{AuditConfig, RetentionConfig};
 
 use layers::{apply_env, merge};
@@ -44,7 +46,7 @@ struct Raw {
     audit: audit::RawAudit,
     privacy: audit::RawPrivacy,
     retention: audit::RawRetention,
-    agencies: BTreeMap<String, RawAgency>,
+    agencies: BTreeMap<String, agencies::RawAgency>,
     deadlines: BTreeMap<String, u64>,
 }
 
@@ -143,17 +145,6 @@ struct RawSimulate {
     knobs: BTreeMap<String, toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAgency {
-    url: String,
-    api_key: String,
-    timeout_ms: u64,
-    callback_secrets: Vec<String>,
-    #[serde(default)]
-    credentials: BTreeMap<String, String>,
-}
-
 /// A credential: never printed.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Secret(String);
@@ -169,21 +160,6 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
     }
-}
-
-/// One agency's connection.
-#[derive(Debug, Clone)]
-pub(crate) struct AgencyConfig {
-    /// Its base URL.
-    pub url: url::Url,
-    /// The credential Rabt sends (and `rabt simulate` accepts).
-    pub api_key: Secret,
-    /// The HTTP timeout of one call.
-    pub timeout: Duration,
-    /// The secrets the agency's callbacks are signed with (empty: it cannot call back).
-    pub callback_secrets: Vec<rabt_webhook::Secret>,
-    /// Agency-specific credentials and settings (docs/operations.md lists them).
-    pub credentials: BTreeMap<String, Secret>,
 }
 
 /// The validated configuration.
@@ -330,30 +306,82 @@ fn ms(value: u64, key: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_millis(value))
 }
 
+/// The raw settings, each checked by the function named for it, into a [`Config`].
 fn validate(raw: Raw) -> anyhow::Result<Config> {
-    let listen = raw.api.listen.parse().map_err(|_| {
-        anyhow!(
-            "`api.listen` must be an address like 127.0.0.1:8080, got `{}`",
-            raw.api.listen
-        )
-    })?;
-    let ops_listen = raw.api.ops_listen.parse().map_err(|_| {
-        anyhow!(
-            "`api.ops_listen` must be an address like 127.0.0.1:9091, got `{}`",
-            raw.api.ops_listen
-        )
-    })?;
-    let database_url = match raw.database.url.as_str() {
-        "" => None,
+    if raw.worker.prefetch == 0 {
+        bail!("`worker.prefetch` must be positive");
+    }
+    let (edge, json_limits) = edge::settings(&raw.edge)?;
+    Ok(Config {
+        listen: address(&raw.api.listen, "api.listen", "127.0.0.1:8080")?,
+        ops_listen: address(&raw.api.ops_listen, "api.ops_listen", "127.0.0.1:9091")?,
+        body_limit: raw.api.body_limit_bytes,
+        max_wait: Duration::from_secs(raw.api.max_wait_seconds),
+        edge,
+        json_limits,
+        cooperative_default_limit: cooperatives::default_limit(&raw.cooperatives)?,
+        key_overlap: key_overlap(raw.api.key_rotation_overlap_seconds)?,
+        key_cache_ttl: key_cache_ttl(raw.api.key_cache_ttl_ms)?,
+        database_url: database_url(&raw.database.url)?,
+        max_connections: raw.database.max_connections.max(1),
+        amqp_url: amqp_url(raw.queue.amqp_url)?,
+        quorum_size: (raw.queue.quorum_size > 0).then_some(raw.queue.quorum_size),
+        delivery_limit: raw.queue.delivery_limit.max(1),
+        retry_tiers: retry_tiers(&raw.queue.retry_tiers_ms)?,
+        worker_agencies: worker_agencies(&raw.worker.agencies)?,
+        prefetch: raw.worker.prefetch,
+        call_timeout: ms(raw.worker.call_timeout_ms, "worker.call_timeout_ms")?,
+        deadline_sweep: ms(raw.worker.deadline_sweep_ms, "worker.deadline_sweep_ms")?,
+        worker_metrics_listen: worker_metrics_listen(&raw.worker.metrics_listen)?,
+        worker_breaker: worker::breaker(&raw.worker.breaker)?,
+        worker_limits: worker::limits(&raw.worker.limits)?,
+        outbox_batch: raw.outbox.batch_size.max(1),
+        outbox_lease: ms(raw.outbox.lease_ms, "outbox.lease_ms")?,
+        outbox_poll: ms(raw.outbox.poll_ms, "outbox.poll_ms")?,
+        notifications: notifications::settings(&raw.notifications)?,
+        shutdown_grace: Duration::from_millis(raw.shutdown.grace_ms),
+        log_filter: raw.log.filter,
+        log_json: log_json(&raw.log.format)?,
+        simulate_base: raw.simulate.listen_base,
+        seed: raw.simulate.seed,
+        deadlines: deadlines(&raw.deadlines)?,
+        simulate_pki_dir: raw.simulate.pki_dir.clone().into(),
+        simulate_knobs: simulate_knobs(&raw.simulate.knobs)?,
+        simulate_callback_url: url::Url::parse(&raw.simulate.callback_url)
+            .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
+        agencies: agencies::agencies(raw.agencies)?,
+        audit: audit::audit(&raw.audit)?,
+        pii_key: audit::pii_key(&raw.privacy)?,
+        retention: audit::retention(&raw.retention)?,
+    })
+}
+
+/// A listening address at `key`, with an example in the error.
+fn address(value: &str, key: &str, example: &str) -> anyhow::Result<SocketAddr> {
+    value
+        .parse()
+        .map_err(|_| anyhow!("`{key}` must be an address like {example}, got `{value}`"))
+}
+
+/// `database.url`: empty for none (the commands that need one say so), else SQLite or
+/// PostgreSQL.
+fn database_url(url: &str) -> anyhow::Result<Option<Secret>> {
+    match url {
+        "" => Ok(None),
         url if url.starts_with("sqlite:")
             || url.starts_with("postgres://")
             || url.starts_with("postgresql://") =>
         {
-            Some(Secret(url.to_owned()))
+            Ok(Some(Secret(url.to_owned())))
         }
         _ => bail!("`database.url` must start with sqlite: or postgres://"),
-    };
-    let urls = raw.queue.amqp_url.into_list();
+    }
+}
+
+/// `queue.amqp_url`: the cluster's nodes joined by commas, or none for the embedded
+/// transport.
+fn amqp_url(urls: AmqpUrls) -> anyhow::Result<Option<Secret>> {
+    let urls = urls.into_list();
     if let Some(n) = urls
         .iter()
         .position(|u| !(u.starts_with("amqp://") || u.starts_with("amqps://")))
@@ -363,121 +391,59 @@ fn validate(raw: Raw) -> anyhow::Result<Config> {
             n + 1
         );
     }
-    let amqp_url = (!urls.is_empty()).then(|| Secret(urls.join(",")));
-    let mut agencies = BTreeMap::new();
-    for (name, agency) in raw.agencies {
-        let key = name
-            .parse::<Agency>()
-            .map_err(|e| anyhow!("`agencies.{name}`: {e}"))?;
-        let url =
-            url::Url::parse(&agency.url).map_err(|e| anyhow!("`agencies.{name}.url`: {e}"))?;
-        let timeout = ms(agency.timeout_ms, &format!("agencies.{name}.timeout_ms"))?;
-        let callback_secrets = agency
-            .callback_secrets
-            .iter()
-            .map(|s| {
-                rabt_webhook::Secret::parse(s)
-                    .map_err(|e| anyhow!("`agencies.{name}.callback_secrets`: {e}"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        agencies.insert(
-            key,
-            AgencyConfig {
-                url,
-                api_key: Secret(agency.api_key),
-                timeout,
-                callback_secrets,
-                credentials: agency
-                    .credentials
-                    .into_iter()
-                    .map(|(k, v)| (k, Secret(v)))
-                    .collect(),
-            },
-        );
+    Ok((!urls.is_empty()).then(|| Secret(urls.join(","))))
+}
+
+/// `queue.retry_tiers_ms`: at least one tier, none of them zero.
+fn retry_tiers(tiers: &[u64]) -> anyhow::Result<Vec<Duration>> {
+    let tiers = tiers
+        .iter()
+        .map(|t| ms(*t, "queue.retry_tiers_ms"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if tiers.is_empty() {
+        bail!("`queue.retry_tiers_ms` needs at least one tier");
     }
-    let worker_agencies = raw
-        .worker
-        .agencies
+    Ok(tiers)
+}
+
+/// `worker.agencies`: the agencies this worker serves, by wire name.
+fn worker_agencies(names: &[String]) -> anyhow::Result<Vec<Agency>> {
+    names
         .iter()
         .map(|a| {
             a.parse::<Agency>()
                 .map_err(|e| anyhow!("`worker.agencies`: {e}"))
         })
-        .collect::<anyhow::Result<_>>()?;
-    let retry_tiers = raw
-        .queue
-        .retry_tiers_ms
-        .iter()
-        .map(|t| ms(*t, "queue.retry_tiers_ms"))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if retry_tiers.is_empty() {
-        bail!("`queue.retry_tiers_ms` needs at least one tier");
+        .collect()
+}
+
+/// `worker.metrics_listen`: empty for none.
+fn worker_metrics_listen(address: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if address.is_empty() {
+        return Ok(None);
     }
-    let log_json = match raw.log.format.as_str() {
-        "text" => false,
-        "json" => true,
+    let parsed = address.parse().map_err(|_| {
+        anyhow!(
+            "`worker.metrics_listen` must be empty or an address like 127.0.0.1:9464, got `{address}`"
+        )
+    })?;
+    Ok(Some(parsed))
+}
+
+/// `log.format`: whether the logs are JSON lines.
+fn log_json(format: &str) -> anyhow::Result<bool> {
+    match format {
+        "text" => Ok(false),
+        "json" => Ok(true),
         other => bail!("`log.format` must be \"text\" or \"json\", got `{other}`"),
-    };
-    let worker_metrics_listen = match raw.worker.metrics_listen.as_str() {
-        "" => None,
-        address => Some(address.parse().map_err(|_| {
-            anyhow!(
-                "`worker.metrics_listen` must be empty or an address like 127.0.0.1:9464, got `{address}`"
-            )
-        })?),
-    };
-    if raw.worker.prefetch == 0 {
-        bail!("`worker.prefetch` must be positive");
     }
-    let (edge, json_limits) = edge::settings(&raw.edge)?;
-    Ok(Config {
-        listen,
-        ops_listen,
-        body_limit: raw.api.body_limit_bytes,
-        max_wait: Duration::from_secs(raw.api.max_wait_seconds),
-        edge,
-        json_limits,
-        cooperative_default_limit: cooperatives::default_limit(&raw.cooperatives)?,
-        key_overlap: key_overlap(raw.api.key_rotation_overlap_seconds)?,
-        key_cache_ttl: key_cache_ttl(raw.api.key_cache_ttl_ms)?,
-        database_url,
-        max_connections: raw.database.max_connections.max(1),
-        amqp_url,
-        quorum_size: (raw.queue.quorum_size > 0).then_some(raw.queue.quorum_size),
-        delivery_limit: raw.queue.delivery_limit.max(1),
-        retry_tiers,
-        worker_agencies,
-        prefetch: raw.worker.prefetch,
-        call_timeout: ms(raw.worker.call_timeout_ms, "worker.call_timeout_ms")?,
-        deadline_sweep: ms(raw.worker.deadline_sweep_ms, "worker.deadline_sweep_ms")?,
-        worker_metrics_listen,
-        worker_breaker: worker::breaker(&raw.worker.breaker)?,
-        worker_limits: worker::limits(&raw.worker.limits)?,
-        outbox_batch: raw.outbox.batch_size.max(1),
-        outbox_lease: ms(raw.outbox.lease_ms, "outbox.lease_ms")?,
-        outbox_poll: ms(raw.outbox.poll_ms, "outbox.poll_ms")?,
-        notifications: notifications::settings(&raw.notifications)?,
-        shutdown_grace: Duration::from_millis(raw.shutdown.grace_ms),
-        log_filter: raw.log.filter,
-        log_json,
-        simulate_base: raw.simulate.listen_base,
-        seed: raw.simulate.seed,
-        deadlines: raw
-            .deadlines
-            .iter()
-            .map(|(key, ms_value)| {
-                Ok((key.clone(), ms(*ms_value, &format!("deadlines.\"{key}\""))?))
-            })
-            .collect::<anyhow::Result<_>>()?,
-        simulate_pki_dir: raw.simulate.pki_dir.clone().into(),
-        simulate_knobs: simulate_knobs(&raw.simulate.knobs)?,
-        simulate_callback_url: url::Url::parse(&raw.simulate.callback_url)
-            .map_err(|e| anyhow!("`simulate.callback_url`: {e}"))?,
-        agencies,
-        audit: audit::audit(&raw.audit)?,
-        pii_key: audit::pii_key(&raw.privacy)?,
-        retention: audit::retention(&raw.retention)?,
-    })
+}
+
+/// `deadlines`: a service's deadline overrides, none of them zero.
+fn deadlines(raw: &BTreeMap<String, u64>) -> anyhow::Result<BTreeMap<String, Duration>> {
+    raw.iter()
+        .map(|(key, ms_value)| Ok((key.clone(), ms(*ms_value, &format!("deadlines.\"{key}\""))?)))
+        .collect()
 }
 
 /// `api.key_cache_ttl_ms`: short, at most five minutes (the bound of the cache is a

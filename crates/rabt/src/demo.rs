@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use rabt_adapter::Adapter;
 use rabt_api::auth::{API_KEY_PREFIX, OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_audit::{PiiKey, SigningKey};
 use rabt_core::{Agency, CooperativeId, ServiceName, UnifiedNumber};
 use rabt_queue::Transport;
-use rabt_sandbox::simulator::KnobsHandle;
+use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle};
 use rabt_sandbox::tls::SandboxPki;
 use rabt_sandbox::world::World;
 use rabt_store::{OperatorRole, Store};
@@ -46,35 +47,9 @@ pub(crate) async fn run(
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
     let state_dir = state_dir.canonicalize()?;
     let shutdown = runtime::shutdown_on_signals();
-
-    // The demo makes its own audit signing key and personal-data key on its first run
-    // and keeps them beside its database: both must stay the same for the log's life.
-    let signing_key = demo_key(&state_dir.join("audit-signing.key"), || {
-        Ok(SigningKey::from_seed(&config.audit.origin, rand::random())?.to_secret_text())
-    })?;
-    config.audit.signing_key = Some(Arc::new(SigningKey::parse(&signing_key)?));
-    let pii_key = demo_key(
-        &state_dir.join("pii.key"),
-        || Ok(crate::audit::pii_keygen()),
-    )?;
-    config.pii_key = Some(PiiKey::new(&pii_key)?);
-
-    // The database holds the demo's secrets (webhook secret, key digests) and requests'
-    // inputs: readable by this user only, like the credentials file.
-    let database_file = state_dir.join("rabt.db");
-    private_file(&database_file)?;
-    let database = format!("sqlite://{}?mode=rwc", database_file.display());
-    let store = runtime::open_store(&database, 4)
-        .await?
-        .cache_api_keys(config.key_cache_ttl);
+    demo_keys(&mut config, &state_dir)?;
+    let store = demo_store(&config, &state_dir).await?;
     let transport = Transport::embedded(runtime::queue_settings(&config));
-    let requeued = store
-        .requeue_open_tasks()
-        .await
-        .context("cannot re-queue open tasks")?;
-    if requeued > 0 {
-        tracing::info!(requeued, "re-queued tasks left open by the previous run");
-    }
 
     // The API's address first: the asynchronous agencies' simulators call back to it.
     let listeners = runtime::bind_api(listen, ops_listen).await?;
@@ -83,46 +58,9 @@ pub(crate) async fn run(
         Some(ops) => format!("http://{}", ops.local_addr()?),
         None => base_url.clone(),
     };
-    let callback_base = url::Url::parse(&base_url)?;
-
-    // Each simulator gets fresh random credentials, known only to this process; chambers
-    // speaks mutual TLS with certificates of a throwaway PKI made in memory.
-    let world = Arc::new(World::generate(config.seed));
-    let pki = SandboxPki::generate().context("cannot generate the sandbox PKI")?;
     let catalogue = rabt_catalogue::Catalogue::bundled()?;
-    let mut adapters = Vec::new();
-    let mut simulators = Vec::new();
-    for agency in Agency::ALL {
-        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        let timeout = config
-            .agencies
-            .get(&agency)
-            .map(|a| a.timeout)
-            .unwrap_or(config.call_timeout);
-        let setup = Setup::sandbox(agency, callback_base.clone(), timeout, &pki);
-        let knobs = KnobsHandle::with_seed(config.seed);
-        let (address, handle) = agencies::simulator(
-            agency,
-            world.clone(),
-            &setup,
-            knobs,
-            any_port,
-            &callback_base,
-            &pki,
-        )
-        .await?;
-        let setup = setup.at(agencies::url_of(agency, address)?);
-        adapters.push(agencies::adapter(agency, &setup)?);
-        // The agencies that answer by callback are those the catalogue has a callback
-        // schema for.
-        if catalogue.callback_schema(agency).is_some()
-            && let Some(agency_config) = config.agencies.get_mut(&agency)
-        {
-            agency_config.callback_secrets = setup.callback_secrets.clone();
-        }
-        tracing::info!(%agency, %address, "simulator listening");
-        simulators.push(handle);
-    }
+    let (adapters, simulators) =
+        start_simulators(&mut config, &catalogue, &url::Url::parse(&base_url)?).await?;
     let callable = runtime::callable(&adapters);
     let shown = runtime::with_composites(&catalogue, &callable);
 
@@ -130,16 +68,7 @@ pub(crate) async fn run(
     // inputs, then answer `service-not-available`.
     let everything = catalogue.services().map(|s| s.name.clone()).collect();
     let (cooperative, api_key, webhook_secret) = demo_cooperative(&store, everything).await?;
-    let operator_token = generate_secret(OPERATOR_TOKEN_PREFIX);
-    store
-        .put_operator(
-            DEMO_OPERATOR,
-            OperatorRole::Admin,
-            &hash_secret(&operator_token),
-        )
-        .await
-        .context("cannot create the demo operator")?;
-
+    let operator_token = demo_operator(&store).await?;
     let credentials = state_dir.join("demo-credentials.json");
     write_credentials(
         &credentials,
@@ -165,6 +94,104 @@ pub(crate) async fn run(
         handle.shutdown().await;
     }
     result
+}
+
+/// The demo's audit signing key and personal-data key, made on its first run and kept
+/// beside its database: both must stay the same for the log's life.
+fn demo_keys(config: &mut Config, state_dir: &Path) -> anyhow::Result<()> {
+    let origin = config.audit.origin.clone();
+    let signing_key = demo_key(&state_dir.join("audit-signing.key"), || {
+        Ok(SigningKey::from_seed(&origin, rand::random())?.to_secret_text())
+    })?;
+    config.audit.signing_key = Some(Arc::new(SigningKey::parse(&signing_key)?));
+    let pii_key = demo_key(
+        &state_dir.join("pii.key"),
+        || Ok(crate::audit::pii_keygen()),
+    )?;
+    config.pii_key = Some(PiiKey::new(&pii_key)?);
+    Ok(())
+}
+
+/// The demo's SQLite database in the state directory, with the tasks a previous run
+/// left open queued again.
+async fn demo_store(config: &Config, state_dir: &Path) -> anyhow::Result<Store> {
+    // The database holds the demo's secrets (webhook secret, key digests) and requests'
+    // inputs: readable by this user only, like the credentials file.
+    let database_file = state_dir.join("rabt.db");
+    private_file(&database_file)?;
+    let database = format!("sqlite://{}?mode=rwc", database_file.display());
+    let store = runtime::open_store(&database, 4)
+        .await?
+        .cache_api_keys(config.key_cache_ttl);
+    let requeued = store
+        .requeue_open_tasks()
+        .await
+        .context("cannot re-queue open tasks")?;
+    if requeued > 0 {
+        tracing::info!(requeued, "re-queued tasks left open by the previous run");
+    }
+    Ok(store)
+}
+
+/// Every agency's simulator on a free local port and an adapter pointed at it. Each
+/// simulator gets fresh random credentials, known only to this process; chambers speaks
+/// mutual TLS with certificates of a throwaway PKI made in memory. The agencies that
+/// answer by callback (those the catalogue has a callback schema for) get their
+/// callback secrets into `config`.
+async fn start_simulators(
+    config: &mut Config,
+    catalogue: &rabt_catalogue::Catalogue,
+    callback_base: &url::Url,
+) -> anyhow::Result<(Vec<Arc<dyn Adapter>>, Vec<ShutdownHandle>)> {
+    let world = Arc::new(World::generate(config.seed));
+    let pki = SandboxPki::generate().context("cannot generate the sandbox PKI")?;
+    let mut adapters = Vec::new();
+    let mut simulators = Vec::new();
+    for agency in Agency::ALL {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let timeout = config
+            .agencies
+            .get(&agency)
+            .map(|a| a.timeout)
+            .unwrap_or(config.call_timeout);
+        let setup = Setup::sandbox(agency, callback_base.clone(), timeout, &pki);
+        let knobs = KnobsHandle::with_seed(config.seed);
+        let (address, handle) = agencies::simulator(
+            agency,
+            world.clone(),
+            &setup,
+            knobs,
+            any_port,
+            callback_base,
+            &pki,
+        )
+        .await?;
+        let setup = setup.at(agencies::url_of(agency, address)?);
+        adapters.push(agencies::adapter(agency, &setup)?);
+        if catalogue.callback_schema(agency).is_some()
+            && let Some(agency_config) = config.agencies.get_mut(&agency)
+        {
+            agency_config.callback_secrets = setup.callback_secrets.clone();
+        }
+        tracing::info!(%agency, %address, "simulator listening");
+        simulators.push(handle);
+    }
+    Ok((adapters, simulators))
+}
+
+/// The demo's admin operator with a fresh token, which is returned (only its digest is
+/// stored).
+async fn demo_operator(store: &Store) -> anyhow::Result<String> {
+    let operator_token = generate_secret(OPERATOR_TOKEN_PREFIX);
+    store
+        .put_operator(
+            DEMO_OPERATOR,
+            OperatorRole::Admin,
+            &hash_secret(&operator_token),
+        )
+        .await
+        .context("cannot create the demo operator")?;
+    Ok(operator_token)
 }
 
 /// The demo cooperative (created on the first run), a fresh API key for it, and its

@@ -167,78 +167,157 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let catalogue = catalogue(config)?;
-    let wake = Arc::new(Notify::new());
-    let mut tasks = JoinSet::new();
     // Every long-running task is restarted if it dies, and /readyz says so meanwhile; one
     // that keeps dying stops the process (exit status 1) for its supervisor to restart.
     let supervision = Supervision::default();
-    let supervisor = Supervisor::new(supervision.clone(), RestartPolicy::default());
+    let mut process = Process {
+        config,
+        store,
+        transport,
+        wake: Arc::new(Notify::new()),
+        supervisor: Supervisor::new(supervision.clone(), RestartPolicy::default()),
+        shutdown,
+        tasks: JoinSet::new(),
+    };
     let role = match (roles.api.is_some(), roles.adapters.is_empty()) {
         (true, true) => "api",
         (false, _) => "worker",
         (true, false) => "all",
     };
-    let mut heartbeat_worker = None;
-
-    let relay_settings = RelaySettings {
-        batch_size: config.outbox_batch,
-        lease: config.outbox_lease,
-        poll_interval: config.outbox_poll,
+    let handoff = process.spawn_relay();
+    process.spawn_sealer();
+    let worker = if roles.adapters.is_empty() {
+        None
+    } else {
+        Some(process.spawn_worker(&catalogue, roles.adapters)?)
     };
-    let mut relay = OutboxRelay::new(
-        store.clone(),
-        transport.clone(),
-        wake.clone(),
-        relay_settings.clone(),
-    );
-    let handoff = relay.handoff();
+    process.spawn_heartbeat(role, worker);
+    if roles.api.is_none()
+        && let Some(address) = config.worker_metrics_listen
     {
-        // The first relay takes the API's handoff; one started after it died finds the
-        // rows in the table instead (the API wakes it when the handoff is gone).
-        let mut first = Some(relay);
-        let (store, transport, wake) = (store.clone(), transport.clone(), wake.clone());
-        let (supervisor, stop) = (supervisor.clone(), shutdown.clone());
-        tasks.spawn(async move {
+        process.serve_worker_metrics(address).await?;
+    }
+    if let Some(listeners) = roles.api {
+        warn_of_missing_callback_secrets(config, &catalogue);
+        let settings = api_settings(config, supervision.clone(), handoff);
+        process.spawn_api(listeners, catalogue, roles.callable, settings);
+    }
+    process.stop(&supervision).await
+}
+
+/// One process's long-running tasks and what they share.
+struct Process<'a> {
+    config: &'a Config,
+    store: Store,
+    transport: Transport,
+    /// Wakes the outbox relay when rows were written.
+    wake: Arc<Notify>,
+    supervisor: Supervisor,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Process<'_> {
+    /// Runs the task `start` makes (given the shutdown token) as `name`, under the
+    /// supervisor: started again each time it dies before the shutdown.
+    fn supervise<F, Fut>(&mut self, name: &'static str, mut start: F)
+    where
+        F: FnMut(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (supervisor, stop) = (self.supervisor.clone(), self.shutdown.clone());
+        self.tasks.spawn(async move {
+            let token = stop.clone();
             supervisor
-                .run("outbox-relay".to_owned(), stop.clone(), move || {
-                    let relay = first.take().unwrap_or_else(|| {
-                        OutboxRelay::new(
-                            store.clone(),
-                            transport.clone(),
-                            wake.clone(),
-                            relay_settings.clone(),
-                        )
-                    });
-                    relay.run(stop.clone())
-                })
+                .run(name.to_owned(), stop, move || start(token.clone()))
                 .await;
         });
     }
 
-    spawn_sealer(config, &store, &supervisor, &shutdown, &mut tasks);
+    /// The outbox relay; returns the handoff through which the API gives it the rows it
+    /// has just written.
+    fn spawn_relay(&mut self) -> rabt_store::Handoff {
+        let settings = RelaySettings {
+            batch_size: self.config.outbox_batch,
+            lease: self.config.outbox_lease,
+            poll_interval: self.config.outbox_poll,
+        };
+        let (store, transport, wake) = (
+            self.store.clone(),
+            self.transport.clone(),
+            self.wake.clone(),
+        );
+        let mut relay = OutboxRelay::new(
+            store.clone(),
+            transport.clone(),
+            wake.clone(),
+            settings.clone(),
+        );
+        let handoff = relay.handoff();
+        // The first relay takes the API's handoff; one started after it died finds the
+        // rows in the table instead (the API wakes it when the handoff is gone).
+        let mut first = Some(relay);
+        self.supervise("outbox-relay", move |stop| {
+            let relay = first.take().unwrap_or_else(|| {
+                OutboxRelay::new(
+                    store.clone(),
+                    transport.clone(),
+                    wake.clone(),
+                    settings.clone(),
+                )
+            });
+            relay.run(stop)
+        });
+        handoff
+    }
 
-    if !roles.adapters.is_empty() {
+    /// Runs the audit log's sealer when this process holds the signing key (any number
+    /// of processes may: one at a time seals).
+    fn spawn_sealer(&mut self) {
+        let Some(key) = &self.config.audit.signing_key else {
+            tracing::warn!(
+                "no audit signing key (RABT_AUDIT_SIGNING_KEY): this process does not seal the audit log"
+            );
+            return;
+        };
+        let settings = SealerSettings {
+            interval: self.config.audit.seal_interval,
+            origin: self.config.audit.origin.clone(),
+            key: key.clone(),
+            batch: SEAL_BATCH,
+        };
+        let store = self.store.clone();
+        self.supervise("audit-sealer", move |stop| {
+            SealerService::new(&store, settings.clone()).run(stop)
+        });
+    }
+
+    /// The worker of `adapters`' agencies, with what runs beside it: the retention
+    /// sweeper (when payloads are kept under a key), the notifier and the dead-letter
+    /// drain.
+    fn spawn_worker(
+        &mut self,
+        catalogue: &Arc<Catalogue>,
+        adapters: Vec<Arc<dyn Adapter>>,
+    ) -> anyhow::Result<Worker> {
+        let config = self.config;
         if let Some(key) = &config.pii_key {
             let settings = RetentionSettings {
                 payloads: config.retention.payloads,
                 interval: config.retention.sweep_interval,
                 key: key.clone(),
             };
-            let (store, supervisor, stop) = (store.clone(), supervisor.clone(), shutdown.clone());
-            tasks.spawn(async move {
-                supervisor
-                    .run("retention".to_owned(), stop.clone(), move || {
-                        rabt_worker::retention::run(store.clone(), settings.clone(), stop.clone())
-                    })
-                    .await;
+            let store = self.store.clone();
+            self.supervise("retention", move |stop| {
+                rabt_worker::retention::run(store.clone(), settings.clone(), stop)
             });
         }
         let worker = Worker::new(
-            store.clone(),
-            transport.clone(),
+            self.store.clone(),
+            self.transport.clone(),
             catalogue.clone(),
-            roles.adapters,
-            wake.clone(),
+            adapters,
+            self.wake.clone(),
             WorkerSettings {
                 prefetch: config.prefetch,
                 call_timeout: config.call_timeout,
@@ -248,90 +327,62 @@ pub(crate) async fn run(
                 pause_poll: Duration::from_secs(1),
             },
         )
-        .supervised_by(supervisor.clone());
+        .supervised_by(self.supervisor.clone());
         tracing::info!(agencies = ?worker.agencies(), "worker started");
-        heartbeat_worker = Some(worker.clone());
         // Workers also send the cooperatives' notifications (any number of them may:
         // notifications are claimed with a lease).
-        let notifier = Notifier::new(store.clone(), config.notifications.clone())
+        let notifier = Notifier::new(self.store.clone(), config.notifications.clone())
             .context("cannot start the notifier")?;
-        let (notifying, stop) = (supervisor.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            notifying
-                .run("notifier".to_owned(), stop.clone(), move || {
-                    notifier.clone().run(stop.clone())
-                })
-                .await;
-        });
+        self.supervise("notifier", move |stop| notifier.clone().run(stop));
         // Dead letters of the same agencies go to the database, where operators see them.
-        tasks.spawn(worker.dead_letter_drain().run(shutdown.clone()));
-        tasks.spawn(worker.run(shutdown.clone()));
+        self.tasks
+            .spawn(worker.dead_letter_drain().run(self.shutdown.clone()));
+        self.tasks.spawn(worker.clone().run(self.shutdown.clone()));
+        Ok(worker)
     }
 
-    {
-        // The operators' overview counts a process by its heartbeat: one that died
-        // would show the process gone while it serves.
-        let (store, supervisor, stop) = (store.clone(), supervisor.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            supervisor
-                .run("heartbeat".to_owned(), stop.clone(), move || {
-                    crate::heartbeat::run(
-                        store.clone(),
-                        role,
-                        heartbeat_worker.clone(),
-                        stop.clone(),
-                    )
-                })
-                .await;
+    /// The process's heartbeat. The operators' overview counts a process by it: one
+    /// that died would show the process gone while it serves.
+    fn spawn_heartbeat(&mut self, role: &'static str, worker: Option<Worker>) {
+        let store = self.store.clone();
+        self.supervise("heartbeat", move |stop| {
+            crate::heartbeat::run(store.clone(), role, worker.clone(), stop)
         });
     }
 
-    if roles.api.is_none()
-        && let Some(address) = config.worker_metrics_listen
-    {
+    /// `/metrics` of a worker-only process, on `worker.metrics_listen`.
+    async fn serve_worker_metrics(&mut self, address: std::net::SocketAddr) -> anyhow::Result<()> {
         let listener = bind(address).await?;
         tracing::info!(%address, "serving /metrics");
-        let served = rabt_api::metrics::serve(listener, transport.clone(), shutdown.clone());
-        tasks.spawn(async move {
+        let served =
+            rabt_api::metrics::serve(listener, self.transport.clone(), self.shutdown.clone());
+        self.tasks.spawn(async move {
             if let Err(err) = served.await {
                 tracing::error!(%err, "the metrics server failed");
             }
         });
+        Ok(())
     }
 
-    if let Some(listeners) = roles.api {
-        warn_of_missing_callback_secrets(config, &catalogue);
+    /// The API on its listeners. They cannot be had again: an API server that ends
+    /// while the process runs ends the process.
+    fn spawn_api(
+        &mut self,
+        listeners: rabt_api::Listeners,
+        catalogue: Arc<Catalogue>,
+        callable: BTreeSet<ServiceName>,
+        settings: ApiSettings,
+    ) {
         let state = AppState::new(
-            store,
+            self.store.clone(),
             catalogue,
-            roles.callable,
-            transport.clone(),
-            wake,
-            ApiSettings {
-                body_limit: config.body_limit,
-                max_wait: config.max_wait,
-                callback_secrets: config
-                    .agencies
-                    .iter()
-                    .filter(|(_, a)| !a.callback_secrets.is_empty())
-                    .map(|(agency, a)| (*agency, a.callback_secrets.clone()))
-                    .collect(),
-                allow_private_notify_targets: config.notifications.allow_private_targets,
-                edge: config.edge,
-                json_limits: config.json_limits,
-                supervision: supervision.clone(),
-                default_limit: config.cooperative_default_limit,
-                outbox_handoff: Some(handoff),
-                pii_key: config.pii_key.clone(),
-                audit_verifier_key: config.audit.signing_key.as_ref().map(|k| k.verifier()),
-                key_overlap: config.key_overlap,
-                agency_settings: crate::agency_cmd::settings_views(config),
-            },
+            callable,
+            self.transport.clone(),
+            self.wake.clone(),
+            settings,
         );
-        let (api_shutdown, fatal) = (shutdown.clone(), supervisor.fatal());
-        tasks.spawn(async move {
-            // The listeners cannot be had again: an API server that ends while the
-            // process runs ends the process.
+        let (api_shutdown, fatal) = (self.shutdown.clone(), self.supervisor.fatal());
+        self.tasks.spawn(async move {
             match rabt_api::serve(listeners, state, api_shutdown.clone()).await {
                 Err(err) => tracing::error!(%err, "the API server failed"),
                 Ok(()) if !api_shutdown.is_cancelled() => {
@@ -343,64 +394,66 @@ pub(crate) async fn run(
         });
     }
 
-    let fatal = supervisor.fatal();
-    tokio::select! {
-        () = shutdown.cancelled() => {}
-        () = fatal.cancelled() => {
-            tracing::error!(down = ?supervision.down(), "stopping: a long-running task cannot be kept running");
-            shutdown.cancel();
+    /// Waits for the shutdown (or a task that cannot be kept running), then gives work
+    /// in flight the grace period and closes the transport.
+    async fn stop(mut self, supervision: &Supervision) -> anyhow::Result<()> {
+        let fatal = self.supervisor.fatal();
+        tokio::select! {
+            () = self.shutdown.cancelled() => {}
+            () = fatal.cancelled() => {
+                tracing::error!(down = ?supervision.down(), "stopping: a long-running task cannot be kept running");
+                self.shutdown.cancel();
+            }
         }
+        let grace = self.config.shutdown_grace;
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "grace period over; abandoning work in flight (it will be redelivered)"
+            );
+            self.tasks.abort_all();
+        }
+        self.transport.close().await;
+        if fatal.is_cancelled() {
+            anyhow::bail!(
+                "a long-running task kept dying (see the log); exiting so that the process is restarted"
+            );
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
-    let drained = tokio::time::timeout(config.shutdown_grace, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            grace_ms = config.shutdown_grace.as_millis() as u64,
-            "grace period over; abandoning work in flight (it will be redelivered)"
-        );
-        tasks.abort_all();
-    }
-    transport.close().await;
-    if fatal.is_cancelled() {
-        anyhow::bail!(
-            "a long-running task kept dying (see the log); exiting so that the process is restarted"
-        );
-    }
-    tracing::info!("stopped");
-    Ok(())
 }
 
-/// Runs the audit log's sealer when this process holds the signing key (any number of
-/// processes may: one at a time seals).
-fn spawn_sealer(
+/// The API's settings from the configuration.
+fn api_settings(
     config: &Config,
-    store: &Store,
-    supervisor: &Supervisor,
-    shutdown: &CancellationToken,
-    tasks: &mut JoinSet<()>,
-) {
-    let Some(key) = &config.audit.signing_key else {
-        tracing::warn!(
-            "no audit signing key (RABT_AUDIT_SIGNING_KEY): this process does not seal the audit log"
-        );
-        return;
-    };
-    let settings = SealerSettings {
-        interval: config.audit.seal_interval,
-        origin: config.audit.origin.clone(),
-        key: key.clone(),
-        batch: SEAL_BATCH,
-    };
-    let (store, supervisor, stop) = (store.clone(), supervisor.clone(), shutdown.clone());
-    tasks.spawn(async move {
-        supervisor
-            .run("audit-sealer".to_owned(), stop.clone(), move || {
-                SealerService::new(&store, settings.clone()).run(stop.clone())
-            })
-            .await;
-    });
+    supervision: Supervision,
+    handoff: rabt_store::Handoff,
+) -> ApiSettings {
+    ApiSettings {
+        body_limit: config.body_limit,
+        max_wait: config.max_wait,
+        callback_secrets: config
+            .agencies
+            .iter()
+            .filter(|(_, a)| !a.callback_secrets.is_empty())
+            .map(|(agency, a)| (*agency, a.callback_secrets.clone()))
+            .collect(),
+        allow_private_notify_targets: config.notifications.allow_private_targets,
+        edge: config.edge,
+        json_limits: config.json_limits,
+        supervision,
+        default_limit: config.cooperative_default_limit,
+        outbox_handoff: Some(handoff),
+        pii_key: config.pii_key.clone(),
+        audit_verifier_key: config.audit.signing_key.as_ref().map(|k| k.verifier()),
+        key_overlap: config.key_overlap,
+        agency_settings: crate::agency_cmd::settings_views(config),
+    }
 }
 
 /// Entries sealed per database round: a round stays short (one transaction of a few

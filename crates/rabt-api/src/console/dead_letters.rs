@@ -7,13 +7,13 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use maud::html;
+use maud::{Markup, html};
 use rabt_core::Agency;
 use rabt_store::{Actor, DeadLetterQuery, DeadLetterState, NewAuditEntry, OperatorRole};
 use serde_json::{Value, json};
 
 use super::forms::Form;
-use super::layout::{self, Ctx, badge};
+use super::layout::{self, Ctx, agency_select, badge, headings};
 use super::requests::{problem, time};
 use super::session::{Console, redirect};
 use crate::ops::dead_letters::{find, purge_one, replay_one};
@@ -35,17 +35,7 @@ pub(crate) async fn list(
     }
     let ctx = &console.ctx;
     let lang = ctx.lang;
-    let raw: String = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .filter(|(_, v)| !v.is_empty())
-        .fold(
-            url::form_urlencoded::Serializer::new(String::new()),
-            |mut s, (k, v)| {
-                s.append_pair(&k, &v);
-                s
-            },
-        )
-        .finish();
-    let params = match DeadLetterParams::parse(&raw) {
+    let params = match DeadLetterParams::parse(&without_empty(raw.as_deref())) {
         Ok(params) => params,
         Err(err) => return problem(ctx, &err),
     };
@@ -69,63 +59,16 @@ pub(crate) async fn list(
         .then(|| items.last().map(|l| params.next_link(l.id)))
         .flatten();
     let items: Vec<Value> = items.iter().map(view::summary).collect();
-    let state_name = params.state.map_or("all", DeadLetterState::as_str);
     let body = html! {
         h1 { (lang.t("Dead letters", "الرسائل الميتة")) }
-        form.filters method="get" action="/console/dead-letters" {
-            label { (lang.t("Agency", "الجهة"))
-                select name="agency" {
-                    option value="" { (lang.t("all", "الكل")) }
-                    @for a in Agency::ALL { option value=(a.as_str()) selected[params.agency == Some(a)] { (a.as_str()) } }
-                }
-            }
-            label { (lang.t("State", "الحالة"))
-                select name="state" {
-                    @for s in ["open", "replayed", "purged", "all"] { option value=(s) selected[state_name == s] { (s) } }
-                }
-            }
-            button type="submit" { (lang.t("Filter", "تصفية")) }
-        }
-        @if ctx.can(OperatorRole::Operator) {
-            form.action method="post" action="/console/dead-letters/replay" {
-                (ctx.csrf_field())
-                strong { (lang.t("Replay every open one that", "إعادة تشغيل كل رسالة مفتوحة")) }
-                label { (lang.t("Agency", "الجهة"))
-                    select name="agency" {
-                        option value="" { (lang.t("all", "الكل")) }
-                        @for a in Agency::ALL { option value=(a.as_str()) selected[params.agency == Some(a)] { (a.as_str()) } }
-                    }
-                }
-                label { (lang.t("Dead since (RFC 3339, optional)", "ميتة منذ (اختياري)")) input name="since" dir="ltr"; }
-                label { (lang.t("Dead before (optional)", "ميتة قبل (اختياري)")) input name="until" dir="ltr"; }
-                label { (lang.t("Reason (audited)", "السبب (يُسجَّل)")) input name="reason" required maxlength="200"; }
-                button type="submit" { (lang.t("Count and confirm…", "العدّ والتأكيد…")) }
-            }
-        }
+        (filters(ctx, &params))
+        @if ctx.can(OperatorRole::Operator) { (bulk_replay_form(ctx, params.agency)) }
         @if items.is_empty() {
             p.note { (lang.t("No dead letter matches.", "لا رسالة ميتة تطابق.")) }
         } @else {
             table {
-                thead { tr {
-                    th scope="col" { (lang.t("Dead letter", "الرسالة")) }
-                    th scope="col" { (lang.t("Agency", "الجهة")) }
-                    th scope="col" { (lang.t("State", "الحالة")) }
-                    th scope="col" { (lang.t("Reason", "السبب")) }
-                    th scope="col" { (lang.t("Dead at", "وقت الموت")) }
-                    th scope="col" { (lang.t("Request", "الطلب")) }
-                } }
-                tbody {
-                    @for l in &items {
-                        tr {
-                            td { a.mono href=(format!("/console/dead-letters/{}", l["id"].as_str().unwrap_or(""))) { (l["id"].as_str().unwrap_or("")) } }
-                            td { (l["agency"].as_str().unwrap_or("")) }
-                            td { (state_badge(ctx, l["state"].as_str().unwrap_or(""))) }
-                            td { code { (l["reason"].as_str().unwrap_or("")) } }
-                            td { @if let Some(at) = time(&l["deadAt"]) { (lang.time(at)) } }
-                            td { @if let Some(r) = l["request"].as_str() { a.mono href=(format!("/console/requests/{r}")) { (r) } } }
-                        }
-                    }
-                }
+                (headings(lang, &[("Dead letter", "الرسالة"), ("Agency", "الجهة"), ("State", "الحالة"), ("Reason", "السبب"), ("Dead at", "وقت الموت"), ("Request", "الطلب")]))
+                tbody { @for l in &items { (row(ctx, l)) } }
             }
         }
         @if let Some(next) = next {
@@ -133,6 +76,65 @@ pub(crate) async fn list(
         }
     };
     layout::page(ctx, lang.t("Dead letters", "الرسائل الميتة"), body)
+}
+
+/// The query without its empty parameters: the filter form sends `agency=` for "all".
+fn without_empty(raw: Option<&str>) -> String {
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if !v.is_empty() {
+            kept.append_pair(&k, &v);
+        }
+    }
+    kept.finish()
+}
+
+/// The filter form, showing the filter in force.
+fn filters(ctx: &Ctx, params: &DeadLetterParams) -> Markup {
+    let lang = ctx.lang;
+    let state_name = params.state.map_or("all", DeadLetterState::as_str);
+    html! {
+        form.filters method="get" action="/console/dead-letters" {
+            (agency_select(lang, params.agency))
+            label { (lang.t("State", "الحالة"))
+                select name="state" {
+                    @for s in ["open", "replayed", "purged", "all"] { option value=(s) selected[state_name == s] { (s) } }
+                }
+            }
+            button type="submit" { (lang.t("Filter", "تصفية")) }
+        }
+    }
+}
+
+/// The form that counts the open dead letters of an agency and a time window, for a
+/// confirmation before they are replayed.
+fn bulk_replay_form(ctx: &Ctx, agency: Option<Agency>) -> Markup {
+    let lang = ctx.lang;
+    html! {
+        form.action method="post" action="/console/dead-letters/replay" {
+            (ctx.csrf_field())
+            strong { (lang.t("Replay every open one that", "إعادة تشغيل كل رسالة مفتوحة")) }
+            (agency_select(lang, agency))
+            label { (lang.t("Dead since (RFC 3339, optional)", "ميتة منذ (اختياري)")) input name="since" dir="ltr"; }
+            label { (lang.t("Dead before (optional)", "ميتة قبل (اختياري)")) input name="until" dir="ltr"; }
+            label { (lang.t("Reason (audited)", "السبب (يُسجَّل)")) input name="reason" required maxlength="200"; }
+            button type="submit" { (lang.t("Count and confirm…", "العدّ والتأكيد…")) }
+        }
+    }
+}
+
+/// One dead letter of the list (its `/ops/v1` summary).
+fn row(ctx: &Ctx, l: &Value) -> Markup {
+    html! {
+        tr {
+            td { a.mono href=(format!("/console/dead-letters/{}", l["id"].as_str().unwrap_or(""))) { (l["id"].as_str().unwrap_or("")) } }
+            td { (l["agency"].as_str().unwrap_or("")) }
+            td { (state_badge(ctx, l["state"].as_str().unwrap_or(""))) }
+            td { code { (l["reason"].as_str().unwrap_or("")) } }
+            td { @if let Some(at) = time(&l["deadAt"]) { (ctx.lang.time(at)) } }
+            td { @if let Some(r) = l["request"].as_str() { a.mono href=(format!("/console/requests/{r}")) { (r) } } }
+        }
+    }
 }
 
 fn state_badge(ctx: &Ctx, state: &str) -> maud::Markup {

@@ -6,6 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
+use rabt_core::Agency;
 use rabt_store::{Operator, OperatorRole};
 
 use super::i18n::Lang;
@@ -147,4 +148,50 @@ pub(crate) fn sparkline(points: &[u64], label: &str) -> Markup {
             polyline points=(path.join(" ")) fill="none" stroke="currentColor" stroke-width="2" vector-effect="non-scaling-stroke" {}
         }
     }
+}
+
+/// A table's head: one column heading a pair of English and Arabic.
+pub(crate) fn headings(lang: Lang, columns: &[(&str, &str)]) -> Markup {
+    html! {
+        thead { tr {
+            @for (en, ar) in columns { th scope="col" { (lang.t(en, ar)) } }
+        } }
+    }
+}
+
+/// A filter's agency choice, every agency of `Agency::ALL` or "all".
+pub(crate) fn agency_select(lang: Lang, selected: Option<Agency>) -> Markup {
+    html! {
+        label { (lang.t("Agency", "الجهة"))
+            select name="agency" {
+                option value="" { (lang.t("all", "الكل")) }
+                @for a in Agency::ALL { option value=(a.as_str()) selected[selected == Some(a)] { (a.as_str()) } }
+            }
+        }
+    }
+}
+
+/// A filter's choice of a recent window (`window=15m|1h|24h`), or any time.
+pub(crate) fn window_select(lang: Lang, selected: Option<&str>) -> Markup {
+    html! {
+        label { (lang.t("When", "متى"))
+            select name="window" {
+                option value="" { (lang.t("any time", "أي وقت")) }
+                @for (w, en, ar) in [("15m", "last 15 min", "آخر 15 دقيقة"), ("1h", "last hour", "آخر ساعة"), ("24h", "last 24 h", "آخر 24 ساعة")] {
+                    option value=(w) selected[selected == Some(w)] { (lang.t(en, ar)) }
+                }
+            }
+        }
+    }
+}
+
+/// The link to a list's next page: `path` with this page's query, its `cursor`
+/// replaced by `cursor`.
+pub(crate) fn next_page(path: &str, raw_query: &str, cursor: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()).filter(|(k, _)| k != "cursor") {
+        query.append_pair(&k, &v);
+    }
+    query.append_pair("cursor", cursor);
+    format!("{path}?{}", query.finish())
 }

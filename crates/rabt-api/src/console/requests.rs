@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use super::forms::Form;
 use super::i18n::Lang;
-use super::layout::{self, Ctx, badge};
+use super::layout::{self, Ctx, badge, headings, next_page, window_select};
 use super::session::{Console, redirect};
-use crate::ops::requests::{audit_reveal, detail, page, parse_filter};
+use crate::ops::requests::{RequestFilter, audit_reveal, detail, page, parse_filter};
 use crate::state::AppState;
 
 pub(crate) fn problem_page(ctx: &Ctx, err: &crate::problem::ApiError) -> Response {
@@ -64,22 +64,29 @@ pub(crate) async fn list(
         Ok(page) => page,
         Err(err) => return problem_page(ctx, &err),
     };
-    let q = &filter.query;
-    let selected = |a: Option<&str>, b: &str| a == Some(b);
-    let next_link = next.map(|cursor| {
-        let kept: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
-            .filter(|(k, _)| k != "cursor")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &kept {
-            s.append_pair(k, v);
-        }
-        s.append_pair("cursor", &cursor);
-        format!("/console/requests?{}", s.finish())
-    });
     let body = html! {
         h1 { (lang.t("Requests", "الطلبات")) }
+        (filters(&state, lang, &filter))
+        @if items.is_empty() {
+            p.note { (lang.t("No request matches.", "لا طلب يطابق.")) }
+        } @else {
+            table {
+                (headings(lang, &[("Request", "الطلب"), ("Service", "الخدمة"), ("Status", "الحالة"), ("Verdict", "الحكم"), ("Accepted", "قُبل"), ("Cooperative", "الجمعية")]))
+                tbody { @for item in &items { (row(lang, item)) } }
+            }
+        }
+        @if let Some(cursor) = next {
+            p.pager { a href=(next_page("/console/requests", &raw, &cursor)) { (lang.t("Older requests", "طلبات أقدم")) } }
+        }
+    };
+    layout::page(ctx, lang.t("Requests", "الطلبات"), body)
+}
+
+/// The filter form, showing the filter in force.
+fn filters(state: &AppState, lang: Lang, filter: &RequestFilter) -> Markup {
+    let q = &filter.query;
+    let selected = |a: Option<&str>, b: &str| a == Some(b);
+    html! {
         form.filters method="get" action="/console/requests" role="search" {
             label { (lang.t("Request id", "معرّف الطلب")) input name="id" dir="ltr" placeholder="req_…"; }
             label { (lang.t("Cooperative", "الجمعية"))
@@ -108,40 +115,12 @@ pub(crate) async fn list(
                     }
                 }
             }
-            label { (lang.t("When", "متى"))
-                select name="window" {
-                    option value="" { (lang.t("any time", "أي وقت")) }
-                    @for (w, en, ar) in [("15m", "last 15 min", "آخر 15 دقيقة"), ("1h", "last hour", "آخر ساعة"), ("24h", "last 24 h", "آخر 24 ساعة")] {
-                        option value=(w) selected[filter.window.as_deref() == Some(w)] { (lang.t(en, ar)) }
-                    }
-                }
-            }
+            (window_select(lang, filter.window.as_deref()))
             label { (lang.t("From (UTC, RFC 3339)", "من (UTC، RFC 3339)")) input name="since" dir="ltr" placeholder="2026-12-07T00:00:00Z"; }
             label { (lang.t("To", "إلى")) input name="until" dir="ltr"; }
             button type="submit" { (lang.t("Filter", "تصفية")) }
         }
-        @if items.is_empty() {
-            p.note { (lang.t("No request matches.", "لا طلب يطابق.")) }
-        } @else {
-            table {
-                thead { tr {
-                    th scope="col" { (lang.t("Request", "الطلب")) }
-                    th scope="col" { (lang.t("Service", "الخدمة")) }
-                    th scope="col" { (lang.t("Status", "الحالة")) }
-                    th scope="col" { (lang.t("Verdict", "الحكم")) }
-                    th scope="col" { (lang.t("Accepted", "قُبل")) }
-                    th scope="col" { (lang.t("Cooperative", "الجمعية")) }
-                } }
-                tbody {
-                    @for item in &items { (row(lang, item)) }
-                }
-            }
-        }
-        @if let Some(next) = next_link {
-            p.pager { a href=(next) { (lang.t("Older requests", "طلبات أقدم")) } }
-        }
-    };
-    layout::page(ctx, lang.t("Requests", "الطلبات"), body)
+    }
 }
 
 fn row(lang: Lang, item: &Value) -> Markup {
@@ -259,15 +238,7 @@ fn request_page(ctx: &Ctx, view: &Value) -> Response {
         }
         h2 { (lang.t("Checks", "الفحوص")) }
         table.checks {
-            thead { tr {
-                th scope="col" { (lang.t("Check", "الفحص")) }
-                th scope="col" { (lang.t("Agency", "الجهة")) }
-                th scope="col" { (lang.t("Status", "الحالة")) }
-                th scope="col" { (lang.t("Outcome", "النتيجة")) }
-                th scope="col" { (lang.t("Attempts", "المحاولات")) }
-                th scope="col" { (lang.t("Latency", "الزمن")) }
-                th scope="col" { (lang.t("Note", "ملاحظة")) }
-            } }
+            (headings(lang, &[("Check", "الفحص"), ("Agency", "الجهة"), ("Status", "الحالة"), ("Outcome", "النتيجة"), ("Attempts", "المحاولات"), ("Latency", "الزمن"), ("Note", "ملاحظة")]))
             tbody {
                 @for check in view["checks"].as_array().into_iter().flatten() {
                     tr {

@@ -260,7 +260,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
 }
 
-/// `POST /console/login` with `token`.
+/// `POST /console/login` with `token`: a login from this site and an address not
+/// throttled, with an operator's token, starts a session.
 pub(crate) async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -269,15 +270,32 @@ pub(crate) async fn login(
 ) -> Response {
     let lang = Lang::of(&headers);
     let client = client(connect.as_ref());
-    if !same_origin(&headers) {
-        return login_page(
+    let started = async {
+        admit(&state, lang, &headers, client)?;
+        let operator = authenticate(&state, lang, client, &form).await?;
+        start_session(&state, lang, &headers, &operator).await
+    };
+    match started.await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+/// Refuses a login posted from another site, or from an address that failed too often.
+fn admit(
+    state: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    client: IpAddr,
+) -> Result<(), Response> {
+    if !same_origin(headers) {
+        return Err(login_page(
             lang,
             StatusCode::FORBIDDEN,
             Some(lang.t(
                 "Log in from the console's own page.",
                 "سجّل الدخول من صفحة وحدة التحكم نفسها.",
             )),
-        );
+        ));
     }
     if let Some(wait) = state.logins().wait(client) {
         let mut response = login_page(
@@ -291,40 +309,54 @@ pub(crate) async fn login(
         response
             .headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
-        return response;
+        return Err(response);
     }
+    Ok(())
+}
+
+/// The operator whose token the form holds; an unknown token counts as a failed login
+/// of `client`.
+async fn authenticate(
+    state: &AppState,
+    lang: Lang,
+    client: IpAddr,
+    form: &Form,
+) -> Result<Operator, Response> {
     let token = form.get("token").unwrap_or("").trim();
     let operator = if token.is_empty() || token.len() > 256 {
         Ok(None)
     } else {
         state.store().operator_by_token(&hash_secret(token)).await
     };
-    let operator = match operator {
-        Ok(Some(operator)) => operator,
+    match operator {
+        Ok(Some(operator)) => Ok(operator),
         Ok(None) => {
             state.logins().failed(client);
             tracing::info!(%client, "console login refused: unknown token");
-            return login_page(
+            Err(login_page(
                 lang,
                 StatusCode::UNAUTHORIZED,
                 Some(lang.t(
                     "This token is not an operator's token.",
                     "هذا الرمز ليس رمز مشغّل.",
                 )),
-            );
+            ))
         }
         Err(err) => {
             tracing::warn!(error = %err, "console login: database unavailable");
-            return login_page(
-                lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(lang.t(
-                    "The database is unavailable; try again.",
-                    "قاعدة البيانات غير متاحة؛ حاول مرة أخرى.",
-                )),
-            );
+            Err(database_unavailable(lang))
         }
-    };
+    }
+}
+
+/// Stores a new session of `operator` and answers with its cookie and a redirect to
+/// the console.
+async fn start_session(
+    state: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    operator: &Operator,
+) -> Result<Response, Response> {
     let session = generate_secret("");
     let csrf = generate_secret("");
     let expires = Utc::now() + SESSION_LENGTH;
@@ -334,14 +366,7 @@ pub(crate) async fn login(
         .await
     {
         tracing::warn!(error = %err, "cannot start a console session");
-        return login_page(
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(lang.t(
-                "The database is unavailable; try again.",
-                "قاعدة البيانات غير متاحة؛ حاول مرة أخرى.",
-            )),
-        );
+        return Err(database_unavailable(lang));
     }
     tracing::info!(operator = %operator.name, "console login");
     let secure = headers
@@ -357,7 +382,19 @@ pub(crate) async fn login(
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
-    response
+    Ok(response)
+}
+
+/// The login page saying the database did not answer.
+fn database_unavailable(lang: Lang) -> Response {
+    login_page(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Some(lang.t(
+            "The database is unavailable; try again.",
+            "قاعدة البيانات غير متاحة؛ حاول مرة أخرى.",
+        )),
+    )
 }
 
 /// `POST /console/logout` (with the CSRF token): ends the session everywhere.

@@ -354,3 +354,48 @@ async fn agencies_without_secrets_cannot_call_back() {
     }
     assert!(audit(&s.h, "callback.rejected").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_callback_without_a_reference_is_refused_where_no_schema_requires_one() {
+    // Interior has no callback schema: only the handler can ask for the reference.
+    let secret = Secret::generate();
+    let settings = ApiSettings {
+        callback_secrets: BTreeMap::from([(Agency::Interior, vec![secret.clone()])]),
+        ..ApiSettings::default()
+    };
+    let h = Harness::with(&["interior.identity.verify"], settings).await;
+    let now = Utc::now().timestamp();
+    for (id, document) in [
+        ("r1", json!({"result": "OK"})),
+        ("r2", json!({"reference": 7})),
+    ] {
+        let reply = post(
+            &h,
+            "interior",
+            &secret,
+            id,
+            now,
+            document.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.body
+        );
+        assert_eq!(problem_type(&reply), "validation-failed");
+        assert_eq!(
+            reply.body["errors"][0]["pointer"], "/reference",
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(callbacks_stored(&h).await, 0);
+    let reasons: Vec<String> = audit(&h, "callback.rejected")
+        .await
+        .into_iter()
+        .filter_map(|e| e.outcome)
+        .collect();
+    assert_eq!(reasons, vec!["schema", "schema"]);
+}
