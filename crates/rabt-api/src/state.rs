@@ -161,6 +161,8 @@ impl AppState {
             .callback_secrets
             .get(&agency)
             .map(Vec::as_slice)
+            // An agency left out of the settings has no secrets: none of its callbacks
+            // verifies, and the handler answers 404 before reading one.
             .unwrap_or_default()
     }
 

@@ -85,6 +85,8 @@ fn composite_output(
         .iter()
         .map(|task| {
             let mut check = json!({
+                // Proven: fanout names the child of every task of a composite request,
+                // and only a composite request's tasks come here.
                 "check": task.child.as_deref().unwrap_or_default(),
                 "service": task.service.as_str(),
                 "required": task.required,

@@ -420,6 +420,7 @@ impl Breaker {
         // Retry-After is honoured over that, within the cap.
         let cooldown = grown
             .min(self.affordable(now))
+            // No Retry-After from the agency: no lower bound (zero).
             .max(retry_after.unwrap_or_default())
             .min(self.settings.max_cooldown);
         self.state = State::Open {

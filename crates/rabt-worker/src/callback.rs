@@ -96,7 +96,7 @@ impl Worker {
                 let first = violations
                     .first()
                     .map(|v| format!("{}: {}", v.pointer, v.message.en))
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| "no violation named".to_owned());
                 let error = format!("the agency's callback breaks the output schema ({first})");
                 tracing::warn!(callback = %callback.id, task = %task.id, %error);
                 self.complete(

@@ -94,6 +94,7 @@ pub(crate) async fn run(config: &Config, args: AgencyArgs) -> anyhow::Result<()>
                         p.paused_by,
                         p.paused_at.to_rfc3339(),
                         p.reason,
+                        // A pause without an expected end says nothing of one.
                         p.expected_end
                             .map(|t| format!(", expected back {}", t.to_rfc3339()))
                             .unwrap_or_default()

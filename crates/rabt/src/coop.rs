@@ -345,6 +345,7 @@ async fn list(store: &Store) -> anyhow::Result<()> {
         "id", "unified", "active", "req/24h", "partial", "name"
     ))?;
     for coop in cooperatives {
+        // Absent from the activity: no request in the last 24 hours, all counts zero.
         let recent = activity
             .iter()
             .find(|(id, _)| *id == coop.id)

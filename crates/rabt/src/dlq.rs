@@ -97,6 +97,7 @@ pub(crate) async fn run(config: &Config, args: DlqArgs) -> anyhow::Result<()> {
         DlqCommand::List { .. } => None,
     };
     let store = open_store(config.database()?, 2).await?;
+    // Proven: `operator` is set for replay and purge, the only commands that read it.
     let operator = operator.as_deref().unwrap_or_default();
     match args.command {
         DlqCommand::List { agency, all, limit } => list(&store, agency, all, limit).await,
@@ -309,6 +310,7 @@ fn why(outcome: &ReplayOutcome) -> String {
         ReplayOutcome::TaskNotDeadLettered { task, state } => format!(
             "its task {task} is {}{}, not ended by a dead letter",
             state.status(),
+            // A task without an outcome yet is named by its status alone.
             state.outcome().map(|o| format!(" ({o})")).unwrap_or_default()
         ),
     }

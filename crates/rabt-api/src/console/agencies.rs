@@ -46,7 +46,7 @@ pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Res
                         @if let Some(end) = time(p.get("expectedEnd").unwrap_or(&Value::Null)) { " · " (lang.t("expected back", "العودة المتوقعة")) " " (lang.time(end)) }
                     }
                 }
-                pre { (serde_json::to_string_pretty(&a["settings"]).unwrap_or_default()) }
+                pre { (layout::pretty(&a["settings"])) }
                 @if ctx.can(OperatorRole::Operator) {
                     @if a["paused"].is_object() {
                         form.action method="post" action=(format!("/console/agencies/{agency}/resume")) {

@@ -25,6 +25,7 @@ pub(crate) async fn list(
     }
     let ctx = &console.ctx;
     let lang = ctx.lang;
+    // No query string is the empty one: no filter.
     let raw = raw.unwrap_or_default();
     let query = match parse(&raw) {
         Ok(q) => q,

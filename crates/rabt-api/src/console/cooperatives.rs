@@ -427,6 +427,8 @@ async fn set_active(
         Err(refused) => return refused,
     };
     let ctx = &console.ctx;
+    // No reason is the empty reason: refused just below for a deactivation, and an
+    // activation needs none.
     let reason = form.text("reason").unwrap_or_default();
     if !active && (reason.is_empty() || form.get("confirm") != Some("yes")) {
         return unprocessable(ctx, "Give a reason and confirm", "اذكر السبب وأكّد");

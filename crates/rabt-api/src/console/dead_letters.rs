@@ -174,7 +174,7 @@ pub(crate) async fn show(
         h2 { (lang.t("Message", "الرسالة")) }
         pre { (letter["bodyText"].as_str().unwrap_or("(binary)")) }
         h2 { (lang.t("Headers", "الترويسات")) }
-        pre { (serde_json::to_string_pretty(&letter["headers"]).unwrap_or_default()) }
+        pre { (layout::pretty(&letter["headers"])) }
         @if open && letter["replayable"] == Value::Bool(true) && ctx.can(OperatorRole::Operator) {
             form.action method="post" action=(format!("/console/dead-letters/{id}/replay")) {
                 (ctx.csrf_field())

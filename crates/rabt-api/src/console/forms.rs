@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
@@ -50,9 +50,11 @@ impl FromRequest<AppState> for Form {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        // A body that could not be read (too large, cut off) is refused as such, not
+        // read as an empty form whose missing fields would be blamed instead.
         let bytes = Bytes::from_request(request, state)
             .await
-            .unwrap_or_default();
+            .map_err(IntoResponse::into_response)?;
         if !is_form {
             return Ok(Form::default());
         }

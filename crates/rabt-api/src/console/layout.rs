@@ -195,3 +195,10 @@ pub(crate) fn next_page(path: &str, raw_query: &str, cursor: &str) -> String {
     query.append_pair("cursor", cursor);
     format!("{path}?{}", query.finish())
 }
+
+/// A JSON value, indented for a `pre`.
+pub(crate) fn pretty(value: &serde_json::Value) -> String {
+    // Proven: a `Value` always serializes (its map keys are strings), so the default
+    // is never taken.
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}

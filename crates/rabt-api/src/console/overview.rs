@@ -128,6 +128,8 @@ fn agency_tile(lang: Lang, tile: &Value) -> Markup {
             @if let Some(rate) = w["successRate"].as_f64() { " (" bdi { (lang.percent(rate)) } ")" }
         }
     };
+    // Absent only for an agency whose figures could not be read (the tile is greyed
+    // then): an empty line says there is nothing to draw.
     let spark: Vec<u64> = tasks["sparkline"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_u64).collect())

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::forms::Form;
 use super::i18n::Lang;
-use super::layout::{self, Ctx, badge, headings, next_page, window_select};
+use super::layout::{self, Ctx, badge, headings, next_page, pretty, window_select};
 use super::session::{Console, redirect};
 use crate::ops::requests::{RequestFilter, audit_reveal, detail, page, parse_filter};
 use crate::state::AppState;
@@ -20,21 +20,18 @@ use crate::state::AppState;
 pub(crate) fn problem_page(ctx: &Ctx, err: &crate::problem::ApiError) -> Response {
     let problem = err.problem();
     let (en, ar) = problem.kind.titles();
+    // A problem without a detail has its title, which the page shows above this.
     let mut detail = problem
         .detail
         .as_ref()
         .map(|(en, ar)| ctx.lang.t(en, ar).to_owned())
         .unwrap_or_default();
     for e in &problem.errors {
-        let name = e
-            .parameter
-            .clone()
-            .or(e.pointer.clone())
-            .unwrap_or_default();
-        detail.push_str(&format!(
-            " {name}: {}",
-            ctx.lang.t(&e.detail_en, &e.detail_ar)
-        ));
+        let what = ctx.lang.t(&e.detail_en, &e.detail_ar);
+        match e.parameter.as_ref().or(e.pointer.as_ref()) {
+            Some(name) => detail.push_str(&format!(" {name}: {what}")),
+            None => detail.push_str(&format!(" {what}")),
+        }
     }
     layout::refusal(ctx, problem.kind.status(), ctx.lang.t(en, ar), &detail)
 }
@@ -52,6 +49,7 @@ pub(crate) async fn list(
     }
     let ctx = &console.ctx;
     let lang = ctx.lang;
+    // No query string is the empty one: no filter.
     let raw = raw.unwrap_or_default();
     let filter = match parse_filter(&raw) {
         Ok(filter) => filter,
@@ -226,7 +224,6 @@ fn request_page(ctx: &Ctx, view: &Value) -> Response {
     let lang = ctx.lang;
     let id = view["id"].as_str().unwrap_or("");
     let masked = view["masked"].as_bool().unwrap_or(true);
-    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let body = html! {
         h1 { (lang.t("Request", "الطلب")) " " code { (id) } }
         dl.facts {

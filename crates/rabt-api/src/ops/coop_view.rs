@@ -82,6 +82,8 @@ pub(crate) async fn list(state: &AppState) -> Result<Vec<Value>, ApiError> {
     Ok(cooperatives
         .iter()
         .map(|c| {
+            // The store lists only the cooperatives with requests in the window: one it
+            // leaves out had none, which is what the default (all counts zero) says.
             let recent = activity
                 .iter()
                 .find(|(id, _)| *id == c.id)
@@ -103,6 +105,7 @@ pub(crate) async fn full(state: &AppState, cooperative: &Cooperative) -> Result<
         state.store().cooperative_activity(since)
     })
     .await?;
+    // Absent from the activity: no request in the window, all counts zero.
     let recent = activity
         .into_iter()
         .find(|(id, _)| *id == cooperative.id)

@@ -143,7 +143,10 @@ pub(crate) async fn replay_many(
             }
             None => {
                 let problem = refusal(outcome);
-                let (detail, _) = problem.problem().detail.clone().unwrap_or_default();
+                let detail = match problem.problem().detail.clone() {
+                    Some((en, _)) => en,
+                    None => problem.problem().kind.titles().0.to_owned(),
+                };
                 skipped.push(json!({
                     "id": id.to_string(),
                     "problem": problem.problem().kind.type_uri(),

@@ -277,6 +277,7 @@ fn walk(
 /// The hole a held round stopped at and the transactions it still waits for.
 fn waiting_for(watch: &Option<HoleWatch>, in_flight: Option<&[u64]>) -> Option<(i64, Vec<u64>)> {
     let seen = watch.as_ref()?;
+    // SQLite reports no transactions (writers take turns): none is still in flight.
     let now = in_flight.unwrap_or_default();
     let still = seen
         .in_flight

@@ -232,6 +232,7 @@ impl Store {
              AND ($1 = '*' OR agency = $1) AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(agency.map_or("*", Agency::as_str))
+        // No `after` is the first page: '' sorts before every id.
         .bind(after.map(|id| id.to_string()).unwrap_or_default())
         .bind(BULK_PAGE)
         .fetch_all(&self.pool)

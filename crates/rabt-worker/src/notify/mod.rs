@@ -246,11 +246,14 @@ fn signing_secret(due: &DueNotification) -> Result<rabt_webhook::Secret, String>
 /// One line per attempt, naming the receiver's host only (the path and query may
 /// hold the cooperative's token).
 fn log_attempt(due: &DueNotification, report: &AttemptReport) {
+    // The URL was checked at accept, so it has a host; were it not, the line says so
+    // rather than naming an empty host.
     let host = url::Url::parse(&due.url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
+        .unwrap_or_else(|| "(no host)".to_owned());
     // The error may quote the URL, which a cooperative may have built with personal data.
+    // An attempt without an error (delivered) logs none.
     let error = rabt_core::pii::redact(report.error.as_deref().unwrap_or_default());
     let error = error.as_str();
     metrics().notification(match report.next {

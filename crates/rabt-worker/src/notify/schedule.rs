@@ -77,6 +77,7 @@ impl RetrySchedule {
         let index = usize::try_from(attempt.checked_sub(1)?).ok()?;
         let base = *self.delays.get(index)?;
         let factor = rng.random_range((1.0 - JITTER)..=(1.0 + JITTER));
+        // No Retry-After from the receiver: no lower bound (zero) over the schedule's wait.
         let wait = base.mul_f64(factor).max(at_least.unwrap_or_default());
         let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
         Some(
