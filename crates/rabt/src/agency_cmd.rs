@@ -4,6 +4,7 @@
 //! back the time they spent paused. Audited with `--operator` (default: the OS user).
 
 use anyhow::{anyhow, bail};
+use clap::builder::TypedValueParser;
 use clap::{Args, Subcommand};
 use rabt_core::Agency;
 use rabt_store::PauseOutcome;
@@ -30,8 +31,9 @@ enum AgencyCommand {
     List,
     /// Pauses an agency for maintenance: its tasks wait, unattempted, until resumed.
     Pause {
-        /// interior, health, labor, municipal, chambers or saudi-post.
-        agency: String,
+        /// The agency.
+        #[arg(value_parser = agency_arg())]
+        agency: Agency,
         /// Why (operators see it; it goes to the audit log).
         #[arg(long)]
         reason: String,
@@ -42,8 +44,16 @@ enum AgencyCommand {
     /// Resumes a paused agency: its tasks run again.
     Resume {
         /// The agency.
-        agency: String,
+        #[arg(value_parser = agency_arg())]
+        agency: Agency,
     },
+}
+
+/// An agency argument: clap offers and checks the wire names of `Agency::ALL`, so the
+/// help and the error of a wrong name list every agency of this build.
+pub(crate) fn agency_arg() -> impl TypedValueParser<Value = Agency> {
+    clap::builder::PossibleValuesParser::new(Agency::wire_names())
+        .try_map(|name| name.parse::<Agency>())
 }
 
 /// Each agency's settings as shown to operators: never a secret or a credential.
@@ -80,8 +90,6 @@ pub(crate) fn settings_views(config: &Config) -> std::collections::BTreeMap<Agen
 /// Runs `rabt agency …`.
 pub(crate) async fn run(config: &Config, args: AgencyArgs) -> anyhow::Result<()> {
     let store = open_store(config.database()?, 2).await?;
-    let parse =
-        |name: &str| -> anyhow::Result<Agency> { name.trim().parse().map_err(|e| anyhow!("{e}")) };
     match args.command {
         AgencyCommand::List => {
             let pauses = store.agency_pauses().await?;
@@ -110,7 +118,6 @@ pub(crate) async fn run(config: &Config, args: AgencyArgs) -> anyhow::Result<()>
             reason,
             until,
         } => {
-            let agency = parse(&agency)?;
             let operator = operator_name(args.operator)?;
             if reason.trim().is_empty() {
                 bail!("--reason must not be empty");
@@ -142,7 +149,6 @@ pub(crate) async fn run(config: &Config, args: AgencyArgs) -> anyhow::Result<()>
             }
         }
         AgencyCommand::Resume { agency } => {
-            let agency = parse(&agency)?;
             let operator = operator_name(args.operator)?;
             match store.resume_agency(agency, &operator).await? {
                 Some(resumed) => print(&format!(
@@ -154,4 +160,32 @@ pub(crate) async fn run(config: &Config, args: AgencyArgs) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rabt_core::Agency;
+
+    use super::agency_arg;
+
+    #[test]
+    fn an_agency_argument_takes_every_agency_and_names_them_when_refusing() {
+        let command =
+            clap::Command::new("t").arg(clap::Arg::new("agency").value_parser(agency_arg()));
+        for agency in Agency::ALL {
+            let matches = command
+                .clone()
+                .try_get_matches_from(["t", agency.as_str()])
+                .unwrap();
+            assert_eq!(matches.get_one::<Agency>("agency"), Some(&agency));
+        }
+        let refused = command
+            .clone()
+            .try_get_matches_from(["t", "nobody"])
+            .unwrap_err()
+            .to_string();
+        for agency in Agency::ALL {
+            assert!(refused.contains(agency.as_str()), "{refused}");
+        }
+    }
 }

@@ -13,6 +13,7 @@ use rabt_store::{
     DeadLetter, DeadLetterQuery, DeadLetterState, PurgeOutcome, ReplayOutcome, Store,
 };
 
+use crate::agency_cmd::agency_arg;
 use crate::config::Config;
 use crate::logging::print;
 use crate::runtime::open_store;
@@ -33,8 +34,8 @@ pub(crate) struct DlqArgs {
 enum DlqCommand {
     /// Lists dead letters, newest first: open ones, or all with --all.
     List {
-        /// Only this agency's (interior, health, labor, municipal, chambers, saudi-post).
-        #[arg(long)]
+        /// Only this agency's.
+        #[arg(long, value_parser = agency_arg())]
         agency: Option<Agency>,
         /// Replayed and purged ones too.
         #[arg(long)]
@@ -54,7 +55,7 @@ enum DlqCommand {
         /// The dead letter's id (dl_…).
         id: Option<String>,
         /// Every open dead letter of this agency.
-        #[arg(long)]
+        #[arg(long, value_parser = agency_arg())]
         agency: Option<Agency>,
         /// Every open dead letter.
         #[arg(long)]
@@ -66,7 +67,7 @@ enum DlqCommand {
         /// The dead letter's id (dl_…).
         id: Option<String>,
         /// Every open dead letter of this agency.
-        #[arg(long)]
+        #[arg(long, value_parser = agency_arg())]
         agency: Option<Agency>,
         /// Every open dead letter.
         #[arg(long)]

@@ -65,8 +65,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Role::All)]
         role: Role,
     },
-    /// The six agency simulators, standalone, on --listen-base + 0..5 (interior, health,
-    /// labor, municipal, chambers, saudi-post), for sandbox testing.
+    #[command(about = simulate::about())]
     Simulate {
         /// The first port (default: simulate.listen_base of the configuration).
         #[arg(long)]

@@ -21,6 +21,15 @@ use crate::runtime;
 /// it leaves them empty); municipal and health call back to `simulate.callback_url`,
 /// signed with their `callback_secrets`. With `print_env` it prints the environment of
 /// `rabt serve` instead, and serves nothing.
+/// `rabt simulate`'s description: the agencies in the order of their ports.
+pub(crate) fn about() -> String {
+    format!(
+        "The agency simulators, standalone, on --listen-base + 0..{} ({}), for sandbox testing",
+        Agency::ALL.len() - 1,
+        Agency::wire_names().join(", ")
+    )
+}
+
 pub(crate) async fn run(
     config: &Config,
     listen_base: Option<u16>,
@@ -36,9 +45,12 @@ pub(crate) async fn run(
             .with_context(|| format!("no [agencies.{agency}] configuration"))?;
         let calls_back = catalogue.callback_schema(agency).is_some();
         let setup = Setup::from_config(agency, settings, false)?.or_sandbox_defaults(calls_back);
-        let port = base
-            .checked_add(agency.index() as u16)
-            .ok_or_else(|| anyhow::anyhow!("--listen-base {base} leaves no room for six ports"))?;
+        let port = base.checked_add(agency.index() as u16).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--listen-base {base} leaves no room for {} ports",
+                Agency::ALL.len()
+            )
+        })?;
         setups.push((agency, setup, SocketAddr::from(([127, 0, 0, 1], port))));
     }
     if print_env {
