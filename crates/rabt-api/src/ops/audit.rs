@@ -13,76 +13,104 @@ use serde_json::{Value, json};
 use super::auth::OperatorCaller;
 use super::requests::step;
 use super::retrying;
-use crate::problem::{ApiError, FieldError};
-use crate::query::finish;
+use crate::problem::ApiError;
+use crate::query::{Read, read_query};
 use crate::state::AppState;
 
 /// Parses `request, cooperative, operator, action, since, until, window, limit,
-/// cursor` into a newest-first query.
+/// cursor` into a newest-first query, through the lists' one reader
+/// ([`read_query`]): every bad parameter is named, an empty filter filters nothing.
 pub(crate) fn parse(query: &str) -> Result<AuditQuery, ApiError> {
-    let mut parsed = AuditQuery {
+    let parsed = AuditQuery {
         newest_first: true,
         limit: 50,
         ..AuditQuery::default()
     };
-    let mut errors = Vec::new();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if value.is_empty() {
-            continue;
-        }
-        // PostgreSQL cannot compare text holding NUL: refused here, not a 500 there.
-        if let Some(refused) = crate::query::refused_text(&name, &value) {
-            errors.push(refused);
-            continue;
-        }
-        let bad = |en: &str| FieldError::parameter(name.as_ref(), en, "قيمة غير صالحة");
-        let time = |v: &str| DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc));
-        match name.as_ref() {
-            "request" => match RequestId::parse(value.trim()) {
-                Ok(id) => parsed.request = Some(id),
-                Err(_) => errors.push(bad("must be a req_… id")),
-            },
-            "cooperative" => match CooperativeId::parse(value.trim()) {
-                Ok(id) => parsed.cooperative = Some(id),
-                Err(_) => errors.push(bad("must be a coop_… id")),
-            },
-            "operator" if value.chars().count() <= 64 => {
-                parsed.operator = Some(value.trim().to_owned())
+    let allowed = [
+        "request",
+        "cooperative",
+        "operator",
+        "action",
+        "since",
+        "until",
+        "window",
+        "limit",
+        "cursor",
+    ];
+    read_query(query, parsed, &allowed, |parsed, param| {
+        let value = param.value().trim();
+        let time = |v: &str| {
+            DateTime::parse_from_rfc3339(v)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let short = |v: &str| (v.chars().count() <= 64).then(|| v.to_owned());
+        match param.name() {
+            "request" => {
+                let id = param.parse(
+                    |_| RequestId::parse(value).ok(),
+                    "must be a req_… id",
+                    "يجب أن يكون معرّف طلب req_…",
+                )?;
+                parsed.request = Some(id);
             }
-            "action" if value.chars().count() <= 64 => parsed.action = Some(value.trim().to_owned()),
-            "since" | "until" => match time(&value) {
-                Ok(t) if name == "since" => parsed.since = Some(t),
-                Ok(t) => parsed.until = Some(t),
-                Err(_) => errors.push(bad("must be a date and time (RFC 3339)")),
-            },
+            "cooperative" => {
+                let id = param.parse(
+                    |_| CooperativeId::parse(value).ok(),
+                    "must be a coop_… id",
+                    "يجب أن يكون معرّف جمعية coop_…",
+                )?;
+                parsed.cooperative = Some(id);
+            }
+            "operator" => {
+                parsed.operator = Some(param.parse(
+                    |_| short(value),
+                    "must be at most 64 characters",
+                    "يجب ألا يتجاوز 64 حرفًا",
+                )?);
+            }
+            "action" => {
+                parsed.action = Some(param.parse(
+                    |_| short(value),
+                    "must be at most 64 characters",
+                    "يجب ألا يتجاوز 64 حرفًا",
+                )?);
+            }
+            "since" | "until" => {
+                let at = param.parse(
+                    time,
+                    "must be a date and time (RFC 3339)",
+                    "يجب أن يكون تاريخًا ووقتًا (RFC 3339)",
+                )?;
+                if param.name() == "since" {
+                    parsed.since = Some(at);
+                } else {
+                    parsed.until = Some(at);
+                }
+            }
             "window" => {
-                let minutes = match value.as_ref() {
-                    "15m" => 15,
-                    "1h" => 60,
-                    "24h" => 24 * 60,
-                    _ => {
-                        errors.push(bad("must be 15m, 1h or 24h"));
-                        continue;
-                    }
+                let minutes = |v: &str| match v {
+                    "15m" => Some(15),
+                    "1h" => Some(60),
+                    "24h" => Some(24 * 60),
+                    _ => None,
                 };
+                let minutes = param.parse(
+                    minutes,
+                    "must be 15m, 1h or 24h",
+                    "يجب أن يكون 15m أو 1h أو 24h",
+                )?;
                 parsed.since = Some(Utc::now() - chrono::Duration::minutes(minutes));
             }
-            "limit" => match crate::query::page_limit(&value, &name) {
-                Ok(n) => parsed.limit = n,
-                Err(e) => errors.push(e),
-            },
-            "cursor" => match value.parse::<i64>() {
-                Ok(seq) if seq > 0 => parsed.before_seq = Some(seq),
-                _ => errors.push(crate::query::bad_cursor(&name)),
-            },
-            _ => errors.push(FieldError::parameter(
-                name.as_ref(),
-                "unknown parameter or value too long (allowed: request, cooperative, operator, action, since, until, window, limit, cursor)",
-                "معامل غير معروف",
-            )),
+            "limit" => parsed.limit = param.limit()?,
+            "cursor" => {
+                parsed.before_seq =
+                    Some(param.cursor(|v| v.parse::<i64>().ok().filter(|seq| *seq > 0))?);
+            }
+            _ => return Ok(Read::Unknown),
         }
-    }
-    finish(parsed, errors)
+        Ok(Read::Taken)
+    })
 }
 
 /// The entries a query selects, and the cursor of the next page.
@@ -115,4 +143,38 @@ pub(crate) async fn list(
     let query = parse(raw.as_deref().unwrap_or(""))?;
     let (items, next) = page(&state, &query).await?;
     Ok(Json(json!({ "items": items, "next": next })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn every_bad_parameter_is_named_and_empty_filters_filter_nothing() {
+        let long = "x".repeat(65);
+        let err = parse(&format!(
+            "request=req_nope&window=2h&limit=0&cursor=-1&since=yesterday&operator={long}&nobody=1"
+        ))
+        .unwrap_err();
+        let named: Vec<_> = err
+            .problem()
+            .errors
+            .iter()
+            .filter_map(|e| e.parameter.clone())
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "request", "window", "limit", "cursor", "since", "operator", "nobody"
+            ]
+        );
+
+        let query = parse("request=&operator=&action=login&window=1h&limit=5").unwrap();
+        assert!(query.newest_first);
+        assert_eq!(query.request, None);
+        assert_eq!(query.operator, None);
+        assert_eq!(query.action.as_deref(), Some("login"));
+        assert!(query.since.is_some());
+        assert_eq!(query.limit, 5);
+    }
 }
