@@ -3,10 +3,7 @@
 //! and the pause and resume of an agency for maintenance (operator; audited).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rabt_core::Agency;
@@ -14,10 +11,10 @@ use rabt_store::{AgencyPause, OperatorRole, PauseOutcome};
 use serde_json::{Value, json};
 
 use super::auth::OperatorCaller;
+use super::body::OperatorBody;
 use super::cooperatives::object;
 use super::retrying;
 use crate::problem::{ApiError, FieldError, ProblemKind};
-use crate::requests::read_json;
 use crate::state::AppState;
 
 fn time(t: DateTime<Utc>) -> Value {
@@ -126,12 +123,11 @@ pub(crate) async fn pause(
     State(state): State<AppState>,
     caller: OperatorCaller,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
     let agency = agency(&name)?;
-    let body = read_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json()?;
     let (reason, end) =
         pause_body(&body).map_err(|e| ApiError::new(ProblemKind::ValidationFailed).errors(e))?;
     let outcome = retrying("pausing an agency", || {

@@ -5,10 +5,7 @@
 //! digest searched for.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use rabt_audit::Subject;
@@ -17,9 +14,9 @@ use rabt_store::{Actor, NewAuditEntry, OperatorRole};
 use serde_json::{Value, json};
 
 use super::auth::OperatorCaller;
+use super::body::OperatorBody;
 use super::retrying;
 use crate::problem::{ApiError, FieldError, ProblemKind};
-use crate::requests::read_json;
 use crate::state::AppState;
 
 /// The most requests one search answers.
@@ -88,11 +85,10 @@ fn subject(body: &Value) -> Result<(Subject, String), ApiError> {
 pub(crate) async fn search(
     State(state): State<AppState>,
     caller: OperatorCaller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Viewer)?.name.clone();
-    let body = read_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json()?;
     let (kind, value) = subject(&body)?;
     let Some(key) = state.settings().pii_key.as_ref() else {
         return Err(ApiError::internal(

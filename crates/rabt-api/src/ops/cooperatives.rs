@@ -8,11 +8,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
@@ -20,11 +18,10 @@ use rabt_store::{Actor, Cooperative, NewCooperative, OperatorRole, Revoked, Stor
 use serde_json::{Map, Value, json};
 
 use super::auth::OperatorCaller;
+use super::body::OperatorBody;
 use super::{coop_view, retrying};
 use crate::auth::{API_KEY_PREFIX, generate_secret, hash_secret};
-use crate::json::JsonLimits;
 use crate::problem::{ApiError, FieldError, ProblemKind};
-use crate::requests::read_json;
 use crate::state::AppState;
 
 /// The window of a cooperative's activity in lists and on its page.
@@ -60,11 +57,10 @@ pub(crate) async fn get(
 pub(crate) async fn onboard(
     State(state): State<AppState>,
     caller: OperatorCaller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
-    let body = read_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json()?;
     let new = parse_onboarding(&state, &body).map_err(invalid)?;
     let key = generate_secret(API_KEY_PREFIX);
     let secret = rabt_webhook::Secret::generate().expose();
@@ -97,12 +93,11 @@ pub(crate) async fn rotate(
     State(state): State<AppState>,
     caller: OperatorCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
     let cooperative = find(&state, &id).await?;
-    let body = optional_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json_or_empty()?;
     let overlap = overlap(&body, state.settings().key_overlap).map_err(invalid)?;
     let key = generate_secret(API_KEY_PREFIX);
     let actor = Actor::Operator(operator.name.clone());
@@ -131,12 +126,11 @@ pub(crate) async fn revoke(
     State(state): State<AppState>,
     caller: OperatorCaller,
     Path((id, key)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Admin)?;
     let cooperative = find(&state, &id).await?;
-    let body = read_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json()?;
     let reason = reason(&body, true).map_err(invalid)?;
     let actor = Actor::Operator(operator.name.clone());
     let outcome = retrying("revoking a key", || {
@@ -167,12 +161,11 @@ pub(crate) async fn set_services(
     State(state): State<AppState>,
     caller: OperatorCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
     let cooperative = find(&state, &id).await?;
-    let body = read_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json()?;
     let map = object(&body, &["services"]).map_err(invalid)?;
     let services = services(&state, map.get("services"), "/services").map_err(invalid)?;
     let actor = Actor::Operator(operator.name.clone());
@@ -193,8 +186,7 @@ pub(crate) async fn set_active(
     caller: OperatorCaller,
     id: String,
     active: bool,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let needed = if active {
         OperatorRole::Operator
@@ -203,7 +195,7 @@ pub(crate) async fn set_active(
     };
     let operator = caller.require(needed)?;
     let cooperative = find(&state, &id).await?;
-    let body = optional_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json_or_empty()?;
     let reason = reason(&body, !active).map_err(invalid)?;
     let actor = Actor::Operator(operator.name.clone());
     retrying("changing a cooperative's state", || {
@@ -222,10 +214,9 @@ pub(crate) async fn deactivate(
     State(state): State<AppState>,
     caller: OperatorCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
-    set_active(state, caller, id, false, headers, body).await
+    set_active(state, caller, id, false, body).await
 }
 
 /// `POST /ops/v1/cooperatives/{id}/activate`.
@@ -233,10 +224,9 @@ pub(crate) async fn activate(
     State(state): State<AppState>,
     caller: OperatorCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
-    set_active(state, caller, id, true, headers, body).await
+    set_active(state, caller, id, true, body).await
 }
 
 /// The cooperative with this id; text that is no cooperative id is a 404 too.
@@ -266,18 +256,6 @@ fn invalid(errors: Vec<FieldError>) -> ApiError {
 /// An answer holding a secret: never stored by a cache on the way.
 fn secret_answer(status: StatusCode, body: Value) -> Response {
     (status, [(CACHE_CONTROL, "no-store")], Json(body)).into_response()
-}
-
-/// A body that may be left out (`{}` then).
-fn optional_json(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    limits: JsonLimits,
-) -> Result<Value, ApiError> {
-    match &body {
-        Ok(bytes) if bytes.is_empty() => Ok(json!({})),
-        _ => read_json(headers, body, limits),
-    }
 }
 
 /// The body as an object holding only `allowed` fields.

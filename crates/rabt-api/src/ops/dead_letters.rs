@@ -3,10 +3,7 @@
 //! the operator as actor, in the transaction that makes it.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 use rabt_core::{Agency, DeadLetterId};
@@ -17,10 +14,10 @@ use rabt_store::{
 use serde_json::{Value, json};
 
 use super::auth::OperatorCaller;
+use super::body::OperatorBody;
 use super::query::DeadLetterParams;
 use super::{retrying, view};
 use crate::problem::{ApiError, FieldError, ProblemKind};
-use crate::requests::read_json;
 use crate::state::AppState;
 
 /// `GET /ops/v1/dead-letters?agency=&state=&limit=&cursor=`: newest first, open ones
@@ -111,11 +108,10 @@ pub(crate) async fn replay_one(
 pub(crate) async fn replay_many(
     State(state): State<AppState>,
     caller: OperatorCaller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?;
-    let body = read_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json()?;
     let agency = filter(&body)
         .map_err(|errors| ApiError::new(ProblemKind::ValidationFailed).errors(errors))?;
     // Not `retrying`: the store retries each letter itself and reports one that stays

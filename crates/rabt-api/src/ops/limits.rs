@@ -10,19 +10,16 @@
 //! `{"default": true}` alone for the default.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use rabt_core::{CooperativeId, RateLimit};
 use rabt_store::{CooperativeLimit, OperatorRole};
 use serde_json::{Map, Value, json};
 
 use super::auth::OperatorCaller;
+use super::body::OperatorBody;
 use super::retrying;
 use crate::problem::{ApiError, FieldError, ProblemKind};
-use crate::requests::read_json;
 use crate::state::AppState;
 
 /// The JSON of a limit, as `PUT` takes it.
@@ -81,12 +78,11 @@ pub(crate) async fn put(
     State(state): State<AppState>,
     caller: OperatorCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Operator)?.name.clone();
     let id = cooperative(&state, &id).await?;
-    let body = read_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json()?;
     let limit = parse(&body)
         .map_err(|errors| ApiError::new(ProblemKind::ValidationFailed).errors(errors))?;
     retrying("setting a cooperative's limit", || {

@@ -32,6 +32,7 @@ pub(crate) mod agencies;
 pub(crate) mod audit;
 mod audit_search;
 pub(crate) mod auth;
+mod body;
 pub(crate) mod coop_view;
 pub(crate) mod cooperatives;
 pub(crate) mod dead_letters;

@@ -4,10 +4,7 @@
 //! reveal the values with a reason (`POST …/reveal`), audited as `request.revealed`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -18,11 +15,11 @@ use rabt_store::{
 use serde_json::{Value, json};
 
 use super::auth::OperatorCaller;
+use super::body::OperatorBody;
 use super::cooperatives::reason;
 use super::{mask, retrying};
 use crate::problem::{ApiError, FieldError, ProblemKind};
 use crate::query::{Param, Read, read_query};
-use crate::requests::read_json;
 use crate::state::AppState;
 
 fn time(t: DateTime<Utc>) -> Value {
@@ -290,11 +287,10 @@ pub(crate) async fn reveal(
     State(state): State<AppState>,
     caller: OperatorCaller,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: OperatorBody,
 ) -> Result<Response, ApiError> {
     let operator = caller.require(OperatorRole::Admin)?;
-    let body = read_json(&headers, body, state.settings().json_limits)?;
+    let body = body.json()?;
     let reason =
         reason(&body, true).map_err(|e| ApiError::new(ProblemKind::ValidationFailed).errors(e))?;
     // Exists first: a reveal of nothing is not audited.
