@@ -2,41 +2,26 @@
 //! waiting check that says why it waits.
 
 use axum::http::{Method, StatusCode};
-use rabt_api::auth::{OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_store::OperatorRole;
 use serde_json::{Value, json};
 
 use crate::harness::{Harness, Reply, pointers, problem_type};
 
-async fn token(h: &Harness, name: &str, role: OperatorRole) -> String {
-    let token = generate_secret(OPERATOR_TOKEN_PREFIX);
-    h.store
-        .create_operator(name, role, &hash_secret(&token))
-        .await
-        .unwrap();
-    token
-}
-
+/// GET, or POST with a body (and to `…/resume`), as the operator of `token`.
 async fn ops(h: &Harness, uri: &str, token: &str, body: Option<Value>) -> Reply {
-    let bearer = format!("Bearer {token}");
-    let mut headers = vec![("authorization", bearer.as_str())];
     let method = if body.is_some() || uri.ends_with("/resume") {
         Method::POST
     } else {
         Method::GET
     };
-    if body.is_some() {
-        headers.push(("content-type", "application/json"));
-    }
-    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    h.send(method, uri, &headers, body).await
+    h.ops(method, uri, token, body).await
 }
 
 #[tokio::test]
 async fn an_operator_pauses_and_resumes_an_agency_and_requests_say_why_they_wait() {
     let h = Harness::new().await;
-    let huda = token(&h, "huda", OperatorRole::Operator).await;
-    let viewer = token(&h, "sara", OperatorRole::Viewer).await;
+    let huda = h.operator("huda", OperatorRole::Operator).await;
+    let viewer = h.operator("sara", OperatorRole::Viewer).await;
     let body = json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}});
     let accepted = h.post("k-pause", &body).await;
     let id = accepted.body["id"].as_str().unwrap().to_owned();

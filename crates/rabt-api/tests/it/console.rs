@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::Utc;
 use http_body_util::BodyExt;
-use rabt_api::auth::{OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
+use rabt_api::auth::{generate_secret, hash_secret};
 use rabt_core::{Agency, TaskId};
 use rabt_store::{AuditQuery, NewDeadLetter, OperatorRole};
 use serde_json::json;
@@ -57,15 +57,6 @@ async fn call(
         headers,
         html: String::from_utf8_lossy(&bytes).into_owned(),
     }
-}
-
-async fn operator(h: &Harness, name: &str, role: OperatorRole) -> String {
-    let token = generate_secret(OPERATOR_TOKEN_PREFIX);
-    h.store
-        .create_operator(name, role, &hash_secret(&token))
-        .await
-        .unwrap();
-    token
 }
 
 /// Logs in; the session cookie (`rabt_console=…`) and the page's CSRF token.
@@ -136,8 +127,8 @@ async fn letter_state(h: &Harness, id: &str) -> String {
 #[tokio::test]
 async fn pages_are_safe_bilingual_and_follow_the_role() {
     let h = Harness::new().await;
-    let viewer = operator(&h, "sara", OperatorRole::Viewer).await;
-    let admin = operator(&h, "amal", OperatorRole::Admin).await;
+    let viewer = h.operator("sara", OperatorRole::Viewer).await;
+    let admin = h.operator("amal", OperatorRole::Admin).await;
     let letter = dead_letter(&h).await;
 
     // Not logged in: pages send to the login form.
@@ -279,7 +270,7 @@ async fn pages_are_safe_bilingual_and_follow_the_role() {
 #[tokio::test]
 async fn bad_sessions_and_tokens_are_refused_and_change_nothing() {
     let h = Harness::new().await;
-    let admin = operator(&h, "amal", OperatorRole::Admin).await;
+    let admin = h.operator("amal", OperatorRole::Admin).await;
     let letter = dead_letter(&h).await;
 
     // Behind a TLS-terminating proxy the cookie is Secure.
@@ -377,7 +368,7 @@ async fn failed_logins_are_limited() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     // Even the right token waits now.
-    let token = operator(&h, "amal", OperatorRole::Admin).await;
+    let token = h.operator("amal", OperatorRole::Admin).await;
     let page = call(
         &h,
         Method::POST,
@@ -401,8 +392,8 @@ async fn a_request_is_masked_and_only_an_admin_reveals_it_with_a_reason() {
     let body = json!({"service": "interior.identity.verify", "input": {"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}}});
     let reply = h.post("k-reveal", &body).await;
     let id = reply.body["id"].as_str().unwrap().to_owned();
-    let operator_token = operator(&h, "huda", OperatorRole::Operator).await;
-    let admin = operator(&h, "amal", OperatorRole::Admin).await;
+    let operator_token = h.operator("huda", OperatorRole::Operator).await;
+    let admin = h.operator("amal", OperatorRole::Admin).await;
 
     let (cookie, csrf) = login(&h, &operator_token).await;
     let page = call(
@@ -476,7 +467,7 @@ async fn a_request_is_masked_and_only_an_admin_reveals_it_with_a_reason() {
 #[tokio::test]
 async fn the_overview_reads_every_source_and_the_ops_api_serves_the_same() {
     let h = Harness::new().await;
-    let viewer = operator(&h, "sara", OperatorRole::Viewer).await;
+    let viewer = h.operator("sara", OperatorRole::Viewer).await;
     h.store
         .heartbeat(
             "proc_1",

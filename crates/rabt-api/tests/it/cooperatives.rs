@@ -3,30 +3,10 @@
 //! and bad input that changes nothing.
 
 use axum::http::{Method, StatusCode};
-use rabt_api::auth::{OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_store::{Actor, AuditQuery, OperatorRole};
 use serde_json::{Value, json};
 
 use crate::harness::{Harness, Reply, pointers, problem_type};
-
-async fn operator(h: &Harness, name: &str, role: OperatorRole) -> String {
-    let token = generate_secret(OPERATOR_TOKEN_PREFIX);
-    h.store
-        .create_operator(name, role, &hash_secret(&token))
-        .await
-        .unwrap();
-    token
-}
-
-async fn ops(h: &Harness, method: Method, uri: &str, token: &str, body: Option<Value>) -> Reply {
-    let bearer = format!("Bearer {token}");
-    let mut headers = vec![("authorization", bearer.as_str())];
-    if body.is_some() {
-        headers.push(("content-type", "application/json"));
-    }
-    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    h.send(method, uri, &headers, body).await
-}
 
 /// What `key` gets from the public API.
 async fn services_status(h: &Harness, key: &str) -> Reply {
@@ -52,17 +32,17 @@ async fn operator_actions(h: &Harness) -> Vec<(String, String)> {
 #[tokio::test]
 async fn onboard_rotate_revoke_deactivate_and_reactivate() {
     let h = Harness::new().await;
-    let huda = operator(&h, "huda", OperatorRole::Operator).await;
-    let admin = operator(&h, "amal", OperatorRole::Admin).await;
+    let huda = h.operator("huda", OperatorRole::Operator).await;
+    let admin = h.operator("amal", OperatorRole::Admin).await;
     let body = json!({"name": "جمعية النور", "unifiedNumber": "7000000011", "services": ["post.address.verify"]});
-    let made = ops(
-        &h,
-        Method::POST,
-        "/ops/v1/cooperatives",
-        &huda,
-        Some(body.clone()),
-    )
-    .await;
+    let made = h
+        .ops(
+            Method::POST,
+            "/ops/v1/cooperatives",
+            &huda,
+            Some(body.clone()),
+        )
+        .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
     assert_eq!(made.headers["cache-control"], "no-store");
     let id = made.body["id"].as_str().unwrap().to_owned();
@@ -75,32 +55,34 @@ async fn onboard_rotate_revoke_deactivate_and_reactivate() {
     );
     assert_eq!(services_status(&h, &first).await.status, StatusCode::OK);
     // Shown once: reading it back never shows a key.
-    let read = ops(
-        &h,
-        Method::GET,
-        &format!("/ops/v1/cooperatives/{id}"),
-        &huda,
-        None,
-    )
-    .await;
+    let read = h
+        .ops(
+            Method::GET,
+            &format!("/ops/v1/cooperatives/{id}"),
+            &huda,
+            None,
+        )
+        .await;
     assert_eq!(read.status, StatusCode::OK);
     assert!(!read.body.to_string().contains(&first));
     assert!(read.body.get("apiKey").is_none() && read.body.get("webhookSecret").is_none());
     assert_eq!(read.body["keys"].as_array().unwrap().len(), 1);
     // The same unified number again.
-    let twin = ops(&h, Method::POST, "/ops/v1/cooperatives", &huda, Some(body)).await;
+    let twin = h
+        .ops(Method::POST, "/ops/v1/cooperatives", &huda, Some(body))
+        .await;
     assert_eq!(problem_type(&twin), "cooperative-exists");
 
     // Rotation without overlap: the old key stops, the new one works.
     let rotate = format!("/ops/v1/cooperatives/{id}/keys");
-    let rotated = ops(
-        &h,
-        Method::POST,
-        &rotate,
-        &huda,
-        Some(json!({"overlapSeconds": 0})),
-    )
-    .await;
+    let rotated = h
+        .ops(
+            Method::POST,
+            &rotate,
+            &huda,
+            Some(json!({"overlapSeconds": 0})),
+        )
+        .await;
     assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
     let second = rotated.body["apiKey"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -109,7 +91,7 @@ async fn onboard_rotate_revoke_deactivate_and_reactivate() {
     );
     assert_eq!(services_status(&h, &second).await.status, StatusCode::OK);
     // With the default overlap (a day) both work.
-    let third = ops(&h, Method::POST, &rotate, &huda, None).await;
+    let third = h.ops(Method::POST, &rotate, &huda, None).await;
     let third_key = third.body["apiKey"].as_str().unwrap().to_owned();
     assert_eq!(services_status(&h, &second).await.status, StatusCode::OK);
     assert_eq!(services_status(&h, &third_key).await.status, StatusCode::OK);
@@ -117,74 +99,74 @@ async fn onboard_rotate_revoke_deactivate_and_reactivate() {
     // Revoking is an admin's: an operator is refused and nothing changes.
     let key_id = third.body["key"].as_str().unwrap();
     let revoke = format!("/ops/v1/cooperatives/{id}/keys/{key_id}/revoke");
-    let refused = ops(
-        &h,
-        Method::POST,
-        &revoke,
-        &huda,
-        Some(json!({"reason": "leak"})),
-    )
-    .await;
+    let refused = h
+        .ops(
+            Method::POST,
+            &revoke,
+            &huda,
+            Some(json!({"reason": "leak"})),
+        )
+        .await;
     assert_eq!(problem_type(&refused), "role-forbidden");
     assert_eq!(services_status(&h, &third_key).await.status, StatusCode::OK);
-    let no_reason = ops(&h, Method::POST, &revoke, &admin, Some(json!({}))).await;
+    let no_reason = h.ops(Method::POST, &revoke, &admin, Some(json!({}))).await;
     assert_eq!(pointers(&no_reason), ["/reason"]);
-    let revoked = ops(
-        &h,
-        Method::POST,
-        &revoke,
-        &admin,
-        Some(json!({"reason": "leak"})),
-    )
-    .await;
+    let revoked = h
+        .ops(
+            Method::POST,
+            &revoke,
+            &admin,
+            Some(json!({"reason": "leak"})),
+        )
+        .await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
     assert_eq!(
         services_status(&h, &third_key).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let again = ops(
-        &h,
-        Method::POST,
-        &revoke,
-        &admin,
-        Some(json!({"reason": "leak"})),
-    )
-    .await;
+    let again = h
+        .ops(
+            Method::POST,
+            &revoke,
+            &admin,
+            Some(json!({"reason": "leak"})),
+        )
+        .await;
     assert_eq!(problem_type(&again), "key-revoked");
 
     // Deactivated: its key gets a 403 of its own, not a 401.
     let deactivate = format!("/ops/v1/cooperatives/{id}/deactivate");
-    let refused = ops(
-        &h,
-        Method::POST,
-        &deactivate,
-        &huda,
-        Some(json!({"reason": "x"})),
-    )
-    .await;
+    let refused = h
+        .ops(
+            Method::POST,
+            &deactivate,
+            &huda,
+            Some(json!({"reason": "x"})),
+        )
+        .await;
     assert_eq!(problem_type(&refused), "role-forbidden");
-    let off = ops(
-        &h,
-        Method::POST,
-        &deactivate,
-        &admin,
-        Some(json!({"reason": "licence lapsed"})),
-    )
-    .await;
+    let off = h
+        .ops(
+            Method::POST,
+            &deactivate,
+            &admin,
+            Some(json!({"reason": "licence lapsed"})),
+        )
+        .await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
     assert_eq!(off.body["active"], false);
     assert_eq!(
         problem_type(&services_status(&h, &second).await),
         "cooperative-inactive"
     );
-    let on = ops(
-        &h,
-        Method::POST,
-        &format!("/ops/v1/cooperatives/{id}/activate"),
-        &huda,
-        None,
-    )
-    .await;
+    let on = h
+        .ops(
+            Method::POST,
+            &format!("/ops/v1/cooperatives/{id}/activate"),
+            &huda,
+            None,
+        )
+        .await;
     assert_eq!(on.status, StatusCode::OK, "{}", on.body);
     assert_eq!(services_status(&h, &second).await.status, StatusCode::OK);
 
@@ -207,49 +189,51 @@ async fn onboard_rotate_revoke_deactivate_and_reactivate() {
 #[tokio::test]
 async fn services_change_and_bad_input_changes_nothing() {
     let h = Harness::new().await;
-    let huda = operator(&h, "huda", OperatorRole::Operator).await;
-    let viewer = operator(&h, "sara", OperatorRole::Viewer).await;
+    let huda = h.operator("huda", OperatorRole::Operator).await;
+    let viewer = h.operator("sara", OperatorRole::Viewer).await;
     let uri = format!("/ops/v1/cooperatives/{}/services", h.cooperative);
-    let bad = ops(
-        &h,
-        Method::PUT,
-        &uri,
-        &huda,
-        Some(json!({"services": ["post.address.verify", "mars.verify"], "x": 1})),
-    )
-    .await;
+    let bad = h
+        .ops(
+            Method::PUT,
+            &uri,
+            &huda,
+            Some(json!({"services": ["post.address.verify", "mars.verify"], "x": 1})),
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(pointers(&bad), ["/x"]);
-    let bad = ops(
-        &h,
-        Method::PUT,
-        &uri,
-        &huda,
-        Some(json!({"services": ["post.address.verify", "mars.verify"]})),
-    )
-    .await;
+    let bad = h
+        .ops(
+            Method::PUT,
+            &uri,
+            &huda,
+            Some(json!({"services": ["post.address.verify", "mars.verify"]})),
+        )
+        .await;
     assert_eq!(pointers(&bad), ["/services/1"]);
-    let bad = ops(&h, Method::PUT, &uri, &huda, Some(json!({"services": []}))).await;
+    let bad = h
+        .ops(Method::PUT, &uri, &huda, Some(json!({"services": []})))
+        .await;
     assert_eq!(pointers(&bad), ["/services"]);
-    let viewing = ops(
-        &h,
-        Method::PUT,
-        &uri,
-        &viewer,
-        Some(json!({"services": ["post.address.verify"]})),
-    )
-    .await;
+    let viewing = h
+        .ops(
+            Method::PUT,
+            &uri,
+            &viewer,
+            Some(json!({"services": ["post.address.verify"]})),
+        )
+        .await;
     assert_eq!(problem_type(&viewing), "role-forbidden");
     let before = h.store.cooperative(h.cooperative).await.unwrap().unwrap();
     assert_eq!(before.services.len(), 2, "nothing changed yet");
-    let done = ops(
-        &h,
-        Method::PUT,
-        &uri,
-        &huda,
-        Some(json!({"services": ["post.address.verify"]})),
-    )
-    .await;
+    let done = h
+        .ops(
+            Method::PUT,
+            &uri,
+            &huda,
+            Some(json!({"services": ["post.address.verify"]})),
+        )
+        .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.body["services"], json!(["post.address.verify"]));
     // Now the cooperative may not ask for an identity check.
@@ -259,7 +243,7 @@ async fn services_change_and_bad_input_changes_nothing() {
         "service-forbidden"
     );
 
-    let onboard = |body: Value| ops(&h, Method::POST, "/ops/v1/cooperatives", &huda, Some(body));
+    let onboard = |body: Value| h.ops(Method::POST, "/ops/v1/cooperatives", &huda, Some(body));
     let bad =
         onboard(json!({"name": " ", "unifiedNumber": "8000000001", "services": ["nope"]})).await;
     assert_eq!(pointers(&bad), ["/name", "/unifiedNumber", "/services/0"]);
@@ -270,33 +254,25 @@ async fn services_change_and_bad_input_changes_nothing() {
         2,
         "nothing onboarded"
     );
-    let unknown = ops(
-        &h,
-        Method::GET,
-        "/ops/v1/cooperatives/coop_nope",
-        &viewer,
-        None,
-    )
-    .await;
+    let unknown = h
+        .ops(Method::GET, "/ops/v1/cooperatives/coop_nope", &viewer, None)
+        .await;
     assert_eq!(problem_type(&unknown), "not-found");
-    let listed = ops(&h, Method::GET, "/ops/v1/cooperatives", &viewer, None).await;
+    let listed = h
+        .ops(Method::GET, "/ops/v1/cooperatives", &viewer, None)
+        .await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn a_cooperative_key_is_no_operator_token() {
     let h = Harness::new().await;
-    let reply = ops(
-        &h,
-        Method::GET,
-        "/ops/v1/cooperatives",
-        &h.key.clone(),
-        None,
-    )
-    .await;
+    let reply = h
+        .ops(Method::GET, "/ops/v1/cooperatives", &h.key.clone(), None)
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem_type(&reply), "operator-unauthorized");
-    let reply = ops(&h, Method::POST, "/ops/v1/cooperatives", &h.key.clone(), Some(json!({"name": "x", "unifiedNumber": "7000000012", "services": ["post.address.verify"]}))).await;
+    let reply = h.ops(Method::POST, "/ops/v1/cooperatives", &h.key.clone(), Some(json!({"name": "x", "unifiedNumber": "7000000012", "services": ["post.address.verify"]}))).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(h.store.list_cooperatives().await.unwrap().len(), 2);
 }

@@ -234,6 +234,34 @@ impl Harness {
         .await
     }
 
+    /// An operator with `role`; their token (only its digest is stored).
+    pub(crate) async fn operator(&self, name: &str, role: rabt_store::OperatorRole) -> String {
+        let token = generate_secret(rabt_api::auth::OPERATOR_TOKEN_PREFIX);
+        self.store
+            .create_operator(name, role, &hash_secret(&token))
+            .await
+            .unwrap();
+        token
+    }
+
+    /// Sends to the operators' API as the operator of `token`, with a JSON body when
+    /// given.
+    pub(crate) async fn ops(
+        &self,
+        method: Method,
+        uri: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![("authorization", bearer.as_str())];
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.send(method, uri, &headers, body).await
+    }
+
     /// How many requests cooperative A has.
     pub(crate) async fn stored_requests(&self) -> usize {
         let reply = self.get("/v1/requests?limit=100").await;

@@ -4,7 +4,6 @@
 
 use axum::http::{Method, StatusCode};
 use rabt_api::ApiSettings;
-use rabt_api::auth::{OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_core::RateLimit;
 use rabt_store::{CooperativeLimit, OperatorRole};
 use serde_json::{Value, json};
@@ -119,37 +118,13 @@ async fn a_daily_quota_counts_accepted_requests_only() {
     assert_eq!(h.stored_requests().await, 2);
 }
 
-async fn operator(h: &Harness, name: &str, role: OperatorRole) -> String {
-    let token = generate_secret(OPERATOR_TOKEN_PREFIX);
-    h.store
-        .create_operator(name, role, &hash_secret(&token))
-        .await
-        .unwrap();
-    token
-}
-
-async fn ops(h: &Harness, method: Method, uri: &str, token: &str, body: Option<Value>) -> Reply {
-    let bearer = format!("Bearer {token}");
-    let mut headers = vec![("authorization", bearer.as_str())];
-    if body.is_some() {
-        headers.push(("content-type", "application/json"));
-    }
-    h.send(
-        method,
-        uri,
-        &headers,
-        body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn operators_set_and_clear_a_cooperatives_limit() {
     let h = limited("20/s", 40, None).await;
-    let viewer = operator(&h, "vera", OperatorRole::Viewer).await;
-    let huda = operator(&h, "huda", OperatorRole::Operator).await;
+    let viewer = h.operator("vera", OperatorRole::Viewer).await;
+    let huda = h.operator("huda", OperatorRole::Operator).await;
     let uri = format!("/ops/v1/cooperatives/{}/limit", h.cooperative);
-    let shown = ops(&h, Method::GET, &uri, &viewer, None).await;
+    let shown = h.ops(Method::GET, &uri, &viewer, None).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     assert_eq!(shown.body["own"], Value::Null);
     assert_eq!(
@@ -158,9 +133,9 @@ async fn operators_set_and_clear_a_cooperatives_limit() {
     );
 
     let body = json!({"rate": "1/h", "burst": 1, "quotaPerDay": 500});
-    let forbidden = ops(&h, Method::PUT, &uri, &viewer, Some(body.clone())).await;
+    let forbidden = h.ops(Method::PUT, &uri, &viewer, Some(body.clone())).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
-    let set = ops(&h, Method::PUT, &uri, &huda, Some(body.clone())).await;
+    let set = h.ops(Method::PUT, &uri, &huda, Some(body.clone())).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
     assert_eq!(set.body["own"], body);
     assert_eq!(set.body["effective"], body);
@@ -171,29 +146,33 @@ async fn operators_set_and_clear_a_cooperatives_limit() {
         StatusCode::TOO_MANY_REQUESTS
     );
 
-    let bad = ops(&h, Method::PUT, &uri, &huda, Some(json!({"rate": "lots"}))).await;
+    let bad = h
+        .ops(Method::PUT, &uri, &huda, Some(json!({"rate": "lots"})))
+        .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(pointers(&bad), ["/rate"]);
-    let bad = ops(
-        &h,
-        Method::PUT,
-        &uri,
-        &huda,
-        Some(json!({"rate": "5/s", "burst": 0})),
-    )
-    .await;
+    let bad = h
+        .ops(
+            Method::PUT,
+            &uri,
+            &huda,
+            Some(json!({"rate": "5/s", "burst": 0})),
+        )
+        .await;
     assert_eq!(pointers(&bad), ["/burst"]);
     let unknown = format!(
         "/ops/v1/cooperatives/{}/limit",
         rabt_core::CooperativeId::new()
     );
-    let missing = ops(&h, Method::PUT, &unknown, &huda, Some(body)).await;
+    let missing = h.ops(Method::PUT, &unknown, &huda, Some(body)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
-    let cleared = ops(&h, Method::PUT, &uri, &huda, Some(json!({"default": true}))).await;
+    let cleared = h
+        .ops(Method::PUT, &uri, &huda, Some(json!({"default": true})))
+        .await;
     assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
     assert_eq!(cleared.body["own"], Value::Null);
-    let shown = ops(&h, Method::GET, &uri, &viewer, None).await;
+    let shown = h.ops(Method::GET, &uri, &viewer, None).await;
     assert_eq!(shown.body["own"], Value::Null);
     assert_eq!(shown.body["effective"]["rate"], "20/s");
     let audit = h

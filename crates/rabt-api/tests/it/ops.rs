@@ -6,34 +6,12 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::Utc;
 use http_body_util::BodyExt;
-use rabt_api::auth::{OPERATOR_TOKEN_PREFIX, generate_secret, hash_secret};
 use rabt_core::{Agency, DeadLetterId, RequestId, TaskId, TaskState};
 use rabt_store::{Actor, AuditQuery, NewDeadLetter, OperatorRole};
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::ServiceExt;
 
 use crate::harness::{Harness, Reply, pointers, problem_type};
-
-/// An operator with `role`; their token.
-async fn operator(h: &Harness, name: &str, role: OperatorRole) -> String {
-    let token = generate_secret(OPERATOR_TOKEN_PREFIX);
-    h.store
-        .create_operator(name, role, &hash_secret(&token))
-        .await
-        .unwrap();
-    token
-}
-
-/// Sends as an operator: `token` as bearer, a JSON body when given.
-async fn ops(h: &Harness, method: Method, uri: &str, token: &str, body: Option<Value>) -> Reply {
-    let bearer = format!("Bearer {token}");
-    let mut headers = vec![("authorization", bearer.as_str())];
-    if body.is_some() {
-        headers.push(("content-type", "application/json"));
-    }
-    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    h.send(method, uri, &headers, body).await
-}
 
 /// A dead letter of `agency` naming `task`, or an undecodable one.
 fn letter(agency: Agency, task: Option<TaskId>) -> NewDeadLetter {
@@ -113,8 +91,8 @@ async fn audit(h: &Harness, action: &str) -> Vec<rabt_store::AuditEntry> {
 #[tokio::test]
 async fn tokens_and_roles_are_checked() {
     let h = Harness::new().await;
-    let viewer = operator(&h, "viewer", OperatorRole::Viewer).await;
-    let op = operator(&h, "op", OperatorRole::Operator).await;
+    let viewer = h.operator("viewer", OperatorRole::Viewer).await;
+    let op = h.operator("op", OperatorRole::Operator).await;
     let (_, _, id) = dead_lettered_request(&h).await;
     let path = format!("/ops/v1/dead-letters/{id}");
 
@@ -125,7 +103,9 @@ async fn tokens_and_roles_are_checked() {
     assert_eq!(problem_type(&anonymous), "operator-unauthorized");
     assert!(anonymous.headers.contains_key("www-authenticate"));
     for token in ["rabt_op_unknown".to_owned(), h.key.clone()] {
-        let reply = ops(&h, Method::GET, "/ops/v1/dead-letters", &token, None).await;
+        let reply = h
+            .ops(Method::GET, "/ops/v1/dead-letters", &token, None)
+            .await;
         assert_eq!(
             reply.status,
             StatusCode::UNAUTHORIZED,
@@ -133,11 +113,11 @@ async fn tokens_and_roles_are_checked() {
         );
         assert_eq!(problem_type(&reply), "operator-unauthorized");
     }
-    let reply = ops(&h, Method::GET, &path, &viewer, None).await;
+    let reply = h.ops(Method::GET, &path, &viewer, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
     let replay = format!("{path}/replay");
-    let reply = ops(&h, Method::POST, &replay, &viewer, None).await;
+    let reply = h.ops(Method::POST, &replay, &viewer, None).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(problem_type(&reply), "role-forbidden");
     assert!(
@@ -146,40 +126,40 @@ async fn tokens_and_roles_are_checked() {
             .unwrap()
             .contains("`operator`")
     );
-    let reply = ops(&h, Method::DELETE, &path, &op, None).await;
+    let reply = h.ops(Method::DELETE, &path, &op, None).await;
     assert_eq!(problem_type(&reply), "role-forbidden");
-    let reply = ops(
-        &h,
-        Method::POST,
-        "/ops/v1/dead-letters/replay",
-        &viewer,
-        Some(json!({"all": true})),
-    )
-    .await;
+    let reply = h
+        .ops(
+            Method::POST,
+            "/ops/v1/dead-letters/replay",
+            &viewer,
+            Some(json!({"all": true})),
+        )
+        .await;
     assert_eq!(problem_type(&reply), "role-forbidden");
     // Nothing was replayed or purged.
     assert!(audit(&h, "dead_letter.replayed").await.is_empty());
     assert!(audit(&h, "dead_letter.purged").await.is_empty());
-    let reply = ops(&h, Method::GET, &path, &viewer, None).await;
+    let reply = h.ops(Method::GET, &path, &viewer, None).await;
     assert_eq!(reply.body["state"], "open");
 }
 
 #[tokio::test]
 async fn lists_filter_and_page_and_bad_parameters_are_named() {
     let h = Harness::new().await;
-    let viewer = operator(&h, "viewer", OperatorRole::Viewer).await;
+    let viewer = h.operator("viewer", OperatorRole::Viewer).await;
     let (_, task, post) = dead_lettered_request(&h).await;
     let labor = undecodable(&h, Agency::Labor).await;
     let health = undecodable(&h, Agency::Health).await;
-    let admin = operator(&h, "admin", OperatorRole::Admin).await;
-    let purged = ops(
-        &h,
-        Method::DELETE,
-        &format!("/ops/v1/dead-letters/{health}"),
-        &admin,
-        None,
-    )
-    .await;
+    let admin = h.operator("admin", OperatorRole::Admin).await;
+    let purged = h
+        .ops(
+            Method::DELETE,
+            &format!("/ops/v1/dead-letters/{health}"),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(purged.status, StatusCode::OK, "{}", purged.body);
 
     let ids = |reply: &Reply| -> Vec<String> {
@@ -190,7 +170,9 @@ async fn lists_filter_and_page_and_bad_parameters_are_named() {
             .map(|i| i["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let open = ops(&h, Method::GET, "/ops/v1/dead-letters", &viewer, None).await;
+    let open = h
+        .ops(Method::GET, "/ops/v1/dead-letters", &viewer, None)
+        .await;
     assert_eq!(
         ids(&open),
         [labor.to_string(), post.to_string()],
@@ -208,46 +190,46 @@ async fn lists_filter_and_page_and_bad_parameters_are_named() {
     assert!(item.get("body").is_none(), "lists leave bodies out");
     assert_eq!(open.body["items"][0]["replayable"], false);
 
-    let labor_only = ops(
-        &h,
-        Method::GET,
-        "/ops/v1/dead-letters?agency=labor",
-        &viewer,
-        None,
-    )
-    .await;
+    let labor_only = h
+        .ops(
+            Method::GET,
+            "/ops/v1/dead-letters?agency=labor",
+            &viewer,
+            None,
+        )
+        .await;
     assert_eq!(ids(&labor_only), [labor.to_string()]);
-    let purged = ops(
-        &h,
-        Method::GET,
-        "/ops/v1/dead-letters?state=purged",
-        &viewer,
-        None,
-    )
-    .await;
+    let purged = h
+        .ops(
+            Method::GET,
+            "/ops/v1/dead-letters?state=purged",
+            &viewer,
+            None,
+        )
+        .await;
     assert_eq!(ids(&purged), [health.to_string()]);
-    let first = ops(
-        &h,
-        Method::GET,
-        "/ops/v1/dead-letters?state=all&limit=2",
-        &viewer,
-        None,
-    )
-    .await;
+    let first = h
+        .ops(
+            Method::GET,
+            "/ops/v1/dead-letters?state=all&limit=2",
+            &viewer,
+            None,
+        )
+        .await;
     assert_eq!(ids(&first), [health.to_string(), labor.to_string()]);
     let next = first.body["links"]["next"].as_str().unwrap();
-    let rest = ops(&h, Method::GET, next, &viewer, None).await;
+    let rest = h.ops(Method::GET, next, &viewer, None).await;
     assert_eq!(ids(&rest), [post.to_string()]);
     assert!(rest.body["links"]["next"].is_null());
 
-    let bad = ops(
-        &h,
-        Method::GET,
-        "/ops/v1/dead-letters?agency=mars&state=x&limit=500&cursor=req_1&sort=asc",
-        &viewer,
-        None,
-    )
-    .await;
+    let bad = h
+        .ops(
+            Method::GET,
+            "/ops/v1/dead-letters?agency=mars&state=x&limit=500&cursor=req_1&sort=asc",
+            &viewer,
+            None,
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(problem_type(&bad), "invalid-query");
     let named: Vec<&str> = bad.body["errors"]
@@ -262,16 +244,16 @@ async fn lists_filter_and_page_and_bad_parameters_are_named() {
 #[tokio::test]
 async fn one_dead_letter_is_read_in_full() {
     let h = Harness::new().await;
-    let viewer = operator(&h, "viewer", OperatorRole::Viewer).await;
+    let viewer = h.operator("viewer", OperatorRole::Viewer).await;
     let poison = undecodable(&h, Agency::Labor).await;
-    let reply = ops(
-        &h,
-        Method::GET,
-        &format!("/ops/v1/dead-letters/{poison}"),
-        &viewer,
-        None,
-    )
-    .await;
+    let reply = h
+        .ops(
+            Method::GET,
+            &format!("/ops/v1/dead-letters/{poison}"),
+            &viewer,
+            None,
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.body["body"], "/25vdCBqc29u",
@@ -282,14 +264,14 @@ async fn one_dead_letter_is_read_in_full() {
     assert_eq!(reply.body["state"], "open");
     assert!(reply.body["task"].is_null());
     for missing in [DeadLetterId::new().to_string(), "not-an-id".to_owned()] {
-        let reply = ops(
-            &h,
-            Method::GET,
-            &format!("/ops/v1/dead-letters/{missing}"),
-            &viewer,
-            None,
-        )
-        .await;
+        let reply = h
+            .ops(
+                Method::GET,
+                &format!("/ops/v1/dead-letters/{missing}"),
+                &viewer,
+                None,
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         assert_eq!(problem_type(&reply), "not-found");
     }
@@ -298,12 +280,12 @@ async fn one_dead_letter_is_read_in_full() {
 #[tokio::test]
 async fn a_replay_reopens_the_task_once_and_is_audited_with_the_operator() {
     let h = Harness::new().await;
-    let token = operator(&h, "huda", OperatorRole::Operator).await;
+    let token = h.operator("huda", OperatorRole::Operator).await;
     let (request, task, id) = dead_lettered_request(&h).await;
     let path = format!("/ops/v1/dead-letters/{id}/replay");
     let replays_before = replays(&h).await;
 
-    let reply = ops(&h, Method::POST, &path, &token, None).await;
+    let reply = h.ops(Method::POST, &path, &token, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     // Other tests of this binary replay too: at least ours is counted.
     assert!(replays(&h).await > replays_before);
@@ -326,7 +308,7 @@ async fn a_replay_reopens_the_task_once_and_is_audited_with_the_operator() {
         (Some(request), Some(task))
     );
 
-    let again = ops(&h, Method::POST, &path, &token, None).await;
+    let again = h.ops(Method::POST, &path, &token, None).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(problem_type(&again), "dead-letter-closed");
     assert!(again.body["detail"].as_str().unwrap().contains("huda"));
@@ -334,32 +316,32 @@ async fn a_replay_reopens_the_task_once_and_is_audited_with_the_operator() {
 
     let poison = undecodable(&h, Agency::SaudiPost).await;
     let audit_before = h.audit_entries().await;
-    let refused = ops(
-        &h,
-        Method::POST,
-        &format!("/ops/v1/dead-letters/{poison}/replay"),
-        &token,
-        None,
-    )
-    .await;
+    let refused = h
+        .ops(
+            Method::POST,
+            &format!("/ops/v1/dead-letters/{poison}/replay"),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(problem_type(&refused), "dead-letter-not-replayable");
     assert_eq!(h.audit_entries().await, audit_before, "nothing written");
-    let missing = ops(
-        &h,
-        Method::POST,
-        &format!("/ops/v1/dead-letters/{}/replay", DeadLetterId::new()),
-        &token,
-        None,
-    )
-    .await;
+    let missing = h
+        .ops(
+            Method::POST,
+            &format!("/ops/v1/dead-letters/{}/replay", DeadLetterId::new()),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
     let h = Harness::new().await;
-    let token = operator(&h, "huda", OperatorRole::Operator).await;
+    let token = h.operator("huda", OperatorRole::Operator).await;
     let (_, first_task, first) = dead_lettered_request(&h).await;
     let poison = undecodable(&h, Agency::Labor).await;
     let audit_before = h.audit_entries().await;
@@ -371,7 +353,7 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
         (json!({"agency": "labor", "all": true}), ""),
         (json!({"agency": "labor", "when": "now"}), "/when"),
     ] {
-        let reply = ops(&h, Method::POST, uri, &token, Some(body.clone())).await;
+        let reply = h.ops(Method::POST, uri, &token, Some(body.clone())).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(problem_type(&reply), "validation-failed");
         assert_eq!(pointers(&reply), [pointer], "{body}");
@@ -404,14 +386,9 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
         "bad bodies change nothing"
     );
 
-    let reply = ops(
-        &h,
-        Method::POST,
-        uri,
-        &token,
-        Some(json!({"agency": "labor"})),
-    )
-    .await;
+    let reply = h
+        .ops(Method::POST, uri, &token, Some(json!({"agency": "labor"})))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["replayed"], json!([]));
     assert_eq!(reply.body["skipped"][0]["id"], poison.to_string());
@@ -421,7 +398,9 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
     );
 
     let (_, second_task, second) = dead_lettered_request(&h).await;
-    let reply = ops(&h, Method::POST, uri, &token, Some(json!({"all": true}))).await;
+    let reply = h
+        .ops(Method::POST, uri, &token, Some(json!({"all": true})))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let replayed: Vec<(&str, &str)> = reply.body["replayed"]
         .as_array()
@@ -446,32 +425,34 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
 #[tokio::test]
 async fn an_admin_purges_once() {
     let h = Harness::new().await;
-    let admin = operator(&h, "admin", OperatorRole::Admin).await;
+    let admin = h.operator("admin", OperatorRole::Admin).await;
     let (_, task, id) = dead_lettered_request(&h).await;
     let path = format!("/ops/v1/dead-letters/{id}");
-    let reply = ops(&h, Method::DELETE, &path, &admin, None).await;
+    let reply = h.ops(Method::DELETE, &path, &admin, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["state"], "purged");
     assert_eq!(reply.body["replayable"], false);
     // Deleted: gone from its own path (still listed with state=purged, and audited).
-    let gone = ops(&h, Method::GET, &path, &admin, None).await;
+    let gone = h.ops(Method::GET, &path, &admin, None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
-    let again = ops(&h, Method::DELETE, &path, &admin, None).await;
+    let again = h.ops(Method::DELETE, &path, &admin, None).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(problem_type(&again), "dead-letter-closed");
-    let replay = ops(&h, Method::POST, &format!("{path}/replay"), &admin, None).await;
+    let replay = h
+        .ops(Method::POST, &format!("{path}/replay"), &admin, None)
+        .await;
     assert_eq!(problem_type(&replay), "dead-letter-closed");
     let entries = audit(&h, "dead_letter.purged").await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].actor, Actor::Operator("admin".to_owned()));
     assert_eq!(entries[0].task, Some(task));
-    let missing = ops(
-        &h,
-        Method::DELETE,
-        &format!("/ops/v1/dead-letters/{}", DeadLetterId::new()),
-        &admin,
-        None,
-    )
-    .await;
+    let missing = h
+        .ops(
+            Method::DELETE,
+            &format!("/ops/v1/dead-letters/{}", DeadLetterId::new()),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
