@@ -1,4 +1,4 @@
-//! `rabt simulate`: the six agency simulators, standalone, for sandbox testing against
+//! `rabt simulate`: every agency's simulator, standalone, for sandbox testing against
 //! `rabt serve` (or a cooperative's own integration tests). They are a sandbox: a
 //! credential the configuration leaves empty takes its well-known sandbox value, and
 //! `--print-env` prints what `rabt serve` must be given to call them.

@@ -70,7 +70,11 @@ pub(super) fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::
                             let field = agency_var.strip_prefix(a.env_name())?.strip_prefix('_')?;
                             Some((a.as_str(), field))
                         })
-                        .ok_or_else(|| anyhow!("`{name}` names no agency (INTERIOR, HEALTH, LABOR, MUNICIPAL, CHAMBERS, SAUDI_POST)"))?;
+                        .ok_or_else(|| {
+                            let known: Vec<&str> =
+                                Agency::ALL.iter().map(|a| a.env_name()).collect();
+                            anyhow!("`{name}` names no agency ({})", known.join(", "))
+                        })?;
                     match field {
                         "URL" => set(&["agencies", agency, "url"], value),
                         "API_KEY" => set(&["agencies", agency, "api_key"], value),
