@@ -26,25 +26,14 @@ impl Lang {
     /// §12.5.4): the one with the higher quality value; English when neither is named or
     /// they tie. `*` counts for English.
     pub fn negotiate(headers: &HeaderMap) -> Lang {
-        let Some(value) = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+        let Some(q) = Qualities::of(headers) else {
             return Lang::En;
         };
-        let (mut ar, mut en) = (0.0_f32, 0.0_f32);
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            let primary = tag.split('-').next().unwrap_or("");
-            match primary {
-                "ar" => ar = ar.max(q),
-                "en" | "*" => en = en.max(q),
-                _ => {}
-            }
+        if q.ar > q.en.max(q.any) {
+            Lang::Ar
+        } else {
+            Lang::En
         }
-        if ar > en { Lang::Ar } else { Lang::En }
     }
 
     /// Picks the text in this language.
@@ -53,6 +42,42 @@ impl Lang {
             Lang::En => en,
             Lang::Ar => ar,
         }
+    }
+}
+
+/// The quality values (RFC 9110 §12.5.4) an `Accept-Language` header gives Arabic,
+/// English and `*`: 0 for one it does not name. What each surface makes of them (which
+/// wins a tie, whether `*` counts) is its own choice.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Qualities {
+    /// `ar` and its regional tags (`ar-SA`).
+    pub(crate) ar: f32,
+    /// `en` and its regional tags.
+    pub(crate) en: f32,
+    /// `*`, any language.
+    pub(crate) any: f32,
+}
+
+impl Qualities {
+    /// The header's qualities, or `None` without a readable header.
+    pub(crate) fn of(headers: &HeaderMap) -> Option<Qualities> {
+        let value = headers.get(ACCEPT_LANGUAGE)?.to_str().ok()?;
+        let mut q = Qualities::default();
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match tag.split('-').next().unwrap_or("") {
+                "ar" => q.ar = q.ar.max(quality),
+                "en" => q.en = q.en.max(quality),
+                "*" => q.any = q.any.max(quality),
+                _ => {}
+            }
+        }
+        Some(q)
     }
 }
 

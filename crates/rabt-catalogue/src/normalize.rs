@@ -61,13 +61,7 @@ impl Documents {
             }
             _ => {}
         }
-        let branches = ["allOf", "oneOf", "anyOf"]
-            .iter()
-            .filter_map(|k| node.get(*k).and_then(Value::as_array))
-            .flatten()
-            .chain(node.get("then"))
-            .chain(node.get("else"));
-        for branch in branches {
+        for branch in crate::schema::branches(node) {
             self.normalize_in(base, branch, instance, depth + 1);
         }
     }

@@ -119,15 +119,7 @@ impl Documents {
         {
             return true;
         }
-        let branches = ["allOf", "oneOf", "anyOf"]
-            .iter()
-            .filter_map(|k| node.get(*k).and_then(Value::as_array))
-            .flatten()
-            .chain(node.get("then"))
-            .chain(node.get("else"));
-        branches
-            .into_iter()
-            .any(|branch| self.declares_in(base, branch, tokens, depth + 1))
+        branches(node).any(|branch| self.declares_in(base, branch, tokens, depth + 1))
     }
 
     /// The document at `path` with every other document it refers to, transitively,
@@ -201,6 +193,18 @@ fn collect_references<'v>(node: &'v Value, out: &mut Vec<&'v str>) {
         Value::Array(items) => items.iter().for_each(|v| collect_references(v, out)),
         _ => {}
     }
+}
+
+/// The subschemas that apply to an instance beside the node itself: `allOf`, `oneOf`,
+/// `anyOf`, `then` and `else` (what normalizing and finding a declared property both
+/// walk into).
+pub(crate) fn branches(node: &Value) -> impl Iterator<Item = &Value> {
+    ["allOf", "oneOf", "anyOf"]
+        .into_iter()
+        .filter_map(|k| node.get(k).and_then(Value::as_array))
+        .flatten()
+        .chain(node.get("then"))
+        .chain(node.get("else"))
 }
 
 /// The `$id` of the file at `path` under schemas/.

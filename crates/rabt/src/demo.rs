@@ -113,7 +113,7 @@ fn demo_keys(config: &mut Config, state_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The demo's SQLite database in the state directory, with the tasks a previous run
-/// left open queued again.
+/// left open queued again (the demo's queue is in-process).
 async fn demo_store(config: &Config, state_dir: &Path) -> anyhow::Result<Store> {
     // The database holds the demo's secrets (webhook secret, key digests) and requests'
     // inputs: readable by this user only, like the credentials file.
@@ -123,13 +123,7 @@ async fn demo_store(config: &Config, state_dir: &Path) -> anyhow::Result<Store> 
     let store = runtime::open_store(&database, 4)
         .await?
         .cache_api_keys(config.key_cache_ttl);
-    let requeued = store
-        .requeue_open_tasks()
-        .await
-        .context("cannot re-queue open tasks")?;
-    if requeued > 0 {
-        tracing::info!(requeued, "re-queued tasks left open by the previous run");
-    }
+    runtime::requeue_open_tasks(&store).await?;
     Ok(store)
 }
 

@@ -48,14 +48,7 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
                 );
             }
             let transport = Transport::embedded(runtime::queue_settings(config));
-            // The in-process queue died with the last process: re-queue what was open.
-            let requeued = store
-                .requeue_open_tasks()
-                .await
-                .context("cannot re-queue open tasks")?;
-            if requeued > 0 {
-                tracing::info!(requeued, "re-queued tasks left open by the previous run");
-            }
+            runtime::requeue_open_tasks(&store).await?;
             transport
         }
     };

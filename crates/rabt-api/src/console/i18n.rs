@@ -5,7 +5,7 @@
 //! the Gregorian and the Hijri (Umm al-Qura) calendars.
 
 use axum::http::HeaderMap;
-use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+use axum::http::header::COOKIE;
 use chrono::{DateTime, FixedOffset, Utc};
 use maud::{Markup, html};
 use rabt_core::HijriDate;
@@ -29,24 +29,11 @@ impl Lang {
         if let Some(chosen) = cookie(headers, LANG_COOKIE).and_then(|v| Lang::parse(&v)) {
             return chosen;
         }
-        let Some(value) = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
-            return Lang::Ar;
-        };
-        let (mut ar, mut en) = (0.0_f32, 0.0_f32);
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            if tag == "ar" || tag.starts_with("ar-") {
-                ar = ar.max(q);
-            } else if tag == "en" || tag.starts_with("en-") {
-                en = en.max(q);
-            }
+        // `*` does not count: it names no language over Arabic.
+        match crate::lang::Qualities::of(headers) {
+            Some(q) if q.en > q.ar => Lang::En,
+            _ => Lang::Ar,
         }
-        if en > ar { Lang::En } else { Lang::Ar }
     }
 
     /// `ar` or `en`.
@@ -167,6 +154,8 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header::ACCEPT_LANGUAGE;
+
     use super::*;
 
     #[test]
@@ -177,6 +166,13 @@ mod tests {
         assert_eq!(Lang::of(&headers), Lang::En);
         headers.insert(COOKIE, "rabt_lang=ar".parse().unwrap());
         assert_eq!(Lang::of(&headers), Lang::Ar, "the switch wins");
+        let mut any = HeaderMap::new();
+        any.insert(ACCEPT_LANGUAGE, "*".parse().unwrap());
+        assert_eq!(
+            Lang::of(&any),
+            Lang::Ar,
+            "`*` prefers no language to Arabic"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use rabt_audit::{Checkpoint, Frontier, Hash, NodeId, SigningKey};
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::error::StoreError;
@@ -29,16 +30,23 @@ pub(crate) async fn read_nodes(
             query = query.bind(id.key());
         }
         for row in query.fetch_all(&mut *conn).await? {
-            let id = NodeId::from_key(row.try_get("id")?);
-            let bytes: Vec<u8> = row.try_get("hash")?;
-            let hash = Hash::from_slice(&bytes).map_err(|_| StoreError::Corrupt {
-                column: "audit_nodes.hash",
-                value: format!("node {}/{}", id.level, id.index),
-            })?;
+            let (id, hash) = node_of(&row)?;
             found.insert(id, hash);
         }
     }
     Ok(found)
+}
+
+/// A row of `SELECT id, hash FROM audit_nodes`: a hash that is not 32 bytes is named as
+/// corrupt.
+pub(crate) fn node_of(row: &AnyRow) -> Result<(NodeId, Hash), StoreError> {
+    let id = NodeId::from_key(row.try_get("id")?);
+    let bytes: Vec<u8> = row.try_get("hash")?;
+    let hash = Hash::from_slice(&bytes).map_err(|_| StoreError::Corrupt {
+        column: "audit_nodes.hash",
+        value: format!("node {}/{}", id.level, id.index),
+    })?;
+    Ok((id, hash))
 }
 
 pub(super) async fn insert_gaps(

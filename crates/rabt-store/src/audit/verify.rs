@@ -20,7 +20,7 @@ use rabt_audit::{Frontier, Hash, NodeId, VerifierKey, leaf_hash, node_hash};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::canonical::{ENTRY_COLUMNS, RawEntry};
-use super::rows::read_nodes;
+use super::rows::{node_of, read_nodes};
 use crate::connect::Store;
 use crate::error::StoreError;
 
@@ -434,17 +434,7 @@ impl Store {
             .bind(NodeId { level, index: to }.key())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let id = NodeId::from_key(row.try_get("id")?);
-                let bytes: Vec<u8> = row.try_get("hash")?;
-                let hash = Hash::from_slice(&bytes).map_err(|_| StoreError::Corrupt {
-                    column: "audit_nodes.hash",
-                    value: format!("node {}/{}", id.level, id.index),
-                })?;
-                Ok((id, hash))
-            })
-            .collect()
+        rows.iter().map(node_of).collect()
     }
 
     async fn nodes(
