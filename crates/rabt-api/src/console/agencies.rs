@@ -3,7 +3,6 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use maud::html;
 use rabt_core::Agency;
 use rabt_store::{OperatorRole, PauseOutcome};
@@ -13,21 +12,17 @@ use super::forms::Form;
 use super::layout::{self, badge};
 use super::requests::{problem, time};
 use super::session::{Console, redirect};
+use super::{OrPage, Page};
 use crate::ops::agencies::{pause_body, views};
 use crate::ops::retrying;
 use crate::state::AppState;
 
 /// `GET /console/agencies`.
-pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Page {
+    console.require(OperatorRole::Viewer)?;
     let ctx = &console.ctx;
     let lang = ctx.lang;
-    let agencies = match views(&state).await {
-        Ok(v) => v,
-        Err(err) => return problem(ctx, &err),
-    };
+    let agencies = views(&state).await.or_page(ctx)?;
     let body = html! {
         h1 { (lang.t("Agencies", "الجهات")) }
         p.note { (lang.t("Settings as this api process runs them; secrets are never shown, only how many callback secrets are set.", "الإعدادات كما تعمل بها هذه العملية؛ لا تُعرض الأسرار أبدًا، بل عدد أسرار الردود فقط.")) }
@@ -65,7 +60,7 @@ pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Res
             }
         }
     };
-    layout::page(ctx, lang.t("Agencies", "الجهات"), body)
+    Ok(layout::page(ctx, lang.t("Agencies", "الجهات"), body))
 }
 
 fn agency(name: &str) -> Option<Agency> {
@@ -78,19 +73,16 @@ pub(crate) async fn pause(
     console: Console,
     Path(name): Path<String>,
     form: Form,
-) -> Response {
-    let operator = match console.authorize_form(OperatorRole::Operator, &form) {
-        Ok(name) => name,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let operator = console.authorize_form(OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
     let Some(agency) = agency(&name) else {
-        return layout::refusal(
+        return Err(layout::refusal(
             ctx,
             StatusCode::NOT_FOUND,
             ctx.lang.t("No such agency", "لا توجد هذه الجهة"),
             "",
-        );
+        ));
     };
     let mut body = json!({ "reason": form.get("reason").unwrap_or("") });
     if let Some(end) = form.text("expected_end") {
@@ -99,11 +91,11 @@ pub(crate) async fn pause(
     let (reason, end) = match pause_body(&body) {
         Ok(parsed) => parsed,
         Err(errors) => {
-            return problem(
+            return Err(problem(
                 ctx,
                 &crate::problem::ApiError::new(crate::problem::ProblemKind::ValidationFailed)
                     .errors(errors),
-            );
+            ));
         }
     };
     match retrying("pausing an agency", || {
@@ -111,8 +103,10 @@ pub(crate) async fn pause(
     })
     .await
     {
-        Ok(PauseOutcome::Paused(_)) | Ok(PauseOutcome::Already(_)) => redirect("/console/agencies"),
-        Err(err) => problem(ctx, &err),
+        Ok(PauseOutcome::Paused(_)) | Ok(PauseOutcome::Already(_)) => {
+            Ok(redirect("/console/agencies"))
+        }
+        Err(err) => Err(problem(ctx, &err)),
     }
 }
 
@@ -122,26 +116,23 @@ pub(crate) async fn resume(
     console: Console,
     Path(name): Path<String>,
     form: Form,
-) -> Response {
-    let operator = match console.authorize_form(OperatorRole::Operator, &form) {
-        Ok(name) => name,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let operator = console.authorize_form(OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
     let Some(agency) = agency(&name) else {
-        return layout::refusal(
+        return Err(layout::refusal(
             ctx,
             StatusCode::NOT_FOUND,
             ctx.lang.t("No such agency", "لا توجد هذه الجهة"),
             "",
-        );
+        ));
     };
     match retrying("resuming an agency", || {
         state.store().resume_agency(agency, &operator)
     })
     .await
     {
-        Ok(_) => redirect("/console/agencies"),
-        Err(err) => problem(ctx, &err),
+        Ok(_) => Ok(redirect("/console/agencies")),
+        Err(err) => Err(problem(ctx, &err)),
     }
 }

@@ -2,7 +2,6 @@
 //! time, through `/ops/v1/audit`'s query and the store's audit listing.
 
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
 use maud::{Markup, html};
 use rabt_store::{AuditQuery, OperatorRole};
 use serde_json::Value;
@@ -11,6 +10,7 @@ use super::i18n::Lang;
 use super::layout::{self, headings, next_page, window_select};
 use super::requests::{problem, time};
 use super::session::Console;
+use super::{OrPage, Page};
 use crate::ops::audit::{page, parse};
 use crate::state::AppState;
 
@@ -19,21 +19,16 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     console: Console,
     RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+) -> Page {
+    console.require(OperatorRole::Viewer)?;
     let ctx = &console.ctx;
     let lang = ctx.lang;
     // No query string is the empty one: no filter.
     let raw = raw.unwrap_or_default();
-    let query = match parse(&raw) {
-        Ok(q) => q,
-        Err(err) => return problem(ctx, &err),
-    };
+    let query = parse(&raw).or_page(ctx)?;
     let (entries, next) = match page(&state, &query).await {
         Ok(p) => p,
-        Err(err) => return problem(ctx, &err),
+        Err(err) => return Err(problem(ctx, &err)),
     };
     let window = url::form_urlencoded::parse(raw.as_bytes())
         .find(|(k, _)| k == "window")
@@ -49,7 +44,7 @@ pub(crate) async fn list(
             p.pager { a href=(next_page("/console/audit", &raw, &seq.to_string())) { (lang.t("Older", "أقدم")) } }
         }
     };
-    layout::page(ctx, lang.t("Audit log", "سجل التدقيق"), body)
+    Ok(layout::page(ctx, lang.t("Audit log", "سجل التدقيق"), body))
 }
 
 /// The filter form, showing the filter in force.

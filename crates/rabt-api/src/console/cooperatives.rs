@@ -17,6 +17,7 @@ use super::forms::Form;
 use super::layout::{self, Ctx, badge};
 use super::requests::{problem, time};
 use super::session::{Console, redirect};
+use super::{OrPage, Page};
 use crate::auth::{API_KEY_PREFIX, generate_secret, hash_secret};
 use crate::ops::cooperatives::find;
 use crate::ops::{coop_view, retrying};
@@ -56,16 +57,11 @@ fn services_boxes(
 }
 
 /// `GET /console/cooperatives`.
-pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Page {
+    console.require(OperatorRole::Viewer)?;
     let ctx = &console.ctx;
     let lang = ctx.lang;
-    let items = match coop_view::list(&state).await {
-        Ok(items) => items,
-        Err(err) => return problem(ctx, &err),
-    };
+    let items = coop_view::list(&state).await.or_page(ctx)?;
     let body = html! {
         h1 { (lang.t("Cooperatives", "الجمعيات")) }
         table {
@@ -99,7 +95,7 @@ pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Res
             }
         }
     };
-    layout::page(ctx, lang.t("Cooperatives", "الجمعيات"), body)
+    Ok(layout::page(ctx, lang.t("Cooperatives", "الجمعيات"), body))
 }
 
 fn active_badge(ctx: &Ctx, active: &Value) -> Markup {
@@ -115,22 +111,20 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     console: Console,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+) -> Page {
+    console.require(OperatorRole::Viewer)?;
     page_of(&state, &console.ctx, &id, None).await
 }
 
 /// The cooperative's page; `secret` is a key (and secret) to show this once.
-async fn page_of(state: &AppState, ctx: &Ctx, id: &str, secret: Option<Markup>) -> Response {
+async fn page_of(state: &AppState, ctx: &Ctx, id: &str, secret: Option<Markup>) -> Page {
     let lang = ctx.lang;
     let view = match find(state, id).await {
         Ok(c) => match coop_view::full(state, &c).await {
             Ok(view) => view,
-            Err(err) => return problem(ctx, &err),
+            Err(err) => return Err(problem(ctx, &err)),
         },
-        Err(err) => return problem(ctx, &err),
+        Err(err) => return Err(problem(ctx, &err)),
     };
     let id = view["id"].as_str().unwrap_or("");
     let active = view["active"].as_bool() == Some(true);
@@ -203,7 +197,7 @@ async fn page_of(state: &AppState, ctx: &Ctx, id: &str, secret: Option<Markup>) 
             }
         }
     };
-    layout::page(ctx, view["name"].as_str().unwrap_or(""), body)
+    Ok(layout::page(ctx, view["name"].as_str().unwrap_or(""), body))
 }
 
 fn ctx_overlap(state: &AppState) -> u64 {
@@ -229,15 +223,8 @@ fn act(console: &Console, role: OperatorRole, form: &Form) -> Result<Actor, Resp
 }
 
 /// `POST /console/cooperatives`: onboard.
-pub(crate) async fn onboard(
-    State(state): State<AppState>,
-    console: Console,
-    form: Form,
-) -> Response {
-    let actor = match act(&console, OperatorRole::Operator, &form) {
-        Ok(a) => a,
-        Err(refused) => return refused,
-    };
+pub(crate) async fn onboard(State(state): State<AppState>, console: Console, form: Form) -> Page {
+    let actor = act(&console, OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
     let (Some(name), Some(Ok(unified)), Some(services)) = (
         form.text("name").filter(|n| n.chars().count() <= 200),
@@ -245,11 +232,11 @@ pub(crate) async fn onboard(
             .map(|n| UnifiedNumber::parse(&n)),
         services_of(&state, &form),
     ) else {
-        return unprocessable(
+        return Err(unprocessable(
             ctx,
             "Give a name, a unified (700) number and at least one service",
             "اذكر الاسم والرقم الموحد (700) وخدمة واحدة على الأقل",
-        );
+        ));
     };
     let new = NewCooperative {
         id: CooperativeId::new(),
@@ -274,7 +261,7 @@ pub(crate) async fn onboard(
             )
             .await
         }
-        Err(StoreError::Duplicate { .. }) => layout::refusal(
+        Err(StoreError::Duplicate { .. }) => Err(layout::refusal(
             ctx,
             StatusCode::CONFLICT,
             ctx.lang.t(
@@ -282,11 +269,11 @@ pub(crate) async fn onboard(
                 "هذا الرقم الموحد مسجّل من قبل",
             ),
             "",
-        ),
-        Err(err) => problem(
+        )),
+        Err(err) => Err(problem(
             ctx,
             &crate::state::store_error("onboarding a cooperative", err),
-        ),
+        )),
     }
 }
 
@@ -296,27 +283,21 @@ pub(crate) async fn rotate(
     console: Console,
     Path(id): Path<String>,
     form: Form,
-) -> Response {
-    let actor = match act(&console, OperatorRole::Operator, &form) {
-        Ok(a) => a,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let actor = act(&console, OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
     let overlap = match form.text("overlap_seconds").map(|s| s.parse::<u64>()) {
         None => state.settings().key_overlap,
         Some(Ok(s)) if s <= 30 * 24 * 3600 => Duration::from_secs(s),
         Some(_) => {
-            return unprocessable(
+            return Err(unprocessable(
                 ctx,
                 "The overlap is 0 to 2592000 seconds",
                 "مدة التداخل من 0 إلى 2592000 ثانية",
-            );
+            ));
         }
     };
-    let coop = match find(&state, &id).await {
-        Ok(c) => c,
-        Err(err) => return problem(ctx, &err),
-    };
+    let coop = find(&state, &id).await.or_page(ctx)?;
     let key = generate_secret(API_KEY_PREFIX);
     let hash = hash_secret(&key);
     match retrying("rotating a key", || {
@@ -327,8 +308,8 @@ pub(crate) async fn rotate(
     .await
     {
         Ok(Some(_)) => page_of(&state, ctx, &id, Some(shown_once(ctx, &key, None))).await,
-        Ok(None) => redirect("/console/cooperatives"),
-        Err(err) => problem(ctx, &err),
+        Ok(None) => Ok(redirect("/console/cooperatives")),
+        Err(err) => Err(problem(ctx, &err)),
     }
 }
 
@@ -338,19 +319,13 @@ pub(crate) async fn revoke(
     console: Console,
     Path((id, key)): Path<(String, String)>,
     form: Form,
-) -> Response {
-    let actor = match act(&console, OperatorRole::Admin, &form) {
-        Ok(a) => a,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let actor = act(&console, OperatorRole::Admin, &form)?;
     let ctx = &console.ctx;
     let Some(reason) = form.text("reason").filter(|r| r.chars().count() <= 200) else {
-        return unprocessable(ctx, "A reason is needed", "السبب مطلوب");
+        return Err(unprocessable(ctx, "A reason is needed", "السبب مطلوب"));
     };
-    let coop = match find(&state, &id).await {
-        Ok(c) => c,
-        Err(err) => return problem(ctx, &err),
-    };
+    let coop = find(&state, &id).await.or_page(ctx)?;
     match retrying("revoking a key", || {
         state
             .store()
@@ -358,20 +333,20 @@ pub(crate) async fn revoke(
     })
     .await
     {
-        Ok(Revoked::Now) => redirect(&format!("/console/cooperatives/{id}")),
-        Ok(Revoked::Already(_)) => layout::refusal(
+        Ok(Revoked::Now) => Ok(redirect(&format!("/console/cooperatives/{id}"))),
+        Ok(Revoked::Already(_)) => Err(layout::refusal(
             ctx,
             StatusCode::CONFLICT,
             ctx.lang.t("Revoked already", "ملغى من قبل"),
             "",
-        ),
-        Ok(Revoked::NoSuchKey) => layout::refusal(
+        )),
+        Ok(Revoked::NoSuchKey) => Err(layout::refusal(
             ctx,
             StatusCode::NOT_FOUND,
             ctx.lang.t("No such key", "لا يوجد هذا المفتاح"),
             "",
-        ),
-        Err(err) => problem(ctx, &err),
+        )),
+        Err(err) => Err(problem(ctx, &err)),
     }
 }
 
@@ -381,23 +356,17 @@ pub(crate) async fn services(
     console: Console,
     Path(id): Path<String>,
     form: Form,
-) -> Response {
-    let actor = match act(&console, OperatorRole::Operator, &form) {
-        Ok(a) => a,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let actor = act(&console, OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
     let Some(services) = services_of(&state, &form) else {
-        return unprocessable(
+        return Err(unprocessable(
             ctx,
             "Choose at least one service of the catalogue",
             "اختر خدمة واحدة على الأقل من الدليل",
-        );
+        ));
     };
-    let coop = match find(&state, &id).await {
-        Ok(c) => c,
-        Err(err) => return problem(ctx, &err),
-    };
+    let coop = find(&state, &id).await.or_page(ctx)?;
     match retrying("changing services", || {
         state
             .store()
@@ -405,8 +374,8 @@ pub(crate) async fn services(
     })
     .await
     {
-        Ok(_) => redirect(&format!("/console/cooperatives/{id}")),
-        Err(err) => problem(ctx, &err),
+        Ok(_) => Ok(redirect(&format!("/console/cooperatives/{id}"))),
+        Err(err) => Err(problem(ctx, &err)),
     }
 }
 
@@ -416,27 +385,25 @@ async fn set_active(
     id: String,
     form: Form,
     active: bool,
-) -> Response {
+) -> Page {
     let role = if active {
         OperatorRole::Operator
     } else {
         OperatorRole::Admin
     };
-    let actor = match act(&console, role, &form) {
-        Ok(a) => a,
-        Err(refused) => return refused,
-    };
+    let actor = act(&console, role, &form)?;
     let ctx = &console.ctx;
     // No reason is the empty reason: refused just below for a deactivation, and an
     // activation needs none.
     let reason = form.text("reason").unwrap_or_default();
     if !active && (reason.is_empty() || form.get("confirm") != Some("yes")) {
-        return unprocessable(ctx, "Give a reason and confirm", "اذكر السبب وأكّد");
+        return Err(unprocessable(
+            ctx,
+            "Give a reason and confirm",
+            "اذكر السبب وأكّد",
+        ));
     }
-    let coop = match find(&state, &id).await {
-        Ok(c) => c,
-        Err(err) => return problem(ctx, &err),
-    };
+    let coop = find(&state, &id).await.or_page(ctx)?;
     match retrying("changing a cooperative's state", || {
         state
             .store()
@@ -444,8 +411,8 @@ async fn set_active(
     })
     .await
     {
-        Ok(_) => redirect(&format!("/console/cooperatives/{id}")),
-        Err(err) => problem(ctx, &err),
+        Ok(_) => Ok(redirect(&format!("/console/cooperatives/{id}"))),
+        Err(err) => Err(problem(ctx, &err)),
     }
 }
 
@@ -455,7 +422,7 @@ pub(crate) async fn deactivate(
     console: Console,
     Path(id): Path<String>,
     form: Form,
-) -> Response {
+) -> Page {
     set_active(state, console, id, form, false).await
 }
 
@@ -465,6 +432,6 @@ pub(crate) async fn activate(
     console: Console,
     Path(id): Path<String>,
     form: Form,
-) -> Response {
+) -> Page {
     set_active(state, console, id, form, true).await
 }

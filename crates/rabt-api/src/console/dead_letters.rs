@@ -16,6 +16,7 @@ use super::forms::Form;
 use super::layout::{self, Ctx, agency_select, badge, headings};
 use super::requests::{problem, time};
 use super::session::{Console, redirect};
+use super::{OrPage, Page};
 use crate::ops::dead_letters::{find, purge_one, replay_one};
 use crate::ops::query::DeadLetterParams;
 use crate::ops::{retrying, view};
@@ -29,16 +30,11 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     console: Console,
     RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+) -> Page {
+    console.require(OperatorRole::Viewer)?;
     let ctx = &console.ctx;
     let lang = ctx.lang;
-    let params = match DeadLetterParams::parse(&without_empty(raw.as_deref())) {
-        Ok(params) => params,
-        Err(err) => return problem(ctx, &err),
-    };
+    let params = DeadLetterParams::parse(&without_empty(raw.as_deref())).or_page(ctx)?;
     let query = DeadLetterQuery {
         agency: params.agency,
         state: params.state,
@@ -51,7 +47,7 @@ pub(crate) async fn list(
     .await
     {
         Ok(items) => items,
-        Err(err) => return problem(ctx, &err),
+        Err(err) => return Err(problem(ctx, &err)),
     };
     let more = items.len() > params.limit as usize;
     items.truncate(params.limit as usize);
@@ -75,7 +71,11 @@ pub(crate) async fn list(
             p.pager { a href=(next.replace("/ops/v1/", "/console/")) { (lang.t("Older", "أقدم")) } }
         }
     };
-    layout::page(ctx, lang.t("Dead letters", "الرسائل الميتة"), body)
+    Ok(layout::page(
+        ctx,
+        lang.t("Dead letters", "الرسائل الميتة"),
+        body,
+    ))
 }
 
 /// The query without its empty parameters: the filter form sends `agency=` for "all".
@@ -150,15 +150,13 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     console: Console,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+) -> Page {
+    console.require(OperatorRole::Viewer)?;
     let ctx = &console.ctx;
     let lang = ctx.lang;
     let letter = match find(&state, &id).await {
         Ok(letter) => view::full(&letter),
-        Err(err) => return problem(ctx, &err),
+        Err(err) => return Err(problem(ctx, &err)),
     };
     let open = letter["state"] == "open";
     let body = html! {
@@ -191,7 +189,7 @@ pub(crate) async fn show(
             }
         }
     };
-    layout::page(ctx, lang.t("Dead letter", "رسالة ميتة"), body)
+    Ok(layout::page(ctx, lang.t("Dead letter", "رسالة ميتة"), body))
 }
 
 /// The reason of an action, or a refusal page.
@@ -230,33 +228,21 @@ pub(crate) async fn replay(
     console: Console,
     Path(id): Path<String>,
     form: Form,
-) -> Response {
-    let operator = match console.authorize_form(OperatorRole::Operator, &form) {
-        Ok(name) => name,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let operator = console.authorize_form(OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
-    let reason = match reason(ctx, &form) {
-        Ok(r) => r,
-        Err(refused) => return refused,
-    };
-    match replay_one(&state, &id, &operator).await {
-        Ok(_) => {
-            if let Err(err) = audit_reason(
-                &state,
-                &operator,
-                "replay",
-                std::slice::from_ref(&id),
-                &reason,
-            )
-            .await
-            {
-                return problem(ctx, &err);
-            }
-            redirect(&format!("/console/dead-letters/{id}"))
-        }
-        Err(err) => problem(ctx, &err),
-    }
+    let reason = reason(ctx, &form)?;
+    replay_one(&state, &id, &operator).await.or_page(ctx)?;
+    audit_reason(
+        &state,
+        &operator,
+        "replay",
+        std::slice::from_ref(&id),
+        &reason,
+    )
+    .await
+    .or_page(ctx)?;
+    Ok(redirect(&format!("/console/dead-letters/{id}")))
 }
 
 /// `POST /console/dead-letters/{id}/purge` (admin, reason, confirmation).
@@ -265,18 +251,12 @@ pub(crate) async fn purge(
     console: Console,
     Path(id): Path<String>,
     form: Form,
-) -> Response {
-    let operator = match console.authorize_form(OperatorRole::Admin, &form) {
-        Ok(name) => name,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let operator = console.authorize_form(OperatorRole::Admin, &form)?;
     let ctx = &console.ctx;
-    let reason = match reason(ctx, &form) {
-        Ok(r) => r,
-        Err(refused) => return refused,
-    };
+    let reason = reason(ctx, &form)?;
     if form.get("confirm") != Some("yes") {
-        return layout::refusal(
+        return Err(layout::refusal(
             ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
             ctx.lang.t("Not confirmed", "لم يُؤكَّد"),
@@ -284,25 +264,19 @@ pub(crate) async fn purge(
                 "Tick the confirmation to purge; nothing was done.",
                 "أشّر على التأكيد للحذف؛ لم يُنفَّذ شيء.",
             ),
-        );
+        ));
     }
-    match purge_one(&state, &id, &operator).await {
-        Ok(_) => {
-            if let Err(err) = audit_reason(
-                &state,
-                &operator,
-                "purge",
-                std::slice::from_ref(&id),
-                &reason,
-            )
-            .await
-            {
-                return problem(ctx, &err);
-            }
-            redirect(&format!("/console/dead-letters/{id}"))
-        }
-        Err(err) => problem(ctx, &err),
-    }
+    purge_one(&state, &id, &operator).await.or_page(ctx)?;
+    audit_reason(
+        &state,
+        &operator,
+        "purge",
+        std::slice::from_ref(&id),
+        &reason,
+    )
+    .await
+    .or_page(ctx)?;
+    Ok(redirect(&format!("/console/dead-letters/{id}")))
 }
 
 fn when(form: &Form, name: &str) -> Result<Option<DateTime<Utc>>, ()> {
@@ -321,31 +295,25 @@ pub(crate) async fn replay_many(
     State(state): State<AppState>,
     console: Console,
     form: Form,
-) -> Response {
-    let operator = match console.authorize_form(OperatorRole::Operator, &form) {
-        Ok(name) => name,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let operator = console.authorize_form(OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
     let lang = ctx.lang;
-    let reason = match reason(ctx, &form) {
-        Ok(r) => r,
-        Err(refused) => return refused,
-    };
+    let reason = reason(ctx, &form)?;
     let agency = match form.text("agency").map(|a| a.parse::<Agency>()) {
         None => None,
         Some(Ok(a)) => Some(a),
         Some(Err(_)) => {
-            return layout::refusal(
+            return Err(layout::refusal(
                 ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 lang.t("Unknown agency", "جهة غير معروفة"),
                 "",
-            );
+            ));
         }
     };
     let (Ok(since), Ok(until)) = (when(&form, "since"), when(&form, "until")) else {
-        return layout::refusal(
+        return Err(layout::refusal(
             ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
             lang.t("A time is not valid", "وقت غير صالح"),
@@ -353,12 +321,9 @@ pub(crate) async fn replay_many(
                 "Give times as RFC 3339, e.g. 2026-12-07T08:00:00Z; nothing was done.",
                 "اكتب الأوقات بصيغة RFC 3339؛ لم يُنفَّذ شيء.",
             ),
-        );
+        ));
     };
-    let selected = match selected(&state, agency, since, until).await {
-        Ok(ids) => ids,
-        Err(err) => return problem(ctx, &err),
-    };
+    let selected = selected(&state, agency, since, until).await.or_page(ctx)?;
     if form.get("confirm") != Some("yes") {
         let body = html! {
             h1 { (lang.t("Confirm the replay", "تأكيد إعادة التشغيل")) }
@@ -378,14 +343,14 @@ pub(crate) async fn replay_many(
                 }
             }
         };
-        return layout::page(
+        return Err(layout::page(
             ctx,
             lang.t("Confirm the replay", "تأكيد إعادة التشغيل"),
             body,
-        );
+        ));
     }
     if let Err(err) = audit_reason(&state, &operator, "replay", &selected, &reason).await {
-        return problem(ctx, &err);
+        return Err(problem(ctx, &err));
     }
     let mut replayed = 0u64;
     let mut skipped = Vec::new();
@@ -403,7 +368,7 @@ pub(crate) async fn replay_many(
         }
         p { a href="/console/dead-letters" { (lang.t("Back to the dead letters", "العودة إلى الرسائل الميتة")) } }
     };
-    layout::page(ctx, lang.t("Replayed", "أُعيد تشغيلها"), body)
+    Ok(layout::page(ctx, lang.t("Replayed", "أُعيد تشغيلها"), body))
 }
 
 /// The open dead letters of `agency` (or all) that died within the window, oldest

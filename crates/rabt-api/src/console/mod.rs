@@ -49,6 +49,22 @@ mod session;
 
 pub(crate) use session::LoginLimiter;
 
+/// What a console handler answers: its page, or (with `?`) the page that says why
+/// not — a refusal, a problem, the login. Both are whole pages.
+pub(crate) type Page = Result<Response, Response>;
+
+/// A failure of the functions the console shares with `/ops/v1`, as its problem page.
+pub(crate) trait OrPage<T> {
+    /// The value, or the problem page of the error.
+    fn or_page(self, ctx: &layout::Ctx) -> Result<T, Response>;
+}
+
+impl<T> OrPage<T> for Result<T, crate::problem::ApiError> {
+    fn or_page(self, ctx: &layout::Ctx) -> Result<T, Response> {
+        self.map_err(|err| requests::problem_page(ctx, &err))
+    }
+}
+
 /// The policy of every console answer: only this origin's scripts, styles and
 /// connections (the SSE feed), images from here or `data:` (none yet), no frames.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -8,13 +8,14 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use maud::{Markup, html};
 use rabt_store::OperatorRole;
 use serde_json::Value;
 
+use super::Page;
 use super::i18n::Lang;
 use super::layout::{self, badge, sparkline};
 use super::session::Console;
@@ -25,10 +26,8 @@ use crate::state::AppState;
 const EVERY: Duration = Duration::from_secs(3);
 
 /// `GET /console/`.
-pub(crate) async fn page(State(state): State<AppState>, console: Console) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+pub(crate) async fn page(State(state): State<AppState>, console: Console) -> Page {
+    console.require(OperatorRole::Viewer)?;
     let lang = console.ctx.lang;
     let data = overview(&state).await;
     let body = html! {
@@ -41,19 +40,21 @@ pub(crate) async fn page(State(state): State<AppState>, console: Console) -> Res
             (render(lang, &data))
         }
     };
-    layout::page(&console.ctx, lang.t("Overview", "نظرة عامة"), body)
+    Ok(layout::page(
+        &console.ctx,
+        lang.t("Overview", "نظرة عامة"),
+        body,
+    ))
 }
 
 /// `GET /console/events`: the overview, rendered, every few seconds (event
 /// `overview`). Every open page shares the process's cached overview.
-pub(crate) async fn events(State(state): State<AppState>, console: Console) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+pub(crate) async fn events(State(state): State<AppState>, console: Console) -> Page {
+    console.require(OperatorRole::Viewer)?;
     let lang = console.ctx.lang;
-    Sse::new(feed(state, lang))
+    Ok(Sse::new(feed(state, lang))
         .keep_alive(KeepAlive::default())
-        .into_response()
+        .into_response())
 }
 
 fn feed(state: AppState, lang: Lang) -> impl Stream<Item = Result<Event, Infallible>> {

@@ -14,6 +14,7 @@ use super::forms::Form;
 use super::i18n::Lang;
 use super::layout::{self, Ctx, badge, headings, next_page, pretty, window_select};
 use super::session::{Console, redirect};
+use super::{OrPage, Page};
 use crate::ops::requests::{RequestFilter, audit_reveal, detail, page, parse_filter};
 use crate::state::AppState;
 
@@ -43,24 +44,19 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     console: Console,
     RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+) -> Page {
+    console.require(OperatorRole::Viewer)?;
     let ctx = &console.ctx;
     let lang = ctx.lang;
     // No query string is the empty one: no filter.
     let raw = raw.unwrap_or_default();
-    let filter = match parse_filter(&raw) {
-        Ok(filter) => filter,
-        Err(err) => return problem_page(ctx, &err),
-    };
+    let filter = parse_filter(&raw).or_page(ctx)?;
     if let Some(id) = filter.id {
-        return redirect(&format!("/console/requests/{id}"));
+        return Ok(redirect(&format!("/console/requests/{id}")));
     }
     let (items, next) = match page(&state, &filter).await {
         Ok(page) => page,
-        Err(err) => return problem_page(ctx, &err),
+        Err(err) => return Err(problem_page(ctx, &err)),
     };
     let body = html! {
         h1 { (lang.t("Requests", "الطلبات")) }
@@ -77,7 +73,7 @@ pub(crate) async fn list(
             p.pager { a href=(next_page("/console/requests", &raw, &cursor)) { (lang.t("Older requests", "طلبات أقدم")) } }
         }
     };
-    layout::page(ctx, lang.t("Requests", "الطلبات"), body)
+    Ok(layout::page(ctx, lang.t("Requests", "الطلبات"), body))
 }
 
 /// The filter form, showing the filter in force.
@@ -174,13 +170,11 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     console: Console,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(refused) = console.require(OperatorRole::Viewer) {
-        return refused;
-    }
+) -> Page {
+    console.require(OperatorRole::Viewer)?;
     match detail(&state, &id, false).await {
-        Ok(view) => request_page(&console.ctx, &view),
-        Err(err) => problem_page(&console.ctx, &err),
+        Ok(view) => Ok(request_page(&console.ctx, &view)),
+        Err(err) => Err(problem_page(&console.ctx, &err)),
     }
 }
 
@@ -190,14 +184,11 @@ pub(crate) async fn reveal(
     console: Console,
     Path(id): Path<String>,
     form: Form,
-) -> Response {
-    let operator = match console.authorize_form(OperatorRole::Admin, &form) {
-        Ok(name) => name,
-        Err(refused) => return refused,
-    };
+) -> Page {
+    let operator = console.authorize_form(OperatorRole::Admin, &form)?;
     let ctx = &console.ctx;
     let Some(reason) = form.text("reason").filter(|r| r.chars().count() <= 200) else {
-        return layout::refusal(
+        return Err(layout::refusal(
             ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
             ctx.lang.t("A reason is needed", "السبب مطلوب"),
@@ -205,18 +196,18 @@ pub(crate) async fn reveal(
                 "Say why you reveal this request (1 to 200 characters).",
                 "اذكر سبب الكشف (من 1 إلى 200 حرف).",
             ),
-        );
+        ));
     };
     if let Err(err) = detail(&state, &id, false).await {
-        return problem_page(ctx, &err);
+        return Err(problem_page(ctx, &err));
     }
     if let Err(err) = audit_reveal(&state, &operator, &id, &reason).await {
-        return problem_page(ctx, &err);
+        return Err(problem_page(ctx, &err));
     }
     tracing::info!(%operator, request = %id, "request revealed in the console");
     match detail(&state, &id, true).await {
-        Ok(view) => request_page(ctx, &view),
-        Err(err) => problem_page(ctx, &err),
+        Ok(view) => Ok(request_page(ctx, &view)),
+        Err(err) => Err(problem_page(ctx, &err)),
     }
 }
 
