@@ -107,6 +107,38 @@ macro_rules! select_cooperative {
     };
 }
 
+/// Inserts `new`, active, with its webhook secret when it has one, as the cooperative
+/// it is now. [`StoreError::Duplicate`] if its id or unified number exists.
+pub(crate) async fn insert_cooperative(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewCooperative,
+    webhook_secret: Option<&str>,
+) -> Result<Cooperative, StoreError> {
+    let created_at = now();
+    let services: BTreeSet<ServiceName> = new.services.iter().cloned().collect();
+    sqlx::query(
+        "INSERT INTO cooperatives (id, name, unified_number, services, active, created_at, webhook_secret) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6)",
+    )
+    .bind(new.id.to_string())
+    .bind(new.name.as_str())
+    .bind(new.unified_number.as_str())
+    .bind(serde_json::to_string(&services)?)
+    .bind(millis(created_at))
+    .bind(webhook_secret)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::duplicate_as("cooperative"))?;
+    Ok(Cooperative {
+        id: new.id,
+        name: new.name.clone(),
+        unified_number: new.unified_number.clone(),
+        services,
+        active: true,
+        created_at,
+    })
+}
+
 impl Store {
     /// Onboards a cooperative. [`StoreError::Duplicate`] if its id or unified number
     /// exists.
@@ -114,30 +146,10 @@ impl Store {
         &self,
         new: &NewCooperative,
     ) -> Result<Cooperative, StoreError> {
-        let created_at = now();
-        let services: BTreeSet<ServiceName> = new.services.iter().cloned().collect();
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO cooperatives (id, name, unified_number, services, active, created_at) \
-             VALUES ($1, $2, $3, $4, 1, $5)",
-        )
-        .bind(new.id.to_string())
-        .bind(new.name.as_str())
-        .bind(new.unified_number.as_str())
-        .bind(serde_json::to_string(&services)?)
-        .bind(millis(created_at))
-        .execute(tx.conn())
-        .await
-        .map_err(StoreError::duplicate_as("cooperative"))?;
+        let created = insert_cooperative(tx.conn(), new, None).await?;
         tx.commit().await?;
-        Ok(Cooperative {
-            id: new.id,
-            name: new.name.clone(),
-            unified_number: new.unified_number.clone(),
-            services,
-            active: true,
-            created_at,
-        })
+        Ok(created)
     }
 
     /// A cooperative by id, active or not.

@@ -17,7 +17,7 @@ use sqlx::{AnyConnection, Row};
 use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_count, get_opt_time, get_parsed, get_time, millis, now};
 use crate::connect::Store;
-use crate::cooperatives::{Cooperative, NewCooperative};
+use crate::cooperatives::{Cooperative, NewCooperative, insert_cooperative};
 use crate::error::StoreError;
 
 /// How many hex digits of a key's digest make its id.
@@ -97,23 +97,9 @@ impl Store {
         webhook_secret: &str,
         by: &Actor,
     ) -> Result<Cooperative, StoreError> {
-        let created_at = now();
-        let services: std::collections::BTreeSet<ServiceName> =
-            new.services.iter().cloned().collect();
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO cooperatives (id, name, unified_number, services, active, created_at, webhook_secret) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6)",
-        )
-        .bind(new.id.to_string())
-        .bind(new.name.as_str())
-        .bind(new.unified_number.as_str())
-        .bind(serde_json::to_string(&services)?)
-        .bind(millis(created_at))
-        .bind(webhook_secret)
-        .execute(tx.conn())
-        .await
-        .map_err(StoreError::duplicate_as("cooperative"))?;
+        let created = insert_cooperative(tx.conn(), new, Some(webhook_secret)).await?;
+        let created_at = created.created_at;
         sqlx::query(
             "INSERT INTO api_keys (key_hash, cooperative_id, label, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -128,19 +114,12 @@ impl Store {
         entry.detail = json!({
             "cooperative": new.id.to_string(),
             "unifiedNumber": new.unified_number.as_str(),
-            "services": services,
+            "services": created.services,
             "key": key_id(key_hash),
         });
         insert_audit(tx.conn(), &entry, created_at).await?;
         tx.commit().await?;
-        Ok(Cooperative {
-            id: new.id,
-            name: new.name.clone(),
-            unified_number: new.unified_number.clone(),
-            services,
-            active: true,
-            created_at,
-        })
+        Ok(created)
     }
 
     /// A cooperative's keys, newest first.

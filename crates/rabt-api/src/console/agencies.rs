@@ -3,13 +3,14 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use maud::html;
 use rabt_core::Agency;
 use rabt_store::{OperatorRole, PauseOutcome};
 use serde_json::{Value, json};
 
 use super::forms::Form;
-use super::layout::{self, badge};
+use super::layout::{self, Ctx, badge};
 use super::requests::{problem, time};
 use super::session::{Console, redirect};
 use super::{OrPage, Page};
@@ -63,8 +64,16 @@ pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Pag
     Ok(layout::page(ctx, lang.t("Agencies", "الجهات"), body))
 }
 
-fn agency(name: &str) -> Option<Agency> {
-    name.parse().ok()
+/// The agency of the path, or the page that says there is none.
+fn agency(ctx: &Ctx, name: &str) -> Result<Agency, Response> {
+    name.parse().map_err(|_| {
+        layout::refusal(
+            ctx,
+            StatusCode::NOT_FOUND,
+            ctx.lang.t("No such agency", "لا توجد هذه الجهة"),
+            "",
+        )
+    })
 }
 
 /// `POST /console/agencies/{agency}/pause` (operator).
@@ -76,14 +85,7 @@ pub(crate) async fn pause(
 ) -> Page {
     let operator = console.authorize_form(OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
-    let Some(agency) = agency(&name) else {
-        return Err(layout::refusal(
-            ctx,
-            StatusCode::NOT_FOUND,
-            ctx.lang.t("No such agency", "لا توجد هذه الجهة"),
-            "",
-        ));
-    };
+    let agency = agency(ctx, &name)?;
     let mut body = json!({ "reason": form.get("reason").unwrap_or("") });
     if let Some(end) = form.text("expected_end") {
         body["expectedEnd"] = json!(end);
@@ -119,14 +121,7 @@ pub(crate) async fn resume(
 ) -> Page {
     let operator = console.authorize_form(OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
-    let Some(agency) = agency(&name) else {
-        return Err(layout::refusal(
-            ctx,
-            StatusCode::NOT_FOUND,
-            ctx.lang.t("No such agency", "لا توجد هذه الجهة"),
-            "",
-        ));
-    };
+    let agency = agency(ctx, &name)?;
     match retrying("resuming an agency", || {
         state.store().resume_agency(agency, &operator)
     })
