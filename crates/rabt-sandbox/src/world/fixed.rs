@@ -10,6 +10,7 @@ use super::cooperatives::{BoardSeat, Cooperative, CooperativeKind, CooperativeSt
 use super::golden::{self, FixedDate};
 use super::institutions::{self, CityInstitutions};
 use super::names;
+use super::paperwork;
 use super::people::{FourPartName, Gender, Person};
 use super::records::{
     Activity, CertificateStatus, ChamberMembership, Fitness, HealthCertificate, LaborFile,
@@ -312,19 +313,14 @@ fn licences(def: &CoopDef, coop: &Cooperative, city: &CityInstitutions) -> Vec<M
     let (Ok(issued_at), Ok(expires_at)) = (l.issued.to_dual(), l.expires.to_dual()) else {
         return Vec::new();
     };
-    let commercial = MunicipalLicence {
-        number: l.number.to_owned(),
-        kind: LicenceKind::Commercial,
-        status: l.status,
-        holder: coop.unified_number.clone(),
-        holder_name: coop.name.clone(),
-        activities: institutions::to_activities(institutions::activities(coop.kind)),
-        issued_at,
-        expires_at,
-        municipality: city.municipality.into(),
-        address: coop.headquarters.clone(),
-        linked_permits: l.permit.iter().map(|(n, _)| (*n).to_owned()).collect(),
-    };
+    let commercial = paperwork::commercial_licence(
+        l.number.to_owned(),
+        l.status,
+        coop,
+        city,
+        (issued_at, expires_at),
+        l.permit.iter().map(|(n, _)| (*n).to_owned()).collect(),
+    );
     let permits = l.permit.iter().map(|(number, status)| MunicipalLicence {
         number: (*number).to_owned(),
         kind: LicenceKind::BuildingPermit,

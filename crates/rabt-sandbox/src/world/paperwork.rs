@@ -71,6 +71,31 @@ impl Taken {
     }
 }
 
+/// A cooperative's commercial licence from its municipality, for its headquarters and
+/// the activities of its kind: what the fixed and the generated cooperatives share.
+pub(super) fn commercial_licence(
+    number: String,
+    status: LicenceStatus,
+    coop: &Cooperative,
+    city: &CityInstitutions,
+    (issued_at, expires_at): (DualDate, DualDate),
+    linked_permits: Vec<String>,
+) -> MunicipalLicence {
+    MunicipalLicence {
+        number,
+        kind: LicenceKind::Commercial,
+        status,
+        holder: coop.unified_number.clone(),
+        holder_name: coop.name.clone(),
+        activities: institutions::to_activities(institutions::activities(coop.kind)),
+        issued_at,
+        expires_at,
+        municipality: city.municipality.into(),
+        address: coop.headquarters.clone(),
+        linked_permits,
+    }
+}
+
 /// A value `make` draws that is not in `taken` yet, now taken.
 pub(super) fn unique(
     rng: &mut SandboxRng,
@@ -198,19 +223,14 @@ fn licences(
     // Generated numbers never start with 40 or 50, the fixed licences' and permits'.
     let permit = (coop.kind == CooperativeKind::Housing)
         .then(|| unique(rng, &mut taken.licence, |r| number(r, 5)));
-    let commercial = MunicipalLicence {
-        number: unique(rng, &mut taken.licence, |r| number(r, 4)),
-        kind: LicenceKind::Commercial,
+    let commercial = commercial_licence(
+        unique(rng, &mut taken.licence, |r| number(r, 4)),
         status,
-        holder: coop.unified_number.clone(),
-        holder_name: coop.name.clone(),
-        activities: institutions::to_activities(institutions::activities(coop.kind)),
-        issued_at,
-        expires_at,
-        municipality: city.municipality.into(),
-        address: coop.headquarters.clone(),
-        linked_permits: permit.iter().cloned().collect(),
-    };
+        coop,
+        city,
+        (issued_at, expires_at),
+        permit.iter().cloned().collect(),
+    );
     let permits = permit.map(|number| MunicipalLicence {
         number,
         kind: LicenceKind::BuildingPermit,
