@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail};
 use clap::builder::TypedValueParser;
 use clap::{Args, Subcommand};
 use rabt_core::Agency;
-use rabt_store::PauseOutcome;
+use rabt_store::{PauseOutcome, Store};
 use serde_json::{Value, json};
 
 use crate::config::{Config, redact_url};
@@ -91,73 +91,88 @@ pub(crate) fn settings_views(config: &Config) -> std::collections::BTreeMap<Agen
 pub(crate) async fn run(config: &Config, args: AgencyArgs) -> anyhow::Result<()> {
     let store = open_store(config.database()?, 2).await?;
     match args.command {
-        AgencyCommand::List => {
-            let pauses = store.agency_pauses().await?;
-            let views = settings_views(config);
-            for agency in Agency::ALL {
-                let settings = views.get(&agency).cloned().unwrap_or(Value::Null);
-                let state = match pauses.iter().find(|p| p.agency == agency) {
-                    Some(p) => format!(
-                        "PAUSED by {} since {} ({}){}",
-                        p.paused_by,
-                        p.paused_at.to_rfc3339(),
-                        p.reason,
-                        // A pause without an expected end says nothing of one.
-                        p.expected_end
-                            .map(|t| format!(", expected back {}", t.to_rfc3339()))
-                            .unwrap_or_default()
-                    ),
-                    None => "running".to_owned(),
-                };
-                print(&format!("{:<11} {state}", agency.as_str()))?;
-                print(&format!("            {settings}"))?;
-            }
-        }
+        AgencyCommand::List => list(config, &store).await,
         AgencyCommand::Pause {
             agency,
             reason,
             until,
-        } => {
-            let operator = operator_name(args.operator)?;
-            if reason.trim().is_empty() {
-                bail!("--reason must not be empty");
-            }
-            let until = match until {
-                Some(text) => Some(
-                    chrono::DateTime::parse_from_rfc3339(text.trim())
-                        .map_err(|e| {
-                            anyhow!("--until: {e} (RFC 3339, e.g. 2026-12-07T18:00:00+03:00)")
-                        })?
-                        .with_timezone(&chrono::Utc),
-                ),
-                None => None,
-            };
-            match store
-                .pause_agency(agency, reason.trim(), until, &operator)
-                .await?
-            {
-                PauseOutcome::Paused(_) => print(&format!(
-                    "{agency} is paused: its tasks wait until `rabt agency resume {agency}`"
-                ))?,
-                PauseOutcome::Already(p) => {
-                    bail!(
-                        "{agency} is paused already (by {}, {})",
-                        p.paused_by,
-                        p.reason
-                    )
-                }
-            }
+        } => pause(&store, agency, &reason, until.as_deref(), args.operator).await,
+        AgencyCommand::Resume { agency } => resume(&store, agency, args.operator).await,
+    }
+}
+
+/// `rabt agency list`: every agency, paused or running, with its settings.
+async fn list(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let pauses = store.agency_pauses().await?;
+    let views = settings_views(config);
+    for agency in Agency::ALL {
+        let settings = views.get(&agency).cloned().unwrap_or(Value::Null);
+        let state = match pauses.iter().find(|p| p.agency == agency) {
+            Some(p) => format!(
+                "PAUSED by {} since {} ({}){}",
+                p.paused_by,
+                p.paused_at.to_rfc3339(),
+                p.reason,
+                // A pause without an expected end says nothing of one.
+                p.expected_end
+                    .map(|t| format!(", expected back {}", t.to_rfc3339()))
+                    .unwrap_or_default()
+            ),
+            None => "running".to_owned(),
+        };
+        print(&format!("{:<11} {state}", agency.as_str()))?;
+        print(&format!("            {settings}"))?;
+    }
+    Ok(())
+}
+
+/// `rabt agency pause`: the agency's tasks wait, unattempted, until it is resumed.
+async fn pause(
+    store: &Store,
+    agency: Agency,
+    reason: &str,
+    until: Option<&str>,
+    operator: Option<String>,
+) -> anyhow::Result<()> {
+    let operator = operator_name(operator)?;
+    if reason.trim().is_empty() {
+        bail!("--reason must not be empty");
+    }
+    let until = match until {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text.trim())
+                .map_err(|e| anyhow!("--until: {e} (RFC 3339, e.g. 2026-12-07T18:00:00+03:00)"))?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    match store
+        .pause_agency(agency, reason.trim(), until, &operator)
+        .await?
+    {
+        PauseOutcome::Paused(_) => print(&format!(
+            "{agency} is paused: its tasks wait until `rabt agency resume {agency}`"
+        ))?,
+        PauseOutcome::Already(p) => {
+            bail!(
+                "{agency} is paused already (by {}, {})",
+                p.paused_by,
+                p.reason
+            )
         }
-        AgencyCommand::Resume { agency } => {
-            let operator = operator_name(args.operator)?;
-            match store.resume_agency(agency, &operator).await? {
-                Some(resumed) => print(&format!(
-                    "{agency} is resumed; {} waiting task(s) got their paused time back",
-                    resumed.extended_tasks
-                ))?,
-                None => bail!("{agency} is not paused"),
-            }
-        }
+    }
+    Ok(())
+}
+
+/// `rabt agency resume`: its tasks run again, with their paused time given back.
+async fn resume(store: &Store, agency: Agency, operator: Option<String>) -> anyhow::Result<()> {
+    let operator = operator_name(operator)?;
+    match store.resume_agency(agency, &operator).await? {
+        Some(resumed) => print(&format!(
+            "{agency} is resumed; {} waiting task(s) got their paused time back",
+            resumed.extended_tasks
+        ))?,
+        None => bail!("{agency} is not paused"),
     }
     Ok(())
 }

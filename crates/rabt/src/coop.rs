@@ -171,28 +171,7 @@ pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
             name,
             unified_number,
             services: names,
-        } => {
-            if name.trim().is_empty() {
-                bail!("--name must not be empty");
-            }
-            let unified_number = UnifiedNumber::parse(&unified_number)
-                .map_err(|e| anyhow!("--unified-number: {e}"))?;
-            let (id, key, secret) = onboard(
-                &store,
-                name.trim(),
-                unified_number,
-                services(&names)?,
-                &actor,
-            )
-            .await?;
-            print(&format!("cooperative: {id}"))?;
-            print(&format!("api key:     {key}"))?;
-            print(&format!("webhook secret: {secret}"))?;
-            print("Keep this key now: it is stored only as a digest and cannot be shown again.")?;
-            print(
-                "Give the webhook secret to the cooperative: its notifications are signed with it (rabt coop webhook-secret replaces it).",
-            )?;
-        }
+        } => add(&store, &name, &unified_number, &names, &actor).await?,
         CoopCommand::List => list(&store).await?,
         CoopCommand::Show { cooperative } => {
             show(&store, &find(&store, &cooperative).await?).await?
@@ -201,44 +180,14 @@ pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
             cooperative,
             overlap_seconds,
         } => {
-            let coop = find(&store, &cooperative).await?;
             let overlap = overlap_seconds.map_or(config.key_overlap, Duration::from_secs);
-            if overlap > Duration::from_secs(30 * 24 * 3600) {
-                bail!("--overlap-seconds must be at most 2592000 (30 days)");
-            }
-            let key = generate_secret(API_KEY_PREFIX);
-            let rotated = store
-                .rotate_api_key(coop.id, &hash_secret(&key), overlap, &actor)
-                .await
-                .context("cannot rotate the key")?
-                .ok_or_else(|| anyhow!("no cooperative {}", coop.id))?;
-            print(&format!("cooperative: {}", coop.id))?;
-            print(&format!("api key:     {key}   ({})", rotated.key))?;
-            for old in &rotated.expiring {
-                print(&format!(
-                    "{old} stops working at {}",
-                    rotated.until.to_rfc3339()
-                ))?;
-            }
-            print("Keep this key now: it is stored only as a digest and cannot be shown again.")?;
+            rotate_key(&store, &cooperative, overlap, &actor).await?;
         }
         CoopCommand::RevokeKey {
             cooperative,
             key,
             reason,
-        } => {
-            let coop = find(&store, &cooperative).await?;
-            match store
-                .revoke_api_key_id(coop.id, key.trim(), reason.trim(), &actor)
-                .await?
-            {
-                Revoked::Now => print(&format!("revoked {key}: it is refused from now on"))?,
-                Revoked::Already(at) => bail!("{key} was revoked already at {}", at.to_rfc3339()),
-                Revoked::NoSuchKey => {
-                    bail!("{} has no key {key} (rabt coop show lists them)", coop.id)
-                }
-            }
-        }
+        } => revoke_key(&store, &cooperative, &key, &reason, &actor).await?,
         CoopCommand::SetServices {
             cooperative,
             services: names,
@@ -291,6 +240,81 @@ pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `rabt coop add`: onboards the cooperative and prints its key and webhook secret,
+/// shown this once.
+async fn add(
+    store: &Store,
+    name: &str,
+    unified_number: &str,
+    names: &[String],
+    actor: &Actor,
+) -> anyhow::Result<()> {
+    if name.trim().is_empty() {
+        bail!("--name must not be empty");
+    }
+    let unified_number =
+        UnifiedNumber::parse(unified_number).map_err(|e| anyhow!("--unified-number: {e}"))?;
+    let (id, key, secret) =
+        onboard(store, name.trim(), unified_number, services(names)?, actor).await?;
+    print(&format!("cooperative: {id}"))?;
+    print(&format!("api key:     {key}"))?;
+    print(&format!("webhook secret: {secret}"))?;
+    print("Keep this key now: it is stored only as a digest and cannot be shown again.")?;
+    print(
+        "Give the webhook secret to the cooperative: its notifications are signed with it (rabt coop webhook-secret replaces it).",
+    )?;
+    Ok(())
+}
+
+/// `rabt coop rotate-key`: a new key, printed once; the others stop after `overlap`
+/// (30 days at most).
+async fn rotate_key(
+    store: &Store,
+    cooperative: &str,
+    overlap: Duration,
+    actor: &Actor,
+) -> anyhow::Result<()> {
+    let coop = find(store, cooperative).await?;
+    if overlap > Duration::from_secs(30 * 24 * 3600) {
+        bail!("--overlap-seconds must be at most 2592000 (30 days)");
+    }
+    let key = generate_secret(API_KEY_PREFIX);
+    let rotated = store
+        .rotate_api_key(coop.id, &hash_secret(&key), overlap, actor)
+        .await
+        .context("cannot rotate the key")?
+        .ok_or_else(|| anyhow!("no cooperative {}", coop.id))?;
+    print(&format!("cooperative: {}", coop.id))?;
+    print(&format!("api key:     {key}   ({})", rotated.key))?;
+    for old in &rotated.expiring {
+        print(&format!(
+            "{old} stops working at {}",
+            rotated.until.to_rfc3339()
+        ))?;
+    }
+    print("Keep this key now: it is stored only as a digest and cannot be shown again.")?;
+    Ok(())
+}
+
+/// `rabt coop revoke-key`: the key is refused at once.
+async fn revoke_key(
+    store: &Store,
+    cooperative: &str,
+    key: &str,
+    reason: &str,
+    actor: &Actor,
+) -> anyhow::Result<()> {
+    let coop = find(store, cooperative).await?;
+    match store
+        .revoke_api_key_id(coop.id, key.trim(), reason.trim(), actor)
+        .await?
+    {
+        Revoked::Now => Ok(print(&format!("revoked {key}: it is refused from now on"))?),
+        Revoked::Already(at) => bail!("{key} was revoked already at {}", at.to_rfc3339()),
+        Revoked::NoSuchKey => bail!("{} has no key {key} (rabt coop show lists them)", coop.id),
+    }
 }
 
 async fn set_active(

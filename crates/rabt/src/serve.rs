@@ -2,6 +2,7 @@
 
 use anyhow::{Context, bail};
 use rabt_queue::Transport;
+use rabt_store::Store;
 
 use crate::Role;
 use crate::agencies;
@@ -20,38 +21,7 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
     let store = runtime::open_store(config.database()?, config.max_connections)
         .await?
         .cache_api_keys(config.key_cache_ttl);
-    let transport = match &config.amqp_url {
-        Some(url) => {
-            tracing::info!(broker = %redact_urls(url.expose()), "connecting to RabbitMQ");
-            tokio::time::timeout(
-                BROKER_CONNECT_TIMEOUT,
-                Transport::amqp(url.expose(), runtime::queue_settings(config)),
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "no broker within {BROKER_CONNECT_TIMEOUT:?} at {}",
-                    redact_urls(url.expose())
-                )
-            })?
-            .with_context(|| {
-                format!(
-                    "cannot connect to RabbitMQ at {}",
-                    redact_urls(url.expose())
-                )
-            })?
-        }
-        None => {
-            if role != Role::All {
-                bail!(
-                    "the embedded transport (queue.amqp_url empty) only works in one process: use --role all, or set RABT_AMQP_URL"
-                );
-            }
-            let transport = Transport::embedded(runtime::queue_settings(config));
-            runtime::requeue_open_tasks(&store).await?;
-            transport
-        }
-    };
+    let transport = transport(config, role, &store).await?;
     let adapters = if role == Role::Api {
         Vec::new()
     } else {
@@ -68,4 +38,38 @@ pub(crate) async fn run(config: &Config, role: Role) -> anyhow::Result<()> {
         callable: agencies::callable_services(),
     };
     runtime::run(config, store, transport, roles, shutdown).await
+}
+
+/// RabbitMQ when `queue.amqp_url` names it, waited for up to
+/// [`BROKER_CONNECT_TIMEOUT`]; else the in-process transport, which only one process
+/// (`--role all`) can use, with the tasks a previous run left open queued again.
+async fn transport(config: &Config, role: Role, store: &Store) -> anyhow::Result<Transport> {
+    let Some(url) = &config.amqp_url else {
+        if role != Role::All {
+            bail!(
+                "the embedded transport (queue.amqp_url empty) only works in one process: use --role all, or set RABT_AMQP_URL"
+            );
+        }
+        let transport = Transport::embedded(runtime::queue_settings(config));
+        runtime::requeue_open_tasks(store).await?;
+        return Ok(transport);
+    };
+    tracing::info!(broker = %redact_urls(url.expose()), "connecting to RabbitMQ");
+    tokio::time::timeout(
+        BROKER_CONNECT_TIMEOUT,
+        Transport::amqp(url.expose(), runtime::queue_settings(config)),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "no broker within {BROKER_CONNECT_TIMEOUT:?} at {}",
+            redact_urls(url.expose())
+        )
+    })?
+    .with_context(|| {
+        format!(
+            "cannot connect to RabbitMQ at {}",
+            redact_urls(url.expose())
+        )
+    })
 }
