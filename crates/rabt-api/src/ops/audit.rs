@@ -13,12 +13,24 @@ use serde_json::{Value, json};
 use super::auth::OperatorCaller;
 use super::requests::step;
 use super::retrying;
-use crate::problem::ApiError;
-use crate::query::{Read, read_query};
+use crate::problem::{ApiError, FieldError};
+use crate::query::{Param, Read, read_query};
 use crate::state::AppState;
 
-/// Parses `request, cooperative, operator, action, since, until, window, limit,
-/// cursor` into a newest-first query, through the lists' one reader
+/// The parameters of the audit listing.
+const PARAMETERS: [&str; 9] = [
+    "request",
+    "cooperative",
+    "operator",
+    "action",
+    "since",
+    "until",
+    "window",
+    "limit",
+    "cursor",
+];
+
+/// Parses [`PARAMETERS`] into a newest-first query, through the lists' one reader
 /// ([`read_query`]): every bad parameter is named, an empty filter filters nothing.
 pub(crate) fn parse(query: &str) -> Result<AuditQuery, ApiError> {
     let parsed = AuditQuery {
@@ -26,91 +38,60 @@ pub(crate) fn parse(query: &str) -> Result<AuditQuery, ApiError> {
         limit: 50,
         ..AuditQuery::default()
     };
-    let allowed = [
-        "request",
-        "cooperative",
-        "operator",
-        "action",
-        "since",
-        "until",
-        "window",
-        "limit",
-        "cursor",
-    ];
-    read_query(query, parsed, &allowed, |parsed, param| {
-        let value = param.value().trim();
-        let time = |v: &str| {
-            DateTime::parse_from_rfc3339(v)
-                .ok()
-                .map(|t| t.with_timezone(&Utc))
-        };
-        let short = |v: &str| (v.chars().count() <= 64).then(|| v.to_owned());
-        match param.name() {
-            "request" => {
-                let id = param.parse(
-                    |_| RequestId::parse(value).ok(),
-                    "must be a req_… id",
-                    "يجب أن يكون معرّف طلب req_…",
-                )?;
-                parsed.request = Some(id);
-            }
-            "cooperative" => {
-                let id = param.parse(
-                    |_| CooperativeId::parse(value).ok(),
-                    "must be a coop_… id",
-                    "يجب أن يكون معرّف جمعية coop_…",
-                )?;
-                parsed.cooperative = Some(id);
-            }
-            "operator" => {
-                parsed.operator = Some(param.parse(
-                    |_| short(value),
-                    "must be at most 64 characters",
-                    "يجب ألا يتجاوز 64 حرفًا",
-                )?);
-            }
-            "action" => {
-                parsed.action = Some(param.parse(
-                    |_| short(value),
-                    "must be at most 64 characters",
-                    "يجب ألا يتجاوز 64 حرفًا",
-                )?);
-            }
-            "since" | "until" => {
-                let at = param.parse(
-                    time,
-                    "must be a date and time (RFC 3339)",
-                    "يجب أن يكون تاريخًا ووقتًا (RFC 3339)",
-                )?;
-                if param.name() == "since" {
-                    parsed.since = Some(at);
-                } else {
-                    parsed.until = Some(at);
-                }
-            }
-            "window" => {
-                let minutes = |v: &str| match v {
-                    "15m" => Some(15),
-                    "1h" => Some(60),
-                    "24h" => Some(24 * 60),
-                    _ => None,
-                };
-                let minutes = param.parse(
-                    minutes,
-                    "must be 15m, 1h or 24h",
-                    "يجب أن يكون 15m أو 1h أو 24h",
-                )?;
-                parsed.since = Some(Utc::now() - chrono::Duration::minutes(minutes));
-            }
-            "limit" => parsed.limit = param.limit()?,
-            "cursor" => {
-                parsed.before_seq =
-                    Some(param.cursor(|v| v.parse::<i64>().ok().filter(|seq| *seq > 0))?);
-            }
-            _ => return Ok(Read::Unknown),
+    read_query(query, parsed, &PARAMETERS, read)
+}
+
+/// Reads one parameter of the audit listing into `parsed`.
+fn read(parsed: &mut AuditQuery, param: &Param<'_>) -> Result<Read, FieldError> {
+    let value = param.value().trim();
+    let time = |_: &str| {
+        DateTime::parse_from_rfc3339(value)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let short = |_: &str| (value.chars().count() <= 64).then(|| value.to_owned());
+    let (too_long, too_long_ar) = ("must be at most 64 characters", "يجب ألا يتجاوز 64 حرفًا");
+    match param.name() {
+        "request" => {
+            let id = |_: &str| RequestId::parse(value).ok();
+            let ar = "يجب أن يكون معرّف طلب req_…";
+            parsed.request = Some(param.parse(id, "must be a req_… id", ar)?);
         }
-        Ok(Read::Taken)
-    })
+        "cooperative" => {
+            let id = |_: &str| CooperativeId::parse(value).ok();
+            let ar = "يجب أن يكون معرّف جمعية coop_…";
+            parsed.cooperative = Some(param.parse(id, "must be a coop_… id", ar)?);
+        }
+        "operator" => parsed.operator = Some(param.parse(short, too_long, too_long_ar)?),
+        "action" => parsed.action = Some(param.parse(short, too_long, too_long_ar)?),
+        name @ ("since" | "until") => {
+            let ar = "يجب أن يكون تاريخًا ووقتًا (RFC 3339)";
+            let at = Some(param.parse(time, "must be a date and time (RFC 3339)", ar)?);
+            if name == "since" {
+                parsed.since = at;
+            } else {
+                parsed.until = at;
+            }
+        }
+        "window" => {
+            let minutes = |v: &str| match v {
+                "15m" => Some(15),
+                "1h" => Some(60),
+                "24h" => Some(24 * 60),
+                _ => None,
+            };
+            let ar = "يجب أن يكون 15m أو 1h أو 24h";
+            let minutes = param.parse(minutes, "must be 15m, 1h or 24h", ar)?;
+            parsed.since = Some(Utc::now() - chrono::Duration::minutes(minutes));
+        }
+        "limit" => parsed.limit = param.limit()?,
+        "cursor" => {
+            let seq = |v: &str| v.parse::<i64>().ok().filter(|seq| *seq > 0);
+            parsed.before_seq = Some(param.cursor(seq)?);
+        }
+        _ => return Ok(Read::Unknown),
+    }
+    Ok(Read::Taken)
 }
 
 /// The entries a query selects, and the cursor of the next page.
