@@ -298,8 +298,41 @@ pub(crate) async fn replay_many(
 ) -> Page {
     let operator = console.authorize_form(OperatorRole::Operator, &form)?;
     let ctx = &console.ctx;
-    let lang = ctx.lang;
     let reason = reason(ctx, &form)?;
+    let (agency, since, until) = bulk_filter(ctx, &form)?;
+    let selected = selected(&state, agency, since, until).await.or_page(ctx)?;
+    if form.get("confirm") != Some("yes") {
+        return Ok(confirm_page(ctx, &form, agency, &reason, selected.len()));
+    }
+    audit_reason(&state, &operator, "replay", &selected, &reason)
+        .await
+        .or_page(ctx)?;
+    let mut replayed = 0u64;
+    let mut skipped = Vec::new();
+    for id in &selected {
+        match replay_one(&state, id, &operator).await {
+            Ok(_) => replayed += 1,
+            Err(err) => skipped.push((id.clone(), err.problem().kind.slug())),
+        }
+    }
+    let lang = ctx.lang;
+    let body = html! {
+        h1 { (lang.t("Replayed", "أُعيد تشغيلها")) }
+        p #replayed { (lang.num(replayed)) " " (lang.t("replayed", "أُعيد تشغيلها")) " · " (lang.num(skipped.len() as u64)) " " (lang.t("skipped", "تُخطّيت")) }
+        @if !skipped.is_empty() {
+            ul { @for (id, why) in &skipped { li { span.mono { (id) } " — " code { (why) } } } }
+        }
+        p { a href="/console/dead-letters" { (lang.t("Back to the dead letters", "العودة إلى الرسائل الميتة")) } }
+    };
+    Ok(layout::page(ctx, lang.t("Replayed", "أُعيد تشغيلها"), body))
+}
+
+/// A bulk replay's selection: an agency (or all), dead since and dead before.
+type BulkFilter = (Option<Agency>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// A bulk replay's filter from its form, each part optional.
+fn bulk_filter(ctx: &Ctx, form: &Form) -> Result<BulkFilter, Response> {
+    let lang = ctx.lang;
     let agency = match form.text("agency").map(|a| a.parse::<Agency>()) {
         None => None,
         Some(Ok(a)) => Some(a),
@@ -312,7 +345,7 @@ pub(crate) async fn replay_many(
             ));
         }
     };
-    let (Ok(since), Ok(until)) = (when(&form, "since"), when(&form, "until")) else {
+    let (Ok(since), Ok(until)) = (when(form, "since"), when(form, "until")) else {
         return Err(layout::refusal(
             ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -323,52 +356,42 @@ pub(crate) async fn replay_many(
             ),
         ));
     };
-    let selected = selected(&state, agency, since, until).await.or_page(ctx)?;
-    if form.get("confirm") != Some("yes") {
-        let body = html! {
-            h1 { (lang.t("Confirm the replay", "تأكيد إعادة التشغيل")) }
-            p #count { (lang.t("Open dead letters selected", "الرسائل الميتة المفتوحة المحددة")) ": " strong { (lang.num(selected.len() as u64)) } }
-            @if selected.is_empty() {
-                p { a href="/console/dead-letters" { (lang.t("Back", "رجوع")) } }
-            } @else {
-                form.action method="post" action="/console/dead-letters/replay" {
-                    (ctx.csrf_field())
-                    input type="hidden" name="agency" value=(agency.map_or("", |a| a.as_str()));
-                    input type="hidden" name="since" value=(form.get("since").unwrap_or(""));
-                    input type="hidden" name="until" value=(form.get("until").unwrap_or(""));
-                    input type="hidden" name="reason" value=(reason);
-                    input type="hidden" name="confirm" value="yes";
-                    button type="submit" { (lang.t("Replay", "إعادة تشغيل")) " " (lang.num(selected.len() as u64)) }
-                    " " a href="/console/dead-letters" { (lang.t("Cancel", "إلغاء")) }
-                }
-            }
-        };
-        return Err(layout::page(
-            ctx,
-            lang.t("Confirm the replay", "تأكيد إعادة التشغيل"),
-            body,
-        ));
-    }
-    if let Err(err) = audit_reason(&state, &operator, "replay", &selected, &reason).await {
-        return Err(problem(ctx, &err));
-    }
-    let mut replayed = 0u64;
-    let mut skipped = Vec::new();
-    for id in &selected {
-        match replay_one(&state, id, &operator).await {
-            Ok(_) => replayed += 1,
-            Err(err) => skipped.push((id.clone(), err.problem().kind.slug())),
-        }
-    }
+    Ok((agency, since, until))
+}
+
+/// The page that says how many dead letters a bulk replay selects, and replays them
+/// when confirmed (the same form again, with `confirm=yes`).
+fn confirm_page(
+    ctx: &Ctx,
+    form: &Form,
+    agency: Option<Agency>,
+    reason: &str,
+    count: usize,
+) -> Response {
+    let lang = ctx.lang;
     let body = html! {
-        h1 { (lang.t("Replayed", "أُعيد تشغيلها")) }
-        p #replayed { (lang.num(replayed)) " " (lang.t("replayed", "أُعيد تشغيلها")) " · " (lang.num(skipped.len() as u64)) " " (lang.t("skipped", "تُخطّيت")) }
-        @if !skipped.is_empty() {
-            ul { @for (id, why) in &skipped { li { span.mono { (id) } " — " code { (why) } } } }
+        h1 { (lang.t("Confirm the replay", "تأكيد إعادة التشغيل")) }
+        p #count { (lang.t("Open dead letters selected", "الرسائل الميتة المفتوحة المحددة")) ": " strong { (lang.num(count as u64)) } }
+        @if count == 0 {
+            p { a href="/console/dead-letters" { (lang.t("Back", "رجوع")) } }
+        } @else {
+            form.action method="post" action="/console/dead-letters/replay" {
+                (ctx.csrf_field())
+                input type="hidden" name="agency" value=(agency.map_or("", |a| a.as_str()));
+                input type="hidden" name="since" value=(form.get("since").unwrap_or(""));
+                input type="hidden" name="until" value=(form.get("until").unwrap_or(""));
+                input type="hidden" name="reason" value=(reason);
+                input type="hidden" name="confirm" value="yes";
+                button type="submit" { (lang.t("Replay", "إعادة تشغيل")) " " (lang.num(count as u64)) }
+                " " a href="/console/dead-letters" { (lang.t("Cancel", "إلغاء")) }
+            }
         }
-        p { a href="/console/dead-letters" { (lang.t("Back to the dead letters", "العودة إلى الرسائل الميتة")) } }
     };
-    Ok(layout::page(ctx, lang.t("Replayed", "أُعيد تشغيلها"), body))
+    layout::page(
+        ctx,
+        lang.t("Confirm the replay", "تأكيد إعادة التشغيل"),
+        body,
+    )
 }
 
 /// The open dead letters of `agency` (or all) that died within the window, oldest

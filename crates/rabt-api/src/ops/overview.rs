@@ -57,61 +57,21 @@ pub(crate) async fn overview(state: &AppState) -> Value {
     value
 }
 
+/// The overview: every agency's tile, the services' traffic, the outbox and the
+/// processes. A source that does not answer is `{"error": …}` in its place; the rest
+/// is still shown.
 async fn compute(state: &AppState) -> Value {
     let now = Utc::now();
     let store = state.store();
     let hour_ago = now - chrono::Duration::hours(1);
-    let heartbeats = store.heartbeats(now - HEARTBEAT_STALE).await;
-    let pauses = store.agency_pauses().await;
-    let dead = store.open_dead_letters().await;
+    let shared = Shared {
+        heartbeats: store.heartbeats(now - HEARTBEAT_STALE).await,
+        pauses: store.agency_pauses().await,
+        dead: store.open_dead_letters().await,
+    };
     let mut agencies = Vec::new();
     for agency in Agency::ALL {
-        let ended = store.ended_tasks(agency, hour_ago).await;
-        let last_ok = store.last_ended(agency, true).await;
-        let last_failure = store.last_ended(agency, false).await;
-        let queue = tokio::time::timeout(BROKER_TIMEOUT, state.transport().depth(agency)).await;
-        let mut tile = json!({ "agency": agency.as_str() });
-        match (&ended, &last_ok, &last_failure) {
-            (Ok(ended), Ok(last_ok), Ok(last_failure)) => {
-                tile["tasks"] = tasks(ended, now);
-                tile["lastSuccess"] = last_ok.as_ref().map_or(Value::Null, |e| time(e.at));
-                tile["lastFailure"] = last_failure.as_ref().map_or(Value::Null, |e| {
-                    json!({ "at": time(e.at), "outcome": e.outcome.as_str(), "error": e.error })
-                });
-            }
-            _ => tile["tasks"] = json!({ "error": "database" }),
-        }
-        tile["queue"] = match queue {
-            Ok(Ok(depth)) => json!({
-                "ready": depth.ready,
-                "dead": depth.dead,
-                "consumers": depth.consumers,
-                "retry": depth.retry.iter().map(|(tier, n)| json!({
-                    "tierMs": tier.as_millis() as u64, "messages": n,
-                })).collect::<Vec<_>>(),
-            }),
-            Ok(Err(_)) | Err(_) => json!({ "error": "broker" }),
-        };
-        tile["paused"] = match &pauses {
-            Ok(pauses) => pauses
-                .iter()
-                .find(|p| p.agency == agency)
-                .map_or(Value::Null, super::agencies::pause_view),
-            Err(_) => json!({ "error": "database" }),
-        };
-        tile["openDeadLetters"] = match &dead {
-            Ok(dead) => json!(
-                dead.iter()
-                    .find(|(a, _)| *a == agency)
-                    .map_or(0, |(_, n)| *n)
-            ),
-            Err(_) => json!({ "error": "database" }),
-        };
-        tile["workers"] = match &heartbeats {
-            Ok(beats) => workers(beats, agency),
-            Err(_) => json!({ "error": "database" }),
-        };
-        agencies.push(tile);
+        agencies.push(agency_tile(state, agency, &shared, now).await);
     }
     let services = match store.requests_per_service(hour_ago).await {
         Ok(rows) => json!(
@@ -119,19 +79,19 @@ async fn compute(state: &AppState) -> Value {
                 .map(|(service, n)| json!({ "service": service.as_str(), "requests": n }))
                 .collect::<Vec<_>>()
         ),
-        Err(_) => json!({ "error": "database" }),
+        Err(_) => DATABASE_DOWN.clone(),
     };
     let outbox = match store.outbox_backlog().await {
         Ok((rows, oldest)) => json!({ "rows": rows, "oldest": oldest.map(time) }),
-        Err(_) => json!({ "error": "database" }),
+        Err(_) => DATABASE_DOWN.clone(),
     };
     let database = store.ping().await.is_ok();
-    let processes = match &heartbeats {
+    let processes = match &shared.heartbeats {
         Ok(beats) => json!(beats
             .iter()
             .map(|b| json!({ "id": b.id, "role": b.role, "host": b.host, "seenAt": time(b.seen_at), "startedAt": time(b.started_at) }))
             .collect::<Vec<_>>()),
-        Err(_) => json!({ "error": "database" }),
+        Err(_) => DATABASE_DOWN.clone(),
     };
     json!({
         "generatedAt": time(now),
@@ -144,6 +104,77 @@ async fn compute(state: &AppState) -> Value {
         "outbox": outbox,
         "processes": processes,
     })
+}
+
+/// What every agency's tile reads from one query each.
+struct Shared {
+    heartbeats: Result<Vec<rabt_store::Heartbeat>, rabt_store::StoreError>,
+    pauses: Result<Vec<rabt_store::AgencyPause>, rabt_store::StoreError>,
+    dead: Result<Vec<(Agency, u32)>, rabt_store::StoreError>,
+}
+
+/// What stands for a figure the database did not give.
+static DATABASE_DOWN: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| json!({ "error": "database" }));
+
+/// One agency's tile: its tasks of the last hour, its queues, its pause, its open dead
+/// letters and the workers serving it.
+async fn agency_tile(
+    state: &AppState,
+    agency: Agency,
+    shared: &Shared,
+    now: DateTime<Utc>,
+) -> Value {
+    let store = state.store();
+    let ended = store
+        .ended_tasks(agency, now - chrono::Duration::hours(1))
+        .await;
+    let last_ok = store.last_ended(agency, true).await;
+    let last_failure = store.last_ended(agency, false).await;
+    let queue = tokio::time::timeout(BROKER_TIMEOUT, state.transport().depth(agency)).await;
+    let mut tile = json!({ "agency": agency.as_str() });
+    match (&ended, &last_ok, &last_failure) {
+        (Ok(ended), Ok(last_ok), Ok(last_failure)) => {
+            tile["tasks"] = tasks(ended, now);
+            tile["lastSuccess"] = last_ok.as_ref().map_or(Value::Null, |e| time(e.at));
+            tile["lastFailure"] = last_failure.as_ref().map_or(
+                Value::Null,
+                |e| json!({ "at": time(e.at), "outcome": e.outcome.as_str(), "error": e.error }),
+            );
+        }
+        _ => tile["tasks"] = DATABASE_DOWN.clone(),
+    }
+    tile["queue"] = match queue {
+        Ok(Ok(depth)) => json!({
+            "ready": depth.ready,
+            "dead": depth.dead,
+            "consumers": depth.consumers,
+            "retry": depth.retry.iter().map(|(tier, n)| json!({
+                "tierMs": tier.as_millis() as u64, "messages": n,
+            })).collect::<Vec<_>>(),
+        }),
+        Ok(Err(_)) | Err(_) => json!({ "error": "broker" }),
+    };
+    tile["paused"] = match &shared.pauses {
+        Ok(pauses) => pauses
+            .iter()
+            .find(|p| p.agency == agency)
+            .map_or(Value::Null, super::agencies::pause_view),
+        Err(_) => DATABASE_DOWN.clone(),
+    };
+    tile["openDeadLetters"] = match &shared.dead {
+        Ok(dead) => json!(
+            dead.iter()
+                .find(|(a, _)| *a == agency)
+                .map_or(0, |(_, n)| *n)
+        ),
+        Err(_) => DATABASE_DOWN.clone(),
+    };
+    tile["workers"] = match &shared.heartbeats {
+        Ok(beats) => workers(beats, agency),
+        Err(_) => DATABASE_DOWN.clone(),
+    };
+    tile
 }
 
 /// The figures of one agency's ended tasks: the last 5 and 60 minutes, latency
