@@ -42,68 +42,83 @@ pub(super) fn merge(base: &mut Table, overlay: Table, prefix: &str) -> anyhow::R
 /// The environment variables of the configuration contract.
 pub(super) fn apply_env(table: &mut Table, env: &[(String, String)]) -> anyhow::Result<()> {
     for (name, value) in env {
-        let mut set =
-            |path: &[&str], value: &str| set_path(table, path, Value::String(value.to_owned()));
         let Some(rest) = name.strip_prefix("RABT_") else {
             continue;
         };
-        match rest {
-            "LISTEN" => set(&["api", "listen"], value),
-            "OPS_LISTEN" => set(&["api", "ops_listen"], value),
-            "DATABASE_URL" => set(&["database", "url"], value),
-            "AMQP_URL" => set(&["queue", "amqp_url"], value),
-            "LOG" => set(&["log", "filter"], value),
-            "WORKER_METRICS_LISTEN" => set(&["worker", "metrics_listen"], value),
-            "LOG_FORMAT" => set(&["log", "format"], value),
-            "SIMULATE_CALLBACK_URL" => set(&["simulate", "callback_url"], value),
-            "SIMULATE_PKI_DIR" => set(&["simulate", "pki_dir"], value),
-            "AUDIT_SIGNING_KEY" => set(&["audit", "signing_key"], value),
-            "AUDIT_SIGNING_KEY_FILE" => set(&["audit", "signing_key_file"], value),
-            "AUDIT_ORIGIN" => set(&["audit", "origin"], value),
-            "PII_KEY" => set(&["privacy", "pii_key"], value),
-            "RETENTION_PAYLOADS" => set(&["retention", "payloads"], value),
-            _ => {
-                if let Some(agency_var) = rest.strip_prefix("AGENCY_") {
-                    let (agency, field) = Agency::ALL
-                        .iter()
-                        .find_map(|a| {
-                            let field = agency_var.strip_prefix(a.env_name())?.strip_prefix('_')?;
-                            Some((a.as_str(), field))
-                        })
-                        .ok_or_else(|| {
-                            let known: Vec<&str> =
-                                Agency::ALL.iter().map(|a| a.env_name()).collect();
-                            anyhow!("`{name}` names no agency ({})", known.join(", "))
-                        })?;
-                    match field {
-                        "URL" => set(&["agencies", agency, "url"], value),
-                        "API_KEY" => set(&["agencies", agency, "api_key"], value),
-                        "CALLBACK_SECRETS" => {
-                            let secrets = value
-                                .split([',', ' '])
-                                .filter(|s| !s.is_empty())
-                                .map(|s| Value::String(s.to_owned()))
-                                .collect();
-                            set_path(
-                                table,
-                                &["agencies", agency, "callback_secrets"],
-                                Value::Array(secrets),
-                            );
-                        }
-                        // Anything else is one of the agency's credentials, whose
-                        // names its adapter checks (an unknown one is an error there).
-                        other => set(
-                            &[
-                                "agencies",
-                                agency,
-                                "credentials",
-                                &other.to_ascii_lowercase(),
-                            ],
-                            value,
-                        ),
-                    }
-                }
-            }
+        if let Some(agency_var) = rest.strip_prefix("AGENCY_") {
+            apply_agency_env(table, name, agency_var, value)?;
+        } else if let Some(path) = key_of(rest) {
+            set_path(table, path, Value::String(value.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The configuration key a `RABT_<rest>` variable sets, if it is one of the contract's.
+fn key_of(rest: &str) -> Option<&'static [&'static str]> {
+    Some(match rest {
+        "LISTEN" => &["api", "listen"],
+        "OPS_LISTEN" => &["api", "ops_listen"],
+        "DATABASE_URL" => &["database", "url"],
+        "AMQP_URL" => &["queue", "amqp_url"],
+        "LOG" => &["log", "filter"],
+        "WORKER_METRICS_LISTEN" => &["worker", "metrics_listen"],
+        "LOG_FORMAT" => &["log", "format"],
+        "SIMULATE_CALLBACK_URL" => &["simulate", "callback_url"],
+        "SIMULATE_PKI_DIR" => &["simulate", "pki_dir"],
+        "AUDIT_SIGNING_KEY" => &["audit", "signing_key"],
+        "AUDIT_SIGNING_KEY_FILE" => &["audit", "signing_key_file"],
+        "AUDIT_ORIGIN" => &["audit", "origin"],
+        "PII_KEY" => &["privacy", "pii_key"],
+        "RETENTION_PAYLOADS" => &["retention", "payloads"],
+        _ => return None,
+    })
+}
+
+/// `RABT_AGENCY_<AGENCY>_<FIELD>` (`name`, whose part after `RABT_AGENCY_` is
+/// `agency_var`): the agency's URL, API key, callback secrets (separated by commas or
+/// spaces), or one of its credentials.
+fn apply_agency_env(
+    table: &mut Table,
+    name: &str,
+    agency_var: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    let (agency, field) = Agency::ALL
+        .iter()
+        .find_map(|a| {
+            let field = agency_var.strip_prefix(a.env_name())?.strip_prefix('_')?;
+            Some((a.as_str(), field))
+        })
+        .ok_or_else(|| {
+            let known: Vec<&str> = Agency::ALL.iter().map(|a| a.env_name()).collect();
+            anyhow!("`{name}` names no agency ({})", known.join(", "))
+        })?;
+    let text = |value: &str| Value::String(value.to_owned());
+    match field {
+        "URL" => set_path(table, &["agencies", agency, "url"], text(value)),
+        "API_KEY" => set_path(table, &["agencies", agency, "api_key"], text(value)),
+        "CALLBACK_SECRETS" => {
+            let secrets = value
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(text)
+                .collect();
+            set_path(
+                table,
+                &["agencies", agency, "callback_secrets"],
+                Value::Array(secrets),
+            );
+        }
+        // Anything else is one of the agency's credentials, whose names its adapter
+        // checks (an unknown one is an error there).
+        other => {
+            let credential = other.to_ascii_lowercase();
+            set_path(
+                table,
+                &["agencies", agency, "credentials", &credential],
+                text(value),
+            );
         }
     }
     Ok(())

@@ -76,6 +76,10 @@ fn unknown_keys_are_named() {
         format!("{err:#}").contains("RABT_AGENCY_POST_URL"),
         "{err:#}"
     );
+    // The agencies it could have named are every agency of the build.
+    for agency in Agency::ALL {
+        assert!(format!("{err:#}").contains(agency.env_name()), "{err:#}");
+    }
 }
 
 #[test]
