@@ -14,7 +14,7 @@ use rabt_store::{Actor, NewCooperative, OperatorRole, Revoked, StoreError};
 use serde_json::Value;
 
 use super::forms::Form;
-use super::layout::{self, Ctx, badge};
+use super::layout::{self, Ctx, badge, headings};
 use super::requests::{problem, time};
 use super::session::{Console, redirect};
 use super::{OrPage, Page};
@@ -65,13 +65,7 @@ pub(crate) async fn list(State(state): State<AppState>, console: Console) -> Pag
     let body = html! {
         h1 { (lang.t("Cooperatives", "الجمعيات")) }
         table {
-            thead { tr {
-                th scope="col" { (lang.t("Name", "الاسم")) }
-                th scope="col" { (lang.t("Unified number", "الرقم الموحد")) }
-                th scope="col" { (lang.t("State", "الحالة")) }
-                th scope="col" { (lang.t("Requests, 24 h", "الطلبات، 24 ساعة")) }
-                th scope="col" { (lang.t("Error rate", "نسبة الأخطاء")) }
-            } }
+            (headings(lang, &[("Name", "الاسم"), ("Unified number", "الرقم الموحد"), ("State", "الحالة"), ("Requests, 24 h", "الطلبات، 24 ساعة"), ("Error rate", "نسبة الأخطاء")]))
             tbody {
                 @for c in &items {
                     tr {
@@ -119,20 +113,9 @@ pub(crate) async fn show(
 /// The cooperative's page; `secret` is a key (and secret) to show this once.
 async fn page_of(state: &AppState, ctx: &Ctx, id: &str, secret: Option<Markup>) -> Page {
     let lang = ctx.lang;
-    let view = match find(state, id).await {
-        Ok(c) => match coop_view::full(state, &c).await {
-            Ok(view) => view,
-            Err(err) => return Err(problem(ctx, &err)),
-        },
-        Err(err) => return Err(problem(ctx, &err)),
-    };
+    let cooperative = find(state, id).await.or_page(ctx)?;
+    let view = coop_view::full(state, &cooperative).await.or_page(ctx)?;
     let id = view["id"].as_str().unwrap_or("");
-    let active = view["active"].as_bool() == Some(true);
-    let has = |name: &ServiceName| {
-        view["services"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|v| v == name.as_str()))
-    };
     let body = html! {
         h1 { (view["name"].as_str().unwrap_or("")) }
         @if let Some(secret) = secret { (secret) }
@@ -144,10 +127,20 @@ async fn page_of(state: &AppState, ctx: &Ctx, id: &str, secret: Option<Markup>) 
         }
         p { a href=(format!("/console/requests?cooperative={id}")) { (lang.t("Its requests", "طلباتها")) } " · " a href=(format!("/console/audit?cooperative={id}")) { (lang.t("Its audit trail", "سجل تدقيقها")) } }
         h2 { (lang.t("API keys", "مفاتيح الواجهة")) }
+        (keys_table(ctx, id, &view["keys"]))
+        (actions(state, ctx, &view))
+    };
+    Ok(layout::page(ctx, view["name"].as_str().unwrap_or(""), body))
+}
+
+/// A cooperative's keys, each with its revocation form for an admin while it works.
+fn keys_table(ctx: &Ctx, id: &str, keys: &Value) -> Markup {
+    let lang = ctx.lang;
+    html! {
         table {
-            thead { tr { th scope="col" { (lang.t("Key", "المفتاح")) } th scope="col" { (lang.t("State", "الحالة")) } th scope="col" { (lang.t("Made", "أُنشئ")) } th scope="col" { (lang.t("Ends", "ينتهي")) } th scope="col" { (lang.t("Action", "إجراء")) } } }
+            (headings(lang, &[("Key", "المفتاح"), ("State", "الحالة"), ("Made", "أُنشئ"), ("Ends", "ينتهي"), ("Action", "إجراء")]))
             tbody {
-                @for k in view["keys"].as_array().into_iter().flatten() {
+                @for k in keys.as_array().into_iter().flatten() {
                     @let key = k["id"].as_str().unwrap_or("");
                     @let usable = matches!(k["state"].as_str(), Some("active" | "expiring"));
                     tr {
@@ -168,6 +161,21 @@ async fn page_of(state: &AppState, ctx: &Ctx, id: &str, secret: Option<Markup>) 
                 }
             }
         }
+    }
+}
+
+/// What the operator's role allows on a cooperative: rotate its key and choose its
+/// services (operator), deactivate it (admin) or reactivate it (operator).
+fn actions(state: &AppState, ctx: &Ctx, view: &Value) -> Markup {
+    let lang = ctx.lang;
+    let id = view["id"].as_str().unwrap_or("");
+    let active = view["active"].as_bool() == Some(true);
+    let has = |name: &ServiceName| {
+        view["services"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|v| v == name.as_str()))
+    };
+    html! {
         @if ctx.can(OperatorRole::Operator) {
             form.action method="post" action=(format!("/console/cooperatives/{id}/rotate")) {
                 (ctx.csrf_field())
@@ -196,8 +204,7 @@ async fn page_of(state: &AppState, ctx: &Ctx, id: &str, secret: Option<Markup>) 
                 button.danger type="submit" { (lang.t("Deactivate", "إيقاف")) }
             }
         }
-    };
-    Ok(layout::page(ctx, view["name"].as_str().unwrap_or(""), body))
+    }
 }
 
 fn ctx_overlap(state: &AppState) -> u64 {

@@ -90,7 +90,7 @@ pub(crate) fn render(lang: Lang, data: &Value) -> Markup {
         @match data["services"].as_array() {
             Some(services) if services.is_empty() => p.note { (lang.t("No requests in the last hour.", "لا طلبات في آخر ساعة.")) },
             Some(services) => table {
-                thead { tr { th scope="col" { (lang.t("Service", "الخدمة")) } th scope="col" { (lang.t("Requests", "الطلبات")) } } }
+                (layout::headings(lang, &[("Service", "الخدمة"), ("Requests", "الطلبات")]))
                 tbody { @for s in services { tr { td { code { (s["service"].as_str().unwrap_or("")) } } td { (lang.num(s["requests"].as_u64().unwrap_or(0))) } } } }
             },
             None => p.error { (lang.t("The database cannot be read.", "تعذرت قراءة قاعدة البيانات.")) },
@@ -110,11 +110,8 @@ pub(crate) fn render(lang: Lang, data: &Value) -> Markup {
 
 fn agency_tile(lang: Lang, tile: &Value) -> Markup {
     let agency = tile["agency"].as_str().unwrap_or("?");
-    let tasks = &tile["tasks"];
-    let queue = &tile["queue"];
-    let workers = &tile["workers"];
-    let db_failed = tasks.get("error").is_some();
-    let circuit = workers["circuit"].as_str().unwrap_or("unknown");
+    let db_failed = tile["tasks"].get("error").is_some();
+    let circuit = tile["workers"]["circuit"].as_str().unwrap_or("unknown");
     let (kind, circuit_text) = match circuit {
         "closed" => ("ok", lang.t("circuit closed", "الدائرة مغلقة")),
         "half_open" => ("warn", lang.t("circuit half-open", "الدائرة نصف مفتوحة")),
@@ -122,6 +119,29 @@ fn agency_tile(lang: Lang, tile: &Value) -> Markup {
         "no_worker" => ("off", lang.t("no worker", "لا عامل")),
         _ => ("off", lang.t("unknown", "غير معروف")),
     };
+    html! {
+        section.tile.grey[db_failed] aria-labelledby=(format!("tile-{agency}")) data-agency=(agency) {
+            h2 #(format!("tile-{agency}")) {
+                span { (agency) }
+                @if tile["paused"].is_object() && tile["paused"].get("error").is_none() {
+                    (badge("warn", lang.t("paused", "متوقفة")))
+                }
+                (badge(kind, circuit_text))
+            }
+            @if db_failed {
+                p.error { (lang.t("The database cannot be read for this tile.", "تعذرت قراءة قاعدة البيانات لهذه البطاقة.")) }
+            } @else {
+                (task_figures(lang, tile))
+            }
+            (queue_line(lang, &tile["queue"]))
+        }
+    }
+}
+
+/// A tile's figures from the database: the sparkline, the tasks ended in the last 5
+/// and 60 minutes, latency, work in flight, dead letters, the last answer and failure.
+fn task_figures(lang: Lang, tile: &Value) -> Markup {
+    let tasks = &tile["tasks"];
     let window = |key: &str| -> Markup {
         let w = &tasks[key];
         html! {
@@ -136,55 +156,49 @@ fn agency_tile(lang: Lang, tile: &Value) -> Markup {
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
     html! {
-        section.tile.grey[db_failed] aria-labelledby=(format!("tile-{agency}")) data-agency=(agency) {
-            h2 #(format!("tile-{agency}")) {
-                span { (agency) }
-                @if tile["paused"].is_object() && tile["paused"].get("error").is_none() {
-                    (badge("warn", lang.t("paused", "متوقفة")))
-                }
-                (badge(kind, circuit_text))
-            }
-            @if db_failed {
-                p.error { (lang.t("The database cannot be read for this tile.", "تعذرت قراءة قاعدة البيانات لهذه البطاقة.")) }
-            } @else {
-                (sparkline(&spark, lang.t("Checks ended per 5 minutes, last hour", "الفحوص المنتهية لكل 5 دقائق، آخر ساعة")))
-                dl {
-                    dt { (lang.t("Checks ended, 5 min", "فحوص انتهت، 5 دقائق")) } dd.ended5 { (window("last5m")) }
-                    dt { (lang.t("Checks ended, 60 min", "فحوص انتهت، 60 دقيقة")) } dd.ended60 { (window("last60m")) }
-                    dt { (lang.t("Latency p50 / p95", "زمن الاستجابة p50 / p95")) }
-                    dd {
-                        @match (tasks["latencyMs"]["p50"].as_u64(), tasks["latencyMs"]["p95"].as_u64()) {
-                            (Some(p50), Some(p95)) => { bdi { (lang.num(p50)) } " / " bdi { (lang.num(p95)) } " " (lang.t("ms", "م.ث")) },
-                            _ => "—",
-                        }
-                    }
-                    dt { (lang.t("In flight", "قيد التنفيذ")) } dd { (lang.num(workers["inFlight"].as_u64().unwrap_or(0))) }
-                    dt { (lang.t("Open dead letters", "رسائل ميتة مفتوحة")) } dd { (lang.num(tile["openDeadLetters"].as_u64().unwrap_or(0))) }
-                    dt { (lang.t("Last answer", "آخر إجابة")) }
-                    dd { @match tile["lastSuccess"].as_str().and_then(parse) { Some(at) => (lang.time(at)), None => "—" } }
-                    dt { (lang.t("Last failure", "آخر إخفاق")) }
-                    dd {
-                        @match tile["lastFailure"]["at"].as_str().and_then(parse) {
-                            Some(at) => {
-                                (lang.time(at)) " · " code { (tile["lastFailure"]["outcome"].as_str().unwrap_or("")) }
-                                @if let Some(error) = tile["lastFailure"]["error"].as_str() { " " span.note { (error) } }
-                            },
-                            None => "—",
-                        }
-                    }
+        (sparkline(&spark, lang.t("Checks ended per 5 minutes, last hour", "الفحوص المنتهية لكل 5 دقائق، آخر ساعة")))
+        dl {
+            dt { (lang.t("Checks ended, 5 min", "فحوص انتهت، 5 دقائق")) } dd.ended5 { (window("last5m")) }
+            dt { (lang.t("Checks ended, 60 min", "فحوص انتهت، 60 دقيقة")) } dd.ended60 { (window("last60m")) }
+            dt { (lang.t("Latency p50 / p95", "زمن الاستجابة p50 / p95")) }
+            dd {
+                @match (tasks["latencyMs"]["p50"].as_u64(), tasks["latencyMs"]["p95"].as_u64()) {
+                    (Some(p50), Some(p95)) => { bdi { (lang.num(p50)) } " / " bdi { (lang.num(p95)) } " " (lang.t("ms", "م.ث")) },
+                    _ => "—",
                 }
             }
-            @if queue.get("error").is_some() {
-                p.error { (lang.t("The broker cannot be read for this tile.", "تعذرت قراءة الوسيط لهذه البطاقة.")) }
-            } @else {
-                p.note {
-                    (lang.t("Queue", "الطابور")) ": " (lang.num(queue["ready"].as_u64().unwrap_or(0))) " " (lang.t("ready", "جاهزة"))
-                    " · " (lang.num(queue["dead"].as_u64().unwrap_or(0))) " " (lang.t("dead", "ميتة"))
-                    @for tier in queue["retry"].as_array().into_iter().flatten() {
-                        @if tier["messages"].as_u64().unwrap_or(0) > 0 {
-                            " · " (lang.t("retry", "إعادة")) " " (lang.digits(&format!("{}s", tier["tierMs"].as_u64().unwrap_or(0) / 1000))) ": "
-                            (lang.num(tier["messages"].as_u64().unwrap_or(0)))
-                        }
+            dt { (lang.t("In flight", "قيد التنفيذ")) } dd { (lang.num(tile["workers"]["inFlight"].as_u64().unwrap_or(0))) }
+            dt { (lang.t("Open dead letters", "رسائل ميتة مفتوحة")) } dd { (lang.num(tile["openDeadLetters"].as_u64().unwrap_or(0))) }
+            dt { (lang.t("Last answer", "آخر إجابة")) }
+            dd { @match tile["lastSuccess"].as_str().and_then(parse) { Some(at) => (lang.time(at)), None => "—" } }
+            dt { (lang.t("Last failure", "آخر إخفاق")) }
+            dd {
+                @match tile["lastFailure"]["at"].as_str().and_then(parse) {
+                    Some(at) => {
+                        (lang.time(at)) " · " code { (tile["lastFailure"]["outcome"].as_str().unwrap_or("")) }
+                        @if let Some(error) = tile["lastFailure"]["error"].as_str() { " " span.note { (error) } }
+                    },
+                    None => "—",
+                }
+            }
+        }
+    }
+}
+
+/// A tile's queue line from the broker: ready, dead and each retry tier holding
+/// messages.
+fn queue_line(lang: Lang, queue: &Value) -> Markup {
+    html! {
+        @if queue.get("error").is_some() {
+            p.error { (lang.t("The broker cannot be read for this tile.", "تعذرت قراءة الوسيط لهذه البطاقة.")) }
+        } @else {
+            p.note {
+                (lang.t("Queue", "الطابور")) ": " (lang.num(queue["ready"].as_u64().unwrap_or(0))) " " (lang.t("ready", "جاهزة"))
+                " · " (lang.num(queue["dead"].as_u64().unwrap_or(0))) " " (lang.t("dead", "ميتة"))
+                @for tier in queue["retry"].as_array().into_iter().flatten() {
+                    @if tier["messages"].as_u64().unwrap_or(0) > 0 {
+                        " · " (lang.t("retry", "إعادة")) " " (lang.digits(&format!("{}s", tier["tierMs"].as_u64().unwrap_or(0) / 1000))) ": "
+                        (lang.num(tier["messages"].as_u64().unwrap_or(0)))
                     }
                 }
             }

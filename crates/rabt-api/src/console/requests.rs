@@ -225,42 +225,9 @@ fn request_page(ctx: &Ctx, view: &Value) -> Response {
             dt { (lang.t("Completed", "اكتمل")) } dd { @match time(&view["completedAt"]) { Some(at) => (lang.time(at)), None => "—" } }
         }
         h2 { (lang.t("Checks", "الفحوص")) }
-        table.checks {
-            (headings(lang, &[("Check", "الفحص"), ("Agency", "الجهة"), ("Status", "الحالة"), ("Outcome", "النتيجة"), ("Attempts", "المحاولات"), ("Latency", "الزمن"), ("Note", "ملاحظة")]))
-            tbody {
-                @for check in view["checks"].as_array().into_iter().flatten() {
-                    tr {
-                        td {
-                            @match check["title"][lang.tag()].as_str() { Some(t) => (t), None => code { (check["service"].as_str().unwrap_or("")) } }
-                            @if let Some(i) = check["index"].as_u64() { " #" (lang.num(i + 1)) }
-                            @if check["required"] == Value::Bool(false) { " " span.note { (lang.t("(optional)", "(اختياري)")) } }
-                        }
-                        td { (check["agency"].as_str().unwrap_or("")) }
-                        td { code { (check["status"].as_str().unwrap_or("")) } }
-                        td { (outcome_badge(check["outcome"].as_str())) }
-                        td { (lang.num(check["attempts"].as_u64().unwrap_or(0))) }
-                        td { @if let Some(ms) = check["latencyMs"].as_u64() { (lang.num(ms)) " " (lang.t("ms", "م.ث")) } }
-                        td {
-                            @if let Some(w) = check.get("waiting") { (badge("warn", w["detail"][lang.tag()].as_str().unwrap_or(""))) }
-                            @if let Some(e) = check["error"].as_str() { span.note { (e) } }
-                        }
-                    }
-                }
-            }
-        }
+        (checks_table(lang, &view["checks"]))
         h2 { (lang.t("Timeline", "التسلسل الزمني")) }
-        ol.timeline {
-            @for step in view["timeline"].as_array().into_iter().flatten() {
-                li {
-                    @if let Some(at) = time(&step["at"]) { (lang.time(at)) } " — "
-                    code { (step["action"].as_str().unwrap_or("")) }
-                    " · " (step["actor"].as_str().unwrap_or(""))
-                    @if let Some(o) = step["outcome"].as_str() { " · " code { (o) } }
-                    @if let Some(ms) = step["latencyMs"].as_u64() { " · " (lang.num(ms)) " " (lang.t("ms", "م.ث")) }
-                    @if let Some(task) = step["task"].as_str() { " · " span.mono { (task) } }
-                }
-            }
-        }
+        (timeline_list(lang, &view["timeline"]))
         h2 { (lang.t("Input and output", "المدخلات والمخرجات")) @if masked { " " (badge("off", lang.t("masked", "مقنّعة"))) } }
         details open {
             summary { (lang.t("Input", "المدخلات")) }
@@ -280,4 +247,52 @@ fn request_page(ctx: &Ctx, view: &Value) -> Response {
         }
     };
     layout::page(ctx, &format!("{} {id}", lang.t("Request", "الطلب")), body)
+}
+
+/// A request's checks: each one's agency, status, outcome, attempts, latency, and why
+/// it waits or failed.
+fn checks_table(lang: Lang, checks: &Value) -> Markup {
+    html! {
+        table.checks {
+            (headings(lang, &[("Check", "الفحص"), ("Agency", "الجهة"), ("Status", "الحالة"), ("Outcome", "النتيجة"), ("Attempts", "المحاولات"), ("Latency", "الزمن"), ("Note", "ملاحظة")]))
+            tbody {
+                @for check in checks.as_array().into_iter().flatten() {
+                    tr {
+                        td {
+                            @match check["title"][lang.tag()].as_str() { Some(t) => (t), None => code { (check["service"].as_str().unwrap_or("")) } }
+                            @if let Some(i) = check["index"].as_u64() { " #" (lang.num(i + 1)) }
+                            @if check["required"] == Value::Bool(false) { " " span.note { (lang.t("(optional)", "(اختياري)")) } }
+                        }
+                        td { (check["agency"].as_str().unwrap_or("")) }
+                        td { code { (check["status"].as_str().unwrap_or("")) } }
+                        td { (outcome_badge(check["outcome"].as_str())) }
+                        td { (lang.num(check["attempts"].as_u64().unwrap_or(0))) }
+                        td { @if let Some(ms) = check["latencyMs"].as_u64() { (lang.num(ms)) " " (lang.t("ms", "م.ث")) } }
+                        td {
+                            @if let Some(w) = check.get("waiting") { (badge("warn", w["detail"][lang.tag()].as_str().unwrap_or(""))) }
+                            @if let Some(e) = check["error"].as_str() { span.note { (e) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A request's timeline from the audit log.
+fn timeline_list(lang: Lang, timeline: &Value) -> Markup {
+    html! {
+        ol.timeline {
+            @for step in timeline.as_array().into_iter().flatten() {
+                li {
+                    @if let Some(at) = time(&step["at"]) { (lang.time(at)) } " — "
+                    code { (step["action"].as_str().unwrap_or("")) }
+                    " · " (step["actor"].as_str().unwrap_or(""))
+                    @if let Some(o) = step["outcome"].as_str() { " · " code { (o) } }
+                    @if let Some(ms) = step["latencyMs"].as_u64() { " · " (lang.num(ms)) " " (lang.t("ms", "م.ث")) }
+                    @if let Some(task) = step["task"].as_str() { " · " span.mono { (task) } }
+                }
+            }
+        }
+    }
 }
