@@ -35,24 +35,7 @@ pub(crate) async fn run(
     listen_base: Option<u16>,
     print_env: bool,
 ) -> anyhow::Result<()> {
-    let base = listen_base.unwrap_or(config.simulate_base);
-    let catalogue = runtime::catalogue(config)?;
-    let mut setups = Vec::new();
-    for agency in Agency::ALL {
-        let settings = config
-            .agencies
-            .get(&agency)
-            .with_context(|| format!("no [agencies.{agency}] configuration"))?;
-        let calls_back = catalogue.callback_schema(agency).is_some();
-        let setup = Setup::from_config(agency, settings, false)?.or_sandbox_defaults(calls_back);
-        let port = base.checked_add(agency.index() as u16).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--listen-base {base} leaves no room for {} ports",
-                Agency::ALL.len()
-            )
-        })?;
-        setups.push((agency, setup, SocketAddr::from(([127, 0, 0, 1], port))));
-    }
+    let setups = setups(config, listen_base.unwrap_or(config.simulate_base))?;
     if print_env {
         // The chambers files must exist before a worker reads them.
         agencies::sandbox_pki(&config.simulate_pki_dir)?;
@@ -93,6 +76,29 @@ pub(crate) async fn run(
         handle.shutdown().await;
     }
     Ok(())
+}
+
+/// Every agency's sandbox setup (what the configuration sets, else the sandbox's
+/// well-known values) and its address: `base` plus the agency's index.
+fn setups(config: &Config, base: u16) -> anyhow::Result<Vec<(Agency, Setup, SocketAddr)>> {
+    let catalogue = runtime::catalogue(config)?;
+    let mut setups = Vec::new();
+    for agency in Agency::ALL {
+        let settings = config
+            .agencies
+            .get(&agency)
+            .with_context(|| format!("no [agencies.{agency}] configuration"))?;
+        let calls_back = catalogue.callback_schema(agency).is_some();
+        let setup = Setup::from_config(agency, settings, false)?.or_sandbox_defaults(calls_back);
+        let port = base.checked_add(agency.index() as u16).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--listen-base {base} leaves no room for {} ports",
+                Agency::ALL.len()
+            )
+        })?;
+        setups.push((agency, setup, SocketAddr::from(([127, 0, 0, 1], port))));
+    }
+    Ok(setups)
 }
 
 /// `--print-env`: one `export` line per variable `rabt serve` needs to call the
