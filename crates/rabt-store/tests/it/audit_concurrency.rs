@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rabt_store::audit::verify::VerifyOptions;
 use rabt_store::{Dialect, Store};
 use sqlx::{AnyPool, Row};
 
-use crate::audit_seal::{ORIGIN, key, record, seal_all};
+use crate::audit_seal::{ORIGIN, key, record, seal_all, verify};
 use crate::harness::{TestDb, backend_test};
 
 /// Inserts an audit row in a transaction of its own, which commits after `hold` (an
@@ -106,14 +105,7 @@ async fn a_hole_in_flight_holds_the_sealer_and_a_rolled_back_one_is_a_gap() {
     };
     assert_eq!((report.sealed, report.gaps, report.tree_size), (1, 1, 7));
     assert_eq!(all_seqs(&db, "audit_gaps").await, vec![gone]);
-    let report = db
-        .store
-        .verify_audit_log(&VerifyOptions {
-            trusted_keys: vec![key().verifier()],
-            origin: Some(ORIGIN.to_owned()),
-        })
-        .await
-        .unwrap();
+    let report = verify(&db.store).await;
     assert!(report.is_intact(), "{:?}", report.problems);
     assert_eq!(report.gaps, 1);
 }
@@ -217,14 +209,7 @@ async fn concurrent_writers_and_two_sealers_leave_no_gap_or_duplicate(db: TestDb
     if postgres {
         assert!(!rolled_back.is_empty());
     }
-    let report = db
-        .store
-        .verify_audit_log(&VerifyOptions {
-            trusted_keys: vec![key().verifier()],
-            origin: Some(ORIGIN.to_owned()),
-        })
-        .await
-        .unwrap();
+    let report = verify(&db.store).await;
     assert!(report.is_intact(), "{:?}", report.problems);
     assert!(report.checkpoints > 1);
 }

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use rabt_audit::{
     Checkpoint, Frontier, SigningKey, leaf_hash, verify_consistency, verify_inclusion,
 };
-use rabt_store::audit::verify::VerifyOptions;
+use rabt_store::audit::verify::{VerifyOptions, VerifyReport};
 use rabt_store::{Actor, NewAuditEntry, Store};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -27,6 +27,17 @@ pub(crate) async fn record(store: &Store, n: usize, action: &str) {
         entry.detail = json!({"i": i, "text": "نص عربي"});
         store.record_audit(&entry).await.unwrap();
     }
+}
+
+/// The store's own check of the whole log, trusting the test key.
+pub(crate) async fn verify(store: &Store) -> VerifyReport {
+    store
+        .verify_audit_log(&VerifyOptions {
+            trusted_keys: vec![key().verifier()],
+            origin: Some(ORIGIN.to_owned()),
+        })
+        .await
+        .unwrap()
 }
 
 /// Seals until nothing more can be sealed now.
@@ -100,14 +111,7 @@ async fn sealing_follows_seq_order_and_checkpoints_verify(db: TestDb) {
         let leaf = leaf_hash(sealed[index].1.as_bytes());
         verify_inclusion(&leaf, index as u64, 81, proof, &second.root).unwrap();
     }
-    let report = db
-        .store
-        .verify_audit_log(&VerifyOptions {
-            trusted_keys: vec![key().verifier()],
-            origin: Some(ORIGIN.to_owned()),
-        })
-        .await
-        .unwrap();
+    let report = verify(&db.store).await;
     assert!(report.is_intact(), "{:?}", report.problems);
     assert_eq!(
         (report.entries, report.sealed, report.unsealed),

@@ -3,10 +3,10 @@
 //! `verify_audit_log` names the first entry that differs, and how.
 
 use rabt_store::Dialect;
-use rabt_store::audit::verify::{Problem, VerifyOptions};
+use rabt_store::audit::verify::Problem;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::audit_seal::{ORIGIN, key, record, seal_all};
+use crate::audit_seal::{record, seal_all, verify};
 use crate::harness::{TestDb, backend_test};
 
 /// Every column but seq, as text, in an order UPDATE and INSERT can use.
@@ -45,14 +45,7 @@ async fn untriggered(db: &TestDb) {
 }
 
 async fn first_problem(db: &TestDb) -> Option<Problem> {
-    let report = db
-        .store
-        .verify_audit_log(&VerifyOptions {
-            trusted_keys: vec![key().verifier()],
-            origin: Some(ORIGIN.to_owned()),
-        })
-        .await
-        .unwrap();
+    let report = verify(&db.store).await;
     report.problems.first().cloned()
 }
 
