@@ -217,6 +217,7 @@ impl Store {
                     request: new.id,
                     agency: task.agency,
                     service: task.service.clone(),
+                    deadline_at: Some(task.deadline_at),
                 };
                 outbox.push(
                     insert_task_message_until(

@@ -61,6 +61,7 @@ impl Store {
                 column: "service",
                 value: service.clone(),
             })?,
+            deadline_at: Some(deadline_at),
         };
         insert_task_message(tx.conn(), &message, traceparent.as_deref(), now).await?;
         let entry = task_audit(&task, Actor::System, "task.released");

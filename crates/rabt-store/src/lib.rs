@@ -96,4 +96,4 @@ pub use pauses::{AgencyPause, PauseOutcome, Resumed};
 /// The exchanges an outbox row names, defined in `rabt-core` (the queue declares them).
 pub use rabt_core::{EVENTS_EXCHANGE, TASKS_EXCHANGE};
 pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
-pub use tasks::{StartResult, TaskRecord};
+pub use tasks::{StartResult, Taken, TaskRecord};

@@ -14,7 +14,7 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::codec::{get_count, get_parsed, millis, page_limit};
+use crate::codec::{get_count, get_parsed, get_time, millis, page_limit};
 use crate::connect::Store;
 use crate::error::StoreError;
 
@@ -180,7 +180,7 @@ impl Store {
         let now = Utc::now();
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
-            "SELECT t.id, t.request_id, t.agency, t.service, r.traceparent \
+            "SELECT t.id, t.request_id, t.agency, t.service, t.deadline_at, r.traceparent \
              FROM tasks t JOIN requests r ON r.id = t.request_id \
              WHERE t.status IN ('QUEUED', 'RUNNING') \
                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = t.id) \
@@ -195,6 +195,7 @@ impl Store {
                 request: get_parsed(row, "request_id")?,
                 agency: get_parsed(row, "agency")?,
                 service: get_parsed(row, "service")?,
+                deadline_at: Some(get_time(row, "deadline_at")?),
             };
             insert_task_message(tx.conn(), &message, traceparent.as_deref(), now).await?;
         }

@@ -57,6 +57,7 @@ pub mod retention;
 mod retry;
 pub mod seal;
 pub mod supervise;
+mod turned_away;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
 pub use dead_letters::DeadLetterDrain;

@@ -334,6 +334,7 @@ impl Store {
             request,
             agency: task.agency,
             service: task.service.clone(),
+            deadline_at: Some(deadline),
         };
         insert_task_message(tx.conn(), &message, task.traceparent.as_deref(), now).await?;
         let closed = sqlx::query(

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use rabt_core::{Agency, Outcome, RequestStatus, TaskState, Verdict};
-use rabt_store::{AuditQuery, Completion};
+use rabt_store::{AuditQuery, Completion, Taken};
 use serde_json::json;
 
 use crate::fixtures::{cooperative, now, request, run_task};
@@ -186,3 +186,68 @@ async fn concurrent_releases_apply_once(db: TestDb) {
     assert_eq!(db.count("outbox").await, 2, "one message per release");
 }
 backend_test!(concurrent_releases_apply_once);
+
+/// The worker's start is one statement that also returns the task: what it returns is
+/// the task as a read after the start sees it, a redelivered completed check comes back
+/// with what releasing its dependants needs, and a blocked check is never started.
+async fn the_start_returns_the_task_it_started(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    let root = new.tasks[0].id;
+
+    let Taken::Started(started) = db.store.take_task(root, now()).await.unwrap() else {
+        panic!("the root check did not start");
+    };
+    let read = db.store.task_for_work(root).await.unwrap().unwrap();
+    assert_eq!(started, read);
+    assert_eq!((started.state, started.attempts), (TaskState::Running, 1));
+    assert_eq!((started.request, started.cooperative), (new.id, coop.id));
+    assert_eq!(started.child.as_deref(), Some("registry"));
+    assert_eq!(started.input, new.tasks[0].input);
+    assert_eq!(started.traceparent, new.traceparent);
+    let request = db.store.get_request(coop.id, new.id).await.unwrap();
+    assert_eq!(request.unwrap().status, RequestStatus::Running);
+
+    let blocked = db.store.take_task(new.tasks[1].id, now()).await;
+    assert!(
+        matches!(blocked, Err(rabt_store::StoreError::IllegalTransition(_))),
+        "{blocked:?}"
+    );
+    let still = db.store.task_for_work(new.tasks[1].id).await.unwrap();
+    assert_eq!(still.unwrap().state, TaskState::Blocked);
+
+    let _ = run_task(&db.store, root, Outcome::Ok).await;
+    let started_before = started_count(&db, root).await;
+    let Taken::AlreadyCompleted(done) = db.store.take_task(root, now()).await.unwrap() else {
+        panic!("a completed check was not reported as completed");
+    };
+    assert_eq!(done.state, TaskState::Completed(Outcome::Ok));
+    assert_eq!(
+        (done.request, done.child.as_deref()),
+        (new.id, Some("registry"))
+    );
+    assert_eq!(
+        done.attempts, 2,
+        "run_task started it once more; a completed task is not"
+    );
+    assert_eq!(started_count(&db, root).await, started_before);
+    assert_eq!(
+        db.store
+            .take_task(rabt_core::TaskId::new(), now())
+            .await
+            .unwrap(),
+        Taken::NotFound
+    );
+}
+backend_test!(the_start_returns_the_task_it_started);
+
+async fn started_count(db: &TestDb, task: rabt_core::TaskId) -> usize {
+    let query = AuditQuery {
+        task: Some(task),
+        action: Some("task.started".into()),
+        limit: 100,
+        ..AuditQuery::default()
+    };
+    db.store.audit_log(&query).await.unwrap().len()
+}
