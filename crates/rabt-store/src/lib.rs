@@ -70,7 +70,8 @@ pub mod reads;
 pub mod retention;
 pub mod tasks;
 
-pub use accept::{Accepted, IdempotencyRecord, NewRequest, NewTask};
+pub use accept::group::{GroupCommit, GroupStats};
+pub use accept::{AcceptAnswer, Accepted, IdempotencyRecord, NewRequest, NewTask, Pending};
 pub use audit::proofs::{Evidence, EvidenceEntry, SealedEntry, StoredCheckpoint};
 pub use audit::seal::{SealReport, Sealer};
 pub use audit::verify::{Problem, VerifyOptions, VerifyReport};

@@ -14,7 +14,7 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::codec::{get_count, get_parsed, get_time, millis, page_limit};
+use crate::codec::{get_count, get_parsed, get_time, insert_rows, millis, page_limit};
 use crate::connect::Store;
 use crate::error::StoreError;
 
@@ -232,7 +232,7 @@ pub(crate) async fn insert_task_message(
 
 /// Writes the outbox row that publishes a task, claimed until `lease_until` (`now`:
 /// claimable by any relay at once), and returns it.
-pub(crate) async fn insert_task_message_until(
+async fn insert_task_message_until(
     conn: &mut AnyConnection,
     message: &TaskMessage,
     traceparent: Option<&str>,
@@ -256,6 +256,88 @@ pub(crate) async fn insert_task_message_until(
         body: outgoing.body,
         attempts: 0,
     })
+}
+
+/// A task's message to write to the outbox, claimable from `lease_until`.
+pub(crate) struct QueuedMessage<'a> {
+    pub(crate) message: TaskMessage,
+    pub(crate) traceparent: Option<&'a str>,
+    pub(crate) lease_until: DateTime<Utc>,
+}
+
+/// Writes the outbox rows that queue `messages`, in as few statements as fit; returns
+/// the rows in the order of `messages`, for a relay to publish at once.
+pub(crate) async fn insert_task_messages(
+    conn: &mut AnyConnection,
+    messages: &[QueuedMessage<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    let outgoing = messages
+        .iter()
+        .map(|queued| {
+            Ok((
+                Outgoing {
+                    exchange: TASKS_EXCHANGE,
+                    routing_key: queued.message.agency().as_str().to_owned(),
+                    message_id: queued.message.subject(),
+                    body: serde_json::to_vec(&queued.message)?,
+                    traceparent: queued.traceparent,
+                },
+                queued.lease_until,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let returned = insert_rows(
+        conn,
+        "INSERT INTO outbox (exchange, routing_key, message_id, body, headers, attempts, \
+         lease_until, created_at) VALUES",
+        "RETURNING id, message_id",
+        8,
+        &outgoing,
+        |query, (outgoing, lease_until)| {
+            Ok(query
+                .bind(outgoing.exchange)
+                .bind(outgoing.routing_key.clone())
+                .bind(outgoing.message_id.clone())
+                .bind(outgoing.body.clone())
+                .bind(serde_json::to_string(&outgoing.headers())?)
+                .bind(0_i64)
+                .bind(millis(*lease_until))
+                .bind(millis(now)))
+        },
+    )
+    .await?;
+    // RETURNING promises no order: the rows are matched by message id (a task's id,
+    // one message per task here).
+    let mut ids = returned
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<String, _>("message_id")?,
+                row.try_get::<i64, _>("id")?,
+            ))
+        })
+        .collect::<Result<std::collections::HashMap<String, i64>, StoreError>>()?;
+    outgoing
+        .into_iter()
+        .map(|(outgoing, _)| {
+            let id = ids
+                .remove(&outgoing.message_id)
+                .ok_or(StoreError::Corrupt {
+                    column: "outbox.id",
+                    value: outgoing.message_id.clone(),
+                })?;
+            Ok(OutboxRow {
+                id,
+                exchange: outgoing.exchange.to_owned(),
+                headers: outgoing.headers(),
+                routing_key: outgoing.routing_key,
+                message_id: outgoing.message_id,
+                body: outgoing.body,
+                attempts: 0,
+            })
+        })
+        .collect()
 }
 
 /// Writes the outbox row that publishes an event.
