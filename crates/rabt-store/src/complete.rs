@@ -18,6 +18,9 @@ use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
+use crate::group::{
+    BatchFuture, Batcher, DEFAULT_MAX_BATCH, GroupStats, default_writers, shared_failure,
+};
 use crate::notifications::queue_notification;
 use crate::outbox::insert_event;
 use crate::tasks::{LockedTask, task_audit};
@@ -98,33 +101,64 @@ impl Store {
         completion: &TaskCompletion,
     ) -> Result<Completion, StoreError> {
         let mut tx = self.begin_write().await?;
-        let task = self
-            .lock_task(tx.conn(), completion.task)
-            .await?
-            .ok_or(StoreError::NotFound { what: "task" })?;
-        if let TaskState::Completed(outcome) = task.state {
-            if outcome == Outcome::Timeout
-                && completion.outcome.is_answer()
-                && !task.has_late_answer
-            {
-                record_late_answer(&mut tx, &task, completion).await?;
-                tx.commit().await?;
-            }
-            return Ok(Completion::AlreadyCompleted);
-        }
-        let next = task.state.apply(TaskEvent::Answered(completion.outcome))?;
-        let finish = Finish {
-            outcome: next.outcome().unwrap_or(completion.outcome),
-            data: completion.data.as_ref(),
-            upstream_ref: completion.upstream_ref.as_deref(),
-            error: completion.error.as_deref(),
-            latency_ms: completion.latency_ms,
-            at: completion.completed_at,
-            actor: Actor::Agency(task.agency),
-        };
-        let result = finish_task(&mut tx, &task, &finish).await?;
+        let result = complete_in(self, &mut tx, completion).await?;
         tx.commit().await?;
         Ok(result)
+    }
+
+    /// Records several answers in one transaction (the worker's group commit),
+    /// answering each, in order, as [`Store::complete_task`] would have alone. A batch
+    /// the database refuses as a whole is recorded again one answer at a time, so only
+    /// the answer at fault fails; a failure of the database itself (a lost race, an
+    /// outage) is every answer's.
+    pub async fn complete_tasks(
+        &self,
+        completions: &[TaskCompletion],
+    ) -> Vec<Result<Completion, StoreError>> {
+        if completions.len() > 1 {
+            match self.complete_together(completions).await {
+                Ok(results) => return results,
+                Err(err) if err.is_conflict() || err.is_unavailable() => {
+                    return shared_failure(err, completions.len());
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, answers = completions.len(), "a batch of answers was refused; recording them one by one");
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(completions.len());
+        for completion in completions {
+            results.push(self.complete_task(completion).await);
+        }
+        results
+    }
+
+    async fn complete_together(
+        &self,
+        completions: &[TaskCompletion],
+    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
+        // In the order of the tasks' ids, so that two batches take the rows of the same
+        // tasks in one order.
+        let mut order: Vec<usize> = (0..completions.len()).collect();
+        order.sort_by_key(|&i| completions[i].task.to_string());
+        let mut results: Vec<Option<Result<Completion, StoreError>>> =
+            completions.iter().map(|_| None).collect();
+        let mut tx = self.begin_write().await?;
+        for i in order {
+            results[i] = Some(match complete_in(self, &mut tx, &completions[i]).await {
+                // Decided before any write: the transaction goes on with the others.
+                Err(refused @ (StoreError::NotFound { .. } | StoreError::IllegalTransition(_))) => {
+                    Err(refused)
+                }
+                other => Ok(other?),
+            });
+        }
+        tx.commit().await?;
+        // Each position was filled in the loop over `order`, a permutation of them all.
+        Ok(results
+            .into_iter()
+            .map(|result| result.expect("a result per answer"))
+            .collect())
     }
 
     /// Times out up to `limit` open tasks whose deadline has passed, through the same
@@ -175,6 +209,36 @@ impl Store {
         }
         Ok(expired)
     }
+}
+
+/// Records an agency's answer in `tx`: the task's outcome, and the request's verdict
+/// if it was the last open task; a late answer to a task that timed out beside it.
+async fn complete_in(
+    store: &Store,
+    tx: &mut WriteTx,
+    completion: &TaskCompletion,
+) -> Result<Completion, StoreError> {
+    let task = store
+        .lock_task(tx.conn(), completion.task)
+        .await?
+        .ok_or(StoreError::NotFound { what: "task" })?;
+    if let TaskState::Completed(outcome) = task.state {
+        if outcome == Outcome::Timeout && completion.outcome.is_answer() && !task.has_late_answer {
+            record_late_answer(tx, &task, completion).await?;
+        }
+        return Ok(Completion::AlreadyCompleted);
+    }
+    let next = task.state.apply(TaskEvent::Answered(completion.outcome))?;
+    let finish = Finish {
+        outcome: next.outcome().unwrap_or(completion.outcome),
+        data: completion.data.as_ref(),
+        upstream_ref: completion.upstream_ref.as_deref(),
+        error: completion.error.as_deref(),
+        latency_ms: completion.latency_ms,
+        at: completion.completed_at,
+        actor: Actor::Agency(task.agency),
+    };
+    finish_task(tx, &task, &finish).await
 }
 
 /// Completes a locked, open task and, if it was the last one, its request.
@@ -319,4 +383,38 @@ async fn record_late_answer(
     entry.detail = json!({ "verdict_unchanged": true });
     insert_audit(tx.conn(), &entry, completion.completed_at).await?;
     Ok(())
+}
+
+/// Records agencies' answers through group commit: the answers that arrive at the same
+/// moment are recorded in one transaction ([`Store::complete_tasks`]); each caller gets
+/// its result once it has committed. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CompletionGroup(Batcher<TaskCompletion, Completion>);
+
+impl CompletionGroup {
+    /// Group commit of answers over `store`, with as many writers as suit its database.
+    pub fn new(store: Store) -> CompletionGroup {
+        let writers = default_writers(&store);
+        CompletionGroup(Batcher::new(
+            store,
+            writers,
+            DEFAULT_MAX_BATCH,
+            write_completions,
+        ))
+    }
+
+    /// Records `completion` as [`Store::complete_task`] does, in a batch with the
+    /// answers that arrive at the same moment.
+    pub async fn complete(&self, completion: TaskCompletion) -> Result<Completion, StoreError> {
+        self.0.submit(completion).await
+    }
+
+    /// How the batches went so far.
+    pub fn stats(&self) -> GroupStats {
+        self.0.stats()
+    }
+}
+
+fn write_completions(store: Store, completions: Vec<TaskCompletion>) -> BatchFuture<Completion> {
+    Box::pin(async move { store.complete_tasks(&completions).await })
 }

@@ -59,6 +59,7 @@ pub mod console;
 pub mod cooperatives;
 pub mod dead_letters;
 mod error;
+mod group;
 pub mod key_cache;
 pub mod lifecycle;
 pub mod limits;
@@ -70,14 +71,14 @@ pub mod reads;
 pub mod retention;
 pub mod tasks;
 
-pub use accept::group::{GroupCommit, GroupStats};
+pub use accept::group::GroupCommit;
 pub use accept::{AcceptAnswer, Accepted, IdempotencyRecord, NewRequest, NewTask, Pending};
 pub use audit::proofs::{Evidence, EvidenceEntry, SealedEntry, StoredCheckpoint};
 pub use audit::seal::{SealReport, Sealer};
 pub use audit::verify::{Problem, VerifyOptions, VerifyReport};
 pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry, SubjectMatch};
 pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
-pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
+pub use complete::{Completion, CompletionGroup, Expired, RequestCompleted, TaskCompletion};
 pub use connect::{Dialect, Store};
 pub use console::{ConsoleSession, Ended, Heartbeat, OpsRequestQuery, OpsRequestSummary};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
@@ -86,6 +87,7 @@ pub use dead_letters::{
     PurgeOutcome, ReplayOutcome,
 };
 pub use error::StoreError;
+pub use group::GroupStats;
 pub use lifecycle::{Activity, ApiKeyInfo, Revoked, Rotated, key_id};
 pub use limits::CooperativeLimit;
 pub use notifications::{

@@ -105,6 +105,9 @@ impl Default for WorkerSettings {
 #[derive(Debug, Clone)]
 pub struct Worker {
     store: Store,
+    /// Answers recorded through group commit: those that arrive together share a
+    /// transaction.
+    completions: rabt_store::CompletionGroup,
     transport: Transport,
     catalogue: Arc<Catalogue>,
     adapters: Arc<BTreeMap<Agency, Arc<dyn Adapter>>>,
@@ -142,6 +145,7 @@ impl Worker {
             &shared,
         ));
         Self {
+            completions: rabt_store::CompletionGroup::new(store.clone()),
             store,
             transport,
             catalogue,
@@ -160,6 +164,11 @@ impl Worker {
     /// to the process (by default, a supervisor of its own).
     pub fn supervised_by(self, supervisor: Supervisor) -> Worker {
         Worker { supervisor, ..self }
+    }
+
+    /// How the group commit of answers has batched so far.
+    pub fn completion_batches(&self) -> rabt_store::GroupStats {
+        self.completions.stats()
     }
 
     /// The agencies this worker serves.

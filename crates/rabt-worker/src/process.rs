@@ -415,7 +415,7 @@ impl Worker {
         };
         match self
             .with_db("recording an outcome", || {
-                self.store.complete_task(&completion)
+                self.completions.complete(completion.clone())
             })
             .await?
         {

@@ -7,7 +7,6 @@
 //! request fails.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::write::{
@@ -19,6 +18,7 @@ use crate::audit::insert_audits;
 use crate::codec::now;
 use crate::connect::{Dialect, Store};
 use crate::error::StoreError;
+use crate::group::shared_failure;
 use crate::outbox::{OutboxRow, QueuedMessage, insert_task_messages};
 
 /// One request to accept, and how: `lease` claims its outbox rows for this process's
@@ -108,11 +108,7 @@ impl Store {
             return vec![Err(err)];
         }
         if err.is_conflict() || err.is_unavailable() {
-            let shared = Arc::new(err);
-            return batch
-                .iter()
-                .map(|_| Err(StoreError::Shared(Arc::clone(&shared))))
-                .collect();
+            return shared_failure(err, batch.len());
         }
         tracing::debug!(error = %err, requests = batch.len(), "a batch of accepts was refused; writing its requests one by one");
         let mut answers = Vec::with_capacity(batch.len());
