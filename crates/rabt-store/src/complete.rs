@@ -12,14 +12,13 @@ use rabt_core::{
     Verdict,
 };
 use serde_json::json;
-use sqlx::AnyConnection;
 
 use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::group::{
-    BatchFuture, Batcher, DEFAULT_MAX_BATCH, GroupStats, default_writers, shared_failure,
+    BatchWrite, Batcher, DEFAULT_MAX_BATCH, GroupStats, default_writers, write_batch,
 };
 use crate::notifications::queue_notification;
 use crate::outbox::insert_event;
@@ -101,36 +100,19 @@ impl Store {
         completion: &TaskCompletion,
     ) -> Result<Completion, StoreError> {
         let mut tx = self.begin_write().await?;
-        let result = complete_in(self, &mut tx, completion).await?;
+        let result = complete_in(self, &mut tx, completion).await??;
         tx.commit().await?;
         Ok(result)
     }
 
     /// Records several answers in one transaction (the worker's group commit),
-    /// answering each, in order, as [`Store::complete_task`] would have alone. A batch
-    /// the database refuses as a whole is recorded again one answer at a time, so only
-    /// the answer at fault fails; a failure of the database itself (a lost race, an
-    /// outage) is every answer's.
+    /// answering each, in order, as [`Store::complete_task`] would have alone (see
+    /// [`crate::group::write_batch`]).
     pub async fn complete_tasks(
         &self,
         completions: &[TaskCompletion],
     ) -> Vec<Result<Completion, StoreError>> {
-        if completions.len() > 1 {
-            match self.complete_together(completions).await {
-                Ok(results) => return results,
-                Err(err) if err.is_conflict() || err.is_unavailable() => {
-                    return shared_failure(err, completions.len());
-                }
-                Err(err) => {
-                    tracing::debug!(error = %err, answers = completions.len(), "a batch of answers was refused; recording them one by one");
-                }
-            }
-        }
-        let mut results = Vec::with_capacity(completions.len());
-        for completion in completions {
-            results.push(self.complete_task(completion).await);
-        }
-        results
+        write_batch::<Answers>(self, completions).await
     }
 
     async fn complete_together(
@@ -145,13 +127,9 @@ impl Store {
             completions.iter().map(|_| None).collect();
         let mut tx = self.begin_write().await?;
         for i in order {
-            results[i] = Some(match complete_in(self, &mut tx, &completions[i]).await {
-                // Decided before any write: the transaction goes on with the others.
-                Err(refused @ (StoreError::NotFound { .. } | StoreError::IllegalTransition(_))) => {
-                    Err(refused)
-                }
-                other => Ok(other?),
-            });
+            // A refusal decided before any write leaves the transaction to the others;
+            // any other failure is the batch's.
+            results[i] = Some(complete_in(self, &mut tx, &completions[i]).await?);
         }
         tx.commit().await?;
         // Each position was filled in the loop over `order`, a permutation of them all.
@@ -212,23 +190,27 @@ impl Store {
 }
 
 /// Records an agency's answer in `tx`: the task's outcome, and the request's verdict
-/// if it was the last open task; a late answer to a task that timed out beside it.
+/// if it was the last open task; a late answer to a task that timed out beside it. The
+/// inner error is a refusal decided before anything was written (an unknown task, an
+/// answer its state cannot take): the transaction may go on with other answers.
 async fn complete_in(
     store: &Store,
     tx: &mut WriteTx,
     completion: &TaskCompletion,
-) -> Result<Completion, StoreError> {
-    let task = store
-        .lock_task(tx.conn(), completion.task)
-        .await?
-        .ok_or(StoreError::NotFound { what: "task" })?;
+) -> Result<Result<Completion, StoreError>, StoreError> {
+    let Some(task) = store.lock_task(tx.conn(), completion.task).await? else {
+        return Ok(Err(StoreError::NotFound { what: "task" }));
+    };
     if let TaskState::Completed(outcome) = task.state {
         if outcome == Outcome::Timeout && completion.outcome.is_answer() && !task.has_late_answer {
             record_late_answer(tx, &task, completion).await?;
         }
-        return Ok(Completion::AlreadyCompleted);
+        return Ok(Ok(Completion::AlreadyCompleted));
     }
-    let next = task.state.apply(TaskEvent::Answered(completion.outcome))?;
+    let next = match task.state.apply(TaskEvent::Answered(completion.outcome)) {
+        Ok(next) => next,
+        Err(illegal) => return Ok(Err(illegal.into())),
+    };
     let finish = Finish {
         outcome: next.outcome().unwrap_or(completion.outcome),
         data: completion.data.as_ref(),
@@ -238,7 +220,7 @@ async fn complete_in(
         at: completion.completed_at,
         actor: Actor::Agency(task.agency),
     };
-    finish_task(tx, &task, &finish).await
+    finish_task(tx, &task, &finish).await.map(Ok)
 }
 
 /// Completes a locked, open task and, if it was the last one, its request.
@@ -291,7 +273,7 @@ pub(crate) async fn finish_task(
         status: get_enum(&row, "status", RequestStatus::parse)?,
         traceparent: sqlx::Row::try_get(&row, "traceparent")?,
     };
-    let done = complete_request(tx.conn(), &request, finish.at).await?;
+    let done = complete_request(tx, &request, finish.at).await?;
     Ok(Completion::Applied {
         request_completed: Some(done),
     })
@@ -307,14 +289,14 @@ struct ClosingRequest {
 /// Gives a request whose tasks all have their outcome its verdict, audits it and
 /// queues the event.
 async fn complete_request(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     request: &ClosingRequest,
     at: DateTime<Utc>,
 ) -> Result<RequestCompleted, StoreError> {
     let next = request.status.advance(RequestStatus::Completed)?;
     let rows = sqlx::query("SELECT outcome, required FROM tasks WHERE request_id = $1")
         .bind(request.id.to_string())
-        .fetch_all(&mut *conn)
+        .fetch_all(tx.conn())
         .await?;
     let checks = rows
         .iter()
@@ -334,21 +316,31 @@ async fn complete_request(
     .bind(verdict.as_str())
     .bind(millis(at))
     .bind(request.id.to_string())
-    .execute(&mut *conn)
+    .execute(tx.conn())
     .await?;
     let mut entry = NewAuditEntry::new(Actor::System, "request.completed");
     entry.request = Some(request.id);
     entry.outcome = Some(verdict.as_str().to_owned());
-    insert_audit(conn, &entry, at).await?;
+    insert_audit(tx.conn(), &entry, at).await?;
     let event = Event::V1(EventV1::RequestCompleted {
         request: request.id,
         cooperative: request.cooperative,
         verdict,
     });
     let message_id = format!("{}.completed", request.id);
-    insert_event(conn, &event, message_id, request.traceparent.as_deref(), at).await?;
+    let lease_until = tx.outbox_lease_until(at);
+    let row = insert_event(
+        tx.conn(),
+        &event,
+        message_id,
+        request.traceparent.as_deref(),
+        at,
+        lease_until,
+    )
+    .await?;
+    tx.hand_over(row);
     // In the completion's own transaction: a crash never loses the notification.
-    queue_notification(conn, request.id, at).await?;
+    queue_notification(tx.conn(), request.id, at).await?;
     Ok(RequestCompleted {
         request: request.id,
         cooperative: request.cooperative,
@@ -389,18 +381,13 @@ async fn record_late_answer(
 /// moment are recorded in one transaction ([`Store::complete_tasks`]); each caller gets
 /// its result once it has committed. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct CompletionGroup(Batcher<TaskCompletion, Completion>);
+pub struct CompletionGroup(Batcher<Answers>);
 
 impl CompletionGroup {
     /// Group commit of answers over `store`, with as many writers as suit its database.
     pub fn new(store: Store) -> CompletionGroup {
         let writers = default_writers(&store);
-        CompletionGroup(Batcher::new(
-            store,
-            writers,
-            DEFAULT_MAX_BATCH,
-            write_completions,
-        ))
+        CompletionGroup(Batcher::new(store, writers, DEFAULT_MAX_BATCH))
     }
 
     /// Records `completion` as [`Store::complete_task`] does, in a batch with the
@@ -415,6 +402,21 @@ impl CompletionGroup {
     }
 }
 
-fn write_completions(store: Store, completions: Vec<TaskCompletion>) -> BatchFuture<Completion> {
-    Box::pin(async move { store.complete_tasks(&completions).await })
+/// Agencies' answers, as group commit writes them.
+struct Answers;
+
+impl BatchWrite for Answers {
+    type Item = TaskCompletion;
+    type Output = Completion;
+
+    async fn together(
+        store: &Store,
+        items: &[TaskCompletion],
+    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
+        store.complete_together(items).await
+    }
+
+    async fn alone(store: &Store, item: &TaskCompletion) -> Result<Completion, StoreError> {
+        store.complete_task(item).await
+    }
 }

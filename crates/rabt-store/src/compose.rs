@@ -63,7 +63,7 @@ impl Store {
             })?,
             deadline_at: Some(deadline_at),
         };
-        insert_task_message(tx.conn(), &message, traceparent.as_deref(), now).await?;
+        insert_task_message(&mut tx, &message, traceparent.as_deref(), now).await?;
         let entry = task_audit(&task, Actor::System, "task.released");
         insert_audit(tx.conn(), &entry, now).await?;
         tx.commit().await?;

@@ -11,7 +11,6 @@
 //! use it.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -33,21 +32,64 @@ pub(crate) fn default_writers(store: &Store) -> usize {
     }
 }
 
-/// Writes a batch: one answer per item, in order.
-pub(crate) type WriteBatch<J, T> = fn(Store, Vec<J>) -> BatchFuture<T>;
-pub(crate) type BatchFuture<T> =
-    Pin<Box<dyn Future<Output = Vec<Result<T, StoreError>>> + Send + 'static>>;
+/// One kind of operation written in batches: all of a batch in one transaction, or
+/// one at a time when the database refused the batch for one item's data.
+pub(crate) trait BatchWrite: Send + Sync + 'static {
+    /// What is written.
+    type Item: Send + Sync + 'static;
+    /// The answer to one item.
+    type Output: Send + 'static;
+
+    /// Writes `items` in one transaction: an answer per item, in order, or the
+    /// failure of the whole transaction (nothing written).
+    fn together(
+        store: &Store,
+        items: &[Self::Item],
+    ) -> impl Future<Output = Result<Vec<Result<Self::Output, StoreError>>, StoreError>> + Send;
+
+    /// Writes one item in a transaction of its own.
+    fn alone(
+        store: &Store,
+        item: &Self::Item,
+    ) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
+}
+
+/// Writes `items` together; if the database refused the batch for the data of one of
+/// them (a constraint), writes each alone, so that only that one fails. A failure of
+/// the database itself (a lost race, an outage) is every item's: writing them one by
+/// one would only repeat it, as many times.
+pub(crate) async fn write_batch<W: BatchWrite>(
+    store: &Store,
+    items: &[W::Item],
+) -> Vec<Result<W::Output, StoreError>> {
+    if items.len() > 1 {
+        match W::together(store, items).await {
+            Ok(answers) => return answers,
+            Err(err) if err.is_conflict() || err.is_unavailable() => {
+                return shared_failure(err, items.len());
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, items = items.len(), "a batch was refused; writing its items one by one");
+            }
+        }
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        answers.push(W::alone(store, item).await);
+    }
+    answers
+}
 
 /// The queue and writers of one kind of operation.
-pub(crate) struct Batcher<J, T>(Arc<Inner<J, T>>);
+pub(crate) struct Batcher<W: BatchWrite>(Arc<Inner<W>>);
 
-impl<J, T> Clone for Batcher<J, T> {
+impl<W: BatchWrite> Clone for Batcher<W> {
     fn clone(&self) -> Self {
         Batcher(Arc::clone(&self.0))
     }
 }
 
-impl<J, T> Batcher<J, T> {
+impl<W: BatchWrite> Batcher<W> {
     pub(crate) fn stats(&self) -> GroupStats {
         let stats = &self.0.stats;
         GroupStats {
@@ -59,7 +101,7 @@ impl<J, T> Batcher<J, T> {
     }
 }
 
-impl<J, T> std::fmt::Debug for Batcher<J, T> {
+impl<W: BatchWrite> std::fmt::Debug for Batcher<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batcher")
             .field("writers", &self.0.writers)
@@ -69,12 +111,11 @@ impl<J, T> std::fmt::Debug for Batcher<J, T> {
     }
 }
 
-struct Inner<J, T> {
+struct Inner<W: BatchWrite> {
     store: Store,
     writers: usize,
     max_batch: usize,
-    write: WriteBatch<J, T>,
-    queue: OnceLock<mpsc::UnboundedSender<Job<J, T>>>,
+    queue: OnceLock<mpsc::UnboundedSender<Job<W>>>,
     stats: Stats,
 }
 
@@ -99,23 +140,17 @@ pub struct GroupStats {
     pub largest: u64,
 }
 
-struct Job<J, T> {
-    item: J,
-    answer: oneshot::Sender<Result<T, StoreError>>,
+struct Job<W: BatchWrite> {
+    item: W::Item,
+    answer: oneshot::Sender<Result<W::Output, StoreError>>,
 }
 
-impl<J: Send + 'static, T: Send + 'static> Batcher<J, T> {
-    pub(crate) fn new(
-        store: Store,
-        writers: usize,
-        max_batch: usize,
-        write: WriteBatch<J, T>,
-    ) -> Self {
+impl<W: BatchWrite> Batcher<W> {
+    pub(crate) fn new(store: Store, writers: usize, max_batch: usize) -> Self {
         Batcher(Arc::new(Inner {
             store,
             writers: writers.max(1),
             max_batch: max_batch.max(1),
-            write,
             queue: OnceLock::new(),
             stats: Stats::default(),
         }))
@@ -123,7 +158,7 @@ impl<J: Send + 'static, T: Send + 'static> Batcher<J, T> {
 
     /// Writes `item` in a batch with those that arrive at the same moment; answers
     /// once the batch has committed.
-    pub(crate) async fn submit(&self, item: J) -> Result<T, StoreError> {
+    pub(crate) async fn submit(&self, item: W::Item) -> Result<W::Output, StoreError> {
         let (answer, answered) = oneshot::channel();
         if self.queue().send(Job { item, answer }).is_err() {
             return Err(StoreError::Interrupted);
@@ -134,7 +169,7 @@ impl<J: Send + 'static, T: Send + 'static> Batcher<J, T> {
         answered.await.unwrap_or(Err(StoreError::Interrupted))
     }
 
-    fn queue(&self) -> &mpsc::UnboundedSender<Job<J, T>> {
+    fn queue(&self) -> &mpsc::UnboundedSender<Job<W>> {
         self.0.queue.get_or_init(|| {
             let (queue, jobs) = mpsc::unbounded_channel();
             let jobs = Arc::new(Mutex::new(jobs));
@@ -152,22 +187,23 @@ impl<J: Send + 'static, T: Send + 'static> Batcher<J, T> {
     }
 }
 
-struct Writer<J, T> {
-    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job<J, T>>>>,
-    group: Weak<Inner<J, T>>,
+struct Writer<W: BatchWrite> {
+    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job<W>>>>,
+    group: Weak<Inner<W>>,
 }
 
-impl<J: Send + 'static, T: Send + 'static> Writer<J, T> {
+impl<W: BatchWrite> Writer<W> {
     async fn run(self) {
         while let Some(batch) = self.next_batch().await {
             let Some(group) = self.group.upgrade() else {
                 return;
             };
             group.stats.record(batch.len());
-            let (items, answers): (Vec<J>, Vec<_>) =
+            let (items, answers): (Vec<W::Item>, Vec<_>) =
                 batch.into_iter().map(|job| (job.item, job.answer)).unzip();
-            let written = (group.write)(group.store.clone(), items);
+            let store = group.store.clone();
             drop(group);
+            let written = async move { write_batch::<W>(&store, &items).await };
             // In a task of its own, so that a panic (a bug) costs this batch its
             // answers, not the process its writer.
             match tokio::spawn(written).await {
@@ -186,7 +222,7 @@ impl<J: Send + 'static, T: Send + 'static> Writer<J, T> {
     }
 
     /// Waits for an operation, then takes those waiting behind it, up to the bound.
-    async fn next_batch(&self) -> Option<Vec<Job<J, T>>> {
+    async fn next_batch(&self) -> Option<Vec<Job<W>>> {
         let max_batch = self.group.upgrade()?.max_batch;
         let mut jobs = self.jobs.lock().await;
         let first = jobs.recv().await?;

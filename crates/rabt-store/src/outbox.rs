@@ -15,7 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::codec::{get_count, get_parsed, get_time, insert_rows, millis, page_limit};
-use crate::connect::Store;
+use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 
 /// The message header that carries the W3C trace context.
@@ -197,7 +197,7 @@ impl Store {
                 service: get_parsed(row, "service")?,
                 deadline_at: Some(get_time(row, "deadline_at")?),
             };
-            insert_task_message(tx.conn(), &message, traceparent.as_deref(), now).await?;
+            insert_task_message(&mut tx, &message, traceparent.as_deref(), now).await?;
         }
         // Callbacks stored but not applied lost their message with the queue too.
         let callbacks = sqlx::query(
@@ -211,7 +211,7 @@ impl Store {
                 callback: get_parsed(row, "id")?,
                 agency: get_parsed(row, "agency")?,
             };
-            insert_task_message(tx.conn(), &message, None, now).await?;
+            insert_task_message(&mut tx, &message, None, now).await?;
         }
         tx.commit().await?;
         Ok((rows.len() + callbacks.len()) as u64)
@@ -220,14 +220,15 @@ impl Store {
 
 /// Writes the outbox row that publishes a task to its agency's queue.
 pub(crate) async fn insert_task_message(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     message: &TaskMessage,
     traceparent: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    insert_task_message_until(conn, message, traceparent, now, now)
-        .await
-        .map(drop)
+    let lease_until = tx.outbox_lease_until(now);
+    let row = insert_task_message_until(tx.conn(), message, traceparent, now, lease_until).await?;
+    tx.hand_over(row);
+    Ok(())
 }
 
 /// Writes the outbox row that publishes a task, claimed until `lease_until` (`now`:
@@ -247,15 +248,7 @@ async fn insert_task_message_until(
         traceparent,
     };
     let id = insert_outbox_until(conn, &outgoing, now, lease_until).await?;
-    Ok(OutboxRow {
-        id,
-        exchange: outgoing.exchange.to_owned(),
-        headers: outgoing.headers(),
-        routing_key: outgoing.routing_key,
-        message_id: outgoing.message_id,
-        body: outgoing.body,
-        attempts: 0,
-    })
+    Ok(outgoing.into_row(id))
 }
 
 /// A task's message to write to the outbox, claimable from `lease_until`.
@@ -327,27 +320,21 @@ pub(crate) async fn insert_task_messages(
                     column: "outbox.id",
                     value: outgoing.message_id.clone(),
                 })?;
-            Ok(OutboxRow {
-                id,
-                exchange: outgoing.exchange.to_owned(),
-                headers: outgoing.headers(),
-                routing_key: outgoing.routing_key,
-                message_id: outgoing.message_id,
-                body: outgoing.body,
-                attempts: 0,
-            })
+            Ok(outgoing.into_row(id))
         })
         .collect()
 }
 
-/// Writes the outbox row that publishes an event.
+/// Writes the outbox row that publishes an event, claimable from `lease_until`;
+/// returns it, for a relay to publish at once.
 pub(crate) async fn insert_event(
     conn: &mut AnyConnection,
     event: &Event,
     message_id: String,
     traceparent: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    lease_until: DateTime<Utc>,
+) -> Result<OutboxRow, StoreError> {
     let outgoing = Outgoing {
         exchange: EVENTS_EXCHANGE,
         routing_key: event.routing_key(),
@@ -355,7 +342,8 @@ pub(crate) async fn insert_event(
         body: serde_json::to_vec(event)?,
         traceparent,
     };
-    insert_outbox(conn, &outgoing, now).await
+    let id = insert_outbox_until(conn, &outgoing, now, lease_until).await?;
+    Ok(outgoing.into_row(id))
 }
 
 struct Outgoing<'a> {
@@ -367,22 +355,25 @@ struct Outgoing<'a> {
 }
 
 impl Outgoing<'_> {
+    /// The row as written, with the id the database gave it.
+    fn into_row(self, id: i64) -> OutboxRow {
+        OutboxRow {
+            id,
+            exchange: self.exchange.to_owned(),
+            headers: self.headers(),
+            routing_key: self.routing_key,
+            message_id: self.message_id,
+            body: self.body,
+            attempts: 0,
+        }
+    }
+
     fn headers(&self) -> Vec<(String, String)> {
         self.traceparent
             .map(|tp| (TRACEPARENT_HEADER.to_owned(), tp.to_owned()))
             .into_iter()
             .collect()
     }
-}
-
-async fn insert_outbox(
-    conn: &mut AnyConnection,
-    outgoing: &Outgoing<'_>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    insert_outbox_until(conn, outgoing, now, now)
-        .await
-        .map(drop)
 }
 
 /// Inserts a row claimable from `lease_until`; returns its id.

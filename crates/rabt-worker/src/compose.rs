@@ -99,7 +99,7 @@ impl Worker {
                 }
             }
             if released {
-                self.outbox_wake.notify_one();
+                self.wake_relay();
             }
             // A skip completes a check, which may unblock others.
             if !skipped {
@@ -189,7 +189,7 @@ impl Worker {
         } = result
         {
             tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-            self.outbox_wake.notify_one();
+            self.wake_relay();
         }
         tracing::info!(task = %task.id, %outcome, reason, "check skipped");
         Ok(())

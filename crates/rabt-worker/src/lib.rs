@@ -166,6 +166,14 @@ impl Worker {
         Worker { supervisor, ..self }
     }
 
+    /// Tells the relay that a transaction wrote outbox rows, unless the store handed
+    /// them to it already ([`Store::hand_over_to`]): a search would find them claimed.
+    pub(crate) fn wake_relay(&self) {
+        if !self.store.hands_over() {
+            self.outbox_wake.notify_one();
+        }
+    }
+
     /// How the group commit of answers has batched so far.
     pub fn completion_batches(&self) -> rabt_store::GroupStats {
         self.completions.stats()
@@ -300,7 +308,7 @@ impl Worker {
                             requests = expired.completed.len(),
                             "deadlines passed; requests completed with TIMEOUT checks"
                         );
-                        self.outbox_wake.notify_one();
+                        self.wake_relay();
                     }
                     // Checks that waited for a timed-out check are skipped now.
                     for request in expired.requests {

@@ -424,7 +424,7 @@ impl Worker {
                 metrics().task_finished(task.agency, task.service.as_str(), outcome.as_str());
                 if let Some(done) = request_completed {
                     tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-                    self.outbox_wake.notify_one();
+                    self.wake_relay();
                 } else if task.child.is_some() {
                     // A check of a composite: the checks waiting for it may go now.
                     self.compose(task.request).await?;

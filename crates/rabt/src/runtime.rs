@@ -233,8 +233,10 @@ pub(crate) async fn run(
                     .await;
             });
         }
+        // The worker's transactions (verdicts' events, released checks) hand their
+        // outbox rows to this process's relay, as the API's accepts do.
         let worker = Worker::new(
-            store.clone(),
+            store.clone().hand_over_to(handoff.clone()),
             transport.clone(),
             catalogue.clone(),
             roles.adapters,

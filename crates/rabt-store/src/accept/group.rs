@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use super::{AcceptAnswer, Accepted, NewRequest, Pending};
 use crate::connect::Store;
-use crate::group::{BatchFuture, Batcher, DEFAULT_MAX_BATCH, GroupStats, default_writers};
+use crate::error::StoreError;
+use crate::group::{BatchWrite, Batcher, DEFAULT_MAX_BATCH, GroupStats, default_writers};
 use crate::outbox::OutboxRow;
 
 /// Accepts requests through group commit. Cheap to clone; the writers start with the
 /// first request and stop when the last clone is dropped.
 #[derive(Debug, Clone)]
-pub struct GroupCommit(Batcher<AcceptJob, (Accepted, Vec<OutboxRow>)>);
+pub struct GroupCommit(Batcher<Accepts>);
 
 struct AcceptJob {
     new: Arc<NewRequest>,
@@ -29,7 +30,7 @@ impl GroupCommit {
 
     /// Group commit with `writers` writers and at most `max_batch` requests a batch.
     pub fn with(store: Store, writers: usize, max_batch: usize) -> GroupCommit {
-        GroupCommit(Batcher::new(store, writers, max_batch, write))
+        GroupCommit(Batcher::new(store, writers, max_batch))
     }
 
     /// Accepts `new` as [`Store::accept_request_within`] does, in a batch with the
@@ -55,16 +56,34 @@ impl GroupCommit {
     }
 }
 
-fn write(store: Store, jobs: Vec<AcceptJob>) -> BatchFuture<(Accepted, Vec<OutboxRow>)> {
-    Box::pin(async move {
-        let pending: Vec<Pending<'_>> = jobs
-            .iter()
-            .map(|job| Pending {
-                new: &job.new,
-                lease: job.lease,
-                quota_per_day: job.quota_per_day,
-            })
-            .collect();
-        store.accept_batch(&pending).await
-    })
+/// Accepted requests, as group commit writes them.
+struct Accepts;
+
+impl BatchWrite for Accepts {
+    type Item = AcceptJob;
+    type Output = (Accepted, Vec<OutboxRow>);
+
+    async fn together(store: &Store, jobs: &[AcceptJob]) -> Result<Vec<AcceptAnswer>, StoreError> {
+        let pending: Vec<Pending<'_>> = jobs.iter().map(AcceptJob::pending).collect();
+        Ok(store.accept_batch(&pending).await)
+    }
+
+    async fn alone(store: &Store, job: &AcceptJob) -> AcceptAnswer {
+        let pending = job.pending();
+        store
+            .accept_batch(std::slice::from_ref(&pending))
+            .await
+            .pop()
+            .expect("one answer for one request")
+    }
+}
+
+impl AcceptJob {
+    fn pending(&self) -> Pending<'_> {
+        Pending {
+            new: &self.new,
+            lease: self.lease,
+            quota_per_day: self.quota_per_day,
+        }
+    }
 }
