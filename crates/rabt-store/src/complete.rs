@@ -17,9 +17,7 @@ use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
-use crate::group::{
-    BatchWrite, Batcher, DEFAULT_MAX_BATCH, GroupStats, default_writers, write_batch,
-};
+use crate::group::write_batch;
 use crate::notifications::queue_notification;
 use crate::outbox::insert_event;
 use crate::tasks::{LockedTask, task_audit};
@@ -112,10 +110,10 @@ impl Store {
         &self,
         completions: &[TaskCompletion],
     ) -> Vec<Result<Completion, StoreError>> {
-        write_batch::<Answers>(self, completions).await
+        write_batch::<crate::group::worker::Answers>(self, completions).await
     }
 
-    async fn complete_together(
+    pub(crate) async fn complete_together(
         &self,
         completions: &[TaskCompletion],
     ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
@@ -375,48 +373,4 @@ async fn record_late_answer(
     entry.detail = json!({ "verdict_unchanged": true });
     insert_audit(tx.conn(), &entry, completion.completed_at).await?;
     Ok(())
-}
-
-/// Records agencies' answers through group commit: the answers that arrive at the same
-/// moment are recorded in one transaction ([`Store::complete_tasks`]); each caller gets
-/// its result once it has committed. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct CompletionGroup(Batcher<Answers>);
-
-impl CompletionGroup {
-    /// Group commit of answers over `store`, with as many writers as suit its database.
-    pub fn new(store: Store) -> CompletionGroup {
-        let writers = default_writers(&store);
-        CompletionGroup(Batcher::new(store, writers, DEFAULT_MAX_BATCH))
-    }
-
-    /// Records `completion` as [`Store::complete_task`] does, in a batch with the
-    /// answers that arrive at the same moment.
-    pub async fn complete(&self, completion: TaskCompletion) -> Result<Completion, StoreError> {
-        self.0.submit(completion).await
-    }
-
-    /// How the batches went so far.
-    pub fn stats(&self) -> GroupStats {
-        self.0.stats()
-    }
-}
-
-/// Agencies' answers, as group commit writes them.
-struct Answers;
-
-impl BatchWrite for Answers {
-    type Item = TaskCompletion;
-    type Output = Completion;
-
-    async fn together(
-        store: &Store,
-        items: &[TaskCompletion],
-    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
-        store.complete_together(items).await
-    }
-
-    async fn alone(store: &Store, item: &TaskCompletion) -> Result<Completion, StoreError> {
-        store.complete_task(item).await
-    }
 }

@@ -78,7 +78,8 @@ pub use audit::seal::{SealReport, Sealer};
 pub use audit::verify::{Problem, VerifyOptions, VerifyReport};
 pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry, SubjectMatch};
 pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
-pub use complete::{Completion, CompletionGroup, Expired, RequestCompleted, TaskCompletion};
+pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
+pub use compose::Release;
 pub use connect::{Dialect, Store};
 pub use console::{ConsoleSession, Ended, Heartbeat, OpsRequestQuery, OpsRequestSummary};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
@@ -88,6 +89,7 @@ pub use dead_letters::{
 };
 pub use error::StoreError;
 pub use group::GroupStats;
+pub use group::worker::{CompletionGroup, StartGroup};
 pub use lifecycle::{Activity, ApiKeyInfo, Revoked, Rotated, key_id};
 pub use limits::CooperativeLimit;
 pub use notifications::{

@@ -14,8 +14,9 @@ use sqlx::any::AnyRow;
 
 use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_count, get_enum, get_json, get_opt_time, get_parsed, get_time, millis};
-use crate::connect::Store;
+use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
+use crate::group::write_batch;
 use crate::reads::task_state;
 
 /// A task as a worker needs it.
@@ -172,6 +173,48 @@ impl Store {
     /// could not be started, to say why (a redelivery: rare).
     pub async fn take_task(&self, id: TaskId, now: DateTime<Utc>) -> Result<Taken, StoreError> {
         let mut tx = self.begin_write().await?;
+        let taken = self.take_in(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    /// Takes several tasks in one transaction (the worker's group commit), answering
+    /// each, in order, as [`Store::take_task`] would have alone.
+    pub async fn take_tasks(
+        &self,
+        starts: &[(TaskId, DateTime<Utc>)],
+    ) -> Vec<Result<Taken, StoreError>> {
+        write_batch::<crate::group::worker::Starts>(self, starts).await
+    }
+
+    pub(crate) async fn take_together(
+        &self,
+        starts: &[(TaskId, DateTime<Utc>)],
+    ) -> Result<Vec<Result<Taken, StoreError>>, StoreError> {
+        // In the order of the tasks' ids, so that two batches take the same rows in
+        // one order.
+        let mut order: Vec<usize> = (0..starts.len()).collect();
+        order.sort_by_key(|&i| starts[i].0.to_string());
+        let mut taken: Vec<Option<Taken>> = starts.iter().map(|_| None).collect();
+        let mut tx = self.begin_write().await?;
+        for i in order {
+            let (id, now) = starts[i];
+            taken[i] = Some(self.take_in(&mut tx, id, now).await?);
+        }
+        tx.commit().await?;
+        // Each position was filled in the loop over `order`, a permutation of them all.
+        Ok(taken
+            .into_iter()
+            .map(|taken| Ok(taken.expect("a start per task")))
+            .collect())
+    }
+
+    async fn take_in(
+        &self,
+        tx: &mut WriteTx,
+        id: TaskId,
+        now: DateTime<Utc>,
+    ) -> Result<Taken, StoreError> {
         // The guard is the state machine's: only the states `TaskEvent::Started` leaves
         // (the `startable_statuses_are_the_state_machines` test keeps them equal), so a
         // task that completed, awaits its callback or is blocked is never started, and
@@ -206,7 +249,6 @@ impl Store {
         entry.task = Some(task.id);
         entry.detail = json!({ "attempt": task.attempts });
         insert_audit(tx.conn(), &entry, now).await?;
-        tx.commit().await?;
         Ok(Taken::Started(task))
     }
 

@@ -108,6 +108,8 @@ pub struct Worker {
     /// Answers recorded through group commit: those that arrive together share a
     /// transaction.
     completions: rabt_store::CompletionGroup,
+    /// Tasks started through group commit, likewise.
+    starts: rabt_store::StartGroup,
     transport: Transport,
     catalogue: Arc<Catalogue>,
     adapters: Arc<BTreeMap<Agency, Arc<dyn Adapter>>>,
@@ -146,6 +148,7 @@ impl Worker {
         ));
         Self {
             completions: rabt_store::CompletionGroup::new(store.clone()),
+            starts: rabt_store::StartGroup::new(store.clone()),
             store,
             transport,
             catalogue,
@@ -174,9 +177,9 @@ impl Worker {
         }
     }
 
-    /// How the group commit of answers has batched so far.
-    pub fn completion_batches(&self) -> rabt_store::GroupStats {
-        self.completions.stats()
+    /// How the group commits of starts and of answers have batched so far.
+    pub fn batches(&self) -> (rabt_store::GroupStats, rabt_store::GroupStats) {
+        (self.starts.stats(), self.completions.stats())
     }
 
     /// The agencies this worker serves.

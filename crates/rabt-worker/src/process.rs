@@ -167,7 +167,7 @@ impl Worker {
             Entry::Expired => return self.expire(id).await,
         };
         let taken = self
-            .with_db("starting a task", || self.store.take_task(id, Utc::now()))
+            .with_db("starting a task", || self.starts.take(id, Utc::now()))
             .await?;
         let task = match self.not_started(id, taken).await? {
             ControlFlow::Continue(task) => task,

@@ -97,6 +97,73 @@ async fn a_blocked_check_is_released_once(db: TestDb) {
 }
 backend_test!(a_blocked_check_is_released_once);
 
+/// The checks one answer unblocked are released in one transaction, each once: a
+/// check already released (by a worker that got there first) is left as it is.
+async fn the_checks_an_answer_unblocked_are_released_together(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    let deadline = now() + Duration::seconds(30);
+    let release = |task, input| rabt_store::Release {
+        task,
+        input,
+        deadline_at: deadline,
+    };
+    let address = json!({"shortAddress": "RRRD2929"});
+    let identity = json!({"idNumber": "1000000008"});
+    assert!(
+        db.store
+            .release_task(new.tasks[2].id, &identity, deadline, now())
+            .await
+            .unwrap()
+    );
+    let released = db
+        .store
+        .release_tasks(
+            &[
+                release(new.tasks[1].id, address.clone()),
+                release(new.tasks[2].id, json!({"idNumber": "2000000005"})),
+                release(new.tasks[0].id, json!({})),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(released, [true, false, false], "only the BLOCKED one");
+    // The root's message, the first release's and the second's.
+    assert_eq!(db.count("outbox").await, 3);
+    let hq = db
+        .store
+        .task_for_work(new.tasks[1].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (hq.state, hq.input, hq.deadline_at),
+        (TaskState::Queued, address, deadline)
+    );
+    let board = db
+        .store
+        .task_for_work(new.tasks[2].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(board.input, identity, "left as the first release made it");
+    let log = db
+        .store
+        .audit_log(&AuditQuery {
+            request: Some(new.id),
+            action: Some("task.released".into()),
+            after_seq: None,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2);
+}
+backend_test!(the_checks_an_answer_unblocked_are_released_together);
+
 async fn skipped_checks_complete_the_request(db: TestDb) {
     let coop = cooperative(&db.store).await;
     let new = composite(coop.id);

@@ -184,3 +184,54 @@ async fn answers_in_one_batch_are_each_applied_once(db: TestDb) {
     assert_eq!(events, news.len(), "one event per request");
 }
 backend_test!(answers_in_one_batch_are_each_applied_once);
+
+/// Starts taken together (the worker's group commit) answer each as alone: a task to
+/// run is started (its request RUNNING), a completed one says so, an unknown one too,
+/// in one transaction.
+async fn starts_in_one_batch_are_each_answered(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = request(coop.id, "starts", &[Agency::Labor, Agency::Chambers]);
+    let done = request(coop.id, "done", &[Agency::Labor]);
+    db.store.accept_request(&new).await.unwrap();
+    db.store.accept_request(&done).await.unwrap();
+    crate::fixtures::run_task(&db.store, done.tasks[0].id, Outcome::Ok).await;
+
+    let unknown = rabt_core::TaskId::new();
+    let starts = [
+        (new.tasks[1].id, now()),
+        (done.tasks[0].id, now()),
+        (unknown, now()),
+        (new.tasks[0].id, now()),
+    ];
+    let taken = db.store.take_tasks(&starts).await;
+    let ids = |taken: &Result<rabt_store::Taken, rabt_store::StoreError>| match taken {
+        Ok(rabt_store::Taken::Started(task)) => Some((task.id, task.attempts)),
+        _ => None,
+    };
+    assert_eq!(ids(&taken[0]), Some((new.tasks[1].id, 1)), "{taken:?}");
+    assert_eq!(ids(&taken[3]), Some((new.tasks[0].id, 1)), "{taken:?}");
+    assert!(
+        matches!(taken[1], Ok(rabt_store::Taken::AlreadyCompleted(_))),
+        "{taken:?}"
+    );
+    assert!(
+        matches!(taken[2], Ok(rabt_store::Taken::NotFound)),
+        "{taken:?}"
+    );
+    let record = db
+        .store
+        .get_request(coop.id, new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, RequestStatus::Running);
+    let query = rabt_store::AuditQuery {
+        request: Some(new.id),
+        limit: 10,
+        ..rabt_store::AuditQuery::default()
+    };
+    let log = db.store.audit_log(&query).await.unwrap();
+    let started = log.iter().filter(|e| e.action == "task.started").count();
+    assert_eq!(started, 2);
+}
+backend_test!(starts_in_one_batch_are_each_answered);

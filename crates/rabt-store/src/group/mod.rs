@@ -10,6 +10,8 @@
 //! ([`crate::GroupCommit`]) and the worker's completions ([`crate::CompletionGroup`])
 //! use it.
 
+pub(crate) mod worker;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
