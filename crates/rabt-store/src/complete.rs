@@ -13,7 +13,7 @@ use rabt_core::{
 };
 use serde_json::json;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry, insert_audit, insert_audits};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -249,7 +249,6 @@ pub(crate) async fn finish_task(
     let mut entry = task_audit(task, finish.actor.clone(), "task.completed");
     entry.outcome = Some(finish.outcome.as_str().to_owned());
     entry.latency_ms = finish.latency_ms;
-    insert_audit(tx.conn(), &entry, finish.at).await?;
 
     let row = sqlx::query(
         "UPDATE requests SET pending_tasks = pending_tasks - 1, updated_at = $1 WHERE id = $2 \
@@ -261,6 +260,7 @@ pub(crate) async fn finish_task(
     .await?;
     let pending: i64 = sqlx::Row::try_get(&row, "pending_tasks")?;
     if pending > 0 {
+        insert_audit(tx.conn(), &entry, finish.at).await?;
         return Ok(Completion::Applied {
             request_completed: None,
         });
@@ -271,7 +271,8 @@ pub(crate) async fn finish_task(
         status: get_enum(&row, "status", RequestStatus::parse)?,
         traceparent: sqlx::Row::try_get(&row, "traceparent")?,
     };
-    let done = complete_request(tx, &request, finish.at).await?;
+    // The task's entry and the request's go in one statement.
+    let done = complete_request(tx, &request, finish.at, entry).await?;
     Ok(Completion::Applied {
         request_completed: Some(done),
     })
@@ -284,12 +285,13 @@ struct ClosingRequest {
     traceparent: Option<String>,
 }
 
-/// Gives a request whose tasks all have their outcome its verdict, audits it and
-/// queues the event.
+/// Gives a request whose tasks all have their outcome its verdict, audits it (after
+/// `completed`, the entry of the task that completed it) and queues the event.
 async fn complete_request(
     tx: &mut WriteTx,
     request: &ClosingRequest,
     at: DateTime<Utc>,
+    completed: NewAuditEntry,
 ) -> Result<RequestCompleted, StoreError> {
     let next = request.status.advance(RequestStatus::Completed)?;
     let rows = sqlx::query("SELECT outcome, required FROM tasks WHERE request_id = $1")
@@ -319,7 +321,7 @@ async fn complete_request(
     let mut entry = NewAuditEntry::new(Actor::System, "request.completed");
     entry.request = Some(request.id);
     entry.outcome = Some(verdict.as_str().to_owned());
-    insert_audit(tx.conn(), &entry, at).await?;
+    insert_audits(tx.conn(), &[completed, entry], at).await?;
     let event = Event::V1(EventV1::RequestCompleted {
         request: request.id,
         cooperative: request.cooperative,
