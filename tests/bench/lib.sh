@@ -307,8 +307,12 @@ profile_run() {
     --out "$results/95$order-database.json"
   for t in "${targets[@]}"; do
     name=${t%%=*}
+    # A debug build's inline frames take perf's addr2line many minutes to resolve
+    # (CI's smoke run); a release profile keeps them, for attribution.
+    local inline=()
+    [ "${build:-release}" = debug ] && inline=(--no-inline)
     perf report -i "$dir/scratch/perf-$name-$order.data" --stdio --children --sort dso,sym -g none \
-      --percent-limit 0.3 >"$dir/scratch/perf-$name-$order.txt" 2>/dev/null
+      "${inline[@]}" --percent-limit 0.3 >"$dir/scratch/perf-$name-$order.txt" 2>/dev/null
     "$bench" profile --report "$dir/scratch/perf-$name-$order.txt" --process "$name" \
       --workload "$workload" --counters "$dir/scratch/perf-stat-$name-$order.txt" --load "$load_out" \
       --stage "${workload%%:*}" --system production --out "$results/9$order-profile-$name.json"

@@ -1,5 +1,7 @@
 //! `POST /v1/requests`, `GET /v1/requests/{id}`, `GET /v1/requests`.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -109,7 +111,7 @@ pub(crate) async fn create(
             return Ok(response);
         }
     }
-    Ok(accepted_response(id, new.idempotency.response_body))
+    Ok(accepted_response(id, new.idempotency.response_body.clone()))
 }
 
 /// The body as JSON: `application/json` and well formed, within the size limit, with
@@ -386,12 +388,16 @@ pub(crate) async fn list(
 /// cooperative that hangs up while the commit is in flight must not stop the handover of
 /// what was committed (its rows, claimed as they were written, would wait out their
 /// lease before any relay published them).
+///
+/// The request goes through this process's group commit: written in one transaction
+/// with the requests accepted at the same moment, answered when that has committed.
 async fn accept(
     state: &AppState,
     new: NewRequest,
     quota: Option<u64>,
-) -> Result<(NewRequest, Accepted), ApiError> {
+) -> Result<(Arc<NewRequest>, Accepted), ApiError> {
     let state = state.clone();
+    let new = Arc::new(new);
     let spawned = async move {
         let handoff = state.settings().outbox_handoff.as_ref();
         // A lost race with a concurrent transaction rolled everything back: trying again
@@ -399,8 +405,8 @@ async fn accept(
         let mut tries = 0;
         let result = loop {
             match state
-                .store()
-                .accept_request_within(&new, handoff.map(|h| h.lease()), quota)
+                .group_commit()
+                .accept(Arc::clone(&new), handoff.map(|h| h.lease()), quota)
                 .await
             {
                 Err(err) if err.is_conflict() && tries < ACCEPT_RETRIES => tries += 1,

@@ -85,6 +85,7 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    group_commit: rabt_store::GroupCommit,
     catalogue: Arc<Catalogue>,
     callable: BTreeSet<ServiceName>,
     transport: Transport,
@@ -111,6 +112,7 @@ impl AppState {
         settings: ApiSettings,
     ) -> Self {
         Self(Arc::new(Inner {
+            group_commit: rabt_store::GroupCommit::new(store.clone()),
             store,
             catalogue,
             callable,
@@ -127,6 +129,11 @@ impl AppState {
     /// The database.
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// The accept path's group commit over the database.
+    pub fn group_commit(&self) -> &rabt_store::GroupCommit {
+        &self.0.group_commit
     }
 
     /// The service catalogue.
@@ -201,7 +208,7 @@ pub fn store_error(context: &str, err: StoreError) -> ApiError {
                 "الطلب الأول بهذا المفتاح ما زال قيد الحفظ؛ أعد المحاولة بعد لحظة",
             )
             .retry_after(1),
-        StoreError::Conflict(_) => {
+        err if err.is_conflict() => {
             tracing::info!(error = %err, "{context}: lost a race with a concurrent transaction");
             ApiError::new(ProblemKind::Busy).retry_after(1)
         }

@@ -4,6 +4,7 @@
 //! Each message is a versioned enum (`{"v": 1, ...}`). A variant is never removed or
 //! changed while messages of it may still sit in a queue; a new shape is a new version.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::agency::Agency;
@@ -45,6 +46,11 @@ pub enum TaskMessage {
         agency: Agency,
         /// The service to call.
         service: ServiceName,
+        /// The task's deadline, so that the worker's gate can bound its wait (and an
+        /// open circuit) before the task is read or started. Absent in messages written
+        /// before it was added: the worker then reads the task for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_at: Option<DateTime<Utc>>,
     },
     /// A callback the agency sent, verified and stored by the API, for the agency's
     /// worker to read with its adapter and apply.
@@ -132,11 +138,33 @@ mod tests {
             request,
             agency: Agency::SaudiPost,
             service: ServiceName::parse("post.address.verify").unwrap(),
+            deadline_at: None,
         };
         let json = serde_json::to_value(&msg).unwrap();
         assert_eq!(json["v"], "1");
+        assert!(
+            json.get("deadline_at").is_none(),
+            "absent, as older messages are"
+        );
         assert_eq!(json["agency"], "saudi-post");
         assert_eq!(json["task"], task.to_string());
+        assert_eq!(serde_json::from_value::<TaskMessage>(json).unwrap(), msg);
+    }
+
+    #[test]
+    fn task_message_carries_its_deadline_when_known() {
+        let deadline = DateTime::parse_from_rfc3339("2026-12-07T10:00:00.250Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let msg = TaskMessage::V1 {
+            task: TaskId::new(),
+            request: RequestId::new(),
+            agency: Agency::Interior,
+            service: ServiceName::parse("interior.identity.verify").unwrap(),
+            deadline_at: Some(deadline),
+        };
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["deadline_at"], "2026-12-07T10:00:00.250Z");
         assert_eq!(serde_json::from_value::<TaskMessage>(json).unwrap(), msg);
     }
 

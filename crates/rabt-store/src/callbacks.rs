@@ -92,7 +92,7 @@ impl Store {
             agency: new.agency,
         };
         insert_task_message(
-            tx.conn(),
+            &mut tx,
             &message,
             new.traceparent.as_deref(),
             new.received_at,

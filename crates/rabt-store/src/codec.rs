@@ -129,6 +129,47 @@ pub(crate) fn page_limit(limit: u32, max: u32) -> i64 {
     i64::from(limit.clamp(1, max))
 }
 
+/// A query over the `Any` driver whose values are all owned.
+pub(crate) type OwnedQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// The most values one statement binds: under SQLite's limit (32,766) and
+/// PostgreSQL's (65,535), so that a multi-row insert is split into statements of as
+/// many rows as fit.
+const MAX_BINDS: usize = 30_000;
+
+/// Inserts `rows` with as few statements as the bind limit allows:
+/// `{head} ($1, …), (…) {tail}`, each row binding `columns` values with `bind`. Returns
+/// the rows that `tail`'s `RETURNING` gave (none without one), in no promised order.
+pub(crate) async fn insert_rows<T>(
+    conn: &mut sqlx::AnyConnection,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl Fn(OwnedQuery, &T) -> Result<OwnedQuery, StoreError>,
+) -> Result<Vec<AnyRow>, StoreError> {
+    let mut returned = Vec::new();
+    for chunk in rows.chunks((MAX_BINDS / columns.max(1)).max(1)) {
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let first = row * columns + 1;
+                let marks: Vec<String> =
+                    (first..first + columns).map(|n| format!("${n}")).collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        let sql = format!("{head} {} {tail}", tuples.join(", "));
+        // Assembled from the caller's constant text and placeholders only; every value
+        // is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            query = bind(query, row)?;
+        }
+        returned.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(returned)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports a failure
 mod tests {

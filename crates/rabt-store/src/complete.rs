@@ -12,12 +12,12 @@ use rabt_core::{
     Verdict,
 };
 use serde_json::json;
-use sqlx::AnyConnection;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry, insert_audit, insert_audits};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
+use crate::group::write_batch;
 use crate::notifications::queue_notification;
 use crate::outbox::insert_event;
 use crate::tasks::{LockedTask, task_audit};
@@ -98,33 +98,43 @@ impl Store {
         completion: &TaskCompletion,
     ) -> Result<Completion, StoreError> {
         let mut tx = self.begin_write().await?;
-        let task = self
-            .lock_task(tx.conn(), completion.task)
-            .await?
-            .ok_or(StoreError::NotFound { what: "task" })?;
-        if let TaskState::Completed(outcome) = task.state {
-            if outcome == Outcome::Timeout
-                && completion.outcome.is_answer()
-                && !task.has_late_answer
-            {
-                record_late_answer(&mut tx, &task, completion).await?;
-                tx.commit().await?;
-            }
-            return Ok(Completion::AlreadyCompleted);
-        }
-        let next = task.state.apply(TaskEvent::Answered(completion.outcome))?;
-        let finish = Finish {
-            outcome: next.outcome().unwrap_or(completion.outcome),
-            data: completion.data.as_ref(),
-            upstream_ref: completion.upstream_ref.as_deref(),
-            error: completion.error.as_deref(),
-            latency_ms: completion.latency_ms,
-            at: completion.completed_at,
-            actor: Actor::Agency(task.agency),
-        };
-        let result = finish_task(&mut tx, &task, &finish).await?;
+        let result = complete_in(self, &mut tx, completion).await??;
         tx.commit().await?;
         Ok(result)
+    }
+
+    /// Records several answers in one transaction (the worker's group commit),
+    /// answering each, in order, as [`Store::complete_task`] would have alone (see
+    /// [`crate::group::write_batch`]).
+    pub async fn complete_tasks(
+        &self,
+        completions: &[TaskCompletion],
+    ) -> Vec<Result<Completion, StoreError>> {
+        write_batch::<crate::group::worker::Answers>(self, completions).await
+    }
+
+    pub(crate) async fn complete_together(
+        &self,
+        completions: &[TaskCompletion],
+    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
+        // In the order of the tasks' ids, so that two batches take the rows of the same
+        // tasks in one order.
+        let mut order: Vec<usize> = (0..completions.len()).collect();
+        order.sort_by_key(|&i| completions[i].task.to_string());
+        let mut results: Vec<Option<Result<Completion, StoreError>>> =
+            completions.iter().map(|_| None).collect();
+        let mut tx = self.begin_write().await?;
+        for i in order {
+            // A refusal decided before any write leaves the transaction to the others;
+            // any other failure is the batch's.
+            results[i] = Some(complete_in(self, &mut tx, &completions[i]).await?);
+        }
+        tx.commit().await?;
+        // Each position was filled in the loop over `order`, a permutation of them all.
+        Ok(results
+            .into_iter()
+            .map(|result| result.expect("a result per answer"))
+            .collect())
     }
 
     /// Times out up to `limit` open tasks whose deadline has passed, through the same
@@ -177,6 +187,40 @@ impl Store {
     }
 }
 
+/// Records an agency's answer in `tx`: the task's outcome, and the request's verdict
+/// if it was the last open task; a late answer to a task that timed out beside it. The
+/// inner error is a refusal decided before anything was written (an unknown task, an
+/// answer its state cannot take): the transaction may go on with other answers.
+async fn complete_in(
+    store: &Store,
+    tx: &mut WriteTx,
+    completion: &TaskCompletion,
+) -> Result<Result<Completion, StoreError>, StoreError> {
+    let Some(task) = store.lock_task(tx.conn(), completion.task).await? else {
+        return Ok(Err(StoreError::NotFound { what: "task" }));
+    };
+    if let TaskState::Completed(outcome) = task.state {
+        if outcome == Outcome::Timeout && completion.outcome.is_answer() && !task.has_late_answer {
+            record_late_answer(tx, &task, completion).await?;
+        }
+        return Ok(Ok(Completion::AlreadyCompleted));
+    }
+    let next = match task.state.apply(TaskEvent::Answered(completion.outcome)) {
+        Ok(next) => next,
+        Err(illegal) => return Ok(Err(illegal.into())),
+    };
+    let finish = Finish {
+        outcome: next.outcome().unwrap_or(completion.outcome),
+        data: completion.data.as_ref(),
+        upstream_ref: completion.upstream_ref.as_deref(),
+        error: completion.error.as_deref(),
+        latency_ms: completion.latency_ms,
+        at: completion.completed_at,
+        actor: Actor::Agency(task.agency),
+    };
+    finish_task(tx, &task, &finish).await.map(Ok)
+}
+
 /// Completes a locked, open task and, if it was the last one, its request.
 pub(crate) async fn finish_task(
     tx: &mut WriteTx,
@@ -205,7 +249,6 @@ pub(crate) async fn finish_task(
     let mut entry = task_audit(task, finish.actor.clone(), "task.completed");
     entry.outcome = Some(finish.outcome.as_str().to_owned());
     entry.latency_ms = finish.latency_ms;
-    insert_audit(tx.conn(), &entry, finish.at).await?;
 
     let row = sqlx::query(
         "UPDATE requests SET pending_tasks = pending_tasks - 1, updated_at = $1 WHERE id = $2 \
@@ -217,6 +260,7 @@ pub(crate) async fn finish_task(
     .await?;
     let pending: i64 = sqlx::Row::try_get(&row, "pending_tasks")?;
     if pending > 0 {
+        insert_audit(tx.conn(), &entry, finish.at).await?;
         return Ok(Completion::Applied {
             request_completed: None,
         });
@@ -227,7 +271,8 @@ pub(crate) async fn finish_task(
         status: get_enum(&row, "status", RequestStatus::parse)?,
         traceparent: sqlx::Row::try_get(&row, "traceparent")?,
     };
-    let done = complete_request(tx.conn(), &request, finish.at).await?;
+    // The task's entry and the request's go in one statement.
+    let done = complete_request(tx, &request, finish.at, entry).await?;
     Ok(Completion::Applied {
         request_completed: Some(done),
     })
@@ -240,17 +285,18 @@ struct ClosingRequest {
     traceparent: Option<String>,
 }
 
-/// Gives a request whose tasks all have their outcome its verdict, audits it and
-/// queues the event.
+/// Gives a request whose tasks all have their outcome its verdict, audits it (after
+/// `completed`, the entry of the task that completed it) and queues the event.
 async fn complete_request(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     request: &ClosingRequest,
     at: DateTime<Utc>,
+    completed: NewAuditEntry,
 ) -> Result<RequestCompleted, StoreError> {
     let next = request.status.advance(RequestStatus::Completed)?;
     let rows = sqlx::query("SELECT outcome, required FROM tasks WHERE request_id = $1")
         .bind(request.id.to_string())
-        .fetch_all(&mut *conn)
+        .fetch_all(tx.conn())
         .await?;
     let checks = rows
         .iter()
@@ -270,21 +316,31 @@ async fn complete_request(
     .bind(verdict.as_str())
     .bind(millis(at))
     .bind(request.id.to_string())
-    .execute(&mut *conn)
+    .execute(tx.conn())
     .await?;
     let mut entry = NewAuditEntry::new(Actor::System, "request.completed");
     entry.request = Some(request.id);
     entry.outcome = Some(verdict.as_str().to_owned());
-    insert_audit(conn, &entry, at).await?;
+    insert_audits(tx.conn(), &[completed, entry], at).await?;
     let event = Event::V1(EventV1::RequestCompleted {
         request: request.id,
         cooperative: request.cooperative,
         verdict,
     });
     let message_id = format!("{}.completed", request.id);
-    insert_event(conn, &event, message_id, request.traceparent.as_deref(), at).await?;
+    let lease_until = tx.outbox_lease_until(at);
+    let row = insert_event(
+        tx.conn(),
+        &event,
+        message_id,
+        request.traceparent.as_deref(),
+        at,
+        lease_until,
+    )
+    .await?;
+    tx.hand_over(row);
     // In the completion's own transaction: a crash never loses the notification.
-    queue_notification(conn, request.id, at).await?;
+    queue_notification(tx.conn(), request.id, at).await?;
     Ok(RequestCompleted {
         request: request.id,
         cooperative: request.cooperative,

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Connection, Transaction};
@@ -12,6 +13,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
 use crate::key_cache::KeyCache;
+use crate::outbox::{Handoff, OutboxRow};
 
 /// Which SQL database a [`Store`] talks to. Queries are written once in the subset both
 /// understand; the dialect picks the few statements that differ.
@@ -53,6 +55,10 @@ pub struct Store {
     pub(crate) keys_in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
     /// Verified API keys, off unless [`Store::cache_api_keys`] turns it on.
     pub(crate) key_cache: Arc<KeyCache>,
+    /// This process's relay, to which the outbox rows written by the worker's
+    /// transactions (a verdict's event, a composite's released checks) go at once,
+    /// claimed as they were written; see [`Store::hand_over_to`].
+    handoff: Option<Handoff>,
 }
 
 impl fmt::Debug for Store {
@@ -110,6 +116,7 @@ impl Store {
                     writers: None,
                     keys_in_flight: Arc::default(),
                     key_cache: Arc::new(KeyCache::new(Duration::ZERO)),
+                    handoff: None,
                 })
             }
             Dialect::Sqlite => connect_sqlite(url, max_connections).await,
@@ -123,6 +130,23 @@ impl Store {
     pub fn cache_api_keys(mut self, ttl: Duration) -> Store {
         self.key_cache = Arc::new(KeyCache::new(ttl));
         self
+    }
+
+    /// Hands the outbox rows that this store's write transactions queue (a verdict's
+    /// event, a composite's released checks) to `handoff`'s relay once they have
+    /// committed, written claimed for its lease, instead of leaving the relay to find
+    /// them in the table. The accept path hands its rows over itself
+    /// ([`Store::accept_request_leased`]). Call it before cloning the store.
+    #[must_use]
+    pub fn hand_over_to(mut self, handoff: Handoff) -> Store {
+        self.handoff = Some(handoff);
+        self
+    }
+
+    /// Whether this store hands its outbox rows to a relay (then nobody needs to wake
+    /// the relay for them).
+    pub fn hands_over(&self) -> bool {
+        self.handoff.is_some()
     }
 
     /// The backend in use.
@@ -152,6 +176,8 @@ impl Store {
         };
         Ok(WriteTx {
             tx,
+            handoff: self.handoff.clone(),
+            handed: Vec::new(),
             _writer: writer,
         })
     }
@@ -172,6 +198,9 @@ pub(crate) struct WriteTx {
     // Field order matters: the transaction is dropped (rolled back) before the writer
     // lock is released.
     tx: Transaction<'static, Any>,
+    /// Where the outbox rows this transaction wrote claimed go once it commits.
+    handoff: Option<Handoff>,
+    handed: Vec<OutboxRow>,
     _writer: Option<OwnedMutexGuard<()>>,
 }
 
@@ -181,9 +210,39 @@ impl WriteTx {
         &mut self.tx
     }
 
-    /// Commits, then releases the writer lock.
+    /// Until when an outbox row written now is claimed: for the relay's lease if the
+    /// row will be handed over at commit, else not at all (any relay may take it).
+    pub(crate) fn outbox_lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match &self.handoff {
+            Some(handoff) => crate::accept::lease_until(now, Some(handoff.lease())),
+            None => now,
+        }
+    }
+
+    /// Hands `row`, written with [`WriteTx::outbox_lease_until`], to the relay once
+    /// this transaction commits.
+    pub(crate) fn hand_over(&mut self, row: OutboxRow) {
+        if self.handoff.is_some() {
+            self.handed.push(row);
+        }
+    }
+
+    /// Commits, then releases the writer lock and hands the rows written claimed to the
+    /// relay. A relay that stopped leaves them to wait out their lease.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
+        let WriteTx {
+            tx,
+            handoff,
+            handed,
+            _writer,
+        } = self;
+        tx.commit().await?;
+        drop(_writer);
+        if let Some(handoff) = handoff
+            && !handoff.send(handed)
+        {
+            tracing::debug!("the relay is gone; the rows wait out their lease");
+        }
         Ok(())
     }
 
@@ -241,6 +300,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
         writers: Some(Arc::new(Mutex::new(()))),
         keys_in_flight: Arc::default(),
         key_cache: Arc::new(KeyCache::new(Duration::ZERO)),
+        handoff: None,
     })
 }
 

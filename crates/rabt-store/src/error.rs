@@ -90,13 +90,26 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// A group commit's writer stopped (a bug it logged) before it answered: whether
+    /// the request was stored is not known; a retry with its idempotency key tells.
+    #[error("the write stopped before it answered")]
+    Interrupted,
+    /// The failure of a write that several requests shared (a group commit's batch
+    /// whose transaction could not be written: a lost race, an unreachable database);
+    /// each request of the batch is answered with it.
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
     /// Whether retrying the same operation can succeed (a conflict with a concurrent
     /// transaction).
     pub fn is_conflict(&self) -> bool {
-        matches!(self, StoreError::Conflict(_))
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::Shared(shared) => shared.is_conflict(),
+            _ => false,
+        }
     }
 
     /// Whether the database is unreachable, overloaded or out of room (connection
@@ -116,6 +129,7 @@ impl StoreError {
                 | sqlx::Error::WorkerCrashed,
             ) => true,
             StoreError::Database(sqlx::Error::Database(db)) => is_out_of_resources(db.as_ref()),
+            StoreError::Shared(shared) => shared.is_unavailable(),
             _ => false,
         }
     }

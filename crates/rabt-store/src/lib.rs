@@ -59,6 +59,7 @@ pub mod console;
 pub mod cooperatives;
 pub mod dead_letters;
 mod error;
+mod group;
 pub mod key_cache;
 pub mod lifecycle;
 pub mod limits;
@@ -70,13 +71,15 @@ pub mod reads;
 pub mod retention;
 pub mod tasks;
 
-pub use accept::{Accepted, IdempotencyRecord, NewRequest, NewTask};
+pub use accept::group::GroupCommit;
+pub use accept::{AcceptAnswer, Accepted, IdempotencyRecord, NewRequest, NewTask, Pending};
 pub use audit::proofs::{Evidence, EvidenceEntry, SealedEntry, StoredCheckpoint};
 pub use audit::seal::{SealReport, Sealer};
 pub use audit::verify::{Problem, VerifyOptions, VerifyReport};
 pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry, SubjectMatch};
 pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
 pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
+pub use compose::Release;
 pub use connect::{Dialect, Store};
 pub use console::{ConsoleSession, Ended, Heartbeat, OpsRequestQuery, OpsRequestSummary};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
@@ -85,6 +88,8 @@ pub use dead_letters::{
     PurgeOutcome, ReplayOutcome,
 };
 pub use error::StoreError;
+pub use group::GroupStats;
+pub use group::worker::{CompletionGroup, StartGroup};
 pub use lifecycle::{Activity, ApiKeyInfo, Revoked, Rotated, key_id};
 pub use limits::CooperativeLimit;
 pub use notifications::{
@@ -96,4 +101,4 @@ pub use pauses::{AgencyPause, PauseOutcome, Resumed};
 /// The exchanges an outbox row names, defined in `rabt-core` (the queue declares them).
 pub use rabt_core::{EVENTS_EXCHANGE, TASKS_EXCHANGE};
 pub use reads::{LateAnswer, ListQuery, RequestRecord, RequestSummary, TaskView};
-pub use tasks::{StartResult, TaskRecord};
+pub use tasks::{StartResult, Taken, TaskRecord};

@@ -14,8 +14,8 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::codec::{get_count, get_parsed, millis, page_limit};
-use crate::connect::Store;
+use crate::codec::{get_count, get_parsed, get_time, insert_rows, millis, page_limit};
+use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 
 /// The message header that carries the W3C trace context.
@@ -180,7 +180,7 @@ impl Store {
         let now = Utc::now();
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
-            "SELECT t.id, t.request_id, t.agency, t.service, r.traceparent \
+            "SELECT t.id, t.request_id, t.agency, t.service, t.deadline_at, r.traceparent \
              FROM tasks t JOIN requests r ON r.id = t.request_id \
              WHERE t.status IN ('QUEUED', 'RUNNING') \
                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = t.id) \
@@ -195,8 +195,9 @@ impl Store {
                 request: get_parsed(row, "request_id")?,
                 agency: get_parsed(row, "agency")?,
                 service: get_parsed(row, "service")?,
+                deadline_at: Some(get_time(row, "deadline_at")?),
             };
-            insert_task_message(tx.conn(), &message, traceparent.as_deref(), now).await?;
+            insert_task_message(&mut tx, &message, traceparent.as_deref(), now).await?;
         }
         // Callbacks stored but not applied lost their message with the queue too.
         let callbacks = sqlx::query(
@@ -210,7 +211,7 @@ impl Store {
                 callback: get_parsed(row, "id")?,
                 agency: get_parsed(row, "agency")?,
             };
-            insert_task_message(tx.conn(), &message, None, now).await?;
+            insert_task_message(&mut tx, &message, None, now).await?;
         }
         tx.commit().await?;
         Ok((rows.len() + callbacks.len()) as u64)
@@ -219,19 +220,20 @@ impl Store {
 
 /// Writes the outbox row that publishes a task to its agency's queue.
 pub(crate) async fn insert_task_message(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     message: &TaskMessage,
     traceparent: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    insert_task_message_until(conn, message, traceparent, now, now)
-        .await
-        .map(drop)
+    let lease_until = tx.outbox_lease_until(now);
+    let row = insert_task_message_until(tx.conn(), message, traceparent, now, lease_until).await?;
+    tx.hand_over(row);
+    Ok(())
 }
 
 /// Writes the outbox row that publishes a task, claimed until `lease_until` (`now`:
 /// claimable by any relay at once), and returns it.
-pub(crate) async fn insert_task_message_until(
+async fn insert_task_message_until(
     conn: &mut AnyConnection,
     message: &TaskMessage,
     traceparent: Option<&str>,
@@ -246,25 +248,93 @@ pub(crate) async fn insert_task_message_until(
         traceparent,
     };
     let id = insert_outbox_until(conn, &outgoing, now, lease_until).await?;
-    Ok(OutboxRow {
-        id,
-        exchange: outgoing.exchange.to_owned(),
-        headers: outgoing.headers(),
-        routing_key: outgoing.routing_key,
-        message_id: outgoing.message_id,
-        body: outgoing.body,
-        attempts: 0,
-    })
+    Ok(outgoing.into_row(id))
 }
 
-/// Writes the outbox row that publishes an event.
+/// A task's message to write to the outbox, claimable from `lease_until`.
+pub(crate) struct QueuedMessage<'a> {
+    pub(crate) message: TaskMessage,
+    pub(crate) traceparent: Option<&'a str>,
+    pub(crate) lease_until: DateTime<Utc>,
+}
+
+/// Writes the outbox rows that queue `messages`, in as few statements as fit; returns
+/// the rows in the order of `messages`, for a relay to publish at once.
+pub(crate) async fn insert_task_messages(
+    conn: &mut AnyConnection,
+    messages: &[QueuedMessage<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    let outgoing = messages
+        .iter()
+        .map(|queued| {
+            Ok((
+                Outgoing {
+                    exchange: TASKS_EXCHANGE,
+                    routing_key: queued.message.agency().as_str().to_owned(),
+                    message_id: queued.message.subject(),
+                    body: serde_json::to_vec(&queued.message)?,
+                    traceparent: queued.traceparent,
+                },
+                queued.lease_until,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let returned = insert_rows(
+        conn,
+        "INSERT INTO outbox (exchange, routing_key, message_id, body, headers, attempts, \
+         lease_until, created_at) VALUES",
+        "RETURNING id, message_id",
+        8,
+        &outgoing,
+        |query, (outgoing, lease_until)| {
+            Ok(query
+                .bind(outgoing.exchange)
+                .bind(outgoing.routing_key.clone())
+                .bind(outgoing.message_id.clone())
+                .bind(outgoing.body.clone())
+                .bind(serde_json::to_string(&outgoing.headers())?)
+                .bind(0_i64)
+                .bind(millis(*lease_until))
+                .bind(millis(now)))
+        },
+    )
+    .await?;
+    // RETURNING promises no order: the rows are matched by message id (a task's id,
+    // one message per task here).
+    let mut ids = returned
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<String, _>("message_id")?,
+                row.try_get::<i64, _>("id")?,
+            ))
+        })
+        .collect::<Result<std::collections::HashMap<String, i64>, StoreError>>()?;
+    outgoing
+        .into_iter()
+        .map(|(outgoing, _)| {
+            let id = ids
+                .remove(&outgoing.message_id)
+                .ok_or(StoreError::Corrupt {
+                    column: "outbox.id",
+                    value: outgoing.message_id.clone(),
+                })?;
+            Ok(outgoing.into_row(id))
+        })
+        .collect()
+}
+
+/// Writes the outbox row that publishes an event, claimable from `lease_until`;
+/// returns it, for a relay to publish at once.
 pub(crate) async fn insert_event(
     conn: &mut AnyConnection,
     event: &Event,
     message_id: String,
     traceparent: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    lease_until: DateTime<Utc>,
+) -> Result<OutboxRow, StoreError> {
     let outgoing = Outgoing {
         exchange: EVENTS_EXCHANGE,
         routing_key: event.routing_key(),
@@ -272,7 +342,8 @@ pub(crate) async fn insert_event(
         body: serde_json::to_vec(event)?,
         traceparent,
     };
-    insert_outbox(conn, &outgoing, now).await
+    let id = insert_outbox_until(conn, &outgoing, now, lease_until).await?;
+    Ok(outgoing.into_row(id))
 }
 
 struct Outgoing<'a> {
@@ -284,22 +355,25 @@ struct Outgoing<'a> {
 }
 
 impl Outgoing<'_> {
+    /// The row as written, with the id the database gave it.
+    fn into_row(self, id: i64) -> OutboxRow {
+        OutboxRow {
+            id,
+            exchange: self.exchange.to_owned(),
+            headers: self.headers(),
+            routing_key: self.routing_key,
+            message_id: self.message_id,
+            body: self.body,
+            attempts: 0,
+        }
+    }
+
     fn headers(&self) -> Vec<(String, String)> {
         self.traceparent
             .map(|tp| (TRACEPARENT_HEADER.to_owned(), tp.to_owned()))
             .into_iter()
             .collect()
     }
-}
-
-async fn insert_outbox(
-    conn: &mut AnyConnection,
-    outgoing: &Outgoing<'_>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    insert_outbox_until(conn, outgoing, now, now)
-        .await
-        .map(drop)
 }
 
 /// Inserts a row claimable from `lease_until`; returns its id.

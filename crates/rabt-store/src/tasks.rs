@@ -14,8 +14,9 @@ use sqlx::any::AnyRow;
 
 use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_count, get_enum, get_json, get_opt_time, get_parsed, get_time, millis};
-use crate::connect::Store;
+use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
+use crate::group::write_batch;
 use crate::reads::task_state;
 
 /// A task as a worker needs it.
@@ -64,6 +65,52 @@ pub enum StartResult {
     NotFound,
 }
 
+/// The result of [`Store::take_task`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Taken {
+    /// The task is now RUNNING: the record as it stands after the start, whose
+    /// `attempts` is this attempt's number (from 1).
+    Started(TaskRecord),
+    /// The task has its outcome already (a duplicate message): ack and move on. The
+    /// record lets a composite's check release the checks waiting for it.
+    AlreadyCompleted(TaskRecord),
+    /// The agency accepted the task and will call back: nothing to do.
+    AwaitingCallback,
+    /// No such task.
+    NotFound,
+}
+
+/// The task statuses [`TaskEvent::Started`] leaves, as the start's SQL guard (one
+/// literal, for `concat!`).
+macro_rules! startable {
+    () => {
+        "('QUEUED', 'RUNNING')"
+    };
+}
+
+/// The columns of a [`TaskRecord`] and its request's status, returned by the start.
+/// PostgreSQL joins the request in `FROM`; SQLite's RETURNING cannot name a `FROM`
+/// table, so it reads the three request columns by subquery (on the primary key).
+const START_TASK_POSTGRES: &str = concat!(
+    "UPDATE tasks t SET status = $1, attempts = t.attempts + 1, started_at = $2 \
+     FROM requests r WHERE t.id = $3 AND r.id = t.request_id AND t.status IN ",
+    startable!(),
+    " RETURNING t.id, t.request_id, r.cooperative_id, t.agency, t.service, t.input, \
+     t.status, t.outcome, t.attempts, t.deadline_at, r.traceparent, t.child, \
+     t.first_failure_at, r.status AS request_status"
+);
+const START_TASK_SQLITE: &str = concat!(
+    "UPDATE tasks SET status = $1, attempts = attempts + 1, started_at = $2 \
+     WHERE id = $3 AND status IN ",
+    startable!(),
+    " RETURNING id, request_id, \
+     (SELECT cooperative_id FROM requests r WHERE r.id = tasks.request_id) AS cooperative_id, \
+     agency, service, input, status, outcome, attempts, deadline_at, \
+     (SELECT traceparent FROM requests r WHERE r.id = tasks.request_id) AS traceparent, \
+     child, first_failure_at, \
+     (SELECT status FROM requests r WHERE r.id = tasks.request_id) AS request_status"
+);
+
 /// `SELECT <task record columns> FROM tasks t JOIN requests r … <rest>`, as one literal.
 macro_rules! select_task_record {
     ($rest:literal) => {
@@ -83,17 +130,14 @@ pub(crate) struct LockedTask {
     pub(crate) request: RequestId,
     pub(crate) agency: Agency,
     pub(crate) state: TaskState,
-    pub(crate) request_status: RequestStatus,
     /// Whether an answer after the task timed out was already recorded.
     pub(crate) has_late_answer: bool,
 }
 
-const LOCK_TASK_POSTGRES: &str = "SELECT t.id, t.request_id, t.agency, t.status, t.outcome, \
-     t.late_outcome, r.status AS request_status \
-     FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.id = $1 FOR UPDATE OF t";
-const LOCK_TASK_SQLITE: &str = "SELECT t.id, t.request_id, t.agency, t.status, t.outcome, \
-     t.late_outcome, r.status AS request_status \
-     FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.id = $1";
+const LOCK_TASK_POSTGRES: &str = "SELECT id, request_id, agency, status, outcome, late_outcome \
+     FROM tasks WHERE id = $1 FOR UPDATE";
+const LOCK_TASK_SQLITE: &str = "SELECT id, request_id, agency, status, outcome, late_outcome \
+     FROM tasks WHERE id = $1";
 
 impl Store {
     /// Reads a task for a worker.
@@ -123,40 +167,72 @@ impl Store {
     }
 
     /// A worker takes the task: QUEUED or RUNNING (a worker died mid-call) becomes
-    /// RUNNING with one more attempt, and its request RUNNING.
-    pub async fn start_task(
+    /// RUNNING with one more attempt, and its request RUNNING. Returns the task as the
+    /// worker needs it to call the agency, from the same statement that started it: one
+    /// `UPDATE … RETURNING`, with no read before it. The task is read only when it
+    /// could not be started, to say why (a redelivery: rare).
+    pub async fn take_task(&self, id: TaskId, now: DateTime<Utc>) -> Result<Taken, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let taken = self.take_in(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    /// Takes several tasks in one transaction (the worker's group commit), answering
+    /// each, in order, as [`Store::take_task`] would have alone.
+    pub async fn take_tasks(
         &self,
+        starts: &[(TaskId, DateTime<Utc>)],
+    ) -> Vec<Result<Taken, StoreError>> {
+        write_batch::<crate::group::worker::Starts>(self, starts).await
+    }
+
+    pub(crate) async fn take_together(
+        &self,
+        starts: &[(TaskId, DateTime<Utc>)],
+    ) -> Result<Vec<Result<Taken, StoreError>>, StoreError> {
+        // In the order of the tasks' ids, so that two batches take the same rows in
+        // one order.
+        let mut order: Vec<usize> = (0..starts.len()).collect();
+        order.sort_by_key(|&i| starts[i].0.to_string());
+        let mut taken: Vec<Option<Taken>> = starts.iter().map(|_| None).collect();
+        let mut tx = self.begin_write().await?;
+        for i in order {
+            let (id, now) = starts[i];
+            taken[i] = Some(self.take_in(&mut tx, id, now).await?);
+        }
+        tx.commit().await?;
+        // Each position was filled in the loop over `order`, a permutation of them all.
+        Ok(taken
+            .into_iter()
+            .map(|taken| Ok(taken.expect("a start per task")))
+            .collect())
+    }
+
+    async fn take_in(
+        &self,
+        tx: &mut WriteTx,
         id: TaskId,
         now: DateTime<Utc>,
-    ) -> Result<StartResult, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let Some(task) = self.lock_task(tx.conn(), id).await? else {
-            return Ok(StartResult::NotFound);
+    ) -> Result<Taken, StoreError> {
+        // The guard is the state machine's: only the states `TaskEvent::Started` leaves
+        // (the `startable_statuses_are_the_state_machines` test keeps them equal), so a
+        // task that completed, awaits its callback or is blocked is never started, and
+        // two workers racing for one task on PostgreSQL are serialised by the row lock
+        // the UPDATE takes.
+        let row = sqlx::query(self.by_dialect(START_TASK_POSTGRES, START_TASK_SQLITE))
+            .bind(TaskState::Running.status().as_str())
+            .bind(millis(now))
+            .bind(id.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+        let Some(row) = row else {
+            return not_started(tx.conn(), id).await;
         };
-        let next = match task.state.apply(TaskEvent::Started) {
-            Ok(next) => next,
-            Err(refused) => {
-                return match task.state {
-                    TaskState::Completed(_) => Ok(StartResult::AlreadyCompleted),
-                    TaskState::AwaitingCallback => Ok(StartResult::AwaitingCallback),
-                    TaskState::Blocked | TaskState::Queued | TaskState::Running => {
-                        Err(refused.into())
-                    }
-                };
-            }
-        };
-        let row = sqlx::query(
-            "UPDATE tasks SET status = $1, attempts = attempts + 1, started_at = $2 \
-             WHERE id = $3 RETURNING attempts",
-        )
-        .bind(next.status().as_str())
-        .bind(millis(now))
-        .bind(id.to_string())
-        .fetch_one(tx.conn())
-        .await?;
-        let attempt = get_count(&row, "attempts")?;
-        let request_next = task.request_status.advance(RequestStatus::Running)?;
-        if request_next != task.request_status {
+        let task = task_record(&row)?;
+        let request_status = get_enum(&row, "request_status", RequestStatus::parse)?;
+        let request_next = request_status.advance(RequestStatus::Running)?;
+        if request_next != request_status {
             // Guarded by the old status: concurrent starts of sibling tasks update once.
             sqlx::query(
                 "UPDATE requests SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
@@ -164,15 +240,32 @@ impl Store {
             .bind(request_next.as_str())
             .bind(millis(now))
             .bind(task.request.to_string())
-            .bind(task.request_status.as_str())
+            .bind(request_status.as_str())
             .execute(tx.conn())
             .await?;
         }
-        let mut entry = task_audit(&task, Actor::System, "task.started");
-        entry.detail = json!({ "attempt": attempt });
+        let mut entry = NewAuditEntry::new(Actor::System, "task.started");
+        entry.request = Some(task.request);
+        entry.task = Some(task.id);
+        entry.detail = json!({ "attempt": task.attempts });
         insert_audit(tx.conn(), &entry, now).await?;
-        tx.commit().await?;
-        Ok(StartResult::Started { attempt })
+        Ok(Taken::Started(task))
+    }
+
+    /// [`Store::take_task`] for a caller that needs only the attempt number.
+    pub async fn start_task(
+        &self,
+        id: TaskId,
+        now: DateTime<Utc>,
+    ) -> Result<StartResult, StoreError> {
+        Ok(match self.take_task(id, now).await? {
+            Taken::Started(task) => StartResult::Started {
+                attempt: task.attempts,
+            },
+            Taken::AlreadyCompleted(_) => StartResult::AlreadyCompleted,
+            Taken::AwaitingCallback => StartResult::AwaitingCallback,
+            Taken::NotFound => StartResult::NotFound,
+        })
     }
 
     /// A transient failure: RUNNING goes back to QUEUED with the error kept on the
@@ -254,9 +347,36 @@ impl Store {
             request: get_parsed(&row, "request_id")?,
             agency: get_parsed(&row, "agency")?,
             state: task_state(&row, "status")?,
-            request_status: get_enum(&row, "request_status", RequestStatus::parse)?,
             has_late_answer: late.is_some(),
         }))
+    }
+}
+
+/// Why a task could not be started, read in the start's transaction (on SQLite under
+/// its write lock; on PostgreSQL after the UPDATE found no startable row).
+async fn not_started(conn: &mut AnyConnection, id: TaskId) -> Result<Taken, StoreError> {
+    let row = sqlx::query(select_task_record!("WHERE t.id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    let Some(task) = row.as_ref().map(task_record).transpose()? else {
+        return Ok(Taken::NotFound);
+    };
+    match task.state {
+        TaskState::Completed(_) => Ok(Taken::AlreadyCompleted(task)),
+        TaskState::AwaitingCallback => Ok(Taken::AwaitingCallback),
+        // A message for a check not yet released: refused, as the state machine says.
+        TaskState::Blocked => Err(TaskState::Blocked
+            .apply(TaskEvent::Started)
+            .map_or_else(StoreError::from, |_| {
+                StoreError::Conflict(sqlx::Error::RowNotFound)
+            })),
+        // Startable now, so the row changed between the UPDATE and this read (on
+        // PostgreSQL: an operator's replay reopened it): a lost race, which the caller
+        // retries as a whole.
+        TaskState::Queued | TaskState::Running => {
+            Err(StoreError::Conflict(sqlx::Error::RowNotFound))
+        }
     }
 }
 
@@ -283,4 +403,31 @@ fn task_record(row: &AnyRow) -> Result<TaskRecord, StoreError> {
         child: row.try_get("child")?,
         first_failure_at: get_opt_time(row, "first_failure_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rabt_core::{Outcome, TaskEvent, TaskState};
+
+    /// The start's SQL guard and the state machine must agree on which tasks a worker
+    /// may start, or the start would skip a startable task or start a finished one.
+    #[test]
+    fn startable_statuses_are_the_state_machines() {
+        let states = [
+            TaskState::Blocked,
+            TaskState::Queued,
+            TaskState::Running,
+            TaskState::AwaitingCallback,
+        ]
+        .into_iter()
+        .chain(Outcome::ALL.map(TaskState::Completed));
+        for state in states {
+            let quoted = format!("'{}'", state.status().as_str());
+            assert_eq!(
+                state.apply(TaskEvent::Started).is_ok(),
+                startable!().contains(&quoted),
+                "{state:?}"
+            );
+        }
+    }
 }

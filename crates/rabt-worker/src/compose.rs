@@ -9,7 +9,7 @@
 use chrono::Utc;
 use rabt_catalogue::composite::Child;
 use rabt_core::{Outcome, RequestId, TaskState};
-use rabt_store::{RequestRecord, StoreError, TaskView};
+use rabt_store::{Release, RequestRecord, StoreError, TaskView};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -58,7 +58,7 @@ impl Worker {
                 return Ok((released_count, skipped_count));
             };
             let mut skipped = false;
-            let mut released = false;
+            let mut releases = Vec::new();
             for task in record
                 .tasks
                 .iter()
@@ -84,22 +84,34 @@ impl Worker {
                             + chrono::Duration::from_std(child.deadline)
                                 .unwrap_or(chrono::Duration::MAX))
                         .min(record.deadline_at);
-                        let done = self
-                            .with_db("releasing a check", || {
-                                self.store
-                                    .release_task(task.id, &input, deadline, Utc::now())
-                            })
-                            .await?;
-                        if done {
-                            tracing::info!(request = %request, task = %task.id, check = %child.id, "check released");
-                        }
-                        released |= done;
-                        released_count += u32::from(done);
+                        releases.push((
+                            child.id.as_str(),
+                            Release {
+                                task: task.id,
+                                input,
+                                deadline_at: deadline,
+                            },
+                        ));
                     }
                 }
             }
-            if released {
-                self.outbox_wake.notify_one();
+            // The checks this answer unblocked go in one transaction.
+            if !releases.is_empty() {
+                let (checks, releases): (Vec<&str>, Vec<Release>) = releases.into_iter().unzip();
+                let done = self
+                    .with_db("releasing checks", || {
+                        self.store.release_tasks(&releases, Utc::now())
+                    })
+                    .await?;
+                for ((check, release), done) in checks.iter().zip(&releases).zip(&done) {
+                    if *done {
+                        tracing::info!(request = %request, task = %release.task, check = %check, "check released");
+                        released_count += 1;
+                    }
+                }
+                if done.contains(&true) {
+                    self.wake_relay();
+                }
             }
             // A skip completes a check, which may unblock others.
             if !skipped {
@@ -189,7 +201,7 @@ impl Worker {
         } = result
         {
             tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-            self.outbox_wake.notify_one();
+            self.wake_relay();
         }
         tracing::info!(task = %task.id, %outcome, reason, "check skipped");
         Ok(())

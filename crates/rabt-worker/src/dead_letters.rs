@@ -182,7 +182,7 @@ impl DeadLetterDrain {
         };
         if let Some(done) = ended.request_completed {
             tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-            self.worker.outbox_wake.notify_one();
+            self.worker.wake_relay();
         } else if ended.composite_check
             && let Err(err) = self.worker.compose(ended.request).await
         {

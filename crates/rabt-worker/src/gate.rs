@@ -31,17 +31,13 @@ use std::time::{Duration, Instant};
 use rabt_adapter::{AdapterError, Answer};
 use rabt_core::Agency;
 use rabt_metrics::{Circuit, metrics};
-use rabt_store::TaskRecord;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::Worker;
 use crate::breaker::{
     Admission, Breaker, BreakerSettings, BreakerSnapshot, Permit, Signal, Transition,
 };
 use crate::limits::{AgencyLimits, SharedLimits, SharedSlot};
-use crate::process::{Disposition, ProcessError};
-use crate::retry::retry_message;
 
 /// The header that marks a task sent back unattempted, with why.
 pub const DEFERRED_HEADER: &str = "x-rabt-deferred";
@@ -247,7 +243,7 @@ impl Gates {
     }
 
     /// Counts a task sent back unattempted.
-    fn count_deferral(&self, agency: Agency) {
+    pub(crate) fn count_deferral(&self, agency: Agency) {
         self.gate(agency).deferred.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -415,26 +411,6 @@ pub(crate) fn signal(result: &Result<Answer, AdapterError>) -> Signal {
         Err(AdapterError::UnsupportedService(_) | AdapterError::BadCallback(_)) => {
             Signal::Inconclusive
         }
-    }
-}
-
-impl Worker {
-    /// Sends a task its gate turned away back through the retry tier, unattempted: its
-    /// message again, acked here. `why` goes in the [`DEFERRED_HEADER`].
-    pub(crate) async fn defer(
-        &self,
-        task: &TaskRecord,
-        wait: Duration,
-        why: &'static str,
-    ) -> Result<Disposition, ProcessError> {
-        // Back no later than the cooldown ends (a tier rounded up could hold it for
-        // minutes past a cooldown of seconds).
-        let delay = self.transport.retry_delay_within(wait);
-        let message = retry_message(task, task.attempts).with_header(DEFERRED_HEADER, why);
-        self.publish_retry(message, delay).await?;
-        self.gates.count_deferral(task.agency);
-        tracing::debug!(task = %task.id, agency = %task.agency, why, wait_ms = delay.as_millis() as u64, "task sent back unattempted");
-        Ok(Disposition::Ack)
     }
 }
 

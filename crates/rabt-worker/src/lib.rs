@@ -57,6 +57,7 @@ pub mod retention;
 mod retry;
 pub mod seal;
 pub mod supervise;
+mod turned_away;
 
 pub use breaker::{BreakerSettings, BreakerSnapshot, CircuitState};
 pub use dead_letters::DeadLetterDrain;
@@ -104,6 +105,11 @@ impl Default for WorkerSettings {
 #[derive(Debug, Clone)]
 pub struct Worker {
     store: Store,
+    /// Answers recorded through group commit: those that arrive together share a
+    /// transaction.
+    completions: rabt_store::CompletionGroup,
+    /// Tasks started through group commit, likewise.
+    starts: rabt_store::StartGroup,
     transport: Transport,
     catalogue: Arc<Catalogue>,
     adapters: Arc<BTreeMap<Agency, Arc<dyn Adapter>>>,
@@ -141,6 +147,8 @@ impl Worker {
             &shared,
         ));
         Self {
+            completions: rabt_store::CompletionGroup::new(store.clone()),
+            starts: rabt_store::StartGroup::new(store.clone()),
             store,
             transport,
             catalogue,
@@ -159,6 +167,19 @@ impl Worker {
     /// to the process (by default, a supervisor of its own).
     pub fn supervised_by(self, supervisor: Supervisor) -> Worker {
         Worker { supervisor, ..self }
+    }
+
+    /// Tells the relay that a transaction wrote outbox rows, unless the store handed
+    /// them to it already ([`Store::hand_over_to`]): a search would find them claimed.
+    pub(crate) fn wake_relay(&self) {
+        if !self.store.hands_over() {
+            self.outbox_wake.notify_one();
+        }
+    }
+
+    /// How the group commits of starts and of answers have batched so far.
+    pub fn batches(&self) -> (rabt_store::GroupStats, rabt_store::GroupStats) {
+        (self.starts.stats(), self.completions.stats())
     }
 
     /// The agencies this worker serves.
@@ -290,7 +311,7 @@ impl Worker {
                             requests = expired.completed.len(),
                             "deadlines passed; requests completed with TIMEOUT checks"
                         );
-                        self.outbox_wake.notify_one();
+                        self.wake_relay();
                     }
                     // Checks that waited for a timed-out check are skipped now.
                     for request in expired.requests {

@@ -1,22 +1,24 @@
-//! One delivery, from message to acknowledgement: read the task, start it, call the
-//! agency, record the outcome (or schedule a retry), and only then ack.
+//! One delivery, from message to acknowledgement: start the task (one statement that
+//! also reads it), call the agency, record the outcome (or schedule a retry), and only
+//! then ack.
 //!
 //! The database decides whether work is new: a redelivered message whose task already
 //! completed is acked without calling the agency again, and completing a task is a
 //! conditional update that applies at most once.
 
+use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rabt_adapter::{AdapterError, Answer, ServiceCall};
-use rabt_core::{Outcome, TaskId, TaskMessage, TaskState};
+use rabt_core::{Agency, Outcome, TaskId, TaskMessage};
 use rabt_metrics::metrics;
 use rabt_queue::Delivery;
-use rabt_store::{Completion, StartResult, StoreError, TaskCompletion, TaskRecord};
+use rabt_store::{Completion, StoreError, Taken, TaskCompletion, TaskRecord};
 
 /// Why a delivery could not be handled now; it is requeued.
 #[derive(Debug, thiserror::Error)]
@@ -101,9 +103,11 @@ impl Worker {
             }
         };
         let result = match &message {
-            TaskMessage::V1 { task, .. } => {
+            TaskMessage::V1 {
+                task, deadline_at, ..
+            } => {
                 tracing::Span::current().record("rabt.task.id", task.to_string());
-                self.process(*task).await
+                self.process(*task, delivery.agency(), *deadline_at).await
             }
             TaskMessage::CallbackV1 { callback, .. } => self.apply_callback(*callback).await,
         };
@@ -122,63 +126,63 @@ impl Worker {
         }
     }
 
-    async fn process(&self, id: TaskId) -> Result<Disposition, ProcessError> {
-        let Some(task) = self
-            .with_db("reading a task", || self.store.task_for_work(id))
-            .await?
-        else {
-            tracing::warn!(task = %id, "message for an unknown task");
-            return Ok(Disposition::DeadLetter("unknown task"));
-        };
-        if matches!(
-            task.state,
-            TaskState::Completed(_) | TaskState::AwaitingCallback
-        ) {
-            tracing::debug!(task = %id, state = ?task.state, "duplicate delivery of a handled task");
-            if task.state.is_terminal() {
-                self.compose_after_redelivery(&task).await?;
-            }
-            return Ok(Disposition::Ack);
-        }
+    /// Runs one task. The pause and the gate need only the agency (the queue the message
+    /// came from), so the task is started before it is read: the start's
+    /// `UPDATE … RETURNING` gives the worker the task, and a task that cannot start
+    /// (completed, awaiting its callback, unknown) says so in the same round trip.
+    async fn process(
+        &self,
+        id: TaskId,
+        agency: Agency,
+        deadline_at: Option<DateTime<Utc>>,
+    ) -> Result<Disposition, ProcessError> {
         // An agency an operator paused is not called: the task waits, unattempted.
-        if self.pauses.is_paused(task.agency) {
+        if self.pauses.is_paused(agency) {
             return self
-                .defer(&task, crate::pause::PAUSED_RECHECK, "agency_paused")
+                .turn_away(id, crate::pause::PAUSED_RECHECK, "agency_paused")
                 .await;
         }
         // Through the agency's gate (a free slot, the circuit breaker) before the attempt
-        // counts; a task turned away waits there, unattempted (see gate.rs).
-        let left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
-        let deadline = Instant::now() + left;
-        let mut pass = match self.gates.enter(task.agency, deadline, &self.stop).await {
-            Entry::Go(pass) => pass,
-            Entry::Wait(wait) => return self.defer(&task, wait, "circuit_open").await,
-            Entry::Stopped => return self.defer(&task, Duration::ZERO, "worker_stopping").await,
-            Entry::Expired => {
-                // The deadline sweeper may have ended it already: completing is
-                // conditional, so whichever comes first counts.
-                let error = "the deadline passed while the agency's circuit was open";
-                self.complete(&task, Outcome::Timeout, None, None, Some(error), None)
-                    .await?;
-                return Ok(Disposition::Ack);
-            }
+        // counts; a task turned away goes back unattempted (see gate.rs). The deadline
+        // bounds the wait, and how long an open circuit may keep it waiting.
+        let deadline_at = match deadline_at {
+            Some(at) => at,
+            None => match self.deadline_of(id).await? {
+                Some(at) => at,
+                None => return Ok(Disposition::DeadLetter("unknown task")),
+            },
         };
-        let attempt = match self
-            .with_db("starting a task", || self.store.start_task(id, Utc::now()))
-            .await?
+        // A deadline already past leaves no time: zero, and the gate says Expired.
+        let left = (deadline_at - Utc::now()).to_std().unwrap_or_default();
+        let mut pass = match self
+            .gates
+            .enter(agency, Instant::now() + left, &self.stop)
+            .await
         {
-            StartResult::Started { attempt } => attempt,
-            StartResult::AlreadyCompleted => {
-                self.compose_after_redelivery(&task).await?;
-                return Ok(Disposition::Ack);
+            Entry::Go(pass) => pass,
+            Entry::Wait(wait) => return self.turn_away(id, wait, "circuit_open").await,
+            Entry::Stopped => {
+                return self.turn_away(id, Duration::ZERO, "worker_stopping").await;
             }
-            StartResult::AwaitingCallback => return Ok(Disposition::Ack),
-            StartResult::NotFound => return Ok(Disposition::DeadLetter("unknown task")),
+            Entry::Expired => return self.expire(id).await,
         };
+        let taken = self
+            .with_db("starting a task", || self.starts.take(id, Utc::now()))
+            .await?;
+        let task = match self.not_started(id, taken).await? {
+            ControlFlow::Continue(task) => task,
+            ControlFlow::Break(disposition) => return Ok(disposition),
+        };
+        let attempt = task.attempts;
         if !pass.paced(&self.stop).await {
             // Stopping while waiting for the agency's rate limit: the task goes back
-            // (RUNNING, which the next delivery may start again).
-            return self.defer(&task, Duration::ZERO, "worker_stopping").await;
+            // (RUNNING, which the next delivery may start again), its message carrying
+            // the attempts made before this one, as if it had not been started.
+            let before = TaskRecord {
+                attempts: attempt.saturating_sub(1),
+                ..task.clone()
+            };
+            return self.defer(&before, Duration::ZERO, "worker_stopping").await;
         }
         let remaining = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if remaining.is_zero() {
@@ -245,6 +249,33 @@ impl Worker {
             Err(err) => return self.failed(&task, attempt, err, latency).await,
         }
         Ok(Disposition::Ack)
+    }
+
+    /// The started task to go on with, or what to do with the delivery of a task that
+    /// could not start: a redelivery of a completed task (a composite's check releases
+    /// the checks waiting for it) or of one awaiting its callback is acked, a message
+    /// for an unknown task dead-lettered.
+    async fn not_started(
+        &self,
+        id: TaskId,
+        taken: Taken,
+    ) -> Result<ControlFlow<Disposition, TaskRecord>, ProcessError> {
+        match taken {
+            Taken::Started(task) => Ok(ControlFlow::Continue(task)),
+            Taken::AlreadyCompleted(task) => {
+                tracing::debug!(task = %id, state = ?task.state, "duplicate delivery of a handled task");
+                self.compose_after_redelivery(&task).await?;
+                Ok(ControlFlow::Break(Disposition::Ack))
+            }
+            Taken::AwaitingCallback => {
+                tracing::debug!(task = %id, "duplicate delivery of a task awaiting its callback");
+                Ok(ControlFlow::Break(Disposition::Ack))
+            }
+            Taken::NotFound => {
+                tracing::warn!(task = %id, "message for an unknown task");
+                Ok(ControlFlow::Break(Disposition::DeadLetter("unknown task")))
+            }
+        }
     }
 
     /// Calls the adapter, and checks its answer against the service's output schema:
@@ -384,7 +415,7 @@ impl Worker {
         };
         match self
             .with_db("recording an outcome", || {
-                self.store.complete_task(&completion)
+                self.completions.complete(completion.clone())
             })
             .await?
         {
@@ -393,7 +424,7 @@ impl Worker {
                 metrics().task_finished(task.agency, task.service.as_str(), outcome.as_str());
                 if let Some(done) = request_completed {
                     tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-                    self.outbox_wake.notify_one();
+                    self.wake_relay();
                 } else if task.child.is_some() {
                     // A check of a composite: the checks waiting for it may go now.
                     self.compose(task.request).await?;
@@ -411,7 +442,10 @@ impl Worker {
     /// message or callback): the worker that recorded the outcome may have died, or
     /// stopped, before releasing the checks waiting for it, and nothing else would
     /// release them before the request's deadline. Deciding again is idempotent.
-    async fn compose_after_redelivery(&self, task: &TaskRecord) -> Result<(), StoreError> {
+    pub(crate) async fn compose_after_redelivery(
+        &self,
+        task: &TaskRecord,
+    ) -> Result<(), StoreError> {
         if task.child.is_some() {
             self.compose(task.request).await?;
         }

@@ -60,6 +60,7 @@ pub(crate) fn retry_message(task: &TaskRecord, attempt: u32) -> OutgoingMessage 
         request: task.request,
         agency: task.agency,
         service: task.service.clone(),
+        deadline_at: Some(task.deadline_at),
     };
     let mut headers = vec![("x-rabt-attempt".to_owned(), attempt.to_string())];
     if let Some(first) = task.first_failure_at {

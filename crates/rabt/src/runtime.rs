@@ -202,7 +202,7 @@ pub(crate) async fn run(
     let worker = if roles.adapters.is_empty() {
         None
     } else {
-        Some(process.spawn_worker(&catalogue, roles.adapters)?)
+        Some(process.spawn_worker(&catalogue, roles.adapters, handoff.clone())?)
     };
     process.spawn_heartbeat(role, worker);
     if roles.api.is_none()

@@ -67,7 +67,7 @@ impl Store {
         let task: TaskId = get_parsed(&row, "task_id")?;
         let request: RequestId = get_parsed(&row, "request_id")?;
         let message = TaskMessage::CallbackV1 { callback, agency };
-        insert_task_message(tx.conn(), &message, None, now).await?;
+        insert_task_message(tx, &message, None, now).await?;
         let closed = sqlx::query(
             "UPDATE dead_letters SET replayed_at = $1, replayed_by = $2 \
              WHERE (id = $3 OR (agency = $4 AND message_id = $5 AND task_id IS NULL)) \

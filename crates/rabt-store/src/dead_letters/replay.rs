@@ -335,8 +335,9 @@ impl Store {
             request,
             agency: task.agency,
             service: task.service.clone(),
+            deadline_at: Some(deadline),
         };
-        insert_task_message(tx.conn(), &message, task.traceparent.as_deref(), now).await?;
+        insert_task_message(tx, &message, task.traceparent.as_deref(), now).await?;
         let closed = sqlx::query(
             "UPDATE dead_letters SET replayed_at = $1, replayed_by = $2 \
              WHERE task_id = $3 AND replayed_at IS NULL AND purged_at IS NULL RETURNING id",

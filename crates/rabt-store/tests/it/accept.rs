@@ -101,6 +101,7 @@ async fn assert_task_messages(db: &TestDb, new: &NewRequest) {
             request: new.id,
             agency: task.agency,
             service: task.service.clone(),
+            deadline_at: Some(task.deadline_at),
         };
         assert_eq!(message, expected);
     }

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use rabt_core::{Agency, Outcome, RequestStatus, TaskState, Verdict};
-use rabt_store::{AuditQuery, Completion};
+use rabt_store::{AuditQuery, Completion, Taken};
 use serde_json::json;
 
 use crate::fixtures::{cooperative, now, request, run_task};
@@ -97,6 +97,73 @@ async fn a_blocked_check_is_released_once(db: TestDb) {
 }
 backend_test!(a_blocked_check_is_released_once);
 
+/// The checks one answer unblocked are released in one transaction, each once: a
+/// check already released (by a worker that got there first) is left as it is.
+async fn the_checks_an_answer_unblocked_are_released_together(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    let deadline = now() + Duration::seconds(30);
+    let release = |task, input| rabt_store::Release {
+        task,
+        input,
+        deadline_at: deadline,
+    };
+    let address = json!({"shortAddress": "RRRD2929"});
+    let identity = json!({"idNumber": "1000000008"});
+    assert!(
+        db.store
+            .release_task(new.tasks[2].id, &identity, deadline, now())
+            .await
+            .unwrap()
+    );
+    let released = db
+        .store
+        .release_tasks(
+            &[
+                release(new.tasks[1].id, address.clone()),
+                release(new.tasks[2].id, json!({"idNumber": "2000000005"})),
+                release(new.tasks[0].id, json!({})),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(released, [true, false, false], "only the BLOCKED one");
+    // The root's message, the first release's and the second's.
+    assert_eq!(db.count("outbox").await, 3);
+    let hq = db
+        .store
+        .task_for_work(new.tasks[1].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (hq.state, hq.input, hq.deadline_at),
+        (TaskState::Queued, address, deadline)
+    );
+    let board = db
+        .store
+        .task_for_work(new.tasks[2].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(board.input, identity, "left as the first release made it");
+    let log = db
+        .store
+        .audit_log(&AuditQuery {
+            request: Some(new.id),
+            action: Some("task.released".into()),
+            after_seq: None,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2);
+}
+backend_test!(the_checks_an_answer_unblocked_are_released_together);
+
 async fn skipped_checks_complete_the_request(db: TestDb) {
     let coop = cooperative(&db.store).await;
     let new = composite(coop.id);
@@ -186,3 +253,68 @@ async fn concurrent_releases_apply_once(db: TestDb) {
     assert_eq!(db.count("outbox").await, 2, "one message per release");
 }
 backend_test!(concurrent_releases_apply_once);
+
+/// The worker's start is one statement that also returns the task: what it returns is
+/// the task as a read after the start sees it, a redelivered completed check comes back
+/// with what releasing its dependants needs, and a blocked check is never started.
+async fn the_start_returns_the_task_it_started(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    let root = new.tasks[0].id;
+
+    let Taken::Started(started) = db.store.take_task(root, now()).await.unwrap() else {
+        panic!("the root check did not start");
+    };
+    let read = db.store.task_for_work(root).await.unwrap().unwrap();
+    assert_eq!(started, read);
+    assert_eq!((started.state, started.attempts), (TaskState::Running, 1));
+    assert_eq!((started.request, started.cooperative), (new.id, coop.id));
+    assert_eq!(started.child.as_deref(), Some("registry"));
+    assert_eq!(started.input, new.tasks[0].input);
+    assert_eq!(started.traceparent, new.traceparent);
+    let request = db.store.get_request(coop.id, new.id).await.unwrap();
+    assert_eq!(request.unwrap().status, RequestStatus::Running);
+
+    let blocked = db.store.take_task(new.tasks[1].id, now()).await;
+    assert!(
+        matches!(blocked, Err(rabt_store::StoreError::IllegalTransition(_))),
+        "{blocked:?}"
+    );
+    let still = db.store.task_for_work(new.tasks[1].id).await.unwrap();
+    assert_eq!(still.unwrap().state, TaskState::Blocked);
+
+    let _ = run_task(&db.store, root, Outcome::Ok).await;
+    let started_before = started_count(&db, root).await;
+    let Taken::AlreadyCompleted(done) = db.store.take_task(root, now()).await.unwrap() else {
+        panic!("a completed check was not reported as completed");
+    };
+    assert_eq!(done.state, TaskState::Completed(Outcome::Ok));
+    assert_eq!(
+        (done.request, done.child.as_deref()),
+        (new.id, Some("registry"))
+    );
+    assert_eq!(
+        done.attempts, 2,
+        "run_task started it once more; a completed task is not"
+    );
+    assert_eq!(started_count(&db, root).await, started_before);
+    assert_eq!(
+        db.store
+            .take_task(rabt_core::TaskId::new(), now())
+            .await
+            .unwrap(),
+        Taken::NotFound
+    );
+}
+backend_test!(the_start_returns_the_task_it_started);
+
+async fn started_count(db: &TestDb, task: rabt_core::TaskId) -> usize {
+    let query = AuditQuery {
+        task: Some(task),
+        action: Some("task.started".into()),
+        limit: 100,
+        ..AuditQuery::default()
+    };
+    db.store.audit_log(&query).await.unwrap().len()
+}

@@ -86,3 +86,152 @@ async fn duplicate_answers_racing_apply_once(db: TestDb) {
     assert_eq!(applied, 1);
 }
 backend_test!(duplicate_answers_racing_apply_once);
+
+/// Answers recorded together (the worker's group commit): in one transaction each gets
+/// the result it would have had alone — a request whose tasks are all in the batch
+/// completes once, an answer twice applies once, an unknown task fails alone — and two
+/// such batches at once over the same requests still complete each request once.
+async fn answers_in_one_batch_are_each_applied_once(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let agencies = [Agency::Labor, Agency::Chambers];
+    let news: Vec<_> = (0..6)
+        .map(|i| request(coop.id, &format!("b{i}"), &agencies))
+        .collect();
+    for new in &news {
+        db.store.accept_request(new).await.unwrap();
+        for task in &new.tasks {
+            db.store.start_task(task.id, now()).await.unwrap();
+        }
+    }
+    // Batch one: both tasks of request 0, request 1's first task twice, a task that
+    // does not exist, and the first task of requests 2..6.
+    let unknown = rabt_core::TaskId::new();
+    let mut one = vec![
+        answer(news[0].tasks[0].id, Outcome::Ok),
+        answer(news[0].tasks[1].id, Outcome::Ok),
+        answer(news[1].tasks[0].id, Outcome::Ok),
+        answer(news[1].tasks[0].id, Outcome::NotFound),
+        answer(unknown, Outcome::Ok),
+    ];
+    one.extend(
+        news[2..]
+            .iter()
+            .map(|new| answer(new.tasks[0].id, Outcome::Ok)),
+    );
+    // Batch two, at the same time on another store: the second task of requests 1..6.
+    let other = rabt_store::Store::connect(db.url(), 4).await.unwrap();
+    let two: Vec<_> = news[1..]
+        .iter()
+        .map(|new| answer(new.tasks[1].id, Outcome::Ok))
+        .collect();
+    let (first, second) = tokio::join!(db.store.complete_tasks(&one), other.complete_tasks(&two));
+
+    let completed_by = |result: &Result<Completion, rabt_store::StoreError>| match result {
+        Ok(Completion::Applied {
+            request_completed: Some(done),
+        }) => Some(done.request),
+        _ => None,
+    };
+    assert_eq!(completed_by(&first[1]), Some(news[0].id), "{first:?}");
+    assert!(
+        matches!(first[3], Ok(Completion::AlreadyCompleted)),
+        "{first:?}"
+    );
+    assert!(
+        matches!(
+            first[4],
+            Err(rabt_store::StoreError::NotFound { what: "task" })
+        ),
+        "{first:?}"
+    );
+    // Requests 1..6 each completed exactly once, by whichever batch came second.
+    for new in &news[1..] {
+        let by = first
+            .iter()
+            .chain(&second)
+            .filter(|result| completed_by(result) == Some(new.id))
+            .count();
+        assert_eq!(
+            by, 1,
+            "request {} completed once: {first:?} {second:?}",
+            new.id
+        );
+    }
+    for result in first.iter().chain(&second) {
+        assert!(
+            result.is_ok() || matches!(result, Err(rabt_store::StoreError::NotFound { .. })),
+            "{result:?}"
+        );
+    }
+    for new in &news {
+        let record = db
+            .store
+            .get_request(coop.id, new.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.status, RequestStatus::Completed);
+    }
+    let rows = db
+        .store
+        .claim_outbox(1000, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let events = rows
+        .iter()
+        .filter(|r| r.exchange == EVENTS_EXCHANGE)
+        .count();
+    assert_eq!(events, news.len(), "one event per request");
+}
+backend_test!(answers_in_one_batch_are_each_applied_once);
+
+/// Starts taken together (the worker's group commit) answer each as alone: a task to
+/// run is started (its request RUNNING), a completed one says so, an unknown one too,
+/// in one transaction.
+async fn starts_in_one_batch_are_each_answered(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = request(coop.id, "starts", &[Agency::Labor, Agency::Chambers]);
+    let done = request(coop.id, "done", &[Agency::Labor]);
+    db.store.accept_request(&new).await.unwrap();
+    db.store.accept_request(&done).await.unwrap();
+    crate::fixtures::run_task(&db.store, done.tasks[0].id, Outcome::Ok).await;
+
+    let unknown = rabt_core::TaskId::new();
+    let starts = [
+        (new.tasks[1].id, now()),
+        (done.tasks[0].id, now()),
+        (unknown, now()),
+        (new.tasks[0].id, now()),
+    ];
+    let taken = db.store.take_tasks(&starts).await;
+    let ids = |taken: &Result<rabt_store::Taken, rabt_store::StoreError>| match taken {
+        Ok(rabt_store::Taken::Started(task)) => Some((task.id, task.attempts)),
+        _ => None,
+    };
+    assert_eq!(ids(&taken[0]), Some((new.tasks[1].id, 1)), "{taken:?}");
+    assert_eq!(ids(&taken[3]), Some((new.tasks[0].id, 1)), "{taken:?}");
+    assert!(
+        matches!(taken[1], Ok(rabt_store::Taken::AlreadyCompleted(_))),
+        "{taken:?}"
+    );
+    assert!(
+        matches!(taken[2], Ok(rabt_store::Taken::NotFound)),
+        "{taken:?}"
+    );
+    let record = db
+        .store
+        .get_request(coop.id, new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, RequestStatus::Running);
+    let query = rabt_store::AuditQuery {
+        request: Some(new.id),
+        limit: 10,
+        ..rabt_store::AuditQuery::default()
+    };
+    let log = db.store.audit_log(&query).await.unwrap();
+    let started = log.iter().filter(|e| e.action == "task.started").count();
+    assert_eq!(started, 2);
+}
+backend_test!(starts_in_one_batch_are_each_answered);

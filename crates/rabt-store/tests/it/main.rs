@@ -10,6 +10,7 @@ mod fixtures;
 mod harness;
 
 mod accept;
+mod accept_batch;
 mod admin;
 mod audit_concurrency;
 mod audit_seal;

@@ -133,3 +133,47 @@ async fn open_tasks_are_requeued_once(db: TestDb) {
     );
 }
 backend_test!(open_tasks_are_requeued_once);
+
+/// A store that hands its rows over (the worker's, in `rabt serve`) gives the relay a
+/// verdict's event once the completion has committed, written claimed: a search of the
+/// table does not find it, so nothing is published twice. A completion that wrote
+/// nothing hands nothing over.
+async fn a_verdicts_event_is_handed_to_the_relay_at_commit(db: TestDb) {
+    let (handoff, mut handed) = rabt_store::Handoff::new(LONG);
+    let store = db.store.clone().hand_over_to(handoff);
+    assert!(store.hands_over() && !db.store.hands_over());
+    let coop = cooperative(&store).await;
+    let new = request(coop.id, "handed", &[Agency::Labor]);
+    store.accept_request(&new).await.unwrap();
+    // The accept path hands over its own rows (leased by the caller): not these.
+    let queued = db.store.claim_outbox(10, LONG).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    db.store.delete_outbox(&[queued[0].id]).await.unwrap();
+
+    run_task(&store, new.tasks[0].id, Outcome::Ok).await;
+    let rows = handed.try_recv().expect("the event handed over at commit");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].exchange, rabt_store::EVENTS_EXCHANGE);
+    assert_eq!(rows[0].message_id, format!("{}.completed", new.id));
+    assert!(
+        db.store.claim_outbox(10, LONG).await.unwrap().is_empty(),
+        "claimed as written: a search does not find it"
+    );
+    db.store.delete_outbox(&[rows[0].id]).await.unwrap();
+
+    // Another answer to the completed task writes nothing, and hands nothing over.
+    let again = store
+        .complete_task(&crate::fixtures::answer(new.tasks[0].id, Outcome::Ok))
+        .await
+        .unwrap();
+    assert_eq!(again, rabt_store::Completion::AlreadyCompleted);
+    assert!(
+        handed
+            .try_recv()
+            .map(|rows| rows.is_empty())
+            .unwrap_or(true),
+        "nothing to hand over"
+    );
+    assert_eq!(db.count("outbox").await, 0);
+}
+backend_test!(a_verdicts_event_is_handed_to_the_relay_at_commit);

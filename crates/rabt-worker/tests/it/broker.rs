@@ -20,13 +20,16 @@ impl Rig {
         self.transport.publish(&[outgoing]).await.unwrap();
     }
 
-    /// Publishes a task's message again, as a relay that published it twice would.
+    /// Publishes a task's message again, as a relay that published it twice would;
+    /// in the form written before messages carried their deadline, so the worker's
+    /// path for those (it reads the task for it) is tested too.
     pub(crate) async fn publish_again(&self, submitted: Submitted) {
         let message = TaskMessage::V1 {
             task: submitted.task,
             request: submitted.request,
             agency: Agency::SaudiPost,
             service: ServiceName::parse(SERVICE).unwrap(),
+            deadline_at: None,
         };
         self.publish_message(&message).await;
     }

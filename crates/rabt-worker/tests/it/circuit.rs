@@ -9,14 +9,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use rabt_catalogue::Catalogue;
-use rabt_core::{Agency, Outcome, RequestId, TaskId, TaskState};
+use rabt_core::{Agency, Outcome, RequestId, ServiceName, TaskId, TaskMessage, TaskState};
 use rabt_test_support::must::eventually;
 use rabt_worker::{BreakerSettings, CircuitState, GateSnapshot, Worker, WorkerSettings};
 use serde_json::json;
 
 use crate::agency::Reply;
-use crate::fixtures::address_input;
+use crate::fixtures::{SERVICE, address_input};
 use crate::rig::{Pairing, Rig, Submitted, count, pairing_test, worker_settings};
 
 /// Three failures in a row open the breaker, for `cooldown` (twice that after a failed
@@ -294,5 +295,50 @@ async fn calls_ramp_up_after_a_recovery(pairing: Pairing) {
         most <= 4.max(before),
         "{most} calls at once right after the recovery"
     );
+    rig.finish().await;
+}
+
+pairing_test!(a_stale_deadline_in_a_message_does_not_time_out_a_task_with_a_later_one);
+/// A task's message carries its deadline, which bounds how long an open circuit may
+/// hold it. A message left from before the task got a later deadline (an operator's
+/// replay, a composite's reopened check) says the deadline passed; the worker reads the
+/// task, finds its deadline still ahead and sends it back to wait, without ending it.
+async fn a_stale_deadline_in_a_message_does_not_time_out_a_task_with_a_later_one(pairing: Pairing) {
+    let mut rig = Rig::new(pairing).await;
+    rig.start_relay();
+    let worker = rig.start_worker(settings(Duration::from_secs(2)));
+    rig.agency.go_down(Reply::Unavailable);
+    submit_addresses(&rig, 3).await;
+    gate_when(&worker, Agency::SaudiPost, "the circuit open", |g| {
+        g.breaker.state == CircuitState::Open
+    })
+    .await;
+
+    let sent = rig.submit(&rig.new_request(address_input())).await;
+    let stale = TaskMessage::V1 {
+        task: sent.task,
+        request: sent.request,
+        agency: Agency::SaudiPost,
+        service: ServiceName::parse(SERVICE).unwrap(),
+        deadline_at: Some(Utc::now() - chrono::Duration::seconds(5)),
+    };
+    rig.publish_message(&stale).await;
+    gate_when(
+        &worker,
+        Agency::SaudiPost,
+        "the stale message sent back",
+        |g| g.deferred >= 1,
+    )
+    .await;
+    let task = rig.task(sent.request, sent.task).await;
+    assert_eq!(
+        (task.state, task.attempts),
+        (TaskState::Queued, 0),
+        "neither timed out nor attempted"
+    );
+
+    rig.agency.recover();
+    let record = rig.completed(sent.request).await;
+    assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
     rig.finish().await;
 }

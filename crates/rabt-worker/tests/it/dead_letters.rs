@@ -99,6 +99,7 @@ async fn poison_messages_are_recorded_with_their_reasons_and_the_worker_carries_
         request: RequestId::new(),
         agency: Agency::SaudiPost,
         service: ServiceName::parse("post.address.verify").unwrap(),
+        deadline_at: None,
     };
     rig.publish_raw(&unknown.subject(), serde_json::to_vec(&unknown).unwrap())
         .await;

@@ -26,6 +26,7 @@ async fn poison_messages_are_dead_lettered_and_the_worker_carries_on(pairing: Pa
         request: RequestId::new(),
         agency: Agency::SaudiPost,
         service: ServiceName::parse("post.address.verify").unwrap(),
+        deadline_at: None,
     };
     let unknown_id = unknown.subject();
     rig.publish_raw(&unknown_id, serde_json::to_vec(&unknown).unwrap())

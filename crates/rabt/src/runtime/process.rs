@@ -11,7 +11,7 @@ use rabt_api::{ApiSettings, AppState};
 use rabt_catalogue::Catalogue;
 use rabt_core::ServiceName;
 use rabt_queue::Transport;
-use rabt_store::Store;
+use rabt_store::{Handoff, Store};
 use rabt_worker::{
     Notifier, OutboxRelay, RelaySettings, RetentionSettings, SealerService, SealerSettings,
     Supervision, Supervisor, Worker, WorkerSettings,
@@ -112,11 +112,13 @@ impl Process<'_> {
 
     /// The worker of `adapters`' agencies, with what runs beside it: the retention
     /// sweeper (when payloads are kept under a key), the notifier and the dead-letter
-    /// drain.
+    /// drain. The worker's transactions (verdicts' events, released checks) hand their
+    /// outbox rows to this process's relay through `handoff`, as the API's accepts do.
     pub(super) fn spawn_worker(
         &mut self,
         catalogue: &Arc<Catalogue>,
         adapters: Vec<Arc<dyn Adapter>>,
+        handoff: Handoff,
     ) -> anyhow::Result<Worker> {
         let config = self.config;
         if let Some(key) = &config.pii_key {
@@ -131,7 +133,7 @@ impl Process<'_> {
             });
         }
         let worker = Worker::new(
-            self.store.clone(),
+            self.store.clone().hand_over_to(handoff),
             self.transport.clone(),
             catalogue.clone(),
             adapters,

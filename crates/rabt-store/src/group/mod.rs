@@ -1,0 +1,258 @@
+//! Group commit: operations that arrive at the same moment are written in one
+//! transaction, and each caller gets its answer when that transaction has committed.
+//!
+//! A few writers take turns at a queue. A writer takes every operation waiting (up to
+//! a batch's bound) and writes them; those that arrive meanwhile wait for the next free
+//! writer. At low load a writer is free when an operation arrives, so its batch is that
+//! one operation and it waits for nothing; under load the batches grow by themselves,
+//! up to what arrives while a commit is in flight. Nothing is answered before its
+//! transaction has committed, as without batches. The accept path
+//! ([`crate::GroupCommit`]) and the worker's completions ([`crate::CompletionGroup`])
+//! use it.
+
+pub(crate) mod worker;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::connect::{Dialect, Store};
+use crate::error::StoreError;
+
+/// How many operations one transaction takes at most: enough that a commit is shared
+/// widely, few enough that a batch's statements stay small.
+pub(crate) const DEFAULT_MAX_BATCH: usize = 64;
+
+/// How many writers a store gets: on PostgreSQL four (a batch in flight on each of four
+/// connections); on SQLite one, since it has one writer at a time.
+pub(crate) fn default_writers(store: &Store) -> usize {
+    match store.dialect() {
+        Dialect::Postgres => 4,
+        Dialect::Sqlite => 1,
+    }
+}
+
+/// One kind of operation written in batches: all of a batch in one transaction, or
+/// one at a time when the database refused the batch for one item's data.
+pub(crate) trait BatchWrite: Send + Sync + 'static {
+    /// What is written.
+    type Item: Send + Sync + 'static;
+    /// The answer to one item.
+    type Output: Send + 'static;
+
+    /// Writes `items` in one transaction: an answer per item, in order, or the
+    /// failure of the whole transaction (nothing written).
+    fn together(
+        store: &Store,
+        items: &[Self::Item],
+    ) -> impl Future<Output = Result<Vec<Result<Self::Output, StoreError>>, StoreError>> + Send;
+
+    /// Writes one item in a transaction of its own.
+    fn alone(
+        store: &Store,
+        item: &Self::Item,
+    ) -> impl Future<Output = Result<Self::Output, StoreError>> + Send;
+}
+
+/// Writes `items` together; if the database refused the batch for the data of one of
+/// them (a constraint), writes each alone, so that only that one fails. A failure of
+/// the database itself (a lost race, an outage) is every item's: writing them one by
+/// one would only repeat it, as many times.
+pub(crate) async fn write_batch<W: BatchWrite>(
+    store: &Store,
+    items: &[W::Item],
+) -> Vec<Result<W::Output, StoreError>> {
+    if items.len() > 1 {
+        match W::together(store, items).await {
+            Ok(answers) => return answers,
+            Err(err) if err.is_conflict() || err.is_unavailable() => {
+                return shared_failure(err, items.len());
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, items = items.len(), "a batch was refused; writing its items one by one");
+            }
+        }
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        answers.push(W::alone(store, item).await);
+    }
+    answers
+}
+
+/// The queue and writers of one kind of operation.
+pub(crate) struct Batcher<W: BatchWrite>(Arc<Inner<W>>);
+
+impl<W: BatchWrite> Clone for Batcher<W> {
+    fn clone(&self) -> Self {
+        Batcher(Arc::clone(&self.0))
+    }
+}
+
+impl<W: BatchWrite> Batcher<W> {
+    pub(crate) fn stats(&self) -> GroupStats {
+        let stats = &self.0.stats;
+        GroupStats {
+            queued: stats.queued.load(Ordering::Relaxed),
+            batches: stats.batches.load(Ordering::Relaxed),
+            requests: stats.items.load(Ordering::Relaxed),
+            largest: stats.largest.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl<W: BatchWrite> std::fmt::Debug for Batcher<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher")
+            .field("writers", &self.0.writers)
+            .field("max_batch", &self.0.max_batch)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+struct Inner<W: BatchWrite> {
+    store: Store,
+    writers: usize,
+    max_batch: usize,
+    queue: OnceLock<mpsc::UnboundedSender<Job<W>>>,
+    stats: Stats,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    queued: AtomicU64,
+    batches: AtomicU64,
+    items: AtomicU64,
+    largest: AtomicU64,
+}
+
+/// How group commit has batched so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Operations given to the writers.
+    pub queued: u64,
+    /// Transactions written.
+    pub batches: u64,
+    /// Operations they held.
+    pub requests: u64,
+    /// The most operations one held.
+    pub largest: u64,
+}
+
+struct Job<W: BatchWrite> {
+    item: W::Item,
+    answer: oneshot::Sender<Result<W::Output, StoreError>>,
+}
+
+impl<W: BatchWrite> Batcher<W> {
+    pub(crate) fn new(store: Store, writers: usize, max_batch: usize) -> Self {
+        Batcher(Arc::new(Inner {
+            store,
+            writers: writers.max(1),
+            max_batch: max_batch.max(1),
+            queue: OnceLock::new(),
+            stats: Stats::default(),
+        }))
+    }
+
+    /// Writes `item` in a batch with those that arrive at the same moment; answers
+    /// once the batch has committed.
+    pub(crate) async fn submit(&self, item: W::Item) -> Result<W::Output, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        if self.queue().send(Job { item, answer }).is_err() {
+            return Err(StoreError::Interrupted);
+        }
+        self.0.stats.queued.fetch_add(1, Ordering::Relaxed);
+        // A writer that failed mid-batch (a bug: it logged the panic) drops the answer;
+        // whether the batch committed is not known, so the caller is told so.
+        answered.await.unwrap_or(Err(StoreError::Interrupted))
+    }
+
+    fn queue(&self) -> &mpsc::UnboundedSender<Job<W>> {
+        self.0.queue.get_or_init(|| {
+            let (queue, jobs) = mpsc::unbounded_channel();
+            let jobs = Arc::new(Mutex::new(jobs));
+            for _ in 0..self.0.writers {
+                // The writers hold the group weakly: they end when its queue's sender,
+                // owned by the group, is dropped with its last clone.
+                let writer = Writer {
+                    jobs: Arc::clone(&jobs),
+                    group: Arc::downgrade(&self.0),
+                };
+                tokio::spawn(writer.run());
+            }
+            queue
+        })
+    }
+}
+
+struct Writer<W: BatchWrite> {
+    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job<W>>>>,
+    group: Weak<Inner<W>>,
+}
+
+impl<W: BatchWrite> Writer<W> {
+    async fn run(self) {
+        while let Some(batch) = self.next_batch().await {
+            let Some(group) = self.group.upgrade() else {
+                return;
+            };
+            group.stats.record(batch.len());
+            let (items, answers): (Vec<W::Item>, Vec<_>) =
+                batch.into_iter().map(|job| (job.item, job.answer)).unzip();
+            let store = group.store.clone();
+            drop(group);
+            let written = async move { write_batch::<W>(&store, &items).await };
+            // In a task of its own, so that a panic (a bug) costs this batch its
+            // answers, not the process its writer.
+            match tokio::spawn(written).await {
+                Ok(results) => {
+                    for (answer, result) in answers.into_iter().zip(results) {
+                        // A caller that is gone needs no answer: its operation is
+                        // written or not as any other.
+                        let _ = answer.send(result);
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "a group commit's batch failed; its callers are told it was interrupted");
+                }
+            }
+        }
+    }
+
+    /// Waits for an operation, then takes those waiting behind it, up to the bound.
+    async fn next_batch(&self) -> Option<Vec<Job<W>>> {
+        let max_batch = self.group.upgrade()?.max_batch;
+        let mut jobs = self.jobs.lock().await;
+        let first = jobs.recv().await?;
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        Some(batch)
+    }
+}
+
+impl Stats {
+    fn record(&self, size: usize) {
+        let size = u64::try_from(size).unwrap_or(u64::MAX);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.items.fetch_add(size, Ordering::Relaxed);
+        self.largest.fetch_max(size, Ordering::Relaxed);
+    }
+}
+
+/// The answers to a batch whose items all failed the same way (a lost race, an
+/// unreachable database): each gets the one error, shared.
+pub(crate) fn shared_failure<T>(err: StoreError, items: usize) -> Vec<Result<T, StoreError>> {
+    let shared = Arc::new(err);
+    (0..items)
+        .map(|_| Err(StoreError::Shared(Arc::clone(&shared))))
+        .collect()
+}
