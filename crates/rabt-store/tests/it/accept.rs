@@ -36,12 +36,7 @@ async fn accept_writes_request_tasks_outbox_and_audit(db: TestDb) {
     );
     assert_eq!(counts(&db).await, vec![1, 1, 3, 3, 4]);
 
-    let stored = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = db.request(coop.id, new.id).await;
     assert_eq!(stored.status, RequestStatus::Accepted);
     assert_eq!(stored.verdict, None);
     assert_eq!(stored.created_at, new.created_at);

@@ -46,12 +46,7 @@ async fn a_batch_writes_every_request_with_its_own_messages(db: TestDb) {
             messages, ids,
             "each request gets its own outbox rows, in order"
         );
-        let stored = db
-            .store
-            .get_request(coop.id, new.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = db.request(coop.id, new.id).await;
         assert_eq!(stored.tasks.len(), new.tasks.len());
     }
     // 1 + 2 + 3 + 1 + 2 tasks, a message each; a request.accepted and a task.queued each.

@@ -30,12 +30,7 @@ async fn blocked_checks_wait_without_a_message(db: TestDb) {
     let new = composite(coop.id);
     db.store.accept_request(&new).await.unwrap();
     assert_eq!(db.count("outbox").await, 1, "only the root check is queued");
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     let states: Vec<_> = record.tasks.iter().map(|t| t.state).collect();
     assert_eq!(
         states,
@@ -199,12 +194,7 @@ async fn skipped_checks_complete_the_request(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(again, Completion::AlreadyCompleted);
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.status, RequestStatus::Completed);
     assert_eq!(record.tasks[1].last_error.as_deref(), Some(reason));
     // A queued or completed task is never skipped.

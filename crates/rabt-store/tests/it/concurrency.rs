@@ -1,7 +1,7 @@
 //! Concurrent completions of one request's tasks: the request completes exactly once.
 
 use rabt_core::{Agency, Outcome, RequestStatus, Verdict};
-use rabt_store::{Completion, EVENTS_EXCHANGE, StartResult};
+use rabt_store::{Completion, StartResult};
 
 use crate::fixtures::{answer, cooperative, now, request};
 use crate::harness::{TestDb, backend_test};
@@ -43,23 +43,10 @@ async fn sibling_tasks_completed_concurrently_complete_the_request_once(db: Test
             }
         }
         assert_eq!(completions, 1, "iteration {i}");
-        let record = db
-            .store
-            .get_request(coop.id, new.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let record = db.request(coop.id, new.id).await;
         assert_eq!(record.status, RequestStatus::Completed);
     }
-    let rows = db
-        .store
-        .claim_outbox(1000, std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
-    let events = rows
-        .iter()
-        .filter(|r| r.exchange == EVENTS_EXCHANGE)
-        .count();
+    let events = db.claim_events().await;
     assert_eq!(events, ITERATIONS, "one event per request");
 }
 backend_test!(sibling_tasks_completed_concurrently_complete_the_request_once);
@@ -164,23 +151,10 @@ async fn answers_in_one_batch_are_each_applied_once(db: TestDb) {
         );
     }
     for new in &news {
-        let record = db
-            .store
-            .get_request(coop.id, new.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let record = db.request(coop.id, new.id).await;
         assert_eq!(record.status, RequestStatus::Completed);
     }
-    let rows = db
-        .store
-        .claim_outbox(1000, std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
-    let events = rows
-        .iter()
-        .filter(|r| r.exchange == EVENTS_EXCHANGE)
-        .count();
+    let events = db.claim_events().await;
     assert_eq!(events, news.len(), "one event per request");
 }
 backend_test!(answers_in_one_batch_are_each_applied_once);
@@ -218,12 +192,7 @@ async fn starts_in_one_batch_are_each_answered(db: TestDb) {
         matches!(taken[2], Ok(rabt_store::Taken::NotFound)),
         "{taken:?}"
     );
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.status, RequestStatus::Running);
     let query = rabt_store::AuditQuery {
         request: Some(new.id),

@@ -128,12 +128,7 @@ async fn a_request_still_running_stays_running_and_waits_for_the_task(db: TestDb
         matches!(outcome, Ok(ReplayOutcome::Reopened { .. })),
         "{outcome:?}"
     );
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.status, RequestStatus::Running);
     // Both tasks must answer now before the request completes.
     let first = run_task(&db.store, new.tasks[0].id, Outcome::Ok).await;
@@ -147,12 +142,7 @@ async fn a_request_still_running_stays_running_and_waits_for_the_task(db: TestDb
         .complete_task(&crate::fixtures::answer(new.tasks[1].id, Outcome::Ok))
         .await
         .unwrap();
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.verdict, Some(Verdict::Pass));
 }
 backend_test!(a_request_still_running_stays_running_and_waits_for_the_task);

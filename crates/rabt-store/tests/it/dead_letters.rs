@@ -64,12 +64,7 @@ async fn recording_ends_the_task_and_completes_the_request_once(db: TestDb) {
     let done = ended.request_completed.expect("its last task: a verdict");
     assert_eq!(done.verdict, Verdict::Partial);
 
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.status, RequestStatus::Completed);
     assert_eq!(record.verdict, Some(Verdict::Partial));
     let view = &record.tasks[0];
@@ -131,12 +126,7 @@ async fn a_queued_task_ends_too_and_others_of_the_request_keep_it_open(db: TestD
         .unwrap();
     let ended = recorded.ended.expect("a queued task ends too");
     assert_eq!(ended.request_completed, None, "the chambers task is open");
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.status, RequestStatus::Accepted);
     assert_eq!(
         record.tasks[0].state,
@@ -163,12 +153,7 @@ async fn messages_naming_no_task_of_ours_are_kept_without_a_task(db: TestDb) {
         assert!(!stored.replayable);
         assert_eq!(stored.body, dead.body, "bodies are kept byte for byte");
     }
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.tasks[0].state, TaskState::Queued);
     assert_eq!(outbox_on(&db.store, EVENTS_EXCHANGE).await, 0);
 }
@@ -203,12 +188,7 @@ async fn a_completed_or_awaiting_task_is_not_ended_again(db: TestDb) {
         assert_eq!(stored.task, Some(task), "the task is known");
         assert!(!stored.replayable, "but it did not end by this dead letter");
     }
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.tasks[0].state, TaskState::AwaitingCallback);
     assert_eq!(record.tasks[1].state, TaskState::Completed(Outcome::Ok));
 }

@@ -42,12 +42,7 @@ async fn overdue_tasks_time_out_and_complete_their_request(db: TestDb) {
     );
     assert_eq!(expire(at(30)).await.unwrap(), Expired::default());
 
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.status, RequestStatus::Completed);
     let states: Vec<_> = record.tasks.iter().map(|t| t.state).collect();
     let expected = [Outcome::Ok, Outcome::Timeout, Outcome::Timeout].map(TaskState::Completed);
@@ -111,12 +106,7 @@ async fn a_late_answer_is_kept_and_does_not_reopen_the_verdict(db: TestDb) {
         .unwrap();
     assert_eq!(later, Completion::AlreadyCompleted);
 
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.verdict, Some(Verdict::Partial));
     let view = &record.tasks[0];
     assert_eq!(view.state, TaskState::Completed(Outcome::Timeout));

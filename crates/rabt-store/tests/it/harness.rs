@@ -82,6 +82,31 @@ impl TestDb {
         self.database.url()
     }
 
+    /// A cooperative's request as the store reads it; it must exist.
+    pub(crate) async fn request(
+        &self,
+        cooperative: rabt_core::CooperativeId,
+        id: rabt_core::RequestId,
+    ) -> rabt_store::RequestRecord {
+        self.store
+            .get_request(cooperative, id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("request {id} of {cooperative} not found"))
+    }
+
+    /// The events the outbox holds, claimed (for an hour) to be counted.
+    pub(crate) async fn claim_events(&self) -> usize {
+        let rows = self
+            .store
+            .claim_outbox(1000, std::time::Duration::from_secs(3600))
+            .await
+            .unwrap();
+        rows.iter()
+            .filter(|row| row.exchange == rabt_store::EVENTS_EXCHANGE)
+            .count()
+    }
+
     /// Rows in `table`, counted behind the store's back.
     pub(crate) async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) AS n FROM {table}");

@@ -46,12 +46,7 @@ async fn check_verdict(
         }
     );
 
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.status, RequestStatus::Completed);
     assert_eq!(record.verdict, Some(verdict));
     assert!(record.completed_at.is_some());
@@ -120,12 +115,7 @@ async fn completing_twice_changes_nothing(db: TestDb) {
     assert_eq!(again, Completion::AlreadyCompleted);
     assert_eq!(db.count("audit_log").await, audit_before);
     assert_eq!(db.count("outbox").await, outbox_before);
-    let record = db
-        .store
-        .get_request(coop.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, new.id).await;
     assert_eq!(record.tasks[0].state, TaskState::Completed(Outcome::Ok));
     assert_eq!(record.verdict, Some(Verdict::Pass));
     assert_eq!(

@@ -21,12 +21,7 @@ async fn a_request_is_seen_by_its_cooperative_only(db: TestDb) {
             .unwrap()
             .is_none()
     );
-    let mine = db
-        .store
-        .get_request(owner.id, new.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let mine = db.request(owner.id, new.id).await;
     assert_eq!(mine.cooperative, owner.id);
     assert_eq!(mine.service, new.service);
     assert_eq!(mine.reference.as_deref(), Some("member-17"));

@@ -39,12 +39,7 @@ async fn completed_requests_keep_their_verdict_and_lose_their_payload(db: TestDb
         .unwrap();
     assert_eq!(expired, 1, "only the completed request");
 
-    let record = db
-        .store
-        .get_request(coop.id, done.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = db.request(coop.id, done.id).await;
     assert!(record.payload_expired_at.is_some());
     assert_eq!(
         (record.status, record.verdict),
@@ -76,12 +71,7 @@ async fn completed_requests_keep_their_verdict_and_lose_their_payload(db: TestDb
             "{text}"
         );
     }
-    let open_record = db
-        .store
-        .get_request(coop.id, open.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let open_record = db.request(coop.id, open.id).await;
     assert!(open_record.payload_expired_at.is_none());
     assert_eq!(open_record.input["unifiedNumber"], "7000000001");
 
