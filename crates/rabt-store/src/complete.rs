@@ -98,9 +98,8 @@ impl Store {
         completion: &TaskCompletion,
     ) -> Result<Completion, StoreError> {
         let mut tx = self.begin_write().await?;
-        let result = complete_in(self, &mut tx, completion).await??;
-        tx.commit().await?;
-        Ok(result)
+        let result = complete_in(self, &mut tx, completion).await;
+        tx.settle(result).await?
     }
 
     /// Records several answers in one transaction (the worker's group commit),
@@ -124,12 +123,19 @@ impl Store {
         let mut results: Vec<Option<Result<Completion, StoreError>>> =
             completions.iter().map(|_| None).collect();
         let mut tx = self.begin_write().await?;
+        let mut written = Ok(());
         for i in order {
             // A refusal decided before any write leaves the transaction to the others;
             // any other failure is the batch's.
-            results[i] = Some(complete_in(self, &mut tx, &completions[i]).await?);
+            match complete_in(self, &mut tx, &completions[i]).await {
+                Ok(result) => results[i] = Some(result),
+                Err(err) => {
+                    written = Err(err);
+                    break;
+                }
+            }
         }
-        tx.commit().await?;
+        tx.settle(written).await?;
         // Each position was filled in the loop over `order`, a permutation of them all.
         Ok(results
             .into_iter()

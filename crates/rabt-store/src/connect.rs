@@ -246,6 +246,26 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Commits what `result` says was written, or, if it failed, rolls back at once:
+    /// a transaction merely dropped is rolled back only when its connection is next
+    /// used, and holds its locks (rows, idempotency keys, SQLite's writer) until then,
+    /// which would stall whoever writes the same rows next, such as a batch's requests
+    /// written again one by one.
+    pub(crate) async fn settle<T>(self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        match result {
+            Ok(written) => {
+                self.commit().await?;
+                Ok(written)
+            }
+            Err(err) => {
+                if let Err(rollback) = self.rollback().await {
+                    tracing::debug!(error = %rollback, "cannot roll back a failed transaction; its connection is dropped");
+                }
+                Err(err)
+            }
+        }
+    }
+
     /// Rolls back, then releases the writer lock.
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
         self.tx.rollback().await?;

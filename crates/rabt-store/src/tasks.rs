@@ -173,9 +173,8 @@ impl Store {
     /// could not be started, to say why (a redelivery: rare).
     pub async fn take_task(&self, id: TaskId, now: DateTime<Utc>) -> Result<Taken, StoreError> {
         let mut tx = self.begin_write().await?;
-        let taken = self.take_in(&mut tx, id, now).await?;
-        tx.commit().await?;
-        Ok(taken)
+        let taken = self.take_in(&mut tx, id, now).await;
+        tx.settle(taken).await
     }
 
     /// Takes several tasks in one transaction (the worker's group commit), answering
@@ -197,11 +196,18 @@ impl Store {
         order.sort_by_key(|&i| starts[i].0.to_string());
         let mut taken: Vec<Option<Taken>> = starts.iter().map(|_| None).collect();
         let mut tx = self.begin_write().await?;
+        let mut written = Ok(());
         for i in order {
             let (id, now) = starts[i];
-            taken[i] = Some(self.take_in(&mut tx, id, now).await?);
+            match self.take_in(&mut tx, id, now).await {
+                Ok(started) => taken[i] = Some(started),
+                Err(err) => {
+                    written = Err(err);
+                    break;
+                }
+            }
         }
-        tx.commit().await?;
+        tx.settle(written).await?;
         // Each position was filled in the loop over `order`, a permutation of them all.
         Ok(taken
             .into_iter()

@@ -16,7 +16,7 @@ use super::write::{
 use super::{Accepted, KeyInFlight, NewRequest, accepted_audit, lease_until, task_message};
 use crate::audit::insert_audits;
 use crate::codec::now;
-use crate::connect::{Dialect, Store};
+use crate::connect::{Dialect, Store, WriteTx};
 use crate::error::StoreError;
 use crate::group::shared_failure;
 use crate::outbox::{OutboxRow, QueuedMessage, insert_task_messages};
@@ -124,11 +124,22 @@ impl Store {
 
     /// One transaction for the whole batch: the keys' locks (PostgreSQL), the keys
     /// claimed, the quotas counted, then one multi-row statement each for the requests,
-    /// their subjects, tasks, outbox messages and audit entries.
+    /// their subjects, tasks, outbox messages and audit entries. A failure rolls it all
+    /// back at once (`WriteTx::settle`), so the keys' locks are free for whoever
+    /// writes the batch's requests next.
     async fn write_together(&self, batch: &[Pending<'_>]) -> Result<Vec<AcceptAnswer>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let written = self.write_in(&mut tx, batch).await;
+        tx.settle(written).await
+    }
+
+    async fn write_in(
+        &self,
+        tx: &mut WriteTx,
+        batch: &[Pending<'_>],
+    ) -> Result<Vec<AcceptAnswer>, StoreError> {
         let mut answers: Vec<Option<AcceptAnswer>> = batch.iter().map(|_| None).collect();
         let news: Vec<&NewRequest> = batch.iter().map(|pending| pending.new).collect();
-        let mut tx = self.begin_write().await?;
         // A second call with a key while the first is being stored is told so (409)
         // rather than kept waiting for it.
         if self.dialect() == Dialect::Postgres {
@@ -157,9 +168,7 @@ impl Store {
         }
         let created = unanswered(&answers);
         let mut outbox = Vec::new().into_iter();
-        if created.is_empty() {
-            tx.rollback().await?;
-        } else {
+        if !created.is_empty() {
             let at = now();
             let accepted: Vec<&NewRequest> = created.iter().map(|&i| news[i]).collect();
             insert_requests(tx.conn(), &accepted).await?;
@@ -185,7 +194,6 @@ impl Store {
                 .flat_map(|new| accepted_audit(new))
                 .collect();
             insert_audits(tx.conn(), &audit, at).await?;
-            tx.commit().await?;
         }
         // Those not answered above were created, in the order their messages were
         // written.
