@@ -257,6 +257,8 @@ fn new_request(
         now + chrono::Duration::from_std(service.deadline).unwrap_or(chrono::Duration::seconds(60));
     let response_body = view::accepted(id).to_string();
     let tasks = fanout::tasks(catalogue, service, &envelope.input, now, deadline_at)?;
+    // Without the deployment's key no digest is kept (`rabt serve` refuses to serve the
+    // API without one; a test harness may): no subjects, by design.
     let subjects = pii_key
         .map(|key| subjects::digests(key, &envelope.input))
         .unwrap_or_default();
@@ -423,9 +425,11 @@ async fn accept(
                 }
                 Ok(accepted)
             }
-            Err(StoreError::QuotaExceeded) => {
-                Err(crate::limits::quota_exceeded(quota.unwrap_or_default()))
-            }
+            Err(StoreError::QuotaExceeded) => Err(match quota {
+                Some(quota) => crate::limits::quota_exceeded(quota),
+                // The store refuses for a quota only when it was given one.
+                None => store_error("accepting a request", StoreError::QuotaExceeded),
+            }),
             Err(err) => Err(store_error("accepting a request", err)),
         };
         accepted.map(|accepted| (new, accepted))

@@ -173,6 +173,8 @@ impl Worker {
         if let Some(service) = service
             && let Err(violations) = service.validate_input(&input)
         {
+            // A refusal names at least one violation; were it none, the reason would
+            // only lack its detail, the check is skipped all the same.
             let first = violations
                 .first()
                 .map(|v| format!("{}: {}", v.pointer, v.message.en))

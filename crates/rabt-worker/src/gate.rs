@@ -144,6 +144,7 @@ impl Gates {
         shared: &SharedBy,
     ) -> Gates {
         let gates = Agency::ALL.map(|agency| {
+            // An agency the settings do not name has no limits (WorkerSettings::limits).
             let limits = limits.get(&agency).copied().unwrap_or_default();
             let shared_limits = SharedLimits::new(
                 shared.store.clone(),

@@ -184,6 +184,7 @@ impl Worker {
             };
             return self.defer(&before, Duration::ZERO, "worker_stopping").await;
         }
+        // A deadline already past leaves no time: zero, and the task times out below.
         let remaining = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if remaining.is_zero() {
             let error = "the deadline passed before the agency could be called";
@@ -325,6 +326,8 @@ impl Worker {
                 .map(|v| format!("{}: {}", v.pointer, v.message.en));
             return Err(AdapterError::Malformed(format!(
                 "answer breaks the output schema ({})",
+                // A refusal names at least one violation; were it none, the text would
+                // only lack its detail, the answer is refused all the same.
                 first.unwrap_or_default()
             )));
         }
@@ -340,6 +343,8 @@ impl Worker {
         err: AdapterError,
         latency: i64,
     ) -> Result<Disposition, ProcessError> {
+        // A task's service was in the catalogue when it was accepted; one removed since
+        // (a catalogue change) is retried by the default policy rather than never.
         let policy = self
             .catalogue
             .service(task.service.as_str())
@@ -352,6 +357,7 @@ impl Worker {
             rand::random::<f64>(),
             err.retry_after(),
         ));
+        // A deadline already past leaves no time: zero, and no retry.
         let time_left = (task.deadline_at - Utc::now()).to_std().unwrap_or_default();
         if err.is_retryable() && policy.allows_another_after(attempt) && delay < time_left {
             tracing::info!(task = %task.id, attempt, error = %shown(&err), retry_in_ms = delay.as_millis() as u64, "agency call failed; retrying later");
