@@ -156,9 +156,13 @@ impl AppState {
         &self.0.waiters
     }
 
-    /// Tells the outbox relay there is something to publish.
+    /// Tells the outbox relay there is something to publish, unless the store handed
+    /// the rows to it already (`Store::hand_over_to`): a search would find them
+    /// claimed, and rows the relay could not take wait out their lease either way.
     pub fn wake_outbox(&self) {
-        self.0.outbox_wake.notify_one();
+        if !self.0.store.hands_over() {
+            self.0.outbox_wake.notify_one();
+        }
     }
 
     /// The secrets `agency`'s callbacks may be signed with (empty: none accepted).

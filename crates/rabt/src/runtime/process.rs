@@ -196,8 +196,14 @@ impl Process<'_> {
         callable: BTreeSet<ServiceName>,
         settings: ApiSettings,
     ) {
+        // The API's own write transactions (a verified callback's message, an
+        // operator's replay) hand their outbox rows to this process's relay too.
+        let store = match &settings.outbox_handoff {
+            Some(handoff) => self.store.clone().hand_over_to(handoff.clone()),
+            None => self.store.clone(),
+        };
         let state = AppState::new(
-            self.store.clone(),
+            store,
             catalogue,
             callable,
             self.transport.clone(),
