@@ -38,12 +38,28 @@ pub fn rabt_bin() -> PathBuf {
     path
 }
 
-/// A free TCP port on the loopback interface.
+/// A free TCP port on the loopback interface, for a process of the suite to listen on.
+///
+/// Chosen at random below the kernel's ephemeral range (`ip_local_port_range`, 32768
+/// and up on Linux), not by binding port 0: a port from that range is also what the
+/// kernel gives outgoing connections, and between this check and the process's own
+/// bind one of the suite's many connections (to PostgreSQL, RabbitMQ, the simulators)
+/// could take it — "Address already in use", seen twice in one day's runs.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::hash::{BuildHasher, Hasher};
+    const FIRST: u16 = 20_000;
+    const AFTER_LAST: u16 = 32_000;
+    for _ in 0..1_000 {
+        // A fresh RandomState is a fresh random key: a random number without a crate.
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = FIRST + (random % u64::from(AFTER_LAST - FIRST)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and {AFTER_LAST} in 1,000 tries");
 }
 
 /// A running `rabt` process, killed when dropped. Its output goes to a log file whose
