@@ -177,6 +177,11 @@ impl Store {
         options: &VerifyOptions,
     ) -> Result<VerifyReport, StoreError> {
         let mut report = VerifyReport::default();
+        // Read before the leaves: the checkpoints to check are those signed by now,
+        // whose trees the leaves read next cover (the sealer may go on meanwhile).
+        let up_to: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM audit_checkpoints")
+            .fetch_one(&self.pool)
+            .await?;
         let gaps = self.gap_seqs().await?;
         report.gaps = gaps.len() as u64;
         let mut keys = options.trusted_keys.clone();
@@ -184,7 +189,7 @@ impl Store {
             report.keys_from_database = true;
             keys = self.recorded_keys().await?;
         }
-        let mut checks = CheckpointChecks::new(self, &keys, options.origin.as_deref());
+        let mut checks = CheckpointChecks::new(self, &keys, options.origin.as_deref(), up_to);
         self.check_entries(&gaps, &mut checks, &mut report).await?;
         checks.finish(&mut report).await?;
         self.check_nodes(report.sealed, &mut report).await?;

@@ -53,19 +53,29 @@ pub(super) struct CheckpointChecks<'a> {
     /// Checkpoints not met yet, in id order.
     pending: VecDeque<StoredCheckpoint>,
     last_id: i64,
+    /// The last checkpoint signed when the verification began: one signed while it
+    /// walks the leaves covers leaves sealed after the walk passed, and would read
+    /// as a tree with leaves removed.
+    up_to: i64,
     exhausted: bool,
     /// The previous checkpoint met (size, root), for consistency.
     previous: Option<(u64, Hash)>,
 }
 
 impl<'a> CheckpointChecks<'a> {
-    pub(super) fn new(store: &'a Store, keys: &'a [VerifierKey], origin: Option<&'a str>) -> Self {
+    pub(super) fn new(
+        store: &'a Store,
+        keys: &'a [VerifierKey],
+        origin: Option<&'a str>,
+        up_to: i64,
+    ) -> Self {
         CheckpointChecks {
             store,
             keys,
             origin,
             pending: Default::default(),
             last_id: 0,
+            up_to,
             exhausted: false,
             previous: None,
         }
@@ -75,10 +85,11 @@ impl<'a> CheckpointChecks<'a> {
         if self.pending.is_empty() && !self.exhausted {
             let rows = sqlx::query(
                 "SELECT id, tree_size, root, note, verifier_key, signed_at FROM audit_checkpoints \
-                 WHERE id > $1 ORDER BY id LIMIT $2",
+                 WHERE id > $1 AND id <= $3 ORDER BY id LIMIT $2",
             )
             .bind(self.last_id)
             .bind(PAGE)
+            .bind(self.up_to)
             .fetch_all(&self.store.pool)
             .await?;
             self.exhausted = rows.len() < PAGE as usize;
