@@ -18,7 +18,7 @@ use crate::audit::insert_audits;
 use crate::codec::now;
 use crate::connect::{Dialect, Store, WriteTx};
 use crate::error::StoreError;
-use crate::group::shared_failure;
+use crate::group::{BatchWrite, write_batch};
 use crate::outbox::{OutboxRow, QueuedMessage, insert_task_messages};
 
 /// One request to accept, and how: `lease` claims its outbox rows for this process's
@@ -59,12 +59,12 @@ impl Store {
                 Err(refused) => answers.push(Some(Err(refused))),
             }
         }
-        let mut written = self.write_isolated(&live).await.into_iter();
+        let mut written = write_batch::<Live<'_>>(self, &live).await.into_iter();
         let answers = answers
             .into_iter()
             .map(|answer| match answer {
                 Some(answer) => answer,
-                // write_isolated answers each request of `live`, in order: one per
+                // write_batch answers each request of `live`, in order: one per
                 // `None` pushed above.
                 None => written.next().expect("an answer per request written"),
             })
@@ -90,36 +90,6 @@ impl Store {
             Dialect::Sqlite => KeyInFlight::take(self, new).map(Some),
             Dialect::Postgres => Ok(None),
         }
-    }
-
-    /// Writes `batch` together; if the database refused it for the data of one of its
-    /// requests, writes each alone. A failure that is the database's own (a lost race,
-    /// an outage) is every request's answer: writing them one by one would only repeat
-    /// it, as many times.
-    async fn write_isolated(&self, batch: &[Pending<'_>]) -> Vec<AcceptAnswer> {
-        if batch.is_empty() {
-            return Vec::new();
-        }
-        let err = match self.write_together(batch).await {
-            Ok(answers) => return answers,
-            Err(err) => err,
-        };
-        if batch.len() == 1 {
-            return vec![Err(err)];
-        }
-        if err.is_conflict() || err.is_unavailable() {
-            return shared_failure(err, batch.len());
-        }
-        tracing::debug!(error = %err, requests = batch.len(), "a batch of accepts was refused; writing its requests one by one");
-        let mut answers = Vec::with_capacity(batch.len());
-        for pending in batch {
-            answers.extend(
-                self.write_together(std::slice::from_ref(pending))
-                    .await
-                    .unwrap_or_else(|err| vec![Err(err)]),
-            );
-        }
-        answers
     }
 
     /// One transaction for the whole batch: the keys' locks (PostgreSQL), the keys
@@ -217,4 +187,27 @@ fn unanswered(answers: &[Option<AcceptAnswer>]) -> Vec<usize> {
         .enumerate()
         .filter_map(|(i, answer)| answer.is_none().then_some(i))
         .collect()
+}
+
+/// The requests of a batch that passed [`Store::admit`], as [`write_batch`] writes
+/// them: together, or one at a time when the database refused the batch for one of
+/// them.
+struct Live<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'a> BatchWrite for Live<'a> {
+    type Item = Pending<'a>;
+    type Output = (Accepted, Vec<OutboxRow>);
+
+    async fn together(
+        store: &Store,
+        batch: &[Pending<'a>],
+    ) -> Result<Vec<AcceptAnswer>, StoreError> {
+        store.write_together(batch).await
+    }
+
+    async fn alone(store: &Store, pending: &Pending<'a>) -> AcceptAnswer {
+        let mut answers = store.write_together(std::slice::from_ref(pending)).await?;
+        // write_together answers each request it is given: one here.
+        answers.pop().expect("one answer for one request")
+    }
 }

@@ -36,11 +36,11 @@ pub(crate) fn default_writers(store: &Store) -> usize {
 
 /// One kind of operation written in batches: all of a batch in one transaction, or
 /// one at a time when the database refused the batch for one item's data.
-pub(crate) trait BatchWrite: Send + Sync + 'static {
+pub(crate) trait BatchWrite: Send + Sync {
     /// What is written.
-    type Item: Send + Sync + 'static;
+    type Item: Send + Sync;
     /// The answer to one item.
-    type Output: Send + 'static;
+    type Output: Send;
 
     /// Writes `items` in one transaction: an answer per item, in order, or the
     /// failure of the whole transaction (nothing written).
@@ -147,7 +147,12 @@ struct Job<W: BatchWrite> {
     answer: oneshot::Sender<Result<W::Output, StoreError>>,
 }
 
-impl<W: BatchWrite> Batcher<W> {
+impl<W> Batcher<W>
+where
+    W: BatchWrite + 'static,
+    W::Item: 'static,
+    W::Output: 'static,
+{
     pub(crate) fn new(store: Store, writers: usize, max_batch: usize) -> Self {
         Batcher(Arc::new(Inner {
             store,
@@ -194,7 +199,12 @@ struct Writer<W: BatchWrite> {
     group: Weak<Inner<W>>,
 }
 
-impl<W: BatchWrite> Writer<W> {
+impl<W> Writer<W>
+where
+    W: BatchWrite + 'static,
+    W::Item: 'static,
+    W::Output: 'static,
+{
     async fn run(self) {
         while let Some(batch) = self.next_batch().await {
             let Some(group) = self.group.upgrade() else {
