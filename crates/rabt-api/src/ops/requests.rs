@@ -19,7 +19,7 @@ use super::body::OperatorBody;
 use super::cooperatives::reason;
 use super::{mask, retrying};
 use crate::problem::{ApiError, FieldError, ProblemKind};
-use crate::query::{Param, Read, read_query};
+use crate::query::{Paged, Param, Read, read_query};
 use crate::state::AppState;
 
 fn time(t: DateTime<Utc>) -> Value {
@@ -169,15 +169,10 @@ pub(crate) async fn page(
         limit: filter.query.limit + 1,
         ..filter.query.clone()
     };
-    let mut items = retrying("listing requests", || state.store().ops_requests(&query)).await?;
-    let more = items.len() > filter.query.limit as usize;
-    items.truncate(filter.query.limit as usize);
-    let next = if more {
-        items.last().map(|i| i.id.to_string())
-    } else {
-        None
-    };
-    Ok((items.iter().map(summary).collect(), next))
+    let items = retrying("listing requests", || state.store().ops_requests(&query)).await?;
+    let page = Paged::of(items, filter.query.limit);
+    let next = page.next(|i| i.id.to_string());
+    Ok((page.items.iter().map(summary).collect(), next))
 }
 
 /// `GET /ops/v1/requests?…` (viewer).
