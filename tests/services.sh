@@ -4,6 +4,8 @@
 # directory under one temporary folder, stopped by PID (never by process name).
 #
 #   tests/services.sh start [DIR]   start both; prints `export VAR=...` lines for eval
+#                                   (a DIR of an earlier start: what runs there is
+#                                   used, what was stopped is started again)
 #   tests/services.sh stop DIR      stop what `start` started in DIR
 #   tests/services.sh restart-rabbitmq DIR   stop and start the broker, same data
 #   tests/services.sh stop-rabbitmq DIR      stop the broker only (an outage)
@@ -65,7 +67,9 @@ start_postgres() {
   port=$(free_port)
   mkdir -p "$dir/pg"
   chown postgres:postgres "$dir/pg"
-  runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/pg/data" -U postgres -A trust --no-sync >"$dir/pg/initdb.log" 2>&1
+  if ! runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/pg/data" -U postgres -A trust --no-sync >"$dir/pg/initdb.log" 2>&1; then
+    log "initdb failed in $dir/pg/data; its log:"; tail -n 20 "$dir/pg/initdb.log" >&2; exit 1
+  fi
   echo "$port" >"$dir/pg/port"
   launch_postgres "$dir"
 }
@@ -75,8 +79,12 @@ launch_postgres() {
   local dir=$1 port
   port=$(cat "$dir/pg/port")
   # fsync off: these clusters hold throwaway test data and never measure durability.
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
-    -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2
+  if ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
+    -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2; then
+    log "PostgreSQL did not start in $dir/pg/data on port $port; its log:"
+    tail -n 20 "$dir/pg/server.log" >&2
+    exit 1
+  fi
   log "PostgreSQL on 127.0.0.1:$port (pid $(head -n 1 "$dir/pg/data/postmaster.pid"))"
 }
 
@@ -161,6 +169,46 @@ stop_rabbitmq_node() {
   rm -f "$dir/rmq/beam.pid"
 }
 
+# Whether the cluster in $dir/pg/data runs.
+postgres_runs() {
+  local dir=$1
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1
+}
+
+# `start DIR` where an earlier `start` left its services: those still running are
+# used as they are, those stopped are started again with the same data and ports.
+reuse() {
+  local dir=$1
+  if [ -f "$dir/pg/port" ] && [ -f "$dir/pg/data/PG_VERSION" ]; then
+    if postgres_runs "$dir"; then
+      log "PostgreSQL already runs in $dir (port $(cat "$dir/pg/port"))"
+    else
+      log "starting the PostgreSQL cluster stopped in $dir again"
+      launch_postgres "$dir"
+    fi
+  else
+    log "$dir holds an unfinished PostgreSQL cluster (no $dir/pg/port or PG_VERSION):" \
+      "run 'tests/services.sh stop $dir', remove $dir and start again, or give another DIR"
+    exit 1
+  fi
+  if [ -f "$dir/rmq/amqp_port" ] && [ -f "$dir/rmq/epmd_port" ] && [ -f "$dir/rmq/rabbitmq.conf" ]; then
+    if [ -f "$dir/rmq/beam.pid" ] && kill -0 "$(cat "$dir/rmq/beam.pid")" 2>/dev/null; then
+      log "RabbitMQ already runs in $dir (port $(cat "$dir/rmq/amqp_port"))"
+    else
+      log "starting the RabbitMQ node stopped in $dir again"
+      if ! { [ -f "$dir/rmq/epmd.pid" ] && kill -0 "$(cat "$dir/rmq/epmd.pid")" 2>/dev/null; }; then
+        epmd -port "$(cat "$dir/rmq/epmd_port")" >>"$dir/rmq/epmd.log" 2>&1 &
+        echo $! >"$dir/rmq/epmd.pid"
+      fi
+      launch_rabbitmq "$dir"
+      log "RabbitMQ on 127.0.0.1:$(cat "$dir/rmq/amqp_port") (pid $(cat "$dir/rmq/beam.pid"))"
+    fi
+  else
+    log "no RabbitMQ node of an earlier start in $dir: starting one"
+    start_rabbitmq "$dir"
+  fi
+}
+
 print_env() {
   local dir=$1
   echo "export RABT_TEST_SERVICES_DIR='$dir'"
@@ -179,8 +227,12 @@ case "$cmd" in
     dir=${2:-$(mktemp -d /tmp/rabt-services.XXXXXX)}
     mkdir -p "$dir"
     chmod 755 "$dir"
-    start_postgres "$dir"
-    start_rabbitmq "$dir"
+    if [ -e "$dir/pg" ]; then
+      reuse "$dir"
+    else
+      start_postgres "$dir"
+      start_rabbitmq "$dir"
+    fi
     print_env "$dir" | tee "$dir/env.sh"
     ;;
   stop)
@@ -226,7 +278,7 @@ case "$cmd" in
     log "RabbitMQ started (pid $(cat "$dir/rmq/beam.pid"))"
     ;;
   *)
-    sed -n '2,22p' "$0" >&2
+    sed -n '2,24p' "$0" >&2
     exit 2
     ;;
 esac

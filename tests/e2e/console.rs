@@ -38,7 +38,7 @@ async fn the_console_works_in_a_browser_against_two_api_processes() {
     );
     let mut deployment = Deployment::start(1, SERVICES).await.unwrap();
     let (second_api, second_ops) = (free_port(), free_port());
-    let api_b = deployment
+    let mut api_b = deployment
         .wiring
         .spawn_with(
             "api-b",
@@ -51,9 +51,9 @@ async fn the_console_works_in_a_browser_against_two_api_processes() {
         .unwrap();
     let second = format!("http://127.0.0.1:{second_api}");
     Client::new(&second, "")
-        .ready(Duration::from_secs(60))
+        .ready(&mut api_b, Duration::from_secs(60))
         .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", api_b.tail(30)));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     deployment.workers.push(api_b);
     let tokens = [
         ("CONSOLE_TOKEN_VIEWER", token(&deployment, "sara", "viewer")),

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rabt_test_support::{TempDir, eventually, unique};
+use rabt_test_support::{TempDir, unique};
 use rabt_tests::{Client, Rabt};
 use serde_json::{Value, json};
 
@@ -18,7 +18,7 @@ struct Demo {
 async fn start_demo() -> Demo {
     let dir = TempDir::create("rabt-demo-").unwrap();
     let state = dir.path().join("state");
-    let process = Rabt::spawn(
+    let mut process = Rabt::spawn(
         "demo",
         &[
             "demo",
@@ -34,16 +34,20 @@ async fn start_demo() -> Demo {
     )
     .unwrap();
     let file = state.join("demo-credentials.json");
-    let credentials = eventually(Duration::from_secs(60), "demo-credentials.json", || async {
-        read_json(&file)
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n{}", process.tail(40)));
+    let credentials = process
+        .until(Duration::from_secs(60), "demo-credentials.json", || async {
+            read_json(&file)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let client = Client::new(
         credentials["base_url"].as_str().unwrap(),
         credentials["api_key"].as_str().unwrap(),
     );
-    client.ready(Duration::from_secs(30)).await.unwrap();
+    client
+        .ready(&mut process, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     Demo {
         _process: process,
         client,
@@ -362,4 +366,43 @@ async fn demo_speaks_arabic_when_asked_and_hides_other_ids() {
     assert_eq!(response.headers()["content-language"], "ar");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["title"], "غير موجود");
+}
+
+/// The harness notices a process that exits while it waits (here a port already taken)
+/// and says how it ended and what it logged, instead of waiting out its deadline.
+#[tokio::test]
+async fn a_process_that_exits_while_awaited_is_reported_with_its_status_and_log() {
+    let dir = TempDir::create("rabt-demo-taken-").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let state = dir.path().join("state");
+    let mut process = Rabt::spawn(
+        "demo-taken",
+        &[
+            "demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--ops-listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+        &[],
+        dir.path(),
+    )
+    .unwrap();
+    let error = Client::new(&format!("http://127.0.0.1:{port}"), "")
+        .ready(&mut process, Duration::from_secs(60))
+        .await
+        .expect_err("the port is taken: the demo cannot serve");
+    let error = format!("{error:#}");
+    assert!(
+        error.contains("rabt demo-taken exited (exit status: 1) before the API to be ready"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "the end of its log: {error}"
+    );
+    assert!(!process.is_running());
 }

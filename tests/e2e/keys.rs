@@ -73,7 +73,7 @@ async fn another_api_process_refuses_a_revoked_key_and_a_deactivated_cooperative
         .unwrap();
     let first_key = deployment.client.api_key().to_owned();
     let b = Client::new(&format!("http://127.0.0.1:{port}"), &first_key);
-    b.ready(Duration::from_secs(60)).await.unwrap();
+    b.ready(&mut second, Duration::from_secs(60)).await.unwrap();
 
     let (second_key, second_id) = new_key(&deployment);
     let b_second = with_key(&b, &second_key);

@@ -60,7 +60,10 @@ async fn two_api_processes_admit_a_cooperatives_limit_together() {
         &format!("http://127.0.0.1:{second_port}"),
         deployment.client.api_key(),
     );
-    second_client.ready(Duration::from_secs(60)).await.unwrap();
+    second_client
+        .ready(&mut second, Duration::from_secs(60))
+        .await
+        .unwrap();
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));

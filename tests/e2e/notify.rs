@@ -194,7 +194,7 @@ async fn serve_notifies_with_signatures_the_reference_library_verifies() {
 async fn the_demo_gives_the_webhook_secret_and_notifies_locally() {
     let dir = TempDir::create("rabt-notify-demo-").unwrap();
     let state = dir.path().join("state");
-    let demo = Rabt::spawn(
+    let mut demo = Rabt::spawn(
         "demo",
         &[
             "demo",
@@ -210,12 +210,12 @@ async fn the_demo_gives_the_webhook_secret_and_notifies_locally() {
     )
     .unwrap();
     let file = state.join("demo-credentials.json");
-    let credentials: Value =
-        eventually(Duration::from_secs(60), "demo-credentials.json", || async {
+    let credentials: Value = demo
+        .until(Duration::from_secs(60), "demo-credentials.json", || async {
             serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", demo.tail(40)));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let secret = credentials["webhook_secret"]
         .as_str()
         .expect("webhook_secret")
@@ -224,7 +224,10 @@ async fn the_demo_gives_the_webhook_secret_and_notifies_locally() {
         credentials["base_url"].as_str().unwrap(),
         credentials["api_key"].as_str().unwrap(),
     );
-    client.ready(Duration::from_secs(30)).await.unwrap();
+    client
+        .ready(&mut demo, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let receiver = Receiver::start(&secret, 0, dir.path()).await;
 
     let body = json!({"service": "post.address.verify", "input": {"shortAddress": ADDRESS}, "notify_url": receiver.url()});

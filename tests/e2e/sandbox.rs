@@ -120,13 +120,14 @@ async fn the_printed_sandbox_environment_is_all_serve_needs() {
         .map(str::trim)
         .expect("coop add prints the key")
         .to_owned();
-    let api_process = Rabt::spawn("api", &["serve", "--role", "api"], &env, dir.path()).unwrap();
+    let mut api_process =
+        Rabt::spawn("api", &["serve", "--role", "api"], &env, dir.path()).unwrap();
     let worker = Rabt::spawn("worker", &["serve", "--role", "worker"], &env, dir.path()).unwrap();
     let client = Client::new(&api, &key);
     client
-        .ready(Duration::from_secs(60))
+        .ready(&mut api_process, Duration::from_secs(60))
         .await
-        .unwrap_or_else(|e| panic!("{e}\napi log:\n{}", api_process.tail(30)));
+        .unwrap_or_else(|e| panic!("{e:#}"));
 
     let board = json!([
         {"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}},

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
-use rabt_test_support::{TempDatabase, TempVhost, eventually, unique};
+use anyhow::anyhow;
+use rabt_test_support::{TempDatabase, TempVhost, unique};
 
 use crate::{Client, Rabt, free_port, run_rabt};
 
@@ -316,7 +316,7 @@ impl Deployment {
             }
             None => wiring,
         };
-        let simulators = wiring.spawn(
+        let mut simulators = wiring.spawn(
             "simulate",
             &[
                 "simulate",
@@ -326,7 +326,7 @@ impl Deployment {
         )?;
         // The simulators write the sandbox PKI the chambers client certificate comes from:
         // wait for them before starting processes that read it.
-        simulators_ready(&wiring, &simulators).await?;
+        simulators_ready(&wiring, &mut simulators).await?;
         wiring.run(&["migrate"])?;
         let out = wiring.run(&[
             "coop",
@@ -379,7 +379,7 @@ impl Deployment {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let client = Client::new(&format!("http://127.0.0.1:{}", wiring.api_port), &key);
-        let deployment = Deployment {
+        let mut deployment = Deployment {
             wiring,
             client,
             simulators,
@@ -390,9 +390,8 @@ impl Deployment {
         };
         deployment
             .client
-            .ready(Duration::from_secs(60))
-            .await
-            .with_context(|| format!("api log:\n{}", deployment.api.tail(30)))?;
+            .ready(&mut deployment.api, Duration::from_secs(60))
+            .await?;
         Ok(deployment)
     }
 
@@ -441,17 +440,17 @@ impl Deployment {
 }
 
 /// Waits until `rabt simulate` serves (Saudi Post, the last it starts, answers).
-async fn simulators_ready(wiring: &Wiring, simulators: &Rabt) -> anyhow::Result<()> {
+async fn simulators_ready(wiring: &Wiring, simulators: &mut Rabt) -> anyhow::Result<()> {
     let stats = format!("{}/_sim/stats", wiring.saudi_post_url());
-    eventually(Duration::from_secs(30), "the simulators", || async {
-        reqwest::get(&stats)
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-    })
-    .await
-    .map(drop)
-    .with_context(|| format!("simulate log:\n{}", simulators.tail(20)))
+    simulators
+        .until(Duration::from_secs(30), "the simulators", || async {
+            reqwest::get(&stats)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+        })
+        .await
+        .map(drop)
 }
 
 /// The vhost's URL on every node of the cluster of tests/cluster.sh

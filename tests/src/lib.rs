@@ -13,12 +13,14 @@ pub mod drill;
 pub mod pii;
 pub use deployment::{AUDIT_ORIGIN, Deployment, SharedDatabase, Wiring, audit_keys};
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
+use rabt_test_support::poll::POLL_INTERVAL;
 use rabt_test_support::{eventually, unique};
 use serde_json::Value;
 
@@ -66,6 +68,8 @@ pub fn free_port() -> u16 {
 /// path failures print.
 #[derive(Debug)]
 pub struct Rabt {
+    /// What the test calls it (`api`, `worker-0`…), for failure messages.
+    name: String,
     child: Option<Child>,
     /// The process's combined output.
     pub log: PathBuf,
@@ -94,9 +98,63 @@ impl Rabt {
             .spawn()
             .with_context(|| format!("starting rabt {}", args.join(" ")))?;
         Ok(Rabt {
+            name: name.to_owned(),
             child: Some(child),
             log,
         })
+    }
+
+    /// Polls `check` until it gives a value, as [`eventually`] does, while watching the
+    /// process: when it exits first (a port already taken, a bad configuration), this
+    /// fails at once with its exit status and the end of its log instead of waiting
+    /// out `timeout`. A timeout also carries the end of the log.
+    pub async fn until<T, F, Fut>(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        check: F,
+    ) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let Some(child) = self.child.as_mut() else {
+            bail!("rabt {} was stopped before {what}", self.name);
+        };
+        let exited = async {
+            loop {
+                match child.try_wait() {
+                    Ok(None) => tokio::time::sleep(POLL_INTERVAL).await,
+                    Ok(Some(status)) => return Ok(status),
+                    Err(err) => return Err(err),
+                }
+            }
+        };
+        let ended = tokio::select! {
+            found = eventually(timeout, what, check) => Ok(found),
+            exited = exited => Err(exited),
+        };
+        match ended {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(timed_out)) => Err(anyhow!(timed_out)).with_context(|| {
+                format!(
+                    "rabt {} still runs; its log ({}) ends:\n{}",
+                    self.name,
+                    self.log.display(),
+                    self.tail(30)
+                )
+            }),
+            Err(exited) => {
+                let status =
+                    exited.map_or_else(|err| format!("unknown ({err})"), |s| s.to_string());
+                bail!(
+                    "rabt {} exited ({status}) before {what}; its log ({}) ends:\n{}",
+                    self.name,
+                    self.log.display(),
+                    self.tail(30)
+                )
+            }
+        }
     }
 
     /// The process id.
@@ -265,18 +323,22 @@ impl Client {
         Ok(completed)
     }
 
-    /// Waits until `GET /readyz` answers 200.
-    pub async fn ready(&self, timeout: Duration) -> anyhow::Result<()> {
-        eventually(timeout, "the API to be ready", || async {
-            let response = self
-                .http
-                .get(format!("{}/readyz", self.base_url))
-                .send()
-                .await
-                .ok()?;
-            (response.status().as_u16() == 200).then_some(())
-        })
-        .await?;
-        Ok(())
+    /// Waits until `GET /readyz` answers 200, failing at once if `process` (the one
+    /// serving this API) exits first.
+    pub async fn ready(&self, process: &mut Rabt, timeout: Duration) -> anyhow::Result<()> {
+        process
+            .until(timeout, "the API to be ready", || self.is_ready())
+            .await
+    }
+
+    /// `Some` when `GET /readyz` answers 200.
+    async fn is_ready(&self) -> Option<()> {
+        let response = self
+            .http
+            .get(format!("{}/readyz", self.base_url))
+            .send()
+            .await
+            .ok()?;
+        (response.status().as_u16() == 200).then_some(())
     }
 }

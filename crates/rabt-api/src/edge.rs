@@ -77,11 +77,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(edge.max_connections.max(1)));
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(edge.header_read_timeout)
-        .max_header_size(edge.max_header_bytes)
-        .max_buf_size(edge.max_header_bytes.max(MIN_BUFFER) + MIN_BUFFER);
+    let http = http1(&edge);
     let graceful = GracefulShutdown::new();
     let mut refused = 0u64;
     loop {
@@ -103,15 +99,7 @@ pub async fn serve(
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             refused += 1;
-            if refused == 1 || refused.is_multiple_of(1000) {
-                tracing::warn!(
-                    max_connections = edge.max_connections,
-                    refused,
-                    "too many open connections; closing new ones"
-                );
-            }
-            rabt_metrics::metrics().connection_refused();
-            drop(stream);
+            refuse(stream, refused, &edge);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -132,6 +120,30 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// HTTP/1.1 as the edge serves it: headers read within their timeout and size.
+fn http1(edge: &EdgeSettings) -> hyper::server::conn::http1::Builder {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(edge.header_read_timeout)
+        .max_header_size(edge.max_header_bytes)
+        .max_buf_size(edge.max_header_bytes.max(MIN_BUFFER) + MIN_BUFFER);
+    http
+}
+
+/// Closes a connection over the cap; the first and every thousandth are logged, all
+/// counted.
+fn refuse(stream: tokio::net::TcpStream, refused: u64, edge: &EdgeSettings) {
+    if refused == 1 || refused.is_multiple_of(1000) {
+        tracing::warn!(
+            max_connections = edge.max_connections,
+            refused,
+            "too many open connections; closing new ones"
+        );
+    }
+    rabt_metrics::metrics().connection_refused();
+    drop(stream);
 }
 
 /// The body limit and timeout the [`read_body`] middleware applies.

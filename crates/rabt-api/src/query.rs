@@ -182,6 +182,28 @@ fn unknown_parameter(name: &str, allowed: &[&str]) -> FieldError {
     )
 }
 
+/// A page read with one item more than its size, to tell whether another follows.
+pub(crate) struct Paged<T> {
+    /// The page's items, at most its size.
+    pub(crate) items: Vec<T>,
+    /// Whether items follow the last of them.
+    more: bool,
+}
+
+impl<T> Paged<T> {
+    /// The first `limit` of `read` (read with a limit of `limit + 1`).
+    pub(crate) fn of(mut read: Vec<T>, limit: u32) -> Paged<T> {
+        let more = read.len() > limit as usize;
+        read.truncate(limit as usize);
+        Paged { items: read, more }
+    }
+
+    /// The cursor `of` the last item gives, when more items follow.
+    pub(crate) fn next<C>(&self, of: impl FnOnce(&T) -> C) -> Option<C> {
+        self.items.last().filter(|_| self.more).map(of)
+    }
+}
+
 /// The link to a list's next page: its `path`, the `filters` of this page, the page
 /// size and the cursor (the last item of this page).
 pub(crate) fn next_link(
@@ -240,6 +262,18 @@ pub(crate) fn finish<T>(params: T, errors: Vec<FieldError>) -> Result<T, ApiErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_read_one_long_has_a_next_cursor_and_a_short_one_none() {
+        let full = Paged::of(vec![1, 2, 3], 2);
+        assert_eq!(full.items, [1, 2]);
+        assert_eq!(full.next(|last| last * 10), Some(20));
+        let last = Paged::of(vec![1, 2], 2);
+        assert_eq!(last.items, [1, 2]);
+        assert_eq!(last.next(|last| last * 10), None);
+        let empty = Paged::<u32>::of(Vec::new(), 2);
+        assert_eq!(empty.next(|last| *last), None);
+    }
 
     #[test]
     fn parses_and_round_trips_through_the_next_link() {

@@ -43,124 +43,16 @@ enum ModeArg {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// L0: raw lapin publishing with confirms, then consuming with acks, on a quorum queue.
-    L0 {
-        /// The broker, `amqp://user:password@host:port/vhost`.
-        #[arg(long)]
-        amqp_url: String,
-        #[arg(long, default_value_t = 50_000)]
-        messages: u32,
-        #[arg(long, default_value_t = 1024)]
-        size: usize,
-        /// Confirms in flight at most.
-        #[arg(long, default_value_t = 1000)]
-        window: usize,
-        #[arg(long, default_value_t = 200)]
-        prefetch: u16,
-        #[arg(long, default_value_t = 3)]
-        runs: u32,
-        #[command(flatten)]
-        output: Output,
-    },
+    L0(L0Args),
     /// Saturation of POST /v1/requests with wrk.
-    Saturate {
-        /// The POST target, e.g. http://127.0.0.1:8080/v1/requests.
-        #[arg(long)]
-        url: String,
-        #[arg(long, env = "BENCH_API_KEY", hide_env_values = true)]
-        key: String,
-        /// tests/bench/wrk-post.lua.
-        #[arg(long)]
-        script: PathBuf,
-        #[arg(long, default_value_t = 1)]
-        threads: u32,
-        #[arg(long, default_value_t = 32)]
-        connections: u32,
-        /// Seconds.
-        #[arg(long, default_value_t = 20)]
-        duration: u32,
-        /// Send `Prefer: wait=N`: each answer is the verdict (end-to-end saturation).
-        #[arg(long)]
-        prefer_wait: Option<u32>,
-        /// The folder to write the request body file into.
-        #[arg(long)]
-        work_dir: PathBuf,
-        #[command(flatten)]
-        output: Output,
-    },
+    Saturate(SaturateArgs),
     /// Latency at a fixed arrival rate (open loop, corrected for coordinated omission).
-    Rate {
-        #[arg(long)]
-        url: String,
-        #[arg(long, env = "BENCH_API_KEY", hide_env_values = true)]
-        key: String,
-        /// Requests per second; or give --of-saturation and --share.
-        #[arg(long)]
-        rate: Option<f64>,
-        /// A saturation record: the rate is --share percent of its accepted req/s.
-        #[arg(long)]
-        of_saturation: Option<PathBuf>,
-        /// The rate when the saturation record measured nothing (a smoke run on a busy
-        /// machine, where no verdict came within its short window); without it, such a
-        /// record is an error.
-        #[arg(long)]
-        fallback_rate: Option<f64>,
-        /// Seconds measured.
-        #[arg(long, default_value_t = 20.0)]
-        duration: f64,
-        /// Seconds at the same rate before, not recorded.
-        #[arg(long, default_value_t = 2.0)]
-        warmup: f64,
-        #[arg(long, value_enum, default_value_t = ModeArg::Accept)]
-        mode: ModeArg,
-        /// Stop scheduling when this many requests are waiting (overload).
-        #[arg(long, default_value_t = 2000)]
-        max_in_flight: usize,
-        /// Seconds one request may take.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
-        #[command(flatten)]
-        output: Output,
-    },
+    Rate(RateArgs),
     /// Reads `perf report --stdio --no-children --sort dso,sym` into a profile record.
-    Profile {
-        /// The perf report text.
-        #[arg(long)]
-        report: PathBuf,
-        /// The process profiled.
-        #[arg(long)]
-        process: String,
-        /// What it was doing.
-        #[arg(long)]
-        workload: String,
-        #[arg(long, default_value_t = 25)]
-        top: usize,
-        /// `perf stat -x,` output of the same process over the same run.
-        #[arg(long)]
-        counters: Option<PathBuf>,
-        /// The fixed-rate record of the load that ran meanwhile (for per-request figures).
-        #[arg(long)]
-        load: Option<PathBuf>,
-        #[command(flatten)]
-        output: Output,
-    },
+    Profile(ProfileArgs),
     /// Records the database's work per request over a profiled run (the figures come
     /// from pg_stat_statements and pg_stat_wal, read by tests/bench/lib.sh).
-    Database {
-        /// Requests answered during the run.
-        #[arg(long)]
-        requests: u64,
-        /// Statements per request.
-        #[arg(long)]
-        statements: f64,
-        /// Transactions per request.
-        #[arg(long)]
-        transactions: f64,
-        /// WAL bytes per request.
-        #[arg(long)]
-        wal_bytes: f64,
-        #[command(flatten)]
-        output: Output,
-    },
+    Database(DatabaseArgs),
     /// Prints the request body used for a service.
     Body { service: String },
     /// Writes the markdown and JSON reports of a run.
@@ -180,161 +72,172 @@ enum Command {
         json: PathBuf,
     },
     /// Fails unless every stage ran with numbers above zero and no errors.
-    Check {
-        #[arg(long)]
-        results: PathBuf,
-        /// The verdict every end-to-end request must end with.
-        #[arg(long, default_value = "PASS")]
-        verdict: String,
-        /// A smoke test of the harness: shortfalls that only say the machine was slow
-        /// (nothing measured in a short window, answers too late) are printed as notes
-        /// instead of failing the check.
-        #[arg(long)]
-        smoke: bool,
-    },
+    Check(CheckArgs),
+}
+
+// The arguments of `rabt-bench l0` (a plain comment: a doc comment here would
+// replace the subcommand\'s help).
+#[derive(Debug, clap::Args)]
+struct L0Args {
+    /// The broker, `amqp://user:password@host:port/vhost`.
+    #[arg(long)]
+    amqp_url: String,
+    #[arg(long, default_value_t = 50_000)]
+    messages: u32,
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Confirms in flight at most.
+    #[arg(long, default_value_t = 1000)]
+    window: usize,
+    #[arg(long, default_value_t = 200)]
+    prefetch: u16,
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    #[command(flatten)]
+    output: Output,
+}
+
+// The arguments of `rabt-bench saturate` (a plain comment: a doc comment here would
+// replace the subcommand\'s help).
+#[derive(Debug, clap::Args)]
+struct SaturateArgs {
+    /// The POST target, e.g. http://127.0.0.1:8080/v1/requests.
+    #[arg(long)]
+    url: String,
+    #[arg(long, env = "BENCH_API_KEY", hide_env_values = true)]
+    key: String,
+    /// tests/bench/wrk-post.lua.
+    #[arg(long)]
+    script: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    threads: u32,
+    #[arg(long, default_value_t = 32)]
+    connections: u32,
+    /// Seconds.
+    #[arg(long, default_value_t = 20)]
+    duration: u32,
+    /// Send `Prefer: wait=N`: each answer is the verdict (end-to-end saturation).
+    #[arg(long)]
+    prefer_wait: Option<u32>,
+    /// The folder to write the request body file into.
+    #[arg(long)]
+    work_dir: PathBuf,
+    #[command(flatten)]
+    output: Output,
+}
+
+// The arguments of `rabt-bench rate` (a plain comment: a doc comment here would
+// replace the subcommand\'s help).
+#[derive(Debug, clap::Args)]
+struct RateArgs {
+    #[arg(long)]
+    url: String,
+    #[arg(long, env = "BENCH_API_KEY", hide_env_values = true)]
+    key: String,
+    /// Requests per second; or give --of-saturation and --share.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// A saturation record: the rate is --share percent of its accepted req/s.
+    #[arg(long)]
+    of_saturation: Option<PathBuf>,
+    /// The rate when the saturation record measured nothing (a smoke run on a busy
+    /// machine, where no verdict came within its short window); without it, such a
+    /// record is an error.
+    #[arg(long)]
+    fallback_rate: Option<f64>,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Seconds at the same rate before, not recorded.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    #[arg(long, value_enum, default_value_t = ModeArg::Accept)]
+    mode: ModeArg,
+    /// Stop scheduling when this many requests are waiting (overload).
+    #[arg(long, default_value_t = 2000)]
+    max_in_flight: usize,
+    /// Seconds one request may take.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    #[command(flatten)]
+    output: Output,
+}
+
+// The arguments of `rabt-bench profile` (a plain comment: a doc comment here would
+// replace the subcommand\'s help).
+#[derive(Debug, clap::Args)]
+struct ProfileArgs {
+    /// The perf report text.
+    #[arg(long)]
+    report: PathBuf,
+    /// The process profiled.
+    #[arg(long)]
+    process: String,
+    /// What it was doing.
+    #[arg(long)]
+    workload: String,
+    #[arg(long, default_value_t = 25)]
+    top: usize,
+    /// `perf stat -x,` output of the same process over the same run.
+    #[arg(long)]
+    counters: Option<PathBuf>,
+    /// The fixed-rate record of the load that ran meanwhile (for per-request figures).
+    #[arg(long)]
+    load: Option<PathBuf>,
+    #[command(flatten)]
+    output: Output,
+}
+
+// The arguments of `rabt-bench database` (a plain comment: a doc comment here would
+// replace the subcommand\'s help).
+#[derive(Debug, clap::Args)]
+struct DatabaseArgs {
+    /// Requests answered during the run.
+    #[arg(long)]
+    requests: u64,
+    /// Statements per request.
+    #[arg(long)]
+    statements: f64,
+    /// Transactions per request.
+    #[arg(long)]
+    transactions: f64,
+    /// WAL bytes per request.
+    #[arg(long)]
+    wal_bytes: f64,
+    #[command(flatten)]
+    output: Output,
+}
+
+// The arguments of `rabt-bench check` (a plain comment: a doc comment here would
+// replace the subcommand\'s help).
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    #[arg(long)]
+    results: PathBuf,
+    /// The verdict every end-to-end request must end with.
+    #[arg(long, default_value = "PASS")]
+    verdict: String,
+    /// A smoke test of the harness: shortfalls that only say the machine was slow
+    /// (nothing measured in a short window, answers too late) are printed as notes
+    /// instead of failing the check.
+    #[arg(long)]
+    smoke: bool,
 }
 
 /// Runs one subcommand.
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::L0 {
-            amqp_url,
-            messages,
-            size,
-            window,
-            prefetch,
-            runs,
-            output,
-        } => {
-            let plan = l0::Plan {
-                amqp_url,
-                messages,
-                size,
-                window,
-                prefetch,
-                runs,
-            };
-            let result = l0::measure(&plan, &output.watches).await?;
-            write(output, Figure::L0(result))
-        }
-        Command::Saturate {
-            url,
-            key,
-            script,
-            threads,
-            connections,
-            duration,
-            prefer_wait,
-            work_dir,
-            output,
-        } => {
-            let service = output.label.service.as_deref().unwrap_or(record::ADDRESS);
-            let body_file = work_dir.join(format!("body-{service}.json"));
-            write_text(&body_file, &bodies::body(service)?.to_string())?;
-            let plan = wrk::Plan {
-                url,
-                api_key: key,
-                body_file,
-                script,
-                threads,
-                connections,
-                duration_s: duration,
-                prefer_wait_s: prefer_wait,
-            };
-            let result = wrk::run(&plan, &output.watches)?;
-            eprintln!(
-                "{} {} {service} saturation: {:.0} req/s",
-                output.label.stage, output.label.system, result.accepted_per_s
-            );
-            write(output, Figure::Saturation(result))
-        }
-        Command::Rate {
-            url,
-            key,
-            rate,
-            of_saturation,
-            fallback_rate,
-            duration,
-            warmup,
-            mode,
-            max_in_flight,
-            timeout,
-            output,
-        } => {
-            let rate = resolve_rate(
-                rate,
-                of_saturation.as_deref(),
-                output.label.share,
-                fallback_rate,
-            )?;
-            let service = output
-                .label
-                .service
-                .as_deref()
-                .unwrap_or("post.address.verify");
-            let plan = openloop::Plan {
-                url,
-                api_key: key,
-                body: bodies::body(service)?.to_string().into(),
-                rate,
-                duration: Duration::from_secs_f64(duration),
-                warmup: Duration::from_secs_f64(warmup),
-                mode: match mode {
-                    ModeArg::Accept => openloop::Mode::Accept,
-                    ModeArg::EndToEnd => openloop::Mode::EndToEnd { wait_s: 30 },
-                },
-                max_in_flight,
-                timeout: Duration::from_secs(timeout),
-            };
-            let result = openloop::run(&plan, &output.watches).await?;
-            eprintln!(
-                "{} {} {service} at {rate:.0}/s: p50 {:.2} ms, p99 {:.2} ms, {} ok, {} errors{}",
-                output.label.stage,
-                output.label.system,
-                result.latency.p50_ms,
-                result.latency.p99_ms,
-                result.ok,
-                result.errors.values().sum::<u64>(),
-                if result.overloaded {
-                    " (overloaded)"
-                } else {
-                    ""
-                }
-            );
-            write(output, Figure::Rate(result))
-        }
-        Command::Profile {
-            report,
-            process,
-            workload,
-            top,
-            counters,
-            load,
-            output,
-        } => {
-            let text = read_text(&report)?;
-            let mut summary = profile::summarise(&process, &workload, &text, top)?;
-            if let Some(path) = counters {
-                summary.counters = profile::parse_counters(&read_text(&path)?);
-            }
-            if let Some(path) = load {
-                summary.requests = read_record(&path)?.rate().map(|r| r.ok);
-            }
-            write(output, Figure::Profile(summary))
-        }
-        Command::Database {
-            requests,
-            statements,
-            transactions,
-            wal_bytes,
-            output,
-        } => write(
-            output,
+        Command::L0(args) => queue_floor(args).await,
+        Command::Saturate(args) => saturate(args),
+        Command::Rate(args) => at_rate(args).await,
+        Command::Profile(args) => read_profile(args),
+        Command::Database(args) => write(
+            args.output,
             Figure::Database(record::DatabaseWork {
-                requests,
-                statements,
-                transactions,
-                wal_bytes,
+                requests: args.requests,
+                statements: args.statements,
+                transactions: args.transactions,
+                wal_bytes: args.wal_bytes,
             }),
         ),
         Command::Body { service } => {
@@ -348,25 +251,121 @@ pub async fn run(cli: Cli) -> Result<()> {
             markdown: md_path,
             json,
         } => report(&results, &meta, &includes, &md_path, &json),
-        Command::Check {
-            results,
-            verdict,
-            smoke,
-        } => {
-            let records = record::load_all(&results)?;
-            let strictness = if smoke {
-                check::Strictness::Smoke
-            } else {
-                check::Strictness::Full
-            };
-            let notes = check::sanity(&records, &verdict, strictness)?;
-            for note in &notes {
-                eprintln!("note (a slow machine, not a failure): {note}");
-            }
-            eprintln!("{} records, all sane", records.len());
-            Ok(())
-        }
+        Command::Check(args) => check_records(args),
     }
+}
+
+/// `l0`: the broker's own floor, without Rabt.
+async fn queue_floor(args: L0Args) -> Result<()> {
+    let plan = l0::Plan {
+        amqp_url: args.amqp_url,
+        messages: args.messages,
+        size: args.size,
+        window: args.window,
+        prefetch: args.prefetch,
+        runs: args.runs,
+    };
+    let result = l0::measure(&plan, &args.output.watches).await?;
+    write(args.output, Figure::L0(result))
+}
+
+/// `saturate`: wrk against the accept path.
+fn saturate(args: SaturateArgs) -> Result<()> {
+    let output = args.output;
+    let service = output.label.service.as_deref().unwrap_or(record::ADDRESS);
+    let body_file = args.work_dir.join(format!("body-{service}.json"));
+    write_text(&body_file, &bodies::body(service)?.to_string())?;
+    let plan = wrk::Plan {
+        url: args.url,
+        api_key: args.key,
+        body_file,
+        script: args.script,
+        threads: args.threads,
+        connections: args.connections,
+        duration_s: args.duration,
+        prefer_wait_s: args.prefer_wait,
+    };
+    let result = wrk::run(&plan, &output.watches)?;
+    eprintln!(
+        "{} {} {service} saturation: {:.0} req/s",
+        output.label.stage, output.label.system, result.accepted_per_s
+    );
+    write(output, Figure::Saturation(result))
+}
+
+/// `rate`: latency at a fixed arrival rate.
+async fn at_rate(args: RateArgs) -> Result<()> {
+    let output = args.output;
+    let rate = resolve_rate(
+        args.rate,
+        args.of_saturation.as_deref(),
+        output.label.share,
+        args.fallback_rate,
+    )?;
+    let service = output
+        .label
+        .service
+        .as_deref()
+        .unwrap_or("post.address.verify");
+    let plan = openloop::Plan {
+        url: args.url,
+        api_key: args.key,
+        body: bodies::body(service)?.to_string().into(),
+        rate,
+        duration: Duration::from_secs_f64(args.duration),
+        warmup: Duration::from_secs_f64(args.warmup),
+        mode: match args.mode {
+            ModeArg::Accept => openloop::Mode::Accept,
+            ModeArg::EndToEnd => openloop::Mode::EndToEnd { wait_s: 30 },
+        },
+        max_in_flight: args.max_in_flight,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let result = openloop::run(&plan, &output.watches).await?;
+    eprintln!(
+        "{} {} {service} at {rate:.0}/s: p50 {:.2} ms, p99 {:.2} ms, {} ok, {} errors{}",
+        output.label.stage,
+        output.label.system,
+        result.latency.p50_ms,
+        result.latency.p99_ms,
+        result.ok,
+        result.errors.values().sum::<u64>(),
+        if result.overloaded {
+            " (overloaded)"
+        } else {
+            ""
+        }
+    );
+    write(output, Figure::Rate(result))
+}
+
+/// `profile`: a perf report (and its counters, and the load that ran) as a record.
+fn read_profile(args: ProfileArgs) -> Result<()> {
+    let text = read_text(&args.report)?;
+    let mut summary = profile::summarise(&args.process, &args.workload, &text, args.top)?;
+    if let Some(path) = args.counters {
+        summary.counters = profile::parse_counters(&read_text(&path)?);
+    }
+    if let Some(path) = args.load {
+        summary.requests = read_record(&path)?.rate().map(|r| r.ok);
+    }
+    write(args.output, Figure::Profile(summary))
+}
+
+/// `check`: every record of a run sane, or the error naming what is not.
+fn check_records(args: CheckArgs) -> Result<()> {
+    let records = record::load_all(&args.results)?;
+    let strictness = if args.smoke {
+        check::Strictness::Smoke
+    } else {
+        check::Strictness::Full
+    };
+    let notes = check::sanity(&records, &args.verdict, strictness)?;
+    for note in &notes {
+        eprintln!("note (a slow machine, not a failure): {note}");
+    }
+    eprintln!("{} records, all sane", records.len());
+    Ok(())
 }
 
 /// The rate asked for, or a share of a saturation record's (the fallback when that

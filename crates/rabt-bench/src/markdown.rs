@@ -189,6 +189,11 @@ fn summary(out: &mut String, summary: &Summary) {
             rate(e.capacity_per_s, "req/s")
         );
     }
+    targets(out, &summary.targets);
+}
+
+/// The targets' table: each measured figure against its goal.
+fn targets(out: &mut String, targets: &[Target]) {
     out.push_str("\n**Targets of issue 12** (ratios within this run; reported, not asserted):\n\n");
     out.push_str("| target | measured | goal | met |\n|---|---|---|---|\n");
     for Target {
@@ -199,7 +204,7 @@ fn summary(out: &mut String, summary: &Summary) {
         limit,
         met,
         note,
-    } in &summary.targets
+    } in targets
     {
         let mut value = value.map_or("not measured".to_owned(), |v| format!("{v:.2} {unit}"));
         if let Some(note) = note {
@@ -381,9 +386,38 @@ fn resources(out: &mut String, records: &[Record]) {
          started) of one process of each group by the end of each stage, in MB (a group's \
          processes live through its stage's runs, so this is their peak over all of them):\n\n",
     );
+    let (names, rows) = peaks_by_stage(records);
+    let _ = write!(
+        out,
+        "| stage | {} |\n|---|{}\n",
+        names.join(" | "),
+        "---|".repeat(names.len())
+    );
+    for (what, peaks) in &rows {
+        let cells: Vec<String> = names
+            .iter()
+            .map(|n| {
+                peaks
+                    .iter()
+                    .find(|(name, _)| name == n)
+                    .map_or("—".to_owned(), |(_, kib)| {
+                        format!("{:.0}", *kib as f64 * 1024.0 / 1e6)
+                    })
+            })
+            .collect();
+        let _ = writeln!(out, "| {what} | {} |", cells.join(" | "));
+    }
+    out.push('\n');
+}
+
+/// One stage/system/service's peak resident set per group of processes, in KiB.
+type StagePeaks<'r> = (String, Vec<(&'r str, u64)>);
+
+/// The groups' names in the order first met, and one row per stage/system/service in
+/// the order they ran, with each group's largest peak in it.
+fn peaks_by_stage(records: &[Record]) -> (Vec<&str>, Vec<StagePeaks<'_>>) {
     let mut names: Vec<&str> = Vec::new();
-    // One row per stage/system/service, in the order they ran.
-    let mut rows: Vec<(String, Vec<(&str, u64)>)> = Vec::new();
+    let mut rows: Vec<StagePeaks<'_>> = Vec::new();
     for record in records {
         let Some(usage) = usage_of(record) else {
             continue;
@@ -415,27 +449,7 @@ fn resources(out: &mut String, records: &[Record]) {
             }
         }
     }
-    let _ = write!(
-        out,
-        "| stage | {} |\n|---|{}\n",
-        names.join(" | "),
-        "---|".repeat(names.len())
-    );
-    for (what, peaks) in &rows {
-        let cells: Vec<String> = names
-            .iter()
-            .map(|n| {
-                peaks
-                    .iter()
-                    .find(|(name, _)| name == n)
-                    .map_or("—".to_owned(), |(_, kib)| {
-                        format!("{:.0}", *kib as f64 * 1024.0 / 1e6)
-                    })
-            })
-            .collect();
-        let _ = writeln!(out, "| {what} | {} |", cells.join(" | "));
-    }
-    out.push('\n');
+    (names, rows)
 }
 
 #[cfg(test)]

@@ -285,12 +285,45 @@ pub fn summarise(records: &[Record]) -> Summary {
     });
     let g = saturation_of(records, "G", "production", ADDRESS);
     let p = saturation_of(records, "P", "peer", ADDRESS);
-    let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b.filter(|b| *b > 0.0)?);
-    let at_half =
-        |stage: &str, service: &str| rate_at(records, (stage, "production", service), 50, "G");
-    // The current build's api processes only: the baseline's are measured beside
-    // them, for comparison, not for the target.
-    let api_rss_mb = records
+    let l0_publish = l0.map(|l| l.publish_per_s);
+    let g_over_l0 = ratio(g, l0_publish);
+    let g_over_p = ratio(g, p);
+    let at_half = rate_at(records, ("G", "production", ADDRESS), 50, "G");
+    let mut targets = vec![
+        Target::new("G / L0 (publish)", g_over_l0, "x", true, 0.25),
+        Target::new("G / P", g_over_p, "x", true, 3.0),
+        Target::latency("accept p99 at 50 % of G", at_half, 10.0),
+    ];
+    targets.extend(end_to_end_targets(records, g));
+    targets.push(Target::new(
+        "peak RSS of an api process",
+        api_peak_rss_mb(records),
+        "MB",
+        false,
+        100.0,
+    ));
+    Summary {
+        end_to_end: end_to_end(records),
+        l0_publish_per_s: l0_publish,
+        l0_consume_per_s: l0.map(|l| l.consume_per_s),
+        g_per_s: g,
+        p_per_s: p,
+        g_over_l0,
+        g_over_p,
+        cpu_ms_per_request: cpu_per_request(records),
+        targets,
+    }
+}
+
+/// `a / b`, when both were measured and `b` is above zero.
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(a? / b.filter(|b| *b > 0.0)?)
+}
+
+/// The largest peak RSS of the current build's api processes, in MB. The baseline's
+/// are measured beside them, for comparison, not for the target.
+fn api_peak_rss_mb(records: &[Record]) -> Option<f64> {
+    records
         .iter()
         .filter(|r| !r.label.system.ends_with(BASELINE))
         .filter_map(|r| match &r.figure {
@@ -301,11 +334,13 @@ pub fn summarise(records: &[Record]) -> Summary {
         .flat_map(|u| u.groups.iter().filter(|g| g.name == "api"))
         .filter_map(|g| g.peak_rss_kib)
         .max()
-        .map(|kib| kib as f64 * 1024.0 / 1e6);
-    let l0_publish = l0.map(|l| l.publish_per_s);
-    let g_over_l0 = ratio(g, l0_publish);
-    let g_over_p = ratio(g, p);
-    let cpu_ms_per_request = [("G", "api"), ("P", "peer")]
+        .map(|kib| kib as f64 * 1024.0 / 1e6)
+}
+
+/// The CPU time per request at saturation of G (the api) and P (the peer): the
+/// service's own, and the whole system's but other programs'.
+fn cpu_per_request(records: &[Record]) -> Vec<CpuPerRequest> {
+    [("G", "api"), ("P", "peer")]
         .into_iter()
         .filter_map(|(stage, own)| {
             records.iter().find_map(|r| match &r.figure {
@@ -327,7 +362,11 @@ pub fn summarise(records: &[Record]) -> Summary {
                 _ => None,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The targets of stage E (end to end), `g` being the accept path's saturation.
+fn end_to_end_targets(records: &[Record], g: Option<f64>) -> Vec<Target> {
     let e_sat = |system: &str, service: &str| saturation_of(records, "E", system, service);
     let at_half_of_own = |service: &str| rate_at(records, ("E", "production", service), 50, "E");
     let transactions = |service: &str| database_of(records, "E", service).map(|d| d.transactions);
@@ -335,10 +374,7 @@ pub fn summarise(records: &[Record]) -> Summary {
         e_sat("demo", COMPOSITE),
         e_sat(&format!("demo{BASELINE}"), COMPOSITE),
     );
-    let targets = vec![
-        Target::new("G / L0 (publish)", g_over_l0, "x", true, 0.25),
-        Target::new("G / P", g_over_p, "x", true, 3.0),
-        Target::latency("accept p99 at 50 % of G", at_half("G", ADDRESS), 10.0),
+    vec![
         Target::new(
             "E post.address.verify saturation / G",
             ratio(e_sat("production", ADDRESS), g),
@@ -384,9 +420,12 @@ pub fn summarise(records: &[Record]) -> Summary {
             true,
             4.0,
         ),
-        Target::new("peak RSS of an api process", api_rss_mb, "MB", false, 100.0),
-    ];
-    let end_to_end = ["production", "demo"]
+    ]
+}
+
+/// Capacity and latency at half of it, end to end, per system and service.
+fn end_to_end(records: &[Record]) -> Vec<EndToEnd> {
+    ["production", "demo"]
         .iter()
         .flat_map(|system| [ADDRESS, COMPOSITE].map(|service| (*system, service)))
         .map(|(system, service)| EndToEnd {
@@ -396,18 +435,7 @@ pub fn summarise(records: &[Record]) -> Summary {
             p99_at_half_capacity_ms: rate_at(records, ("E", system, service), 50, "E")
                 .map(|r| r.latency.p99_ms),
         })
-        .collect();
-    Summary {
-        end_to_end,
-        l0_publish_per_s: l0_publish,
-        l0_consume_per_s: l0.map(|l| l.consume_per_s),
-        g_per_s: g,
-        p_per_s: p,
-        g_over_l0,
-        g_over_p,
-        cpu_ms_per_request,
-        targets,
-    }
+        .collect()
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use crate::codec::{
 };
 use crate::connect::Store;
 use crate::error::StoreError;
+use crate::filter::Filtered;
 
 mod canonical;
 pub mod proofs;
@@ -182,73 +183,47 @@ impl Store {
     /// a lower `seq` can become visible after one with a higher `seq`. A reader that
     /// tails the log with `after_seq` should stay a little behind the newest entry.
     pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut sql = String::from(
+        let mut filtered = Filtered::new(
             "SELECT seq, at, actor_kind, actor_id, action, request_id, task_id, outcome, \
              latency_ms, detail FROM audit_log WHERE 1 = 1",
         );
-        let mut binds: Vec<String> = Vec::new();
-        let mut filter = |column: &str, value: String| {
-            binds.push(value);
-            sql.push_str(&format!(" AND {column} = ${}", binds.len()));
-        };
         if let Some(request) = query.request {
-            filter("request_id", request.to_string());
+            filtered.text("request_id =", request.to_string());
         }
         if let Some(task) = query.task {
-            filter("task_id", task.to_string());
+            filtered.text("task_id =", task.to_string());
         }
         if let Some(action) = &query.action {
-            filter("action", action.clone());
+            filtered.text("action =", action.clone());
         }
         if let Some(operator) = &query.operator {
-            binds.push(operator.clone());
-            sql.push_str(&format!(
-                " AND actor_kind = 'operator' AND actor_id = ${}",
-                binds.len()
-            ));
+            filtered.text("actor_kind = 'operator' AND actor_id =", operator.clone());
         }
         if let Some(cooperative) = query.cooperative {
-            binds.push(cooperative.to_string());
-            let n = binds.len();
-            sql.push_str(&format!(
-                " AND ((actor_kind = 'cooperative' AND actor_id = ${n}) OR request_id IN \
-                 (SELECT id FROM requests WHERE cooperative_id = ${n}))"
-            ));
+            filtered.text_with(cooperative.to_string(), |n| {
+                format!(
+                    "((actor_kind = 'cooperative' AND actor_id = ${n}) OR request_id IN \
+                     (SELECT id FROM requests WHERE cooperative_id = ${n}))"
+                )
+            });
         }
-        let mut numbers = vec![query.after_seq.unwrap_or(0)];
-        sql.push_str(&format!(" AND seq > ${}", binds.len() + 1));
-        let mut number = |condition: &str, value: i64, sql: &mut String| {
-            numbers.push(value);
-            sql.push_str(&format!(
-                " AND {condition} ${}",
-                binds.len() + numbers.len()
-            ));
-        };
+        filtered.number("seq >", query.after_seq.unwrap_or(0));
         if let Some(before) = query.before_seq {
-            number("seq <", before, &mut sql);
+            filtered.number("seq <", before);
         }
         if let Some(since) = query.since {
-            number("at >=", millis(since), &mut sql);
+            filtered.number("at >=", millis(since));
         }
         if let Some(until) = query.until {
-            number("at <", millis(until), &mut sql);
+            filtered.number("at <", millis(until));
         }
-        let order = if query.newest_first { "DESC" } else { "ASC" };
-        sql.push_str(&format!(
-            " ORDER BY seq {order} LIMIT ${}",
-            binds.len() + numbers.len() + 1
-        ));
-        // The SQL is assembled from fixed fragments only; every value is bound.
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for value in binds {
-            q = q.bind(value);
-        }
-        for value in numbers {
-            q = q.bind(value);
-        }
-        let rows = q
-            .bind(page_limit(query.limit, MAX_AUDIT_PAGE))
-            .fetch_all(&self.pool)
+        let order = if query.newest_first {
+            "seq DESC"
+        } else {
+            "seq ASC"
+        };
+        let rows = filtered
+            .fetch_page(order, page_limit(query.limit, MAX_AUDIT_PAGE), &self.pool)
             .await?;
         rows.iter().map(audit_from_row).collect()
     }

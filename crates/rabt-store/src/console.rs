@@ -15,6 +15,7 @@ use crate::codec::{
 use crate::connect::Store;
 use crate::cooperatives::{Operator, OperatorRole};
 use crate::error::StoreError;
+use crate::filter::Filtered;
 
 /// A console session, found by the digest of its cookie's token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,74 +312,48 @@ impl Store {
         &self,
         query: &OpsRequestQuery,
     ) -> Result<Vec<OpsRequestSummary>, StoreError> {
-        let mut sql = String::from(
+        let mut filtered = Filtered::new(
             "SELECT id, cooperative_id, service, status, verdict, created_at, completed_at \
              FROM requests WHERE 1 = 1",
         );
-        let mut text: Vec<String> = Vec::new();
-        let mut numbers: Vec<i64> = Vec::new();
-        let mut n = 0;
-        let mut filter = |condition: &str, sql: &mut String| {
-            n += 1;
-            sql.push_str(&format!(" AND {condition} ${n}"));
-            n
-        };
         if let Some(c) = query.cooperative {
-            filter("cooperative_id =", &mut sql);
-            text.push(c.to_string());
+            filtered.text("cooperative_id =", c.to_string());
         }
         if let Some(s) = &query.service {
-            filter("service =", &mut sql);
-            text.push(s.to_string());
+            filtered.text("service =", s.to_string());
         }
         if let Some(s) = query.status {
-            filter("status =", &mut sql);
-            text.push(s.as_str().to_owned());
+            filtered.text("status =", s.as_str().to_owned());
         }
         if let Some(v) = query.verdict {
-            filter("verdict =", &mut sql);
-            text.push(v.as_str().to_owned());
+            filtered.text("verdict =", v.as_str().to_owned());
         }
         if let Some(before) = query.before {
-            filter("id <", &mut sql);
-            text.push(before.to_string());
+            filtered.text("id <", before.to_string());
         }
         if let Some(since) = query.since {
-            filter("created_at >=", &mut sql);
-            numbers.push(millis(since));
+            filtered.number("created_at >=", millis(since));
         }
         if let Some(until) = query.until {
-            filter("created_at <", &mut sql);
-            numbers.push(millis(until));
+            filtered.number("created_at <", millis(until));
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
-        // Fixed fragments only; every value is bound, text first, then the times (their
-        // placeholders come after the text ones, in that order).
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for value in text {
-            q = q.bind(value);
-        }
-        for value in numbers {
-            q = q.bind(value);
-        }
-        let rows = q
-            .bind(page_limit(query.limit, 200))
-            .fetch_all(&self.pool)
+        let rows = filtered
+            .fetch_page("id DESC", page_limit(query.limit, 200), &self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OpsRequestSummary {
-                    id: get_parsed(row, "id")?,
-                    cooperative: get_parsed(row, "cooperative_id")?,
-                    service: get_parsed(row, "service")?,
-                    status: get_enum(row, "status", RequestStatus::parse)?,
-                    verdict: get_opt_enum(row, "verdict", Verdict::parse)?,
-                    created_at: get_time(row, "created_at")?,
-                    completed_at: get_opt_time(row, "completed_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(ops_request_from_row).collect()
     }
+}
+
+fn ops_request_from_row(row: &AnyRow) -> Result<OpsRequestSummary, StoreError> {
+    Ok(OpsRequestSummary {
+        id: get_parsed(row, "id")?,
+        cooperative: get_parsed(row, "cooperative_id")?,
+        service: get_parsed(row, "service")?,
+        status: get_enum(row, "status", RequestStatus::parse)?,
+        verdict: get_opt_enum(row, "verdict", Verdict::parse)?,
+        created_at: get_time(row, "created_at")?,
+        completed_at: get_opt_time(row, "completed_at")?,
+    })
 }
 
 fn ended_from_row(row: &AnyRow) -> Result<Ended, StoreError> {

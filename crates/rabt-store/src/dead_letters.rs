@@ -25,13 +25,14 @@ use chrono::{DateTime, Utc};
 use rabt_core::{Agency, CallbackId, DeadLetterId, RequestId, TaskEvent, TaskId, TaskStatus};
 use serde_json::json;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::audit::{Actor, NewAuditEntry, insert_audit};
 use crate::codec::{get_opt_enum, get_opt_parsed, get_opt_time, get_parsed, get_time, millis};
 use crate::complete::{Completion, Finish, RequestCompleted, finish_task};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
+use crate::filter::Filtered;
 use crate::tasks::task_audit;
 
 pub use purge::PurgeOutcome;
@@ -211,20 +212,15 @@ impl Store {
         &self,
         letter: &NewDeadLetter,
     ) -> Result<DeadLetterRecorded, StoreError> {
-        let reason = clean(&letter.reason, MAX_REASON_CHARS);
-        let message_id = letter
-            .message_id
-            .as_deref()
-            .map(|id| clean(id, MAX_MESSAGE_ID_CHARS));
-        let body = BASE64.encode(&letter.body);
-        let headers: Vec<(String, String)> = letter
-            .headers
-            .iter()
-            .map(|(name, value)| (clean(name, usize::MAX), clean(value, usize::MAX)))
-            .collect();
+        let stored = StoredLetter::of(letter)?;
         let mut tx = self.begin_write().await?;
-        if let Some(id) =
-            open_duplicate(&mut tx, letter.agency, message_id.as_deref(), &body).await?
+        if let Some(id) = open_duplicate(
+            &mut tx,
+            letter.agency,
+            stored.message_id.as_deref(),
+            &stored.body,
+        )
+        .await?
         {
             tx.rollback().await?;
             return Ok(DeadLetterRecorded {
@@ -241,20 +237,9 @@ impl Store {
             None => None,
         };
         let id = DeadLetterId::new();
-        sqlx::query(
-            "INSERT INTO dead_letters (id, agency, task_id, message_id, reason, body, headers, \
-             dead_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(id.to_string())
-        .bind(letter.agency.as_str())
-        .bind(task.as_ref().map(|t| t.id.to_string()))
-        .bind(message_id)
-        .bind(rabt_core::pii::redact(&reason))
-        .bind(body)
-        .bind(serde_json::to_string(&headers)?)
-        .bind(millis(letter.dead_at))
-        .execute(tx.conn())
-        .await?;
+        let task_id = task.as_ref().map(|t| t.id);
+        let reason = stored.reason.clone();
+        stored.insert(tx.conn(), id, letter, task_id).await?;
         let mut entry = NewAuditEntry::new(Actor::System, "dead_letter.recorded");
         entry.detail = json!({ "dead_letter": id.to_string(), "agency": letter.agency.as_str() });
         let mut ended = None;
@@ -287,30 +272,72 @@ impl Store {
         &self,
         query: &DeadLetterQuery,
     ) -> Result<Vec<DeadLetter>, StoreError> {
-        let mut sql = format!("{SELECT} WHERE 1 = 1");
-        let mut binds: Vec<String> = Vec::new();
+        let mut filtered = Filtered::new(format!("{SELECT} WHERE 1 = 1"));
         if let Some(agency) = query.agency {
-            binds.push(agency.as_str().to_owned());
-            sql.push_str(&format!(" AND d.agency = ${}", binds.len()));
+            filtered.text("d.agency =", agency.as_str().to_owned());
         }
         if let Some(state) = query.state {
-            sql.push_str(&format!(" AND {}", state.condition()));
+            filtered.fixed(state.condition());
         }
         if let Some(before) = query.before {
-            binds.push(before.to_string());
-            sql.push_str(&format!(" AND d.id < ${}", binds.len()));
+            filtered.text("d.id <", before.to_string());
         }
-        sql.push_str(&format!(" ORDER BY d.id DESC LIMIT ${}", binds.len() + 1));
-        // Assembled from fixed fragments only; every value is bound.
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for value in binds {
-            q = q.bind(value);
-        }
-        let rows = q
-            .bind(crate::codec::page_limit(query.limit, MAX_PAGE))
-            .fetch_all(&self.pool)
-            .await?;
+        let limit = crate::codec::page_limit(query.limit, MAX_PAGE);
+        let rows = filtered.fetch_page("d.id DESC", limit, &self.pool).await?;
         rows.iter().map(dead_letter_from_row).collect()
+    }
+}
+
+/// A dead letter's text as it is stored: cleaned and bounded, the body in base64.
+struct StoredLetter {
+    reason: String,
+    message_id: Option<String>,
+    body: String,
+    /// The message's headers, as a JSON list of pairs.
+    headers: String,
+}
+
+impl StoredLetter {
+    fn of(letter: &NewDeadLetter) -> Result<Self, StoreError> {
+        let headers: Vec<(String, String)> = letter
+            .headers
+            .iter()
+            .map(|(name, value)| (clean(name, usize::MAX), clean(value, usize::MAX)))
+            .collect();
+        Ok(StoredLetter {
+            reason: clean(&letter.reason, MAX_REASON_CHARS),
+            message_id: letter
+                .message_id
+                .as_deref()
+                .map(|id| clean(id, MAX_MESSAGE_ID_CHARS)),
+            body: BASE64.encode(&letter.body),
+            headers: serde_json::to_string(&headers)?,
+        })
+    }
+
+    /// Inserts the dead letter `id` (its reason redacted), naming `task` if it ends one.
+    async fn insert(
+        self,
+        conn: &mut AnyConnection,
+        id: DeadLetterId,
+        letter: &NewDeadLetter,
+        task: Option<TaskId>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dead_letters (id, agency, task_id, message_id, reason, body, headers, \
+             dead_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.to_string())
+        .bind(letter.agency.as_str())
+        .bind(task.map(|t| t.to_string()))
+        .bind(self.message_id)
+        .bind(rabt_core::pii::redact(&self.reason))
+        .bind(self.body)
+        .bind(self.headers)
+        .bind(millis(letter.dead_at))
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }
 

@@ -44,7 +44,8 @@
 //! - [`audit`]: the append-only audit log.
 //! - [`console`]: console sessions, process heartbeats, and the aggregates of the
 //!   operators' overview and request list.
-//! - `codec`: how values map to columns; `error`: [`StoreError`].
+//! - `codec`: how values map to columns; `filter`: page reads with optional filters;
+//!   `error`: [`StoreError`].
 
 #![forbid(unsafe_code)]
 
@@ -59,6 +60,7 @@ pub mod console;
 pub mod cooperatives;
 pub mod dead_letters;
 mod error;
+mod filter;
 mod group;
 pub mod key_cache;
 pub mod lifecycle;

@@ -173,25 +173,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        let expiring = sqlx::query(
-            "SELECT key_hash FROM api_keys WHERE cooperative_id = $1 AND revoked_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > $2)",
-        )
-        .bind(cooperative.to_string())
-        .bind(millis(until))
-        .fetch_all(tx.conn())
-        .await?
-        .iter()
-        .map(|row| row.try_get::<String, _>("key_hash").map(|h| key_id(&h)))
-        .collect::<Result<Vec<_>, _>>()?;
-        sqlx::query(
-            "UPDATE api_keys SET expires_at = $1 WHERE cooperative_id = $2 AND revoked_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > $1)",
-        )
-        .bind(millis(until))
-        .bind(cooperative.to_string())
-        .execute(tx.conn())
-        .await?;
+        let expiring = expire_keys(tx.conn(), cooperative, until).await?;
         sqlx::query(
             "INSERT INTO api_keys (key_hash, cooperative_id, label, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -447,6 +429,35 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Makes every key of the cooperative that is still valid at `until` stop then (a key
+/// already ending sooner keeps its end); the ids of those keys.
+async fn expire_keys(
+    conn: &mut AnyConnection,
+    cooperative: CooperativeId,
+    until: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let expiring = sqlx::query(
+        "SELECT key_hash FROM api_keys WHERE cooperative_id = $1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $2)",
+    )
+    .bind(cooperative.to_string())
+    .bind(millis(until))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| row.try_get::<String, _>("key_hash").map(|h| key_id(&h)))
+    .collect::<Result<Vec<_>, _>>()?;
+    sqlx::query(
+        "UPDATE api_keys SET expires_at = $1 WHERE cooperative_id = $2 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $1)",
+    )
+    .bind(millis(until))
+    .bind(cooperative.to_string())
+    .execute(conn)
+    .await?;
+    Ok(expiring)
 }
 
 /// The name a key's label gives its maker.

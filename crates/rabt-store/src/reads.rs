@@ -7,8 +7,8 @@ use rabt_core::{
     Agency, CooperativeId, Outcome, RequestId, RequestStatus, ServiceName, TaskId, TaskState,
     TaskStatus, Verdict,
 };
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 
 use crate::codec::{
     get_bool, get_count, get_enum, get_json, get_opt_enum, get_opt_json, get_opt_time, get_parsed,
@@ -16,6 +16,7 @@ use crate::codec::{
 };
 use crate::connect::Store;
 use crate::error::StoreError;
+use crate::filter::Filtered;
 
 /// A request with all its checks.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,36 +227,29 @@ impl Store {
         cooperative: CooperativeId,
         query: &ListQuery,
     ) -> Result<Vec<RequestSummary>, StoreError> {
-        let mut sql = String::from(
+        let mut filtered = Filtered::new(
             "SELECT id, service, status, verdict, reference, created_at, completed_at \
-             FROM requests WHERE cooperative_id = $1",
+             FROM requests WHERE 1 = 1",
         );
-        let mut binds = vec![cooperative.to_string()];
-        let mut filter = |condition: &str, value: String| {
-            binds.push(value);
-            sql.push_str(&format!(" AND {condition} ${}", binds.len()));
-        };
+        filtered.text("cooperative_id =", cooperative.to_string());
         if let Some(service) = &query.service {
-            filter("service =", service.to_string());
+            filtered.text("service =", service.to_string());
         }
         if let Some(status) = query.status {
-            filter("status =", status.as_str().to_owned());
+            filtered.text("status =", status.as_str().to_owned());
         }
         if let Some(reference) = &query.reference {
-            filter("reference =", reference.clone());
+            filtered.text("reference =", reference.clone());
         }
         if let Some(before) = query.before {
-            filter("id <", before.to_string());
+            filtered.text("id <", before.to_string());
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", binds.len() + 1));
-        // The SQL is assembled from fixed fragments only; every value is bound.
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for value in binds {
-            q = q.bind(value);
-        }
-        let rows = q
-            .bind(page_limit(query.limit, MAX_LIST_PAGE))
-            .fetch_all(&self.pool)
+        let rows = filtered
+            .fetch_page(
+                "id DESC",
+                page_limit(query.limit, MAX_LIST_PAGE),
+                &self.pool,
+            )
             .await?;
         rows.iter()
             .map(|row| {

@@ -84,7 +84,7 @@ impl Supervisor {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let mut restarts = 0u32;
-        let mut recent = VecDeque::new();
+        let mut recent = RecentDeaths::default();
         let mut backoff = self.policy.first_backoff;
         loop {
             self.supervision
@@ -96,29 +96,13 @@ impl Supervisor {
                 self.supervision.remove(&name);
                 return;
             }
-            let why = match &ended {
-                Ok(()) => "returned",
-                Err(err) if err.is_panic() => "panicked",
-                Err(_) => "was cancelled",
-            };
+            let why = why_ended(&ended);
             let now = Instant::now();
             if now.duration_since(started) >= self.policy.healthy_after {
                 backoff = self.policy.first_backoff;
             }
-            recent.push_back(now);
-            while recent
-                .front()
-                .is_some_and(|t| now.duration_since(*t) > self.policy.window)
-            {
-                recent.pop_front();
-            }
-            if recent.len() > self.policy.max_restarts {
-                tracing::error!(
-                    task = %name, why, restarts,
-                    "a long-running task keeps dying; giving up so that the process exits and is restarted whole"
-                );
-                self.supervision.set(&name, TaskHealth::GaveUp);
-                self.fatal.cancel();
+            if recent.too_many(now, &self.policy) {
+                self.give_up(&name, why, restarts);
                 return;
             }
             restarts += 1;
@@ -144,6 +128,44 @@ impl Supervisor {
             }
             backoff = (backoff * 2).min(self.policy.max_backoff);
         }
+    }
+
+    /// Marks the task given up and cancels [`Supervisor::fatal`].
+    fn give_up(&self, name: &str, why: &'static str, restarts: u32) {
+        tracing::error!(
+            task = %name, why, restarts,
+            "a long-running task keeps dying; giving up so that the process exits and is restarted whole"
+        );
+        self.supervision.set(name, TaskHealth::GaveUp);
+        self.fatal.cancel();
+    }
+}
+
+/// How a task's run ended, for the log and the health report.
+fn why_ended(ended: &Result<(), tokio::task::JoinError>) -> &'static str {
+    match ended {
+        Ok(()) => "returned",
+        Err(err) if err.is_panic() => "panicked",
+        Err(_) => "was cancelled",
+    }
+}
+
+/// When one task died, within the policy's window.
+#[derive(Default)]
+struct RecentDeaths(VecDeque<Instant>);
+
+impl RecentDeaths {
+    /// Counts a death at `now`; whether more than `max_restarts` fell within the window.
+    fn too_many(&mut self, now: Instant, policy: &RestartPolicy) -> bool {
+        self.0.push_back(now);
+        while self
+            .0
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > policy.window)
+        {
+            self.0.pop_front();
+        }
+        self.0.len() > policy.max_restarts
     }
 }
 

@@ -157,15 +157,7 @@ pub(crate) async fn onboard(
 /// Runs `rabt coop …`.
 pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
     let store = open_store(config.database()?, 2).await?;
-    // Reads need no name; onboarding from a deployment script may run without a user
-    // (audited as the system then); every other change must name its operator.
-    let actor = match &args.command {
-        CoopCommand::List | CoopCommand::Show { .. } => Actor::System,
-        CoopCommand::Add { .. } => operator_name(args.operator.clone())
-            .map(Actor::Operator)
-            .unwrap_or(Actor::System),
-        _ => Actor::Operator(operator_name(args.operator.clone())?),
-    };
+    let actor = actor_for(&args.command, args.operator.clone())?;
     match args.command {
         CoopCommand::Add {
             name,
@@ -191,28 +183,15 @@ pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
         CoopCommand::SetServices {
             cooperative,
             services: names,
-        } => {
-            let coop = find(&store, &cooperative).await?;
-            store
-                .set_cooperative_services(coop.id, &services(&names)?, &actor)
-                .await?;
-            show(&store, &find(&store, &cooperative).await?).await?;
-        }
+        } => set_services(&store, &cooperative, &names, &actor).await?,
         CoopCommand::Deactivate {
             cooperative,
             reason,
-        } => {
-            if reason.trim().is_empty() {
-                bail!("--reason must not be empty: it goes to the audit log");
-            }
-            set_active(&store, &cooperative, false, &reason, &actor).await?;
-        }
+        } => set_active(&store, &cooperative, false, &reason, &actor).await?,
         CoopCommand::Activate {
             cooperative,
             reason,
-        } => {
-            set_active(&store, &cooperative, true, &reason, &actor).await?;
-        }
+        } => set_active(&store, &cooperative, true, &reason, &actor).await?,
         CoopCommand::SetLimit {
             cooperative,
             rate,
@@ -220,17 +199,13 @@ pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
             quota,
             default,
         } => {
-            let Actor::Operator(name) = &actor else {
-                bail!("an operator is needed");
-            };
-            let coop = find(&store, &cooperative).await?;
-            let args = crate::limits::SetLimit {
+            let limit = crate::limits::SetLimit {
                 rate,
                 burst,
                 quota,
                 default,
             };
-            crate::limits::set_limit(config, &store, coop.id, args, name).await?;
+            set_limit(config, &store, &cooperative, limit, &actor).await?;
         }
         CoopCommand::WebhookSecret { id } => {
             let Actor::Operator(name) = actor else {
@@ -240,6 +215,48 @@ pub(crate) async fn run(config: &Config, args: CoopArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Who a command is audited as. Reads need no name; onboarding from a deployment
+/// script may run without a user (audited as the system then); every other change
+/// must name its operator.
+fn actor_for(command: &CoopCommand, operator: Option<String>) -> anyhow::Result<Actor> {
+    Ok(match command {
+        CoopCommand::List | CoopCommand::Show { .. } => Actor::System,
+        CoopCommand::Add { .. } => operator_name(operator)
+            .map(Actor::Operator)
+            .unwrap_or(Actor::System),
+        _ => Actor::Operator(operator_name(operator)?),
+    })
+}
+
+/// `rabt coop set-services`: replaces the services and shows the cooperative after.
+async fn set_services(
+    store: &Store,
+    cooperative: &str,
+    names: &[String],
+    actor: &Actor,
+) -> anyhow::Result<()> {
+    let coop = find(store, cooperative).await?;
+    store
+        .set_cooperative_services(coop.id, &services(names)?, actor)
+        .await?;
+    show(store, &find(store, cooperative).await?).await
+}
+
+/// `rabt coop set-limit`: only an operator may change a cooperative's limits.
+async fn set_limit(
+    config: &Config,
+    store: &Store,
+    cooperative: &str,
+    args: crate::limits::SetLimit,
+    actor: &Actor,
+) -> anyhow::Result<()> {
+    let Actor::Operator(name) = actor else {
+        bail!("an operator is needed");
+    };
+    let coop = find(store, cooperative).await?;
+    crate::limits::set_limit(config, store, coop.id, args, name).await
 }
 
 /// `rabt coop add`: onboards the cooperative and prints its key and webhook secret,
@@ -324,6 +341,10 @@ async fn set_active(
     reason: &str,
     actor: &Actor,
 ) -> anyhow::Result<()> {
+    // Deactivating stops a cooperative's calls: the audit log must say why.
+    if !active && reason.trim().is_empty() {
+        bail!("--reason must not be empty: it goes to the audit log");
+    }
     let coop = find(store, cooperative).await?;
     let changed = store
         .set_cooperative_active(coop.id, active, reason.trim(), actor)

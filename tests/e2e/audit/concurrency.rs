@@ -23,7 +23,7 @@ async fn two_apis_and_two_workers(shared: SharedDatabase) {
     .unwrap();
     let port = free_port();
     let ops_port = free_port();
-    let second = deployment
+    let mut second = deployment
         .wiring
         .spawn_with(
             "api-b",
@@ -38,7 +38,10 @@ async fn two_apis_and_two_workers(shared: SharedDatabase) {
         &format!("http://127.0.0.1:{port}"),
         deployment.client.api_key(),
     );
-    other.ready(Duration::from_secs(60)).await.unwrap();
+    other
+        .ready(&mut second, Duration::from_secs(60))
+        .await
+        .unwrap();
 
     // Both APIs at once, while both workers answer: entries of many transactions on
     // four processes interleave.

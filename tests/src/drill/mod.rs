@@ -193,7 +193,7 @@ impl Default for Ledger {
 /// Runs the drill on a deployment that has its first api and two workers running.
 pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Result<Report> {
     let second_port = free_port();
-    let second_api = deployment.wiring.spawn_with(
+    let mut second_api = deployment.wiring.spawn_with(
         "api-b",
         &["serve", "--role", "api"],
         &[
@@ -206,7 +206,7 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
         format!("http://127.0.0.1:{second_port}"),
     ];
     crate::Client::new(&urls[1], "")
-        .ready(Duration::from_secs(60))
+        .ready(&mut second_api, Duration::from_secs(60))
         .await?;
 
     let ledger = Arc::new(Mutex::new(Ledger {
@@ -240,7 +240,10 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
                 deployment.api = deployment
                     .wiring
                     .spawn("api-0b", &["serve", "--role", "api"])?;
-                deployment.client.ready(Duration::from_secs(60)).await?;
+                deployment
+                    .client
+                    .ready(&mut deployment.api, Duration::from_secs(60))
+                    .await?;
             }
             Fault::BrokerRestart => {
                 let dir = options

@@ -20,6 +20,7 @@ use super::{OrPage, Page};
 use crate::ops::dead_letters::{find, purge_one, replay_one};
 use crate::ops::query::DeadLetterParams;
 use crate::ops::{retrying, view};
+use crate::query::Paged;
 use crate::state::AppState;
 
 /// The most dead letters one bulk replay takes on.
@@ -41,7 +42,7 @@ pub(crate) async fn list(
         before: params.cursor,
         limit: params.limit + 1,
     };
-    let mut items = match retrying("listing dead letters", || {
+    let items = match retrying("listing dead letters", || {
         state.store().list_dead_letters(&query)
     })
     .await
@@ -49,12 +50,9 @@ pub(crate) async fn list(
         Ok(items) => items,
         Err(err) => return Err(problem(ctx, &err)),
     };
-    let more = items.len() > params.limit as usize;
-    items.truncate(params.limit as usize);
-    let next = more
-        .then(|| items.last().map(|l| params.next_link(l.id)))
-        .flatten();
-    let items: Vec<Value> = items.iter().map(view::summary).collect();
+    let page = Paged::of(items, params.limit);
+    let next = page.next(|l| params.next_link(l.id));
+    let items: Vec<Value> = page.items.iter().map(view::summary).collect();
     let body = html! {
         h1 { (lang.t("Dead letters", "الرسائل الميتة")) }
         (filters(ctx, &params))

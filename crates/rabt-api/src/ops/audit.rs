@@ -14,7 +14,7 @@ use super::auth::OperatorCaller;
 use super::requests::step;
 use super::retrying;
 use crate::problem::{ApiError, FieldError};
-use crate::query::{Param, Read, read_query};
+use crate::query::{Paged, Param, Read, read_query};
 use crate::state::AppState;
 
 /// The parameters of the audit listing.
@@ -103,15 +103,9 @@ pub(crate) async fn page(
         limit: query.limit + 1,
         ..query.clone()
     };
-    let mut entries = retrying("reading the audit log", || state.store().audit_log(&ask)).await?;
-    let more = entries.len() > query.limit as usize;
-    entries.truncate(query.limit as usize);
-    let next = if more {
-        entries.last().map(|e| e.seq)
-    } else {
-        None
-    };
-    Ok((entries.iter().map(step).collect(), next))
+    let entries = retrying("reading the audit log", || state.store().audit_log(&ask)).await?;
+    let page = Paged::of(entries, query.limit);
+    Ok((page.items.iter().map(step).collect(), page.next(|e| e.seq)))
 }
 
 /// `GET /ops/v1/audit?…` (viewer).

@@ -18,6 +18,7 @@ use super::body::OperatorBody;
 use super::query::DeadLetterParams;
 use super::{retrying, view};
 use crate::problem::{ApiError, FieldError, ProblemKind};
+use crate::query::Paged;
 use crate::state::AppState;
 
 /// `GET /ops/v1/dead-letters?agency=&state=&limit=&cursor=`: newest first, open ones
@@ -35,17 +36,15 @@ pub(crate) async fn list(
         before: params.cursor,
         limit: params.limit + 1,
     };
-    let mut items = retrying("listing dead letters", || {
+    let items = retrying("listing dead letters", || {
         state.store().list_dead_letters(&query)
     })
     .await?;
-    let more = items.len() > params.limit as usize;
-    items.truncate(params.limit as usize);
-    let next = match (more, items.last()) {
-        (true, Some(last)) => Value::String(params.next_link(last.id)),
-        _ => Value::Null,
-    };
-    let items: Vec<Value> = items.iter().map(view::summary).collect();
+    let page = Paged::of(items, params.limit);
+    let next = page
+        .next(|last| params.next_link(last.id))
+        .map_or(Value::Null, Value::String);
+    let items: Vec<Value> = page.items.iter().map(view::summary).collect();
     Ok(Json(json!({ "items": items, "links": { "next": next } })).into_response())
 }
 

@@ -19,7 +19,7 @@ use super::body::OperatorBody;
 use super::cooperatives::reason;
 use super::{mask, retrying};
 use crate::problem::{ApiError, FieldError, ProblemKind};
-use crate::query::{Param, Read, read_query};
+use crate::query::{Paged, Param, Read, read_query};
 use crate::state::AppState;
 
 fn time(t: DateTime<Utc>) -> Value {
@@ -77,15 +77,6 @@ fn read_filter(
     if param.value().is_empty() {
         return Ok(Read::Taken);
     }
-    let time = |v: &str| {
-        DateTime::parse_from_rfc3339(v)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    };
-    let (time_en, time_ar) = (
-        "must be a date and time (RFC 3339)",
-        "يجب أن يكون تاريخًا ووقتًا (RFC 3339)",
-    );
     let query = &mut filter.query;
     match param.name() {
         "cooperative" => {
@@ -117,8 +108,8 @@ fn read_filter(
             query.since = Some(now - chrono::Duration::minutes(minutes));
             filter.window = Some(param.value().to_owned());
         }
-        "since" => query.since = Some(param.parse(time, time_en, time_ar)?),
-        "until" => query.until = Some(param.parse(time, time_en, time_ar)?),
+        "since" => query.since = Some(date_time(param)?),
+        "until" => query.until = Some(date_time(param)?),
         "id" => {
             let id = |v: &str| RequestId::parse(v.trim()).ok();
             let (en, ar) = ("must be a req_… id", "يجب أن يكون معرّف طلب req_…");
@@ -129,6 +120,20 @@ fn read_filter(
         _ => return Ok(Read::Unknown),
     }
     Ok(Read::Taken)
+}
+
+/// A date and time (`since`, `until`), in RFC 3339.
+fn date_time(param: &Param<'_>) -> Result<DateTime<Utc>, FieldError> {
+    let rfc3339 = |v: &str| {
+        DateTime::parse_from_rfc3339(v)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (en, ar) = (
+        "must be a date and time (RFC 3339)",
+        "يجب أن يكون تاريخًا ووقتًا (RFC 3339)",
+    );
+    param.parse(rfc3339, en, ar)
 }
 
 /// The minutes of a `window`: `15m`, `1h` or `24h`.
@@ -164,15 +169,10 @@ pub(crate) async fn page(
         limit: filter.query.limit + 1,
         ..filter.query.clone()
     };
-    let mut items = retrying("listing requests", || state.store().ops_requests(&query)).await?;
-    let more = items.len() > filter.query.limit as usize;
-    items.truncate(filter.query.limit as usize);
-    let next = if more {
-        items.last().map(|i| i.id.to_string())
-    } else {
-        None
-    };
-    Ok((items.iter().map(summary).collect(), next))
+    let items = retrying("listing requests", || state.store().ops_requests(&query)).await?;
+    let page = Paged::of(items, filter.query.limit);
+    let next = page.next(|i| i.id.to_string());
+    Ok((page.items.iter().map(summary).collect(), next))
 }
 
 /// `GET /ops/v1/requests?…` (viewer).

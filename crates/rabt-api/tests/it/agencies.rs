@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use rabt_store::OperatorRole;
 use serde_json::{Value, json};
 
-use crate::harness::{Harness, Reply, pointers, problem_type};
+use crate::harness::{Harness, Reply, agency_item, pointers, problem_type};
 
 /// GET, or POST with a body (and to `…/resume`), as the operator of `token`.
 async fn ops(h: &Harness, uri: &str, token: &str, body: Option<Value>) -> Reply {
@@ -63,13 +63,7 @@ async fn an_operator_pauses_and_resumes_an_agency_and_requests_say_why_they_wait
     assert_eq!(problem_type(&twice), "agency-pause-state");
 
     let listed = ops(&h, "/ops/v1/agencies", &viewer, None).await;
-    let post = listed.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["agency"] == "saudi-post")
-        .unwrap()
-        .clone();
+    let post = agency_item(&listed.body["items"], "saudi-post");
     assert_eq!(post["paused"]["reason"], "SPL upgrade");
 
     let request = h.get(&format!("/v1/requests/{id}")).await;

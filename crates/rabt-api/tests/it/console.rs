@@ -14,7 +14,7 @@ use rabt_store::{AuditQuery, NewDeadLetter, OperatorRole};
 use serde_json::json;
 use tower::ServiceExt;
 
-use crate::harness::Harness;
+use crate::harness::{Harness, agency_item};
 
 struct Page {
     status: StatusCode,
@@ -59,10 +59,56 @@ async fn call(
     }
 }
 
-/// Logs in; the session cookie (`rabt_console=…`) and the page's CSRF token.
-async fn login(h: &Harness, token: &str) -> (String, String) {
-    let form = format!("token={token}");
-    let page = call(h, Method::POST, "/console/login", None, Some(&form), "en").await;
+/// `GET path` without a session.
+async fn get(h: &Harness, path: &str, lang: &str) -> Page {
+    call(h, Method::GET, path, None, None, lang).await
+}
+
+/// `POST path` of a form without a session (English).
+async fn post(h: &Harness, path: &str, form: &str) -> Page {
+    call(h, Method::POST, path, None, Some(form), "en").await
+}
+
+/// A browser holding a console session: its cookie and the CSRF token its pages carry.
+struct Session<'h> {
+    h: &'h Harness,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session<'_> {
+    /// `GET path` with the session's cookie, asking for `lang`.
+    async fn get(&self, path: &str, lang: &str) -> Page {
+        call(self.h, Method::GET, path, Some(&self.cookie), None, lang).await
+    }
+
+    /// `POST path` of `form` as it is (a forged or missing token), in English.
+    async fn post(&self, path: &str, form: &str) -> Page {
+        call(
+            self.h,
+            Method::POST,
+            path,
+            Some(&self.cookie),
+            Some(form),
+            "en",
+        )
+        .await
+    }
+
+    /// `POST path` of a form as the console's own forms send it: the session's CSRF
+    /// token, then `fields` (`a=1&b=2`, or none).
+    async fn submit(&self, path: &str, fields: &str) -> Page {
+        let form = match fields {
+            "" => format!("csrf={}", self.csrf),
+            fields => format!("csrf={}&{fields}", self.csrf),
+        };
+        self.post(path, &form).await
+    }
+}
+
+/// Logs in with `token`, checking the cookie's attributes and that the overview opens.
+async fn login<'h>(h: &'h Harness, token: &str) -> Session<'h> {
+    let page = post(h, "/console/login", &format!("token={token}")).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     let set = page.headers["set-cookie"].to_str().unwrap().to_owned();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
@@ -82,7 +128,19 @@ async fn login(h: &Harness, token: &str) -> (String, String) {
         .and_then(|rest| rest.split('"').next())
         .unwrap()
         .to_owned();
-    (cookie, csrf)
+    Session { h, cookie, csrf }
+}
+
+/// The audit entries with `action`.
+async fn audited(h: &Harness, action: &str) -> Vec<rabt_store::AuditEntry> {
+    h.store
+        .audit_log(&AuditQuery {
+            action: Some(action.into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
 }
 
 async fn dead_letter(h: &Harness) -> String {
@@ -132,10 +190,10 @@ async fn pages_are_safe_bilingual_and_follow_the_role() {
     let letter = dead_letter(&h).await;
 
     // Not logged in: pages send to the login form.
-    let page = call(&h, Method::GET, "/console/requests", None, None, "ar").await;
+    let page = get(&h, "/console/requests", "ar").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.headers["location"], "/console/login");
-    let form = call(&h, Method::GET, "/console/login", None, None, "ar").await;
+    let form = get(&h, "/console/login", "ar").await;
     assert!(
         form.html.contains(r#"<html lang="ar" dir="rtl">"#),
         "{}",
@@ -151,16 +209,10 @@ async fn pages_are_safe_bilingual_and_follow_the_role() {
         "nothing inline"
     );
 
-    let (viewer_cookie, viewer_csrf) = login(&h, &viewer).await;
-    let page = call(
-        &h,
-        Method::GET,
-        &format!("/console/dead-letters/{letter}"),
-        Some(&viewer_cookie),
-        None,
-        "en",
-    )
-    .await;
+    let letter_page = format!("/console/dead-letters/{letter}");
+    let replay = format!("/console/dead-letters/{letter}/replay");
+    let viewer = login(&h, &viewer).await;
+    let page = viewer.get(&letter_page, "en").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains(r#"<html lang="en" dir="ltr">"#));
     assert!(
@@ -169,29 +221,12 @@ async fn pages_are_safe_bilingual_and_follow_the_role() {
     );
     assert!(!page.html.contains("/purge\""));
     // ...and the server refuses it anyway: nothing changes.
-    let form = format!("csrf={viewer_csrf}&reason=try");
-    let refused = call(
-        &h,
-        Method::POST,
-        &format!("/console/dead-letters/{letter}/replay"),
-        Some(&viewer_cookie),
-        Some(&form),
-        "en",
-    )
-    .await;
+    let refused = viewer.submit(&replay, "reason=try").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(letter_state(&h, &letter).await, "open");
 
-    let (admin_cookie, admin_csrf) = login(&h, &admin).await;
-    let page = call(
-        &h,
-        Method::GET,
-        &format!("/console/dead-letters/{letter}"),
-        Some(&admin_cookie),
-        None,
-        "ar",
-    )
-    .await;
+    let admin = login(&h, &admin).await;
+    let page = admin.get(&letter_page, "ar").await;
     assert!(
         page.html.contains("/replay\"") && page.html.contains("/purge\""),
         "an admin has both"
@@ -200,41 +235,16 @@ async fn pages_are_safe_bilingual_and_follow_the_role() {
     for form in [
         "csrf=forged&reason=x".to_owned(),
         "reason=x".to_owned(),
-        format!("csrf={viewer_csrf}&reason=x"),
+        format!("csrf={}&reason=x", viewer.csrf),
     ] {
-        let forged = call(
-            &h,
-            Method::POST,
-            &format!("/console/dead-letters/{letter}/replay"),
-            Some(&admin_cookie),
-            Some(&form),
-            "en",
-        )
-        .await;
+        let forged = admin.post(&replay, &form).await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN, "{form}");
     }
     assert_eq!(letter_state(&h, &letter).await, "open");
-    let form = format!("csrf={admin_csrf}&reason=agency+back");
-    let done = call(
-        &h,
-        Method::POST,
-        &format!("/console/dead-letters/{letter}/replay"),
-        Some(&admin_cookie),
-        Some(&form),
-        "en",
-    )
-    .await;
+    let done = admin.submit(&replay, "reason=agency+back").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
     assert_eq!(letter_state(&h, &letter).await, "replayed");
-    let reasons = h
-        .store
-        .audit_log(&AuditQuery {
-            action: Some("dead_letter.reason".into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let reasons = audited(&h, "dead_letter.reason").await;
     assert_eq!(reasons.len(), 1);
     assert_eq!(reasons[0].detail["reason"], "agency back");
 
@@ -247,19 +257,11 @@ async fn pages_are_safe_bilingual_and_follow_the_role() {
         "/console/agencies",
         "/console/audit",
     ] {
-        let page = call(&h, Method::GET, path, Some(&admin_cookie), None, "ar").await;
+        let page = admin.get(path, "ar").await;
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
         assert!(page.html.contains(r#"dir="rtl""#), "{path}");
     }
-    let audit = call(
-        &h,
-        Method::GET,
-        "/console/audit?operator=amal",
-        Some(&admin_cookie),
-        None,
-        "ar",
-    )
-    .await;
+    let audit = admin.get("/console/audit?operator=amal", "ar").await;
     assert!(
         audit.html.contains("dead_letter.replayed"),
         "{}",
@@ -286,27 +288,22 @@ async fn bad_sessions_and_tokens_are_refused_and_change_nothing() {
     assert!(set.contains("; Secure"), "{set}");
 
     // A cooperative's API key is not an operator token.
-    let form = format!("token={}", h.key);
-    let page = call(&h, Method::POST, "/console/login", None, Some(&form), "en").await;
+    let page = post(&h, "/console/login", &format!("token={}", h.key)).await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(page.headers.get("set-cookie").is_none());
     assert!(!page.html.contains(&h.key), "the token is not echoed");
 
     // A tampered cookie and an expired session: pages go to the login form, actions 401.
-    let (cookie, csrf) = login(&h, &admin).await;
-    let tampered = format!("{}x", &cookie[..cookie.len() - 1]);
-    let page = call(&h, Method::GET, "/console/", Some(&tampered), None, "en").await;
+    let purge = format!("/console/dead-letters/{letter}/purge");
+    let session = login(&h, &admin).await;
+    let tampered = Session {
+        h: &h,
+        cookie: format!("{}x", &session.cookie[..session.cookie.len() - 1]),
+        csrf: session.csrf.clone(),
+    };
+    let page = tampered.get("/console/", "en").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    let form = format!("csrf={csrf}&reason=x&confirm=yes");
-    let action = call(
-        &h,
-        Method::POST,
-        &format!("/console/dead-letters/{letter}/purge"),
-        Some(&tampered),
-        Some(&form),
-        "en",
-    )
-    .await;
+    let action = tampered.submit(&purge, "reason=x&confirm=yes").await;
     assert_eq!(action.status, StatusCode::UNAUTHORIZED);
     let expired_token = generate_secret("");
     h.store
@@ -318,31 +315,19 @@ async fn bad_sessions_and_tokens_are_refused_and_change_nothing() {
         )
         .await
         .unwrap();
-    let expired = format!("rabt_console={expired_token}");
-    let action = call(
-        &h,
-        Method::POST,
-        &format!("/console/dead-letters/{letter}/purge"),
-        Some(&expired),
-        Some("csrf=csrf-of-expired&reason=x&confirm=yes"),
-        "en",
-    )
-    .await;
+    let expired = Session {
+        h: &h,
+        cookie: format!("rabt_console={expired_token}"),
+        csrf: "csrf-of-expired".to_owned(),
+    };
+    let action = expired.submit(&purge, "reason=x&confirm=yes").await;
     assert_eq!(action.status, StatusCode::UNAUTHORIZED);
     assert_eq!(letter_state(&h, &letter).await, "open", "nothing purged");
 
     // Logout ends the session everywhere.
-    let out = call(
-        &h,
-        Method::POST,
-        "/console/logout",
-        Some(&cookie),
-        Some(&format!("csrf={csrf}")),
-        "en",
-    )
-    .await;
+    let out = session.submit("/console/logout", "").await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
-    let page = call(&h, Method::GET, "/console/", Some(&cookie), None, "en").await;
+    let page = session.get("/console/", "en").await;
     assert_eq!(
         page.status,
         StatusCode::SEE_OTHER,
@@ -355,29 +340,14 @@ async fn failed_logins_are_limited() {
     let h = Harness::new().await;
     let mut last = StatusCode::OK;
     for _ in 0..11 {
-        last = call(
-            &h,
-            Method::POST,
-            "/console/login",
-            None,
-            Some("token=rabt_op_wrong"),
-            "en",
-        )
-        .await
-        .status;
+        last = post(&h, "/console/login", "token=rabt_op_wrong")
+            .await
+            .status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     // Even the right token waits now.
     let token = h.operator("amal", OperatorRole::Admin).await;
-    let page = call(
-        &h,
-        Method::POST,
-        "/console/login",
-        None,
-        Some(&format!("token={token}")),
-        "en",
-    )
-    .await;
+    let page = post(&h, "/console/login", &format!("token={token}")).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.headers.contains_key("retry-after"));
 }
@@ -395,16 +365,9 @@ async fn a_request_is_masked_and_only_an_admin_reveals_it_with_a_reason() {
     let operator_token = h.operator("huda", OperatorRole::Operator).await;
     let admin = h.operator("amal", OperatorRole::Admin).await;
 
-    let (cookie, csrf) = login(&h, &operator_token).await;
-    let page = call(
-        &h,
-        Method::GET,
-        &format!("/console/requests/{id}"),
-        Some(&cookie),
-        None,
-        "en",
-    )
-    .await;
+    let reveal = format!("/console/requests/{id}/reveal");
+    let operator = login(&h, &operator_token).await;
+    let page = operator.get(&format!("/console/requests/{id}"), "en").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("1000****08"), "{}", page.html);
     assert!(!page.html.contains("1000000008"));
@@ -413,48 +376,16 @@ async fn a_request_is_masked_and_only_an_admin_reveals_it_with_a_reason() {
         !page.html.contains("/reveal\""),
         "no reveal control below admin"
     );
-    let refused = call(
-        &h,
-        Method::POST,
-        &format!("/console/requests/{id}/reveal"),
-        Some(&cookie),
-        Some(&format!("csrf={csrf}&reason=x")),
-        "en",
-    )
-    .await;
+    let refused = operator.submit(&reveal, "reason=x").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
-    let (cookie, csrf) = login(&h, &admin).await;
-    let no_reason = call(
-        &h,
-        Method::POST,
-        &format!("/console/requests/{id}/reveal"),
-        Some(&cookie),
-        Some(&format!("csrf={csrf}")),
-        "en",
-    )
-    .await;
+    let admin = login(&h, &admin).await;
+    let no_reason = admin.submit(&reveal, "").await;
     assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let revealed = call(
-        &h,
-        Method::POST,
-        &format!("/console/requests/{id}/reveal"),
-        Some(&cookie),
-        Some(&format!("csrf={csrf}&reason=court+order+42")),
-        "en",
-    )
-    .await;
+    let revealed = admin.submit(&reveal, "reason=court+order+42").await;
     assert_eq!(revealed.status, StatusCode::OK);
     assert!(revealed.html.contains("1000000008"));
-    let audited = h
-        .store
-        .audit_log(&AuditQuery {
-            action: Some("request.revealed".into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audited = audited(&h, "request.revealed").await;
     assert_eq!(
         audited.len(),
         1,
@@ -487,29 +418,14 @@ async fn the_overview_reads_every_source_and_the_ops_api_serves_the_same() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let post = reply.body["agencies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["agency"] == "saudi-post")
-        .unwrap()
-        .clone();
+    let post = agency_item(&reply.body["agencies"], "saudi-post");
     assert_eq!(post["workers"]["circuit"], "open");
     assert_eq!(post["workers"]["inFlight"], 3);
     assert_eq!(reply.body["readiness"]["database"], "ok");
-    let (cookie, _) = login(&h, &viewer).await;
-    let page = call(&h, Method::GET, "/console/", Some(&cookie), None, "en").await;
+    let page = login(&h, &viewer).await.get("/console/", "en").await;
     assert!(page.html.contains("circuit open"), "{}", page.html);
     assert!(page.html.contains(r#"sse-connect="/console/events""#));
-    let asset = call(
-        &h,
-        Method::GET,
-        "/console/static/htmx.min.js",
-        None,
-        None,
-        "en",
-    )
-    .await;
+    let asset = get(&h, "/console/static/htmx.min.js", "en").await;
     assert_eq!(asset.status, StatusCode::OK);
     assert!(asset.html.contains("htmx"));
 }

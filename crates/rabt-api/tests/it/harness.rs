@@ -308,6 +308,17 @@ async fn onboard(store: &Store, unified: &str, services: &[&str]) -> (Cooperativ
     (id, key)
 }
 
+/// The item of `agency` in a list of agencies (`{"agency": "saudi-post", …}`).
+pub(crate) fn agency_item(items: &Value, agency: &str) -> Value {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("a list of agencies: {items}"))
+        .iter()
+        .find(|a| a["agency"] == agency)
+        .unwrap_or_else(|| panic!("no {agency} in {items}"))
+        .clone()
+}
+
 /// The problem type slug of a reply.
 pub(crate) fn problem_type(reply: &Reply) -> &str {
     assert_eq!(

@@ -163,6 +163,26 @@ impl VerifyReport {
     }
 }
 
+/// Where the side-by-side walk of leaves and rows stands.
+struct EntryWalk {
+    /// The tree recomputed from the leaves met so far.
+    frontier: Frontier,
+    leaves: Paged<Leaf>,
+    rows: Paged<RawEntry>,
+    last_leaf_seq: i64,
+    last_row_seq: i64,
+}
+
+impl EntryWalk {
+    /// The next row, counted.
+    fn next_row(&mut self, report: &mut VerifyReport) -> Option<RawEntry> {
+        let row = self.rows.next()?;
+        report.entries += 1;
+        self.last_row_seq = row.seq;
+        Some(row)
+    }
+}
+
 /// A sealed leaf as stored.
 struct Leaf {
     index: u64,
@@ -257,20 +277,23 @@ impl Store {
             .last_sealed_seq()
             .await?
             .max(gaps.last().copied().unwrap_or(0));
-        let mut frontier = Frontier::empty();
-        let mut leaves = Paged::new();
-        let mut rows = Paged::new();
-        let mut last_leaf_seq = 0;
-        let mut last_row_seq = 0;
+        let mut walk = EntryWalk {
+            frontier: Frontier::empty(),
+            leaves: Paged::new(),
+            rows: Paged::new(),
+            last_leaf_seq: 0,
+            last_row_seq: 0,
+        };
         loop {
-            if leaves.wants_more() {
-                leaves.refill(self.leaf_page(frontier.size()).await?);
+            if walk.leaves.wants_more() {
+                walk.leaves
+                    .refill(self.leaf_page(walk.frontier.size()).await?);
             }
-            if rows.wants_more() {
-                rows.refill(self.entry_page(last_row_seq).await?);
+            if walk.rows.wants_more() {
+                walk.rows.refill(self.entry_page(walk.last_row_seq).await?);
             }
-            let next_row = rows.peek().map(|r| r.seq);
-            let next_leaf = leaves.peek().map(|l| l.seq);
+            let next_row = walk.rows.peek().map(|r| r.seq);
+            let next_leaf = walk.leaves.peek().map(|l| l.seq);
             let row_first = match (next_row, next_leaf) {
                 (None, None) => break,
                 (Some(row), Some(leaf)) => row < leaf,
@@ -278,9 +301,10 @@ impl Store {
                 (None, Some(_)) => false,
             };
             if row_first {
-                let Some(row) = rows.next() else { break };
-                report.entries += 1;
-                last_row_seq = row.seq;
+                let Some(row) = walk.next_row(report) else {
+                    break;
+                };
+                // A row no leaf holds: slipped into the sealed past, or not sealed yet.
                 if row.seq <= last_sealed {
                     report.add(Problem::Inserted { seq: row.seq });
                 } else {
@@ -288,33 +312,51 @@ impl Store {
                 }
                 continue;
             }
-            let Some(leaf) = leaves.next() else { break };
-            if leaf.seq <= last_leaf_seq && leaf.index > 0 {
-                report.add(Problem::LeafOrder { leaf: leaf.index });
+            let Some(leaf) = walk.leaves.next() else {
+                break;
+            };
+            if !self.check_leaf(leaf, next_row, &mut walk, report).await? {
+                break;
             }
-            last_leaf_seq = leaf.seq;
-            if next_row == Some(leaf.seq) {
-                let Some(row) = rows.next() else { break };
-                report.entries += 1;
-                last_row_seq = row.seq;
-                let canonical = row.canonical()?;
-                if canonical != leaf.canonical {
-                    let problem = self
-                        .what_differs(&row, &canonical, &leaf, &leaves, &rows, report)
-                        .await?;
-                    report.add(problem);
-                }
-            } else {
-                report.add(Problem::Missing {
-                    seq: leaf.seq,
-                    leaf: leaf.index,
-                });
-            }
-            frontier.push(leaf_hash(leaf.canonical.as_bytes()));
             report.sealed += 1;
-            checks.at_size(&frontier, report).await?;
+            checks.at_size(&walk.frontier, report).await?;
         }
         Ok(())
+    }
+
+    /// Checks one leaf against the row of its seq (`next_row` is the seq of the row the
+    /// walk is at) and adds it to the recomputed tree; `false` if the rows ended under
+    /// the walk.
+    async fn check_leaf(
+        &self,
+        leaf: Leaf,
+        next_row: Option<i64>,
+        walk: &mut EntryWalk,
+        report: &mut VerifyReport,
+    ) -> Result<bool, StoreError> {
+        if leaf.seq <= walk.last_leaf_seq && leaf.index > 0 {
+            report.add(Problem::LeafOrder { leaf: leaf.index });
+        }
+        walk.last_leaf_seq = leaf.seq;
+        if next_row == Some(leaf.seq) {
+            let Some(row) = walk.next_row(report) else {
+                return Ok(false);
+            };
+            let canonical = row.canonical()?;
+            if canonical != leaf.canonical {
+                let problem = self
+                    .what_differs(&row, &canonical, &leaf, &walk.leaves, &walk.rows, report)
+                    .await?;
+                report.add(problem);
+            }
+        } else {
+            report.add(Problem::Missing {
+                seq: leaf.seq,
+                leaf: leaf.index,
+            });
+        }
+        walk.frontier.push(leaf_hash(leaf.canonical.as_bytes()));
+        Ok(true)
     }
 
     async fn last_sealed_seq(&self) -> Result<i64, StoreError> {

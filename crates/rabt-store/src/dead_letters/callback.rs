@@ -7,7 +7,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
-use rabt_core::{Agency, DeadLetterId, RequestId, TaskId, TaskMessage};
+use rabt_core::{Agency, CallbackId, DeadLetterId, RequestId, TaskId, TaskMessage};
 use serde_json::json;
 use sqlx::Row;
 
@@ -40,18 +40,8 @@ impl Store {
             .await?;
         let agency: Agency = get_parsed(&row, "agency")?;
         let body: String = row.try_get("body")?;
-        let message = BASE64
-            .decode(body.as_bytes())
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<TaskMessage>(&bytes).ok());
-        let callback = match message {
-            Some(TaskMessage::CallbackV1 {
-                callback,
-                agency: named,
-            }) if named == agency => callback,
-            Some(TaskMessage::CallbackV1 { .. } | TaskMessage::V1 { .. }) | None => {
-                return Ok(ReplayOutcome::NoTask);
-            }
+        let Some(callback) = carried_callback(agency, &body) else {
+            return Ok(ReplayOutcome::NoTask);
         };
         let row = sqlx::query(self.by_dialect(LOCK_CALLBACK_POSTGRES, LOCK_CALLBACK_SQLITE))
             .bind(callback.to_string())
@@ -89,5 +79,18 @@ impl Store {
         };
         audit_replayed(tx, &closed, &replayed, now).await?;
         Ok(ReplayOutcome::CallbackRequeued { callback, task })
+    }
+}
+
+/// The callback a dead letter's body (the message as the broker held it, in base64)
+/// names, if it is a callback message on its own agency's queue.
+fn carried_callback(agency: Agency, body: &str) -> Option<CallbackId> {
+    let bytes = BASE64.decode(body.as_bytes()).ok()?;
+    match serde_json::from_slice::<TaskMessage>(&bytes).ok()? {
+        TaskMessage::CallbackV1 {
+            callback,
+            agency: named,
+        } if named == agency => Some(callback),
+        TaskMessage::CallbackV1 { .. } | TaskMessage::V1 { .. } => None,
     }
 }

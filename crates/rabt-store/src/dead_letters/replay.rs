@@ -118,6 +118,36 @@ struct ReplayTask {
     traceparent: Option<String>,
 }
 
+/// Queues a dead-lettered task again, to be done by `deadline`: its row back to QUEUED
+/// and its message in the outbox.
+async fn requeue_task(
+    tx: &mut WriteTx,
+    task: &ReplayTask,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Attempts start again: the retry policy's budget is for this run, and the audit
+    // log keeps the attempts before it.
+    sqlx::query(
+        "UPDATE tasks SET status = 'QUEUED', outcome = NULL, data = NULL, \
+         completed_at = NULL, started_at = NULL, latency_ms = NULL, attempts = 0, \
+         first_failure_at = NULL, dead_lettered = 0, deadline_at = $1 \
+         WHERE id = $2 AND status = 'COMPLETED' AND dead_lettered = 1",
+    )
+    .bind(millis(deadline))
+    .bind(task.id.to_string())
+    .execute(tx.conn())
+    .await?;
+    let message = TaskMessage::V1 {
+        task: task.id,
+        request: task.request,
+        agency: task.agency,
+        service: task.service.clone(),
+        deadline_at: Some(deadline),
+    };
+    insert_task_message(tx, &message, task.traceparent.as_deref(), now).await
+}
+
 impl Store {
     /// Replays one dead letter as `operator`: in one transaction its task goes back to
     /// QUEUED (attempts counted afresh, a new deadline as long as its first one), its
@@ -318,26 +348,7 @@ impl Store {
         let reopened = self
             .reopen_request(tx, request, 1 + unskipped, request_deadline, now)
             .await?;
-        // Attempts start again: the retry policy's budget is for this run, and the
-        // audit log keeps the attempts before it.
-        sqlx::query(
-            "UPDATE tasks SET status = 'QUEUED', outcome = NULL, data = NULL, \
-             completed_at = NULL, started_at = NULL, latency_ms = NULL, attempts = 0, \
-             first_failure_at = NULL, dead_lettered = 0, deadline_at = $1 \
-             WHERE id = $2 AND status = 'COMPLETED' AND dead_lettered = 1",
-        )
-        .bind(millis(deadline))
-        .bind(task.id.to_string())
-        .execute(tx.conn())
-        .await?;
-        let message = TaskMessage::V1 {
-            task: task.id,
-            request,
-            agency: task.agency,
-            service: task.service.clone(),
-            deadline_at: Some(deadline),
-        };
-        insert_task_message(tx, &message, task.traceparent.as_deref(), now).await?;
+        requeue_task(tx, task, deadline, now).await?;
         let closed = sqlx::query(
             "UPDATE dead_letters SET replayed_at = $1, replayed_by = $2 \
              WHERE task_id = $3 AND replayed_at IS NULL AND purged_at IS NULL RETURNING id",

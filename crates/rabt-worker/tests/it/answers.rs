@@ -8,7 +8,8 @@ use rabt_test_support::must::within;
 use crate::agency::{Call, Reply};
 use crate::fixtures::{address_input, found_address};
 use crate::rig::{
-    Pairing, Rig, Submitted, TRACEPARENT, count, entries, pairing_test, worker_settings,
+    Pairing, Rig, Submitted, TRACEPARENT, actions, count, entries, one_at_a_time, pairing_test,
+    the_completion, worker_settings,
 };
 
 pairing_test!(an_accepted_request_is_answered_once_and_completed);
@@ -70,9 +71,8 @@ async fn an_accepted_request_is_answered_once_and_completed(pairing: Pairing) {
 /// The audit log of a request answered `OK` at the first attempt.
 async fn audit_tells_one_answer(rig: &Rig, sent: Submitted) {
     let audit = rig.audit(sent.request).await;
-    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
-        actions,
+        actions(&audit),
         [
             "request.accepted",
             "task.queued",
@@ -81,22 +81,17 @@ async fn audit_tells_one_answer(rig: &Rig, sent: Submitted) {
             "request.completed"
         ]
     );
-    let completed = entries(&audit, "task.completed");
-    assert_eq!(completed[0].outcome.as_deref(), Some("OK"));
-    assert_eq!(completed[0].task, Some(sent.task));
-    assert_eq!(completed[0].actor, Actor::Agency(Agency::SaudiPost));
+    let completion = the_completion(&audit, "OK");
+    assert_eq!(completion.task, Some(sent.task));
+    assert_eq!(completion.actor, Actor::Agency(Agency::SaudiPost));
     let verdict = entries(&audit, "request.completed");
     assert_eq!(verdict[0].outcome.as_deref(), Some("PASS"));
 }
 
 pairing_test!(an_address_not_found_fails_the_request);
 async fn an_address_not_found_fails_the_request(pairing: Pairing) {
-    let mut rig = Rig::new(pairing).await;
-    rig.start_relay();
-    rig.start_worker(worker_settings());
-    let new = rig.new_request(address_input());
-    rig.agency.script(new.tasks[0].id, [Reply::NotFound]);
-    let sent = rig.submit(&new).await;
+    let rig = Rig::running(pairing).await;
+    let sent = rig.submit_scripted([Reply::NotFound]).await;
 
     let record = rig.completed(sent.request).await;
     assert_eq!(record.verdict, Some(Verdict::Fail));
@@ -116,11 +111,7 @@ pairing_test!(a_redelivered_completed_task_is_acked_without_calling_again);
 async fn a_redelivered_completed_task_is_acked_without_calling_again(pairing: Pairing) {
     let mut rig = Rig::new(pairing).await;
     rig.start_relay();
-    // One delivery at a time, in queue order: once a later request completed, the
-    // duplicate published before it has been settled.
-    let mut settings = worker_settings();
-    settings.prefetch = 1;
-    rig.start_worker(settings);
+    rig.start_worker(one_at_a_time());
     let first = rig.submit(&rig.new_request(address_input())).await;
     rig.completed(first.request).await;
     rig.outbox_drained().await;
@@ -141,14 +132,11 @@ async fn a_redelivered_completed_task_is_acked_without_calling_again(pairing: Pa
 
 pairing_test!(an_input_the_agency_refuses_ends_invalid_input_at_once);
 async fn an_input_the_agency_refuses_ends_invalid_input_at_once(pairing: Pairing) {
-    let mut rig = Rig::new(pairing).await;
-    rig.start_relay();
-    rig.start_worker(worker_settings());
-    let new = rig.new_request(address_input());
+    let rig = Rig::running(pairing).await;
     // Were it retried, the second call would answer OK.
-    rig.agency
-        .script(new.tasks[0].id, [Reply::InvalidInput, Reply::Found]);
-    let sent = rig.submit(&new).await;
+    let sent = rig
+        .submit_scripted([Reply::InvalidInput, Reply::Found])
+        .await;
 
     let record = rig.completed(sent.request).await;
     assert_eq!(record.status, RequestStatus::Completed);
@@ -164,7 +152,6 @@ async fn an_input_the_agency_refuses_ends_invalid_input_at_once(pairing: Pairing
     let audit = rig.audit(sent.request).await;
     assert_eq!(count(&audit, "task.retry_scheduled"), 0);
     assert_eq!(count(&audit, "task.completed"), 1);
-    let completed = entries(&audit, "task.completed");
-    assert_eq!(completed[0].outcome.as_deref(), Some("INVALID_INPUT"));
+    the_completion(&audit, "INVALID_INPUT");
     rig.finish().await;
 }

@@ -1,7 +1,7 @@
 //! The broker side of the rig: publishing by hand, as a relay or an operator would, and
 //! reading dead letters.
 
-use rabt_core::{Agency, ServiceName, TaskMessage};
+use rabt_core::{Agency, RequestId, ServiceName, TaskId, TaskMessage};
 use rabt_queue::OutgoingMessage;
 use rabt_test_support::must::{eventually, within};
 
@@ -38,6 +38,21 @@ impl Rig {
     pub(crate) async fn publish_raw(&self, message_id: &str, body: Vec<u8>) {
         let message = OutgoingMessage::task(Agency::SaudiPost, message_id, body);
         self.transport.publish(&[message]).await.unwrap();
+    }
+
+    /// Publishes, to Saudi Post's task queue, the message of a task no database holds
+    /// (a poison message); its message id.
+    pub(crate) async fn publish_unknown_task(&self) -> String {
+        let unknown = TaskMessage::V1 {
+            task: TaskId::new(),
+            request: RequestId::new(),
+            agency: Agency::SaudiPost,
+            service: ServiceName::parse(SERVICE).unwrap(),
+            deadline_at: None,
+        };
+        self.publish_raw(&unknown.subject(), serde_json::to_vec(&unknown).unwrap())
+            .await;
+        unknown.subject()
     }
 
     /// Waits for `count` dead letters in Saudi Post's dead-letter queue and returns

@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::agency::{Reply, read_municipal_callback};
 use crate::fixtures::{licence_input, municipal_callback};
-use crate::rig::{Pairing, Rig, Submitted, count, pairing_test, worker_settings};
+use crate::rig::{
+    Pairing, Rig, Submitted, actions, count, one_at_a_time, pairing_test, worker_settings,
+};
 
 /// The service that answers by callback.
 const LICENCE: &str = "municipal.license.verify";
@@ -91,11 +93,7 @@ pairing_test!(a_callback_completes_its_task_and_a_duplicate_changes_nothing);
 async fn a_callback_completes_its_task_and_a_duplicate_changes_nothing(pairing: Pairing) {
     let mut rig = Rig::new(pairing).await;
     rig.start_relay();
-    // One delivery at a time, in queue order: once a later request completed, the
-    // duplicate published before it has been settled.
-    let mut settings = worker_settings();
-    settings.prefetch = 1;
-    rig.start_worker_for(&[Agency::Municipal], settings);
+    rig.start_worker_for(&[Agency::Municipal], one_at_a_time());
     let sent = submitted(&rig).await;
 
     let body = municipal_callback(REFERENCE, Some("ACTIVE"));
@@ -113,9 +111,8 @@ async fn a_callback_completes_its_task_and_a_duplicate_changes_nothing(pairing: 
     assert_eq!(municipal.calls(sent.task).len(), 1);
     assert_eq!(municipal.callbacks_read(), std::slice::from_ref(&body));
     let audit = rig.audit(sent.request).await;
-    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
-        actions,
+        actions(&audit),
         [
             "request.accepted",
             "task.queued",

@@ -83,6 +83,29 @@ fn not_ok(record: &RequestRecord) -> Vec<(String, Option<u32>, TaskState)> {
         .collect()
 }
 
+/// Asserts that `child` (no index) is the only check that did not end `OK`, and that
+/// it ended with `outcome`.
+fn assert_only_not_ok(record: &RequestRecord, child: &str, outcome: Outcome) {
+    assert_eq!(
+        not_ok(record),
+        [(child.to_owned(), None, TaskState::Completed(outcome))],
+        "{record:#?}"
+    );
+}
+
+/// Asserts that every check waiting for the registry ended with `outcome` without
+/// being started, nothing recorded, its error saying `why`.
+fn skipped_with(record: &RequestRecord, outcome: Outcome, why: &str) {
+    for (child, index) in DEPENDANTS {
+        let task = check(record, child, index);
+        assert_eq!(task.state, TaskState::Completed(outcome), "{child}");
+        assert_eq!(task.attempts, 0, "{child} was started");
+        assert_eq!(task.data, None, "{child}");
+        let error = task.last_error.as_deref().unwrap_or_default();
+        assert!(error.contains(why), "{child}: {error}");
+    }
+}
+
 /// The inputs the agencies received for `task`, one per call.
 fn inputs(rig: &Rig, agency: Agency, task: TaskId) -> Vec<Value> {
     let calls = rig.scripted(agency).calls(task);
@@ -175,18 +198,7 @@ async fn a_registry_not_found_skips_every_dependant_and_fails(pairing: Pairing) 
     assert_eq!(record.verdict, Some(Verdict::Fail));
     let registry_view = check(&record, "registry", None);
     assert_eq!(registry_view.state, TaskState::Completed(Outcome::NotFound));
-    for (child, index) in DEPENDANTS {
-        let task = check(&record, child, index);
-        assert_eq!(
-            task.state,
-            TaskState::Completed(Outcome::NotFound),
-            "{child}"
-        );
-        assert_eq!(task.attempts, 0, "{child} was started");
-        assert_eq!(task.data, None);
-        let error = task.last_error.as_deref().unwrap_or_default();
-        assert!(error.contains("`registry` answered NOT_FOUND"), "{error}");
-    }
+    skipped_with(&record, Outcome::NotFound, "`registry` answered NOT_FOUND");
     assert_eq!(rig.scripted(Agency::Labor).calls(registry).len(), 1);
     assert_eq!(
         rig.scripted(Agency::Labor).total_calls(),
@@ -219,14 +231,7 @@ async fn an_expired_licence_fails_the_request_on_that_check(pairing: Pairing) {
 
     let record = rig.completed(new.id).await;
     assert_eq!(record.verdict, Some(Verdict::Fail));
-    assert_eq!(
-        not_ok(&record),
-        [(
-            "municipalLicense".to_owned(),
-            None,
-            TaskState::Completed(Outcome::Mismatch)
-        )]
-    );
+    assert_only_not_ok(&record, "municipalLicense", Outcome::Mismatch);
     let data = check(&record, "municipalLicense", None).data.clone();
     assert_eq!(data.unwrap()["status"], "EXPIRED");
     rig.finish().await;
@@ -247,14 +252,7 @@ async fn a_check_that_never_answers_times_out_and_leaves_the_verdict_partial(pai
 
     let record = rig.completed(new.id).await;
     assert_eq!(record.verdict, Some(Verdict::Partial));
-    assert_eq!(
-        not_ok(&record),
-        [(
-            "hqAddress".to_owned(),
-            None,
-            TaskState::Completed(Outcome::Timeout)
-        )]
-    );
+    assert_only_not_ok(&record, "hqAddress", Outcome::Timeout);
     // The deadline leaves no room for a retry.
     assert!(rig.scripted(Agency::SaudiPost).calls(hq).len() <= 1);
     rig.finish().await;
@@ -272,14 +270,7 @@ async fn a_registry_record_without_the_licence_number_skips_the_licence_check(pa
 
     let record = rig.completed(new.id).await;
     assert_eq!(record.verdict, Some(Verdict::Fail));
-    assert_eq!(
-        not_ok(&record),
-        [(
-            "municipalLicense".to_owned(),
-            None,
-            TaskState::Completed(Outcome::InvalidInput)
-        )]
-    );
+    assert_only_not_ok(&record, "municipalLicense", Outcome::InvalidInput);
     let licence = check(&record, "municipalLicense", None);
     assert_eq!(licence.attempts, 0);
     let error = licence.last_error.as_deref().unwrap_or_default();
@@ -315,17 +306,7 @@ async fn the_sweeper_skips_the_checks_of_a_timed_out_registry(pairing: Pairing) 
     assert_eq!(record.verdict, Some(Verdict::Partial));
     let registry_view = check(&record, "registry", None);
     assert_eq!(registry_view.state, TaskState::Completed(Outcome::Timeout));
-    for (child, index) in DEPENDANTS {
-        let task = check(&record, child, index);
-        assert_eq!(
-            task.state,
-            TaskState::Completed(Outcome::Timeout),
-            "{child}"
-        );
-        assert_eq!(task.attempts, 0, "{child} was started");
-        let error = task.last_error.as_deref().unwrap_or_default();
-        assert!(error.contains("`registry` answered TIMEOUT"), "{error}");
-    }
+    skipped_with(&record, Outcome::Timeout, "`registry` answered TIMEOUT");
     for agency in AGENCIES {
         assert_eq!(rig.scripted(agency).total_calls(), 0, "{agency} was called");
     }

@@ -3,11 +3,9 @@
 //! going, and a replayed task completes once.
 
 use chrono::Utc;
-use rabt_core::{
-    Agency, DeadLetterId, Outcome, RequestId, ServiceName, TaskId, TaskMessage, TaskState, Verdict,
-};
+use rabt_core::{Agency, DeadLetterId, Outcome, TaskState, Verdict};
 use rabt_queue::OutgoingMessage;
-use rabt_store::{DeadLetter, DeadLetterQuery, DeadLetterState, ReplayOutcome};
+use rabt_store::{DeadLetter, DeadLetterQuery, DeadLetterState, ReplayOutcome, RequestRecord};
 use rabt_test_support::must::{eventually, within};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -87,22 +85,12 @@ pairing_test!(poison_messages_are_recorded_with_their_reasons_and_the_worker_car
 async fn poison_messages_are_recorded_with_their_reasons_and_the_worker_carries_on(
     pairing: Pairing,
 ) {
-    let mut rig = Rig::new(pairing).await;
-    rig.start_relay();
-    rig.start_worker(worker_settings());
+    let rig = Rig::running(pairing).await;
     let drain = Drain::start(&rig);
 
     rig.publish_raw("poison-undecodable", b"\x00\xffnot a task".to_vec())
         .await;
-    let unknown = TaskMessage::V1 {
-        task: TaskId::new(),
-        request: RequestId::new(),
-        agency: Agency::SaudiPost,
-        service: ServiceName::parse("post.address.verify").unwrap(),
-        deadline_at: None,
-    };
-    rig.publish_raw(&unknown.subject(), serde_json::to_vec(&unknown).unwrap())
-        .await;
+    let unknown = rig.publish_unknown_task().await;
     // Published straight to the dead-letter exchange, with no reason at all.
     let bare = OutgoingMessage {
         exchange: rabt_queue::DEAD_EXCHANGE.to_owned(),
@@ -122,7 +110,7 @@ async fn poison_messages_are_recorded_with_their_reasons_and_the_worker_carries_
             Some("poison-undecodable".to_owned()),
             "undecodable message".to_owned(),
         ),
-        (Some(unknown.subject()), "unknown task".to_owned()),
+        (Some(unknown), "unknown task".to_owned()),
     ];
     expected.sort();
     assert_eq!(reasons, expected);
@@ -235,16 +223,9 @@ async fn a_dead_lettered_registry_check_skips_its_dependants_until_a_replay_runs
     let drain = Drain::start_for(&rig, &COMPOSITE_AGENCIES);
     let record = rig.completed(sent.request).await;
     assert_eq!(record.verdict, Some(Verdict::Partial));
-    for task in &record.tasks {
-        assert_eq!(
-            task.state,
-            TaskState::Completed(Outcome::UpstreamError),
-            "{:?}",
-            task.child
-        );
-        if task.id != registry {
-            assert_eq!(task.attempts, 0, "{:?} was skipped, not run", task.child);
-        }
+    every_task_ended(&record, Outcome::UpstreamError);
+    for task in record.tasks.iter().filter(|t| t.id != registry) {
+        assert_eq!(task.attempts, 0, "{:?} was skipped, not run", task.child);
     }
     let audit = rig.audit(sent.request).await;
     let dependants = record.tasks.len() - 1;
@@ -264,14 +245,7 @@ async fn a_dead_lettered_registry_check_skips_its_dependants_until_a_replay_runs
     rig.wake_relay();
     let record = rig.completed(sent.request).await;
     assert_eq!(record.verdict, Some(Verdict::Pass), "{record:#?}");
-    for task in &record.tasks {
-        assert_eq!(
-            task.state,
-            TaskState::Completed(Outcome::Ok),
-            "{:?}",
-            task.child
-        );
-    }
+    every_task_ended(&record, Outcome::Ok);
     assert_eq!(rig.scripted(Agency::Labor).calls(registry).len(), 1);
     let audit = rig.audit(sent.request).await;
     assert_eq!(count(&audit, "task.unskipped"), dependants);
@@ -344,4 +318,16 @@ async fn a_callback_over_the_delivery_limit_is_applied_once_replayed(pairing: Pa
     assert_eq!(count(&audit, "task.completed"), 1);
     drain.stop().await;
     rig.finish().await;
+}
+
+/// Asserts that every task of the request ended with `outcome`.
+fn every_task_ended(record: &RequestRecord, outcome: Outcome) {
+    for task in &record.tasks {
+        assert_eq!(
+            task.state,
+            TaskState::Completed(outcome),
+            "{:?}",
+            task.child
+        );
+    }
 }

@@ -4,33 +4,22 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use rabt_core::{Agency, Outcome, RequestId, ServiceName, TaskId, TaskMessage, TaskState, Verdict};
-use rabt_store::Actor;
+use rabt_core::{Agency, Outcome, TaskState, Verdict};
+use rabt_store::{Actor, NewRequest, RequestRecord};
 use serde_json::json;
 
 use crate::fixtures::address_input;
 use crate::rig::{
-    OTHER_AGENCY_SERVICE, Pairing, Rig, count, entries, pairing_test, worker_settings,
+    OTHER_AGENCY_SERVICE, Pairing, Rig, count, pairing_test, the_completion, worker_settings,
 };
 
 pairing_test!(poison_messages_are_dead_lettered_and_the_worker_carries_on);
 async fn poison_messages_are_dead_lettered_and_the_worker_carries_on(pairing: Pairing) {
-    let mut rig = Rig::new(pairing).await;
-    rig.start_relay();
-    rig.start_worker(worker_settings());
+    let rig = Rig::running(pairing).await;
 
     rig.publish_raw("poison-undecodable", b"this is not a task".to_vec())
         .await;
-    let unknown = TaskMessage::V1 {
-        task: TaskId::new(),
-        request: RequestId::new(),
-        agency: Agency::SaudiPost,
-        service: ServiceName::parse("post.address.verify").unwrap(),
-        deadline_at: None,
-    };
-    let unknown_id = unknown.subject();
-    rig.publish_raw(&unknown_id, serde_json::to_vec(&unknown).unwrap())
-        .await;
+    let unknown_id = rig.publish_unknown_task().await;
 
     let mut expected = vec![
         (
@@ -52,21 +41,13 @@ async fn poison_messages_are_dead_lettered_and_the_worker_carries_on(pairing: Pa
 
 pairing_test!(a_task_past_its_deadline_times_out_without_calling_the_agency);
 async fn a_task_past_its_deadline_times_out_without_calling_the_agency(pairing: Pairing) {
-    let mut rig = Rig::new(pairing).await;
-    rig.start_relay();
-    rig.start_worker(worker_settings());
+    let rig = Rig::running(pairing).await;
     let mut new = rig.new_request(address_input());
-    let past = Utc::now() - chrono::Duration::seconds(1);
-    new.deadline_at = past;
-    new.tasks[0].deadline_at = past;
+    past_deadline(&mut new);
     let sent = rig.submit(&new).await;
 
     let record = rig.completed(sent.request).await;
-    assert_eq!(record.verdict, Some(Verdict::Partial));
-    assert_eq!(
-        record.tasks[0].state,
-        TaskState::Completed(Outcome::Timeout)
-    );
+    assert_timed_out(&record);
     assert_eq!(record.tasks[0].data, None);
     assert!(
         rig.agency.calls(sent.task).is_empty(),
@@ -74,9 +55,7 @@ async fn a_task_past_its_deadline_times_out_without_calling_the_agency(pairing: 
     );
     let audit = rig.audit(sent.request).await;
     assert_eq!(count(&audit, "task.retry_scheduled"), 0);
-    let completed = entries(&audit, "task.completed");
-    assert_eq!(completed.len(), 1);
-    assert_eq!(completed[0].outcome.as_deref(), Some("TIMEOUT"));
+    the_completion(&audit, "TIMEOUT");
     rig.finish().await;
 }
 
@@ -95,24 +74,32 @@ async fn the_sweeper_times_out_a_task_no_worker_takes(pairing: Pairing) {
     });
     let mut new = rig.request_for(OTHER_AGENCY_SERVICE, input);
     assert_eq!(new.tasks[0].agency, Agency::Interior);
-    let past = Utc::now() - chrono::Duration::seconds(1);
-    new.deadline_at = past;
-    new.tasks[0].deadline_at = past;
+    past_deadline(&mut new);
     let sent = rig.submit(&new).await;
 
     let record = rig.completed(sent.request).await;
+    assert_timed_out(&record);
+    assert_eq!(rig.agency.total_calls(), 0);
+    let audit = rig.audit(sent.request).await;
+    let completion = the_completion(&audit, "TIMEOUT");
+    assert_eq!(completion.actor, Actor::System, "the sweeper ended it");
+    // Its completion event was published too.
+    rig.outbox_drained().await;
+    rig.finish().await;
+}
+
+/// Gives `new` and its one task a deadline already past.
+fn past_deadline(new: &mut NewRequest) {
+    let past = Utc::now() - chrono::Duration::seconds(1);
+    new.deadline_at = past;
+    new.tasks[0].deadline_at = past;
+}
+
+/// Asserts that the request's one task timed out, leaving the verdict partial.
+fn assert_timed_out(record: &RequestRecord) {
     assert_eq!(record.verdict, Some(Verdict::Partial));
     assert_eq!(
         record.tasks[0].state,
         TaskState::Completed(Outcome::Timeout)
     );
-    assert_eq!(rig.agency.total_calls(), 0);
-    let audit = rig.audit(sent.request).await;
-    let completed = entries(&audit, "task.completed");
-    assert_eq!(completed.len(), 1);
-    assert_eq!(completed[0].actor, Actor::System, "the sweeper ended it");
-    assert_eq!(completed[0].outcome.as_deref(), Some("TIMEOUT"));
-    // Its completion event was published too.
-    rig.outbox_drained().await;
-    rig.finish().await;
 }

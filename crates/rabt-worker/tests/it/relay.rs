@@ -11,7 +11,7 @@ use rabt_store::OutboxRow;
 use tokio::time::Instant;
 
 use crate::fixtures::address_input;
-use crate::rig::{Pairing, Rig, Submitted, count, pairing_test, worker_settings};
+use crate::rig::{Pairing, Rig, Submitted, count, one_at_a_time, pairing_test, worker_settings};
 
 /// How long the crashed relay's claim holds its rows.
 const CRASHED_LEASE: Duration = Duration::from_secs(1);
@@ -73,9 +73,7 @@ async fn a_relay_that_crashed_before_deleting_causes_a_harmless_duplicate(pairin
     rig.transport.publish(&messages).await.unwrap();
     rig.start_relay();
     // One delivery at a time, in queue order (see the barrier below).
-    let mut settings = worker_settings();
-    settings.prefetch = 1;
-    rig.start_worker(settings);
+    rig.start_worker(one_at_a_time());
 
     completed_once(&rig, sent).await;
     // Until the lease ends the row is hidden from every claim, ours included: only

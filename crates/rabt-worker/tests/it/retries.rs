@@ -6,18 +6,15 @@ use rabt_core::{Agency, Outcome, TaskState, Verdict};
 use rabt_store::DeadLetterQuery;
 
 use crate::agency::Reply;
-use crate::fixtures::{SERVICE, address_input, found_address};
-use crate::rig::{Pairing, Rig, count, entries, pairing_test, worker_settings};
+use crate::fixtures::{SERVICE, found_address};
+use crate::rig::{Pairing, Rig, actions, count, pairing_test, the_completion};
 
 pairing_test!(an_unavailable_agency_is_retried_through_the_tiers);
 async fn an_unavailable_agency_is_retried_through_the_tiers(pairing: Pairing) {
-    let mut rig = Rig::new(pairing).await;
-    rig.start_relay();
-    rig.start_worker(worker_settings());
-    let new = rig.new_request(address_input());
-    rig.agency
-        .script(new.tasks[0].id, [Reply::Unavailable, Reply::Found]);
-    let sent = rig.submit(&new).await;
+    let rig = Rig::running(pairing).await;
+    let sent = rig
+        .submit_scripted([Reply::Unavailable, Reply::Found])
+        .await;
 
     let record = rig.completed(sent.request).await;
     assert_eq!(record.verdict, Some(Verdict::Pass));
@@ -35,9 +32,8 @@ async fn an_unavailable_agency_is_retried_through_the_tiers(pairing: Pairing) {
     assert_eq!(attempts, [1, 2]);
 
     let audit = rig.audit(sent.request).await;
-    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
-        actions,
+        actions(&audit),
         [
             "request.accepted",
             "task.queued",
@@ -53,13 +49,9 @@ async fn an_unavailable_agency_is_retried_through_the_tiers(pairing: Pairing) {
 
 pairing_test!(an_agency_that_never_recovers_ends_upstream_error);
 async fn an_agency_that_never_recovers_ends_upstream_error(pairing: Pairing) {
-    let mut rig = Rig::new(pairing).await;
-    rig.start_relay();
-    rig.start_worker(worker_settings());
+    let mut rig = Rig::running(pairing).await;
     rig.start_drain();
-    let new = rig.new_request(address_input());
-    rig.agency.script(new.tasks[0].id, [Reply::Unavailable]);
-    let sent = rig.submit(&new).await;
+    let sent = rig.submit_scripted([Reply::Unavailable]).await;
 
     let record = rig.completed(sent.request).await;
     assert_eq!(record.verdict, Some(Verdict::Partial));
@@ -87,9 +79,7 @@ async fn an_agency_that_never_recovers_ends_upstream_error(pairing: Pairing) {
         Some("dead-lettered: attempts exhausted: unavailable")
     );
     assert_eq!(count(&audit, "task.dead_lettered"), 1);
-    let completed = entries(&audit, "task.completed");
-    assert_eq!(completed.len(), 1);
-    assert_eq!(completed[0].outcome.as_deref(), Some("UPSTREAM_ERROR"));
+    the_completion(&audit, "UPSTREAM_ERROR");
     let letters = rig
         .store
         .list_dead_letters(&DeadLetterQuery {
@@ -107,13 +97,10 @@ async fn an_agency_that_never_recovers_ends_upstream_error(pairing: Pairing) {
 
 pairing_test!(an_answer_that_breaks_the_output_schema_is_retried_not_recorded);
 async fn an_answer_that_breaks_the_output_schema_is_retried_not_recorded(pairing: Pairing) {
-    let mut rig = Rig::new(pairing).await;
-    rig.start_relay();
-    rig.start_worker(worker_settings());
-    let new = rig.new_request(address_input());
-    rig.agency
-        .script(new.tasks[0].id, [Reply::BreaksSchema, Reply::Found]);
-    let sent = rig.submit(&new).await;
+    let rig = Rig::running(pairing).await;
+    let sent = rig
+        .submit_scripted([Reply::BreaksSchema, Reply::Found])
+        .await;
 
     let record = rig.completed(sent.request).await;
     let task = &record.tasks[0];

@@ -24,8 +24,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::agency::ScriptedAgency;
-use crate::fixtures::SERVICE;
+use crate::agency::{Reply, ScriptedAgency};
+use crate::fixtures::{SERVICE, address_input};
 use crate::services;
 
 /// A service of an agency the test worker has no adapter for.
@@ -79,6 +79,15 @@ pub(crate) fn worker_settings() -> WorkerSettings {
         },
         limits: BTreeMap::new(),
         pause_poll: Duration::from_millis(100),
+    }
+}
+
+/// The tests' worker settings with one delivery at a time, in queue order: once a
+/// later request completed, a duplicate published before it has been settled.
+pub(crate) fn one_at_a_time() -> WorkerSettings {
+    WorkerSettings {
+        prefetch: 1,
+        ..worker_settings()
     }
 }
 
@@ -161,6 +170,26 @@ impl Rig {
             _database: database,
             _vhost: vhost,
         }
+    }
+
+    /// A fresh rig with the relay and one worker (every agency, the tests' settings)
+    /// running: what most tests start from.
+    pub(crate) async fn running(pairing: Pairing) -> Rig {
+        let mut rig = Rig::new(pairing).await;
+        rig.start_relay();
+        rig.start_worker(worker_settings());
+        rig
+    }
+
+    /// Submits a `post.address.verify` request whose one call the Saudi Post adapter
+    /// answers with `replies`, one a call.
+    pub(crate) async fn submit_scripted(
+        &self,
+        replies: impl IntoIterator<Item = Reply>,
+    ) -> Submitted {
+        let new = self.new_request(address_input());
+        self.agency.script(new.tasks[0].id, replies);
+        self.submit(&new).await
     }
 
     /// The scripted adapter of `agency`.
@@ -462,6 +491,25 @@ async fn stop_all(running: Vec<Running>) {
 /// How many entries have `action`.
 pub(crate) fn count(entries: &[AuditEntry], action: &str) -> usize {
     entries.iter().filter(|e| e.action == action).count()
+}
+
+/// The actions of `entries`, in their order.
+pub(crate) fn actions(entries: &[AuditEntry]) -> Vec<&str> {
+    entries.iter().map(|e| e.action.as_str()).collect()
+}
+
+/// The one `task.completed` entry of `entries`, which must say `outcome`.
+pub(crate) fn the_completion<'a>(entries: &'a [AuditEntry], outcome: &str) -> &'a AuditEntry {
+    let completed = self::entries(entries, "task.completed");
+    let [completion] = completed.as_slice() else {
+        panic!("one task.completed entry: {entries:#?}");
+    };
+    assert_eq!(
+        completion.outcome.as_deref(),
+        Some(outcome),
+        "{completion:#?}"
+    );
+    completion
 }
 
 /// The entries with `action`.

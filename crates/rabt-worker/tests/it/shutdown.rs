@@ -6,7 +6,6 @@ use rabt_test_support::must::{eventually, within};
 use tokio_util::sync::CancellationToken;
 
 use crate::agency::Reply;
-use crate::fixtures::address_input;
 use crate::rig::{Pairing, Rig, count, pairing_test, worker_settings};
 
 pairing_test!(stopping_lets_the_call_in_flight_finish_and_be_recorded);
@@ -15,11 +14,8 @@ async fn stopping_lets_the_call_in_flight_finish_and_be_recorded(pairing: Pairin
     rig.start_relay();
     let stop = CancellationToken::new();
     let worker = tokio::spawn(rig.worker(worker_settings()).run(stop.clone()));
-    let new = rig.new_request(address_input());
     // The agency answers only once the worker has been told to stop.
-    rig.agency
-        .script(new.tasks[0].id, [Reply::FoundAfter(stop.clone())]);
-    let sent = rig.submit(&new).await;
+    let sent = rig.submit_scripted([Reply::FoundAfter(stop.clone())]).await;
 
     eventually("the agency call in flight", || async {
         (!rig.agency.calls(sent.task).is_empty()).then_some(())
