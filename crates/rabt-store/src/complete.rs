@@ -4,7 +4,11 @@
 //!
 //! The request's `pending_tasks` counter is decremented with `UPDATE … RETURNING`; on
 //! PostgreSQL that row lock serialises the completions of one request's tasks, so
-//! exactly one of them sees the counter reach zero and completes the request.
+//! exactly one of them sees the counter reach zero and completes the request. The same
+//! statement says whether checks still wait for others (BLOCKED): a check becomes
+//! BLOCKED only when its request is accepted or a replay reopens it, so when none waits
+//! now, this outcome has nothing to release. (The worker's group commit sends one
+//! request's answers to one writer, so they do not queue for that row lock.)
 
 use chrono::{DateTime, Utc};
 use rabt_core::{
@@ -49,6 +53,10 @@ pub enum Completion {
         /// Set when this was the request's last open task: the request has its
         /// verdict (exactly once per request).
         request_completed: Option<RequestCompleted>,
+        /// Whether other checks of the request still wait (BLOCKED) for checks like
+        /// this one: only then may this outcome release or skip any, so a composite's
+        /// worker decides them only then, and not after every answer.
+        checks_waiting: bool,
     },
     /// The task had its outcome already; nothing changed (a late answer to a task
     /// that timed out is recorded beside it, see [`crate::LateAnswer`]).
@@ -182,7 +190,10 @@ impl Store {
             };
             let result = finish_task(&mut tx, &task, &finish).await?;
             tx.commit().await?;
-            if let Completion::Applied { request_completed } = result {
+            if let Completion::Applied {
+                request_completed, ..
+            } = result
+            {
                 if !expired.requests.contains(&task.request) {
                     expired.requests.push(task.request);
                 }
@@ -258,7 +269,9 @@ pub(crate) async fn finish_task(
 
     let row = sqlx::query(
         "UPDATE requests SET pending_tasks = pending_tasks - 1, updated_at = $1 WHERE id = $2 \
-         RETURNING pending_tasks, status, cooperative_id, traceparent",
+         RETURNING pending_tasks, status, cooperative_id, traceparent, \
+         (SELECT count(*) FROM tasks t WHERE t.request_id = requests.id \
+         AND t.status = 'BLOCKED') AS checks_waiting",
     )
     .bind(millis(finish.at))
     .bind(task.request.to_string())
@@ -269,6 +282,7 @@ pub(crate) async fn finish_task(
         insert_audit(tx.conn(), &entry, finish.at).await?;
         return Ok(Completion::Applied {
             request_completed: None,
+            checks_waiting: get_bool(&row, "checks_waiting")?,
         });
     }
     let request = ClosingRequest {
@@ -281,6 +295,7 @@ pub(crate) async fn finish_task(
     let done = complete_request(tx, &request, finish.at, entry).await?;
     Ok(Completion::Applied {
         request_completed: Some(done),
+        checks_waiting: false,
     })
 }
 

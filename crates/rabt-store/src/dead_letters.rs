@@ -358,7 +358,10 @@ async fn end_task(
         at,
         actor: Actor::System,
     };
-    let Completion::Applied { request_completed } = finish_task(tx, task, &finish).await? else {
+    let Completion::Applied {
+        request_completed, ..
+    } = finish_task(tx, task, &finish).await?
+    else {
         return Ok(None);
     };
     let row = sqlx::query("UPDATE tasks SET dead_lettered = 1 WHERE id = $1 RETURNING child")

@@ -2,7 +2,7 @@
 //! together share a transaction.
 
 use chrono::{DateTime, Utc};
-use rabt_core::TaskId;
+use rabt_core::{RequestId, TaskId};
 
 use super::{BatchWrite, Batcher, DEFAULT_MAX_BATCH, GroupStats, default_writers};
 use crate::complete::{Completion, TaskCompletion};
@@ -12,7 +12,10 @@ use crate::tasks::Taken;
 
 /// Records agencies' answers through group commit: the answers that arrive at the same
 /// moment are recorded in one transaction ([`Store::complete_tasks`]); each caller gets
-/// its result once it has committed. Cheap to clone.
+/// its result once it has committed. Keyed by request: the answers to one request's
+/// checks, which all update the request's row, are written by one writer, together
+/// when they arrive together, never in two transactions queueing for that row's lock.
+/// Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CompletionGroup(Batcher<Answers>);
 
@@ -20,13 +23,18 @@ impl CompletionGroup {
     /// Group commit of answers over `store`, with as many writers as suit its database.
     pub fn new(store: Store) -> CompletionGroup {
         let writers = default_writers(&store);
-        CompletionGroup(Batcher::new(store, writers, DEFAULT_MAX_BATCH))
+        CompletionGroup(Batcher::keyed(store, writers, DEFAULT_MAX_BATCH))
     }
 
-    /// Records `completion` as [`Store::complete_task`] does, in a batch with the
-    /// answers that arrive at the same moment.
-    pub async fn complete(&self, completion: TaskCompletion) -> Result<Completion, StoreError> {
-        self.0.submit(completion).await
+    /// Records `completion`, an answer to a task of `request`, as
+    /// [`Store::complete_task`] does, in a batch with the answers that arrive at the same
+    /// moment.
+    pub async fn complete(
+        &self,
+        request: RequestId,
+        completion: TaskCompletion,
+    ) -> Result<Completion, StoreError> {
+        self.0.submit_keyed(&request, completion).await
     }
 
     /// How the batches went so far.
@@ -55,7 +63,9 @@ impl BatchWrite for Answers {
 }
 
 /// Takes tasks through group commit: the starts that arrive at the same moment share
-/// one transaction ([`Store::take_tasks`]). Cheap to clone.
+/// one transaction ([`Store::take_tasks`]). Keyed by request, as [`CompletionGroup`]:
+/// the checks a composite releases together arrive together, and start together.
+/// Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct StartGroup(Batcher<Starts>);
 
@@ -63,13 +73,18 @@ impl StartGroup {
     /// Group commit of starts over `store`, with as many writers as suit its database.
     pub fn new(store: Store) -> StartGroup {
         let writers = default_writers(&store);
-        StartGroup(Batcher::new(store, writers, DEFAULT_MAX_BATCH))
+        StartGroup(Batcher::keyed(store, writers, DEFAULT_MAX_BATCH))
     }
 
-    /// Takes task `id` as [`Store::take_task`] does, in a batch with the starts that
-    /// arrive at the same moment.
-    pub async fn take(&self, id: TaskId, now: DateTime<Utc>) -> Result<Taken, StoreError> {
-        self.0.submit((id, now)).await
+    /// Takes task `id` of `request` as [`Store::take_task`] does, in a batch with the
+    /// starts that arrive at the same moment.
+    pub async fn take(
+        &self,
+        request: RequestId,
+        id: TaskId,
+        now: DateTime<Utc>,
+    ) -> Result<Taken, StoreError> {
+        self.0.submit_keyed(&request, (id, now)).await
     }
 
     /// How the batches went so far.
