@@ -120,37 +120,6 @@ impl Store {
         write_batch::<crate::group::worker::Answers>(self, completions).await
     }
 
-    pub(crate) async fn complete_together(
-        &self,
-        completions: &[TaskCompletion],
-    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
-        // In the order of the tasks' ids, so that two batches take the rows of the same
-        // tasks in one order.
-        let mut order: Vec<usize> = (0..completions.len()).collect();
-        order.sort_by_key(|&i| completions[i].task.to_string());
-        let mut results: Vec<Option<Result<Completion, StoreError>>> =
-            completions.iter().map(|_| None).collect();
-        let mut tx = self.begin_write().await?;
-        let mut written = Ok(());
-        for i in order {
-            // A refusal decided before any write leaves the transaction to the others;
-            // any other failure is the batch's.
-            match complete_in(self, &mut tx, &completions[i]).await {
-                Ok(result) => results[i] = Some(result),
-                Err(err) => {
-                    written = Err(err);
-                    break;
-                }
-            }
-        }
-        tx.settle(written).await?;
-        // Each position was filled in the loop over `order`, a permutation of them all.
-        Ok(results
-            .into_iter()
-            .map(|result| result.expect("a result per answer"))
-            .collect())
-    }
-
     /// Times out up to `limit` open tasks whose deadline has passed, through the same
     /// path as an answer (so verdicts and events follow). Each task is its own
     /// transaction; a task that another process completed meanwhile is skipped.
@@ -208,7 +177,7 @@ impl Store {
 /// if it was the last open task; a late answer to a task that timed out beside it. The
 /// inner error is a refusal decided before anything was written (an unknown task, an
 /// answer its state cannot take): the transaction may go on with other answers.
-async fn complete_in(
+pub(crate) async fn complete_in(
     store: &Store,
     tx: &mut WriteTx,
     completion: &TaskCompletion,

@@ -186,36 +186,7 @@ impl Store {
         write_batch::<crate::group::worker::Starts>(self, starts).await
     }
 
-    pub(crate) async fn take_together(
-        &self,
-        starts: &[(TaskId, DateTime<Utc>)],
-    ) -> Result<Vec<Result<Taken, StoreError>>, StoreError> {
-        // In the order of the tasks' ids, so that two batches take the same rows in
-        // one order.
-        let mut order: Vec<usize> = (0..starts.len()).collect();
-        order.sort_by_key(|&i| starts[i].0.to_string());
-        let mut taken: Vec<Option<Taken>> = starts.iter().map(|_| None).collect();
-        let mut tx = self.begin_write().await?;
-        let mut written = Ok(());
-        for i in order {
-            let (id, now) = starts[i];
-            match self.take_in(&mut tx, id, now).await {
-                Ok(started) => taken[i] = Some(started),
-                Err(err) => {
-                    written = Err(err);
-                    break;
-                }
-            }
-        }
-        tx.settle(written).await?;
-        // Each position was filled in the loop over `order`, a permutation of them all.
-        Ok(taken
-            .into_iter()
-            .map(|taken| Ok(taken.expect("a start per task")))
-            .collect())
-    }
-
-    async fn take_in(
+    pub(crate) async fn take_in(
         &self,
         tx: &mut WriteTx,
         id: TaskId,
