@@ -17,7 +17,7 @@ use rabt_core::{
 };
 use serde_json::json;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit, insert_audits};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -248,7 +248,7 @@ pub(crate) async fn finish_task(
     .await?;
     let pending: i64 = sqlx::Row::try_get(&row, "pending_tasks")?;
     if pending > 0 {
-        insert_audit(tx.conn(), &entry, finish.at).await?;
+        tx.audit(entry, finish.at);
         return Ok(Completion::Applied {
             request_completed: None,
             checks_waiting: get_bool(&row, "checks_waiting")?,
@@ -311,7 +311,7 @@ async fn complete_request(
     let mut entry = NewAuditEntry::new(Actor::System, "request.completed");
     entry.request = Some(request.id);
     entry.outcome = Some(verdict.as_str().to_owned());
-    insert_audits(tx.conn(), &[completed, entry], at).await?;
+    tx.audits([completed, entry], at);
     let event = Event::V1(EventV1::RequestCompleted {
         request: request.id,
         cooperative: request.cooperative,
@@ -363,6 +363,6 @@ async fn record_late_answer(
     entry.outcome = Some(completion.outcome.as_str().to_owned());
     entry.latency_ms = completion.latency_ms;
     entry.detail = json!({ "verdict_unchanged": true });
-    insert_audit(tx.conn(), &entry, completion.completed_at).await?;
+    tx.audit(entry, completion.completed_at);
     Ok(())
 }

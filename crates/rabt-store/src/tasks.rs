@@ -12,7 +12,7 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_count, get_enum, get_json, get_opt_time, get_parsed, get_time, millis};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -225,7 +225,7 @@ impl Store {
         entry.request = Some(task.request);
         entry.task = Some(task.id);
         entry.detail = json!({ "attempt": task.attempts });
-        insert_audit(tx.conn(), &entry, now).await?;
+        tx.audit(entry, now);
         Ok(Taken::Started(task))
     }
 
@@ -272,7 +272,7 @@ impl Store {
         .execute(tx.conn())
         .await?;
         let entry = task_audit(&task, Actor::System, "task.retry_scheduled");
-        insert_audit(tx.conn(), &entry, now).await?;
+        tx.audit(entry, now);
         tx.commit().await?;
         Ok(true)
     }
@@ -300,7 +300,7 @@ impl Store {
             .execute(tx.conn())
             .await?;
         let entry = task_audit(&task, Actor::Agency(task.agency), "task.submitted");
-        insert_audit(tx.conn(), &entry, now).await?;
+        tx.audit(entry, now);
         tx.commit().await?;
         Ok(true)
     }
