@@ -173,7 +173,7 @@ impl Store {
     /// calls, operator actions).
     pub async fn record_audit(&self, entry: &NewAuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        insert_audit(tx.conn(), entry, Utc::now()).await?;
+        tx.audit(entry.clone(), Utc::now());
         tx.commit().await
     }
 
@@ -310,6 +310,26 @@ pub(crate) async fn insert_audits(
     entries: &[NewAuditEntry],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let rows: Vec<(&NewAuditEntry, DateTime<Utc>)> =
+        entries.iter().map(|entry| (entry, at)).collect();
+    insert_rows(conn, &rows).await
+}
+
+/// [`insert_audits`] for entries each at its own moment (a transaction's, written when
+/// it commits: [`crate::connect::WriteTx::audit`]).
+pub(crate) async fn insert_audits_at(
+    conn: &mut AnyConnection,
+    entries: &[(NewAuditEntry, DateTime<Utc>)],
+) -> Result<(), StoreError> {
+    let rows: Vec<(&NewAuditEntry, DateTime<Utc>)> =
+        entries.iter().map(|(entry, at)| (entry, *at)).collect();
+    insert_rows(conn, &rows).await
+}
+
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    entries: &[(&NewAuditEntry, DateTime<Utc>)],
+) -> Result<(), StoreError> {
     for chunk in entries.chunks(AUDIT_CHUNK) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|row| {
@@ -326,9 +346,9 @@ pub(crate) async fn insert_audits(
             rows.join(", ")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for entry in chunk {
+        for (entry, at) in chunk {
             query = query
-                .bind(millis(at))
+                .bind(millis(*at))
                 .bind(entry.actor.kind())
                 .bind(entry.actor.id())
                 .bind(entry.action.as_str())

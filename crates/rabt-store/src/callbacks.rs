@@ -7,7 +7,7 @@ use rabt_core::{Agency, CallbackId, RequestId, TaskId, TaskMessage};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_json, get_opt_time, get_parsed, get_time, millis};
 use crate::connect::Store;
 use crate::error::StoreError;
@@ -102,7 +102,7 @@ impl Store {
         entry.request = Some(new.request);
         entry.task = Some(new.task);
         entry.detail = json!({ "callback": new.id.to_string() });
-        insert_audit(tx.conn(), &entry, new.received_at).await?;
+        tx.audit(entry, new.received_at);
         tx.commit().await?;
         Ok(CallbackAccepted::New)
     }

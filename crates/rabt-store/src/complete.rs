@@ -4,7 +4,11 @@
 //!
 //! The request's `pending_tasks` counter is decremented with `UPDATE … RETURNING`; on
 //! PostgreSQL that row lock serialises the completions of one request's tasks, so
-//! exactly one of them sees the counter reach zero and completes the request.
+//! exactly one of them sees the counter reach zero and completes the request. The same
+//! statement says whether checks still wait for others (BLOCKED): a check becomes
+//! BLOCKED only when its request is accepted or a replay reopens it, so when none waits
+//! now, this outcome has nothing to release. (The worker's group commit sends one
+//! request's answers to one writer, so they do not queue for that row lock.)
 
 use chrono::{DateTime, Utc};
 use rabt_core::{
@@ -13,7 +17,7 @@ use rabt_core::{
 };
 use serde_json::json;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit, insert_audits};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -49,6 +53,10 @@ pub enum Completion {
         /// Set when this was the request's last open task: the request has its
         /// verdict (exactly once per request).
         request_completed: Option<RequestCompleted>,
+        /// Whether other checks of the request still wait (BLOCKED) for checks like
+        /// this one: only then may this outcome release or skip any, so a composite's
+        /// worker decides them only then, and not after every answer.
+        checks_waiting: bool,
     },
     /// The task had its outcome already; nothing changed (a late answer to a task
     /// that timed out is recorded beside it, see [`crate::LateAnswer`]).
@@ -112,37 +120,6 @@ impl Store {
         write_batch::<crate::group::worker::Answers>(self, completions).await
     }
 
-    pub(crate) async fn complete_together(
-        &self,
-        completions: &[TaskCompletion],
-    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
-        // In the order of the tasks' ids, so that two batches take the rows of the same
-        // tasks in one order.
-        let mut order: Vec<usize> = (0..completions.len()).collect();
-        order.sort_by_key(|&i| completions[i].task.to_string());
-        let mut results: Vec<Option<Result<Completion, StoreError>>> =
-            completions.iter().map(|_| None).collect();
-        let mut tx = self.begin_write().await?;
-        let mut written = Ok(());
-        for i in order {
-            // A refusal decided before any write leaves the transaction to the others;
-            // any other failure is the batch's.
-            match complete_in(self, &mut tx, &completions[i]).await {
-                Ok(result) => results[i] = Some(result),
-                Err(err) => {
-                    written = Err(err);
-                    break;
-                }
-            }
-        }
-        tx.settle(written).await?;
-        // Each position was filled in the loop over `order`, a permutation of them all.
-        Ok(results
-            .into_iter()
-            .map(|result| result.expect("a result per answer"))
-            .collect())
-    }
-
     /// Times out up to `limit` open tasks whose deadline has passed, through the same
     /// path as an answer (so verdicts and events follow). Each task is its own
     /// transaction; a task that another process completed meanwhile is skipped.
@@ -182,7 +159,10 @@ impl Store {
             };
             let result = finish_task(&mut tx, &task, &finish).await?;
             tx.commit().await?;
-            if let Completion::Applied { request_completed } = result {
+            if let Completion::Applied {
+                request_completed, ..
+            } = result
+            {
                 if !expired.requests.contains(&task.request) {
                     expired.requests.push(task.request);
                 }
@@ -197,7 +177,7 @@ impl Store {
 /// if it was the last open task; a late answer to a task that timed out beside it. The
 /// inner error is a refusal decided before anything was written (an unknown task, an
 /// answer its state cannot take): the transaction may go on with other answers.
-async fn complete_in(
+pub(crate) async fn complete_in(
     store: &Store,
     tx: &mut WriteTx,
     completion: &TaskCompletion,
@@ -258,7 +238,9 @@ pub(crate) async fn finish_task(
 
     let row = sqlx::query(
         "UPDATE requests SET pending_tasks = pending_tasks - 1, updated_at = $1 WHERE id = $2 \
-         RETURNING pending_tasks, status, cooperative_id, traceparent",
+         RETURNING pending_tasks, status, cooperative_id, traceparent, \
+         (SELECT count(*) FROM tasks t WHERE t.request_id = requests.id \
+         AND t.status = 'BLOCKED') AS checks_waiting",
     )
     .bind(millis(finish.at))
     .bind(task.request.to_string())
@@ -266,9 +248,10 @@ pub(crate) async fn finish_task(
     .await?;
     let pending: i64 = sqlx::Row::try_get(&row, "pending_tasks")?;
     if pending > 0 {
-        insert_audit(tx.conn(), &entry, finish.at).await?;
+        tx.audit(entry, finish.at);
         return Ok(Completion::Applied {
             request_completed: None,
+            checks_waiting: get_bool(&row, "checks_waiting")?,
         });
     }
     let request = ClosingRequest {
@@ -281,6 +264,7 @@ pub(crate) async fn finish_task(
     let done = complete_request(tx, &request, finish.at, entry).await?;
     Ok(Completion::Applied {
         request_completed: Some(done),
+        checks_waiting: false,
     })
 }
 
@@ -327,7 +311,7 @@ async fn complete_request(
     let mut entry = NewAuditEntry::new(Actor::System, "request.completed");
     entry.request = Some(request.id);
     entry.outcome = Some(verdict.as_str().to_owned());
-    insert_audits(tx.conn(), &[completed, entry], at).await?;
+    tx.audits([completed, entry], at);
     let event = Event::V1(EventV1::RequestCompleted {
         request: request.id,
         cooperative: request.cooperative,
@@ -379,6 +363,6 @@ async fn record_late_answer(
     entry.outcome = Some(completion.outcome.as_str().to_owned());
     entry.latency_ms = completion.latency_ms;
     entry.detail = json!({ "verdict_unchanged": true });
-    insert_audit(tx.conn(), &entry, completion.completed_at).await?;
+    tx.audit(entry, completion.completed_at);
     Ok(())
 }

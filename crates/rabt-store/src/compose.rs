@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rabt_core::{Outcome, RequestId, TaskEvent, TaskId, TaskMessage, TaskState};
 use serde_json::json;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit, insert_audits};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_parsed, millis};
 use crate::complete::{Completion, Finish, finish_task};
 use crate::connect::Store;
@@ -113,7 +113,7 @@ impl Store {
             for row in insert_task_messages(tx.conn(), &queued, now).await? {
                 tx.hand_over(row);
             }
-            insert_audits(tx.conn(), &audit, now).await?;
+            tx.audits(audit, now);
         }
         tx.commit().await?;
         Ok(released)
@@ -151,7 +151,7 @@ impl Store {
             let mut entry = task_audit(&task, Actor::System, "task.skipped");
             entry.outcome = Some(outcome.as_str().to_owned());
             entry.detail = json!({ "reason": "a check it depends on did not answer OK" });
-            insert_audit(tx.conn(), &entry, now).await?;
+            tx.audit(entry, now);
         }
         tx.commit().await?;
         Ok(result)

@@ -11,6 +11,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Connection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::audit::{NewAuditEntry, insert_audits_at};
 use crate::error::StoreError;
 use crate::key_cache::KeyCache;
 use crate::outbox::{Handoff, OutboxRow};
@@ -178,6 +179,7 @@ impl Store {
             tx,
             handoff: self.handoff.clone(),
             handed: Vec::new(),
+            audit: Vec::new(),
             _writer: writer,
         })
     }
@@ -201,6 +203,8 @@ pub(crate) struct WriteTx {
     /// Where the outbox rows this transaction wrote claimed go once it commits.
     handoff: Option<Handoff>,
     handed: Vec<OutboxRow>,
+    /// The audit entries of this transaction, written together when it commits.
+    audit: Vec<(NewAuditEntry, DateTime<Utc>)>,
     _writer: Option<OwnedMutexGuard<()>>,
 }
 
@@ -227,15 +231,41 @@ impl WriteTx {
         }
     }
 
-    /// Commits, then releases the writer lock and hands the rows written claimed to the
-    /// relay. A relay that stopped leaves them to wait out their lease.
+    /// Appends `entry` to the audit log with this transaction. The entries of a
+    /// transaction are written in the order given, in one statement just before it
+    /// commits: a batch of starts or answers writes its tasks' entries at once, not one
+    /// statement each.
+    pub(crate) fn audit(&mut self, entry: NewAuditEntry, at: DateTime<Utc>) {
+        self.audit.push((entry, at));
+    }
+
+    /// [`WriteTx::audit`] for several entries at the same moment.
+    pub(crate) fn audits(
+        &mut self,
+        entries: impl IntoIterator<Item = NewAuditEntry>,
+        at: DateTime<Utc>,
+    ) {
+        self.audit
+            .extend(entries.into_iter().map(|entry| (entry, at)));
+    }
+
+    /// Writes the audit entries, commits, then releases the writer lock and hands the
+    /// rows written claimed to the relay. A relay that stopped leaves them to wait out
+    /// their lease. If the entries cannot be written, rolls back at once.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         let WriteTx {
-            tx,
+            mut tx,
             handoff,
             handed,
+            audit,
             _writer,
         } = self;
+        if let Err(err) = insert_audits_at(&mut tx, &audit).await {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::debug!(error = %rollback, "cannot roll back a failed transaction; its connection is dropped");
+            }
+            return Err(err);
+        }
         tx.commit().await?;
         drop(_writer);
         if let Some(handoff) = handoff

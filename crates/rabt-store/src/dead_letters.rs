@@ -27,7 +27,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_opt_enum, get_opt_parsed, get_opt_time, get_parsed, get_time, millis};
 use crate::complete::{Completion, Finish, RequestCompleted, finish_task};
 use crate::connect::{Store, WriteTx};
@@ -248,7 +248,7 @@ impl Store {
             entry.task = Some(task.id);
             ended = end_task(&mut tx, task, &reason, letter.dead_at).await?;
         }
-        insert_audit(tx.conn(), &entry, letter.dead_at).await?;
+        tx.audit(entry, letter.dead_at);
         tx.commit().await?;
         Ok(DeadLetterRecorded {
             id,
@@ -385,7 +385,10 @@ async fn end_task(
         at,
         actor: Actor::System,
     };
-    let Completion::Applied { request_completed } = finish_task(tx, task, &finish).await? else {
+    let Completion::Applied {
+        request_completed, ..
+    } = finish_task(tx, task, &finish).await?
+    else {
         return Ok(None);
     };
     let row = sqlx::query("UPDATE tasks SET dead_lettered = 1 WHERE id = $1 RETURNING child")
@@ -395,7 +398,7 @@ async fn end_task(
     let child: Option<String> = row.try_get("child")?;
     let mut entry = task_audit(task, Actor::System, "task.dead_lettered");
     entry.outcome = Some(finish.outcome.as_str().to_owned());
-    insert_audit(tx.conn(), &entry, at).await?;
+    tx.audit(entry, at);
     Ok(Some(EndedTask {
         task: task.id,
         request: task.request,

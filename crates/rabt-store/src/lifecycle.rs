@@ -14,7 +14,7 @@ use rabt_core::{CooperativeId, ServiceName};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_count, get_opt_time, get_parsed, get_time, millis, now};
 use crate::connect::Store;
 use crate::cooperatives::{Cooperative, NewCooperative, insert_cooperative};
@@ -117,7 +117,7 @@ impl Store {
             "services": created.services,
             "key": key_id(key_hash),
         });
-        insert_audit(tx.conn(), &entry, created_at).await?;
+        tx.audit(entry, created_at);
         tx.commit().await?;
         Ok(created)
     }
@@ -196,7 +196,7 @@ impl Store {
             "expiring": rotated.expiring,
             "until": until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
-        insert_audit(tx.conn(), &entry, at).await?;
+        tx.audit(entry, at);
         bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
         self.key_cache.invalidate();
@@ -245,7 +245,7 @@ impl Store {
         let mut entry = NewAuditEntry::new(by.clone(), "cooperative.key_revoked");
         entry.detail =
             json!({ "cooperative": cooperative.to_string(), "key": key, "reason": reason });
-        insert_audit(tx.conn(), &entry, at).await?;
+        tx.audit(entry, at);
         bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
         self.key_cache.invalidate();
@@ -280,7 +280,7 @@ impl Store {
         let mut entry = NewAuditEntry::new(by.clone(), "cooperative.services_changed");
         entry.detail =
             json!({ "cooperative": cooperative.to_string(), "before": before, "after": services });
-        insert_audit(tx.conn(), &entry, now()).await?;
+        tx.audit(entry, now());
         bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
         self.key_cache.invalidate();
@@ -324,7 +324,7 @@ impl Store {
         };
         let mut entry = NewAuditEntry::new(by.clone(), action);
         entry.detail = json!({ "cooperative": cooperative.to_string(), "reason": reason });
-        insert_audit(tx.conn(), &entry, at).await?;
+        tx.audit(entry, at);
         bump_key_generation(tx.conn()).await?;
         tx.commit().await?;
         self.key_cache.invalidate();

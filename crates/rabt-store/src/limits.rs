@@ -21,7 +21,7 @@ use rabt_core::{Agency, CooperativeId, RateDecision, RateLimit};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{millis, now};
 use crate::connect::Store;
 use crate::error::StoreError;
@@ -144,7 +144,7 @@ impl Store {
                 audit.detail = json!({ "cooperative": cooperative.to_string() });
             }
         }
-        insert_audit(tx.conn(), &audit, at).await?;
+        tx.audit(audit, at);
         tx.commit().await
     }
 

@@ -11,7 +11,7 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_opt_time, get_parsed, get_time, millis, now};
 use crate::connect::Store;
 use crate::error::StoreError;
@@ -82,7 +82,7 @@ impl Store {
             "reason": reason,
             "expectedEnd": expected_end.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         });
-        insert_audit(tx.conn(), &entry, at).await?;
+        tx.audit(entry, at);
         tx.commit().await?;
         Ok(PauseOutcome::Paused(AgencyPause {
             agency,
@@ -139,7 +139,7 @@ impl Store {
             "pausedBy": pause.paused_by,
             "extendedTasks": tasks.rows_affected(),
         });
-        insert_audit(tx.conn(), &entry, at).await?;
+        tx.audit(entry, at);
         tx.commit().await?;
         Ok(Some(Resumed {
             pause,

@@ -12,7 +12,7 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_count, get_enum, get_json, get_opt_time, get_parsed, get_time, millis};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -186,36 +186,7 @@ impl Store {
         write_batch::<crate::group::worker::Starts>(self, starts).await
     }
 
-    pub(crate) async fn take_together(
-        &self,
-        starts: &[(TaskId, DateTime<Utc>)],
-    ) -> Result<Vec<Result<Taken, StoreError>>, StoreError> {
-        // In the order of the tasks' ids, so that two batches take the same rows in
-        // one order.
-        let mut order: Vec<usize> = (0..starts.len()).collect();
-        order.sort_by_key(|&i| starts[i].0.to_string());
-        let mut taken: Vec<Option<Taken>> = starts.iter().map(|_| None).collect();
-        let mut tx = self.begin_write().await?;
-        let mut written = Ok(());
-        for i in order {
-            let (id, now) = starts[i];
-            match self.take_in(&mut tx, id, now).await {
-                Ok(started) => taken[i] = Some(started),
-                Err(err) => {
-                    written = Err(err);
-                    break;
-                }
-            }
-        }
-        tx.settle(written).await?;
-        // Each position was filled in the loop over `order`, a permutation of them all.
-        Ok(taken
-            .into_iter()
-            .map(|taken| Ok(taken.expect("a start per task")))
-            .collect())
-    }
-
-    async fn take_in(
+    pub(crate) async fn take_in(
         &self,
         tx: &mut WriteTx,
         id: TaskId,
@@ -254,7 +225,7 @@ impl Store {
         entry.request = Some(task.request);
         entry.task = Some(task.id);
         entry.detail = json!({ "attempt": task.attempts });
-        insert_audit(tx.conn(), &entry, now).await?;
+        tx.audit(entry, now);
         Ok(Taken::Started(task))
     }
 
@@ -301,7 +272,7 @@ impl Store {
         .execute(tx.conn())
         .await?;
         let entry = task_audit(&task, Actor::System, "task.retry_scheduled");
-        insert_audit(tx.conn(), &entry, now).await?;
+        tx.audit(entry, now);
         tx.commit().await?;
         Ok(true)
     }
@@ -329,7 +300,7 @@ impl Store {
             .execute(tx.conn())
             .await?;
         let entry = task_audit(&task, Actor::Agency(task.agency), "task.submitted");
-        insert_audit(tx.conn(), &entry, now).await?;
+        tx.audit(entry, now);
         tx.commit().await?;
         Ok(true)
     }

@@ -57,7 +57,8 @@ impl Worker {
             else {
                 return Ok((released_count, skipped_count));
             };
-            let mut skipped = false;
+            // Whether a skip left checks waiting, which it may have unblocked.
+            let mut look_again = false;
             let mut releases = Vec::new();
             for task in record
                 .tasks
@@ -67,16 +68,14 @@ impl Worker {
                 let Some(child) = task.child.as_deref().and_then(|id| spec.child(id)) else {
                     let reason =
                         "its catalogue declaration is gone (a catalogue change?)".to_owned();
-                    self.skip(task, Outcome::UpstreamError, &reason).await?;
-                    skipped = true;
+                    look_again = self.skip(task, Outcome::UpstreamError, &reason).await?;
                     skipped_count += 1;
                     continue;
                 };
                 match self.decide(&record, task, child) {
                     Decision::Wait => {}
                     Decision::Skip(outcome, reason) => {
-                        self.skip(task, outcome, &reason).await?;
-                        skipped = true;
+                        look_again = self.skip(task, outcome, &reason).await?;
                         skipped_count += 1;
                     }
                     Decision::Release(input) => {
@@ -113,8 +112,9 @@ impl Worker {
                     self.wake_relay();
                 }
             }
-            // A skip completes a check, which may unblock others.
-            if !skipped {
+            // A skip completes a check, which may unblock others (the last skip, the
+            // latest view, says whether any still wait).
+            if !look_again {
                 return Ok((released_count, skipped_count));
             }
         }
@@ -187,25 +187,32 @@ impl Worker {
         Decision::Release(input)
     }
 
+    /// Ends a blocked check with `outcome`; whether checks of its request still wait
+    /// (and so may be unblocked by this one).
     async fn skip(
         &self,
         task: &TaskView,
         outcome: Outcome,
         reason: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let result = self
             .with_db("skipping a check", || {
                 self.store.skip_task(task.id, outcome, reason, Utc::now())
             })
             .await?;
-        if let rabt_store::Completion::Applied {
-            request_completed: Some(done),
-        } = result
-        {
-            tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-            self.wake_relay();
-        }
         tracing::info!(task = %task.id, %outcome, reason, "check skipped");
-        Ok(())
+        match result {
+            rabt_store::Completion::Applied {
+                request_completed: Some(done),
+                ..
+            } => {
+                tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
+                self.wake_relay();
+                Ok(false)
+            }
+            rabt_store::Completion::Applied { checks_waiting, .. } => Ok(checks_waiting),
+            // Another worker ended it meanwhile: look again, as that one may not have.
+            rabt_store::Completion::AlreadyCompleted => Ok(true),
+        }
     }
 }

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use chrono::{DateTime, Utc};
 use rabt_adapter::{AdapterError, Answer, ServiceCall};
-use rabt_core::{Agency, Outcome, TaskId, TaskMessage};
+use rabt_core::{Agency, Outcome, RequestId, TaskId, TaskMessage};
 use rabt_metrics::metrics;
 use rabt_queue::Delivery;
 use rabt_store::{Completion, StoreError, Taken, TaskCompletion, TaskRecord};
@@ -104,10 +104,14 @@ impl Worker {
         };
         let result = match &message {
             TaskMessage::V1 {
-                task, deadline_at, ..
+                task,
+                request,
+                deadline_at,
+                ..
             } => {
                 tracing::Span::current().record("rabt.task.id", task.to_string());
-                self.process(*task, delivery.agency(), *deadline_at).await
+                self.process(*task, *request, delivery.agency(), *deadline_at)
+                    .await
             }
             TaskMessage::CallbackV1 { callback, .. } => self.apply_callback(*callback).await,
         };
@@ -133,6 +137,7 @@ impl Worker {
     async fn process(
         &self,
         id: TaskId,
+        request: RequestId,
         agency: Agency,
         deadline_at: Option<DateTime<Utc>>,
     ) -> Result<Disposition, ProcessError> {
@@ -167,7 +172,9 @@ impl Worker {
             Entry::Expired => return self.expire(id).await,
         };
         let taken = self
-            .with_db("starting a task", || self.starts.take(id, Utc::now()))
+            .with_db("starting a task", || {
+                self.starts.take(request, id, Utc::now())
+            })
             .await?;
         let task = match self.not_started(id, taken).await? {
             ControlFlow::Continue(task) => task,
@@ -421,18 +428,21 @@ impl Worker {
         };
         match self
             .with_db("recording an outcome", || {
-                self.completions.complete(completion.clone())
+                self.completions.complete(task.request, completion.clone())
             })
             .await?
         {
-            Completion::Applied { request_completed } => {
+            Completion::Applied {
+                request_completed,
+                checks_waiting,
+            } => {
                 tracing::info!(task = %task.id, request = %task.request, %outcome, "task completed");
                 metrics().task_finished(task.agency, task.service.as_str(), outcome.as_str());
                 if let Some(done) = request_completed {
                     tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
                     self.wake_relay();
-                } else if task.child.is_some() {
-                    // A check of a composite: the checks waiting for it may go now.
+                } else if task.child.is_some() && checks_waiting {
+                    // A check of a composite that others wait for: they may go now.
                     self.compose(task.request).await?;
                 }
             }

@@ -14,7 +14,6 @@ use super::write::{
     release_key, try_key_locks,
 };
 use super::{Accepted, KeyInFlight, NewRequest, accepted_audit, lease_until, task_message};
-use crate::audit::insert_audits;
 use crate::codec::now;
 use crate::connect::{Dialect, Store, WriteTx};
 use crate::error::StoreError;
@@ -163,7 +162,7 @@ impl Store {
                 .iter()
                 .flat_map(|new| accepted_audit(new))
                 .collect();
-            insert_audits(tx.conn(), &audit, at).await?;
+            tx.audits(audit, at);
         }
         // Those not answered above were created, in the order their messages were
         // written.

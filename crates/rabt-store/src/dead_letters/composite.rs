@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rabt_core::{RequestId, TaskEvent, TaskId};
 use serde_json::json;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_parsed, millis};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -60,7 +60,7 @@ impl Store {
             entry.request = Some(request);
             entry.task = Some(id);
             entry.detail = json!({ "reason": "a check of the request was replayed" });
-            insert_audit(tx.conn(), &entry, now).await?;
+            tx.audit(entry, now);
             unskipped += 1;
         }
         Ok(unskipped)

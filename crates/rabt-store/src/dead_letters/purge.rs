@@ -8,7 +8,7 @@ use rabt_core::{Agency, DeadLetterId};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_opt_time, millis};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -107,5 +107,6 @@ async fn purge_open(
     let mut entry = NewAuditEntry::new(Actor::Operator(operator.to_owned()), "dead_letter.purged");
     entry.task = crate::codec::get_opt_parsed(&row, "task_id")?;
     entry.detail = json!({ "dead_letter": id.to_string(), "agency": agency });
-    insert_audit(tx.conn(), &entry, now).await
+    tx.audit(entry, now);
+    Ok(())
 }

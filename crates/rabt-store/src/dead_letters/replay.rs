@@ -15,7 +15,7 @@ use rabt_core::{
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{Actor, NewAuditEntry, insert_audits};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_enum, get_opt_time, get_parsed, get_time, millis};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -448,5 +448,6 @@ pub(super) async fn audit_replayed(
         }
         entries.push(entry);
     }
-    insert_audits(tx.conn(), &entries, now).await
+    tx.audits(entries, now);
+    Ok(())
 }

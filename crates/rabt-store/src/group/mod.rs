@@ -7,12 +7,18 @@
 //! one operation and it waits for nothing; under load the batches grow by themselves,
 //! up to what arrives while a commit is in flight. Nothing is answered before its
 //! transaction has committed, as without batches. The accept path
-//! ([`crate::GroupCommit`]) and the worker's completions ([`crate::CompletionGroup`])
-//! use it.
+//! ([`crate::GroupCommit`]) and the worker's starts and completions
+//! ([`crate::StartGroup`], [`crate::CompletionGroup`]) use it.
+//!
+//! A keyed group gives each writer a queue of its own and sends every operation of one
+//! key (the worker's: a request) to the same writer. The operations of one request then
+//! never wait for each other's row locks in two transactions: those that arrive
+//! together share one, and the others follow in turn.
 
 pub(crate) mod worker;
 
 use std::future::Future;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -117,7 +123,10 @@ struct Inner<W: BatchWrite> {
     store: Store,
     writers: usize,
     max_batch: usize,
-    queue: OnceLock<mpsc::UnboundedSender<Job<W>>>,
+    /// Whether each writer has a queue of its own, chosen by key.
+    keyed: bool,
+    /// One queue that every writer takes from, or one per writer when keyed.
+    queues: OnceLock<Vec<mpsc::UnboundedSender<Job<W>>>>,
     stats: Stats,
 }
 
@@ -153,12 +162,24 @@ where
     W::Item: 'static,
     W::Output: 'static,
 {
+    /// A group whose writers take from one queue: any free writer takes what waits.
     pub(crate) fn new(store: Store, writers: usize, max_batch: usize) -> Self {
+        Self::with_queues(store, writers, max_batch, false)
+    }
+
+    /// A group whose writers each have a queue of their own: the operations of one key
+    /// ([`Batcher::submit_keyed`]) are all written by the same writer, in turn.
+    pub(crate) fn keyed(store: Store, writers: usize, max_batch: usize) -> Self {
+        Self::with_queues(store, writers, max_batch, true)
+    }
+
+    fn with_queues(store: Store, writers: usize, max_batch: usize, keyed: bool) -> Self {
         Batcher(Arc::new(Inner {
             store,
             writers: writers.max(1),
             max_batch: max_batch.max(1),
-            queue: OnceLock::new(),
+            keyed,
+            queues: OnceLock::new(),
             stats: Stats::default(),
         }))
     }
@@ -166,8 +187,17 @@ where
     /// Writes `item` in a batch with those that arrive at the same moment; answers
     /// once the batch has committed.
     pub(crate) async fn submit(&self, item: W::Item) -> Result<W::Output, StoreError> {
+        self.submit_keyed(&(), item).await
+    }
+
+    /// [`Batcher::submit`], by the writer that `key` belongs to when the group is keyed.
+    pub(crate) async fn submit_keyed(
+        &self,
+        key: &impl Hash,
+        item: W::Item,
+    ) -> Result<W::Output, StoreError> {
         let (answer, answered) = oneshot::channel();
-        if self.queue().send(Job { item, answer }).is_err() {
+        if self.queue_of(key).send(Job { item, answer }).is_err() {
             return Err(StoreError::Interrupted);
         }
         self.0.stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -176,21 +206,39 @@ where
         answered.await.unwrap_or(Err(StoreError::Interrupted))
     }
 
-    fn queue(&self) -> &mpsc::UnboundedSender<Job<W>> {
-        self.0.queue.get_or_init(|| {
-            let (queue, jobs) = mpsc::unbounded_channel();
-            let jobs = Arc::new(Mutex::new(jobs));
-            for _ in 0..self.0.writers {
-                // The writers hold the group weakly: they end when its queue's sender,
-                // owned by the group, is dropped with its last clone.
-                let writer = Writer {
-                    jobs: Arc::clone(&jobs),
-                    group: Arc::downgrade(&self.0),
-                };
-                tokio::spawn(writer.run());
-            }
-            queue
-        })
+    fn queue_of(&self, key: &impl Hash) -> &mpsc::UnboundedSender<Job<W>> {
+        let queues = self.0.queues.get_or_init(|| self.start_writers());
+        // Not keyed: one queue. Keyed: the key's writer, the same for the process's life
+        // (the hasher's keys are fixed, so one key always hashes alike).
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        let count = u64::try_from(queues.len()).unwrap_or(u64::MAX);
+        let at = usize::try_from(hash % count).unwrap_or(0);
+        &queues[at]
+    }
+
+    fn start_writers(&self) -> Vec<mpsc::UnboundedSender<Job<W>>> {
+        let mut queues = Vec::new();
+        let mut shared = None;
+        for _ in 0..self.0.writers {
+            let jobs = match (&shared, self.0.keyed) {
+                (Some(jobs), false) => Arc::clone(jobs),
+                _ => {
+                    let (queue, jobs) = mpsc::unbounded_channel();
+                    queues.push(queue);
+                    let jobs = Arc::new(Mutex::new(jobs));
+                    shared = Some(Arc::clone(&jobs));
+                    jobs
+                }
+            };
+            // The writers hold the group weakly: they end when its queues' senders,
+            // owned by the group, are dropped with its last clone.
+            let writer = Writer {
+                jobs,
+                group: Arc::downgrade(&self.0),
+            };
+            tokio::spawn(writer.run());
+        }
+        queues
     }
 }
 

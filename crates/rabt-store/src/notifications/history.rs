@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::NotificationStatus;
-use crate::audit::{Actor, NewAuditEntry, insert_audit};
+use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_count, get_enum, get_opt_time, get_parsed, get_time};
 use crate::connect::Store;
 use crate::error::StoreError;
@@ -135,7 +135,7 @@ impl Store {
         }
         let mut entry = NewAuditEntry::new(by, "cooperative.webhook_secret");
         entry.detail = json!({ "cooperative": cooperative.to_string() });
-        insert_audit(tx.conn(), &entry, Utc::now()).await?;
+        tx.audit(entry, Utc::now());
         tx.commit().await?;
         Ok(true)
     }

@@ -173,8 +173,10 @@ async fn skipped_checks_complete_the_request(db: TestDb) {
     assert_eq!(
         first,
         Completion::Applied {
-            request_completed: None
-        }
+            request_completed: None,
+            checks_waiting: true,
+        },
+        "the other check still waits for the registry's outcome"
     );
     let last = db
         .store
@@ -183,6 +185,7 @@ async fn skipped_checks_complete_the_request(db: TestDb) {
         .unwrap();
     let Completion::Applied {
         request_completed: Some(done),
+        ..
     } = last
     else {
         panic!("the last skip completes the request: {last:?}");
@@ -308,3 +311,46 @@ async fn started_count(db: &TestDb, task: rabt_core::TaskId) -> usize {
     };
     db.store.audit_log(&query).await.unwrap().len()
 }
+
+/// An answer says whether checks of its request still wait (BLOCKED): the registry's
+/// does while its dependants are blocked; once they are released, their own answers
+/// do not, so the worker decides nothing after them.
+async fn an_answer_says_whether_checks_still_wait(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = composite(coop.id);
+    db.store.accept_request(&new).await.unwrap();
+    let registry = run_task(&db.store, new.tasks[0].id, Outcome::Ok).await;
+    assert_eq!(
+        registry,
+        Completion::Applied {
+            request_completed: None,
+            checks_waiting: true,
+        }
+    );
+    let deadline = now() + Duration::seconds(30);
+    for task in &new.tasks[1..] {
+        let input = json!({"any": "input"});
+        let released = db.store.release_task(task.id, &input, deadline, now());
+        assert!(released.await.unwrap());
+    }
+    let first = run_task(&db.store, new.tasks[1].id, Outcome::Ok).await;
+    assert_eq!(
+        first,
+        Completion::Applied {
+            request_completed: None,
+            checks_waiting: false,
+        }
+    );
+    let last = run_task(&db.store, new.tasks[2].id, Outcome::Ok).await;
+    assert!(
+        matches!(
+            last,
+            Completion::Applied {
+                request_completed: Some(_),
+                checks_waiting: false,
+            }
+        ),
+        "{last:?}"
+    );
+}
+backend_test!(an_answer_says_whether_checks_still_wait);

@@ -2,6 +2,7 @@
 
 use rabt_core::{Agency, Outcome, RequestStatus, Verdict};
 use rabt_store::{Completion, StartResult};
+use rabt_test_support::must::eventually;
 
 use crate::fixtures::{answer, cooperative, now, request};
 use crate::harness::{TestDb, backend_test};
@@ -32,13 +33,15 @@ async fn sibling_tasks_completed_concurrently_complete_the_request_once(db: Test
             match handle.await.unwrap().unwrap() {
                 Completion::Applied {
                     request_completed: Some(done),
+                    ..
                 } => {
                     assert_eq!((done.request, done.verdict), (new.id, Verdict::Pass));
                     completions += 1;
                 }
                 Completion::Applied {
                     request_completed: None,
-                } => {}
+                    checks_waiting,
+                } => assert!(!checks_waiting, "no check waits for another here"),
                 Completion::AlreadyCompleted => panic!("each task was completed once"),
             }
         }
@@ -65,7 +68,10 @@ async fn duplicate_answers_racing_apply_once(db: TestDb) {
         .collect();
     let mut applied = 0;
     for handle in handles {
-        if let Completion::Applied { request_completed } = handle.await.unwrap().unwrap() {
+        if let Completion::Applied {
+            request_completed, ..
+        } = handle.await.unwrap().unwrap()
+        {
             assert!(request_completed.is_some());
             applied += 1;
         }
@@ -116,6 +122,7 @@ async fn answers_in_one_batch_are_each_applied_once(db: TestDb) {
     let completed_by = |result: &Result<Completion, rabt_store::StoreError>| match result {
         Ok(Completion::Applied {
             request_completed: Some(done),
+            ..
         }) => Some(done.request),
         _ => None,
     };
@@ -204,3 +211,75 @@ async fn starts_in_one_batch_are_each_answered(db: TestDb) {
     assert_eq!(started, 2);
 }
 backend_test!(starts_in_one_batch_are_each_answered);
+
+/// The worker's group commit of answers is keyed by request: the answers to one
+/// request's checks that arrive together are written by one writer, in at most two
+/// transactions (the first, held back here by a lock on the request's row, and the
+/// rest), not spread over the writers to queue for that row one behind the other.
+async fn answers_to_one_request_share_a_writer(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let agencies = [
+        Agency::Labor,
+        Agency::Chambers,
+        Agency::SaudiPost,
+        Agency::Interior,
+        Agency::Health,
+        Agency::Municipal,
+        Agency::Interior,
+        Agency::Health,
+    ];
+    let new = request(coop.id, "keyed", &agencies);
+    db.store.accept_request(&new).await.unwrap();
+    for task in &new.tasks {
+        db.store.start_task(task.id, now()).await.unwrap();
+    }
+    let group = rabt_store::CompletionGroup::new(db.store.clone());
+    let mut blocker = db.connection().await;
+    let hold = if db.url().starts_with("sqlite") {
+        "BEGIN IMMEDIATE".to_owned()
+    } else {
+        format!(
+            "BEGIN; SELECT id FROM requests WHERE id = '{}' FOR UPDATE",
+            new.id
+        )
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(hold))
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let answers: Vec<_> = new
+        .tasks
+        .iter()
+        .map(|task| {
+            let group = group.clone();
+            let completion = answer(task.id, Outcome::Ok);
+            let request = new.id;
+            tokio::spawn(async move { group.complete(request, completion).await })
+        })
+        .collect();
+    eventually("every answer queued", || async {
+        (group.stats().queued == 8).then_some(())
+    })
+    .await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe("COMMIT"))
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let mut verdicts = Vec::new();
+    for answer in answers {
+        match answer.await.unwrap().unwrap() {
+            Completion::Applied {
+                request_completed: Some(done),
+                ..
+            } => verdicts.push(done.verdict),
+            Completion::Applied { .. } => {}
+            Completion::AlreadyCompleted => panic!("each task was answered once"),
+        }
+    }
+    assert_eq!(verdicts, [Verdict::Pass], "the request completes once");
+    let stats = group.stats();
+    assert_eq!(stats.requests, 8);
+    assert!(stats.batches <= 2, "{stats:?}");
+    assert_eq!(db.claim_events().await, 1);
+}
+backend_test!(answers_to_one_request_share_a_writer);

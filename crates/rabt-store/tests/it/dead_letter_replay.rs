@@ -87,6 +87,7 @@ async fn a_replay_reopens_once_under_concurrency_and_the_task_completes_once(db:
     let completion = run_task(&db.store, task, Outcome::Ok).await;
     let Completion::Applied {
         request_completed: Some(done),
+        ..
     } = completion
     else {
         panic!("{completion:?}");
@@ -135,7 +136,8 @@ async fn a_request_still_running_stays_running_and_waits_for_the_task(db: TestDb
     assert_eq!(
         first,
         Completion::Applied {
-            request_completed: None
+            request_completed: None,
+            checks_waiting: false,
         }
     );
     db.store

@@ -28,6 +28,7 @@ async fn check_verdict(
     let first = run_task(&db.store, new.tasks[0].id, outcomes[0]).await;
     let pending = Completion::Applied {
         request_completed: None,
+        checks_waiting: false,
     };
     assert_eq!(first, pending);
     let running = db.store.get_request(coop.id, new.id).await.unwrap();
@@ -42,7 +43,8 @@ async fn check_verdict(
     assert_eq!(
         last,
         Completion::Applied {
-            request_completed: Some(done)
+            request_completed: Some(done),
+            checks_waiting: false,
         }
     );
 
@@ -101,7 +103,8 @@ async fn completing_twice_changes_nothing(db: TestDb) {
     assert!(matches!(
         first,
         Completion::Applied {
-            request_completed: Some(_)
+            request_completed: Some(_),
+            ..
         }
     ));
     let audit_before = db.count("audit_log").await;
@@ -227,6 +230,7 @@ async fn asynchronous_agencies_answer_by_callback(db: TestDb) {
     let done = store.complete_task(&answer(task, Outcome::Mismatch)).await;
     let Ok(Completion::Applied {
         request_completed: Some(completed),
+        ..
     }) = done
     else {
         panic!("the request did not complete: {done:?}");
