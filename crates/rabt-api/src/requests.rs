@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
 use rabt_catalogue::{Catalogue, Service};
-use rabt_core::{RequestId, RequestStatus, ServiceName};
+use rabt_core::{CooperativeId, RequestId, RequestStatus, ServiceName};
 use rabt_store::{Accepted, IdempotencyRecord, ListQuery, NewRequest, RequestRecord, StoreError};
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -44,15 +44,7 @@ pub(crate) async fn create(
     let mut envelope = envelope::parse(&body, state.settings().allow_private_notify_targets)
         .map_err(validation_failed)?;
     let service = resolve_service(&state, &cooperative, &envelope)?;
-    // What may be written several ways is stored one way (`+966…`, `١٠٠…`).
-    service.normalize_input(&mut envelope.input);
-    if let Err(violations) = service.validate_input(&envelope.input) {
-        let errors = violations
-            .into_iter()
-            .map(|v| FieldError::at(format!("/input{}", v.pointer), v.message.en, v.message.ar))
-            .collect();
-        return Err(validation_failed(errors));
-    }
+    checked_input(service, &mut envelope.input)?;
     ensure_callable(&state, service)?;
 
     let id = RequestId::new();
@@ -97,21 +89,49 @@ pub(crate) async fn create(
     }
     if let (Some(waiter), Some(wait)) = (waiter, wait) {
         waiter.wait(wait).await;
-        let record = state
-            .store()
-            .get_request(cooperative.id, id)
-            .await
-            .map_err(|e| store_error("reading a request after waiting", e))?;
-        if let Some(record) = record.filter(|r| r.status == RequestStatus::Completed) {
-            let mut response = completed_response(&record, state.catalogue());
-            let applied = format!("wait={}", wait.as_secs());
-            if let Ok(value) = HeaderValue::from_str(&applied) {
-                response.headers_mut().insert("preference-applied", value);
-            }
+        if let Some(response) = completed_after_wait(&state, cooperative.id, id, wait).await? {
             return Ok(response);
         }
     }
     Ok(accepted_response(id, new.idempotency.response_body.clone()))
+}
+
+/// The service's input as it is stored: what may be written several ways written one
+/// way (`+966…`, `١٠٠…`), then checked against the service's schema (a `422` naming
+/// each field under `/input`).
+fn checked_input(service: &Service, input: &mut Value) -> Result<(), ApiError> {
+    service.normalize_input(input);
+    service.validate_input(input).map_err(|violations| {
+        let errors = violations
+            .into_iter()
+            .map(|v| FieldError::at(format!("/input{}", v.pointer), v.message.en, v.message.ar))
+            .collect();
+        validation_failed(errors)
+    })
+}
+
+/// The `200` of a request that completed while its caller waited (`Prefer: wait`), or
+/// `None` if it is still running: the caller then gets the `202`.
+async fn completed_after_wait(
+    state: &AppState,
+    cooperative: CooperativeId,
+    id: RequestId,
+    wait: std::time::Duration,
+) -> Result<Option<Response>, ApiError> {
+    let record = state
+        .store()
+        .get_request(cooperative, id)
+        .await
+        .map_err(|e| store_error("reading a request after waiting", e))?;
+    let Some(record) = record.filter(|r| r.status == RequestStatus::Completed) else {
+        return Ok(None);
+    };
+    let mut response = completed_response(&record, state.catalogue());
+    let applied = format!("wait={}", wait.as_secs());
+    if let Ok(value) = HeaderValue::from_str(&applied) {
+        response.headers_mut().insert("preference-applied", value);
+    }
+    Ok(Some(response))
 }
 
 /// The body as JSON: `application/json` and well formed, within the size limit, with

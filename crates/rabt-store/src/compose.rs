@@ -4,13 +4,13 @@
 //! at once apply each decision exactly once.
 
 use chrono::{DateTime, Utc};
-use rabt_core::{Outcome, RequestId, TaskEvent, TaskId, TaskMessage, TaskState};
+use rabt_core::{Outcome, RequestId, TaskEvent, TaskId, TaskMessage, TaskState, TaskStatus};
 use serde_json::json;
 
 use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_parsed, millis};
 use crate::complete::{Completion, Finish, finish_task};
-use crate::connect::Store;
+use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::outbox::{QueuedMessage, insert_task_messages};
 use crate::tasks::task_audit;
@@ -70,35 +70,15 @@ impl Store {
         let mut tx = self.begin_write().await?;
         for i in order {
             let release = &releases[i];
-            let row = sqlx::query(
-                "UPDATE tasks SET status = $1, input = $2, deadline_at = $3 \
-                 WHERE id = $4 AND status = 'BLOCKED' RETURNING request_id, agency, service, \
-                 (SELECT r.traceparent FROM requests r WHERE r.id = tasks.request_id) AS traceparent",
-            )
-            .bind(queued.as_str())
-            .bind(serde_json::to_string(&release.input)?)
-            .bind(millis(release.deadline_at))
-            .bind(release.task.to_string())
-            .fetch_optional(tx.conn())
-            .await?;
-            let Some(row) = row else {
+            let Some((request, message)) = release_one(&mut tx, release, queued).await? else {
                 continue;
             };
             released[i] = true;
-            let request: RequestId = get_parsed(&row, "request_id")?;
-            let message = TaskMessage::V1 {
-                task: release.task,
-                request,
-                agency: get_parsed(&row, "agency")?,
-                service: get_parsed(&row, "service")?,
-                deadline_at: Some(release.deadline_at),
-            };
-            let traceparent: Option<String> = sqlx::Row::try_get(&row, "traceparent")?;
-            messages.push((message, traceparent));
             let mut entry = NewAuditEntry::new(Actor::System, "task.released");
             entry.request = Some(request);
             entry.task = Some(release.task);
             audit.push(entry);
+            messages.push(message);
         }
         if !messages.is_empty() {
             let lease_until = tx.outbox_lease_until(now);
@@ -156,4 +136,37 @@ impl Store {
         tx.commit().await?;
         Ok(result)
     }
+}
+
+/// Releases one task if it is still BLOCKED: its request and its message (with the
+/// request's trace context) to queue, or `None` if it was not.
+async fn release_one(
+    tx: &mut WriteTx,
+    release: &Release,
+    queued: TaskStatus,
+) -> Result<Option<(RequestId, (TaskMessage, Option<String>))>, StoreError> {
+    let row = sqlx::query(
+        "UPDATE tasks SET status = $1, input = $2, deadline_at = $3 \
+         WHERE id = $4 AND status = 'BLOCKED' RETURNING request_id, agency, service, \
+         (SELECT r.traceparent FROM requests r WHERE r.id = tasks.request_id) AS traceparent",
+    )
+    .bind(queued.as_str())
+    .bind(serde_json::to_string(&release.input)?)
+    .bind(millis(release.deadline_at))
+    .bind(release.task.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let request: RequestId = get_parsed(&row, "request_id")?;
+    let message = TaskMessage::V1 {
+        task: release.task,
+        request,
+        agency: get_parsed(&row, "agency")?,
+        service: get_parsed(&row, "service")?,
+        deadline_at: Some(release.deadline_at),
+    };
+    let traceparent: Option<String> = sqlx::Row::try_get(&row, "traceparent")?;
+    Ok(Some((request, (message, traceparent))))
 }

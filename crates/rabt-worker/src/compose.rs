@@ -7,13 +7,23 @@
 //! several workers finishing sibling checks at once each apply a decision at most once.
 
 use chrono::Utc;
-use rabt_catalogue::composite::Child;
+use rabt_catalogue::composite::{Child, CompositeSpec};
 use rabt_core::{Outcome, RequestId, TaskState};
 use rabt_store::{Release, RequestRecord, StoreError, TaskView};
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::Worker;
+
+/// One pass over a composite's blocked checks.
+struct Round<'a> {
+    /// The checks to release, each with its name in the catalogue.
+    releases: Vec<(&'a str, Release)>,
+    /// How many were skipped.
+    skipped: u32,
+    /// Whether a skip left checks waiting, which it may have unblocked.
+    look_again: bool,
+}
 
 /// What to do with one blocked check.
 enum Decision {
@@ -40,7 +50,7 @@ impl Worker {
 
     /// [`Worker::compose`] within its span; how many checks it released and skipped.
     async fn decide_all(&self, request: RequestId) -> Result<(u32, u32), StoreError> {
-        let (mut released_count, mut skipped_count) = (0u32, 0u32);
+        let (mut released, mut skipped) = (0u32, 0u32);
         loop {
             let Some(record) = self
                 .with_db("reading a composite request", || {
@@ -48,76 +58,100 @@ impl Worker {
                 })
                 .await?
             else {
-                return Ok((released_count, skipped_count));
+                return Ok((released, skipped));
             };
             let Some(spec) = self
                 .catalogue
                 .service(record.service.as_str())
                 .and_then(|s| s.composite())
             else {
-                return Ok((released_count, skipped_count));
+                return Ok((released, skipped));
             };
-            // Whether a skip left checks waiting, which it may have unblocked.
-            let mut look_again = false;
-            let mut releases = Vec::new();
-            for task in record
-                .tasks
-                .iter()
-                .filter(|t| t.state == TaskState::Blocked)
-            {
-                let Some(child) = task.child.as_deref().and_then(|id| spec.child(id)) else {
-                    let reason =
-                        "its catalogue declaration is gone (a catalogue change?)".to_owned();
-                    look_again = self.skip(task, Outcome::UpstreamError, &reason).await?;
-                    skipped_count += 1;
-                    continue;
-                };
-                match self.decide(&record, task, child) {
-                    Decision::Wait => {}
-                    Decision::Skip(outcome, reason) => {
-                        look_again = self.skip(task, outcome, &reason).await?;
-                        skipped_count += 1;
-                    }
-                    Decision::Release(input) => {
-                        let deadline = (Utc::now()
-                            + chrono::Duration::from_std(child.deadline)
-                                .unwrap_or(chrono::Duration::MAX))
-                        .min(record.deadline_at);
-                        releases.push((
-                            child.id.as_str(),
-                            Release {
-                                task: task.id,
-                                input,
-                                deadline_at: deadline,
-                            },
-                        ));
-                    }
-                }
-            }
+            let round = self.decide_round(&record, spec).await?;
+            skipped += round.skipped;
             // The checks this answer unblocked go in one transaction.
-            if !releases.is_empty() {
-                let (checks, releases): (Vec<&str>, Vec<Release>) = releases.into_iter().unzip();
-                let done = self
-                    .with_db("releasing checks", || {
-                        self.store.release_tasks(&releases, Utc::now())
-                    })
-                    .await?;
-                for ((check, release), done) in checks.iter().zip(&releases).zip(&done) {
-                    if *done {
-                        tracing::info!(request = %request, task = %release.task, check = %check, "check released");
-                        released_count += 1;
-                    }
-                }
-                if done.contains(&true) {
-                    self.wake_relay();
-                }
-            }
+            released += self.release(request, round.releases).await?;
             // A skip completes a check, which may unblock others (the last skip, the
             // latest view, says whether any still wait).
-            if !look_again {
-                return Ok((released_count, skipped_count));
+            if !round.look_again {
+                return Ok((released, skipped));
             }
         }
+    }
+
+    /// Decides each blocked check of `record` once: skips those that can never run
+    /// (now), and returns those to release.
+    async fn decide_round<'a>(
+        &self,
+        record: &RequestRecord,
+        spec: &'a CompositeSpec,
+    ) -> Result<Round<'a>, StoreError> {
+        let mut round = Round {
+            releases: Vec::new(),
+            skipped: 0,
+            look_again: false,
+        };
+        for task in record
+            .tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Blocked)
+        {
+            let Some(child) = task.child.as_deref().and_then(|id| spec.child(id)) else {
+                let reason = "its catalogue declaration is gone (a catalogue change?)";
+                round.look_again = self.skip(task, Outcome::UpstreamError, reason).await?;
+                round.skipped += 1;
+                continue;
+            };
+            match self.decide(record, task, child) {
+                Decision::Wait => {}
+                Decision::Skip(outcome, reason) => {
+                    round.look_again = self.skip(task, outcome, &reason).await?;
+                    round.skipped += 1;
+                }
+                Decision::Release(input) => {
+                    let deadline = (Utc::now()
+                        + chrono::Duration::from_std(child.deadline)
+                            .unwrap_or(chrono::Duration::MAX))
+                    .min(record.deadline_at);
+                    let release = Release {
+                        task: task.id,
+                        input,
+                        deadline_at: deadline,
+                    };
+                    round.releases.push((child.id.as_str(), release));
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// Releases `releases` (each with its check's name, for the log) in one
+    /// transaction; how many were still blocked and so released now.
+    async fn release(
+        &self,
+        request: RequestId,
+        releases: Vec<(&str, Release)>,
+    ) -> Result<u32, StoreError> {
+        if releases.is_empty() {
+            return Ok(0);
+        }
+        let (checks, releases): (Vec<&str>, Vec<Release>) = releases.into_iter().unzip();
+        let done = self
+            .with_db("releasing checks", || {
+                self.store.release_tasks(&releases, Utc::now())
+            })
+            .await?;
+        let mut released = 0;
+        for ((check, release), done) in checks.iter().zip(&releases).zip(&done) {
+            if *done {
+                tracing::info!(request = %request, task = %release.task, check = %check, "check released");
+                released += 1;
+            }
+        }
+        if released > 0 {
+            self.wake_relay();
+        }
+        Ok(released)
     }
 
     fn decide(&self, record: &RequestRecord, task: &TaskView, child: &Child) -> Decision {
@@ -158,21 +192,23 @@ impl Worker {
                 return Decision::Skip(Outcome::InvalidInput, format!("not run: {missing}"));
             }
         };
-        let mut input = match child.build_input(&record.input, item, output_of) {
+        let input = match child.build_input(&record.input, item, output_of) {
             Ok(input) => input,
             Err(missing) => {
                 return Decision::Skip(Outcome::InvalidInput, format!("not run: {missing}"));
             }
         };
-        // An input built from an agency's answer is written and checked like a
-        // cooperative's.
-        let service = self.catalogue.service(child.service.as_str());
-        if let Some(service) = service {
-            service.normalize_input(&mut input);
-        }
-        if let Some(service) = service
-            && let Err(violations) = service.validate_input(&input)
-        {
+        self.checked(child, input)
+    }
+
+    /// A built input as its check's service takes it: written and checked like a
+    /// cooperative's, since it was built from an agency's answer.
+    fn checked(&self, child: &Child, mut input: Value) -> Decision {
+        let Some(service) = self.catalogue.service(child.service.as_str()) else {
+            return Decision::Release(input);
+        };
+        service.normalize_input(&mut input);
+        if let Err(violations) = service.validate_input(&input) {
             // A refusal names at least one violation; were it none, the reason would
             // only lack its detail, the check is skipped all the same.
             let first = violations

@@ -141,35 +141,9 @@ impl Worker {
         agency: Agency,
         deadline_at: Option<DateTime<Utc>>,
     ) -> Result<Disposition, ProcessError> {
-        // An agency an operator paused is not called: the task waits, unattempted.
-        if self.pauses.is_paused(agency) {
-            return self
-                .turn_away(id, crate::pause::PAUSED_RECHECK, "agency_paused")
-                .await;
-        }
-        // Through the agency's gate (a free slot, the circuit breaker) before the attempt
-        // counts; a task turned away goes back unattempted (see gate.rs). The deadline
-        // bounds the wait, and how long an open circuit may keep it waiting.
-        let deadline_at = match deadline_at {
-            Some(at) => at,
-            None => match self.deadline_of(id).await? {
-                Some(at) => at,
-                None => return Ok(Disposition::DeadLetter("unknown task")),
-            },
-        };
-        // A deadline already past leaves no time: zero, and the gate says Expired.
-        let left = (deadline_at - Utc::now()).to_std().unwrap_or_default();
-        let mut pass = match self
-            .gates
-            .enter(agency, Instant::now() + left, &self.stop)
-            .await
-        {
-            Entry::Go(pass) => pass,
-            Entry::Wait(wait) => return self.turn_away(id, wait, "circuit_open").await,
-            Entry::Stopped => {
-                return self.turn_away(id, Duration::ZERO, "worker_stopping").await;
-            }
-            Entry::Expired => return self.expire(id).await,
+        let mut pass = match self.admit(id, agency, deadline_at).await? {
+            ControlFlow::Continue(pass) => pass,
+            ControlFlow::Break(disposition) => return Ok(disposition),
         };
         let taken = self
             .with_db("starting a task", || {
@@ -199,19 +173,70 @@ impl Worker {
                 .await?;
             return Ok(Disposition::Ack);
         }
+        let (result, latency) = self.attempt(&task, pass, remaining).await;
+        self.answered(&task, result, latency).await
+    }
+
+    /// Lets a task through to its agency, or says what to do with its delivery: a
+    /// paused agency's task waits, unattempted; the gate (a free slot, the circuit
+    /// breaker) comes before the attempt counts, and a task it turns away goes back
+    /// unattempted (see gate.rs). The deadline bounds the wait, and how long an open
+    /// circuit may keep it waiting.
+    async fn admit(
+        &self,
+        id: TaskId,
+        agency: Agency,
+        deadline_at: Option<DateTime<Utc>>,
+    ) -> Result<ControlFlow<Disposition, gate::Pass>, ProcessError> {
+        if self.pauses.is_paused(agency) {
+            return self
+                .turn_away(id, crate::pause::PAUSED_RECHECK, "agency_paused")
+                .await
+                .map(ControlFlow::Break);
+        }
+        let deadline_at = match deadline_at {
+            Some(at) => at,
+            None => match self.deadline_of(id).await? {
+                Some(at) => at,
+                None => return Ok(ControlFlow::Break(Disposition::DeadLetter("unknown task"))),
+            },
+        };
+        // A deadline already past leaves no time: zero, and the gate says Expired.
+        let left = (deadline_at - Utc::now()).to_std().unwrap_or_default();
+        let turned = match self
+            .gates
+            .enter(agency, Instant::now() + left, &self.stop)
+            .await
+        {
+            Entry::Go(pass) => return Ok(ControlFlow::Continue(pass)),
+            Entry::Wait(wait) => self.turn_away(id, wait, "circuit_open").await,
+            Entry::Stopped => self.turn_away(id, Duration::ZERO, "worker_stopping").await,
+            Entry::Expired => self.expire(id).await,
+        };
+        turned.map(ControlFlow::Break)
+    }
+
+    /// Calls the agency once, within `remaining` and the call timeout, in the attempt's
+    /// CLIENT span (the adapter forwards its context to the agency and records the HTTP
+    /// attributes on it); tells the gate and the metrics how it went. The answer and
+    /// how long it took, in milliseconds.
+    async fn attempt(
+        &self,
+        task: &TaskRecord,
+        pass: gate::Pass,
+        remaining: Duration,
+    ) -> (Result<Answer, AdapterError>, i64) {
         let timeout = remaining.min(self.settings.call_timeout);
         let started = Instant::now();
-        // The CLIENT span of this attempt: the adapter forwards its context to the
-        // agency and records the HTTP attributes on it.
         let span = rabt_trace::agency_call(
             task.agency.as_str(),
             task.service.as_str(),
             &task.id.to_string(),
-            attempt,
+            task.attempts,
         );
         let traceparent = rabt_trace::traceparent(&span);
         let result = self
-            .call(&task, attempt, timeout, traceparent.as_deref())
+            .call(task, task.attempts, timeout, traceparent.as_deref())
             .instrument(span.clone())
             .await;
         span.record("rabt.outcome", call_label(&result));
@@ -228,25 +253,29 @@ impl Worker {
             started.elapsed(),
         );
         let latency = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        (result, latency)
+    }
+
+    /// Records what the agency said: its final answer, or its acceptance of a call it
+    /// answers later by callback (the deadline sweeper ends the task TIMEOUT if it never
+    /// does), or a failure (retried or dead-lettered).
+    async fn answered(
+        &self,
+        task: &TaskRecord,
+        result: Result<Answer, AdapterError>,
+        latency: i64,
+    ) -> Result<Disposition, ProcessError> {
         match result {
             Ok(Answer::Final {
                 outcome,
                 data,
                 upstream_ref,
             }) => {
-                self.complete(
-                    &task,
-                    outcome,
-                    Some(data),
-                    upstream_ref,
-                    None,
-                    Some(latency),
-                )
-                .await?;
+                self.complete(task, outcome, Some(data), upstream_ref, None, Some(latency))
+                    .await?;
             }
             Ok(Answer::Submitted { upstream_ref }) => {
-                // The agency answers later, by callback quoting this reference; the
-                // deadline sweeper ends the task TIMEOUT if it never does.
+                let id = task.id;
                 let recorded = self
                     .with_db("recording a submission", || {
                         self.store.submit_task(id, &upstream_ref, Utc::now())
@@ -254,7 +283,7 @@ impl Worker {
                     .await?;
                 tracing::info!(task = %id, %upstream_ref, recorded, latency_ms = latency, "agency accepted the call; awaiting its callback");
             }
-            Err(err) => return self.failed(&task, attempt, err, latency).await,
+            Err(err) => return self.failed(task, task.attempts, err, latency).await,
         }
         Ok(Disposition::Ack)
     }

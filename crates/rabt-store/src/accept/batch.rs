@@ -109,61 +109,9 @@ impl Store {
     ) -> Result<Vec<AcceptAnswer>, StoreError> {
         let mut answers: Vec<Option<AcceptAnswer>> = batch.iter().map(|_| None).collect();
         let news: Vec<&NewRequest> = batch.iter().map(|pending| pending.new).collect();
-        // A second call with a key while the first is being stored is told so (409)
-        // rather than kept waiting for it.
-        if self.dialect() == Dialect::Postgres {
-            let held = try_key_locks(tx.conn(), &news).await?;
-            for (answer, held) in answers.iter_mut().zip(held) {
-                if !held {
-                    *answer = Some(Err(StoreError::KeyInFlight));
-                }
-            }
-        }
-        let open = unanswered(&answers);
-        let claiming: Vec<&NewRequest> = open.iter().map(|&i| news[i]).collect();
-        for (&i, claimed) in open.iter().zip(claim_keys(tx.conn(), &claiming).await?) {
-            if !claimed {
-                let existing = existing_key(tx.conn(), news[i]).await?;
-                answers[i] = Some(Ok((existing, Vec::new())));
-            }
-        }
-        for i in unanswered(&answers) {
-            if let Some(quota) = batch[i].quota_per_day
-                && !count_against_quota(tx.conn(), news[i], quota).await?
-            {
-                release_key(tx.conn(), news[i]).await?;
-                answers[i] = Some(Err(StoreError::QuotaExceeded));
-            }
-        }
+        self.answer_existing(tx, batch, &news, &mut answers).await?;
         let created = unanswered(&answers);
-        let mut outbox = Vec::new().into_iter();
-        if !created.is_empty() {
-            let at = now();
-            let accepted: Vec<&NewRequest> = created.iter().map(|&i| news[i]).collect();
-            insert_requests(tx.conn(), &accepted).await?;
-            insert_subjects(tx.conn(), &accepted).await?;
-            insert_tasks(tx.conn(), &accepted).await?;
-            let mut queued = Vec::new();
-            for &i in &created {
-                let new = news[i];
-                let lease_until = lease_until(at, batch[i].lease);
-                queued.extend(new.tasks.iter().filter(|task| !task.blocked).map(|task| {
-                    QueuedMessage {
-                        message: task_message(new, task),
-                        traceparent: new.traceparent.as_deref(),
-                        lease_until,
-                    }
-                }));
-            }
-            outbox = insert_task_messages(tx.conn(), &queued, at)
-                .await?
-                .into_iter();
-            let audit: Vec<_> = accepted
-                .iter()
-                .flat_map(|new| accepted_audit(new))
-                .collect();
-            tx.audits(audit, at);
-        }
+        let mut outbox = create(tx, batch, &news, &created).await?.into_iter();
         // Those not answered above were created, in the order their messages were
         // written.
         Ok(answers
@@ -177,6 +125,86 @@ impl Store {
             })
             .collect())
     }
+
+    /// Answers the requests of `batch` that are not to be created: a key in flight
+    /// (409), a key already used (its stored answer), a spent quota. Those left
+    /// unanswered are to be created.
+    async fn answer_existing(
+        &self,
+        tx: &mut WriteTx,
+        batch: &[Pending<'_>],
+        news: &[&NewRequest],
+        answers: &mut [Option<AcceptAnswer>],
+    ) -> Result<(), StoreError> {
+        // A second call with a key while the first is being stored is told so (409)
+        // rather than kept waiting for it.
+        if self.dialect() == Dialect::Postgres {
+            let held = try_key_locks(tx.conn(), news).await?;
+            for (answer, held) in answers.iter_mut().zip(held) {
+                if !held {
+                    *answer = Some(Err(StoreError::KeyInFlight));
+                }
+            }
+        }
+        let open = unanswered(answers);
+        let claiming: Vec<&NewRequest> = open.iter().map(|&i| news[i]).collect();
+        for (&i, claimed) in open.iter().zip(claim_keys(tx.conn(), &claiming).await?) {
+            if !claimed {
+                let existing = existing_key(tx.conn(), news[i]).await?;
+                answers[i] = Some(Ok((existing, Vec::new())));
+            }
+        }
+        for i in unanswered(answers) {
+            if let Some(quota) = batch[i].quota_per_day
+                && !count_against_quota(tx.conn(), news[i], quota).await?
+            {
+                release_key(tx.conn(), news[i]).await?;
+                answers[i] = Some(Err(StoreError::QuotaExceeded));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the requests at `created` (positions in `batch`): their rows, subjects,
+/// tasks, outbox rows and audit entries, one statement each for all of them. The
+/// outbox rows, in the order of the requests and their tasks.
+async fn create(
+    tx: &mut WriteTx,
+    batch: &[Pending<'_>],
+    news: &[&NewRequest],
+    created: &[usize],
+) -> Result<Vec<OutboxRow>, StoreError> {
+    if created.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = now();
+    let accepted: Vec<&NewRequest> = created.iter().map(|&i| news[i]).collect();
+    insert_requests(tx.conn(), &accepted).await?;
+    insert_subjects(tx.conn(), &accepted).await?;
+    insert_tasks(tx.conn(), &accepted).await?;
+    let mut queued = Vec::new();
+    for &i in created {
+        let new = news[i];
+        let lease_until = lease_until(at, batch[i].lease);
+        queued.extend(
+            new.tasks
+                .iter()
+                .filter(|task| !task.blocked)
+                .map(|task| QueuedMessage {
+                    message: task_message(new, task),
+                    traceparent: new.traceparent.as_deref(),
+                    lease_until,
+                }),
+        );
+    }
+    let outbox = insert_task_messages(tx.conn(), &queued, at).await?;
+    let audit: Vec<_> = accepted
+        .iter()
+        .flat_map(|new| accepted_audit(new))
+        .collect();
+    tx.audits(audit, at);
+    Ok(outbox)
 }
 
 /// The positions of the requests not answered yet.
