@@ -17,15 +17,7 @@ use crate::harness::{TestDb, backend_test};
 /// entry whose seq is handed out long before it becomes visible) or rolls back.
 async fn raw_entry(raw: &AnyPool, hold: Duration, commit: bool) -> i64 {
     let mut tx = raw.begin().await.unwrap();
-    let row = sqlx::query(
-        "INSERT INTO audit_log (at, actor_kind, action, detail) \
-         VALUES ($1, 'system', 'test.raw', '{}') RETURNING seq",
-    )
-    .bind(chrono::Utc::now().timestamp_millis())
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    let seq: i64 = row.try_get("seq").unwrap();
+    let seq = insert_raw(&mut tx).await;
     tokio::time::sleep(hold).await;
     if commit {
         tx.commit().await.unwrap();
@@ -33,6 +25,19 @@ async fn raw_entry(raw: &AnyPool, hold: Duration, commit: bool) -> i64 {
         tx.rollback().await.unwrap();
     }
     seq
+}
+
+/// Writes an entry with the pool's own SQL (not the store's): its `seq`.
+async fn insert_raw(conn: &mut sqlx::AnyConnection) -> i64 {
+    let row = sqlx::query(
+        "INSERT INTO audit_log (at, actor_kind, action, detail) \
+         VALUES ($1, 'system', 'test.raw', '{}') RETURNING seq",
+    )
+    .bind(chrono::Utc::now().timestamp_millis())
+    .fetch_one(conn)
+    .await
+    .unwrap();
+    row.try_get("seq").unwrap()
 }
 
 async fn sealed_seqs(db: &TestDb) -> Vec<i64> {
@@ -59,17 +64,20 @@ async fn a_hole_in_flight_holds_the_sealer_and_a_rolled_back_one_is_a_gap() {
     let db = TestDb::postgres().await;
     record(&db.store, 3, "before").await;
     assert_eq!(seal_all(&db.store, 100).await, 3);
+    // A transaction that has its seq before the next entries take theirs, and commits
+    // only when the test says so (however slow the machine).
     let raw = db.raw().clone();
-    let held = tokio::spawn(async move { raw_entry(&raw, Duration::from_secs(2), true).await });
-    // The held transaction has its seq before the next entries take theirs.
-    rabt_test_support::must::eventually("the held entry's seq is taken", || async {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE query LIKE 'INSERT INTO audit_log%' AND state = 'idle in transaction'")
-            .fetch_one(db.raw())
-            .await
-            .unwrap();
-        (row.try_get::<i64, _>("n").unwrap() == 1).then_some(())
-    })
-    .await;
+    let (taken, seq_taken) = tokio::sync::oneshot::channel();
+    let (end, ended) = tokio::sync::oneshot::channel::<()>();
+    let held = tokio::spawn(async move {
+        let mut tx = raw.begin().await.unwrap();
+        let seq = insert_raw(&mut tx).await;
+        taken.send(seq).unwrap();
+        ended.await.unwrap();
+        tx.commit().await.unwrap();
+        seq
+    });
+    let seq = seq_taken.await.unwrap();
     record(&db.store, 2, "after").await;
     let mut sealer = db.store.sealer(100);
     assert!(sealer.acquire().await.unwrap());
@@ -78,8 +86,9 @@ async fn a_hole_in_flight_holds_the_sealer_and_a_rolled_back_one_is_a_gap() {
     assert_eq!(report.tree_size, 3);
     let (waiting_at, waiting_for) = report.waiting.clone().unwrap();
     assert!(!waiting_for.is_empty(), "it names the open transaction");
-    let seq = held.await.unwrap();
     assert_eq!(waiting_at, seq);
+    end.send(()).unwrap();
+    assert_eq!(held.await.unwrap(), seq);
     let report = sealer.seal(&key(), ORIGIN).await.unwrap();
     assert_eq!(
         (report.sealed, report.tree_size, report.held),
