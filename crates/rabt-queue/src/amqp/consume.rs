@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use lapin::Channel;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::types::{FieldTable, ShortString};
 use rabt_core::Agency;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -73,15 +73,12 @@ impl Feed for Tasks {
         };
         // no_ack: false (the default) — manual acks: a message leaves the queue only
         // when we ack it, and comes back if this consumer dies first.
-        let consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((channel, consumer))
+        consume(
+            channel,
+            queue.as_str().into(),
+            BasicConsumeOptions::default(),
+        )
+        .await
     }
 
     fn convert(
@@ -144,15 +141,7 @@ impl Feed for Events {
             no_ack: true,
             ..BasicConsumeOptions::default()
         };
-        let consumer = channel
-            .basic_consume(
-                queue.name().clone(),
-                "".into(),
-                options,
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((channel, consumer))
+        consume(channel, queue.name().clone(), options).await
     }
 
     fn convert(
@@ -164,6 +153,19 @@ impl Feed for Events {
     ) -> Vec<u8> {
         delivery.data
     }
+}
+
+/// Starts consuming `queue` on `channel` under a consumer tag the broker picks (the
+/// empty tag), and hands the channel on with its consumer: what every [`Feed`] opens.
+async fn consume(
+    channel: Channel,
+    queue: ShortString,
+    options: BasicConsumeOptions,
+) -> Result<(Channel, lapin::Consumer), QueueError> {
+    let consumer = channel
+        .basic_consume(queue, "".into(), options, FieldTable::default())
+        .await?;
+    Ok((channel, consumer))
 }
 
 /// The caller's end of a consumer task. Dropping it stops the task.
