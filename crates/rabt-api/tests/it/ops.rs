@@ -42,12 +42,7 @@ async fn dead_lettered_request(h: &Harness) -> (RequestId, TaskId, DeadLetterId)
     let reply = h.post(&format!("k-{}", TaskId::new()), &body).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     let request: RequestId = reply.body["id"].as_str().unwrap().parse().unwrap();
-    let record = h
-        .store
-        .get_request(h.cooperative, request)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.stored(request).await;
     let task = record.tasks[0].id;
     h.store.start_task(task, Utc::now()).await.unwrap();
     let recorded = h
@@ -291,12 +286,7 @@ async fn a_replay_reopens_the_task_once_and_is_audited_with_the_operator() {
     assert!(replays(&h).await > replays_before);
     assert_eq!(reply.body["state"], "replayed");
     assert_eq!(reply.body["replayedBy"], "huda");
-    let record = h
-        .store
-        .get_request(h.cooperative, request)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.stored(request).await;
     assert_eq!(record.status, rabt_core::RequestStatus::Running);
     assert_eq!(record.verdict, None);
     assert_eq!(record.tasks[0].state, TaskState::Queued);
