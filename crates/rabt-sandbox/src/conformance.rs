@@ -13,7 +13,8 @@
 //! a worker's first attempt; [`oneshot`], a simulator's router asked once without a
 //! socket; [`FakeRabt`], Rabt's callback endpoint faked for the agencies that call
 //! back; [`output_validator`], the kit's validator from the catalogue; and
-//! [`assert_refused`] and [`assert_unavailable`] for their error tables.
+//! [`assert_refused`] and [`assert_unavailable`] for their error tables; and for their
+//! unit tests, [`wire_fixture`], [`round_trip`] and [`without_callbacks`].
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -25,7 +26,7 @@
 //! ```
 //!
 //! Layout: this file, the kit and [`run`]; `checks`, the checks; `fake_rabt`,
-//! [`FakeRabt`].
+//! [`FakeRabt`]; `fixtures`, the unit tests' setup.
 
 use std::fmt;
 use std::io;
@@ -44,8 +45,10 @@ use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, ServiceCall};
 
 mod checks;
 mod fake_rabt;
+mod fixtures;
 
 pub use fake_rabt::{CALLBACK_DEADLINE, FakeRabt, Received};
+pub use fixtures::{round_trip, wire_fixture, without_callbacks};
 
 /// Which credentials the adapter under test is built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
