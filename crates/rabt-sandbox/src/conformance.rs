@@ -10,7 +10,7 @@
 //! then panics listing every one that failed, so one run shows the whole picture.
 //!
 //! Besides the kit, what adapters' own tests keep needing: [`call_once`], one call as
-//! a worker's first attempt; [`oneshot`], a simulator's router asked once without a
+//! a worker's first attempt (and [`call_traced`], within a trace); [`oneshot`], a simulator's router asked once without a
 //! socket; [`FakeRabt`], Rabt's callback endpoint faked for the agencies that call
 //! back; [`output_validator`], the kit's validator from the catalogue; and
 //! [`assert_refused`] and [`assert_unavailable`] for their error tables; and for their
@@ -254,6 +254,22 @@ pub async fn call_once(
     task: TaskId,
     input: &Value,
 ) -> Result<Answer, AdapterError> {
+    call_traced(adapter, service, task, input, None).await
+}
+
+/// [`call_once`] as part of the trace `traceparent`, for the tests that check the
+/// adapter hands it on to its agency.
+///
+/// # Panics
+///
+/// If `service` is not a service name: a bug in the test.
+pub async fn call_traced(
+    adapter: &dyn Adapter,
+    service: &str,
+    task: TaskId,
+    input: &Value,
+    traceparent: Option<&str>,
+) -> Result<Answer, AdapterError> {
     let service = ServiceName::parse(service)
         .unwrap_or_else(|e| panic!("`{service}` is not a service name: {e}"));
     adapter
@@ -263,7 +279,7 @@ pub async fn call_once(
             input,
             attempt: 1,
             timeout: TEST_CALL_TIMEOUT,
-            traceparent: None,
+            traceparent,
         })
         .await
 }
