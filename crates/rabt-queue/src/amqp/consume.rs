@@ -57,9 +57,8 @@ impl Feed for Tasks {
         shared: &Arc<Shared>,
         session: &Session,
     ) -> Result<(Channel, lapin::Consumer), QueueError> {
-        let channel = session.connection.create_channel().await?;
         // Re-declared on every open, so a queue deleted by hand comes back.
-        topology::declare_exchanges(&channel).await?;
+        let channel = channel_with_exchanges(session).await?;
         topology::declare_agency(&channel, self.agency, &shared.settings).await?;
         // Per consumer (global: false): at most `prefetch` unacked deliveries in flight
         // to it. https://www.rabbitmq.com/docs/consumer-prefetch
@@ -112,8 +111,7 @@ impl Feed for Events {
         _: &Arc<Shared>,
         session: &Session,
     ) -> Result<(Channel, lapin::Consumer), QueueError> {
-        let channel = session.connection.create_channel().await?;
-        topology::declare_exchanges(&channel).await?;
+        let channel = channel_with_exchanges(session).await?;
         let options = QueueDeclareOptions {
             // Exclusive and auto-delete: the queue belongs to this connection and goes
             // away with it or with the consumer, so listeners leave nothing behind.
@@ -153,6 +151,15 @@ impl Feed for Events {
     ) -> Vec<u8> {
         delivery.data
     }
+}
+
+/// A new channel on `session` with Rabt's exchanges declared (again, on every open:
+/// declaring is idempotent, and what was deleted by hand comes back), for a [`Feed`]
+/// to declare and bind its queue on.
+async fn channel_with_exchanges(session: &Session) -> Result<Channel, QueueError> {
+    let channel = session.connection.create_channel().await?;
+    topology::declare_exchanges(&channel).await?;
+    Ok(channel)
 }
 
 /// Starts consuming `queue` on `channel` under a consumer tag the broker picks (the
