@@ -42,18 +42,7 @@ async fn blocked_checks_wait_without_a_message(db: TestDb) {
     assert_eq!(record.tasks[1].index, None);
     let work = db.store.request_for_work(new.id).await.unwrap().unwrap();
     assert_eq!(work.input, new.input, "workers see the request's input");
-    let blocked = db
-        .store
-        .audit_log(&AuditQuery {
-            request: Some(new.id),
-            task: None,
-            action: Some("task.blocked".into()),
-            after_seq: None,
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let blocked = db.audited("task.blocked", Some(new.id)).await;
     assert_eq!(blocked.len(), 2);
 }
 backend_test!(blocked_checks_wait_without_a_message);
@@ -144,17 +133,7 @@ async fn the_checks_an_answer_unblocked_are_released_together(db: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(board.input, identity, "left as the first release made it");
-    let log = db
-        .store
-        .audit_log(&AuditQuery {
-            request: Some(new.id),
-            action: Some("task.released".into()),
-            after_seq: None,
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let log = db.audited("task.released", Some(new.id)).await;
     assert_eq!(log.len(), 2);
 }
 backend_test!(the_checks_an_answer_unblocked_are_released_together);
