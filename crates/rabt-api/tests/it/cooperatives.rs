@@ -56,12 +56,7 @@ async fn onboard_rotate_revoke_deactivate_and_reactivate() {
     assert_eq!(services_status(&h, &first).await.status, StatusCode::OK);
     // Shown once: reading it back never shows a key.
     let read = h
-        .ops(
-            Method::GET,
-            &format!("/ops/v1/cooperatives/{id}"),
-            &huda,
-            None,
-        )
+        .ops_get(&format!("/ops/v1/cooperatives/{id}"), &huda)
         .await;
     assert_eq!(read.status, StatusCode::OK);
     assert!(!read.body.to_string().contains(&first));
@@ -254,22 +249,16 @@ async fn services_change_and_bad_input_changes_nothing() {
         2,
         "nothing onboarded"
     );
-    let unknown = h
-        .ops(Method::GET, "/ops/v1/cooperatives/coop_nope", &viewer, None)
-        .await;
+    let unknown = h.ops_get("/ops/v1/cooperatives/coop_nope", &viewer).await;
     assert_eq!(problem_type(&unknown), "not-found");
-    let listed = h
-        .ops(Method::GET, "/ops/v1/cooperatives", &viewer, None)
-        .await;
+    let listed = h.ops_get("/ops/v1/cooperatives", &viewer).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn a_cooperative_key_is_no_operator_token() {
     let h = Harness::new().await;
-    let reply = h
-        .ops(Method::GET, "/ops/v1/cooperatives", &h.key.clone(), None)
-        .await;
+    let reply = h.ops_get("/ops/v1/cooperatives", &h.key.clone()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem_type(&reply), "operator-unauthorized");
     let reply = h.ops(Method::POST, "/ops/v1/cooperatives", &h.key.clone(), Some(json!({"name": "x", "unifiedNumber": "7000000012", "services": ["post.address.verify"]}))).await;

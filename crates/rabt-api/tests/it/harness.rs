@@ -280,6 +280,11 @@ impl Harness {
         self.send(method, uri, &headers, body).await
     }
 
+    /// `GET` from the operators' API as the operator of `token`.
+    pub(crate) async fn ops_get(&self, uri: &str, token: &str) -> Reply {
+        self.ops(Method::GET, uri, token, None).await
+    }
+
     /// How many requests cooperative A has.
     pub(crate) async fn stored_requests(&self) -> usize {
         let reply = self.get("/v1/requests?limit=100").await;

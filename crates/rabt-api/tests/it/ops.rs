@@ -98,9 +98,7 @@ async fn tokens_and_roles_are_checked() {
     assert_eq!(problem_type(&anonymous), "operator-unauthorized");
     assert!(anonymous.headers.contains_key("www-authenticate"));
     for token in ["rabt_op_unknown".to_owned(), h.key.clone()] {
-        let reply = h
-            .ops(Method::GET, "/ops/v1/dead-letters", &token, None)
-            .await;
+        let reply = h.ops_get("/ops/v1/dead-letters", &token).await;
         assert_eq!(
             reply.status,
             StatusCode::UNAUTHORIZED,
@@ -108,7 +106,7 @@ async fn tokens_and_roles_are_checked() {
         );
         assert_eq!(problem_type(&reply), "operator-unauthorized");
     }
-    let reply = h.ops(Method::GET, &path, &viewer, None).await;
+    let reply = h.ops_get(&path, &viewer).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
     let replay = format!("{path}/replay");
@@ -135,7 +133,7 @@ async fn tokens_and_roles_are_checked() {
     // Nothing was replayed or purged.
     assert!(audit(&h, "dead_letter.replayed").await.is_empty());
     assert!(audit(&h, "dead_letter.purged").await.is_empty());
-    let reply = h.ops(Method::GET, &path, &viewer, None).await;
+    let reply = h.ops_get(&path, &viewer).await;
     assert_eq!(reply.body["state"], "open");
 }
 
@@ -165,9 +163,7 @@ async fn lists_filter_and_page_and_bad_parameters_are_named() {
             .map(|i| i["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let open = h
-        .ops(Method::GET, "/ops/v1/dead-letters", &viewer, None)
-        .await;
+    let open = h.ops_get("/ops/v1/dead-letters", &viewer).await;
     assert_eq!(
         ids(&open),
         [labor.to_string(), post.to_string()],
@@ -186,43 +182,26 @@ async fn lists_filter_and_page_and_bad_parameters_are_named() {
     assert_eq!(open.body["items"][0]["replayable"], false);
 
     let labor_only = h
-        .ops(
-            Method::GET,
-            "/ops/v1/dead-letters?agency=labor",
-            &viewer,
-            None,
-        )
+        .ops_get("/ops/v1/dead-letters?agency=labor", &viewer)
         .await;
     assert_eq!(ids(&labor_only), [labor.to_string()]);
     let purged = h
-        .ops(
-            Method::GET,
-            "/ops/v1/dead-letters?state=purged",
-            &viewer,
-            None,
-        )
+        .ops_get("/ops/v1/dead-letters?state=purged", &viewer)
         .await;
     assert_eq!(ids(&purged), [health.to_string()]);
     let first = h
-        .ops(
-            Method::GET,
-            "/ops/v1/dead-letters?state=all&limit=2",
-            &viewer,
-            None,
-        )
+        .ops_get("/ops/v1/dead-letters?state=all&limit=2", &viewer)
         .await;
     assert_eq!(ids(&first), [health.to_string(), labor.to_string()]);
     let next = first.body["links"]["next"].as_str().unwrap();
-    let rest = h.ops(Method::GET, next, &viewer, None).await;
+    let rest = h.ops_get(next, &viewer).await;
     assert_eq!(ids(&rest), [post.to_string()]);
     assert!(rest.body["links"]["next"].is_null());
 
     let bad = h
-        .ops(
-            Method::GET,
+        .ops_get(
             "/ops/v1/dead-letters?agency=mars&state=x&limit=500&cursor=req_1&sort=asc",
             &viewer,
-            None,
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -242,12 +221,7 @@ async fn one_dead_letter_is_read_in_full() {
     let viewer = h.operator("viewer", OperatorRole::Viewer).await;
     let poison = undecodable(&h, Agency::Labor).await;
     let reply = h
-        .ops(
-            Method::GET,
-            &format!("/ops/v1/dead-letters/{poison}"),
-            &viewer,
-            None,
-        )
+        .ops_get(&format!("/ops/v1/dead-letters/{poison}"), &viewer)
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
@@ -260,12 +234,7 @@ async fn one_dead_letter_is_read_in_full() {
     assert!(reply.body["task"].is_null());
     for missing in [DeadLetterId::new().to_string(), "not-an-id".to_owned()] {
         let reply = h
-            .ops(
-                Method::GET,
-                &format!("/ops/v1/dead-letters/{missing}"),
-                &viewer,
-                None,
-            )
+            .ops_get(&format!("/ops/v1/dead-letters/{missing}"), &viewer)
             .await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         assert_eq!(problem_type(&reply), "not-found");
@@ -423,7 +392,7 @@ async fn an_admin_purges_once() {
     assert_eq!(reply.body["state"], "purged");
     assert_eq!(reply.body["replayable"], false);
     // Deleted: gone from its own path (still listed with state=purged, and audited).
-    let gone = h.ops(Method::GET, &path, &admin, None).await;
+    let gone = h.ops_get(&path, &admin).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
     let again = h.ops(Method::DELETE, &path, &admin, None).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
