@@ -14,7 +14,8 @@
 //! socket; [`FakeRabt`], Rabt's callback endpoint faked for the agencies that call
 //! back; [`output_validator`], the kit's validator from the catalogue; and
 //! [`assert_refused`] and [`assert_unavailable`] for their error tables; and for their
-//! unit tests, [`wire_fixture`], [`round_trip`] and [`without_callbacks`].
+//! unit tests, [`wire_fixture`], [`round_trip`], [`without_callbacks`] and
+//! [`numbered_national_ids`].
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -26,7 +27,7 @@
 //! ```
 //!
 //! Layout: this file, the kit and [`run`]; `checks`, the checks; `fake_rabt`,
-//! [`FakeRabt`]; `fixtures`, the unit tests' setup.
+//! [`FakeRabt`]; `fixtures`, the tests' setup.
 
 use std::fmt;
 use std::io;
@@ -48,7 +49,7 @@ mod fake_rabt;
 mod fixtures;
 
 pub use fake_rabt::{CALLBACK_DEADLINE, FakeRabt, Received};
-pub use fixtures::{round_trip, wire_fixture, without_callbacks};
+pub use fixtures::{numbered_national_ids, round_trip, wire_fixture, without_callbacks};
 
 /// Which credentials the adapter under test is built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@ use axum::body::Body;
 use axum::http::Request;
 use chrono::TimeZone;
 use rabt_core::Agency;
-use rabt_sandbox::conformance::{oneshot, wire_fixture, without_callbacks};
+use rabt_sandbox::conformance::{numbered_national_ids, oneshot, wire_fixture, without_callbacks};
 use rabt_sandbox::simulator::{Fault, Knobs};
 use rabt_sandbox::world::cases;
 use serde_json::{Value, json};
@@ -130,14 +130,7 @@ async fn errors_are_the_ministrys_own() {
 #[tokio::test]
 async fn batches_are_checked_as_the_ministry_checks_them() {
     let (app, _) = app();
-    let ids: Vec<String> = (1..=MAX_WORKERS + 1)
-        .map(|i| {
-            NationalId::with_check_digit(&format!("1{i:08}"))
-                .unwrap()
-                .as_str()
-                .to_owned()
-        })
-        .collect();
+    let ids = numbered_national_ids(MAX_WORKERS + 1);
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let full = batch(cases::FOOD_LICENCE, &refs[..MAX_WORKERS]);
     assert_eq!(post(&app, None, &full).await.0, StatusCode::ACCEPTED);

@@ -1,12 +1,12 @@
-//! What the unit tests of every adapter set up alike: its wire fixtures, the round
-//! trip of a wire type through one, and the simulator of an agency that calls back
-//! with its callbacks off.
+//! What the tests of every adapter set up alike: its wire fixtures, the round trip of
+//! a wire type through one, the simulator of an agency that calls back with its
+//! callbacks off, and as many national IDs as a batch needs.
 
 use std::sync::Arc;
 
 use axum::Router;
 use rabt_adapter::http::Secret;
-use rabt_core::Agency;
+use rabt_core::{Agency, NationalId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -76,4 +76,15 @@ pub fn without_callbacks(
         callbacks,
     );
     (app, knobs)
+}
+
+/// `n` distinct, valid national IDs of citizens (`1`, then `00000001`, `00000002`…
+/// and the check digit), for a batch as large as a test needs; whether the world holds
+/// them does not matter to such a test.
+pub fn numbered_national_ids(n: usize) -> Vec<String> {
+    (1..=99_999_999u32)
+        .filter_map(|i| NationalId::with_check_digit(&format!("1{i:08}")))
+        .map(|id| id.as_str().to_owned())
+        .take(n)
+        .collect()
 }
