@@ -11,8 +11,7 @@ const BULK_PAGE: i64 = 200;
 
 /// The open dead letters' ids (of one agency, or of all), a page at a time, oldest
 /// first: the walk of the bulk replay and purge. Each page starts after the last id of
-/// the one before, so letters closed meanwhile (by the walk itself) are never visited
-/// twice.
+/// the one before, so no letter is visited twice.
 pub(super) struct OpenPages {
     agency: Option<Agency>,
     after: Option<DeadLetterId>,
