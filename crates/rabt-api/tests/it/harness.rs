@@ -285,6 +285,11 @@ impl Harness {
         self.ops(Method::GET, uri, token, None).await
     }
 
+    /// `POST` to the operators' API as the operator of `token`, with a JSON body.
+    pub(crate) async fn ops_post(&self, uri: &str, token: &str, body: Value) -> Reply {
+        self.ops(Method::POST, uri, token, Some(body)).await
+    }
+
     /// How many requests cooperative A has.
     pub(crate) async fn stored_requests(&self) -> usize {
         let reply = self.get("/v1/requests?limit=100").await;

@@ -122,12 +122,7 @@ async fn tokens_and_roles_are_checked() {
     let reply = h.ops(Method::DELETE, &path, &op, None).await;
     assert_eq!(problem_type(&reply), "role-forbidden");
     let reply = h
-        .ops(
-            Method::POST,
-            "/ops/v1/dead-letters/replay",
-            &viewer,
-            Some(json!({"all": true})),
-        )
+        .ops_post("/ops/v1/dead-letters/replay", &viewer, json!({"all": true}))
         .await;
     assert_eq!(problem_type(&reply), "role-forbidden");
     // Nothing was replayed or purged.
@@ -312,7 +307,7 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
         (json!({"agency": "labor", "all": true}), ""),
         (json!({"agency": "labor", "when": "now"}), "/when"),
     ] {
-        let reply = h.ops(Method::POST, uri, &token, Some(body.clone())).await;
+        let reply = h.ops_post(uri, &token, body.clone()).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(problem_type(&reply), "validation-failed");
         assert_eq!(pointers(&reply), [pointer], "{body}");
@@ -345,9 +340,7 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
         "bad bodies change nothing"
     );
 
-    let reply = h
-        .ops(Method::POST, uri, &token, Some(json!({"agency": "labor"})))
-        .await;
+    let reply = h.ops_post(uri, &token, json!({"agency": "labor"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["replayed"], json!([]));
     assert_eq!(reply.body["skipped"][0]["id"], poison.to_string());
@@ -357,9 +350,7 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
     );
 
     let (_, second_task, second) = dead_lettered_request(&h).await;
-    let reply = h
-        .ops(Method::POST, uri, &token, Some(json!({"all": true})))
-        .await;
+    let reply = h.ops_post(uri, &token, json!({"all": true})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let replayed: Vec<(&str, &str)> = reply.body["replayed"]
         .as_array()
