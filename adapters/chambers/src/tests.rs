@@ -1,4 +1,5 @@
 use rabt_adapter::http::SecretBytes;
+use rabt_sandbox::conformance::call_once;
 use rabt_sandbox::tls::SandboxPki;
 use serde_json::json;
 
@@ -123,19 +124,14 @@ fn the_unified_number_asked_fills_in_what_fsc_does_not_say() {
 #[tokio::test]
 async fn other_services_are_unsupported_and_callbacks_refused() {
     let adapter = ChambersAdapter::new(config(Url::parse("https://127.0.0.1:9").unwrap())).unwrap();
-    let service = rabt_core::ServiceName::parse("post.address.verify").unwrap();
-    let input = json!({});
-    let err = adapter
-        .call(ServiceCall {
-            task: rabt_core::TaskId::new(),
-            service: &service,
-            input: &input,
-            attempt: 1,
-            timeout: Duration::from_secs(1),
-            traceparent: None,
-        })
-        .await
-        .unwrap_err();
+    let err = call_once(
+        &adapter,
+        "post.address.verify",
+        rabt_core::TaskId::new(),
+        &json!({}),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, AdapterError::UnsupportedService(_)));
     assert!(matches!(
         adapter.callback(&json!({})),

@@ -139,16 +139,7 @@ mod tests {
 
     #[test]
     fn the_batch_limit_is_the_ministrys() {
-        let ids = |n: usize| -> Vec<String> {
-            (0..n)
-                .map(|i| {
-                    NationalId::with_check_digit(&format!("1{:08}", i + 1))
-                        .unwrap()
-                        .as_str()
-                        .to_owned()
-                })
-                .collect()
-        };
+        let ids = rabt_sandbox::conformance::numbered_national_ids;
         let full =
             json!({"establishmentLicenseNumber": "4000067890", "idNumbers": ids(MAX_WORKERS)});
         assert_eq!(Batch::parse(&full).unwrap().workers.len(), MAX_WORKERS);

@@ -542,6 +542,17 @@ impl ApiError {
     pub fn problem(&self) -> &Problem {
         &self.0
     }
+
+    /// The query parameters its errors name, in order: what the tests of every query
+    /// parser look at.
+    #[cfg(test)]
+    pub(crate) fn parameters(&self) -> Vec<String> {
+        self.0
+            .errors
+            .iter()
+            .filter_map(|e| e.parameter.clone())
+            .collect()
+    }
 }
 
 impl From<ProblemKind> for ApiError {

@@ -477,30 +477,12 @@ mod tests {
     use rabt_test_support::TempDir;
 
     use super::*;
-    use crate::procs::Usage;
-    use crate::wrk::{Saturation, WrkSummary};
 
     fn saturation_record(dir: &TempDir, accepted_per_s: f64) -> PathBuf {
         let path = dir.path().join(format!("saturation-{accepted_per_s}.json"));
-        Record {
-            label: Label {
-                stage: "E".to_owned(),
-                system: "production".to_owned(),
-                service: Some("cooperative.establishment.check".to_owned()),
-                share: None,
-                basis: None,
-            },
-            figure: Figure::Saturation(Saturation {
-                wrk: WrkSummary::default(),
-                threads: 2,
-                connections: 8,
-                end_to_end: true,
-                accepted_per_s,
-                usage: Usage::default(),
-            }),
-        }
-        .write(&path)
-        .unwrap();
+        Record::saturation_sample("production", 8, accepted_per_s)
+            .write(&path)
+            .unwrap();
         path
     }
 

@@ -439,6 +439,31 @@ fn end_to_end(records: &[Record]) -> Vec<EndToEnd> {
 }
 
 #[cfg(test)]
+impl Record {
+    /// A saturation of the composite check at stage E by `system`: the record the
+    /// tests of the commands and of the report start from.
+    pub(crate) fn saturation_sample(system: &str, connections: u32, accepted_per_s: f64) -> Self {
+        Record {
+            label: Label {
+                stage: "E".to_owned(),
+                system: system.to_owned(),
+                service: Some("cooperative.establishment.check".to_owned()),
+                share: None,
+                basis: None,
+            },
+            figure: Figure::Saturation(Saturation {
+                wrk: crate::wrk::WrkSummary::default(),
+                threads: 2,
+                connections,
+                end_to_end: true,
+                accepted_per_s,
+                usage: crate::procs::Usage::default(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 

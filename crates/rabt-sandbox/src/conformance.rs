@@ -10,10 +10,12 @@
 //! then panics listing every one that failed, so one run shows the whole picture.
 //!
 //! Besides the kit, what adapters' own tests keep needing: [`call_once`], one call as
-//! a worker's first attempt; [`oneshot`], a simulator's router asked once without a
+//! a worker's first attempt (and [`call_traced`], within a trace); [`oneshot`], a simulator's router asked once without a
 //! socket; [`FakeRabt`], Rabt's callback endpoint faked for the agencies that call
 //! back; [`output_validator`], the kit's validator from the catalogue; and
-//! [`assert_refused`] and [`assert_unavailable`] for their error tables.
+//! [`assert_refused`] and [`assert_unavailable`] for their error tables; and for their
+//! unit tests, [`wire_fixture`], [`round_trip`], [`without_callbacks`] and
+//! [`numbered_national_ids`].
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -25,7 +27,7 @@
 //! ```
 //!
 //! Layout: this file, the kit and [`run`]; `checks`, the checks; `fake_rabt`,
-//! [`FakeRabt`].
+//! [`FakeRabt`]; `fixtures`, the tests' setup.
 
 use std::fmt;
 use std::io;
@@ -44,8 +46,10 @@ use rabt_adapter::{Adapter, AdapterError, Answer, BoxFuture, ServiceCall};
 
 mod checks;
 mod fake_rabt;
+mod fixtures;
 
 pub use fake_rabt::{CALLBACK_DEADLINE, FakeRabt, Received};
+pub use fixtures::{numbered_national_ids, round_trip, wire_fixture, without_callbacks};
 
 /// Which credentials the adapter under test is built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +255,22 @@ pub async fn call_once(
     task: TaskId,
     input: &Value,
 ) -> Result<Answer, AdapterError> {
+    call_traced(adapter, service, task, input, None).await
+}
+
+/// [`call_once`] as part of the trace `traceparent`, for the tests that check the
+/// adapter hands it on to its agency.
+///
+/// # Panics
+///
+/// If `service` is not a service name: a bug in the test.
+pub async fn call_traced(
+    adapter: &dyn Adapter,
+    service: &str,
+    task: TaskId,
+    input: &Value,
+    traceparent: Option<&str>,
+) -> Result<Answer, AdapterError> {
     let service = ServiceName::parse(service)
         .unwrap_or_else(|e| panic!("`{service}` is not a service name: {e}"));
     adapter
@@ -260,7 +280,7 @@ pub async fn call_once(
             input,
             attempt: 1,
             timeout: TEST_CALL_TIMEOUT,
-            traceparent: None,
+            traceparent,
         })
         .await
 }

@@ -235,18 +235,10 @@ impl Store {
         role: OperatorRole,
         token_hash: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO operators (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(name)
-        .bind(role.as_str())
-        .bind(token_hash)
-        .bind(millis(now()))
-        .execute(tx.conn())
-        .await
-        .map_err(StoreError::duplicate_as("operator"))?;
-        tx.commit().await
+        let sql =
+            "INSERT INTO operators (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4)";
+        self.write_operator(sql, name, role, token_hash, "operator")
+            .await
     }
 
     /// Creates the operator `name`, or gives the existing one `role` and a new token
@@ -258,18 +250,32 @@ impl Store {
         role: OperatorRole,
         token_hash: &str,
     ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO operators (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash";
+        self.write_operator(sql, name, role, token_hash, "operator token")
+            .await
+    }
+
+    /// Runs `sql` (an insert of the operator's row, binding name, role, token hash and
+    /// now) in a transaction; a taken name or token is [`StoreError::Duplicate`] of
+    /// `what`.
+    async fn write_operator(
+        &self,
+        sql: &'static str,
+        name: &str,
+        role: OperatorRole,
+        token_hash: &str,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO operators (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash",
-        )
-        .bind(name)
-        .bind(role.as_str())
-        .bind(token_hash)
-        .bind(millis(now()))
-        .execute(tx.conn())
-        .await
-        .map_err(StoreError::duplicate_as("operator token"))?;
+        sqlx::query(sql)
+            .bind(name)
+            .bind(role.as_str())
+            .bind(token_hash)
+            .bind(millis(now()))
+            .execute(tx.conn())
+            .await
+            .map_err(StoreError::duplicate_as(what))?;
         tx.commit().await
     }
 

@@ -12,10 +12,13 @@
 //!
 //! Layout: this file records and reads; `replay` reopens a task, `composite` the checks
 //! skipped because of it, `callback` queues an agency's callback again; `purge`
-//! discards.
+//! discards; `closing` locks one and closes it as replayed; `pages` walks the open
+//! ones for the bulk replay and purge.
 
 mod callback;
+mod closing;
 mod composite;
+mod pages;
 mod purge;
 mod replay;
 
@@ -36,7 +39,7 @@ use crate::filter::Filtered;
 use crate::tasks::task_audit;
 
 pub use purge::PurgeOutcome;
-pub use replay::ReplayOutcome;
+pub use replay::{Queued, ReplayOutcome};
 
 /// The longest reason kept, in characters (reasons come from message headers).
 const MAX_REASON_CHARS: usize = 500;

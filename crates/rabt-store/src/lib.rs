@@ -87,7 +87,7 @@ pub use console::{ConsoleSession, Ended, Heartbeat, OpsRequestQuery, OpsRequestS
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};
 pub use dead_letters::{
     DeadLetter, DeadLetterQuery, DeadLetterRecorded, DeadLetterState, EndedTask, NewDeadLetter,
-    PurgeOutcome, ReplayOutcome,
+    PurgeOutcome, Queued, ReplayOutcome,
 };
 pub use error::StoreError;
 pub use group::GroupStats;

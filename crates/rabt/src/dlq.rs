@@ -10,7 +10,7 @@ use chrono::{SecondsFormat, Utc};
 use clap::{ArgGroup, Args, Subcommand};
 use rabt_core::{Agency, DeadLetterId};
 use rabt_store::{
-    DeadLetter, DeadLetterQuery, DeadLetterState, PurgeOutcome, ReplayOutcome, Store,
+    DeadLetter, DeadLetterQuery, DeadLetterState, PurgeOutcome, Queued, ReplayOutcome, Store,
 };
 
 use crate::agency_cmd::agency_arg;
@@ -272,20 +272,14 @@ async fn find(store: &Store, id: DeadLetterId) -> anyhow::Result<DeadLetter> {
 
 /// What a replay queued, in words; `None` when it refused.
 fn queued(outcome: &ReplayOutcome) -> Option<String> {
-    match outcome {
-        ReplayOutcome::Reopened { task, request } => {
-            Some(format!("task {task} of request {request} is queued again"))
+    outcome.queued().map(|queued| match queued {
+        Queued::Task { task, request } => {
+            format!("task {task} of request {request} is queued again")
         }
-        ReplayOutcome::CallbackRequeued { callback, task } => Some(format!(
-            "callback {callback} (for task {task}) is queued again"
-        )),
-        ReplayOutcome::AlreadyReplayed { .. }
-        | ReplayOutcome::Purged { .. }
-        | ReplayOutcome::NoTask
-        | ReplayOutcome::CallbackApplied { .. }
-        | ReplayOutcome::TaskNotDeadLettered { .. }
-        | ReplayOutcome::Contended => None,
-    }
+        Queued::Callback { callback, task } => {
+            format!("callback {callback} (for task {task}) is queued again")
+        }
+    })
 }
 
 /// Why a replay changed nothing, in words.

@@ -1,5 +1,6 @@
 use chrono::NaiveDate;
 use rabt_catalogue::Catalogue;
+use rabt_sandbox::conformance::wire_fixture;
 use serde_json::{Value, json};
 
 use super::*;
@@ -7,8 +8,7 @@ use crate::ChambersError;
 use crate::output::{Chamber, MembershipClass, MembershipOutput, MembershipRecord, Name};
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    wire_fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 /// A service output the end-to-end golden tests expect too.

@@ -2,10 +2,8 @@ use axum::body::Body;
 use axum::http::Request;
 use chrono::TimeZone;
 use rabt_core::Agency;
-use rabt_sandbox::callback::CallbackTarget;
-use rabt_sandbox::conformance::oneshot;
+use rabt_sandbox::conformance::{numbered_national_ids, oneshot, wire_fixture, without_callbacks};
 use rabt_sandbox::simulator::{Fault, Knobs};
-use rabt_sandbox::webhook;
 use rabt_sandbox::world::cases;
 use serde_json::{Value, json};
 
@@ -15,26 +13,11 @@ const KEY: &str = "sim-key";
 
 /// The simulator with callbacks switched off: these tests look at the HTTP answers.
 fn app() -> (Router, KnobsHandle) {
-    let knobs = KnobsHandle::new();
-    knobs.set(Knobs {
-        never_call_back: true,
-        ..Knobs::default()
-    });
-    let target = CallbackTarget {
-        base_url: "http://127.0.0.1:9".parse().unwrap(),
-        secrets: vec![webhook::Secret::generate()],
-    };
-    let callbacks = CallbackSender::new(Agency::Health, target, knobs.clone());
-    let world = Arc::new(World::standard());
-    (
-        router(world, Secret::new(KEY), knobs.clone(), callbacks),
-        knobs,
-    )
+    without_callbacks(Agency::Health, KEY, router)
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    wire_fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 async fn post_raw(
@@ -147,14 +130,7 @@ async fn errors_are_the_ministrys_own() {
 #[tokio::test]
 async fn batches_are_checked_as_the_ministry_checks_them() {
     let (app, _) = app();
-    let ids: Vec<String> = (1..=MAX_WORKERS + 1)
-        .map(|i| {
-            NationalId::with_check_digit(&format!("1{i:08}"))
-                .unwrap()
-                .as_str()
-                .to_owned()
-        })
-        .collect();
+    let ids = numbered_national_ids(MAX_WORKERS + 1);
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let full = batch(cases::FOOD_LICENCE, &refs[..MAX_WORKERS]);
     assert_eq!(post(&app, None, &full).await.0, StatusCode::ACCEPTED);

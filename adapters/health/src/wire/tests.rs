@@ -1,19 +1,16 @@
+use rabt_sandbox::conformance::{self, wire_fixture};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::*;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    wire_fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 /// Parses a fixture into `T` and checks that `T` writes it back unchanged.
 fn round_trip<T: DeserializeOwned + Serialize>(name: &str) -> T {
-    let json = fixture(name);
-    let parsed: T = serde_json::from_value(json.clone()).unwrap();
-    assert_eq!(serde_json::to_value(&parsed).unwrap(), json, "{name}");
-    parsed
+    conformance::round_trip(&fixture(name), name)
 }
 
 fn golden_callback() -> MohBatchCallback {

@@ -10,8 +10,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use rabt_adapter::AdapterError;
-use rabt_core::{Agency, NationalId, Outcome, TaskId};
+use rabt_core::{Agency, Outcome, TaskId};
 use rabt_sandbox::callback::{CallbackSender, CallbackTarget};
+use rabt_sandbox::conformance::numbered_national_ids;
 use rabt_sandbox::simulator::{Fault, Knobs, KnobsHandle, spawn};
 use rabt_sandbox::webhook;
 use rabt_sandbox::world::cases;
@@ -109,14 +110,7 @@ async fn server_errors_and_rate_limits_are_retried_after_the_ministrys_hint() {
 #[tokio::test]
 async fn a_batch_beyond_the_limit_is_refused_before_any_call() {
     let ministry = Ministry::start().await;
-    let ids: Vec<String> = (1..=rabt_adapter_health::MAX_WORKERS + 1)
-        .map(|i| {
-            NationalId::with_check_digit(&format!("1{i:08}"))
-                .unwrap()
-                .as_str()
-                .to_owned()
-        })
-        .collect();
+    let ids = numbered_national_ids(rabt_adapter_health::MAX_WORKERS + 1);
     let over = json!({"establishmentLicenseNumber": cases::FOOD_LICENCE, "idNumbers": ids});
     let result = verify(&ministry.adapter, TaskId::new(), &over).await;
     assert!(is_refused(&result, Outcome::InvalidInput), "{result:?}");

@@ -3,6 +3,7 @@
 //! and records what arrives), with an adapter pointing at it.
 #![allow(unreachable_pub)] // `pub` reads as "for the test modules" here
 
+use rabt_sandbox::conformance::wire_fixture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +93,5 @@ pub fn submitted(answer: Result<Answer, AdapterError>) -> String {
 
 /// A fixture file's JSON.
 pub fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    wire_fixture(env!("CARGO_MANIFEST_DIR"), name)
 }

@@ -1,6 +1,6 @@
 use axum::body::Body;
 use axum::http::Request;
-use rabt_sandbox::conformance::oneshot;
+use rabt_sandbox::conformance::{oneshot, wire_fixture};
 use rabt_sandbox::simulator::{Fault, Knobs};
 use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
@@ -113,8 +113,7 @@ fn pin_times(mut answer: Value) -> Value {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    wire_fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 fn same(name: &str, actual: Value) {

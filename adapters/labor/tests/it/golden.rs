@@ -10,11 +10,12 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use rabt_adapter::http::Secret;
-use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
+use rabt_adapter::{AdapterError, Answer};
 use rabt_adapter_labor::{
     COOPERATIVE_REGISTRATION, ESTABLISHMENT_COMPLIANCE, LaborAdapter, LaborConfig, simulator,
 };
-use rabt_core::{Outcome, ServiceName, TaskId};
+use rabt_core::{Outcome, TaskId};
+use rabt_sandbox::conformance::call_traced;
 use rabt_sandbox::simulator::{KnobsHandle, ShutdownHandle, spawn};
 use rabt_sandbox::world::{World, cases, golden};
 use serde_json::{Value, json};
@@ -51,18 +52,9 @@ async fn ask(
     number: &str,
     task: TaskId,
 ) -> Result<Answer, AdapterError> {
-    let service = ServiceName::parse(service).unwrap();
     let input = json!({"unifiedNumber": number});
-    adapter
-        .call(ServiceCall {
-            task,
-            service: &service,
-            input: &input,
-            attempt: 1,
-            timeout: Duration::from_secs(30),
-            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        })
-        .await
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    call_traced(adapter, service, task, &input, Some(traceparent)).await
 }
 
 /// The outcome and data of a final answer whose reference is the task id.

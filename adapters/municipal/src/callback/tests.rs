@@ -1,12 +1,12 @@
 use rabt_catalogue::Catalogue;
+use rabt_sandbox::conformance::wire_fixture;
 use serde_json::{Value, json};
 
 use super::*;
 use crate::LICENSE_VERIFY;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    wire_fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 fn active() -> Value {

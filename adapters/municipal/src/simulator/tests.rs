@@ -2,8 +2,7 @@ use axum::body::Body;
 use axum::http::Request;
 use rabt_adapter::http::REQUEST_ID;
 use rabt_core::Agency;
-use rabt_sandbox::callback::CallbackTarget;
-use rabt_sandbox::conformance::oneshot;
+use rabt_sandbox::conformance::{oneshot, wire_fixture, without_callbacks};
 use rabt_sandbox::simulator::{Fault, Knobs};
 use rabt_sandbox::world::{cases, golden};
 use serde_json::{Value, json};
@@ -16,26 +15,11 @@ const KEY: &str = "sim-key";
 /// A simulator that accepts but never calls back: these tests look at the HTTP side;
 /// the callbacks themselves are tested over real sockets in tests/golden.rs.
 fn app() -> (Router, KnobsHandle) {
-    let knobs = KnobsHandle::new();
-    knobs.set(Knobs {
-        never_call_back: true,
-        ..Knobs::default()
-    });
-    let target = CallbackTarget {
-        base_url: "http://127.0.0.1:9".parse().unwrap(),
-        secrets: vec![rabt_sandbox::webhook::Secret::generate()],
-    };
-    let callbacks = CallbackSender::new(Agency::Municipal, target, knobs.clone());
-    let world = Arc::new(World::standard());
-    (
-        router(world, Secret::new(KEY), knobs.clone(), callbacks),
-        knobs,
-    )
+    without_callbacks(Agency::Municipal, KEY, router)
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    wire_fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 struct Post<'a> {

@@ -10,10 +10,10 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use rabt_adapter::{Adapter, AdapterError, Answer, ServiceCall};
+use rabt_adapter::{AdapterError, Answer};
 use rabt_adapter_municipal::LICENSE_VERIFY;
-use rabt_core::{Outcome, ServiceName, TaskId};
-use rabt_sandbox::conformance::call_once;
+use rabt_core::{Outcome, TaskId};
+use rabt_sandbox::conformance::{call_once, call_traced};
 use rabt_sandbox::simulator::spawn;
 use serde_json::{Value, json};
 
@@ -117,19 +117,10 @@ async fn the_adapter_sends_key_task_id_trace_and_the_golden_body() {
     );
     let (addr, _server) = spawn(app).await.unwrap();
     let adapter = support::adapter(&format!("http://{addr}"), support::KEY);
-    let service = ServiceName::parse(LICENSE_VERIFY).unwrap();
     let input = json!({"licenseNumber": "4000012345", "unifiedNumber": "7000000001"});
     let task = TaskId::new();
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let answer = adapter
-        .call(ServiceCall {
-            task,
-            service: &service,
-            input: &input,
-            attempt: 1,
-            timeout: Duration::from_secs(30),
-            traceparent: Some(traceparent),
-        })
+    let answer = call_traced(&adapter, LICENSE_VERIFY, task, &input, Some(traceparent))
         .await
         .unwrap();
     assert_eq!(

@@ -1,6 +1,6 @@
 use axum::body::Body;
 use axum::http::Request;
-use rabt_sandbox::conformance::oneshot;
+use rabt_sandbox::conformance::{oneshot, wire_fixture};
 use rabt_sandbox::simulator::{Fault, Knobs};
 use serde_json::Value;
 
@@ -28,8 +28,7 @@ async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    wire_fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 const SHORT: &str = "/NationalAddressByShortAddress/NationalAddressByShortAddress";

@@ -7,7 +7,7 @@ use rabt_store::{AuditQuery, OperatorRole};
 use serde_json::Value;
 
 use super::i18n::Lang;
-use super::layout::{self, headings, next_page, window_select};
+use super::layout::{self, headings, next_page, pager, window_select};
 use super::requests::{problem, time};
 use super::session::Console;
 use super::{OrPage, Page};
@@ -40,9 +40,7 @@ pub(crate) async fn list(
             (headings(lang, &[("When", "متى"), ("Who", "من"), ("Action", "الإجراء"), ("Request", "الطلب"), ("Outcome", "النتيجة"), ("Detail", "التفاصيل")]))
             tbody { @for e in &entries { (row(lang, e)) } }
         }
-        @if let Some(seq) = next {
-            p.pager { a href=(next_page("/console/audit", &raw, &seq.to_string())) { (lang.t("Older", "أقدم")) } }
-        }
+        (pager(lang, next.map(|seq| next_page("/console/audit", &raw, &seq.to_string())), ("Older", "أقدم")))
     };
     Ok(layout::page(ctx, lang.t("Audit log", "سجل التدقيق"), body))
 }

@@ -14,7 +14,7 @@ use rabt_store::{Actor, NewCooperative, OperatorRole, Revoked, StoreError};
 use serde_json::Value;
 
 use super::forms::Form;
-use super::layout::{self, Ctx, badge, headings};
+use super::layout::{self, Ctx, badge, danger_form, headings};
 use super::requests::{problem, time};
 use super::session::{Console, redirect};
 use super::{OrPage, Page};
@@ -197,12 +197,12 @@ fn actions(state: &AppState, ctx: &Ctx, view: &Value) -> Markup {
             }
         }
         @if active && ctx.can(OperatorRole::Admin) {
-            form.action method="post" action=(format!("/console/cooperatives/{id}/deactivate")) {
-                (ctx.csrf_field())
-                label { (lang.t("Reason (audited)", "السبب (يُسجَّل)")) input name="reason" required maxlength="200"; }
-                label { input type="checkbox" name="confirm" value="yes" required; (lang.t("Yes: its keys are refused until reactivated", "نعم: تُرفض مفاتيحها حتى إعادة التفعيل")) }
-                button.danger type="submit" { (lang.t("Deactivate", "إيقاف")) }
-            }
+            (danger_form(
+                ctx,
+                &format!("/console/cooperatives/{id}/deactivate"),
+                ("Yes: its keys are refused until reactivated", "نعم: تُرفض مفاتيحها حتى إعادة التفعيل"),
+                ("Deactivate", "إيقاف"),
+            ))
         }
     }
 }

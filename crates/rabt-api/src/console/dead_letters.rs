@@ -13,7 +13,7 @@ use rabt_store::{Actor, DeadLetterQuery, DeadLetterState, NewAuditEntry, Operato
 use serde_json::{Value, json};
 
 use super::forms::Form;
-use super::layout::{self, Ctx, agency_select, badge, headings};
+use super::layout::{self, Ctx, agency_select, badge, danger_form, pager, table_or_note};
 use super::requests::{problem, time};
 use super::session::{Console, redirect};
 use super::{OrPage, Page};
@@ -52,22 +52,22 @@ pub(crate) async fn list(
     };
     let page = Paged::of(items, params.limit);
     let next = page.next(|l| params.next_link(l.id));
-    let items: Vec<Value> = page.items.iter().map(view::summary).collect();
+    let rows: Vec<Markup> = page
+        .items
+        .iter()
+        .map(|l| row(ctx, &view::summary(l)))
+        .collect();
     let body = html! {
         h1 { (lang.t("Dead letters", "الرسائل الميتة")) }
         (filters(ctx, &params))
         @if ctx.can(OperatorRole::Operator) { (bulk_replay_form(ctx, params.agency)) }
-        @if items.is_empty() {
-            p.note { (lang.t("No dead letter matches.", "لا رسالة ميتة تطابق.")) }
-        } @else {
-            table {
-                (headings(lang, &[("Dead letter", "الرسالة"), ("Agency", "الجهة"), ("State", "الحالة"), ("Reason", "السبب"), ("Dead at", "وقت الموت"), ("Request", "الطلب")]))
-                tbody { @for l in &items { (row(ctx, l)) } }
-            }
-        }
-        @if let Some(next) = next {
-            p.pager { a href=(next.replace("/ops/v1/", "/console/")) { (lang.t("Older", "أقدم")) } }
-        }
+        (table_or_note(
+            lang,
+            ("No dead letter matches.", "لا رسالة ميتة تطابق."),
+            &[("Dead letter", "الرسالة"), ("Agency", "الجهة"), ("State", "الحالة"), ("Reason", "السبب"), ("Dead at", "وقت الموت"), ("Request", "الطلب")],
+            &rows,
+        ))
+        (pager(lang, next.map(|next| next.replace("/ops/v1/", "/console/")), ("Older", "أقدم")))
     };
     Ok(layout::page(
         ctx,
@@ -179,12 +179,12 @@ pub(crate) async fn show(
             }
         }
         @if open && ctx.can(OperatorRole::Admin) {
-            form.action method="post" action=(format!("/console/dead-letters/{id}/purge")) {
-                (ctx.csrf_field())
-                label { (lang.t("Reason (audited)", "السبب (يُسجَّل)")) input name="reason" required maxlength="200"; }
-                label { input type="checkbox" name="confirm" value="yes" required; (lang.t("Yes, discard it for good", "نعم، احذفها نهائيًا")) }
-                button.danger type="submit" { (lang.t("Purge", "حذف")) }
-            }
+            (danger_form(
+                ctx,
+                &format!("/console/dead-letters/{id}/purge"),
+                ("Yes, discard it for good", "نعم، احذفها نهائيًا"),
+                ("Purge", "حذف"),
+            ))
         }
     };
     Ok(layout::page(ctx, lang.t("Dead letter", "رسالة ميتة"), body))

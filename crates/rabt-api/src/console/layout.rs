@@ -159,6 +159,55 @@ pub(crate) fn headings(lang: Lang, columns: &[(&str, &str)]) -> Markup {
     }
 }
 
+/// An irreversible action: a form posting to `action` that asks for an audited
+/// reason and a ticked confirmation (`confirm` says what it means), under a danger
+/// button.
+pub(crate) fn danger_form(
+    ctx: &Ctx,
+    action: &str,
+    confirm: (&str, &str),
+    button: (&str, &str),
+) -> Markup {
+    let lang = ctx.lang;
+    html! {
+        form.action method="post" action=(action) {
+            (ctx.csrf_field())
+            label { (lang.t("Reason (audited)", "السبب (يُسجَّل)")) input name="reason" required maxlength="200"; }
+            label { input type="checkbox" name="confirm" value="yes" required; (lang.t(confirm.0, confirm.1)) }
+            button.danger type="submit" { (lang.t(button.0, button.1)) }
+        }
+    }
+}
+
+/// A list page's table (its column headings, then `rows`), or the note `none` says
+/// when nothing matches.
+pub(crate) fn table_or_note(
+    lang: Lang,
+    none: (&str, &str),
+    columns: &[(&str, &str)],
+    rows: &[Markup],
+) -> Markup {
+    html! {
+        @if rows.is_empty() {
+            p.note { (lang.t(none.0, none.1)) }
+        } @else {
+            table {
+                (headings(lang, columns))
+                tbody { @for row in rows { (row) } }
+            }
+        }
+    }
+}
+
+/// The link to a list's next (older) page, when there is one, labelled `label`.
+pub(crate) fn pager(lang: Lang, next: Option<String>, label: (&str, &str)) -> Markup {
+    html! {
+        @if let Some(href) = next {
+            p.pager { a href=(href) { (lang.t(label.0, label.1)) } }
+        }
+    }
+}
+
 /// A filter's agency choice, every agency of `Agency::ALL` or "all".
 pub(crate) fn agency_select(lang: Lang, selected: Option<Agency>) -> Markup {
     html! {

@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use super::forms::Form;
 use super::i18n::Lang;
-use super::layout::{self, Ctx, badge, headings, next_page, pretty, window_select};
+use super::layout::{
+    self, Ctx, badge, headings, next_page, pager, pretty, table_or_note, window_select,
+};
 use super::session::{Console, redirect};
 use super::{OrPage, Page};
 use crate::ops::requests::{RequestFilter, audit_reveal, detail, page, parse_filter};
@@ -61,17 +63,13 @@ pub(crate) async fn list(
     let body = html! {
         h1 { (lang.t("Requests", "الطلبات")) }
         (filters(&state, lang, &filter))
-        @if items.is_empty() {
-            p.note { (lang.t("No request matches.", "لا طلب يطابق.")) }
-        } @else {
-            table {
-                (headings(lang, &[("Request", "الطلب"), ("Service", "الخدمة"), ("Status", "الحالة"), ("Verdict", "الحكم"), ("Accepted", "قُبل"), ("Cooperative", "الجمعية")]))
-                tbody { @for item in &items { (row(lang, item)) } }
-            }
-        }
-        @if let Some(cursor) = next {
-            p.pager { a href=(next_page("/console/requests", &raw, &cursor)) { (lang.t("Older requests", "طلبات أقدم")) } }
-        }
+        (table_or_note(
+            lang,
+            ("No request matches.", "لا طلب يطابق."),
+            &[("Request", "الطلب"), ("Service", "الخدمة"), ("Status", "الحالة"), ("Verdict", "الحكم"), ("Accepted", "قُبل"), ("Cooperative", "الجمعية")],
+            &items.iter().map(|item| row(lang, item)).collect::<Vec<_>>(),
+        ))
+        (pager(lang, next.map(|cursor| next_page("/console/requests", &raw, &cursor)), ("Older requests", "طلبات أقدم")))
     };
     Ok(layout::page(ctx, lang.t("Requests", "الطلبات"), body))
 }

@@ -131,14 +131,8 @@ mod tests {
             "request=req_nope&window=2h&limit=0&cursor=-1&since=yesterday&operator={long}&nobody=1"
         ))
         .unwrap_err();
-        let named: Vec<_> = err
-            .problem()
-            .errors
-            .iter()
-            .filter_map(|e| e.parameter.clone())
-            .collect();
         assert_eq!(
-            named,
+            err.parameters(),
             [
                 "request", "window", "limit", "cursor", "since", "operator", "nobody"
             ]

@@ -9,7 +9,7 @@ use chrono::{SecondsFormat, Utc};
 use rabt_core::{Agency, DeadLetterId};
 use rabt_metrics::metrics;
 use rabt_store::{
-    DeadLetter, DeadLetterQuery, DeadLetterState, OperatorRole, PurgeOutcome, ReplayOutcome,
+    DeadLetter, DeadLetterQuery, DeadLetterState, OperatorRole, PurgeOutcome, Queued, ReplayOutcome,
 };
 use serde_json::{Value, json};
 
@@ -243,22 +243,16 @@ pub(crate) async fn find(state: &AppState, id: &str) -> Result<DeadLetter, ApiEr
 /// What a replay queued (`task` and `request`, or `callback` and `task`); `None` when
 /// it refused.
 fn queued(outcome: &ReplayOutcome) -> Option<Value> {
-    match outcome {
-        ReplayOutcome::Reopened { task, request } => Some(json!({
+    outcome.queued().map(|queued| match queued {
+        Queued::Task { task, request } => json!({
             "task": task.to_string(),
             "request": request.to_string(),
-        })),
-        ReplayOutcome::CallbackRequeued { callback, task } => Some(json!({
+        }),
+        Queued::Callback { callback, task } => json!({
             "callback": callback.to_string(),
             "task": task.to_string(),
-        })),
-        ReplayOutcome::AlreadyReplayed { .. }
-        | ReplayOutcome::Purged { .. }
-        | ReplayOutcome::NoTask
-        | ReplayOutcome::CallbackApplied { .. }
-        | ReplayOutcome::TaskNotDeadLettered { .. }
-        | ReplayOutcome::Contended => None,
-    }
+        }),
+    })
 }
 
 /// Why a replay did not queue anything, as a problem.

@@ -97,12 +97,9 @@ mod tests {
     fn every_bad_parameter_is_named() {
         let err =
             DeadLetterParams::parse("agency=mars&state=gone&limit=0&cursor=x&page=2").unwrap_err();
-        let named: Vec<_> = err
-            .problem()
-            .errors
-            .iter()
-            .filter_map(|e| e.parameter.clone())
-            .collect();
-        assert_eq!(named, ["agency", "state", "limit", "cursor", "page"]);
+        assert_eq!(
+            err.parameters(),
+            ["agency", "state", "limit", "cursor", "page"]
+        );
     }
 }

@@ -308,12 +308,7 @@ async fn an_expired_request_says_so_and_keeps_its_verdict() {
     use rabt_store::{StartResult, TaskCompletion};
     let h = harness().await;
     let id = identity_request(&h, "k1").await;
-    let record = h
-        .store
-        .get_request(h.cooperative, RequestId::parse(&id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.stored(RequestId::parse(&id).unwrap()).await;
     let task = record.tasks[0].id;
     let now = chrono::Utc::now();
     assert!(matches!(

@@ -147,14 +147,7 @@ async fn dead_letter(h: &Harness) -> String {
     let body = json!({"service": "post.address.verify", "input": {"shortAddress": "RRRD2929"}});
     let reply = h.post(&format!("k-{}", TaskId::new()), &body).await;
     let request: rabt_core::RequestId = reply.body["id"].as_str().unwrap().parse().unwrap();
-    let task = h
-        .store
-        .get_request(h.cooperative, request)
-        .await
-        .unwrap()
-        .unwrap()
-        .tasks[0]
-        .id;
+    let task = h.stored(request).await.tasks[0].id;
     h.store.start_task(task, Utc::now()).await.unwrap();
     let recorded = h
         .store

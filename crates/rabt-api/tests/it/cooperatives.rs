@@ -36,12 +36,7 @@ async fn onboard_rotate_revoke_deactivate_and_reactivate() {
     let admin = h.operator("amal", OperatorRole::Admin).await;
     let body = json!({"name": "جمعية النور", "unifiedNumber": "7000000011", "services": ["post.address.verify"]});
     let made = h
-        .ops(
-            Method::POST,
-            "/ops/v1/cooperatives",
-            &huda,
-            Some(body.clone()),
-        )
+        .ops_post("/ops/v1/cooperatives", &huda, body.clone())
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
     assert_eq!(made.headers["cache-control"], "no-store");
@@ -56,32 +51,20 @@ async fn onboard_rotate_revoke_deactivate_and_reactivate() {
     assert_eq!(services_status(&h, &first).await.status, StatusCode::OK);
     // Shown once: reading it back never shows a key.
     let read = h
-        .ops(
-            Method::GET,
-            &format!("/ops/v1/cooperatives/{id}"),
-            &huda,
-            None,
-        )
+        .ops_get(&format!("/ops/v1/cooperatives/{id}"), &huda)
         .await;
     assert_eq!(read.status, StatusCode::OK);
     assert!(!read.body.to_string().contains(&first));
     assert!(read.body.get("apiKey").is_none() && read.body.get("webhookSecret").is_none());
     assert_eq!(read.body["keys"].as_array().unwrap().len(), 1);
     // The same unified number again.
-    let twin = h
-        .ops(Method::POST, "/ops/v1/cooperatives", &huda, Some(body))
-        .await;
+    let twin = h.ops_post("/ops/v1/cooperatives", &huda, body).await;
     assert_eq!(problem_type(&twin), "cooperative-exists");
 
     // Rotation without overlap: the old key stops, the new one works.
     let rotate = format!("/ops/v1/cooperatives/{id}/keys");
     let rotated = h
-        .ops(
-            Method::POST,
-            &rotate,
-            &huda,
-            Some(json!({"overlapSeconds": 0})),
-        )
+        .ops_post(&rotate, &huda, json!({"overlapSeconds": 0}))
         .await;
     assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
     let second = rotated.body["apiKey"].as_str().unwrap().to_owned();
@@ -99,59 +82,26 @@ async fn onboard_rotate_revoke_deactivate_and_reactivate() {
     // Revoking is an admin's: an operator is refused and nothing changes.
     let key_id = third.body["key"].as_str().unwrap();
     let revoke = format!("/ops/v1/cooperatives/{id}/keys/{key_id}/revoke");
-    let refused = h
-        .ops(
-            Method::POST,
-            &revoke,
-            &huda,
-            Some(json!({"reason": "leak"})),
-        )
-        .await;
+    let refused = h.ops_post(&revoke, &huda, json!({"reason": "leak"})).await;
     assert_eq!(problem_type(&refused), "role-forbidden");
     assert_eq!(services_status(&h, &third_key).await.status, StatusCode::OK);
-    let no_reason = h.ops(Method::POST, &revoke, &admin, Some(json!({}))).await;
+    let no_reason = h.ops_post(&revoke, &admin, json!({})).await;
     assert_eq!(pointers(&no_reason), ["/reason"]);
-    let revoked = h
-        .ops(
-            Method::POST,
-            &revoke,
-            &admin,
-            Some(json!({"reason": "leak"})),
-        )
-        .await;
+    let revoked = h.ops_post(&revoke, &admin, json!({"reason": "leak"})).await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
     assert_eq!(
         services_status(&h, &third_key).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let again = h
-        .ops(
-            Method::POST,
-            &revoke,
-            &admin,
-            Some(json!({"reason": "leak"})),
-        )
-        .await;
+    let again = h.ops_post(&revoke, &admin, json!({"reason": "leak"})).await;
     assert_eq!(problem_type(&again), "key-revoked");
 
     // Deactivated: its key gets a 403 of its own, not a 401.
     let deactivate = format!("/ops/v1/cooperatives/{id}/deactivate");
-    let refused = h
-        .ops(
-            Method::POST,
-            &deactivate,
-            &huda,
-            Some(json!({"reason": "x"})),
-        )
-        .await;
+    let refused = h.ops_post(&deactivate, &huda, json!({"reason": "x"})).await;
     assert_eq!(problem_type(&refused), "role-forbidden");
     let off = h
-        .ops(
-            Method::POST,
-            &deactivate,
-            &admin,
-            Some(json!({"reason": "licence lapsed"})),
-        )
+        .ops_post(&deactivate, &admin, json!({"reason": "licence lapsed"}))
         .await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
     assert_eq!(off.body["active"], false);
@@ -243,7 +193,7 @@ async fn services_change_and_bad_input_changes_nothing() {
         "service-forbidden"
     );
 
-    let onboard = |body: Value| h.ops(Method::POST, "/ops/v1/cooperatives", &huda, Some(body));
+    let onboard = |body: Value| h.ops_post("/ops/v1/cooperatives", &huda, body);
     let bad =
         onboard(json!({"name": " ", "unifiedNumber": "8000000001", "services": ["nope"]})).await;
     assert_eq!(pointers(&bad), ["/name", "/unifiedNumber", "/services/0"]);
@@ -254,25 +204,19 @@ async fn services_change_and_bad_input_changes_nothing() {
         2,
         "nothing onboarded"
     );
-    let unknown = h
-        .ops(Method::GET, "/ops/v1/cooperatives/coop_nope", &viewer, None)
-        .await;
+    let unknown = h.ops_get("/ops/v1/cooperatives/coop_nope", &viewer).await;
     assert_eq!(problem_type(&unknown), "not-found");
-    let listed = h
-        .ops(Method::GET, "/ops/v1/cooperatives", &viewer, None)
-        .await;
+    let listed = h.ops_get("/ops/v1/cooperatives", &viewer).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn a_cooperative_key_is_no_operator_token() {
     let h = Harness::new().await;
-    let reply = h
-        .ops(Method::GET, "/ops/v1/cooperatives", &h.key.clone(), None)
-        .await;
+    let reply = h.ops_get("/ops/v1/cooperatives", &h.key.clone()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem_type(&reply), "operator-unauthorized");
-    let reply = h.ops(Method::POST, "/ops/v1/cooperatives", &h.key.clone(), Some(json!({"name": "x", "unifiedNumber": "7000000012", "services": ["post.address.verify"]}))).await;
+    let reply = h.ops_post("/ops/v1/cooperatives", &h.key.clone(), json!({"name": "x", "unifiedNumber": "7000000012", "services": ["post.address.verify"]})).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(h.store.list_cooperatives().await.unwrap().len(), 2);
 }

@@ -10,9 +10,9 @@ use http_body_util::BodyExt;
 use rabt_api::auth::{API_KEY_PREFIX, generate_secret, hash_secret};
 use rabt_api::{ApiSettings, AppState};
 use rabt_catalogue::Catalogue;
-use rabt_core::{CooperativeId, ServiceName, UnifiedNumber};
+use rabt_core::{CooperativeId, RequestId, ServiceName, UnifiedNumber};
 use rabt_queue::{Settings, Transport};
-use rabt_store::{NewCooperative, Store};
+use rabt_store::{NewCooperative, RequestRecord, Store};
 use serde_json::Value;
 use tokio::sync::Notify;
 use tower::ServiceExt;
@@ -205,17 +205,35 @@ impl Harness {
 
     /// `POST /v1/requests` as cooperative A with an idempotency key.
     pub(crate) async fn post(&self, idempotency_key: &str, body: &Value) -> Reply {
-        self.send(
-            Method::POST,
-            "/v1/requests",
-            &[
-                ("authorization", &format!("Bearer {}", self.key)),
-                ("idempotency-key", idempotency_key),
-                ("content-type", "application/json"),
-            ],
-            body.to_string().into_bytes(),
-        )
-        .await
+        self.post_with(idempotency_key, &[], body.to_string()).await
+    }
+
+    /// `POST /v1/requests` as cooperative A with an idempotency key, `extra` headers
+    /// (`prefer`, `accept-language`…) and the body as given, valid JSON or not.
+    pub(crate) async fn post_with(
+        &self,
+        idempotency_key: &str,
+        extra: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> Reply {
+        let bearer = format!("Bearer {}", self.key);
+        let mut headers = vec![
+            ("authorization", bearer.as_str()),
+            ("idempotency-key", idempotency_key),
+            ("content-type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
+        self.send(Method::POST, "/v1/requests", &headers, body.into())
+            .await
+    }
+
+    /// Cooperative A's request `id` as the store holds it, with its tasks.
+    pub(crate) async fn stored(&self, id: RequestId) -> RequestRecord {
+        self.store
+            .get_request(self.cooperative, id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// `GET` as cooperative A.
@@ -260,6 +278,16 @@ impl Harness {
         }
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         self.send(method, uri, &headers, body).await
+    }
+
+    /// `GET` from the operators' API as the operator of `token`.
+    pub(crate) async fn ops_get(&self, uri: &str, token: &str) -> Reply {
+        self.ops(Method::GET, uri, token, None).await
+    }
+
+    /// `POST` to the operators' API as the operator of `token`, with a JSON body.
+    pub(crate) async fn ops_post(&self, uri: &str, token: &str, body: Value) -> Reply {
+        self.ops(Method::POST, uri, token, Some(body)).await
     }
 
     /// How many requests cooperative A has.

@@ -256,12 +256,7 @@ async fn post_traced(h: &Harness, key: &str, traceparents: &[&str]) -> Reply {
 
 async fn stored_traceparent(h: &Harness, reply: &Reply) -> Option<String> {
     let id = RequestId::parse(reply.body["id"].as_str().unwrap()).unwrap();
-    let record = h
-        .store
-        .get_request(h.cooperative, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.stored(id).await;
     let task = h
         .store
         .task_for_work(record.tasks[0].id)

@@ -124,7 +124,7 @@ async fn operators_set_and_clear_a_cooperatives_limit() {
     let viewer = h.operator("vera", OperatorRole::Viewer).await;
     let huda = h.operator("huda", OperatorRole::Operator).await;
     let uri = format!("/ops/v1/cooperatives/{}/limit", h.cooperative);
-    let shown = h.ops(Method::GET, &uri, &viewer, None).await;
+    let shown = h.ops_get(&uri, &viewer).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     assert_eq!(shown.body["own"], Value::Null);
     assert_eq!(
@@ -172,7 +172,7 @@ async fn operators_set_and_clear_a_cooperatives_limit() {
         .await;
     assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
     assert_eq!(cleared.body["own"], Value::Null);
-    let shown = h.ops(Method::GET, &uri, &viewer, None).await;
+    let shown = h.ops_get(&uri, &viewer).await;
     assert_eq!(shown.body["own"], Value::Null);
     assert_eq!(shown.body["effective"]["rate"], "20/s");
     let audit = h

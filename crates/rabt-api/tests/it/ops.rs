@@ -42,12 +42,7 @@ async fn dead_lettered_request(h: &Harness) -> (RequestId, TaskId, DeadLetterId)
     let reply = h.post(&format!("k-{}", TaskId::new()), &body).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     let request: RequestId = reply.body["id"].as_str().unwrap().parse().unwrap();
-    let record = h
-        .store
-        .get_request(h.cooperative, request)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.stored(request).await;
     let task = record.tasks[0].id;
     h.store.start_task(task, Utc::now()).await.unwrap();
     let recorded = h
@@ -103,9 +98,7 @@ async fn tokens_and_roles_are_checked() {
     assert_eq!(problem_type(&anonymous), "operator-unauthorized");
     assert!(anonymous.headers.contains_key("www-authenticate"));
     for token in ["rabt_op_unknown".to_owned(), h.key.clone()] {
-        let reply = h
-            .ops(Method::GET, "/ops/v1/dead-letters", &token, None)
-            .await;
+        let reply = h.ops_get("/ops/v1/dead-letters", &token).await;
         assert_eq!(
             reply.status,
             StatusCode::UNAUTHORIZED,
@@ -113,7 +106,7 @@ async fn tokens_and_roles_are_checked() {
         );
         assert_eq!(problem_type(&reply), "operator-unauthorized");
     }
-    let reply = h.ops(Method::GET, &path, &viewer, None).await;
+    let reply = h.ops_get(&path, &viewer).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
     let replay = format!("{path}/replay");
@@ -129,18 +122,13 @@ async fn tokens_and_roles_are_checked() {
     let reply = h.ops(Method::DELETE, &path, &op, None).await;
     assert_eq!(problem_type(&reply), "role-forbidden");
     let reply = h
-        .ops(
-            Method::POST,
-            "/ops/v1/dead-letters/replay",
-            &viewer,
-            Some(json!({"all": true})),
-        )
+        .ops_post("/ops/v1/dead-letters/replay", &viewer, json!({"all": true}))
         .await;
     assert_eq!(problem_type(&reply), "role-forbidden");
     // Nothing was replayed or purged.
     assert!(audit(&h, "dead_letter.replayed").await.is_empty());
     assert!(audit(&h, "dead_letter.purged").await.is_empty());
-    let reply = h.ops(Method::GET, &path, &viewer, None).await;
+    let reply = h.ops_get(&path, &viewer).await;
     assert_eq!(reply.body["state"], "open");
 }
 
@@ -170,9 +158,7 @@ async fn lists_filter_and_page_and_bad_parameters_are_named() {
             .map(|i| i["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let open = h
-        .ops(Method::GET, "/ops/v1/dead-letters", &viewer, None)
-        .await;
+    let open = h.ops_get("/ops/v1/dead-letters", &viewer).await;
     assert_eq!(
         ids(&open),
         [labor.to_string(), post.to_string()],
@@ -191,43 +177,26 @@ async fn lists_filter_and_page_and_bad_parameters_are_named() {
     assert_eq!(open.body["items"][0]["replayable"], false);
 
     let labor_only = h
-        .ops(
-            Method::GET,
-            "/ops/v1/dead-letters?agency=labor",
-            &viewer,
-            None,
-        )
+        .ops_get("/ops/v1/dead-letters?agency=labor", &viewer)
         .await;
     assert_eq!(ids(&labor_only), [labor.to_string()]);
     let purged = h
-        .ops(
-            Method::GET,
-            "/ops/v1/dead-letters?state=purged",
-            &viewer,
-            None,
-        )
+        .ops_get("/ops/v1/dead-letters?state=purged", &viewer)
         .await;
     assert_eq!(ids(&purged), [health.to_string()]);
     let first = h
-        .ops(
-            Method::GET,
-            "/ops/v1/dead-letters?state=all&limit=2",
-            &viewer,
-            None,
-        )
+        .ops_get("/ops/v1/dead-letters?state=all&limit=2", &viewer)
         .await;
     assert_eq!(ids(&first), [health.to_string(), labor.to_string()]);
     let next = first.body["links"]["next"].as_str().unwrap();
-    let rest = h.ops(Method::GET, next, &viewer, None).await;
+    let rest = h.ops_get(next, &viewer).await;
     assert_eq!(ids(&rest), [post.to_string()]);
     assert!(rest.body["links"]["next"].is_null());
 
     let bad = h
-        .ops(
-            Method::GET,
+        .ops_get(
             "/ops/v1/dead-letters?agency=mars&state=x&limit=500&cursor=req_1&sort=asc",
             &viewer,
-            None,
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -247,12 +216,7 @@ async fn one_dead_letter_is_read_in_full() {
     let viewer = h.operator("viewer", OperatorRole::Viewer).await;
     let poison = undecodable(&h, Agency::Labor).await;
     let reply = h
-        .ops(
-            Method::GET,
-            &format!("/ops/v1/dead-letters/{poison}"),
-            &viewer,
-            None,
-        )
+        .ops_get(&format!("/ops/v1/dead-letters/{poison}"), &viewer)
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
@@ -265,12 +229,7 @@ async fn one_dead_letter_is_read_in_full() {
     assert!(reply.body["task"].is_null());
     for missing in [DeadLetterId::new().to_string(), "not-an-id".to_owned()] {
         let reply = h
-            .ops(
-                Method::GET,
-                &format!("/ops/v1/dead-letters/{missing}"),
-                &viewer,
-                None,
-            )
+            .ops_get(&format!("/ops/v1/dead-letters/{missing}"), &viewer)
             .await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         assert_eq!(problem_type(&reply), "not-found");
@@ -291,12 +250,7 @@ async fn a_replay_reopens_the_task_once_and_is_audited_with_the_operator() {
     assert!(replays(&h).await > replays_before);
     assert_eq!(reply.body["state"], "replayed");
     assert_eq!(reply.body["replayedBy"], "huda");
-    let record = h
-        .store
-        .get_request(h.cooperative, request)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.stored(request).await;
     assert_eq!(record.status, rabt_core::RequestStatus::Running);
     assert_eq!(record.verdict, None);
     assert_eq!(record.tasks[0].state, TaskState::Queued);
@@ -353,7 +307,7 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
         (json!({"agency": "labor", "all": true}), ""),
         (json!({"agency": "labor", "when": "now"}), "/when"),
     ] {
-        let reply = h.ops(Method::POST, uri, &token, Some(body.clone())).await;
+        let reply = h.ops_post(uri, &token, body.clone()).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(problem_type(&reply), "validation-failed");
         assert_eq!(pointers(&reply), [pointer], "{body}");
@@ -386,9 +340,7 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
         "bad bodies change nothing"
     );
 
-    let reply = h
-        .ops(Method::POST, uri, &token, Some(json!({"agency": "labor"})))
-        .await;
+    let reply = h.ops_post(uri, &token, json!({"agency": "labor"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["replayed"], json!([]));
     assert_eq!(reply.body["skipped"][0]["id"], poison.to_string());
@@ -398,9 +350,7 @@ async fn a_bulk_replay_follows_its_filter_and_refuses_bad_bodies() {
     );
 
     let (_, second_task, second) = dead_lettered_request(&h).await;
-    let reply = h
-        .ops(Method::POST, uri, &token, Some(json!({"all": true})))
-        .await;
+    let reply = h.ops_post(uri, &token, json!({"all": true})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let replayed: Vec<(&str, &str)> = reply.body["replayed"]
         .as_array()
@@ -433,7 +383,7 @@ async fn an_admin_purges_once() {
     assert_eq!(reply.body["state"], "purged");
     assert_eq!(reply.body["replayable"], false);
     // Deleted: gone from its own path (still listed with state=purged, and audited).
-    let gone = h.ops(Method::GET, &path, &admin, None).await;
+    let gone = h.ops_get(&path, &admin).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
     let again = h.ops(Method::DELETE, &path, &admin, None).await;
     assert_eq!(again.status, StatusCode::CONFLICT);

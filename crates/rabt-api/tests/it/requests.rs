@@ -170,12 +170,7 @@ async fn complete_first_request(h: &Harness, relay: &OutboxRelay) -> RequestId {
         }
         tokio::task::yield_now().await;
     };
-    let record = h
-        .store
-        .get_request(h.cooperative, request)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.stored(request).await;
     let task = record.tasks[0].id;
     assert!(matches!(
         h.store.start_task(task, Utc::now()).await.unwrap(),
@@ -214,16 +209,10 @@ async fn prefer_wait_answers_200_with_the_result_once_it_is_ready() {
     );
 
     let post = async {
-        h.send(
-            Method::POST,
-            "/v1/requests",
-            &[
-                ("authorization", &format!("Bearer {}", h.key)),
-                ("idempotency-key", "wait-1"),
-                ("content-type", "application/json"),
-                ("prefer", "wait=20"),
-            ],
-            address("ZZZZ9999").to_string().into_bytes(),
+        h.post_with(
+            "wait-1",
+            &[("prefer", "wait=20")],
+            address("ZZZZ9999").to_string(),
         )
         .await
     };
@@ -247,16 +236,10 @@ async fn prefer_wait_answers_200_with_the_result_once_it_is_ready() {
 async fn prefer_wait_gives_up_with_202_when_nothing_answers() {
     let h = Harness::new().await;
     let reply = h
-        .send(
-            Method::POST,
-            "/v1/requests",
-            &[
-                ("authorization", &format!("Bearer {}", h.key)),
-                ("idempotency-key", "wait-2"),
-                ("content-type", "application/json"),
-                ("prefer", "wait=1"),
-            ],
-            address("RRRD2929").to_string().into_bytes(),
+        .post_with(
+            "wait-2",
+            &[("prefer", "wait=1")],
+            address("RRRD2929").to_string(),
         )
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);

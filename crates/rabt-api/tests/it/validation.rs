@@ -99,15 +99,10 @@ async fn every_malformed_request_is_refused_precisely_and_nothing_is_written() {
 async fn malformed_json_says_where() {
     let h = Harness::new().await;
     let reply = h
-        .send(
-            Method::POST,
-            "/v1/requests",
-            &[
-                ("authorization", &format!("Bearer {}", h.key)),
-                ("content-type", "application/json"),
-                ("idempotency-key", "k"),
-            ],
-            b"{\n  \"service\": \"post.address.verify\",\n  \"input\": {,}\n}".to_vec(),
+        .post_with(
+            "k",
+            &[],
+            b"{\n  \"service\": \"post.address.verify\",\n  \"input\": {,}\n}",
         )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
@@ -124,19 +119,7 @@ async fn malformed_json_says_where() {
 #[tokio::test]
 async fn problems_speak_arabic_when_asked() {
     let h = Harness::new().await;
-    let reply = h
-        .send(
-            Method::POST,
-            "/v1/requests",
-            &[
-                ("authorization", &format!("Bearer {}", h.key)),
-                ("content-type", "application/json"),
-                ("idempotency-key", "k"),
-                ("accept-language", "ar-SA, en;q=0.5"),
-            ],
-            json!({"service": "interior.identity.verify", "input": {"idNumber": "1000000009", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}}}).to_string().into(),
-        )
-        .await;
+    let reply = h.post_with("k", &[("accept-language", "ar-SA, en;q=0.5")], json!({"service": "interior.identity.verify", "input": {"idNumber": "1000000009", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}}}).to_string()).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.headers["content-language"], "ar");
     assert_eq!(reply.body["title"], "الطلب غير صالح");
@@ -195,12 +178,7 @@ async fn identifiers_in_arabic_digits_and_e164_mobiles_are_accepted_and_stored_c
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     let id = reply.body["id"].as_str().unwrap().parse().unwrap();
-    let stored = h
-        .store
-        .get_request(h.cooperative, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = h.stored(id).await;
     assert_eq!(
         stored.input,
         json!({"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}})
@@ -217,19 +195,12 @@ async fn no_problem_shows_a_regular_expression_to_a_person() {
     .await;
     for language in ["ar", "en"] {
         let reply = h
-            .send(
-                Method::POST,
-                "/v1/requests",
-                &[
-                    ("authorization", &format!("Bearer {}", h.key)),
-                    ("content-type", "application/json"),
-                    ("idempotency-key", "regex"),
-                    ("accept-language", language),
-                ],
+            .post_with(
+                "regex",
+                &[("accept-language", language)],
                 json!({"service": "interior.identity.verify", "input": {"idNumber": "3000000001",
                     "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}}})
-                .to_string()
-                .into(),
+                .to_string(),
             )
             .await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);

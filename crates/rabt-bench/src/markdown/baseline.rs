@@ -103,27 +103,9 @@ fn figures(current: &Record, base: &Record) -> Vec<(String, f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procs::Usage;
-    use crate::wrk::{Saturation, WrkSummary};
 
     fn saturation(system: &str, per_s: f64) -> Record {
-        Record {
-            label: Label {
-                stage: "E".to_owned(),
-                system: system.to_owned(),
-                service: Some("cooperative.establishment.check".to_owned()),
-                share: None,
-                basis: None,
-            },
-            figure: Figure::Saturation(Saturation {
-                wrk: WrkSummary::default(),
-                threads: 2,
-                connections: 64,
-                end_to_end: true,
-                accepted_per_s: per_s,
-                usage: Usage::default(),
-            }),
-        }
+        Record::saturation_sample(system, 64, per_s)
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use lapin::Channel;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::types::{FieldTable, ShortString};
 use rabt_core::Agency;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -57,9 +57,8 @@ impl Feed for Tasks {
         shared: &Arc<Shared>,
         session: &Session,
     ) -> Result<(Channel, lapin::Consumer), QueueError> {
-        let channel = session.connection.create_channel().await?;
         // Re-declared on every open, so a queue deleted by hand comes back.
-        topology::declare_exchanges(&channel).await?;
+        let channel = channel_with_exchanges(session).await?;
         topology::declare_agency(&channel, self.agency, &shared.settings).await?;
         // Per consumer (global: false): at most `prefetch` unacked deliveries in flight
         // to it. https://www.rabbitmq.com/docs/consumer-prefetch
@@ -73,15 +72,12 @@ impl Feed for Tasks {
         };
         // no_ack: false (the default) — manual acks: a message leaves the queue only
         // when we ack it, and comes back if this consumer dies first.
-        let consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((channel, consumer))
+        consume(
+            channel,
+            queue.as_str().into(),
+            BasicConsumeOptions::default(),
+        )
+        .await
     }
 
     fn convert(
@@ -115,8 +111,7 @@ impl Feed for Events {
         _: &Arc<Shared>,
         session: &Session,
     ) -> Result<(Channel, lapin::Consumer), QueueError> {
-        let channel = session.connection.create_channel().await?;
-        topology::declare_exchanges(&channel).await?;
+        let channel = channel_with_exchanges(session).await?;
         let options = QueueDeclareOptions {
             // Exclusive and auto-delete: the queue belongs to this connection and goes
             // away with it or with the consumer, so listeners leave nothing behind.
@@ -144,15 +139,7 @@ impl Feed for Events {
             no_ack: true,
             ..BasicConsumeOptions::default()
         };
-        let consumer = channel
-            .basic_consume(
-                queue.name().clone(),
-                "".into(),
-                options,
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((channel, consumer))
+        consume(channel, queue.name().clone(), options).await
     }
 
     fn convert(
@@ -164,6 +151,28 @@ impl Feed for Events {
     ) -> Vec<u8> {
         delivery.data
     }
+}
+
+/// A new channel on `session` with Rabt's exchanges declared (again, on every open:
+/// declaring is idempotent, and what was deleted by hand comes back), for a [`Feed`]
+/// to declare and bind its queue on.
+async fn channel_with_exchanges(session: &Session) -> Result<Channel, QueueError> {
+    let channel = session.connection.create_channel().await?;
+    topology::declare_exchanges(&channel).await?;
+    Ok(channel)
+}
+
+/// Starts consuming `queue` on `channel` under a consumer tag the broker picks (the
+/// empty tag), and hands the channel on with its consumer: what every [`Feed`] opens.
+async fn consume(
+    channel: Channel,
+    queue: ShortString,
+    options: BasicConsumeOptions,
+) -> Result<(Channel, lapin::Consumer), QueueError> {
+    let consumer = channel
+        .basic_consume(queue, "".into(), options, FieldTable::default())
+        .await?;
+    Ok((channel, consumer))
 }
 
 /// The caller's end of a consumer task. Dropping it stops the task.

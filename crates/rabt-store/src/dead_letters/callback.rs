@@ -12,8 +12,8 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::ReplayOutcome;
-use super::replay::{Replayed, audit_replayed};
-use crate::codec::{get_opt_time, get_parsed, millis};
+use super::closing::{Closes, Replayed, close_replayed};
+use crate::codec::{get_opt_time, get_parsed};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::outbox::insert_task_message;
@@ -58,26 +58,15 @@ impl Store {
         let request: RequestId = get_parsed(&row, "request_id")?;
         let message = TaskMessage::CallbackV1 { callback, agency };
         insert_task_message(tx, &message, None, now).await?;
-        let closed = sqlx::query(
-            "UPDATE dead_letters SET replayed_at = $1, replayed_by = $2 \
-             WHERE (id = $3 OR (agency = $4 AND message_id = $5 AND task_id IS NULL)) \
-             AND replayed_at IS NULL AND purged_at IS NULL RETURNING id",
-        )
-        .bind(millis(now))
-        .bind(operator)
-        .bind(id.to_string())
-        .bind(agency.as_str())
-        .bind(callback.to_string())
-        .fetch_all(tx.conn())
-        .await?;
         let replayed = Replayed {
             id,
+            closes: Closes::Callback { agency, callback },
             operator,
             request,
             task,
             detail: json!({ "agency": agency.as_str(), "callback": callback.to_string() }),
         };
-        audit_replayed(tx, &closed, &replayed, now).await?;
+        close_replayed(tx, &replayed, now).await?;
         Ok(ReplayOutcome::CallbackRequeued { callback, task })
     }
 }

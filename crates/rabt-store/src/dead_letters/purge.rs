@@ -9,11 +9,12 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::audit::{Actor, NewAuditEntry};
-use crate::codec::{get_opt_time, millis};
+use crate::codec::millis;
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 
-use super::replay::{LOCK_DEAD_LETTER_POSTGRES, LOCK_DEAD_LETTER_SQLITE};
+use super::closing::Closed;
+use super::pages::OpenPages;
 
 /// What [`Store::purge_dead_letter`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,20 +43,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<PurgeOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(self.by_dialect(LOCK_DEAD_LETTER_POSTGRES, LOCK_DEAD_LETTER_SQLITE))
-            .bind(id.to_string())
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound {
-                what: "dead letter",
-            })?;
-        if let Some(at) = get_opt_time(&row, "replayed_at")? {
+        if let Some(closed) = self.lock_dead_letter(&mut tx, id).await? {
             tx.rollback().await?;
-            return Ok(PurgeOutcome::AlreadyReplayed { at });
-        }
-        if let Some(at) = get_opt_time(&row, "purged_at")? {
-            tx.rollback().await?;
-            return Ok(PurgeOutcome::AlreadyPurged { at });
+            return Ok(match closed {
+                Closed::Replayed { at, .. } => PurgeOutcome::AlreadyReplayed { at },
+                Closed::Purged { at } => PurgeOutcome::AlreadyPurged { at },
+            });
         }
         purge_open(&mut tx, id, operator, now).await?;
         tx.commit().await?;
@@ -71,13 +64,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<DeadLetterId>, StoreError> {
         let mut purged = Vec::new();
-        let mut after: Option<DeadLetterId> = None;
-        loop {
-            let page = self.open_page(agency, after).await?;
-            let Some(last) = page.last() else {
-                return Ok(purged);
-            };
-            after = Some(*last);
+        let mut pages = OpenPages::new(agency);
+        while let Some(page) = pages.next(self).await? {
             for id in page {
                 match self.purge_dead_letter(id, operator, now).await? {
                     PurgeOutcome::Purged => purged.push(id),
@@ -85,6 +73,7 @@ impl Store {
                 }
             }
         }
+        Ok(purged)
     }
 }
 

@@ -15,12 +15,14 @@ use rabt_core::{
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_enum, get_opt_time, get_parsed, get_time, millis};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::outbox::insert_task_message;
 use crate::reads::task_state;
+
+use super::closing::{Closed, Closes, Replayed, close_replayed};
+use super::pages::OpenPages;
 
 /// What [`Store::replay_dead_letter`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +77,43 @@ pub enum ReplayOutcome {
     Contended,
 }
 
-/// Open dead letters handled per page by the bulk operations.
-const BULK_PAGE: i64 = 200;
+/// What a replay queued again, when it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// The task, whose request runs again ([`ReplayOutcome::Reopened`]).
+    Task {
+        /// The task.
+        task: TaskId,
+        /// Its request.
+        request: RequestId,
+    },
+    /// An agency's callback ([`ReplayOutcome::CallbackRequeued`]).
+    Callback {
+        /// The callback.
+        callback: CallbackId,
+        /// The task it answers.
+        task: TaskId,
+    },
+}
+
+impl ReplayOutcome {
+    /// What the replay queued again; `None` when it refused and changed nothing. The
+    /// one place that sorts the outcomes into queued and refused, for every caller
+    /// that reports a replay (the operator API and the CLI).
+    pub fn queued(&self) -> Option<Queued> {
+        match *self {
+            Self::Reopened { task, request } => Some(Queued::Task { task, request }),
+            Self::CallbackRequeued { callback, task } => Some(Queued::Callback { callback, task }),
+            Self::AlreadyReplayed { .. }
+            | Self::Purged { .. }
+            | Self::NoTask
+            | Self::CallbackApplied { .. }
+            | Self::TaskNotDeadLettered { .. }
+            | Self::Contended => None,
+        }
+    }
+}
+
 /// How often a bulk replay retries one dead letter that collided with a concurrent
 /// transaction before reporting the conflict.
 const CONFLICT_RETRIES: u32 = 3;
@@ -84,10 +121,6 @@ const CONFLICT_RETRIES: u32 = 3;
 /// The shortest deadline a reopened task gets.
 const MIN_REPLAY_DEADLINE: Duration = Duration::seconds(30);
 
-pub(super) const LOCK_DEAD_LETTER_POSTGRES: &str =
-    "SELECT replayed_at, replayed_by, purged_at FROM dead_letters WHERE id = $1 FOR UPDATE";
-pub(super) const LOCK_DEAD_LETTER_SQLITE: &str =
-    "SELECT replayed_at, replayed_by, purged_at FROM dead_letters WHERE id = $1";
 const LOCK_TASK_POSTGRES: &str = "SELECT t.request_id, t.agency, t.service, t.status, \
      t.outcome, t.dead_lettered, t.attempts, t.created_at, t.deadline_at, r.traceparent, \
      r.created_at AS request_created_at, r.deadline_at AS request_deadline_at, \
@@ -222,13 +255,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<(DeadLetterId, ReplayOutcome)>, StoreError> {
         let mut results = Vec::new();
-        let mut after: Option<DeadLetterId> = None;
-        loop {
-            let page = self.open_page(agency, after).await?;
-            let Some(last) = page.last() else {
-                return Ok(results);
-            };
-            after = Some(*last);
+        let mut pages = OpenPages::new(agency);
+        while let Some(page) = pages.next(self).await? {
             for id in page {
                 let mut tries = 0;
                 let outcome = loop {
@@ -247,27 +275,7 @@ impl Store {
                 }
             }
         }
-    }
-
-    /// The next page of open dead letters' ids, oldest first, after `after`.
-    pub(super) async fn open_page(
-        &self,
-        agency: Option<Agency>,
-        after: Option<DeadLetterId>,
-    ) -> Result<Vec<DeadLetterId>, StoreError> {
-        // '' sorts before every id, and '*' after every agency name: both filters stay
-        // bound values, with one statement.
-        let rows = sqlx::query(
-            "SELECT id FROM dead_letters WHERE replayed_at IS NULL AND purged_at IS NULL \
-             AND ($1 = '*' OR agency = $1) AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(agency.map_or("*", Agency::as_str))
-        // No `after` is the first page: '' sorts before every id.
-        .bind(after.map(|id| id.to_string()).unwrap_or_default())
-        .bind(BULK_PAGE)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|row| get_parsed(row, "id")).collect()
+        Ok(results)
     }
 
     async fn lock_replay_task(
@@ -311,18 +319,13 @@ impl Store {
         tx: &mut WriteTx,
         id: DeadLetterId,
     ) -> Result<Option<ReplayOutcome>, StoreError> {
-        let row = sqlx::query(self.by_dialect(LOCK_DEAD_LETTER_POSTGRES, LOCK_DEAD_LETTER_SQLITE))
-            .bind(id.to_string())
-            .fetch_optional(tx.conn())
+        Ok(self
+            .lock_dead_letter(tx, id)
             .await?
-            .ok_or(StoreError::NotFound {
-                what: "dead letter",
-            })?;
-        if let Some(at) = get_opt_time(&row, "replayed_at")? {
-            let by: Option<String> = row.try_get("replayed_by")?;
-            return Ok(Some(ReplayOutcome::AlreadyReplayed { by, at }));
-        }
-        Ok(get_opt_time(&row, "purged_at")?.map(|at| ReplayOutcome::Purged { at }))
+            .map(|closed| match closed {
+                Closed::Replayed { by, at } => ReplayOutcome::AlreadyReplayed { by, at },
+                Closed::Purged { at } => ReplayOutcome::Purged { at },
+            }))
     }
 
     /// The writes of a replay, once every check passed.
@@ -349,17 +352,9 @@ impl Store {
             .reopen_request(tx, request, 1 + unskipped, request_deadline, now)
             .await?;
         requeue_task(tx, task, deadline, now).await?;
-        let closed = sqlx::query(
-            "UPDATE dead_letters SET replayed_at = $1, replayed_by = $2 \
-             WHERE task_id = $3 AND replayed_at IS NULL AND purged_at IS NULL RETURNING id",
-        )
-        .bind(millis(now))
-        .bind(operator)
-        .bind(task.id.to_string())
-        .fetch_all(tx.conn())
-        .await?;
         let replayed = Replayed {
             id,
+            closes: Closes::Task,
             operator,
             request,
             task: task.id,
@@ -370,7 +365,7 @@ impl Store {
                 "checks_unskipped": unskipped,
             }),
         };
-        audit_replayed(tx, &closed, &replayed, now).await?;
+        close_replayed(tx, &replayed, now).await?;
         Ok(ReplayOutcome::Reopened {
             task: task.id,
             request,
@@ -414,40 +409,4 @@ impl Store {
         .await?;
         Ok(next != status)
     }
-}
-
-/// A replay, for the audit entries of the dead letters it closed.
-pub(super) struct Replayed<'a> {
-    /// The dead letter replayed (the others were closed with it).
-    pub(super) id: DeadLetterId,
-    pub(super) operator: &'a str,
-    pub(super) request: RequestId,
-    pub(super) task: TaskId,
-    /// What else to say; each entry adds `dead_letter` (and `with`).
-    pub(super) detail: serde_json::Value,
-}
-
-/// Audits `dead_letter.replayed` for each closed dead letter (rows of `RETURNING id`).
-pub(super) async fn audit_replayed(
-    tx: &mut WriteTx,
-    closed: &[sqlx::any::AnyRow],
-    replayed: &Replayed<'_>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut entries = Vec::with_capacity(closed.len());
-    for row in closed {
-        let closed_id: DeadLetterId = get_parsed(row, "id")?;
-        let actor = Actor::Operator(replayed.operator.to_owned());
-        let mut entry = NewAuditEntry::new(actor, "dead_letter.replayed");
-        entry.request = Some(replayed.request);
-        entry.task = Some(replayed.task);
-        entry.detail = replayed.detail.clone();
-        entry.detail["dead_letter"] = json!(closed_id.to_string());
-        if closed_id != replayed.id {
-            entry.detail["with"] = json!(replayed.id.to_string());
-        }
-        entries.push(entry);
-    }
-    tx.audits(entries, now);
-    Ok(())
 }

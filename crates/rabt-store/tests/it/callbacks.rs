@@ -1,7 +1,7 @@
 //! Agency callbacks: stored once per webhook-id, queued for the worker, audited.
 
 use rabt_core::{Agency, CallbackId, TaskMessage};
-use rabt_store::{AuditQuery, CallbackAccepted, NewCallback};
+use rabt_store::{CallbackAccepted, NewCallback};
 use serde_json::json;
 
 use crate::fixtures::{cooperative, now, request};
@@ -69,18 +69,7 @@ async fn a_callback_is_stored_queued_and_audited_once(db: TestDb) {
         db.store.callback(replay.id).await.unwrap().is_none(),
         "a replay stores nothing"
     );
-    let accepted = db
-        .store
-        .audit_log(&AuditQuery {
-            request: Some(new.id),
-            task: None,
-            action: Some("callback.accepted".into()),
-            after_seq: None,
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let accepted = db.audited("callback.accepted", Some(new.id)).await;
     assert_eq!(accepted.len(), 1);
 
     // The same webhook-id from another agency is another message.

@@ -25,10 +25,16 @@ fn composite(cooperative: rabt_core::CooperativeId) -> rabt_store::NewRequest {
     new
 }
 
-async fn blocked_checks_wait_without_a_message(db: TestDb) {
+/// A cooperative and its composite request, accepted: where most tests here start.
+async fn accepted(db: &TestDb) -> (rabt_store::Cooperative, rabt_store::NewRequest) {
     let coop = cooperative(&db.store).await;
     let new = composite(coop.id);
     db.store.accept_request(&new).await.unwrap();
+    (coop, new)
+}
+
+async fn blocked_checks_wait_without_a_message(db: TestDb) {
+    let (coop, new) = accepted(&db).await;
     assert_eq!(db.count("outbox").await, 1, "only the root check is queued");
     let record = db.request(coop.id, new.id).await;
     let states: Vec<_> = record.tasks.iter().map(|t| t.state).collect();
@@ -42,26 +48,13 @@ async fn blocked_checks_wait_without_a_message(db: TestDb) {
     assert_eq!(record.tasks[1].index, None);
     let work = db.store.request_for_work(new.id).await.unwrap().unwrap();
     assert_eq!(work.input, new.input, "workers see the request's input");
-    let blocked = db
-        .store
-        .audit_log(&AuditQuery {
-            request: Some(new.id),
-            task: None,
-            action: Some("task.blocked".into()),
-            after_seq: None,
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let blocked = db.audited("task.blocked", Some(new.id)).await;
     assert_eq!(blocked.len(), 2);
 }
 backend_test!(blocked_checks_wait_without_a_message);
 
 async fn a_blocked_check_is_released_once(db: TestDb) {
-    let coop = cooperative(&db.store).await;
-    let new = composite(coop.id);
-    db.store.accept_request(&new).await.unwrap();
+    let (_, new) = accepted(&db).await;
     let task = new.tasks[1].id;
     let input = json!({"shortAddress": "RRRD2929"});
     let deadline = now() + Duration::seconds(30);
@@ -95,9 +88,7 @@ backend_test!(a_blocked_check_is_released_once);
 /// The checks one answer unblocked are released in one transaction, each once: a
 /// check already released (by a worker that got there first) is left as it is.
 async fn the_checks_an_answer_unblocked_are_released_together(db: TestDb) {
-    let coop = cooperative(&db.store).await;
-    let new = composite(coop.id);
-    db.store.accept_request(&new).await.unwrap();
+    let (_, new) = accepted(&db).await;
     let deadline = now() + Duration::seconds(30);
     let release = |task, input| rabt_store::Release {
         task,
@@ -144,25 +135,13 @@ async fn the_checks_an_answer_unblocked_are_released_together(db: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(board.input, identity, "left as the first release made it");
-    let log = db
-        .store
-        .audit_log(&AuditQuery {
-            request: Some(new.id),
-            action: Some("task.released".into()),
-            after_seq: None,
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let log = db.audited("task.released", Some(new.id)).await;
     assert_eq!(log.len(), 2);
 }
 backend_test!(the_checks_an_answer_unblocked_are_released_together);
 
 async fn skipped_checks_complete_the_request(db: TestDb) {
-    let coop = cooperative(&db.store).await;
-    let new = composite(coop.id);
-    db.store.accept_request(&new).await.unwrap();
+    let (coop, new) = accepted(&db).await;
     run_task(&db.store, new.tasks[0].id, Outcome::NotFound).await;
     let reason = "not run: registry answered NOT_FOUND";
     let first = db
@@ -230,9 +209,7 @@ async fn an_overdue_blocked_check_times_out(db: TestDb) {
 backend_test!(an_overdue_blocked_check_times_out);
 
 async fn concurrent_releases_apply_once(db: TestDb) {
-    let coop = cooperative(&db.store).await;
-    let new = composite(coop.id);
-    db.store.accept_request(&new).await.unwrap();
+    let (_, new) = accepted(&db).await;
     let task = new.tasks[1].id;
     let input = json!({"shortAddress": "RRRD2929"});
     let deadline = now() + Duration::seconds(30);
@@ -251,9 +228,7 @@ backend_test!(concurrent_releases_apply_once);
 /// the task as a read after the start sees it, a redelivered completed check comes back
 /// with what releasing its dependants needs, and a blocked check is never started.
 async fn the_start_returns_the_task_it_started(db: TestDb) {
-    let coop = cooperative(&db.store).await;
-    let new = composite(coop.id);
-    db.store.accept_request(&new).await.unwrap();
+    let (coop, new) = accepted(&db).await;
     let root = new.tasks[0].id;
 
     let Taken::Started(started) = db.store.take_task(root, now()).await.unwrap() else {
@@ -316,9 +291,7 @@ async fn started_count(db: &TestDb, task: rabt_core::TaskId) -> usize {
 /// does while its dependants are blocked; once they are released, their own answers
 /// do not, so the worker decides nothing after them.
 async fn an_answer_says_whether_checks_still_wait(db: TestDb) {
-    let coop = cooperative(&db.store).await;
-    let new = composite(coop.id);
-    db.store.accept_request(&new).await.unwrap();
+    let (_, new) = accepted(&db).await;
     let registry = run_task(&db.store, new.tasks[0].id, Outcome::Ok).await;
     assert_eq!(
         registry,

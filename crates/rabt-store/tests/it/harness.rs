@@ -95,6 +95,23 @@ impl TestDb {
             .unwrap_or_else(|| panic!("request {id} of {cooperative} not found"))
     }
 
+    /// The audit entries of `action` (of `request`, when one is given), oldest first.
+    pub(crate) async fn audited(
+        &self,
+        action: &str,
+        request: Option<rabt_core::RequestId>,
+    ) -> Vec<rabt_store::AuditEntry> {
+        self.store
+            .audit_log(&rabt_store::AuditQuery {
+                request,
+                action: Some(action.to_owned()),
+                limit: 100,
+                ..rabt_store::AuditQuery::default()
+            })
+            .await
+            .unwrap()
+    }
+
     /// The events the outbox holds, claimed (for an hour) to be counted.
     pub(crate) async fn claim_events(&self) -> usize {
         let rows = self

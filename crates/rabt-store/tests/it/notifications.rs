@@ -228,15 +228,7 @@ async fn a_lost_lease_records_nothing_and_a_final_failure_is_audited(db: TestDb)
             .unwrap()
             .is_empty()
     );
-    let audit = db
-        .store
-        .audit_log(&AuditQuery {
-            action: Some("notification.failed".to_owned()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
+    let audit = db.audited("notification.failed", None).await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].outcome.as_deref(), Some("error"));
     assert_eq!(audit[0].request, Some(request));
@@ -288,15 +280,7 @@ async fn webhook_secrets_are_kept_to_sign(db: TestDb) {
         db.store.webhook_secret(coop.id).await.unwrap().as_deref(),
         Some("whsec_dHdv")
     );
-    let audit = db
-        .store
-        .audit_log(&AuditQuery {
-            action: Some("cooperative.webhook_secret".to_owned()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
+    let audit = db.audited("cooperative.webhook_secret", None).await;
     assert_eq!(audit.len(), 2);
     assert_eq!(audit[1].actor, Actor::Operator("huda".to_owned()));
     assert_eq!(audit[1].detail["cooperative"], coop.id.to_string());

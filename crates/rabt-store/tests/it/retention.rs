@@ -5,7 +5,6 @@
 use chrono::Duration;
 use rabt_audit::PiiKey;
 use rabt_core::{Agency, Outcome, RequestStatus, Verdict};
-use rabt_store::AuditQuery;
 
 use crate::audit_seal::{ORIGIN, key, seal_all};
 use crate::fixtures::{cooperative, now, request, run_task};
@@ -83,15 +82,7 @@ async fn completed_requests_keep_their_verdict_and_lose_their_payload(db: TestDb
             .unwrap(),
         0
     );
-    let audited = db
-        .store
-        .audit_log(&AuditQuery {
-            action: Some("request.payload_expired".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
+    let audited = db.audited("request.payload_expired", None).await;
     assert_eq!(audited.len(), 1);
     assert_eq!(audited[0].request, Some(done.id));
     assert_eq!(
