@@ -18,21 +18,7 @@ struct Demo {
 async fn start_demo() -> Demo {
     let dir = TempDir::create("rabt-demo-").unwrap();
     let state = dir.path().join("state");
-    let mut process = Rabt::spawn(
-        "demo",
-        &[
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--ops-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-        &[],
-        dir.path(),
-    )
-    .unwrap();
+    let mut process = Rabt::demo("demo", "127.0.0.1:0", &state, dir.path()).unwrap();
     let file = state.join("demo-credentials.json");
     let credentials = process
         .until(Duration::from_secs(60), "demo-credentials.json", || async {
@@ -376,21 +362,8 @@ async fn a_process_that_exits_while_awaited_is_reported_with_its_status_and_log(
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let state = dir.path().join("state");
-    let mut process = Rabt::spawn(
-        "demo-taken",
-        &[
-            "demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--ops-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-        &[],
-        dir.path(),
-    )
-    .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut process = Rabt::demo("demo-taken", &listen, &state, dir.path()).unwrap();
     let error = Client::new(&format!("http://127.0.0.1:{port}"), "")
         .ready(&mut process, Duration::from_secs(60))
         .await

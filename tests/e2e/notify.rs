@@ -194,21 +194,7 @@ async fn serve_notifies_with_signatures_the_reference_library_verifies() {
 async fn the_demo_gives_the_webhook_secret_and_notifies_locally() {
     let dir = TempDir::create("rabt-notify-demo-").unwrap();
     let state = dir.path().join("state");
-    let mut demo = Rabt::spawn(
-        "demo",
-        &[
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--ops-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-        &[],
-        dir.path(),
-    )
-    .unwrap();
+    let mut demo = Rabt::demo("demo", "127.0.0.1:0", &state, dir.path()).unwrap();
     let file = state.join("demo-credentials.json");
     let credentials: Value = demo
         .until(Duration::from_secs(60), "demo-credentials.json", || async {

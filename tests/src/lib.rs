@@ -104,6 +104,25 @@ impl Rabt {
         })
     }
 
+    /// Starts `rabt demo` as `name`: its API on `listen`, its operators' listener on any
+    /// free port, its state (and the credentials file it writes) in `state`, its log in
+    /// `log_dir`.
+    pub fn demo(name: &str, listen: &str, state: &Path, log_dir: &Path) -> anyhow::Result<Rabt> {
+        let state = state
+            .to_str()
+            .context("the demo's state folder is not valid UTF-8")?;
+        let args = [
+            "demo",
+            "--listen",
+            listen,
+            "--ops-listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state,
+        ];
+        Rabt::spawn(name, &args, &[], log_dir)
+    }
+
     /// Polls `check` until it gives a value, as [`eventually`] does, while watching the
     /// process: when it exits first (a port already taken, a bad configuration), this
     /// fails at once with its exit status and the end of its log instead of waiting
