@@ -129,6 +129,10 @@ impl Breaker {
     }
 }
 
+/// How far a healthy agency's p99 may rise during another's outage, in ms, whatever
+/// the ratio: the noise of a busy machine.
+const P99_NOISE_MS: f64 = 25.0;
+
 impl Report {
     /// Whether nothing was lost, applied twice or given up on, every poison message
     /// dead-lettered, an outage of at most half a deadline ended every labor request
@@ -175,10 +179,14 @@ impl Report {
             ));
         }
         if let Some(max) = self.max_p99_ratio {
-            for (service, ratio) in self.p99_ratios() {
-                if ratio >= max {
+            for (service, baseline, outage) in self.p99_pairs() {
+                let ratio = outage / baseline;
+                // Both bounds: a ratio alone fails on a few milliseconds of a busy
+                // machine's noise (14 against 22 ms once), where a broken bulkhead costs
+                // the healthy agencies the failing one's timeouts, seconds.
+                if ratio >= max && outage - baseline >= P99_NOISE_MS {
                     failures.push(format!(
-                        "`{service}`: p99 during the outage {ratio:.2}× the baseline's (at most {max})"
+                        "`{service}`: p99 during the outage {ratio:.2}× the baseline's (at most {max}, or within {P99_NOISE_MS} ms of it)"
                     ));
                 }
             }
@@ -188,6 +196,14 @@ impl Report {
 
     /// Per healthy service: its p99 during the agency outage over its p99 in the baseline.
     pub fn p99_ratios(&self) -> Vec<(String, f64)> {
+        self.p99_pairs()
+            .into_iter()
+            .map(|(service, baseline, outage)| (service, outage / baseline))
+            .collect()
+    }
+
+    /// Per healthy service: its p99 in the baseline and during the agency outage, in ms.
+    fn p99_pairs(&self) -> Vec<(String, f64, f64)> {
         let of = |window: &str, service: &str| {
             self.latency
                 .iter()
@@ -205,7 +221,7 @@ impl Report {
             .filter_map(|service| {
                 let baseline = of("baseline", service)?;
                 let outage = of("agency-outage", service)?;
-                (baseline > 0.0).then(|| (service.to_owned(), outage / baseline))
+                (baseline > 0.0).then(|| (service.to_owned(), baseline, outage))
             })
             .collect()
     }
