@@ -340,3 +340,46 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports a failure
+mod tests {
+    use super::{Latency, Report};
+
+    fn report(baseline: f64, outage: f64) -> Report {
+        let latency = |window: &str, p99| Latency {
+            window: window.to_owned(),
+            service: "interior.identity.verify".to_owned(),
+            count: 200,
+            p50: 10.0,
+            p99,
+        };
+        Report {
+            latency: vec![
+                latency("baseline", baseline),
+                latency("agency-outage", outage),
+            ],
+            max_p99_ratio: Some(1.5),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn a_few_milliseconds_over_the_ratio_are_noise() {
+        assert!(report(14.0, 22.0).failures().is_empty());
+    }
+
+    #[test]
+    fn a_healthy_agency_slowed_past_both_bounds_fails_the_drill() {
+        let failures = report(14.0, 40.0).failures();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].contains("interior.identity.verify"),
+            "{failures:?}"
+        );
+        assert!(
+            report(14.0, 35.0).failures().is_empty(),
+            "+21 ms is within the margin"
+        );
+    }
+}
