@@ -261,9 +261,7 @@ impl WriteTx {
             _writer,
         } = self;
         if let Err(err) = insert_audits_at(&mut tx, &audit).await {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::debug!(error = %rollback, "cannot roll back a failed transaction; its connection is dropped");
-            }
+            roll_back_now(tx).await;
             return Err(err);
         }
         tx.commit().await?;
@@ -288,9 +286,8 @@ impl WriteTx {
                 Ok(written)
             }
             Err(err) => {
-                if let Err(rollback) = self.rollback().await {
-                    tracing::debug!(error = %rollback, "cannot roll back a failed transaction; its connection is dropped");
-                }
+                // The writer lock goes with the transaction, after its rollback.
+                roll_back_now(self.tx).await;
                 Err(err)
             }
         }
@@ -300,6 +297,14 @@ impl WriteTx {
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
         self.tx.rollback().await?;
         Ok(())
+    }
+}
+
+/// Rolls a failed transaction back at once, rather than when its connection is next
+/// used; one that cannot be rolled back loses its connection instead.
+async fn roll_back_now(tx: Transaction<'static, Any>) {
+    if let Err(err) = tx.rollback().await {
+        tracing::debug!(error = %err, "cannot roll back a failed transaction; its connection is dropped");
     }
 }
 

@@ -123,9 +123,9 @@ struct Inner<W: BatchWrite> {
     store: Store,
     writers: usize,
     max_batch: usize,
-    /// Whether each writer has a queue of its own, chosen by key.
-    keyed: bool,
-    /// One queue that every writer takes from, or one per writer when keyed.
+    /// How many queues the writers take from: one that all share, or one each when
+    /// keyed.
+    queue_count: usize,
     queues: OnceLock<Vec<mpsc::UnboundedSender<Job<W>>>>,
     stats: Stats,
 }
@@ -174,11 +174,12 @@ where
     }
 
     fn with_queues(store: Store, writers: usize, max_batch: usize, keyed: bool) -> Self {
+        let writers = writers.max(1);
         Batcher(Arc::new(Inner {
             store,
-            writers: writers.max(1),
+            writers,
             max_batch: max_batch.max(1),
-            keyed,
+            queue_count: if keyed { writers } else { 1 },
             queues: OnceLock::new(),
             stats: Stats::default(),
         }))
@@ -208,32 +209,29 @@ where
 
     fn queue_of(&self, key: &impl Hash) -> &mpsc::UnboundedSender<Job<W>> {
         let queues = self.0.queues.get_or_init(|| self.start_writers());
-        // Not keyed: one queue. Keyed: the key's writer, the same for the process's life
-        // (the hasher's keys are fixed, so one key always hashes alike).
+        if let [queue] = queues.as_slice() {
+            return queue;
+        }
+        // The key's writer, the same for the process's life (the hasher's keys are
+        // fixed, so one key always hashes alike).
         let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
         let count = u64::try_from(queues.len()).unwrap_or(u64::MAX);
-        let at = usize::try_from(hash % count).unwrap_or(0);
-        &queues[at]
+        &queues[usize::try_from(hash % count).unwrap_or(0)]
     }
 
+    /// Spawns the writers; writer `i` takes from queue `i % queue_count`.
     fn start_writers(&self) -> Vec<mpsc::UnboundedSender<Job<W>>> {
-        let mut queues = Vec::new();
-        let mut shared = None;
-        for _ in 0..self.0.writers {
-            let jobs = match (&shared, self.0.keyed) {
-                (Some(jobs), false) => Arc::clone(jobs),
-                _ => {
-                    let (queue, jobs) = mpsc::unbounded_channel();
-                    queues.push(queue);
-                    let jobs = Arc::new(Mutex::new(jobs));
-                    shared = Some(Arc::clone(&jobs));
-                    jobs
-                }
-            };
+        let (queues, receivers): (Vec<_>, Vec<_>) = (0..self.0.queue_count)
+            .map(|_| {
+                let (queue, jobs) = mpsc::unbounded_channel();
+                (queue, Arc::new(Mutex::new(jobs)))
+            })
+            .unzip();
+        for i in 0..self.0.writers {
             // The writers hold the group weakly: they end when its queues' senders,
             // owned by the group, are dropped with its last clone.
             let writer = Writer {
-                jobs,
+                jobs: Arc::clone(&receivers[i % receivers.len()]),
                 group: Arc::downgrade(&self.0),
             };
             tokio::spawn(writer.run());

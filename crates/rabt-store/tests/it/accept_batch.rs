@@ -224,17 +224,7 @@ backend_test!(one_key_in_two_batches_at_once_creates_one_request);
 async fn concurrent_accepts_are_written_together(db: TestDb) {
     let coop = cooperative(&db.store).await;
     let group = GroupCommit::with(db.store.clone(), 1, 64);
-    let mut blocker = db.connection().await;
-    let sqlite = db.url().starts_with("sqlite");
-    let hold = if sqlite {
-        "BEGIN IMMEDIATE"
-    } else {
-        "BEGIN; LOCK TABLE requests IN SHARE ROW EXCLUSIVE MODE"
-    };
-    sqlx::raw_sql(sqlx::AssertSqlSafe(hold))
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let held = db.hold_requests().await;
 
     let news: Vec<Arc<NewRequest>> = (0..40)
         .map(|i| {
@@ -257,10 +247,7 @@ async fn concurrent_accepts_are_written_together(db: TestDb) {
         (group.stats().queued == 40).then_some(())
     })
     .await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe("COMMIT"))
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    held.release().await;
     for accept in accepts {
         let answer = accept.await.unwrap();
         assert!(created(&answer), "{answer:?}");

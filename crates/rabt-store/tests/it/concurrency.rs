@@ -214,8 +214,9 @@ backend_test!(starts_in_one_batch_are_each_answered);
 
 /// The worker's group commit of answers is keyed by request: the answers to one
 /// request's checks that arrive together are written by one writer, in at most two
-/// transactions (the first, held back here by a lock on the request's row, and the
-/// rest), not spread over the writers to queue for that row one behind the other.
+/// transactions (the first, held back here by a lock on the requests, and the rest),
+/// not spread over the writers to queue for that row one behind the other. (SQLite has
+/// one writer either way; PostgreSQL's four are what the keying is for.)
 async fn answers_to_one_request_share_a_writer(db: TestDb) {
     let coop = cooperative(&db.store).await;
     let agencies = [
@@ -234,19 +235,7 @@ async fn answers_to_one_request_share_a_writer(db: TestDb) {
         db.store.start_task(task.id, now()).await.unwrap();
     }
     let group = rabt_store::CompletionGroup::new(db.store.clone());
-    let mut blocker = db.connection().await;
-    let hold = if db.url().starts_with("sqlite") {
-        "BEGIN IMMEDIATE".to_owned()
-    } else {
-        format!(
-            "BEGIN; SELECT id FROM requests WHERE id = '{}' FOR UPDATE",
-            new.id
-        )
-    };
-    sqlx::raw_sql(sqlx::AssertSqlSafe(hold))
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let held = db.hold_requests().await;
     let answers: Vec<_> = new
         .tasks
         .iter()
@@ -261,10 +250,7 @@ async fn answers_to_one_request_share_a_writer(db: TestDb) {
         (group.stats().queued == 8).then_some(())
     })
     .await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe("COMMIT"))
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    held.release().await;
     let mut verdicts = Vec::new();
     for answer in answers {
         match answer.await.unwrap().unwrap() {

@@ -124,6 +124,22 @@ impl TestDb {
             .count()
     }
 
+    /// Holds back every write to `requests` (on SQLite every write) from another
+    /// session until [`Held::release`]: the store's writers queue behind it.
+    pub(crate) async fn hold_requests(&self) -> Held {
+        let mut conn = self.connection().await;
+        let hold = if self.url().starts_with("sqlite") {
+            "BEGIN IMMEDIATE"
+        } else {
+            "BEGIN; LOCK TABLE requests IN SHARE ROW EXCLUSIVE MODE"
+        };
+        sqlx::raw_sql(AssertSqlSafe(hold))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        Held(conn)
+    }
+
     /// Rows in `table`, counted behind the store's back.
     pub(crate) async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) AS n FROM {table}");
@@ -154,5 +170,18 @@ impl TestDb {
             .execute(&self.raw)
             .await
             .map(|done| done.rows_affected())
+    }
+}
+
+/// A session holding writes back ([`TestDb::hold_requests`]).
+pub(crate) struct Held(sqlx::pool::PoolConnection<sqlx::Any>);
+
+impl Held {
+    /// Commits the holding transaction: the held writes go on.
+    pub(crate) async fn release(mut self) {
+        sqlx::raw_sql(AssertSqlSafe("COMMIT"))
+            .execute(&mut *self.0)
+            .await
+            .unwrap();
     }
 }
