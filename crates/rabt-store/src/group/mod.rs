@@ -19,12 +19,14 @@ pub(crate) mod worker;
 
 use std::future::Future;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
+use futures_util::FutureExt;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::connect::{Dialect, Store};
+use crate::connect::{Dialect, Lent, Store};
 use crate::error::StoreError;
 
 /// How many operations one transaction takes at most: enough that a commit is shared
@@ -233,6 +235,7 @@ where
             let writer = Writer {
                 jobs: Arc::clone(&receivers[i % receivers.len()]),
                 group: Arc::downgrade(&self.0),
+                lent: Arc::default(),
             };
             tokio::spawn(writer.run());
         }
@@ -243,6 +246,8 @@ where
 struct Writer<W: BatchWrite> {
     jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job<W>>>>,
     group: Weak<Inner<W>>,
+    /// The connection kept from one batch to the next while batches follow each other.
+    lent: Arc<Lent>,
 }
 
 impl<W> Writer<W>
@@ -259,12 +264,13 @@ where
             group.stats.record(batch.len());
             let (items, answers): (Vec<W::Item>, Vec<_>) =
                 batch.into_iter().map(|job| (job.item, job.answer)).unzip();
-            let store = group.store.clone();
+            let store = group.store.lending(&self.lent);
             drop(group);
-            let written = async move { write_batch::<W>(&store, &items).await };
-            // In a task of its own, so that a panic (a bug) costs this batch its
-            // answers, not the process its writer.
-            match tokio::spawn(written).await {
+            // A panic (a bug) costs this batch its answers, not the process its writer.
+            // Caught here rather than in a task of its own: a task per batch was one
+            // more hand-off between threads for every transaction.
+            let written = AssertUnwindSafe(write_batch::<W>(&store, &items)).catch_unwind();
+            match written.await {
                 Ok(results) => {
                     for (answer, result) in answers.into_iter().zip(results) {
                         // A caller that is gone needs no answer: its operation is
@@ -272,18 +278,34 @@ where
                         let _ = answer.send(result);
                     }
                 }
-                Err(err) => {
-                    tracing::error!(error = %err, "a group commit's batch failed; its callers are told it was interrupted");
+                Err(_) => {
+                    tracing::error!(
+                        "a group commit's batch panicked; its callers are told it was interrupted"
+                    );
                 }
             }
         }
     }
 
-    /// Waits for an operation, then takes those waiting behind it, up to the bound.
+    /// Waits for an operation, then takes those waiting behind it, up to the bound. A
+    /// writer that has to wait (its queue is empty, or another writer is waiting at it)
+    /// first gives its kept connection back to the pool: an idle writer holds none.
     async fn next_batch(&self) -> Option<Vec<Job<W>>> {
         let max_batch = self.group.upgrade()?.max_batch;
-        let mut jobs = self.jobs.lock().await;
-        let first = jobs.recv().await?;
+        let mut jobs = match self.jobs.try_lock() {
+            Ok(jobs) => jobs,
+            Err(_) => {
+                self.lent.release();
+                self.jobs.lock().await
+            }
+        };
+        let first = match jobs.try_recv() {
+            Ok(job) => job,
+            Err(_) => {
+                self.lent.release();
+                jobs.recv().await?
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < max_batch {
             match jobs.try_recv() {

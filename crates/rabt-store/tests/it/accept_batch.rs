@@ -262,3 +262,106 @@ async fn concurrent_accepts_are_written_together(db: TestDb) {
     assert_eq!(db.count("outbox").await, 80);
 }
 backend_test!(concurrent_accepts_are_written_together);
+
+/// A writer keeps its connection from one batch to the next while work waits
+/// (`group::Writer`). A batch refused on it (a constraint) leaves it out of any
+/// transaction: the batch's requests written again one by one on it, and the next
+/// batch, are committed, and no session is left inside a transaction.
+async fn a_refused_batch_leaves_the_writers_connection_clean(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let first = request(coop.id, "first", &[Agency::Labor]);
+    db.store.accept_request(&first).await.unwrap();
+    let group = GroupCommit::with(db.store.clone(), 1, 64);
+
+    let mut same_id = request(coop.id, "same-id", &[Agency::Labor]);
+    same_id.id = first.id;
+    let mut wave: Vec<Arc<NewRequest>> = (0..6)
+        .map(|i| Arc::new(request(coop.id, &format!("a{i}"), &[Agency::Health])))
+        .collect();
+    wave.insert(3, Arc::new(same_id));
+    let held = db.hold_requests().await;
+    let accepts: Vec<_> = wave
+        .iter()
+        .map(|new| {
+            let group = group.clone();
+            let new = Arc::clone(new);
+            tokio::spawn(async move { group.accept(new, None, None).await })
+        })
+        .collect();
+    eventually("every request queued", || async {
+        (group.stats().queued == 7).then_some(())
+    })
+    .await;
+    held.release().await;
+    for (i, accept) in accepts.into_iter().enumerate() {
+        let answer = accept.await.unwrap();
+        if i == 3 {
+            assert!(
+                matches!(answer, Err(StoreError::Duplicate { .. })),
+                "{answer:?}"
+            );
+        } else {
+            assert!(created(&answer), "{answer:?}");
+        }
+    }
+    let after = request(coop.id, "after", &[Agency::Labor]);
+    let answer = group.accept(Arc::new(after), None, None).await;
+    assert!(created(&answer), "{answer:?}");
+    assert_eq!(db.count("requests").await, 8);
+    if !db.url().starts_with("sqlite") {
+        let open = db
+            .query_text(
+                "SELECT count(*)::text FROM pg_stat_activity \
+                 WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+            )
+            .await;
+        assert_eq!(open, "0", "no session is left inside a transaction");
+    }
+}
+backend_test!(a_refused_batch_leaves_the_writers_connection_clean);
+
+/// The server cuts a writer's connection in the middle of a batch (a restart, an
+/// administrator): that batch's requests are told the database is unavailable, the
+/// connection is not kept, and the batch waiting behind it is written on a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_under_a_writer_is_not_kept() {
+    let db = TestDb::postgres().await;
+    let coop = cooperative(&db.store).await;
+    let group = GroupCommit::with(db.store.clone(), 1, 64);
+    let held = db.hold_requests().await;
+    let accept = |name: String| {
+        let group = group.clone();
+        let new = Arc::new(request(coop.id, &name, &[Agency::Labor]));
+        tokio::spawn(async move { group.accept(new, None, None).await })
+    };
+    let cut = accept("cut".to_owned());
+    // The writer's first batch (this request alone) waits for the held lock.
+    let waiting = "SELECT count(*)::text FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    eventually("the first batch waits for the lock", || async {
+        (db.query_text(waiting).await == "1").then_some(())
+    })
+    .await;
+    let behind: Vec<_> = (0..5).map(|i| accept(format!("behind-{i}"))).collect();
+    eventually("the others queued behind it", || async {
+        (group.stats().queued == 6).then_some(())
+    })
+    .await;
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .await
+    .unwrap();
+    let answer = cut.await.unwrap();
+    assert!(
+        matches!(&answer, Err(err) if err.is_unavailable()),
+        "{answer:?}"
+    );
+    held.release().await;
+    for accept in behind {
+        let answer = accept.await.unwrap();
+        assert!(created(&answer), "{answer:?}");
+    }
+    assert_eq!(db.count("requests").await, 5);
+}
