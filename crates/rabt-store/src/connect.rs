@@ -8,12 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
-use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Connection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::audit::{NewAuditEntry, insert_audits_at};
 use crate::error::StoreError;
+use crate::kept::{KeepBudget, Kept, KeptTx};
 use crate::key_cache::KeyCache;
 use crate::outbox::{Handoff, OutboxRow};
 
@@ -62,9 +62,11 @@ pub struct Store {
     /// claimed as they were written; see [`Store::hand_over_to`].
     handoff: Option<Handoff>,
     /// The connection a group-commit writer keeps between its batches, which this
-    /// store's write transactions use (see [`Store::lending`]); `None` for every other
+    /// store's write transactions use (see [`Store::keeping`]); `None` for every other
     /// store.
-    lent: Option<Arc<Lent>>,
+    kept: Option<Arc<Kept>>,
+    /// How many connections of the pool writers may keep (see [`crate::kept`]).
+    keep_budget: Arc<KeepBudget>,
 }
 
 impl fmt::Debug for Store {
@@ -79,7 +81,7 @@ impl fmt::Debug for Store {
 }
 
 /// A PostgreSQL connection idle this long is pinged before it is used again.
-const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// How long a query waits for a connection. sqlx's default is 30 s, and while the
 /// server refuses connections (restarting, down) it keeps trying for all of it: every
@@ -123,7 +125,8 @@ impl Store {
                     keys_in_flight: Arc::default(),
                     key_cache: Arc::new(KeyCache::new(Duration::ZERO)),
                     handoff: None,
-                    lent: None,
+                    kept: None,
+                    keep_budget: Arc::new(KeepBudget::half_of(max_connections)),
                 })
             }
             Dialect::Sqlite => connect_sqlite(url, max_connections).await,
@@ -156,13 +159,13 @@ impl Store {
         self.handoff.is_some()
     }
 
-    /// This store with its write transactions on the connection `lent` keeps, for a
+    /// This store with its write transactions on the connection `kept` holds, for a
     /// group-commit writer. PostgreSQL only: SQLite has one writer at a time anyway, and
     /// an in-memory database one connection, which a writer must not keep from readers.
-    pub(crate) fn lending(&self, lent: &Arc<Lent>) -> Store {
+    pub(crate) fn keeping(&self, kept: &Arc<Kept>) -> Store {
         let mut store = self.clone();
         if self.dialect == Dialect::Postgres {
-            store.lent = Some(Arc::clone(lent));
+            store.kept = Some(Arc::clone(kept));
         }
         store
     }
@@ -188,8 +191,8 @@ impl Store {
             Some(lock) => Some(Arc::clone(lock).lock_owned().await),
             None => None,
         };
-        let tx = match (&self.lent, self.dialect) {
-            (Some(lent), _) => Tx::Lent(LentTx::begin(&self.pool, lent).await?),
+        let tx = match (&self.kept, self.dialect) {
+            (Some(kept), _) => Tx::Kept(KeptTx::begin(&self.pool, kept, &self.keep_budget).await?),
             (None, Dialect::Sqlite) => Tx::Pooled(self.pool.begin_with("BEGIN IMMEDIATE").await?),
             (None, Dialect::Postgres) => Tx::Pooled(self.pool.begin().await?),
         };
@@ -231,7 +234,7 @@ impl WriteTx {
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         match &mut self.tx {
             Tx::Pooled(tx) => tx,
-            Tx::Lent(tx) => tx.conn(),
+            Tx::Kept(tx) => tx.conn(),
         }
     }
 
@@ -283,7 +286,7 @@ impl WriteTx {
         } = self;
         let written = match &mut tx {
             Tx::Pooled(pooled) => insert_audits_at(pooled, &audit).await,
-            Tx::Lent(lent) => insert_audits_at(lent.conn(), &audit).await,
+            Tx::Kept(kept) => insert_audits_at(kept.conn(), &audit).await,
         };
         if let Err(err) = written {
             roll_back_now(tx).await;
@@ -291,7 +294,7 @@ impl WriteTx {
         }
         match tx {
             Tx::Pooled(tx) => tx.commit().await?,
-            Tx::Lent(tx) => tx.end("COMMIT").await?,
+            Tx::Kept(tx) => tx.end("COMMIT").await?,
         }
         drop(_writer);
         if let Some(handoff) = handoff
@@ -325,7 +328,7 @@ impl WriteTx {
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
         match self.tx {
             Tx::Pooled(tx) => tx.rollback().await?,
-            Tx::Lent(tx) => tx.end("ROLLBACK").await?,
+            Tx::Kept(tx) => tx.end("ROLLBACK").await?,
         }
         Ok(())
     }
@@ -336,7 +339,7 @@ impl WriteTx {
 async fn roll_back_now(tx: Tx) {
     let rolled_back = match tx {
         Tx::Pooled(tx) => tx.rollback().await.map_err(StoreError::from),
-        Tx::Lent(tx) => tx.end("ROLLBACK").await,
+        Tx::Kept(tx) => tx.end("ROLLBACK").await,
     };
     if let Err(err) = rolled_back {
         tracing::debug!(error = %err, "cannot roll back a failed transaction; its connection is dropped");
@@ -346,98 +349,7 @@ async fn roll_back_now(tx: Tx) {
 /// A write transaction's connection: one from the pool, or the one its writer keeps.
 enum Tx {
     Pooled(Transaction<'static, Any>),
-    Lent(LentTx),
-}
-
-/// The connection a group-commit writer keeps between batches that follow each other
-/// (`group::Writer`). Under load a writer starts its next batch the moment the last one
-/// committed; giving the connection back to the pool in between costs sqlx's ping on
-/// every return (a round trip, in a task of its own) and taking it again a wait on the
-/// pool: 3–6 % of a worker's CPU in docs/benchmarks.md. The writer gives it back when
-/// its queue runs dry.
-#[derive(Debug, Default)]
-pub(crate) struct Lent(std::sync::Mutex<Option<PoolConnection<Any>>>);
-
-impl Lent {
-    fn take(&self) -> Option<PoolConnection<Any>> {
-        self.0.lock().ok().and_then(|mut slot| slot.take())
-    }
-
-    /// Keeps `conn` for the next transaction; a second one (a transaction that began
-    /// while the kept one was in use) goes back to the pool.
-    fn put(&self, conn: PoolConnection<Any>) {
-        if let Ok(mut slot) = self.0.lock()
-            && slot.is_none()
-        {
-            *slot = Some(conn);
-        }
-    }
-
-    /// Gives the kept connection back to the pool.
-    pub(crate) fn release(&self) {
-        drop(self.take());
-    }
-}
-
-/// A transaction on a kept connection, begun and ended with plain statements (sqlx's
-/// `Transaction` would hand the connection back to the pool when it ends). Dropped
-/// unended (an error on the way, a panic), it closes its connection, which rolls the
-/// transaction back on the server: a connection inside a transaction never returns to
-/// the pool or to the writer.
-struct LentTx {
-    /// `Some` until [`LentTx::end`], which consumes the transaction.
-    conn: Option<PoolConnection<Any>>,
-    home: Arc<Lent>,
-}
-
-impl LentTx {
-    async fn begin(pool: &AnyPool, home: &Arc<Lent>) -> Result<LentTx, StoreError> {
-        let mut conn = match home.take() {
-            Some(conn) => conn,
-            None => pool.acquire().await?,
-        };
-        if let Err(err) = sqlx::raw_sql("BEGIN").execute(&mut *conn).await {
-            conn.close_on_drop();
-            return Err(err.into());
-        }
-        Ok(LentTx {
-            conn: Some(conn),
-            home: Arc::clone(home),
-        })
-    }
-
-    fn conn(&mut self) -> &mut AnyConnection {
-        self.conn
-            .as_deref_mut()
-            .expect("a transaction keeps its connection until `end` consumes it")
-    }
-
-    /// Ends the transaction with `COMMIT` or `ROLLBACK`; the connection goes back to the
-    /// writer if that worked, and is closed if not.
-    async fn end(mut self, statement: &'static str) -> Result<(), StoreError> {
-        let mut conn = self
-            .conn
-            .take()
-            .expect("a transaction keeps its connection until `end` consumes it");
-        match sqlx::raw_sql(statement).execute(&mut *conn).await {
-            Ok(_) => {
-                self.home.put(conn);
-                Ok(())
-            }
-            Err(err) => {
-                conn.close_on_drop();
-                Err(err.into())
-            }
-        }
-    }
-}
-
-impl Drop for LentTx {
-    fn drop(&mut self) {
-        if let Some(conn) = &mut self.conn {
-            conn.close_on_drop();
-        }
-    }
+    Kept(KeptTx),
 }
 
 async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreError> {
@@ -488,7 +400,8 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
         keys_in_flight: Arc::default(),
         key_cache: Arc::new(KeyCache::new(Duration::ZERO)),
         handoff: None,
-        lent: None,
+        kept: None,
+        keep_budget: Arc::new(KeepBudget::half_of(0)),
     })
 }
 

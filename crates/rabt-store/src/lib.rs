@@ -62,6 +62,7 @@ pub mod dead_letters;
 mod error;
 mod filter;
 mod group;
+mod kept;
 pub mod key_cache;
 pub mod lifecycle;
 pub mod limits;

@@ -1,14 +1,15 @@
 //! Group commit: operations that arrive at the same moment are written in one
 //! transaction, and each caller gets its answer when that transaction has committed.
 //!
-//! A few writers take turns at a queue. A writer takes every operation waiting (up to
-//! a batch's bound) and writes them; those that arrive meanwhile wait for the next free
-//! writer. At low load a writer is free when an operation arrives, so its batch is that
-//! one operation and it waits for nothing; under load the batches grow by themselves,
-//! up to what arrives while a commit is in flight. Nothing is answered before its
-//! transaction has committed, as without batches. The accept path
-//! ([`crate::GroupCommit`]) and the worker's starts and completions
-//! ([`crate::StartGroup`], [`crate::CompletionGroup`]) use it.
+//! A few writers take turns at a queue. An operation that finds a writer free is written
+//! at once by its own caller, alone: at low load that is every operation, and it waits
+//! for nothing and passes through no other task. Operations that arrive while every
+//! writer is busy wait; the first writer to finish takes all of them (up to a batch's
+//! bound) into its next transaction, in a task of its own, and so on until nothing
+//! waits. Under load the batches grow by themselves, up to what arrives while a commit
+//! is in flight. Nothing is answered before its transaction has committed, as without
+//! batches. The accept path ([`crate::GroupCommit`]) and the worker's starts and
+//! completions ([`crate::StartGroup`], [`crate::CompletionGroup`]) use it.
 //!
 //! A keyed group gives each writer a queue of its own and sends every operation of one
 //! key (the worker's: a request) to the same writer. The operations of one request then
@@ -17,17 +18,19 @@
 
 pub(crate) mod worker;
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, PoisonError};
 
 use futures_util::FutureExt;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use crate::connect::{Dialect, Lent, Store};
+use crate::connect::{Dialect, Store};
 use crate::error::StoreError;
+use crate::kept::Kept;
 
 /// How many operations one transaction takes at most: enough that a commit is shared
 /// widely, few enough that a batch's statements stay small.
@@ -125,10 +128,8 @@ struct Inner<W: BatchWrite> {
     store: Store,
     writers: usize,
     max_batch: usize,
-    /// How many queues the writers take from: one that all share, or one each when
-    /// keyed.
-    queue_count: usize,
-    queues: OnceLock<Vec<mpsc::UnboundedSender<Job<W>>>>,
+    /// The queues: one that all writers share, or one per writer when keyed.
+    lanes: Vec<Lane<W>>,
     stats: Stats,
 }
 
@@ -158,6 +159,62 @@ struct Job<W: BatchWrite> {
     answer: oneshot::Sender<Result<W::Output, StoreError>>,
 }
 
+/// A queue and its writers. A writer is the right to write one transaction at a time,
+/// with the connection it keeps ([`crate::kept`]); it is not a task.
+struct Lane<W: BatchWrite>(std::sync::Mutex<LaneState<W>>);
+
+struct LaneState<W: BatchWrite> {
+    /// The writers not writing now. There is none while operations wait: a writer that
+    /// finishes takes what waits before it rests.
+    idle: Vec<Arc<Kept>>,
+    waiting: VecDeque<Job<W>>,
+}
+
+/// What an operation finds when it comes to its lane.
+enum Entered<W: BatchWrite> {
+    /// A writer was free: the operation's caller writes it, alone, at once.
+    Writer(Arc<Kept>, W::Item),
+    /// Every writer is busy: the operation waits for the next batch.
+    Queued(oneshot::Receiver<Result<W::Output, StoreError>>),
+}
+
+impl<W: BatchWrite> Lane<W> {
+    fn new(writers: usize) -> Self {
+        Lane(std::sync::Mutex::new(LaneState {
+            idle: (0..writers).map(|_| Arc::default()).collect(),
+            waiting: VecDeque::new(),
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, LaneState<W>> {
+        // Nothing panics while holding it (pushes and pops), so a poisoned lock's
+        // state is whole.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn enter(&self, item: W::Item) -> Entered<W> {
+        let mut state = self.state();
+        if let Some(writer) = state.idle.pop() {
+            return Entered::Writer(writer, item);
+        }
+        let (answer, answered) = oneshot::channel();
+        state.waiting.push_back(Job { item, answer });
+        Entered::Queued(answered)
+    }
+
+    /// The batch `writer` writes next (everything waiting, up to `max_batch`), or
+    /// `None` if nothing waits: then the writer rests.
+    fn next(&self, writer: Arc<Kept>, max_batch: usize) -> Option<(Arc<Kept>, Vec<Job<W>>)> {
+        let mut state = self.state();
+        if state.waiting.is_empty() {
+            state.idle.push(writer);
+            return None;
+        }
+        let take = state.waiting.len().min(max_batch);
+        Some((writer, state.waiting.drain(..take).collect()))
+    }
+}
+
 impl<W> Batcher<W>
 where
     W: BatchWrite + 'static,
@@ -166,23 +223,24 @@ where
 {
     /// A group whose writers take from one queue: any free writer takes what waits.
     pub(crate) fn new(store: Store, writers: usize, max_batch: usize) -> Self {
-        Self::with_queues(store, writers, max_batch, false)
+        let writers = writers.max(1);
+        Self::with_lanes(store, writers, max_batch, vec![Lane::new(writers)])
     }
 
     /// A group whose writers each have a queue of their own: the operations of one key
     /// ([`Batcher::submit_keyed`]) are all written by the same writer, in turn.
     pub(crate) fn keyed(store: Store, writers: usize, max_batch: usize) -> Self {
-        Self::with_queues(store, writers, max_batch, true)
+        let writers = writers.max(1);
+        let lanes = (0..writers).map(|_| Lane::new(1)).collect();
+        Self::with_lanes(store, writers, max_batch, lanes)
     }
 
-    fn with_queues(store: Store, writers: usize, max_batch: usize, keyed: bool) -> Self {
-        let writers = writers.max(1);
+    fn with_lanes(store: Store, writers: usize, max_batch: usize, lanes: Vec<Lane<W>>) -> Self {
         Batcher(Arc::new(Inner {
             store,
             writers,
             max_batch: max_batch.max(1),
-            queue_count: if keyed { writers } else { 1 },
-            queues: OnceLock::new(),
+            lanes,
             stats: Stats::default(),
         }))
     }
@@ -194,126 +252,135 @@ where
     }
 
     /// [`Batcher::submit`], by the writer that `key` belongs to when the group is keyed.
+    ///
+    /// When a writer is free, the caller writes its operation itself, at once: no
+    /// hand-off to another task and back, which is most operations at low load. When
+    /// none is, the operation waits, and the writer that finishes first writes it with
+    /// everything else waiting, in a task of its own.
     pub(crate) async fn submit_keyed(
         &self,
         key: &impl Hash,
         item: W::Item,
     ) -> Result<W::Output, StoreError> {
-        let (answer, answered) = oneshot::channel();
-        if self.queue_of(key).send(Job { item, answer }).is_err() {
-            return Err(StoreError::Interrupted);
-        }
+        let lane = self.lane_of(key);
         self.0.stats.queued.fetch_add(1, Ordering::Relaxed);
-        // A writer that failed mid-batch (a bug: it logged the panic) drops the answer;
-        // whether the batch committed is not known, so the caller is told so.
-        answered.await.unwrap_or(Err(StoreError::Interrupted))
+        match self.0.lanes[lane].enter(item) {
+            Entered::Writer(writer, item) => {
+                let turn = Turn {
+                    group: Arc::clone(&self.0),
+                    lane,
+                    writer: Some(writer),
+                };
+                turn.write_own(item).await
+            }
+            // A batch that panicked (a bug: it was logged) drops its answers; whether
+            // it committed is not known, so the caller is told so.
+            Entered::Queued(answered) => answered.await.unwrap_or(Err(StoreError::Interrupted)),
+        }
     }
 
-    fn queue_of(&self, key: &impl Hash) -> &mpsc::UnboundedSender<Job<W>> {
-        let queues = self.0.queues.get_or_init(|| self.start_writers());
-        if let [queue] = queues.as_slice() {
-            return queue;
+    fn lane_of(&self, key: &impl Hash) -> usize {
+        let count = self.0.lanes.len();
+        if count == 1 {
+            return 0;
         }
         // The key's writer, the same for the process's life (the hasher's keys are
         // fixed, so one key always hashes alike).
         let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
-        let count = u64::try_from(queues.len()).unwrap_or(u64::MAX);
-        &queues[usize::try_from(hash % count).unwrap_or(0)]
-    }
-
-    /// Spawns the writers; writer `i` takes from queue `i % queue_count`.
-    fn start_writers(&self) -> Vec<mpsc::UnboundedSender<Job<W>>> {
-        let (queues, receivers): (Vec<_>, Vec<_>) = (0..self.0.queue_count)
-            .map(|_| {
-                let (queue, jobs) = mpsc::unbounded_channel();
-                (queue, Arc::new(Mutex::new(jobs)))
-            })
-            .unzip();
-        for i in 0..self.0.writers {
-            // The writers hold the group weakly: they end when its queues' senders,
-            // owned by the group, are dropped with its last clone.
-            let writer = Writer {
-                jobs: Arc::clone(&receivers[i % receivers.len()]),
-                group: Arc::downgrade(&self.0),
-                lent: Arc::default(),
-            };
-            tokio::spawn(writer.run());
-        }
-        queues
+        usize::try_from(hash % u64::try_from(count).unwrap_or(u64::MAX)).unwrap_or(0)
     }
 }
 
-struct Writer<W: BatchWrite> {
-    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job<W>>>>,
-    group: Weak<Inner<W>>,
-    /// The connection kept from one batch to the next while batches follow each other.
-    lent: Arc<Lent>,
-}
-
-impl<W> Writer<W>
+/// A caller's turn as its lane's writer. However the turn ends (written, failed,
+/// panicked, or the caller gone mid-write), the writer is passed on: to the operations
+/// that queued meanwhile, or back to rest.
+struct Turn<W>
 where
     W: BatchWrite + 'static,
     W::Item: 'static,
     W::Output: 'static,
 {
-    async fn run(self) {
-        while let Some(batch) = self.next_batch().await {
-            let Some(group) = self.group.upgrade() else {
-                return;
-            };
-            group.stats.record(batch.len());
-            let (items, answers): (Vec<W::Item>, Vec<_>) =
-                batch.into_iter().map(|job| (job.item, job.answer)).unzip();
-            let store = group.store.lending(&self.lent);
-            drop(group);
-            // A panic (a bug) costs this batch its answers, not the process its writer.
-            // Caught here rather than in a task of its own: a task per batch was one
-            // more hand-off between threads for every transaction.
-            let written = AssertUnwindSafe(write_batch::<W>(&store, &items)).catch_unwind();
-            match written.await {
-                Ok(results) => {
-                    for (answer, result) in answers.into_iter().zip(results) {
-                        // A caller that is gone needs no answer: its operation is
-                        // written or not as any other.
-                        let _ = answer.send(result);
-                    }
-                }
-                Err(_) => {
-                    tracing::error!(
-                        "a group commit's batch panicked; its callers are told it was interrupted"
-                    );
-                }
-            }
+    group: Arc<Inner<W>>,
+    lane: usize,
+    writer: Option<Arc<Kept>>,
+}
+
+impl<W> Turn<W>
+where
+    W: BatchWrite + 'static,
+    W::Item: 'static,
+    W::Output: 'static,
+{
+    async fn write_own(self, item: W::Item) -> Result<W::Output, StoreError> {
+        let Some(writer) = &self.writer else {
+            return Err(StoreError::Interrupted);
+        };
+        self.group.stats.record(1);
+        let store = self.group.store.keeping(writer);
+        let mut answers = written::<W>(&store, &[item]).await;
+        answers.pop().unwrap_or(Err(StoreError::Interrupted))
+    }
+}
+
+impl<W> Drop for Turn<W>
+where
+    W: BatchWrite + 'static,
+    W::Item: 'static,
+    W::Output: 'static,
+{
+    fn drop(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        let Some((writer, batch)) = self.group.lanes[self.lane].next(writer, self.group.max_batch)
+        else {
+            return;
+        };
+        tokio::spawn(drain(Arc::clone(&self.group), self.lane, writer, batch));
+    }
+}
+
+/// Writes the batches of a lane one after another until nothing waits.
+async fn drain<W>(group: Arc<Inner<W>>, lane: usize, mut writer: Arc<Kept>, mut batch: Vec<Job<W>>)
+where
+    W: BatchWrite + 'static,
+    W::Item: 'static,
+    W::Output: 'static,
+{
+    loop {
+        group.stats.record(batch.len());
+        let (items, answers): (Vec<W::Item>, Vec<_>) =
+            batch.into_iter().map(|job| (job.item, job.answer)).unzip();
+        let results = written::<W>(&group.store.keeping(&writer), &items).await;
+        for (answer, result) in answers.into_iter().zip(results) {
+            // A caller that is gone needs no answer: its operation is written or not
+            // as any other.
+            let _ = answer.send(result);
+        }
+        match group.lanes[lane].next(writer, group.max_batch) {
+            Some((next_writer, next_batch)) => (writer, batch) = (next_writer, next_batch),
+            None => return,
         }
     }
+}
 
-    /// Waits for an operation, then takes those waiting behind it, up to the bound. A
-    /// writer that has to wait (its queue is empty, or another writer is waiting at it)
-    /// first gives its kept connection back to the pool: an idle writer holds none.
-    async fn next_batch(&self) -> Option<Vec<Job<W>>> {
-        let max_batch = self.group.upgrade()?.max_batch;
-        let mut jobs = match self.jobs.try_lock() {
-            Ok(jobs) => jobs,
-            Err(_) => {
-                self.lent.release();
-                self.jobs.lock().await
-            }
-        };
-        let first = match jobs.try_recv() {
-            Ok(job) => job,
-            Err(_) => {
-                self.lent.release();
-                jobs.recv().await?
-            }
-        };
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// [`write_batch`], a panic (a bug) costing the batch its answers (none: its callers
+/// are told they were interrupted), not the writer.
+async fn written<W: BatchWrite>(
+    store: &Store,
+    items: &[W::Item],
+) -> Vec<Result<W::Output, StoreError>> {
+    match AssertUnwindSafe(write_batch::<W>(store, items))
+        .catch_unwind()
+        .await
+    {
+        Ok(results) => results,
+        Err(_) => {
+            tracing::error!(
+                "a group commit's batch panicked; its callers are told it was interrupted"
+            );
+            Vec::new()
         }
-        Some(batch)
     }
 }
 

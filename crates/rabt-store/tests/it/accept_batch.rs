@@ -365,3 +365,100 @@ async fn a_connection_cut_under_a_writer_is_not_kept() {
     }
     assert_eq!(db.count("requests").await, 5);
 }
+
+/// A writer keeps its connection while idle; one the server cut meanwhile (a restart,
+/// a firewall's idle timeout) is found dead before use and replaced, and the next
+/// accept is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_while_a_writer_was_idle_is_replaced() {
+    let db = TestDb::postgres().await;
+    let coop = cooperative(&db.store).await;
+    let group = GroupCommit::with(db.store.clone(), 1, 64);
+    let first = request(coop.id, "before", &[Agency::Labor]);
+    assert!(created(&group.accept(Arc::new(first), None, None).await));
+    let cut = db
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    assert!(cut >= 1, "the store had a connection open to cut");
+    // A kept connection is checked once it has been idle a second; this wait is what
+    // makes it idle (not a wait for something to happen).
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let second = request(coop.id, "after", &[Agency::Labor]);
+    let answer = group.accept(Arc::new(second), None, None).await;
+    assert!(created(&answer), "{answer:?}");
+    assert_eq!(db.count("requests").await, 2);
+}
+
+/// Writers keep at most half of the pool: with a pool of two and four writers, after
+/// a burst of accepts a read still gets a connection at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_leave_half_the_pool_to_others() {
+    let db = TestDb::postgres().await;
+    let coop = cooperative(&db.store).await;
+    let small = rabt_store::Store::connect(db.url(), 2).await.unwrap();
+    let group = GroupCommit::with(small.clone(), 4, 64);
+    let news: Vec<Arc<NewRequest>> = (0..24)
+        .map(|i| Arc::new(request(coop.id, &format!("w{i}"), &[Agency::Labor])))
+        .collect();
+    let accepts: Vec<_> = news
+        .iter()
+        .map(|new| {
+            let group = group.clone();
+            let new = Arc::clone(new);
+            tokio::spawn(async move { group.accept(new, None, None).await })
+        })
+        .collect();
+    for accept in accepts {
+        let answer = accept.await.unwrap();
+        assert!(created(&answer), "{answer:?}");
+    }
+    let read = small.get_request(coop.id, news[0].id).await;
+    assert!(
+        matches!(read, Ok(Some(_))),
+        "a read finds a connection: {read:?}"
+    );
+}
+
+/// A caller that finds a writer free writes its request itself; if it goes away
+/// mid-write (a client that hung up), its transaction is rolled back and the writer is
+/// passed on to the requests that queued behind it, and kept for the ones after.
+async fn a_caller_gone_mid_write_passes_the_writer_on(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let group = GroupCommit::with(db.store.clone(), 1, 64);
+    let held = db.hold_requests().await;
+    let accept = |name: &str| {
+        let group = group.clone();
+        let new = Arc::new(request(coop.id, name, &[Agency::Labor]));
+        tokio::spawn(async move { group.accept(new, None, None).await })
+    };
+    let gone = accept("gone");
+    eventually("the first caller is writing", || async {
+        (group.stats().batches == 1).then_some(())
+    })
+    .await;
+    let behind = accept("behind");
+    eventually("the second waits behind it", || async {
+        (group.stats().queued == 2).then_some(())
+    })
+    .await;
+    gone.abort();
+    assert!(gone.await.unwrap_err().is_cancelled());
+    held.release().await;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), behind)
+        .await
+        .expect("the writer was passed on to the request behind")
+        .unwrap();
+    assert!(created(&answer), "{answer:?}");
+    let after = accept("after").await.unwrap();
+    assert!(created(&after), "{after:?}");
+    assert_eq!(
+        db.count("requests").await,
+        2,
+        "the gone caller's request is not kept"
+    );
+}
+backend_test!(a_caller_gone_mid_write_passes_the_writer_on);
