@@ -33,6 +33,21 @@ fn assert_says(err: &dyn std::error::Error, words: &str) {
     assert!(said.contains(words), "{said}");
 }
 
+/// Fails the test unless FSC's answer came through: a final `OK`.
+#[track_caller]
+fn assert_ok(answer: &Answer) {
+    assert!(
+        matches!(
+            answer,
+            Answer::Final {
+                outcome: Outcome::Ok,
+                ..
+            }
+        ),
+        "{answer:?}"
+    );
+}
+
 /// A GET with the shared client, built with this identity (or none), trusting the
 /// sandbox's server CA.
 async fn raw_get(
@@ -70,16 +85,7 @@ async fn the_right_client_certificate_is_served() {
     let answer = verify(&adapter(&fsc.base(), &pki, &pki, TOKEN), input())
         .await
         .unwrap();
-    assert!(
-        matches!(
-            answer,
-            Answer::Final {
-                outcome: Outcome::Ok,
-                ..
-            }
-        ),
-        "{answer:?}"
-    );
+    assert_ok(&answer);
     assert_eq!(fsc.knobs.stats().calls, 2);
 }
 
@@ -156,14 +162,5 @@ async fn the_server_certificate_names_localhost_too() {
     let answer = verify(&adapter(&base, &pki, &pki, TOKEN), input())
         .await
         .unwrap();
-    assert!(
-        matches!(
-            answer,
-            Answer::Final {
-                outcome: Outcome::Ok,
-                ..
-            }
-        ),
-        "{answer:?}"
-    );
+    assert_ok(&answer);
 }
