@@ -48,6 +48,25 @@ impl Default for Ledger {
 }
 
 impl Ledger {
+    /// A request of `service` the gateway accepted in `window`, by the id it answered.
+    fn accepted(&mut self, id: Option<String>, service: &'static str, window: String) {
+        match id {
+            Some(id) => self.sent.push(Sent {
+                id,
+                service,
+                window,
+            }),
+            // Accepted but untraceable: counted, never silently dropped.
+            None => *self.refused.entry(window).or_default() += 1,
+        }
+    }
+
+    /// A request of `window` given up on, whose `last` answer says why.
+    fn gave_up_on(&mut self, window: String, last: &str) {
+        *self.gave_up.entry(format!("{window}: {last}")).or_default() += 1;
+        *self.refused.entry(window).or_default() += 1;
+    }
+
     pub(super) fn clone_sent(&self) -> (Vec<Sent>, BTreeMap<String, u64>) {
         (self.sent.clone(), self.refused.clone())
     }
@@ -103,20 +122,56 @@ async fn submit(
         .map(|l| (l.window.clone(), l.began))
         .unwrap_or_else(|_| (String::new(), Instant::now()));
     let started = began.elapsed().as_secs_f64();
-    let record = |reasons: Vec<String>, answered: bool| {
-        if let Ok(mut l) = ledger.lock() {
-            l.attempts.push(Attempted {
-                window: window.clone(),
-                started,
-                ended: began.elapsed().as_secs_f64(),
-                refusals: reasons.len() as u64,
-                reasons,
-                answered,
-            });
-        }
-    };
-    let key = rabt_test_support::unique("drill-");
     let body = json!({"service": service, "input": input});
+    let Tried { reasons, end } = attempts(client, urls, &body).await;
+    let attempted = Attempted {
+        window: window.clone(),
+        started,
+        ended: began.elapsed().as_secs_f64(),
+        refusals: reasons.len() as u64,
+        reasons,
+        answered: matches!(end, End::Accepted(_)),
+    };
+    if let Ok(mut ledger) = ledger.lock() {
+        ledger.attempts.push(attempted);
+    }
+    match end {
+        End::Accepted(response) => {
+            let id = response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|b| b["id"].as_str().map(str::to_owned));
+            if let Ok(mut ledger) = ledger.lock() {
+                ledger.accepted(id, service, window);
+            }
+        }
+        End::GaveUp(last) => {
+            if let Ok(mut ledger) = ledger.lock() {
+                ledger.gave_up_on(window, &last);
+            }
+        }
+    }
+}
+
+/// What the attempts at one request came to: the refusals on the way, and its end.
+struct Tried {
+    reasons: Vec<String>,
+    end: End,
+}
+
+/// How the attempts at one request ended.
+enum End {
+    /// With a 2xx.
+    Accepted(reqwest::Response),
+    /// Refused for good, or still not accepted after 60 s: the last answer.
+    GaveUp(String),
+}
+
+/// Offers `body` with one Idempotency-Key, at each api in turn, until it is accepted,
+/// refused for good or 60 s have passed.
+async fn attempts(client: &crate::Client, urls: &[String], body: &Value) -> Tried {
+    let key = rabt_test_support::unique("drill-");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut reasons: Vec<String> = Vec::new();
     let mut attempt = 0usize;
@@ -124,26 +179,12 @@ async fn submit(
     while Instant::now() < deadline {
         let url = &urls[attempt % urls.len()];
         attempt += 1;
-        match offer(client, url, &key, &body).await {
+        match offer(client, url, &key, body).await {
             Offer::Accepted(response) => {
-                record(reasons, true);
-                let id = response
-                    .json::<Value>()
-                    .await
-                    .ok()
-                    .and_then(|b| b["id"].as_str().map(str::to_owned));
-                if let Ok(mut ledger) = ledger.lock() {
-                    match id {
-                        Some(id) => ledger.sent.push(Sent {
-                            id,
-                            service,
-                            window,
-                        }),
-                        // Accepted but untraceable: counted, never silently dropped.
-                        None => *ledger.refused.entry(window).or_default() += 1,
-                    }
-                }
-                return;
+                return Tried {
+                    reasons,
+                    end: End::Accepted(response),
+                };
             }
             Offer::Refused(why) => {
                 last = why;
@@ -160,13 +201,9 @@ async fn submit(
             }
         }
     }
-    record(reasons, false);
-    if let Ok(mut ledger) = ledger.lock() {
-        *ledger
-            .gave_up
-            .entry(format!("{window}: {last}"))
-            .or_default() += 1;
-        *ledger.refused.entry(window).or_default() += 1;
+    Tried {
+        reasons,
+        end: End::GaveUp(last),
     }
 }
 
