@@ -20,6 +20,51 @@ use rabt_tests::drill::{self, Fault, Options};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let Args {
+        options,
+        markdown,
+        workers,
+        quorum_size,
+    } = parse_args()?;
+    let config = format!("[queue]\nquorum_size = {quorum_size}\n");
+    let mut deployment = Deployment::start_with(workers, drill::SERVICES, Some(&config)).await?;
+    let started = std::time::Instant::now();
+    let report = drill::run(&mut deployment, &options).await?;
+    let text = format!(
+        "Rate {} req/s offered; faults {}; {} s in all.\n\n{}",
+        options.rate,
+        options
+            .faults
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        started.elapsed().as_secs(),
+        report.markdown()
+    );
+    println!("{text}");
+    if let Some(path) = markdown {
+        std::fs::write(&path, &text).with_context(|| format!("cannot write {path}"))?;
+    }
+    let failures = report.failures();
+    if !failures.is_empty() {
+        bail!("the drill failed:\n- {}", failures.join("\n- "));
+    }
+    Ok(())
+}
+
+/// What the command line asks for.
+struct Args {
+    options: Options,
+    /// Where the report is written too, as markdown.
+    markdown: Option<String>,
+    workers: usize,
+    /// The task queues' quorum size (0: classic queues).
+    quorum_size: u32,
+}
+
+/// The drill's defaults, changed by the command line's options.
+fn parse_args() -> anyhow::Result<Args> {
     let mut options = Options {
         rate: 30.0,
         faults: vec![
@@ -64,29 +109,10 @@ async fn main() -> anyhow::Result<()> {
             other => bail!("unknown argument `{other}`"),
         }
     }
-    let config = format!("[queue]\nquorum_size = {quorum_size}\n");
-    let mut deployment = Deployment::start_with(workers, drill::SERVICES, Some(&config)).await?;
-    let started = std::time::Instant::now();
-    let report = drill::run(&mut deployment, &options).await?;
-    let text = format!(
-        "Rate {} req/s offered; faults {}; {} s in all.\n\n{}",
-        options.rate,
-        options
-            .faults
-            .iter()
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(", "),
-        started.elapsed().as_secs(),
-        report.markdown()
-    );
-    println!("{text}");
-    if let Some(path) = markdown {
-        std::fs::write(&path, &text).with_context(|| format!("cannot write {path}"))?;
-    }
-    let failures = report.failures();
-    if !failures.is_empty() {
-        bail!("the drill failed:\n- {}", failures.join("\n- "));
-    }
-    Ok(())
+    Ok(Args {
+        options,
+        markdown,
+        workers,
+        quorum_size,
+    })
 }

@@ -230,8 +230,7 @@ fn fault_response(fault: InjectedFault) -> Response {
 
 impl Simulated for Health {
     fn simulator(&self, parts: SimulatorParts<'_>) -> Result<Router, ConfigError> {
-        let api_key = parts.settings.api_key()?;
-        Ok(router(parts.world, api_key, parts.knobs, parts.callbacks))
+        parts.with_api_key_calling_back(router)
     }
 }
 

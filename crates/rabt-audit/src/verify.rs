@@ -80,6 +80,29 @@ pub fn verify_consistency(
             ))
         };
     }
+    let (fr, sr) = roots_from_consistency_proof(first, second, proof, first_root)?;
+    if !same(&fr, first_root) {
+        return Err(AuditError::ProofFailed(
+            "the consistency proof does not lead to the first root",
+        ));
+    }
+    if !same(&sr, second_root) {
+        return Err(AuditError::ProofFailed(
+            "the consistency proof does not lead to the second root",
+        ));
+    }
+    Ok(())
+}
+
+/// The two roots a consistency proof leads to, by RFC 9162's algorithm (section
+/// 2.1.4.2) for `first < second`: the first tree's and the second's, for the caller to
+/// compare with the roots it was given.
+fn roots_from_consistency_proof(
+    first: u64,
+    second: u64,
+    proof: &[Hash],
+    first_root: &Hash,
+) -> Result<(Hash, Hash), AuditError> {
     if proof.is_empty() {
         return Err(AuditError::ProofFailed("the consistency proof is empty"));
     }
@@ -119,15 +142,5 @@ pub fn verify_consistency(
             "the consistency proof is too short",
         ));
     }
-    if !same(&fr, first_root) {
-        return Err(AuditError::ProofFailed(
-            "the consistency proof does not lead to the first root",
-        ));
-    }
-    if !same(&sr, second_root) {
-        return Err(AuditError::ProofFailed(
-            "the consistency proof does not lead to the second root",
-        ));
-    }
-    Ok(())
+    Ok((fr, sr))
 }

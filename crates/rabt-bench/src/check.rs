@@ -10,7 +10,9 @@
 //! answer of 4xx or 5xx, a socket error, a wrong verdict.
 
 use crate::error::{BenchError, Result};
+use crate::openloop::RateResult;
 use crate::record::{Figure, Record};
+use crate::wrk::Saturation;
 
 /// The stages a run must have measured, as (stage, system, service).
 const REQUIRED: [(&str, &str, Option<&str>); 8] = [
@@ -92,103 +94,127 @@ fn is_slowness(reason: &str) -> bool {
 }
 
 fn check(figure: &Figure, expected_verdict: &str, strictness: Strictness) -> Findings {
-    let mut found = Findings::default();
-    // `slow` marks a shortfall the machine's speed can explain: a note in a smoke run.
-    let mut expect = |ok: bool, slow: bool, what: String| {
-        if ok {
-        } else if slow && strictness == Strictness::Smoke {
-            found.notes.push(what);
-        } else {
-            found.problems.push(what);
-        }
+    let mut expect = Expect {
+        strictness,
+        found: Findings::default(),
     };
     match figure {
         Figure::L0(l0) => {
-            expect(l0.publish_per_s > 0.0, false, "no publish rate".to_owned());
-            expect(l0.consume_per_s > 0.0, false, "no consume rate".to_owned());
+            expect.that(l0.publish_per_s > 0.0, false, "no publish rate".to_owned());
+            expect.that(l0.consume_per_s > 0.0, false, "no consume rate".to_owned());
         }
-        Figure::Saturation(s) => {
-            let w = &s.wrk;
-            expect(
-                w.requests > 0 || w.sent > 0 || w.timeouts > 0,
-                false,
-                "wrk sent nothing".to_owned(),
-            );
-            expect(
-                s.accepted_per_s > 0.0,
-                true,
-                "measured nothing: no answer came within the window".to_owned(),
-            );
-            // Broken: socket errors, or a 4xx/5xx. Slow: wrk's timeouts, and answers
-            // that are not errors but not the verdict either (a 202 end to end).
-            let broken = w.connect_errors + w.read_errors + w.write_errors + w.status_errors;
-            expect(
-                broken == 0,
-                false,
-                format!("{broken} failed requests: {w:?}"),
-            );
-            let late = w.timeouts + w.unexpected.saturating_sub(w.status_errors);
-            expect(
-                late == 0,
-                true,
-                format!("{late} requests without a verdict in time"),
-            );
-        }
-        Figure::Rate(rate) => {
-            let (late, broken): (Vec<_>, Vec<_>) = rate
-                .errors
-                .iter()
-                .partition(|(reason, _)| is_slowness(reason));
-            expect(rate.scheduled > 0, false, "nothing scheduled".to_owned());
-            expect(broken.is_empty(), false, format!("errors: {broken:?}"));
-            expect(late.is_empty(), true, format!("too late: {late:?}"));
-            expect(
-                !rate.overloaded,
-                true,
-                "fell behind its rate (overloaded)".to_owned(),
-            );
-            let answered_or_late = rate.ok + late.iter().map(|(_, n)| **n).sum::<u64>();
-            expect(
-                answered_or_late == rate.scheduled,
-                false,
-                format!("{} of {} requests answered", rate.ok, rate.scheduled),
-            );
-            expect(
-                rate.latency.count > 0 && rate.latency.p50_ms > 0.0,
-                rate.ok == 0,
-                "no latency".to_owned(),
-            );
-            let verdict = |name: &str| rate.verdicts.get(name).copied().unwrap_or(0);
-            let verdicts: u64 = rate.verdicts.values().sum();
-            // A check that timed out makes a composite PARTIAL: a slow machine's
-            // verdict, not a wrong one. Any other verdict is wrong.
-            let partial = if expected_verdict == "PARTIAL" {
-                0
-            } else {
-                verdict("PARTIAL")
-            };
-            expect(
-                verdict(expected_verdict) + partial == verdicts,
-                false,
-                format!(
-                    "verdicts other than {expected_verdict}: {:?}",
-                    rate.verdicts
-                ),
-            );
-            expect(
-                partial == 0,
-                true,
-                format!("{partial} PARTIAL (a check timed out)"),
-            );
-        }
-        Figure::Profile(p) => expect(!p.top.is_empty(), false, "an empty profile".to_owned()),
-        Figure::Database(d) => expect(
+        Figure::Saturation(s) => check_saturation(s, &mut expect),
+        Figure::Rate(rate) => check_rate(rate, expected_verdict, &mut expect),
+        Figure::Profile(p) => expect.that(!p.top.is_empty(), false, "an empty profile".to_owned()),
+        Figure::Database(d) => expect.that(
             d.requests > 0 && d.statements > 0.0,
             false,
             "no statements counted".to_owned(),
         ),
     }
-    found
+    expect.found
+}
+
+/// Findings gathered one expectation at a time.
+struct Expect {
+    strictness: Strictness,
+    found: Findings,
+}
+
+impl Expect {
+    /// Records `what` unless `ok`: a note when it is `slow` (a shortfall the machine's
+    /// speed can explain) in a smoke run, a problem otherwise.
+    fn that(&mut self, ok: bool, slow: bool, what: String) {
+        if ok {
+        } else if slow && self.strictness == Strictness::Smoke {
+            self.found.notes.push(what);
+        } else {
+            self.found.problems.push(what);
+        }
+    }
+}
+
+/// A wrk run sent requests, measured answers, and none failed or came too late.
+fn check_saturation(s: &Saturation, expect: &mut Expect) {
+    let w = &s.wrk;
+    expect.that(
+        w.requests > 0 || w.sent > 0 || w.timeouts > 0,
+        false,
+        "wrk sent nothing".to_owned(),
+    );
+    expect.that(
+        s.accepted_per_s > 0.0,
+        true,
+        "measured nothing: no answer came within the window".to_owned(),
+    );
+    // Broken: socket errors, or a 4xx/5xx. Slow: wrk's timeouts, and answers
+    // that are not errors but not the verdict either (a 202 end to end).
+    let broken = w.connect_errors + w.read_errors + w.write_errors + w.status_errors;
+    expect.that(
+        broken == 0,
+        false,
+        format!("{broken} failed requests: {w:?}"),
+    );
+    let late = w.timeouts + w.unexpected.saturating_sub(w.status_errors);
+    expect.that(
+        late == 0,
+        true,
+        format!("{late} requests without a verdict in time"),
+    );
+}
+
+/// A fixed-rate run answered every request it scheduled, in time, with a latency and
+/// the expected verdict.
+fn check_rate(rate: &RateResult, expected_verdict: &str, expect: &mut Expect) {
+    let (late, broken): (Vec<_>, Vec<_>) = rate
+        .errors
+        .iter()
+        .partition(|(reason, _)| is_slowness(reason));
+    expect.that(rate.scheduled > 0, false, "nothing scheduled".to_owned());
+    expect.that(broken.is_empty(), false, format!("errors: {broken:?}"));
+    expect.that(late.is_empty(), true, format!("too late: {late:?}"));
+    expect.that(
+        !rate.overloaded,
+        true,
+        "fell behind its rate (overloaded)".to_owned(),
+    );
+    let answered_or_late = rate.ok + late.iter().map(|(_, n)| **n).sum::<u64>();
+    expect.that(
+        answered_or_late == rate.scheduled,
+        false,
+        format!("{} of {} requests answered", rate.ok, rate.scheduled),
+    );
+    expect.that(
+        rate.latency.count > 0 && rate.latency.p50_ms > 0.0,
+        rate.ok == 0,
+        "no latency".to_owned(),
+    );
+    check_verdicts(rate, expected_verdict, expect);
+}
+
+/// Every verdict is the expected one, or `PARTIAL`: a check that timed out makes a
+/// composite PARTIAL, a slow machine's verdict, not a wrong one. Any other is wrong.
+fn check_verdicts(rate: &RateResult, expected_verdict: &str, expect: &mut Expect) {
+    let verdict = |name: &str| rate.verdicts.get(name).copied().unwrap_or(0);
+    let verdicts: u64 = rate.verdicts.values().sum();
+    let partial = if expected_verdict == "PARTIAL" {
+        0
+    } else {
+        verdict("PARTIAL")
+    };
+    expect.that(
+        verdict(expected_verdict) + partial == verdicts,
+        false,
+        format!(
+            "verdicts other than {expected_verdict}: {:?}",
+            rate.verdicts
+        ),
+    );
+    expect.that(
+        partial == 0,
+        true,
+        format!("{partial} PARTIAL (a check timed out)"),
+    );
 }
 
 #[cfg(test)]

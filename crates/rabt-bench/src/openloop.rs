@@ -21,7 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::error::{BenchError, Result};
 use crate::latency::{Latencies, Percentiles};
@@ -122,24 +122,7 @@ pub async fn run(plan: &Plan, watches: &[Watch]) -> Result<RateResult> {
             "the rate and max_in_flight must be positive",
         ));
     }
-    let uri: Uri = plan
-        .url
-        .parse()
-        .map_err(|e| BenchError::invalid("--url", format!("{}: {e}", plan.url)))?;
-    let mut connector = HttpConnector::new();
-    // Small requests and answers: Nagle's delay would be measured, not the server.
-    connector.set_nodelay(true);
-    let client = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(plan.max_in_flight)
-        .build(connector);
-    let shared = Arc::new(Shared {
-        client,
-        uri,
-        authorization: format!("Bearer {}", plan.api_key),
-        body: plan.body.clone(),
-        mode: plan.mode,
-        key_prefix: format!("bench-{:016x}", rand::random::<u64>()),
-    });
+    let shared = Arc::new(Shared::new(plan)?);
     let warm = (plan.warmup.as_secs_f64() * plan.rate).round() as u64;
     let measured = (plan.duration.as_secs_f64() * plan.rate).round().max(1.0) as u64;
     let mut tally = Tally::new()?;
@@ -187,16 +170,44 @@ pub async fn run(plan: &Plan, watches: &[Watch]) -> Result<RateResult> {
         tally.add(done);
     }
     let (usage, started) = match meter {
-        Some((sample, started)) => {
-            let meter = sample.await.map_err(|e| BenchError::Tool {
-                program: "the /proc sampler".to_owned(),
-                detail: e.to_string(),
-            })?;
-            (meter.finish(), started)
-        }
+        Some((sample, started)) => (stop_meter(sample).await?, started),
         None => (Usage::default(), t0),
     };
     Ok(tally.result(plan.rate, scheduled, overloaded, started, usage))
+}
+
+/// The machine's usage since the meter started, once its first sample is taken.
+async fn stop_meter(sample: JoinHandle<Meter>) -> Result<Usage> {
+    let meter = sample.await.map_err(|e| BenchError::Tool {
+        program: "the /proc sampler".to_owned(),
+        detail: e.to_string(),
+    })?;
+    Ok(meter.finish())
+}
+
+impl Shared {
+    /// What every request of `plan` shares: one pooled client, its target and body,
+    /// and a prefix for its idempotency keys of this run alone.
+    fn new(plan: &Plan) -> Result<Shared> {
+        let uri: Uri = plan
+            .url
+            .parse()
+            .map_err(|e| BenchError::invalid("--url", format!("{}: {e}", plan.url)))?;
+        let mut connector = HttpConnector::new();
+        // Small requests and answers: Nagle's delay would be measured, not the server.
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(plan.max_in_flight)
+            .build(connector);
+        Ok(Shared {
+            client,
+            uri,
+            authorization: format!("Bearer {}", plan.api_key),
+            body: plan.body.clone(),
+            mode: plan.mode,
+            key_prefix: format!("bench-{:016x}", rand::random::<u64>()),
+        })
+    }
 }
 
 /// Sends request `i` and reads its answer, polling for an end-to-end verdict if needed.

@@ -93,32 +93,7 @@ impl WrkSummary {
 /// Runs wrk once and reads the script's summary.
 pub fn run(plan: &Plan, watches: &[Watch]) -> Result<Saturation> {
     let meter = Meter::start(watches);
-    let mut wrk = Command::new("wrk");
-    wrk.arg(format!("-t{}", plan.threads))
-        .arg(format!("-c{}", plan.connections))
-        .arg(format!("-d{}s", plan.duration_s))
-        // Longer than any `Prefer: wait`, so a slow verdict is not cut short by wrk.
-        .arg("--timeout")
-        .arg("40s")
-        .arg("-s")
-        .arg(&plan.script)
-        .arg(&plan.url)
-        .env("BENCH_API_KEY", &plan.api_key)
-        .env("BENCH_BODY_FILE", &plan.body_file)
-        .env(
-            "BENCH_KEY_PREFIX",
-            format!("wrk-{:016x}", rand::random::<u64>()),
-        );
-    if let Some(wait) = plan.prefer_wait_s {
-        wrk.env("BENCH_PREFER", format!("wait={wait}"));
-    }
-    let expected = if plan.prefer_wait_s.is_some() {
-        "200"
-    } else {
-        "202"
-    };
-    wrk.env("BENCH_EXPECT", expected);
-    let output = wrk.output().map_err(|source| BenchError::Spawn {
+    let output = command(plan).output().map_err(|source| BenchError::Spawn {
         program: "wrk".to_owned(),
         source,
     })?;
@@ -151,6 +126,37 @@ pub fn run(plan: &Plan, watches: &[Watch]) -> Result<Saturation> {
         },
         usage,
     })
+}
+
+/// wrk, told to run `plan`: its script, the key and body the script sends, and the
+/// status that counts as an answer (a verdict end to end, a 202 otherwise).
+fn command(plan: &Plan) -> Command {
+    let mut wrk = Command::new("wrk");
+    wrk.arg(format!("-t{}", plan.threads))
+        .arg(format!("-c{}", plan.connections))
+        .arg(format!("-d{}s", plan.duration_s))
+        // Longer than any `Prefer: wait`, so a slow verdict is not cut short by wrk.
+        .arg("--timeout")
+        .arg("40s")
+        .arg("-s")
+        .arg(&plan.script)
+        .arg(&plan.url)
+        .env("BENCH_API_KEY", &plan.api_key)
+        .env("BENCH_BODY_FILE", &plan.body_file)
+        .env(
+            "BENCH_KEY_PREFIX",
+            format!("wrk-{:016x}", rand::random::<u64>()),
+        );
+    if let Some(wait) = plan.prefer_wait_s {
+        wrk.env("BENCH_PREFER", format!("wait={wait}"));
+    }
+    let expected = if plan.prefer_wait_s.is_some() {
+        "200"
+    } else {
+        "202"
+    };
+    wrk.env("BENCH_EXPECT", expected);
+    wrk
 }
 
 /// The `{"wrk": …}` line of the script's output.

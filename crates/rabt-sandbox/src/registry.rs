@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
+use rabt_adapter::http::Secret;
 use rabt_adapter::{ConfigError, Registration, Settings};
 
 use crate::callback::CallbackSender;
@@ -31,6 +32,19 @@ impl fmt::Debug for SimulatorParts<'_> {
             .field("knobs", &self.knobs)
             .field("callbacks", &self.callbacks)
             .finish_non_exhaustive()
+    }
+}
+
+impl SimulatorParts<'_> {
+    /// The simulator of an agency that takes an API key and answers later by callback
+    /// (health's and municipal's): `router` given the world, the key the settings
+    /// hold, the knobs and the callback sender.
+    pub fn with_api_key_calling_back(
+        self,
+        router: impl FnOnce(Arc<World>, Secret, KnobsHandle, CallbackSender) -> Router,
+    ) -> Result<Router, ConfigError> {
+        let api_key = self.settings.api_key()?;
+        Ok(router(self.world, api_key, self.knobs, self.callbacks))
     }
 }
 

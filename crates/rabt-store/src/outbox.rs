@@ -240,13 +240,7 @@ async fn insert_task_message_until(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<OutboxRow, StoreError> {
-    let outgoing = Outgoing {
-        exchange: TASKS_EXCHANGE,
-        routing_key: message.agency().as_str().to_owned(),
-        message_id: message.subject(),
-        body: serde_json::to_vec(message)?,
-        traceparent,
-    };
+    let outgoing = Outgoing::task(message, traceparent)?;
     let id = insert_outbox_until(conn, &outgoing, now, lease_until).await?;
     Ok(outgoing.into_row(id))
 }
@@ -268,16 +262,8 @@ pub(crate) async fn insert_task_messages(
     let outgoing = messages
         .iter()
         .map(|queued| {
-            Ok((
-                Outgoing {
-                    exchange: TASKS_EXCHANGE,
-                    routing_key: queued.message.agency().as_str().to_owned(),
-                    message_id: queued.message.subject(),
-                    body: serde_json::to_vec(&queued.message)?,
-                    traceparent: queued.traceparent,
-                },
-                queued.lease_until,
-            ))
+            let outgoing = Outgoing::task(&queued.message, queued.traceparent)?;
+            Ok((outgoing, queued.lease_until))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let returned = insert_rows(
@@ -300,8 +286,15 @@ pub(crate) async fn insert_task_messages(
         },
     )
     .await?;
-    // RETURNING promises no order: the rows are matched by message id (a task's id,
-    // one message per task here).
+    in_order_written(outgoing, &returned)
+}
+
+/// The rows of `outgoing` with the ids `returned` gives them. RETURNING promises no
+/// order: the rows are matched by message id (a task's id, one message per task here).
+fn in_order_written(
+    outgoing: Vec<(Outgoing<'_>, DateTime<Utc>)>,
+    returned: &[AnyRow],
+) -> Result<Vec<OutboxRow>, StoreError> {
     let mut ids = returned
         .iter()
         .map(|row| {
@@ -354,7 +347,18 @@ struct Outgoing<'a> {
     traceparent: Option<&'a str>,
 }
 
-impl Outgoing<'_> {
+impl<'a> Outgoing<'a> {
+    /// The row that publishes a task to its agency's queue.
+    fn task(message: &TaskMessage, traceparent: Option<&'a str>) -> Result<Self, StoreError> {
+        Ok(Outgoing {
+            exchange: TASKS_EXCHANGE,
+            routing_key: message.agency().as_str().to_owned(),
+            message_id: message.subject(),
+            body: serde_json::to_vec(message)?,
+            traceparent,
+        })
+    }
+
     /// The row as written, with the id the database gave it.
     fn into_row(self, id: i64) -> OutboxRow {
         OutboxRow {

@@ -189,43 +189,24 @@ impl Gates {
         loop {
             // Right after a recovery, calls ramp up (see RAMP).
             if let Some(pause) = gate.ramp_wait(Instant::now()) {
-                tokio::select! {
-                    biased;
-                    () = stop.cancelled() => return Entry::Stopped,
-                    () = tokio::time::sleep(pause) => continue,
+                if stopped_during(stop, tokio::time::sleep(pause)).await {
+                    return Entry::Stopped;
                 }
+                continue;
             }
             // Registered before asking, so a transition between the answer and the wait
             // is not missed.
             let changed = gate.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let slot = match &gate.slots {
-                Some(slots) => tokio::select! {
-                    biased;
-                    () = stop.cancelled() => return Entry::Stopped,
-                    // The semaphore is never closed, so acquiring only fails if it were.
-                    slot = slots.clone().acquire_owned() => slot.ok(),
-                },
-                None => None,
+            let Some(slot) = gate.local_slot(stop).await else {
+                return Entry::Stopped;
             };
             let now = Instant::now();
-            let (admission, transition) = gate.breaker().admit_until(now, Some(deadline));
-            gate.log(transition);
-            let wait = match admission {
-                Admission::Allowed(permit) => {
-                    gate.in_flight.fetch_add(1, Ordering::Relaxed);
-                    return Entry::Go(Pass {
-                        gate: gate.clone(),
-                        permit,
-                        recorded: false,
-                        _slot: slot,
-                        _shared_slot: None,
-                    });
-                }
-                Admission::Denied { wait } => wait,
+            let wait = match Gate::admit(&gate, now, deadline, slot) {
+                Ok(pass) => return Entry::Go(pass),
+                Err(wait) => wait,
             };
-            drop(slot);
             if now >= deadline {
                 return Entry::Expired;
             }
@@ -267,7 +248,55 @@ impl Gates {
     }
 }
 
+/// Waits for `wait` unless the worker stops first: true when it stopped.
+async fn stopped_during(stop: &CancellationToken, wait: impl Future<Output = ()>) -> bool {
+    tokio::select! {
+        biased;
+        () = stop.cancelled() => true,
+        () = wait => false,
+    }
+}
+
 impl Gate {
+    /// A slot of this process's concurrency limit, waited for (`Some(None)`: the
+    /// agency has no limit); `None` when the worker stops first.
+    async fn local_slot(&self, stop: &CancellationToken) -> Option<Option<OwnedSemaphorePermit>> {
+        let Some(slots) = &self.slots else {
+            return Some(None);
+        };
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => None,
+            // The semaphore is never closed, so acquiring only fails if it were.
+            slot = slots.clone().acquire_owned() => Some(slot.ok()),
+        }
+    }
+
+    /// Asks the breaker at `now`: a pass holding `slot`, or how long the breaker stays
+    /// open (the slot is given back then, for the task waits without it).
+    fn admit(
+        gate: &Arc<Gate>,
+        now: Instant,
+        deadline: Instant,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Result<Pass, Duration> {
+        let (admission, transition) = gate.breaker().admit_until(now, Some(deadline));
+        gate.log(transition);
+        match admission {
+            Admission::Allowed(permit) => {
+                gate.in_flight.fetch_add(1, Ordering::Relaxed);
+                Ok(Pass {
+                    gate: gate.clone(),
+                    permit,
+                    recorded: false,
+                    _slot: slot,
+                    _shared_slot: None,
+                })
+            }
+            Admission::Denied { wait } => Err(wait),
+        }
+    }
+
     /// While the calls ramp up after a recovery: how long this call must wait for its
     /// turn (`None`: it may go now, and takes the turn).
     fn ramp_wait(&self, now: Instant) -> Option<Duration> {

@@ -16,25 +16,26 @@
 //! RabbitMQ node, brings it back, and switches over and kills the PostgreSQL primary
 //! (`cluster`: the script applies them).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 
-use crate::{Deployment, free_port};
+use crate::{Deployment, Rabt, free_port};
 
 mod cluster;
 mod count;
 mod database;
 mod disruption;
+mod load;
 mod report;
 
 use cluster::cluster_fault;
 use count::{latency, outage_outcomes, poison_dead_lettered, settle, tally};
-use disruption::{Attempted, disruption};
+use disruption::disruption;
+use load::{Ledger, Sent, generate, set_window};
 pub use report::{Breaker, DatabaseOutage, Disruption, Latency, Report, SLOW_MS, Tally};
 
 /// One fault of the drill.
@@ -126,89 +127,12 @@ pub struct Options {
 /// end with every labor request `OK`.
 pub const LABOR_DEADLINE: Duration = Duration::from_secs(45);
 
-/// The services the load cycles through, with their input. Labor is the agency the
-/// outage takes down; the others must not notice.
-fn load_mix() -> Vec<(&'static str, Value)> {
-    vec![
-        ("post.address.verify", json!({"shortAddress": "RRRD2929"})),
-        (
-            "interior.identity.verify",
-            json!({"idNumber": "1000000008", "birthDate": {"calendar": "hijri", "year": 1400, "month": 7}}),
-        ),
-        (
-            "labor.establishment.compliance",
-            json!({"unifiedNumber": "7000000001"}),
-        ),
-        ("post.address.verify", json!({"shortAddress": "ZZZZ9999"})),
-        (
-            "chambers.membership.verify",
-            json!({"unifiedNumber": "7000000001"}),
-        ),
-        (
-            "municipal.license.verify",
-            json!({"licenseNumber": "4000012345"}),
-        ),
-    ]
-}
-
 /// The services the drill's cooperative may use.
 pub const SERVICES: &str = "post.address.verify,interior.identity.verify,labor.establishment.compliance,chambers.membership.verify,municipal.license.verify";
 
-/// A request the load generator got accepted.
-#[derive(Debug, Clone)]
-struct Sent {
-    id: String,
-    service: &'static str,
-    window: String,
-}
-
-/// The load generator's shared state.
-#[derive(Debug)]
-struct Ledger {
-    window: String,
-    sent: Vec<Sent>,
-    refused: BTreeMap<String, u64>,
-    /// Why each submission given up on was given up (`window: last answer`).
-    gave_up: BTreeMap<String, u64>,
-    attempts: Vec<Attempted>,
-    /// When each window began, seconds since the drill began.
-    windows: Vec<(String, f64)>,
-    began: Instant,
-}
-
-impl Default for Ledger {
-    fn default() -> Self {
-        Ledger {
-            window: String::new(),
-            sent: Vec::new(),
-            refused: BTreeMap::new(),
-            gave_up: BTreeMap::new(),
-            attempts: Vec::new(),
-            windows: Vec::new(),
-            began: Instant::now(),
-        }
-    }
-}
-
 /// Runs the drill on a deployment that has its first api and two workers running.
 pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Result<Report> {
-    let second_port = free_port();
-    let mut second_api = deployment.wiring.spawn_with(
-        "api-b",
-        &["serve", "--role", "api"],
-        &[
-            ("RABT_LISTEN", format!("127.0.0.1:{second_port}")),
-            ("RABT_OPS_LISTEN", format!("127.0.0.1:{}", free_port())),
-        ],
-    )?;
-    let urls = vec![
-        deployment.client.base_url.clone(),
-        format!("http://127.0.0.1:{second_port}"),
-    ];
-    crate::Client::new(&urls[1], "")
-        .ready(&mut second_api, Duration::from_secs(60))
-        .await?;
-
+    let (second_api, urls) = second_api(deployment).await?;
     let ledger = Arc::new(Mutex::new(Ledger {
         window: "baseline".into(),
         ..Ledger::default()
@@ -226,65 +150,7 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     tokio::time::sleep(options.quiet).await;
     for fault in &options.faults {
         set_window(&ledger, fault.name());
-        match fault {
-            Fault::WorkerKill => {
-                deployment.workers[0].kill();
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                deployment.workers[0] = deployment
-                    .wiring
-                    .spawn("worker-0b", &["serve", "--role", "worker"])?;
-            }
-            Fault::ApiKill => {
-                deployment.api.kill();
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                deployment.api = deployment
-                    .wiring
-                    .spawn("api-0b", &["serve", "--role", "api"])?;
-                deployment
-                    .client
-                    .ready(&mut deployment.api, Duration::from_secs(60))
-                    .await?;
-            }
-            Fault::BrokerRestart => {
-                let dir = options
-                    .services_dir
-                    .as_ref()
-                    .context("broker-restart needs the services folder (RABT_TEST_SERVICES_DIR)")?;
-                let status =
-                    std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/services.sh"))
-                        .arg("restart-rabbitmq")
-                        .arg(dir)
-                        .status()?;
-                if !status.success() {
-                    bail!("tests/services.sh restart-rabbitmq failed");
-                }
-            }
-            Fault::AgencyOutage => {
-                let began_ms = unix_ms();
-                let calls = outage(deployment, options.outage).await?;
-                report.breaker = Some(Breaker {
-                    began_ms,
-                    calls_during_outage: calls,
-                    outage: options.outage,
-                    all_ok_expected: options.outage * 2 <= LABOR_DEADLINE,
-                    ..Breaker::default()
-                });
-            }
-            Fault::DatabaseRestart => {
-                let dir = options.services_dir.as_ref().context(
-                    "database-restart needs the services folder (RABT_TEST_SERVICES_DIR)",
-                )?;
-                report.database =
-                    Some(database::restart(deployment, &urls, dir, options.database_down).await?);
-            }
-            Fault::Poison => {
-                report.poison = Some((poison(deployment).await?, 0));
-            }
-            Fault::BrokerNodeKill
-            | Fault::BrokerNodeBack
-            | Fault::Switchover
-            | Fault::PrimaryKill => cluster_fault(*fault, options)?,
-        }
+        apply(*fault, deployment, options, &urls, &mut report).await?;
         tokio::time::sleep(options.quiet).await;
     }
     set_window(&ledger, "after");
@@ -293,6 +159,115 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     let _ = load.await;
     drop(second_api);
 
+    count_outcomes(deployment, &ledger, &mut report).await?;
+    report.max_p99_ratio = options.max_p99_ratio;
+    Ok(report)
+}
+
+/// Starts a second api process beside the deployment's, for the load to fail over to;
+/// returns it and the two apis' URLs.
+async fn second_api(deployment: &Deployment) -> anyhow::Result<(Rabt, Vec<String>)> {
+    let second_port = free_port();
+    let mut second_api = deployment.wiring.spawn_with(
+        "api-b",
+        &["serve", "--role", "api"],
+        &[
+            ("RABT_LISTEN", format!("127.0.0.1:{second_port}")),
+            ("RABT_OPS_LISTEN", format!("127.0.0.1:{}", free_port())),
+        ],
+    )?;
+    let urls = vec![
+        deployment.client.base_url.clone(),
+        format!("http://127.0.0.1:{second_port}"),
+    ];
+    crate::Client::new(&urls[1], "")
+        .ready(&mut second_api, Duration::from_secs(60))
+        .await?;
+    Ok((second_api, urls))
+}
+
+/// Applies one fault and waits for what it needs to be over; what the report needs of
+/// it (the agency outage's calls, the database's outage, the poison published) goes
+/// into `report`.
+async fn apply(
+    fault: Fault,
+    deployment: &mut Deployment,
+    options: &Options,
+    urls: &[String],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    match fault {
+        Fault::WorkerKill => {
+            deployment.workers[0].kill();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            deployment.workers[0] = deployment
+                .wiring
+                .spawn("worker-0b", &["serve", "--role", "worker"])?;
+        }
+        Fault::ApiKill => {
+            deployment.api.kill();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            deployment.api = deployment
+                .wiring
+                .spawn("api-0b", &["serve", "--role", "api"])?;
+            deployment
+                .client
+                .ready(&mut deployment.api, Duration::from_secs(60))
+                .await?;
+        }
+        Fault::BrokerRestart => restart_broker(options)?,
+        Fault::AgencyOutage => {
+            let began_ms = unix_ms();
+            let calls = outage(deployment, options.outage).await?;
+            report.breaker = Some(Breaker {
+                began_ms,
+                calls_during_outage: calls,
+                outage: options.outage,
+                all_ok_expected: options.outage * 2 <= LABOR_DEADLINE,
+                ..Breaker::default()
+            });
+        }
+        Fault::DatabaseRestart => {
+            let dir = options
+                .services_dir
+                .as_ref()
+                .context("database-restart needs the services folder (RABT_TEST_SERVICES_DIR)")?;
+            report.database =
+                Some(database::restart(deployment, urls, dir, options.database_down).await?);
+        }
+        Fault::Poison => {
+            report.poison = Some((poison(deployment).await?, 0));
+        }
+        Fault::BrokerNodeKill | Fault::BrokerNodeBack | Fault::Switchover | Fault::PrimaryKill => {
+            cluster_fault(fault, options)?
+        }
+    }
+    Ok(())
+}
+
+/// Restarts the RabbitMQ node of tests/services.sh (same data), as an operator would.
+fn restart_broker(options: &Options) -> anyhow::Result<()> {
+    let dir = options
+        .services_dir
+        .as_ref()
+        .context("broker-restart needs the services folder (RABT_TEST_SERVICES_DIR)")?;
+    let status = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/services.sh"))
+        .arg("restart-rabbitmq")
+        .arg(dir)
+        .status()?;
+    if !status.success() {
+        bail!("tests/services.sh restart-rabbitmq failed");
+    }
+    Ok(())
+}
+
+/// Once the load has stopped: what the cooperative lived (from the ledger) and what
+/// became of every request it got accepted (from the database, once settled).
+async fn count_outcomes(
+    deployment: &Deployment,
+    ledger: &Mutex<Ledger>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let pool = PgPool::connect(&deployment.wiring.database_url).await?;
     let ledger = {
         let ledger = ledger
@@ -312,8 +287,7 @@ pub async fn run(deployment: &mut Deployment, options: &Options) -> anyhow::Resu
     if let Some((published, _)) = report.poison {
         report.poison = Some((published, poison_dead_lettered(&pool, published).await?));
     }
-    report.max_p99_ratio = options.max_p99_ratio;
-    Ok(report)
+    Ok(())
 }
 
 /// Now, in milliseconds since the epoch (as the database records times).
@@ -322,159 +296,6 @@ fn unix_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-impl Ledger {
-    fn clone_sent(&self) -> (Vec<Sent>, BTreeMap<String, u64>) {
-        (self.sent.clone(), self.refused.clone())
-    }
-}
-
-fn set_window(ledger: &Arc<Mutex<Ledger>>, window: &str) {
-    if let Ok(mut ledger) = ledger.lock() {
-        ledger.window = window.to_owned();
-        let at = ledger.began.elapsed().as_secs_f64();
-        ledger.windows.push((window.to_owned(), at));
-    }
-}
-
-/// Offers `rate` requests per second until `stop`, each submitted on a task of its own so
-/// a slow answer never delays the schedule.
-async fn generate(
-    client: crate::Client,
-    urls: Vec<String>,
-    rate: f64,
-    ledger: Arc<Mutex<Ledger>>,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    let mix = load_mix();
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n = 0usize;
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => break,
-            _ = ticker.tick() => {}
-        }
-        let (service, input) = mix[n % mix.len()].clone();
-        n += 1;
-        let (client, urls, ledger) = (client.clone(), urls.clone(), ledger.clone());
-        tasks.spawn(async move { submit(&client, &urls, service, input, &ledger).await });
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-/// Submits one request, retrying with the same key (at the other api) until a 2xx or
-/// 60 s; records the outcome in the ledger under the window current when it was offered.
-async fn submit(
-    client: &crate::Client,
-    urls: &[String],
-    service: &'static str,
-    input: Value,
-    ledger: &Arc<Mutex<Ledger>>,
-) {
-    let (window, began) = ledger
-        .lock()
-        .map(|l| (l.window.clone(), l.began))
-        .unwrap_or_else(|_| (String::new(), Instant::now()));
-    let started = began.elapsed().as_secs_f64();
-    let mut reasons: Vec<String> = Vec::new();
-    let record = |reasons: Vec<String>, answered: bool| {
-        if let Ok(mut l) = ledger.lock() {
-            l.attempts.push(Attempted {
-                window: window.clone(),
-                started,
-                ended: began.elapsed().as_secs_f64(),
-                refusals: reasons.len() as u64,
-                reasons,
-                answered,
-            });
-        }
-    };
-    let key = rabt_test_support::unique("drill-");
-    let body = json!({"service": service, "input": input});
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut attempt = 0usize;
-    let mut last = String::from("no answer");
-    while Instant::now() < deadline {
-        let url = &urls[attempt % urls.len()];
-        attempt += 1;
-        let sent = client
-            .http()
-            .post(format!("{url}/v1/requests"))
-            .bearer_auth(client.api_key())
-            .header("Idempotency-Key", &key)
-            .json(&body)
-            .send()
-            .await;
-        if let Err(err) = &sent {
-            last = if err.is_timeout() {
-                "timeout".into()
-            } else {
-                "no connection".into()
-            };
-        }
-        if let Ok(response) = sent {
-            let status = response.status().as_u16();
-            last = status.to_string();
-            if status == 429 {
-                // Rate-limited: as a careful cooperative, come back when told.
-                let wait = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1);
-                reasons.push(status.to_string());
-                tokio::time::sleep(Duration::from_secs(wait.min(10))).await;
-                continue;
-            }
-            if (400..500).contains(&status) && status != 409 {
-                // Why it was refused, in the report (never a body of ours with data).
-                let problem: Value = response.json().await.unwrap_or(Value::Null);
-                last = format!(
-                    "{status} {} {}",
-                    problem["type"].as_str().unwrap_or_default(),
-                    problem["detail"].as_str().unwrap_or_default()
-                );
-                break;
-            }
-            if (200..300).contains(&status) {
-                record(reasons, true);
-                let id = response
-                    .json::<Value>()
-                    .await
-                    .ok()
-                    .and_then(|b| b["id"].as_str().map(str::to_owned));
-                if let Ok(mut ledger) = ledger.lock() {
-                    match id {
-                        Some(id) => ledger.sent.push(Sent {
-                            id,
-                            service,
-                            window,
-                        }),
-                        // Accepted but untraceable: counted, never silently dropped.
-                        None => *ledger.refused.entry(window).or_default() += 1,
-                    }
-                }
-                return;
-            }
-            reasons.push(status.to_string());
-        } else {
-            reasons.push("connection".to_owned());
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    record(reasons, false);
-    if let Ok(mut ledger) = ledger.lock() {
-        *ledger
-            .gave_up
-            .entry(format!("{window}: {last}"))
-            .or_default() += 1;
-        *ledger.refused.entry(window).or_default() += 1;
-    }
 }
 
 /// The labor agency fails for `outage`: 500s, then calls that hang past the timeout, then

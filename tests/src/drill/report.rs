@@ -243,6 +243,14 @@ impl Report {
                 t.refused
             ));
         }
+        self.write_faults(&mut out);
+        self.write_disruption(&mut out);
+        self.write_latency(&mut out);
+        out
+    }
+
+    /// What became of the submissions given up on and of each fault, a paragraph each.
+    fn write_faults(&self, out: &mut String) {
         if !self.gave_up.is_empty() {
             let why: Vec<String> = self
                 .gave_up
@@ -292,6 +300,10 @@ impl Report {
                 d.answers_text()
             ));
         }
+    }
+
+    /// How the faults looked to the cooperative, a row a window.
+    fn write_disruption(&self, out: &mut String) {
         if !self.disruption.is_empty() {
             out.push_str(&format!("\n| window | submitted | refused attempts (how) | slowed (> {SLOW_MS} ms) | refused or slowed from … to (s after the fault) | slowest answer ms |\n|---|---|---|---|---|---|\n"));
             for d in &self.disruption {
@@ -315,6 +327,10 @@ impl Report {
                 ));
             }
         }
+    }
+
+    /// The latencies, a row a window and service, and the bulkheads' p99 ratios.
+    fn write_latency(&self, out: &mut String) {
         if !self.latency.is_empty() {
             out.push_str(
                 "\n| window | service | requests | p50 ms | p99 ms |\n|---|---|---|---|---|\n",
@@ -337,7 +353,6 @@ impl Report {
                 ));
             }
         }
-        out
     }
 }
 

@@ -25,6 +25,29 @@ fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// Fails the test unless `words` appear in `err` or one of its causes: what the TLS
+/// stack said of the refusal.
+#[track_caller]
+fn assert_says(err: &dyn std::error::Error, words: &str) {
+    let said = chain(err);
+    assert!(said.contains(words), "{said}");
+}
+
+/// Fails the test unless FSC's answer came through: a final `OK`.
+#[track_caller]
+fn assert_ok(answer: &Answer) {
+    assert!(
+        matches!(
+            answer,
+            Answer::Final {
+                outcome: Outcome::Ok,
+                ..
+            }
+        ),
+        "{answer:?}"
+    );
+}
+
 /// A GET with the shared client, built with this identity (or none), trusting the
 /// sandbox's server CA.
 async fn raw_get(
@@ -62,16 +85,7 @@ async fn the_right_client_certificate_is_served() {
     let answer = verify(&adapter(&fsc.base(), &pki, &pki, TOKEN), input())
         .await
         .unwrap();
-    assert!(
-        matches!(
-            answer,
-            Answer::Final {
-                outcome: Outcome::Ok,
-                ..
-            }
-        ),
-        "{answer:?}"
-    );
+    assert_ok(&answer);
     assert_eq!(fsc.knobs.stats().calls, 2);
 }
 
@@ -81,11 +95,7 @@ async fn no_client_certificate_is_refused_at_the_handshake() {
     let fsc = Fsc::start(&pki).await;
     let err = raw_get(&fsc, &pki, None).await.unwrap_err();
     // TLS 1.3: the client learns of the refusal from the server's alert.
-    assert!(
-        chain(&err).contains("CertificateRequired"),
-        "{}",
-        chain(&err)
-    );
+    assert_says(&err, "CertificateRequired");
     assert_eq!(
         fsc.knobs.stats().calls,
         0,
@@ -112,11 +122,7 @@ async fn a_client_certificate_from_another_ca_is_refused() {
     assert!(matches!(err, AdapterError::Unavailable { .. }), "{err:?}");
     assert!(err.is_retryable());
     // The stranger's CA has the trusted CA's name but not its key: a bad signature.
-    assert!(
-        chain(&err).contains("received fatal alert"),
-        "{}",
-        chain(&err)
-    );
+    assert_says(&err, "received fatal alert");
     assert_eq!(fsc.knobs.stats().calls, 0);
 }
 
@@ -128,11 +134,7 @@ async fn a_server_the_configured_ca_does_not_vouch_for_is_refused_by_the_adapter
     let trusting_another_ca = adapter(&fsc.base(), &pki, &impostor_ca, TOKEN);
     let err = verify(&trusting_another_ca, input()).await.unwrap_err();
     assert!(matches!(err, AdapterError::Unavailable { .. }), "{err:?}");
-    assert!(
-        chain(&err).contains("invalid peer certificate"),
-        "{}",
-        chain(&err)
-    );
+    assert_says(&err, "invalid peer certificate");
     assert_eq!(
         fsc.knobs.stats().calls,
         0,
@@ -160,14 +162,5 @@ async fn the_server_certificate_names_localhost_too() {
     let answer = verify(&adapter(&base, &pki, &pki, TOKEN), input())
         .await
         .unwrap();
-    assert!(
-        matches!(
-            answer,
-            Answer::Final {
-                outcome: Outcome::Ok,
-                ..
-            }
-        ),
-        "{answer:?}"
-    );
+    assert_ok(&answer);
 }

@@ -23,6 +23,17 @@ fn food_batch() -> Value {
            "idNumbers": [cases::WORKER_VALID_CITIZEN]})
 }
 
+/// The error of a call the ministry failed, which must be `Unavailable` and retryable.
+#[track_caller]
+fn unavailable(result: Result<rabt_adapter::Answer, AdapterError>) -> AdapterError {
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, AdapterError::Unavailable { .. }) && err.is_retryable(),
+        "{err:?}"
+    );
+    err
+}
+
 fn is_refused(result: &Result<rabt_adapter::Answer, AdapterError>, expected: Outcome) -> bool {
     matches!(result, Err(err @ AdapterError::Refused { outcome, .. })
         if *outcome == expected && !err.is_retryable())
@@ -76,26 +87,14 @@ async fn server_errors_and_rate_limits_are_retried_after_the_ministrys_hint() {
         ..Knobs::default()
     })
     .await;
-    let err = verify(&ministry.adapter, TaskId::new(), &food_batch())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, AdapterError::Unavailable { .. }) && err.is_retryable(),
-        "{err:?}"
-    );
+    let err = unavailable(verify(&ministry.adapter, TaskId::new(), &food_batch()).await);
     assert_eq!(err.retry_after(), Some(Duration::from_secs(9)));
 
     ministry.knobs.set(Knobs {
         fault: Fault::ServerError,
         ..Knobs::default()
     });
-    let err = verify(&ministry.adapter, TaskId::new(), &food_batch())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, AdapterError::Unavailable { .. }) && err.is_retryable(),
-        "{err:?}"
-    );
+    unavailable(verify(&ministry.adapter, TaskId::new(), &food_batch()).await);
 
     let failing =
         json!({"code": "SERVICE_UNAVAILABLE", "messageEn": "Down.", "messageAr": "متوقفة."});

@@ -8,7 +8,7 @@ use rabt_store::{
 };
 
 use crate::fixtures::{TRACEPARENT, cooperative, request};
-use crate::harness::{TestDb, backend_test};
+use crate::harness::{TestDb, assert_duplicate, backend_test};
 
 const TABLES: [&str; 5] = [
     "idempotency_keys",
@@ -107,11 +107,7 @@ async fn a_failed_accept_writes_nothing(db: TestDb) {
     let mut new = request(coop.id, "key-1", &[Agency::Labor, Agency::Interior]);
     // The second task collides with the first: the insert fails half-way.
     new.tasks[1].id = new.tasks[0].id;
-    let err = db.store.accept_request(&new).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::Duplicate { what: "task", .. }),
-        "{err:?}"
-    );
+    assert_duplicate(&db.store.accept_request(&new).await, "task");
     assert_eq!(counts(&db).await, vec![0, 0, 0, 0, 0]);
 
     let empty = request(coop.id, "key-2", &[]);

@@ -10,7 +10,7 @@ use rabt_store::{AcceptAnswer, Accepted, GroupCommit, NewRequest, Pending, Store
 use rabt_test_support::must::eventually;
 
 use crate::fixtures::{cooperative, request};
-use crate::harness::{TestDb, backend_test};
+use crate::harness::{TestDb, assert_duplicate, backend_test};
 
 fn pending(new: &NewRequest) -> Pending<'_> {
     Pending {
@@ -80,17 +80,7 @@ async fn a_request_the_database_refuses_fails_alone(db: TestDb) {
         created(&answers[0]) && created(&answers[2]) && created(&answers[4]),
         "{answers:?}"
     );
-    assert!(
-        matches!(
-            answers[1],
-            Err(StoreError::Duplicate {
-                what: "request",
-                ..
-            })
-        ),
-        "{:?}",
-        answers[1]
-    );
+    assert_duplicate(&answers[1], "request");
     assert!(
         matches!(
             answers[3],

@@ -4,7 +4,7 @@ use rabt_core::{CooperativeId, UnifiedNumber};
 use rabt_store::{NewCooperative, OperatorRole, StoreError};
 
 use crate::fixtures::{cooperative, service};
-use crate::harness::{TestDb, backend_test};
+use crate::harness::{TestDb, assert_duplicate, backend_test};
 
 async fn api_keys_find_active_cooperatives_only(db: TestDb) {
     let store = &db.store;
@@ -46,21 +46,8 @@ backend_test!(api_keys_find_active_cooperatives_only);
 async fn keys_and_cooperatives_are_unique(db: TestDb) {
     let coop = cooperative(&db.store).await;
     db.store.add_api_key(coop.id, "hash", "erp").await.unwrap();
-    let err = db
-        .store
-        .add_api_key(coop.id, "hash", "again")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Duplicate {
-                what: "api key",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let again = db.store.add_api_key(coop.id, "hash", "again").await;
+    assert_duplicate(&again, "api key");
 
     let err = db
         .store
@@ -83,17 +70,7 @@ async fn keys_and_cooperatives_are_unique(db: TestDb) {
         unified_number: coop.unified_number.clone(),
         services: vec![],
     };
-    let err = db.store.create_cooperative(&twin).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Duplicate {
-                what: "cooperative",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_duplicate(&db.store.create_cooperative(&twin).await, "cooperative");
 }
 backend_test!(keys_and_cooperatives_are_unique);
 
@@ -151,20 +128,10 @@ async fn operators_are_found_by_token(db: TestDb) {
             .unwrap()
             .is_none()
     );
-    let err = db
+    let second_amal = db
         .store
         .create_operator("amal", OperatorRole::Viewer, "token-c")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Duplicate {
-                what: "operator",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+        .await;
+    assert_duplicate(&second_amal, "operator");
 }
 backend_test!(operators_are_found_by_token);

@@ -2,7 +2,7 @@
 //! a PostgreSQL database created from `RABT_TEST_DATABASE_URL` (rabt-test-support's
 //! guards). Both are removed when the test ends, pass or fail.
 
-use rabt_store::Store;
+use rabt_store::{Store, StoreError};
 use rabt_test_support::{Backend, TempAnyDatabase};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
@@ -183,5 +183,15 @@ impl Held {
             .execute(&mut *self.0)
             .await
             .unwrap();
+    }
+}
+
+/// Fails the test unless `result` is the store's refusal of a second `what` (a
+/// unique key the database holds: `cooperative`, `operator`, `api key`, `task`…).
+#[track_caller]
+pub(crate) fn assert_duplicate<T: std::fmt::Debug>(result: &Result<T, StoreError>, what: &str) {
+    match result {
+        Err(StoreError::Duplicate { what: found, .. }) if *found == what => {}
+        other => panic!("expected a duplicate {what}, got {other:?}"),
     }
 }

@@ -91,9 +91,7 @@ async fn audit_tells_one_answer(rig: &Rig, sent: Submitted) {
 pairing_test!(an_address_not_found_fails_the_request);
 async fn an_address_not_found_fails_the_request(pairing: Pairing) {
     let rig = Rig::running(pairing).await;
-    let sent = rig.submit_scripted([Reply::NotFound]).await;
-
-    let record = rig.completed(sent.request).await;
+    let (sent, record) = rig.answered([Reply::NotFound]).await;
     assert_eq!(record.verdict, Some(Verdict::Fail));
     assert_eq!(
         record.tasks[0].state,
@@ -134,11 +132,7 @@ pairing_test!(an_input_the_agency_refuses_ends_invalid_input_at_once);
 async fn an_input_the_agency_refuses_ends_invalid_input_at_once(pairing: Pairing) {
     let rig = Rig::running(pairing).await;
     // Were it retried, the second call would answer OK.
-    let sent = rig
-        .submit_scripted([Reply::InvalidInput, Reply::Found])
-        .await;
-
-    let record = rig.completed(sent.request).await;
+    let (sent, record) = rig.answered([Reply::InvalidInput, Reply::Found]).await;
     assert_eq!(record.status, RequestStatus::Completed);
     assert_eq!(record.verdict, Some(Verdict::Fail));
     let task = &record.tasks[0];

@@ -12,11 +12,7 @@ use crate::rig::{Pairing, Rig, actions, count, pairing_test, the_completion};
 pairing_test!(an_unavailable_agency_is_retried_through_the_tiers);
 async fn an_unavailable_agency_is_retried_through_the_tiers(pairing: Pairing) {
     let rig = Rig::running(pairing).await;
-    let sent = rig
-        .submit_scripted([Reply::Unavailable, Reply::Found])
-        .await;
-
-    let record = rig.completed(sent.request).await;
+    let (sent, record) = rig.answered([Reply::Unavailable, Reply::Found]).await;
     assert_eq!(record.verdict, Some(Verdict::Pass));
     let task = &record.tasks[0];
     assert_eq!(task.state, TaskState::Completed(Outcome::Ok));
@@ -51,9 +47,7 @@ pairing_test!(an_agency_that_never_recovers_ends_upstream_error);
 async fn an_agency_that_never_recovers_ends_upstream_error(pairing: Pairing) {
     let mut rig = Rig::running(pairing).await;
     rig.start_drain();
-    let sent = rig.submit_scripted([Reply::Unavailable]).await;
-
-    let record = rig.completed(sent.request).await;
+    let (sent, record) = rig.answered([Reply::Unavailable]).await;
     assert_eq!(record.verdict, Some(Verdict::Partial));
     let task = &record.tasks[0];
     assert_eq!(task.state, TaskState::Completed(Outcome::UpstreamError));
@@ -98,11 +92,7 @@ async fn an_agency_that_never_recovers_ends_upstream_error(pairing: Pairing) {
 pairing_test!(an_answer_that_breaks_the_output_schema_is_retried_not_recorded);
 async fn an_answer_that_breaks_the_output_schema_is_retried_not_recorded(pairing: Pairing) {
     let rig = Rig::running(pairing).await;
-    let sent = rig
-        .submit_scripted([Reply::BreaksSchema, Reply::Found])
-        .await;
-
-    let record = rig.completed(sent.request).await;
+    let (sent, record) = rig.answered([Reply::BreaksSchema, Reply::Found]).await;
     let task = &record.tasks[0];
     assert_eq!(task.state, TaskState::Completed(Outcome::Ok));
     assert_eq!(

@@ -192,6 +192,17 @@ impl Rig {
         self.submit(&new).await
     }
 
+    /// Submits a scripted request (as [`Rig::submit_scripted`]) and waits for its
+    /// verdict: the skeleton of a test of one call's answers.
+    pub(crate) async fn answered(
+        &self,
+        replies: impl IntoIterator<Item = Reply>,
+    ) -> (Submitted, RequestRecord) {
+        let sent = self.submit_scripted(replies).await;
+        let record = self.completed(sent.request).await;
+        (sent, record)
+    }
+
     /// The scripted adapter of `agency`.
     pub(crate) fn scripted(&self, agency: Agency) -> &ScriptedAgency {
         &self.agencies[&agency]

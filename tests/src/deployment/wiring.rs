@@ -1,14 +1,12 @@
-//! A production-shaped deployment for tests: `rabt simulate`, then `rabt serve` api and
-//! worker processes sharing a fresh PostgreSQL database and a fresh RabbitMQ vhost,
-//! both removed when the deployment is dropped, after its processes are killed.
+//! How a deployment's processes find each other: ports, URLs, the agencies'
+//! credentials and the environment every `rabt` process of it gets.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::anyhow;
-use rabt_test_support::{TempDatabase, TempVhost, unique};
+use rabt_test_support::{TempVhost, unique};
 
-use crate::{Client, Rabt, free_port, run_rabt};
+use crate::{Rabt, free_port, run_rabt};
 
 /// Where a deployment's processes find each other.
 #[derive(Debug, Clone)]
@@ -213,85 +211,25 @@ impl Wiring {
     }
 }
 
-/// The running processes and how to reach them.
-#[derive(Debug)]
-pub struct Deployment {
-    /// How the processes are wired.
-    pub wiring: Wiring,
-    /// The cooperative's client.
-    pub client: Client,
-    /// `rabt simulate`.
-    pub simulators: Rabt,
-    /// `rabt serve --role api`.
-    pub api: Rabt,
-    /// `rabt serve --role worker` processes.
-    pub workers: Vec<Rabt>,
-    // Dropped after `Drop::drop` killed the processes above.
-    _database: Option<TempDatabase>,
-    _vhost: TempVhost,
-}
-
-/// The database a deployment's processes share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SharedDatabase {
-    /// A fresh PostgreSQL database (production).
-    Postgres,
-    /// One SQLite file in the deployment's folder, written by every process.
-    Sqlite,
-}
-
-impl Deployment {
-    /// Starts simulators, one api and `workers` worker processes, and onboards a
-    /// cooperative with access to `services`.
-    pub async fn start(workers: usize, services: &str) -> anyhow::Result<Deployment> {
-        Deployment::start_with(workers, services, None).await
-    }
-
-    /// As [`Deployment::start`], every process also reading `config` (TOML laid over the
-    /// defaults, e.g. shorter deadlines).
-    pub async fn start_with(
-        workers: usize,
-        services: &str,
-        config: Option<&str>,
-    ) -> anyhow::Result<Deployment> {
-        Deployment::start_with_env(workers, services, config, &[]).await
-    }
-
-    /// As [`Deployment::start_with`], every process also getting the variables `env`.
-    /// The api process is `OTEL_SERVICE_NAME=rabt-api`, workers `rabt-worker`.
-    pub async fn start_with_env(
-        workers: usize,
-        services: &str,
+impl Wiring {
+    /// The wiring of a deployment in `dir` on free ports: `config` written to
+    /// `rabt.toml` there, `env` given to every process.
+    pub(super) fn new(
+        dir: PathBuf,
+        database_url: String,
+        vhost: &TempVhost,
         config: Option<&str>,
         env: &[(&str, &str)],
-    ) -> anyhow::Result<Deployment> {
-        Deployment::start_on(SharedDatabase::Postgres, workers, services, config, env).await
-    }
-
-    /// As [`Deployment::start_with_env`], on the database given.
-    pub async fn start_on(
-        shared: SharedDatabase,
-        workers: usize,
-        services: &str,
-        config: Option<&str>,
-        env: &[(&str, &str)],
-    ) -> anyhow::Result<Deployment> {
-        let dir = std::env::temp_dir().join(unique("rabt-e2e-"));
-        std::fs::create_dir_all(&dir)?;
-        // On an early return below, dropping these removes them again.
-        let (database, database_url) = match shared {
-            SharedDatabase::Postgres => {
-                let database = TempDatabase::create("rabt_e2e_").await?;
-                let url = database.url.clone();
-                (Some(database), url)
+    ) -> anyhow::Result<Wiring> {
+        let config = match config {
+            Some(text) => {
+                let path = dir.join("rabt.toml");
+                std::fs::write(&path, text)?;
+                Some(path)
             }
-            SharedDatabase::Sqlite => (
-                None,
-                format!("sqlite://{}?mode=rwc", dir.join("rabt.db").display()),
-            ),
+            None => None,
         };
-        let vhost = TempVhost::create("rabt-e2e-").await?;
-        let wiring = Wiring {
+        Ok(Wiring {
             dir,
             database_url,
             amqp_url: cluster_urls(&vhost.amqp_url),
@@ -299,36 +237,18 @@ impl Deployment {
             api_port: free_port(),
             ops_port: free_port(),
             secrets: agency_secrets(),
-            config: None,
+            config,
             extra: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-        };
-        let wiring = match config {
-            Some(text) => {
-                let path = wiring.dir.join("rabt.toml");
-                std::fs::write(&path, text)?;
-                Wiring {
-                    config: Some(path),
-                    ..wiring
-                }
-            }
-            None => wiring,
-        };
-        let mut simulators = wiring.spawn(
-            "simulate",
-            &[
-                "simulate",
-                "--listen-base",
-                &wiring.simulate_base.to_string(),
-            ],
-        )?;
-        // The simulators write the sandbox PKI the chambers client certificate comes from:
-        // wait for them before starting processes that read it.
-        simulators_ready(&wiring, &mut simulators).await?;
-        wiring.run(&["migrate"])?;
-        let out = wiring.run(&[
+        })
+    }
+
+    /// Onboards the test cooperative with `services` (`rabt coop add`) and returns its
+    /// API key.
+    pub(super) fn onboard(&self, services: &str) -> anyhow::Result<String> {
+        let out = self.run(&[
             "coop",
             "add",
             "--name",
@@ -338,22 +258,18 @@ impl Deployment {
             "--services",
             services,
         ])?;
-        let key = out
-            .lines()
-            .find_map(|l| l.strip_prefix("api key:"))
-            .map(str::trim)
-            .ok_or_else(|| anyhow!("no api key in `rabt coop add` output: {out}"))?
-            .to_owned();
-        let cooperative = out
-            .lines()
-            .find_map(|l| l.strip_prefix("cooperative:"))
-            .map(str::trim)
-            .ok_or_else(|| anyhow!("no cooperative id in `rabt coop add` output: {out}"))?
-            .to_owned();
+        let printed = |label: &str, what: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(label))
+                .map(|value| value.trim().to_owned())
+                .ok_or_else(|| anyhow!("no {what} in `rabt coop add` output: {out}"))
+        };
+        let key = printed("api key:", "api key")?;
+        let cooperative = printed("cooperative:", "cooperative id")?;
         // The test cooperative sends the tests' volume (a thousand requests at once in
         // the kill drill): a limit of its own above it, as an operator would give a
         // cooperative with a large batch. The limits themselves have tests of their own.
-        wiring.run(&[
+        self.run(&[
             "coop",
             "set-limit",
             &cooperative,
@@ -364,93 +280,8 @@ impl Deployment {
             "--operator",
             "tests",
         ])?;
-        let api = wiring.spawn_with(
-            "api",
-            &["serve", "--role", "api"],
-            &[("OTEL_SERVICE_NAME", "rabt-api".to_owned())],
-        )?;
-        let workers = (0..workers)
-            .map(|n| {
-                wiring.spawn_with(
-                    &format!("worker-{n}"),
-                    &["serve", "--role", "worker"],
-                    &[("OTEL_SERVICE_NAME", "rabt-worker".to_owned())],
-                )
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let client = Client::new(&format!("http://127.0.0.1:{}", wiring.api_port), &key);
-        let mut deployment = Deployment {
-            wiring,
-            client,
-            simulators,
-            api,
-            workers,
-            _database: database,
-            _vhost: vhost,
-        };
-        deployment
-            .client
-            .ready(&mut deployment.api, Duration::from_secs(60))
-            .await?;
-        Ok(deployment)
+        Ok(key)
     }
-
-    /// The RabbitMQ vhost of this deployment (management API access).
-    pub fn vhost(&self) -> &TempVhost {
-        &self._vhost
-    }
-
-    /// Sets the Saudi Post simulator's fault knobs.
-    pub async fn set_knobs(&self, knobs: serde_json::Value) -> anyhow::Result<()> {
-        self.set_agency_knobs("saudi-post", knobs).await
-    }
-
-    /// Sets one agency simulator's fault knobs (not chambers: it wants a client
-    /// certificate).
-    pub async fn set_agency_knobs(
-        &self,
-        agency: &str,
-        knobs: serde_json::Value,
-    ) -> anyhow::Result<()> {
-        reqwest::Client::new()
-            .put(format!("{}/_sim/knobs", self.wiring.agency_url(agency)))
-            .json(&knobs)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
-    }
-
-    /// The Saudi Post simulator's call statistics.
-    pub async fn simulator_stats(&self) -> anyhow::Result<serde_json::Value> {
-        self.agency_stats("saudi-post").await
-    }
-
-    /// One agency simulator's call statistics (not chambers: it wants a client
-    /// certificate).
-    pub async fn agency_stats(&self, agency: &str) -> anyhow::Result<serde_json::Value> {
-        Ok(
-            reqwest::get(format!("{}/_sim/stats", self.wiring.agency_url(agency)))
-                .await?
-                .error_for_status()?
-                .json()
-                .await?,
-        )
-    }
-}
-
-/// Waits until `rabt simulate` serves (Saudi Post, the last it starts, answers).
-async fn simulators_ready(wiring: &Wiring, simulators: &mut Rabt) -> anyhow::Result<()> {
-    let stats = format!("{}/_sim/stats", wiring.saudi_post_url());
-    simulators
-        .until(Duration::from_secs(30), "the simulators", || async {
-            reqwest::get(&stats)
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-        })
-        .await
-        .map(drop)
 }
 
 /// The vhost's URL on every node of the cluster of tests/cluster.sh
@@ -487,23 +318,6 @@ fn free_base_port() -> u16 {
             && (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
         {
             return base;
-        }
-    }
-}
-
-impl Drop for Deployment {
-    /// Keeps the logs of a failed test (their folder is in the failure message), and of
-    /// any with `RABT_TEST_KEEP_LOGS` set; removes those of a passed one.
-    fn drop(&mut self) {
-        self.simulators.kill();
-        self.api.kill();
-        for worker in &mut self.workers {
-            worker.kill();
-        }
-        if std::thread::panicking() || std::env::var_os("RABT_TEST_KEEP_LOGS").is_some() {
-            eprintln!("logs of this deployment: {}", self.wiring.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.wiring.dir);
         }
     }
 }
