@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tokio::task::JoinHandle;
+
 use rabt_core::{Agency, CooperativeId};
 use rabt_store::{AcceptAnswer, Accepted, GroupCommit, NewRequest, Pending, StoreError};
 
@@ -22,6 +24,19 @@ fn pending(new: &NewRequest) -> Pending<'_> {
 
 fn created(answer: &AcceptAnswer) -> bool {
     matches!(answer, Ok((Accepted::Created, _)))
+}
+
+/// Sends `new` through `group` from a task of its own (a concurrent caller).
+fn spawn_accept(group: &GroupCommit, new: Arc<NewRequest>) -> JoinHandle<AcceptAnswer> {
+    let group = group.clone();
+    tokio::spawn(async move { group.accept(new, None, None).await })
+}
+
+/// [`spawn_accept`] for each of `news`.
+fn spawn_accepts(group: &GroupCommit, news: &[Arc<NewRequest>]) -> Vec<JoinHandle<AcceptAnswer>> {
+    news.iter()
+        .map(|new| spawn_accept(group, Arc::clone(new)))
+        .collect()
 }
 
 async fn a_batch_writes_every_request_with_its_own_messages(db: TestDb) {
@@ -225,14 +240,7 @@ async fn concurrent_accepts_are_written_together(db: TestDb) {
             ))
         })
         .collect();
-    let accepts: Vec<_> = news
-        .iter()
-        .map(|new| {
-            let group = group.clone();
-            let new = Arc::clone(new);
-            tokio::spawn(async move { group.accept(new, None, None).await })
-        })
-        .collect();
+    let accepts = spawn_accepts(&group, &news);
     eventually("every request queued", || async {
         (group.stats().queued == 40).then_some(())
     })
@@ -253,9 +261,8 @@ async fn concurrent_accepts_are_written_together(db: TestDb) {
 }
 backend_test!(concurrent_accepts_are_written_together);
 
-/// A writer keeps its connection from one batch to the next while work waits
-/// (`group::Writer`). A batch refused on it (a constraint) leaves it out of any
-/// transaction: the batch's requests written again one by one on it, and the next
+/// A writer keeps its connection from one batch to the next (`rabt_store::kept`). A
+/// batch refused on it (a constraint) leaves it out of any transaction: the batch's requests written again one by one on it, and the next
 /// batch, are committed, and no session is left inside a transaction.
 async fn a_refused_batch_leaves_the_writers_connection_clean(db: TestDb) {
     let coop = cooperative(&db.store).await;
@@ -270,14 +277,7 @@ async fn a_refused_batch_leaves_the_writers_connection_clean(db: TestDb) {
         .collect();
     wave.insert(3, Arc::new(same_id));
     let held = db.hold_requests().await;
-    let accepts: Vec<_> = wave
-        .iter()
-        .map(|new| {
-            let group = group.clone();
-            let new = Arc::clone(new);
-            tokio::spawn(async move { group.accept(new, None, None).await })
-        })
-        .collect();
+    let accepts = spawn_accepts(&group, &wave);
     eventually("every request queued", || async {
         (group.stats().queued == 7).then_some(())
     })
@@ -319,12 +319,9 @@ async fn a_connection_cut_under_a_writer_is_not_kept() {
     let coop = cooperative(&db.store).await;
     let group = GroupCommit::with(db.store.clone(), 1, 64);
     let held = db.hold_requests().await;
-    let accept = |name: String| {
-        let group = group.clone();
-        let new = Arc::new(request(coop.id, &name, &[Agency::Labor]));
-        tokio::spawn(async move { group.accept(new, None, None).await })
-    };
-    let cut = accept("cut".to_owned());
+    let accept =
+        |name: &str| spawn_accept(&group, Arc::new(request(coop.id, name, &[Agency::Labor])));
+    let cut = accept("cut");
     // The writer's first batch (this request alone) waits for the held lock.
     let waiting = "SELECT count(*)::text FROM pg_stat_activity \
                    WHERE datname = current_database() AND wait_event_type = 'Lock'";
@@ -332,7 +329,7 @@ async fn a_connection_cut_under_a_writer_is_not_kept() {
         (db.query_text(waiting).await == "1").then_some(())
     })
     .await;
-    let behind: Vec<_> = (0..5).map(|i| accept(format!("behind-{i}"))).collect();
+    let behind: Vec<_> = (0..5).map(|i| accept(&format!("behind-{i}"))).collect();
     eventually("the others queued behind it", || async {
         (group.stats().queued == 6).then_some(())
     })
@@ -366,13 +363,7 @@ async fn a_connection_cut_while_a_writer_was_idle_is_replaced() {
     let group = GroupCommit::with(db.store.clone(), 1, 64);
     let first = request(coop.id, "before", &[Agency::Labor]);
     assert!(created(&group.accept(Arc::new(first), None, None).await));
-    let cut = db
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .await
-        .unwrap();
+    let cut = db.cut_connections().await;
     assert!(cut >= 1, "the store had a connection open to cut");
     // A kept connection is checked once it has been idle a second; this wait is what
     // makes it idle (not a wait for something to happen).
@@ -394,14 +385,7 @@ async fn writers_leave_half_the_pool_to_others() {
     let news: Vec<Arc<NewRequest>> = (0..24)
         .map(|i| Arc::new(request(coop.id, &format!("w{i}"), &[Agency::Labor])))
         .collect();
-    let accepts: Vec<_> = news
-        .iter()
-        .map(|new| {
-            let group = group.clone();
-            let new = Arc::clone(new);
-            tokio::spawn(async move { group.accept(new, None, None).await })
-        })
-        .collect();
+    let accepts = spawn_accepts(&group, &news);
     for accept in accepts {
         let answer = accept.await.unwrap();
         assert!(created(&answer), "{answer:?}");
@@ -420,11 +404,8 @@ async fn a_caller_gone_mid_write_passes_the_writer_on(db: TestDb) {
     let coop = cooperative(&db.store).await;
     let group = GroupCommit::with(db.store.clone(), 1, 64);
     let held = db.hold_requests().await;
-    let accept = |name: &str| {
-        let group = group.clone();
-        let new = Arc::new(request(coop.id, name, &[Agency::Labor]));
-        tokio::spawn(async move { group.accept(new, None, None).await })
-    };
+    let accept =
+        |name: &str| spawn_accept(&group, Arc::new(request(coop.id, name, &[Agency::Labor])));
     let gone = accept("gone");
     eventually("the first caller is writing", || async {
         (group.stats().batches == 1).then_some(())

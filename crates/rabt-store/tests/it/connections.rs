@@ -10,13 +10,7 @@ use crate::harness::TestDb;
 async fn a_connection_cut_while_idle_is_replaced_before_use() {
     let db = TestDb::postgres().await;
     db.store.ping().await.unwrap();
-    let cut = db
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .await
-        .unwrap();
+    let cut = db.cut_connections().await;
     assert!(cut >= 1, "the store had a connection open to cut");
     // The store checks connections idle for a second or more (not every time: that was
     // a round trip per query); this wait is what makes the cut connection idle.

@@ -164,6 +164,17 @@ impl TestDb {
         self.raw.acquire().await.unwrap()
     }
 
+    /// PostgreSQL: ends every other session of this test's database (as a server
+    /// restart or an administrator would), with how many it ended.
+    pub(crate) async fn cut_connections(&self) -> u64 {
+        self.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap()
+    }
+
     /// Runs a statement behind the store's back.
     pub(crate) async fn execute(&self, sql: &str) -> Result<u64, sqlx::Error> {
         sqlx::query(AssertSqlSafe(sql.to_owned()))
