@@ -1,4 +1,5 @@
-//! The connections group-commit writers keep (`group::Writer`), on PostgreSQL.
+//! The connections group-commit writers keep (see `group`: a writer is the right to write
+//! one transaction at a time in its lane), on PostgreSQL.
 //!
 //! sqlx pings every connection given back to its pool (a round trip to the server, in a
 //! task of its own), and a writer gave one back after every transaction: in
