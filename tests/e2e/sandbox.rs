@@ -7,20 +7,8 @@
 use std::time::Duration;
 
 use rabt_test_support::{TempDatabase, TempDir, TempVhost};
-use rabt_tests::{Client, Rabt, free_port, run_rabt};
+use rabt_tests::{Client, Rabt, free_base_port, free_port, run_rabt};
 use serde_json::json;
-
-/// A base port with six free ports after it.
-fn six_free_ports() -> u16 {
-    loop {
-        let base = free_port();
-        if base < 60000
-            && (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    }
-}
 
 /// `export NAME='value'` lines as pairs; anything else is a failure.
 fn exports(printed: &str) -> Vec<(String, String)> {
@@ -43,7 +31,7 @@ async fn the_printed_sandbox_environment_is_all_serve_needs() {
     let dir = TempDir::create("rabt-sandbox-").unwrap();
     let database = TempDatabase::create("rabt_sandbox_").await.unwrap();
     let vhost = TempVhost::create("rabt-sandbox-").await.unwrap();
-    let (base, api_port) = (six_free_ports(), free_port());
+    let (base, api_port) = (free_base_port(), free_port());
     let api = format!("http://127.0.0.1:{api_port}");
     let pki = dir.path().join("pki").display().to_string();
     let simulate = [

@@ -40,6 +40,17 @@ pub fn rabt_bin() -> PathBuf {
     path
 }
 
+/// A base port with six free ports after it, one per agency for `rabt simulate
+/// --listen-base` (probed, then used at once).
+pub fn free_base_port() -> u16 {
+    loop {
+        let base = free_port();
+        if (0..6).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+}
+
 /// A free TCP port on the loopback interface, for a process of the suite to listen on.
 ///
 /// Chosen at random below the kernel's ephemeral range (`ip_local_port_range`, 32768

@@ -232,10 +232,7 @@ pub(crate) struct WriteTx {
 impl WriteTx {
     /// The connection to run statements on.
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
-        match &mut self.tx {
-            Tx::Pooled(tx) => tx,
-            Tx::Kept(tx) => tx.conn(),
-        }
+        self.tx.conn()
     }
 
     /// Until when an outbox row written now is claimed: for the relay's lease if the
@@ -284,18 +281,11 @@ impl WriteTx {
             audit,
             _writer,
         } = self;
-        let written = match &mut tx {
-            Tx::Pooled(pooled) => insert_audits_at(pooled, &audit).await,
-            Tx::Kept(kept) => insert_audits_at(kept.conn(), &audit).await,
-        };
-        if let Err(err) = written {
+        if let Err(err) = insert_audits_at(tx.conn(), &audit).await {
             roll_back_now(tx).await;
             return Err(err);
         }
-        match tx {
-            Tx::Pooled(tx) => tx.commit().await?,
-            Tx::Kept(tx) => tx.end("COMMIT").await?,
-        }
+        tx.commit().await?;
         drop(_writer);
         if let Some(handoff) = handoff
             && !handoff.send(handed)
@@ -326,22 +316,14 @@ impl WriteTx {
 
     /// Rolls back, then releases the writer lock.
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
-        match self.tx {
-            Tx::Pooled(tx) => tx.rollback().await?,
-            Tx::Kept(tx) => tx.end("ROLLBACK").await?,
-        }
-        Ok(())
+        self.tx.rollback().await
     }
 }
 
 /// Rolls a failed transaction back at once, rather than when its connection is next
 /// used; one that cannot be rolled back loses its connection instead.
 async fn roll_back_now(tx: Tx) {
-    let rolled_back = match tx {
-        Tx::Pooled(tx) => tx.rollback().await.map_err(StoreError::from),
-        Tx::Kept(tx) => tx.end("ROLLBACK").await,
-    };
-    if let Err(err) = rolled_back {
+    if let Err(err) = tx.rollback().await {
         tracing::debug!(error = %err, "cannot roll back a failed transaction; its connection is dropped");
     }
 }
@@ -350,6 +332,29 @@ async fn roll_back_now(tx: Tx) {
 enum Tx {
     Pooled(Transaction<'static, Any>),
     Kept(KeptTx),
+}
+
+impl Tx {
+    fn conn(&mut self) -> &mut AnyConnection {
+        match self {
+            Tx::Pooled(tx) => tx,
+            Tx::Kept(tx) => tx.conn(),
+        }
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Pooled(tx) => Ok(tx.commit().await?),
+            Tx::Kept(tx) => tx.end("COMMIT").await,
+        }
+    }
+
+    async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Pooled(tx) => Ok(tx.rollback().await?),
+            Tx::Kept(tx) => tx.end("ROLLBACK").await,
+        }
+    }
 }
 
 async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreError> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use rabt_test_support::{TempVhost, unique};
 
-use crate::{Rabt, free_port, run_rabt};
+use crate::{Rabt, free_base_port, free_port, run_rabt};
 
 /// Where a deployment's processes find each other.
 #[derive(Debug, Clone)]
@@ -308,16 +308,4 @@ fn cluster_urls(vhost_url: &str) -> String {
         .map(|node| format!("{}/{path}", scheme_auth.replace(&first, &node)))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// A base port with six free ports after it (probed, then used at once).
-fn free_base_port() -> u16 {
-    loop {
-        let base = free_port();
-        if base < 60000
-            && (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    }
 }

@@ -269,7 +269,7 @@ where
                 let turn = Turn {
                     group: Arc::clone(&self.0),
                     lane,
-                    writer: Some(writer),
+                    writer,
                 };
                 turn.write_own(item).await
             }
@@ -302,7 +302,7 @@ where
 {
     group: Arc<Inner<W>>,
     lane: usize,
-    writer: Option<Arc<Kept>>,
+    writer: Arc<Kept>,
 }
 
 impl<W> Turn<W>
@@ -312,11 +312,8 @@ where
     W::Output: 'static,
 {
     async fn write_own(self, item: W::Item) -> Result<W::Output, StoreError> {
-        let Some(writer) = &self.writer else {
-            return Err(StoreError::Interrupted);
-        };
         self.group.stats.record(1);
-        let store = self.group.store.keeping(writer);
+        let store = self.group.store.keeping(&self.writer);
         let mut answers = written::<W>(&store, &[item]).await;
         answers.pop().unwrap_or(Err(StoreError::Interrupted))
     }
@@ -329,9 +326,7 @@ where
     W::Output: 'static,
 {
     fn drop(&mut self) {
-        let Some(writer) = self.writer.take() else {
-            return;
-        };
+        let writer = Arc::clone(&self.writer);
         let Some((writer, batch)) = self.group.lanes[self.lane].next(writer, self.group.max_batch)
         else {
             return;

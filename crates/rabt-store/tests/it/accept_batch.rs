@@ -32,6 +32,14 @@ fn spawn_accept(group: &GroupCommit, new: Arc<NewRequest>) -> JoinHandle<AcceptA
     tokio::spawn(async move { group.accept(new, None, None).await })
 }
 
+/// Waits for every accept of `accepts`, each of which must have created its request.
+async fn all_created(accepts: Vec<JoinHandle<AcceptAnswer>>) {
+    for accept in accepts {
+        let answer = accept.await.unwrap();
+        assert!(created(&answer), "{answer:?}");
+    }
+}
+
 /// [`spawn_accept`] for each of `news`.
 fn spawn_accepts(group: &GroupCommit, news: &[Arc<NewRequest>]) -> Vec<JoinHandle<AcceptAnswer>> {
     news.iter()
@@ -246,10 +254,7 @@ async fn concurrent_accepts_are_written_together(db: TestDb) {
     })
     .await;
     held.release().await;
-    for accept in accepts {
-        let answer = accept.await.unwrap();
-        assert!(created(&answer), "{answer:?}");
-    }
+    all_created(accepts).await;
     let stats = group.stats();
     assert_eq!(stats.requests, 40);
     // The first batch took what had arrived when the writer started (held back by
@@ -346,10 +351,7 @@ async fn a_connection_cut_under_a_writer_is_not_kept() {
         "{answer:?}"
     );
     held.release().await;
-    for accept in behind {
-        let answer = accept.await.unwrap();
-        assert!(created(&answer), "{answer:?}");
-    }
+    all_created(behind).await;
     assert_eq!(db.count("requests").await, 5);
 }
 
@@ -386,10 +388,7 @@ async fn writers_leave_half_the_pool_to_others() {
         .map(|i| Arc::new(request(coop.id, &format!("w{i}"), &[Agency::Labor])))
         .collect();
     let accepts = spawn_accepts(&group, &news);
-    for accept in accepts {
-        let answer = accept.await.unwrap();
-        assert!(created(&answer), "{answer:?}");
-    }
+    all_created(accepts).await;
     let read = small.get_request(coop.id, news[0].id).await;
     assert!(
         matches!(read, Ok(Some(_))),
