@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_bool, get_enum, get_parsed, millis, page_limit};
+use crate::compose::{Decided, compose_in};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::group::write_batch;
@@ -55,8 +56,12 @@ pub enum Completion {
         request_completed: Option<RequestCompleted>,
         /// Whether other checks of the request still wait (BLOCKED) for checks like
         /// this one: only then may this outcome release or skip any, so a composite's
-        /// worker decides them only then, and not after every answer.
+        /// worker decides them only then, and not after every answer. As of the
+        /// answer, before any decision `decided` reports.
         checks_waiting: bool,
+        /// What the store's [`crate::compose::Decider`] decided about those checks in
+        /// this transaction; `None` when none waited or the store has no decider.
+        decided: Option<Decided>,
     },
     /// The task had its outcome already; nothing changed (a late answer to a task
     /// that timed out is recorded beside it, see [`crate::LateAnswer`]).
@@ -204,7 +209,22 @@ pub(crate) async fn complete_in(
         at: completion.completed_at,
         actor: Actor::Agency(task.agency),
     };
-    finish_task(tx, &task, &finish).await.map(Ok)
+    let mut completion = finish_task(tx, &task, &finish).await?;
+    if let (
+        Some(decider),
+        Completion::Applied {
+            request_completed,
+            checks_waiting: true,
+            decided,
+        },
+    ) = (&store.decider, &mut completion)
+    {
+        // A released check's deadline runs from now, not from when the agency answered.
+        let made = compose_in(store, tx, task.request, decider.as_ref(), Utc::now()).await?;
+        *request_completed = made.request_completed;
+        *decided = Some(made);
+    }
+    Ok(Ok(completion))
 }
 
 /// Completes a locked, open task and, if it was the last one, its request.
@@ -252,6 +272,7 @@ pub(crate) async fn finish_task(
         return Ok(Completion::Applied {
             request_completed: None,
             checks_waiting: get_bool(&row, "checks_waiting")?,
+            decided: None,
         });
     }
     let request = ClosingRequest {
@@ -265,6 +286,7 @@ pub(crate) async fn finish_task(
     Ok(Completion::Applied {
         request_completed: Some(done),
         checks_waiting: false,
+        decided: None,
     })
 }
 

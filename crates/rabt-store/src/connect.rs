@@ -67,6 +67,9 @@ pub struct Store {
     kept: Option<Arc<Kept>>,
     /// How many connections of the pool writers may keep (see [`crate::kept`]).
     keep_budget: Arc<KeepBudget>,
+    /// Decides a composite's waiting checks in the transaction that completed the
+    /// check they waited for ([`Store::deciding_with`]); `None` until a worker sets it.
+    pub(crate) decider: Option<Arc<dyn crate::compose::Decider>>,
 }
 
 impl fmt::Debug for Store {
@@ -127,6 +130,7 @@ impl Store {
                     handoff: None,
                     kept: None,
                     keep_budget: Arc::new(KeepBudget::half_of(max_connections)),
+                    decider: None,
                 })
             }
             Dialect::Sqlite => connect_sqlite(url, max_connections).await,
@@ -407,6 +411,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
         handoff: None,
         kept: None,
         keep_budget: Arc::new(KeepBudget::half_of(0)),
+        decider: None,
     })
 }
 

@@ -82,7 +82,7 @@ pub use audit::verify::{Problem, VerifyOptions, VerifyReport};
 pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry, SubjectMatch};
 pub use callbacks::{CallbackAccepted, CallbackRecord, NewCallback};
 pub use complete::{Completion, Expired, RequestCompleted, TaskCompletion};
-pub use compose::Release;
+pub use compose::{Decided, Decider, Decision, Release};
 pub use connect::{Dialect, Store};
 pub use console::{ConsoleSession, Ended, Heartbeat, OpsRequestQuery, OpsRequestSummary};
 pub use cooperatives::{Cooperative, NewCooperative, Operator, OperatorRole};

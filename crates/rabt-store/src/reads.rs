@@ -169,58 +169,11 @@ impl Store {
         id: RequestId,
         cooperative: Option<CooperativeId>,
     ) -> Result<Option<RequestRecord>, StoreError> {
-        // One statement, so the request and its tasks come from one snapshot on both
-        // backends. `$2 IS NULL` lets one prepared statement serve both callers.
-        let rows = sqlx::query(
-            "SELECT r.id, r.cooperative_id, r.service, r.status, r.verdict, r.reference, \
-             r.notify_url, r.traceparent, r.created_at, r.updated_at, r.completed_at, r.deadline_at, r.input, \
-             r.payload_expired_at, \
-             t.id AS task_id, t.agency, t.service AS task_service, t.status AS task_status, \
-             t.outcome, t.data, t.attempts, t.upstream_ref, t.last_error, t.required, \
-             t.created_at AS task_created_at, t.started_at, \
-             t.completed_at AS task_completed_at, t.latency_ms, \
-             t.deadline_at AS task_deadline_at, t.late_outcome, t.late_data, t.late_at, \
-             t.child, t.item_index \
-             FROM requests r JOIN tasks t ON t.request_id = r.id \
-             WHERE r.id = $1 AND (r.cooperative_id = $2 OR $2 IS NULL) ORDER BY t.ordinal",
-        )
-        .bind(id.to_string())
-        .bind(cooperative.map(|c| c.to_string()))
-        .fetch_all(&self.pool)
-        .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let payload_expired_at = get_opt_time(first, "payload_expired_at")?;
-        let mut tasks = rows.iter().map(task_view).collect::<Result<Vec<_>, _>>()?;
-        if payload_expired_at.is_some() {
-            // What the columns hold now is a digest, not an agency's answer.
-            for task in &mut tasks {
-                task.data = None;
-                if let Some(late) = task.late.as_mut() {
-                    late.data = None;
-                }
-            }
-        }
-        Ok(Some(RequestRecord {
-            id: get_parsed(first, "id")?,
-            cooperative: get_parsed(first, "cooperative_id")?,
-            service: get_parsed(first, "service")?,
-            status: get_enum(first, "status", RequestStatus::parse)?,
-            verdict: get_opt_enum(first, "verdict", Verdict::parse)?,
-            reference: first.try_get("reference")?,
-            notify_url: first.try_get("notify_url")?,
-            traceparent: first.try_get("traceparent")?,
-            created_at: get_time(first, "created_at")?,
-            updated_at: get_time(first, "updated_at")?,
-            completed_at: get_opt_time(first, "completed_at")?,
-            deadline_at: get_time(first, "deadline_at")?,
-            input: get_json(first, "input")?,
-            tasks,
-            payload_expired_at,
-        }))
+        fetch_request(&self.pool, id, cooperative).await
     }
+}
 
+impl Store {
     /// A page of the cooperative's requests, newest first.
     pub async fn list_requests(
         &self,
@@ -316,4 +269,67 @@ fn task_view(row: &AnyRow) -> Result<TaskView, StoreError> {
             })
             .transpose()?,
     })
+}
+
+/// A request with all its checks, in one statement (so from one snapshot on both
+/// backends), through the pool or inside a transaction (a composite decided where its
+/// check completes); scoped to `cooperative` unless it is `None`.
+pub(crate) async fn fetch_request<'e, E>(
+    executor: E,
+    id: RequestId,
+    cooperative: Option<CooperativeId>,
+) -> Result<Option<RequestRecord>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    // One statement, so the request and its tasks come from one snapshot on both
+    // backends. `$2 IS NULL` lets one prepared statement serve both callers.
+    let rows = sqlx::query(
+        "SELECT r.id, r.cooperative_id, r.service, r.status, r.verdict, r.reference, \
+         r.notify_url, r.traceparent, r.created_at, r.updated_at, r.completed_at, r.deadline_at, r.input, \
+         r.payload_expired_at, \
+         t.id AS task_id, t.agency, t.service AS task_service, t.status AS task_status, \
+         t.outcome, t.data, t.attempts, t.upstream_ref, t.last_error, t.required, \
+         t.created_at AS task_created_at, t.started_at, \
+         t.completed_at AS task_completed_at, t.latency_ms, \
+         t.deadline_at AS task_deadline_at, t.late_outcome, t.late_data, t.late_at, \
+         t.child, t.item_index \
+         FROM requests r JOIN tasks t ON t.request_id = r.id \
+         WHERE r.id = $1 AND (r.cooperative_id = $2 OR $2 IS NULL) ORDER BY t.ordinal",
+    )
+    .bind(id.to_string())
+    .bind(cooperative.map(|c| c.to_string()))
+    .fetch_all(executor)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let payload_expired_at = get_opt_time(first, "payload_expired_at")?;
+    let mut tasks = rows.iter().map(task_view).collect::<Result<Vec<_>, _>>()?;
+    if payload_expired_at.is_some() {
+        // What the columns hold now is a digest, not an agency's answer.
+        for task in &mut tasks {
+            task.data = None;
+            if let Some(late) = task.late.as_mut() {
+                late.data = None;
+            }
+        }
+    }
+    Ok(Some(RequestRecord {
+        id: get_parsed(first, "id")?,
+        cooperative: get_parsed(first, "cooperative_id")?,
+        service: get_parsed(first, "service")?,
+        status: get_enum(first, "status", RequestStatus::parse)?,
+        verdict: get_opt_enum(first, "verdict", Verdict::parse)?,
+        reference: first.try_get("reference")?,
+        notify_url: first.try_get("notify_url")?,
+        traceparent: first.try_get("traceparent")?,
+        created_at: get_time(first, "created_at")?,
+        updated_at: get_time(first, "updated_at")?,
+        completed_at: get_opt_time(first, "completed_at")?,
+        deadline_at: get_time(first, "deadline_at")?,
+        input: get_json(first, "input")?,
+        tasks,
+        payload_expired_at,
+    }))
 }

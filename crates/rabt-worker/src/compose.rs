@@ -3,29 +3,28 @@
 //! with its outcome when it did not answer `OK`. The catalogue declares who waits for
 //! whom and how inputs are built; nothing here knows a particular composite.
 //!
+//! [`CatalogueDecider`] decides; the store applies its decisions inside the transaction
+//! that recorded the answer ([`rabt_store::Store::deciding_with`]), so an answer and what
+//! it releases commit together. [`Worker::compose`] decides again in a transaction of
+//! its own where no answer is being recorded: after a redelivery, a timeout or a
+//! dead letter, and at start-up.
+//!
 //! Deciding is idempotent: every decision is a conditional update of a BLOCKED task, so
 //! several workers finishing sibling checks at once each apply a decision at most once.
 
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rabt_catalogue::Catalogue;
 use rabt_catalogue::composite::{Child, CompositeSpec};
 use rabt_core::{Outcome, RequestId, TaskState};
-use rabt_store::{Release, RequestRecord, StoreError, TaskView};
+use rabt_store::{Decided, Decider, Release, RequestRecord, StoreError, TaskView};
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::Worker;
 
-/// One pass over a composite's blocked checks.
-struct Round<'a> {
-    /// The checks to release, each with its name in the catalogue.
-    releases: Vec<(&'a str, Release)>,
-    /// How many were skipped.
-    skipped: u32,
-    /// Whether a skip left checks waiting, which it may have unblocked.
-    look_again: bool,
-}
-
-/// What to do with one blocked check.
+/// What to do with one blocked check, as the catalogue says.
 enum Decision {
     /// Its dependencies have not all ended.
     Wait,
@@ -35,126 +34,75 @@ enum Decision {
     Skip(Outcome, String),
 }
 
-impl Worker {
-    /// Releases or skips every blocked check of `request` whose dependencies ended,
-    /// repeating while skips unblock further checks.
-    pub(crate) async fn compose(&self, request: RequestId) -> Result<(), StoreError> {
-        let span = rabt_trace::composite_decision(&request.to_string());
-        let counted = self.decide_all(request).instrument(span.clone()).await;
-        if let Ok((released, skipped)) = &counted {
-            span.record("rabt.released", i64::from(*released));
-            span.record("rabt.skipped", i64::from(*skipped));
-        }
-        counted.map(drop)
-    }
+/// Decides a composite's waiting checks from the catalogue, for the store to apply.
+#[derive(Debug)]
+pub(crate) struct CatalogueDecider {
+    catalogue: Arc<Catalogue>,
+}
 
-    /// [`Worker::compose`] within its span; how many checks it released and skipped.
-    async fn decide_all(&self, request: RequestId) -> Result<(u32, u32), StoreError> {
-        let (mut released, mut skipped) = (0u32, 0u32);
-        loop {
-            let Some(record) = self
-                .with_db("reading a composite request", || {
-                    self.store.request_for_work(request)
-                })
-                .await?
-            else {
-                return Ok((released, skipped));
-            };
-            let Some(spec) = self
-                .catalogue
-                .service(record.service.as_str())
-                .and_then(|s| s.composite())
-            else {
-                return Ok((released, skipped));
-            };
-            let round = self.decide_round(&record, spec).await?;
-            skipped += round.skipped;
-            // The checks this answer unblocked go in one transaction.
-            released += self.release(request, round.releases).await?;
-            // A skip completes a check, which may unblock others (the last skip, the
-            // latest view, says whether any still wait).
-            if !round.look_again {
-                return Ok((released, skipped));
-            }
-        }
+impl CatalogueDecider {
+    pub(crate) fn new(catalogue: Arc<Catalogue>) -> Self {
+        Self { catalogue }
     }
+}
 
-    /// Decides each blocked check of `record` once: skips those that can never run
-    /// (now), and returns those to release.
-    async fn decide_round<'a>(
-        &self,
-        record: &RequestRecord,
-        spec: &'a CompositeSpec,
-    ) -> Result<Round<'a>, StoreError> {
-        let mut round = Round {
-            releases: Vec::new(),
-            skipped: 0,
-            look_again: false,
+impl Decider for CatalogueDecider {
+    fn decide(&self, record: &RequestRecord, now: DateTime<Utc>) -> Vec<rabt_store::Decision> {
+        let Some(spec) = self
+            .catalogue
+            .service(record.service.as_str())
+            .and_then(|s| s.composite())
+        else {
+            return Vec::new();
         };
-        for task in record
+        record
             .tasks
             .iter()
             .filter(|t| t.state == TaskState::Blocked)
-        {
-            let Some(child) = task.child.as_deref().and_then(|id| spec.child(id)) else {
-                let reason = "its catalogue declaration is gone (a catalogue change?)";
-                round.look_again = self.skip(task, Outcome::UpstreamError, reason).await?;
-                round.skipped += 1;
-                continue;
-            };
-            match self.decide(record, task, child) {
-                Decision::Wait => {}
-                Decision::Skip(outcome, reason) => {
-                    round.look_again = self.skip(task, outcome, &reason).await?;
-                    round.skipped += 1;
-                }
-                Decision::Release(input) => {
-                    let deadline = (Utc::now()
-                        + chrono::Duration::from_std(child.deadline)
-                            .unwrap_or(chrono::Duration::MAX))
-                    .min(record.deadline_at);
-                    let release = Release {
+            .filter_map(|task| self.decide_check(record, spec, task, now))
+            .collect()
+    }
+}
+
+impl CatalogueDecider {
+    /// The decision on one blocked check, `None` while it must wait.
+    fn decide_check(
+        &self,
+        record: &RequestRecord,
+        spec: &CompositeSpec,
+        task: &TaskView,
+        now: DateTime<Utc>,
+    ) -> Option<rabt_store::Decision> {
+        let skip = |outcome, reason| rabt_store::Decision::Skip {
+            task: task.id,
+            outcome,
+            reason,
+        };
+        let Some(child) = task.child.as_deref().and_then(|id| spec.child(id)) else {
+            let reason = "its catalogue declaration is gone (a catalogue change?)";
+            return Some(skip(Outcome::UpstreamError, reason.to_owned()));
+        };
+        match self.by_dependencies(record, task, child) {
+            Decision::Wait => None,
+            Decision::Skip(outcome, reason) => Some(skip(outcome, reason)),
+            Decision::Release(input) => {
+                let deadline = (now
+                    + chrono::Duration::from_std(child.deadline).unwrap_or(chrono::Duration::MAX))
+                .min(record.deadline_at);
+                Some(rabt_store::Decision::Release {
+                    check: child.id.clone(),
+                    release: Release {
                         task: task.id,
                         input,
                         deadline_at: deadline,
-                    };
-                    round.releases.push((child.id.as_str(), release));
-                }
+                    },
+                })
             }
         }
-        Ok(round)
     }
 
-    /// Releases `releases` (each with its check's name, for the log) in one
-    /// transaction; how many were still blocked and so released now.
-    async fn release(
-        &self,
-        request: RequestId,
-        releases: Vec<(&str, Release)>,
-    ) -> Result<u32, StoreError> {
-        if releases.is_empty() {
-            return Ok(0);
-        }
-        let (checks, releases): (Vec<&str>, Vec<Release>) = releases.into_iter().unzip();
-        let done = self
-            .with_db("releasing checks", || {
-                self.store.release_tasks(&releases, Utc::now())
-            })
-            .await?;
-        let mut released = 0;
-        for ((check, release), done) in checks.iter().zip(&releases).zip(&done) {
-            if *done {
-                tracing::info!(request = %request, task = %release.task, check = %check, "check released");
-                released += 1;
-            }
-        }
-        if released > 0 {
-            self.wake_relay();
-        }
-        Ok(released)
-    }
-
-    fn decide(&self, record: &RequestRecord, task: &TaskView, child: &Child) -> Decision {
+    /// What the ends of `task`'s dependencies say about it.
+    fn by_dependencies(&self, record: &RequestRecord, task: &TaskView, child: &Child) -> Decision {
         let parents: Vec<&TaskView> = record
             .tasks
             .iter()
@@ -222,33 +170,45 @@ impl Worker {
         }
         Decision::Release(input)
     }
+}
 
-    /// Ends a blocked check with `outcome`; whether checks of its request still wait
-    /// (and so may be unblocked by this one).
-    async fn skip(
-        &self,
-        task: &TaskView,
-        outcome: Outcome,
-        reason: &str,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .with_db("skipping a check", || {
-                self.store.skip_task(task.id, outcome, reason, Utc::now())
+impl Worker {
+    /// Releases or skips every blocked check of `request` whose dependencies ended,
+    /// repeating while skips unblock further checks, in a transaction of its own.
+    pub(crate) async fn compose(&self, request: RequestId) -> Result<(), StoreError> {
+        let span = rabt_trace::composite_decision(&request.to_string());
+        let decided = self
+            .with_db("deciding a composite's checks", || {
+                self.store
+                    .compose(request, self.decider.as_ref(), Utc::now())
             })
+            .instrument(span.clone())
             .await?;
-        tracing::info!(task = %task.id, %outcome, reason, "check skipped");
-        match result {
-            rabt_store::Completion::Applied {
-                request_completed: Some(done),
-                ..
-            } => {
-                tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-                self.wake_relay();
-                Ok(false)
-            }
-            rabt_store::Completion::Applied { checks_waiting, .. } => Ok(checks_waiting),
-            // Another worker ended it meanwhile: look again, as that one may not have.
-            rabt_store::Completion::AlreadyCompleted => Ok(true),
+        record_decided(&span, &decided);
+        self.report_decided(request, &decided);
+        if let Some(done) = decided.request_completed {
+            tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
+        }
+        if decided.released_any() || decided.request_completed.is_some() {
+            self.wake_relay();
+        }
+        Ok(())
+    }
+
+    /// Logs the checks `decided` released and skipped.
+    pub(crate) fn report_decided(&self, request: RequestId, decided: &Decided) {
+        for (task, check) in &decided.released {
+            tracing::info!(request = %request, task = %task, check = %check, "check released");
+        }
+        for (task, outcome, reason) in &decided.skipped {
+            tracing::info!(request = %request, task = %task, %outcome, reason, "check skipped");
         }
     }
+}
+
+/// Records on a composite decision's span how many checks it released and skipped.
+pub(crate) fn record_decided(span: &tracing::Span, decided: &Decided) {
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    span.record("rabt.released", count(decided.released.len()));
+    span.record("rabt.skipped", count(decided.skipped.len()));
 }

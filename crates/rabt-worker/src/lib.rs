@@ -112,6 +112,9 @@ pub struct Worker {
     starts: rabt_store::StartGroup,
     transport: Transport,
     catalogue: Arc<Catalogue>,
+    /// Decides a composite's waiting checks; the store applies its decisions in the
+    /// transaction that completes the check they waited for.
+    decider: Arc<compose::CatalogueDecider>,
     adapters: Arc<BTreeMap<Agency, Arc<dyn Adapter>>>,
     outbox_wake: Arc<Notify>,
     settings: WorkerSettings,
@@ -146,12 +149,15 @@ impl Worker {
             &settings.limits,
             &shared,
         ));
+        let decider = Arc::new(compose::CatalogueDecider::new(catalogue.clone()));
+        let store = store.deciding_with(decider.clone());
         Self {
             completions: rabt_store::CompletionGroup::new(store.clone()),
             starts: rabt_store::StartGroup::new(store.clone()),
             store,
             transport,
             catalogue,
+            decider,
             adapters: Arc::new(adapters),
             outbox_wake,
             settings,

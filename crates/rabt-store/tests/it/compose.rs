@@ -26,7 +26,7 @@ fn composite(cooperative: rabt_core::CooperativeId) -> rabt_store::NewRequest {
 }
 
 /// A cooperative and its composite request, accepted: where most tests here start.
-async fn accepted(db: &TestDb) -> (rabt_store::Cooperative, rabt_store::NewRequest) {
+pub(crate) async fn accepted(db: &TestDb) -> (rabt_store::Cooperative, rabt_store::NewRequest) {
     let coop = cooperative(&db.store).await;
     let new = composite(coop.id);
     db.store.accept_request(&new).await.unwrap();
@@ -154,6 +154,7 @@ async fn skipped_checks_complete_the_request(db: TestDb) {
         Completion::Applied {
             request_completed: None,
             checks_waiting: true,
+            decided: None,
         },
         "the other check still waits for the registry's outcome"
     );
@@ -298,6 +299,7 @@ async fn an_answer_says_whether_checks_still_wait(db: TestDb) {
         Completion::Applied {
             request_completed: None,
             checks_waiting: true,
+            decided: None,
         }
     );
     let deadline = now() + Duration::seconds(30);
@@ -312,6 +314,7 @@ async fn an_answer_says_whether_checks_still_wait(db: TestDb) {
         Completion::Applied {
             request_completed: None,
             checks_waiting: false,
+            decided: None,
         }
     );
     let last = run_task(&db.store, new.tasks[2].id, Outcome::Ok).await;
@@ -321,6 +324,7 @@ async fn an_answer_says_whether_checks_still_wait(db: TestDb) {
             Completion::Applied {
                 request_completed: Some(_),
                 checks_waiting: false,
+                decided: None,
             }
         ),
         "{last:?}"

@@ -41,6 +41,7 @@ async fn sibling_tasks_completed_concurrently_complete_the_request_once(db: Test
                 Completion::Applied {
                     request_completed: None,
                     checks_waiting,
+                    ..
                 } => assert!(!checks_waiting, "no check waits for another here"),
                 Completion::AlreadyCompleted => panic!("each task was completed once"),
             }

@@ -138,6 +138,7 @@ async fn a_request_still_running_stays_running_and_waits_for_the_task(db: TestDb
         Completion::Applied {
             request_completed: None,
             checks_waiting: false,
+            decided: None,
         }
     );
     db.store

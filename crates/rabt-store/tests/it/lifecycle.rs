@@ -29,6 +29,7 @@ async fn check_verdict(
     let pending = Completion::Applied {
         request_completed: None,
         checks_waiting: false,
+        decided: None,
     };
     assert_eq!(first, pending);
     let running = db.store.get_request(coop.id, new.id).await.unwrap();
@@ -45,6 +46,7 @@ async fn check_verdict(
         Completion::Applied {
             request_completed: Some(done),
             checks_waiting: false,
+            decided: None,
         }
     );
 

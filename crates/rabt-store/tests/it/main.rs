@@ -23,6 +23,7 @@ mod console;
 mod cooperatives;
 mod dead_letter_replay;
 mod dead_letters;
+mod decide;
 mod expire;
 mod key_cache;
 mod lifecycle;
