@@ -178,38 +178,75 @@ impl Store {
     }
 }
 
+/// The statuses an answer completes: those `TaskEvent::Answered` leaves (the
+/// `answerable_statuses_are_the_state_machines` test keeps them equal).
+macro_rules! answerable {
+    () => {
+        "('RUNNING', 'AWAITING_CALLBACK')"
+    };
+}
+
+/// An answer's outcome, written only to a task that can take it; the task as the rest
+/// of the completion needs it. On PostgreSQL the row lock it takes serialises it with
+/// anything else that would end the task.
+const ANSWER_TASK: &str = concat!(
+    "UPDATE tasks SET status = 'COMPLETED', outcome = $1, data = $2, \
+     upstream_ref = COALESCE($3, upstream_ref), last_error = COALESCE($4, last_error), \
+     latency_ms = $5, completed_at = $6 WHERE id = $7 AND status IN ",
+    answerable!(),
+    " RETURNING id, request_id, agency"
+);
+
 /// Records an agency's answer in `tx`: the task's outcome, and the request's verdict
 /// if it was the last open task; a late answer to a task that timed out beside it. The
 /// inner error is a refusal decided before anything was written (an unknown task, an
 /// answer its state cannot take): the transaction may go on with other answers.
+///
+/// The outcome is written first, guarded by the statuses that take an answer, with no
+/// read before it; the task is read only when that found nothing, to say why (a
+/// redelivery, a late answer: rare).
 pub(crate) async fn complete_in(
     store: &Store,
     tx: &mut WriteTx,
     completion: &TaskCompletion,
 ) -> Result<Result<Completion, StoreError>, StoreError> {
-    let Some(task) = store.lock_task(tx.conn(), completion.task).await? else {
-        return Ok(Err(StoreError::NotFound { what: "task" }));
-    };
-    if let TaskState::Completed(outcome) = task.state {
-        if outcome == Outcome::Timeout && completion.outcome.is_answer() && !task.has_late_answer {
-            record_late_answer(tx, &task, completion).await?;
+    // The state machine's outcome: what an answer makes of a task that can take it.
+    let answered = TaskState::Running.apply(TaskEvent::Answered(completion.outcome))?;
+    let outcome = answered.outcome().unwrap_or(completion.outcome);
+    let row = sqlx::query(ANSWER_TASK)
+        .bind(outcome.as_str())
+        .bind(
+            completion
+                .data
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        )
+        .bind(completion.upstream_ref.as_deref())
+        // Error texts may quote what an agency said: anything personal in them is masked.
+        .bind(completion.error.as_deref().map(rabt_core::pii::redact))
+        .bind(completion.latency_ms)
+        .bind(millis(completion.completed_at))
+        .bind(completion.task.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    let (request, mut completion) = match row {
+        Some(row) => {
+            let task = LockedTask {
+                id: get_parsed(&row, "id")?,
+                request: get_parsed(&row, "request_id")?,
+                agency: get_parsed(&row, "agency")?,
+                state: answered,
+                has_late_answer: false,
+            };
+            let finish = answer_finish(&task, completion, outcome);
+            (task.request, close_task(tx, &task, &finish).await?)
         }
-        return Ok(Ok(Completion::AlreadyCompleted));
-    }
-    let next = match task.state.apply(TaskEvent::Answered(completion.outcome)) {
-        Ok(next) => next,
-        Err(illegal) => return Ok(Err(illegal.into())),
+        None => match not_answered(store, tx, completion).await? {
+            Ok((request, completion)) => (request, completion),
+            Err(refused) => return Ok(Err(refused)),
+        },
     };
-    let finish = Finish {
-        outcome: next.outcome().unwrap_or(completion.outcome),
-        data: completion.data.as_ref(),
-        upstream_ref: completion.upstream_ref.as_deref(),
-        error: completion.error.as_deref(),
-        latency_ms: completion.latency_ms,
-        at: completion.completed_at,
-        actor: Actor::Agency(task.agency),
-    };
-    let mut completion = finish_task(tx, &task, &finish).await?;
     if let (
         Some(decider),
         Completion::Applied {
@@ -220,11 +257,55 @@ pub(crate) async fn complete_in(
     ) = (&store.decider, &mut completion)
     {
         // A released check's deadline runs from now, not from when the agency answered.
-        let made = compose_in(store, tx, task.request, decider.as_ref(), Utc::now()).await?;
+        let made = compose_in(store, tx, request, decider.as_ref(), Utc::now()).await?;
         *request_completed = made.request_completed;
         *decided = Some(made);
     }
     Ok(Ok(completion))
+}
+
+/// How an answer ends `task`.
+fn answer_finish<'a>(
+    task: &LockedTask,
+    completion: &'a TaskCompletion,
+    outcome: Outcome,
+) -> Finish<'a> {
+    Finish {
+        outcome,
+        data: completion.data.as_ref(),
+        upstream_ref: completion.upstream_ref.as_deref(),
+        error: completion.error.as_deref(),
+        latency_ms: completion.latency_ms,
+        at: completion.completed_at,
+        actor: Actor::Agency(task.agency),
+    }
+}
+
+/// An answer the guarded write did not take: the task, read and locked now, says why.
+/// A task that timed out keeps its first late answer beside its outcome; one that
+/// became answerable meanwhile (PostgreSQL: a start committed in between) takes it.
+async fn not_answered(
+    store: &Store,
+    tx: &mut WriteTx,
+    completion: &TaskCompletion,
+) -> Result<Result<(RequestId, Completion), StoreError>, StoreError> {
+    let Some(task) = store.lock_task(tx.conn(), completion.task).await? else {
+        return Ok(Err(StoreError::NotFound { what: "task" }));
+    };
+    if let TaskState::Completed(outcome) = task.state {
+        if outcome == Outcome::Timeout && completion.outcome.is_answer() && !task.has_late_answer {
+            record_late_answer(tx, &task, completion).await?;
+        }
+        return Ok(Ok((task.request, Completion::AlreadyCompleted)));
+    }
+    let next = match task.state.apply(TaskEvent::Answered(completion.outcome)) {
+        Ok(next) => next,
+        Err(illegal) => return Ok(Err(illegal.into())),
+    };
+    let outcome = next.outcome().unwrap_or(completion.outcome);
+    let finish = answer_finish(&task, completion, outcome);
+    let completed = finish_task(tx, &task, &finish).await?;
+    Ok(Ok((task.request, completed)))
 }
 
 /// Completes a locked, open task and, if it was the last one, its request.
@@ -252,6 +333,16 @@ pub(crate) async fn finish_task(
     if updated.rows_affected() == 0 {
         return Ok(Completion::AlreadyCompleted);
     }
+    close_task(tx, task, finish).await
+}
+
+/// What follows a task's outcome, once written: its audit entry, the request's count
+/// of open tasks and, if it was the last one, the request's verdict.
+async fn close_task(
+    tx: &mut WriteTx,
+    task: &LockedTask,
+    finish: &Finish<'_>,
+) -> Result<Completion, StoreError> {
     let mut entry = task_audit(task, finish.actor.clone(), "task.completed");
     entry.outcome = Some(finish.outcome.as_str().to_owned());
     entry.latency_ms = finish.latency_ms;
@@ -387,4 +478,34 @@ async fn record_late_answer(
     entry.detail = json!({ "verdict_unchanged": true });
     tx.audit(entry, completion.completed_at);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rabt_core::{Outcome, TaskEvent, TaskState};
+
+    /// The answer's SQL guard and the state machine must agree on which tasks an
+    /// answer completes, or an answer would be refused by a task that takes it, or
+    /// complete one that cannot.
+    #[test]
+    fn answerable_statuses_are_the_state_machines() {
+        let states = [
+            TaskState::Blocked,
+            TaskState::Queued,
+            TaskState::Running,
+            TaskState::AwaitingCallback,
+        ]
+        .into_iter()
+        .chain(Outcome::ALL.map(TaskState::Completed));
+        for state in states {
+            let quoted = format!("'{}'", state.status().as_str());
+            for outcome in Outcome::ALL {
+                assert_eq!(
+                    state.apply(TaskEvent::Answered(outcome)).is_ok(),
+                    answerable!().contains(&quoted),
+                    "{state:?} answered {outcome:?}"
+                );
+            }
+        }
+    }
 }
