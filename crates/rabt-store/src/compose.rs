@@ -165,6 +165,15 @@ impl Store {
         decider: &dyn Decider,
         now: DateTime<Utc>,
     ) -> Result<Decided, StoreError> {
+        // Most requests looked at again (at start-up, after a redelivery) have nothing
+        // to decide: a read says so without taking a writer (on SQLite, the database's
+        // one write lock).
+        let Some(record) = fetch_request(&self.pool, request, None).await? else {
+            return Ok(Decided::default());
+        };
+        if decider.decide(&record, now).is_empty() {
+            return Ok(Decided::default());
+        }
         let mut tx = self.begin_write().await?;
         let decided = compose_in(self, &mut tx, request, decider, now).await?;
         tx.commit().await?;
