@@ -278,13 +278,17 @@ end_to_end() {
 # rate` without --duration, --warmup and --out) runs for profile_secs, perf samples each
 # process with call graphs and counts its context switches, and PostgreSQL counts the
 # database's statements and WAL; each profile becomes a record, the statements a page
-# and a record of the database's work per request (stage from WORKLOAD, SERVICE).
+# and a record of the database's work per request (stage from WORKLOAD, SERVICE). DB `-`:
+# no PostgreSQL (the demo, whose SQLite is inside its process): the profiles only, of
+# system `demo`.
 profile_run() {
   local workload=$1 order=$2 db=$3 service=$4 targets=() perf_pids=() t name pid load_out; shift 4
+  local system=production
+  [ "$db" = - ] && system=demo
   while [ "$1" != -- ]; do targets+=("$1"); shift; done
   shift
   load_out=$dir/scratch/profile-load-$order.json
-  psql "$db" -qtAc "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null
+  [ "$db" = - ] || psql "$db" -qtAc "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null
   for t in "${targets[@]}"; do
     name=${t%%=*} pid=${t#*=}
     # DWARF call graphs: Rust release builds keep no frame pointers, but their unwind
@@ -298,13 +302,15 @@ profile_run() {
   done
   "$@" --duration "$profile_secs" --warmup 0 --out "$load_out" 2>/dev/null
   for p in "${perf_pids[@]}"; do wait "$p" || true; done
-  # PostgreSQL publishes a backend's WAL counters when it has been idle ~1 s.
-  sleep 1.5
-  top_statements "$db" "$(jq .figure.ok "$load_out")" "$workload" >"$dir/scratch/statements-$order.md"
-  "$bench" database --requests "$(jq .figure.ok "$load_out")" \
-    --statements "$db_statements" --transactions "$db_transactions" --wal-bytes "$db_wal_bytes" \
-    --stage "${workload%%:*}" --system production --service "$service" \
-    --out "$results/95$order-database.json"
+  if [ "$db" != - ]; then
+    # PostgreSQL publishes a backend's WAL counters when it has been idle ~1 s.
+    sleep 1.5
+    top_statements "$db" "$(jq .figure.ok "$load_out")" "$workload" >"$dir/scratch/statements-$order.md"
+    "$bench" database --requests "$(jq .figure.ok "$load_out")" \
+      --statements "$db_statements" --transactions "$db_transactions" --wal-bytes "$db_wal_bytes" \
+      --stage "${workload%%:*}" --system production --service "$service" \
+      --out "$results/95$order-database.json"
+  fi
   for t in "${targets[@]}"; do
     name=${t%%=*}
     # A debug build's inline frames take perf's addr2line many minutes to resolve
@@ -315,7 +321,7 @@ profile_run() {
       "${inline[@]}" --percent-limit 0.3 >"$dir/scratch/perf-$name-$order.txt" 2>/dev/null
     "$bench" profile --report "$dir/scratch/perf-$name-$order.txt" --process "$name" \
       --workload "$workload" --counters "$dir/scratch/perf-stat-$name-$order.txt" --load "$load_out" \
-      --stage "${workload%%:*}" --system production --out "$results/9$order-profile-$name.json"
+      --stage "${workload%%:*}" --system "$system" --out "$results/9$order-profile-$name.json"
   done
 }
 

@@ -34,8 +34,9 @@
 #   E        rabt simulate + serve --role api + --role worker on a fresh database and
 #            vhost; then rabt demo; for both services: wrk with Prefer: wait (verdicts
 #            per second), then fixed rates at 25/50/75 % of that and (full run) of G's
-#   profile  perf record of the api (G at 50 %) and of the worker and api (E at 75 % of
-#            each service's saturation), with pg_stat_statements over the same runs
+#   profile  perf record of the api (G at 50 %), of the worker and api (E at 75 % of
+#            each service's saturation), with pg_stat_statements over the same runs, and
+#            of the demo (its composite at 75 % of its saturation)
 #   report   rabt-bench report (markdown + JSON); --quick: rabt-bench check
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -300,6 +301,15 @@ for b in "${demo_builds[@]}"; do
   fi
 done
 end_to_end 40 "${demo_builds[@]}"
+if ((profile)); then
+  # The demo's one process (API, worker, simulators, SQLite) on the composite, at 75 % of
+  # its own saturation, as production's: the current build only.
+  sat=$(ls "$results"/40-*-e-demo-saturation.json | tail -n 1)
+  profile_run "E: demo $(jq -r .label.service "$sat") end to end at 75 % of its saturation" 4 - \
+    "$(jq -r .label.service "$sat")" "demo=$demo_pid" -- \
+    "$bench" rate --url "$demo_base/v1/requests" --key "$demo_key" --of-saturation "$sat" --share 75 \
+    --mode end-to-end --stage E --system demo --service "$(jq -r .label.service "$sat")"
+fi
 for b in "${demo_builds[@]}"; do p=${b}_pid; stop "${!p}"; done
 
 step "report"
