@@ -210,40 +210,10 @@ pub(crate) async fn complete_in(
     tx: &mut WriteTx,
     completion: &TaskCompletion,
 ) -> Result<Result<Completion, StoreError>, StoreError> {
-    // The state machine's outcome: what an answer makes of a task that can take it.
-    let answered = TaskState::Running.apply(TaskEvent::Answered(completion.outcome))?;
-    let outcome = answered.outcome().unwrap_or(completion.outcome);
-    let row = sqlx::query(ANSWER_TASK)
-        .bind(outcome.as_str())
-        .bind(
-            completion
-                .data
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        )
-        .bind(completion.upstream_ref.as_deref())
-        // Error texts may quote what an agency said: anything personal in them is masked.
-        .bind(completion.error.as_deref().map(rabt_core::pii::redact))
-        .bind(completion.latency_ms)
-        .bind(millis(completion.completed_at))
-        .bind(completion.task.to_string())
-        .fetch_optional(tx.conn())
-        .await?;
-    let (request, mut completion) = match row {
-        Some(row) => {
-            let task = LockedTask {
-                id: get_parsed(&row, "id")?,
-                request: get_parsed(&row, "request_id")?,
-                agency: get_parsed(&row, "agency")?,
-                state: answered,
-                has_late_answer: false,
-            };
-            let finish = answer_finish(&task, completion, outcome);
-            (task.request, close_task(tx, &task, &finish).await?)
-        }
+    let (request, mut completion) = match answer_in(tx, completion).await? {
+        Some((task, finish)) => (task.request, close_task(tx, &task, &finish).await?),
         None => match not_answered(store, tx, completion).await? {
-            Ok((request, completion)) => (request, completion),
+            Ok(answered) => answered,
             Err(refused) => return Ok(Err(refused)),
         },
     };
@@ -262,6 +232,43 @@ pub(crate) async fn complete_in(
         *decided = Some(made);
     }
     Ok(Ok(completion))
+}
+
+/// Writes the answer's outcome if the task can take it ([`ANSWER_TASK`]): the task and
+/// how it ended, or `None` when the guard found nothing.
+async fn answer_in<'a>(
+    tx: &mut WriteTx,
+    completion: &'a TaskCompletion,
+) -> Result<Option<(LockedTask, Finish<'a>)>, StoreError> {
+    // The state machine's outcome: what an answer makes of a task that can take it.
+    let answered = TaskState::Running.apply(TaskEvent::Answered(completion.outcome))?;
+    let outcome = answered.outcome().unwrap_or(completion.outcome);
+    let data = completion.data.as_ref().map(serde_json::to_string);
+    let row = sqlx::query(ANSWER_TASK)
+        .bind(outcome.as_str())
+        .bind(data.transpose()?)
+        .bind(completion.upstream_ref.as_deref())
+        // Error texts may quote what an agency said: anything personal in them is masked.
+        .bind(completion.error.as_deref().map(rabt_core::pii::redact))
+        .bind(completion.latency_ms)
+        .bind(millis(completion.completed_at))
+        .bind(completion.task.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let task = LockedTask {
+        id: get_parsed(&row, "id")?,
+        request: get_parsed(&row, "request_id")?,
+        agency: get_parsed(&row, "agency")?,
+        // Its state now; what it was before (running, or awaiting its callback) is
+        // not needed after the guard.
+        state: answered,
+        has_late_answer: false,
+    };
+    let finish = answer_finish(&task, completion, outcome);
+    Ok(Some((task, finish)))
 }
 
 /// How an answer ends `task`.
@@ -482,22 +489,14 @@ async fn record_late_answer(
 
 #[cfg(test)]
 mod tests {
-    use rabt_core::{Outcome, TaskEvent, TaskState};
+    use rabt_core::{Outcome, TaskEvent};
 
     /// The answer's SQL guard and the state machine must agree on which tasks an
     /// answer completes, or an answer would be refused by a task that takes it, or
     /// complete one that cannot.
     #[test]
     fn answerable_statuses_are_the_state_machines() {
-        let states = [
-            TaskState::Blocked,
-            TaskState::Queued,
-            TaskState::Running,
-            TaskState::AwaitingCallback,
-        ]
-        .into_iter()
-        .chain(Outcome::ALL.map(TaskState::Completed));
-        for state in states {
+        for state in crate::tasks::tests::every_state() {
             let quoted = format!("'{}'", state.status().as_str());
             for outcome in Outcome::ALL {
                 assert_eq!(

@@ -383,22 +383,26 @@ fn task_record(row: &AnyRow) -> Result<TaskRecord, StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use rabt_core::{Outcome, TaskEvent, TaskState};
 
-    /// The start's SQL guard and the state machine must agree on which tasks a worker
-    /// may start, or the start would skip a startable task or start a finished one.
-    #[test]
-    fn startable_statuses_are_the_state_machines() {
-        let states = [
+    /// Every state a task can be in, each outcome's completion included.
+    pub(crate) fn every_state() -> impl Iterator<Item = TaskState> {
+        [
             TaskState::Blocked,
             TaskState::Queued,
             TaskState::Running,
             TaskState::AwaitingCallback,
         ]
         .into_iter()
-        .chain(Outcome::ALL.map(TaskState::Completed));
-        for state in states {
+        .chain(Outcome::ALL.map(TaskState::Completed))
+    }
+
+    /// The start's SQL guard and the state machine must agree on which tasks a worker
+    /// may start, or the start would skip a startable task or start a finished one.
+    #[test]
+    fn startable_statuses_are_the_state_machines() {
+        for state in every_state() {
             let quoted = format!("'{}'", state.status().as_str());
             assert_eq!(
                 state.apply(TaskEvent::Started).is_ok(),
