@@ -202,7 +202,10 @@ pub fn notification(
 
 /// A composite's decision after one of its checks completed: which waiting checks are
 /// released and which skipped. Child of the current span (the delivery or callback
-/// that completed the check); record `rabt.released` and `rabt.skipped`.
+/// that completed the check); record `rabt.released` and `rabt.skipped`. A check's
+/// answer and the decision it leads to are one transaction, so this span covers the
+/// recording of every answer to a composite's check (both counts zero when it decided
+/// nothing); a decision made apart (after a redelivery or a timeout) has its own.
 pub fn composite_decision(request: &str) -> Span {
     tracing::info_span!(
         "composite.decide",
