@@ -55,9 +55,9 @@ pub enum Completion {
         /// verdict (exactly once per request).
         request_completed: Option<RequestCompleted>,
         /// Whether other checks of the request still wait (BLOCKED) for checks like
-        /// this one: only then may this outcome release or skip any, so a composite's
-        /// worker decides them only then, and not after every answer. As of the
-        /// answer, before any decision `decided` reports.
+        /// this one: only then may this outcome release or skip any, so a store with a
+        /// [`crate::compose::Decider`] decides them only then, and not after every
+        /// answer. As of the answer, before any decision `decided` reports.
         checks_waiting: bool,
         /// What the store's [`crate::compose::Decider`] decided about those checks in
         /// this transaction; `None` when none waited or the store has no decider.

@@ -86,13 +86,6 @@ pub struct Decided {
     pub request_completed: Option<RequestCompleted>,
 }
 
-impl Decided {
-    /// Whether any check was released (so messages wait in the outbox).
-    pub fn released_any(&self) -> bool {
-        !self.released.is_empty()
-    }
-}
-
 impl Store {
     /// Releases a BLOCKED task: it gets its input and deadline, becomes QUEUED and its
     /// message goes to the outbox, in one transaction. False if it was not BLOCKED (a

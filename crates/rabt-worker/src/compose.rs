@@ -184,31 +184,33 @@ impl Worker {
             })
             .instrument(span.clone())
             .await?;
-        record_decided(&span, &decided);
-        self.report_decided(request, &decided);
+        self.report_decided(&span, request, &decided);
         if let Some(done) = decided.request_completed {
-            tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-        }
-        if decided.released_any() || decided.request_completed.is_some() {
-            self.wake_relay();
+            self.request_completed(done);
         }
         Ok(())
     }
 
-    /// Logs the checks `decided` released and skipped.
-    pub(crate) fn report_decided(&self, request: RequestId, decided: &Decided) {
+    /// Reports what a decision did: its counts on its span, each check it released or
+    /// skipped in the log, and the relay woken when it released any (their messages
+    /// wait in the outbox). A verdict a skip gave is the caller's to report.
+    pub(crate) fn report_decided(
+        &self,
+        span: &tracing::Span,
+        request: RequestId,
+        decided: &Decided,
+    ) {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        span.record("rabt.released", count(decided.released.len()));
+        span.record("rabt.skipped", count(decided.skipped.len()));
         for (task, check) in &decided.released {
             tracing::info!(request = %request, task = %task, check = %check, "check released");
         }
         for (task, outcome, reason) in &decided.skipped {
             tracing::info!(request = %request, task = %task, %outcome, reason, "check skipped");
         }
+        if !decided.released.is_empty() {
+            self.wake_relay();
+        }
     }
-}
-
-/// Records on a composite decision's span how many checks it released and skipped.
-pub(crate) fn record_decided(span: &tracing::Span, decided: &Decided) {
-    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    span.record("rabt.released", count(decided.released.len()));
-    span.record("rabt.skipped", count(decided.skipped.len()));
 }

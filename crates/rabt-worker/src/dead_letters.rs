@@ -181,8 +181,7 @@ impl DeadLetterDrain {
             return;
         };
         if let Some(done) = ended.request_completed {
-            tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-            self.worker.wake_relay();
+            self.worker.request_completed(done);
         } else if ended.composite_check
             && let Err(err) = self.worker.compose(ended.request).await
         {

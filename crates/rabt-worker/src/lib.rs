@@ -183,6 +183,12 @@ impl Worker {
         }
     }
 
+    /// A request got its verdict: logged, and the relay woken for its event.
+    pub(crate) fn request_completed(&self, done: rabt_store::RequestCompleted) {
+        tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
+        self.wake_relay();
+    }
+
     /// How the group commits of starts and of answers have batched so far.
     pub fn batches(&self) -> (rabt_store::GroupStats, rabt_store::GroupStats) {
         (self.starts.stats(), self.completions.stats())

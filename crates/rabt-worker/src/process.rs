@@ -18,7 +18,7 @@ use rabt_adapter::{AdapterError, Answer, ServiceCall};
 use rabt_core::{Agency, Outcome, RequestId, TaskId, TaskMessage};
 use rabt_metrics::metrics;
 use rabt_queue::Delivery;
-use rabt_store::{Completion, Decided, StoreError, Taken, TaskCompletion, TaskRecord};
+use rabt_store::{Completion, StoreError, Taken, TaskCompletion, TaskRecord};
 
 /// Why a delivery could not be handled now; it is requeued.
 #[derive(Debug, thiserror::Error)]
@@ -468,26 +468,20 @@ impl Worker {
             .instrument(span.clone())
             .await?
         {
+            // A check others waited for was decided in the answer's transaction
+            // (`decided`); `checks_waiting` is for stores that do not decide.
             Completion::Applied {
                 request_completed,
-                checks_waiting,
                 decided,
+                ..
             } => {
                 tracing::info!(task = %task.id, request = %task.request, %outcome, "task completed");
                 metrics().task_finished(task.agency, task.service.as_str(), outcome.as_str());
                 if let Some(decided) = &decided {
-                    crate::compose::record_decided(&span, decided);
-                    self.report_decided(task.request, decided);
+                    self.report_decided(&span, task.request, decided);
                 }
                 if let Some(done) = request_completed {
-                    tracing::info!(request = %done.request, verdict = %done.verdict, "request completed");
-                    self.wake_relay();
-                } else if decided.as_ref().is_some_and(Decided::released_any) {
-                    self.wake_relay();
-                } else if task.child.is_some() && checks_waiting && decided.is_none() {
-                    // A check of a composite that others wait for, and a store that
-                    // did not decide them: they may go now.
-                    self.compose(task.request).await?;
+                    self.request_completed(done);
                 }
             }
             Completion::AlreadyCompleted => {
