@@ -164,8 +164,8 @@ impl Store {
     }
 
     /// This store with its write transactions on the connection `kept` holds, for a
-    /// group-commit writer. PostgreSQL only: SQLite has one writer at a time anyway, and
-    /// an in-memory database one connection, which a writer must not keep from readers.
+    /// group-commit writer. PostgreSQL only: SQLite has one writer at a time, whose
+    /// connection every SQLite store of a file keeps already (see [`connect_sqlite`]).
     pub(crate) fn keeping(&self, kept: &Arc<Kept>) -> Store {
         let mut store = self.clone();
         if self.dialect == Dialect::Postgres {
@@ -195,9 +195,12 @@ impl Store {
             Some(lock) => Some(Arc::clone(lock).lock_owned().await),
             None => None,
         };
+        let begin = self.by_dialect("BEGIN", "BEGIN IMMEDIATE");
         let tx = match (&self.kept, self.dialect) {
-            (Some(kept), _) => Tx::Kept(KeptTx::begin(&self.pool, kept, &self.keep_budget).await?),
-            (None, Dialect::Sqlite) => Tx::Pooled(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            (Some(kept), _) => {
+                Tx::Kept(KeptTx::begin(&self.pool, kept, &self.keep_budget, begin).await?)
+            }
+            (None, Dialect::Sqlite) => Tx::Pooled(self.pool.begin_with(begin).await?),
             (None, Dialect::Postgres) => Tx::Pooled(self.pool.begin().await?),
         };
         Ok(WriteTx {
@@ -374,20 +377,23 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
             .await?;
         conn.close().await?;
     }
-    let mut options = AnyPoolOptions::new().after_connect(|conn, _meta| {
-        Box::pin(async move {
-            // synchronous=NORMAL is durable across application crashes in WAL mode and
-            // loses at most the last transactions on power loss; FULL would fsync every
-            // commit. Foreign keys are off by default in SQLite. busy_timeout: how long
-            // to wait for another process's write lock before failing with BUSY.
-            sqlx::raw_sql(
-                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000",
-            )
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
-        })
-    });
+    // sqlx pings every connection it hands out by default: a round trip to the
+    // connection's thread, which a writer made while it held the database's one write
+    // lock. A SQLite connection is a file, which no server restart or firewall cuts.
+    let mut options = AnyPoolOptions::new()
+        .test_before_acquire(false)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // synchronous=NORMAL is durable across application crashes in WAL mode and
+                // loses at most the last transactions on power loss; FULL would fsync every
+                // commit. Foreign keys are off by default in SQLite. busy_timeout: how long
+                // to wait for another process's write lock before failing with BUSY.
+                const SETTINGS: &str = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                                        PRAGMA busy_timeout = 5000";
+                sqlx::raw_sql(SETTINGS).execute(&mut *conn).await?;
+                Ok(())
+            })
+        });
     options = if in_memory {
         // The Any driver opens every connection from the URL, and each `:memory:`
         // connection is a database of its own: keep exactly one, forever.
@@ -402,6 +408,18 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
             .idle_timeout(Duration::from_secs(600))
     };
     let pool = options.connect(&url).await?;
+    // The process's one writer at a time (the lock in `writers`) keeps its connection
+    // from one write transaction to the next, as PostgreSQL's group-commit writers do
+    // (see crate::kept): no pool hand-out and no ping on its return per transaction.
+    // Not for an in-memory database, whose one connection the readers need too.
+    let (kept, keep_budget) = if in_memory {
+        (None, KeepBudget::half_of(0))
+    } else {
+        (
+            Some(Arc::default()),
+            KeepBudget::half_of(max_connections.max(2)),
+        )
+    };
     Ok(Store {
         pool,
         dialect: Dialect::Sqlite,
@@ -409,8 +427,8 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
         keys_in_flight: Arc::default(),
         key_cache: Arc::new(KeyCache::new(Duration::ZERO)),
         handoff: None,
-        kept: None,
-        keep_budget: Arc::new(KeepBudget::half_of(0)),
+        kept,
+        keep_budget: Arc::new(keep_budget),
         decider: None,
     })
 }

@@ -1,5 +1,6 @@
-//! The connections group-commit writers keep (see `group`: a writer is the right to write
-//! one transaction at a time in its lane), on PostgreSQL.
+//! The connections writers keep: PostgreSQL's group-commit writers (see `group`: a
+//! writer is the right to write one transaction at a time in its lane), and SQLite's one
+//! writer at a time (a file's; an in-memory database has one connection for all).
 //!
 //! sqlx pings every connection given back to its pool (a round trip to the server, in a
 //! task of its own), and a writer gave one back after every transaction: in the
@@ -14,11 +15,12 @@
 //! (four per group on PostgreSQL); a writer over the budget gives its connection back
 //! as before.
 //!
-//! A kept connection's transaction is begun and ended with plain `BEGIN`, `COMMIT` and
-//! `ROLLBACK` (sqlx's `Transaction` hands its connection back to the pool when it
-//! ends). A transaction that ends any other way (an error on the way out, the server
-//! cutting the connection, a panic) closes its connection, which rolls it back on the
-//! server: a connection inside a transaction never serves another.
+//! A kept connection's transaction is begun and ended with plain `BEGIN` (SQLite's
+//! `BEGIN IMMEDIATE`), `COMMIT` and `ROLLBACK` (sqlx's `Transaction` hands its
+//! connection back to the pool when it ends). A transaction that ends any other way (an
+//! error on the way out, the server cutting the connection, a panic, its future dropped
+//! mid-statement) closes its connection, which rolls it back on the server: a
+//! connection inside a transaction never serves another.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -109,20 +111,23 @@ impl KeptTx {
         pool: &AnyPool,
         home: &Arc<Kept>,
         budget: &Arc<KeepBudget>,
+        begin: &'static str,
     ) -> Result<KeptTx, StoreError> {
-        let mut conn = match checked(home.take()).await {
+        let conn = match checked(home.take()).await {
             Some(conn) => conn,
             None => pool.acquire().await?,
         };
-        if let Err(err) = sqlx::raw_sql("BEGIN").execute(&mut *conn).await {
-            conn.close_on_drop();
-            return Err(err.into());
-        }
-        Ok(KeptTx {
+        // The transaction owns the connection before `begin` is sent: if this future is
+        // dropped while it waits (SQLite's `BEGIN IMMEDIATE` waits for the write lock),
+        // the connection, which may yet begin, is closed and never goes back to the pool
+        // inside a transaction.
+        let mut tx = KeptTx {
             conn: Some(conn),
             home: Arc::clone(home),
             budget: Arc::clone(budget),
-        })
+        };
+        sqlx::raw_sql(begin).execute(tx.conn()).await?;
+        Ok(tx)
     }
 
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
