@@ -8,11 +8,13 @@
 //! that completed the check they waited for ([`Store::deciding_with`]), or in one of
 //! their own ([`Store::compose`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rabt_core::{Outcome, RequestId, TaskEvent, TaskId, TaskMessage, TaskState, TaskStatus};
 use serde_json::json;
+use sqlx::AssertSqlSafe;
 
 use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_parsed, millis};
@@ -109,8 +111,8 @@ impl Store {
     }
 
     /// Releases several BLOCKED tasks (the checks a composite's answer unblocked) in one
-    /// transaction: one conditional `UPDATE … RETURNING` each, then their messages and
-    /// audit entries in one statement each. True for each task released; false for
+    /// transaction: one conditional `UPDATE … RETURNING` for them all, then their
+    /// messages and audit entries in one statement each. True for each task released; false for
     /// one that was not BLOCKED.
     pub async fn release_tasks(
         &self,
@@ -238,8 +240,10 @@ pub(crate) async fn compose_in(
 }
 
 /// Releases each of `releases` that is still BLOCKED, in `tx`: one conditional
-/// `UPDATE … RETURNING` each, then their messages and audit entries in one statement
-/// each. True for each task released; false for one that was not BLOCKED.
+/// `UPDATE … FROM (VALUES …) RETURNING` for them all (a composite's answer releases
+/// several checks at once: eight of the establishment check's nine), then their
+/// messages and audit entries in one statement each. True for each task released;
+/// false for one that was not BLOCKED.
 async fn release_in(
     tx: &mut WriteTx,
     releases: &[Release],
@@ -248,23 +252,27 @@ async fn release_in(
     // The state machine's: a BLOCKED task released is QUEUED.
     let queued = TaskState::Blocked.apply(TaskEvent::Released)?.status();
     // In the order of the tasks' ids, so that two workers releasing the same checks
-    // take their rows in one order.
+    // take their rows in one order (PostgreSQL joins the few rows of a VALUES list in
+    // their order).
     let mut order: Vec<usize> = (0..releases.len()).collect();
     order.sort_by_key(|&i| releases[i].task.to_string());
     let mut released = vec![false; releases.len()];
     let mut messages = Vec::new();
     let mut audit = Vec::new();
-    for i in order {
-        let release = &releases[i];
-        let Some((request, message)) = release_one(tx, release, queued).await? else {
-            continue;
-        };
-        released[i] = true;
-        let mut entry = NewAuditEntry::new(Actor::System, "task.released");
-        entry.request = Some(request);
-        entry.task = Some(release.task);
-        audit.push(entry);
-        messages.push(message);
+    for chunk in order.chunks(RELEASE_CHUNK) {
+        let mut rows = release_rows(tx, releases, chunk, queued).await?;
+        for &i in chunk {
+            let release = &releases[i];
+            let Some((request, message)) = rows.remove(&release.task) else {
+                continue;
+            };
+            released[i] = true;
+            let mut entry = NewAuditEntry::new(Actor::System, "task.released");
+            entry.request = Some(request);
+            entry.task = Some(release.task);
+            audit.push(entry);
+            messages.push(message);
+        }
     }
     if !messages.is_empty() {
         let lease_until = tx.outbox_lease_until(now);
@@ -283,6 +291,12 @@ async fn release_in(
     }
     Ok(released)
 }
+
+/// How many checks one release statement takes at most (three parameters each).
+const RELEASE_CHUNK: usize = 64;
+
+/// A released check's request and its message, with the request's trace context.
+type Released = (RequestId, (TaskMessage, Option<String>));
 
 /// Ends task `id` with `outcome` in `tx` if it is still BLOCKED, through the completion
 /// path, and audits why; `AlreadyCompleted` if it was not BLOCKED.
@@ -320,35 +334,53 @@ async fn skip_in(
     Ok(result)
 }
 
-/// Releases one task if it is still BLOCKED: its request and its message (with the
-/// request's trace context) to queue, or `None` if it was not.
-async fn release_one(
+/// Releases those of `releases` at `chunk`'s positions that are still BLOCKED, in one
+/// statement: each released check's request and message, by task.
+async fn release_rows(
     tx: &mut WriteTx,
-    release: &Release,
+    releases: &[Release],
+    chunk: &[usize],
     queued: TaskStatus,
-) -> Result<Option<(RequestId, (TaskMessage, Option<String>))>, StoreError> {
-    let row = sqlx::query(
-        "UPDATE tasks SET status = $1, input = $2, deadline_at = $3 \
-         WHERE id = $4 AND status = 'BLOCKED' RETURNING request_id, agency, service, \
+) -> Result<HashMap<TaskId, Released>, StoreError> {
+    // `column1`… are what both databases name the columns of a VALUES list.
+    let values: Vec<String> = (0..chunk.len())
+        .map(|row| {
+            let first = 2 + row * 3;
+            format!("(${}, ${}, ${})", first, first + 1, first + 2)
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE tasks SET status = $1, input = v.column2, deadline_at = v.column3 \
+         FROM (VALUES {}) AS v WHERE tasks.id = v.column1 AND tasks.status = 'BLOCKED' \
+         RETURNING tasks.id, tasks.request_id, tasks.agency, tasks.service, \
          (SELECT r.traceparent FROM requests r WHERE r.id = tasks.request_id) AS traceparent",
-    )
-    .bind(queued.as_str())
-    .bind(serde_json::to_string(&release.input)?)
-    .bind(millis(release.deadline_at))
-    .bind(release.task.to_string())
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let request: RequestId = get_parsed(&row, "request_id")?;
-    let message = TaskMessage::V1 {
-        task: release.task,
-        request,
-        agency: get_parsed(&row, "agency")?,
-        service: get_parsed(&row, "service")?,
-        deadline_at: Some(release.deadline_at),
-    };
-    let traceparent: Option<String> = sqlx::Row::try_get(&row, "traceparent")?;
-    Ok(Some((request, (message, traceparent))))
+        values.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(queued.as_str());
+    for &i in chunk {
+        let release = &releases[i];
+        query = query
+            .bind(release.task.to_string())
+            .bind(serde_json::to_string(&release.input)?)
+            .bind(millis(release.deadline_at));
+    }
+    let deadlines: HashMap<TaskId, DateTime<Utc>> = chunk
+        .iter()
+        .map(|&i| (releases[i].task, releases[i].deadline_at))
+        .collect();
+    let mut released = HashMap::new();
+    for row in query.fetch_all(tx.conn()).await? {
+        let task: TaskId = get_parsed(&row, "id")?;
+        let request: RequestId = get_parsed(&row, "request_id")?;
+        let message = TaskMessage::V1 {
+            task,
+            request,
+            agency: get_parsed(&row, "agency")?,
+            service: get_parsed(&row, "service")?,
+            deadline_at: deadlines.get(&task).copied(),
+        };
+        let traceparent: Option<String> = sqlx::Row::try_get(&row, "traceparent")?;
+        released.insert(task, (request, (message, traceparent)));
+    }
+    Ok(released)
 }
