@@ -312,25 +312,29 @@ pub(crate) async fn insert_audits(
 ) -> Result<(), StoreError> {
     let rows: Vec<(&NewAuditEntry, DateTime<Utc>)> =
         entries.iter().map(|entry| (entry, at)).collect();
-    insert_rows(conn, &rows).await
+    insert_rows(conn, &rows, None).await
 }
 
 /// [`insert_audits`] for entries each at its own moment (a transaction's, written when
-/// it commits: [`crate::connect::WriteTx::audit`]).
+/// it commits: [`crate::connect::WriteTx::audit`]), then `then` in the same call to
+/// the database if given: SQLite only, which runs several statements in one call.
 pub(crate) async fn insert_audits_at(
     conn: &mut AnyConnection,
     entries: &[(NewAuditEntry, DateTime<Utc>)],
+    then: Option<&'static str>,
 ) -> Result<(), StoreError> {
     let rows: Vec<(&NewAuditEntry, DateTime<Utc>)> =
         entries.iter().map(|(entry, at)| (entry, *at)).collect();
-    insert_rows(conn, &rows).await
+    insert_rows(conn, &rows, then).await
 }
 
 async fn insert_rows(
     conn: &mut AnyConnection,
     entries: &[(&NewAuditEntry, DateTime<Utc>)],
+    then: Option<&'static str>,
 ) -> Result<(), StoreError> {
-    for chunk in entries.chunks(AUDIT_CHUNK) {
+    let chunks = entries.len().div_ceil(AUDIT_CHUNK);
+    for (n, chunk) in entries.chunks(AUDIT_CHUNK).enumerate() {
         let rows: Vec<String> = (0..chunk.len())
             .map(|row| {
                 let first = row * AUDIT_COLUMNS + 1;
@@ -340,11 +344,15 @@ async fn insert_rows(
                 format!("({})", binds.join(", "))
             })
             .collect();
-        let sql = format!(
+        let mut sql = format!(
             "INSERT INTO audit_log (at, actor_kind, actor_id, action, request_id, task_id, \
              outcome, latency_ms, detail) VALUES {}",
             rows.join(", ")
         );
+        if let Some(then) = then.filter(|_| n + 1 == chunks) {
+            sql.push_str("; ");
+            sql.push_str(then);
+        }
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (entry, at) in chunk {
             query = query

@@ -204,6 +204,10 @@ impl Store {
             (None, Dialect::Postgres) => Tx::Pooled(self.pool.begin().await?),
         };
         Ok(WriteTx {
+            // SQLite runs several statements in one call to its connection's thread:
+            // the audit entries and the COMMIT go together (on a kept connection, whose
+            // transaction sqlx does not track).
+            commit_with_audit: self.dialect == Dialect::Sqlite && matches!(tx, Tx::Kept(_)),
             tx,
             handoff: self.handoff.clone(),
             handed: Vec::new(),
@@ -233,6 +237,8 @@ pub(crate) struct WriteTx {
     handed: Vec<OutboxRow>,
     /// The audit entries of this transaction, written together when it commits.
     audit: Vec<(NewAuditEntry, DateTime<Utc>)>,
+    /// Whether the statement writing the audit entries also commits.
+    commit_with_audit: bool,
     _writer: Option<OwnedMutexGuard<()>>,
 }
 
@@ -286,13 +292,18 @@ impl WriteTx {
             handoff,
             handed,
             audit,
+            commit_with_audit,
             _writer,
         } = self;
-        if let Err(err) = insert_audits_at(tx.conn(), &audit).await {
+        let then = (commit_with_audit && !audit.is_empty()).then_some("COMMIT");
+        if let Err(err) = insert_audits_at(tx.conn(), &audit, then).await {
             roll_back_now(tx).await;
             return Err(err);
         }
-        tx.commit().await?;
+        match (tx, then) {
+            (Tx::Kept(tx), Some(_)) => tx.ended(),
+            (tx, _) => tx.commit().await?,
+        }
         drop(_writer);
         if let Some(handoff) = handoff
             && !handoff.send(handed)

@@ -156,6 +156,17 @@ impl KeptTx {
     }
 }
 
+impl KeptTx {
+    /// The transaction was ended by a statement run on [`KeptTx::conn`] (SQLite's
+    /// audit entries and `COMMIT`, sent together): the connection goes back to the
+    /// writer.
+    pub(crate) fn ended(mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.home.put(conn, &self.budget);
+        }
+    }
+}
+
 impl Drop for KeptTx {
     fn drop(&mut self) {
         if let Some(conn) = &mut self.conn {

@@ -278,7 +278,7 @@ async fn the_start_returns_the_task_it_started(db: TestDb) {
 }
 backend_test!(the_start_returns_the_task_it_started);
 
-async fn started_count(db: &TestDb, task: rabt_core::TaskId) -> usize {
+pub(crate) async fn started_count(db: &TestDb, task: rabt_core::TaskId) -> usize {
     let query = AuditQuery {
         task: Some(task),
         action: Some("task.started".into()),
