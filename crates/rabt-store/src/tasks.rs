@@ -3,14 +3,16 @@
 //! agency calls back. Every transition is decided by rabt-core's
 //! [`TaskState::apply`], under a row lock (PostgreSQL) or the write lock (SQLite).
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use rabt_core::{
     Agency, CooperativeId, RequestId, RequestStatus, ServiceName, TaskEvent, TaskId, TaskState,
 };
 use serde_json::json;
-use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 use crate::audit::{Actor, NewAuditEntry};
 use crate::codec::{get_count, get_enum, get_json, get_opt_time, get_parsed, get_time, millis};
@@ -91,25 +93,57 @@ macro_rules! startable {
 /// The columns of a [`TaskRecord`] and its request's status, returned by the start.
 /// PostgreSQL joins the request in `FROM`; SQLite's RETURNING cannot name a `FROM`
 /// table, so it reads the three request columns by subquery (on the primary key).
+macro_rules! start_returning_postgres {
+    () => {
+        " RETURNING t.id, t.request_id, r.cooperative_id, t.agency, t.service, t.input, \
+         t.status, t.outcome, t.attempts, t.deadline_at, r.traceparent, t.child, \
+         t.first_failure_at, r.status AS request_status"
+    };
+}
+macro_rules! start_returning_sqlite {
+    () => {
+        " RETURNING tasks.id, tasks.request_id, \
+         (SELECT cooperative_id FROM requests r WHERE r.id = tasks.request_id) AS cooperative_id, \
+         tasks.agency, tasks.service, tasks.input, tasks.status, tasks.outcome, tasks.attempts, \
+         tasks.deadline_at, \
+         (SELECT traceparent FROM requests r WHERE r.id = tasks.request_id) AS traceparent, \
+         tasks.child, tasks.first_failure_at, \
+         (SELECT status FROM requests r WHERE r.id = tasks.request_id) AS request_status"
+    };
+}
+
 const START_TASK_POSTGRES: &str = concat!(
     "UPDATE tasks t SET status = $1, attempts = t.attempts + 1, started_at = $2 \
      FROM requests r WHERE t.id = $3 AND r.id = t.request_id AND t.status IN ",
     startable!(),
-    " RETURNING t.id, t.request_id, r.cooperative_id, t.agency, t.service, t.input, \
-     t.status, t.outcome, t.attempts, t.deadline_at, r.traceparent, t.child, \
-     t.first_failure_at, r.status AS request_status"
+    start_returning_postgres!()
 );
 const START_TASK_SQLITE: &str = concat!(
     "UPDATE tasks SET status = $1, attempts = attempts + 1, started_at = $2 \
      WHERE id = $3 AND status IN ",
     startable!(),
-    " RETURNING id, request_id, \
-     (SELECT cooperative_id FROM requests r WHERE r.id = tasks.request_id) AS cooperative_id, \
-     agency, service, input, status, outcome, attempts, deadline_at, \
-     (SELECT traceparent FROM requests r WHERE r.id = tasks.request_id) AS traceparent, \
-     child, first_failure_at, \
-     (SELECT status FROM requests r WHERE r.id = tasks.request_id) AS request_status"
+    start_returning_sqlite!()
 );
+
+/// [`START_TASK_POSTGRES`] for several tasks, each `(id, started_at)` a row of the
+/// VALUES list that takes the place of `{values}` (its columns are `column1`… in both
+/// databases).
+const START_TASKS_POSTGRES: &str = concat!(
+    "UPDATE tasks t SET status = $1, attempts = t.attempts + 1, started_at = v.column2 \
+     FROM requests r, (VALUES {values}) AS v \
+     WHERE t.id = v.column1 AND r.id = t.request_id AND t.status IN ",
+    startable!(),
+    start_returning_postgres!()
+);
+const START_TASKS_SQLITE: &str = concat!(
+    "UPDATE tasks SET status = $1, attempts = tasks.attempts + 1, started_at = v.column2 \
+     FROM (VALUES {values}) AS v WHERE tasks.id = v.column1 AND tasks.status IN ",
+    startable!(),
+    start_returning_sqlite!()
+);
+
+/// How many tasks one start statement takes at most (two parameters each).
+const START_CHUNK: usize = 64;
 
 /// `SELECT <task record columns> FROM tasks t JOIN requests r … <rest>`, as one literal.
 macro_rules! select_task_record {
@@ -206,27 +240,64 @@ impl Store {
         let Some(row) = row else {
             return not_started(tx.conn(), id).await;
         };
-        let task = task_record(&row)?;
-        let request_status = get_enum(&row, "request_status", RequestStatus::parse)?;
-        let request_next = request_status.advance(RequestStatus::Running)?;
-        if request_next != request_status {
-            // Guarded by the old status: concurrent starts of sibling tasks update once.
-            sqlx::query(
-                "UPDATE requests SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
-            )
-            .bind(request_next.as_str())
-            .bind(millis(now))
-            .bind(task.request.to_string())
-            .bind(request_status.as_str())
-            .execute(tx.conn())
-            .await?;
-        }
-        let mut entry = NewAuditEntry::new(Actor::System, "task.started");
-        entry.request = Some(task.request);
-        entry.task = Some(task.id);
-        entry.detail = json!({ "attempt": task.attempts });
-        tx.audit(entry, now);
+        let (task, request_status) = started(&row)?;
+        advance_request(tx, task.request, request_status, now).await?;
+        audit_start(tx, &task, now);
         Ok(Taken::Started(task))
+    }
+
+    /// Takes several tasks in `tx`, none twice (the worker's batch of starts: a
+    /// composite's released checks arrive together): one `UPDATE … FROM (VALUES …)
+    /// RETURNING` starts those that can be, then each request moves to RUNNING once.
+    /// Each answer, in the order given, is what [`Store::take_in`] would have given
+    /// one after the other, in the order of the tasks' ids; a refusal that is the
+    /// batch's (a start the state machine forbids) ends it as it would have.
+    pub(crate) async fn take_all_in(
+        &self,
+        tx: &mut WriteTx,
+        starts: &[(TaskId, DateTime<Utc>)],
+    ) -> Result<Vec<Taken>, StoreError> {
+        let mut order: Vec<usize> = (0..starts.len()).collect();
+        order.sort_by_key(|&i| starts[i].0.to_string());
+        let mut rows = HashMap::new();
+        for chunk in order.chunks(START_CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|row| format!("(${}, ${})", 2 + row * 2, 3 + row * 2))
+                .collect();
+            let template = self.by_dialect(START_TASKS_POSTGRES, START_TASKS_SQLITE);
+            let sql = template.replace("{values}", &values.join(", "));
+            let mut query =
+                sqlx::query(AssertSqlSafe(sql)).bind(TaskState::Running.status().as_str());
+            for &i in chunk {
+                let (id, now) = starts[i];
+                query = query.bind(id.to_string()).bind(millis(now));
+            }
+            for row in query.fetch_all(tx.conn()).await? {
+                let (task, request_status) = started(&row)?;
+                rows.insert(task.id, (task, request_status));
+            }
+        }
+        let mut taken: Vec<Option<Taken>> = starts.iter().map(|_| None).collect();
+        let mut advanced = HashSet::new();
+        for i in order {
+            let (id, now) = starts[i];
+            let Some((task, request_status)) = rows.remove(&id) else {
+                taken[i] = Some(not_started(tx.conn(), id).await?);
+                continue;
+            };
+            // Every row gives its request's status before the statement: the first
+            // start of a request moves it, as it would have alone.
+            if advanced.insert(task.request) {
+                advance_request(tx, task.request, request_status, now).await?;
+            }
+            audit_start(tx, &task, now);
+            taken[i] = Some(Taken::Started(task));
+        }
+        // Each position was filled in the loop over `order`, a permutation of them all.
+        Ok(taken
+            .into_iter()
+            .map(|taken| taken.expect("an answer per start"))
+            .collect())
     }
 
     /// [`Store::take_task`] for a caller that needs only the attempt number.
@@ -327,6 +398,44 @@ impl Store {
             has_late_answer: late.is_some(),
         }))
     }
+}
+
+/// The task a start returned, and its request's status before the start.
+fn started(row: &AnyRow) -> Result<(TaskRecord, RequestStatus), StoreError> {
+    let task = task_record(row)?;
+    let request_status = get_enum(row, "request_status", RequestStatus::parse)?;
+    Ok((task, request_status))
+}
+
+/// Moves the request of a task just started to RUNNING, if the state machine says so.
+async fn advance_request(
+    tx: &mut WriteTx,
+    request: RequestId,
+    status: RequestStatus,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let next = status.advance(RequestStatus::Running)?;
+    if next != status {
+        // Guarded by the old status: concurrent starts of sibling tasks update once.
+        sqlx::query(
+            "UPDATE requests SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(next.as_str())
+        .bind(millis(now))
+        .bind(request.to_string())
+        .bind(status.as_str())
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+fn audit_start(tx: &mut WriteTx, task: &TaskRecord, now: DateTime<Utc>) {
+    let mut entry = NewAuditEntry::new(Actor::System, "task.started");
+    entry.request = Some(task.request);
+    entry.task = Some(task.id);
+    entry.detail = json!({ "attempt": task.attempts });
+    tx.audit(entry, now);
 }
 
 /// Why a task could not be started, read in the start's transaction (on SQLite under

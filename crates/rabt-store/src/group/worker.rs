@@ -1,10 +1,12 @@
 //! The worker's group commits: the starts and the answers of tasks that arrive
 //! together share a transaction.
 //!
-//! Both write their batch one task at a time inside the transaction, in the order of
-//! the tasks' ids ([`in_task_order`]), so that two batches take the rows of the same
-//! tasks in one order.
+//! Both take the rows of their tasks in the order of the tasks' ids, so that two
+//! batches take the rows of the same tasks in one order. Answers are written one task
+//! at a time inside the transaction ([`in_task_order`]); starts with one statement for
+//! the batch ([`Store::take_all_in`]), unless it holds a task twice.
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -155,7 +157,16 @@ impl BatchWrite for Starts {
         store: &Store,
         starts: &[(TaskId, DateTime<Utc>)],
     ) -> Result<Vec<Result<Taken, StoreError>>, StoreError> {
-        in_task_order::<Starts>(store, starts).await
+        // One statement starts them all, which cannot start one task twice: a task
+        // redelivered while its first start waited is started step by step.
+        let tasks: HashSet<TaskId> = starts.iter().map(|&(id, _)| id).collect();
+        if tasks.len() < starts.len() {
+            return in_task_order::<Starts>(store, starts).await;
+        }
+        let mut tx = store.begin_write().await?;
+        let taken = store.take_all_in(&mut tx, starts).await;
+        let taken = tx.settle(taken).await?;
+        Ok(taken.into_iter().map(Ok).collect())
     }
 
     async fn alone(

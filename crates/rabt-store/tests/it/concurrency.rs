@@ -213,6 +213,64 @@ async fn starts_in_one_batch_are_each_answered(db: TestDb) {
 }
 backend_test!(starts_in_one_batch_are_each_answered);
 
+/// A batch of starts that holds one task twice (redelivered while its first start
+/// waited) starts it twice, as one start after the other would.
+async fn a_task_twice_in_one_batch_of_starts_is_started_twice(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let new = request(coop.id, "twice", &[Agency::Labor, Agency::Chambers]);
+    db.store.accept_request(&new).await.unwrap();
+    let (first, second) = (new.tasks[0].id, new.tasks[1].id);
+    let starts = [(first, now()), (second, now()), (first, now())];
+    let attempts: Vec<_> = db
+        .store
+        .take_tasks(&starts)
+        .await
+        .into_iter()
+        .map(|taken| match taken {
+            Ok(rabt_store::Taken::Started(task)) => (task.id, task.attempts),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(attempts, [(first, 1), (second, 1), (first, 2)]);
+}
+backend_test!(a_task_twice_in_one_batch_of_starts_is_started_twice);
+
+/// A start the state machine refuses (a check still blocked) costs its batch's
+/// transaction, and the others are started one by one: only the refused one fails.
+async fn a_refused_start_fails_alone(db: TestDb) {
+    let coop = cooperative(&db.store).await;
+    let mut new = request(coop.id, "refused", &[Agency::Labor, Agency::Chambers]);
+    new.tasks[1].blocked = true;
+    new.tasks[1].input = serde_json::Value::Null;
+    let other = request(coop.id, "other", &[Agency::SaudiPost]);
+    db.store.accept_request(&new).await.unwrap();
+    db.store.accept_request(&other).await.unwrap();
+    let starts = [
+        (new.tasks[0].id, now()),
+        (new.tasks[1].id, now()),
+        (other.tasks[0].id, now()),
+    ];
+    let taken = db.store.take_tasks(&starts).await;
+    assert!(
+        matches!(&taken[0], Ok(rabt_store::Taken::Started(t)) if t.attempts == 1),
+        "{taken:?}"
+    );
+    assert!(taken[1].is_err(), "{taken:?}");
+    assert!(
+        matches!(&taken[2], Ok(rabt_store::Taken::Started(t)) if t.attempts == 1),
+        "{taken:?}"
+    );
+    for (request, status) in [
+        (new.id, RequestStatus::Running),
+        (other.id, RequestStatus::Running),
+    ] {
+        assert_eq!(db.request(coop.id, request).await.status, status);
+    }
+    let blocked = db.request(coop.id, new.id).await.tasks[1].state;
+    assert_eq!(blocked, rabt_core::TaskState::Blocked);
+}
+backend_test!(a_refused_start_fails_alone);
+
 /// The worker's group commit of answers is keyed by request: the answers to one
 /// request's checks that arrive together are written by one writer, in at most two
 /// transactions (the first, held back here by a lock on the requests, and the rest),
