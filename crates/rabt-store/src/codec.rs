@@ -137,10 +137,12 @@ pub(crate) type OwnedQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::A
 /// many rows as fit.
 const MAX_BINDS: usize = 30_000;
 
-/// Inserts `rows` with as few statements as the bind limit allows:
-/// `{head} ($1, …), (…) {tail}`, each row binding `columns` values with `bind`. Returns
-/// the rows that `tail`'s `RETURNING` gave (none without one), in no promised order.
-pub(crate) async fn insert_rows<T>(
+/// Writes `rows` with as few statements as the bind limit allows:
+/// `{head} ($1, …), (…) {tail}`, each row binding `columns` values with `bind`: a
+/// multi-row `INSERT … VALUES`, or an `UPDATE … FROM (VALUES …) AS v` (whose columns
+/// are `v.column1`… in both databases). Returns the rows that `tail`'s `RETURNING`
+/// gave (none without one), in no promised order.
+pub(crate) async fn write_rows<T>(
     conn: &mut sqlx::AnyConnection,
     head: &str,
     tail: &str,

@@ -12,12 +12,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rabt_core::{Outcome, RequestId, TaskEvent, TaskId, TaskMessage, TaskState, TaskStatus};
+use rabt_core::{Outcome, RequestId, TaskEvent, TaskId, TaskMessage, TaskState};
 use serde_json::json;
-use sqlx::AssertSqlSafe;
 
 use crate::audit::{Actor, NewAuditEntry};
-use crate::codec::{get_parsed, millis};
+use crate::codec::{get_parsed, millis, write_rows};
 use crate::complete::{Completion, Finish, RequestCompleted, finish_task};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
@@ -112,8 +111,8 @@ impl Store {
 
     /// Releases several BLOCKED tasks (the checks a composite's answer unblocked) in one
     /// transaction: one conditional `UPDATE … RETURNING` for them all, then their
-    /// messages and audit entries in one statement each. True for each task released; false for
-    /// one that was not BLOCKED.
+    /// messages and audit entries in one statement each. True for each task released;
+    /// false for one that was not BLOCKED.
     pub async fn release_tasks(
         &self,
         releases: &[Release],
@@ -256,23 +255,46 @@ async fn release_in(
     // their order).
     let mut order: Vec<usize> = (0..releases.len()).collect();
     order.sort_by_key(|&i| releases[i].task.to_string());
+    let head = format!(
+        "UPDATE tasks SET status = '{}', input = v.column2, deadline_at = v.column3 \
+         FROM (VALUES",
+        queued.as_str()
+    );
+    let rows = write_rows(tx.conn(), &head, RELEASE_TAIL, 3, &order, |query, &i| {
+        let release = &releases[i];
+        Ok(query
+            .bind(release.task.to_string())
+            .bind(serde_json::to_string(&release.input)?)
+            .bind(millis(release.deadline_at)))
+    })
+    .await?;
+    let mut rows = rows
+        .into_iter()
+        .map(|row| Ok((get_parsed::<TaskId>(&row, "id")?, row)))
+        .collect::<Result<HashMap<_, _>, StoreError>>()?;
     let mut released = vec![false; releases.len()];
     let mut messages = Vec::new();
     let mut audit = Vec::new();
-    for chunk in order.chunks(RELEASE_CHUNK) {
-        let mut rows = release_rows(tx, releases, chunk, queued).await?;
-        for &i in chunk {
-            let release = &releases[i];
-            let Some((request, message)) = rows.remove(&release.task) else {
-                continue;
-            };
-            released[i] = true;
-            let mut entry = NewAuditEntry::new(Actor::System, "task.released");
-            entry.request = Some(request);
-            entry.task = Some(release.task);
-            audit.push(entry);
-            messages.push(message);
-        }
+    for i in order {
+        let release = &releases[i];
+        let Some(row) = rows.remove(&release.task) else {
+            continue;
+        };
+        let request: RequestId = get_parsed(&row, "request_id")?;
+        let message = TaskMessage::V1 {
+            task: release.task,
+            request,
+            agency: get_parsed(&row, "agency")?,
+            service: get_parsed(&row, "service")?,
+            deadline_at: Some(release.deadline_at),
+        };
+        let traceparent: Option<String> = sqlx::Row::try_get(&row, "traceparent")?;
+        released[i] = true;
+        let mut entry = NewAuditEntry::new(Actor::System, "task.released");
+        entry.request = Some(request);
+        entry.task = Some(release.task);
+        audit.push(entry);
+        messages.push((message, traceparent));
     }
     if !messages.is_empty() {
         let lease_until = tx.outbox_lease_until(now);
@@ -292,11 +314,11 @@ async fn release_in(
     Ok(released)
 }
 
-/// How many checks one release statement takes at most (three parameters each).
-const RELEASE_CHUNK: usize = 64;
-
-/// A released check's request and its message, with the request's trace context.
-type Released = (RequestId, (TaskMessage, Option<String>));
+/// The rest of the release's `UPDATE … FROM (VALUES`, after the list of
+/// `(id, input, deadline_at)`: only a task still BLOCKED is released.
+const RELEASE_TAIL: &str = ") AS v WHERE tasks.id = v.column1 AND tasks.status = 'BLOCKED' \
+     RETURNING tasks.id, tasks.request_id, tasks.agency, tasks.service, \
+     (SELECT r.traceparent FROM requests r WHERE r.id = tasks.request_id) AS traceparent";
 
 /// Ends task `id` with `outcome` in `tx` if it is still BLOCKED, through the completion
 /// path, and audits why; `AlreadyCompleted` if it was not BLOCKED.
@@ -332,55 +354,4 @@ async fn skip_in(
         tx.audit(entry, now);
     }
     Ok(result)
-}
-
-/// Releases those of `releases` at `chunk`'s positions that are still BLOCKED, in one
-/// statement: each released check's request and message, by task.
-async fn release_rows(
-    tx: &mut WriteTx,
-    releases: &[Release],
-    chunk: &[usize],
-    queued: TaskStatus,
-) -> Result<HashMap<TaskId, Released>, StoreError> {
-    // `column1`… are what both databases name the columns of a VALUES list.
-    let values: Vec<String> = (0..chunk.len())
-        .map(|row| {
-            let first = 2 + row * 3;
-            format!("(${}, ${}, ${})", first, first + 1, first + 2)
-        })
-        .collect();
-    let sql = format!(
-        "UPDATE tasks SET status = $1, input = v.column2, deadline_at = v.column3 \
-         FROM (VALUES {}) AS v WHERE tasks.id = v.column1 AND tasks.status = 'BLOCKED' \
-         RETURNING tasks.id, tasks.request_id, tasks.agency, tasks.service, \
-         (SELECT r.traceparent FROM requests r WHERE r.id = tasks.request_id) AS traceparent",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(queued.as_str());
-    for &i in chunk {
-        let release = &releases[i];
-        query = query
-            .bind(release.task.to_string())
-            .bind(serde_json::to_string(&release.input)?)
-            .bind(millis(release.deadline_at));
-    }
-    let deadlines: HashMap<TaskId, DateTime<Utc>> = chunk
-        .iter()
-        .map(|&i| (releases[i].task, releases[i].deadline_at))
-        .collect();
-    let mut released = HashMap::new();
-    for row in query.fetch_all(tx.conn()).await? {
-        let task: TaskId = get_parsed(&row, "id")?;
-        let request: RequestId = get_parsed(&row, "request_id")?;
-        let message = TaskMessage::V1 {
-            task,
-            request,
-            agency: get_parsed(&row, "agency")?,
-            service: get_parsed(&row, "service")?,
-            deadline_at: deadlines.get(&task).copied(),
-        };
-        let traceparent: Option<String> = sqlx::Row::try_get(&row, "traceparent")?;
-        released.insert(task, (request, (message, traceparent)));
-    }
-    Ok(released)
 }

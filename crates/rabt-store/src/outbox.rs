@@ -14,7 +14,7 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::codec::{get_count, get_parsed, get_time, insert_rows, millis, page_limit};
+use crate::codec::{get_count, get_parsed, get_time, millis, page_limit, write_rows};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 
@@ -266,7 +266,7 @@ pub(crate) async fn insert_task_messages(
             Ok((outgoing, queued.lease_until))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let returned = insert_rows(
+    let returned = write_rows(
         conn,
         "INSERT INTO outbox (exchange, routing_key, message_id, body, headers, attempts, \
          lease_until, created_at) VALUES",

@@ -10,12 +10,14 @@ use rabt_core::{
     Agency, CooperativeId, RequestId, RequestStatus, ServiceName, TaskEvent, TaskId, TaskState,
 };
 use serde_json::json;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AssertSqlSafe};
 
 use crate::audit::{Actor, NewAuditEntry};
-use crate::codec::{get_count, get_enum, get_json, get_opt_time, get_parsed, get_time, millis};
+use crate::codec::{
+    get_count, get_enum, get_json, get_opt_time, get_parsed, get_time, millis, write_rows,
+};
 use crate::connect::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::group::write_batch;
@@ -125,25 +127,22 @@ const START_TASK_SQLITE: &str = concat!(
     start_returning_sqlite!()
 );
 
-/// [`START_TASK_POSTGRES`] for several tasks, each `(id, started_at)` a row of the
-/// VALUES list that takes the place of `{values}` (its columns are `column1`… in both
-/// databases).
-const START_TASKS_POSTGRES: &str = concat!(
-    "UPDATE tasks t SET status = $1, attempts = t.attempts + 1, started_at = v.column2 \
-     FROM requests r, (VALUES {values}) AS v \
-     WHERE t.id = v.column1 AND r.id = t.request_id AND t.status IN ",
+/// [`START_TASK_POSTGRES`] for several tasks ([`write_rows`]): the head, whose
+/// `{status}` is RUNNING, then the list of `(id, started_at)`, then the tail.
+const START_TASKS_HEAD_POSTGRES: &str = "UPDATE tasks t SET status = '{status}', \
+     attempts = t.attempts + 1, started_at = v.column2 FROM requests r, (VALUES";
+const START_TASKS_TAIL_POSTGRES: &str = concat!(
+    ") AS v WHERE t.id = v.column1 AND r.id = t.request_id AND t.status IN ",
     startable!(),
     start_returning_postgres!()
 );
-const START_TASKS_SQLITE: &str = concat!(
-    "UPDATE tasks SET status = $1, attempts = tasks.attempts + 1, started_at = v.column2 \
-     FROM (VALUES {values}) AS v WHERE tasks.id = v.column1 AND tasks.status IN ",
+const START_TASKS_HEAD_SQLITE: &str = "UPDATE tasks SET status = '{status}', \
+     attempts = tasks.attempts + 1, started_at = v.column2 FROM (VALUES";
+const START_TASKS_TAIL_SQLITE: &str = concat!(
+    ") AS v WHERE tasks.id = v.column1 AND tasks.status IN ",
     startable!(),
     start_returning_sqlite!()
 );
-
-/// How many tasks one start statement takes at most (two parameters each).
-const START_CHUNK: usize = 64;
 
 /// `SELECT <task record columns> FROM tasks t JOIN requests r … <rest>`, as one literal.
 macro_rules! select_task_record {
@@ -259,24 +258,19 @@ impl Store {
     ) -> Result<Vec<Taken>, StoreError> {
         let mut order: Vec<usize> = (0..starts.len()).collect();
         order.sort_by_key(|&i| starts[i].0.to_string());
-        let mut rows = HashMap::new();
-        for chunk in order.chunks(START_CHUNK) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|row| format!("(${}, ${})", 2 + row * 2, 3 + row * 2))
-                .collect();
-            let template = self.by_dialect(START_TASKS_POSTGRES, START_TASKS_SQLITE);
-            let sql = template.replace("{values}", &values.join(", "));
-            let mut query =
-                sqlx::query(AssertSqlSafe(sql)).bind(TaskState::Running.status().as_str());
-            for &i in chunk {
-                let (id, now) = starts[i];
-                query = query.bind(id.to_string()).bind(millis(now));
-            }
-            for row in query.fetch_all(tx.conn()).await? {
-                let (task, request_status) = started(&row)?;
-                rows.insert(task.id, (task, request_status));
-            }
-        }
+        let head = self
+            .by_dialect(START_TASKS_HEAD_POSTGRES, START_TASKS_HEAD_SQLITE)
+            .replace("{status}", TaskState::Running.status().as_str());
+        let tail = self.by_dialect(START_TASKS_TAIL_POSTGRES, START_TASKS_TAIL_SQLITE);
+        let rows = write_rows(tx.conn(), &head, tail, 2, &order, |query, &i| {
+            let (id, now) = starts[i];
+            Ok(query.bind(id.to_string()).bind(millis(now)))
+        })
+        .await?;
+        let mut rows = rows
+            .iter()
+            .map(|row| started(row).map(|started| (started.0.id, started)))
+            .collect::<Result<HashMap<_, _>, StoreError>>()?;
         let mut taken: Vec<Option<Taken>> = starts.iter().map(|_| None).collect();
         let mut advanced = HashSet::new();
         for i in order {

@@ -7,7 +7,7 @@ use rabt_core::{RequestId, RequestStatus, TaskStatus};
 use sqlx::{AnyConnection, Row};
 
 use super::{Accepted, NewRequest, NewTask, key_lock};
-use crate::codec::{get_parsed, insert_rows, millis};
+use crate::codec::{get_parsed, millis, write_rows};
 use crate::error::StoreError;
 
 /// Takes each request's idempotency-key lock for this transaction (PostgreSQL); false
@@ -37,7 +37,7 @@ pub(super) async fn claim_keys(
     conn: &mut AnyConnection,
     batch: &[&NewRequest],
 ) -> Result<Vec<bool>, StoreError> {
-    let inserted = insert_rows(
+    let inserted = write_rows(
         conn,
         "INSERT INTO idempotency_keys (cooperative_id, idem_key, request_id, body_hash, \
          response_status, response_body, created_at) VALUES",
@@ -138,7 +138,7 @@ pub(super) async fn insert_requests(
     conn: &mut AnyConnection,
     batch: &[&NewRequest],
 ) -> Result<(), StoreError> {
-    insert_rows(
+    write_rows(
         conn,
         "INSERT INTO requests (id, cooperative_id, service, status, input, reference, \
          notify_url, traceparent, pending_tasks, created_at, updated_at, deadline_at) VALUES",
@@ -178,7 +178,7 @@ pub(super) async fn insert_subjects(
         digests.dedup();
         rows.extend(digests.into_iter().map(|digest| (digest, new.id)));
     }
-    insert_rows(
+    write_rows(
         conn,
         "INSERT INTO request_subjects (digest, request_id) VALUES",
         "",
@@ -203,7 +203,7 @@ pub(super) async fn insert_tasks(
                 .map(move |(ordinal, task)| (*new, ordinal, task))
         })
         .collect();
-    insert_rows(
+    write_rows(
         conn,
         "INSERT INTO tasks (id, request_id, ordinal, agency, service, input, required, \
          status, attempts, created_at, deadline_at, child, item_index) VALUES",
@@ -241,7 +241,7 @@ pub(super) async fn insert_tasks(
     Ok(())
 }
 
-/// [`StoreError::duplicate_as`] for an error [`insert_rows`] already converted.
+/// [`StoreError::duplicate_as`] for an error [`write_rows`] already converted.
 fn duplicate_as(what: &'static str) -> impl FnOnce(StoreError) -> StoreError {
     move |err| match err {
         StoreError::Database(err) => StoreError::duplicate_as(what)(err),
